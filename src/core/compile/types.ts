@@ -1,0 +1,86 @@
+import type { Phase } from '../sequence/types.js';
+
+/** How a run ended. */
+export const Outcome = { succeeded: 'succeeded', failed: 'failed', cancelled: 'cancelled' } as const;
+export type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+/** A failure as it travels in events: serialisable, with an optional code and retriable flag. */
+export interface TaskError {
+  readonly message: string;
+  readonly code?: string;
+  /** `false` skips the remaining attempts. @default true */
+  readonly retriable?: boolean;
+  readonly type?: string;
+  /** Tail of stdout/stderr for shell tasks. */
+  readonly output?: string;
+}
+
+/** Events that drive a run's machine. Time enters only as `TIMER_FIRED`. */
+export type RunEvent =
+  | { readonly type: 'TASK_SUCCEEDED'; readonly taskId: string; readonly attempt: number; readonly result?: unknown }
+  | { readonly type: 'TASK_FAILED'; readonly taskId: string; readonly attempt: number; readonly error: TaskError }
+  | { readonly type: 'TASK_INTERRUPTED'; readonly taskId: string; readonly attempt: number }
+  | { readonly type: 'TIMER_FIRED'; readonly timerId: string }
+  | { readonly type: 'CANCEL'; readonly reason?: string };
+
+/** Commands a run emits; a runner executes them and feeds completions back as {@link RunEvent}s. */
+export type Command =
+  | {
+      readonly type: 'dispatch';
+      readonly runId: string;
+      readonly taskId: string;
+      readonly attempt: number;
+      readonly phase: Phase;
+      readonly idempotencyKey: string;
+      readonly input: unknown;
+      readonly results: Readonly<Record<string, unknown>>;
+    }
+  | { readonly type: 'cancelTask'; readonly runId: string; readonly taskId: string; readonly attempt: number; readonly reason: string }
+  | { readonly type: 'startTimer'; readonly runId: string; readonly timerId: string; readonly delayMs: number }
+  | { readonly type: 'cancelTimer'; readonly runId: string; readonly timerId: string }
+  | { readonly type: 'finish'; readonly runId: string; readonly outcome: Outcome; readonly reason?: string };
+
+/** The task in flight, if any. */
+export interface CurrentTask {
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly phase: Phase;
+}
+
+/** The whole state of one run besides its state value. JSON-serialisable. */
+export interface RunContext {
+  readonly runId: string;
+  readonly input: unknown;
+  current: CurrentTask | null;
+  /** Dispatches so far, per task id. */
+  attempts: Record<string, number>;
+  /** Failed attempts so far, per task id (interruptions do not count). */
+  failures: Record<string, number>;
+  /** Main tasks that succeeded, in order. */
+  completed: string[];
+  /** Main tasks that failed under `onFailure: continue`. */
+  continued: string[];
+  results: Record<string, unknown>;
+  /** Decided when the main phase ends; finally failures can still turn `succeeded` into `failed`. */
+  outcome: Outcome | null;
+  reason: string | null;
+  /** The error that stopped the run, if one did. */
+  error: (TaskError & { taskId: string }) | null;
+  compensated: string[];
+  compensationFailed: string[];
+  finallyFailed: string[];
+}
+
+/** Input of a run's machine. */
+export interface RunInput {
+  readonly runId: string;
+  readonly input?: unknown;
+}
+
+export const timerIds = {
+  timeout: (taskId: string, attempt: number) => `timeout:${taskId}:${attempt}`,
+  retry: (taskId: string, attempt: number) => `retry:${taskId}:${attempt}`,
+  run: 'timeout:run',
+} as const;
+
+export const idempotencyKey = (runId: string, taskId: string, attempt: number): string => `${runId}:${taskId}:${attempt}`;

@@ -1,0 +1,71 @@
+import type { Problem } from './sequence/problems.js';
+import { formatProblems } from './sequence/problems.js';
+
+/** Every error code lockstep raises. */
+export const ErrorCode = {
+  invalidDefinition: 'INVALID_DEFINITION',
+  invalidMessage: 'INVALID_MESSAGE',
+  invalidUsage: 'INVALID_USAGE',
+  unknownRun: 'UNKNOWN_RUN',
+  unknownSequence: 'UNKNOWN_SEQUENCE',
+  runLocked: 'RUN_LOCKED',
+  runNotResumable: 'RUN_NOT_RESUMABLE',
+  storeCorrupt: 'STORE_CORRUPT',
+  storeTooNew: 'STORE_TOO_NEW',
+  storeMissing: 'STORE_MISSING',
+  transportUnavailable: 'TRANSPORT_UNAVAILABLE',
+  taskFailed: 'TASK_FAILED',
+  taskTimeout: 'TASK_TIMEOUT',
+  taskCancelled: 'TASK_CANCELLED',
+  taskInterrupted: 'TASK_INTERRUPTED',
+  noHandler: 'NO_HANDLER',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base of lockstep's error taxonomy: every error has a `code` and says whether retrying may help. */
+export class LockstepError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  constructor(code: ErrorCode, message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LockstepError';
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+/** A sequence definition that does not validate. `problems` lists every problem at once. */
+export class DefinitionError extends LockstepError {
+  readonly problems: readonly Problem[];
+  readonly source: string | undefined;
+  constructor(problems: readonly Problem[], source?: string) {
+    super(ErrorCode.invalidDefinition, `${source ? `${source}: ` : ''}invalid sequence definition\n${formatProblems(problems)}`);
+    this.name = 'DefinitionError';
+    this.problems = problems;
+    this.source = source;
+  }
+}
+
+/** A message on the wire that does not match the protocol. */
+export class MessageError extends LockstepError {
+  constructor(message: string) {
+    super(ErrorCode.invalidMessage, message);
+    this.name = 'MessageError';
+  }
+}
+
+/**
+ * A failure raised by a task handler. Throw it with `retriable: false` to skip the remaining attempts.
+ *
+ * @example throw new TaskFailure('card declined', { retriable: false, type: 'CardDeclined' })
+ */
+export class TaskFailure extends LockstepError {
+  readonly type: string | undefined;
+  readonly details: unknown;
+  constructor(message: string, options: { retriable?: boolean; type?: string; details?: unknown; cause?: unknown } = {}) {
+    super(ErrorCode.taskFailed, message, { retriable: options.retriable ?? true, cause: options.cause });
+    this.name = 'TaskFailure';
+    this.type = options.type;
+    this.details = options.details;
+  }
+}
