@@ -1,0 +1,42 @@
+import { Command, CommanderError } from 'commander';
+import { DefinitionError, LockstepError } from '../core/errors.js';
+import { formatProblems } from '../core/sequence/problems.js';
+import { registerValidate } from './commands/validate.js';
+import type { CliContext } from './context.js';
+import { ExitCode } from './exit-codes.js';
+
+/** Runs the `lockstep` command line and resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const cli: CliContext = {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    exitCode: ExitCode.ok,
+    env: process.env,
+    cwd: process.cwd(),
+    isTTY: Boolean(process.stdout.isTTY),
+  };
+  const program = new Command('lockstep')
+    .description('run sequences of tasks strictly one after the other, with explicit failure semantics')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerValidate(program, cli);
+  try {
+    await program.parseAsync([...argv]);
+    return cli.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.invalid;
+    }
+    if (error instanceof DefinitionError) {
+      cli.err(`${error.source ?? 'definition'}: invalid\n${formatProblems(error.problems)}`);
+      return ExitCode.invalid;
+    }
+    if (error instanceof LockstepError) {
+      cli.err(`lockstep: ${error.message} (${error.code})`);
+      return error.code === 'INVALID_USAGE' || error.code === 'UNKNOWN_RUN' || error.code === 'UNKNOWN_SEQUENCE' ? ExitCode.invalid : ExitCode.unavailable;
+    }
+    cli.err(`lockstep: ${(error as Error).stack ?? String(error)}`);
+    return ExitCode.failed;
+  }
+}
