@@ -1,0 +1,60 @@
+import { ErrorCode, LockstepError } from '../../core/errors.js';
+import type { RunEntry } from '../../core/protocol/run-entry.js';
+import type { Release, RunFilter, RunRecord, RunStore, RunUpdate } from '../../ports/run-store.js';
+
+/** A run store that lives in memory: the embedded default for library use and benchmarks. */
+export class MemoryRunStore implements RunStore {
+  readonly #runs = new Map<string, { record: RunRecord; history: RunEntry[] }>();
+  readonly #locks = new Map<string, string>();
+
+  async create(record: RunRecord, entries: readonly RunEntry[]): Promise<void> {
+    if (this.#runs.has(record.runId)) throw new LockstepError(ErrorCode.invalidUsage, `run ${record.runId} already exists`);
+    this.#runs.set(record.runId, { record, history: [...entries] });
+  }
+
+  async append(runId: string, entries: readonly RunEntry[], update?: RunUpdate): Promise<void> {
+    const run = this.#runs.get(runId);
+    if (!run) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
+    for (const e of entries) run.history.push(e);
+    const last = entries[entries.length - 1];
+    if (update || last) run.record = applyUpdate(run.record, update, last?.at ?? run.record.updatedAt);
+  }
+
+  async get(runId: string): Promise<{ record: RunRecord; history: RunEntry[] } | undefined> {
+    const run = this.#runs.get(runId);
+    return run && { record: run.record, history: [...run.history] };
+  }
+
+  async list(filter: RunFilter = {}): Promise<RunRecord[]> {
+    const all = [...this.#runs.values()].map((r) => r.record).filter((r) => !filter.status || r.status === filter.status);
+    all.sort((a, b) => b.createdAt - a.createdAt);
+    return filter.limit ? all.slice(0, filter.limit) : all;
+  }
+
+  async lock(runId: string, owner: string): Promise<Release> {
+    const holder = this.#locks.get(runId);
+    if (holder !== undefined && holder !== owner) {
+      throw new LockstepError(ErrorCode.runLocked, `run ${runId} is being driven by ${holder}`);
+    }
+    this.#locks.set(runId, owner);
+    return () => {
+      if (this.#locks.get(runId) === owner) this.#locks.delete(runId);
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Applies a status change to a record. Shared by stores. */
+export function applyUpdate(record: RunRecord, update: RunUpdate | undefined, at: number): RunRecord {
+  if (!update) return { ...record, updatedAt: at };
+  const { currentTask, ...rest } = record;
+  const next: RunRecord = {
+    ...rest,
+    ...(update.status ? { status: update.status } : {}),
+    ...(update.reason ? { reason: update.reason } : {}),
+    updatedAt: at,
+  };
+  const task = update.currentTask === undefined ? currentTask : update.currentTask ?? undefined;
+  return task === undefined ? next : { ...next, currentTask: task };
+}

@@ -1,0 +1,134 @@
+import type { Envelope } from '../../core/protocol/envelope.js';
+import type { BatchHandler, ConsumedMessage, SubscribeOptions, Subscription, TopicMessage, Transport } from '../../ports/transport.js';
+
+interface Member {
+  readonly handler: BatchHandler;
+  readonly queue: ConsumedMessage[];
+  draining: boolean;
+  closed: boolean;
+}
+
+interface Group {
+  readonly members: Member[];
+}
+
+interface Topic {
+  readonly groups: Map<string, Group>;
+  /** Messages published before any group subscribed; the first group gets them. */
+  backlog: ConsumedMessage[];
+  offset: number;
+}
+
+export interface MemoryTransportOptions {
+  /** Most messages handed to a handler at once. @default 256 */
+  readonly maxBatch?: number;
+  /** Delay before a failed batch is redelivered. @default 50 */
+  readonly redeliveryDelayMs?: number;
+}
+
+function hash(key: string): number {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
+  return h >>> 0;
+}
+
+/**
+ * The embedded transport: topics and consumer groups in one process. Messages of one key reach one member in
+ * order; a batch whose handler throws is redelivered (at least once). Envelopes are passed by reference.
+ */
+export class MemoryTransport implements Transport {
+  readonly #topics = new Map<string, Topic>();
+  readonly #maxBatch: number;
+  readonly #redeliveryDelayMs: number;
+  #closed = false;
+
+  constructor(options: MemoryTransportOptions = {}) {
+    this.#maxBatch = options.maxBatch ?? 256;
+    this.#redeliveryDelayMs = options.redeliveryDelayMs ?? 50;
+  }
+
+  #topic(name: string): Topic {
+    let topic = this.#topics.get(name);
+    if (!topic) {
+      topic = { groups: new Map(), backlog: [], offset: 0 };
+      this.#topics.set(name, topic);
+    }
+    return topic;
+  }
+
+  async publish(messages: readonly TopicMessage[]): Promise<void> {
+    if (this.#closed) throw new Error('memory transport is closed');
+    for (const m of messages) {
+      const topic = this.#topic(m.topic);
+      const isEnvelope = m.value.type !== 'dead-letter';
+      const consumed: ConsumedMessage = { topic: m.topic, key: m.key, value: isEnvelope ? (m.value as Envelope) : null, raw: isEnvelope ? undefined : JSON.stringify(m.value), partition: 0, offset: String(topic.offset++) };
+      if (topic.groups.size === 0) {
+        topic.backlog.push(consumed);
+        continue;
+      }
+      for (const group of topic.groups.values()) {
+        const live = group.members.filter((x) => !x.closed);
+        if (live.length === 0) continue;
+        const member = live.length === 1 ? live[0]! : live[hash(m.key) % live.length]!;
+        member.queue.push(consumed);
+        this.#schedule(member);
+      }
+    }
+  }
+
+  async subscribe(options: SubscribeOptions, handler: BatchHandler): Promise<Subscription> {
+    const topic = this.#topic(options.topic);
+    let group = topic.groups.get(options.group);
+    if (!group) {
+      group = { members: [] };
+      topic.groups.set(options.group, group);
+    }
+    const member: Member = { handler, queue: topic.backlog, draining: false, closed: false };
+    topic.backlog = [];
+    group.members.push(member);
+    await options.onAssigned?.([0]);
+    this.#schedule(member);
+    return {
+      close: async () => {
+        member.closed = true;
+        const members = group.members;
+        members.splice(members.indexOf(member), 1);
+        // Hand undelivered messages to a remaining member, as a rebalance would.
+        const heir = members.find((m) => !m.closed);
+        if (heir) {
+          heir.queue.push(...member.queue);
+          this.#schedule(heir);
+        }
+      },
+    };
+  }
+
+  #schedule(member: Member): void {
+    if (member.draining || member.closed || member.queue.length === 0) return;
+    member.draining = true;
+    queueMicrotask(() => void this.#drain(member));
+  }
+
+  async #drain(member: Member): Promise<void> {
+    while (!member.closed && member.queue.length > 0) {
+      const batch = member.queue.splice(0, this.#maxBatch);
+      try {
+        const out = await member.handler(batch);
+        if (out.length > 0) await this.publish(out);
+      } catch {
+        member.queue.unshift(...batch);
+        member.draining = false;
+        setTimeout(() => this.#schedule(member), this.#redeliveryDelayMs);
+        return;
+      }
+    }
+    member.draining = false;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const topic of this.#topics.values()) {
+      for (const group of topic.groups.values()) for (const m of group.members) m.closed = true;
+    }
+  }
+}

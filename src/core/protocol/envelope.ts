@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { problemsFromIssues, formatProblems } from '../sequence/problems.js';
+
+/** Protocol version carried by every message. */
+export const PROTOCOL_VERSION = 1;
+
+const id = z.string().min(1).max(200);
+const attempt = z.number().int().min(1);
+
+const taskErrorSchema = z.object({
+  message: z.string(),
+  code: z.string().optional(),
+  retriable: z.boolean().optional(),
+  type: z.string().optional(),
+  output: z.string().optional(),
+});
+
+const header = {
+  v: z.literal(PROTOCOL_VERSION),
+  /** Unique message id (a UUID), for tracing and de-duplication. */
+  id,
+  runId: id,
+  /** ISO-8601 time the message was produced. */
+  time: z.string().min(1),
+};
+
+const taskHeader = { ...header, taskId: id, attempt };
+
+/** `run.start`: a client asks an orchestrator to start a run. */
+export const RunStartSchema = z.object({
+  ...header,
+  type: z.literal('run.start'),
+  payload: z.object({
+    sequence: id,
+    version: z.string().optional(),
+    input: z.unknown().optional(),
+    /** Set by rerun: the run this one continues from. */
+    rerunOf: id.optional(),
+    /** Results reused from the earlier run, by task id (rerun --from). */
+    reuse: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+
+/** `run.cancel`: a client asks to cancel a run. */
+export const RunCancelSchema = z.object({ ...header, type: z.literal('run.cancel'), payload: z.object({ reason: z.string().optional() }) });
+
+/** `task.dispatch`: an orchestrator asks a worker to run one attempt of a task. */
+export const TaskDispatchSchema = z.object({
+  ...taskHeader,
+  type: z.literal('task.dispatch'),
+  payload: z.object({
+    sequence: id,
+    version: z.string(),
+    phase: z.enum(['main', 'compensate', 'finally']),
+    /** `<runId>:<taskId>:<attempt>`: the same for every redelivery of this attempt. */
+    idempotencyKey: z.string(),
+    queue: z.string(),
+    input: z.unknown(),
+    results: z.record(z.string(), z.unknown()),
+    /** Milliseconds the attempt may take before the orchestrator times it out. */
+    timeoutMs: z.number().int().positive().optional(),
+  }),
+});
+
+/** `task.cancel`: an orchestrator asks a worker to stop an attempt. */
+export const TaskCancelSchema = z.object({ ...taskHeader, type: z.literal('task.cancel'), payload: z.object({ reason: z.string() }) });
+
+/** `task.succeeded`: a worker reports that an attempt succeeded. */
+export const TaskSucceededSchema = z.object({
+  ...taskHeader,
+  type: z.literal('task.succeeded'),
+  payload: z.object({ result: z.unknown().optional() }),
+});
+
+/** `task.failed`: a worker reports that an attempt failed. */
+export const TaskFailedSchema = z.object({ ...taskHeader, type: z.literal('task.failed'), payload: z.object({ error: taskErrorSchema }) });
+
+/** `timer.fired`: a run's timer came due. Orchestrators publish it to the events topic so it is ordered with the run's other events. */
+export const TimerFiredSchema = z.object({
+  ...header,
+  type: z.literal('timer.fired'),
+  payload: z.object({ timerId: z.string().min(1), dueAt: z.number() }),
+});
+
+/** Every message lockstep reads or writes. */
+export const EnvelopeSchema = z.discriminatedUnion('type', [
+  RunStartSchema,
+  RunCancelSchema,
+  TaskDispatchSchema,
+  TaskCancelSchema,
+  TaskSucceededSchema,
+  TaskFailedSchema,
+  TimerFiredSchema,
+]);
+
+/** What lands on the dead-letter topic: the original text and why it was rejected. */
+export interface DeadLetter {
+  readonly v: typeof PROTOCOL_VERSION;
+  readonly type: 'dead-letter';
+  readonly reason: string;
+  readonly raw: string;
+  readonly source: { readonly topic: string; readonly partition: number; readonly offset: string };
+  readonly time: string;
+}
+
+export type Envelope = z.infer<typeof EnvelopeSchema>;
+export type EnvelopeType = Envelope['type'];
+export type EnvelopeOf<T extends EnvelopeType> = Extract<Envelope, { type: T }>;
+
+/** Parses one message's text. Never throws: malformed input yields the reason, for the dead-letter topic. */
+export function parseEnvelope(raw: string): { success: true; envelope: Envelope } | { success: false; reason: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    return { success: false, reason: `not JSON: ${(error as Error).message}` };
+  }
+  const parsed = EnvelopeSchema.safeParse(json);
+  if (!parsed.success) return { success: false, reason: formatProblems(problemsFromIssues(parsed.error.issues, json)).replace(/\n/g, '; ') };
+  return { success: true, envelope: parsed.data };
+}
+
+/** Topic names under a prefix. */
+export function topicNames(prefix = 'lockstep') {
+  return {
+    commands: (queue: string) => `${prefix}.commands.${queue}`,
+    events: `${prefix}.events`,
+    runs: `${prefix}.runs`,
+    deadLetter: `${prefix}.dead-letter`,
+  } as const;
+}

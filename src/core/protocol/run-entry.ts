@@ -1,0 +1,43 @@
+import type { Outcome, RunEvent, TaskError } from '../compile/types.js';
+import type { IgnoredReason } from '../step.js';
+import type { Phase } from '../sequence/types.js';
+
+interface Base {
+  readonly runId: string;
+  /** Milliseconds since the epoch, from the runtime's clock. */
+  readonly at: number;
+}
+
+/**
+ * One line of a run's history. These are what `lockstep run --json` prints and what stores keep.
+ * Entries that carry `event` record an input to the machine: replaying them rebuilds the run.
+ */
+export type RunEntry =
+  | (Base & { readonly type: 'run.started'; readonly sequence: string; readonly version: string; readonly input: unknown; readonly rerunOf?: string; readonly reused?: readonly string[] })
+  | (Base & { readonly type: 'task.started'; readonly task: string; readonly attempt: number; readonly phase: Phase; readonly idempotencyKey: string })
+  | (Base & { readonly type: 'task.succeeded'; readonly task: string; readonly attempt: number; readonly phase: Phase; readonly durationMs: number; readonly result?: unknown; readonly event: RunEvent })
+  | (Base & {
+      readonly type: 'task.failed';
+      readonly task: string;
+      readonly attempt: number;
+      readonly phase: Phase;
+      readonly durationMs: number;
+      readonly error: TaskError;
+      readonly willRetry: boolean;
+      readonly retryInMs?: number;
+      readonly event: RunEvent;
+    })
+  | (Base & { readonly type: 'task.interrupted'; readonly task: string; readonly attempt: number; readonly phase: Phase; readonly event: RunEvent })
+  | (Base & { readonly type: 'timer.fired'; readonly timerId: string; readonly event: RunEvent })
+  | (Base & { readonly type: 'run.cancelling'; readonly reason: string; readonly event: RunEvent })
+  | (Base & { readonly type: 'run.timed-out'; readonly event: RunEvent })
+  | (Base & { readonly type: 'event.ignored'; readonly reason: IgnoredReason; readonly event: RunEvent })
+  | (Base & {
+      readonly type: 'run.succeeded' | 'run.failed' | 'run.cancelled';
+      readonly outcome: Outcome;
+      readonly reason?: string;
+      readonly durationMs: number;
+      readonly failedTasks: readonly string[];
+    });
+
+export type RunEntryType = RunEntry['type'];

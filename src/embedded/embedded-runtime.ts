@@ -1,0 +1,102 @@
+import { MemoryRunStore } from '../adapters/memory/memory-run-store.js';
+import { MemoryTransport } from '../adapters/memory/memory-transport.js';
+import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { Sequence, TaskHandler } from '../core/sequence/types.js';
+import type { Clock } from '../ports/clock.js';
+import type { RunStore } from '../ports/run-store.js';
+import { createLocalExecutor } from '../runtime/local-executor.js';
+import type { LocalExecutorOptions } from '../runtime/local-executor.js';
+import { hashText } from '../runtime/load-sequence.js';
+import { Orchestrator } from '../runtime/orchestrator.js';
+import type { StartRequest } from '../runtime/orchestrator.js';
+import { ProgramRegistry } from '../runtime/registry.js';
+import { systemClock } from '../runtime/system-clock.js';
+import { startWorker } from '../runtime/worker.js';
+import type { WorkerHandle } from '../runtime/worker.js';
+
+export interface EmbeddedOptions {
+  /** Where runs are recorded. @default an in-memory store */
+  readonly store?: RunStore;
+  /** @default the system clock */
+  readonly clock?: Clock;
+  /** Called with every history entry once it is recorded. */
+  readonly onEntry?: (entry: RunEntry) => void;
+  readonly onOutput?: LocalExecutorOptions['onOutput'];
+  /** Handlers for queue tasks, by queue name. */
+  readonly queueHandlers?: Readonly<Record<string, TaskHandler>>;
+  readonly cwd?: string;
+}
+
+/** An orchestrator and its workers in one process, over the in-memory transport. */
+export interface EmbeddedRuntime {
+  readonly registry: ProgramRegistry;
+  readonly orchestrator: Orchestrator;
+  readonly store: RunStore;
+  /** Registers a sequence (from a file or the builder) so runs can start. */
+  register(sequence: Sequence, meta?: { definition?: string; source?: string }): void;
+  /** Starts a run and resolves to its id. */
+  start(request: StartRequest): Promise<string>;
+  /** Starts a run and resolves with its final entry. */
+  run(request: StartRequest): Promise<Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>>;
+  close(): Promise<void>;
+}
+
+/** Serialises a sequence for the store; handlers cannot be serialised and are named instead. */
+export function definitionText(sequence: Sequence): string {
+  return JSON.stringify(sequence, (_key, value: unknown) => (typeof value === 'function' ? `<handler ${value.name || 'anonymous'}>` : value), 2);
+}
+
+/**
+ * Creates the embedded runtime: lockstep's default mode, with no broker. The same orchestrator and worker code
+ * as Kafka mode runs over an in-process transport.
+ */
+export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Promise<EmbeddedRuntime> {
+  const transport = new MemoryTransport();
+  const store = options.store ?? new MemoryRunStore();
+  const clock = options.clock ?? systemClock;
+  const registry = new ProgramRegistry();
+  const orchestrator = new Orchestrator({ transport, store, clock, registry, ...(options.onEntry ? { onEntry: options.onEntry } : {}) });
+  await orchestrator.start();
+  const execute = createLocalExecutor({
+    registry,
+    ...(options.queueHandlers ? { queueHandlers: options.queueHandlers } : {}),
+    ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+  const workers = new Map<string, WorkerHandle>();
+  const ensureWorkers = async (sequence: Sequence) => {
+    const queues = new Set(['default']);
+    for (const t of [...sequence.tasks, ...sequence.finally]) {
+      for (const spec of [t, t.compensate]) if (spec?.action.kind === 'queue') queues.add(spec.action.queue);
+    }
+    for (const queue of queues) {
+      if (!workers.has(queue)) workers.set(queue, await startWorker({ transport, queue, clock, execute }));
+    }
+  };
+  const pendingWorkers: Promise<void>[] = [];
+  const start = async (request: StartRequest) => {
+    await Promise.all(pendingWorkers);
+    return orchestrator.startRun(request);
+  };
+  return {
+    registry,
+    orchestrator,
+    store,
+    register(sequence, meta = {}) {
+      const definition = meta.definition ?? definitionText(sequence);
+      registry.register(sequence, { definition, hash: hashText(definition), ...(meta.source ? { source: meta.source } : {}) });
+      pendingWorkers.push(ensureWorkers(sequence));
+    },
+    start,
+    async run(request) {
+      const runId = await start(request);
+      return orchestrator.waitFor(runId);
+    },
+    async close() {
+      await orchestrator.close();
+      for (const w of workers.values()) await w.close({ cancelInFlight: true });
+      await transport.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import type { Outcome } from '../core/compile/types.js';
+import type { RunEntry } from '../core/protocol/run-entry.js';
+
+export type RunStatus = 'running' | Outcome;
+
+/** What a store keeps about a run besides its history. */
+export interface RunRecord {
+  readonly runId: string;
+  readonly sequence: string;
+  readonly version: string;
+  /** The exact definition the run started with, and its sha256. A later edit of the file never changes it. */
+  readonly definition: string;
+  readonly definitionHash: string;
+  /** Where the definition came from, when it came from a file. */
+  readonly source?: string;
+  readonly input: unknown;
+  readonly status: RunStatus;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** The task in flight, or the task that failed the run. */
+  readonly currentTask?: string;
+  readonly reason?: string;
+  readonly rerunOf?: string;
+}
+
+/** A status change that travels with appended entries. */
+export interface RunUpdate {
+  readonly status?: RunStatus;
+  readonly currentTask?: string | null;
+  readonly reason?: string;
+}
+
+export interface RunFilter {
+  readonly status?: RunStatus;
+  readonly limit?: number;
+}
+
+/** Releases a run lock. */
+export type Release = () => void;
+
+/**
+ * Durable run history. `append` resolves only once the entries are durable; implementations may group
+ * appends from many runs into one commit, but never drop one.
+ */
+export interface RunStore {
+  create(record: RunRecord, entries: readonly RunEntry[]): Promise<void>;
+  append(runId: string, entries: readonly RunEntry[], update?: RunUpdate): Promise<void>;
+  /** The run and its whole history, or `undefined` for an unknown id. */
+  get(runId: string): Promise<{ record: RunRecord; history: RunEntry[] } | undefined>;
+  list(filter?: RunFilter): Promise<RunRecord[]>;
+  /** Takes the exclusive right to drive a run. Throws a `RUN_LOCKED` LockstepError when another process holds it. */
+  lock(runId: string, owner: string): Promise<Release>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,50 @@
+import { ErrorCode, LockstepError } from '../core/errors.js';
+import type { TaskContext, TaskHandler } from '../core/sequence/types.js';
+import type { ProgramRegistry } from './registry.js';
+import { findSpec } from './run-state.js';
+import { runShellTask, shellEnvironment } from './shell-task.js';
+import type { DispatchedTask, Executor } from './worker.js';
+
+export interface LocalExecutorOptions {
+  readonly registry: ProgramRegistry;
+  /** Handlers for `queue` tasks when they run in-process, by queue name. */
+  readonly queueHandlers?: Readonly<Record<string, TaskHandler>>;
+  /** Receives each line a shell task prints. */
+  readonly onOutput?: (task: DispatchedTask, stream: 'stdout' | 'stderr', line: string) => void;
+  /** Working directory of shell tasks without `cwd`. */
+  readonly cwd?: string;
+}
+
+/** The context handed to an in-process handler. */
+export function taskContext(task: DispatchedTask, signal: AbortSignal): TaskContext {
+  return {
+    runId: task.runId, taskId: task.taskId, attempt: task.attempt, idempotencyKey: task.payload.idempotencyKey,
+    phase: task.payload.phase, input: task.payload.input, results: task.payload.results, signal,
+  };
+}
+
+/** Executes tasks in this process: builder handlers, shell commands, and queue tasks that have a local handler. */
+export function createLocalExecutor(options: LocalExecutorOptions): Executor {
+  return async (task, signal) => {
+    const { program } = options.registry.resolve(task.payload.sequence, task.payload.version);
+    const spec = findSpec(program, task.taskId);
+    if (!spec) throw new LockstepError(ErrorCode.noHandler, `sequence ${program.sequence.name} has no task "${task.taskId}"`);
+    const action = spec.action;
+    if (action.kind === 'handler') return action.handler(taskContext(task, signal));
+    if (action.kind === 'queue') {
+      const handler = options.queueHandlers?.[action.queue];
+      if (!handler) {
+        throw new LockstepError(ErrorCode.noHandler, `task "${task.taskId}" runs on queue "${action.queue}", which has no worker in embedded mode (use Kafka mode, or register a handler for the queue)`);
+      }
+      return handler(taskContext(task, signal));
+    }
+    const env = shellEnvironment({ ...taskContext(task, signal), phase: task.payload.phase }, action.env);
+    const cwd = action.cwd ?? options.cwd;
+    const onOutput = options.onOutput;
+    const { result } = await runShellTask({
+      run: action.run, env, signal, ...(cwd ? { cwd } : {}),
+      ...(onOutput ? { onOutput: (stream, line) => onOutput(task, stream, line) } : {}),
+    });
+    return result;
+  };
+}

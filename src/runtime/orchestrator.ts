@@ -1,0 +1,350 @@
+import { randomUUID } from 'node:crypto';
+import type { Command, RunEvent } from '../core/compile/types.js';
+import { ErrorCode, LockstepError } from '../core/errors.js';
+import type { Envelope } from '../core/protocol/envelope.js';
+import { topicNames } from '../core/protocol/envelope.js';
+import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { IgnoredReason } from '../core/step.js';
+import type { Clock } from '../ports/clock.js';
+import type { RunRecord, RunStore, RunUpdate } from '../ports/run-store.js';
+import type { ConsumedMessage, Subscription, TopicMessage, Transport } from '../ports/transport.js';
+import type { ProgramRegistry } from './registry.js';
+import type { LiveRun, Reuse } from './run-state.js';
+import { advance, beginRun, findSpec, replay } from './run-state.js';
+import { TimerService } from './timers.js';
+import { deadLetterOf, envelope } from './messages.js';
+
+export interface OrchestratorOptions {
+  readonly transport: Transport;
+  readonly store: RunStore;
+  readonly clock: Clock;
+  readonly registry: ProgramRegistry;
+  /** @default 'lockstep' */
+  readonly topicPrefix?: string;
+  /** @default 'lockstep-orchestrators' */
+  readonly group?: string;
+  /** Identifies this process in run locks. @default a random id */
+  readonly owner?: string;
+  /** Queue of shell and handler tasks. @default 'default' */
+  readonly defaultQueue?: string;
+  /** Called with every history entry once it is durable. */
+  readonly onEntry?: (entry: RunEntry) => void;
+}
+
+/** What a client asks for when it starts a run. */
+export interface StartRequest {
+  readonly sequence: string;
+  readonly version?: string;
+  readonly input?: unknown;
+  readonly runId?: string;
+  readonly rerunOf?: string;
+  readonly reuse?: Reuse;
+}
+
+/** Counters an operator watches: events applied, ignored by reason, and dead-lettered messages. */
+export interface OrchestratorStats {
+  applied: number;
+  ignored: Record<IgnoredReason, number>;
+  deadLettered: number;
+}
+
+type FinalEntry = Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>;
+
+interface Pending {
+  create?: RunRecord;
+  readonly entries: RunEntry[];
+  update: { -readonly [K in keyof RunUpdate]: RunUpdate[K] };
+}
+
+/**
+ * Drives runs: consumes events, steps each run's machine, records history durably, then executes the
+ * commands (dispatches and cancels go out as messages, timers are armed). One batch of events from many
+ * runs is recorded in one go.
+ */
+export class Orchestrator {
+  readonly stats: OrchestratorStats = { applied: 0, ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0 };
+  readonly #o: OrchestratorOptions;
+  readonly #topics: ReturnType<typeof topicNames>;
+  readonly #runs = new Map<string, LiveRun>();
+  readonly #releases = new Map<string, () => void>();
+  readonly #finished = new Map<string, FinalEntry>();
+  readonly #waiters = new Map<string, Array<(entry: FinalEntry) => void>>();
+  readonly #timers: TimerService;
+  readonly #owner: string;
+  #subscription: Subscription | undefined;
+
+  constructor(options: OrchestratorOptions) {
+    this.#o = options;
+    this.#topics = topicNames(options.topicPrefix);
+    this.#owner = options.owner ?? `orchestrator-${randomUUID()}`;
+    this.#timers = new TimerService(options.clock, (t) => {
+      const message = this.#message({ type: 'timer.fired', runId: t.runId, payload: { timerId: t.timerId, dueAt: t.dueAt } });
+      this.#o.transport.publish([{ topic: this.#topics.events, key: t.runId, value: message }]).catch(() => {
+        this.#timers.arm({ ...t, dueAt: this.#o.clock.now() + 100 });
+      });
+    });
+  }
+
+  /** Starts consuming the events topic. */
+  async start(): Promise<void> {
+    this.#subscription = await this.#o.transport.subscribe(
+      { topic: this.#topics.events, group: this.#o.group ?? 'lockstep-orchestrators' },
+      (batch) => this.#handle(batch),
+    );
+  }
+
+  /** Asks for a new run; resolves to its id once the request is published. */
+  async startRun(request: StartRequest): Promise<string> {
+    const runId = request.runId ?? randomUUID();
+    this.#o.registry.resolve(request.sequence, request.version);
+    const payload = {
+      sequence: request.sequence,
+      ...(request.version ? { version: request.version } : {}),
+      input: request.input ?? null,
+      ...(request.rerunOf ? { rerunOf: request.rerunOf } : {}),
+      ...(request.reuse ? { reuse: reuseToWire(request.reuse) } : {}),
+    };
+    await this.#o.transport.publish([{ topic: this.#topics.events, key: runId, value: this.#message({ type: 'run.start', runId, payload }) }]);
+    return runId;
+  }
+
+  /** Asks a run to cancel: the task in flight is cancelled, then compensations and finally tasks run. */
+  async cancel(runId: string, reason = 'cancelled'): Promise<void> {
+    await this.#o.transport.publish([{ topic: this.#topics.events, key: runId, value: this.#message({ type: 'run.cancel', runId, payload: { reason } }) }]);
+  }
+
+  /** Resolves with the run's final entry. */
+  waitFor(runId: string): Promise<FinalEntry> {
+    const done = this.#finished.get(runId);
+    if (done) return Promise.resolve(done);
+    return new Promise((resolve) => {
+      const list = this.#waiters.get(runId) ?? [];
+      list.push(resolve);
+      this.#waiters.set(runId, list);
+    });
+  }
+
+  /** Runs this orchestrator drives right now. */
+  get activeRuns(): number {
+    return this.#runs.size;
+  }
+
+  /**
+   * Continues a run whose process died: rebuilds it from its history, marks the attempt in flight as
+   * interrupted (it runs again as its next attempt) and re-arms pending timers at their original due times.
+   */
+  async resume(runId: string): Promise<void> {
+    const stored = await this.#o.store.get(runId);
+    if (!stored) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
+    if (stored.record.status !== 'running') {
+      throw new LockstepError(ErrorCode.runNotResumable, `run ${runId} already ended: ${stored.record.status}`);
+    }
+    const release = await this.#o.store.lock(runId, this.#owner);
+    const { program } = this.#o.registry.resolve(stored.record.sequence, stored.record.version);
+    const run = replay(program, stored.history);
+    this.#runs.set(runId, run);
+    this.#releases.set(runId, release);
+    const now = this.#o.clock.now();
+    const current = run.snapshot.context.current;
+    const pending = newPending();
+    const out: TopicMessage[] = [];
+    const after: Array<() => void> = [];
+    if (current) {
+      this.#apply(run, { type: 'TASK_INTERRUPTED', taskId: current.taskId, attempt: current.attempt }, now, pending, out, after);
+    }
+    for (const [timerId, dueAt] of run.timers) after.push(() => this.#timers.arm({ runId, timerId, dueAt }));
+    await this.#persist(new Map([[runId, pending]]));
+    for (const f of after) f();
+    if (out.length > 0) await this.#o.transport.publish(out);
+  }
+
+  async close(): Promise<void> {
+    await this.#subscription?.close();
+    this.#timers.clear();
+    for (const release of this.#releases.values()) release();
+    this.#releases.clear();
+  }
+
+  #message<T extends Envelope['type']>(body: { type: T; runId: string; taskId?: string; attempt?: number; payload: unknown }): Envelope {
+    return envelope(body, this.#o.clock.now());
+  }
+
+  async #handle(batch: readonly ConsumedMessage[]): Promise<TopicMessage[]> {
+    const out: TopicMessage[] = [];
+    const after: Array<() => void> = [];
+    const pending = new Map<string, Pending>();
+    const at = this.#o.clock.now();
+    for (const message of batch) {
+      const env = message.value;
+      if (!env) {
+        out.push(this.#deadLetter(message, 'malformed message'));
+        continue;
+      }
+      if (env.type === 'run.start') {
+        await this.#begin(env, at, pending, out, after, message);
+        continue;
+      }
+      const event = toRunEvent(env);
+      if (!event) {
+        out.push(this.#deadLetter(message, `unexpected message type "${env.type}" on the events topic`));
+        continue;
+      }
+      const run = this.#runs.get(env.runId);
+      if (!run) {
+        if (this.#finished.has(env.runId)) this.stats.ignored.late++;
+        else out.push(this.#deadLetter(message, `unknown run ${env.runId}`));
+        continue;
+      }
+      this.#apply(run, event, at, pendingFor(pending, env.runId), out, after);
+    }
+    await this.#persist(pending);
+    for (const f of after) f();
+    if (this.#o.onEntry) for (const p of pending.values()) for (const e of p.entries) this.#o.onEntry(e);
+    return out;
+  }
+
+  async #begin(
+    env: Extract<Envelope, { type: 'run.start' }>, at: number, pending: Map<string, Pending>, out: TopicMessage[], after: Array<() => void>,
+    message: ConsumedMessage,
+  ): Promise<void> {
+    const { runId, payload } = env;
+    if (this.#runs.has(runId) || this.#finished.has(runId) || pending.has(runId)) {
+      this.stats.ignored.duplicate++;
+      return;
+    }
+    let registered;
+    try {
+      registered = this.#o.registry.resolve(payload.sequence, payload.version);
+    } catch (error) {
+      out.push(this.#deadLetter(message, (error as Error).message));
+      return;
+    }
+    const release = await this.#o.store.lock(runId, this.#owner);
+    this.#releases.set(runId, release);
+    const { program } = registered;
+    const began = beginRun(program, { runId, input: payload.input, at, ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}), ...(payload.reuse ? { reuse: reuseFromWire(payload.reuse) } : {}) });
+    this.#runs.set(runId, began.run);
+    const p = pendingFor(pending, runId);
+    p.create = {
+      runId, sequence: program.sequence.name, version: program.sequence.version, definition: registered.definition,
+      definitionHash: registered.hash, ...(registered.source ? { source: registered.source } : {}), input: payload.input ?? null,
+      status: 'running', createdAt: at, updatedAt: at, ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}),
+    };
+    this.#record(began.run, began.entries, began.commands, p, out, after);
+  }
+
+  #apply(run: LiveRun, event: RunEvent, at: number, p: Pending, out: TopicMessage[], after: Array<() => void>): void {
+    const result = advance(run, event, at);
+    if (result.ignored) {
+      this.stats.ignored[result.ignored]++;
+      p.entries.push(...result.entries);
+      return;
+    }
+    this.stats.applied++;
+    this.#record(run, result.entries, result.commands, p, out, after);
+  }
+
+  #record(run: LiveRun, entries: readonly RunEntry[], commands: readonly Command[], p: Pending, out: TopicMessage[], after: Array<() => void>): void {
+    p.entries.push(...entries);
+    for (const e of entries) {
+      if (e.type === 'task.started') p.update.currentTask = e.task;
+      else if (e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.cancelled') {
+        p.update.status = e.outcome;
+        if (e.reason) p.update.reason = e.reason;
+        if (e.outcome === 'succeeded') p.update.currentTask = null;
+        const final = e;
+        after.push(() => this.#finish(run.runId, final));
+      }
+    }
+    for (const c of commands) this.#execute(run, c, out, after);
+  }
+
+  #execute(run: LiveRun, c: Command, out: TopicMessage[], after: Array<() => void>): void {
+    const runId = run.runId;
+    switch (c.type) {
+      case 'dispatch': {
+        const spec = findSpec(run.program, c.taskId);
+        const queue = this.#queueOf(run, c.taskId);
+        const payload = {
+          sequence: run.program.sequence.name, version: run.program.sequence.version, phase: c.phase, idempotencyKey: c.idempotencyKey,
+          queue, input: c.input, results: c.results, ...(spec?.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
+        };
+        out.push({ topic: this.#topics.commands(queue), key: runId, value: this.#message({ type: 'task.dispatch', runId, taskId: c.taskId, attempt: c.attempt, payload }) });
+        break;
+      }
+      case 'cancelTask': {
+        const queue = this.#queueOf(run, c.taskId);
+        out.push({ topic: this.#topics.commands(queue), key: runId, value: this.#message({ type: 'task.cancel', runId, taskId: c.taskId, attempt: c.attempt, payload: { reason: c.reason } }) });
+        break;
+      }
+      case 'startTimer':
+        after.push(() => this.#timers.arm({ runId, timerId: c.timerId, dueAt: run.timers.get(c.timerId) ?? this.#o.clock.now() + c.delayMs }));
+        break;
+      case 'cancelTimer':
+        after.push(() => this.#timers.disarm(runId, c.timerId));
+        break;
+      case 'finish':
+        break;
+    }
+  }
+
+  #queueOf(run: LiveRun, taskId: string): string {
+    const action = findSpec(run.program, taskId)?.action;
+    return action?.kind === 'queue' ? action.queue : this.#o.defaultQueue ?? 'default';
+  }
+
+  #finish(runId: string, entry: FinalEntry): void {
+    this.#runs.delete(runId);
+    this.#timers.disarmRun(runId);
+    this.#releases.get(runId)?.();
+    this.#releases.delete(runId);
+    this.#finished.set(runId, entry);
+    if (this.#finished.size > 10_000) this.#finished.delete(this.#finished.keys().next().value!);
+    for (const resolve of this.#waiters.get(runId) ?? []) resolve(entry);
+    this.#waiters.delete(runId);
+  }
+
+  #deadLetter(message: ConsumedMessage, reason: string): TopicMessage {
+    this.stats.deadLettered++;
+    return { topic: this.#topics.deadLetter, key: message.key ?? 'unknown', value: deadLetterOf(message, reason, this.#o.clock.now()) };
+  }
+
+  async #persist(pending: Map<string, Pending>): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const [runId, p] of pending) {
+      if (p.create) writes.push(this.#o.store.create(p.create, p.entries).then(() => this.#o.store.append(runId, [], p.update)));
+      else if (p.entries.length > 0) writes.push(this.#o.store.append(runId, p.entries, p.update));
+    }
+    await Promise.all(writes);
+  }
+}
+
+const newPending = (): Pending => ({ entries: [], update: {} });
+
+function pendingFor(pending: Map<string, Pending>, runId: string): Pending {
+  let p = pending.get(runId);
+  if (!p) {
+    p = newPending();
+    pending.set(runId, p);
+  }
+  return p;
+}
+
+function toRunEvent(env: Envelope): RunEvent | undefined {
+  switch (env.type) {
+    case 'task.succeeded':
+      return { type: 'TASK_SUCCEEDED', taskId: env.taskId, attempt: env.attempt, ...(env.payload.result === undefined ? {} : { result: env.payload.result }) };
+    case 'task.failed':
+      return { type: 'TASK_FAILED', taskId: env.taskId, attempt: env.attempt, error: env.payload.error };
+    case 'timer.fired':
+      return { type: 'TIMER_FIRED', timerId: env.payload.timerId };
+    case 'run.cancel':
+      return { type: 'CANCEL', ...(env.payload.reason ? { reason: env.payload.reason } : {}) };
+    default:
+      return undefined;
+  }
+}
+
+const reuseToWire = (reuse: Reuse): Record<string, unknown> => ({ succeeded: reuse.succeeded, continued: reuse.continued ?? [] });
+const reuseFromWire = (wire: Record<string, unknown>): Reuse => wire as unknown as Reuse;
+

@@ -1,0 +1,173 @@
+import type { Command, Outcome, RunEvent, TaskError } from '../core/compile/types.js';
+import { timerIds } from '../core/compile/types.js';
+import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { Phase, TaskSpec } from '../core/sequence/types.js';
+import type { IgnoredReason, Program, RunSnapshot } from '../core/step.js';
+
+/** A run held in memory by an orchestrator: its program, snapshot and pending timers. */
+export interface LiveRun {
+  readonly runId: string;
+  readonly program: Program;
+  snapshot: RunSnapshot;
+  /** Pending timers: id -> due time in ms since the epoch. */
+  readonly timers: Map<string, number>;
+  readonly startedAt: number;
+  /** When the attempt in flight was dispatched. */
+  attemptStartedAt: number;
+}
+
+/** What applying one event produced. */
+export interface Advance {
+  readonly entries: RunEntry[];
+  readonly commands: readonly Command[];
+  readonly ignored?: IgnoredReason;
+  readonly finished?: Outcome;
+}
+
+/** Results of an earlier run to reuse (rerun --from): succeeded tasks with their results, and tasks that failed under continue. */
+export interface Reuse {
+  readonly succeeded: ReadonlyArray<{ readonly taskId: string; readonly result?: unknown }>;
+  readonly continued?: readonly string[];
+}
+
+export interface BeginOptions {
+  readonly runId: string;
+  readonly input?: unknown;
+  readonly at: number;
+  readonly rerunOf?: string;
+  readonly reuse?: Reuse;
+}
+
+/** Finds a task spec by id, compensations and finally tasks included. */
+export function findSpec(program: Program, taskId: string): TaskSpec | undefined {
+  const { tasks, finally: fin } = program.sequence;
+  for (const t of tasks) {
+    if (t.id === taskId) return t;
+    if (t.compensate?.id === taskId) return t.compensate;
+  }
+  return fin.find((t) => t.id === taskId);
+}
+
+function trackTimers(run: LiveRun, commands: readonly Command[], at: number): void {
+  for (const c of commands) {
+    if (c.type === 'startTimer') run.timers.set(c.timerId, at + c.delayMs);
+    else if (c.type === 'cancelTimer') run.timers.delete(c.timerId);
+  }
+}
+
+function commandEntries(run: LiveRun, commands: readonly Command[], at: number): { entries: RunEntry[]; finished?: Outcome } {
+  const entries: RunEntry[] = [];
+  let finished: Outcome | undefined;
+  for (const c of commands) {
+    if (c.type === 'dispatch') {
+      run.attemptStartedAt = at;
+      entries.push({ type: 'task.started', runId: run.runId, at, task: c.taskId, attempt: c.attempt, phase: c.phase, idempotencyKey: c.idempotencyKey });
+    } else if (c.type === 'finish') {
+      finished = c.outcome;
+      const ctx = run.snapshot.context;
+      const failedTasks = [...ctx.continued, ...(ctx.error ? [ctx.error.taskId] : []), ...ctx.finallyFailed.filter((t) => t !== ctx.error?.taskId)];
+      entries.push({
+        type: `run.${c.outcome}`, runId: run.runId, at, outcome: c.outcome, durationMs: at - run.startedAt, failedTasks,
+        ...(c.reason ? { reason: c.reason } : {}),
+      });
+    }
+  }
+  return finished ? { entries, finished } : { entries };
+}
+
+function eventEntry(run: LiveRun, before: RunSnapshot, event: RunEvent, commands: readonly Command[], at: number): RunEntry {
+  const runId = run.runId;
+  const phase: Phase = before.context.current?.phase ?? 'main';
+  const durationMs = at - run.attemptStartedAt;
+  const retryTimer = commands.find((c) => c.type === 'startTimer' && c.timerId.startsWith('retry:'));
+  const retry = retryTimer && retryTimer.type === 'startTimer' ? { willRetry: true, retryInMs: retryTimer.delayMs } : { willRetry: false };
+  switch (event.type) {
+    case 'TASK_SUCCEEDED':
+      return { type: 'task.succeeded', runId, at, task: event.taskId, attempt: event.attempt, phase, durationMs, event, ...(event.result === undefined ? {} : { result: event.result }) };
+    case 'TASK_FAILED':
+      return { type: 'task.failed', runId, at, task: event.taskId, attempt: event.attempt, phase, durationMs, error: event.error, ...retry, event };
+    case 'TASK_INTERRUPTED':
+      return { type: 'task.interrupted', runId, at, task: event.taskId, attempt: event.attempt, phase, event };
+    case 'CANCEL':
+      return { type: 'run.cancelling', runId, at, reason: event.reason ?? 'cancelled', event };
+    case 'TIMER_FIRED': {
+      if (event.timerId === timerIds.run) return { type: 'run.timed-out', runId, at, event };
+      const current = before.context.current;
+      if (event.timerId.startsWith('timeout:') && current) {
+        const timeoutMs = findSpec(run.program, current.taskId)?.timeoutMs ?? 0;
+        const error: TaskError = { message: `timed out after ${timeoutMs}ms`, code: 'TASK_TIMEOUT', retriable: true };
+        return { type: 'task.failed', runId, at, task: current.taskId, attempt: current.attempt, phase, durationMs, error, ...retry, event };
+      }
+      return { type: 'timer.fired', runId, at, timerId: event.timerId, event };
+    }
+  }
+}
+
+/** Applies one event to a live run: the next snapshot, the history entries to record and the commands to execute. */
+export function advance(run: LiveRun, event: RunEvent, at: number): Advance {
+  const before = run.snapshot;
+  const result = run.program.step(before, event);
+  if (result.ignored) {
+    return { entries: [{ type: 'event.ignored', runId: run.runId, at, reason: result.ignored, event }], commands: [], ignored: result.ignored };
+  }
+  run.snapshot = result.snapshot;
+  if (event.type === 'TIMER_FIRED') run.timers.delete(event.timerId);
+  trackTimers(run, result.commands, at);
+  const first = eventEntry(run, before, event, result.commands, at);
+  const rest = commandEntries(run, result.commands, at);
+  return { entries: [first, ...rest.entries], commands: result.commands, ...(rest.finished ? { finished: rest.finished } : {}) };
+}
+
+/** Starts a run: the live run, its first entries and commands. With `reuse`, earlier results stand in for the first tasks. */
+export function beginRun(program: Program, options: BeginOptions): { run: LiveRun } & Advance {
+  const { runId, at } = options;
+  const started = program.start({ runId, input: options.input });
+  const run: LiveRun = { runId, program, snapshot: started.snapshot, timers: new Map(), startedAt: at, attemptStartedAt: at };
+  const reused = [...(options.reuse?.succeeded.map((s) => s.taskId) ?? []), ...(options.reuse?.continued ?? [])];
+  const entries: RunEntry[] = [{
+    type: 'run.started', runId, at, sequence: program.sequence.name, version: program.sequence.version, input: options.input ?? null,
+    ...(options.rerunOf ? { rerunOf: options.rerunOf } : {}), ...(reused.length > 0 ? { reused } : {}),
+  }];
+  trackTimers(run, started.commands, at);
+  const produced: RunEntry[] = commandEntries(run, started.commands, at).entries;
+  let commands = started.commands;
+  let finished: Outcome | undefined;
+  for (const spec of program.sequence.tasks) {
+    const success = options.reuse?.succeeded.find((s) => s.taskId === spec.id);
+    const continued = options.reuse?.continued?.includes(spec.id);
+    if (!success && !continued) break;
+    const event: RunEvent = success
+      ? { type: 'TASK_SUCCEEDED', taskId: spec.id, attempt: 1, ...(success.result === undefined ? {} : { result: success.result }) }
+      : { type: 'TASK_FAILED', taskId: spec.id, attempt: 1, error: { message: 'failed in the earlier run (reused)', retriable: false } };
+    const step = advance(run, event, at);
+    produced.push(...step.entries);
+    commands = step.commands;
+    finished = step.finished;
+  }
+  // Reused tasks were never dispatched in this run: drop their task.started entries.
+  const reusedSet = new Set(reused);
+  entries.push(...produced.filter((e) => !(e.type === 'task.started' && reusedSet.has(e.task))));
+  return { run, entries, commands, ...(finished ? { finished } : {}) };
+}
+
+/**
+ * Rebuilds a live run from its recorded history (the entries that carry events), without executing anything.
+ * Pending timers come back with their original due times.
+ */
+export function replay(program: Program, history: readonly RunEntry[]): LiveRun {
+  const first = history[0];
+  if (!first || first.type !== 'run.started') throw new Error('history does not begin with run.started');
+  const started = program.start({ runId: first.runId, input: first.input });
+  const run: LiveRun = { runId: first.runId, program, snapshot: started.snapshot, timers: new Map(), startedAt: first.at, attemptStartedAt: first.at };
+  trackTimers(run, started.commands, first.at);
+  for (const entry of history) {
+    if (entry.type === 'task.started') run.attemptStartedAt = entry.at;
+    if (!('event' in entry) || entry.type === 'event.ignored') continue;
+    const result = program.step(run.snapshot, entry.event);
+    if (result.ignored) continue;
+    run.snapshot = result.snapshot;
+    if (entry.event.type === 'TIMER_FIRED') run.timers.delete(entry.event.timerId);
+    trackTimers(run, result.commands, entry.at);
+  }
+  return run;
+}

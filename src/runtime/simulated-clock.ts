@@ -1,0 +1,67 @@
+import type { Clock, TimerHandle } from '../ports/clock.js';
+
+interface Pending {
+  readonly id: number;
+  readonly due: number;
+  readonly callback: () => void;
+}
+
+/**
+ * A clock that moves only when told to. `advance` fires due timers in due order, so a 10-minute backoff
+ * takes no real time. `autoAdvance` jumps to the next timer whenever the runtime is otherwise idle.
+ */
+export class SimulatedClock implements Clock {
+  #now: number;
+  #nextId = 1;
+  #pending: Pending[] = [];
+
+  constructor(start = 0) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(callback: () => void, delayMs: number): TimerHandle {
+    const timer = { id: this.#nextId++, due: this.#now + Math.max(0, delayMs), callback };
+    this.#pending.push(timer);
+    this.#pending.sort((a, b) => a.due - b.due || a.id - b.id);
+    return timer.id;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    this.#pending = this.#pending.filter((t) => t.id !== handle);
+  }
+
+  /** Number of timers waiting. */
+  get pendingTimers(): number {
+    return this.#pending.length;
+  }
+
+  /** Due time of the next timer, if any. */
+  nextDue(): number | undefined {
+    return this.#pending[0]?.due;
+  }
+
+  /** Moves time forward by `ms`, firing every timer that comes due, in order. */
+  advance(ms: number): void {
+    const target = this.#now + ms;
+    for (;;) {
+      const next = this.#pending[0];
+      if (!next || next.due > target) break;
+      this.#pending.shift();
+      this.#now = next.due;
+      next.callback();
+    }
+    this.#now = target;
+  }
+
+  /** Jumps to the next timer and fires it (and any due at the same time). Returns false when none is pending. */
+  fireNext(): boolean {
+    const next = this.#pending[0];
+    if (!next) return false;
+    this.advance(next.due - this.#now);
+    return true;
+  }
+}
