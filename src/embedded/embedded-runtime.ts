@@ -12,7 +12,7 @@ import type { StartRequest } from '../runtime/orchestrator.js';
 import { ProgramRegistry } from '../runtime/registry.js';
 import { systemClock } from '../runtime/system-clock.js';
 import { startWorker } from '../runtime/worker.js';
-import type { WorkerHandle } from '../runtime/worker.js';
+import type { Executor, WorkerHandle } from '../runtime/worker.js';
 
 export interface EmbeddedOptions {
   /** Where runs are recorded. @default an in-memory store */
@@ -25,6 +25,8 @@ export interface EmbeddedOptions {
   /** Handlers for queue tasks, by queue name. */
   readonly queueHandlers?: Readonly<Record<string, TaskHandler>>;
   readonly cwd?: string;
+  /** Replaces the local executor (handlers and shell commands), e.g. to script task outcomes in tests. */
+  readonly execute?: Executor;
 }
 
 /** An orchestrator and its workers in one process, over the in-memory transport. */
@@ -57,7 +59,7 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
   const registry = new ProgramRegistry();
   const orchestrator = new Orchestrator({ transport, store, clock, registry, ...(options.onEntry ? { onEntry: options.onEntry } : {}) });
   await orchestrator.start();
-  const execute = createLocalExecutor({
+  const execute = options.execute ?? createLocalExecutor({
     registry,
     ...(options.queueHandlers ? { queueHandlers: options.queueHandlers } : {}),
     ...(options.onOutput ? { onOutput: options.onOutput } : {}),
