@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { DefinitionError, LockstepError } from '../core/errors.js';
 import { formatProblems } from '../core/sequence/problems.js';
+import { registerRun } from './commands/run.js';
 import { registerValidate } from './commands/validate.js';
 import type { CliContext } from './context.js';
 import { ExitCode } from './exit-codes.js';
@@ -20,6 +21,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerRun(program, cli);
   registerValidate(program, cli);
   try {
     await program.parseAsync([...argv]);
