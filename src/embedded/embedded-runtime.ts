@@ -4,6 +4,7 @@ import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Sequence, TaskHandler } from '../core/sequence/types.js';
 import type { Clock } from '../ports/clock.js';
 import type { RunStore } from '../ports/run-store.js';
+import type { Transport } from '../ports/transport.js';
 import { createLocalExecutor } from '../runtime/local-executor.js';
 import type { LocalExecutorOptions } from '../runtime/local-executor.js';
 import { hashText } from '../runtime/load-sequence.js';
@@ -34,6 +35,8 @@ export interface EmbeddedRuntime {
   readonly registry: ProgramRegistry;
   readonly orchestrator: Orchestrator;
   readonly store: RunStore;
+  /** The in-process transport, for tools that inject messages the way a remote service would. */
+  readonly transport: Transport;
   /** Registers a sequence (from a file or the builder) so runs can start. */
   register(sequence: Sequence, meta?: { definition?: string; source?: string }): void;
   /** Starts a run and resolves to its id. */
@@ -84,6 +87,7 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
     registry,
     orchestrator,
     store,
+    transport,
     register(sequence, meta = {}) {
       const definition = meta.definition ?? definitionText(sequence);
       registry.register(sequence, { definition, hash: hashText(definition), ...(meta.source ? { source: meta.source } : {}) });

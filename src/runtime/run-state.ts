@@ -14,6 +14,8 @@ export interface LiveRun {
   readonly startedAt: number;
   /** When the attempt in flight was dispatched. */
   attemptStartedAt: number;
+  /** Attempts (`task:attempt`) whose own completion was applied; tells a duplicate from a late report. */
+  readonly completions: Set<string>;
 }
 
 /** What applying one event produced. */
@@ -103,14 +105,27 @@ function eventEntry(run: LiveRun, before: RunSnapshot, event: RunEvent, commands
   }
 }
 
+function noteCompletion(run: LiveRun, event: RunEvent): void {
+  if (event.type === 'TASK_SUCCEEDED' || event.type === 'TASK_FAILED') run.completions.add(`${event.taskId}:${event.attempt}`);
+}
+
+// The machine sees a report for an attempt that is no longer in flight. If that attempt's own completion was
+// applied, this is a duplicate; otherwise the attempt ended another way (timeout, cancel) and the report is late.
+function refine(run: LiveRun, event: RunEvent, reason: IgnoredReason): IgnoredReason {
+  if (reason !== 'duplicate' || (event.type !== 'TASK_SUCCEEDED' && event.type !== 'TASK_FAILED')) return reason;
+  return run.completions.has(`${event.taskId}:${event.attempt}`) ? 'duplicate' : 'late';
+}
+
 /** Applies one event to a live run: the next snapshot, the history entries to record and the commands to execute. */
 export function advance(run: LiveRun, event: RunEvent, at: number): Advance {
   const before = run.snapshot;
   const result = run.program.step(before, event);
   if (result.ignored) {
-    return { entries: [{ type: 'event.ignored', runId: run.runId, at, reason: result.ignored, event }], commands: [], ignored: result.ignored };
+    const reason = refine(run, event, result.ignored);
+    return { entries: [{ type: 'event.ignored', runId: run.runId, at, reason, event }], commands: [], ignored: reason };
   }
   run.snapshot = result.snapshot;
+  noteCompletion(run, event);
   if (event.type === 'TIMER_FIRED') run.timers.delete(event.timerId);
   trackTimers(run, result.commands, at);
   const first = eventEntry(run, before, event, result.commands, at);
@@ -122,7 +137,7 @@ export function advance(run: LiveRun, event: RunEvent, at: number): Advance {
 export function beginRun(program: Program, options: BeginOptions): { run: LiveRun } & Advance {
   const { runId, at } = options;
   const started = program.start({ runId, input: options.input });
-  const run: LiveRun = { runId, program, snapshot: started.snapshot, timers: new Map(), startedAt: at, attemptStartedAt: at };
+  const run: LiveRun = { runId, program, snapshot: started.snapshot, timers: new Map(), startedAt: at, attemptStartedAt: at, completions: new Set() };
   const reused = [...(options.reuse?.succeeded.map((s) => s.taskId) ?? []), ...(options.reuse?.continued ?? [])];
   const entries: RunEntry[] = [{
     type: 'run.started', runId, at, sequence: program.sequence.name, version: program.sequence.version, input: options.input ?? null,
@@ -158,7 +173,7 @@ export function replay(program: Program, history: readonly RunEntry[]): LiveRun 
   const first = history[0];
   if (!first || first.type !== 'run.started') throw new Error('history does not begin with run.started');
   const started = program.start({ runId: first.runId, input: first.input });
-  const run: LiveRun = { runId: first.runId, program, snapshot: started.snapshot, timers: new Map(), startedAt: first.at, attemptStartedAt: first.at };
+  const run: LiveRun = { runId: first.runId, program, snapshot: started.snapshot, timers: new Map(), startedAt: first.at, attemptStartedAt: first.at, completions: new Set() };
   trackTimers(run, started.commands, first.at);
   for (const entry of history) {
     if (entry.type === 'task.started') run.attemptStartedAt = entry.at;
@@ -166,6 +181,7 @@ export function replay(program: Program, history: readonly RunEntry[]): LiveRun 
     const result = program.step(run.snapshot, entry.event);
     if (result.ignored) continue;
     run.snapshot = result.snapshot;
+    noteCompletion(run, entry.event);
     if (entry.event.type === 'TIMER_FIRED') run.timers.delete(entry.event.timerId);
     trackTimers(run, result.commands, entry.at);
   }
