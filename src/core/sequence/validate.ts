@@ -21,13 +21,13 @@ export function validateSequence(raw: unknown): ValidationResult {
 
 /** Parses YAML or JSON text (JSON is YAML) into a raw object, reporting syntax errors with line and column. */
 export function parseDefinitionText(text: string): { success: true; value: unknown } | { success: false; problems: Problem[] } {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
       success: false,
       problems: doc.errors.map((e) => ({
         path: e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(syntax)',
-        message: e.message.split('\n')[0] ?? e.message,
+        message: (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, ''),
       })),
     };
   }
