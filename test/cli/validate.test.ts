@@ -21,7 +21,7 @@ const expected: Record<string, string[]> = {
     'tasks[0].retry.backoff.initial: expected a duration like "500ms", "30s" or "5m", got "-1s"',
     'tasks[0].retry.backoff.jitter: expected a number from 0 to 1, got 2',
   ],
-  '12-yaml-syntax.yaml': ['line 4, column'],
+  '12-yaml-syntax.yaml': ['line 5, column 1: Missing closing "quote'],
   '13-finally-compensate.yaml': ['finally[0].compensate: finally tasks cannot have a compensation'],
   '14-compensate-two-kinds.yaml': ['tasks[0].compensate: expected exactly one of "run", "handler" or "queue", got "run" and "queue"'],
 };
