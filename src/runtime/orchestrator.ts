@@ -264,7 +264,7 @@ export class Orchestrator {
     switch (c.type) {
       case 'dispatch': {
         const spec = findSpec(run.program, c.taskId);
-        const queue = this.#queueOf(run, c.taskId);
+        const queue = spec?.action.kind === 'queue' ? spec.action.queue : this.#o.defaultQueue ?? 'default';
         const payload = {
           sequence: run.program.sequence.name, version: run.program.sequence.version, phase: c.phase, idempotencyKey: c.idempotencyKey,
           queue, input: c.input, results: c.results, ...(spec?.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),

@@ -40,14 +40,20 @@ export interface BeginOptions {
   readonly reuse?: Reuse;
 }
 
+const specIndex = new WeakMap<Program, Map<string, TaskSpec>>();
+
 /** Finds a task spec by id, compensations and finally tasks included. */
 export function findSpec(program: Program, taskId: string): TaskSpec | undefined {
-  const { tasks, finally: fin } = program.sequence;
-  for (const t of tasks) {
-    if (t.id === taskId) return t;
-    if (t.compensate?.id === taskId) return t.compensate;
+  let index = specIndex.get(program);
+  if (!index) {
+    index = new Map();
+    for (const t of [...program.sequence.tasks, ...program.sequence.finally]) {
+      index.set(t.id, t);
+      if (t.compensate) index.set(t.compensate.id, t.compensate);
+    }
+    specIndex.set(program, index);
   }
-  return fin.find((t) => t.id === taskId);
+  return index.get(taskId);
 }
 
 function trackTimers(run: LiveRun, commands: readonly Command[], at: number): void {

@@ -17,16 +17,23 @@ export class MemoryRunStore implements RunStore {
     if (!run) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
     for (const e of entries) run.history.push(e);
     const last = entries[entries.length - 1];
-    if (update || last) run.record = applyUpdate(run.record, update, last?.at ?? run.record.updatedAt);
+    // Records are private to the store (get and list hand out copies), so they are updated in place.
+    const record = run.record as { -readonly [K in keyof RunRecord]: RunRecord[K] };
+    if (last) record.updatedAt = last.at;
+    if (!update) return;
+    if (update.status !== undefined) record.status = update.status;
+    if (update.reason !== undefined) record.reason = update.reason;
+    if (update.currentTask === null) delete record.currentTask;
+    else if (update.currentTask !== undefined) record.currentTask = update.currentTask;
   }
 
   async get(runId: string): Promise<{ record: RunRecord; history: RunEntry[] } | undefined> {
     const run = this.#runs.get(runId);
-    return run && { record: run.record, history: [...run.history] };
+    return run && { record: { ...run.record }, history: [...run.history] };
   }
 
   async list(filter: RunFilter = {}): Promise<RunRecord[]> {
-    const all = [...this.#runs.values()].map((r) => r.record).filter((r) => !filter.status || r.status === filter.status);
+    const all = [...this.#runs.values()].map((r) => ({ ...r.record })).filter((r) => !filter.status || r.status === filter.status);
     all.sort((a, b) => b.createdAt - a.createdAt);
     return filter.limit ? all.slice(0, filter.limit) : all;
   }

@@ -67,9 +67,9 @@ export class MemoryTransport implements Transport {
         continue;
       }
       for (const group of topic.groups.values()) {
-        const live = group.members.filter((x) => !x.closed);
-        if (live.length === 0) continue;
-        const member = live.length === 1 ? live[0]! : live[hash(m.key) % live.length]!;
+        const members = group.members;
+        if (members.length === 0) continue;
+        const member = members.length === 1 ? members[0]! : members[hash(m.key) % members.length]!;
         member.queue.push(consumed);
         this.#schedule(member);
       }
