@@ -8,7 +8,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '200' },
     tasks: { type: 'string', default: '50' },
-    'latency-runs': { type: 'string', default: '40' },
+    'latency-runs': { type: 'string', default: '200' },
     'idle-runs': { type: 'string', default: '2000' },
   },
 });
@@ -56,7 +56,7 @@ async function lockstepGaps() {
     if (ctx.taskId !== 't0') gaps.push(now - lastEnd);
     lastEnd = performance.now();
   }));
-  for (let i = 0; i < 5; i++) await rt.run({ sequence: 'gaps' });
+  for (let i = 0; i < 20; i++) await rt.run({ sequence: 'gaps' }); // warm-up: let the JIT settle
   gaps.length = 0;
   for (let i = 0; i < Number(values['latency-runs']); i++) await rt.run({ sequence: 'gaps' });
   await rt.close();
