@@ -19,6 +19,17 @@ export const ErrorCode = {
   taskCancelled: 'TASK_CANCELLED',
   taskInterrupted: 'TASK_INTERRUPTED',
   noHandler: 'NO_HANDLER',
+  /** An HTTP request whose body, query or parameters do not validate. */
+  invalidRequest: 'INVALID_REQUEST',
+  /** A mutating HTTP request without the right bearer token. */
+  unauthorized: 'UNAUTHORIZED',
+  /** Mutating HTTP requests are refused because no token is configured (LOCKSTEP_TOKEN). */
+  authNotConfigured: 'AUTH_NOT_CONFIGURED',
+  unknownTask: 'UNKNOWN_TASK',
+  /** The run has ended, so it cannot be cancelled or driven any more. */
+  runEnded: 'RUN_ENDED',
+  /** The run is still running, so it cannot be rerun yet. */
+  runActive: 'RUN_ACTIVE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
