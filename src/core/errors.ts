@@ -13,6 +13,8 @@ export const ErrorCode = {
   storeCorrupt: 'STORE_CORRUPT',
   storeTooNew: 'STORE_TOO_NEW',
   storeMissing: 'STORE_MISSING',
+  /** The store cannot be written or read right now: busy past the timeout, disk full, no permission, closed. */
+  storeUnavailable: 'STORE_UNAVAILABLE',
   transportUnavailable: 'TRANSPORT_UNAVAILABLE',
   taskFailed: 'TASK_FAILED',
   taskTimeout: 'TASK_TIMEOUT',
