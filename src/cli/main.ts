@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { DefinitionError, LockstepError } from '../core/errors.js';
 import { formatProblems } from '../core/sequence/problems.js';
+import { registerGraph } from './commands/graph.js';
 import { registerRun } from './commands/run.js';
+import { registerServe } from './commands/serve.js';
 import { registerValidate } from './commands/validate.js';
 import type { CliContext } from './context.js';
 import { ExitCode } from './exit-codes.js';
@@ -14,7 +16,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     exitCode: ExitCode.ok,
     env: process.env,
     cwd: process.cwd(),
-    isTTY: Boolean(process.stdout.isTTY),
+    isTTY: Boolean(process.stdout.isTTY) && (process.stdout.columns ?? 0) > 0,
   };
   const program = new Command('lockstep')
     .description('run sequences of tasks strictly one after the other, with explicit failure semantics')
@@ -23,6 +25,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerRun(program, cli);
   registerValidate(program, cli);
+  registerGraph(program, cli);
+  registerServe(program, cli);
   try {
     await program.parseAsync([...argv]);
     return cli.exitCode;

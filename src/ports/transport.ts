@@ -1,10 +1,12 @@
 import type { DeadLetter, Envelope } from '../core/protocol/envelope.js';
+import type { RunState } from '../core/protocol/run-state.js';
 
 /** A message on a topic, keyed by run id so that one run's messages stay in order. */
 export interface TopicMessage {
   readonly topic: string;
   readonly key: string;
-  readonly value: Envelope | DeadLetter;
+  /** An envelope, a dead letter, or a run's state (the compacted run-state topic). */
+  readonly value: Envelope | DeadLetter | RunState;
 }
 
 /** A message as consumed: the envelope, or the raw text when it did not parse (it goes to the dead-letter topic). */
@@ -18,28 +20,75 @@ export interface ConsumedMessage {
   readonly offset: string;
 }
 
+/** A record read back from a topic (see {@link Transport.readPartitions}); `value` is null for a tombstone. */
+export interface StoredMessage {
+  readonly key: string | null;
+  readonly value: string | null;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+/**
+ * Finishes a deferred message: publishes `messages`, then acknowledges the message. Until then the message is
+ * not acknowledged, so it is delivered again (to this group) if the subscriber dies or closes first.
+ */
+export type CompleteDeferred = (messages: readonly TopicMessage[]) => Promise<void>;
+
+/** What a handler can do besides returning messages. */
+export interface BatchContext {
+  /**
+   * Holds back the acknowledgement of one message of the batch past the handler's return, e.g. a task that
+   * runs for minutes. The rest of the batch is acknowledged as usual and consumption goes on.
+   */
+  defer(message: ConsumedMessage): CompleteDeferred;
+}
+
 /**
  * Processes a batch and returns the messages to publish. The transport publishes them atomically with the
  * acknowledgement of the batch (a Kafka transaction), or redelivers the batch if the handler throws.
  */
-export type BatchHandler = (batch: readonly ConsumedMessage[]) => Promise<readonly TopicMessage[]>;
+export type BatchHandler = (batch: readonly ConsumedMessage[], context: BatchContext) => Promise<readonly TopicMessage[]>;
 
 export interface Subscription {
   close(): Promise<void>;
 }
+
+/**
+ * How a subscription acknowledges batches.
+ * - `exactly-once`: the handler's messages and the acknowledgement commit together or not at all, and a member
+ *   that lost its partitions can no longer commit (orchestrators).
+ * - `at-least-once`: the messages are published, then the batch is acknowledged (workers).
+ */
+export type Delivery = 'exactly-once' | 'at-least-once';
 
 /** Options of a subscription. */
 export interface SubscribeOptions {
   readonly topic: string;
   /** Consumers sharing a group split the topic's partitions. */
   readonly group: string;
-  /** Called with the partitions this member now owns, before their first batch (to restore run state). */
+  /**
+   * Called with partitions this member newly owns, before their first batch (to restore run state). A partition
+   * given back through `onRevoked` comes back here before it is consumed again.
+   */
   readonly onAssigned?: (partitions: readonly number[]) => Promise<void>;
+  /**
+   * Called with partitions this member no longer owns, or whose last batch could not be acknowledged after the
+   * handler ran: state derived from them must be dropped (their batches are delivered again).
+   */
+  readonly onRevoked?: (partitions: readonly number[]) => Promise<void>;
+  /** @default 'exactly-once' */
+  readonly delivery?: Delivery;
 }
 
 /** How messages move between orchestrators, workers and clients. Memory (embedded) and Kafka implement it. */
 export interface Transport {
   publish(messages: readonly TopicMessage[]): Promise<void>;
   subscribe(options: SubscribeOptions, handler: BatchHandler): Promise<Subscription>;
+  /**
+   * Reads partitions of a topic from their beginning up to their end as of the call (committed messages only),
+   * e.g. to restore the run states of newly assigned partitions from the compacted run-state topic. Transports
+   * without durable topics leave it out.
+   */
+  readPartitions?(topic: string, partitions: readonly number[]): Promise<StoredMessage[]>;
   close(): Promise<void>;
 }

@@ -1,9 +1,12 @@
 import type { Envelope } from '../../core/protocol/envelope.js';
-import type { BatchHandler, ConsumedMessage, SubscribeOptions, Subscription, TopicMessage, Transport } from '../../ports/transport.js';
+import type { BatchContext, BatchHandler, ConsumedMessage, SubscribeOptions, Subscription, TopicMessage, Transport } from '../../ports/transport.js';
 
 interface Member {
   readonly handler: BatchHandler;
   readonly queue: ConsumedMessage[];
+  /** Deferred messages not yet completed: redelivered to another member if this one closes. */
+  readonly held: Set<ConsumedMessage>;
+  readonly context: BatchContext;
   draining: boolean;
   closed: boolean;
 }
@@ -60,7 +63,7 @@ export class MemoryTransport implements Transport {
     if (this.#closed) throw new Error('memory transport is closed');
     for (const m of messages) {
       const topic = this.#topic(m.topic);
-      const isEnvelope = m.value.type !== 'dead-letter';
+      const isEnvelope = m.value.type !== 'dead-letter' && m.value.type !== 'run.state';
       const consumed: ConsumedMessage = { topic: m.topic, key: m.key, value: isEnvelope ? (m.value as Envelope) : null, raw: isEnvelope ? undefined : JSON.stringify(m.value), partition: 0, offset: String(topic.offset++) };
       if (topic.groups.size === 0) {
         topic.backlog.push(consumed);
@@ -83,7 +86,17 @@ export class MemoryTransport implements Transport {
       group = { members: [] };
       topic.groups.set(options.group, group);
     }
-    const member: Member = { handler, queue: topic.backlog, draining: false, closed: false };
+    const held = new Set<ConsumedMessage>();
+    const context: BatchContext = {
+      defer: (message) => {
+        held.add(message);
+        return async (messages) => {
+          if (member.closed || !held.delete(message)) return;
+          if (messages.length > 0) await this.publish(messages);
+        };
+      },
+    };
+    const member: Member = { handler, queue: topic.backlog, held, context, draining: false, closed: false };
     topic.backlog = [];
     group.members.push(member);
     await options.onAssigned?.([0]);
@@ -96,7 +109,8 @@ export class MemoryTransport implements Transport {
         // Hand undelivered messages to a remaining member, as a rebalance would.
         const heir = members.find((m) => !m.closed);
         if (heir) {
-          heir.queue.push(...member.queue);
+          heir.queue.push(...member.held, ...member.queue);
+          member.held.clear();
           this.#schedule(heir);
         }
       },
@@ -113,7 +127,7 @@ export class MemoryTransport implements Transport {
     while (!member.closed && member.queue.length > 0) {
       const batch = member.queue.splice(0, this.#maxBatch);
       try {
-        const out = await member.handler(batch);
+        const out = await member.handler(batch, member.context);
         if (out.length > 0) await this.publish(out);
       } catch {
         member.queue.unshift(...batch);
