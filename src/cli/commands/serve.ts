@@ -1,0 +1,104 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { DefinitionError, ErrorCode, LockstepError } from '../../core/errors.js';
+import { formatProblems } from '../../core/sequence/problems.js';
+import type { Sequence } from '../../core/sequence/types.js';
+import { TOKEN_ENV } from '../../http/auth.js';
+import type { ServeBackend } from '../../http/backend.js';
+import { createEmbeddedBackend } from '../../http/embedded-backend.js';
+import { createHttpServer } from '../../http/server.js';
+import { listSequenceFiles, loadSequenceFile } from '../../runtime/load-sequence.js';
+import type { CliContext } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
+import { openStore } from '../store.js';
+
+interface ServeOptions {
+  port: string;
+  host: string;
+  machines?: string;
+  store?: string;
+  brokers?: string;
+}
+
+/** The sequences of a directory (or one file); invalid files are reported and skipped. */
+export function loadServedSequences(cli: CliContext, path: string): Array<{ sequence: Sequence; definition: string; source: string }> {
+  if (!existsSync(path)) throw new LockstepError(ErrorCode.invalidUsage, `--machines: ${path} does not exist`);
+  const loaded: Array<{ sequence: Sequence; definition: string; source: string }> = [];
+  const names = new Map<string, string>();
+  for (const file of listSequenceFiles(path)) {
+    try {
+      const l = loadSequenceFile(file);
+      const earlier = names.get(l.sequence.name);
+      if (earlier) {
+        cli.err(`lockstep serve: skipping ${file}: sequence "${l.sequence.name}" is already defined in ${earlier}`);
+        continue;
+      }
+      names.set(l.sequence.name, file);
+      loaded.push({ sequence: l.sequence, definition: l.text, source: l.path });
+    } catch (error) {
+      if (!(error instanceof DefinitionError)) throw error;
+      cli.err(`lockstep serve: skipping ${file}: invalid\n${formatProblems(error.problems)}`);
+    }
+  }
+  return loaded;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new LockstepError(ErrorCode.invalidUsage, `--port: expected an integer from 0 to 65535, got "${value}"`);
+  }
+  return port;
+}
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
+
+/** `lockstep serve`: the HTTP API, live updates and the web page. */
+export function registerServe(program: Command, cli: CliContext): void {
+  program
+    .command('serve')
+    .description('serve the HTTP API and the web page: sequences, graphs, runs and live updates')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', '7070')
+    .option('--host <host>', 'address to bind (keep 127.0.0.1 unless a proxy guards the server)', '127.0.0.1')
+    .option('--machines <dir>', 'directory (or file) of sequences to serve', 'machines')
+    .option('--store <path>', 'run store location (default: .lockstep/ or LOCKSTEP_STORE)')
+    .option('--brokers <list>', 'Kafka bootstrap servers (host:port,...): watch runs driven by separate orchestrators')
+    .action(async (opts: ServeOptions) => {
+      const port = parsePort(opts.port);
+      if (opts.brokers) {
+        throw new LockstepError(ErrorCode.invalidUsage, '--brokers: Kafka mode of lockstep serve is not available yet; run without --brokers for embedded mode');
+      }
+      const machines = resolve(cli.cwd, opts.machines ?? 'machines');
+      const sequences = loadServedSequences(cli, machines);
+      const store = await openStore(cli, opts.store);
+      const backend: ServeBackend = await createEmbeddedBackend({ store, sequences, cwd: cli.cwd });
+      const token = cli.env[TOKEN_ENV] || undefined;
+      const app = createHttpServer({ backend, ...(token ? { token } : {}) });
+      try {
+        await app.listen({ port, host: opts.host });
+      } catch (error) {
+        await backend.close();
+        throw new LockstepError(ErrorCode.invalidUsage, `cannot listen on ${opts.host}:${port}: ${(error as Error).message}`);
+      }
+      const address = app.server.address();
+      const bound = typeof address === 'object' && address ? address.port : port;
+      const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+      cli.out(`lockstep serve: listening on http://${host}:${bound} (${backend.mode} mode, ${sequences.length} sequence${sequences.length === 1 ? '' : 's'} from ${machines})`);
+      if (!token) cli.err(`lockstep serve: ${TOKEN_ENV} is not set, so starting, cancelling and rerunning runs is refused; set it to a secret to allow them`);
+      if (!isLoopback(opts.host)) cli.err(`lockstep serve: bound to ${opts.host}: anyone who can reach it can read runs and their inputs`);
+      await new Promise<void>((done) => {
+        const stop = () => {
+          process.removeListener('SIGINT', stop);
+          process.removeListener('SIGTERM', stop);
+          done();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      cli.out('lockstep serve: shutting down');
+      await app.close();
+      await backend.close();
+      cli.exitCode = ExitCode.ok;
+    });
+}

@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { topicNames } from '../core/protocol/envelope.js';
+import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { Sequence } from '../core/sequence/types.js';
+import { loadSequenceText } from '../core/sequence/validate.js';
+import { createProgram } from '../core/step.js';
+import type { Program } from '../core/step.js';
+import { createEmbeddedRuntime } from '../embedded/embedded-runtime.js';
+import type { EmbeddedRuntime } from '../embedded/embedded-runtime.js';
+import type { RunRecord, RunStore } from '../ports/run-store.js';
+import { createLocalExecutor } from '../runtime/local-executor.js';
+import type { LocalExecutorOptions } from '../runtime/local-executor.js';
+import type { ProgramRegistry } from '../runtime/registry.js';
+import { findSpec } from '../runtime/run-state.js';
+import type { Executor } from '../runtime/worker.js';
+import type { IngestEnvelope, LiveUpdate, RunQuery, ServeBackend, ServedSequence } from './backend.js';
+import { RunTracker } from './run-tracker.js';
+
+export interface EmbeddedBackendOptions {
+  readonly store: RunStore;
+  /** Sequences to serve, with the text and file each was loaded from. */
+  readonly sequences: ReadonlyArray<{ readonly sequence: Sequence; readonly definition: string; readonly source?: string }>;
+  readonly cwd?: string;
+  readonly onOutput?: LocalExecutorOptions['onOutput'];
+}
+
+/** Resolves a program by name and version from the registry, else by compiling a run's stored definition. */
+export function programResolver(registry: ProgramRegistry): (record: Pick<RunRecord, 'sequence' | 'version'> & Partial<Pick<RunRecord, 'definition' | 'definitionHash'>>) => Program | undefined {
+  const compiled = new Map<string, Program | undefined>();
+  return (record) => {
+    try {
+      const registered = registry.resolve(record.sequence, record.version);
+      if (!record.definitionHash || registered.hash === record.definitionHash) return registered.program;
+    } catch {
+      // Not registered at this version: fall back to the stored definition.
+    }
+    if (record.definition === undefined) return undefined;
+    const key = record.definitionHash ?? createHash('sha256').update(record.definition).digest('hex');
+    if (!compiled.has(key)) {
+      try {
+        compiled.set(key, createProgram(loadSequenceText(record.definition)));
+      } catch {
+        compiled.set(key, undefined);
+      }
+    }
+    return compiled.get(key);
+  };
+}
+
+/**
+ * Tasks on a queue without a local handler belong to remote services that report through the ingest
+ * endpoint: their attempt stays in flight here until the run ends or cancels it, and never reports itself.
+ */
+class RemoteAttempts {
+  readonly #byRun = new Map<string, Set<() => void>>();
+
+  wait(runId: string, signal: AbortSignal): Promise<never> {
+    return new Promise<never>((_resolve, reject) => {
+      const set = this.#byRun.get(runId) ?? new Set();
+      this.#byRun.set(runId, set);
+      const stop = () => {
+        set.delete(stop);
+        if (set.size === 0) this.#byRun.delete(runId);
+        reject(new Error(`attempt ended: ${String(signal.reason ?? 'run ended')}`));
+      };
+      set.add(stop);
+      signal.addEventListener('abort', stop, { once: true });
+    });
+  }
+
+  /** Ends the attempts of a run that finished: their late reports are counted, never applied. */
+  release(runId: string): void {
+    for (const stop of [...(this.#byRun.get(runId) ?? [])]) stop();
+  }
+}
+
+/** The embedded mode of `lockstep serve`: runs execute in the server's process, over the in-memory transport. */
+export async function createEmbeddedBackend(options: EmbeddedBackendOptions): Promise<ServeBackend> {
+  const listeners = new Set<(update: LiveUpdate) => void>();
+  const remote = new RemoteAttempts();
+  let tracker: RunTracker | undefined;
+  let runtime: EmbeddedRuntime | undefined;
+  let local: Executor | undefined;
+  const execute: Executor = (task, signal) => {
+    const { program } = runtime!.registry.resolve(task.payload.sequence, task.payload.version);
+    const action = findSpec(program, task.taskId)?.action;
+    if (action?.kind === 'queue') return remote.wait(task.runId, signal);
+    return local!(task, signal);
+  };
+  const onEntry = (entry: RunEntry) => {
+    const update = tracker!.apply(entry);
+    for (const listener of listeners) listener(update);
+    if (entry.type === 'run.succeeded' || entry.type === 'run.failed' || entry.type === 'run.cancelled') remote.release(entry.runId);
+  };
+  runtime = await createEmbeddedRuntime({ store: options.store, onEntry, execute, ...(options.cwd ? { cwd: options.cwd } : {}) });
+  const registry = runtime.registry;
+  local = createLocalExecutor({ registry, ...(options.cwd ? { cwd: options.cwd } : {}), ...(options.onOutput ? { onOutput: options.onOutput } : {}) });
+  for (const s of options.sequences) runtime.register(s.sequence, { definition: s.definition, ...(s.source ? { source: s.source } : {}) });
+  const programOf = programResolver(registry);
+  tracker = new RunTracker((sequence, version) => programOf({ sequence, version }));
+  const events = topicNames().events;
+  const rt = runtime;
+
+  return {
+    mode: 'embedded',
+    sequences(): ServedSequence[] {
+      return registry.names().map((name) => {
+        const r = registry.resolve(name);
+        return { program: r.program, definition: r.definition, hash: r.hash, ...(r.source ? { source: r.source } : {}) };
+      });
+    },
+    programOf,
+    async listRuns(query: RunQuery) {
+      const limit = query.limit ?? 50;
+      if (!query.sequence) return options.store.list({ ...(query.status ? { status: query.status } : {}), limit });
+      const all = await options.store.list(query.status ? { status: query.status } : {});
+      return all.filter((r) => r.sequence === query.sequence).slice(0, limit);
+    },
+    getRun: (runId) => options.store.get(runId),
+    startRun: (request) => rt.start(request),
+    cancelRun: (runId, reason) => rt.orchestrator.cancel(runId, reason),
+    ingest: (envelope: IngestEnvelope) => rt.transport.publish([{ topic: events, key: envelope.runId, value: envelope }]),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      listeners.clear();
+      await rt.close();
+    },
+  };
+}

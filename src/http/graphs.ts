@@ -1,0 +1,43 @@
+import type { AnyStateMachine } from 'xstate';
+import { buildGraph } from '../core/graph/build-graph.js';
+import type { MachineGraph } from '../core/graph/model.js';
+import { toStatelyConfig } from '../core/graph/stately.js';
+import type { StatelyMachineConfig } from '../core/graph/stately.js';
+import type { Program } from '../core/step.js';
+import { renderGraphSvg } from '../runtime/graph-svg.js';
+
+// The compiled machine's precise type is narrower than xstate's `AnyStateMachine` in one method signature.
+const machineOf = (program: Program): AnyStateMachine => program.machine as unknown as AnyStateMachine;
+
+/**
+ * The graphs the server hands out, computed once per program: the graph model (JSON), Stately's machine
+ * config, and the SVG that Graphviz lays out. SVG node ids are state paths such as `main.build.running`.
+ */
+export class GraphCache {
+  readonly #graphs = new WeakMap<Program, MachineGraph>();
+  readonly #svgs = new WeakMap<Program, Promise<string>>();
+
+  graph(program: Program): MachineGraph {
+    let graph = this.#graphs.get(program);
+    if (!graph) {
+      graph = buildGraph(machineOf(program));
+      this.#graphs.set(program, graph);
+    }
+    return graph;
+  }
+
+  stately(program: Program): StatelyMachineConfig {
+    const description = program.sequence.description;
+    return toStatelyConfig(machineOf(program), description === undefined ? {} : { description });
+  }
+
+  svg(program: Program): Promise<string> {
+    let svg = this.#svgs.get(program);
+    if (!svg) {
+      svg = renderGraphSvg(this.graph(program), { title: `${program.sequence.name} v${program.sequence.version}` });
+      svg.catch(() => this.#svgs.delete(program));
+      this.#svgs.set(program, svg);
+    }
+    return svg;
+  }
+}

@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify';
+import { ErrorCode, LockstepError } from '../core/errors.js';
+import type { Problem } from '../core/sequence/problems.js';
+import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { RunRecord } from '../ports/run-store.js';
+import type { StartRequest } from '../runtime/orchestrator.js';
+import type { LiveUpdate, ServeBackend } from './backend.js';
+import type { GraphCache } from './graphs.js';
+import { defaultRerunFrom, planRerun } from './rerun-plan.js';
+import { publicEntry, recordSummary, runView } from './run-view.js';
+import type { RunView } from './run-view.js';
+import { CancelBody, parseIngest, parseRequest, RerunBody, RerunPlanQuery, RunListQuery, StartRunBody } from './schemas.js';
+import type { Parsed } from './schemas.js';
+import { findSequence, sendSvg } from './sequence-routes.js';
+import { openEventStream } from './sse.js';
+
+/** How long a start request waits for the run to be recorded before answering 202 instead of 201. */
+const START_WAIT_MS = 5_000;
+
+/** Sends 400 with every problem of a request part, or returns the parsed data. */
+function valid<T>(reply: FastifyReply, parsed: Parsed<T>, where: string): T | undefined {
+  if (parsed.success) return parsed.data;
+  const message = `invalid ${where}: ${parsed.problems.map((p: Problem) => `${p.path}: ${p.message}`).join('; ')}`;
+  void reply.status(400).send({ error: { code: ErrorCode.invalidRequest, message, problems: parsed.problems } });
+  return undefined;
+}
+
+async function findRun(backend: ServeBackend, runId: string): Promise<{ record: RunRecord; history: RunEntry[] }> {
+  const run = await backend.getRun(runId);
+  if (!run) throw new LockstepError(ErrorCode.unknownRun, `unknown run "${runId}"`);
+  return run;
+}
+
+const runLinks = (runId: string) => {
+  const self = `/api/runs/${encodeURIComponent(runId)}`;
+  return { self, events: `${self}/events`, graphSvg: `${self}/graph.svg`, cancel: `${self}/cancel`, rerun: `${self}/rerun` };
+};
+
+/** The live-update payload of the event streams. */
+export const updatePayload = (u: LiveUpdate) => ({ runId: u.entry.runId, seq: u.seq, entry: publicEntry(u.entry), ...(u.state ? { state: u.state } : {}) });
+
+/** Starts a run and waits (briefly) until it is recorded, so a client can fetch it right away. */
+async function startRecorded(backend: ServeBackend, request: StartRequest): Promise<{ runId: string; recorded: boolean }> {
+  const runId = request.runId ?? randomUUID();
+  let timer: NodeJS.Timeout | undefined;
+  let unsubscribe = () => {};
+  const recorded = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), START_WAIT_MS);
+    unsubscribe = backend.subscribe((u) => {
+      if (u.entry.runId === runId && u.entry.type === 'run.started') resolve(true);
+    });
+  });
+  try {
+    await backend.startRun({ ...request, runId });
+    return { runId, recorded: await recorded };
+  } finally {
+    clearTimeout(timer);
+    unsubscribe();
+  }
+}
+
+async function viewOf(backend: ServeBackend, runId: string): Promise<RunView & { links: ReturnType<typeof runLinks> }> {
+  const { record, history } = await findRun(backend, runId);
+  return { ...runView(record, history, backend.programOf(record)), links: runLinks(runId) };
+}
+
+/** The run endpoints, the live event streams and the ingest endpoint. `auth` guards every mutating route. */
+export function runRoutes(app: FastifyInstance, backend: ServeBackend, graphs: GraphCache, auth: onRequestHookHandler): void {
+  app.get('/api/runs', async (request, reply) => {
+    const query = valid(reply, parseRequest(RunListQuery, request.query), 'query');
+    if (!query) return reply;
+    const runs = await backend.listRuns(query);
+    return { runs: runs.map((r) => ({ ...recordSummary(r), links: runLinks(r.runId) })) };
+  });
+
+  app.post('/api/runs', { onRequest: auth }, async (request, reply) => {
+    const body = valid(reply, parseRequest(StartRunBody, request.body ?? {}), 'request body');
+    if (!body) return reply;
+    const served = findSequence(backend, body.sequence);
+    const { runId, recorded } = await startRecorded(backend, {
+      sequence: served.program.sequence.name, ...(body.version ? { version: body.version } : {}), input: body.input ?? null,
+    });
+    return reply.status(recorded ? 201 : 202).send({ runId, recorded, links: runLinks(runId) });
+  });
+
+  app.get<{ Params: { runId: string } }>('/api/runs/:runId', async (request) => viewOf(backend, request.params.runId));
+
+  app.get<{ Params: { runId: string } }>('/api/runs/:runId/graph.svg', async (request, reply) => {
+    const { record } = await findRun(backend, request.params.runId);
+    const program = backend.programOf(record);
+    if (!program) throw new LockstepError(ErrorCode.unknownSequence, `the definition of run "${record.runId}" (${record.sequence} v${record.version}) cannot be compiled here`);
+    const svg = await sendSvg(graphs, program);
+    return reply.type(svg.type).send(svg.body);
+  });
+
+  app.post<{ Params: { runId: string } }>('/api/runs/:runId/cancel', { onRequest: auth }, async (request, reply) => {
+    const body = valid(reply, parseRequest(CancelBody, request.body ?? {}), 'request body');
+    if (!body) return reply;
+    const { record } = await findRun(backend, request.params.runId);
+    if (record.status !== 'running') throw new LockstepError(ErrorCode.runEnded, `run "${record.runId}" already ended (${record.status}); only running runs can be cancelled`);
+    await backend.cancelRun(record.runId, body.reason ?? 'cancelled over HTTP');
+    return reply.status(202).send({ runId: record.runId, cancelling: true, links: runLinks(record.runId) });
+  });
+
+  const plan = async (runId: string, from: string | undefined) => {
+    const { record, history } = await findRun(backend, runId);
+    const program = backend.programOf(record);
+    if (!program) throw new LockstepError(ErrorCode.unknownSequence, `the definition of run "${runId}" (${record.sequence} v${record.version}) cannot be compiled here, so it cannot be rerun`);
+    return { record, ...planRerun(program.sequence, runId, history, from ?? defaultRerunFrom(program.sequence, history)) };
+  };
+
+  app.get<{ Params: { runId: string } }>('/api/runs/:runId/rerun-plan', async (request, reply) => {
+    const query = valid(reply, parseRequest(RerunPlanQuery, request.query), 'query');
+    if (!query) return reply;
+    return (await plan(request.params.runId, query.from)).plan;
+  });
+
+  app.post<{ Params: { runId: string } }>('/api/runs/:runId/rerun', { onRequest: auth }, async (request, reply) => {
+    const body = valid(reply, parseRequest(RerunBody, request.body ?? {}), 'request body');
+    if (!body) return reply;
+    const planned = await plan(request.params.runId, body.from);
+    const { record } = planned;
+    if (record.status === 'running') throw new LockstepError(ErrorCode.runActive, `run "${record.runId}" is still running; cancel it or wait for it to end before rerunning it`);
+    const { runId, recorded } = await startRecorded(backend, {
+      sequence: record.sequence, version: record.version, input: body.input === undefined ? record.input : body.input,
+      rerunOf: record.runId, reuse: planned.reuse,
+    });
+    return reply.status(recorded ? 201 : 202).send({ runId, recorded, rerunOf: record.runId, plan: planned.plan, links: runLinks(runId) });
+  });
+
+  app.post('/api/ingest', { onRequest: auth }, async (request, reply) => {
+    const envelope = valid(reply, parseIngest(request.body), 'envelope');
+    if (!envelope) return reply;
+    const { record } = await findRun(backend, envelope.runId);
+    if (record.status !== 'running') {
+      throw new LockstepError(ErrorCode.runEnded, `run "${record.runId}" already ended (${record.status}); the ${envelope.type} report of task "${envelope.taskId}" would be ignored`);
+    }
+    await backend.ingest(envelope);
+    return reply.status(202).send({ accepted: true, id: envelope.id, runId: envelope.runId, taskId: envelope.taskId, attempt: envelope.attempt });
+  });
+
+  app.get('/api/events', async (_request, reply) => {
+    const stream = openEventStream(reply);
+    stream.onClose(backend.subscribe((u) => stream.send('entry', updatePayload(u))));
+  });
+
+  app.get<{ Params: { runId: string } }>('/api/runs/:runId/events', async (request, reply) => {
+    const runId = request.params.runId;
+    const buffered: LiveUpdate[] = [];
+    let send: ((u: LiveUpdate) => void) | undefined;
+    const unsubscribe = backend.subscribe((u) => {
+      if (u.entry.runId !== runId) return;
+      if (send) send(u);
+      else buffered.push(u);
+    });
+    let view: RunView;
+    try {
+      view = await viewOf(backend, runId);
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
+    const stream = openEventStream(reply);
+    stream.onClose(unsubscribe);
+    stream.send('snapshot', view);
+    // Entries recorded before the snapshot are in its history already.
+    for (const u of buffered) if (u.seq < 0 || u.seq >= view.history.length) stream.send('entry', updatePayload(u));
+    send = (u) => stream.send('entry', updatePayload(u));
+  });
+}

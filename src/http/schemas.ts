@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { TaskFailedSchema, TaskSucceededSchema } from '../core/protocol/envelope.js';
+import type { Problem } from '../core/sequence/problems.js';
+import { describeValue, problemsFromIssues } from '../core/sequence/problems.js';
+
+const name = z.string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` }).min(1, { error: 'expected a non-empty string' }).max(200);
+
+/** `POST /api/runs`: starts a run of a served sequence. */
+export const StartRunBody = z.strictObject({
+  sequence: name,
+  /** @default the version loaded last */
+  version: z.string().min(1).optional(),
+  /** The run's input, any JSON. @default null */
+  input: z.unknown().optional(),
+});
+
+/** `POST /api/runs/:runId/cancel`. */
+export const CancelBody = z.strictObject({ reason: z.string().min(1).max(500).optional() });
+
+/** `POST /api/runs/:runId/rerun`: a new run that reuses the results of the tasks before `from`. */
+export const RerunBody = z.strictObject({
+  /** Main task to run again from. @default the first task that did not succeed */
+  from: name.optional(),
+  /** @default the earlier run's input */
+  input: z.unknown().optional(),
+});
+
+const statuses = ['running', 'succeeded', 'failed', 'cancelled'] as const;
+
+/** `GET /api/runs` query. */
+export const RunListQuery = z.strictObject({
+  status: z.enum(statuses, { error: (iss) => `expected one of ${statuses.map((s) => `"${s}"`).join(', ')}, got ${describeValue(iss.input)}` }).optional(),
+  sequence: name.optional(),
+  limit: z.coerce.number({ error: (iss) => `expected an integer from 1 to 1000, got ${describeValue(iss.input)}` })
+    .int({ error: (iss) => `expected an integer from 1 to 1000, got ${describeValue(iss.input)}` })
+    .min(1, { error: (iss) => `expected an integer from 1 to 1000, got ${describeValue(iss.input)}` })
+    .max(1000, { error: (iss) => `expected an integer from 1 to 1000, got ${describeValue(iss.input)}` })
+    .optional(),
+});
+
+/** `GET /api/runs/:runId/rerun-plan` query. */
+export const RerunPlanQuery = z.strictObject({ from: name.optional() });
+
+/** `POST /api/ingest`: a remote service's `task.succeeded` or `task.failed` envelope, exactly as on the events topic. */
+export const IngestBody = z.discriminatedUnion('type', [TaskSucceededSchema, TaskFailedSchema]);
+
+/** A parse result at the edge: the data, or every problem with its path. */
+export type Parsed<T> = { readonly success: true; readonly data: T } | { readonly success: false; readonly problems: readonly Problem[] };
+
+/** Validates a request part with a zod schema; problems are reported with exact paths. */
+export function parseRequest<T>(schema: z.ZodType<T>, value: unknown): Parsed<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return { success: true, data: parsed.data };
+  return { success: false, problems: problemsFromIssues(parsed.error.issues, value) };
+}
+
+/** Validates an ingest body, telling other envelope types apart from malformed ones. */
+export function parseIngest(value: unknown): Parsed<z.infer<typeof IngestBody>> {
+  const type = value !== null && typeof value === 'object' ? (value as { type?: unknown }).type : undefined;
+  if (type !== 'task.succeeded' && type !== 'task.failed') {
+    return { success: false, problems: [{ path: 'type', message: `expected "task.succeeded" or "task.failed", got ${describeValue(type)}` }] };
+  }
+  return parseRequest(IngestBody, value);
+}

@@ -1,0 +1,94 @@
+import type { FastifyInstance } from 'fastify';
+import { ErrorCode, LockstepError } from '../core/errors.js';
+import type { TaskSpec } from '../core/sequence/types.js';
+import type { Program } from '../core/step.js';
+import type { ServeBackend, ServedSequence } from './backend.js';
+import type { GraphCache } from './graphs.js';
+
+/** A task as the API describes it. */
+export interface TaskSummary {
+  readonly id: string;
+  readonly kind: 'shell' | 'handler' | 'queue';
+  readonly queue?: string;
+  readonly description?: string;
+  readonly maxAttempts: number;
+  readonly timeoutMs?: number;
+  readonly onFailure: 'stop' | 'continue';
+  /** Id of the task's compensation, when it has one. */
+  readonly compensate?: string;
+}
+
+/** A served sequence as the API lists it. */
+export interface SequenceSummary {
+  readonly name: string;
+  readonly version: string;
+  readonly description?: string;
+  readonly source?: string;
+  readonly hash: string;
+  readonly tasks: readonly TaskSummary[];
+  readonly finally: readonly TaskSummary[];
+  readonly links: { readonly self: string; readonly graphSvg: string; readonly graphJson: string; readonly stately: string };
+}
+
+function taskSummary(spec: TaskSpec): TaskSummary {
+  return {
+    id: spec.id,
+    kind: spec.action.kind,
+    ...(spec.action.kind === 'queue' ? { queue: spec.action.queue } : {}),
+    ...(spec.description ? { description: spec.description } : {}),
+    maxAttempts: spec.retry.maxAttempts,
+    ...(spec.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
+    onFailure: spec.onFailure,
+    ...(spec.compensate ? { compensate: spec.compensate.id } : {}),
+  };
+}
+
+/** Describes a sequence: its tasks and the links to its graphs. */
+export function sequenceSummary(s: ServedSequence): SequenceSummary {
+  const { sequence } = s.program;
+  const self = `/api/sequences/${encodeURIComponent(sequence.name)}`;
+  return {
+    name: sequence.name,
+    version: sequence.version,
+    ...(sequence.description ? { description: sequence.description } : {}),
+    ...(s.source ? { source: s.source } : {}),
+    hash: s.hash,
+    tasks: sequence.tasks.map(taskSummary),
+    finally: sequence.finally.map(taskSummary),
+    links: { self, graphSvg: `${self}/graph.svg`, graphJson: `${self}/graph.json`, stately: `${self}/stately.json` },
+  };
+}
+
+/** Finds a served sequence by name, or throws `UNKNOWN_SEQUENCE` (404). */
+export function findSequence(backend: ServeBackend, name: string): ServedSequence {
+  const found = backend.sequences().find((s) => s.program.sequence.name === name);
+  if (!found) {
+    const known = backend.sequences().map((s) => `"${s.program.sequence.name}"`).join(', ') || 'none';
+    throw new LockstepError(ErrorCode.unknownSequence, `unknown sequence "${name}" (served: ${known})`);
+  }
+  return found;
+}
+
+/** Sends a program's graph as SVG. */
+export async function sendSvg(graphs: GraphCache, program: Program): Promise<{ type: string; body: string }> {
+  return { type: 'image/svg+xml; charset=utf-8', body: await graphs.svg(program) };
+}
+
+/** `GET /api/sequences[/:name[/graph.svg|graph.json|stately.json]]`. */
+export function sequenceRoutes(app: FastifyInstance, backend: ServeBackend, graphs: GraphCache): void {
+  app.get('/api/sequences', async () => ({ sequences: backend.sequences().map(sequenceSummary) }));
+
+  app.get<{ Params: { name: string } }>('/api/sequences/:name', async (request) => {
+    const s = findSequence(backend, request.params.name);
+    return { ...sequenceSummary(s), definition: s.definition };
+  });
+
+  app.get<{ Params: { name: string } }>('/api/sequences/:name/graph.svg', async (request, reply) => {
+    const svg = await sendSvg(graphs, findSequence(backend, request.params.name).program);
+    return reply.type(svg.type).send(svg.body);
+  });
+
+  app.get<{ Params: { name: string } }>('/api/sequences/:name/graph.json', async (request) => graphs.graph(findSequence(backend, request.params.name).program));
+
+  app.get<{ Params: { name: string } }>('/api/sequences/:name/stately.json', async (request) => graphs.stately(findSequence(backend, request.params.name).program));
+}

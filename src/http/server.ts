@@ -1,0 +1,83 @@
+import Fastify from 'fastify';
+import type { FastifyError, FastifyInstance, onRequestHookHandler } from 'fastify';
+import { ErrorCode, LockstepError } from '../core/errors.js';
+import { checkBearer } from './auth.js';
+import type { ServeBackend } from './backend.js';
+import { GraphCache } from './graphs.js';
+import { runRoutes } from './run-routes.js';
+import { sequenceRoutes } from './sequence-routes.js';
+import { uiRoutes } from './ui-assets.js';
+
+export interface HttpServerOptions {
+  readonly backend: ServeBackend;
+  /** Bearer token of mutating requests; when unset they are refused with 503. */
+  readonly token?: string;
+  /** Largest request body accepted, in bytes. @default 1048576 (1 MiB) */
+  readonly bodyLimit?: number;
+}
+
+/** HTTP status of each error code the API can answer with. */
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.invalidRequest]: 400,
+  [ErrorCode.invalidUsage]: 400,
+  [ErrorCode.invalidMessage]: 400,
+  [ErrorCode.invalidDefinition]: 400,
+  [ErrorCode.unknownTask]: 400,
+  [ErrorCode.unauthorized]: 401,
+  [ErrorCode.unknownRun]: 404,
+  [ErrorCode.unknownSequence]: 404,
+  [ErrorCode.runEnded]: 409,
+  [ErrorCode.runActive]: 409,
+  [ErrorCode.runLocked]: 409,
+  [ErrorCode.authNotConfigured]: 503,
+  [ErrorCode.transportUnavailable]: 503,
+  [ErrorCode.storeMissing]: 503,
+};
+
+/** The HTTP status for a lockstep error code. */
+export const statusOf = (code: ErrorCode): number => STATUS[code] ?? 500;
+
+/** Fastify's own request errors (bad JSON, wrong content type, body too large) in lockstep's words. */
+function requestErrorMessage(error: FastifyError): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return `request body is not valid JSON: ${error.message}`;
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return `${error.message}: send the body as JSON with "Content-Type: application/json"`;
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `request body is too large: ${error.message}`;
+    default:
+      return error.message;
+  }
+}
+
+/**
+ * Builds lockstep's HTTP server: the JSON API under `/api`, live updates as server-sent events, and the
+ * page at `/`. Errors answer `{ error: { code, message, problems? } }` with a 4xx status for bad requests.
+ */
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true });
+  const graphs = new GraphCache();
+  const auth: onRequestHookHandler = async (request) => checkBearer(request.headers.authorization, options.token);
+
+  app.setErrorHandler((error: FastifyError | LockstepError, _request, reply) => {
+    if (error instanceof LockstepError) {
+      const status = statusOf(error.code);
+      if (status === 401) void reply.header('www-authenticate', 'Bearer realm="lockstep"');
+      return reply.status(status).send({ error: { code: error.code, message: error.message } });
+    }
+    const status = error.statusCode ?? 500;
+    if (status < 500) return reply.status(status).send({ error: { code: ErrorCode.invalidRequest, message: requestErrorMessage(error) } });
+    return reply.status(500).send({ error: { code: 'INTERNAL_ERROR', message: `internal error: ${error.message}` } });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: { code: ErrorCode.invalidRequest, message: `no endpoint ${request.method} ${request.url.split('?')[0]}` } }),
+  );
+
+  app.get('/api/health', async () => ({ ok: true, mode: options.backend.mode, sequences: options.backend.sequences().length, auth: Boolean(options.token) }));
+  sequenceRoutes(app, options.backend, graphs);
+  runRoutes(app, options.backend, graphs, auth);
+  uiRoutes(app);
+  return app;
+}
