@@ -1,0 +1,72 @@
+/**
+ * The SQLite store's schema, as numbered migrations. `PRAGMA user_version` holds the version a store is at;
+ * `PRAGMA application_id` marks the file as a lockstep store. Migrations only ever add: history is never
+ * rewritten by one.
+ */
+
+/** `LKST` in ASCII: marks an SQLite file as a lockstep run store. */
+export const APPLICATION_ID = 0x4c4b5354;
+
+/** One step of the schema: the SQL that takes a store from `version - 1` to `version`. */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'runs, their append-only history, and run locks',
+    sql: `
+      CREATE TABLE runs (
+        run_id          TEXT PRIMARY KEY,
+        sequence        TEXT NOT NULL,
+        version         TEXT NOT NULL,
+        definition      TEXT NOT NULL,
+        definition_hash TEXT NOT NULL,
+        source          TEXT,
+        input           TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        current_task    TEXT,
+        reason          TEXT,
+        rerun_of        TEXT,
+        entry_count     INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX runs_by_created ON runs (created_at);
+      CREATE INDEX runs_by_status ON runs (status, created_at);
+
+      CREATE TABLE entries (
+        run_id TEXT NOT NULL,
+        seq    INTEGER NOT NULL,
+        at     INTEGER NOT NULL,
+        type   TEXT NOT NULL,
+        body   TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      ) WITHOUT ROWID;
+
+      -- History is append-only: no statement may rewrite or remove it.
+      CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+        BEGIN SELECT RAISE(ABORT, 'lockstep run history is append-only'); END;
+      CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+        BEGIN SELECT RAISE(ABORT, 'lockstep run history is append-only'); END;
+      CREATE TRIGGER runs_no_delete BEFORE DELETE ON runs
+        BEGIN SELECT RAISE(ABORT, 'lockstep runs are never deleted'); END;
+
+      -- Who drives a run: one row per locked run, with the process that holds it.
+      CREATE TABLE run_locks (
+        run_id      TEXT PRIMARY KEY,
+        owner       TEXT NOT NULL,
+        pid         INTEGER NOT NULL,
+        pid_start   TEXT,
+        host        TEXT NOT NULL,
+        acquired_at INTEGER NOT NULL
+      );
+    `,
+  },
+];
+
+/** The schema version this build of lockstep writes. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,323 @@
+import type Database from 'better-sqlite3';
+import { ErrorCode, LockstepError } from '../../core/errors.js';
+import type { RunEntry } from '../../core/protocol/run-entry.js';
+import type { Release, RunFilter, RunRecord, RunStatus, RunStore, RunUpdate } from '../../ports/run-store.js';
+import type { LockHolder } from './process-liveness.js';
+import { currentProcess, holderAlive } from './process-liveness.js';
+import type { OpenStoreOptions } from './store-file.js';
+import { openStoreDatabase, storeError } from './store-file.js';
+
+interface RunRow {
+  run_id: string;
+  sequence: string;
+  version: string;
+  definition: string;
+  definition_hash: string;
+  source: string | null;
+  input: string;
+  status: string;
+  created_at: number;
+  updated_at: number;
+  current_task: string | null;
+  reason: string | null;
+  rerun_of: string | null;
+  entry_count: number;
+}
+
+interface LockRow {
+  owner: string;
+  pid: number;
+  pid_start: string | null;
+  host: string;
+  acquired_at: number;
+}
+
+type Write =
+  | { readonly kind: 'create'; readonly record: RunRecord; readonly entries: readonly RunEntry[] }
+  | { readonly kind: 'append'; readonly runId: string; readonly entries: readonly RunEntry[]; readonly update: RunUpdate | undefined };
+
+interface Queued {
+  readonly write: Write;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Counters of the group commit: how many writes each commit carried. */
+export interface SqliteStoreStats {
+  commits: number;
+  writes: number;
+  entries: number;
+}
+
+function toRecord(row: RunRow): RunRecord {
+  return {
+    runId: row.run_id, sequence: row.sequence, version: row.version, definition: row.definition, definitionHash: row.definition_hash,
+    ...(row.source === null ? {} : { source: row.source }),
+    input: JSON.parse(row.input) as unknown, status: row.status as RunStatus, createdAt: row.created_at, updatedAt: row.updated_at,
+    ...(row.current_task === null ? {} : { currentTask: row.current_task }),
+    ...(row.reason === null ? {} : { reason: row.reason }),
+    ...(row.rerun_of === null ? {} : { rerunOf: row.rerun_of }),
+  };
+}
+
+const toHolder = (row: LockRow): LockHolder => ({ owner: row.owner, pid: row.pid, pidStart: row.pid_start, host: row.host, acquiredAt: row.acquired_at });
+
+/**
+ * A durable run store in one SQLite file (WAL mode, `synchronous = FULL`).
+ *
+ * Writes from all runs are grouped: every `create` and `append` made in one tick of the event loop goes into
+ * one transaction, and each resolves only once that transaction is committed and synced. A write that fails
+ * (an unknown run, a duplicate id) is rolled back alone, through a savepoint; the others still commit.
+ *
+ * Run locks live in the same file, so they work across processes: a lock records the holder's pid, its start
+ * time and host, and a lock whose holder process has died may be taken over.
+ *
+ * @example
+ * const store = SqliteRunStore.open('.lockstep/lockstep.db');
+ * const runtime = await createEmbeddedRuntime({ store });
+ */
+export class SqliteRunStore implements RunStore {
+  readonly path: string;
+  readonly stats: SqliteStoreStats = { commits: 0, writes: 0, entries: 0 };
+  readonly #db: Database.Database;
+  readonly #held = new Map<string, string>();
+  readonly #process = currentProcess();
+  #queue: Queued[] = [];
+  #scheduled = false;
+  #closed = false;
+  readonly #sql: ReturnType<typeof prepare>;
+
+  /** Prefer {@link SqliteRunStore.open}. */
+  constructor(db: Database.Database, path: string) {
+    this.#db = db;
+    this.path = path;
+    this.#sql = prepare(db);
+  }
+
+  /**
+   * Opens (or creates) the store at `path`, verifying it first.
+   *
+   * @throws LockstepError `STORE_MISSING` (with `create: false`), `STORE_CORRUPT`, `STORE_TOO_NEW` or `STORE_UNAVAILABLE`.
+   */
+  static open(path: string, options: OpenStoreOptions = {}): SqliteRunStore {
+    return new SqliteRunStore(openStoreDatabase(path, options), path);
+  }
+
+  create(record: RunRecord, entries: readonly RunEntry[]): Promise<void> {
+    return this.#enqueue({ kind: 'create', record, entries });
+  }
+
+  append(runId: string, entries: readonly RunEntry[], update?: RunUpdate): Promise<void> {
+    return this.#enqueue({ kind: 'append', runId, entries, update });
+  }
+
+  async get(runId: string): Promise<{ record: RunRecord; history: RunEntry[] } | undefined> {
+    this.#open();
+    this.#flush();
+    return this.#read('reading a run', () => {
+      const row = this.#sql.getRun.get(runId) as RunRow | undefined;
+      if (!row) return undefined;
+      const history = (this.#sql.history.all(runId) as Array<{ body: string }>).map((r) => JSON.parse(r.body) as RunEntry);
+      return { record: toRecord(row), history };
+    });
+  }
+
+  async list(filter: RunFilter = {}): Promise<RunRecord[]> {
+    this.#open();
+    this.#flush();
+    const limit = filter.limit ? filter.limit : -1;
+    return this.#read('listing runs', () => {
+      const rows = (filter.status ? this.#sql.listByStatus.all(filter.status, limit) : this.#sql.list.all(limit)) as RunRow[];
+      return rows.map(toRecord);
+    });
+  }
+
+  /**
+   * Takes the right to drive a run, in an IMMEDIATE transaction so two processes never both succeed. A lock
+   * held by another owner whose process is gone (on this host) is taken over.
+   *
+   * Lock rows are written without a sync: a lock only matters while its holder lives, and a power loss ends
+   * every holder. Durable history written afterwards syncs them along with it.
+   *
+   * @throws LockstepError `RUN_LOCKED` when a live process holds the run.
+   */
+  async lock(runId: string, owner: string): Promise<Release> {
+    this.#open();
+    const me = this.#process;
+    this.#unsynced(() =>
+      this.#db.transaction(() => {
+        const row = this.#sql.getLock.get(runId) as LockRow | undefined;
+        if (row && row.owner !== owner && holderAlive(toHolder(row))) {
+          const since = new Date(row.acquired_at).toISOString();
+          throw new LockstepError(
+            ErrorCode.runLocked,
+            `run ${runId} is being driven by another process (pid ${row.pid} on ${row.host}, since ${since}); nothing was changed`,
+          );
+        }
+        this.#sql.putLock.run({ run_id: runId, owner, pid: me.pid, pid_start: me.pidStart, host: me.host, acquired_at: Date.now() });
+      }).immediate(),
+    'taking a run lock');
+    this.#held.set(runId, owner);
+    return () => {
+      if (this.#held.get(runId) !== owner) return;
+      this.#held.delete(runId);
+      if (this.#closed) return;
+      try {
+        this.#unsynced(() => this.#sql.deleteLock.run(runId, owner), 'releasing a run lock');
+      } catch {
+        // The row stays behind, held by this process: once it exits, the lock can be taken over.
+      }
+    };
+  }
+
+  /** Who holds a run's lock, and whether that process is still alive; `undefined` when the run is not locked. */
+  holder(runId: string): (LockHolder & { alive: boolean }) | undefined {
+    this.#open();
+    const row = this.#read('reading a run lock', () => this.#sql.getLock.get(runId) as LockRow | undefined);
+    if (!row) return undefined;
+    const holder = toHolder(row);
+    return { ...holder, alive: holderAlive(holder) };
+  }
+
+  /** Commits pending writes, releases the locks taken through this store, and closes the file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#flush();
+    for (const [runId, owner] of this.#held) {
+      try {
+        this.#sql.deleteLock.run(runId, owner);
+      } catch {
+        // see release
+      }
+    }
+    this.#held.clear();
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #open(): void {
+    if (this.#closed) throw new LockstepError(ErrorCode.storeUnavailable, `run store ${this.path} is closed`);
+  }
+
+  #read<T>(doing: string, read: () => T): T {
+    try {
+      return read();
+    } catch (error) {
+      throw storeError(error, this.path, doing);
+    }
+  }
+
+  #unsynced<T>(write: () => T, doing: string): T {
+    this.#db.pragma('synchronous = OFF');
+    try {
+      return write();
+    } catch (error) {
+      throw storeError(error, this.path, doing);
+    } finally {
+      this.#db.pragma('synchronous = FULL');
+    }
+  }
+
+  #enqueue(write: Write): Promise<void> {
+    if (this.#closed) return Promise.reject(new LockstepError(ErrorCode.storeUnavailable, `run store ${this.path} is closed`));
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ write, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  /** Commits every queued write in one transaction, then settles each write's promise. */
+  #flush(): void {
+    this.#scheduled = false;
+    const batch = this.#queue;
+    if (batch.length === 0) return;
+    this.#queue = [];
+    const failures = new Map<Queued, unknown>();
+    try {
+      this.#db.transaction(() => {
+        for (const q of batch) {
+          try {
+            this.#applyOne(q.write);
+          } catch (error) {
+            failures.set(q, error);
+          }
+        }
+      }).immediate();
+    } catch (error) {
+      const mapped = storeError(error, this.path, 'committing run history');
+      for (const q of batch) q.reject(mapped);
+      return;
+    }
+    this.stats.commits++;
+    for (const q of batch) {
+      const failure = failures.get(q);
+      if (failure === undefined) {
+        this.stats.writes++;
+        this.stats.entries += q.write.entries.length;
+        q.resolve();
+      } else q.reject(failure);
+    }
+  }
+
+  /** One write, in its own savepoint: when it throws, only it is rolled back. */
+  readonly #applyOne = (write: Write): void => {
+    this.#db.transaction(() => (write.kind === 'create' ? this.#create(write.record, write.entries) : this.#append(write.runId, write.entries, write.update)))();
+  };
+
+  #create(record: RunRecord, entries: readonly RunEntry[]): void {
+    if (this.#sql.getCount.get(record.runId)) throw new LockstepError(ErrorCode.invalidUsage, `run ${record.runId} already exists`);
+    this.#sql.insertRun.run({
+      run_id: record.runId, sequence: record.sequence, version: record.version, definition: record.definition,
+      definition_hash: record.definitionHash, source: record.source ?? null, input: JSON.stringify(record.input ?? null),
+      status: record.status, created_at: record.createdAt, updated_at: record.updatedAt, current_task: record.currentTask ?? null,
+      reason: record.reason ?? null, rerun_of: record.rerunOf ?? null, entry_count: entries.length,
+    });
+    this.#insertEntries(record.runId, 0, entries);
+  }
+
+  #append(runId: string, entries: readonly RunEntry[], update: RunUpdate | undefined): void {
+    const row = this.#sql.getCount.get(runId) as { entry_count: number } | undefined;
+    if (!row) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
+    this.#insertEntries(runId, row.entry_count, entries);
+    const task = update?.currentTask;
+    this.#sql.updateRun.run({
+      run_id: runId, entry_count: row.entry_count + entries.length, updated_at: entries[entries.length - 1]?.at ?? null,
+      status: update?.status ?? null, reason: update?.reason ?? null,
+      task_change: task === undefined ? 0 : task === null ? 1 : 2, current_task: task ?? null,
+    });
+  }
+
+  #insertEntries(runId: string, first: number, entries: readonly RunEntry[]): void {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      this.#sql.insertEntry.run(runId, first + i, entry.at, entry.type, JSON.stringify(entry));
+    }
+  }
+}
+
+function prepare(db: Database.Database) {
+  return {
+    getRun: db.prepare('SELECT * FROM runs WHERE run_id = ?'),
+    getCount: db.prepare('SELECT entry_count FROM runs WHERE run_id = ?'),
+    history: db.prepare('SELECT body FROM entries WHERE run_id = ? ORDER BY seq'),
+    list: db.prepare('SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?'),
+    listByStatus: db.prepare('SELECT * FROM runs WHERE status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?'),
+    insertRun: db.prepare(`INSERT INTO runs (run_id, sequence, version, definition, definition_hash, source, input, status, created_at, updated_at,
+      current_task, reason, rerun_of, entry_count) VALUES (@run_id, @sequence, @version, @definition, @definition_hash, @source, @input, @status,
+      @created_at, @updated_at, @current_task, @reason, @rerun_of, @entry_count)`),
+    insertEntry: db.prepare('INSERT INTO entries (run_id, seq, at, type, body) VALUES (?, ?, ?, ?, ?)'),
+    updateRun: db.prepare(`UPDATE runs SET entry_count = @entry_count, updated_at = COALESCE(@updated_at, updated_at),
+      status = COALESCE(@status, status), reason = COALESCE(@reason, reason),
+      current_task = CASE @task_change WHEN 0 THEN current_task WHEN 1 THEN NULL ELSE @current_task END
+      WHERE run_id = @run_id`),
+    getLock: db.prepare('SELECT owner, pid, pid_start, host, acquired_at FROM run_locks WHERE run_id = ?'),
+    putLock: db.prepare(`INSERT INTO run_locks (run_id, owner, pid, pid_start, host, acquired_at)
+      VALUES (@run_id, @owner, @pid, @pid_start, @host, @acquired_at)
+      ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, pid_start = excluded.pid_start,
+        host = excluded.host, acquired_at = excluded.acquired_at`),
+    deleteLock: db.prepare('DELETE FROM run_locks WHERE run_id = ? AND owner = ?'),
+  };
+}

@@ -1,0 +1,198 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { ErrorCode, LockstepError } from '../../core/errors.js';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+
+const MAGIC = 'SQLite format 3\u0000';
+const HEADER_BYTES = 100;
+/** How long a statement waits for another process's write lock before failing with STORE_UNAVAILABLE. */
+export const BUSY_TIMEOUT_MS = 10_000;
+
+/** Options of {@link openStoreDatabase}. */
+export interface OpenStoreOptions {
+  /** Create the store when the file does not exist. When false, a missing file is a `STORE_MISSING` error. @default true */
+  readonly create?: boolean;
+}
+
+/** Turns an error thrown by SQLite into lockstep's taxonomy; other errors pass through. */
+export function storeError(error: unknown, path: string, doing: string): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return error;
+  const message = (error as Error).message;
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+    return new LockstepError(ErrorCode.storeCorrupt, `run store ${path} is corrupt (${doing}: ${message})`, { cause: error });
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new LockstepError(ErrorCode.storeUnavailable, `run store ${path} stayed busy for ${BUSY_TIMEOUT_MS}ms (${doing}): another process holds its write lock`, { retriable: true, cause: error });
+  }
+  if (code.startsWith('SQLITE_CONSTRAINT')) return error;
+  return new LockstepError(ErrorCode.storeUnavailable, `run store ${path}: ${doing} failed: ${message} (${code})`, { retriable: code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL', cause: error });
+}
+
+const corrupt = (path: string, why: string) =>
+  new LockstepError(ErrorCode.storeCorrupt, `run store ${path} is not usable: ${why}. The file was left as it is; move it aside to start a new store`);
+
+function readHeader(path: string, size: number): Buffer {
+  const header = Buffer.alloc(Math.min(HEADER_BYTES, size));
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, header, 0, header.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return header;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Checks the file's header against its size: catches a truncated or foreign file before SQLite opens it.
+ * While a non-empty WAL file exists, the database file may legitimately lag its header (an interrupted
+ * checkpoint), so the size check is left to `quick_check`, which reads through the WAL.
+ */
+function checkHeader(path: string): void {
+  const stat = statSync(path);
+  if (stat.isDirectory()) throw corrupt(path, 'it is a directory, not a file');
+  if (stat.size === 0) throw corrupt(path, 'the file is empty (0 bytes), so it was truncated or never was a store');
+  const header = readHeader(path, stat.size);
+  if (header.length < HEADER_BYTES || header.toString('latin1', 0, 16) !== MAGIC) {
+    throw corrupt(path, `it is not an SQLite database (bad header${stat.size < HEADER_BYTES ? `, only ${stat.size} bytes` : ''})`);
+  }
+  const rawPageSize = header.readUInt16BE(16);
+  const pageSize = rawPageSize === 1 ? 65_536 : rawPageSize;
+  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) throw corrupt(path, `its header has an invalid page size (${rawPageSize})`);
+  const pages = header.readUInt32BE(28);
+  const sizeValid = header.readUInt32BE(24) === header.readUInt32BE(92);
+  if (!sizeValid || fileSize(`${path}-wal`) > 0) return;
+  if (stat.size < pages * pageSize) {
+    throw corrupt(path, `the file is truncated: its header says ${pages * pageSize} bytes (${pages} pages), it has ${stat.size}`);
+  }
+  if (stat.size % pageSize !== 0) throw corrupt(path, `the file is truncated: ${stat.size} bytes is not a whole number of ${pageSize}-byte pages`);
+}
+
+/**
+ * Verifies an existing store without writing to it: header, `application_id`, schema version and
+ * `PRAGMA quick_check`, on a read-only connection. Side files SQLite creates for that read (an empty `-wal`
+ * or `-shm`) are removed again.
+ *
+ * @throws LockstepError `STORE_CORRUPT` or `STORE_TOO_NEW`; the file is left unmodified.
+ */
+export function verifyStoreFile(path: string): { version: number } {
+  checkHeader(path);
+  const hadWal = existsSync(`${path}-wal`);
+  const hadShm = existsSync(`${path}-shm`);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    const applicationId = db.pragma('application_id', { simple: true }) as number;
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (applicationId !== APPLICATION_ID) {
+      const empty = (db.prepare("SELECT count(*) AS n FROM sqlite_schema").get() as { n: number }).n === 0;
+      throw corrupt(path, empty ? 'it is an empty SQLite database, not a lockstep store' : `it is an SQLite database of another application (application_id ${applicationId})`);
+    }
+    if (version > SCHEMA_VERSION) {
+      throw new LockstepError(
+        ErrorCode.storeTooNew,
+        `run store ${path} has schema version ${version}, newer than this lockstep supports (${SCHEMA_VERSION}): upgrade lockstep to read it. The file was left as it is`,
+      );
+    }
+    const problems = (db.pragma('quick_check(5)') as Array<{ quick_check: string }>).map((r) => r.quick_check);
+    if (problems.length !== 1 || problems[0] !== 'ok') throw corrupt(path, `PRAGMA quick_check found: ${problems.join('; ')}`);
+    return { version };
+  } catch (error) {
+    if (error instanceof LockstepError) throw error;
+    const mapped = storeError(error, path, 'checking the file');
+    if (mapped instanceof LockstepError && mapped.code === ErrorCode.storeCorrupt) throw corrupt(path, (error as Error).message);
+    throw mapped;
+  } finally {
+    db?.close();
+    // A read-only connection on a WAL database leaves empty side files behind: take back only those.
+    for (const [file, had] of [[`${path}-wal`, hadWal], [`${path}-shm`, hadShm]] as const) {
+      if (!had && existsSync(file) && fileSize(file) === 0) rmSync(file, { force: true });
+    }
+  }
+}
+
+/** Applies the migrations a store lacks, in one IMMEDIATE transaction; another process doing the same waits. */
+function migrate(db: Database.Database, path: string): void {
+  db.transaction(() => {
+    const applicationId = db.pragma('application_id', { simple: true }) as number;
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new LockstepError(ErrorCode.storeTooNew, `run store ${path} has schema version ${current}, newer than this lockstep supports (${SCHEMA_VERSION}): upgrade lockstep to read it`);
+    }
+    if (applicationId !== APPLICATION_ID && current !== 0) throw corrupt(path, `it is an SQLite database of another application (application_id ${applicationId})`);
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }
+    if (applicationId !== APPLICATION_ID) db.pragma(`application_id = ${APPLICATION_ID}`);
+  }).immediate();
+}
+
+/**
+ * Creates a store atomically: it is built under a temporary name, then linked into place, so a crash never
+ * leaves a half-made store at `path`, and two processes creating it at once end up sharing one.
+ */
+function createStoreFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.creating`;
+  try {
+    const db = new Database(temp, { timeout: BUSY_TIMEOUT_MS });
+    try {
+      db.pragma('journal_mode = WAL');
+      migrate(db, path);
+    } finally {
+      db.close();
+    }
+    try {
+      linkSync(temp, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  } catch (error) {
+    throw storeError(error, path, 'creating the store');
+  } finally {
+    for (const suffix of ['', '-wal', '-shm']) {
+      try {
+        unlinkSync(temp + suffix);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/**
+ * Opens a store for reading and writing: verifies the file first (read-only), then opens it in WAL mode with
+ * `synchronous = FULL` and applies any missing migrations. A file that fails verification is never written.
+ *
+ * @throws LockstepError `STORE_MISSING`, `STORE_CORRUPT`, `STORE_TOO_NEW` or `STORE_UNAVAILABLE`.
+ */
+export function openStoreDatabase(path: string, options: OpenStoreOptions = {}): Database.Database {
+  if (!existsSync(path)) {
+    if (options.create === false) throw new LockstepError(ErrorCode.storeMissing, `no run store at ${path}`);
+    createStoreFile(path);
+  }
+  const { version } = verifyStoreFile(path);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    if (version < SCHEMA_VERSION) migrate(db, path);
+    return db;
+  } catch (error) {
+    db?.close();
+    throw storeError(error, path, 'opening the store');
+  }
+}

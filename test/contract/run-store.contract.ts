@@ -1,0 +1,196 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RunEntry } from '../../src/core/protocol/run-entry.js';
+import type { RunRecord, RunStore } from '../../src/ports/run-store.js';
+
+/** Makes a fresh, empty store for one test. */
+export type StoreFactory = () => Promise<RunStore>;
+
+let counter = 0;
+
+/** A record as the orchestrator creates it. */
+export function record(overrides: Partial<RunRecord> = {}): RunRecord {
+  counter++;
+  const at = 1_700_000_000_000 + counter * 1_000;
+  return {
+    runId: `run-${counter}`, sequence: 'orders', version: '1', definition: 'name: orders\ntasks:\n  - id: a\n    run: "true"\n',
+    definitionHash: 'ab'.repeat(32), source: 'machines/orders.yaml', input: { orderId: 'o-1', tags: ['x'] }, status: 'running',
+    createdAt: at, updatedAt: at, ...overrides,
+  };
+}
+
+export const started = (runId: string, at: number): RunEntry => ({ type: 'run.started', runId, at, sequence: 'orders', version: '1', input: { orderId: 'o-1' } });
+export const taskStarted = (runId: string, at: number, task = 'a', attempt = 1): RunEntry => ({
+  type: 'task.started', runId, at, task, attempt, phase: 'main', idempotencyKey: `${runId}:${task}:${attempt}`,
+});
+export const taskSucceeded = (runId: string, at: number, task = 'a', result: unknown = { n: 1, nested: { ok: true, list: [1, 'two', null] } }): RunEntry => ({
+  type: 'task.succeeded', runId, at, task, attempt: 1, phase: 'main', durationMs: 5, result, event: { type: 'TASK_SUCCEEDED', taskId: task, attempt: 1, result },
+});
+const taskFailed = (runId: string, at: number): RunEntry => ({
+  type: 'task.failed', runId, at, task: 'b', attempt: 2, phase: 'compensate', durationMs: 12, willRetry: true, retryInMs: 200,
+  error: { message: 'exit 1', code: 'TASK_FAILED', retriable: true, type: 'ExitCode', output: 'line 1\nline "2"\n' },
+  event: { type: 'TASK_FAILED', taskId: 'b', attempt: 2, error: { message: 'exit 1', code: 'TASK_FAILED', retriable: true, type: 'ExitCode', output: 'line 1\nline "2"\n' } },
+});
+const finished = (runId: string, at: number): RunEntry => ({ type: 'run.failed', runId, at, outcome: 'failed', reason: 'b failed', durationMs: 40, failedTasks: ['b'] });
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}
+
+/**
+ * What every run store must do. Run it from one test file per adapter:
+ * `runStoreContract('sqlite', async () => SqliteRunStore.open(path))`.
+ */
+export function runStoreContract(name: string, factory: StoreFactory): void {
+  describe(`RunStore contract: ${name}`, () => {
+    let store: RunStore;
+    beforeEach(async () => {
+      store = await factory();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('returns a created run with its record and history exactly as given', async () => {
+      const r = record({ rerunOf: 'run-0' });
+      const entries = [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt)];
+      await store.create(r, entries);
+      const got = await store.get(r.runId);
+      expect(got).toEqual({ record: r, history: entries });
+    });
+
+    it('leaves optional fields out rather than storing them as null', async () => {
+      const { source: _source, ...bare } = record();
+      await store.create(bare, []);
+      const got = (await store.get(bare.runId))!.record;
+      expect(got).toEqual(bare);
+      expect(Object.keys(got)).not.toContain('source');
+      expect(Object.keys(got)).not.toContain('currentTask');
+      expect(Object.keys(got)).not.toContain('rerunOf');
+    });
+
+    it('returns undefined for an unknown run', async () => {
+      expect(await store.get('no-such-run')).toBeUndefined();
+    });
+
+    it('refuses to create a run twice and keeps the first one', async () => {
+      const r = record();
+      await store.create(r, [started(r.runId, r.createdAt)]);
+      expect(await codeOf(store.create({ ...r, sequence: 'other' }, [finished(r.runId, r.createdAt)]))).toBe('INVALID_USAGE');
+      const got = await store.get(r.runId);
+      expect(got?.record.sequence).toBe('orders');
+      expect(got?.history).toEqual([started(r.runId, r.createdAt)]);
+    });
+
+    it('appends entries in order and keeps every kind of entry intact', async () => {
+      const r = record();
+      const at = r.createdAt;
+      await store.create(r, [started(r.runId, at)]);
+      await store.append(r.runId, [taskStarted(r.runId, at + 1), taskSucceeded(r.runId, at + 2)]);
+      await store.append(r.runId, [taskFailed(r.runId, at + 3)]);
+      await store.append(r.runId, [finished(r.runId, at + 4)]);
+      const got = await store.get(r.runId);
+      expect(got?.history).toEqual([started(r.runId, at), taskStarted(r.runId, at + 1), taskSucceeded(r.runId, at + 2), taskFailed(r.runId, at + 3), finished(r.runId, at + 4)]);
+      expect(got?.record.updatedAt).toBe(at + 4);
+    });
+
+    it('applies status updates: set, keep when absent, clear the current task with null', async () => {
+      const r = record();
+      await store.create(r, []);
+      await store.append(r.runId, [taskStarted(r.runId, r.createdAt + 1, 'a')], { currentTask: 'a' });
+      expect((await store.get(r.runId))?.record).toMatchObject({ currentTask: 'a', status: 'running', updatedAt: r.createdAt + 1 });
+      await store.append(r.runId, [taskStarted(r.runId, r.createdAt + 2, 'b')], { status: 'running' });
+      expect((await store.get(r.runId))?.record.currentTask).toBe('a');
+      await store.append(r.runId, [finished(r.runId, r.createdAt + 3)], { status: 'failed', reason: 'b failed', currentTask: 'b' });
+      expect((await store.get(r.runId))?.record).toMatchObject({ status: 'failed', reason: 'b failed', currentTask: 'b' });
+      await store.append(r.runId, [], { currentTask: null });
+      const after = (await store.get(r.runId))!.record;
+      expect(Object.keys(after)).not.toContain('currentTask');
+      expect(after).toMatchObject({ status: 'failed', reason: 'b failed', updatedAt: r.createdAt + 3 });
+    });
+
+    it('rejects an append to an unknown run without losing the appends made with it', async () => {
+      const a = record();
+      const b = record();
+      await store.create(a, []);
+      await store.create(b, []);
+      const results = await Promise.allSettled([
+        store.append(a.runId, [taskStarted(a.runId, a.createdAt)]),
+        store.append('ghost', [taskStarted('ghost', a.createdAt)]),
+        store.append(b.runId, [taskStarted(b.runId, b.createdAt)]),
+      ]);
+      expect(results.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(((results[1] as PromiseRejectedResult).reason as { code: string }).code).toBe('UNKNOWN_RUN');
+      expect((await store.get(a.runId))?.history).toHaveLength(1);
+      expect((await store.get(b.runId))?.history).toHaveLength(1);
+      expect(await store.get('ghost')).toBeUndefined();
+    });
+
+    it('keeps every append of many concurrent runs, each run in order', async () => {
+      const runs = Array.from({ length: 40 }, () => record());
+      await Promise.all(runs.map((r) => store.create(r, [started(r.runId, r.createdAt)])));
+      for (let step = 1; step <= 10; step++) {
+        await Promise.all(runs.map((r) => store.append(r.runId, [taskStarted(r.runId, r.createdAt + step, `t${step}`)], { currentTask: `t${step}` })));
+      }
+      for (const r of runs) {
+        const got = await store.get(r.runId);
+        expect(got?.history.map((e) => (e.type === 'task.started' ? e.task : e.type))).toEqual(['run.started', ...Array.from({ length: 10 }, (_, i) => `t${i + 1}`)]);
+        expect(got?.record.currentTask).toBe('t10');
+      }
+    });
+
+    it('lists runs newest first, filtered by status and limited', async () => {
+      const [a, b, c] = [record(), record(), record()];
+      await store.create(b!, []);
+      await store.create(a!, []);
+      await store.create(c!, []);
+      await store.append(b!.runId, [], { status: 'succeeded' });
+      expect((await store.list()).map((r) => r.runId)).toEqual([c!.runId, b!.runId, a!.runId]);
+      expect((await store.list({ status: 'running' })).map((r) => r.runId)).toEqual([c!.runId, a!.runId]);
+      expect((await store.list({ status: 'succeeded' })).map((r) => r.runId)).toEqual([b!.runId]);
+      expect((await store.list({ limit: 2 })).map((r) => r.runId)).toEqual([c!.runId, b!.runId]);
+      expect(await store.list({ status: 'cancelled' })).toEqual([]);
+    });
+
+    it('hands out copies: changing what get or list returned changes nothing stored', async () => {
+      const r = record();
+      await store.create(r, [started(r.runId, r.createdAt)]);
+      const got = (await store.get(r.runId))!;
+      (got.record as { status: string }).status = 'failed';
+      got.history.push(finished(r.runId, r.createdAt));
+      const listed = (await store.list())[0] as { sequence: string };
+      listed.sequence = 'changed';
+      const again = (await store.get(r.runId))!;
+      expect(again.record).toEqual(r);
+      expect(again.history).toHaveLength(1);
+    });
+
+    it('gives a run lock to one owner at a time', async () => {
+      const r = record();
+      await store.create(r, []);
+      const release = await store.lock(r.runId, 'owner-a');
+      expect(await codeOf(store.lock(r.runId, 'owner-b'))).toBe('RUN_LOCKED');
+      const again = await store.lock(r.runId, 'owner-a');
+      again();
+      release();
+      const releaseB = await store.lock(r.runId, 'owner-b');
+      // A stale release from the earlier holder does not free the new holder's lock.
+      release();
+      expect(await codeOf(store.lock(r.runId, 'owner-a'))).toBe('RUN_LOCKED');
+      releaseB();
+      (await store.lock(r.runId, 'owner-a'))();
+    });
+
+    it('locks runs independently', async () => {
+      const [a, b] = [record(), record()];
+      const ra = await store.lock(a!.runId, 'owner-a');
+      const rb = await store.lock(b!.runId, 'owner-b');
+      ra();
+      rb();
+    });
+  });
+}
