@@ -80,8 +80,8 @@ function checkHeader(path: string): void {
 
 /**
  * Verifies an existing store without writing to it: header, `application_id`, schema version and
- * `PRAGMA quick_check`, on a read-only connection. Side files SQLite creates for that read (an empty `-wal`
- * or `-shm`) are removed again.
+ * `PRAGMA quick_check`, on a read-only connection. When the file is rejected, the side files SQLite created for
+ * that read (`-wal`, `-shm`) are removed again.
  *
  * @throws LockstepError `STORE_CORRUPT` or `STORE_TOO_NEW`; the file is left unmodified.
  */
@@ -90,6 +90,7 @@ export function verifyStoreFile(path: string): { version: number } {
   const hadWal = existsSync(`${path}-wal`);
   const hadShm = existsSync(`${path}-shm`);
   let db: Database.Database | undefined;
+  let verified = false;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
     const applicationId = db.pragma('application_id', { simple: true }) as number;
@@ -106,6 +107,7 @@ export function verifyStoreFile(path: string): { version: number } {
     }
     const problems = (db.pragma('quick_check(5)') as Array<{ quick_check: string }>).map((r) => r.quick_check);
     if (problems.length !== 1 || problems[0] !== 'ok') throw corrupt(path, `PRAGMA quick_check found: ${problems.join('; ')}`);
+    verified = true;
     return { version };
   } catch (error) {
     if (error instanceof LockstepError) throw error;
@@ -114,9 +116,11 @@ export function verifyStoreFile(path: string): { version: number } {
     throw mapped;
   } finally {
     db?.close();
-    // A read-only connection on a WAL database leaves empty side files behind: take back only those.
-    for (const [file, had] of [[`${path}-wal`, hadWal], [`${path}-shm`, hadShm]] as const) {
-      if (!had && existsSync(file) && fileSize(file) === 0) rmSync(file, { force: true });
+    // Reading a WAL database creates its -wal and -shm side files. A usable store keeps them (other connections
+    // may share them by now); a rejected file is left exactly as it was found.
+    if (!verified) {
+      if (!hadWal) rmSync(`${path}-wal`, { force: true });
+      if (!hadShm) rmSync(`${path}-shm`, { force: true });
     }
   }
 }

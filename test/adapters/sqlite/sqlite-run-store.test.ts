@@ -1,0 +1,250 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteRunStore } from '../../../src/adapters/sqlite/sqlite-run-store.js';
+import { APPLICATION_ID, SCHEMA_VERSION } from '../../../src/adapters/sqlite/schema.js';
+import { processStart } from '../../../src/adapters/sqlite/process-liveness.js';
+import { record, started, taskStarted, taskSucceeded } from '../../contract/run-store.contract.js';
+
+const dirs: string[] = [];
+const tempStorePath = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lockstep-sqlite-'));
+  dirs.push(dir);
+  return join(dir, 'lockstep.db');
+};
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+const codeOf = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+};
+const messageOf = (fn: () => unknown): string => {
+  try {
+    fn();
+    return '';
+  } catch (error) {
+    return (error as Error).message;
+  }
+};
+
+/** A store with a few runs in it, closed, so its file can be damaged. */
+async function populatedStore(): Promise<string> {
+  const path = tempStorePath();
+  const store = SqliteRunStore.open(path);
+  for (let i = 0; i < 200; i++) {
+    const r = record({ definition: `name: big\n# ${'padding '.repeat(200)}\n` });
+    await store.create(r, [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt), taskSucceeded(r.runId, r.createdAt + 1)]);
+  }
+  await store.close();
+  return path;
+}
+
+describe('SqliteRunStore: the file', () => {
+  afterEach(() => {
+    dirs.length = 0;
+  });
+
+  it('creates a WAL-mode store at the current schema version, marked as a lockstep store', async () => {
+    const path = join(tempStorePath(), '..', 'nested', 'dir', 'lockstep.db');
+    const store = SqliteRunStore.open(path);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
+    db.close();
+    expect(readdirSync(join(path, '..')).filter((f) => f.includes('.creating'))).toEqual([]);
+  });
+
+  it('keeps runs across close and reopen', async () => {
+    const path = tempStorePath();
+    const r = record();
+    const first = SqliteRunStore.open(path);
+    await first.create(r, [started(r.runId, r.createdAt)]);
+    await first.append(r.runId, [taskStarted(r.runId, r.createdAt + 1)], { currentTask: 'a' });
+    await first.close();
+    const second = SqliteRunStore.open(path, { create: false });
+    expect(await second.get(r.runId)).toEqual({ record: { ...r, currentTask: 'a', updatedAt: r.createdAt + 1 }, history: [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1)] });
+    await second.close();
+  });
+
+  it('groups the writes of one tick into one commit, and each resolves only after it', async () => {
+    const store = SqliteRunStore.open(tempStorePath());
+    const runs = Array.from({ length: 50 }, () => record());
+    const before = store.stats.commits;
+    await Promise.all(runs.map((r) => store.create(r, [started(r.runId, r.createdAt)])));
+    expect(store.stats.commits).toBe(before + 1);
+    await Promise.all(runs.map((r) => store.append(r.runId, [taskStarted(r.runId, r.createdAt + 1)])));
+    expect(store.stats.commits).toBe(before + 2);
+    expect(store.stats.entries).toBe(100);
+    await store.close();
+  });
+
+  it('refuses to rewrite or delete history, even through SQL', async () => {
+    const path = tempStorePath();
+    const store = SqliteRunStore.open(path);
+    const r = record();
+    await store.create(r, [started(r.runId, r.createdAt)]);
+    await store.close();
+    const db = new Database(path);
+    expect(messageOf(() => db.prepare("UPDATE entries SET body = '{}'").run())).toContain('append-only');
+    expect(messageOf(() => db.prepare('DELETE FROM entries').run())).toContain('append-only');
+    expect(messageOf(() => db.prepare('DELETE FROM runs').run())).toContain('never deleted');
+    db.close();
+  });
+
+  it('commits and resolves pending writes on close; refuses writes after it', async () => {
+    const store = SqliteRunStore.open(tempStorePath());
+    const r = record();
+    const created = store.create(r, []);
+    await store.close();
+    await expect(created).resolves.toBeUndefined();
+    await expect(store.append(r.runId, [])).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  });
+});
+
+describe('SqliteRunStore: bad files fail loudly and stay as they are', () => {
+  const unchanged = (path: string, open: () => unknown, code: string, message: RegExp) => {
+    const before = sha(path);
+    const siblings = readdirSync(join(path, '..')).sort();
+    const size = statSync(path).size;
+    expect(codeOf(open)).toBe(code);
+    expect(messageOf(open)).toMatch(message);
+    expect(sha(path)).toBe(before);
+    expect(statSync(path).size).toBe(size);
+    expect(readdirSync(join(path, '..')).sort()).toEqual(siblings);
+  };
+
+  it('a missing store is STORE_MISSING when it must exist, and nothing is created', () => {
+    const path = tempStorePath();
+    expect(codeOf(() => SqliteRunStore.open(path, { create: false }))).toBe('STORE_MISSING');
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('a truncated store is STORE_CORRUPT', async () => {
+    const path = await populatedStore();
+    truncateSync(path, Math.floor(statSync(path).size / 2));
+    unchanged(path, () => SqliteRunStore.open(path), 'STORE_CORRUPT', /truncated|malformed/);
+  });
+
+  it('a store truncated inside a page is STORE_CORRUPT', async () => {
+    const path = await populatedStore();
+    truncateSync(path, statSync(path).size - 1000);
+    unchanged(path, () => SqliteRunStore.open(path), 'STORE_CORRUPT', /truncated/);
+  });
+
+  it('an empty file is STORE_CORRUPT, not a fresh store', () => {
+    const path = tempStorePath();
+    writeFileSync(path, '');
+    unchanged(path, () => SqliteRunStore.open(path), 'STORE_CORRUPT', /empty \(0 bytes\)/);
+  });
+
+  it('a file with overwritten pages is STORE_CORRUPT', async () => {
+    const path = await populatedStore();
+    const bytes = readFileSync(path);
+    bytes.fill(0xab, 4096 * 3, 4096 * 5);
+    writeFileSync(path, bytes);
+    unchanged(path, () => SqliteRunStore.open(path), 'STORE_CORRUPT', /corrupt|malformed|quick_check/);
+  });
+
+  it('a file that is not SQLite is STORE_CORRUPT', () => {
+    const path = tempStorePath();
+    writeFileSync(path, 'these are not the runs you are looking for\n'.repeat(100));
+    unchanged(path, () => SqliteRunStore.open(path), 'STORE_CORRUPT', /not an SQLite database/);
+  });
+
+  it("another application's SQLite file is STORE_CORRUPT", () => {
+    const path = tempStorePath();
+    const db = new Database(path);
+    db.exec('CREATE TABLE notes (body TEXT)');
+    db.close();
+    unchanged(path, () => SqliteRunStore.open(path), 'STORE_CORRUPT', /another application/);
+  });
+
+  it('a store with a newer schema is STORE_TOO_NEW and is not migrated', async () => {
+    const path = tempStorePath();
+    await SqliteRunStore.open(path).close();
+    const db = new Database(path);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    unchanged(path, () => SqliteRunStore.open(path), 'STORE_TOO_NEW', new RegExp(`schema version ${SCHEMA_VERSION + 1}, newer than this lockstep supports \\(${SCHEMA_VERSION}\\)`));
+  });
+
+  it('a copy of a store that a killed process left with its WAL file opens with every committed run', async () => {
+    const path = tempStorePath();
+    const store = SqliteRunStore.open(path);
+    const r = record();
+    await store.create(r, [started(r.runId, r.createdAt)]);
+    // Copy the database and its WAL while the store is open: what a crash leaves on disk.
+    const copy = join(path, '..', 'copy', 'lockstep.db');
+    mkdirSync(join(copy, '..'));
+    copyFileSync(path, copy);
+    copyFileSync(`${path}-wal`, `${copy}-wal`);
+    await store.close();
+    const reopened = SqliteRunStore.open(copy, { create: false });
+    expect((await reopened.get(r.runId))?.history).toHaveLength(1);
+    await reopened.close();
+  });
+});
+
+describe('SqliteRunStore: run locks across processes', () => {
+  const live = () => spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+
+  async function lockedBy(path: string, runId: string, holder: { pid: number; pidStart: string | null; host?: string }) {
+    const db = new Database(path);
+    db.prepare('INSERT INTO run_locks (run_id, owner, pid, pid_start, host, acquired_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(runId, 'other-process', holder.pid, holder.pidStart, holder.host ?? hostname(), Date.now());
+    db.close();
+  }
+
+  it('refuses a run held by a live process, then takes it over once that process is killed', async () => {
+    const path = tempStorePath();
+    const store = SqliteRunStore.open(path);
+    const child = live();
+    await new Promise((resolve) => child.once('spawn', resolve));
+    await lockedBy(path, 'run-x', { pid: child.pid!, pidStart: processStart(child.pid!) });
+    await expect(store.lock('run-x', 'me')).rejects.toMatchObject({ code: 'RUN_LOCKED', message: expect.stringContaining(`pid ${child.pid}`) });
+    expect(store.holder('run-x')).toMatchObject({ pid: child.pid, alive: true });
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('close', resolve));
+    expect(store.holder('run-x')?.alive).toBe(false);
+    const release = await store.lock('run-x', 'me');
+    expect(store.holder('run-x')).toMatchObject({ owner: 'me', pid: process.pid, alive: true });
+    release();
+    expect(store.holder('run-x')).toBeUndefined();
+    await store.close();
+  });
+
+  it('takes over a lock whose pid now belongs to another process', async () => {
+    const path = tempStorePath();
+    const store = SqliteRunStore.open(path);
+    await lockedBy(path, 'run-y', { pid: process.pid, pidStart: 'started-long-ago' });
+    (await store.lock('run-y', 'me'))();
+    await store.close();
+  });
+
+  it('never takes over a lock held on another host', async () => {
+    const path = tempStorePath();
+    const store = SqliteRunStore.open(path);
+    await lockedBy(path, 'run-z', { pid: 999_999, pidStart: null, host: 'elsewhere.example' });
+    await expect(store.lock('run-z', 'me')).rejects.toMatchObject({ code: 'RUN_LOCKED', message: expect.stringContaining('on elsewhere.example') });
+    await store.close();
+  });
+
+  it('releases the locks it holds when closed', async () => {
+    const path = tempStorePath();
+    const store = SqliteRunStore.open(path);
+    await store.lock('run-w', 'me');
+    await store.close();
+    const other = SqliteRunStore.open(path);
+    expect(other.holder('run-w')).toBeUndefined();
+    await other.close();
+  });
+});
