@@ -31,11 +31,14 @@ const statuses = ['running', 'succeeded', 'failed', 'cancelled'] as const;
 export const RunListQuery = z.strictObject({
   status: z.enum(statuses, { error: (iss) => `expected one of ${statuses.map((s) => `"${s}"`).join(', ')}, got ${describeValue(iss.input)}` }).optional(),
   sequence: name.optional(),
-  limit: z.coerce.number({ error: (iss) => `expected an integer from 1 to 1000, got ${describeValue(iss.input)}` })
-    .int({ error: (iss) => `expected an integer from 1 to 1000, got ${describeValue(iss.input)}` })
-    .min(1, { error: (iss) => `expected an integer from 1 to 1000, got ${describeValue(iss.input)}` })
-    .max(1000, { error: (iss) => `expected an integer from 1 to 1000, got ${describeValue(iss.input)}` })
-    .optional(),
+  /** @default 50 */
+  limit: z.unknown().transform((value, ctx) => {
+    if (value === undefined) return undefined;
+    const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : typeof value === 'number' ? value : NaN;
+    if (Number.isInteger(n) && n >= 1 && n <= 1000) return n;
+    ctx.addIssue({ code: 'custom', message: `expected an integer from 1 to 1000, got ${describeValue(value)}` });
+    return z.NEVER;
+  }).optional(),
 });
 
 /** `GET /api/runs/:runId/rerun-plan` query. */

@@ -59,6 +59,8 @@ function requestErrorMessage(error: FastifyError): string {
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true });
   const graphs = new GraphCache();
+  // Bodies are JSON only: anything else is 415, not a string handed to the schemas.
+  app.removeContentTypeParser('text/plain');
   const auth: onRequestHookHandler = async (request) => checkBearer(request.headers.authorization, options.token);
 
   app.setErrorHandler((error: FastifyError | LockstepError, _request, reply) => {
