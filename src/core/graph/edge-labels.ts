@@ -1,0 +1,79 @@
+import type { EdgeKind, GraphGuard } from './model.js';
+
+/** What {@link describeTransition} needs to know about one transition. */
+export interface TransitionFacts {
+  /** The event type, or `null` for an eventless transition. */
+  readonly event: string | null;
+  readonly guard?: GraphGuard;
+  /** The actions of the transition, as in the machine config (`{ type, params }` objects or names). */
+  readonly actions: readonly unknown[];
+  /** Guards of the other eventless transitions of the same state, in order. */
+  readonly siblingGuards: readonly (GraphGuard | undefined)[];
+}
+
+/** Label, kind and feasibility of a transition. */
+export interface TransitionDescription {
+  readonly label: string;
+  readonly kind: EdgeKind;
+  readonly possible: boolean;
+}
+
+const RETRY_GUARDS = new Set(['canRetry', 'timeoutCanRetry']);
+
+/** `stop` or `continue`, read from the `recordFailure` action of an exhausted failure. */
+function failureMode(actions: readonly unknown[]): 'stop' | 'continue' | undefined {
+  for (const action of actions) {
+    if (typeof action !== 'object' || action === null) continue;
+    const { type, params } = action as { type?: unknown; params?: unknown };
+    if (type !== 'recordFailure' || typeof params !== 'object' || params === null) continue;
+    const { phase, onFailure } = params as { phase?: unknown; onFailure?: unknown };
+    return phase === 'main' && onFailure === 'stop' ? 'stop' : 'continue';
+  }
+  return undefined;
+}
+
+function eventless(facts: TransitionFacts): TransitionDescription {
+  const { guard } = facts;
+  if (guard?.type === 'wasCompleted') return { label: 'was completed', kind: 'progress', possible: true };
+  if (guard?.type === 'outcomeIs') return { label: `outcome: ${String(guard.params?.['outcome'])}`, kind: 'progress', possible: true };
+  if (guard) return { label: `[${guard.type}]`, kind: 'progress', possible: true };
+  const skip = facts.siblingGuards.some((g) => g?.type === 'wasCompleted');
+  return { label: skip ? 'skip (not completed)' : 'otherwise', kind: 'progress', possible: true };
+}
+
+/**
+ * Labels a transition of a compiled run machine from its event, guard and actions:
+ * `succeeded`, `failed (retry)`, `failed (stop)`, `failed (continue)`, `timed out (retry)`,
+ * `timed out (stop)`, `timed out (continue)`, `retry timer`, `interrupted (redispatch)`, `cancel`,
+ * `run timeout`, `was completed`, `skip (not completed)`, `outcome: <outcome>`, `otherwise`.
+ * Unknown transitions are labelled `EVENT [guard]`.
+ */
+export function describeTransition(facts: TransitionFacts): TransitionDescription {
+  const { event, guard } = facts;
+  if (event === null) return eventless(facts);
+  const maxAttempts = guard?.params?.['maxAttempts'];
+  const possible = !(guard && RETRY_GUARDS.has(guard.type) && typeof maxAttempts === 'number' && maxAttempts <= 1);
+  const mode = failureMode(facts.actions);
+  const outcome = mode ? ` (${mode})` : '';
+  switch (event) {
+    case 'TASK_SUCCEEDED':
+      return { label: 'succeeded', kind: 'progress', possible };
+    case 'TASK_FAILED':
+      return guard?.type === 'canRetry'
+        ? { label: 'failed (retry)', kind: 'retry', possible }
+        : { label: `failed${outcome}`, kind: 'failure', possible };
+    case 'TASK_INTERRUPTED':
+      return { label: 'interrupted (redispatch)', kind: 'retry', possible };
+    case 'CANCEL':
+      return { label: 'cancel', kind: 'abort', possible };
+    case 'TIMER_FIRED':
+      if (guard?.type === 'timeoutCanRetry') return { label: 'timed out (retry)', kind: 'retry', possible };
+      if (guard?.type === 'isTimeout') return { label: `timed out${outcome}`, kind: 'failure', possible };
+      if (guard?.type === 'isRetryTimer') return { label: 'retry timer', kind: 'retry', possible };
+      if (guard?.type === 'isRunTimeout') return { label: 'run timeout', kind: 'abort', possible };
+      break;
+    default:
+      break;
+  }
+  return { label: guard ? `${event} [${guard.type}]` : event, kind: 'progress', possible };
+}

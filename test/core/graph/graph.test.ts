@@ -1,0 +1,272 @@
+// @vitest-environment jsdom
+// Mermaid's parser needs a DOM (it sanitises labels with DOMPurify): jsdom provides one.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Graphviz } from '@hpcc-js/wasm-graphviz';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import mermaid from 'mermaid';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createMachine } from 'xstate';
+import type { AnyStateNode } from 'xstate';
+import { compile } from '../../../src/core/compile/machine.js';
+import { buildGraph } from '../../../src/core/graph/build-graph.js';
+import type { GraphableMachine } from '../../../src/core/graph/build-graph.js';
+import { clusterName, toDot } from '../../../src/core/graph/dot.js';
+import { mermaidId, toMermaid } from '../../../src/core/graph/mermaid.js';
+import type { MachineGraph } from '../../../src/core/graph/model.js';
+import { activeNodeIds, stateNodeId } from '../../../src/core/graph/model.js';
+import { toStatelyConfig, toStatelyJson } from '../../../src/core/graph/stately.js';
+import type { StatelyStateConfig } from '../../../src/core/graph/stately.js';
+import { loadSequenceText } from '../../../src/core/sequence/validate.js';
+import { createProgram } from '../../../src/core/step.js';
+import { loadSequenceFile } from '../../../src/runtime/load-sequence.js';
+import { renderGraphSvg } from '../../../src/runtime/graph-svg.js';
+
+// Paths, not URLs: under jsdom the global URL is jsdom's, which node:fs does not accept.
+const MACHINES = join(fileURLToPath(import.meta.url), '../../../../machines');
+const files = readdirSync(MACHINES).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+
+/** Every state path of a machine, read from XState's own state nodes (independently of buildGraph). */
+function statePaths(machine: GraphableMachine): string[][] {
+  const out: string[][] = [];
+  const walk = (node: AnyStateNode) => {
+    for (const child of Object.values(node.states) as AnyStateNode[]) {
+      out.push(child.path);
+      walk(child);
+    }
+  };
+  walk(machine.root);
+  return out;
+}
+
+/** Parses Mermaid text with Mermaid's own flowchart parser; returns vertex, subgraph and edge data. */
+async function parseMermaid(text: string) {
+  await mermaid.parse(text); // throws on a syntax error
+  const diagram = await mermaid.mermaidAPI.getDiagramFromText(text);
+  const db = diagram.db as unknown as {
+    getVertices(): Map<string, unknown>;
+    getSubGraphs(): Array<{ id: string; nodes: string[] }>;
+    getEdges(): Array<{ start: string; end: string; text: string }>;
+  };
+  return { type: diagram.type, vertices: [...db.getVertices().keys()], subgraphs: db.getSubGraphs(), edges: db.getEdges() };
+}
+
+let graphviz: Graphviz;
+beforeAll(async () => {
+  graphviz = await Graphviz.load();
+});
+
+/** Parses DOT with Graphviz itself (layout to its JSON format) and returns the `id` of every node and cluster. */
+function parseDot(dot: string): { nodes: string[]; clusters: Map<string, string>; edges: string[] } {
+  const json = JSON.parse(graphviz.layout(dot, 'json', 'dot')) as {
+    objects?: Array<{ name: string; id?: string; nodes?: number[] }>;
+    edges?: Array<{ id?: string }>;
+  };
+  const objects = json.objects ?? [];
+  return {
+    nodes: objects.filter((o) => !o.name.startsWith('cluster_')).map((o) => o.id ?? o.name),
+    clusters: new Map(objects.filter((o) => o.name.startsWith('cluster_')).map((o) => [o.name, o.id ?? ''])),
+    edges: (json.edges ?? []).map((e) => e.id ?? ''),
+  };
+}
+
+/** Every `id` attribute of every `<g>` in an SVG document, entities decoded by the XML parser. */
+function svgGroupIds(svg: string): Map<string, string> {
+  const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', htmlEntities: true }).parse(svg) as unknown;
+  const ids = new Map<string, string>();
+  const walk = (value: unknown, tag: string): void => {
+    if (Array.isArray(value)) return value.forEach((v) => walk(v, tag));
+    if (typeof value !== 'object' || value === null) return;
+    const record = value as Record<string, unknown>;
+    if (tag === 'g' && typeof record['id'] === 'string') ids.set(record['id'], String(record['class'] ?? ''));
+    for (const [key, child] of Object.entries(record)) walk(child, key);
+  };
+  walk(doc, '');
+  return ids;
+}
+
+/** Every state path of a Stately config. */
+function configPaths(config: StatelyStateConfig, prefix: string[] = []): string[][] {
+  return Object.entries(config.states ?? {}).flatMap(([key, child]) => [[...prefix, key], ...configPaths(child, [...prefix, key])]);
+}
+
+const edge = (graph: MachineGraph, source: string, label: string) => graph.edges.filter((e) => e.source === source && e.label === label);
+
+describe.each(files)('graph of machines/%s', (file) => {
+  const { sequence } = loadSequenceFile(join(MACHINES, file));
+  const machine = compile(sequence);
+  const graph = buildGraph(machine);
+  const ids = statePaths(machine).map(stateNodeId);
+
+  it('has one node per state, ids derived from the state path', () => {
+    expect(graph.nodes.map((n) => n.id)).toEqual(ids);
+    for (const node of graph.nodes) expect(node.id).toBe(node.path.join('.'));
+    expect(graph.initial).toBe('main');
+  });
+
+  it('renders Mermaid that Mermaid parses as a flowchart, with every state', async () => {
+    const text = toMermaid(graph, { title: sequence.name });
+    const parsed = await parseMermaid(text);
+    expect(parsed.type).toBe('flowchart-v2');
+    const present = new Set([...parsed.vertices, ...parsed.subgraphs.map((s) => s.id)]);
+    for (const id of ids) expect(present, id).toContain(mermaidId(id));
+    for (const phase of ['main', 'compensating', 'finalizing']) {
+      expect(parsed.subgraphs.some((s) => s.id === phase)).toBe(ids.includes(phase));
+    }
+    // Every transition is a labelled link (plus the start marker's).
+    expect(parsed.edges).toHaveLength(graph.edges.length + 1);
+    for (const e of graph.edges) {
+      expect(parsed.edges.some((p) => p.start === mermaidId(e.source) && p.end === mermaidId(e.target) && p.text === e.label), e.id).toBe(true);
+    }
+  });
+
+  it('renders DOT that Graphviz parses and lays out, with every state', () => {
+    const parsed = parseDot(toDot(graph, { title: sequence.name }));
+    for (const node of graph.nodes) {
+      if (node.type === 'compound') expect(parsed.clusters.get(clusterName(node.id)), node.id).toBe(node.id);
+      else expect(parsed.nodes, node.id).toContain(node.id);
+    }
+    expect(parsed.edges).toEqual(expect.arrayContaining(graph.edges.map((e) => e.id)));
+  });
+
+  it('renders SVG that is well-formed XML, with an id per state and transition', async () => {
+    const svg = await renderGraphSvg(graph, { title: sequence.name });
+    expect(XMLValidator.validate(svg)).toBe(true);
+    const groups = svgGroupIds(svg);
+    for (const node of graph.nodes) expect(groups.get(node.id), node.id).toBe(node.type === 'compound' ? 'cluster' : 'node');
+    for (const e of graph.edges) expect(groups.get(e.id), e.id).toBe('edge');
+  });
+
+  it('exports a Stately config with every state that XState can load back', () => {
+    const config = JSON.parse(toStatelyJson(machine)) as StatelyStateConfig & { id: string };
+    expect(config).toEqual(toStatelyConfig(machine));
+    expect(configPaths(config).map(stateNodeId)).toEqual(ids);
+    const reloaded = createMachine(config as never);
+    expect(statePaths(reloaded).map(stateNodeId)).toEqual(ids);
+    for (const path of statePaths(machine)) {
+      const original = machine.root.machine.getStateNodeById(`run.${path.join('.')}`);
+      const copy = reloaded.getStateNodeById(`run.${path.join('.')}`);
+      const targets = (n: AnyStateNode) => [...n.transitions.values(), n.always ?? []].flat().map((t) => `${t.eventType}->${t.target?.map((x) => x.id)}`);
+      expect(targets(copy), path.join('.')).toEqual(targets(original));
+    }
+  });
+
+  it('labels every transition and keeps the retry loop of every task', () => {
+    for (const e of graph.edges) expect(e.label, e.id).not.toMatch(/^[A-Z_]+/);
+    for (const node of graph.nodes.filter((n) => n.path.at(-1) === 'running')) {
+      const task = node.parent!;
+      expect(edge(graph, node.id, 'succeeded')).toHaveLength(1);
+      expect(edge(graph, node.id, 'failed (retry)').map((e) => e.target)).toEqual([`${task}.backoff`]);
+      expect(edge(graph, `${task}.backoff`, 'retry timer').map((e) => e.target)).toEqual([node.id]);
+      expect(edge(graph, node.id, 'interrupted (redispatch)').map((e) => e.target)).toEqual([node.id]);
+    }
+  });
+
+  it('lets the node of every state a run passes through be found by its state value', () => {
+    const program = createProgram(sequence);
+    const { snapshot } = program.start({ runId: 'r1' });
+    const active = activeNodeIds(snapshot.value as never);
+    expect(active).toEqual(['main', `main.${sequence.tasks[0]!.id}`, `main.${sequence.tasks[0]!.id}.running`]);
+    for (const id of active) expect(ids).toContain(id);
+  });
+});
+
+describe('edge labels', () => {
+  const graphOf = (file: string) => buildGraph(compile(loadSequenceFile(join(MACHINES, file)).sequence));
+
+  it('shows a retry loop with attempts left, timeouts included', () => {
+    const g = graphOf('retry-backoff.yaml');
+    expect(edge(g, 'main.fetch.running', 'failed (retry)')[0]).toMatchObject({ target: 'main.fetch.backoff', possible: true, kind: 'retry' });
+    expect(edge(g, 'main.fetch.running', 'timed out (retry)')[0]).toMatchObject({ target: 'main.fetch.backoff', possible: true });
+    expect(edge(g, 'main.fetch.running', 'timed out (stop)')[0]).toMatchObject({ target: 'settling', kind: 'failure' });
+    expect(edge(g, 'main.fetch.running', 'failed (stop)')[0]).toMatchObject({ target: 'settling' });
+    expect(g.nodes.find((n) => n.id === 'main.fetch')?.label).toBe('fetch (up to 4 attempts)');
+    // `store` has a single attempt: its retry edge can never be taken, its backoff never entered.
+    expect(edge(g, 'main.store.running', 'failed (retry)')[0]?.possible).toBe(false);
+    expect(g.nodes.find((n) => n.id === 'main.store.backoff')?.reachable).toBe(false);
+    expect(g.nodes.find((n) => n.id === 'main.fetch.backoff')?.reachable).toBe(true);
+  });
+
+  it('shows continue edges to the next task', () => {
+    const g = graphOf('continue-on-failure.yaml');
+    expect(edge(g, 'main.notify.running', 'failed (continue)').map((e) => e.target)).toEqual(['main.archive']);
+    expect(edge(g, 'main.build.running', 'failed (stop)').map((e) => e.target)).toEqual(['settling']);
+  });
+
+  it('shows the compensation chain in reverse order, with skips', () => {
+    const g = graphOf('compensation.yaml');
+    expect(g.nodes.filter((n) => n.parent === 'compensating').map((n) => n.taskId)).toEqual(['charge', 'reserve-stock', 'create-order']);
+    expect(edge(g, 'main.charge.running', 'failed (stop)').map((e) => e.target)).toEqual(['compensating']);
+    expect(edge(g, 'compensating.charge.check', 'was completed').map((e) => e.target)).toEqual(['compensating.charge.running']);
+    expect(edge(g, 'compensating.charge.check', 'skip (not completed)').map((e) => e.target)).toEqual(['compensating.reserve-stock']);
+    expect(edge(g, 'compensating.charge.running', 'succeeded').map((e) => e.target)).toEqual(['compensating.reserve-stock']);
+    expect(edge(g, 'compensating.create-order.running', 'succeeded').map((e) => e.target)).toEqual(['finalizing']);
+    expect(edge(g, 'compensating.create-order.check', 'skip (not completed)').map((e) => e.target)).toEqual(['finalizing']);
+    expect(g.nodes.find((n) => n.id === 'compensating.charge.check')?.kind).toBe('router');
+    expect(g.nodes.find((n) => n.id === 'compensating.charge.running')?.kind).toBe('compensate');
+    expect(edge(g, 'main.charge.running', 'failed (stop)')[0]?.enters).toBe('compensating.charge.check');
+  });
+
+  it('shows the finally tasks after main, and cancel and run timeout once from main', () => {
+    const g = graphOf('cleanup-always.yaml');
+    expect(edge(g, 'main.report.running', 'succeeded').map((e) => e.target)).toEqual(['finalizing']);
+    expect(edge(g, 'main.migrate.running', 'failed (stop)').map((e) => e.target)).toEqual(['finalizing']);
+    expect(edge(g, 'finalizing.unlock.running', 'failed (continue)').map((e) => e.target)).toEqual(['finalizing.cleanup-tmp']);
+    expect(edge(g, 'finalizing.cleanup-tmp.running', 'succeeded').map((e) => e.target)).toEqual(['settling']);
+    expect(g.nodes.filter((n) => n.kind === 'finally' && n.type === 'atomic').map((n) => n.id)).toContain('finalizing.unlock.running');
+    const cancel = edge(g, 'main', 'cancel');
+    expect(cancel).toHaveLength(1);
+    expect(cancel[0]).toMatchObject({ target: 'finalizing', kind: 'abort', possible: true });
+    expect(cancel[0]?.hoistedFrom).toHaveLength(6);
+    expect(edge(g, 'main', 'run timeout')[0]).toMatchObject({ target: 'finalizing', possible: true });
+    expect(edge(g, 'settling', 'outcome: succeeded').map((e) => e.target)).toEqual(['succeeded']);
+    expect(edge(g, 'settling', 'otherwise').map((e) => e.target)).toEqual(['failed']);
+  });
+
+  it('marks the run timeout impossible when the sequence has no timeout', () => {
+    const g = graphOf('hello.yaml');
+    expect(edge(g, 'main', 'run timeout')[0]?.possible).toBe(false);
+  });
+
+  it('keeps every transition on its own state when hoisting is off', () => {
+    const machine = compile(loadSequenceFile(join(MACHINES, 'cleanup-always.yaml')).sequence);
+    const flat = buildGraph(machine, { hoist: false });
+    const hoisted = buildGraph(machine);
+    expect(flat.edges.some((e) => e.hoistedFrom)).toBe(false);
+    expect(flat.edges.filter((e) => e.label === 'cancel').map((e) => e.source)).toEqual(edge(hoisted, 'main', 'cancel')[0]?.hoistedFrom);
+    const count = (g: MachineGraph) => g.edges.reduce((n, e) => n + (e.hoistedFrom?.length ?? 1), 0);
+    expect(count(hoisted)).toBe(flat.edges.length);
+  });
+});
+
+describe('node ids', () => {
+  it('joins the state path with dots', () => {
+    expect(stateNodeId(['main', 'build', 'running'])).toBe('main.build.running');
+    expect(stateNodeId(['settling'])).toBe('settling');
+  });
+
+  it('rejects paths that would not give a unique id', () => {
+    expect(() => stateNodeId([])).toThrow('Expected a state path with at least one key, got an empty path');
+    expect(() => stateNodeId(['main', 'a.b'])).toThrow('Expected state path keys that are non-empty and contain no ".", got "a.b" at index 1');
+  });
+
+  it('lists the active states of a state value, ancestors first', () => {
+    expect(activeNodeIds({ compensating: { charge: 'check' } })).toEqual(['compensating', 'compensating.charge', 'compensating.charge.check']);
+    expect(activeNodeIds('succeeded')).toEqual(['succeeded']);
+  });
+
+  it('escapes task ids that Mermaid would read as links, and still parses', async () => {
+    const sequence = loadSequenceText(
+      ['name: odd-ids', 'version: 1', 'tasks:', '  - id: a--b', '    run: "true"', '  - id: end-', '    run: "true"', '    compensate:', '      run: "true"', '  - id: a_d_db', '    run: "true"'].join('\n'),
+    );
+    const graph = buildGraph(compile(sequence));
+    expect(mermaidId('main.a--b.running')).toBe('main._a_d_db.running');
+    expect(mermaidId('main.a_d_db.running')).toBe('main.a_d_db.running');
+    const parsed = await parseMermaid(toMermaid(graph));
+    const present = new Set([...parsed.vertices, ...parsed.subgraphs.map((s) => s.id)]);
+    for (const node of graph.nodes) expect(present, node.id).toContain(mermaidId(node.id));
+    expect(new Set(graph.nodes.map((n) => mermaidId(n.id))).size).toBe(graph.nodes.length);
+    expect(parseDot(toDot(graph)).nodes).toContain('main.a--b.running');
+  });
+});
