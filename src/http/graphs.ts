@@ -1,13 +1,9 @@
-import type { AnyStateMachine } from 'xstate';
 import { buildGraph } from '../core/graph/build-graph.js';
 import type { MachineGraph } from '../core/graph/model.js';
 import { toStatelyConfig } from '../core/graph/stately.js';
 import type { StatelyMachineConfig } from '../core/graph/stately.js';
 import type { Program } from '../core/step.js';
 import { renderGraphSvg } from '../runtime/graph-svg.js';
-
-// The compiled machine's precise type is narrower than xstate's `AnyStateMachine` in one method signature.
-const machineOf = (program: Program): AnyStateMachine => program.machine as unknown as AnyStateMachine;
 
 /**
  * The graphs the server hands out, computed once per program: the graph model (JSON), Stately's machine
@@ -20,7 +16,7 @@ export class GraphCache {
   graph(program: Program): MachineGraph {
     let graph = this.#graphs.get(program);
     if (!graph) {
-      graph = buildGraph(machineOf(program));
+      graph = buildGraph(program.machine);
       this.#graphs.set(program, graph);
     }
     return graph;
@@ -28,7 +24,7 @@ export class GraphCache {
 
   stately(program: Program): StatelyMachineConfig {
     const description = program.sequence.description;
-    return toStatelyConfig(machineOf(program), description === undefined ? {} : { description });
+    return toStatelyConfig(program.machine, description === undefined ? {} : { description });
   }
 
   svg(program: Program): Promise<string> {

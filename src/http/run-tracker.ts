@@ -1,7 +1,7 @@
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Program, RunSnapshot } from '../core/step.js';
 import type { LiveUpdate } from './backend.js';
-import type { StateValue } from './run-view.js';
+import type { StateValue } from '../core/graph/model.js';
 import { stateView } from './run-view.js';
 
 interface Tracked {

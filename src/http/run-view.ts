@@ -1,4 +1,6 @@
 import type { RunContext } from '../core/compile/types.js';
+import { activeNodeIds } from '../core/graph/model.js';
+import type { StateValue } from '../core/graph/model.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Phase } from '../core/sequence/types.js';
 import type { Program } from '../core/step.js';
@@ -18,9 +20,6 @@ export const StateKind = {
   cancelled: 'cancelled',
 } as const;
 export type StateKind = (typeof StateKind)[keyof typeof StateKind];
-
-/** A state value as XState reports it, e.g. `{ main: { build: 'running' } }`. */
-export type StateValue = string | { readonly [key: string]: StateValue };
 
 /** Where a run is in its machine, derived from its snapshot. */
 export interface RunStateView {
@@ -56,24 +55,6 @@ export function publicEntry(entry: RunEntry): PublicEntry {
   if (!('event' in entry)) return entry;
   const { event: _event, ...rest } = entry;
   return rest as PublicEntry;
-}
-
-/** `{ main: { build: 'running' } }` -> `['main', 'main.build', 'main.build.running']`. */
-export function activeNodeIds(value: StateValue): string[] {
-  const ids: string[] = [];
-  const walk = (v: StateValue, prefix: string): void => {
-    if (typeof v === 'string') {
-      ids.push(prefix ? `${prefix}.${v}` : v);
-      return;
-    }
-    for (const [key, child] of Object.entries(v)) {
-      const id = prefix ? `${prefix}.${key}` : key;
-      ids.push(id);
-      walk(child, id);
-    }
-  };
-  walk(value, '');
-  return ids;
 }
 
 const REGION_KIND: Record<string, StateKind> = { main: StateKind.running, compensating: StateKind.compensating, finalizing: StateKind.cleaningUp };
