@@ -164,3 +164,19 @@ describe('step: unwinding', () => {
     expect(ignored).toEqual([undefined, undefined, 'late']);
   });
 });
+
+describe('step: the last task failing under continue', () => {
+  const program = createProgram(sequence('c').then('a', noop).then('b', noop, { onFailure: 'continue', timeout: '1s' }).finally('f', noop).build());
+
+  it('ends the run succeeded, with the task listed as failed', () => {
+    const { log, snapshot } = drive(program, [succeeded('a'), failed('b'), succeeded('f')]);
+    expect(log.at(-1)).toEqual(['finish succeeded']);
+    expect(snapshot.value).toBe('succeeded');
+    expect(snapshot.context.continued).toEqual(['b']);
+  });
+
+  it('also when it times out', () => {
+    const { log } = drive(program, [succeeded('a'), fired('timeout:b:1'), succeeded('f')]);
+    expect(log.at(-1)).toEqual(['finish succeeded']);
+  });
+});

@@ -128,6 +128,8 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
     type: 'recordFailure' as const,
     params: { ...p, exhausted, onFailure: spec.onFailure, ...(timeoutMs ? { timeoutMs } : {}) },
   });
+  // The last main task failing under `continue` ends the main phase like a success does.
+  const exhausted = [fail(true), ...(phase === 'main' && spec.onFailure === 'continue' && targets.last ? [{ type: 'markSucceeded' as const }] : [])];
   const timeoutId = (c: RunContext) => timerIds.timeout(taskId, c.attempts[taskId] ?? 0);
   const abort = phase === 'main'
     ? {
@@ -150,14 +152,14 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
           TASK_SUCCEEDED: { guard: { type: 'isAttempt' }, target: targets.next, actions: onSuccess },
           TASK_FAILED: [
             { guard: retryIf, target: 'backoff', actions: [fail(false)] },
-            { guard: { type: 'isAttempt' }, target: exhaustedTarget, actions: [fail(true)] },
+            { guard: { type: 'isAttempt' }, target: exhaustedTarget, actions: exhausted },
           ],
           TASK_INTERRUPTED: { guard: { type: 'isAttempt' }, target: 'running', reenter: true },
           TIMER_FIRED: [
             ...(timeoutMs
               ? [
                   { guard: { type: 'timeoutCanRetry', params: retryIf.params }, target: 'backoff', actions: [cancelCurrent('timed out'), fail(false)] },
-                  { guard: { type: 'isTimeout', params: { taskId } }, target: exhaustedTarget, actions: [cancelCurrent('timed out'), fail(true)] },
+                  { guard: { type: 'isTimeout', params: { taskId } }, target: exhaustedTarget, actions: [cancelCurrent('timed out'), ...exhausted] },
                 ]
               : []),
             ...runTimeout,
@@ -223,7 +225,7 @@ export function compile(sequence: Sequence) {
       type: 'finish' as const,
       params: ({ context }: Args) => ({
         runId: context.runId, outcome,
-        ...(outcome !== 'succeeded' ? { reason: context.reason ?? `finally task ${context.finallyFailed[0]} failed` } : {}),
+        ...(outcome !== 'succeeded' ? { reason: context.reason ?? (context.finallyFailed[0] ? `finally task ${context.finallyFailed[0]} failed` : outcome) } : {}),
       }),
     }],
   });
