@@ -4,6 +4,7 @@ import { formatProblems } from '../core/sequence/problems.js';
 import { registerGraph } from './commands/graph.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
+import { registerTest } from './commands/test.js';
 import { registerValidate } from './commands/validate.js';
 import type { CliContext } from './context.js';
 import { ExitCode } from './exit-codes.js';
@@ -27,6 +28,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerValidate(program, cli);
   registerGraph(program, cli);
   registerServe(program, cli);
+  registerTest(program, cli);
   try {
     await program.parseAsync([...argv]);
     return cli.exitCode;

@@ -1,0 +1,241 @@
+import { getAdjacencyMap } from '@xstate/graph';
+import type { RunEvent } from '../compile/types.js';
+import { ErrorCode, LockstepError } from '../errors.js';
+import type { Phase } from '../sequence/types.js';
+import { createRandom } from './random.js';
+import type { ModelState, RunModel, StepToken } from './run-model.js';
+import { StepToken as Token, tokenOf } from './run-model.js';
+
+/** One step of a path: an outcome event and what it is about. */
+export interface PathStep {
+  readonly token: StepToken;
+  /** The event the orchestrator should apply at this step. */
+  readonly event: RunEvent;
+  readonly taskId?: string;
+  readonly attempt?: number;
+  readonly phase?: Phase;
+  /** Readable form, e.g. `charge#2 timeout`. */
+  readonly label: string;
+}
+
+/** A path from a run's start to one of its final states. */
+export interface ModelPath {
+  /** The path's tokens, e.g. `SSFRFC`: it replays the path with `lockstep test <file> --path <id>`. */
+  readonly id: string;
+  readonly steps: readonly PathStep[];
+  /** Definition transitions the path takes, eventless ones included. */
+  readonly transitions: readonly string[];
+  /** State nodes the path enters. */
+  readonly states: readonly string[];
+}
+
+interface Node {
+  readonly key: string;
+  readonly state: ModelState;
+  readonly out: Edge[];
+  readonly in: Edge[];
+}
+
+interface Edge {
+  readonly from: Node;
+  readonly to: Node;
+  readonly step: PathStep;
+  readonly via: readonly string[];
+  readonly entered: readonly string[];
+}
+
+/** The graph of a run model: every reachable state once, and the outcome events between them. */
+export interface PathGraph {
+  readonly model: RunModel;
+  /** Number of distinct complete paths. */
+  readonly total: bigint;
+  /** Definition transitions and state nodes some path can take or enter. */
+  readonly reachableTransitions: readonly string[];
+  readonly reachableStates: readonly string[];
+  /** Graph size, for reports. */
+  readonly size: { readonly states: number; readonly edges: number };
+  /**
+   * Every path when there are at most `maxPaths`; otherwise a seeded sample of `maxPaths` paths that takes every
+   * reachable transition and enters every reachable state at least once (the sample grows past `maxPaths` when
+   * that needs more paths).
+   */
+  select(options: { readonly maxPaths: number; readonly seed: string | number }): { paths: ModelPath[]; exhaustive: boolean };
+  /**
+   * The path with this id.
+   *
+   * @throws LockstepError (`INVALID_USAGE`) when a token is not possible where it appears, or the path does not end.
+   */
+  path(id: string): ModelPath;
+}
+
+function label(step: Omit<PathStep, 'label'>): string {
+  const task = step.taskId ? `${step.taskId}${(step.attempt ?? 1) > 1 ? `#${step.attempt}` : ''}` : '';
+  switch (step.token) {
+    case Token.succeed: return `${task} ok`;
+    case Token.fail: return `${task} fail`;
+    case Token.timeout: return `${task} timeout`;
+    case Token.retry: return `${step.taskId} retry`;
+    case Token.cancel: return 'cancel';
+    case Token.runTimeout: return 'run timeout';
+  }
+}
+
+function toPath(edges: readonly Edge[]): ModelPath {
+  const transitions = new Set<string>();
+  const states = new Set<string>();
+  for (const e of edges) {
+    for (const t of e.via) transitions.add(t);
+    for (const s of e.entered) states.add(s);
+  }
+  return { id: edges.map((e) => e.step.token).join(''), steps: edges.map((e) => e.step), transitions: [...transitions], states: [...states] };
+}
+
+/** Explores a run model with @xstate/graph and counts its complete paths. */
+export function buildPathGraph(model: RunModel): PathGraph {
+  const adjacency = getAdjacencyMap(model.logic, {
+    fromState: model.initial,
+    events: (s: ModelState) => model.events(s),
+    serializeState: (s: ModelState) => model.key(s),
+  });
+  const nodes = new Map<string, Node>();
+  for (const [key, value] of Object.entries(adjacency)) nodes.set(key, { key, state: value.state, out: [], in: [] });
+  let edgeCount = 0;
+  for (const [key, value] of Object.entries(adjacency)) {
+    const from = nodes.get(key)!;
+    for (const { event, state } of Object.values(value.transitions) as Array<{ event: RunEvent; state: ModelState }>) {
+      const to = nodes.get(model.key(state))!;
+      if (to === from) continue; // the event was ignored
+      const task = model.taskOf(from.state, event);
+      const partial = { token: tokenOf(event), event, ...(task ?? {}) };
+      const edge: Edge = { from, to, step: { ...partial, label: label(partial) }, via: state.via, entered: state.entered };
+      from.out.push(edge);
+      to.in.push(edge);
+      edgeCount++;
+    }
+  }
+  const root = nodes.get(model.key(model.initial))!;
+
+  const toEnd = new Map<Node, bigint>();
+  const countToEnd = (node: Node, depth = 0): bigint => {
+    const known = toEnd.get(node);
+    if (known !== undefined) return known;
+    if (depth > 10_000) throw new Error(`the run model has a cycle through ${node.key}`);
+    const n = node.state.status === 'done' ? 1n : node.out.reduce((sum, e) => sum + countToEnd(e.to, depth + 1), 0n);
+    toEnd.set(node, n);
+    return n;
+  };
+  const fromRoot = new Map<Node, bigint>();
+  const countFromRoot = (node: Node): bigint => {
+    const known = fromRoot.get(node);
+    if (known !== undefined) return known;
+    const n = node === root ? 1n : node.in.reduce((sum, e) => sum + countFromRoot(e.from), 0n);
+    fromRoot.set(node, n);
+    return n;
+  };
+  const total = countToEnd(root);
+
+  const edges = [...nodes.values()].flatMap((n) => n.out);
+  const reachableTransitions = [...new Set([...model.initial.via, ...edges.flatMap((e) => e.via)])];
+  const reachableStates = [...new Set([...model.initial.entered, ...edges.flatMap((e) => e.entered)])];
+  const withInitial = (path: ModelPath): ModelPath => ({
+    ...path,
+    transitions: [...new Set([...model.initial.via, ...path.transitions])],
+    states: [...new Set([...model.initial.entered, ...path.states])],
+  });
+
+  const all = (): ModelPath[] => {
+    const paths: ModelPath[] = [];
+    const walk = (node: Node, trail: Edge[]) => {
+      if (node.state.status === 'done') paths.push(withInitial(toPath(trail)));
+      for (const e of node.out) {
+        trail.push(e);
+        walk(e.to, trail);
+        trail.pop();
+      }
+    };
+    walk(root, []);
+    return paths;
+  };
+
+  const select: PathGraph['select'] = ({ maxPaths, seed }) => {
+    if (total <= BigInt(maxPaths)) return { paths: all(), exhaustive: true };
+    const random = createRandom(seed);
+    // Uniform over complete paths: each edge is taken in proportion to the paths through it.
+    const pick = (options: readonly Edge[], weight: (e: Edge) => bigint): Edge => {
+      const sum = options.reduce((s, e) => s + weight(e), 0n);
+      let r = random.below(sum);
+      for (const e of options) {
+        r -= weight(e);
+        if (r < 0n) return e;
+      }
+      return options[options.length - 1]!;
+    };
+    const suffix = (node: Node): Edge[] => {
+      const trail: Edge[] = [];
+      for (let n = node; n.state.status !== 'done'; ) {
+        const e = pick(n.out.filter((o) => countToEnd(o.to) > 0n), (o) => countToEnd(o.to));
+        trail.push(e);
+        n = e.to;
+      }
+      return trail;
+    };
+    const prefix = (node: Node): Edge[] => {
+      const trail: Edge[] = [];
+      for (let n = node; n !== root; ) {
+        const e = pick(n.in, (i) => countFromRoot(i.from));
+        trail.unshift(e);
+        n = e.from;
+      }
+      return trail;
+    };
+    const chosen = new Map<string, ModelPath>();
+    const transitions = new Set<string>(model.initial.via);
+    const states = new Set<string>(model.initial.entered);
+    const add = (trail: Edge[]) => {
+      const path = withInitial(toPath(trail));
+      if (chosen.has(path.id)) return false;
+      chosen.set(path.id, path);
+      for (const t of path.transitions) transitions.add(t);
+      for (const s of path.states) states.add(s);
+      return true;
+    };
+    const live = edges.filter((e) => countToEnd(e.to) > 0n);
+    for (const t of reachableTransitions) {
+      if (transitions.has(t)) continue;
+      const through = live.filter((e) => e.via.includes(t));
+      if (through.length === 0) continue;
+      const e = through[Number(random.below(BigInt(through.length)))]!;
+      add([...prefix(e.from), e, ...suffix(e.to)]);
+    }
+    for (const s of reachableStates) {
+      if (states.has(s)) continue;
+      const through = live.filter((e) => e.entered.includes(s));
+      if (through.length === 0) continue;
+      const e = through[Number(random.below(BigInt(through.length)))]!;
+      add([...prefix(e.from), e, ...suffix(e.to)]);
+    }
+    for (let tries = 0; chosen.size < maxPaths && tries < maxPaths * 20; tries++) add(suffix(root));
+    return { paths: [...chosen.values()], exhaustive: false };
+  };
+
+  const path = (id: string): ModelPath => {
+    const trail: Edge[] = [];
+    let node = root;
+    for (const [i, token] of [...id].entries()) {
+      const e = node.out.find((o) => o.step.token === token);
+      if (!e) {
+        const possible = node.out.map((o) => o.step.token).join(', ') || 'none: the run has ended';
+        throw new LockstepError(ErrorCode.invalidUsage, `path ${id}: step ${i + 1} "${token}" is not possible there (possible: ${possible})`);
+      }
+      trail.push(e);
+      node = e.to;
+    }
+    if (node.state.status !== 'done') {
+      const possible = node.out.map((o) => o.step.token).join(', ');
+      throw new LockstepError(ErrorCode.invalidUsage, `path ${id} stops before the run ends (next step could be: ${possible})`);
+    }
+    return withInitial(toPath(trail));
+  };
+
+  return { model, total, reachableTransitions, reachableStates, size: { states: nodes.size, edges: edgeCount }, select, path };
+}

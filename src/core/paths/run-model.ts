@@ -1,0 +1,264 @@
+import { createActor } from 'xstate';
+import type { ActorLogic, AnyActorScope, AnyStateNode, AnyTransitionDefinition, InspectionEvent } from 'xstate';
+import { compile } from '../compile/machine.js';
+import type { RunMachine } from '../compile/machine.js';
+import type { Command, RunEvent } from '../compile/types.js';
+import { timerIds } from '../compile/types.js';
+import type { Phase, Sequence } from '../sequence/types.js';
+import type { RunSnapshot } from '../step.js';
+
+/** What one step of a path does, as a one-letter token. A path id is its tokens in order. */
+export const StepToken = {
+  /** The attempt in flight succeeds. */
+  succeed: 'S',
+  /** The attempt in flight fails (retriable). */
+  fail: 'F',
+  /** The attempt in flight hangs until its task timeout fires. */
+  timeout: 'T',
+  /** The backoff timer fires and the next attempt starts. */
+  retry: 'R',
+  /** The run is cancelled. */
+  cancel: 'C',
+  /** The whole-run timeout fires. */
+  runTimeout: 'X',
+} as const;
+export type StepToken = (typeof StepToken)[keyof typeof StepToken];
+
+/** One node of the compiled machine's definition, for coverage. */
+export interface ModelStateNode {
+  /** The state node id, e.g. `run.main.fetch.backoff`. */
+  readonly id: string;
+}
+
+/** One transition of the compiled machine's definition, for coverage. */
+export interface ModelTransition {
+  /** Stable id: `<source>:<event>:<index>`, e.g. `run.main.fetch.running:TASK_FAILED:0`. */
+  readonly id: string;
+  /** Readable form: `main.fetch.running -TASK_FAILED [canRetry]-> main.fetch.backoff`. */
+  readonly label: string;
+  /** Event type; `always` for eventless transitions. */
+  readonly event: string;
+}
+
+/**
+ * A state of the path model: the run's snapshot plus simulated time and the timers pending in it, so that
+ * only the timer that really comes due first can fire.
+ */
+export interface ModelState {
+  readonly status: 'active' | 'done';
+  readonly output: undefined;
+  readonly error: undefined;
+  readonly run: RunSnapshot;
+  /** Simulated milliseconds since the run started. */
+  readonly now: number;
+  /** Pending timers in the order they fire: by due time, then arming order. */
+  readonly timers: ReadonlyArray<readonly [timerId: string, dueMs: number]>;
+  /** Ids of the definition transitions the step into this state took (eventless ones included). */
+  readonly via: readonly string[];
+  /** Ids of the state nodes active at any microstep of the step into this state. */
+  readonly entered: readonly string[];
+}
+
+/** The compiled machine seen as a graph over outcome events, ready for @xstate/graph. */
+export interface RunModel {
+  readonly sequence: Sequence;
+  readonly machine: RunMachine;
+  /** The model as actor logic: `transition(state, event)` steps the machine and moves simulated time. */
+  readonly logic: ActorLogic<ModelState, RunEvent>;
+  readonly initial: ModelState;
+  /** The outcome events possible in a state: task outcomes, due timers and cancellation. */
+  events(state: ModelState): RunEvent[];
+  /** Identifies states with the same future, so that the graph stays small. */
+  key(state: ModelState): string;
+  /** Every state node and transition of the definition. */
+  readonly stateNodes: readonly ModelStateNode[];
+  readonly transitions: readonly ModelTransition[];
+  /** The task an event is about and its phase, if any. */
+  taskOf(state: ModelState, event: RunEvent): { taskId: string; attempt: number; phase: Phase } | undefined;
+}
+
+/** The token of an event. */
+export function tokenOf(event: RunEvent): StepToken {
+  switch (event.type) {
+    case 'TASK_SUCCEEDED':
+      return StepToken.succeed;
+    case 'TASK_FAILED':
+    case 'TASK_INTERRUPTED':
+      return StepToken.fail;
+    case 'CANCEL':
+      return StepToken.cancel;
+    case 'TIMER_FIRED':
+      if (event.timerId === timerIds.run) return StepToken.runTimeout;
+      return event.timerId.startsWith('retry:') ? StepToken.retry : StepToken.timeout;
+  }
+}
+
+/**
+ * The run id the model and the path runner share: backoff jitter derives from it, so both must agree on delays.
+ */
+export const PATH_RUN_ID = 'path-run';
+
+/** The failure a scripted attempt reports. */
+export const SCRIPTED_FAILURE = { message: 'scripted failure', code: 'TASK_FAILED', retriable: true } as const;
+
+function allNodes(node: AnyStateNode): AnyStateNode[] {
+  return [node, ...Object.values(node.states as Record<string, AnyStateNode>).flatMap(allNodes)];
+}
+
+const shortId = (id: string) => id.replace(/^run\./, '');
+
+function catalog(machine: RunMachine): { nodes: AnyStateNode[]; transitions: Map<AnyTransitionDefinition, ModelTransition> } {
+  const nodes = allNodes(machine.root as AnyStateNode);
+  const transitions = new Map<AnyTransitionDefinition, ModelTransition>();
+  for (const node of nodes) {
+    const groups: Array<[string, readonly AnyTransitionDefinition[]]> = [...(node.transitions as Map<string, AnyTransitionDefinition[]>)];
+    if (node.always) groups.push(['always', node.always]);
+    for (const [event, list] of groups) {
+      list.forEach((t, index) => {
+        const guard = t.guard && typeof t.guard === 'object' && 'type' in t.guard ? ` [${String(t.guard.type)}]` : '';
+        const targets = t.target?.map((n) => shortId(n.id)).join(', ') ?? '(self)';
+        transitions.set(t, { id: `${node.id}:${event}:${index}`, label: `${shortId(node.id)} -${event}${guard}-> ${targets}`, event });
+      });
+    }
+  }
+  return { nodes, transitions };
+}
+
+/** The path of the active leaf of a state value, e.g. `['main', 'fetch', 'backoff']`. */
+function leafPath(value: unknown): string[] {
+  const path: string[] = [];
+  let v = value;
+  while (v && typeof v === 'object') {
+    const [k, next] = Object.entries(v as Record<string, unknown>)[0]!;
+    path.push(k);
+    v = next;
+  }
+  if (typeof v === 'string') path.push(v);
+  return path;
+}
+
+/** Builds the path model of a sequence's compiled machine. Pure: time is simulated in the model's states. */
+export function createRunModel(sequence: Sequence): RunModel {
+  const machine = compile(sequence);
+  const { nodes, transitions } = catalog(machine);
+
+  // Which task spec a region of the machine runs: `main.<id>`, `compensating.<id>` (its compensation), `finalizing.<id>`.
+  const specOfRegion = new Map<string, { taskId: string; phase: Phase }>();
+  for (const t of sequence.tasks) {
+    specOfRegion.set(`main.${t.id}`, { taskId: t.id, phase: 'main' });
+    if (t.compensate) specOfRegion.set(`compensating.${t.id}`, { taskId: t.compensate.id, phase: 'compensate' });
+  }
+  for (const t of sequence.finally) specOfRegion.set(`finalizing.${t.id}`, { taskId: t.id, phase: 'finally' });
+  const activeSpec = (run: RunSnapshot) => specOfRegion.get(leafPath(run.value).slice(0, 2).join('.'));
+
+  // One inert actor scope: commands are collected, transitions and entered nodes come from inspection.
+  let commands: Command[] = [];
+  let via: string[] = [];
+  let entered = new Set<string>();
+  const inspect = (ev: InspectionEvent) => {
+    if (ev.type !== '@xstate.microstep') return;
+    for (const t of ev._transitions) {
+      const info = transitions.get(t);
+      if (info) via.push(info.id);
+    }
+    for (const n of (ev.snapshot as unknown as { _nodes: AnyStateNode[] })._nodes) entered.add(n.id);
+  };
+  const self = createActor(machine, { input: { runId: PATH_RUN_ID }, inspect });
+  const scope = {
+    self, defer: () => {}, id: '', logger: () => {}, sessionId: '', stopChild: () => {}, system: self.system, emit: () => {},
+    actionExecutor: (action: { type: string; params?: unknown }) => {
+      if (['dispatch', 'cancelTask', 'startTimer', 'cancelTimer', 'finish'].includes(action.type)) {
+        commands.push({ type: action.type, ...(action.params as object) } as Command);
+      }
+    },
+  } as unknown as AnyActorScope;
+  const record = <T>(run: () => T) => {
+    commands = [];
+    via = [];
+    entered = new Set();
+    const result = run();
+    return { result, commands, via, entered: [...entered] };
+  };
+
+  const withTimers = (timers: ModelState['timers'], cs: readonly Command[], now: number): ModelState['timers'] => {
+    let next = [...timers];
+    for (const c of cs) {
+      if (c.type === 'cancelTimer' || c.type === 'startTimer') next = next.filter(([id]) => id !== c.timerId);
+      if (c.type === 'startTimer') {
+        const due = now + c.delayMs;
+        const at = next.findIndex(([, d]) => d > due);
+        next.splice(at === -1 ? next.length : at, 0, [c.timerId, due]);
+      }
+    }
+    return next;
+  };
+  const stateOf = (run: RunSnapshot, now: number, timers: ModelState['timers'], v: readonly string[], e: readonly string[]): ModelState => ({
+    status: run.status === 'done' ? 'done' : 'active', output: undefined, error: undefined, run, now, timers, via: v, entered: e,
+  });
+
+  const started = record(() => machine.getInitialSnapshot(scope, { runId: PATH_RUN_ID }) as RunSnapshot);
+  const initial = stateOf(started.result, 0, withTimers([], started.commands, 0), started.via, started.entered);
+
+  const transition = (state: ModelState, event: RunEvent): ModelState => {
+    let now = state.now;
+    let timers = state.timers;
+    if (event.type === 'TIMER_FIRED') {
+      const due = timers.find(([id]) => id === event.timerId)?.[1];
+      if (due === undefined) return state;
+      now = due;
+      timers = timers.filter(([id]) => id !== event.timerId);
+    }
+    const stepped = record(() => machine.transition(state.run, event, scope) as RunSnapshot);
+    if (stepped.result === state.run) return state;
+    return stateOf(stepped.result, now, withTimers(timers, stepped.commands, now), stepped.via, stepped.entered);
+  };
+
+  const events = (state: ModelState): RunEvent[] => {
+    if (state.status === 'done') return [];
+    const out: RunEvent[] = [];
+    const current = state.run.context.current;
+    const inMain = leafPath(state.run.value)[0] === 'main';
+    if (current) {
+      const { taskId, attempt } = current;
+      out.push({ type: 'TASK_SUCCEEDED', taskId, attempt }, { type: 'TASK_FAILED', taskId, attempt, error: SCRIPTED_FAILURE });
+    }
+    const due = state.timers[0];
+    if (due) out.push({ type: 'TIMER_FIRED', timerId: due[0] });
+    if (inMain) out.push({ type: 'CANCEL' });
+    return out;
+  };
+
+  const key = (state: ModelState): string => {
+    const run = state.run;
+    const ctx = run.context;
+    const spec = activeSpec(run)?.taskId;
+    // Due times only matter while the run timer races the task's timers.
+    const racing = state.timers.some(([id]) => id === timerIds.run);
+    return JSON.stringify([
+      run.value, spec, spec ? ctx.attempts[spec] ?? 0 : 0, spec ? ctx.failures[spec] ?? 0 : 0, ctx.completed, ctx.outcome,
+      ctx.finallyFailed.length > 0, racing ? state.now : 0, racing ? state.timers : state.timers.map(([id]) => id),
+    ]);
+  };
+
+  const taskOf = (state: ModelState, event: RunEvent) => {
+    const region = activeSpec(state.run);
+    if (!region) return undefined;
+    if (event.type === 'TASK_SUCCEEDED' || event.type === 'TASK_FAILED') return { taskId: event.taskId, attempt: event.attempt, phase: region.phase };
+    if (event.type === 'TIMER_FIRED' && event.timerId !== timerIds.run) {
+      return { taskId: region.taskId, attempt: state.run.context.attempts[region.taskId] ?? 0, phase: region.phase };
+    }
+    return undefined;
+  };
+
+  const logic = {
+    transition: (s: ModelState, e: RunEvent) => transition(s, e),
+    getInitialSnapshot: () => initial,
+    getPersistedSnapshot: (s: ModelState) => s,
+  } as unknown as ActorLogic<ModelState, RunEvent>;
+
+  return {
+    sequence, machine, logic, initial, events, key, taskOf,
+    stateNodes: nodes.map((n) => ({ id: n.id })),
+    transitions: [...transitions.values()],
+  };
+}
