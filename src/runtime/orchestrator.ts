@@ -134,14 +134,21 @@ export class Orchestrator {
    * interrupted (it runs again as its next attempt) and re-arms pending timers at their original due times.
    */
   async resume(runId: string): Promise<void> {
-    const stored = await this.#o.store.get(runId);
-    if (!stored) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
-    if (stored.record.status !== 'running') {
-      throw new LockstepError(ErrorCode.runNotResumable, `run ${runId} already ended: ${stored.record.status}`);
-    }
+    if (!(await this.#o.store.get(runId))) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
     const release = await this.#o.store.lock(runId, this.#owner);
-    const { program } = this.#o.registry.resolve(stored.record.sequence, stored.record.version);
-    const run = replay(program, stored.history);
+    // Read the history again under the lock: another process may have driven the run to its end meanwhile.
+    let run: LiveRun;
+    try {
+      const stored = (await this.#o.store.get(runId))!;
+      if (stored.record.status !== 'running') {
+        throw new LockstepError(ErrorCode.runNotResumable, `run ${runId} already ended: ${stored.record.status}`);
+      }
+      const { program } = this.#o.registry.resolve(stored.record.sequence, stored.record.version);
+      run = replay(program, stored.history);
+    } catch (error) {
+      release();
+      throw error;
+    }
     this.#runs.set(runId, run);
     this.#releases.set(runId, release);
     const now = this.#o.clock.now();
@@ -155,6 +162,7 @@ export class Orchestrator {
     for (const [timerId, dueAt] of run.timers) after.push(() => this.#timers.arm({ runId, timerId, dueAt }));
     await this.#persist(new Map([[runId, pending]]));
     for (const f of after) f();
+    if (this.#o.onEntry) for (const e of pending.entries) this.#o.onEntry(e);
     if (out.length > 0) await this.#o.transport.publish(out);
   }
 
@@ -251,7 +259,8 @@ export class Orchestrator {
       else if (e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.cancelled') {
         p.update.status = e.outcome;
         if (e.reason) p.update.reason = e.reason;
-        if (e.outcome === 'succeeded') p.update.currentTask = null;
+        // The record names the task that failed the run, not the last finally task that ran.
+        p.update.currentTask = e.outcome === 'succeeded' ? null : run.snapshot.context.error?.taskId ?? null;
         const final = e;
         after.push(() => this.#finish(run.runId, final));
       }
