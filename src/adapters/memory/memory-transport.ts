@@ -13,6 +13,8 @@ interface Member {
 
 interface Group {
   readonly members: Member[];
+  /** Messages for the group while it has no member (as Kafka keeps a group's position); the next member gets them. */
+  backlog: ConsumedMessage[];
 }
 
 interface Topic {
@@ -71,7 +73,10 @@ export class MemoryTransport implements Transport {
       }
       for (const group of topic.groups.values()) {
         const members = group.members;
-        if (members.length === 0) continue;
+        if (members.length === 0) {
+          group.backlog.push(consumed);
+          continue;
+        }
         const member = members.length === 1 ? members[0]! : members[hash(m.key) % members.length]!;
         member.queue.push(consumed);
         this.#schedule(member);
@@ -83,7 +88,7 @@ export class MemoryTransport implements Transport {
     const topic = this.#topic(options.topic);
     let group = topic.groups.get(options.group);
     if (!group) {
-      group = { members: [] };
+      group = { members: [], backlog: [] };
       topic.groups.set(options.group, group);
     }
     const held = new Set<ConsumedMessage>();
@@ -96,7 +101,8 @@ export class MemoryTransport implements Transport {
         };
       },
     };
-    const member: Member = { handler, queue: topic.backlog, held, context, draining: false, closed: false };
+    const member: Member = { handler, queue: [...group.backlog, ...topic.backlog], held, context, draining: false, closed: false };
+    group.backlog = [];
     topic.backlog = [];
     group.members.push(member);
     await options.onAssigned?.([0]);
@@ -110,9 +116,11 @@ export class MemoryTransport implements Transport {
         const heir = members.find((m) => !m.closed);
         if (heir) {
           heir.queue.push(...member.held, ...member.queue);
-          member.held.clear();
           this.#schedule(heir);
+        } else {
+          group.backlog.push(...member.held, ...member.queue);
         }
+        member.held.clear();
       },
     };
   }

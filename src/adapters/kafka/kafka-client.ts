@@ -1,0 +1,135 @@
+import kafkajs from 'kafkajs';
+import type { ConsumerConfig, Kafka, KafkaConfig, KafkaMessage, LogEntry, ProducerConfig } from 'kafkajs';
+import { ErrorCode, LockstepError } from '../../core/errors.js';
+import { parseEnvelope } from '../../core/protocol/envelope.js';
+import type { ConsumedMessage, StoredMessage } from '../../ports/transport.js';
+
+const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs;
+
+/** Log levels of the Kafka client's own messages. */
+export type KafkaLogLevel = 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+
+/** How to reach a Kafka cluster. Everything but `brokers` has a sensible default. */
+export interface KafkaConnectionOptions {
+  /**
+   * Bootstrap brokers: an array or a comma-separated list.
+   * @example '127.0.0.1:9092,127.0.0.1:9093'
+   */
+  readonly brokers: string | readonly string[];
+  /** @default 'lockstep' */
+  readonly clientId?: string;
+  /** Passed to kafkajs as is (TLS, SASL). */
+  readonly ssl?: KafkaConfig['ssl'];
+  readonly sasl?: KafkaConfig['sasl'];
+  /** @default 'error' */
+  readonly logLevel?: KafkaLogLevel;
+  /** Receives the client's log lines. @default JSON lines on stderr */
+  readonly log?: (entry: { level: KafkaLogLevel; message: string; extra: Record<string, unknown> }) => void;
+}
+
+/**
+ * Client settings that matter for latency and correctness, shared by every consumer and producer lockstep makes
+ * (and by `bench:kafka`'s floor, so that both measure the same thing).
+ */
+export const CLIENT_SETTINGS = {
+  /** The broker answers a fetch after this long when there is nothing to read (kafkajs defaults to 5 s). */
+  maxWaitTimeInMs: 20,
+  /** A dead member is noticed after this long; the broker accepts 6 s and up by default. */
+  sessionTimeout: 10_000,
+  rebalanceTimeout: 20_000,
+  heartbeatInterval: 1_000,
+  /** Aborted by the broker if not ended in time (a crashed orchestrator's open transaction). */
+  transactionTimeout: 30_000,
+} as const;
+
+const LEVELS: Record<KafkaLogLevel, number> = {
+  nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG,
+};
+const NAMES: Record<number, KafkaLogLevel> = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' };
+
+/** Splits a broker list ("a:9092,b:9092") into an array. */
+export function brokerList(brokers: string | readonly string[]): string[] {
+  const list = (typeof brokers === 'string' ? brokers.split(',') : [...brokers]).map((b) => b.trim()).filter((b) => b !== '');
+  if (list.length === 0) throw new LockstepError(ErrorCode.invalidUsage, 'no Kafka brokers given (use --brokers or KAFKA_BROKERS)');
+  return list;
+}
+
+/** Creates the kafkajs client for a connection. */
+export function createKafka(options: KafkaConnectionOptions): Kafka {
+  const log = options.log ?? ((e) => process.stderr.write(`${JSON.stringify({ kafka: e.level, message: e.message, ...e.extra })}\n`));
+  return new KafkaClient({
+    clientId: options.clientId ?? 'lockstep',
+    brokers: brokerList(options.brokers),
+    ...(options.ssl ? { ssl: options.ssl } : {}),
+    ...(options.sasl ? { sasl: options.sasl } : {}),
+    logLevel: LEVELS[options.logLevel ?? 'error'],
+    logCreator: () => (entry: LogEntry) => {
+      const { message, timestamp: _t, logger: _l, ...extra } = entry.log;
+      log({ level: NAMES[entry.level] ?? 'info', message: `${entry.namespace}: ${message}`, extra });
+    },
+    retry: { initialRetryTime: 100, retries: 8 },
+  });
+}
+
+/** A consumer with lockstep's settings: read_committed, short fetch waits, quick failure detection. */
+export function consumerConfig(groupId: string): ConsumerConfig {
+  return {
+    groupId,
+    maxWaitTimeInMs: CLIENT_SETTINGS.maxWaitTimeInMs,
+    sessionTimeout: CLIENT_SETTINGS.sessionTimeout,
+    rebalanceTimeout: CLIENT_SETTINGS.rebalanceTimeout,
+    heartbeatInterval: CLIENT_SETTINGS.heartbeatInterval,
+    allowAutoTopicCreation: false,
+    readUncommitted: false,
+  };
+}
+
+/** An idempotent producer with the partitioner every lockstep process (and Java clients) use: murmur2 of the key. */
+export function producerConfig(transactionalId?: string): ProducerConfig {
+  return {
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    ...(transactionalId ? { transactionalId, transactionTimeout: CLIENT_SETTINGS.transactionTimeout } : {}),
+  };
+}
+
+/** Turns a fetched message into a consumed one; text that is not a valid envelope keeps `value: null` and its raw text. */
+export function decodeMessage(topic: string, partition: number, message: KafkaMessage): ConsumedMessage {
+  const raw = message.value === null ? '' : message.value.toString('utf8');
+  const parsed = parseEnvelope(raw);
+  return {
+    topic, partition, offset: message.offset, key: message.key === null ? null : message.key.toString('utf8'),
+    value: parsed.success ? parsed.envelope : null, raw,
+  };
+}
+
+/** Turns a fetched message into a stored one (text as is). */
+export function storedMessage(partition: number, message: KafkaMessage): StoredMessage {
+  return {
+    partition, offset: message.offset, key: message.key === null ? null : message.key.toString('utf8'),
+    value: message.value === null ? null : message.value.toString('utf8'),
+  };
+}
+
+/** The kafkajs protocol error type of an error or of what caused it, e.g. `INVALID_PRODUCER_EPOCH`. */
+export function kafkaErrorTypes(error: unknown): string[] {
+  const types: string[] = [];
+  for (let e = error as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 6; depth++) {
+    if (typeof e.type === 'string') types.push(e.type);
+    if (typeof (e as { name?: unknown }).name === 'string') types.push((e as { name: string }).name);
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return types;
+}
+
+/** True when the error says another producer with the same transactional id took over (this one is a zombie). */
+export function isFenced(error: unknown): boolean {
+  return kafkaErrorTypes(error).some((t) => t === 'INVALID_PRODUCER_EPOCH' || t === 'PRODUCER_FENCED' || t === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED');
+}
+
+/** Wraps a client failure in lockstep's taxonomy. */
+export function transportError(what: string, error: unknown): LockstepError {
+  return new LockstepError(ErrorCode.transportUnavailable, `${what}: ${(error as Error)?.message ?? String(error)}`, { retriable: true, cause: error });
+}

@@ -1,0 +1,131 @@
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { BatchHandler, StoredMessage, SubscribeOptions, Subscription, TopicMessage, Transport } from '../../ports/transport.js';
+import { AtLeastOnceSubscription } from './at-least-once-subscription.js';
+import { topicMessages } from './encoding.js';
+import { ExactlyOnceSubscription } from './exactly-once-subscription.js';
+import type { KafkaConnectionOptions } from './kafka-client.js';
+import { createKafka, producerConfig, transportError } from './kafka-client.js';
+import { readPartitions } from './partition-reader.js';
+import { partitionCounts } from './topic-admin.js';
+
+/** Options of {@link KafkaTransport}. */
+export interface KafkaTransportOptions extends KafkaConnectionOptions {
+  /** Delay before a batch whose handler threw is delivered again. @default 200 */
+  readonly redeliveryDelayMs?: number;
+  /** Receives the transport's own diagnostics (fencing, redeliveries). @default silent */
+  readonly onLog?: (message: string, extra?: Record<string, unknown>) => void;
+}
+
+interface Pending {
+  readonly messages: readonly TopicMessage[];
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * The Kafka transport. Messages are JSON envelopes keyed by run id (murmur2 partitioning, as Java clients do), so
+ * one run's messages stay in order in one partition. `publish` batches everything published in the same tick
+ * into one idempotent `sendBatch`. Subscriptions are consumer groups: `exactly-once` ones commit the handler's
+ * messages and the batch's offsets in one fenced transaction per partition batch, `at-least-once` ones publish,
+ * then commit, and let a handler hold a message's acknowledgement back (`defer`).
+ */
+export class KafkaTransport implements Transport {
+  readonly kafka: Kafka;
+  readonly #o: KafkaTransportOptions;
+  readonly #subscriptions = new Set<ExactlyOnceSubscription | AtLeastOnceSubscription>();
+  #producer: Promise<Producer> | undefined;
+  #admin: Promise<Admin> | undefined;
+  #pending: Pending[] = [];
+  #flushing = false;
+  #closed = false;
+
+  constructor(options: KafkaTransportOptions) {
+    this.#o = options;
+    this.kafka = createKafka(options);
+  }
+
+  /** The shared admin client (connected on first use). */
+  admin(): Promise<Admin> {
+    this.#admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })();
+    return this.#admin;
+  }
+
+  #producerReady(): Promise<Producer> {
+    this.#producer ??= (async () => {
+      const producer = this.kafka.producer(producerConfig());
+      await producer.connect();
+      return producer;
+    })();
+    return this.#producer;
+  }
+
+  publish(messages: readonly TopicMessage[]): Promise<void> {
+    if (this.#closed) return Promise.reject(transportError('publish', new Error('the Kafka transport is closed')));
+    if (messages.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ messages, resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  /** Sends everything published since the last flush in one request; keeps going while more arrives. */
+  async #flush(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const items = this.#pending;
+      this.#pending = [];
+      try {
+        const producer = await this.#producerReady();
+        await producer.sendBatch({ topicMessages: topicMessages(items.flatMap((i) => i.messages)), acks: -1 });
+        for (const i of items) i.resolve();
+      } catch (error) {
+        const failure = transportError('cannot publish to Kafka', error);
+        for (const i of items) i.reject(failure);
+      }
+    }
+    this.#flushing = false;
+  }
+
+  async subscribe(options: SubscribeOptions, handler: BatchHandler): Promise<Subscription> {
+    const admin = await this.admin();
+    const partitions = (await partitionCounts(admin, [options.topic]).catch(() => new Map<string, number>())).get(options.topic) ?? 1;
+    const deps = {
+      kafka: this.kafka, admin: () => this.admin(), options, handler, partitions, publish: (m: readonly TopicMessage[]) => this.publish(m),
+      log: this.#o.onLog ?? (() => {}), redeliveryDelayMs: this.#o.redeliveryDelayMs ?? 200,
+    };
+    const subscription = options.delivery === 'at-least-once' ? new AtLeastOnceSubscription(deps) : new ExactlyOnceSubscription(deps);
+    try {
+      await subscription.start();
+    } catch (error) {
+      await subscription.close().catch(() => {});
+      throw transportError(`cannot subscribe to ${options.topic}`, error);
+    }
+    this.#subscriptions.add(subscription);
+    return {
+      close: async () => {
+        this.#subscriptions.delete(subscription);
+        await subscription.close();
+      },
+    };
+  }
+
+  async readPartitions(topic: string, partitions: readonly number[]): Promise<StoredMessage[]> {
+    return readPartitions(this.kafka, await this.admin(), topic, partitions);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    while (this.#flushing) await new Promise((r) => setTimeout(r, 5));
+    this.#closed = true;
+    await Promise.all([...this.#subscriptions].map((s) => s.close().catch(() => {})));
+    this.#subscriptions.clear();
+    if (this.#producer) await (await this.#producer.catch(() => undefined))?.disconnect().catch(() => {});
+    if (this.#admin) await (await this.#admin.catch(() => undefined))?.disconnect().catch(() => {});
+  }
+}
