@@ -180,6 +180,8 @@ function highlight() {
   if (s.failedTask) mark(`main.${s.failedTask}.running`, 'ls', 'ls-failed');
   for (const t of s.compensationFailed) mark(`compensating.${t.replace(/\.compensate$/, '')}.running`, 'ls', 'ls-failed');
   for (const t of s.finallyFailed) mark(`finalizing.${t}.running`, 'ls', 'ls-failed');
+  // The context does not list finally tasks that succeeded: the history does.
+  for (const e of state.view.history) if (e.type === 'task.succeeded' && e.phase === 'finally') mark(`finalizing.${e.task}.running`, 'ls', 'ls-done');
   for (const id of s.activeNodes.slice(0, -1)) mark(id, 'ls', 'ls-active');
   const node = graphNode(s.node);
   if (node) {
@@ -195,6 +197,13 @@ function highlight() {
 
 // ---------- timeline ----------
 
+/** The run whose result a task.succeeded entry reuses, when it is one of a rerun's reused tasks. */
+function reusedHere(e) {
+  const first = state.view?.history[0];
+  if (!first || first.type !== 'run.started' || !first.rerunOf || !first.reused?.includes(e.task) || e.phase !== 'main') return undefined;
+  return e.at === first.at ? first.rerunOf : undefined;
+}
+
 function describe(e) {
   const phase = e.phase && e.phase !== 'main' ? ` (${e.phase === 'compensate' ? 'compensation' : 'finally'})` : '';
   switch (e.type) {
@@ -202,8 +211,11 @@ function describe(e) {
       return { tone: 'start', what: `run started: ${e.sequence} v${e.version}`, detail: e.rerunOf ? `rerun of ${e.rerunOf}${e.reused?.length ? `, reusing ${e.reused.join(', ')}` : ''}` : '' };
     case 'task.started':
       return { tone: e.phase === 'compensate' ? 'comp' : e.phase === 'finally' ? 'fin' : 'start', what: `${e.task}${phase} started`, detail: `attempt ${e.attempt}` };
-    case 'task.succeeded':
-      return { tone: 'ok', what: `${e.task}${phase} succeeded`, detail: `attempt ${e.attempt}, ${e.durationMs}ms${e.result !== undefined ? ` → ${JSON.stringify(e.result)}` : ''}` };
+    case 'task.succeeded': {
+      const result = e.result !== undefined ? ` → ${JSON.stringify(e.result)}` : '';
+      const reused = reusedHere(e);
+      return { tone: 'ok', what: `${e.task}${phase} ${reused ? 'reused' : 'succeeded'}`, detail: reused ? `result of run ${shortId(reused)}${result}` : `attempt ${e.attempt}, ${e.durationMs}ms${result}` };
+    }
     case 'task.failed':
       return { tone: e.willRetry ? 'retry' : 'bad', what: `${e.task}${phase} failed`, detail: `${e.error.message}${e.willRetry ? ` · retry in ${e.retryInMs}ms` : ''}` };
     case 'task.interrupted':
@@ -420,7 +432,15 @@ function connectAll() {
   source.addEventListener('entry', (ev) => {
     const u = JSON.parse(ev.data);
     const known = state.runs.find((r) => r.runId === u.runId);
-    if (!known || u.entry.type.startsWith('run.') || u.entry.type === 'task.started') refreshRunsSoon();
+    if (!known) {
+      if (u.entry.type === 'run.started') refreshRunsSoon();
+      return;
+    }
+    // Keep the list current at once; the refresh that follows brings the stored record.
+    if (u.entry.type === 'task.started') known.currentTask = u.entry.task;
+    if (FINAL.has(u.entry.outcome)) known.status = u.entry.outcome;
+    renderRuns();
+    if (u.entry.type.startsWith('run.')) refreshRunsSoon();
   });
 }
 
@@ -460,6 +480,10 @@ async function main() {
   $('rerun-close').addEventListener('click', closeRerun);
   $('rerun-confirm').addEventListener('click', confirmRerun);
   $('rerun-from').addEventListener('change', (ev) => showPlan(ev.target.value));
+  $('graph-fit').addEventListener('click', () => {
+    const fit = $('graph').classList.toggle('fit');
+    $('graph-fit').textContent = fit ? 'Actual size' : 'Fit';
+  });
 
   try {
     const health = await api('/api/health');

@@ -1,0 +1,199 @@
+// The page of `lockstep serve` in Debian's headless chromium (driven by playwright-core, never a downloaded
+// browser), against a real `lockstep serve` process with real runs in progress. Gate files decide when each
+// shell task ends, so the test sees every state it waits for.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, ROOT } from '../support/cli.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'browser-test-token';
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+
+let dir: string;
+let gates: string;
+let serve: ChildProcess;
+let base: string;
+let browser: Browser;
+let page: Page;
+const external: string[] = [];
+const pageErrors: string[] = [];
+
+const open = (gate: string) => writeFileSync(join(gates, gate), '');
+const node = (id: string, ...classes: string[]) => `#graph g[id="${id}"]${classes.map((c) => `.${c}`).join('')}`;
+
+function writeDeploy(machines: string): void {
+  const wait = (gate: string) => `while [ ! -f "${gates}/${gate}" ]; do sleep 0.02; done`;
+  writeFileSync(join(machines, 'deploy.yaml'), [
+    'name: deploy',
+    'version: 1',
+    'description: Prepare, build and publish; undo the preparation if publishing fails.',
+    'tasks:',
+    '  - id: prepare',
+    `    run: ${JSON.stringify(`${wait('prepare')}; echo '{"workspace":"w1"}'`)}`,
+    '    compensate:',
+    `      run: ${JSON.stringify(`${wait('undo-prepare')}; echo undone`)}`,
+    '  - id: build',
+    `    run: ${JSON.stringify(`${wait('build')}; echo '{"artifact":"app.tgz"}'`)}`,
+    '  - id: publish',
+    `    run: ${JSON.stringify(`${wait('publish')}; test ! -f "${gates}/fail-publish"`)}`,
+    'finally:',
+    '  - id: cleanup',
+    `    run: ${JSON.stringify(`${wait('cleanup')}; echo cleaned`)}`,
+    '',
+  ].join('\n'));
+}
+
+/** Starts `lockstep serve` on a free port and resolves with its base URL. */
+function startServe(machines: string): Promise<string> {
+  serve = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--machines', machines], {
+    cwd: dir, env: { ...process.env, LOCKSTEP_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`lockstep serve did not start:\n${out}`)), 20_000);
+    serve.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    serve.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    serve.on('exit', (code) => reject(new Error(`lockstep serve exited with ${code}:\n${out}`)));
+  });
+}
+
+async function api(path: string, body?: unknown): Promise<Record<string, any>> {
+  const res = await fetch(`${base}${path}`, body === undefined ? {} : {
+    method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  return (await res.json()) as Record<string, any>;
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'dist/http/ui/index.html'))) throw new Error('dist/ is missing the serve page: run `npm run build` first');
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+  dir = mkdtempSync(join(tmpdir(), 'lockstep-browser-'));
+  gates = join(dir, 'gates');
+  const machines = join(dir, 'machines');
+  mkdirSync(gates);
+  mkdirSync(machines);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  writeDeploy(machines);
+  base = await startServe(machines);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
+  page.setDefaultTimeout(15_000);
+  page.on('request', (r) => {
+    if (!r.url().startsWith(base) && !r.url().startsWith('data:')) external.push(r.url());
+  });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (serve && serve.exitCode === null) {
+    const exited = new Promise((r) => serve.once('exit', r));
+    serve.kill('SIGTERM');
+    await exited;
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 30_000);
+
+describe('the serve page in chromium', () => {
+  it('highlights the current task live, then the next, then the final state; reruns from a step', async () => {
+    const { runId } = await api('/api/runs', { sequence: 'deploy', input: { release: 7 } });
+    expect(runId).toEqual(expect.any(String));
+
+    await page.goto(`${base}/#token=${TOKEN}`);
+    await page.click('#sequence-list li[data-sequence="deploy"]');
+    await page.click(`#run-list li[data-run-id="${runId}"]`);
+
+    // The first task runs.
+    await page.waitForSelector(node('main.prepare.running', 'ls-current', 'k-running'));
+    expect(await page.getAttribute('#current-state', 'data-node')).toBe('main.prepare.running');
+    expect(await page.textContent('#run-status')).toBe('running');
+    expect(await page.isEnabled('#cancel-run')).toBe(true);
+    expect(await page.isDisabled('#rerun-open')).toBe(true);
+
+    // The next one: prepare is done, build is current.
+    open('prepare');
+    await page.waitForSelector(node('main.build.running', 'ls-current', 'k-running'));
+    await page.waitForSelector(node('main.prepare.running', 'ls-done'));
+    expect(await page.$$eval('#graph g.ls-current', (gs) => gs.map((g) => g.id))).toEqual(['main.build.running']);
+    await page.waitForSelector('#timeline li[data-type="task.started"]:nth-child(4)');
+    await page.screenshot({ path: join(ARTIFACTS, 'serve-page-running.png') });
+
+    open('build');
+    open('publish');
+    await page.waitForSelector(node('finalizing.cleanup.running', 'ls-current', 'k-cleaning-up'));
+    expect(await page.textContent('#run-status')).toBe('cleaning up');
+
+    // The final state.
+    open('cleanup');
+    await page.waitForSelector(node('succeeded', 'ls-current', 'k-succeeded'));
+    await page.waitForSelector('#run-status[data-kind="succeeded"]');
+    expect(await page.$$eval('#graph g.ls-done', (gs) => gs.map((g) => g.id).sort())).toEqual(
+      ['finalizing.cleanup.running', 'main.build.running', 'main.prepare.running', 'main.publish.running'],
+    );
+    const timeline = await page.$$eval('#timeline li', (lis) => lis.map((li) => li.getAttribute('data-type')));
+    expect(timeline).toEqual([
+      'run.started', 'task.started', 'task.succeeded', 'task.started', 'task.succeeded', 'task.started', 'task.succeeded',
+      'task.started', 'task.succeeded', 'run.succeeded',
+    ]);
+    expect(await page.isDisabled('#cancel-run')).toBe(true);
+
+    // Rerun from build: the preview names what runs again and what would fire, before anything happens.
+    await page.click('#rerun-open');
+    await page.selectOption('#rerun-from', 'build');
+    await page.waitForSelector('#rerun-confirm:has-text("Rerun from build")');
+    const plan = await page.textContent('#rerun-plan');
+    expect(plan).toContain('Reused (not run again)prepare');
+    expect(plan).toContain('Run againbuildpublish');
+    expect(plan).toContain('prepare.compensate (of a reused task)');
+    expect(plan).toContain('Cleanups (finally, always run)cleanup');
+    expect((await api('/api/runs?sequence=deploy')).runs).toHaveLength(1);
+
+    await page.click('#rerun-confirm');
+    await page.waitForSelector('#run-list li[data-run-id]:nth-child(2)');
+    const rerun = (await api('/api/runs?sequence=deploy')).runs.find((r: { rerunOf?: string }) => r.rerunOf === runId);
+    expect(rerun).toBeDefined();
+    await page.waitForSelector(`#run-list li.selected[data-run-id="${rerun.runId}"]`);
+    expect(await page.textContent(`#run-list li[data-run-id="${rerun.runId}"]`)).toContain(`rerun of ${runId.slice(0, 8)}`);
+    // Its gates are open already, so it runs to the end: prepare reused, build and publish run again.
+    await page.waitForSelector(node('succeeded', 'ls-current', 'k-succeeded'));
+    await page.waitForSelector('#timeline li[data-type="run.succeeded"]');
+    expect(await page.textContent('#timeline li[data-type="run.started"]')).toContain('reusing prepare');
+    await page.screenshot({ path: join(ARTIFACTS, 'serve-page.png') });
+  });
+
+  it('shows a failing run compensating, then failed, after starting it from the page', async () => {
+    open('fail-publish');
+    await page.click('#sequence-list li[data-sequence="deploy"]');
+    await page.click('#start-run');
+    await page.waitForSelector(node('compensating.prepare.running', 'ls-current', 'k-compensating'));
+    await page.waitForSelector(node('main.publish.running', 'ls-failed'));
+    expect(await page.textContent('#run-status')).toBe('compensating');
+    await page.screenshot({ path: join(ARTIFACTS, 'serve-page-compensating.png') });
+    open('undo-prepare');
+    await page.waitForSelector(node('failed', 'ls-current', 'k-failed'));
+    await page.waitForSelector('#run-status[data-kind="failed"]');
+    expect(await page.textContent('#current-state')).toContain('task publish failed');
+    expect((await api('/api/runs?sequence=deploy')).runs).toHaveLength(3);
+  });
+
+  it('loaded nothing from any other origin and raised no script error', () => {
+    expect(external).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+});
