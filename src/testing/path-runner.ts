@@ -122,6 +122,7 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
   const violations: Violation[] = [];
   const injected: string[] = [];
   const inject = options.inject !== false;
+  let abandoned = false;
 
   const publishCompletion = (type: 'task.succeeded' | 'task.failed', taskId: string, attempt: number) =>
     runtime.transport.publish([{
@@ -181,6 +182,7 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
       const problem = await perform(step);
       if (problem) {
         violations.push({ invariant: Invariant.followsPath, message: `step ${i + 1} (${step.label}): ${problem}` });
+        abandoned = true;
         break;
       }
       await settle();
@@ -202,9 +204,8 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
   }
 
   const expected = expectOutcome(sequence, path.steps);
-  const reported = new Set(violations.map((v) => v.invariant));
-  for (const v of checkRun(sequence, path, expected, entries, executions)) {
-    if (v.invariant === Invariant.followsPath && reported.has(Invariant.followsPath)) continue;
+  for (const v of checkRun(sequence, path, expected, { entries, executions, abandoned })) {
+    if (v.invariant === Invariant.followsPath && abandoned) continue; // already reported, at the step that could not be taken
     violations.push(v);
   }
   const final = entries.find((e) => FINAL.has(e.type)) as Extract<RunEntry, { outcome: Outcome }> | undefined;
