@@ -114,16 +114,21 @@ interface Targets {
   /** Where an exhausted failure goes under `onFailure: stop`; also cancel and run timeout (main phase only). */
   readonly unwind?: string;
   readonly last: boolean;
+  /** Whether the sequence has a whole-run timeout. */
+  readonly runTimer?: boolean;
 }
 
+/**
+ * The states of one task: `running`, plus `backoff` when it may retry. Only transitions that can happen are
+ * generated, so every edge of the graph is reachable (model-based tests cover all of them).
+ */
 function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
   const { id: taskId, retry, timeoutMs } = spec;
   const p = { taskId, phase };
+  const retries = retry.maxAttempts > 1;
   const exhaustedTarget = phase === 'main' && spec.onFailure === 'stop' ? targets.unwind! : targets.next;
-  const onSuccess = ['recordSuccess', ...(phase === 'main' && targets.last ? ['markSucceeded'] : [])].map((type) =>
-    type === 'recordSuccess' ? { type, params: p } : { type },
-  );
-  const retryIf = { type: 'canRetry' as const, params: { taskId, maxAttempts: retry.maxAttempts } };
+  const onSuccess = [{ type: 'recordSuccess' as const, params: p }, ...(phase === 'main' && targets.last ? [{ type: 'markSucceeded' as const }] : [])];
+  const retryParams = { taskId, maxAttempts: retry.maxAttempts };
   const fail = (exhausted: boolean) => ({
     type: 'recordFailure' as const,
     params: { ...p, exhausted, onFailure: spec.onFailure, ...(timeoutMs ? { timeoutMs } : {}) },
@@ -131,58 +136,53 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
   // The last main task failing under `continue` ends the main phase like a success does.
   const exhausted = [fail(true), ...(phase === 'main' && spec.onFailure === 'continue' && targets.last ? [{ type: 'markSucceeded' as const }] : [])];
   const timeoutId = (c: RunContext) => timerIds.timeout(taskId, c.attempts[taskId] ?? 0);
-  const abort = phase === 'main'
-    ? {
-        CANCEL: { target: targets.unwind!, actions: [cancelCurrent('run cancelled'), { type: 'markCancelled' as const }] },
-        TIMER_FIRED_RUN: { target: targets.unwind!, actions: [cancelCurrent('run timed out'), { type: 'markRunTimedOut' as const }] },
-      }
-    : {};
-  const runTimeout = abort.TIMER_FIRED_RUN ? [{ guard: { type: 'isRunTimeout' as const }, ...abort.TIMER_FIRED_RUN }] : [];
-  return {
-    initial: 'running',
-    states: {
-      running: {
-        entry: [
-          { type: 'startAttempt', params: p },
-          dispatchCommand(p),
-          ...(timeoutMs ? [timerCommand('startTimer', timeoutId, () => timeoutMs)] : []),
-        ],
-        exit: timeoutMs ? [timerCommand('cancelTimer', timeoutId)] : [],
-        on: {
-          TASK_SUCCEEDED: { guard: { type: 'isAttempt' }, target: targets.next, actions: onSuccess },
-          TASK_FAILED: [
-            { guard: retryIf, target: 'backoff', actions: [fail(false)] },
-            { guard: { type: 'isAttempt' }, target: exhaustedTarget, actions: exhausted },
-          ],
-          TASK_INTERRUPTED: { guard: { type: 'isAttempt' }, target: 'running', reenter: true },
-          TIMER_FIRED: [
-            ...(timeoutMs
-              ? [
-                  { guard: { type: 'timeoutCanRetry', params: retryIf.params }, target: 'backoff', actions: [cancelCurrent('timed out'), fail(false)] },
-                  { guard: { type: 'isTimeout', params: { taskId } }, target: exhaustedTarget, actions: [cancelCurrent('timed out'), ...exhausted] },
-                ]
-              : []),
-            ...runTimeout,
-          ],
-          ...(abort.CANCEL ? { CANCEL: abort.CANCEL } : {}),
-        },
-      },
-      backoff: {
-        entry: [
-          timerCommand(
-            'startTimer',
-            (c) => timerIds.retry(taskId, c.attempts[taskId] ?? 0),
-            (c) => backoffDelay(retry.backoff, c.failures[taskId] ?? 1, idempotencyKey(c.runId, taskId, c.attempts[taskId] ?? 0)),
-          ),
-        ],
-        exit: [timerCommand('cancelTimer', (c) => timerIds.retry(taskId, c.attempts[taskId] ?? 0))],
-        on: {
-          TIMER_FIRED: [{ guard: { type: 'isRetryTimer', params: { taskId } }, target: 'running' }, ...runTimeout.map((t) => ({ ...t, actions: [t.actions[1]!] }))],
-          ...(abort.CANCEL ? { CANCEL: { target: abort.CANCEL.target, actions: [{ type: 'markCancelled' as const }] } } : {}),
-        },
-      },
+  const main = phase === 'main';
+  const cancel = (inFlight: boolean) => ({
+    target: targets.unwind!,
+    actions: [...(inFlight ? [cancelCurrent('run cancelled')] : []), { type: 'markCancelled' as const }],
+  });
+  const runTimeout = (inFlight: boolean) =>
+    main && targets.runTimer
+      ? [{ guard: { type: 'isRunTimeout' as const }, target: targets.unwind!, actions: [...(inFlight ? [cancelCurrent('run timed out')] : []), { type: 'markRunTimedOut' as const }] }]
+      : [];
+  const timeouts = timeoutMs
+    ? [
+        ...(retries ? [{ guard: { type: 'timeoutCanRetry', params: retryParams }, target: 'backoff', actions: [cancelCurrent('timed out'), fail(false)] }] : []),
+        { guard: { type: 'isTimeout', params: { taskId } }, target: exhaustedTarget, actions: [cancelCurrent('timed out'), ...exhausted] },
+      ]
+    : [];
+  const timerEvents = [...timeouts, ...runTimeout(true)];
+  const running = {
+    entry: [
+      { type: 'startAttempt', params: p },
+      dispatchCommand(p),
+      ...(timeoutMs ? [timerCommand('startTimer', timeoutId, () => timeoutMs)] : []),
+    ],
+    exit: timeoutMs ? [timerCommand('cancelTimer', timeoutId)] : [],
+    on: {
+      TASK_SUCCEEDED: { guard: { type: 'isAttempt' }, target: targets.next, actions: onSuccess },
+      TASK_FAILED: [
+        ...(retries ? [{ guard: { type: 'canRetry', params: retryParams }, target: 'backoff', actions: [fail(false)] }] : []),
+        { guard: { type: 'isAttempt' }, target: exhaustedTarget, actions: exhausted },
+      ],
+      TASK_INTERRUPTED: { guard: { type: 'isAttempt' }, target: 'running', reenter: true },
+      ...(timerEvents.length > 0 ? { TIMER_FIRED: timerEvents } : {}),
+      ...(main ? { CANCEL: cancel(true) } : {}),
     },
   };
+  if (!retries) return { initial: 'running', states: { running } };
+  const retryId = (c: RunContext) => timerIds.retry(taskId, c.attempts[taskId] ?? 0);
+  const backoff = {
+    entry: [
+      timerCommand('startTimer', retryId, (c) => backoffDelay(retry.backoff, c.failures[taskId] ?? 1, idempotencyKey(c.runId, taskId, c.attempts[taskId] ?? 0))),
+    ],
+    exit: [timerCommand('cancelTimer', retryId)],
+    on: {
+      TIMER_FIRED: [{ guard: { type: 'isRetryTimer', params: { taskId } }, target: 'running' }, ...runTimeout(false)],
+      ...(main ? { CANCEL: cancel(false) } : {}),
+    },
+  };
+  return { initial: 'running', states: { running, backoff } };
 }
 
 /** Compiles a validated sequence into an XState v5 machine whose actions are lockstep {@link Command}s. */
@@ -197,7 +197,7 @@ export function compile(sequence: Sequence) {
     sequence.tasks.map((task, i) => {
       const last = i === sequence.tasks.length - 1;
       const next = last ? afterMain : `#run.main.${sequence.tasks[i + 1]!.id}`;
-      return [task.id, taskStates(task, 'main', { next, unwind, last })];
+      return [task.id, taskStates(task, 'main', { next, unwind, last, runTimer: sequence.timeoutMs !== undefined })];
     }),
   );
   const compensationStates = Object.fromEntries(
