@@ -2,8 +2,12 @@ import { Command, CommanderError } from 'commander';
 import { DefinitionError, LockstepError } from '../core/errors.js';
 import { formatProblems } from '../core/sequence/problems.js';
 import { registerGraph } from './commands/graph.js';
+import { registerRerun } from './commands/rerun.js';
+import { registerResume } from './commands/resume.js';
 import { registerRun } from './commands/run.js';
+import { registerRuns } from './commands/runs.js';
 import { registerServe } from './commands/serve.js';
+import { registerShow } from './commands/show.js';
 import { registerTest } from './commands/test.js';
 import { registerValidate } from './commands/validate.js';
 import type { CliContext } from './context.js';
@@ -26,6 +30,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerRun(program, cli);
   registerValidate(program, cli);
+  registerRuns(program, cli);
+  registerShow(program, cli);
+  registerResume(program, cli);
+  registerRerun(program, cli);
   registerGraph(program, cli);
   registerServe(program, cli);
   registerTest(program, cli);
@@ -42,7 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (error instanceof LockstepError) {
       cli.err(`lockstep: ${error.message} (${error.code})`);
-      return error.code === 'INVALID_USAGE' || error.code === 'UNKNOWN_RUN' || error.code === 'UNKNOWN_SEQUENCE' ? ExitCode.invalid : ExitCode.unavailable;
+      return error.code === 'INVALID_USAGE' || error.code === 'UNKNOWN_RUN' || error.code === 'UNKNOWN_SEQUENCE' || error.code === 'UNKNOWN_TASK' ? ExitCode.invalid : ExitCode.unavailable;
     }
     cli.err(`lockstep: ${(error as Error).stack ?? String(error)}`);
     return ExitCode.failed;

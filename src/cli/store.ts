@@ -1,8 +1,46 @@
-import { MemoryRunStore } from '../adapters/memory/memory-run-store.js';
-import type { RunStore } from '../ports/run-store.js';
+import { statSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
+import { SqliteRunStore } from '../adapters/sqlite/sqlite-run-store.js';
+import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { CliContext } from './context.js';
 
-/** Where a command's runs are recorded: `--store`, else LOCKSTEP_STORE, else `.lockstep/` in the working directory. */
-export async function openStore(_cli: CliContext, _option: string | undefined): Promise<RunStore> {
-  return new MemoryRunStore();
+/** The database file inside a store directory. */
+export const STORE_FILE = 'lockstep.db';
+
+/**
+ * Where runs are recorded: `--store`, else `LOCKSTEP_STORE`, else `.lockstep/` in the working directory.
+ * A directory (existing, or written with a trailing `/`) holds `lockstep.db`; any other path is the database file.
+ */
+export function storePath(cli: CliContext, option: string | undefined): string {
+  const given = option ?? (cli.env.LOCKSTEP_STORE || undefined);
+  if (given === undefined) return join(cli.cwd, '.lockstep', STORE_FILE);
+  const path = resolve(cli.cwd, given);
+  if (given.endsWith('/') || given.endsWith(sep) || isDirectory(path)) return join(path, STORE_FILE);
+  return path;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Opens the run store. Commands that start runs create it when missing; commands that read runs
+ * (`mustExist`) fail with `STORE_MISSING` instead.
+ *
+ * @throws LockstepError `STORE_MISSING`, `STORE_CORRUPT`, `STORE_TOO_NEW` or `STORE_UNAVAILABLE` (exit code 3).
+ */
+export async function openStore(cli: CliContext, option: string | undefined, options: { mustExist?: boolean } = {}): Promise<SqliteRunStore> {
+  const path = storePath(cli, option);
+  try {
+    return SqliteRunStore.open(path, { create: !options.mustExist });
+  } catch (error) {
+    if (error instanceof LockstepError && error.code === ErrorCode.storeMissing) {
+      throw new LockstepError(ErrorCode.storeMissing, `no run store at ${path}: no run was recorded there (pass --store or set LOCKSTEP_STORE to use another store)`);
+    }
+    throw error;
+  }
 }

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { ErrorCode, LockstepError } from '../../core/errors.js';
+import { loadSequenceText } from '../../core/sequence/validate.js';
+import type { CliContext } from '../context.js';
+import { driveRun } from '../drive-run.js';
+import { openStore } from '../store.js';
+
+interface ResumeOptions {
+  json?: boolean;
+  store?: string;
+  quiet?: boolean;
+}
+
+/**
+ * `lockstep resume <runId>`: continues a run whose process died. Tasks that completed are not run again; the
+ * attempt that was in flight is recorded as interrupted and runs again as its next attempt. The run uses the
+ * definition it started with, whatever the file says now.
+ */
+export function registerResume(program: Command, cli: CliContext): void {
+  program
+    .command('resume')
+    .description('continue a run whose process died: completed tasks are not run again')
+    .argument('<runId>', 'id of a run that is still marked running')
+    .option('--json', 'print one JSON object per line for each new event')
+    .option('--store <path>', 'run store location (default: .lockstep/ or LOCKSTEP_STORE)')
+    .option('-q, --quiet', 'do not print task output')
+    .action(async (runId: string, opts: ResumeOptions) => {
+      const store = await openStore(cli, opts.store, { mustExist: true });
+      try {
+        const stored = await store.get(runId);
+        if (!stored) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId} in ${store.path} (list runs with \`lockstep runs\`)`);
+        const { record, history } = stored;
+        if (record.status !== 'running') {
+          throw new LockstepError(ErrorCode.runNotResumable, `run ${runId} already ended: ${record.status}; nothing to resume (start a new run from it with \`lockstep rerun ${runId}\`)`);
+        }
+        const holder = store.holder(runId);
+        if (holder?.alive) {
+          throw new LockstepError(ErrorCode.runLocked, `run ${runId} is being driven by another process (pid ${holder.pid} on ${holder.host}, since ${new Date(holder.acquiredAt).toISOString()}); nothing was changed`);
+        }
+        const sequence = loadSequenceText(record.definition, record.source ? `${record.source} (as recorded with run ${runId})` : `run ${runId}`);
+        if (!opts.json) cli.out(`↻ resuming run ${runId} of ${record.sequence} v${record.version}: ${history.length} entries recorded (${store.path})`);
+        await driveRun(cli, {
+          store, sequence, definition: record.definition, ...(record.source ? { source: record.source } : {}),
+          ...(opts.json ? {} : { earlier: history }), json: opts.json ?? false, quiet: opts.quiet ?? false,
+          begin: async (runtime) => {
+            await runtime.orchestrator.resume(runId);
+            return runId;
+          },
+        });
+      } catch (error) {
+        await store.close();
+        throw error;
+      }
+    });
+}

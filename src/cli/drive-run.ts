@@ -1,0 +1,62 @@
+import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { Sequence } from '../core/sequence/types.js';
+import { createEmbeddedRuntime } from '../embedded/embedded-runtime.js';
+import type { EmbeddedRuntime } from '../embedded/embedded-runtime.js';
+import type { RunStore } from '../ports/run-store.js';
+import { entryLine, exitCodeOf } from './commands/run.js';
+import type { CliContext } from './context.js';
+import { ExitCode } from './exit-codes.js';
+import { HumanReporter } from './report/human-reporter.js';
+
+/** Output options shared by the commands that drive a run. */
+export interface DriveOutput {
+  readonly json?: boolean;
+  readonly quiet?: boolean;
+}
+
+export interface DriveRequest extends DriveOutput {
+  readonly store: RunStore;
+  readonly sequence: Sequence;
+  /** The exact definition text, recorded with a new run. */
+  readonly definition: string;
+  readonly source?: string;
+  /** Entries recorded before this process took over, shown first in human output (resume). */
+  readonly earlier?: readonly RunEntry[];
+  /** Starts or resumes the run on the runtime; resolves to its id. */
+  readonly begin: (runtime: EmbeddedRuntime) => Promise<string>;
+}
+
+/**
+ * Drives one run in this process, as `lockstep run` does: live output (human or JSON lines), Ctrl-C cancels the
+ * run (compensations and finally tasks still run), and the exit code follows the outcome.
+ */
+export async function driveRun(cli: CliContext, request: DriveRequest): Promise<void> {
+  const human = request.json ? undefined : new HumanReporter(cli.out, { tty: cli.isTTY });
+  if (human) for (const e of request.earlier ?? []) human.entry(e);
+  const runtime = await createEmbeddedRuntime({
+    store: request.store,
+    onEntry: (e) => (human ? human.entry(e) : cli.out(entryLine(e))),
+    ...(human && !request.quiet ? { onOutput: (task, stream, line) => human.output(task.taskId, stream, line) } : {}),
+  });
+  let runId: string | undefined;
+  const stop = (signal: string) => () => {
+    cli.err(`lockstep: ${signal} received, cancelling run ${runId ?? ''} (compensations and finally tasks still run; ${signal} again to stop at once)`);
+    process.removeAllListeners('SIGINT');
+    process.removeAllListeners('SIGTERM');
+    process.once('SIGINT', () => process.exit(ExitCode.cancelled));
+    process.once('SIGTERM', () => process.exit(ExitCode.cancelled));
+    if (runId) void runtime.orchestrator.cancel(runId, `interrupted by ${signal}`);
+  };
+  try {
+    runtime.register(request.sequence, { definition: request.definition, ...(request.source ? { source: request.source } : {}) });
+    runId = await request.begin(runtime);
+    process.once('SIGINT', stop('SIGINT'));
+    process.once('SIGTERM', stop('SIGTERM'));
+    const final = await runtime.orchestrator.waitFor(runId);
+    cli.exitCode = exitCodeOf(final.outcome);
+  } finally {
+    process.removeAllListeners('SIGINT');
+    process.removeAllListeners('SIGTERM');
+    await runtime.close();
+  }
+}
