@@ -13,6 +13,7 @@ import type { LiveRun, Reuse } from './run-state.js';
 import { advance, beginRun, findSpec, replay } from './run-state.js';
 import { TimerService } from './timers.js';
 import { deadLetterOf, envelope } from './messages.js';
+import { finalEntryOf, latestStates, restoreRun, runStateOf } from './run-state-topic.js';
 
 export interface OrchestratorOptions {
   readonly transport: Transport;
@@ -29,6 +30,13 @@ export interface OrchestratorOptions {
   readonly defaultQueue?: string;
   /** Called with every history entry once it is durable. */
   readonly onEntry?: (entry: RunEntry) => void;
+  /**
+   * Kafka mode: write each touched run's state (snapshot, pending timers with due times, bookkeeping) to the
+   * compacted `<prefix>.runs` topic with the step's commands, in the batch's transaction, and restore the runs of
+   * partitions assigned to this orchestrator from that topic (timers fire at their original due times). Needs a
+   * transport that can read partitions back. @default false
+   */
+  readonly runStateTopic?: boolean;
 }
 
 /** What a client asks for when it starts a run. */
@@ -46,6 +54,8 @@ export interface OrchestratorStats {
   applied: number;
   ignored: Record<IgnoredReason, number>;
   deadLettered: number;
+  /** Runs restored from the run-state topic when their partition was assigned here. */
+  restored: number;
 }
 
 type FinalEntry = Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>;
@@ -54,6 +64,8 @@ interface Pending {
   create?: RunRecord;
   readonly entries: RunEntry[];
   update: { -readonly [K in keyof RunUpdate]: RunUpdate[K] };
+  /** Id of the message being applied: dispatches name it as their cause. */
+  cause?: string;
 }
 
 /**
@@ -62,7 +74,7 @@ interface Pending {
  * runs is recorded in one go.
  */
 export class Orchestrator {
-  readonly stats: OrchestratorStats = { applied: 0, ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0 };
+  readonly stats: OrchestratorStats = { applied: 0, ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0, restored: 0 };
   readonly #o: OrchestratorOptions;
   readonly #topics: ReturnType<typeof topicNames>;
   readonly #runs = new Map<string, LiveRun>();
@@ -71,6 +83,8 @@ export class Orchestrator {
   readonly #waiters = new Map<string, Array<(entry: FinalEntry) => void>>();
   readonly #timers: TimerService;
   readonly #owner: string;
+  /** Kafka mode: the events partition of each run held here. */
+  readonly #partitionOf = new Map<string, number>();
   #subscription: Subscription | undefined;
 
   constructor(options: OrchestratorOptions) {
@@ -87,8 +101,13 @@ export class Orchestrator {
 
   /** Starts consuming the events topic. */
   async start(): Promise<void> {
+    const keep = this.#o.runStateTopic;
+    if (keep && !this.#o.transport.readPartitions) throw new LockstepError(ErrorCode.invalidUsage, 'runStateTopic needs a transport that can read partitions back (Kafka)');
     this.#subscription = await this.#o.transport.subscribe(
-      { topic: this.#topics.events, group: this.#o.group ?? 'lockstep-orchestrators' },
+      {
+        topic: this.#topics.events, group: this.#o.group ?? 'lockstep-orchestrators',
+        ...(keep ? { onAssigned: (p: readonly number[]) => this.#restore(p), onRevoked: async (p: readonly number[]) => this.#revoke(p) } : {}),
+      },
       (batch) => this.#handle(batch),
     );
   }
@@ -173,7 +192,7 @@ export class Orchestrator {
     this.#releases.clear();
   }
 
-  #message<T extends Envelope['type']>(body: { type: T; runId: string; taskId?: string; attempt?: number; payload: unknown }): Envelope {
+  #message<T extends Envelope['type']>(body: { type: T; runId: string; taskId?: string; attempt?: number; causationId?: string; payload: unknown }): Envelope {
     return envelope(body, this.#o.clock.now());
   }
 
@@ -203,8 +222,11 @@ export class Orchestrator {
         else out.push(this.#deadLetter(message, `unknown run ${env.runId}`));
         continue;
       }
-      this.#apply(run, event, at, pendingFor(pending, env.runId), out, after);
+      const p = pendingFor(pending, env.runId);
+      p.cause = env.id;
+      this.#apply(run, event, at, p, out, after);
     }
+    if (this.#o.runStateTopic) this.#stateRecords(pending, at, out);
     await this.#persist(pending);
     for (const f of after) f();
     if (this.#o.onEntry) for (const p of pending.values()) for (const e of p.entries) this.#o.onEntry(e);
@@ -232,7 +254,9 @@ export class Orchestrator {
     const { program } = registered;
     const began = beginRun(program, { runId, input: payload.input, at, ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}), ...(payload.reuse ? { reuse: reuseFromWire(payload.reuse) } : {}) });
     this.#runs.set(runId, began.run);
+    if (this.#o.runStateTopic) this.#partitionOf.set(runId, message.partition);
     const p = pendingFor(pending, runId);
+    p.cause = env.id;
     p.create = {
       runId, sequence: program.sequence.name, version: program.sequence.version, definition: registered.definition,
       definitionHash: registered.hash, ...(registered.source ? { source: registered.source } : {}), input: payload.input ?? null,
@@ -265,11 +289,12 @@ export class Orchestrator {
         after.push(() => this.#finish(run.runId, final));
       }
     }
-    for (const c of commands) this.#execute(run, c, out, after);
+    for (const c of commands) this.#execute(run, c, out, after, p.cause);
   }
 
-  #execute(run: LiveRun, c: Command, out: TopicMessage[], after: Array<() => void>): void {
+  #execute(run: LiveRun, c: Command, out: TopicMessage[], after: Array<() => void>, cause?: string): void {
     const runId = run.runId;
+    const causationId = cause ? { causationId: cause } : {};
     switch (c.type) {
       case 'dispatch': {
         const spec = findSpec(run.program, c.taskId);
@@ -278,12 +303,12 @@ export class Orchestrator {
           sequence: run.program.sequence.name, version: run.program.sequence.version, phase: c.phase, idempotencyKey: c.idempotencyKey,
           queue, input: c.input, results: c.results, ...(spec?.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
         };
-        out.push({ topic: this.#topics.commands(queue), key: runId, value: this.#message({ type: 'task.dispatch', runId, taskId: c.taskId, attempt: c.attempt, payload }) });
+        out.push({ topic: this.#topics.commands(queue), key: runId, value: this.#message({ type: 'task.dispatch', runId, taskId: c.taskId, attempt: c.attempt, ...causationId, payload }) });
         break;
       }
       case 'cancelTask': {
         const queue = this.#queueOf(run, c.taskId);
-        out.push({ topic: this.#topics.commands(queue), key: runId, value: this.#message({ type: 'task.cancel', runId, taskId: c.taskId, attempt: c.attempt, payload: { reason: c.reason } }) });
+        out.push({ topic: this.#topics.commands(queue), key: runId, value: this.#message({ type: 'task.cancel', runId, taskId: c.taskId, attempt: c.attempt, ...causationId, payload: { reason: c.reason } }) });
         break;
       }
       case 'startTimer':
@@ -304,6 +329,7 @@ export class Orchestrator {
 
   #finish(runId: string, entry: FinalEntry): void {
     this.#runs.delete(runId);
+    this.#partitionOf.delete(runId);
     this.#timers.disarmRun(runId);
     this.#releases.get(runId)?.();
     this.#releases.delete(runId);
@@ -311,6 +337,58 @@ export class Orchestrator {
     if (this.#finished.size > 10_000) this.#finished.delete(this.#finished.keys().next().value!);
     for (const resolve of this.#waiters.get(runId) ?? []) resolve(entry);
     this.#waiters.delete(runId);
+  }
+
+  /** Kafka mode: the new state of every run this batch changed, for the run-state topic (same transaction). */
+  #stateRecords(pending: Map<string, Pending>, at: number, out: TopicMessage[]): void {
+    for (const [runId, p] of pending) {
+      const run = this.#runs.get(runId);
+      if (!run || (!p.create && p.entries.every((e) => e.type === 'event.ignored'))) continue;
+      const final = p.entries.find((e): e is FinalEntry => e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.cancelled');
+      let definitionHash: string | undefined;
+      try {
+        definitionHash = this.#o.registry.resolve(run.program.sequence.name, run.program.sequence.version).hash;
+      } catch {
+        // registered under another version since: the record goes without the hash
+      }
+      out.push({ topic: this.#topics.runs, key: runId, value: runStateOf(run, { ...(definitionHash ? { definitionHash } : {}), ...(final ? { final } : {}) }, at) });
+    }
+  }
+
+  /** Kafka mode: takes over the runs of newly assigned partitions from their last committed state. */
+  async #restore(partitions: readonly number[]): Promise<void> {
+    const { states } = latestStates(await this.#o.transport.readPartitions!(this.#topics.runs, partitions));
+    for (const { state, partition } of states.values()) {
+      const final = finalEntryOf(state);
+      if (final) {
+        this.#finished.set(state.runId, final);
+        if (this.#finished.size > 10_000) this.#finished.delete(this.#finished.keys().next().value!);
+        continue;
+      }
+      let run: LiveRun;
+      try {
+        run = restoreRun(this.#o.registry, state);
+      } catch {
+        continue; // a sequence this orchestrator does not know: the run's events are dead-lettered as unknown
+      }
+      this.#runs.set(run.runId, run);
+      this.#partitionOf.set(run.runId, partition);
+      for (const [timerId, dueAt] of run.timers) this.#timers.arm({ runId: run.runId, timerId, dueAt });
+      this.stats.restored++;
+    }
+  }
+
+  /** Kafka mode: forgets the runs of partitions this orchestrator no longer owns (or must reload). */
+  #revoke(partitions: readonly number[]): void {
+    const gone = new Set(partitions);
+    for (const [runId, partition] of this.#partitionOf) {
+      if (!gone.has(partition)) continue;
+      this.#runs.delete(runId);
+      this.#timers.disarmRun(runId);
+      this.#releases.get(runId)?.();
+      this.#releases.delete(runId);
+      this.#partitionOf.delete(runId);
+    }
   }
 
   #deadLetter(message: ConsumedMessage, reason: string): TopicMessage {

@@ -3,7 +3,7 @@ import { LockstepError } from '../core/errors.js';
 import type { EnvelopeOf } from '../core/protocol/envelope.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import type { Clock } from '../ports/clock.js';
-import type { ConsumedMessage, Subscription, TopicMessage, Transport } from '../ports/transport.js';
+import type { BatchContext, CompleteDeferred, ConsumedMessage, Subscription, TopicMessage, Transport } from '../ports/transport.js';
 import { envelope } from './messages.js';
 
 /** One dispatched attempt, as a worker sees it. */
@@ -37,8 +37,20 @@ export interface WorkerHandle {
   readonly stats: WorkerStats;
   /** Attempts running now. */
   inFlight(): number;
-  /** Stops taking work; cancels the attempts in flight when `cancelInFlight` is set, else waits for them. */
-  close(options?: { cancelInFlight?: boolean }): Promise<void>;
+  /**
+   * Stops taking work. By default waits for the attempts in flight and reports them. `cancelInFlight` aborts
+   * them and reports the cancellation. `handBack` (or `graceMs` running out) aborts them without reporting and
+   * leaves them unacknowledged, so another worker of the queue receives them again (at least once).
+   */
+  close(options?: WorkerCloseOptions): Promise<void>;
+}
+
+/** How a worker stops. */
+export interface WorkerCloseOptions {
+  readonly cancelInFlight?: boolean;
+  readonly handBack?: boolean;
+  /** Waits this long for the attempts in flight, then hands the rest back. @default wait for all */
+  readonly graceMs?: number;
 }
 
 /** Turns anything thrown by a task into a serialisable failure. */
@@ -60,25 +72,22 @@ const COMPLETED_MEMORY = 10_000;
 
 /**
  * Executes task attempts dispatched to a queue and reports each outcome as an event. Execution is at least
- * once: a redelivered dispatch of an attempt already running is ignored, and one already finished gets its
- * recorded outcome again instead of a second execution.
+ * once: a dispatch is acknowledged only once its outcome is published (the transport's `defer`), so a worker
+ * that dies mid-task loses nothing; a redelivered dispatch of an attempt already running here waits for it, and
+ * one already finished here gets its recorded outcome again instead of a second execution. Across workers the
+ * idempotency key (`<runId>:<taskId>:<attempt>`) lets handlers make their effects idempotent.
  */
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const topics = topicNames(options.topicPrefix);
   const stats: WorkerStats = { started: 0, succeeded: 0, failed: 0, duplicates: 0, cancelled: 0 };
-  const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  const running = new Map<string, { controller: AbortController; done: Promise<void>; acks: CompleteDeferred[]; handedBack: boolean }>();
   const completed = new Map<string, TopicMessage>();
   let closing = false;
 
-  const report = (message: TopicMessage, key: string) => {
-    completed.set(key, message);
-    if (completed.size > COMPLETED_MEMORY) completed.delete(completed.keys().next().value!);
-    return options.transport.publish([message]);
-  };
-
-  const run = (task: DispatchedTask) => {
+  const run = (task: DispatchedTask, ack: CompleteDeferred | undefined) => {
     const key = task.payload.idempotencyKey;
     const controller = new AbortController();
+    const acks = ack ? [ack] : [];
     stats.started++;
     const base = { runId: task.runId, taskId: task.taskId, attempt: task.attempt };
     const done = (async () => {
@@ -91,13 +100,23 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         stats.failed++;
         message = { topic: topics.events, key: task.runId, value: envelope({ type: 'task.failed', ...base, payload: { error: toTaskError(error) } }, options.clock.now()) };
       }
+      const entry = running.get(key);
       running.delete(key);
-      await report(message, key).catch(() => completed.delete(key));
+      // Handed back: not reported and not acknowledged, so the dispatch is delivered again elsewhere.
+      if (entry?.handedBack) return;
+      completed.set(key, message);
+      if (completed.size > COMPLETED_MEMORY) completed.delete(completed.keys().next().value!);
+      try {
+        if (acks.length === 0) await options.transport.publish([message]);
+        else await Promise.all(acks.map((a, i) => a(i === 0 ? [message] : [])));
+      } catch {
+        completed.delete(key);
+      }
     })();
-    running.set(key, { controller, done });
+    running.set(key, { controller, done, acks, handedBack: false });
   };
 
-  const handle = async (batch: readonly ConsumedMessage[]): Promise<TopicMessage[]> => {
+  const handle = async (batch: readonly ConsumedMessage[], context?: BatchContext): Promise<TopicMessage[]> => {
     const replies: TopicMessage[] = [];
     for (const message of batch) {
       const env = message.value;
@@ -105,11 +124,17 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       if (env.type === 'task.dispatch') {
         const key = env.payload.idempotencyKey;
         const earlier = completed.get(key);
-        if (running.has(key)) stats.duplicates++;
-        else if (earlier) {
+        const current = running.get(key);
+        if (current) {
+          // Acknowledged together with the attempt already running here.
+          stats.duplicates++;
+          const ack = context?.defer(message);
+          if (ack) current.acks.push(ack);
+        } else if (earlier) {
           stats.duplicates++;
           replies.push(earlier);
-        } else if (!closing) run(env);
+        } else if (closing) context?.defer(message); // never completed: handed back to the next worker
+        else run(env, context?.defer(message));
       } else if (env.type === 'task.cancel') {
         const key = `${env.runId}:${env.taskId}:${env.attempt}`;
         const attempt = running.get(key);
@@ -123,18 +148,36 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   };
 
   const subscription: Subscription = await options.transport.subscribe(
-    { topic: topics.commands(options.queue), group: options.group ?? `lockstep-workers-${options.queue}` },
+    { topic: topics.commands(options.queue), group: options.group ?? `lockstep-workers-${options.queue}`, delivery: 'at-least-once' },
     handle,
   );
 
   return {
     stats,
     inFlight: () => running.size,
-    async close({ cancelInFlight = false } = {}) {
+    async close({ cancelInFlight = false, handBack = false, graceMs }: WorkerCloseOptions = {}) {
       closing = true;
+      const handOver = () => {
+        for (const r of running.values()) {
+          r.handedBack = true;
+          r.controller.abort('worker shutting down: attempt handed back');
+        }
+      };
+      if (handBack) handOver();
+      else if (cancelInFlight) for (const r of running.values()) r.controller.abort('worker shutting down');
+      const all = Promise.all([...running.values()].map((r) => r.done));
+      if (graceMs === undefined) await all;
+      else {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const expired = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+        clearTimeout(timer);
+        if (expired) {
+          handOver();
+          await all;
+        }
+      }
+      // Last: outcomes of finished attempts were acknowledged while the subscription was still open.
       await subscription.close();
-      if (cancelInFlight) for (const r of running.values()) r.controller.abort('worker shutting down');
-      await Promise.all([...running.values()].map((r) => r.done));
     },
   };
 }

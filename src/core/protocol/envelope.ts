@@ -22,6 +22,8 @@ const header = {
   runId: id,
   /** ISO-8601 time the message was produced. */
   time: z.string().min(1),
+  /** Id of the message that caused this one (a dispatch names the event whose step produced it), for tracing. */
+  causationId: id.optional(),
 };
 
 const taskHeader = { ...header, taskId: id, attempt };

@@ -1,0 +1,21 @@
+import type { RunEntry } from '../../core/protocol/run-entry.js';
+import type { Release, RunFilter, RunRecord, RunStore, RunUpdate } from '../../ports/run-store.js';
+
+/**
+ * A run store that keeps nothing: for Kafka mode, where a run's history is its events and commands topics and its
+ * state lives on the compacted run-state topic, and partition ownership (not a lock) decides who drives a run.
+ */
+export class NullRunStore implements RunStore {
+  async create(_record: RunRecord, _entries: readonly RunEntry[]): Promise<void> {}
+  async append(_runId: string, _entries: readonly RunEntry[], _update?: RunUpdate): Promise<void> {}
+  async get(_runId: string): Promise<undefined> {
+    return undefined;
+  }
+  async list(_filter?: RunFilter): Promise<RunRecord[]> {
+    return [];
+  }
+  async lock(_runId: string, _owner: string): Promise<Release> {
+    return () => {};
+  }
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,82 @@
+import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { RunFinal, RunState } from '../core/protocol/run-state.js';
+import { parseRunState, persistedOf } from '../core/protocol/run-state.js';
+import { PROTOCOL_VERSION } from '../core/protocol/envelope.js';
+import type { StoredMessage } from '../ports/transport.js';
+import { isoTime } from './messages.js';
+import type { ProgramRegistry } from './registry.js';
+import type { LiveRun } from './run-state.js';
+
+/** The entry that ends a run. */
+export type FinalEntry = Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>;
+
+/** What a run's state record says besides the live run itself. */
+export interface RunStateMeta {
+  readonly definitionHash?: string;
+  readonly final?: FinalEntry;
+}
+
+/** The state record of a live run, for the compacted run-state topic. */
+export function runStateOf(run: LiveRun, meta: RunStateMeta, now: number): RunState {
+  const snapshot = run.program.persist(run.snapshot);
+  const context = snapshot.context;
+  const final = meta.final;
+  const status = final ? final.outcome : 'running';
+  const current = final ? (final.outcome === 'succeeded' ? undefined : context.error?.taskId) : context.current?.taskId;
+  return {
+    v: PROTOCOL_VERSION, type: 'run.state', runId: run.runId, time: isoTime(now),
+    sequence: run.program.sequence.name, version: run.program.sequence.version,
+    ...(meta.definitionHash ? { definitionHash: meta.definitionHash } : {}),
+    status, ...(current ? { currentTask: current } : {}),
+    createdAt: run.startedAt, updatedAt: now,
+    snapshot: { value: snapshot.value, context: context as unknown as Record<string, unknown>, status: snapshot.status },
+    timers: Object.fromEntries(run.timers), attemptStartedAt: run.attemptStartedAt, completions: [...run.completions],
+    ...(final ? { final: finalOf(final) } : {}),
+  };
+}
+
+function finalOf(entry: FinalEntry): RunFinal {
+  return { outcome: entry.outcome, durationMs: entry.durationMs, failedTasks: [...entry.failedTasks], ...(entry.reason ? { reason: entry.reason } : {}) };
+}
+
+/** The final entry a finished run's state record stands for. */
+export function finalEntryOf(state: RunState): FinalEntry | undefined {
+  const f = state.final;
+  if (!f) return undefined;
+  return {
+    type: `run.${f.outcome}`, runId: state.runId, at: state.updatedAt, outcome: f.outcome, durationMs: f.durationMs,
+    failedTasks: f.failedTasks, ...(f.reason ? { reason: f.reason } : {}),
+  };
+}
+
+/** Rebuilds a live run from its state record: snapshot, pending timers with their due times, bookkeeping. */
+export function restoreRun(registry: ProgramRegistry, state: RunState): LiveRun {
+  const { program } = registry.resolve(state.sequence, state.version);
+  return {
+    runId: state.runId, program, snapshot: program.restore(persistedOf(state)), timers: new Map(Object.entries(state.timers)),
+    startedAt: state.createdAt, attemptStartedAt: state.attemptStartedAt, completions: new Set(state.completions),
+  };
+}
+
+/** What reading run-state partitions back found: the latest state of each run, and records that did not parse. */
+export interface LatestStates {
+  readonly states: Map<string, { state: RunState; partition: number }>;
+  readonly malformed: number;
+}
+
+/** Keeps the last record of each run (a compacted topic may still hold older ones); tombstones remove a run. */
+export function latestStates(records: readonly StoredMessage[]): LatestStates {
+  const states = new Map<string, { state: RunState; partition: number }>();
+  let malformed = 0;
+  for (const r of records) {
+    if (r.key === null) continue;
+    if (r.value === null) {
+      states.delete(r.key);
+      continue;
+    }
+    const parsed = parseRunState(r.value);
+    if (parsed.success) states.set(r.key, { state: parsed.state, partition: r.partition });
+    else malformed++;
+  }
+  return { states, malformed };
+}
