@@ -1,3 +1,4 @@
+import type { RunContext } from '../core/compile/types.js';
 import type { EnvelopeOf } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Program } from '../core/step.js';
@@ -12,6 +13,14 @@ export interface ServedSequence {
   /** sha256 of `definition`, hex. */
   readonly hash: string;
   readonly source?: string;
+}
+
+/** A run as a backend knows it. */
+export interface StoredRun {
+  readonly record: RunRecord;
+  readonly history: RunEntry[];
+  /** The machine's state when the backend has it (Kafka mode); otherwise it is rebuilt by replaying `history`. */
+  readonly snapshot?: { readonly value: unknown; readonly context: RunContext };
 }
 
 /** Filters of the run list. */
@@ -45,7 +54,7 @@ export interface ServeBackend {
   /** The program a run was started with, or `undefined` when its definition cannot be compiled here. */
   programOf(record: RunRecord): Program | undefined;
   listRuns(query: RunQuery): Promise<RunRecord[]>;
-  getRun(runId: string): Promise<{ record: RunRecord; history: RunEntry[] } | undefined>;
+  getRun(runId: string): Promise<StoredRun | undefined>;
   /** Asks for a new run; resolves to its id once the request is sent. */
   startRun(request: StartRequest): Promise<string>;
   cancelRun(runId: string, reason: string): Promise<void>;

@@ -2,10 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { Problem } from '../core/sequence/problems.js';
-import type { RunEntry } from '../core/protocol/run-entry.js';
-import type { RunRecord } from '../ports/run-store.js';
 import type { StartRequest } from '../runtime/orchestrator.js';
-import type { LiveUpdate, ServeBackend } from './backend.js';
+import type { LiveUpdate, ServeBackend, StoredRun } from './backend.js';
 import type { GraphCache } from './graphs.js';
 import { defaultRerunFrom, planRerun } from './rerun-plan.js';
 import { publicEntry, recordSummary, runView } from './run-view.js';
@@ -26,7 +24,7 @@ function valid<T>(reply: FastifyReply, parsed: Parsed<T>, where: string): T | un
   return undefined;
 }
 
-async function findRun(backend: ServeBackend, runId: string): Promise<{ record: RunRecord; history: RunEntry[] }> {
+async function findRun(backend: ServeBackend, runId: string): Promise<StoredRun> {
   const run = await backend.getRun(runId);
   if (!run) throw new LockstepError(ErrorCode.unknownRun, `unknown run "${runId}"`);
   return run;
@@ -61,8 +59,8 @@ async function startRecorded(backend: ServeBackend, request: StartRequest): Prom
 }
 
 async function viewOf(backend: ServeBackend, runId: string): Promise<RunView & { links: ReturnType<typeof runLinks> }> {
-  const { record, history } = await findRun(backend, runId);
-  return { ...runView(record, history, backend.programOf(record)), links: runLinks(runId) };
+  const { record, history, snapshot } = await findRun(backend, runId);
+  return { ...runView(record, history, backend.programOf(record), snapshot), links: runLinks(runId) };
 }
 
 /** The run endpoints, the live event streams and the ingest endpoint. `auth` guards every mutating route. */

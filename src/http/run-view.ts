@@ -135,16 +135,22 @@ export function recordSummary(record: RunRecord): Omit<RunRecord, 'definition'> 
   return rest;
 }
 
-/** Builds a run's view by replaying its history on its program. `program` is `undefined` when the definition cannot be compiled any more. */
-export function runView(record: RunRecord, history: readonly RunEntry[], program: Program | undefined): RunView {
+/**
+ * Builds a run's view: from `snapshot` when given, else by replaying its history on its program. `program` is
+ * `undefined` when the definition cannot be compiled any more.
+ */
+export function runView(
+  record: RunRecord, history: readonly RunEntry[], program: Program | undefined, snapshot?: { readonly value: unknown; readonly context: RunContext },
+): RunView {
   const started = history[0];
   const reused = started?.type === 'run.started' ? started.reused ?? [] : [];
   let state: RunStateView | null = null;
   let tasks: TaskView[] = [];
-  if (program && started?.type === 'run.started') {
-    const live = replay(program, history);
-    state = stateView(live.snapshot.value as StateValue, live.snapshot.context);
-    tasks = taskViews(program, live.snapshot.context, state, reused, record.status !== 'running');
+  let machine = snapshot;
+  if (!machine && program && started?.type === 'run.started') machine = replay(program, history).snapshot;
+  if (machine) {
+    state = stateView(machine.value as StateValue, machine.context);
+    if (program) tasks = taskViews(program, machine.context, state, reused, record.status !== 'running');
   }
   return { run: recordSummary(record), state, tasks, finally: program?.sequence.finally.map((t) => t.id) ?? [], history: history.map(publicEntry) };
 }
