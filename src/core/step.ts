@@ -49,9 +49,16 @@ function classify(context: RunContext, done: boolean, event: RunEvent): IgnoredR
   return 'duplicate';
 }
 
-/** Compiles a sequence into a {@link Program}. */
+/** Machines by sequence: a validated sequence never changes, and compiling is the costly part of a program. */
+const compiled = new WeakMap<Sequence, RunMachine>();
+
+/** Compiles a sequence into a {@link Program}. The same sequence object compiles once. */
 export function createProgram(sequence: Sequence): Program {
-  const machine = compile(sequence);
+  let machine = compiled.get(sequence);
+  if (!machine) {
+    machine = compile(sequence);
+    compiled.set(sequence, machine);
+  }
   // One inert actor scope per machine: xstate's `transition()` builds a new actor per call, which is slow.
   let sink: Command[] = [];
   const self = createActor(machine, { input: { runId: '' } });
