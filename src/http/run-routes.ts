@@ -14,7 +14,7 @@ import { findSequence, sendSvg } from './sequence-routes.js';
 import { openEventStream } from './sse.js';
 
 /** How long a start request waits for the run to be recorded before answering 202 instead of 201. */
-const START_WAIT_MS = 5_000;
+export const START_WAIT_MS = 5_000;
 
 /** Sends 400 with every problem of a request part, or returns the parsed data. */
 function valid<T>(reply: FastifyReply, parsed: Parsed<T>, where: string): T | undefined {
@@ -39,12 +39,12 @@ const runLinks = (runId: string) => {
 export const updatePayload = (u: LiveUpdate) => ({ runId: u.entry.runId, seq: u.seq, entry: publicEntry(u.entry), ...(u.state ? { state: u.state } : {}) });
 
 /** Starts a run and waits (briefly) until it is recorded, so a client can fetch it right away. */
-async function startRecorded(backend: ServeBackend, request: StartRequest): Promise<{ runId: string; recorded: boolean }> {
+async function startRecorded(backend: ServeBackend, request: StartRequest, waitMs: number): Promise<{ runId: string; recorded: boolean }> {
   const runId = request.runId ?? randomUUID();
   let timer: NodeJS.Timeout | undefined;
   let unsubscribe = () => {};
   const recorded = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), START_WAIT_MS);
+    timer = setTimeout(() => resolve(false), waitMs);
     unsubscribe = backend.subscribe((u) => {
       if (u.entry.runId === runId && u.entry.type === 'run.started') resolve(true);
     });
@@ -64,7 +64,7 @@ async function viewOf(backend: ServeBackend, runId: string): Promise<RunView & {
 }
 
 /** The run endpoints, the live event streams and the ingest endpoint. `auth` guards every mutating route. */
-export function runRoutes(app: FastifyInstance, backend: ServeBackend, graphs: GraphCache, auth: onRequestHookHandler): void {
+export function runRoutes(app: FastifyInstance, backend: ServeBackend, graphs: GraphCache, auth: onRequestHookHandler, startWaitMs: number): void {
   app.get('/api/runs', async (request, reply) => {
     const query = valid(reply, parseRequest(RunListQuery, request.query), 'query');
     if (!query) return reply;
@@ -78,7 +78,7 @@ export function runRoutes(app: FastifyInstance, backend: ServeBackend, graphs: G
     const served = findSequence(backend, body.sequence);
     const { runId, recorded } = await startRecorded(backend, {
       sequence: served.program.sequence.name, ...(body.version ? { version: body.version } : {}), input: body.input ?? null,
-    });
+    }, startWaitMs);
     return reply.status(recorded ? 201 : 202).send({ runId, recorded, links: runLinks(runId) });
   });
 
@@ -123,7 +123,7 @@ export function runRoutes(app: FastifyInstance, backend: ServeBackend, graphs: G
     const { runId, recorded } = await startRecorded(backend, {
       sequence: record.sequence, version: record.version, input: body.input === undefined ? record.input : body.input,
       rerunOf: record.runId, reuse: planned.reuse,
-    });
+    }, startWaitMs);
     return reply.status(recorded ? 201 : 202).send({ runId, recorded, rerunOf: record.runId, plan: planned.plan, links: runLinks(runId) });
   });
 

@@ -4,7 +4,7 @@ import { ErrorCode, LockstepError } from '../core/errors.js';
 import { checkBearer } from './auth.js';
 import type { ServeBackend } from './backend.js';
 import { GraphCache } from './graphs.js';
-import { runRoutes } from './run-routes.js';
+import { runRoutes, START_WAIT_MS } from './run-routes.js';
 import { sequenceRoutes } from './sequence-routes.js';
 import { uiRoutes } from './ui-assets.js';
 
@@ -12,6 +12,8 @@ export interface HttpServerOptions {
   readonly backend: ServeBackend;
   /** Bearer token of mutating requests; when unset they are refused with 503. */
   readonly token?: string;
+  /** How long a start or rerun request waits for the run to be recorded before answering 202. @default 5000 */
+  readonly startWaitMs?: number;
   /** Largest request body accepted, in bytes. @default 1048576 (1 MiB) */
   readonly bodyLimit?: number;
 }
@@ -79,7 +81,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
 
   app.get('/api/health', async () => ({ ok: true, mode: options.backend.mode, sequences: options.backend.sequences().length, auth: Boolean(options.token) }));
   sequenceRoutes(app, options.backend, graphs);
-  runRoutes(app, options.backend, graphs, auth);
+  runRoutes(app, options.backend, graphs, auth, options.startWaitMs ?? START_WAIT_MS);
   uiRoutes(app);
   return app;
 }

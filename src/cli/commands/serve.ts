@@ -7,6 +7,7 @@ import type { Sequence } from '../../core/sequence/types.js';
 import { TOKEN_ENV } from '../../http/auth.js';
 import type { ServeBackend } from '../../http/backend.js';
 import { createEmbeddedBackend } from '../../http/embedded-backend.js';
+import { createKafkaBackend } from '../../http/kafka-backend.js';
 import { createHttpServer } from '../../http/server.js';
 import { listSequenceFiles, loadSequenceFile } from '../../runtime/load-sequence.js';
 import type { CliContext } from '../context.js';
@@ -62,17 +63,18 @@ export function registerServe(program: Command, cli: CliContext): void {
     .option('--port <port>', 'port to listen on (0 picks a free one)', '7070')
     .option('--host <host>', 'address to bind (keep 127.0.0.1 unless a proxy guards the server)', '127.0.0.1')
     .option('--machines <dir>', 'directory (or file) of sequences to serve', 'machines')
-    .option('--store <path>', 'run store location (default: .lockstep/ or LOCKSTEP_STORE)')
+    .option('--store <path>', 'run store location in embedded mode (default: .lockstep/ or LOCKSTEP_STORE)')
     .option('--brokers <list>', 'Kafka bootstrap servers (host:port,...): watch runs driven by separate orchestrators')
     .action(async (opts: ServeOptions) => {
       const port = parsePort(opts.port);
-      if (opts.brokers) {
-        throw new LockstepError(ErrorCode.invalidUsage, '--brokers: Kafka mode of lockstep serve is not available yet; run without --brokers for embedded mode');
+      if (opts.brokers && opts.store) {
+        throw new LockstepError(ErrorCode.invalidUsage, '--store and --brokers exclude each other: over Kafka the runs are read from the run-state topic');
       }
       const machines = resolve(cli.cwd, opts.machines ?? 'machines');
       const sequences = loadServedSequences(cli, machines);
-      const store = await openStore(cli, opts.store);
-      const backend: ServeBackend = await createEmbeddedBackend({ store, sequences, cwd: cli.cwd });
+      const backend: ServeBackend = opts.brokers
+        ? await createKafkaBackend({ brokers: opts.brokers, sequences, onLog: cli.err })
+        : await createEmbeddedBackend({ store: await openStore(cli, opts.store), sequences, cwd: cli.cwd });
       const token = cli.env[TOKEN_ENV] || undefined;
       const app = createHttpServer({ backend, ...(token ? { token } : {}) });
       try {
