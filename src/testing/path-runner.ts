@@ -7,7 +7,7 @@ import type { ModelPath, PathStep } from '../core/paths/path-graph.js';
 import { PATH_RUN_ID, SCRIPTED_FAILURE, StepToken } from '../core/paths/run-model.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
-import type { Sequence } from '../core/sequence/types.js';
+import type { Phase, Sequence } from '../core/sequence/types.js';
 import type { Program } from '../core/step.js';
 import { createEmbeddedRuntime } from '../embedded/embedded-runtime.js';
 import type { EmbeddedRuntime } from '../embedded/embedded-runtime.js';
@@ -43,6 +43,8 @@ export interface PathRun {
   readonly outcome: Outcome | undefined;
   /** The run's history, as the orchestrator recorded it. */
   readonly entries: readonly RunEntry[];
+  /** Every attempt the orchestrator started, in order. */
+  readonly started: ReadonlyArray<{ readonly task: string; readonly attempt: number; readonly phase: Phase }>;
   /** What the task executor saw. */
   readonly executions: readonly ExecutionEvent[];
   /** The duplicate and late events injected, in words. */
@@ -209,5 +211,6 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
     violations.push(v);
   }
   const final = entries.find((e) => FINAL.has(e.type)) as Extract<RunEntry, { outcome: Outcome }> | undefined;
-  return { path, expected, outcome: final?.outcome, entries, executions, injected, violations, passed: violations.length === 0 };
+  const started = entries.flatMap((e) => (e.type === 'task.started' ? [{ task: e.task, attempt: e.attempt, phase: e.phase }] : []));
+  return { path, expected, outcome: final?.outcome, entries, started, executions, injected, violations, passed: violations.length === 0 };
 }
