@@ -1,7 +1,7 @@
 /** The Kafka adapter: lockstep's only importer of kafkajs. */
 export { KafkaTransport } from './kafka-transport.js';
 export type { KafkaTransportOptions } from './kafka-transport.js';
-export { CLIENT_SETTINGS, brokerList, createKafka, consumerConfig, producerConfig } from './kafka-client.js';
+export { CLIENT_SETTINGS, brokerList, createKafka, consumerConfig, producerConfig, partitionOf } from './kafka-client.js';
 export type { KafkaConnectionOptions, KafkaLogLevel } from './kafka-client.js';
 export { ensureTopics, partitionCounts, topicSpecs } from './topic-admin.js';
 export type { TopicLayout, TopicReport } from './topic-admin.js';

@@ -133,3 +133,9 @@ export function isFenced(error: unknown): boolean {
 export function transportError(what: string, error: unknown): LockstepError {
   return new LockstepError(ErrorCode.transportUnavailable, `${what}: ${(error as Error)?.message ?? String(error)}`, { retriable: true, cause: error });
 }
+
+/** The partition a key lands in among `partitions`: kafkajs' default partitioner (murmur2, as Java clients do). */
+export function partitionOf(key: string, partitions: number): number {
+  const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+  return Partitioners.DefaultPartitioner()({ topic: '', partitionMetadata, message: { key, value: null } });
+}

@@ -1,0 +1,38 @@
+import type { KafkaConnectionOptions } from '../adapters/kafka/index.js';
+import { ProgramRegistry } from '../runtime/registry.js';
+import { listSequenceFiles, loadSequenceFile } from '../runtime/load-sequence.js';
+
+/** Where lockstep's Kafka processes connect and which topics they use. */
+export interface KafkaModeOptions extends Omit<KafkaConnectionOptions, 'brokers'> {
+  /** Bootstrap brokers. @default the KAFKA_BROKERS environment variable */
+  readonly brokers?: string | readonly string[];
+  /** Topic prefix. @default 'lockstep' */
+  readonly prefix?: string;
+}
+
+/** The broker list: given, else KAFKA_BROKERS. */
+export function resolveBrokers(brokers: string | readonly string[] | undefined, env: NodeJS.ProcessEnv = process.env): string | readonly string[] {
+  return brokers ?? env.KAFKA_BROKERS ?? '';
+}
+
+/** Loads every sequence file of a directory (or one file) into a registry. @throws DefinitionError on an invalid file */
+export function loadMachines(path: string): ProgramRegistry {
+  const registry = new ProgramRegistry();
+  for (const file of listSequenceFiles(path)) {
+    const loaded = loadSequenceFile(file);
+    registry.register(loaded.sequence, { definition: loaded.text, hash: loaded.hash, source: loaded.path });
+  }
+  return registry;
+}
+
+/** The queues a registry's sequences dispatch to (shell and handler tasks use `default`). */
+export function queuesOf(registry: ProgramRegistry): string[] {
+  const queues = new Set(['default']);
+  for (const name of registry.names()) {
+    const { sequence } = registry.resolve(name).program;
+    for (const t of [...sequence.tasks, ...sequence.finally]) {
+      for (const spec of [t, t.compensate]) if (spec?.action.kind === 'queue') queues.add(spec.action.queue);
+    }
+  }
+  return [...queues].sort();
+}

@@ -1,0 +1,11 @@
+/** Kafka mode: orchestrators, workers and clients over a Kafka cluster. */
+export { startKafkaOrchestrator } from './kafka-orchestrator.js';
+export type { KafkaOrchestrator, KafkaOrchestratorOptions } from './kafka-orchestrator.js';
+export { createWorker, createShellWorker, emitTaskEvent, taskEventMessage, handlerExecutor } from './kafka-worker.js';
+export type { KafkaWorker, KafkaWorkerOptions, WorkerHandlers, TaskAttempt, TaskOutcome } from './kafka-worker.js';
+export { createLockstepClient } from './lockstep-client.js';
+export type { LockstepClient, StartOptions } from './lockstep-client.js';
+export { loadMachines, queuesOf, resolveBrokers } from './connection.js';
+export type { KafkaModeOptions } from './connection.js';
+export { ensureTopics, KafkaTransport } from '../adapters/kafka/index.js';
+export type { TopicLayout, TopicReport, KafkaTransportOptions } from '../adapters/kafka/index.js';

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { KafkaTransport, ensureTopics, partitionCounts } from '../adapters/kafka/index.js';
+import type { TopicReport } from '../adapters/kafka/index.js';
+import { NullRunStore } from '../adapters/memory/null-run-store.js';
+import { ErrorCode, LockstepError } from '../core/errors.js';
+import { topicNames } from '../core/protocol/envelope.js';
+import type { Clock } from '../ports/clock.js';
+import { Orchestrator } from '../runtime/orchestrator.js';
+import type { ProgramRegistry } from '../runtime/registry.js';
+import { systemClock } from '../runtime/system-clock.js';
+import type { KafkaModeOptions } from './connection.js';
+import { queuesOf, resolveBrokers } from './connection.js';
+
+/** Options of {@link startKafkaOrchestrator}. */
+export interface KafkaOrchestratorOptions extends KafkaModeOptions {
+  /** The sequences this orchestrator can run (see `loadMachines`). */
+  readonly registry: ProgramRegistry;
+  /** Creates missing topics with this many partitions. Without it, the topics must exist. */
+  readonly partitions?: number;
+  /** Consumer group of the orchestrators: members split the events topic's partitions. @default '<prefix>-orchestrators' */
+  readonly group?: string;
+  /** @default the system clock */
+  readonly clock?: Clock;
+  /** Receives the transport's diagnostics (fencing, redeliveries). */
+  readonly onLog?: (message: string, extra?: Record<string, unknown>) => void;
+}
+
+/** A running Kafka-mode orchestrator. */
+export interface KafkaOrchestrator {
+  readonly orchestrator: Orchestrator;
+  readonly transport: KafkaTransport;
+  readonly topics: TopicReport;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an orchestrator as a member of the orchestrators' consumer group. It creates missing topics (with
+ * `partitions`), restores the runs of the partitions it is assigned from the run-state topic, and advances runs
+ * exactly once: each batch's commands, the touched runs' new state and the consumer offsets commit in one
+ * fenced transaction per partition.
+ *
+ * @throws LockstepError INVALID_USAGE when the topics are missing and no partition count was given.
+ */
+export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions): Promise<KafkaOrchestrator> {
+  const prefix = options.prefix ?? 'lockstep';
+  const transport = new KafkaTransport({
+    ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? `lockstep-orchestrator-${randomUUID().slice(0, 8)}`,
+    ...(options.onLog ? { onLog: options.onLog } : {}),
+  });
+  try {
+    const admin = await transport.admin();
+    const topics = await prepareTopics(admin, prefix, options.partitions, queuesOf(options.registry));
+    const orchestrator = new Orchestrator({
+      transport, store: new NullRunStore(), clock: options.clock ?? systemClock, registry: options.registry,
+      topicPrefix: prefix, group: options.group ?? `${prefix}-orchestrators`, runStateTopic: true,
+    });
+    await orchestrator.start();
+    return {
+      orchestrator, transport, topics,
+      async close() {
+        await orchestrator.close();
+        await transport.close();
+      },
+    };
+  } catch (error) {
+    await transport.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function prepareTopics(admin: Awaited<ReturnType<KafkaTransport['admin']>>, prefix: string, partitions: number | undefined, queues: string[]): Promise<TopicReport> {
+  if (partitions !== undefined) return ensureTopics(admin, { prefix, partitions, queues });
+  const names = topicNames(prefix);
+  const existing = new Set(await admin.listTopics());
+  const wanted = [names.events, names.runs, names.deadLetter, ...queues.map((q) => names.commands(q))];
+  const missing = wanted.filter((t) => !existing.has(t));
+  if (missing.length > 0) {
+    throw new LockstepError(ErrorCode.invalidUsage, `missing topics ${missing.join(', ')}: run \`lockstep topics create --partitions N\` or pass --partitions N`);
+  }
+  const counts = await partitionCounts(admin, [names.events]);
+  return { created: [], existing: wanted, partitions: counts.get(names.events) ?? 0 };
+}

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { KafkaTransport } from '../adapters/kafka/index.js';
+import type { TaskError } from '../core/compile/types.js';
+import { TaskFailure } from '../core/errors.js';
+import { topicNames } from '../core/protocol/envelope.js';
+import type { TaskHandler } from '../core/sequence/types.js';
+import type { Clock } from '../ports/clock.js';
+import type { TopicMessage, Transport } from '../ports/transport.js';
+import { createLocalExecutor, taskContext } from '../runtime/local-executor.js';
+import { envelope } from '../runtime/messages.js';
+import type { ProgramRegistry } from '../runtime/registry.js';
+import { systemClock } from '../runtime/system-clock.js';
+import { startWorker } from '../runtime/worker.js';
+import type { Executor, WorkerHandle } from '../runtime/worker.js';
+import type { KafkaModeOptions } from './connection.js';
+import { resolveBrokers } from './connection.js';
+
+/**
+ * Task handlers by task id. A key `<sequence>/<taskId>` wins over a bare task id, and `*` catches the rest.
+ *
+ * @example { 'charge-card': async (ctx) => payments.charge(ctx.input, { idempotencyKey: ctx.idempotencyKey }) }
+ */
+export type WorkerHandlers = Readonly<Record<string, TaskHandler>>;
+
+/** Options of {@link createWorker}. */
+export interface KafkaWorkerOptions extends KafkaModeOptions {
+  /** The queue to take tasks from: `<prefix>.commands.<queue>`. Shell and handler tasks use `default`. */
+  readonly queue: string;
+  /** What runs each task; see {@link WorkerHandlers}. Give `execute` instead to run tasks another way. */
+  readonly handlers?: WorkerHandlers;
+  readonly execute?: Executor;
+  /** Workers of one queue sharing a group split its partitions. @default '<prefix>-workers-<queue>' */
+  readonly group?: string;
+  /** @default the system clock */
+  readonly clock?: Clock;
+  readonly onLog?: (message: string, extra?: Record<string, unknown>) => void;
+}
+
+/** A running Kafka worker. `close()` waits for the attempts in flight; see {@link WorkerHandle.close}. */
+export interface KafkaWorker extends WorkerHandle {
+  readonly transport: KafkaTransport;
+}
+
+/** An executor that calls the handler registered for a task. */
+export function handlerExecutor(handlers: WorkerHandlers): Executor {
+  return async (task, signal) => {
+    const handler = handlers[`${task.payload.sequence}/${task.taskId}`] ?? handlers[task.taskId] ?? handlers['*'];
+    if (!handler) throw new TaskFailure(`no handler for task "${task.taskId}" of ${task.payload.sequence} on queue ${task.payload.queue}`, { retriable: false, type: 'NoHandler' });
+    return handler(taskContext(task, signal));
+  };
+}
+
+/**
+ * Starts a worker that takes tasks from a queue over Kafka and reports their outcomes. Execution is at least
+ * once: a dispatch is acknowledged only after its outcome is published, so a worker that dies mid-task loses
+ * nothing (another worker runs the attempt again, with the same idempotency key). A `task.cancel` aborts the
+ * handler's `ctx.signal`. On shutdown, `close({ graceMs })` lets running tasks finish, then hands the rest back.
+ */
+export async function createWorker(options: KafkaWorkerOptions): Promise<KafkaWorker> {
+  const prefix = options.prefix ?? 'lockstep';
+  const execute = options.execute ?? (options.handlers ? handlerExecutor(options.handlers) : undefined);
+  if (!execute) throw new TaskFailure('createWorker needs handlers or execute', { retriable: false });
+  const transport = new KafkaTransport({
+    ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? `lockstep-worker-${options.queue}-${randomUUID().slice(0, 8)}`,
+    ...(options.onLog ? { onLog: options.onLog } : {}),
+  });
+  try {
+    const handle = await startWorker({
+      transport, queue: options.queue, clock: options.clock ?? systemClock, execute, topicPrefix: prefix,
+      group: options.group ?? `${prefix}-workers-${options.queue}`,
+    });
+    return {
+      transport, stats: handle.stats, inFlight: handle.inFlight,
+      async close(closeOptions) {
+        await handle.close(closeOptions);
+        await transport.close();
+      },
+    };
+  } catch (error) {
+    await transport.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** A worker that runs the shell tasks of the given sequences (what `lockstep worker` runs). */
+export function createShellWorker(options: Omit<KafkaWorkerOptions, 'handlers' | 'execute'> & { registry: ProgramRegistry; cwd?: string }): Promise<KafkaWorker> {
+  return createWorker({ ...options, execute: createLocalExecutor({ registry: options.registry, ...(options.cwd ? { cwd: options.cwd } : {}) }) });
+}
+
+/** Which attempt a task event reports on (from its `task.dispatch`). */
+export interface TaskAttempt {
+  readonly runId: string;
+  readonly taskId: string;
+  readonly attempt: number;
+}
+
+/** What an attempt came to: a result, or an error. */
+export type TaskOutcome = { readonly result?: unknown } | { readonly error: TaskError };
+
+/** The `task.succeeded` or `task.failed` message for an attempt, keyed by run id, for the events topic. */
+export function taskEventMessage(attempt: TaskAttempt, outcome: TaskOutcome, options: { prefix?: string; now?: number; causationId?: string } = {}): TopicMessage {
+  const base = { runId: attempt.runId, taskId: attempt.taskId, attempt: attempt.attempt, ...(options.causationId ? { causationId: options.causationId } : {}) };
+  const now = options.now ?? Date.now();
+  const value = 'error' in outcome
+    ? envelope({ type: 'task.failed', ...base, payload: { error: outcome.error } }, now)
+    : envelope({ type: 'task.succeeded', ...base, payload: outcome.result === undefined ? {} : { result: outcome.result } }, now);
+  return { topic: topicNames(options.prefix).events, key: attempt.runId, value };
+}
+
+/**
+ * Reports an attempt's outcome without the worker SDK: for services that receive dispatches their own way. Pass
+ * a `transport` to reuse its connection; otherwise one is opened and closed for this call.
+ *
+ * @example await emitTaskEvent({ brokers }, { runId, taskId: 'ship', attempt: 1 }, { result: { tracking: 'X1' } })
+ */
+export async function emitTaskEvent(options: KafkaModeOptions & { transport?: Transport }, attempt: TaskAttempt, outcome: TaskOutcome): Promise<void> {
+  const message = taskEventMessage(attempt, outcome, options.prefix ? { prefix: options.prefix } : {});
+  if (options.transport) return options.transport.publish([message]);
+  const transport = new KafkaTransport({ ...options, brokers: resolveBrokers(options.brokers) });
+  try {
+    await transport.publish([message]);
+  } finally {
+    await transport.close();
+  }
+}

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { KafkaTransport, endOffsets, partitionCounts, partitionOf, tailPartitions } from '../adapters/kafka/index.js';
+import { ErrorCode, LockstepError } from '../core/errors.js';
+import { topicNames } from '../core/protocol/envelope.js';
+import type { RunState } from '../core/protocol/run-state.js';
+import { parseRunState } from '../core/protocol/run-state.js';
+import { envelope } from '../runtime/messages.js';
+import { latestStates } from '../runtime/run-state-topic.js';
+import type { KafkaModeOptions } from './connection.js';
+import { resolveBrokers } from './connection.js';
+
+/** What to start. */
+export interface StartOptions {
+  readonly input?: unknown;
+  /** @default the latest version the orchestrators know */
+  readonly version?: string;
+  /** @default a random UUID */
+  readonly runId?: string;
+}
+
+/** Talks to the orchestrators of a Kafka deployment: starts, inspects and cancels runs. */
+export interface LockstepClient {
+  /** Publishes a `run.start` and resolves to the run's id. */
+  start(sequence: string, options?: StartOptions): Promise<string>;
+  /** The run's last committed state, or `undefined` for a run no orchestrator has started (yet). */
+  status(runId: string): Promise<RunState | undefined>;
+  /** Resolves with the run's state once it has ended (`status` is then its outcome). */
+  wait(runId: string, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<RunState>;
+  /** Asks the run to cancel: the task in flight is cancelled, then compensations and finally tasks run. */
+  cancel(runId: string, reason?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a client. Runs are started and cancelled with messages on the events topic; their state is read from the
+ * compacted run-state topic, in the partition of the run id.
+ */
+export function createLockstepClient(options: KafkaModeOptions = {}): LockstepClient {
+  const topics = topicNames(options.prefix);
+  const transport = new KafkaTransport({ ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? 'lockstep-client' });
+  let partitions: Promise<number> | undefined;
+  const partitionOfRun = async (runId: string) => {
+    partitions ??= transport.admin().then((admin) => partitionCounts(admin, [topics.runs])).then((c) => {
+      const n = c.get(topics.runs);
+      if (!n) throw new LockstepError(ErrorCode.transportUnavailable, `topic ${topics.runs} does not exist: create the topics first (lockstep topics create)`);
+      return n;
+    });
+    return partitionOf(runId, await partitions);
+  };
+  const status = async (runId: string) => {
+    const records = await transport.readPartitions(topics.runs, [await partitionOfRun(runId)]);
+    return latestStates(records.filter((r) => r.key === runId)).states.get(runId)?.state;
+  };
+  return {
+    async start(sequence, start = {}) {
+      const runId = start.runId ?? randomUUID();
+      const payload = { sequence, ...(start.version ? { version: start.version } : {}), input: start.input ?? null };
+      await transport.publish([{ topic: topics.events, key: runId, value: envelope({ type: 'run.start', runId, payload }, Date.now()) }]);
+      return runId;
+    },
+    status,
+    async wait(runId, waitOptions = {}) {
+      const partition = await partitionOfRun(runId);
+      const ends = await endOffsets(await transport.admin(), topics.runs);
+      const now = await status(runId);
+      if (now && now.status !== 'running') return now;
+      let final: RunState | undefined;
+      const found = await tailPartitions(transport.kafka, await transport.admin(), topics.runs, [partition], (m) => {
+        if (m.key !== runId || m.value === null) return false;
+        const parsed = parseRunState(m.value);
+        if (parsed.success && parsed.state.status !== 'running') final = parsed.state;
+        return final !== undefined;
+      }, { from: new Map([[partition, String(ends.get(partition)?.high ?? 0n)]]), ...waitOptions });
+      if (!found || !final) throw new LockstepError(ErrorCode.transportUnavailable, `run ${runId} did not end in time`, { retriable: true });
+      return final;
+    },
+    async cancel(runId, reason = 'cancelled by a client') {
+      await transport.publish([{ topic: topics.events, key: runId, value: envelope({ type: 'run.cancel', runId, payload: { reason } }, Date.now()) }]);
+    },
+    close: () => transport.close(),
+  };
+}

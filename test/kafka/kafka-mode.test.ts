@@ -1,0 +1,121 @@
+// Kafka mode in one process against the real broker: orchestrator, workers and client over KafkaTransport.
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { sequence } from '../../src/core/sequence/builder.js';
+import type { Sequence } from '../../src/core/sequence/types.js';
+import { ensureTopics, KafkaTransport } from '../../src/adapters/kafka/index.js';
+import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/kafka/index.js';
+import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/kafka/index.js';
+import { ProgramRegistry } from '../../src/runtime/registry.js';
+import { definitionText } from '../../src/embedded/embedded-runtime.js';
+import { hashText } from '../../src/runtime/load-sequence.js';
+
+const brokers = inject('kafkaBrokers');
+const base = { brokers, logLevel: 'nothing' as const };
+
+function registryOf(...sequences: Sequence[]): ProgramRegistry {
+  const registry = new ProgramRegistry();
+  for (const s of sequences) registry.register(s, { definition: definitionText(s), hash: hashText(definitionText(s)) });
+  return registry;
+}
+
+const three = sequence('three').then('a', { queue: 'q' }).then('b', { queue: 'q' }).then('c', { queue: 'q' }).build();
+const slow = sequence('slow').then('wait', { queue: 'q' }).then('after', { queue: 'q' }).build();
+const retrying = sequence('retrying').then('flaky', { queue: 'q', retry: { maxAttempts: 3, backoff: { initial: '1500ms', factor: 1 } } }).build();
+
+describe('Kafka mode', () => {
+  const prefix = `km-${randomUUID().slice(0, 8)}`;
+  const closers: Array<{ close(): Promise<void> }> = [];
+  let client: LockstepClient;
+  const registry = registryOf(three, slow, retrying);
+  const calls: string[] = [];
+  const flaky = new Map<string, number>();
+  const aborted: string[] = [];
+
+  const orchestrator = async () => {
+    const o = await startKafkaOrchestrator({ ...base, prefix, registry, partitions: 2 });
+    closers.push(o);
+    return o;
+  };
+  const worker = async () => {
+    const w = await createWorker({
+      ...base, prefix, queue: 'q',
+      handlers: {
+        a: (ctx) => (calls.push(`${ctx.runId}:a`), { a: 1 }),
+        b: (ctx) => (calls.push(`${ctx.runId}:b`), { b: (ctx.results.a as { a: number }).a + 1 }),
+        c: (ctx) => (calls.push(`${ctx.runId}:c`), 'done'),
+        wait: (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => (aborted.push(ctx.runId), reject(new Error('aborted'))))),
+        after: () => 'never',
+        flaky: (ctx) => {
+          flaky.set(ctx.runId, ctx.attempt);
+          if (ctx.attempt < 2) throw new Error('transient');
+          return { attempt: ctx.attempt };
+        },
+      },
+    });
+    closers.push(w);
+    return w;
+  };
+
+  afterAll(async () => {
+    for (const c of closers.reverse()) await c.close().catch(() => {});
+    await client?.close();
+  });
+
+  it('runs a sequence across an orchestrator and a worker, and the client sees its state', async () => {
+    await orchestrator();
+    await worker();
+    client = createLockstepClient({ ...base, prefix });
+    const runId = await client.start('three', { input: { x: 1 } });
+    const final = await client.wait(runId, { timeoutMs: 30_000 });
+    expect(final.status).toBe('succeeded');
+    expect(calls.filter((c) => c.startsWith(runId))).toEqual([`${runId}:a`, `${runId}:b`, `${runId}:c`]);
+    const state = await client.status(runId);
+    expect(state).toMatchObject({ runId, sequence: 'three', status: 'succeeded', final: { outcome: 'succeeded' } });
+    expect((state!.snapshot.context as { results: Record<string, unknown> }).results).toEqual({ a: { a: 1 }, b: { b: 2 }, c: 'done' });
+    expect(await client.status(`unknown-${randomUUID()}`)).toBeUndefined();
+  });
+
+  it('cancels a run: the cancellation reaches the running handler', async () => {
+    const runId = await client.start('slow');
+    await expect.poll(() => client.status(runId).then((s) => s?.currentTask), { timeout: 20_000 }).toBe('wait');
+    await client.cancel(runId, 'test');
+    const final = await client.wait(runId, { timeoutMs: 30_000 });
+    expect(final.status).toBe('cancelled');
+    await expect.poll(() => aborted.includes(runId), { timeout: 10_000 }).toBe(true);
+  });
+
+  it('a new orchestrator restores runs from the run-state topic and fires their timers at the original due time', async () => {
+    const first = closers.find((c): c is KafkaOrchestrator => 'orchestrator' in c)!;
+    const runId = await client.start('retrying');
+    // The first attempt fails; the retry waits 1.5 s on a timer held by the first orchestrator.
+    await expect.poll(() => client.status(runId).then((s) => Object.keys(s?.timers ?? {})), { timeout: 20_000 }).toContain('retry:flaky:1');
+    const dueAt = (await client.status(runId))!.timers['retry:flaky:1']!;
+    await first.close();
+    closers.splice(closers.indexOf(first), 1);
+    const second = await orchestrator();
+    const final = await client.wait(runId, { timeoutMs: 30_000 });
+    expect(final.status).toBe('succeeded');
+    expect(flaky.get(runId)).toBe(2);
+    expect(second.orchestrator.stats.restored).toBeGreaterThanOrEqual(1);
+    const attempt2 = final.updatedAt;
+    expect(attempt2).toBeGreaterThanOrEqual(dueAt);
+  });
+
+  it('creates topics with an explicit partition count and refuses mismatched ones', async () => {
+    const transport = new KafkaTransport(base);
+    try {
+      const admin = await transport.admin();
+      const p = `topics-${randomUUID().slice(0, 8)}`;
+      const report = await ensureTopics(admin, { prefix: p, partitions: 3, queues: ['x'] });
+      expect(report.created.sort()).toEqual([`${p}.commands.default`, `${p}.commands.x`, `${p}.dead-letter`, `${p}.events`, `${p}.runs`]);
+      expect(report.partitions).toBe(3);
+      const config = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `${p}.runs`, configNames: ['cleanup.policy'] }] });
+      expect(config.resources[0]!.configEntries[0]!.configValue).toBe('compact');
+      expect((await ensureTopics(admin, { prefix: p, partitions: 3 })).created).toEqual([]);
+      await expect(ensureTopics(admin, { prefix: p, partitions: 0 })).rejects.toThrow(/partitions/);
+    } finally {
+      await transport.close();
+    }
+  });
+});
