@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ErrorCode, LockstepError } from '../core/errors.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Sequence } from '../core/sequence/types.js';
@@ -99,6 +100,15 @@ export async function createEmbeddedBackend(options: EmbeddedBackendOptions): Pr
   const programOf = programResolver(registry);
   tracker = new RunTracker((sequence, version) => programOf({ sequence, version }));
   const events = topicNames().events;
+  // A run marked running in the store that this server did not start was left by a process that stopped.
+  const driven = (runId: string) => {
+    if (!tracker!.tracks(runId)) {
+      throw new LockstepError(
+        ErrorCode.runLocked,
+        `run "${runId}" is not driven by this server: the process that ran it stopped or still runs it; continue it with \`lockstep resume ${runId}\``,
+      );
+    }
+  };
   const rt = runtime;
 
   return {
@@ -118,8 +128,14 @@ export async function createEmbeddedBackend(options: EmbeddedBackendOptions): Pr
     },
     getRun: (runId) => options.store.get(runId),
     startRun: (request) => rt.start(request),
-    cancelRun: (runId, reason) => rt.orchestrator.cancel(runId, reason),
-    ingest: (envelope: IngestEnvelope) => rt.transport.publish([{ topic: events, key: envelope.runId, value: envelope }]),
+    async cancelRun(runId, reason) {
+      driven(runId);
+      await rt.orchestrator.cancel(runId, reason);
+    },
+    async ingest(envelope: IngestEnvelope) {
+      driven(envelope.runId);
+      await rt.transport.publish([{ topic: events, key: envelope.runId, value: envelope }]);
+    },
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -22,6 +22,11 @@ export class RunTracker {
     this.#resolve = resolve;
   }
 
+  /** Whether this tracker follows the run: it started in this process and has not ended. */
+  tracks(runId: string): boolean {
+    return this.#runs.has(runId);
+  }
+
   /** Applies one durable entry and returns the update to broadcast. */
   apply(entry: RunEntry): LiveUpdate {
     if (entry.type === 'run.started') {

@@ -14,6 +14,12 @@ export interface HttpServerOptions {
   readonly token?: string;
   /** How long a start or rerun request waits for the run to be recorded before answering 202. @default 5000 */
   readonly startWaitMs?: number;
+  /**
+   * Host names the server answers to (without port); other `Host` headers get 421. Set it when bound to a
+   * loopback address, so that a web page on another site cannot reach the API through DNS rebinding.
+   * @default any host
+   */
+  readonly allowedHosts?: readonly string[];
   /** Largest request body accepted, in bytes. @default 1048576 (1 MiB) */
   readonly bodyLimit?: number;
 }
@@ -78,6 +84,17 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: { code: ErrorCode.invalidRequest, message: `no endpoint ${request.method} ${request.url.split('?')[0]}` } }),
   );
+
+  const allowed = options.allowedHosts && new Set(options.allowedHosts.map((h) => h.toLowerCase()));
+  if (allowed) {
+    app.addHook('onRequest', async (request, reply) => {
+      const host = (request.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+      if (allowed.has(host)) return;
+      return reply.status(421).send({
+        error: { code: ErrorCode.invalidRequest, message: `requests for host "${host.slice(0, 100)}" are refused: this server answers only to ${[...allowed].join(', ')}` },
+      });
+    });
+  }
 
   app.get('/api/health', async () => ({ ok: true, mode: options.backend.mode, sequences: options.backend.sequences().length, auth: Boolean(options.token) }));
   sequenceRoutes(app, options.backend, graphs);

@@ -79,3 +79,25 @@ describe('mutating endpoints without LOCKSTEP_TOKEN', () => {
     expect((await h.app.inject({ method: 'GET', url: '/api/health' })).json()).toMatchObject({ auth: false });
   });
 });
+
+describe('a server bound to loopback', () => {
+  let h: ServeHarness;
+  beforeAll(async () => {
+    h = await serveHarness({ allowedHosts: ['localhost', '127.0.0.1', '[::1]'] });
+  });
+  afterAll(() => h.close());
+
+  it('answers its own host names, with or without a port', async () => {
+    for (const host of ['localhost', '127.0.0.1:7070', '[::1]:7070', 'LOCALHOST:80']) {
+      expect((await h.app.inject({ method: 'GET', url: '/api/health', headers: { host } })).statusCode, host).toBe(200);
+    }
+  });
+
+  it('refuses any other Host with 421, so a rebound DNS name cannot read runs', async () => {
+    const res = await h.app.inject({ method: 'GET', url: '/api/runs', headers: { host: 'attacker.example:7070' } });
+    expect(res.statusCode).toBe(421);
+    expect(res.json().error).toEqual({
+      code: 'INVALID_REQUEST', message: 'requests for host "attacker.example" are refused: this server answers only to localhost, 127.0.0.1, [::1]',
+    });
+  });
+});

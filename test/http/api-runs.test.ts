@@ -219,3 +219,25 @@ describe('a run from start to end, then cancel and rerun', () => {
     expect(res.json().error.message).toMatch(/^cannot rerun run .* from "publish": task "(prepare|build)" before it (failed|did not run) in that run/);
   });
 });
+
+describe('runs this server does not drive', () => {
+  it('refuses to cancel or report to a run left running by a process that stopped', async () => {
+    const runId = 'left-over-run';
+    const now = Date.now();
+    await h.store.create(
+      { runId, sequence: 'remote', version: '1', definition: 'x', definitionHash: 'x', input: null, status: 'running', createdAt: now, updatedAt: now },
+      [{ type: 'run.started', runId, at: now, sequence: 'remote', version: '1', input: null }],
+    );
+    const message = `run "${runId}" is not driven by this server: the process that ran it stopped or still runs it; continue it with \`lockstep resume ${runId}\``;
+    const cancel = await post(`/api/runs/${runId}/cancel`, {});
+    expect(cancel.statusCode).toBe(409);
+    expect(cancel.json().error).toEqual({ code: 'RUN_LOCKED', message });
+    const report = { v: 1, id: 'm-1', runId, taskId: 'bill', attempt: 1, time: new Date(now).toISOString(), type: 'task.succeeded', payload: {} };
+    const ingest = await post('/api/ingest', report);
+    expect(ingest.statusCode).toBe(409);
+    expect(ingest.json().error.message).toBe(message);
+    // It is still listed and shown, with the state its history gives.
+    const shown = await get(`/api/runs/${runId}`);
+    expect(shown.body.run.status).toBe('running');
+  });
+});

@@ -47,6 +47,7 @@ export function writeMachines(dir: string, gates: string): void {
 
 export interface ServeHarness {
   readonly app: FastifyInstance;
+  readonly store: MemoryRunStore;
   readonly dir: string;
   readonly gates: string;
   /** Lets a gated task finish. */
@@ -58,7 +59,7 @@ export interface ServeHarness {
 export const TOKEN = 'test-token-0123456789';
 
 /** A real embedded backend and HTTP server over temporary sequences, not yet listening. */
-export async function serveHarness(options: { token?: string | null } = {}): Promise<ServeHarness> {
+export async function serveHarness(options: { token?: string | null; allowedHosts?: string[] } = {}): Promise<ServeHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'lockstep-http-'));
   const gates = join(dir, 'gates');
   mkdirSync(gates);
@@ -67,12 +68,13 @@ export async function serveHarness(options: { token?: string | null } = {}): Pro
   writeMachines(machines, gates);
   const errors: string[] = [];
   const cli: CliContext = { out: () => {}, err: (l) => errors.push(l), exitCode: 0, env: {}, cwd: dir, isTTY: false };
-  const backend = await createEmbeddedBackend({ store: new MemoryRunStore(), sequences: loadServedSequences(cli, machines), cwd: dir });
+  const store = new MemoryRunStore();
+  const backend = await createEmbeddedBackend({ store, sequences: loadServedSequences(cli, machines), cwd: dir });
   const token = options.token === null ? undefined : options.token ?? TOKEN;
-  const app = createHttpServer({ backend, ...(token ? { token } : {}) });
+  const app = createHttpServer({ backend, ...(token ? { token } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) });
   await app.ready();
   return {
-    app, dir, gates, errors,
+    app, store, dir, gates, errors,
     open: (gate) => writeFileSync(join(gates, gate), ''),
     async close() {
       await app.close();

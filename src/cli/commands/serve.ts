@@ -76,7 +76,8 @@ export function registerServe(program: Command, cli: CliContext): void {
         ? await createKafkaBackend({ brokers: opts.brokers, sequences, onLog: cli.err })
         : await createEmbeddedBackend({ store: await openStore(cli, opts.store), sequences, cwd: cli.cwd });
       const token = cli.env[TOKEN_ENV] || undefined;
-      const app = createHttpServer({ backend, ...(token ? { token } : {}) });
+      const loopbackHosts = ['localhost', '127.0.0.1', '[::1]', opts.host.includes(':') ? `[${opts.host}]` : opts.host];
+      const app = createHttpServer({ backend, ...(token ? { token } : {}), ...(isLoopback(opts.host) ? { allowedHosts: [...new Set(loopbackHosts)] } : {}) });
       try {
         await app.listen({ port, host: opts.host });
       } catch (error) {
