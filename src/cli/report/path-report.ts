@@ -51,7 +51,7 @@ export function formatReport(file: string, report: SequenceTestReport): string[]
   lines.push(row(['PATH', 'EXPECTED', 'RESULT', 'EVENTS']));
   for (const r of rows) lines.push(row(r));
   lines.push(coverageLine(report));
-  if (report.coverage.uncovered.length > 0) lines.push(`  not covered: ${report.coverage.uncovered.join('; ')}`);
+  if (!report.plan.given && report.coverage.uncovered.length > 0) lines.push(`  not covered: ${report.coverage.uncovered.join('; ')}`);
   const failed = [...report.failed].sort((a, b) => a.path.steps.length - b.path.steps.length || a.path.id.localeCompare(b.path.id));
   for (const run of failed.slice(0, SHOWN_FAILURES)) {
     lines.push(`FAIL path ${run.path.id}: ${events(run)}`);
