@@ -9,9 +9,10 @@ export type GraphableMachine = Pick<AnyStateMachine, 'id' | 'root'>;
 /** Options of {@link buildGraph}. */
 export interface BuildGraphOptions {
   /**
-   * Draw a transition once from a compound state when every state inside it has it as its last
-   * transition for that event (e.g. `cancel` and `run timeout` from `main`). The hoisted edge lists
-   * the states that really carry it in `hoistedFrom`.
+   * Draw `cancel` and `run timeout` once from a compound state with several states inside when every
+   * one of them has it as its last transition for that event (so, once from `main`). The hoisted edge
+   * lists the atomic states that really carry it in `hoistedFrom`. Task edges (`succeeded`,
+   * `failed (stop)`, ...) stay on their task even when every task shares them.
    * @default true
    */
   readonly hoist?: boolean;
@@ -91,15 +92,8 @@ function collectNodes(root: AnyStateNode): AnyStateNode[] {
   return out;
 }
 
-/** Whether an enclosing state starts a timer on entry: without one, a run-timeout guard never passes. */
-function runTimerAround(node: AnyStateNode): boolean {
-  for (let n = node.parent; n; n = n.parent) if (n.entry.some((a) => namedReference(a).type === 'startTimer')) return true;
-  return false;
-}
-
 function edgesOf(node: AnyStateNode): GraphEdge[] {
   const source = idOf(node);
-  const runTimer = runTimerAround(node);
   const groups: [string | null, readonly AnyTransitionDefinition[]][] = [
     ...[...node.transitions.entries()],
     ...(node.always?.length ? [[null, node.always] as [null, AnyTransitionDefinition[]]] : []),
@@ -109,8 +103,7 @@ function edgesOf(node: AnyStateNode): GraphEdge[] {
     const siblingGuards = transitions.map((t) => (t.guard ? namedReference(t.guard) : undefined));
     transitions.forEach((t, index) => {
       const guard = siblingGuards[index];
-      const described = describeTransition({ event, actions: t.actions, siblingGuards, ...(guard ? { guard } : {}) });
-      const description = guard?.type === 'isRunTimeout' && !runTimer ? { ...described, possible: false } : described;
+      const description = describeTransition({ event, actions: t.actions, siblingGuards, ...(guard ? { guard } : {}) });
       const targets = (t.target?.length ? t.target : [node]) as AnyStateNode[];
       targets.forEach((target, targetIndex) => {
         edges.push({
@@ -130,36 +123,30 @@ function edgesOf(node: AnyStateNode): GraphEdge[] {
   return edges;
 }
 
-/** Which states a run can enter, following the transitions whose guard can pass. */
-function reachableIds(nodes: readonly AnyStateNode[], edges: readonly GraphEdge[], byId: ReadonlyMap<string, AnyStateNode>, start: AnyStateNode): Set<string> {
-  const reached = new Set<string>();
-  const enter = (node: AnyStateNode | undefined) => {
-    for (let n = node; n && n.path.length > 0; n = n.parent) reached.add(idOf(n));
-    if (node) for (let n = node; n.type === 'compound'; ) reached.add(idOf((n = n.initial.target[0] as AnyStateNode)));
-  };
-  enter(start);
-  for (let size = -1; size !== reached.size; ) {
-    size = reached.size;
-    for (const edge of edges) if (edge.possible && reached.has(edge.source)) enter(byId.get(edge.target));
-  }
-  // A compound state counts as reachable as soon as one state inside it is.
-  for (const node of nodes) if (children(node).some((c) => reached.has(idOf(c)))) reached.add(idOf(node));
-  return reached;
+const signature = (e: GraphEdge) => JSON.stringify([e.event, e.guard ?? null, e.target, e.label, e.reenter]);
+
+/** The state whose edges stand for `node`'s: `node`, or the only state inside it, all the way down. */
+function carrier(node: AnyStateNode): AnyStateNode {
+  let current = node;
+  while (current.type === 'compound' && children(current).length === 1) current = children(current)[0]!;
+  return current;
 }
 
-const signature = (e: GraphEdge) => JSON.stringify([e.event, e.guard ?? null, e.target, e.label, e.possible, e.reenter]);
-
-/** Replaces, bottom-up, edges every child of a compound state shares by one edge from that state. */
+/**
+ * Replaces, bottom-up, abort edges (cancel, run timeout) every child of a compound state shares by
+ * one edge from that state. A compound state with a single state inside (a task that never retries
+ * has only `running`) keeps its edges on that state, and stands for it when its parent is considered.
+ */
 function hoist(nodes: readonly AnyStateNode[], edges: GraphEdge[]): GraphEdge[] {
   let current = edges;
-  const compounds = nodes.filter((n) => n.type === 'compound').sort((a, b) => b.path.length - a.path.length);
+  const compounds = nodes.filter((n) => n.type === 'compound' && children(n).length > 1).sort((a, b) => b.path.length - a.path.length);
   for (const parent of compounds) {
-    const kids = children(parent).map(idOf);
+    const kids = children(parent).map((kid) => idOf(carrier(kid)));
     const lastPerEvent = (id: string) => {
       const own = current.filter((e) => e.source === id);
       return own.filter((e) => !own.some((later) => later.event === e.event && own.indexOf(later) > own.indexOf(e)));
     };
-    const candidates = lastPerEvent(kids[0]!);
+    const candidates = lastPerEvent(kids[0]!).filter((e) => e.kind === 'abort');
     for (const candidate of candidates) {
       const sig = signature(candidate);
       const matches = kids.map((id) => lastPerEvent(id).find((e) => signature(e) === sig));
@@ -187,10 +174,8 @@ function hoist(nodes: readonly AnyStateNode[], edges: GraphEdge[]): GraphEdge[] 
 export function buildGraph(machine: GraphableMachine, options: BuildGraphOptions = {}): MachineGraph {
   const root = machine.root as AnyStateNode;
   const stateNodes = collectNodes(root);
-  const byId = new Map(stateNodes.map((n) => [idOf(n), n]));
   const atomicEdges = stateNodes.flatMap(edgesOf);
   const start = root.initial.target[0] as AnyStateNode;
-  const reached = reachableIds(stateNodes, atomicEdges, byId, start);
   const nodes: GraphNode[] = stateNodes.map((node) => {
     const [phase] = node.path;
     const taskId = node.path.length >= 2 && phase !== undefined && phase in PHASE_KIND ? node.path[1] : undefined;
@@ -204,7 +189,6 @@ export function buildGraph(machine: GraphableMachine, options: BuildGraphOptions
       ...(taskId ? { taskId } : {}),
       ...(initial ? { initial: idOf(initial as AnyStateNode) } : {}),
       label: nodeLabel(node),
-      reachable: reached.has(idOf(node)),
     };
   });
   return {

@@ -48,19 +48,13 @@ const EDGE_COLOR: Readonly<Record<GraphEdge['kind'], string>> = {
 function nodeStatement(node: GraphNode): string {
   const backoff = node.path.at(-1) === 'backoff';
   const shape = node.type === 'final' ? 'doublecircle' : node.kind === 'router' ? 'diamond' : 'box';
-  const style = [
-    'filled',
-    ...(shape === 'box' ? ['rounded'] : []),
-    ...(backoff || !node.reachable ? ['dashed'] : []),
-  ].join(',');
+  const style = ['filled', ...(shape === 'box' ? ['rounded'] : []), ...(backoff ? ['dashed'] : [])].join(',');
   return `${q(node.id)} ${attrs({
     id: node.id,
     label: node.label,
     shape,
     style,
-    fillcolor: !node.reachable ? '#f6f8fa' : (node.type === 'final' ? FINAL_FILL[node.path.at(-1) ?? ''] : undefined) ?? FILL[node.kind],
-    color: node.reachable ? undefined : '#8c959f',
-    fontcolor: node.reachable ? undefined : '#8c959f',
+    fillcolor: (node.type === 'final' ? FINAL_FILL[node.path.at(-1) ?? ''] : undefined) ?? FILL[node.kind],
     tooltip: node.id,
   })};`;
 }
@@ -78,9 +72,9 @@ function edgeStatement(edge: GraphEdge, compound: ReadonlySet<string>, childrenO
   return `${q(tail)} -> ${q(edge.enters)} ${attrs({
     id: edge.id,
     label: edge.label,
-    color: edge.possible ? EDGE_COLOR[edge.kind] : '#8c959f',
-    fontcolor: edge.possible ? EDGE_COLOR[edge.kind] : '#8c959f',
-    style: !edge.possible || edge.kind === 'retry' || edge.kind === 'abort' ? 'dashed' : undefined,
+    color: EDGE_COLOR[edge.kind],
+    fontcolor: EDGE_COLOR[edge.kind],
+    style: edge.kind === 'retry' || edge.kind === 'abort' ? 'dashed' : undefined,
     ltail: compound.has(edge.source) ? clusterName(edge.source) : undefined,
     lhead: compound.has(edge.target) ? clusterName(edge.target) : undefined,
     tooltip: `${edge.source} -> ${edge.target}: ${edge.event ?? 'always'}${guard}`,
@@ -125,9 +119,9 @@ export function toDot(graph: MachineGraph, options: DotOptions = {}): string {
     lines.push(`${pad}  graph ${attrs({
       id: node.id,
       label: node.label,
-      style: node.reachable ? 'rounded,filled' : 'rounded,filled,dashed',
+      style: 'rounded,filled',
       fillcolor: CLUSTER_FILL[node.kind],
-      color: node.reachable ? '#8c959f' : '#d0d7de',
+      color: '#8c959f',
       tooltip: node.id,
     })};`);
     for (const child of childrenOf.get(node.id) ?? []) emit(child, depth + 1);

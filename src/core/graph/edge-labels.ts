@@ -11,14 +11,11 @@ export interface TransitionFacts {
   readonly siblingGuards: readonly (GraphGuard | undefined)[];
 }
 
-/** Label, kind and feasibility of a transition. */
+/** Label and kind of a transition. */
 export interface TransitionDescription {
   readonly label: string;
   readonly kind: EdgeKind;
-  readonly possible: boolean;
 }
-
-const RETRY_GUARDS = new Set(['canRetry', 'timeoutCanRetry']);
 
 /** `stop` or `continue`, read from the `recordFailure` action of an exhausted failure. */
 function failureMode(actions: readonly unknown[]): 'stop' | 'continue' | undefined {
@@ -34,11 +31,11 @@ function failureMode(actions: readonly unknown[]): 'stop' | 'continue' | undefin
 
 function eventless(facts: TransitionFacts): TransitionDescription {
   const { guard } = facts;
-  if (guard?.type === 'wasCompleted') return { label: 'was completed', kind: 'progress', possible: true };
-  if (guard?.type === 'outcomeIs') return { label: `outcome: ${String(guard.params?.['outcome'])}`, kind: 'progress', possible: true };
-  if (guard) return { label: `[${guard.type}]`, kind: 'progress', possible: true };
+  if (guard?.type === 'wasCompleted') return { label: 'was completed', kind: 'progress' };
+  if (guard?.type === 'outcomeIs') return { label: `outcome: ${String(guard.params?.['outcome'])}`, kind: 'progress' };
+  if (guard) return { label: `[${guard.type}]`, kind: 'progress' };
   const skip = facts.siblingGuards.some((g) => g?.type === 'wasCompleted');
-  return { label: skip ? 'skip (not completed)' : 'otherwise', kind: 'progress', possible: true };
+  return { label: skip ? 'skip (not completed)' : 'otherwise', kind: 'progress' };
 }
 
 /**
@@ -51,29 +48,27 @@ function eventless(facts: TransitionFacts): TransitionDescription {
 export function describeTransition(facts: TransitionFacts): TransitionDescription {
   const { event, guard } = facts;
   if (event === null) return eventless(facts);
-  const maxAttempts = guard?.params?.['maxAttempts'];
-  const possible = !(guard && RETRY_GUARDS.has(guard.type) && typeof maxAttempts === 'number' && maxAttempts <= 1);
   const mode = failureMode(facts.actions);
   const outcome = mode ? ` (${mode})` : '';
   switch (event) {
     case 'TASK_SUCCEEDED':
-      return { label: 'succeeded', kind: 'progress', possible };
+      return { label: 'succeeded', kind: 'progress' };
     case 'TASK_FAILED':
       return guard?.type === 'canRetry'
-        ? { label: 'failed (retry)', kind: 'retry', possible }
-        : { label: `failed${outcome}`, kind: 'failure', possible };
+        ? { label: 'failed (retry)', kind: 'retry' }
+        : { label: `failed${outcome}`, kind: 'failure' };
     case 'TASK_INTERRUPTED':
-      return { label: 'interrupted (redispatch)', kind: 'retry', possible };
+      return { label: 'interrupted (redispatch)', kind: 'retry' };
     case 'CANCEL':
-      return { label: 'cancel', kind: 'abort', possible };
+      return { label: 'cancel', kind: 'abort' };
     case 'TIMER_FIRED':
-      if (guard?.type === 'timeoutCanRetry') return { label: 'timed out (retry)', kind: 'retry', possible };
-      if (guard?.type === 'isTimeout') return { label: `timed out${outcome}`, kind: 'failure', possible };
-      if (guard?.type === 'isRetryTimer') return { label: 'retry timer', kind: 'retry', possible };
-      if (guard?.type === 'isRunTimeout') return { label: 'run timeout', kind: 'abort', possible };
+      if (guard?.type === 'timeoutCanRetry') return { label: 'timed out (retry)', kind: 'retry' };
+      if (guard?.type === 'isTimeout') return { label: `timed out${outcome}`, kind: 'failure' };
+      if (guard?.type === 'isRetryTimer') return { label: 'retry timer', kind: 'retry' };
+      if (guard?.type === 'isRunTimeout') return { label: 'run timeout', kind: 'abort' };
       break;
     default:
       break;
   }
-  return { label: guard ? `${event} [${guard.type}]` : event, kind: 'progress', possible };
+  return { label: guard ? `${event} [${guard.type}]` : event, kind: 'progress' };
 }

@@ -53,14 +53,12 @@ const CLASS_DEFS = [
   'classDef final_succeeded fill:#dafbe1,stroke:#1a7f37',
   'classDef final_failed fill:#ffebe9,stroke:#cf222e',
   'classDef final_cancelled fill:#eaeef2,stroke:#57606a',
-  'classDef unreachable fill:#f6f8fa,stroke:#8c959f,stroke-dasharray:4 3,color:#8c959f',
 ];
 
 /**
  * Renders the graph as a Mermaid flowchart: one subgraph per phase (`main`, `compensating`,
  * `finalizing`) and one nested subgraph per task, so edges to a task or a phase point at the
- * subgraph. Retries are dotted blue, failures red, cancel and run timeout dotted orange;
- * states no transition can enter (and edges whose guard never passes) are grey and dashed.
+ * subgraph. Retries are dotted blue, failures red, cancel and run timeout dotted orange.
  * Node and subgraph ids are the state node ids (see {@link mermaidId}).
  */
 export function toMermaid(graph: MachineGraph, options: MermaidOptions = {}): string {
@@ -88,9 +86,8 @@ export function toMermaid(graph: MachineGraph, options: MermaidOptions = {}): st
   const styles: string[] = [];
   lines.push(`  ${START_NODE_ID} --> ${mermaidId(graph.initial)}`);
   graph.edges.forEach((edge, index) => {
-    const arrow = edge.possible ? ARROW[edge.kind] : '-.->';
-    lines.push(`  ${mermaidId(edge.source)} ${arrow}|${text(edge.label)}| ${mermaidId(edge.target)}`);
-    const style = edge.possible ? LINK_STYLE[edge.kind] : 'stroke:#8c959f,stroke-dasharray:4 3';
+    lines.push(`  ${mermaidId(edge.source)} ${ARROW[edge.kind]}|${text(edge.label)}| ${mermaidId(edge.target)}`);
+    const style = LINK_STYLE[edge.kind];
     // Link indices count the start link first.
     if (style) styles.push(`  linkStyle ${index + 1} ${style}`);
   });
@@ -100,7 +97,7 @@ export function toMermaid(graph: MachineGraph, options: MermaidOptions = {}): st
   const byClass = new Map<string, string[]>();
   for (const node of graph.nodes) {
     if (node.type === 'compound') continue;
-    const cls = !node.reachable ? 'unreachable' : node.kind === 'main' ? undefined : node.kind === 'final' ? finalClass(node) : node.kind;
+    const cls = node.kind === 'main' ? undefined : node.kind === 'final' ? finalClass(node) : node.kind;
     if (cls) byClass.set(cls, [...(byClass.get(cls) ?? []), mermaidId(node.id)]);
   }
   for (const [cls, ids] of byClass) lines.push(`  class ${ids.join(',')} ${cls}`);

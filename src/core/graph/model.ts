@@ -5,7 +5,7 @@
 
 /** What part of a run a state belongs to, or what it does. */
 export const NodeKind = {
-  /** A state of the main phase (the `main` state, a task, or one of its `running`/`backoff` states). */
+  /** A state of the main phase: the `main` state, a task, its `running` state or (if it retries) its `backoff` state. */
   main: 'main',
   /** A state of the compensation phase. */
   compensate: 'compensate',
@@ -56,8 +56,6 @@ export interface GraphNode {
   readonly initial?: string;
   /** Short human label, e.g. `running` or `build (up to 3 attempts)`. */
   readonly label: string;
-  /** `false` when no transition can ever enter the state (e.g. `backoff` of a task without retries). */
-  readonly reachable: boolean;
 }
 
 /** One transition of the machine. */
@@ -78,11 +76,6 @@ export interface GraphEdge {
   /** e.g. `succeeded`, `failed (retry)`, `skip (not completed)`. */
   readonly label: string;
   readonly kind: EdgeKind;
-  /**
-   * `false` when the guard can never pass: a retry edge of a task with `maxAttempts: 1`, or a
-   * run-timeout edge of a sequence without `timeout` (no enclosing state starts a timer).
-   */
-  readonly possible: boolean;
   /** The state is exited and re-entered even though it targets itself. */
   readonly reenter: boolean;
   /**

@@ -18,6 +18,7 @@ import type { MachineGraph } from '../../../src/core/graph/model.js';
 import { activeNodeIds, stateNodeId } from '../../../src/core/graph/model.js';
 import { toStatelyConfig, toStatelyJson } from '../../../src/core/graph/stately.js';
 import type { StatelyStateConfig } from '../../../src/core/graph/stately.js';
+import type { Sequence, TaskSpec } from '../../../src/core/sequence/types.js';
 import { loadSequenceText } from '../../../src/core/sequence/validate.js';
 import { createProgram } from '../../../src/core/step.js';
 import { loadSequenceFile } from '../../../src/runtime/load-sequence.js';
@@ -93,6 +94,18 @@ function configPaths(config: StatelyStateConfig, prefix: string[] = []): string[
 
 const edge = (graph: MachineGraph, source: string, label: string) => graph.edges.filter((e) => e.source === source && e.label === label);
 
+/** The spec of the task a state path belongs to, read from the sequence (independently of the graph). */
+function specOf(sequence: Sequence, path: readonly string[]): TaskSpec | undefined {
+  const [phase, id] = path;
+  if (phase === 'main') return sequence.tasks.find((t) => t.id === id);
+  if (phase === 'compensating') return sequence.tasks.find((t) => t.id === id)?.compensate;
+  if (phase === 'finalizing') return sequence.finally.find((t) => t.id === id);
+  return undefined;
+}
+
+/** The atomic states of the main phase, in document order. */
+const mainStates = (graph: MachineGraph) => graph.nodes.filter((n) => n.path[0] === 'main' && n.type === 'atomic').map((n) => n.id);
+
 describe.each(files)('graph of machines/%s', (file) => {
   const { sequence } = loadSequenceFile(join(MACHINES, file));
   const machine = compile(sequence);
@@ -152,14 +165,48 @@ describe.each(files)('graph of machines/%s', (file) => {
     }
   });
 
-  it('labels every transition and keeps the retry loop of every task', () => {
+  it('labels every transition, with a retry loop exactly for the tasks that retry', () => {
     for (const e of graph.edges) expect(e.label, e.id).not.toMatch(/^[A-Z_]+/);
-    for (const node of graph.nodes.filter((n) => n.path.at(-1) === 'running')) {
+    const running = graph.nodes.filter((n) => n.path.at(-1) === 'running');
+    let retrying = 0;
+    for (const node of running) {
       const task = node.parent!;
-      expect(edge(graph, node.id, 'succeeded')).toHaveLength(1);
-      expect(edge(graph, node.id, 'failed (retry)').map((e) => e.target)).toEqual([`${task}.backoff`]);
-      expect(edge(graph, `${task}.backoff`, 'retry timer').map((e) => e.target)).toEqual([node.id]);
+      const backoff = `${task}.backoff`;
+      const spec = specOf(sequence, node.path)!;
+      const retries = spec.retry.maxAttempts > 1;
+      if (retries) retrying += 1;
+      expect(edge(graph, node.id, 'succeeded'), node.id).toHaveLength(1);
       expect(edge(graph, node.id, 'interrupted (redispatch)').map((e) => e.target)).toEqual([node.id]);
+      expect(ids.includes(backoff), backoff).toBe(retries);
+      expect(edge(graph, node.id, 'failed (retry)').map((e) => e.target), node.id).toEqual(retries ? [backoff] : []);
+      expect(edge(graph, node.id, 'timed out (retry)').map((e) => e.target), node.id).toEqual(retries && spec.timeoutMs ? [backoff] : []);
+      expect(edge(graph, backoff, 'retry timer').map((e) => e.target), backoff).toEqual(retries ? [node.id] : []);
+      const name = node.path[0] === 'compensating' ? `${node.path[1]}.compensate` : node.path[1];
+      expect(graph.nodes.find((n) => n.id === task)?.label).toBe(retries ? `${name} (up to ${spec.retry.maxAttempts} attempts)` : name);
+    }
+    expect(graph.nodes.filter((n) => n.path.at(-1) === 'backoff')).toHaveLength(retrying);
+    expect(graph.edges.filter((e) => e.kind === 'retry' && e.label !== 'interrupted (redispatch)').every((e) => e.source.endsWith('.backoff') || e.target.endsWith('.backoff'))).toBe(true);
+    // A task with only `running` keeps its edges there: none is drawn from the task's cluster.
+    const singleState = graph.nodes.filter((n) => n.type === 'compound' && graph.nodes.filter((c) => c.parent === n.id).length === 1).map((n) => n.id);
+    for (const e of graph.edges) expect(singleState, e.id).not.toContain(e.source);
+  });
+
+  it('draws cancel from main, and the run timeout exactly when the sequence has one', () => {
+    const flat = buildGraph(machine, { hoist: false });
+    const cancels = flat.edges.filter((e) => e.label === 'cancel');
+    const runTimeouts = flat.edges.filter((e) => e.label === 'run timeout');
+    expect(cancels.map((e) => e.source)).toEqual(mainStates(graph));
+    expect(runTimeouts.map((e) => e.source)).toEqual(sequence.timeoutMs !== undefined ? mainStates(graph) : []);
+    // Nothing is in flight in `backoff`: leaving it cancels no task.
+    for (const e of [...cancels, ...runTimeouts]) expect(e.actions.includes('cancelTask'), e.id).toBe(e.source.endsWith('.running'));
+    // Hoisted, each is drawn once, from `main`, for every state of the main phase; no other edge is hoisted.
+    expect(graph.edges.filter((e) => e.hoistedFrom).every((e) => e.kind === 'abort')).toBe(true);
+    const aborts = graph.edges.filter((e) => e.kind === 'abort');
+    expect(aborts.map((e) => e.label).sort()).toEqual(sequence.timeoutMs !== undefined ? ['cancel', 'run timeout'] : ['cancel']);
+    for (const e of aborts) {
+      expect(e.source).toBe('main');
+      expect(e.hoistedFrom).toEqual(mainStates(graph));
+      expect(e.target).toBe(cancels[0]!.target);
     }
   });
 
@@ -177,15 +224,20 @@ describe('edge labels', () => {
 
   it('shows a retry loop with attempts left, timeouts included', () => {
     const g = graphOf('retry-backoff.yaml');
-    expect(edge(g, 'main.fetch.running', 'failed (retry)')[0]).toMatchObject({ target: 'main.fetch.backoff', possible: true, kind: 'retry' });
-    expect(edge(g, 'main.fetch.running', 'timed out (retry)')[0]).toMatchObject({ target: 'main.fetch.backoff', possible: true });
-    expect(edge(g, 'main.fetch.running', 'timed out (stop)')[0]).toMatchObject({ target: 'settling', kind: 'failure' });
-    expect(edge(g, 'main.fetch.running', 'failed (stop)')[0]).toMatchObject({ target: 'settling' });
+    expect(edge(g, 'main.fetch.running', 'failed (retry)')).toMatchObject([{ target: 'main.fetch.backoff', kind: 'retry', guard: { type: 'canRetry', params: { maxAttempts: 4 } } }]);
+    expect(edge(g, 'main.fetch.running', 'timed out (retry)')).toMatchObject([{ target: 'main.fetch.backoff', kind: 'retry' }]);
+    expect(edge(g, 'main.fetch.running', 'timed out (stop)')).toMatchObject([{ target: 'settling', kind: 'failure' }]);
+    expect(edge(g, 'main.fetch.running', 'failed (stop)')).toMatchObject([{ target: 'settling', kind: 'failure' }]);
+    expect(edge(g, 'main.fetch.backoff', 'retry timer')).toMatchObject([{ target: 'main.fetch.running', kind: 'retry' }]);
     expect(g.nodes.find((n) => n.id === 'main.fetch')?.label).toBe('fetch (up to 4 attempts)');
-    // `store` has a single attempt: its retry edge can never be taken, its backoff never entered.
-    expect(edge(g, 'main.store.running', 'failed (retry)')[0]?.possible).toBe(false);
-    expect(g.nodes.find((n) => n.id === 'main.store.backoff')?.reachable).toBe(false);
-    expect(g.nodes.find((n) => n.id === 'main.fetch.backoff')?.reachable).toBe(true);
+    // `store` has a single attempt and no timeout: no backoff state, a failure stops the run.
+    expect(g.nodes.filter((n) => n.parent === 'main.store').map((n) => n.id)).toEqual(['main.store.running']);
+    expect(g.nodes.find((n) => n.id === 'main.store')?.label).toBe('store');
+    expect(g.edges.filter((e) => e.source === 'main.store.running').map((e) => e.label)).toEqual(['succeeded', 'failed (stop)', 'interrupted (redispatch)']);
+    expect(edge(g, 'main.store.running', 'failed (stop)').map((e) => e.target)).toEqual(['settling']);
+    // No run timeout: cancel is the only way out of `main` besides the tasks' own edges.
+    expect(edge(g, 'main', 'cancel')).toMatchObject([{ target: 'settling', hoistedFrom: ['main.fetch.running', 'main.fetch.backoff', 'main.store.running'] }]);
+    expect(g.edges.filter((e) => e.label === 'run timeout')).toEqual([]);
   });
 
   it('shows continue edges to the next task', () => {
@@ -206,6 +258,13 @@ describe('edge labels', () => {
     expect(g.nodes.find((n) => n.id === 'compensating.charge.check')?.kind).toBe('router');
     expect(g.nodes.find((n) => n.id === 'compensating.charge.running')?.kind).toBe('compensate');
     expect(edge(g, 'main.charge.running', 'failed (stop)')[0]?.enters).toBe('compensating.charge.check');
+    // Only the compensation of reserve-stock retries; compensations cannot be cancelled.
+    expect(g.nodes.filter((n) => n.path.at(-1) === 'backoff').map((n) => n.id)).toEqual(['compensating.reserve-stock.backoff']);
+    expect(g.nodes.find((n) => n.id === 'compensating.reserve-stock')?.label).toBe('reserve-stock.compensate (up to 3 attempts)');
+    expect(edge(g, 'compensating.reserve-stock.running', 'failed (retry)').map((e) => e.target)).toEqual(['compensating.reserve-stock.backoff']);
+    expect(edge(g, 'compensating.reserve-stock.backoff', 'retry timer').map((e) => e.target)).toEqual(['compensating.reserve-stock.running']);
+    expect(edge(g, 'compensating.reserve-stock.running', 'failed (continue)').map((e) => e.target)).toEqual(['compensating.create-order']);
+    expect(g.edges.filter((e) => e.source.startsWith('compensating') && e.kind === 'abort')).toEqual([]);
   });
 
   it('shows the finally tasks after main, and cancel and run timeout once from main', () => {
@@ -217,16 +276,41 @@ describe('edge labels', () => {
     expect(g.nodes.filter((n) => n.kind === 'finally' && n.type === 'atomic').map((n) => n.id)).toContain('finalizing.unlock.running');
     const cancel = edge(g, 'main', 'cancel');
     expect(cancel).toHaveLength(1);
-    expect(cancel[0]).toMatchObject({ target: 'finalizing', kind: 'abort', possible: true });
-    expect(cancel[0]?.hoistedFrom).toHaveLength(6);
-    expect(edge(g, 'main', 'run timeout')[0]).toMatchObject({ target: 'finalizing', possible: true });
+    const tasks = ['main.lock.running', 'main.migrate.running', 'main.report.running'];
+    expect(cancel[0]).toMatchObject({ target: 'finalizing', kind: 'abort', hoistedFrom: tasks, actions: ['cancelTask', 'markCancelled'] });
+    expect(edge(g, 'main', 'run timeout')).toMatchObject([{ target: 'finalizing', kind: 'abort', hoistedFrom: tasks, actions: ['cancelTask', 'markRunTimedOut'] }]);
+    expect(g.nodes.some((n) => n.path.at(-1) === 'backoff')).toBe(false);
     expect(edge(g, 'settling', 'outcome: succeeded').map((e) => e.target)).toEqual(['succeeded']);
     expect(edge(g, 'settling', 'otherwise').map((e) => e.target)).toEqual(['failed']);
   });
 
-  it('marks the run timeout impossible when the sequence has no timeout', () => {
-    const g = graphOf('hello.yaml');
-    expect(edge(g, 'main', 'run timeout')[0]?.possible).toBe(false);
+  it('draws no timer edge at all for a sequence without timeouts or retries', () => {
+    const machine = compile(loadSequenceFile(join(MACHINES, 'hello.yaml')).sequence);
+    const g = buildGraph(machine);
+    expect(g.edges.filter((e) => e.label === 'run timeout')).toEqual([]);
+    expect(buildGraph(machine, { hoist: false }).edges.filter((e) => e.event === 'TIMER_FIRED')).toEqual([]);
+    expect(edge(g, 'main', 'cancel')).toMatchObject([{ target: 'settling', hoistedFrom: ['main.greet.running', 'main.count.running', 'main.goodbye.running'] }]);
+  });
+
+  it('hoists cancel and the run timeout across tasks with and without a backoff state', () => {
+    const sequence = loadSequenceText(
+      ['name: mixed', 'version: 1', 'timeout: 1m', 'tasks:', '  - id: a', '    run: "true"', '    retry: { maxAttempts: 2, backoff: { initial: 1s } }', '  - id: b', '    run: "true"'].join('\n'),
+    );
+    const machine = compile(sequence);
+    const g = buildGraph(machine);
+    const states = ['main.a.running', 'main.a.backoff', 'main.b.running'];
+    expect(mainStates(g)).toEqual(states);
+    expect(edge(g, 'main', 'cancel')).toMatchObject([{ target: 'settling', hoistedFrom: states }]);
+    expect(edge(g, 'main', 'run timeout')).toMatchObject([{ target: 'settling', hoistedFrom: states }]);
+    expect(g.edges.filter((e) => e.kind === 'abort')).toHaveLength(2);
+    // In backoff the run timer is the other timer that can fire: it comes after the retry timer.
+    expect(buildGraph(machine, { hoist: false }).edges.filter((e) => e.source === 'main.a.backoff').map((e) => [e.label, e.actions])).toEqual([
+      ['retry timer', []],
+      ['run timeout', ['markRunTimedOut']],
+      ['cancel', ['markCancelled']],
+    ]);
+    expect(edge(g, 'main.a.backoff', 'retry timer').map((e) => e.target)).toEqual(['main.a.running']);
+    expect(g.edges.some((e) => e.source === 'main.b')).toBe(false);
   });
 
   it('keeps every transition on its own state when hoisting is off', () => {
