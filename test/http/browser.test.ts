@@ -1,15 +1,15 @@
 // The page of `lockstep serve` in Debian's headless chromium (driven by playwright-core, never a downloaded
 // browser), against a real `lockstep serve` process with real runs in progress. Gate files decide when each
 // shell task ends, so the test sees every state it waits for.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT } from '../support/cli.js';
+import { ROOT } from '../support/cli.js';
+import { spawnServe } from './serve-process.js';
+import type { ServeProcess } from './serve-process.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'browser-test-token';
@@ -17,7 +17,7 @@ const ARTIFACTS = join(ROOT, 'test-artifacts');
 
 let dir: string;
 let gates: string;
-let serve: ChildProcess;
+let serve: ServeProcess;
 let base: string;
 let browser: Browser;
 let page: Page;
@@ -49,27 +49,6 @@ function writeDeploy(machines: string): void {
   ].join('\n'));
 }
 
-/** Starts `lockstep serve` on a free port and resolves with its base URL. */
-function startServe(machines: string): Promise<string> {
-  serve = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--machines', machines], {
-    cwd: dir, env: { ...process.env, LOCKSTEP_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`lockstep serve did not start:\n${out}`)), 20_000);
-    serve.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    serve.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    serve.on('exit', (code) => reject(new Error(`lockstep serve exited with ${code}:\n${out}`)));
-  });
-}
-
 async function api(path: string, body?: unknown): Promise<Record<string, any>> {
   const res = await fetch(`${base}${path}`, body === undefined ? {} : {
     method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
@@ -87,7 +66,8 @@ beforeAll(async () => {
   mkdirSync(machines);
   mkdirSync(ARTIFACTS, { recursive: true });
   writeDeploy(machines);
-  base = await startServe(machines);
+  serve = await spawnServe(['--machines', machines], { cwd: dir, env: { LOCKSTEP_TOKEN: TOKEN } });
+  base = serve.base;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -102,11 +82,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (serve && serve.exitCode === null) {
-    const exited = new Promise((r) => serve.once('exit', r));
-    serve.kill('SIGTERM');
-    await exited;
-  }
+  await serve?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 30_000);
 

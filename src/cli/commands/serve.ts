@@ -20,6 +20,7 @@ interface ServeOptions {
   machines?: string;
   store?: string;
   brokers?: string;
+  prefix?: string;
 }
 
 /** The sequences of a directory (or one file); invalid files are reported and skipped. */
@@ -65,6 +66,7 @@ export function registerServe(program: Command, cli: CliContext): void {
     .option('--machines <dir>', 'directory (or file) of sequences to serve', 'machines')
     .option('--store <path>', 'run store location in embedded mode (default: .lockstep/ or LOCKSTEP_STORE)')
     .option('--brokers <list>', 'Kafka bootstrap servers (host:port,...): watch runs driven by separate orchestrators')
+    .option('--prefix <prefix>', 'Kafka topic prefix (default: LOCKSTEP_TOPIC_PREFIX or lockstep)')
     .action(async (opts: ServeOptions) => {
       const port = parsePort(opts.port);
       if (opts.brokers && opts.store) {
@@ -73,7 +75,7 @@ export function registerServe(program: Command, cli: CliContext): void {
       const machines = resolve(cli.cwd, opts.machines ?? 'machines');
       const sequences = loadServedSequences(cli, machines);
       const backend: ServeBackend = opts.brokers
-        ? await createKafkaBackend({ brokers: opts.brokers, sequences, onLog: cli.err })
+        ? await createKafkaBackend({ brokers: opts.brokers, sequences, topicPrefix: opts.prefix ?? (cli.env.LOCKSTEP_TOPIC_PREFIX || 'lockstep'), onLog: cli.err })
         : await createEmbeddedBackend({ store: await openStore(cli, opts.store), sequences, cwd: cli.cwd });
       const token = cli.env[TOKEN_ENV] || undefined;
       const loopbackHosts = ['localhost', '127.0.0.1', '[::1]', opts.host.includes(':') ? `[${opts.host}]` : opts.host];
