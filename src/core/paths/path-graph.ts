@@ -80,6 +80,16 @@ function label(step: Omit<PathStep, 'label'>): string {
   }
 }
 
+/** Orders path ids the way a full enumeration lists them: success first, then failure, timers, cancellation. */
+const RANK: Record<string, number> = { [Token.succeed]: 0, [Token.fail]: 1, [Token.timeout]: 2, [Token.retry]: 2, [Token.runTimeout]: 2, [Token.cancel]: 3 };
+function byEventOrder(a: string, b: string): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const d = RANK[a[i]!]! - RANK[b[i]!]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
 function toPath(edges: readonly Edge[]): ModelPath {
   const transitions = new Set<string>();
   const states = new Set<string>();
@@ -215,7 +225,7 @@ export function buildPathGraph(model: RunModel): PathGraph {
       add([...prefix(e.from), e, ...suffix(e.to)]);
     }
     for (let tries = 0; chosen.size < maxPaths && tries < maxPaths * 20; tries++) add(suffix(root));
-    return { paths: [...chosen.values()], exhaustive: false };
+    return { paths: [...chosen.values()].sort((a, b) => byEventOrder(a.id, b.id)), exhaustive: false };
   };
 
   const path = (id: string): ModelPath => {
