@@ -10,6 +10,12 @@ import { registerServe } from './commands/serve.js';
 import { registerShow } from './commands/show.js';
 import { registerTest } from './commands/test.js';
 import { registerValidate } from './commands/validate.js';
+import { registerCancel } from './commands/cancel.js';
+import { registerOrchestrator } from './commands/orchestrator.js';
+import { registerStart } from './commands/start.js';
+import { registerStatus } from './commands/status.js';
+import { registerTopics } from './commands/topics.js';
+import { registerWorker } from './commands/worker.js';
 import type { CliContext } from './context.js';
 import { ExitCode } from './exit-codes.js';
 
@@ -37,6 +43,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerGraph(program, cli);
   registerServe(program, cli);
   registerTest(program, cli);
+  registerOrchestrator(program, cli);
+  registerWorker(program, cli);
+  registerStart(program, cli);
+  registerStatus(program, cli);
+  registerCancel(program, cli);
+  registerTopics(program, cli);
   try {
     await program.parseAsync([...argv]);
     return cli.exitCode;

@@ -21,7 +21,7 @@ function registryOf(...sequences: Sequence[]): ProgramRegistry {
 
 const three = sequence('three').then('a', { queue: 'q' }).then('b', { queue: 'q' }).then('c', { queue: 'q' }).build();
 const slow = sequence('slow').then('wait', { queue: 'q' }).then('after', { queue: 'q' }).build();
-const retrying = sequence('retrying').then('flaky', { queue: 'q', retry: { maxAttempts: 3, backoff: { initial: '1500ms', factor: 1 } } }).build();
+const retrying = sequence('retrying').then('flaky', { queue: 'q' }, { retry: { maxAttempts: 3, backoff: { initial: '1500ms', factor: 1 } } }).build();
 
 describe('Kafka mode', () => {
   const prefix = `km-${randomUUID().slice(0, 8)}`;

@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { loadMachines, startKafkaOrchestrator } from '../../kafka/index.js';
+import type { CliContext } from '../context.js';
+import type { KafkaCliOptions } from '../kafka-options.js';
+import { everyInterval, kafkaOptions, positiveInt, untilSignal, withKafkaOptions } from '../kafka-options.js';
+
+interface OrchestratorOptions extends KafkaCliOptions {
+  machines: string;
+  partitions?: string;
+  group?: string;
+  statsInterval?: string;
+}
+
+/** `lockstep orchestrator`: drives runs over Kafka as a member of the orchestrators' consumer group, until SIGTERM. */
+export function registerOrchestrator(program: Command, cli: CliContext): void {
+  withKafkaOptions(program.command('orchestrator'))
+    .description('run an orchestrator over Kafka: consumes events, advances runs exactly once, dispatches tasks')
+    .requiredOption('--machines <dir>', 'directory (or file) of sequence definitions this orchestrator can run')
+    .option('--partitions <n>', 'create missing topics with this many partitions')
+    .option('--group <id>', 'consumer group of the orchestrators (default: <prefix>-orchestrators)')
+    .option('--stats-interval <ms>', 'print a JSON stats line this often')
+    .action(async (opts: OrchestratorOptions) => {
+      const registry = loadMachines(opts.machines);
+      const partitions = positiveInt('--partitions', opts.partitions);
+      const connection = kafkaOptions(cli, opts);
+      const service = await startKafkaOrchestrator({
+        ...connection, registry, ...(partitions ? { partitions } : {}), ...(opts.group ? { group: opts.group } : {}),
+        onLog: (message, extra) => cli.err(JSON.stringify({ level: 'warn', message, ...extra })),
+      });
+      const stats = () => cli.out(JSON.stringify({ event: 'stats', pid: process.pid, active: service.orchestrator.activeRuns, ...service.orchestrator.stats }));
+      cli.out(JSON.stringify({ event: 'ready', role: 'orchestrator', pid: process.pid, prefix: connection.prefix, sequences: registry.names(), partitions: service.topics.partitions, created: service.topics.created }));
+      const stop = everyInterval(positiveInt('--stats-interval', opts.statsInterval), stats);
+      const signal = await untilSignal();
+      stop();
+      cli.err(JSON.stringify({ level: 'info', message: `${signal}: leaving the group (runs move to the other orchestrators)` }));
+      await service.close();
+      stats();
+    });
+}

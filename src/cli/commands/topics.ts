@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { ensureTopics, KafkaTransport, loadMachines, queuesOf } from '../../kafka/index.js';
+import type { CliContext } from '../context.js';
+import type { KafkaCliOptions } from '../kafka-options.js';
+import { kafkaOptions, positiveInt, withKafkaOptions } from '../kafka-options.js';
+
+interface TopicsCreateOptions extends KafkaCliOptions {
+  partitions: string;
+  queues?: string;
+  machines?: string;
+  replicationFactor?: string;
+}
+
+/** `lockstep topics create`: creates the events, run-state (compacted), dead-letter and command topics. */
+export function registerTopics(program: Command, cli: CliContext): void {
+  const topics = program.command('topics').description('manage lockstep\'s Kafka topics');
+  withKafkaOptions(topics.command('create'))
+    .description('create the topics that do not exist yet, with an explicit partition count')
+    .requiredOption('--partitions <n>', 'partitions of every topic (bounds how many orchestrators and workers share the load)')
+    .option('--queues <list>', 'task queues, comma-separated (default is always included)')
+    .option('--machines <dir>', 'also create the queues these definitions use')
+    .option('--replication-factor <n>', 'replication factor (default: the cluster\'s)')
+    .action(async (opts: TopicsCreateOptions) => {
+      const partitions = positiveInt('--partitions', opts.partitions)!;
+      const queues = [...(opts.queues?.split(',').map((q) => q.trim()).filter(Boolean) ?? []), ...(opts.machines ? queuesOf(loadMachines(opts.machines)) : [])];
+      const connection = kafkaOptions(cli, opts);
+      const transport = new KafkaTransport({ ...connection, brokers: connection.brokers!, clientId: 'lockstep-topics' });
+      try {
+        const rf = positiveInt('--replication-factor', opts.replicationFactor);
+        const report = await ensureTopics(await transport.admin(), { prefix: connection.prefix!, partitions, queues, ...(rf ? { replicationFactor: rf } : {}) });
+        for (const t of report.created) cli.out(`created ${t} (${partitions} partitions)`);
+        for (const t of report.existing) cli.out(`exists  ${t}`);
+      } finally {
+        await transport.close();
+      }
+    });
+}

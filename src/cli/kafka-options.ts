@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { ErrorCode, LockstepError } from '../core/errors.js';
+import type { KafkaModeOptions } from '../kafka/index.js';
+import type { CliContext } from './context.js';
+
+/** The options every Kafka command shares. */
+export interface KafkaCliOptions {
+  brokers?: string;
+  prefix?: string;
+}
+
+/** Adds `--brokers` and `--prefix` to a command. */
+export function withKafkaOptions(command: Command): Command {
+  return command
+    .option('--brokers <list>', 'Kafka bootstrap brokers, comma-separated (default: KAFKA_BROKERS)')
+    .option('--prefix <prefix>', 'topic prefix (default: LOCKSTEP_TOPIC_PREFIX or lockstep)');
+}
+
+/** Connection options from the command line and the environment. */
+export function kafkaOptions(cli: CliContext, opts: KafkaCliOptions): KafkaModeOptions {
+  const brokers = opts.brokers ?? cli.env.KAFKA_BROKERS;
+  if (!brokers) throw new LockstepError(ErrorCode.invalidUsage, 'no Kafka brokers: pass --brokers host:port or set KAFKA_BROKERS');
+  const prefix = opts.prefix ?? cli.env.LOCKSTEP_TOPIC_PREFIX ?? 'lockstep';
+  const log = (e: { level: string; message: string; extra: Record<string, unknown> }) => cli.err(JSON.stringify({ level: e.level, message: e.message, ...e.extra }));
+  return { brokers, prefix, log, logLevel: (cli.env.LOCKSTEP_KAFKA_LOG_LEVEL as KafkaModeOptions['logLevel']) ?? 'error' };
+}
+
+/** Parses a positive integer option. */
+export function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new LockstepError(ErrorCode.invalidUsage, `Expected \`${name}\` to be an integer from 1 and up, got \`${value}\``);
+  return n;
+}
+
+/** Resolves on the first SIGINT or SIGTERM, with its name. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => () => {
+      process.removeAllListeners('SIGINT');
+      process.removeAllListeners('SIGTERM');
+      // A second signal stops at once.
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolve(signal);
+    };
+    process.once('SIGINT', on('SIGINT'));
+    process.once('SIGTERM', on('SIGTERM'));
+  });
+}
+
+/** Prints `value` as one JSON line every `ms` until the returned function is called. */
+export function everyInterval(ms: number | undefined, print: () => void): () => void {
+  if (!ms) return () => {};
+  const timer = setInterval(print, ms);
+  timer.unref();
+  return () => clearInterval(timer);
+}
