@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import {
+  EnvelopeSchema, PROTOCOL_VERSION, RunCancelSchema, RunStartSchema, TaskCancelSchema, TaskDispatchSchema, TaskFailedSchema,
+  TaskSucceededSchema, TimerFiredSchema,
+} from './envelope.js';
+import { RunStateSchema } from './run-state.js';
+
+/** What lands on the dead-letter topic (the wire form of `DeadLetter`). */
+export const DeadLetterSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('dead-letter'),
+  reason: z.string(),
+  raw: z.string(),
+  source: z.object({ topic: z.string(), partition: z.number().int(), offset: z.string() }),
+  time: z.string(),
+});
+
+const WIRE = {
+  envelope: { schema: EnvelopeSchema, title: 'lockstep message', description: 'Any message on lockstep\'s command and events topics (JSON, keyed by run id).' },
+  'run.start': { schema: RunStartSchema, title: 'run.start', description: 'A client asks the orchestrators to start a run. Topic: <prefix>.events.' },
+  'run.cancel': { schema: RunCancelSchema, title: 'run.cancel', description: 'A client asks to cancel a run. Topic: <prefix>.events.' },
+  'task.dispatch': { schema: TaskDispatchSchema, title: 'task.dispatch', description: 'An orchestrator asks a worker to run one attempt of a task. Topic: <prefix>.commands.<queue>.' },
+  'task.cancel': { schema: TaskCancelSchema, title: 'task.cancel', description: 'An orchestrator asks a worker to stop an attempt. Topic: <prefix>.commands.<queue>.' },
+  'task.succeeded': { schema: TaskSucceededSchema, title: 'task.succeeded', description: 'A worker reports that an attempt succeeded. Topic: <prefix>.events, key: the run id.' },
+  'task.failed': { schema: TaskFailedSchema, title: 'task.failed', description: 'A worker reports that an attempt failed. Topic: <prefix>.events, key: the run id.' },
+  'timer.fired': { schema: TimerFiredSchema, title: 'timer.fired', description: 'A run\'s timer came due (orchestrators only). Topic: <prefix>.events.' },
+  'run.state': { schema: RunStateSchema, title: 'run.state', description: 'The state of one run. Topic: <prefix>.runs (compacted), key: the run id.' },
+  'dead-letter': { schema: DeadLetterSchema, title: 'dead-letter', description: 'A message that could not be processed, and why. Topic: <prefix>.dead-letter.' },
+} as const;
+
+/** The JSON Schema (draft 2020-12) of every message lockstep reads or writes, by file name (without `.json`). */
+export function wireJsonSchemas(): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [name, { schema, title, description }] of Object.entries(WIRE)) {
+    // `input`: what a producer may send (unknown extra fields are accepted and ignored).
+    const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    const { $schema, ...rest } = json;
+    out[name] = { $schema, title, description, ...rest };
+  }
+  return out;
+}
