@@ -51,6 +51,8 @@ export interface PathRun {
   readonly injected: readonly string[];
   readonly violations: readonly Violation[];
   readonly passed: boolean;
+  /** True when the runtime left the path and the run was given up before its end. */
+  readonly abandoned: boolean;
 }
 
 interface Executing {
@@ -212,5 +214,5 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
   }
   const final = entries.find((e) => FINAL.has(e.type)) as Extract<RunEntry, { outcome: Outcome }> | undefined;
   const started = entries.flatMap((e) => (e.type === 'task.started' ? [{ task: e.task, attempt: e.attempt, phase: e.phase }] : []));
-  return { path, expected, outcome: final?.outcome, entries, started, executions, injected, violations, passed: violations.length === 0 };
+  return { path, expected, outcome: final?.outcome, entries, started, executions, injected, violations, passed: violations.length === 0, abandoned };
 }

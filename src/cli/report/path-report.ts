@@ -55,7 +55,8 @@ export function formatReport(file: string, report: SequenceTestReport): string[]
   const failed = [...report.failed].sort((a, b) => a.path.steps.length - b.path.steps.length || a.path.id.localeCompare(b.path.id));
   for (const run of failed.slice(0, SHOWN_FAILURES)) {
     lines.push(`FAIL path ${run.path.id}: ${events(run)}`);
-    lines.push(`  expected ${run.expected.outcome} (${run.expected.because}); ended ${run.outcome ?? 'never'}`);
+    const ended = run.outcome ? `ended ${run.outcome}` : run.abandoned ? 'given up when the runtime left the path' : 'never ended';
+    lines.push(`  expected ${run.expected.outcome} (${run.expected.because}); ${ended}`);
     for (const v of run.violations) lines.push(`  ${v.invariant}: ${v.message}`);
     lines.push(`  replay: ${replayCommand(file, run.path.id)}`);
   }
