@@ -1,9 +1,9 @@
 // lockstep's page: sequences, runs, the machine graph with the run's current state, its timeline, and the
-// cancel and rerun actions. Plain browser JavaScript, no dependencies, nothing loaded from other origins.
-
-const $ = (id) => document.getElementById(id);
-const TOKEN_KEY = 'lockstep.token';
-const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
+// cancel and rerun actions. Plain browser JavaScript modules, no dependencies, nothing from other origins.
+import { api, reportError, token, TOKEN_KEY } from './api.js';
+import { $, el, FINAL, kindLabel, shortId, time, toast } from './dom.js';
+import { highlight as drawState, showGraph as drawGraph } from './graph.js';
+import { renderTimeline as drawTimeline, timelineItem } from './timeline.js';
 
 const state = {
   sequences: [],
@@ -11,68 +11,12 @@ const state = {
   sequence: null,
   runId: null,
   view: null,
-  graphKey: null,
   runStream: null,
 };
 
-// ---------- helpers ----------
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') node.className = v;
-    else if (k === 'dataset') Object.assign(node.dataset, v);
-    else node.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children.flat()) if (c !== undefined && c !== null) node.append(c instanceof Node ? c : String(c));
-  return node;
-}
-
-function token() {
-  return sessionStorage.getItem(TOKEN_KEY) ?? localStorage.getItem(TOKEN_KEY) ?? '';
-}
-
-let toastTimer;
-function toast(message, tone = 'info') {
-  const t = $('toast');
-  t.textContent = message;
-  t.dataset.tone = tone;
-  t.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => (t.hidden = true), tone === 'error' ? 8000 : 3500);
-}
-
-async function api(path, options = {}) {
-  const headers = { accept: 'application/json', ...(options.headers ?? {}) };
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  if (options.auth) {
-    const t = token();
-    if (t) headers.authorization = `Bearer ${t}`;
-  }
-  const res = await fetch(path, { method: options.method ?? 'GET', headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
-  const type = res.headers.get('content-type') ?? '';
-  const data = type.includes('json') ? await res.json() : await res.text();
-  if (!res.ok) {
-    const message = data && data.error ? data.error.message : `${res.status} ${res.statusText}`;
-    const error = new Error(message);
-    error.status = res.status;
-    throw error;
-  }
-  return data;
-}
-
-function reportError(error) {
-  toast(error.message, 'error');
-  if (error.status === 401 || error.status === 503) $('token-input').focus();
-}
-
-const time = (ms) => {
-  const d = new Date(ms);
-  return `${d.toLocaleTimeString([], { hour12: false })}.${String(d.getMilliseconds()).padStart(3, '0')}`;
-};
-const shortId = (id) => (id.length > 12 ? id.slice(0, 8) : id);
-const kindLabel = (kind) => (kind === 'cleaning-up' ? 'cleaning up' : kind);
+const highlight = () => drawState(state.view);
+const showGraph = (url, key) => drawGraph(url, key, () => state.view);
+const renderTimeline = () => drawTimeline(state.view?.history ?? []);
 
 // ---------- sequences and runs ----------
 
@@ -123,129 +67,6 @@ async function loadRuns() {
   const { runs } = await api(`/api/runs?${params}`);
   state.runs = runs;
   renderRuns();
-}
-
-// ---------- graph ----------
-
-async function showGraph(url, key) {
-  if (state.graphKey === key) return;
-  state.graphKey = key;
-  const box = $('graph');
-  box.replaceChildren(el('p', { class: 'placeholder' }, 'Drawing the machine…'));
-  try {
-    const res = await fetch(url);
-    if (!res.ok) throw new Error(`cannot draw the graph: ${res.status} ${res.statusText}`);
-    const text = await res.text();
-    if (state.graphKey !== key) return;
-    const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
-    const svg = doc.documentElement;
-    if (svg.nodeName !== 'svg') throw new Error('cannot draw the graph: the server sent no SVG');
-    svg.removeAttribute('width');
-    svg.removeAttribute('height');
-    box.replaceChildren(document.importNode(svg, true));
-    highlight();
-  } catch (error) {
-    state.graphKey = null;
-    box.replaceChildren(el('p', { class: 'placeholder' }, error.message));
-  }
-}
-
-const graphNode = (id) => $('graph').querySelector(`g[id="${CSS.escape(id)}"]`);
-
-function mark(id, ...classes) {
-  const g = graphNode(id);
-  if (g) g.classList.add(...classes);
-}
-
-/** Colours the graph for the selected run: done and failed tasks, and the current state by kind. */
-function highlight() {
-  const box = $('graph');
-  for (const g of box.querySelectorAll('g.ls')) {
-    g.classList.remove('ls', 'ls-current', 'ls-done', 'ls-failed', 'ls-continued', 'ls-active', ...[...g.classList].filter((c) => c.startsWith('k-')));
-  }
-  const s = state.view?.state;
-  const current = $('current-state');
-  if (!s) {
-    current.textContent = state.view ? 'The state of this run cannot be shown: its definition is not loaded.' : '';
-    current.dataset.node = '';
-    current.dataset.kind = '';
-    return;
-  }
-  for (const t of s.completed) mark(`main.${t}.running`, 'ls', 'ls-done');
-  for (const t of s.continued) mark(`main.${t}.running`, 'ls', 'ls-continued');
-  for (const t of s.compensated) {
-    const main = t.replace(/\.compensate$/, '');
-    mark(`compensating.${main}.running`, 'ls', 'ls-done');
-  }
-  if (s.failedTask) mark(`main.${s.failedTask}.running`, 'ls', 'ls-failed');
-  for (const t of s.compensationFailed) mark(`compensating.${t.replace(/\.compensate$/, '')}.running`, 'ls', 'ls-failed');
-  for (const t of s.finallyFailed) mark(`finalizing.${t}.running`, 'ls', 'ls-failed');
-  // The context does not list finally tasks that succeeded: the history does.
-  for (const e of state.view.history) if (e.type === 'task.succeeded' && e.phase === 'finally') mark(`finalizing.${e.task}.running`, 'ls', 'ls-done');
-  for (const id of s.activeNodes.slice(0, -1)) mark(id, 'ls', 'ls-active');
-  const node = graphNode(s.node);
-  if (node) {
-    node.classList.remove('ls-done', 'ls-failed', 'ls-continued');
-    node.classList.add('ls', 'ls-current', `k-${s.kind}`);
-  }
-  current.dataset.node = s.node;
-  current.dataset.kind = s.kind;
-  const attempt = s.attempt && !FINAL.has(s.kind) ? ` (attempt ${s.attempt})` : '';
-  const what = FINAL.has(s.kind) ? `run ${s.kind}` : `${s.task ?? s.node} — ${kindLabel(s.kind)}${attempt}`;
-  current.replaceChildren('Current state: ', el('strong', {}, s.node), ` · ${what}`, s.reason && FINAL.has(s.kind) ? ` · ${s.reason}` : '');
-}
-
-// ---------- timeline ----------
-
-/** The run whose result a task.succeeded entry reuses, when it is one of a rerun's reused tasks. */
-function reusedHere(e) {
-  const first = state.view?.history[0];
-  if (!first || first.type !== 'run.started' || !first.rerunOf || !first.reused?.includes(e.task) || e.phase !== 'main') return undefined;
-  return e.at === first.at ? first.rerunOf : undefined;
-}
-
-function describe(e) {
-  const phase = e.phase && e.phase !== 'main' ? ` (${e.phase === 'compensate' ? 'compensation' : 'finally'})` : '';
-  switch (e.type) {
-    case 'run.started':
-      return { tone: 'start', what: `run started: ${e.sequence} v${e.version}`, detail: e.rerunOf ? `rerun of ${e.rerunOf}${e.reused?.length ? `, reusing ${e.reused.join(', ')}` : ''}` : '' };
-    case 'task.started':
-      return { tone: e.phase === 'compensate' ? 'comp' : e.phase === 'finally' ? 'fin' : 'start', what: `${e.task}${phase} started`, detail: `attempt ${e.attempt}` };
-    case 'task.succeeded': {
-      const result = e.result !== undefined ? ` → ${JSON.stringify(e.result)}` : '';
-      const reused = reusedHere(e);
-      return { tone: 'ok', what: `${e.task}${phase} ${reused ? 'reused' : 'succeeded'}`, detail: reused ? `result of run ${shortId(reused)}${result}` : `attempt ${e.attempt}, ${e.durationMs}ms${result}` };
-    }
-    case 'task.failed':
-      return { tone: e.willRetry ? 'retry' : 'bad', what: `${e.task}${phase} failed`, detail: `${e.error.message}${e.willRetry ? ` · retry in ${e.retryInMs}ms` : ''}` };
-    case 'task.interrupted':
-      return { tone: 'retry', what: `${e.task}${phase} interrupted`, detail: `attempt ${e.attempt} runs again` };
-    case 'timer.fired':
-      return { tone: 'retry', what: 'timer fired', detail: e.timerId };
-    case 'run.cancelling':
-      return { tone: 'bad', what: 'cancelling', detail: e.reason };
-    case 'run.timed-out':
-      return { tone: 'bad', what: 'run timed out', detail: '' };
-    case 'event.ignored':
-      return { tone: '', what: `event ignored (${e.reason})`, detail: e.event?.type ?? '' };
-    default:
-      return { tone: e.type === 'run.succeeded' ? 'ok' : 'bad', what: e.type.replace('.', ' '), detail: `${e.durationMs}ms${e.reason ? ` · ${e.reason}` : ''}${e.failedTasks?.length ? ` · failed: ${e.failedTasks.join(', ')}` : ''}` };
-  }
-}
-
-function timelineItem(e) {
-  const d = describe(e);
-  return el('li', { dataset: { type: e.type, tone: d.tone } },
-    el('div', { class: 'when' }, time(e.at)),
-    el('div', { class: 'what' }, d.what),
-    d.detail ? el('div', { class: 'detail' }, d.detail) : null,
-  );
-}
-
-function renderTimeline() {
-  const history = state.view?.history ?? [];
-  $('timeline').replaceChildren(...history.map(timelineItem));
-  $('timeline-empty').hidden = history.length > 0;
 }
 
 // ---------- selection ----------
@@ -321,7 +142,7 @@ function selectRun(runId) {
       return;
     }
     history.push(u.entry);
-    $('timeline').append(timelineItem(u.entry));
+    $('timeline').append(timelineItem(u.entry, history));
     $('timeline-empty').hidden = true;
     if (u.state) state.view.state = u.state;
     const final = u.entry.type === 'run.succeeded' || u.entry.type === 'run.failed' || u.entry.type === 'run.cancelled';
