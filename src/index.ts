@@ -33,3 +33,6 @@ export { createEmbeddedRuntime } from './embedded/embedded-runtime.js';
 export type { EmbeddedOptions, EmbeddedRuntime } from './embedded/embedded-runtime.js';
 export { MemoryTransport } from './adapters/memory/memory-transport.js';
 export { MemoryRunStore } from './adapters/memory/memory-run-store.js';
+export { SqliteRunStore } from './adapters/sqlite/sqlite-run-store.js';
+export type { SqliteStoreStats } from './adapters/sqlite/sqlite-run-store.js';
+export type { OpenStoreOptions } from './adapters/sqlite/store-file.js';

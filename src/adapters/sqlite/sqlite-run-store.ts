@@ -66,8 +66,8 @@ const toHolder = (row: LockRow): LockHolder => ({ owner: row.owner, pid: row.pid
  * A durable run store in one SQLite file (WAL mode, `synchronous = FULL`).
  *
  * Writes from all runs are grouped: every `create` and `append` made in one tick of the event loop goes into
- * one transaction, and each resolves only once that transaction is committed and synced. A write that fails
- * (an unknown run, a duplicate id) is rolled back alone, through a savepoint; the others still commit.
+ * one transaction, and each resolves only once that transaction is committed and synced. A write that is
+ * refused (an unknown run, a duplicate id) fails alone; the others still commit.
  *
  * Run locks live in the same file, so they work across processes: a lock records the holder's pid, its start
  * time and host, and a lock whose holder process has died may be taken over.
@@ -86,12 +86,42 @@ export class SqliteRunStore implements RunStore {
   #scheduled = false;
   #closed = false;
   readonly #sql: ReturnType<typeof prepare>;
+  /** Applies a batch of writes in one transaction; returns the writes refused before they wrote anything, and the runs' new entry counts. */
+  readonly #commitBatch: Database.Transaction<(batch: readonly Queued[]) => { refused: Map<Queued, unknown>; counts: Map<string, number> }>;
+  /**
+   * Entry counts of the runs this store wrote, as committed: saves a read per append. Should another process
+   * have appended meanwhile, the next entry's key is taken and the insert fails, so history is never
+   * overwritten; the cache is then dropped and the write retried from the file.
+   */
+  readonly #counts = new Map<string, number>();
+  readonly #takeLock: Database.Transaction<(runId: string, owner: string) => void>;
 
   /** Prefer {@link SqliteRunStore.open}. */
   constructor(db: Database.Database, path: string) {
     this.#db = db;
     this.path = path;
     this.#sql = prepare(db);
+    this.#commitBatch = db.transaction((batch: readonly Queued[]) => {
+      const refused = new Map<Queued, unknown>();
+      const counts = new Map<string, number>();
+      for (const q of batch) {
+        const why = this.#write(q.write, counts);
+        if (why !== undefined) refused.set(q, why);
+      }
+      return { refused, counts };
+    });
+    this.#takeLock = db.transaction((runId: string, owner: string) => {
+      const row = this.#sql.getLock.get(runId) as LockRow | undefined;
+      if (row && row.owner !== owner && holderAlive(toHolder(row))) {
+        const since = new Date(row.acquired_at).toISOString();
+        throw new LockstepError(
+          ErrorCode.runLocked,
+          `run ${runId} is being driven by another process (pid ${row.pid} on ${row.host}, since ${since}); nothing was changed`,
+        );
+      }
+      const me = this.#process;
+      this.#sql.putLock.run({ run_id: runId, owner, pid: me.pid, pid_start: me.pidStart, host: me.host, acquired_at: Date.now() });
+    });
   }
 
   /**
@@ -143,20 +173,7 @@ export class SqliteRunStore implements RunStore {
    */
   async lock(runId: string, owner: string): Promise<Release> {
     this.#open();
-    const me = this.#process;
-    this.#unsynced(() =>
-      this.#db.transaction(() => {
-        const row = this.#sql.getLock.get(runId) as LockRow | undefined;
-        if (row && row.owner !== owner && holderAlive(toHolder(row))) {
-          const since = new Date(row.acquired_at).toISOString();
-          throw new LockstepError(
-            ErrorCode.runLocked,
-            `run ${runId} is being driven by another process (pid ${row.pid} on ${row.host}, since ${since}); nothing was changed`,
-          );
-        }
-        this.#sql.putLock.run({ run_id: runId, owner, pid: me.pid, pid_start: me.pidStart, host: me.host, acquired_at: Date.now() });
-      }).immediate(),
-    'taking a run lock');
+    this.#unsynced(() => this.#takeLock.immediate(runId, owner), 'taking a run lock');
     this.#held.set(runId, owner);
     return () => {
       if (this.#held.get(runId) !== owner) return;
@@ -208,13 +225,13 @@ export class SqliteRunStore implements RunStore {
   }
 
   #unsynced<T>(write: () => T, doing: string): T {
-    this.#db.pragma('synchronous = OFF');
+    this.#sql.syncOff.run();
     try {
       return write();
     } catch (error) {
-      throw storeError(error, this.path, doing);
+      throw error instanceof LockstepError ? error : storeError(error, this.path, doing);
     } finally {
-      this.#db.pragma('synchronous = FULL');
+      this.#sql.syncFull.run();
     }
   }
 
@@ -229,73 +246,106 @@ export class SqliteRunStore implements RunStore {
     });
   }
 
-  /** Commits every queued write in one transaction, then settles each write's promise. */
+  /**
+   * Commits every queued write in one transaction, then settles each write's promise. A write whose run is
+   * unknown (or already exists) is refused before it writes anything, so the others still commit together.
+   * Should the batch fail for another reason, each write is retried in a transaction of its own, so one bad
+   * write never takes the others down with it.
+   */
   #flush(): void {
     this.#scheduled = false;
     const batch = this.#queue;
     if (batch.length === 0) return;
     this.#queue = [];
-    const failures = new Map<Queued, unknown>();
+    let refused: Map<Queued, unknown>;
     try {
-      this.#db.transaction(() => {
-        for (const q of batch) {
-          try {
-            this.#applyOne(q.write);
-          } catch (error) {
-            failures.set(q, error);
-          }
-        }
-      }).immediate();
+      const result = this.#commitBatch.immediate(batch);
+      refused = result.refused;
+      for (const [runId, count] of result.counts) this.#counts.set(runId, count);
+      this.stats.commits++;
     } catch (error) {
-      const mapped = storeError(error, this.path, 'committing run history');
-      for (const q of batch) q.reject(mapped);
-      return;
+      this.#counts.clear();
+      if (batch.length === 1 || !isWriteError(error)) {
+        const mapped = storeError(error, this.path, 'committing run history');
+        for (const q of batch) q.reject(mapped);
+        return;
+      }
+      refused = new Map();
+      for (const q of batch) {
+        try {
+          const result = this.#commitBatch.immediate([q]);
+          this.stats.commits++;
+          const why = result.refused.get(q);
+          if (why !== undefined) refused.set(q, why);
+          for (const [runId, count] of result.counts) this.#counts.set(runId, count);
+        } catch (single) {
+          this.#counts.clear();
+          refused.set(q, storeError(single, this.path, 'committing run history'));
+        }
+      }
     }
-    this.stats.commits++;
     for (const q of batch) {
-      const failure = failures.get(q);
-      if (failure === undefined) {
-        this.stats.writes++;
-        this.stats.entries += q.write.entries.length;
-        q.resolve();
-      } else q.reject(failure);
+      const why = refused.get(q);
+      if (why !== undefined) {
+        q.reject(why);
+        continue;
+      }
+      this.stats.writes++;
+      this.stats.entries += q.write.entries.length;
+      q.resolve();
     }
   }
 
-  /** One write, in its own savepoint: when it throws, only it is rolled back. */
-  readonly #applyOne = (write: Write): void => {
-    this.#db.transaction(() => (write.kind === 'create' ? this.#create(write.record, write.entries) : this.#append(write.runId, write.entries, write.update)))();
-  };
+  /** Performs one write inside the batch's transaction, or returns why it is refused (having written nothing). */
+  #write(write: Write, counts: Map<string, number>): LockstepError | undefined {
+    const bodies = write.entries.map((e) => JSON.stringify(e));
+    if (write.kind === 'create') {
+      const runId = write.record.runId;
+      if (counts.has(runId) || this.#sql.getCount.get(runId)) return new LockstepError(ErrorCode.invalidUsage, `run ${runId} already exists`);
+      this.#create(write.record, write.entries, bodies);
+      counts.set(runId, write.entries.length);
+      return undefined;
+    }
+    const { runId } = write;
+    let count = counts.get(runId) ?? this.#counts.get(runId);
+    if (count === undefined) {
+      count = (this.#sql.getCount.get(runId) as { entry_count: number } | undefined)?.entry_count;
+      if (count === undefined) return new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
+    }
+    this.#append(runId, count, write.entries, bodies, write.update);
+    counts.set(runId, count + write.entries.length);
+    return undefined;
+  }
 
-  #create(record: RunRecord, entries: readonly RunEntry[]): void {
-    if (this.#sql.getCount.get(record.runId)) throw new LockstepError(ErrorCode.invalidUsage, `run ${record.runId} already exists`);
+  #create(record: RunRecord, entries: readonly RunEntry[], bodies: readonly string[]): void {
     this.#sql.insertRun.run({
       run_id: record.runId, sequence: record.sequence, version: record.version, definition: record.definition,
       definition_hash: record.definitionHash, source: record.source ?? null, input: JSON.stringify(record.input ?? null),
       status: record.status, created_at: record.createdAt, updated_at: record.updatedAt, current_task: record.currentTask ?? null,
       reason: record.reason ?? null, rerun_of: record.rerunOf ?? null, entry_count: entries.length,
     });
-    this.#insertEntries(record.runId, 0, entries);
+    this.#insertEntries(record.runId, 0, entries, bodies);
   }
 
-  #append(runId: string, entries: readonly RunEntry[], update: RunUpdate | undefined): void {
-    const row = this.#sql.getCount.get(runId) as { entry_count: number } | undefined;
-    if (!row) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
-    this.#insertEntries(runId, row.entry_count, entries);
+  #append(runId: string, count: number, entries: readonly RunEntry[], bodies: readonly string[], update: RunUpdate | undefined): void {
+    this.#insertEntries(runId, count, entries, bodies);
     const task = update?.currentTask;
-    this.#sql.updateRun.run({
-      run_id: runId, entry_count: row.entry_count + entries.length, updated_at: entries[entries.length - 1]?.at ?? null,
-      status: update?.status ?? null, reason: update?.reason ?? null,
-      task_change: task === undefined ? 0 : task === null ? 1 : 2, current_task: task ?? null,
-    });
+    this.#sql.updateRun.run(
+      count + entries.length, entries[entries.length - 1]?.at ?? null, update?.status ?? null, update?.reason ?? null,
+      task === undefined ? 0 : task === null ? 1 : 2, task ?? null, runId,
+    );
   }
 
-  #insertEntries(runId: string, first: number, entries: readonly RunEntry[]): void {
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      this.#sql.insertEntry.run(runId, first + i, entry.at, entry.type, JSON.stringify(entry));
-    }
+  #insertEntries(runId: string, first: number, entries: readonly RunEntry[], bodies: readonly string[]): void {
+    for (let i = 0; i < entries.length; i++) this.#sql.insertEntry.run(runId, first + i, entries[i]!.at, entries[i]!.type, bodies[i]);
   }
+}
+
+/** Errors that concern one write rather than the store as a whole (busy, full, I/O): those are retried one by one. */
+function isWriteError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL' || code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_READONLY'))) return false;
+  return true;
 }
 
 function prepare(db: Database.Database) {
@@ -309,15 +359,17 @@ function prepare(db: Database.Database) {
       current_task, reason, rerun_of, entry_count) VALUES (@run_id, @sequence, @version, @definition, @definition_hash, @source, @input, @status,
       @created_at, @updated_at, @current_task, @reason, @rerun_of, @entry_count)`),
     insertEntry: db.prepare('INSERT INTO entries (run_id, seq, at, type, body) VALUES (?, ?, ?, ?, ?)'),
-    updateRun: db.prepare(`UPDATE runs SET entry_count = @entry_count, updated_at = COALESCE(@updated_at, updated_at),
-      status = COALESCE(@status, status), reason = COALESCE(@reason, reason),
-      current_task = CASE @task_change WHEN 0 THEN current_task WHEN 1 THEN NULL ELSE @current_task END
-      WHERE run_id = @run_id`),
+    // Parameters: entry count, updated at (or null), status (or null), reason (or null), task change (0 keep, 1 clear, 2 set), task, run id.
+    updateRun: db.prepare(`UPDATE runs SET entry_count = ?, updated_at = COALESCE(?, updated_at), status = COALESCE(?, status),
+      reason = COALESCE(?, reason), current_task = CASE ? WHEN 0 THEN current_task WHEN 1 THEN NULL ELSE ? END
+      WHERE run_id = ?`),
     getLock: db.prepare('SELECT owner, pid, pid_start, host, acquired_at FROM run_locks WHERE run_id = ?'),
     putLock: db.prepare(`INSERT INTO run_locks (run_id, owner, pid, pid_start, host, acquired_at)
       VALUES (@run_id, @owner, @pid, @pid_start, @host, @acquired_at)
       ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, pid_start = excluded.pid_start,
         host = excluded.host, acquired_at = excluded.acquired_at`),
     deleteLock: db.prepare('DELETE FROM run_locks WHERE run_id = ? AND owner = ?'),
+    syncOff: db.prepare('PRAGMA synchronous = OFF'),
+    syncFull: db.prepare('PRAGMA synchronous = FULL'),
   };
 }

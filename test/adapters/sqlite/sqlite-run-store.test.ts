@@ -100,6 +100,24 @@ describe('SqliteRunStore: the file', () => {
     db.close();
   });
 
+  it('never overwrites entries another process appended behind its back', async () => {
+    const path = tempStorePath();
+    const store = SqliteRunStore.open(path);
+    const [a, b] = [record(), record()];
+    await Promise.all([store.create(a, [started(a.runId, a.createdAt)]), store.create(b, [started(b.runId, b.createdAt)])]);
+    const other = SqliteRunStore.open(path);
+    await other.append(a.runId, [taskStarted(a.runId, a.createdAt + 1, 'from-elsewhere')]);
+    await other.close();
+    await Promise.all([
+      store.append(a.runId, [taskStarted(a.runId, a.createdAt + 2, 'mine')]),
+      store.append(b.runId, [taskStarted(b.runId, b.createdAt + 2, 'mine')]),
+    ]);
+    const tasks = async (runId: string) => (await store.get(runId))!.history.map((e) => (e.type === 'task.started' ? e.task : e.type));
+    expect(await tasks(a.runId)).toEqual(['run.started', 'from-elsewhere', 'mine']);
+    expect(await tasks(b.runId)).toEqual(['run.started', 'mine']);
+    await store.close();
+  });
+
   it('commits and resolves pending writes on close; refuses writes after it', async () => {
     const store = SqliteRunStore.open(tempStorePath());
     const r = record();
