@@ -24,6 +24,12 @@ interface RunRow {
   entry_count: number;
 }
 
+/** A run's integer key in the file and how many entries it has. */
+interface RunKey {
+  readonly id: number;
+  readonly count: number;
+}
+
 interface LockRow {
   owner: string;
   pid: number;
@@ -87,13 +93,13 @@ export class SqliteRunStore implements RunStore {
   #closed = false;
   readonly #sql: ReturnType<typeof prepare>;
   /** Applies a batch of writes in one transaction; returns the writes refused before they wrote anything, and the runs' new entry counts. */
-  readonly #commitBatch: Database.Transaction<(batch: readonly Queued[]) => { refused: Map<Queued, unknown>; counts: Map<string, number> }>;
+  readonly #commitBatch: Database.Transaction<(batch: readonly Queued[]) => { refused: Map<Queued, unknown>; counts: Map<string, RunKey> }>;
   /**
    * Entry counts of the runs this store wrote, as committed: saves a read per append. Should another process
    * have appended meanwhile, the next entry's key is taken and the insert fails, so history is never
    * overwritten; the cache is then dropped and the write retried from the file.
    */
-  readonly #counts = new Map<string, number>();
+  readonly #counts = new Map<string, RunKey>();
   readonly #takeLock: Database.Transaction<(runId: string, owner: string) => void>;
 
   /** Prefer {@link SqliteRunStore.open}. */
@@ -103,7 +109,7 @@ export class SqliteRunStore implements RunStore {
     this.#sql = prepare(db);
     this.#commitBatch = db.transaction((batch: readonly Queued[]) => {
       const refused = new Map<Queued, unknown>();
-      const counts = new Map<string, number>();
+      const counts = new Map<string, RunKey>();
       for (const q of batch) {
         const why = this.#write(q.write, counts);
         if (why !== undefined) refused.set(q, why);
@@ -297,47 +303,46 @@ export class SqliteRunStore implements RunStore {
   }
 
   /** Performs one write inside the batch's transaction, or returns why it is refused (having written nothing). */
-  #write(write: Write, counts: Map<string, number>): LockstepError | undefined {
+  #write(write: Write, counts: Map<string, RunKey>): LockstepError | undefined {
     const bodies = write.entries.map((e) => JSON.stringify(e));
     if (write.kind === 'create') {
       const runId = write.record.runId;
-      if (counts.has(runId) || this.#sql.getCount.get(runId)) return new LockstepError(ErrorCode.invalidUsage, `run ${runId} already exists`);
-      this.#create(write.record, write.entries, bodies);
-      counts.set(runId, write.entries.length);
+      if (counts.has(runId) || this.#sql.getKey.get(runId)) return new LockstepError(ErrorCode.invalidUsage, `run ${runId} already exists`);
+      const id = this.#create(write.record, write.entries, bodies);
+      counts.set(runId, { id, count: write.entries.length });
       return undefined;
     }
     const { runId } = write;
-    let count = counts.get(runId) ?? this.#counts.get(runId);
-    if (count === undefined) {
-      count = (this.#sql.getCount.get(runId) as { entry_count: number } | undefined)?.entry_count;
-      if (count === undefined) return new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
-    }
-    this.#append(runId, count, write.entries, bodies, write.update);
-    counts.set(runId, count + write.entries.length);
+    const key = counts.get(runId) ?? this.#counts.get(runId) ?? (this.#sql.getKey.get(runId) as RunKey | undefined);
+    if (key === undefined) return new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
+    this.#append(key, write.entries, bodies, write.update);
+    counts.set(runId, { id: key.id, count: key.count + write.entries.length });
     return undefined;
   }
 
-  #create(record: RunRecord, entries: readonly RunEntry[], bodies: readonly string[]): void {
-    this.#sql.insertRun.run({
+  #create(record: RunRecord, entries: readonly RunEntry[], bodies: readonly string[]): number {
+    const { lastInsertRowid } = this.#sql.insertRun.run({
       run_id: record.runId, sequence: record.sequence, version: record.version, definition: record.definition,
       definition_hash: record.definitionHash, source: record.source ?? null, input: JSON.stringify(record.input ?? null),
       status: record.status, created_at: record.createdAt, updated_at: record.updatedAt, current_task: record.currentTask ?? null,
       reason: record.reason ?? null, rerun_of: record.rerunOf ?? null, entry_count: entries.length,
     });
-    this.#insertEntries(record.runId, 0, entries, bodies);
+    const id = Number(lastInsertRowid);
+    this.#insertEntries(id, 0, entries, bodies);
+    return id;
   }
 
-  #append(runId: string, count: number, entries: readonly RunEntry[], bodies: readonly string[], update: RunUpdate | undefined): void {
-    this.#insertEntries(runId, count, entries, bodies);
+  #append(key: RunKey, entries: readonly RunEntry[], bodies: readonly string[], update: RunUpdate | undefined): void {
+    this.#insertEntries(key.id, key.count, entries, bodies);
     const task = update?.currentTask;
     this.#sql.updateRun.run(
-      count + entries.length, entries[entries.length - 1]?.at ?? null, update?.status ?? null, update?.reason ?? null,
-      task === undefined ? 0 : task === null ? 1 : 2, task ?? null, runId,
+      key.count + entries.length, entries[entries.length - 1]?.at ?? null, update?.status ?? null, update?.reason ?? null,
+      task === undefined ? 0 : task === null ? 1 : 2, task ?? null, key.id,
     );
   }
 
-  #insertEntries(runId: string, first: number, entries: readonly RunEntry[], bodies: readonly string[]): void {
-    for (let i = 0; i < entries.length; i++) this.#sql.insertEntry.run(runId, first + i, entries[i]!.at, entries[i]!.type, bodies[i]);
+  #insertEntries(run: number, first: number, entries: readonly RunEntry[], bodies: readonly string[]): void {
+    for (let i = 0; i < entries.length; i++) this.#sql.insertEntry.run(run, first + i, entries[i]!.at, entries[i]!.type, bodies[i]);
   }
 }
 
@@ -351,18 +356,18 @@ function isWriteError(error: unknown): boolean {
 function prepare(db: Database.Database) {
   return {
     getRun: db.prepare('SELECT * FROM runs WHERE run_id = ?'),
-    getCount: db.prepare('SELECT entry_count FROM runs WHERE run_id = ?'),
-    history: db.prepare('SELECT body FROM entries WHERE run_id = ? ORDER BY seq'),
-    list: db.prepare('SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?'),
-    listByStatus: db.prepare('SELECT * FROM runs WHERE status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?'),
+    getKey: db.prepare('SELECT id, entry_count AS count FROM runs WHERE run_id = ?'),
+    history: db.prepare('SELECT e.body FROM entries e JOIN runs r ON r.id = e.run WHERE r.run_id = ? ORDER BY e.seq'),
+    list: db.prepare('SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?'),
+    listByStatus: db.prepare('SELECT * FROM runs WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?'),
     insertRun: db.prepare(`INSERT INTO runs (run_id, sequence, version, definition, definition_hash, source, input, status, created_at, updated_at,
       current_task, reason, rerun_of, entry_count) VALUES (@run_id, @sequence, @version, @definition, @definition_hash, @source, @input, @status,
       @created_at, @updated_at, @current_task, @reason, @rerun_of, @entry_count)`),
-    insertEntry: db.prepare('INSERT INTO entries (run_id, seq, at, type, body) VALUES (?, ?, ?, ?, ?)'),
+    insertEntry: db.prepare('INSERT INTO entries (run, seq, at, type, body) VALUES (?, ?, ?, ?, ?)'),
     // Parameters: entry count, updated at (or null), status (or null), reason (or null), task change (0 keep, 1 clear, 2 set), task, run id.
     updateRun: db.prepare(`UPDATE runs SET entry_count = ?, updated_at = COALESCE(?, updated_at), status = COALESCE(?, status),
       reason = COALESCE(?, reason), current_task = CASE ? WHEN 0 THEN current_task WHEN 1 THEN NULL ELSE ? END
-      WHERE run_id = ?`),
+      WHERE id = ?`),
     getLock: db.prepare('SELECT owner, pid, pid_start, host, acquired_at FROM run_locks WHERE run_id = ?'),
     putLock: db.prepare(`INSERT INTO run_locks (run_id, owner, pid, pid_start, host, acquired_at)
       VALUES (@run_id, @owner, @pid, @pid_start, @host, @acquired_at)

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteRunStore } from '../../../src/adapters/sqlite/sqlite-run-store.js';
-import { APPLICATION_ID, SCHEMA_VERSION } from '../../../src/adapters/sqlite/schema.js';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from '../../../src/adapters/sqlite/schema.js';
 import { processStart } from '../../../src/adapters/sqlite/process-liveness.js';
 import { record, started, taskStarted, taskSucceeded } from '../../contract/run-store.contract.js';
 
@@ -61,6 +61,39 @@ describe('SqliteRunStore: the file', () => {
     expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
     db.close();
     expect(readdirSync(join(path, '..')).filter((f) => f.includes('.creating'))).toEqual([]);
+  });
+
+  it('migrates a store of schema version 1 explicitly, keeping every run and entry', async () => {
+    const path = tempStorePath();
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.exec(MIGRATIONS[0]!.sql);
+    db.pragma('user_version = 1');
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    const runs = [record(), record({ rerunOf: 'run-0', status: 'failed', currentTask: 'a', reason: 'a broke' })];
+    const insertRun = db.prepare(`INSERT INTO runs (run_id, sequence, version, definition, definition_hash, source, input, status, created_at,
+      updated_at, current_task, reason, rerun_of, entry_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const insertEntry = db.prepare('INSERT INTO entries (run_id, seq, at, type, body) VALUES (?, ?, ?, ?, ?)');
+    for (const r of runs) {
+      const entries = [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1), taskSucceeded(r.runId, r.createdAt + 2)];
+      insertRun.run(r.runId, r.sequence, r.version, r.definition, r.definitionHash, r.source ?? null, JSON.stringify(r.input), r.status,
+        r.createdAt, r.updatedAt, r.currentTask ?? null, r.reason ?? null, r.rerunOf ?? null, entries.length);
+      entries.forEach((e, i) => insertEntry.run(r.runId, i, e.at, e.type, JSON.stringify(e)));
+    }
+    db.close();
+
+    const store = SqliteRunStore.open(path, { create: false });
+    for (const r of runs) {
+      expect(await store.get(r.runId)).toEqual({ record: r, history: [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1), taskSucceeded(r.runId, r.createdAt + 2)] });
+    }
+    await store.append(runs[0]!.runId, [taskStarted(runs[0]!.runId, runs[0]!.createdAt + 3, 'b')]);
+    expect((await store.get(runs[0]!.runId))!.history).toHaveLength(4);
+    expect((await store.list()).map((r) => r.runId)).toEqual([runs[1]!.runId, runs[0]!.runId]);
+    await store.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(() => check.prepare('SELECT run_id FROM entries').all()).toThrow(/no such column/);
+    check.close();
   });
 
   it('keeps runs across close and reopen', async () => {
