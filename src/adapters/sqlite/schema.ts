@@ -123,6 +123,63 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'lockstep runs are never deleted'); END;
     `,
   },
+  {
+    version: 3,
+    description: 'keep definitions (shared by runs) and inputs out of the runs rows that every append updates',
+    sql: `
+      CREATE TABLE definitions (
+        id   INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL,
+        text TEXT NOT NULL
+      );
+      CREATE INDEX definitions_by_hash ON definitions (hash);
+      INSERT INTO definitions (hash, text) SELECT DISTINCT definition_hash, definition FROM runs;
+
+      CREATE TABLE run_inputs (
+        run   INTEGER PRIMARY KEY,
+        input TEXT NOT NULL
+      );
+      INSERT INTO run_inputs (run, input) SELECT id, input FROM runs;
+
+      CREATE TABLE runs_v3 (
+        id              INTEGER PRIMARY KEY,
+        run_id          TEXT NOT NULL UNIQUE,
+        sequence        TEXT NOT NULL,
+        version         TEXT NOT NULL,
+        definition_id   INTEGER NOT NULL,
+        definition_hash TEXT NOT NULL,
+        source          TEXT,
+        status          TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        current_task    TEXT,
+        reason          TEXT,
+        rerun_of        TEXT,
+        entry_count     INTEGER NOT NULL DEFAULT 0
+      );
+      INSERT INTO runs_v3 (id, run_id, sequence, version, definition_id, definition_hash, source, status, created_at, updated_at,
+          current_task, reason, rerun_of, entry_count)
+        SELECT r.id, r.run_id, r.sequence, r.version,
+          (SELECT d.id FROM definitions d WHERE d.hash = r.definition_hash AND d.text = r.definition),
+          r.definition_hash, r.source, r.status, r.created_at, r.updated_at, r.current_task, r.reason, r.rerun_of, r.entry_count
+        FROM runs r ORDER BY r.id;
+
+      DROP TRIGGER runs_no_delete;
+      DROP TABLE runs;
+      ALTER TABLE runs_v3 RENAME TO runs;
+      CREATE INDEX runs_by_created ON runs (created_at);
+      CREATE INDEX runs_by_status ON runs (status, created_at);
+      CREATE TRIGGER runs_no_delete BEFORE DELETE ON runs
+        BEGIN SELECT RAISE(ABORT, 'lockstep runs are never deleted'); END;
+      CREATE TRIGGER definitions_no_change BEFORE UPDATE ON definitions
+        BEGIN SELECT RAISE(ABORT, 'lockstep run definitions are never changed'); END;
+
+      -- A run as the store hands it out.
+      CREATE VIEW run_records AS
+        SELECT r.*, d.text AS definition, i.input AS input
+        FROM runs r JOIN definitions d ON d.id = r.definition_id JOIN run_inputs i ON i.run = r.id;
+    `,
+  },
 ];
 
 /** The schema version this build of lockstep writes. */

@@ -7,6 +7,7 @@ import { currentProcess, holderAlive } from './process-liveness.js';
 import type { OpenStoreOptions } from './store-file.js';
 import { openStoreDatabase, storeError } from './store-file.js';
 
+/** A row of the `run_records` view. */
 interface RunRow {
   run_id: string;
   sequence: string;
@@ -322,14 +323,23 @@ export class SqliteRunStore implements RunStore {
 
   #create(record: RunRecord, entries: readonly RunEntry[], bodies: readonly string[]): number {
     const { lastInsertRowid } = this.#sql.insertRun.run({
-      run_id: record.runId, sequence: record.sequence, version: record.version, definition: record.definition,
-      definition_hash: record.definitionHash, source: record.source ?? null, input: JSON.stringify(record.input ?? null),
-      status: record.status, created_at: record.createdAt, updated_at: record.updatedAt, current_task: record.currentTask ?? null,
-      reason: record.reason ?? null, rerun_of: record.rerunOf ?? null, entry_count: entries.length,
+      run_id: record.runId, sequence: record.sequence, version: record.version, definition_id: this.#definitionId(record),
+      definition_hash: record.definitionHash, source: record.source ?? null, status: record.status, created_at: record.createdAt,
+      updated_at: record.updatedAt, current_task: record.currentTask ?? null, reason: record.reason ?? null, rerun_of: record.rerunOf ?? null,
+      entry_count: entries.length,
     });
     const id = Number(lastInsertRowid);
+    this.#sql.insertInput.run(id, JSON.stringify(record.input ?? null));
     this.#insertEntries(id, 0, entries, bodies);
     return id;
+  }
+
+  /** The row of the run's exact definition text, shared by every run with the same text. */
+  #definitionId(record: RunRecord): number {
+    const rows = this.#sql.definitionsByHash.all(record.definitionHash) as Array<{ id: number; text: string }>;
+    const same = rows.find((r) => r.text === record.definition);
+    if (same) return same.id;
+    return Number(this.#sql.insertDefinition.run(record.definitionHash, record.definition).lastInsertRowid);
   }
 
   #append(key: RunKey, entries: readonly RunEntry[], bodies: readonly string[], update: RunUpdate | undefined): void {
@@ -355,13 +365,16 @@ function isWriteError(error: unknown): boolean {
 
 function prepare(db: Database.Database) {
   return {
-    getRun: db.prepare('SELECT * FROM runs WHERE run_id = ?'),
+    getRun: db.prepare('SELECT * FROM run_records WHERE run_id = ?'),
     getKey: db.prepare('SELECT id, entry_count AS count FROM runs WHERE run_id = ?'),
     history: db.prepare('SELECT e.body FROM entries e JOIN runs r ON r.id = e.run WHERE r.run_id = ? ORDER BY e.seq'),
-    list: db.prepare('SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?'),
-    listByStatus: db.prepare('SELECT * FROM runs WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?'),
-    insertRun: db.prepare(`INSERT INTO runs (run_id, sequence, version, definition, definition_hash, source, input, status, created_at, updated_at,
-      current_task, reason, rerun_of, entry_count) VALUES (@run_id, @sequence, @version, @definition, @definition_hash, @source, @input, @status,
+    list: db.prepare('SELECT * FROM run_records ORDER BY created_at DESC, id DESC LIMIT ?'),
+    listByStatus: db.prepare('SELECT * FROM run_records WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?'),
+    definitionsByHash: db.prepare('SELECT id, text FROM definitions WHERE hash = ?'),
+    insertDefinition: db.prepare('INSERT INTO definitions (hash, text) VALUES (?, ?)'),
+    insertInput: db.prepare('INSERT INTO run_inputs (run, input) VALUES (?, ?)'),
+    insertRun: db.prepare(`INSERT INTO runs (run_id, sequence, version, definition_id, definition_hash, source, status, created_at, updated_at,
+      current_task, reason, rerun_of, entry_count) VALUES (@run_id, @sequence, @version, @definition_id, @definition_hash, @source, @status,
       @created_at, @updated_at, @current_task, @reason, @rerun_of, @entry_count)`),
     insertEntry: db.prepare('INSERT INTO entries (run, seq, at, type, body) VALUES (?, ?, ?, ?, ?)'),
     // Parameters: entry count, updated at (or null), status (or null), reason (or null), task change (0 keep, 1 clear, 2 set), task, run id.

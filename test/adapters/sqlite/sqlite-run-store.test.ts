@@ -93,6 +93,8 @@ describe('SqliteRunStore: the file', () => {
     const check = new Database(path, { readonly: true });
     expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(() => check.prepare('SELECT run_id FROM entries').all()).toThrow(/no such column/);
+    // Both runs had the same definition text: it is kept once.
+    expect(check.prepare('SELECT count(*) AS n FROM definitions').get()).toEqual({ n: 1 });
     check.close();
   });
 
