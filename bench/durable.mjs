@@ -6,7 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createEmbeddedRuntime, MemoryRunStore, sequence, SqliteRunStore } from '../dist/index.js';
+import { MemoryRunStore } from '../dist/adapters/memory/memory-run-store.js';
+import { SqliteRunStore } from '../dist/adapters/sqlite/sqlite-run-store.js';
+import { sequence } from '../dist/core/sequence/builder.js';
+import { createEmbeddedRuntime } from '../dist/embedded/embedded-runtime.js';
 
 const { values } = parseArgs({
   options: {
