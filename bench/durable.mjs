@@ -15,7 +15,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '200' },
     tasks: { type: 'string', default: '20' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     dir: { type: 'string' },
   },
 });
@@ -48,13 +48,31 @@ const memory = [];
 let commits = 0;
 let writes = 0;
 let entries = 0;
+const sqliteRound = async (name) => {
+  const store = SqliteRunStore.open(join(dir, `bench-${process.pid}-${name}.db`));
+  const stepsPerSecond = await round(store);
+  return { stepsPerSecond, stats: store.stats };
+};
+// Warm-up: one untimed round of each, so the JIT has settled before anything is measured.
+await round(new MemoryRunStore());
+await sqliteRound('warm-up');
 for (let i = 0; i < ROUNDS; i++) {
-  memory.push(await round(new MemoryRunStore()));
-  const store = SqliteRunStore.open(join(dir, `bench-${process.pid}-${i}.db`));
-  durable.push(await round(store));
-  commits += store.stats.commits;
-  writes += store.stats.writes;
-  entries += store.stats.entries;
+  // Alternate the order, so neither store always runs on a warmer (or more tired) process.
+  const measureMemory = async () => memory.push(await round(new MemoryRunStore()));
+  const measureDurable = async () => {
+    const { stepsPerSecond, stats } = await sqliteRound(i);
+    durable.push(stepsPerSecond);
+    commits += stats.commits;
+    writes += stats.writes;
+    entries += stats.entries;
+  };
+  if (i % 2 === 0) {
+    await measureMemory();
+    await measureDurable();
+  } else {
+    await measureDurable();
+    await measureMemory();
+  }
 }
 if (!values.dir) rmSync(dir, { recursive: true, force: true });
 
