@@ -11,7 +11,7 @@ import type { PlanOptions } from './test-sequence.js';
 export type PathAssertion = (path: ModelPath, run: PathRun) => void | Promise<void>;
 
 /** Options of {@link describeSequencePaths}. */
-export interface SequencePathsOptions extends PlanOptions, Omit<RunPathOptions, 'faults'> {
+export interface SequencePathsOptions extends PlanOptions, Omit<RunPathOptions, '__unsafe_faults'> {
   /** Title of the `describe` block. @default `paths of <sequence name>` */
   readonly title?: string;
 }

@@ -32,7 +32,8 @@ export interface RunPathOptions {
   readonly result?: (task: DispatchedTask) => unknown;
   /** Inject duplicate and late events along the path and check that they change nothing. @default true */
   readonly inject?: boolean;
-  readonly faults?: Faults;
+  /** Plants bugs in the runtime, for tests of lockstep itself: not for testing sequences. */
+  readonly __unsafe_faults?: Faults;
 }
 
 /** One path run through the embedded runtime, and what the invariants found. */
@@ -111,13 +112,14 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
   const executing = new Map<string, Executing>();
   const scripted = scriptedExecutor(executions, executing, options.result);
   const runtime: EmbeddedRuntime = await createEmbeddedRuntime({
-    clock, onEntry: (e) => entries.push(e), execute: options.faults?.executor ? options.faults.executor(scripted) : scripted,
+    clock, onEntry: (e) => entries.push(e), execute: options.__unsafe_faults?.executor ? options.__unsafe_faults.executor(scripted) : scripted,
   });
   runtime.register(sequence);
-  if (options.faults?.program) {
+  const plant = options.__unsafe_faults?.program;
+  if (plant) {
     // The fault-injection seam: the registry hands this entry to the orchestrator when the run starts.
     const registered = runtime.registry.resolve(sequence.name, sequence.version) as { program: Program };
-    registered.program = options.faults.program(registered.program);
+    registered.program = plant(registered.program);
   }
   const stats = runtime.orchestrator.stats;
   const mark = () => `${entries.length}/${executions.length}/${stats.applied}/${sum(stats.ignored)}`;

@@ -10,8 +10,8 @@ import type { Program, RunSnapshot, StepResult } from '../../src/core/step.js';
 import type { Faults } from '../../src/testing/path-runner.js';
 
 /**
- * Planted bugs: each wraps (or replaces) the program the orchestrator steps with one that gets a failure path
- * wrong the way real bugs do. lockstep test must catch every one.
+ * Planted bugs: each wraps (or replaces) the program the orchestrator steps, or the executor the worker calls,
+ * with one that gets a failure path wrong the way real bugs do. lockstep test must catch every one.
  */
 
 const COMMANDS = new Set(['dispatch', 'cancelTask', 'startTimer', 'cancelTimer', 'finish']);
@@ -117,6 +117,12 @@ function loseRetryTimeouts(program: Program): Program {
   }));
 }
 
+/** Bug (in the worker): a finally task's attempt is executed twice, as a redelivered dispatch would without de-duplication. */
+const executeFinallyTwice: NonNullable<Faults['executor']> = (execute) => (task, signal) => {
+  if (task.payload.phase === 'finally') void execute(task, signal).catch(() => {});
+  return execute(task, signal);
+};
+
 /** The planted bugs, by name. */
 export const plantedBugs = {
   'finally skipped on cancel': { program: skipFinallyWhen('cancelled') },
@@ -126,4 +132,5 @@ export const plantedBugs = {
   'duplicate completion applied twice': { program: applyStrayCompletions },
   'task dispatched before its predecessor finished': { program: prefetchNextTask },
   "a retry's timeout lost": { program: loseRetryTimeouts },
+  'finally task executed twice': { executor: executeFinallyTwice },
 } as const satisfies Record<string, Faults>;

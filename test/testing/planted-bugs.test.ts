@@ -18,6 +18,7 @@ const cases: Record<keyof typeof plantedBugs, { file: string; invariant: Invaria
   'duplicate completion applied twice': { file: 'hello.yaml', invariant: 'ignored' },
   'task dispatched before its predecessor finished': { file: 'hello.yaml', invariant: 'order' },
   "a retry's timeout lost": { file: 'retry-backoff.yaml', invariant: 'follows-path' },
+  'finally task executed twice': { file: 'cleanup-always.yaml', invariant: 'finally' },
 };
 
 describe('lockstep test catches planted bugs', () => {
@@ -26,7 +27,7 @@ describe('lockstep test catches planted bugs', () => {
       const path = join(MACHINES, file);
       const { sequence } = loadSequenceFile(path);
       const faults = plantedBugs[bug];
-      const report = await testSequence(sequence, { faults });
+      const report = await testSequence(sequence, { __unsafe_faults: faults });
       expect(report.failed.length).toBeGreaterThan(0);
       const caught = report.failed.filter((r) => r.violations.some((v) => v.invariant === invariant));
       expect(caught.length, `violations: ${JSON.stringify(report.failed[0]?.violations)}`).toBeGreaterThan(0);
@@ -38,7 +39,7 @@ describe('lockstep test catches planted bugs', () => {
       expect(text).toContain(`replay: ${replayCommand(file, id)}`);
 
       // The replay reproduces the failure; the same path passes on the real runtime.
-      const replay = await testSequence(sequence, { faults, paths: [id] });
+      const replay = await testSequence(sequence, { __unsafe_faults: faults, paths: [id] });
       expect(replay.failed).toHaveLength(1);
       expect(replay.failed[0]!.violations).toEqual(report.runs.find((r) => r.path.id === id)!.violations);
       const clean = await testSequence(sequence, { paths: [id] });
