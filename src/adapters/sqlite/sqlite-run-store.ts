@@ -3,41 +3,11 @@ import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
 import type { Release, RunFilter, RunRecord, RunStatus, RunStore, RunUpdate } from '../../ports/run-store.js';
 import type { LockHolder } from './process-liveness.js';
+import type { LockRow, RunKey, RunRow, Statements } from './statements.js';
+import { prepareStatements, toHolder, toRecord } from './statements.js';
 import { currentProcess, holderAlive } from './process-liveness.js';
 import type { OpenStoreOptions } from './store-file.js';
 import { openStoreDatabase, storeError } from './store-file.js';
-
-/** A row of the `run_records` view. */
-interface RunRow {
-  run_id: string;
-  sequence: string;
-  version: string;
-  definition: string;
-  definition_hash: string;
-  source: string | null;
-  input: string;
-  status: string;
-  created_at: number;
-  updated_at: number;
-  current_task: string | null;
-  reason: string | null;
-  rerun_of: string | null;
-  entry_count: number;
-}
-
-/** A run's integer key in the file and how many entries it has. */
-interface RunKey {
-  readonly id: number;
-  readonly count: number;
-}
-
-interface LockRow {
-  owner: string;
-  pid: number;
-  pid_start: string | null;
-  host: string;
-  acquired_at: number;
-}
 
 type Write =
   | { readonly kind: 'create'; readonly record: RunRecord; readonly entries: readonly RunEntry[] }
@@ -55,19 +25,6 @@ export interface SqliteStoreStats {
   writes: number;
   entries: number;
 }
-
-function toRecord(row: RunRow): RunRecord {
-  return {
-    runId: row.run_id, sequence: row.sequence, version: row.version, definition: row.definition, definitionHash: row.definition_hash,
-    ...(row.source === null ? {} : { source: row.source }),
-    input: JSON.parse(row.input) as unknown, status: row.status as RunStatus, createdAt: row.created_at, updatedAt: row.updated_at,
-    ...(row.current_task === null ? {} : { currentTask: row.current_task }),
-    ...(row.reason === null ? {} : { reason: row.reason }),
-    ...(row.rerun_of === null ? {} : { rerunOf: row.rerun_of }),
-  };
-}
-
-const toHolder = (row: LockRow): LockHolder => ({ owner: row.owner, pid: row.pid, pidStart: row.pid_start, host: row.host, acquiredAt: row.acquired_at });
 
 /**
  * A durable run store in one SQLite file (WAL mode, `synchronous = FULL`).
@@ -92,7 +49,7 @@ export class SqliteRunStore implements RunStore {
   #queue: Queued[] = [];
   #scheduled = false;
   #closed = false;
-  readonly #sql: ReturnType<typeof prepare>;
+  readonly #sql: Statements;
   /** Applies a batch of writes in one transaction; returns the writes refused before they wrote anything, and the runs' new entry counts. */
   readonly #commitBatch: Database.Transaction<(batch: readonly Queued[]) => { refused: Map<Queued, unknown>; counts: Map<string, RunKey> }>;
   /**
@@ -107,7 +64,7 @@ export class SqliteRunStore implements RunStore {
   constructor(db: Database.Database, path: string) {
     this.#db = db;
     this.path = path;
-    this.#sql = prepare(db);
+    this.#sql = prepareStatements(db);
     this.#commitBatch = db.transaction((batch: readonly Queued[]) => {
       const refused = new Map<Queued, unknown>();
       const counts = new Map<string, RunKey>();
@@ -361,33 +318,4 @@ function isWriteError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL' || code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_READONLY'))) return false;
   return true;
-}
-
-function prepare(db: Database.Database) {
-  return {
-    getRun: db.prepare('SELECT * FROM run_records WHERE run_id = ?'),
-    getKey: db.prepare('SELECT id, entry_count AS count FROM runs WHERE run_id = ?'),
-    history: db.prepare('SELECT e.body FROM entries e JOIN runs r ON r.id = e.run WHERE r.run_id = ? ORDER BY e.seq'),
-    list: db.prepare('SELECT * FROM run_records ORDER BY created_at DESC, id DESC LIMIT ?'),
-    listByStatus: db.prepare('SELECT * FROM run_records WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?'),
-    definitionsByHash: db.prepare('SELECT id, text FROM definitions WHERE hash = ?'),
-    insertDefinition: db.prepare('INSERT INTO definitions (hash, text) VALUES (?, ?)'),
-    insertInput: db.prepare('INSERT INTO run_inputs (run, input) VALUES (?, ?)'),
-    insertRun: db.prepare(`INSERT INTO runs (run_id, sequence, version, definition_id, definition_hash, source, status, created_at, updated_at,
-      current_task, reason, rerun_of, entry_count) VALUES (@run_id, @sequence, @version, @definition_id, @definition_hash, @source, @status,
-      @created_at, @updated_at, @current_task, @reason, @rerun_of, @entry_count)`),
-    insertEntry: db.prepare('INSERT INTO entries (run, seq, at, type, body) VALUES (?, ?, ?, ?, ?)'),
-    // Parameters: entry count, updated at (or null), status (or null), reason (or null), task change (0 keep, 1 clear, 2 set), task, run id.
-    updateRun: db.prepare(`UPDATE runs SET entry_count = ?, updated_at = COALESCE(?, updated_at), status = COALESCE(?, status),
-      reason = COALESCE(?, reason), current_task = CASE ? WHEN 0 THEN current_task WHEN 1 THEN NULL ELSE ? END
-      WHERE id = ?`),
-    getLock: db.prepare('SELECT owner, pid, pid_start, host, acquired_at FROM run_locks WHERE run_id = ?'),
-    putLock: db.prepare(`INSERT INTO run_locks (run_id, owner, pid, pid_start, host, acquired_at)
-      VALUES (@run_id, @owner, @pid, @pid_start, @host, @acquired_at)
-      ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, pid_start = excluded.pid_start,
-        host = excluded.host, acquired_at = excluded.acquired_at`),
-    deleteLock: db.prepare('DELETE FROM run_locks WHERE run_id = ? AND owner = ?'),
-    syncOff: db.prepare('PRAGMA synchronous = OFF'),
-    syncFull: db.prepare('PRAGMA synchronous = FULL'),
-  };
 }

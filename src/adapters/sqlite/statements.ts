@@ -1,0 +1,84 @@
+import type Database from 'better-sqlite3';
+import type { RunRecord, RunStatus } from '../../ports/run-store.js';
+import type { LockHolder } from './process-liveness.js';
+
+/** A row of the `run_records` view. */
+export interface RunRow {
+  run_id: string;
+  sequence: string;
+  version: string;
+  definition: string;
+  definition_hash: string;
+  source: string | null;
+  input: string;
+  status: string;
+  created_at: number;
+  updated_at: number;
+  current_task: string | null;
+  reason: string | null;
+  rerun_of: string | null;
+  entry_count: number;
+}
+
+/** A run's integer key in the file and how many entries it has. */
+export interface RunKey {
+  readonly id: number;
+  readonly count: number;
+}
+
+export interface LockRow {
+  owner: string;
+  pid: number;
+  pid_start: string | null;
+  host: string;
+  acquired_at: number;
+}
+
+export function toRecord(row: RunRow): RunRecord {
+  return {
+    runId: row.run_id, sequence: row.sequence, version: row.version, definition: row.definition, definitionHash: row.definition_hash,
+    ...(row.source === null ? {} : { source: row.source }),
+    input: JSON.parse(row.input) as unknown, status: row.status as RunStatus, createdAt: row.created_at, updatedAt: row.updated_at,
+    ...(row.current_task === null ? {} : { currentTask: row.current_task }),
+    ...(row.reason === null ? {} : { reason: row.reason }),
+    ...(row.rerun_of === null ? {} : { rerunOf: row.rerun_of }),
+  };
+}
+
+export const toHolder = (row: LockRow): LockHolder => ({ owner: row.owner, pid: row.pid, pidStart: row.pid_start, host: row.host, acquiredAt: row.acquired_at });
+
+/** The SQL of every statement the store runs, by name. */
+const SQL = {
+  getRun: 'SELECT * FROM run_records WHERE run_id = ?',
+  getKey: 'SELECT id, entry_count AS count FROM runs WHERE run_id = ?',
+  history: 'SELECT e.body FROM entries e JOIN runs r ON r.id = e.run WHERE r.run_id = ? ORDER BY e.seq',
+  list: 'SELECT * FROM run_records ORDER BY created_at DESC, id DESC LIMIT ?',
+  listByStatus: 'SELECT * FROM run_records WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+  definitionsByHash: 'SELECT id, text FROM definitions WHERE hash = ?',
+  insertDefinition: 'INSERT INTO definitions (hash, text) VALUES (?, ?)',
+  insertInput: 'INSERT INTO run_inputs (run, input) VALUES (?, ?)',
+  insertRun: `INSERT INTO runs (run_id, sequence, version, definition_id, definition_hash, source, status, created_at, updated_at,
+    current_task, reason, rerun_of, entry_count) VALUES (@run_id, @sequence, @version, @definition_id, @definition_hash, @source, @status,
+    @created_at, @updated_at, @current_task, @reason, @rerun_of, @entry_count)`,
+  insertEntry: 'INSERT INTO entries (run, seq, at, type, body) VALUES (?, ?, ?, ?, ?)',
+  // Parameters: entry count, updated at (or null), status (or null), reason (or null), task change (0 keep, 1 clear, 2 set), task, run id.
+  updateRun: `UPDATE runs SET entry_count = ?, updated_at = COALESCE(?, updated_at), status = COALESCE(?, status),
+    reason = COALESCE(?, reason), current_task = CASE ? WHEN 0 THEN current_task WHEN 1 THEN NULL ELSE ? END
+    WHERE id = ?`,
+  getLock: 'SELECT owner, pid, pid_start, host, acquired_at FROM run_locks WHERE run_id = ?',
+  putLock: `INSERT INTO run_locks (run_id, owner, pid, pid_start, host, acquired_at)
+    VALUES (@run_id, @owner, @pid, @pid_start, @host, @acquired_at)
+    ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, pid_start = excluded.pid_start,
+      host = excluded.host, acquired_at = excluded.acquired_at`,
+  deleteLock: 'DELETE FROM run_locks WHERE run_id = ? AND owner = ?',
+  syncOff: 'PRAGMA synchronous = OFF',
+  syncFull: 'PRAGMA synchronous = FULL',
+} as const;
+
+/** The store's prepared statements, by name. */
+export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };
+
+/** Prepares every statement once, when the store opens. */
+export function prepareStatements(db: Database.Database): Statements {
+  return Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as unknown as Statements;
+}
