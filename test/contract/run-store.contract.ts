@@ -113,6 +113,19 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       expect(after).toMatchObject({ status: 'failed', reason: 'b failed', updatedAt: r.createdAt + 3 });
     });
 
+    it('keeps appending to a run after the entry that ended it, in one tick or later', async () => {
+      const r = record();
+      await store.create(r, [started(r.runId, r.createdAt)]);
+      await Promise.all([
+        store.append(r.runId, [finished(r.runId, r.createdAt + 1)], { status: 'failed' }),
+        store.append(r.runId, [taskStarted(r.runId, r.createdAt + 2, 'late')]),
+      ]);
+      await store.append(r.runId, [taskStarted(r.runId, r.createdAt + 3, 'later')]);
+      const got = (await store.get(r.runId))!;
+      expect(got.history.map((e) => (e.type === 'task.started' ? e.task : e.type))).toEqual(['run.started', 'run.failed', 'late', 'later']);
+      expect(got.record.status).toBe('failed');
+    });
+
     it('rejects an append to an unknown run without losing the appends made with it', async () => {
       const a = record();
       const b = record();

@@ -51,7 +51,7 @@ export class SqliteRunStore implements RunStore {
   #closed = false;
   readonly #sql: Statements;
   /** Applies a batch of writes in one transaction; returns the writes refused before they wrote anything, and the runs' new entry counts. */
-  readonly #commitBatch: Database.Transaction<(batch: readonly Queued[]) => { refused: Map<Queued, unknown>; counts: Map<string, RunKey> }>;
+  readonly #commitBatch: Database.Transaction<(batch: readonly Queued[]) => { refused: Map<Queued, unknown>; counts: Map<string, RunKey | null> }>;
   /**
    * Entry counts of the runs this store wrote, as committed: saves a read per append. Should another process
    * have appended meanwhile, the next entry's key is taken and the insert fails, so history is never
@@ -59,6 +59,7 @@ export class SqliteRunStore implements RunStore {
    */
   readonly #counts = new Map<string, RunKey>();
   readonly #takeLock: Database.Transaction<(runId: string, owner: string) => void>;
+  readonly #snapshot: <T>(read: () => T) => T;
 
   /** Prefer {@link SqliteRunStore.open}. */
   constructor(db: Database.Database, path: string) {
@@ -67,13 +68,15 @@ export class SqliteRunStore implements RunStore {
     this.#sql = prepareStatements(db);
     this.#commitBatch = db.transaction((batch: readonly Queued[]) => {
       const refused = new Map<Queued, unknown>();
-      const counts = new Map<string, RunKey>();
+      const counts = new Map<string, RunKey | null>();
       for (const q of batch) {
         const why = this.#write(q.write, counts);
         if (why !== undefined) refused.set(q, why);
       }
       return { refused, counts };
     });
+    const readTransaction = db.transaction((read: () => unknown) => read());
+    this.#snapshot = <T>(read: () => T) => readTransaction.deferred(read) as T;
     this.#takeLock = db.transaction((runId: string, owner: string) => {
       const row = this.#sql.getLock.get(runId) as LockRow | undefined;
       if (row && row.owner !== owner && holderAlive(toHolder(row))) {
@@ -108,12 +111,13 @@ export class SqliteRunStore implements RunStore {
   async get(runId: string): Promise<{ record: RunRecord; history: RunEntry[] } | undefined> {
     this.#open();
     this.#flush();
-    return this.#read('reading a run', () => {
+    // One read transaction: the record and its history come from the same snapshot.
+    return this.#read('reading a run', () => this.#snapshot(() => {
       const row = this.#sql.getRun.get(runId) as RunRow | undefined;
       if (!row) return undefined;
       const history = (this.#sql.history.all(runId) as Array<{ body: string }>).map((r) => JSON.parse(r.body) as RunEntry);
       return { record: toRecord(row), history };
-    });
+    }));
   }
 
   async list(filter: RunFilter = {}): Promise<RunRecord[]> {
@@ -130,8 +134,9 @@ export class SqliteRunStore implements RunStore {
    * Takes the right to drive a run, in an IMMEDIATE transaction so two processes never both succeed. A lock
    * held by another owner whose process is gone (on this host) is taken over.
    *
-   * Lock rows are written without a sync: a lock only matters while its holder lives, and a power loss ends
-   * every holder. Durable history written afterwards syncs them along with it.
+   * Lock rows are committed without syncing the WAL (`synchronous = NORMAL`, which still syncs around
+   * checkpoints): a lock only matters while its holder lives, and a power loss ends every holder. The next
+   * history commit syncs them along with it.
    *
    * @throws LockstepError `RUN_LOCKED` when a live process holds the run.
    */
@@ -189,7 +194,7 @@ export class SqliteRunStore implements RunStore {
   }
 
   #unsynced<T>(write: () => T, doing: string): T {
-    this.#sql.syncOff.run();
+    this.#sql.syncNormal.run();
     try {
       return write();
     } catch (error) {
@@ -225,7 +230,7 @@ export class SqliteRunStore implements RunStore {
     try {
       const result = this.#commitBatch.immediate(batch);
       refused = result.refused;
-      for (const [runId, count] of result.counts) this.#counts.set(runId, count);
+      this.#remember(result.counts);
       this.stats.commits++;
     } catch (error) {
       this.#counts.clear();
@@ -241,7 +246,7 @@ export class SqliteRunStore implements RunStore {
           this.stats.commits++;
           const why = result.refused.get(q);
           if (why !== undefined) refused.set(q, why);
-          for (const [runId, count] of result.counts) this.#counts.set(runId, count);
+          this.#remember(result.counts);
         } catch (single) {
           this.#counts.clear();
           refused.set(q, storeError(single, this.path, 'committing run history'));
@@ -260,8 +265,16 @@ export class SqliteRunStore implements RunStore {
     }
   }
 
+  /** Caches committed entry counts; a run that ended is forgotten (later appends to it read the file). */
+  #remember(counts: ReadonlyMap<string, RunKey | null>): void {
+    for (const [runId, key] of counts) {
+      if (key === null) this.#counts.delete(runId);
+      else this.#counts.set(runId, key);
+    }
+  }
+
   /** Performs one write inside the batch's transaction, or returns why it is refused (having written nothing). */
-  #write(write: Write, counts: Map<string, RunKey>): LockstepError | undefined {
+  #write(write: Write, counts: Map<string, RunKey | null>): LockstepError | undefined {
     const bodies = write.entries.map((e) => JSON.stringify(e));
     if (write.kind === 'create') {
       const runId = write.record.runId;
@@ -271,10 +284,12 @@ export class SqliteRunStore implements RunStore {
       return undefined;
     }
     const { runId } = write;
-    const key = counts.get(runId) ?? this.#counts.get(runId) ?? (this.#sql.getKey.get(runId) as RunKey | undefined);
-    if (key === undefined) return new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
+    const cached = counts.has(runId) ? counts.get(runId) : this.#counts.get(runId);
+    const key = cached ?? (this.#sql.getKey.get(runId) as RunKey | undefined);
+    if (!key) return new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
     this.#append(key, write.entries, bodies, write.update);
-    counts.set(runId, { id: key.id, count: key.count + write.entries.length });
+    const ended = write.update?.status !== undefined && write.update.status !== 'running';
+    counts.set(runId, ended ? null : { id: key.id, count: key.count + write.entries.length });
     return undefined;
   }
 
@@ -313,7 +328,10 @@ export class SqliteRunStore implements RunStore {
   }
 }
 
-/** Errors that concern one write rather than the store as a whole (busy, full, I/O): those are retried one by one. */
+/**
+ * Whether an error may concern one write only (a constraint, a value that does not serialise) rather than the
+ * store as a whole (busy, full, I/O, corrupt, read-only): only the former are worth retrying write by write.
+ */
 function isWriteError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL' || code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_READONLY'))) return false;

@@ -71,7 +71,8 @@ const SQL = {
     ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, pid_start = excluded.pid_start,
       host = excluded.host, acquired_at = excluded.acquired_at`,
   deleteLock: 'DELETE FROM run_locks WHERE run_id = ? AND owner = ?',
-  syncOff: 'PRAGMA synchronous = OFF',
+  // Lock rows need no sync of their own (see SqliteRunStore.lock); NORMAL still syncs around checkpoints, so the file stays safe.
+  syncNormal: 'PRAGMA synchronous = NORMAL',
   syncFull: 'PRAGMA synchronous = FULL',
 } as const;
 
