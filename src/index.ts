@@ -36,3 +36,14 @@ export { MemoryRunStore } from './adapters/memory/memory-run-store.js';
 export { SqliteRunStore } from './adapters/sqlite/sqlite-run-store.js';
 export type { SqliteStoreStats } from './adapters/sqlite/sqlite-run-store.js';
 export type { OpenStoreOptions } from './adapters/sqlite/store-file.js';
+export {
+  startKafkaOrchestrator, createWorker, createShellWorker, emitTaskEvent, taskEventMessage, createLockstepClient, loadMachines,
+  ensureTopics, KafkaTransport,
+} from './kafka/index.js';
+export type {
+  KafkaOrchestrator, KafkaOrchestratorOptions, KafkaWorker, KafkaWorkerOptions, WorkerHandlers, TaskAttempt, TaskOutcome,
+  LockstepClient, StartOptions, KafkaModeOptions, TopicLayout, TopicReport, KafkaTransportOptions,
+} from './kafka/index.js';
+export { RunStateSchema } from './core/protocol/run-state.js';
+export type { RunState } from './core/protocol/run-state.js';
+export { wireJsonSchemas } from './core/protocol/json-schema.js';

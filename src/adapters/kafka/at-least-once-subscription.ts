@@ -11,6 +11,9 @@ interface Track {
   /** Next offset after the last message handled. */
   next: bigint;
   committed: bigint;
+  /** A commit of this partition is scheduled or in flight: later completions ride on it. */
+  committing: Promise<void> | undefined;
+  again: boolean;
 }
 
 /**
@@ -61,11 +64,31 @@ export class AtLeastOnceSubscription implements Subscription {
     for (const p of gone) this.#tracks.delete(p);
     if (gone.length > 0) await this.#d.options.onRevoked?.(gone);
     const fresh = [...assigned].filter((p) => !this.#tracks.has(p));
-    for (const p of fresh) this.#tracks.set(p, { held: new Set(), next: -1n, committed: -1n });
+    for (const p of fresh) this.#tracks.set(p, { held: new Set(), next: -1n, committed: -1n, committing: undefined, again: false });
     if (fresh.length > 0) await this.#d.options.onAssigned?.(fresh);
   }
 
-  async #commit(partition: number, track: Track): Promise<void> {
+  /**
+   * Commits the partition's safe position. Completions arrive one by one: they are coalesced, so at most one
+   * commit per partition is in flight and the next one carries everything completed meanwhile.
+   */
+  #commit(partition: number, track: Track): Promise<void> {
+    if (track.committing) {
+      track.again = true;
+      return track.committing;
+    }
+    track.committing = (async () => {
+      await new Promise((r) => setImmediate(r));
+      do {
+        track.again = false;
+        await this.#commitNow(partition, track);
+      } while (track.again);
+      track.committing = undefined;
+    })();
+    return track.committing;
+  }
+
+  async #commitNow(partition: number, track: Track): Promise<void> {
     if (track.next < 0n) return;
     let safe = track.next;
     for (const o of track.held) if (o < safe) safe = o;

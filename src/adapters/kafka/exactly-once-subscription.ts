@@ -1,8 +1,8 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { BatchContext, BatchHandler, SubscribeOptions, Subscription, TopicMessage } from '../../ports/transport.js';
-import { topicMessages, sleep } from './encoding.js';
-import { consumerConfig, decodeMessage, isFenced, producerConfig } from './kafka-client.js';
+import { sleep, topicMessageChunks } from './encoding.js';
+import { consumerConfig, decodeMessage, isFenced, kafkaErrorTypes, producerConfig } from './kafka-client.js';
 
 /** What a subscription needs from its transport. */
 export interface SubscriptionDeps {
@@ -21,6 +21,11 @@ export interface SubscriptionDeps {
 /** How long a fenced partition waits for a rebalance before it tries to take its partition back. */
 const FENCED_RETRY_MS = 10_000;
 const ACQUIRE_RETRY_MS = 1_000;
+/** Handled messages waiting for their transaction, per partition, before consumption waits for a commit. */
+const MAX_PENDING = 20_000;
+/** Errors before the commit that leave nothing committed: the transaction is aborted and run again. */
+const RETRIABLE_TXN = new Set(['CONCURRENT_TRANSACTIONS', 'COORDINATOR_LOAD_IN_PROGRESS', 'COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR', 'UNKNOWN_TOPIC_OR_PARTITION']);
+const MAX_TXN_ATTEMPTS = 10;
 
 const noDefer: BatchContext = {
   defer() {
@@ -28,22 +33,43 @@ const noDefer: BatchContext = {
   },
 };
 
+/** One owned partition: its transactional producer, and batches handled but not committed yet. */
+interface Pipe {
+  readonly partition: number;
+  readonly producer: Producer;
+  pending: Array<{ readonly out: readonly TopicMessage[]; readonly lastOffset: string; readonly size: number }>;
+  pendingSize: number;
+  /** The commit loop, while it runs. */
+  committing: Promise<void> | undefined;
+  /** The handler call in flight (one at a time per partition). */
+  handling: Promise<unknown> | undefined;
+  /** Set when a handler or a commit failed: nothing more goes through this pipe. */
+  broken: boolean;
+  /** Next offset after the last batch handled. */
+  handled: string;
+}
+
+const next = (offset: string): string => (BigInt(offset) + 1n).toString();
+
 /**
- * Consume-transform-produce under Kafka transactions. Each partition this member owns has its own transactional
- * producer, with the transactional id `<group>.<topic>.<partition>`: taking a partition over initialises that id,
- * which aborts the previous owner's open transaction and fences it, so a zombie left over after a rebalance can
- * no longer write. Each batch of a partition (events of many runs) is handled once; the handler's messages and
- * the batch's consumer offset are committed in one transaction. When that commit fails, the partition is revoked
- * (the handler drops state derived from it) and given back through `onAssigned` (state is reloaded from what was
- * durably committed) before the batch is delivered again.
+ * Consume-transform-produce under Kafka transactions.
+ *
+ * Fencing: each partition this member owns has its own transactional producer, with the transactional id
+ * `<group>.<topic>.<partition>`. Taking a partition over initialises that id, which aborts the previous owner's
+ * open transaction and bumps the epoch: a zombie left over after a rebalance can no longer write.
+ *
+ * Exactly once: a batch's messages (the handler's output) and the batch's consumer offset commit in one
+ * transaction. Commits are pipelined: while a partition's transaction is in flight, its next batches are already
+ * handled, and they commit together in the next transaction (group commit), never before the earlier one.
+ *
+ * Failure: when a handler throws or a commit fails, the partition is revoked (`onRevoked`: the handler drops the
+ * state it derived from it, which may be ahead of what was committed) and taken back through `onAssigned` (state
+ * is reloaded from what was committed) at its committed offset, so the lost batches are delivered again.
  */
 export class ExactlyOnceSubscription implements Subscription {
   readonly #d: SubscriptionDeps;
   readonly #consumer: Consumer;
-  readonly #owned = new Map<number, Producer>();
-  readonly #inflight = new Map<number, Promise<void>>();
-  /** Next offset to consume per owned partition, as committed by this member's last transaction. */
-  readonly #position = new Map<number, string>();
+  readonly #owned = new Map<number, Pipe>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #assigned = new Set<number>();
   #chain: Promise<void> = Promise.resolve();
@@ -58,11 +84,11 @@ export class ExactlyOnceSubscription implements Subscription {
     const { topic } = this.#d.options;
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) => {
       this.#assigned = new Set(payload.memberAssignment[topic] ?? []);
-      // kafkajs re-reads committed offsets after every rebalance, and may read them before the markers of this
-      // member's last transaction are written: start kept partitions where this member knows it left off.
+      // kafkajs re-reads committed offsets after every rebalance, possibly before this member's last commits
+      // landed: kept partitions go on where this member left off.
       for (const p of this.#assigned) {
-        const position = this.#position.get(p);
-        if (this.#owned.has(p) && position !== undefined) this.#consumer.seek({ topic, partition: p, offset: position });
+        const pipe = this.#owned.get(p);
+        if (pipe && !pipe.broken) this.#consumer.seek({ topic, partition: p, offset: pipe.handled });
       }
       this.#enqueue(() => this.#reassign());
     });
@@ -76,18 +102,17 @@ export class ExactlyOnceSubscription implements Subscription {
     });
   }
 
+  /** Stops consuming, commits what was handled, and leaves the group. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
     await this.#consumer.disconnect().catch(() => {});
     await this.#chain;
-    await Promise.all([...this.#owned.values()].map((p) => p.disconnect().catch(() => {})));
+    await Promise.all([...this.#owned.values()].map(async (pipe) => {
+      await pipe.committing;
+      await pipe.producer.disconnect().catch(() => {});
+    }));
     this.#owned.clear();
-  }
-
-  /** Partitions whose transactional producer this member holds. */
-  get owned(): number[] {
-    return [...this.#owned.keys()].sort((a, b) => a - b);
   }
 
   #enqueue(step: () => Promise<void>): void {
@@ -111,14 +136,19 @@ export class ExactlyOnceSubscription implements Subscription {
 
   async #reassign(): Promise<void> {
     if (this.#closed) return;
-    const gone = [...this.#owned.keys()].filter((p) => !this.#assigned.has(p));
-    for (const p of gone) await this.#inflight.get(p);
-    await Promise.all(gone.map((p) => this.#release(p)));
-    if (gone.length > 0) await this.#d.options.onRevoked?.(gone);
+    const gone = [...this.#owned.values()].filter((pipe) => !this.#assigned.has(pipe.partition));
+    await Promise.all(gone.map(async (pipe) => {
+      this.#owned.delete(pipe.partition);
+      // Batches handled while the partition was ours still commit (a new owner's fencing waits for them).
+      await pipe.handling;
+      await pipe.committing;
+      await pipe.producer.disconnect().catch(() => {});
+    }));
+    if (gone.length > 0) await this.#d.options.onRevoked?.(gone.map((p) => p.partition));
     await this.#acquire([...this.#assigned].filter((p) => !this.#owned.has(p)));
   }
 
-  /** Takes partitions over: fences their previous owner, then lets the handler restore their state. */
+  /** Takes partitions over: fences their previous owner, starts them at their committed offsets, lets the handler restore their state. */
   async #acquire(partitions: readonly number[]): Promise<void> {
     if (partitions.length === 0 || this.#closed) return;
     const { group, topic } = this.#d.options;
@@ -126,8 +156,8 @@ export class ExactlyOnceSubscription implements Subscription {
       const producer = this.#d.kafka.producer(producerConfig(`${group}.${topic}.${p}`));
       try {
         await producer.connect();
-        // The first transaction initialises the transactional id: the broker aborts the previous owner's open
-        // transaction and bumps the epoch, so the previous owner can no longer commit.
+        // The first transaction initialises the transactional id: the broker completes or aborts the previous
+        // owner's transaction and bumps the epoch, so the previous owner can no longer commit.
         const fence = await producer.transaction();
         await fence.abort();
       } catch (error) {
@@ -136,11 +166,10 @@ export class ExactlyOnceSubscription implements Subscription {
       }
       return [p, producer] as const;
     }));
-    const taken: number[] = [];
+    const taken: Pipe[] = [];
     for (const [i, r] of results.entries()) {
       if (r.status === 'fulfilled') {
-        this.#owned.set(r.value[0], r.value[1]);
-        taken.push(r.value[0]);
+        taken.push({ partition: r.value[0], producer: r.value[1], pending: [], pendingSize: 0, committing: undefined, handling: undefined, broken: false, handled: '0' });
       } else {
         this.#d.log('cannot take over partition', { topic, partition: partitions[i], error: String(r.reason) });
         this.#retryAcquire(partitions[i]!, ACQUIRE_RETRY_MS);
@@ -149,32 +178,33 @@ export class ExactlyOnceSubscription implements Subscription {
     if (taken.length === 0) return;
     try {
       await this.#seekCommitted(taken);
-      await this.#d.options.onAssigned?.(taken);
+      for (const pipe of taken) this.#owned.set(pipe.partition, pipe);
+      await this.#d.options.onAssigned?.(taken.map((p) => p.partition));
     } catch (error) {
-      this.#d.log('restoring partitions failed', { topic, partitions: taken, error: String(error) });
-      await Promise.all(taken.map((p) => this.#release(p)));
-      await this.#d.options.onRevoked?.(taken).catch(() => {});
-      for (const p of taken) this.#retryAcquire(p, ACQUIRE_RETRY_MS);
+      this.#d.log('restoring partitions failed', { topic, partitions: taken.map((p) => p.partition), error: String(error) });
+      for (const pipe of taken) {
+        if (this.#owned.get(pipe.partition) === pipe) this.#owned.delete(pipe.partition);
+        await pipe.producer.disconnect().catch(() => {});
+      }
+      await this.#d.options.onRevoked?.(taken.map((p) => p.partition)).catch(() => {});
+      for (const pipe of taken) this.#retryAcquire(pipe.partition, ACQUIRE_RETRY_MS);
     }
   }
 
-  /**
-   * Starts taken-over partitions at their committed offsets, read again now that fencing has completed the
-   * previous owner's last transaction (kafkajs may have read them before, while that commit was in flight).
-   */
-  async #seekCommitted(partitions: readonly number[]): Promise<void> {
+  /** Seeks taken-over partitions to their committed offsets, read now that fencing completed the previous owner's commits. */
+  async #seekCommitted(pipes: readonly Pipe[]): Promise<void> {
     const { topic, group } = this.#d.options;
     const admin = await this.#d.admin();
     const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
     let earliest: Map<number, string> | undefined;
-    for (const p of partitions) {
-      let offset = committed?.partitions.find((c) => c.partition === p)?.offset ?? '-1';
+    for (const pipe of pipes) {
+      let offset = committed?.partitions.find((c) => c.partition === pipe.partition)?.offset ?? '-1';
       if (BigInt(offset) < 0n) {
         earliest ??= new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.low]));
-        offset = earliest.get(p) ?? '0';
+        offset = earliest.get(pipe.partition) ?? '0';
       }
-      this.#position.set(p, offset);
-      this.#consumer.seek({ topic, partition: p, offset });
+      pipe.handled = offset;
+      this.#consumer.seek({ topic, partition: pipe.partition, offset });
     }
   }
 
@@ -184,76 +214,94 @@ export class ExactlyOnceSubscription implements Subscription {
     });
   }
 
-  async #release(partition: number): Promise<void> {
-    const producer = this.#owned.get(partition);
-    this.#owned.delete(partition);
-    this.#position.delete(partition);
-    await producer?.disconnect().catch(() => {});
-  }
-
   /** The partition's state may be ahead of what was committed: revoke it, and take it back unless fenced. */
-  async #recover(partition: number, fenced: boolean): Promise<void> {
-    await this.#release(partition);
-    await this.#d.options.onRevoked?.([partition]).catch((error: unknown) => this.#d.log('onRevoked failed', { error: String(error) }));
-    // Fenced: another member owns the partition now; a rebalance will tell this one. Else take it back at once.
-    if (fenced) this.#retryAcquire(partition, FENCED_RETRY_MS);
+  async #fail(pipe: Pipe, fenced: boolean): Promise<void> {
+    if (pipe.broken) return;
+    pipe.broken = true;
+    pipe.pending = [];
+    await pipe.handling;
+    await pipe.committing;
+    if (this.#owned.get(pipe.partition) === pipe) this.#owned.delete(pipe.partition);
+    await pipe.producer.disconnect().catch(() => {});
+    await this.#d.options.onRevoked?.([pipe.partition]).catch((error: unknown) => this.#d.log('onRevoked failed', { error: String(error) }));
+    // Fenced: another member owns the partition now, and a rebalance will tell this one. Else take it back at once.
+    if (fenced) this.#retryAcquire(pipe.partition, FENCED_RETRY_MS);
     else this.#enqueue(async () => {
-      if (this.#assigned.has(partition) && !this.#owned.has(partition)) await this.#acquire([partition]);
+      if (this.#assigned.has(pipe.partition) && !this.#owned.has(pipe.partition)) await this.#acquire([pipe.partition]);
     });
   }
 
   async #eachBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
-    const partition = batch.partition;
+    const { topic } = this.#d.options;
     await this.#settled();
-    const producer = this.#owned.get(partition);
     // A seek is pending (the batch was fetched from an offset that no longer holds): drop it, it comes again.
     if (isStale()) return;
-    if (!producer || this.#closed) {
+    const pipe = this.#owned.get(batch.partition);
+    if (!pipe || pipe.broken || this.#closed) {
       // Not (yet) ours: leave the offset unresolved, so the batch is fetched again.
       await sleep(50);
       return;
     }
-    let finished!: () => void;
-    this.#inflight.set(partition, new Promise<void>((resolve) => (finished = resolve)));
+    while (pipe.pendingSize > MAX_PENDING && pipe.committing && !pipe.broken) await pipe.committing;
+    if (pipe.broken) return;
+    const messages = batch.messages.map((m) => decodeMessage(topic, batch.partition, m));
+    const handling = this.#d.handler(messages, noDefer);
+    pipe.handling = handling.catch(() => undefined);
+    let out: readonly TopicMessage[];
     try {
-      await this.#process(batch, producer, resolveOffset);
-    } finally {
-      this.#inflight.delete(partition);
-      finished();
-    }
-  }
-
-  async #process(batch: EachBatchPayload['batch'], producer: Producer, resolveOffset: (offset: string) => void): Promise<void> {
-    const { topic, group } = this.#d.options;
-    const partition = batch.partition;
-    const messages = batch.messages.map((m) => decodeMessage(topic, partition, m));
-    let out;
-    try {
-      out = await this.#d.handler(messages, noDefer);
+      out = await handling;
     } catch (error) {
-      this.#d.log('batch handler failed; the batch will be delivered again', { topic, partition, error: String(error) });
-      await this.#recover(partition, false);
+      pipe.handling = undefined;
+      this.#d.log('batch handler failed; the batch will be delivered again', { topic, partition: batch.partition, error: String(error) });
+      await this.#fail(pipe, false);
       await sleep(this.#d.redeliveryDelayMs);
       return;
     }
+    pipe.handling = undefined;
+    if (pipe.broken) return; // a commit failed meanwhile: this batch's results are void, and it comes again
     const lastOffset = batch.lastOffset();
-    try {
-      const txn = await producer.transaction();
-      try {
-        if (out.length > 0) await txn.sendBatch({ topicMessages: topicMessages(out), acks: -1 });
-        await txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition, offset: (BigInt(lastOffset) + 1n).toString() }] }] });
-        await txn.commit();
-      } catch (error) {
-        if (txn.isActive()) await txn.abort().catch(() => {});
-        throw error;
-      }
-    } catch (error) {
-      const fenced = isFenced(error);
-      this.#d.log(fenced ? 'fenced: another member took this partition over' : 'transaction failed; the batch will be delivered again', { topic, partition, error: String(error) });
-      await this.#recover(partition, fenced);
-      return;
-    }
-    this.#position.set(partition, (BigInt(lastOffset) + 1n).toString());
+    pipe.pending.push({ out, lastOffset, size: messages.length });
+    pipe.pendingSize += messages.length;
+    pipe.handled = next(lastOffset);
     resolveOffset(lastOffset);
+    if (!pipe.committing) pipe.committing = this.#drain(pipe);
+  }
+
+  /** Commits the partition's handled batches, all that are waiting in one transaction, until none wait. */
+  async #drain(pipe: Pipe): Promise<void> {
+    const { topic, group } = this.#d.options;
+    while (pipe.pending.length > 0 && !pipe.broken) {
+      const batches = pipe.pending;
+      pipe.pending = [];
+      pipe.pendingSize = 0;
+      const offset = next(batches[batches.length - 1]!.lastOffset);
+      const chunks = topicMessageChunks(batches.flatMap((b) => b.out));
+      try {
+        for (let attempt = 1; ; attempt++) {
+          const txn = await pipe.producer.transaction();
+          let committing = false;
+          try {
+            for (const chunk of chunks) await txn.sendBatch({ topicMessages: chunk, acks: -1 });
+            await txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: pipe.partition, offset }] }] });
+            committing = true;
+            await txn.commit();
+            break;
+          } catch (error) {
+            if (txn.isActive()) await txn.abort().catch(() => {});
+            // The coordinator is still completing the previous transaction: nothing of this one was committed,
+            // so it is safe to abort it and run it again. A failed commit, though, may have committed: restore.
+            if (committing || attempt >= MAX_TXN_ATTEMPTS || !kafkaErrorTypes(error).some((t) => RETRIABLE_TXN.has(t))) throw error;
+            await sleep(Math.min(200, 5 * 2 ** attempt));
+          }
+        }
+      } catch (error) {
+        const fenced = isFenced(error);
+        this.#d.log(fenced ? 'fenced: another member took this partition over' : 'transaction failed; the batches will be delivered again', { topic, partition: pipe.partition, error: String(error) });
+        pipe.committing = undefined;
+        void this.#fail(pipe, fenced);
+        return;
+      }
+    }
+    pipe.committing = undefined;
   }
 }

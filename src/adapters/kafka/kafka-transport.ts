@@ -1,7 +1,7 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { BatchHandler, StoredMessage, SubscribeOptions, Subscription, TopicMessage, Transport } from '../../ports/transport.js';
 import { AtLeastOnceSubscription } from './at-least-once-subscription.js';
-import { topicMessages } from './encoding.js';
+import { topicMessageChunks } from './encoding.js';
 import { ExactlyOnceSubscription } from './exactly-once-subscription.js';
 import type { KafkaConnectionOptions } from './kafka-client.js';
 import { createKafka, producerConfig, transportError } from './kafka-client.js';
@@ -82,7 +82,7 @@ export class KafkaTransport implements Transport {
       this.#pending = [];
       try {
         const producer = await this.#producerReady();
-        await producer.sendBatch({ topicMessages: topicMessages(items.flatMap((i) => i.messages)), acks: -1 });
+        for (const chunk of topicMessageChunks(items.flatMap((i) => i.messages))) await producer.sendBatch({ topicMessages: chunk, acks: -1 });
         for (const i of items) i.resolve();
       } catch (error) {
         const failure = transportError('cannot publish to Kafka', error);

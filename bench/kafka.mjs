@@ -1,0 +1,162 @@
+// npm run bench:kafka -- [--runs R] [--tasks N] [--partitions P] [--latency-runs L] [--floor-samples S]
+// Kafka mode under exactly-once: R concurrent runs x N no-op tasks through a real broker (KAFKA_BROKERS, else one
+// started from scripts/kafka/broker.mjs for the bench). The orchestrator and the worker run in this process.
+// Prints steps/s and the per-step latency (a task's handler returning -> the next task's handler starting: one
+// event hop to the orchestrator, its transaction, one dispatch hop to the worker), and, in the same run, the floor:
+// a raw kafkajs two-hop round trip (produce, consume, produce, consume) with the same client settings, and the
+// ratio to it. Needs a build (npm run build).
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import kafkajs from 'kafkajs';
+import { startBroker } from '../scripts/kafka/broker.mjs';
+import { createWorker, ensureTopics, KafkaTransport, sequence, startKafkaOrchestrator } from '../dist/index.js';
+import { ProgramRegistry } from '../dist/runtime/registry.js';
+import { CLIENT_SETTINGS, consumerConfig, producerConfig } from '../dist/adapters/kafka/kafka-client.js';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '500' },
+    tasks: { type: 'string', default: '10' },
+    partitions: { type: 'string', default: '8' },
+    'latency-runs': { type: 'string', default: '20' },
+    'floor-samples': { type: 'string', default: '300' },
+  },
+});
+const R = Number(values.runs);
+const N = Number(values.tasks);
+const P = Number(values.partitions);
+
+const log = (line) => process.stderr.write(`[bench:kafka] ${line}\n`);
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const ms = (x) => `${x.toFixed(2)} ms`;
+
+let broker;
+let brokers = process.env.KAFKA_BROKERS;
+if (!brokers) {
+  log('KAFKA_BROKERS not set: starting a broker for the bench');
+  broker = await startBroker({ log: false });
+  brokers = broker.brokers;
+}
+const quiet = { brokers, logLevel: 'nothing' };
+
+// ---- lockstep: orchestrator + worker over Kafka -------------------------------------------------------------
+const prefix = `bench-${randomUUID().slice(0, 8)}`;
+let b = sequence('noop');
+for (let i = 0; i < N; i++) b = b.then(`t${i}`, { queue: 'bench' });
+const noop = b.build();
+const registry = new ProgramRegistry();
+registry.register(noop, { definition: 'bench', hash: 'bench' });
+
+const service = await startKafkaOrchestrator({ ...quiet, prefix, registry, partitions: P });
+const lastEnd = new Map();
+let gaps = [];
+const worker = await createWorker({
+  ...quiet, prefix, queue: 'bench',
+  handlers: {
+    '*': (ctx) => {
+      const now = performance.now();
+      const end = lastEnd.get(ctx.runId);
+      if (end !== undefined) gaps.push(now - end);
+      lastEnd.set(ctx.runId, performance.now());
+      return undefined;
+    },
+  },
+});
+const orchestrator = service.orchestrator;
+const run = async () => {
+  const runId = await orchestrator.startRun({ sequence: 'noop' });
+  const final = await orchestrator.waitFor(runId);
+  lastEnd.delete(runId);
+  if (final.outcome !== 'succeeded') throw new Error(`run ${runId} ${final.outcome}: ${final.reason}`);
+};
+
+log(`warming up (partitions ${P}, tasks per run ${N})`);
+await Promise.all(Array.from({ length: 50 }, run));
+
+// Latency with one run at a time: the cost of a step without queueing.
+gaps = [];
+for (let i = 0; i < Number(values['latency-runs']); i++) await run();
+const idle = gaps;
+
+// Throughput: R concurrent runs.
+log(`${R} concurrent runs x ${N} tasks`);
+gaps = [];
+const t0 = performance.now();
+await Promise.all(Array.from({ length: R }, run));
+const elapsed = performance.now() - t0;
+const loaded = gaps;
+const stepsPerSecond = (R * N) / (elapsed / 1000);
+const stats = { ...orchestrator.stats };
+await worker.close();
+await service.close();
+
+// ---- the floor: raw kafkajs, two hops, same client settings ---------------------------------------------------
+async function floor(transactional) {
+  const kafka = new kafkajs.Kafka({ clientId: 'bench-floor', brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const [a, bTopic] = [`floor-a-${randomUUID()}`, `floor-b-${randomUUID()}`];
+  await admin.createTopics({ waitForLeaders: true, topics: [a, bTopic].map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })) });
+  const producer = kafka.producer(producerConfig());
+  const relayProducer = kafka.producer(producerConfig(transactional ? `floor-relay-${randomUUID()}` : undefined));
+  const relay = kafka.consumer(consumerConfig(`floor-relay-${randomUUID()}`));
+  const sink = kafka.consumer(consumerConfig(`floor-sink-${randomUUID()}`));
+  await Promise.all([producer.connect(), relayProducer.connect(), relay.connect(), sink.connect()]);
+  await relay.subscribe({ topic: a, fromBeginning: true });
+  await sink.subscribe({ topic: bTopic, fromBeginning: true });
+  const joined = (c) => new Promise((resolve) => c.on(c.events.GROUP_JOIN, resolve));
+  const ready = Promise.all([joined(relay), joined(sink)]);
+  await relay.run({
+    autoCommit: !transactional,
+    eachBatch: async ({ batch, resolveOffset }) => {
+      const messages = batch.messages.map((m) => ({ key: m.key, value: m.value }));
+      if (!transactional) {
+        await relayProducer.sendBatch({ topicMessages: [{ topic: bTopic, messages }], acks: -1 });
+      } else {
+        const txn = await relayProducer.transaction();
+        await txn.sendBatch({ topicMessages: [{ topic: bTopic, messages }], acks: -1 });
+        await txn.sendOffsets({ consumerGroupId: relay.groupId ?? '', topics: [] }).catch(() => {});
+        await txn.commit();
+      }
+      resolveOffset(batch.lastOffset());
+    },
+  });
+  let arrived;
+  await sink.run({ eachMessage: async () => arrived?.() });
+  await ready;
+  const samples = [];
+  const total = Number(values['floor-samples']);
+  for (let i = 0; i < total + 20; i++) {
+    const got = new Promise((resolve) => (arrived = resolve));
+    const start = performance.now();
+    await producer.send({ topic: a, acks: -1, messages: [{ key: 'k', value: String(i) }] });
+    await got;
+    if (i >= 20) samples.push(performance.now() - start);
+  }
+  await Promise.all([producer.disconnect(), relayProducer.disconnect(), relay.disconnect(), sink.disconnect()]);
+  await admin.deleteTopics({ topics: [a, bTopic] }).catch(() => {});
+  await admin.disconnect();
+  return samples;
+}
+
+log('measuring the floor (raw kafkajs two-hop round trips)');
+const plain = await floor(false);
+const tx = await floor(true);
+if (broker) await broker.stop();
+
+const p50 = pct(idle, 50);
+console.log(`lockstep Kafka mode, exactly-once: ${R} concurrent runs x ${N} no-op tasks, ${P} partitions, one orchestrator + one worker (this process)`);
+console.log(`  client settings: maxWaitTimeInMs ${CLIENT_SETTINGS.maxWaitTimeInMs}, idempotent producers, acks -1, read_committed consumers`);
+console.log(`  throughput:                 ${Math.round(stepsPerSecond)} steps/s (${R * N} steps in ${(elapsed / 1000).toFixed(2)} s)`);
+console.log(`  per-step latency, ${R} runs: p50 ${ms(pct(loaded, 50))}  p99 ${ms(pct(loaded, 99))}  (${loaded.length} steps)`);
+console.log(`  per-step latency, 1 run:    p50 ${ms(p50)}  p99 ${ms(pct(idle, 99))}  (${idle.length} steps)`);
+console.log(`  floor, raw kafkajs two hops (produce, consume, produce, consume):`);
+console.log(`    plain idempotent relay:     p50 ${ms(pct(plain, 50))}  p99 ${ms(pct(plain, 99))}`);
+console.log(`    transactional relay:        p50 ${ms(pct(tx, 50))}  p99 ${ms(pct(tx, 99))}`);
+console.log(`  ratio of lockstep's 1-run p50 to the floor: ${(p50 / pct(plain, 50)).toFixed(2)}x (plain), ${(p50 / pct(tx, 50)).toFixed(2)}x (transactional relay)`);
+console.log(`  ratio of lockstep's ${R}-run p50 to the floor: ${(pct(loaded, 50) / pct(plain, 50)).toFixed(2)}x (plain)`);
+console.log(`  orchestrator: applied ${stats.applied}, ignored ${JSON.stringify(stats.ignored)}, dead-lettered ${stats.deadLettered}`);
+console.log(`  targets: >= 1000 steps/s with 500 concurrent runs; per-step p50 <= 3x the floor`);
