@@ -30,6 +30,8 @@ export interface WorkerStats {
   /** Dispatches of an attempt that was already running or done here. */
   duplicates: number;
   cancelled: number;
+  /** Attempts stopped at shutdown without a report, for another worker to run. */
+  handedBack: number;
 }
 
 /** A running worker. */
@@ -79,7 +81,7 @@ const COMPLETED_MEMORY = 10_000;
  */
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const topics = topicNames(options.topicPrefix);
-  const stats: WorkerStats = { started: 0, succeeded: 0, failed: 0, duplicates: 0, cancelled: 0 };
+  const stats: WorkerStats = { started: 0, succeeded: 0, failed: 0, duplicates: 0, cancelled: 0, handedBack: 0 };
   const running = new Map<string, { controller: AbortController; done: Promise<void>; acks: CompleteDeferred[]; handedBack: boolean }>();
   const completed = new Map<string, TopicMessage>();
   let closing = false;
@@ -94,16 +96,19 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       let message: TopicMessage;
       try {
         const result = await options.execute(task, controller.signal);
-        stats.succeeded++;
         message = { topic: topics.events, key: task.runId, value: envelope({ type: 'task.succeeded', ...base, payload: result === undefined ? {} : { result } }, options.clock.now()) };
       } catch (error) {
-        stats.failed++;
         message = { topic: topics.events, key: task.runId, value: envelope({ type: 'task.failed', ...base, payload: { error: toTaskError(error) } }, options.clock.now()) };
       }
       const entry = running.get(key);
       running.delete(key);
       // Handed back: not reported and not acknowledged, so the dispatch is delivered again elsewhere.
-      if (entry?.handedBack) return;
+      if (entry?.handedBack) {
+        stats.handedBack++;
+        return;
+      }
+      if (message.value.type === 'task.succeeded') stats.succeeded++;
+      else stats.failed++;
       completed.set(key, message);
       if (completed.size > COMPLETED_MEMORY) completed.delete(completed.keys().next().value!);
       try {

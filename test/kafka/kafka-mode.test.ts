@@ -58,7 +58,7 @@ describe('Kafka mode', () => {
   };
 
   afterAll(async () => {
-    for (const c of closers.reverse()) await c.close().catch(() => {});
+    for (const c of closers.reverse()) await ('inFlight' in c ? (c as KafkaWorker).close({ graceMs: 100 }) : c.close()).catch(() => {});
     await client?.close();
   });
 
@@ -100,6 +100,41 @@ describe('Kafka mode', () => {
     expect(second.orchestrator.stats.restored).toBeGreaterThanOrEqual(1);
     const attempt2 = final.updatedAt;
     expect(attempt2).toBeGreaterThanOrEqual(dueAt);
+  });
+
+  it('a worker stopping with a grace period hands a task still running back to the other workers of its queue', async () => {
+    const own = `km-${randomUUID().slice(0, 8)}`;
+    const started: string[] = [];
+    const handlers = (name: string) => ({
+      wait: (ctx: { signal: AbortSignal }) => {
+        started.push(name);
+        if (name === 'second') return { by: name };
+        return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted'))));
+      },
+      after: () => 'after',
+    });
+    const o = await startKafkaOrchestrator({ ...base, prefix: own, registry, partitions: 1 });
+    const first = await createWorker({ ...base, prefix: own, queue: 'q', handlers: handlers('first') });
+    const ownClient = createLockstepClient({ ...base, prefix: own });
+    try {
+      const runId = await ownClient.start('slow');
+      await expect.poll(() => started, { timeout: 20_000 }).toEqual(['first']);
+      await first.close({ graceMs: 100 });
+      // Handed back: neither reported nor acknowledged.
+      expect(first.stats).toMatchObject({ succeeded: 0, failed: 0, handedBack: 1 });
+      const second = await createWorker({ ...base, prefix: own, queue: 'q', handlers: handlers('second') });
+      try {
+        const final = await ownClient.wait(runId, { timeoutMs: 30_000 });
+        expect(final.status).toBe('succeeded');
+        expect(started).toEqual(['first', 'second']);
+        expect((final.snapshot.context as { results: Record<string, unknown> }).results).toEqual({ wait: { by: 'second' }, after: 'after' });
+      } finally {
+        await second.close({ graceMs: 100 });
+      }
+    } finally {
+      await ownClient.close();
+      await o.close();
+    }
   });
 
   it('creates topics with an explicit partition count and refuses mismatched ones', async () => {
