@@ -39,6 +39,12 @@ export class AtLeastOnceSubscription implements Subscription {
     const { topic } = this.#d.options;
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(payload.memberAssignment[topic] ?? []);
+      // Kept partitions go on after the last message handled here (deferred ones are still tracked and running
+      // here), instead of from the committed position, which would deliver everything since again.
+      for (const p of assigned) {
+        const track = this.#tracks.get(p);
+        if (track && track.next >= 0n) this.#consumer.seek({ topic, partition: p, offset: track.next.toString() });
+      }
       this.#chain = this.#chain.then(() => this.#reassign(assigned)).catch((error: unknown) => this.#d.log('partition assignment failed', { error: String(error) }));
     });
     await this.#consumer.connect();
@@ -104,10 +110,11 @@ export class AtLeastOnceSubscription implements Subscription {
     }
   }
 
-  async #eachBatch({ batch, resolveOffset }: EachBatchPayload): Promise<void> {
+  async #eachBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
     const { topic } = this.#d.options;
     const partition = batch.partition;
     await this.#chain;
+    if (isStale()) return; // fetched before a seek: it comes again from the new position
     const track = this.#tracks.get(partition);
     if (!track || this.#closed) {
       await sleep(50);
