@@ -13,7 +13,7 @@ import {
 
 const PARALLEL = 4;
 const ROUNDS_PER_TASK = 6;
-const RANDOM_KILLS = 20;
+const RANDOM_KILLS = 16;
 
 const dir = mkdtempSync(join(tmpdir(), 'lockstep-crash-'));
 const sequenceFile = writeCrashSequence(dir);
