@@ -13,7 +13,7 @@ import type { LiveRun, Reuse } from './run-state.js';
 import { advance, beginRun, findSpec, replay } from './run-state.js';
 import { TimerService } from './timers.js';
 import { deadLetterOf, envelope } from './messages.js';
-import { finalEntryOf, latestStates, restoreRun, runStateOf } from './run-state-topic.js';
+import { finalEntryOf, latestStates, rejectedRunState, restoreRun, runStateOf } from './run-state-topic.js';
 
 export interface OrchestratorOptions {
   readonly transport: Transport;
@@ -247,6 +247,12 @@ export class Orchestrator {
       registered = this.#o.registry.resolve(payload.sequence, payload.version);
     } catch (error) {
       out.push(this.#deadLetter(message, (error as Error).message));
+      // Kafka mode: the run's state says why it never started, for clients waiting on it.
+      if (this.#o.runStateTopic) {
+        const state = rejectedRunState(env, (error as Error).message, at);
+        this.#finished.set(runId, finalEntryOf(state)!);
+        out.push({ topic: this.#topics.runs, key: runId, value: state });
+      }
       return;
     }
     const release = await this.#o.store.lock(runId, this.#owner);

@@ -1,3 +1,4 @@
+import type { EnvelopeOf } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { RunFinal, RunState } from '../core/protocol/run-state.js';
 import { parseRunState, persistedOf } from '../core/protocol/run-state.js';
@@ -79,4 +80,15 @@ export function latestStates(records: readonly StoredMessage[]): LatestStates {
     else malformed++;
   }
   return { states, malformed };
+}
+
+/** The state of a run that could not start (an unknown sequence): failed at once, with the reason. */
+export function rejectedRunState(start: EnvelopeOf<'run.start'>, reason: string, now: number): RunState {
+  return {
+    v: PROTOCOL_VERSION, type: 'run.state', runId: start.runId, time: isoTime(now), sequence: start.payload.sequence,
+    version: start.payload.version ?? 'unknown', status: 'failed', createdAt: now, updatedAt: now,
+    snapshot: { value: 'rejected', context: { runId: start.runId, input: start.payload.input ?? null }, status: 'done' },
+    timers: {}, attemptStartedAt: now, completions: [],
+    final: { outcome: 'failed', reason: `not started: ${reason}`, durationMs: 0, failedTasks: [] },
+  };
 }

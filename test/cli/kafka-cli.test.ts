@@ -1,0 +1,84 @@
+// The Kafka commands as a user runs them: topics create, orchestrator, worker, start [--wait], status, cancel.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { lockstep } from '../support/cli.js';
+import { startService } from '../support/kafka-log.js';
+import type { Service } from '../support/kafka-log.js';
+
+const brokers = inject('kafkaBrokers');
+const prefix = `cli-${randomUUID().slice(0, 8)}`;
+const machines = mkdtempSync(join(tmpdir(), 'lockstep-kafka-cli-'));
+writeFileSync(join(machines, 'greet.yaml'), 'name: greet\nversion: 1\ntasks:\n  - id: hello\n    run: echo "{\\"hi\\":$(echo $LOCKSTEP_INPUT)}"\n  - id: bye\n    run: ":"\n');
+writeFileSync(join(machines, 'fails.yaml'), 'name: fails\nversion: 1\ntasks:\n  - id: boom\n    run: exit 3\n');
+writeFileSync(join(machines, 'slow.yaml'), 'name: slow\nversion: 1\ntasks:\n  - id: nap\n    run: sleep 30\n');
+
+const env = { KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix };
+const run = (args: string[], timeoutMs = 30_000) => lockstep(args, { env, timeoutMs });
+
+describe('lockstep Kafka commands', () => {
+  const services: Service[] = [];
+  beforeAll(async () => {
+    const created = await run(['topics', 'create', '--partitions', '2', '--machines', machines]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toContain(`created ${prefix}.events (2 partitions)`);
+    expect(created.stdout).toContain(`created ${prefix}.runs (2 partitions)`);
+    services.push(startService('orchestrator', ['orchestrator', '--machines', machines], env));
+    services.push(startService('worker', ['worker', '--machines', machines, '--grace', '200'], env));
+    await Promise.all(services.map((s) => s.ready));
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(services.map((s) => s.stop('SIGKILL')));
+  });
+
+  it('topics create leaves existing topics alone', async () => {
+    const again = await run(['topics', 'create', '--partitions', '2']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`exists  ${prefix}.events`);
+    expect(again.stdout).not.toContain('created');
+  });
+
+  it('start --wait runs a sequence and exits with its outcome', async () => {
+    const ok = await run(['start', 'greet', '--input', '{"x":1}', '--wait']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/: succeeded greet v1 in /);
+    const failed = await run(['start', 'fails', '--wait', '--json']);
+    expect(failed.code).toBe(1);
+    const state = JSON.parse(failed.stdout) as { status: string; final: { failedTasks: string[] } };
+    expect(state).toMatchObject({ status: 'failed', final: { failedTasks: ['boom'] } });
+  });
+
+  it('status shows a run, and cancel cancels it', async () => {
+    const started = await run(['start', 'slow']);
+    const runId = started.stdout.trim();
+    expect(runId).toMatch(/^[0-9a-f-]{36}$/);
+    await expect.poll(async () => (await run(['status', runId])).stdout, { timeout: 20_000, interval: 300 }).toContain('nap in flight (attempt 1)');
+    const cancelled = await run(['cancel', runId, '--reason', 'from the test']);
+    expect(cancelled.stdout).toBe(`cancel requested for ${runId}\n`);
+    await expect.poll(async () => (JSON.parse((await run(['status', runId, '--json'])).stdout || '{}') as { status?: string }).status, { timeout: 20_000, interval: 300 }).toBe('cancelled');
+  });
+
+  it('reports a run whose sequence no orchestrator knows as failed, and an unknown run id as invalid', async () => {
+    const unknown = await run(['start', 'no-such-sequence', '--wait']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toMatch(/failed .*not started: unknown sequence "no-such-sequence"/);
+    const missing = await run(['status', randomUUID()]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/unknown run/);
+  });
+
+  it('says where the brokers come from when none are given', async () => {
+    const result = await lockstep(['status', 'x'], { env: { KAFKA_BROKERS: '' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--brokers host:port or set KAFKA_BROKERS/);
+  });
+
+  it('stops an orchestrator and a worker on SIGTERM, printing their counters', async () => {
+    for (const s of services) {
+      expect(await s.stop('SIGTERM')).toBe(0);
+      expect(s.lines.at(-1)).toMatchObject({ event: 'stats' });
+    }
+  });
+});
