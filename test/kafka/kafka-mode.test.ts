@@ -4,7 +4,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { sequence } from '../../src/core/sequence/builder.js';
 import type { Sequence } from '../../src/core/sequence/types.js';
 import { ensureTopics, KafkaTransport } from '../../src/adapters/kafka/index.js';
-import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/kafka/index.js';
+import { createLockstepClient, createWorker, emitTaskEvent, startKafkaOrchestrator } from '../../src/kafka/index.js';
 import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/kafka/index.js';
 import { ProgramRegistry } from '../../src/runtime/registry.js';
 import { definitionText } from '../../src/embedded/embedded-runtime.js';
@@ -21,13 +21,14 @@ function registryOf(...sequences: Sequence[]): ProgramRegistry {
 
 const three = sequence('three').then('a', { queue: 'q' }).then('b', { queue: 'q' }).then('c', { queue: 'q' }).build();
 const slow = sequence('slow').then('wait', { queue: 'q' }).then('after', { queue: 'q' }).build();
+const external = sequence('external').then('elsewhere', { queue: 'svc' }).then('again', { queue: 'svc' }, { retry: { maxAttempts: 3 } }).build();
 const retrying = sequence('retrying').then('flaky', { queue: 'q' }, { retry: { maxAttempts: 3, backoff: { initial: '1500ms', factor: 1 } } }).build();
 
 describe('Kafka mode', () => {
   const prefix = `km-${randomUUID().slice(0, 8)}`;
   const closers: Array<{ close(): Promise<void> }> = [];
   let client: LockstepClient;
-  const registry = registryOf(three, slow, retrying);
+  const registry = registryOf(three, slow, retrying, external);
   const calls: string[] = [];
   const flaky = new Map<string, number>();
   const aborted: string[] = [];
@@ -135,6 +136,18 @@ describe('Kafka mode', () => {
       await ownClient.close();
       await o.close();
     }
+  });
+
+  it('advances a run from a task event emitted with emitTaskEvent, without a worker', async () => {
+    const runId = await client.start('external');
+    await expect.poll(() => client.status(runId).then((s) => s?.currentTask), { timeout: 20_000 }).toBe('elsewhere');
+    await emitTaskEvent({ ...base, prefix }, { runId, taskId: 'elsewhere', attempt: 1 }, { result: { done: true } });
+    await expect.poll(() => client.status(runId).then((s) => s?.currentTask), { timeout: 20_000 }).toBe('again');
+    await emitTaskEvent({ ...base, prefix }, { runId, taskId: 'again', attempt: 1 }, { error: { message: 'declined', retriable: false } });
+    const final = await client.wait(runId, { timeoutMs: 30_000 });
+    expect(final.status).toBe('failed');
+    expect(final.final?.failedTasks).toEqual(['again']);
+    expect((final.snapshot.context as { results: Record<string, unknown> }).results).toEqual({ elsewhere: { done: true } });
   });
 
   it('creates topics with an explicit partition count and refuses mismatched ones', async () => {
