@@ -2,26 +2,16 @@
 // Durable steps/s: R concurrent runs x N no-op handler tasks on the embedded runtime with the SQLite store
 // (WAL, synchronous = FULL, group commit), and the same workload with the in-memory store, in the same
 // process and run. Prints both and their ratio. Needs a build (npm run build).
+// bench/embedded.mjs imports measureDurable to report the same figures.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MemoryRunStore } from '../dist/adapters/memory/memory-run-store.js';
 import { SqliteRunStore } from '../dist/adapters/sqlite/sqlite-run-store.js';
 import { sequence } from '../dist/core/sequence/builder.js';
 import { createEmbeddedRuntime } from '../dist/embedded/embedded-runtime.js';
-
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '200' },
-    tasks: { type: 'string', default: '20' },
-    rounds: { type: 'string', default: '5' },
-    dir: { type: 'string' },
-  },
-});
-const R = Number(values.runs);
-const N = Number(values.tasks);
-const ROUNDS = Number(values.rounds);
 
 function noopSequence(n) {
   let b = sequence('noop');
@@ -30,66 +20,73 @@ function noopSequence(n) {
 }
 
 /** One round: R runs started together, each N tasks; returns steps per second. */
-async function round(store) {
+async function round(store, runs, tasks) {
   const rt = await createEmbeddedRuntime({ store });
-  rt.register(noopSequence(N));
+  rt.register(noopSequence(tasks));
   await rt.run({ sequence: 'noop' }); // warm-up
   const t0 = performance.now();
-  const finals = await Promise.all(Array.from({ length: R }, () => rt.run({ sequence: 'noop' })));
+  const finals = await Promise.all(Array.from({ length: runs }, () => rt.run({ sequence: 'noop' })));
   const ms = performance.now() - t0;
   await rt.close();
   if (finals.some((f) => f.outcome !== 'succeeded')) throw new Error('a benchmark run did not succeed');
-  return (R * N) / (ms / 1000);
+  return (runs * tasks) / (ms / 1000);
 }
-
-const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'lockstep-bench-'));
-const durable = [];
-const memory = [];
-let commits = 0;
-let writes = 0;
-let entries = 0;
-const sqliteRound = async (name) => {
-  const store = SqliteRunStore.open(join(dir, `bench-${process.pid}-${name}.db`));
-  const stepsPerSecond = await round(store);
-  return { stepsPerSecond, stats: store.stats };
-};
-// Warm-up: one untimed round of each, so the JIT has settled before anything is measured.
-await round(new MemoryRunStore());
-await sqliteRound('warm-up');
-for (let i = 0; i < ROUNDS; i++) {
-  // Alternate the order, so neither store always runs on a warmer (or more tired) process.
-  const measureMemory = async () => memory.push(await round(new MemoryRunStore()));
-  const measureDurable = async () => {
-    const { stepsPerSecond, stats } = await sqliteRound(i);
-    durable.push(stepsPerSecond);
-    commits += stats.commits;
-    writes += stats.writes;
-    entries += stats.entries;
-  };
-  if (i % 2 === 0) {
-    await measureMemory();
-    await measureDurable();
-  } else {
-    await measureDurable();
-    await measureMemory();
-  }
-}
-if (!values.dir) rmSync(dir, { recursive: true, force: true });
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (x) => Math.round(x).toLocaleString('en-US');
-const d = median(durable);
-const m = median(memory);
-const rows = [
-  ['runs x tasks', `${R} x ${N} (${ROUNDS} rounds, medians)`],
-  ['durable (SQLite) steps/s', fmt(d)],
-  ['in-memory steps/s', fmt(m)],
-  ['durable / in-memory', `${(d / m).toFixed(2)} (in-memory is ${(m / d).toFixed(1)}x faster)`],
-  ['durable rounds steps/s', durable.map(fmt).join(', ')],
-  ['in-memory rounds steps/s', memory.map(fmt).join(', ')],
-  ['SQLite commits (synced)', `${commits}, ${(writes / commits).toFixed(1)} writes and ${(entries / commits).toFixed(1)} entries per commit`],
-  ['target >= 5,000 durable steps/s', d >= 5000 ? 'met' : 'NOT met'],
-];
-const width = Math.max(...rows.map(([k]) => k.length));
-console.log(`lockstep bench:durable (node ${process.version}, ${new Date().toISOString()})`);
-for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+
+/**
+ * Measures durable (SQLite) and in-memory steps/s on the same workload, alternating the two, after one
+ * untimed round of each. Returns the medians, each round, and the store's group-commit counters.
+ */
+export async function measureDurable({ runs = 200, tasks = 20, rounds = 5, dir } = {}) {
+  const where = dir ?? mkdtempSync(join(tmpdir(), 'lockstep-bench-'));
+  const durable = [];
+  const memory = [];
+  const totals = { commits: 0, writes: 0, entries: 0 };
+  const sqliteRound = async (name) => {
+    const store = SqliteRunStore.open(join(where, `bench-${process.pid}-${name}.db`));
+    return { stepsPerSecond: await round(store, runs, tasks), stats: store.stats };
+  };
+  await round(new MemoryRunStore(), runs, tasks);
+  await sqliteRound('warm-up');
+  for (let i = 0; i < rounds; i++) {
+    const measureMemory = async () => memory.push(await round(new MemoryRunStore(), runs, tasks));
+    const measureDurableRound = async () => {
+      const { stepsPerSecond, stats } = await sqliteRound(i);
+      durable.push(stepsPerSecond);
+      for (const k of Object.keys(totals)) totals[k] += stats[k];
+    };
+    // Alternate the order, so neither store always runs on a warmer (or more tired) process.
+    for (const measure of i % 2 === 0 ? [measureMemory, measureDurableRound] : [measureDurableRound, measureMemory]) await measure();
+  }
+  if (!dir) rmSync(where, { recursive: true, force: true });
+  const d = median(durable);
+  const m = median(memory);
+  return { runs, tasks, rounds, durable: d, memory: m, ratio: d / m, durableRounds: durable, memoryRounds: memory, ...totals };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '200' },
+      tasks: { type: 'string', default: '20' },
+      rounds: { type: 'string', default: '5' },
+      dir: { type: 'string' },
+    },
+  });
+  const r = await measureDurable({ runs: Number(values.runs), tasks: Number(values.tasks), rounds: Number(values.rounds), ...(values.dir ? { dir: values.dir } : {}) });
+  const fmt = (x) => Math.round(x).toLocaleString('en-US');
+  const rows = [
+    ['runs x tasks', `${r.runs} x ${r.tasks} (${r.rounds} rounds, medians)`],
+    ['durable (SQLite) steps/s', fmt(r.durable)],
+    ['in-memory steps/s', fmt(r.memory)],
+    ['durable / in-memory', `${r.ratio.toFixed(2)} (in-memory is ${(1 / r.ratio).toFixed(1)}x faster)`],
+    ['durable rounds steps/s', r.durableRounds.map(fmt).join(', ')],
+    ['in-memory rounds steps/s', r.memoryRounds.map(fmt).join(', ')],
+    ['SQLite commits (synced)', `${r.commits}, ${(r.writes / r.commits).toFixed(1)} writes and ${(r.entries / r.commits).toFixed(1)} entries per commit`],
+    ['target >= 5,000 durable steps/s', r.durable >= 5000 ? 'met' : 'NOT met'],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  console.log(`lockstep bench:durable (node ${process.version}, ${new Date().toISOString()})`);
+  for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+}

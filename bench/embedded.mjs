@@ -3,6 +3,7 @@
 // in the same process and run, and prints the ratio. Needs a build (npm run build).
 import { parseArgs } from 'node:util';
 import { createEmbeddedRuntime, sequence, MemoryRunStore } from '../dist/index.js';
+import { measureDurable } from './durable.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -103,6 +104,7 @@ const memTp = await lockstepThroughput(new MemoryRunStore());
 const lg = await lockstepGaps();
 const pg = await loopGaps();
 const perRun = await idleRunMemory();
+const durable = await measureDurable({ runs: 200, tasks: 20, rounds: 3 });
 
 const rows = [
   ['runs x tasks', `${R} x ${N}`],
@@ -115,6 +117,9 @@ const rows = [
   ['plain loop gap per step p99 (us)', us(percentile(pg, 99))],
   ['overhead ratio p50 (lockstep / loop)', (percentile(lg, 50) / Math.max(percentile(pg, 50), 1e-6)).toFixed(0)],
   ['memory per idle run (KiB)', (perRun / 1024).toFixed(1)],
+  ['durable (SQLite) steps/s, 200 x 20', Math.round(durable.durable).toLocaleString('en-US')],
+  ['in-memory steps/s, same workload', Math.round(durable.memory).toLocaleString('en-US')],
+  ['durable / in-memory', durable.ratio.toFixed(2)],
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
 console.log(`lockstep bench:embedded (node ${process.version}, ${new Date().toISOString()})`);
