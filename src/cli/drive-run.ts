@@ -20,8 +20,11 @@ export interface DriveRequest extends DriveOutput {
   /** The exact definition text, recorded with a new run. */
   readonly definition: string;
   readonly source?: string;
-  /** Entries recorded before this process took over, shown first in human output (resume). */
-  readonly earlier?: readonly RunEntry[];
+  /**
+   * For resume: a heading and the entries recorded before this process took over, shown in human output
+   * once the run is really ours (its lock taken), so a refused resume prints nothing.
+   */
+  readonly earlier?: { readonly heading: string; readonly entries: readonly RunEntry[] };
   /** Starts or resumes the run on the runtime; resolves to its id. */
   readonly begin: (runtime: EmbeddedRuntime) => Promise<string>;
 }
@@ -32,10 +35,12 @@ export interface DriveRequest extends DriveOutput {
  */
 export async function driveRun(cli: CliContext, request: DriveRequest): Promise<void> {
   const human = request.json ? undefined : new HumanReporter(cli.out, { tty: cli.isTTY });
-  if (human) for (const e of request.earlier ?? []) human.entry(e);
+  // Until `begin` resolves, live entries wait, so that what was recorded earlier is printed first.
+  let held: RunEntry[] | undefined = human && request.earlier ? [] : undefined;
+  const print = (e: RunEntry) => (human ? human.entry(e) : cli.out(entryLine(e)));
   const runtime = await createEmbeddedRuntime({
     store: request.store,
-    onEntry: (e) => (human ? human.entry(e) : cli.out(entryLine(e))),
+    onEntry: (e) => (held ? held.push(e) : print(e)),
     ...(human && !request.quiet ? { onOutput: (task, stream, line) => human.output(task.taskId, stream, line) } : {}),
   });
   let runId: string | undefined;
@@ -50,6 +55,11 @@ export async function driveRun(cli: CliContext, request: DriveRequest): Promise<
   try {
     runtime.register(request.sequence, { definition: request.definition, ...(request.source ? { source: request.source } : {}) });
     runId = await request.begin(runtime);
+    if (held && request.earlier) {
+      cli.out(request.earlier.heading);
+      for (const e of [...request.earlier.entries, ...held]) print(e);
+      held = undefined;
+    }
     process.once('SIGINT', stop('SIGINT'));
     process.once('SIGTERM', stop('SIGTERM'));
     const final = await runtime.orchestrator.waitFor(runId);

@@ -38,10 +38,10 @@ export function registerResume(program: Command, cli: CliContext): void {
           throw new LockstepError(ErrorCode.runLocked, `run ${runId} is being driven by another process (pid ${holder.pid} on ${holder.host}, since ${new Date(holder.acquiredAt).toISOString()}); nothing was changed`);
         }
         const sequence = loadSequenceText(record.definition, record.source ? `${record.source} (as recorded with run ${runId})` : `run ${runId}`);
-        if (!opts.json) cli.out(`↻ resuming run ${runId} of ${record.sequence} v${record.version}: ${history.length} entries recorded (${store.path})`);
+        const heading = `↻ resuming run ${runId} of ${record.sequence} v${record.version}: ${history.length} entries recorded (${store.path})`;
         await driveRun(cli, {
           store, sequence, definition: record.definition, ...(record.source ? { source: record.source } : {}),
-          ...(opts.json ? {} : { earlier: history }), json: opts.json ?? false, quiet: opts.quiet ?? false,
+          ...(opts.json ? {} : { earlier: { heading, entries: history } }), json: opts.json ?? false, quiet: opts.quiet ?? false,
           begin: async (runtime) => {
             await runtime.orchestrator.resume(runId);
             return runId;
