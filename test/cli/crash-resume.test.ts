@@ -84,15 +84,14 @@ async function killAtRandom(round: number): Promise<Outcome> {
   }
   expect(runs).toHaveLength(1);
   const runId = runs[0]!.record.runId;
-  if (killed.signal === null) {
+  if (killed.signal === null || runs[0]!.record.status !== 'running') {
+    // The kill came after the run's end was recorded (or after the process exited): nothing to resume.
     expect(runs[0]!.record.status).toBe(failing ? 'failed' : 'succeeded');
     return { interrupted: checkCrashInvariants(runs[0]!.history, readLog(log), failing), case: 'ended before the kill' };
   }
-  if (runs[0]!.record.status === 'running') {
-    const resumed = await spawnCli(['resume', runId, '--json', '--store', storeFile], env, dir).done;
-    expect(resumed.stderr).toBe('');
-    expect(resumed.code).toBe(failing ? 1 : 0);
-  }
+  const resumed = await spawnCli(['resume', runId, '--json', '--store', storeFile], env, dir).done;
+  expect(resumed.stderr).toBe('');
+  expect(resumed.code).toBe(failing ? 1 : 0);
   const [after] = await storedRuns(storeFile);
   expect(after!.record.status).toBe(failing ? 'failed' : 'succeeded');
   return { interrupted: checkCrashInvariants(after!.history, readLog(log), failing), case: 'resumed' };
