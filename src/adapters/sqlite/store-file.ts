@@ -185,6 +185,8 @@ function createStoreFile(path: string): void {
 export function openStoreDatabase(path: string, options: OpenStoreOptions = {}): Database.Database {
   if (!existsSync(path)) {
     if (options.create === false) throw new LockstepError(ErrorCode.storeMissing, `no run store at ${path}`);
+    // A WAL file without its database holds history that belongs to a store that is gone: never start over it.
+    if (fileSize(`${path}-wal`) > 0) throw corrupt(path, `the database file is missing but its write-ahead log ${path}-wal is there`);
     createStoreFile(path);
   }
   const { version } = verifyStoreFile(path);

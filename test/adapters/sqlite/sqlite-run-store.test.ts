@@ -181,6 +181,14 @@ describe('SqliteRunStore: bad files fail loudly and stay as they are', () => {
     expect(existsSync(path)).toBe(false);
   });
 
+  it('a write-ahead log whose database is gone is STORE_CORRUPT, and no store is created over it', () => {
+    const path = tempStorePath();
+    writeFileSync(`${path}-wal`, 'frames of a store that was deleted');
+    expect(codeOf(() => SqliteRunStore.open(path))).toBe('STORE_CORRUPT');
+    expect(existsSync(path)).toBe(false);
+    expect(readFileSync(`${path}-wal`, 'utf8')).toBe('frames of a store that was deleted');
+  });
+
   it('a truncated store is STORE_CORRUPT', async () => {
     const path = await populatedStore();
     truncateSync(path, Math.floor(statSync(path).size / 2));
