@@ -1,6 +1,7 @@
 import { getAdjacencyMap } from '@xstate/graph';
 import type { RunEvent } from '../compile/types.js';
 import { ErrorCode, LockstepError } from '../errors.js';
+import { formatDuration } from '../sequence/duration.js';
 import type { Phase } from '../sequence/types.js';
 import { createRandom } from './random.js';
 import type { ModelState, RunModel, StepToken } from './run-model.js';
@@ -100,13 +101,32 @@ function toPath(edges: readonly Edge[]): ModelPath {
   return { id: edges.map((e) => e.step.token).join(''), steps: edges.map((e) => e.step), transitions: [...transitions], states: [...states] };
 }
 
+/** Most transitions explored before giving up. A sequence of 10 tasks with 3 attempts needs about 300. */
+const DEFAULT_LIMIT = 60_000;
+
+function explore(model: RunModel, limit: number) {
+  try {
+    return getAdjacencyMap(model.logic, {
+      fromState: model.initial,
+      events: (s: ModelState) => model.events(s),
+      serializeState: (s: ModelState) => model.key(s),
+      limit,
+    });
+  } catch (error) {
+    if ((error as Error).message !== 'Traversal limit exceeded') throw error;
+    const { name, timeoutMs } = model.sequence;
+    const jitter = model.sequence.tasks.some((t) => t.retry.backoff.jitter > 0) ? ', and backoff jitter makes every retry delay distinct' : '';
+    const cause = timeoutMs !== undefined && timeoutMs <= model.longestMainMs
+      ? `its run timeout (${formatDuration(timeoutMs)}) can cut the main phase (up to ${formatDuration(model.longestMainMs)}) at too many different moments${jitter}; ` +
+        `a run timeout longer than ${formatDuration(model.longestMainMs)}${jitter ? ' or no jitter' : ''} keeps the model small`
+      : 'it has too many distinct states';
+    throw new LockstepError(ErrorCode.invalidUsage, `the path model of ${name} exceeds ${limit} transitions: ${cause}`);
+  }
+}
+
 /** Explores a run model with @xstate/graph and counts its complete paths. */
-export function buildPathGraph(model: RunModel): PathGraph {
-  const adjacency = getAdjacencyMap(model.logic, {
-    fromState: model.initial,
-    events: (s: ModelState) => model.events(s),
-    serializeState: (s: ModelState) => model.key(s),
-  });
+export function buildPathGraph(model: RunModel, options: { readonly limit?: number } = {}): PathGraph {
+  const adjacency = explore(model, options.limit ?? DEFAULT_LIMIT);
   const nodes = new Map<string, Node>();
   for (const [key, value] of Object.entries(adjacency)) nodes.set(key, { key, state: value.state, out: [], in: [] });
   let edgeCount = 0;

@@ -1,5 +1,6 @@
 import { createActor } from 'xstate';
 import type { ActorLogic, AnyActorScope, AnyStateNode, AnyTransitionDefinition, InspectionEvent } from 'xstate';
+import { backoffDelay } from '../compile/backoff.js';
 import { compile } from '../compile/machine.js';
 import type { RunMachine } from '../compile/machine.js';
 import type { Command, RunEvent } from '../compile/types.js';
@@ -73,6 +74,8 @@ export interface RunModel {
   /** Every state node and transition of the definition. */
   readonly stateNodes: readonly ModelStateNode[];
   readonly transitions: readonly ModelTransition[];
+  /** The longest the main phase can take: every attempt timing out, every backoff at its longest. */
+  readonly longestMainMs: number;
   /** The task an event is about and its phase, if any. */
   taskOf(state: ModelState, event: RunEvent): { taskId: string; attempt: number; phase: Phase } | undefined;
 }
@@ -228,15 +231,29 @@ export function createRunModel(sequence: Sequence): RunModel {
     return out;
   };
 
+  // Longest the main phase can still take from task i on: every attempt timing out, every backoff at its longest.
+  const worstFrom = new Map<string, number>();
+  let worst = 0;
+  for (const t of [...sequence.tasks].reverse()) {
+    const { maxAttempts, backoff } = t.retry;
+    for (let k = 1; k < maxAttempts; k++) worst += backoffDelay({ ...backoff, jitter: 0 }, k, '');
+    worst += maxAttempts * (t.timeoutMs ?? 0);
+    worstFrom.set(t.id, worst);
+  }
+  const worstRemaining = (mainTask: string | undefined) => (mainTask === undefined ? 0 : worstFrom.get(mainTask) ?? 0);
+
   const key = (state: ModelState): string => {
     const run = state.run;
     const ctx = run.context;
     const spec = activeSpec(run)?.taskId;
     // Due times only matter while the run timer races the task's timers.
-    const racing = state.timers.some(([id]) => id === timerIds.run);
+    const runTimer = state.timers.find(([id]) => id === timerIds.run);
+    // The run timer races the task timers only while it could come due before one of them; with more time
+    // left than the rest of the main phase can take, the exact time no longer matters.
+    const racing = runTimer !== undefined && runTimer[1] - state.now <= worstRemaining(leafPath(run.value)[1]);
     return JSON.stringify([
       run.value, spec, spec ? ctx.attempts[spec] ?? 0 : 0, spec ? ctx.failures[spec] ?? 0 : 0, ctx.completed, ctx.outcome,
-      ctx.finallyFailed.length > 0, racing ? state.now : 0, racing ? state.timers : state.timers.map(([id]) => id),
+      ctx.finallyFailed.length > 0, racing ? state.now : -1, racing ? state.timers : state.timers.map(([id]) => id),
     ]);
   };
 
@@ -257,7 +274,7 @@ export function createRunModel(sequence: Sequence): RunModel {
   } as unknown as ActorLogic<ModelState, RunEvent>;
 
   return {
-    sequence, machine, logic, initial, events, key, taskOf,
+    sequence, machine, logic, initial, events, key, taskOf, longestMainMs: worstRemaining(sequence.tasks[0]?.id),
     stateNodes: nodes.map((n) => ({ id: n.id })),
     transitions: [...transitions.values()],
   };

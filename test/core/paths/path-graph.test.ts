@@ -120,3 +120,27 @@ describe('expected outcome by policy', () => {
     expect(expect_('FCS')).toMatchObject({ outcome: 'cancelled', unwinds: true });
   });
 });
+
+describe('path graph: size', () => {
+  const tight = (jitter: number) => {
+    let b = sequence('tight', { timeout: '3m' });
+    for (let i = 0; i < 8; i++) b = b.then(`t${i}`, noop, { timeout: '30s', retry: { maxAttempts: 3, backoff: { initial: '1s', jitter } } });
+    return b.build();
+  };
+
+  it('keeps time out of the state while the run timeout cannot come first', () => {
+    let b = sequence('roomy', { timeout: '1h' });
+    for (let i = 0; i < 10; i++) b = b.then(`t${i}`, noop, { timeout: '30s', retry: { maxAttempts: 3, backoff: { initial: '1s', jitter: 0.2 } } });
+    const g = graphOf(b.build());
+    expect(g.size.states).toBeLessThan(100);
+    expect(g.total).toBe(1_271_138_617n);
+  });
+
+  it('explains why a model is too large instead of exploring forever', () => {
+    expect(() => buildPathGraph(createRunModel(tight(0.2)), { limit: 5_000 })).toThrow(
+      'the path model of tight exceeds 5000 transitions: its run timeout (3m 00s) can cut the main phase (up to 12m 24s) at too many different ' +
+        'moments, and backoff jitter makes every retry delay distinct; a run timeout longer than 12m 24s or no jitter keeps the model small',
+    );
+    expect(buildPathGraph(createRunModel(tight(0)), { limit: 20_000 }).size.edges).toBeLessThan(20_000);
+  });
+});
