@@ -21,8 +21,17 @@ import { ExitCode } from './exit-codes.js';
 
 /** Runs the `lockstep` command line and resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // A reader that goes away (`lockstep run --json | head -1`) must not kill a run in flight: the run goes on,
+  // is recorded, and its output is dropped.
+  let stdoutGone = false;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    stdoutGone = true;
+  });
   const cli: CliContext = {
-    out: (line) => process.stdout.write(`${line}\n`),
+    out: (line) => {
+      if (!stdoutGone) process.stdout.write(`${line}\n`);
+    },
     err: (line) => process.stderr.write(`${line}\n`),
     exitCode: ExitCode.ok,
     env: process.env,
