@@ -47,3 +47,6 @@ export type {
 export { RunStateSchema } from './core/protocol/run-state.js';
 export type { RunState } from './core/protocol/run-state.js';
 export { wireJsonSchemas } from './core/protocol/json-schema.js';
+// Model-based testing without vitest (`lockstep/testing` adds `describeSequencePaths` for vitest suites).
+export { testSequence } from './testing/test-sequence.js';
+export type { SequenceTestReport, TestSequenceOptions } from './testing/test-sequence.js';
