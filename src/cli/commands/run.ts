@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
 import { createEmbeddedRuntime } from '../../embedded/embedded-runtime.js';
@@ -46,7 +47,7 @@ export function registerRun(program: Command, cli: CliContext): void {
         onEntry: (e) => (human ? human.entry(e) : cli.out(entryLine(e))),
         ...(human && !opts.quiet ? { onOutput: (task, stream, line) => human.output(task.taskId, stream, line) } : {}),
       });
-      runtime.register(loaded.sequence, { definition: loaded.text, source: loaded.path });
+      runtime.register(loaded.sequence, { definition: loaded.text, source: resolve(cli.cwd, loaded.path) }); // absolute: rerun works from any directory
       const runId = await runtime.start({ sequence: loaded.sequence.name, input });
       const stop = (signal: string) => () => {
         cli.err(`lockstep: ${signal} received, cancelling run ${runId} (compensations and finally tasks still run; ${signal} again to stop at once)`);
