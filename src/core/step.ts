@@ -93,7 +93,9 @@ export function createProgram(sequence: Sequence): Program {
       return { value: snapshot.value, context: snapshot.context, status: snapshot.status === 'done' ? 'done' : 'active' };
     },
     restore(persisted) {
-      return machine.resolveState({ value: persisted.value as never, context: persisted.context }) as RunSnapshot;
+      // Contexts persisted before `stopping` existed lack it: nothing was being waited for.
+      const context = { ...persisted.context, stopping: persisted.context.stopping ?? null };
+      return machine.resolveState({ value: persisted.value as never, context }) as RunSnapshot;
     },
   };
 }

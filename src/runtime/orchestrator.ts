@@ -150,7 +150,8 @@ export class Orchestrator {
 
   /**
    * Continues a run whose process died: rebuilds it from its history, marks the attempt in flight as
-   * interrupted (it runs again as its next attempt) and re-arms pending timers at their original due times.
+   * interrupted (it runs again as its next attempt), or the stopped attempt the run was waiting for as ended,
+   * and re-arms pending timers at their original due times.
    */
   async resume(runId: string): Promise<void> {
     if (!(await this.#o.store.get(runId))) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
@@ -171,12 +172,13 @@ export class Orchestrator {
     this.#runs.set(runId, run);
     this.#releases.set(runId, release);
     const now = this.#o.clock.now();
-    const current = run.snapshot.context.current;
+    // The attempt in flight, or the stopped one the run was waiting for, died with the process that ran it.
+    const lost = run.snapshot.context.current ?? run.snapshot.context.stopping;
     const pending = newPending();
     const out: TopicMessage[] = [];
     const after: Array<() => void> = [];
-    if (current) {
-      this.#apply(run, { type: 'TASK_INTERRUPTED', taskId: current.taskId, attempt: current.attempt }, now, pending, out, after);
+    if (lost) {
+      this.#apply(run, { type: 'TASK_INTERRUPTED', taskId: lost.taskId, attempt: lost.attempt }, now, pending, out, after);
     }
     for (const [timerId, dueAt] of run.timers) after.push(() => this.#timers.arm({ runId, timerId, dueAt }));
     await this.#persist(new Map([[runId, pending]]));

@@ -83,7 +83,22 @@ function commandEntries(run: LiveRun, commands: readonly Command[], at: number):
   return finished ? { entries, finished } : { entries };
 }
 
+/** The entry of a stopped attempt's end, when `event` is what ended it. */
+function stoppedEntry(run: LiveRun, before: RunSnapshot, event: RunEvent, at: number): RunEntry | undefined {
+  const stopping = before.context.stopping;
+  if (!stopping) return undefined;
+  const { taskId: task, attempt, phase } = stopping;
+  const base = { type: 'task.stopped' as const, runId: run.runId, at, task, attempt, phase, durationMs: at - run.attemptStartedAt, event };
+  if (event.type === 'TIMER_FIRED') return event.timerId === timerIds.stop(task, attempt) ? { ...base, how: 'grace-expired' } : undefined;
+  if (event.type === 'CANCEL' || event.taskId !== task || event.attempt !== attempt) return undefined;
+  if (event.type === 'TASK_INTERRUPTED') return { ...base, how: 'interrupted' };
+  if (event.type === 'TASK_FAILED') return { ...base, how: 'reported', error: event.error };
+  return { ...base, how: 'reported', ...(event.result === undefined ? {} : { result: event.result }) };
+}
+
 function eventEntry(run: LiveRun, before: RunSnapshot, event: RunEvent, commands: readonly Command[], at: number): RunEntry {
+  const stopped = stoppedEntry(run, before, event, at);
+  if (stopped) return stopped;
   const runId = run.runId;
   const phase: Phase = before.context.current?.phase ?? 'main';
   const durationMs = at - run.attemptStartedAt;
@@ -111,12 +126,14 @@ function eventEntry(run: LiveRun, before: RunSnapshot, event: RunEvent, commands
   }
 }
 
+// Applied reports: an attempt's completion, or the report of an attempt the run had stopped.
 function noteCompletion(run: LiveRun, event: RunEvent): void {
   if (event.type === 'TASK_SUCCEEDED' || event.type === 'TASK_FAILED') run.completions.add(`${event.taskId}:${event.attempt}`);
 }
 
-// The machine sees a report for an attempt that is no longer in flight. If that attempt's own completion was
-// applied, this is a duplicate; otherwise the attempt ended another way (timeout, cancel) and the report is late.
+// The machine sees a report for an attempt that is no longer in flight. If that attempt's own report was applied,
+// this is a duplicate; otherwise the attempt ended another way (its stop grace ran out, a restart interrupted
+// it) and the report is late.
 function refine(run: LiveRun, event: RunEvent, reason: IgnoredReason): IgnoredReason {
   if (reason !== 'duplicate' || (event.type !== 'TASK_SUCCEEDED' && event.type !== 'TASK_FAILED')) return reason;
   return run.completions.has(`${event.taskId}:${event.attempt}`) ? 'duplicate' : 'late';
@@ -181,15 +198,24 @@ export function replay(program: Program, history: readonly RunEntry[]): LiveRun 
   const started = program.start({ runId: first.runId, input: first.input });
   const run: LiveRun = { runId: first.runId, program, snapshot: started.snapshot, timers: new Map(), startedAt: first.at, attemptStartedAt: first.at, completions: new Set() };
   trackTimers(run, started.commands, first.at);
+  const apply = (event: RunEvent, at: number) => {
+    const result = program.step(run.snapshot, event);
+    if (result.ignored) return;
+    run.snapshot = result.snapshot;
+    noteCompletion(run, event);
+    if (event.type === 'TIMER_FIRED') run.timers.delete(event.timerId);
+    trackTimers(run, result.commands, at);
+  };
   for (const entry of history) {
+    const stopping = run.snapshot.context.stopping;
+    if (stopping && (entry.type === 'task.started' || entry.type === 'run.succeeded' || entry.type === 'run.failed' || entry.type === 'run.cancelled')) {
+      // Histories recorded before runs waited for stopped attempts went on at once (a dispatch, the run's end):
+      // as far as the run knows, the stopped attempt ended there (its late report, if any, was ignored).
+      apply({ type: 'TASK_INTERRUPTED', taskId: stopping.taskId, attempt: stopping.attempt }, entry.at);
+    }
     if (entry.type === 'task.started') run.attemptStartedAt = entry.at;
     if (!('event' in entry) || entry.type === 'event.ignored') continue;
-    const result = program.step(run.snapshot, entry.event);
-    if (result.ignored) continue;
-    run.snapshot = result.snapshot;
-    noteCompletion(run, entry.event);
-    if (entry.event.type === 'TIMER_FIRED') run.timers.delete(entry.event.timerId);
-    trackTimers(run, result.commands, entry.at);
+    apply(entry.event, entry.at);
   }
   return run;
 }

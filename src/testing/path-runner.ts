@@ -59,32 +59,45 @@ export interface PathRun {
 interface Executing {
   readonly succeed: () => void;
   readonly fail: () => void;
+  /** Set once the attempt is aborted (cancelled): it goes on until the path says how it ends. */
+  stopped: boolean;
+  /** The stopped attempt ends and reports its abort. */
+  readonly report: () => void;
+  /** The stopped attempt ends without a word, as on a dead worker; its report is held until `release` is called. */
+  readonly vanish: () => () => void;
 }
 
 const FINAL = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
 const topics = topicNames();
 
-/** A scripted executor: each attempt waits until the path says how it ends, or until it is aborted. */
+/**
+ * A scripted executor: each attempt waits until the path says how it ends. An aborted attempt goes on too, as a
+ * process that traps SIGTERM would, until the path says it ended (its report) or that it never reports (its stop
+ * grace runs out).
+ */
 function scriptedExecutor(executions: ExecutionEvent[], executing: Map<string, Executing>, result: RunPathOptions['result']): Executor {
   return (task, signal) => new Promise((resolve, reject) => {
     const x = { taskId: task.taskId, attempt: task.attempt, phase: task.payload.phase };
     const key = `${task.taskId}#${task.attempt}`;
     let done = false;
-    const end = (settle: () => void) => {
-      if (done) return;
+    const end = (): boolean => {
+      if (done) return false;
       done = true;
       executing.delete(key);
       executions.push({ kind: 'end', ...x });
-      settle();
+      return true;
     };
+    const aborted = () => new Error(`aborted: ${String(signal.reason)}`);
     executions.push({ kind: 'start', ...x });
-    const abort = () => end(() => reject(new Error(`aborted: ${String(signal.reason)}`)));
-    if (signal.aborted) return abort();
-    signal.addEventListener('abort', abort, { once: true });
-    executing.set(key, {
-      succeed: () => end(() => resolve(result?.(task))),
-      fail: () => end(() => reject(new Error(SCRIPTED_FAILURE.message))),
-    });
+    const entry: Executing = {
+      stopped: signal.aborted,
+      succeed: () => end() && resolve(result?.(task)),
+      fail: () => end() && reject(new Error(SCRIPTED_FAILURE.message)),
+      report: () => end() && reject(aborted()),
+      vanish: () => (end() ? () => reject(aborted()) : () => {}),
+    };
+    signal.addEventListener('abort', () => (entry.stopped = true), { once: true });
+    executing.set(key, entry);
   });
 }
 
@@ -129,6 +142,7 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
   const injected: string[] = [];
   const inject = options.inject !== false;
   let abandoned = false;
+  let judged: { entries: RunEntry[]; executions: ExecutionEvent[] } = { entries, executions };
 
   const publishCompletion = (type: 'task.succeeded' | 'task.failed', taskId: string, attempt: number) =>
     runtime.transport.publish([{
@@ -153,8 +167,28 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
     if (problems.length > 0) violations.push({ invariant: Invariant.ignored, message: `${what} changed the run: ${problems.join('; ')}` });
   };
 
+  const stoppedAttempt = (step: PathStep): Executing | string => {
+    const key = `${step.taskId}#${step.attempt}`;
+    const x = executing.get(key);
+    return x?.stopped ? x : `${key} is not a stopped attempt still executing (executing: ${[...executing.keys()].join(', ') || 'nothing'})`;
+  };
+  // Reports of stopped attempts that vanished at their stop grace, held back until after the step.
+  const held: Array<() => void> = [];
+
   const perform = async (step: PathStep): Promise<string | undefined> => {
     switch (step.token) {
+      case StepToken.stopped: {
+        const x = stoppedAttempt(step);
+        if (typeof x === 'string') return x;
+        x.report();
+        return undefined;
+      }
+      case StepToken.grace: {
+        const x = stoppedAttempt(step);
+        if (typeof x === 'string') return x;
+        held.push(x.vanish());
+        return clock.fireNext() ? undefined : 'no timer was pending';
+      }
       case StepToken.succeed:
       case StepToken.fail: {
         const x = executing.get(`${step.taskId}#${step.attempt}`);
@@ -184,7 +218,6 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
         probedCancel = true;
         await probe(`a cancel during the ${step.phase} phase (before step ${i + 1})`, () => runtime.orchestrator.cancel(PATH_RUN_ID, 'late cancel'));
       }
-      const inFlight = [...executing.keys()][0];
       const problem = await perform(step);
       if (problem) {
         violations.push({ invariant: Invariant.followsPath, message: `step ${i + 1} (${step.label}): ${problem}` });
@@ -193,28 +226,40 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
       }
       await settle();
       last = step;
-      if (!inject) continue;
-      if (step.token === StepToken.succeed || step.token === StepToken.fail) {
+      if (!inject) {
+        for (const release of held.splice(0)) release();
+        await settle();
+        continue;
+      }
+      if (step.token === StepToken.succeed || step.token === StepToken.fail || step.token === StepToken.stopped) {
         const type = step.token === StepToken.succeed ? 'task.succeeded' : 'task.failed';
         await probe(`a duplicate of step ${i + 1} (${step.label})`, () => publishCompletion(type, step.taskId!, step.attempt!));
-      } else if (inFlight && (step.token === StepToken.timeout || step.token === StepToken.cancel || step.token === StepToken.runTimeout)) {
-        const [taskId, attempt] = inFlight.split('#') as [string, string];
-        await probe(`a late success of ${inFlight} after step ${i + 1} (${step.label})`, () => publishCompletion('task.succeeded', taskId, Number(attempt)));
+      } else if (step.token === StepToken.grace) {
+        // The stopped attempt reports after all, once the run has gone on without it.
+        await probe(`a late report of ${step.taskId}#${step.attempt} after its stop grace (step ${i + 1})`, async () => held.shift()?.());
       }
     }
-    if (inject && ended() && last?.taskId && (last.token === StepToken.succeed || last.token === StepToken.fail)) {
+    if (inject && ended() && last?.taskId && (last.token === StepToken.succeed || last.token === StepToken.fail || last.token === StepToken.stopped)) {
       await probe(`a duplicate of the last step (${last.label}) after the run ended`, () => publishCompletion('task.succeeded', last.taskId!, last.attempt!));
     }
   } finally {
+    // What the run did is judged as it stands now: attempts still executing (a path given up halfway) are ended
+    // only so that the runtime can close.
+    judged = { entries: [...entries], executions: [...executions] };
+    for (const release of held.splice(0)) release();
+    for (const x of [...executing.values()]) x.report();
     await runtime.close();
   }
 
   const expected = expectOutcome(sequence, path.steps);
-  for (const v of checkRun(sequence, path, expected, { entries, executions, abandoned })) {
+  for (const v of checkRun(sequence, path, expected, { ...judged, abandoned })) {
     if (v.invariant === Invariant.followsPath && abandoned) continue; // already reported, at the step that could not be taken
     violations.push(v);
   }
-  const final = entries.find((e) => FINAL.has(e.type)) as Extract<RunEntry, { outcome: Outcome }> | undefined;
-  const started = entries.flatMap((e) => (e.type === 'task.started' ? [{ task: e.task, attempt: e.attempt, phase: e.phase }] : []));
-  return { path, expected, outcome: final?.outcome, entries, started, executions, injected, violations, passed: violations.length === 0, abandoned };
+  const final = judged.entries.find((e) => FINAL.has(e.type)) as Extract<RunEntry, { outcome: Outcome }> | undefined;
+  const started = judged.entries.flatMap((e) => (e.type === 'task.started' ? [{ task: e.task, attempt: e.attempt, phase: e.phase }] : []));
+  return {
+    path, expected, outcome: final?.outcome, entries: judged.entries, started, executions: judged.executions, injected, violations,
+    passed: violations.length === 0, abandoned,
+  };
 }

@@ -102,8 +102,10 @@ describe('step: retry, backoff and timeouts as timer commands', () => {
   });
 
   it('treats a timeout as a failed attempt and cancels the attempt', () => {
-    const { log } = drive(program, [fired('timeout:a:1')]);
-    expect(log[1]).toEqual(['stop timeout:a:1', 'cancel a#1', 'start retry:a:1 1000']);
+    const { log, snapshot } = drive(program, [fired('timeout:a:1')]);
+    // The stopped attempt gets its stop grace: the next one waits for it (see stopped-attempts.test.ts).
+    expect(log[1]).toEqual(['stop timeout:a:1', 'cancel a#1', 'start stop:a:1 15000', 'start retry:a:1 1000']);
+    expect(snapshot.context.stopping).toEqual({ taskId: 'a', attempt: 1, phase: 'main' });
   });
 
   it('ignores a timer of an attempt that already ended', () => {
@@ -153,8 +155,10 @@ describe('step: unwinding', () => {
   });
 
   it('cancel stops the task in flight, then unwinds with outcome cancelled', () => {
-    const { log, snapshot } = drive(program, [succeeded('a'), { type: 'CANCEL', reason: 'stop' }, succeeded('a.compensate'), succeeded('f')]);
-    expect(log[2]).toEqual(['cancel b#1', 'dispatch a.compensate#1']);
+    const { log, snapshot } = drive(program, [succeeded('a'), { type: 'CANCEL', reason: 'stop' }, failed('b'), succeeded('a.compensate'), succeeded('f')]);
+    // The compensation starts once the cancelled attempt has reported.
+    expect(log[2]).toEqual(['cancel b#1', 'start stop:b:1 15000']);
+    expect(log[3]).toEqual(['stop stop:b:1', 'dispatch a.compensate#1']);
     expect(log.at(-1)).toEqual(['finish cancelled']);
     expect(snapshot.context.reason).toBe('stop');
   });
@@ -176,7 +180,7 @@ describe('step: the last task failing under continue', () => {
   });
 
   it('also when it times out', () => {
-    const { log } = drive(program, [succeeded('a'), fired('timeout:b:1'), succeeded('f')]);
+    const { log } = drive(program, [succeeded('a'), fired('timeout:b:1'), failed('b'), succeeded('f')]);
     expect(log.at(-1)).toEqual(['finish succeeded']);
   });
 });

@@ -120,10 +120,14 @@ describe('embedded runtime: timeouts', () => {
     expect(failed).toHaveLength(1);
     expect(failed[0]!.error.code).toBe('TASK_TIMEOUT');
     expect(failed[0]!.durationMs).toBe(30_000);
-    // The aborted attempt 1 reported its failure after its timeout had decided it: ignored as late.
+    // The aborted attempt 1 reported its failure after its timeout had decided it: that report ends the wait for
+    // it (it changes nothing else), and only then may attempt 2 start.
     await idle();
-    expect(h.runtime.orchestrator.stats.ignored.late).toBe(1);
-    expect(h.of(runId, 'event.ignored')).toMatchObject([{ reason: 'late', event: { type: 'TASK_FAILED', taskId: 'hang', attempt: 1 } }]);
+    expect(h.of(runId, 'task.stopped')).toMatchObject([{ task: 'hang', attempt: 1, phase: 'main', how: 'reported', durationMs: 30_000, error: { message: 'aborted' } }]);
+    expect(h.of(runId, 'task.failed', 'task.stopped', 'task.started').map((e) => `${e.type} ${'attempt' in e ? e.attempt : ''}`)).toEqual([
+      'task.started 1', 'task.failed 1', 'task.stopped 1', 'task.started 2',
+    ]);
+    expect(h.runtime.orchestrator.stats.ignored.late).toBe(0);
     await h.close();
   });
 

@@ -4,6 +4,7 @@ import type { RunEntry } from '../../core/protocol/run-entry.js';
 import { formatDuration } from '../../core/sequence/duration.js';
 import type { RunRecord } from '../../ports/run-store.js';
 import type { CliContext } from '../context.js';
+import { stopWords } from '../report/entry-words.js';
 import { openStore } from '../store.js';
 import { formatTime, runSummary } from './runs.js';
 
@@ -34,6 +35,8 @@ export function describeEntry(e: RunEntry): string {
     }
     case 'task.interrupted':
       return `↻ ${e.task}${PHASE[e.phase]} attempt ${e.attempt} interrupted (its process died); it runs again as attempt ${e.attempt + 1}`;
+    case 'task.stopped':
+      return `■ ${e.task}${PHASE[e.phase]} attempt ${e.attempt} ${stopWords(e)} after ${formatDuration(e.durationMs)}`;
     case 'timer.fired':
       return `⏲ timer ${e.timerId} fired`;
     case 'run.cancelling':

@@ -2,6 +2,7 @@ import ora from 'ora';
 import type { Ora } from 'ora';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
 import { formatDuration } from '../../core/sequence/duration.js';
+import { stopWords } from './entry-words.js';
 
 const PHASE_LABEL = { main: '', compensate: ' (compensation)', finally: ' (finally)' } as const;
 
@@ -57,6 +58,9 @@ export class HumanReporter {
       }
       case 'task.interrupted':
         this.#line(`  ↻ ${e.task} attempt ${e.attempt} was interrupted; it runs again`);
+        break;
+      case 'task.stopped':
+        this.#line(`  ■ ${e.task}${PHASE_LABEL[e.phase]} attempt ${e.attempt} ${stopWords(e)} after ${formatDuration(e.durationMs)}`);
         break;
       case 'run.cancelling':
         this.#spinner?.stop();

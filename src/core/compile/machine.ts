@@ -1,112 +1,10 @@
-import { assign, setup } from 'xstate';
 import type { Phase, Sequence, TaskSpec } from '../sequence/types.js';
 import { backoffDelay } from './backoff.js';
-import type { Outcome, RunContext, RunEvent, RunInput, TaskError } from './types.js';
-import { idempotencyKey, timerIds } from './types.js';
+import { dispatchCommand, runSetup, stopCurrent, stopEndings, timerCommand } from './run-setup.js';
+import type { Outcome, RunContext, RunInput } from './types.js';
+import { idempotencyKey, STOP_GRACE_MS, timerIds } from './types.js';
 
-type Args = { context: RunContext; event: RunEvent };
-type TaskParams = { taskId: string; phase: Phase };
-
-const matchesAttempt = (context: RunContext, event: RunEvent): boolean =>
-  (event.type === 'TASK_SUCCEEDED' || event.type === 'TASK_FAILED' || event.type === 'TASK_INTERRUPTED') &&
-  context.current !== null &&
-  event.taskId === context.current.taskId &&
-  event.attempt === context.current.attempt;
-
-const isTimeoutOf = (context: RunContext, event: RunEvent, taskId: string): boolean =>
-  event.type === 'TIMER_FIRED' && context.current !== null && context.current.taskId === taskId &&
-  event.timerId === timerIds.timeout(taskId, context.current.attempt);
-
-const failureOf = (event: RunEvent, timeoutMs: number | undefined): TaskError =>
-  event.type === 'TASK_FAILED'
-    ? event.error
-    : { message: `timed out after ${timeoutMs ?? 0}ms`, code: 'TASK_TIMEOUT', retriable: true };
-
-const retryBudgetLeft = (context: RunContext, event: RunEvent, taskId: string, maxAttempts: number): boolean =>
-  (context.failures[taskId] ?? 0) + 1 < maxAttempts && !(event.type === 'TASK_FAILED' && event.error.retriable === false);
-
-/** The named guards and actions every compiled machine uses; commands are the no-op actions. */
-const runSetup = setup({
-  types: {} as { context: RunContext; events: RunEvent; input: RunInput },
-  guards: {
-    isAttempt: ({ context, event }: Args) => matchesAttempt(context, event),
-    canRetry: ({ context, event }: Args, p: { taskId: string; maxAttempts: number }) =>
-      matchesAttempt(context, event) && retryBudgetLeft(context, event, p.taskId, p.maxAttempts),
-    isTimeout: ({ context, event }: Args, p: { taskId: string }) => isTimeoutOf(context, event, p.taskId),
-    timeoutCanRetry: ({ context, event }: Args, p: { taskId: string; maxAttempts: number }) =>
-      isTimeoutOf(context, event, p.taskId) && retryBudgetLeft(context, event, p.taskId, p.maxAttempts),
-    isRetryTimer: ({ context, event }: Args, p: { taskId: string }) =>
-      event.type === 'TIMER_FIRED' && event.timerId === timerIds.retry(p.taskId, context.attempts[p.taskId] ?? 0),
-    isRunTimeout: ({ event }: Args) => event.type === 'TIMER_FIRED' && event.timerId === timerIds.run,
-    wasCompleted: ({ context }: Args, p: { taskId: string }) => context.completed.includes(p.taskId),
-    outcomeIs: ({ context }: Args, p: { outcome: Outcome }) =>
-      (context.outcome === 'succeeded' && context.finallyFailed.length > 0 ? 'failed' : context.outcome) === p.outcome,
-  },
-  actions: {
-    startAttempt: assign(({ context }: Args, p: TaskParams) => {
-      const attempt = (context.attempts[p.taskId] ?? 0) + 1;
-      return { attempts: { ...context.attempts, [p.taskId]: attempt }, current: { taskId: p.taskId, attempt, phase: p.phase } };
-    }),
-    recordSuccess: assign(({ context, event }: Args, p: TaskParams) => {
-      const result = event.type === 'TASK_SUCCEEDED' ? event.result : undefined;
-      return {
-        current: null,
-        results: result === undefined ? context.results : { ...context.results, [p.taskId]: result },
-        ...(p.phase === 'main' ? { completed: [...context.completed, p.taskId] } : {}),
-        ...(p.phase === 'compensate' ? { compensated: [...context.compensated, p.taskId] } : {}),
-      };
-    }),
-    recordFailure: assign(
-      ({ context, event }: Args, p: TaskParams & { exhausted: boolean; onFailure: string; timeoutMs?: number }) => {
-        const failures = { ...context.failures, [p.taskId]: (context.failures[p.taskId] ?? 0) + 1 };
-        const base = { current: null, failures };
-        if (!p.exhausted) return base;
-        const error = failureOf(event, p.timeoutMs);
-        if (p.phase === 'compensate') return { ...base, compensationFailed: [...context.compensationFailed, p.taskId] };
-        if (p.phase === 'finally') {
-          return { ...base, finallyFailed: [...context.finallyFailed, p.taskId], ...(context.error ? {} : { error: { ...error, taskId: p.taskId } }) };
-        }
-        if (p.onFailure === 'continue') return { ...base, continued: [...context.continued, p.taskId] };
-        return { ...base, outcome: 'failed' as const, reason: `task ${p.taskId} failed: ${error.message}`, error: { ...error, taskId: p.taskId } };
-      },
-    ),
-    markSucceeded: assign({ outcome: 'succeeded' as const }),
-    markCancelled: assign(({ event }: Args) => ({
-      outcome: 'cancelled' as const,
-      reason: event.type === 'CANCEL' && event.reason ? event.reason : 'cancelled',
-      current: null,
-    })),
-    markRunTimedOut: assign({ outcome: 'failed' as const, reason: 'run timed out', current: null }),
-    dispatch: () => {},
-    cancelTask: () => {},
-    startTimer: () => {},
-    cancelTimer: () => {},
-    finish: () => {},
-  },
-});
-
-const dispatchCommand = (p: TaskParams) => ({
-  type: 'dispatch' as const,
-  params: ({ context }: Args) => {
-    const attempt = context.attempts[p.taskId] ?? 1;
-    return {
-      runId: context.runId, taskId: p.taskId, attempt, phase: p.phase,
-      idempotencyKey: idempotencyKey(context.runId, p.taskId, attempt), input: context.input, results: context.results,
-    };
-  },
-});
-
-const cancelCurrent = (reason: string) => ({
-  type: 'cancelTask' as const,
-  params: ({ context }: Args) => ({
-    runId: context.runId, taskId: context.current?.taskId ?? '', attempt: context.current?.attempt ?? 0, reason,
-  }),
-});
-
-const timerCommand = (type: 'startTimer' | 'cancelTimer', id: (c: RunContext) => string, delay?: (c: RunContext) => number) => ({
-  type,
-  params: ({ context }: Args) => ({ runId: context.runId, timerId: id(context), ...(delay ? { delayMs: delay(context) } : {}) }),
-});
+type Args = { context: RunContext };
 
 interface Targets {
   /** Where success goes, and where an exhausted failure goes when the run carries on. */
@@ -116,11 +14,28 @@ interface Targets {
   readonly last: boolean;
   /** Whether the sequence has a whole-run timeout. */
   readonly runTimer?: boolean;
+  /** Whether the task can be entered while an attempt stopped before it is still ending: it then starts in `waiting`. */
+  readonly entryMayStop: boolean;
 }
 
 /**
- * The states of one task: `running`, plus `backoff` when it may retry. Only transitions that can happen are
- * generated, so every edge of the graph is reachable (model-based tests cover all of them).
+ * Whether a retry of the task can come due while the attempt a timeout stopped is still ending, i.e. whether some
+ * backoff delay (at its shortest, jitter included) is shorter than the stop grace.
+ */
+function retryMayStop(spec: TaskSpec): boolean {
+  const { maxAttempts, backoff } = spec.retry;
+  if (!spec.timeoutMs) return false;
+  for (let failures = 1; failures < maxAttempts; failures++) {
+    if (backoffDelay({ ...backoff, jitter: 0 }, failures, '') * (1 - backoff.jitter) < STOP_GRACE_MS) return true;
+  }
+  return false;
+}
+
+/**
+ * The states of one task: `running`, plus `backoff` when it may retry, plus `waiting` when an attempt can be due
+ * while a stopped one (a timeout, a cancel) is still ending: no attempt starts before the stopped one has ended.
+ * Only transitions that can happen are generated, so every edge of the graph is reachable (model-based tests
+ * cover all of them).
  */
 function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
   const { id: taskId, retry, timeoutMs } = spec;
@@ -139,16 +54,16 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
   const main = phase === 'main';
   const cancel = (inFlight: boolean) => ({
     target: targets.unwind!,
-    actions: [...(inFlight ? [cancelCurrent('run cancelled')] : []), { type: 'markCancelled' as const }],
+    actions: [...(inFlight ? stopCurrent('run cancelled') : []), { type: 'markCancelled' as const }],
   });
   const runTimeout = (inFlight: boolean) =>
     main && targets.runTimer
-      ? [{ guard: { type: 'isRunTimeout' as const }, target: targets.unwind!, actions: [...(inFlight ? [cancelCurrent('run timed out')] : []), { type: 'markRunTimedOut' as const }] }]
+      ? [{ guard: { type: 'isRunTimeout' as const }, target: targets.unwind!, actions: [...(inFlight ? stopCurrent('run timed out') : []), { type: 'markRunTimedOut' as const }] }]
       : [];
   const timeouts = timeoutMs
     ? [
-        ...(retries ? [{ guard: { type: 'timeoutCanRetry', params: retryParams }, target: 'backoff', actions: [cancelCurrent('timed out'), fail(false)] }] : []),
-        { guard: { type: 'isTimeout', params: { taskId } }, target: exhaustedTarget, actions: [cancelCurrent('timed out'), ...exhausted] },
+        ...(retries ? [{ guard: { type: 'timeoutCanRetry', params: retryParams }, target: 'backoff', actions: [...stopCurrent('timed out'), fail(false)] }] : []),
+        { guard: { type: 'isTimeout', params: { taskId } }, target: exhaustedTarget, actions: [...stopCurrent('timed out'), ...exhausted] },
       ]
     : [];
   const timerEvents = [...timeouts, ...runTimeout(true)];
@@ -170,7 +85,18 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
       ...(main ? { CANCEL: cancel(true) } : {}),
     },
   };
-  if (!retries) return { initial: 'running', states: { running } };
+  const gateRetry = retries && retryMayStop(spec);
+  // Entered only while a stopped attempt may still be ending; leaves for `running` as soon as nothing is.
+  const waiting = {
+    always: [{ guard: { type: 'notStopping' as const }, target: 'running' }],
+    on: {
+      ...(runTimeout(false).length > 0 ? { TIMER_FIRED: runTimeout(false) } : {}),
+      ...(main ? { CANCEL: cancel(false) } : {}),
+    },
+  };
+  const gate = targets.entryMayStop || gateRetry ? { waiting } : {};
+  const initial = targets.entryMayStop ? 'waiting' : 'running';
+  if (!retries) return { initial, states: { ...gate, running } };
   const retryId = (c: RunContext) => timerIds.retry(taskId, c.attempts[taskId] ?? 0);
   const backoff = {
     entry: [
@@ -178,36 +104,51 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
     ],
     exit: [timerCommand('cancelTimer', retryId)],
     on: {
-      TIMER_FIRED: [{ guard: { type: 'isRetryTimer', params: { taskId } }, target: 'running' }, ...runTimeout(false)],
+      TIMER_FIRED: [{ guard: { type: 'isRetryTimer', params: { taskId } }, target: gateRetry ? 'waiting' : 'running' }, ...runTimeout(false)],
       ...(main ? { CANCEL: cancel(false) } : {}),
     },
   };
-  return { initial: 'running', states: { running, backoff } };
+  return { initial, states: { ...gate, running, backoff } };
 }
 
-/** Compiles a validated sequence into an XState v5 machine whose actions are lockstep {@link Command}s. */
+/**
+ * Compiles a validated sequence into an XState v5 machine whose actions are lockstep {@link Command}s.
+ *
+ * Order is state: an attempt starts only once the one before it has ended. An attempt the machine stops (task
+ * timeout, cancel, run timeout) is cancelled and recorded in `stopping`; no attempt is dispatched, and the run
+ * does not end, until that attempt reports or its stop grace ({@link STOP_GRACE_MS}) runs out.
+ */
 export function compile(sequence: Sequence) {
   const compensations = [...sequence.tasks].reverse().filter((t) => t.compensate);
-  const settle = '#run.settling';
+  const lastFinally = sequence.finally[sequence.finally.length - 1];
+  // A cancel can always reach the end of the run with its attempt still ending, unless a finally task runs in
+  // between (and the last finally task cannot itself be stopped by a timeout).
+  const draining = lastFinally === undefined || lastFinally.timeoutMs !== undefined;
+  const settle = draining ? '#run.draining' : '#run.settling';
   const afterCompensation = sequence.finally.length > 0 ? '#run.finalizing' : settle;
   const unwind = compensations.length > 0 ? '#run.compensating' : afterCompensation;
   const afterMain = afterCompensation;
+  const runTimer = sequence.timeoutMs;
 
   const mainStates = Object.fromEntries(
     sequence.tasks.map((task, i) => {
       const last = i === sequence.tasks.length - 1;
       const next = last ? afterMain : `#run.main.${sequence.tasks[i + 1]!.id}`;
-      return [task.id, taskStates(task, 'main', { next, unwind, last, runTimer: sequence.timeoutMs !== undefined })];
+      const previous = sequence.tasks[i - 1];
+      // Only a task after one that can time out and carry on can start while a stopped attempt is ending.
+      const entryMayStop = previous !== undefined && previous.timeoutMs !== undefined && previous.onFailure === 'continue';
+      return [task.id, taskStates(task, 'main', { next, unwind, last, runTimer: runTimer !== undefined, entryMayStop })];
     }),
   );
   const compensationStates = Object.fromEntries(
     compensations.map((task, i) => {
       const next = i === compensations.length - 1 ? afterCompensation : `#run.compensating.${compensations[i + 1]!.id}`;
-      const inner = taskStates(task.compensate!, 'compensate', { next, last: false });
+      // A cancel during the task after this one reaches this compensation with the cancelled attempt still ending.
+      const inner = taskStates(task.compensate!, 'compensate', { next, last: false, entryMayStop: true });
       return [task.id, {
         initial: 'check',
         states: {
-          check: { always: [{ guard: { type: 'wasCompleted', params: { taskId: task.id } }, target: 'running' }, { target: next }] },
+          check: { always: [{ guard: { type: 'wasCompleted', params: { taskId: task.id } }, target: 'waiting' }, { target: next }] },
           ...inner.states,
         },
       }];
@@ -216,7 +157,9 @@ export function compile(sequence: Sequence) {
   const finallyStates = Object.fromEntries(
     sequence.finally.map((task, i) => {
       const next = i === sequence.finally.length - 1 ? settle : `#run.finalizing.${sequence.finally[i + 1]!.id}`;
-      return [task.id, taskStates(task, 'finally', { next, last: false })];
+      // The first one can follow a cancel directly; the others only a finally task that timed out.
+      const entryMayStop = i === 0 || sequence.finally[i - 1]!.timeoutMs !== undefined;
+      return [task.id, taskStates(task, 'finally', { next, last: false, entryMayStop })];
     }),
   );
   const finish = (outcome: Outcome) => ({
@@ -229,15 +172,15 @@ export function compile(sequence: Sequence) {
       }),
     }],
   });
-  const runTimer = sequence.timeoutMs;
 
   return runSetup.createMachine({
     id: 'run',
     context: ({ input }: { input: RunInput }): RunContext => ({
-      runId: input.runId, input: input.input ?? null, current: null, attempts: {}, failures: {}, completed: [], continued: [],
+      runId: input.runId, input: input.input ?? null, current: null, stopping: null, attempts: {}, failures: {}, completed: [], continued: [],
       results: {}, outcome: null, reason: null, error: null, compensated: [], compensationFailed: [], finallyFailed: [],
     }),
     initial: 'main',
+    on: stopEndings(),
     states: {
       main: {
         initial: sequence.tasks[0]!.id,
@@ -246,6 +189,8 @@ export function compile(sequence: Sequence) {
       },
       ...(compensations.length > 0 ? { compensating: { initial: compensations[0]!.id, states: compensationStates } } : {}),
       ...(sequence.finally.length > 0 ? { finalizing: { initial: sequence.finally[0]!.id, states: finallyStates } } : {}),
+      // The run ends only once nothing it started is still running.
+      ...(draining ? { draining: { always: [{ guard: { type: 'notStopping' }, target: 'settling' }] } } : {}),
       settling: {
         always: [
           { guard: { type: 'outcomeIs', params: { outcome: 'succeeded' } }, target: 'succeeded' },

@@ -52,6 +52,12 @@ export interface RunContext {
   readonly runId: string;
   readonly input: unknown;
   current: CurrentTask | null;
+  /**
+   * The attempt the machine stopped (task timeout, cancel, run timeout) and whose end it still waits for: its own
+   * report, or its stop timer ({@link STOP_GRACE_MS}). No attempt is dispatched and the run does not end while it
+   * is set. Contexts persisted before this field existed lack it: read a missing value as `null`.
+   */
+  stopping: CurrentTask | null;
   /** Dispatches so far, per task id. */
   attempts: Record<string, number>;
   /** Failed attempts so far, per task id (interruptions do not count). */
@@ -77,9 +83,20 @@ export interface RunInput {
   readonly input?: unknown;
 }
 
+/**
+ * How long a run waits for an attempt it stopped (after a task timeout, a cancel or the run timeout) to end
+ * before it goes on anyway: 15 s. Longer than the 5 s a shell task gets between SIGTERM and SIGKILL, so a
+ * stopped process normally ends, and reports, well within it; the limit only keeps a dead remote worker from
+ * blocking a run for ever.
+ */
+export const STOP_GRACE_MS = 15_000;
+
+/** Ids of a run's timers. */
 export const timerIds = {
   timeout: (taskId: string, attempt: number) => `timeout:${taskId}:${attempt}`,
   retry: (taskId: string, attempt: number) => `retry:${taskId}:${attempt}`,
+  /** The stop grace of a stopped attempt: when it fires, the run stops waiting for the attempt's report. */
+  stop: (taskId: string, attempt: number) => `stop:${taskId}:${attempt}`,
   run: 'timeout:run',
 } as const;
 

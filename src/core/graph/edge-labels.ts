@@ -32,6 +32,7 @@ function failureMode(actions: readonly unknown[]): 'stop' | 'continue' | undefin
 function eventless(facts: TransitionFacts): TransitionDescription {
   const { guard } = facts;
   if (guard?.type === 'wasCompleted') return { label: 'was completed', kind: 'progress' };
+  if (guard?.type === 'notStopping') return { label: 'stopped attempt ended', kind: 'progress' };
   if (guard?.type === 'outcomeIs') return { label: `outcome: ${String(guard.params?.['outcome'])}`, kind: 'progress' };
   if (guard) return { label: `[${guard.type}]`, kind: 'progress' };
   const skip = facts.siblingGuards.some((g) => g?.type === 'wasCompleted');
@@ -42,7 +43,8 @@ function eventless(facts: TransitionFacts): TransitionDescription {
  * Labels a transition of a compiled run machine from its event, guard and actions:
  * `succeeded`, `failed (retry)`, `failed (stop)`, `failed (continue)`, `timed out (retry)`,
  * `timed out (stop)`, `timed out (continue)`, `retry timer`, `interrupted (redispatch)`, `cancel`,
- * `run timeout`, `was completed`, `skip (not completed)`, `outcome: <outcome>`, `otherwise`.
+ * `run timeout`, `was completed`, `skip (not completed)`, `stopped attempt ended` (from `waiting` or `draining`,
+ * once an attempt stopped by a timeout or cancel has ended), `outcome: <outcome>`, `otherwise`.
  * Unknown transitions are labelled `EVENT [guard]`.
  */
 export function describeTransition(facts: TransitionFacts): TransitionDescription {

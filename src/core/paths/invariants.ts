@@ -11,7 +11,10 @@ export const Invariant = {
   followsPath: 'follows-path',
   /** Main tasks start in definition order, each only after its predecessor succeeded (or failed under continue). */
   order: 'order',
-  /** At most one attempt of a run is in flight at any time. */
+  /**
+   * At most one attempt of a run runs at any time: none starts while another is in flight, or stopped (timed out,
+   * cancelled) but not yet ended, and the run does not end before a stopped attempt has.
+   */
   noOverlap: 'no-overlap',
   /** No task starts more attempts than its `maxAttempts`. */
   attempts: 'attempts',
@@ -81,13 +84,28 @@ function followsPath(path: ModelPath, entries: readonly RunEntry[]): Violation[]
 function noOverlap(entries: readonly RunEntry[], executions: readonly ExecutionEvent[]): Violation[] {
   const out: Violation[] = [];
   let inFlight: Started | undefined;
+  // Attempts stopped by a timeout, a cancel or the run timeout, until their task.stopped entry.
+  const stopping = new Map<string, Started>();
+  const name = (e: { task: string; attempt: number }) => `${e.task}#${e.attempt}`;
   for (const e of entries) {
     if (e.type === 'task.started') {
-      if (inFlight) out.push({ invariant: Invariant.noOverlap, message: `${e.task}#${e.attempt} started while ${inFlight.task}#${inFlight.attempt} was still in flight` });
+      if (inFlight) out.push({ invariant: Invariant.noOverlap, message: `${name(e)} started while ${name(inFlight)} was still in flight` });
+      for (const s of stopping.values()) {
+        out.push({ invariant: Invariant.noOverlap, message: `${name(e)} started while ${name(s)}, which had been stopped, had not ended yet` });
+      }
       inFlight = e;
     } else if ((e.type === 'task.succeeded' || e.type === 'task.failed') && inFlight && e.task === inFlight.task && e.attempt === inFlight.attempt) {
+      // A task timeout stops the attempt: it still runs until it ends.
+      if (e.type === 'task.failed' && e.event.type === 'TIMER_FIRED') stopping.set(name(e), inFlight);
       inFlight = undefined;
-    } else if (e.type === 'run.cancelling' || e.type === 'run.timed-out') inFlight = undefined;
+    } else if (e.type === 'run.cancelling' || e.type === 'run.timed-out') {
+      if (inFlight) stopping.set(name(inFlight), inFlight);
+      inFlight = undefined;
+    } else if (e.type === 'task.stopped') {
+      if (!stopping.delete(name(e))) out.push({ invariant: Invariant.noOverlap, message: `${name(e)} was recorded as stopped, but it had not been stopped` });
+    } else if (FINAL.has(e.type)) {
+      for (const s of stopping.values()) out.push({ invariant: Invariant.noOverlap, message: `the run ended while ${name(s)}, which had been stopped, had not ended yet` });
+    }
   }
   const running = new Map<string, ExecutionEvent>();
   for (const x of executions) {

@@ -78,11 +78,15 @@ function label(step: Omit<PathStep, 'label'>): string {
     case Token.retry: return `${step.taskId} retry`;
     case Token.cancel: return 'cancel';
     case Token.runTimeout: return 'run timeout';
+    case Token.stopped: return `${task} ended (stopped)`;
+    case Token.grace: return `${task} stop grace expired`;
   }
 }
 
 /** Orders path ids the way a full enumeration lists them: success first, then failure, timers, cancellation. */
-const RANK: Record<string, number> = { [Token.succeed]: 0, [Token.fail]: 1, [Token.timeout]: 2, [Token.retry]: 2, [Token.runTimeout]: 2, [Token.cancel]: 3 };
+const RANK: Record<string, number> = {
+  [Token.succeed]: 0, [Token.fail]: 1, [Token.stopped]: 1, [Token.timeout]: 2, [Token.retry]: 2, [Token.runTimeout]: 2, [Token.grace]: 2, [Token.cancel]: 3,
+};
 function byEventOrder(a: string, b: string): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) {
     const d = RANK[a[i]!]! - RANK[b[i]!]!;
@@ -136,7 +140,7 @@ export function buildPathGraph(model: RunModel, options: { readonly limit?: numb
       const to = nodes.get(model.key(state))!;
       if (to === from) continue; // the event was ignored
       const task = model.taskOf(from.state, event);
-      const partial = { token: tokenOf(event), event, ...(task ?? {}) };
+      const partial = { token: tokenOf(event, from.state.run.context.stopping), event, ...(task ?? {}) };
       const edge: Edge = { from, to, step: { ...partial, label: label(partial) }, via: state.via, entered: state.entered };
       from.out.push(edge);
       to.in.push(edge);

@@ -3,8 +3,8 @@ import type { ActorLogic, AnyActorScope, AnyStateNode, AnyTransitionDefinition, 
 import { backoffDelay } from '../compile/backoff.js';
 import { compile } from '../compile/machine.js';
 import type { RunMachine } from '../compile/machine.js';
-import type { Command, RunEvent } from '../compile/types.js';
-import { timerIds } from '../compile/types.js';
+import type { Command, CurrentTask, RunEvent } from '../compile/types.js';
+import { STOP_GRACE_MS, timerIds } from '../compile/types.js';
 import type { Phase, Sequence } from '../sequence/types.js';
 import type { RunSnapshot } from '../step.js';
 
@@ -22,6 +22,10 @@ export const StepToken = {
   cancel: 'C',
   /** The whole-run timeout fires. */
   runTimeout: 'X',
+  /** The attempt the run stopped (timeout, cancel, run timeout) ends: its own report arrives. */
+  stopped: 'E',
+  /** The stopped attempt never reports: its stop grace runs out and the run goes on without it. */
+  grace: 'G',
 } as const;
 export type StepToken = (typeof StepToken)[keyof typeof StepToken];
 
@@ -80,18 +84,19 @@ export interface RunModel {
   taskOf(state: ModelState, event: RunEvent): { taskId: string; attempt: number; phase: Phase } | undefined;
 }
 
-/** The token of an event. */
-export function tokenOf(event: RunEvent): StepToken {
+/** The token of an event, in a state where `stopping` is the attempt the run waits for (if any). */
+export function tokenOf(event: RunEvent, stopping: CurrentTask | null = null): StepToken {
   switch (event.type) {
     case 'TASK_SUCCEEDED':
-      return StepToken.succeed;
     case 'TASK_FAILED':
     case 'TASK_INTERRUPTED':
-      return StepToken.fail;
+      if (stopping && event.taskId === stopping.taskId && event.attempt === stopping.attempt) return StepToken.stopped;
+      return event.type === 'TASK_SUCCEEDED' ? StepToken.succeed : StepToken.fail;
     case 'CANCEL':
       return StepToken.cancel;
     case 'TIMER_FIRED':
       if (event.timerId === timerIds.run) return StepToken.runTimeout;
+      if (event.timerId.startsWith('stop:')) return StepToken.grace;
       return event.timerId.startsWith('retry:') ? StepToken.retry : StepToken.timeout;
   }
 }
@@ -225,19 +230,24 @@ export function createRunModel(sequence: Sequence): RunModel {
       const { taskId, attempt } = current;
       out.push({ type: 'TASK_SUCCEEDED', taskId, attempt }, { type: 'TASK_FAILED', taskId, attempt, error: SCRIPTED_FAILURE });
     }
+    // A stopped attempt reports its abort, unless its stop grace (a timer, below) runs out first.
+    const stopping = state.run.context.stopping;
+    if (stopping) out.push({ type: 'TASK_FAILED', taskId: stopping.taskId, attempt: stopping.attempt, error: SCRIPTED_FAILURE });
     const due = state.timers[0];
     if (due) out.push({ type: 'TIMER_FIRED', timerId: due[0] });
     if (inMain) out.push({ type: 'CANCEL' });
     return out;
   };
 
-  // Longest the main phase can still take from task i on: every attempt timing out, every backoff at its longest.
+  // Longest the main phase can still take from task i on: every attempt timing out, every backoff at its longest,
+  // every stopped attempt taking its whole stop grace to end.
   const worstFrom = new Map<string, number>();
   let worst = 0;
   for (const t of [...sequence.tasks].reverse()) {
     const { maxAttempts, backoff } = t.retry;
-    for (let k = 1; k < maxAttempts; k++) worst += backoffDelay({ ...backoff, jitter: 0 }, k, '');
-    worst += maxAttempts * (t.timeoutMs ?? 0);
+    const grace = t.timeoutMs === undefined ? 0 : STOP_GRACE_MS;
+    for (let k = 1; k < maxAttempts; k++) worst += Math.max(backoffDelay({ ...backoff, jitter: 0 }, k, ''), grace);
+    worst += maxAttempts * (t.timeoutMs ?? 0) + (t.onFailure === 'continue' ? grace : 0);
     worstFrom.set(t.id, worst);
   }
   const worstRemaining = (mainTask: string | undefined) => (mainTask === undefined ? 0 : worstFrom.get(mainTask) ?? 0);
@@ -252,12 +262,15 @@ export function createRunModel(sequence: Sequence): RunModel {
     // left than the rest of the main phase can take, the exact time no longer matters.
     const racing = runTimer !== undefined && runTimer[1] - state.now <= worstRemaining(leafPath(run.value)[1]);
     return JSON.stringify([
-      run.value, spec, spec ? ctx.attempts[spec] ?? 0 : 0, spec ? ctx.failures[spec] ?? 0 : 0, ctx.completed, ctx.outcome,
+      run.value, spec, spec ? ctx.attempts[spec] ?? 0 : 0, spec ? ctx.failures[spec] ?? 0 : 0, ctx.stopping, ctx.completed, ctx.outcome,
       ctx.finallyFailed.length > 0, racing ? state.now : -1, racing ? state.timers : state.timers.map(([id]) => id),
     ]);
   };
 
   const taskOf = (state: ModelState, event: RunEvent) => {
+    const stopping = state.run.context.stopping;
+    const token = tokenOf(event, stopping);
+    if (stopping && (token === StepToken.stopped || token === StepToken.grace)) return { ...stopping };
     const region = activeSpec(state.run);
     if (!region) return undefined;
     if (event.type === 'TASK_SUCCEEDED' || event.type === 'TASK_FAILED') return { taskId: event.taskId, attempt: event.attempt, phase: region.phase };

@@ -28,6 +28,24 @@ export type RunEntry =
       readonly event: RunEvent;
     })
   | (Base & { readonly type: 'task.interrupted'; readonly task: string; readonly attempt: number; readonly phase: Phase; readonly event: RunEvent })
+  | (Base & {
+      /** An attempt the run had stopped (task timeout, cancel, run timeout) has ended; only now may the next one start. */
+      readonly type: 'task.stopped';
+      readonly task: string;
+      readonly attempt: number;
+      readonly phase: Phase;
+      /** From the attempt's start to its end. */
+      readonly durationMs: number;
+      /**
+       * `reported`: its own report arrived (`error` or `result` is what it reported, which changes nothing);
+       * `interrupted`: it was lost with the process that ran it (`resume`); `grace-expired`: it did not report
+       * within the stop grace, and the run went on without it.
+       */
+      readonly how: StopEnding;
+      readonly error?: TaskError;
+      readonly result?: unknown;
+      readonly event: RunEvent;
+    })
   | (Base & { readonly type: 'timer.fired'; readonly timerId: string; readonly event: RunEvent })
   | (Base & { readonly type: 'run.cancelling'; readonly reason: string; readonly event: RunEvent })
   | (Base & { readonly type: 'run.timed-out'; readonly event: RunEvent })
@@ -41,3 +59,6 @@ export type RunEntry =
     });
 
 export type RunEntryType = RunEntry['type'];
+
+/** How a stopped attempt ended: see the `task.stopped` {@link RunEntry}. */
+export type StopEnding = 'reported' | 'interrupted' | 'grace-expired';

@@ -180,7 +180,11 @@ describe.each(files)('graph of machines/%s', (file) => {
       expect(ids.includes(backoff), backoff).toBe(retries);
       expect(edge(graph, node.id, 'failed (retry)').map((e) => e.target), node.id).toEqual(retries ? [backoff] : []);
       expect(edge(graph, node.id, 'timed out (retry)').map((e) => e.target), node.id).toEqual(retries && spec.timeoutMs ? [backoff] : []);
-      expect(edge(graph, backoff, 'retry timer').map((e) => e.target), backoff).toEqual(retries ? [node.id] : []);
+      // After a timeout, the retry may come due while the stopped attempt is still ending: it then waits for it.
+      const waiting = `${task}.waiting`;
+      const gated = spec.timeoutMs !== undefined && ids.includes(waiting);
+      expect(edge(graph, backoff, 'retry timer').map((e) => e.target), backoff).toEqual(retries ? [gated ? waiting : node.id] : []);
+      if (ids.includes(waiting)) expect(edge(graph, waiting, 'stopped attempt ended').map((e) => e.target), waiting).toEqual([node.id]);
       const name = node.path[0] === 'compensating' ? `${node.path[1]}.compensate` : node.path[1];
       expect(graph.nodes.find((n) => n.id === task)?.label).toBe(retries ? `${name} (up to ${spec.retry.maxAttempts} attempts)` : name);
     }
@@ -226,31 +230,39 @@ describe('edge labels', () => {
     const g = graphOf('retry-backoff.yaml');
     expect(edge(g, 'main.fetch.running', 'failed (retry)')).toMatchObject([{ target: 'main.fetch.backoff', kind: 'retry', guard: { type: 'canRetry', params: { maxAttempts: 4 } } }]);
     expect(edge(g, 'main.fetch.running', 'timed out (retry)')).toMatchObject([{ target: 'main.fetch.backoff', kind: 'retry' }]);
-    expect(edge(g, 'main.fetch.running', 'timed out (stop)')).toMatchObject([{ target: 'settling', kind: 'failure' }]);
-    expect(edge(g, 'main.fetch.running', 'failed (stop)')).toMatchObject([{ target: 'settling', kind: 'failure' }]);
-    expect(edge(g, 'main.fetch.backoff', 'retry timer')).toMatchObject([{ target: 'main.fetch.running', kind: 'retry' }]);
+    expect(edge(g, 'main.fetch.running', 'timed out (stop)')).toMatchObject([{ target: 'draining', kind: 'failure' }]);
+    expect(edge(g, 'main.fetch.running', 'failed (stop)')).toMatchObject([{ target: 'draining', kind: 'failure' }]);
+    // A timed-out attempt may still be ending when its retry comes due (200 ms, 400 ms, ... < the stop grace).
+    expect(edge(g, 'main.fetch.backoff', 'retry timer')).toMatchObject([{ target: 'main.fetch.waiting', kind: 'retry' }]);
+    expect(edge(g, 'main.fetch.waiting', 'stopped attempt ended')).toMatchObject([{ target: 'main.fetch.running', kind: 'progress', guard: { type: 'notStopping' } }]);
+    // The run ends only once the attempt a timeout or a cancel stopped has ended.
+    expect(edge(g, 'draining', 'stopped attempt ended').map((e) => e.target)).toEqual(['settling']);
     expect(g.nodes.find((n) => n.id === 'main.fetch')?.label).toBe('fetch (up to 4 attempts)');
     // `store` has a single attempt and no timeout: no backoff state, a failure stops the run.
     expect(g.nodes.filter((n) => n.parent === 'main.store').map((n) => n.id)).toEqual(['main.store.running']);
     expect(g.nodes.find((n) => n.id === 'main.store')?.label).toBe('store');
     expect(g.edges.filter((e) => e.source === 'main.store.running').map((e) => e.label)).toEqual(['succeeded', 'failed (stop)', 'interrupted (redispatch)']);
-    expect(edge(g, 'main.store.running', 'failed (stop)').map((e) => e.target)).toEqual(['settling']);
+    expect(edge(g, 'main.store.running', 'failed (stop)').map((e) => e.target)).toEqual(['draining']);
     // No run timeout: cancel is the only way out of `main` besides the tasks' own edges.
-    expect(edge(g, 'main', 'cancel')).toMatchObject([{ target: 'settling', hoistedFrom: ['main.fetch.running', 'main.fetch.backoff', 'main.store.running'] }]);
+    expect(edge(g, 'main', 'cancel')).toMatchObject([
+      { target: 'draining', hoistedFrom: ['main.fetch.waiting', 'main.fetch.running', 'main.fetch.backoff', 'main.store.running'] },
+    ]);
     expect(g.edges.filter((e) => e.label === 'run timeout')).toEqual([]);
   });
 
   it('shows continue edges to the next task', () => {
     const g = graphOf('continue-on-failure.yaml');
     expect(edge(g, 'main.notify.running', 'failed (continue)').map((e) => e.target)).toEqual(['main.archive']);
-    expect(edge(g, 'main.build.running', 'failed (stop)').map((e) => e.target)).toEqual(['settling']);
+    expect(edge(g, 'main.build.running', 'failed (stop)').map((e) => e.target)).toEqual(['draining']);
   });
 
   it('shows the compensation chain in reverse order, with skips', () => {
     const g = graphOf('compensation.yaml');
     expect(g.nodes.filter((n) => n.parent === 'compensating').map((n) => n.taskId)).toEqual(['charge', 'reserve-stock', 'create-order']);
     expect(edge(g, 'main.charge.running', 'failed (stop)').map((e) => e.target)).toEqual(['compensating']);
-    expect(edge(g, 'compensating.charge.check', 'was completed').map((e) => e.target)).toEqual(['compensating.charge.running']);
+    // A compensation can follow a cancel whose attempt is still ending: it waits for it first.
+    expect(edge(g, 'compensating.charge.check', 'was completed').map((e) => e.target)).toEqual(['compensating.charge.waiting']);
+    expect(edge(g, 'compensating.charge.waiting', 'stopped attempt ended').map((e) => e.target)).toEqual(['compensating.charge.running']);
     expect(edge(g, 'compensating.charge.check', 'skip (not completed)').map((e) => e.target)).toEqual(['compensating.reserve-stock']);
     expect(edge(g, 'compensating.charge.running', 'succeeded').map((e) => e.target)).toEqual(['compensating.reserve-stock']);
     expect(edge(g, 'compensating.create-order.running', 'succeeded').map((e) => e.target)).toEqual(['finalizing']);
@@ -277,8 +289,13 @@ describe('edge labels', () => {
     const cancel = edge(g, 'main', 'cancel');
     expect(cancel).toHaveLength(1);
     const tasks = ['main.lock.running', 'main.migrate.running', 'main.report.running'];
-    expect(cancel[0]).toMatchObject({ target: 'finalizing', kind: 'abort', hoistedFrom: tasks, actions: ['cancelTask', 'markCancelled'] });
-    expect(edge(g, 'main', 'run timeout')).toMatchObject([{ target: 'finalizing', kind: 'abort', hoistedFrom: tasks, actions: ['cancelTask', 'markRunTimedOut'] }]);
+    const stop = ['cancelTask', 'startTimer', 'markStopping'];
+    expect(cancel[0]).toMatchObject({ target: 'finalizing', kind: 'abort', hoistedFrom: tasks, actions: [...stop, 'markCancelled'] });
+    expect(edge(g, 'main', 'run timeout')).toMatchObject([{ target: 'finalizing', kind: 'abort', hoistedFrom: tasks, actions: [...stop, 'markRunTimedOut'] }]);
+    // The first finally task waits for the cancelled attempt; the run then ends without waiting again (no finally
+    // task has a timeout that could stop one).
+    expect(edge(g, 'finalizing.unlock.waiting', 'stopped attempt ended').map((e) => e.target)).toEqual(['finalizing.unlock.running']);
+    expect(g.nodes.some((n) => n.id === 'finalizing.cleanup-tmp.waiting' || n.id === 'draining')).toBe(false);
     expect(g.nodes.some((n) => n.path.at(-1) === 'backoff')).toBe(false);
     expect(edge(g, 'settling', 'outcome: succeeded').map((e) => e.target)).toEqual(['succeeded']);
     expect(edge(g, 'settling', 'otherwise').map((e) => e.target)).toEqual(['failed']);
@@ -289,7 +306,7 @@ describe('edge labels', () => {
     const g = buildGraph(machine);
     expect(g.edges.filter((e) => e.label === 'run timeout')).toEqual([]);
     expect(buildGraph(machine, { hoist: false }).edges.filter((e) => e.event === 'TIMER_FIRED')).toEqual([]);
-    expect(edge(g, 'main', 'cancel')).toMatchObject([{ target: 'settling', hoistedFrom: ['main.greet.running', 'main.count.running', 'main.goodbye.running'] }]);
+    expect(edge(g, 'main', 'cancel')).toMatchObject([{ target: 'draining', hoistedFrom: ['main.greet.running', 'main.count.running', 'main.goodbye.running'] }]);
   });
 
   it('hoists cancel and the run timeout across tasks with and without a backoff state', () => {
@@ -300,8 +317,8 @@ describe('edge labels', () => {
     const g = buildGraph(machine);
     const states = ['main.a.running', 'main.a.backoff', 'main.b.running'];
     expect(mainStates(g)).toEqual(states);
-    expect(edge(g, 'main', 'cancel')).toMatchObject([{ target: 'settling', hoistedFrom: states }]);
-    expect(edge(g, 'main', 'run timeout')).toMatchObject([{ target: 'settling', hoistedFrom: states }]);
+    expect(edge(g, 'main', 'cancel')).toMatchObject([{ target: 'draining', hoistedFrom: states }]);
+    expect(edge(g, 'main', 'run timeout')).toMatchObject([{ target: 'draining', hoistedFrom: states }]);
     expect(g.edges.filter((e) => e.kind === 'abort')).toHaveLength(2);
     // In backoff the run timer is the other timer that can fire: it comes after the retry timer.
     expect(buildGraph(machine, { hoist: false }).edges.filter((e) => e.source === 'main.a.backoff').map((e) => [e.label, e.actions])).toEqual([
