@@ -45,6 +45,8 @@ export interface RunStateView {
   readonly compensationFailed: readonly string[];
   readonly finallyFailed: readonly string[];
   readonly reason?: string;
+  /** An attempt the run stopped (timeout, cancel) and still waits for: nothing starts before it has ended. */
+  readonly stopping?: { readonly task: string; readonly attempt: number; readonly phase: Phase };
 }
 
 /** A history entry as the API shows it: without the machine event it carries for replay. */
@@ -57,7 +59,10 @@ export function publicEntry(entry: RunEntry): PublicEntry {
   return rest as PublicEntry;
 }
 
-const REGION_KIND: Record<string, StateKind> = { main: StateKind.running, compensating: StateKind.compensating, finalizing: StateKind.cleaningUp };
+// `draining`: the run is over but for an attempt it stopped, which it waits for before it ends.
+const REGION_KIND: Record<string, StateKind> = {
+  main: StateKind.running, compensating: StateKind.compensating, finalizing: StateKind.cleaningUp, draining: StateKind.cleaningUp,
+};
 
 /** Derives the view of a run's state from its state value and context. */
 export function stateView(value: StateValue, context: RunContext): RunStateView {
@@ -85,6 +90,7 @@ export function stateView(value: StateValue, context: RunContext): RunStateView 
     compensationFailed: context.compensationFailed,
     finallyFailed: context.finallyFailed,
     ...(context.reason ? { reason: context.reason } : {}),
+    ...(context.stopping ? { stopping: { task: context.stopping.taskId, attempt: context.stopping.attempt, phase: context.stopping.phase } } : {}),
   };
 }
 

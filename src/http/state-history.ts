@@ -1,5 +1,5 @@
 import type { RunContext, RunEvent } from '../core/compile/types.js';
-import { idempotencyKey } from '../core/compile/types.js';
+import { idempotencyKey, timerIds } from '../core/compile/types.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { RunState } from '../core/protocol/run-state.js';
 import type { Phase } from '../core/sequence/types.js';
@@ -73,6 +73,15 @@ export function entriesBetween(previous: RunState | undefined, next: RunState, f
       type: 'task.succeeded', runId, at: firstSight ? next.createdAt : at, task: taskId, attempt: ctx.attempts[taskId] ?? 1,
       phase: phaseOf(taskId, finallyIds), durationMs: firstSight ? 0 : durationMs, ...(ctx.results[taskId] === undefined ? {} : { result: ctx.results[taskId] }),
       event: NO_EVENT,
+    });
+  }
+  const stopped = before?.stopping;
+  if (previous && stopped && !(ctx.stopping?.taskId === stopped.taskId && ctx.stopping.attempt === stopped.attempt)) {
+    // The records do not say how it ended: a report before its stop timer was due, or the timer.
+    const graceDue = previous.timers[timerIds.stop(stopped.taskId, stopped.attempt)];
+    const how = graceDue !== undefined && at >= graceDue ? 'grace-expired' as const : 'reported' as const;
+    entries.push({
+      type: 'task.stopped', runId, at, task: stopped.taskId, attempt: stopped.attempt, phase: stopped.phase, durationMs, how, event: NO_EVENT,
     });
   }
   if (ctx.outcome === 'cancelled' && before?.outcome !== 'cancelled') {

@@ -72,5 +72,6 @@ export function highlight(view) {
   current.dataset.kind = s.kind;
   const attempt = s.attempt && !FINAL.has(s.kind) ? ` (attempt ${s.attempt})` : '';
   const what = FINAL.has(s.kind) ? `run ${s.kind}` : `${s.task ?? s.node} — ${kindLabel(s.kind)}${attempt}`;
-  current.replaceChildren('Current state: ', el('strong', {}, s.node), ` · ${what}`, s.reason && FINAL.has(s.kind) ? ` · ${s.reason}` : '');
+  const stopping = s.stopping ? ` · waiting for ${s.stopping.task} (attempt ${s.stopping.attempt}, stopped) to end` : '';
+  current.replaceChildren('Current state: ', el('strong', {}, s.node), ` · ${what}${stopping}`, s.reason && FINAL.has(s.kind) ? ` · ${s.reason}` : '');
 }

@@ -24,6 +24,10 @@ function describe(e, history) {
       return { tone: e.willRetry ? 'retry' : 'bad', what: `${e.task}${phase} failed`, detail: `${e.error.message}${e.willRetry ? ` · retry in ${e.retryInMs}ms` : ''}` };
     case 'task.interrupted':
       return { tone: 'retry', what: `${e.task}${phase} interrupted`, detail: `attempt ${e.attempt} runs again` };
+    case 'task.stopped': {
+      const how = e.how === 'grace-expired' ? 'did not end within its stop grace' : e.how === 'interrupted' ? 'lost with its process' : e.error ? `reported: ${e.error.message}` : 'reported a success';
+      return { tone: '', what: `${e.task}${phase} stopped`, detail: `attempt ${e.attempt} ended after ${e.durationMs}ms · ${how}` };
+    }
     case 'timer.fired':
       return { tone: 'retry', what: 'timer fired', detail: e.timerId };
     case 'run.cancelling':
