@@ -117,7 +117,8 @@ describe('lockstep run: timeouts and Ctrl-C', () => {
     writeFileSync(join(dir, 'long.yaml'), [
       'name: long', 'tasks:',
       '  - id: prepare', `    run: echo prepare >> ${log}`, `    compensate: { run: "echo undo-prepare >> ${log}" }`,
-      '  - id: wait', `    run: "trap 'echo got-term >> ${log}; exit 143' TERM; echo waiting >> ${log}; while true; do sleep 0.05; done"`,
+      // On SIGTERM the task takes its time to exit: the compensation must still come after it.
+      '  - id: wait', `    run: "trap 'sleep 0.5; echo got-term >> ${log}; exit 143' TERM; echo waiting >> ${log}; while true; do sleep 0.05; done"`,
       'finally:', '  - id: cleanup', `    run: echo cleanup >> ${log}`, '',
     ].join('\n'));
     let poll: NodeJS.Timeout | undefined;
@@ -134,8 +135,15 @@ describe('lockstep run: timeouts and Ctrl-C', () => {
       },
     });
     expect(r.code).toBe(130);
+    // The cancelled task ends before anything else starts: this order is guaranteed, not a race.
     expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['prepare', 'waiting', 'got-term', 'undo-prepare', 'cleanup']);
-    expect(jsonLines(r.stdout).at(-1)).toMatchObject({ type: 'run.cancelled', reason: 'interrupted by SIGINT' });
+    const lines = jsonLines(r.stdout);
+    expect(lines.map((l) => `${l.type}${l.task ? ` ${l.task}` : ''}`).slice(-7)).toEqual([
+      'run.cancelling', 'task.stopped wait', 'task.started prepare.compensate', 'task.succeeded prepare.compensate',
+      'task.started cleanup', 'task.succeeded cleanup', 'run.cancelled',
+    ]);
+    expect(lines.find((l) => l.type === 'task.stopped')).toMatchObject({ task: 'wait', attempt: 1, phase: 'main', how: 'reported' });
+    expect(lines.at(-1)).toMatchObject({ type: 'run.cancelled', reason: 'interrupted by SIGINT' });
     expect(r.stderr).toContain('SIGINT received');
   });
 });

@@ -117,6 +117,19 @@ function loseRetryTimeouts(program: Program): Program {
   }));
 }
 
+/**
+ * Bug: the run does not wait for an attempt it stopped (a timeout, a cancel): the next attempt, the compensations
+ * or the run's end come at once, while the stopped attempt may still be running (lockstep before it waited).
+ */
+function forgetStoppedAttempts(program: Program): Program {
+  return wrapStep(program, (result, snapshot) => {
+    const stopping = result.snapshot.context.stopping;
+    if (result.ignored || !stopping || snapshot?.context.stopping) return result;
+    const forgotten = program.step(result.snapshot, { type: 'TASK_INTERRUPTED', taskId: stopping.taskId, attempt: stopping.attempt });
+    return { snapshot: forgotten.snapshot, commands: [...result.commands, ...forgotten.commands] };
+  });
+}
+
 /** Bug (in the worker): a finally task's attempt is executed twice, as a redelivered dispatch would without de-duplication. */
 const executeFinallyTwice: NonNullable<Faults['executor']> = (execute) => (task, signal) => {
   if (task.payload.phase === 'finally') void execute(task, signal).catch(() => {});
@@ -133,4 +146,5 @@ export const plantedBugs = {
   'task dispatched before its predecessor finished': { program: prefetchNextTask },
   "a retry's timeout lost": { program: loseRetryTimeouts },
   'finally task executed twice': { executor: executeFinallyTwice },
+  'next attempt dispatched while the stopped one still runs': { program: forgetStoppedAttempts },
 } as const satisfies Record<string, Faults>;

@@ -19,6 +19,7 @@ const cases: Record<keyof typeof plantedBugs, { file: string; invariant: Invaria
   'task dispatched before its predecessor finished': { file: 'hello.yaml', invariant: 'order' },
   "a retry's timeout lost": { file: 'retry-backoff.yaml', invariant: 'follows-path' },
   'finally task executed twice': { file: 'cleanup-always.yaml', invariant: 'finally' },
+  'next attempt dispatched while the stopped one still runs': { file: 'retry-backoff.yaml', invariant: 'no-overlap' },
 };
 
 describe('lockstep test catches planted bugs', () => {
