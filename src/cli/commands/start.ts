@@ -24,10 +24,11 @@ export function exitCodeOfState(state: RunState): number {
 
 /** One line about a run's state, for people. */
 export function describeState(state: RunState): string {
-  const context = state.snapshot.context as { completed?: string[]; attempts?: Record<string, number> };
+  const context = state.snapshot.context as { completed?: string[]; attempts?: Record<string, number>; stopping?: { taskId: string; attempt: number } | null };
   const done = context.completed?.length ?? 0;
   if (state.status === 'running') {
-    return `${state.runId}: running ${state.sequence} v${state.version}, ${done} task(s) done${state.currentTask ? `, ${state.currentTask} in flight (attempt ${context.attempts?.[state.currentTask] ?? 1})` : ''}`;
+    const stopping = context.stopping ? `, waiting for ${context.stopping.taskId} (attempt ${context.stopping.attempt}, stopped) to end` : '';
+    return `${state.runId}: running ${state.sequence} v${state.version}, ${done} task(s) done${state.currentTask ? `, ${state.currentTask} in flight (attempt ${context.attempts?.[state.currentTask] ?? 1})` : ''}${stopping}`;
   }
   const f = state.final;
   return `${state.runId}: ${state.status} ${state.sequence} v${state.version} in ${formatDuration(f?.durationMs ?? state.updatedAt - state.createdAt)}${f?.reason ? `: ${f.reason}` : ''}${f && f.failedTasks.length > 0 ? ` (failed: ${f.failedTasks.join(', ')})` : ''}`;
