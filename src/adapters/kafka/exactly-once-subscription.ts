@@ -3,6 +3,7 @@ import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { BatchContext, BatchHandler, SubscribeOptions, Subscription, TopicMessage } from '../../ports/transport.js';
 import { sleep, topicMessageChunks } from './encoding.js';
 import { consumerConfig, decodeMessage, isFenced, kafkaErrorTypes, producerConfig } from './kafka-client.js';
+import { createTransactionalProducer } from './transactional-producer.js';
 
 /** What a subscription needs from its transport. */
 export interface SubscriptionDeps {
@@ -153,7 +154,7 @@ export class ExactlyOnceSubscription implements Subscription {
     if (partitions.length === 0 || this.#closed) return;
     const { group, topic } = this.#d.options;
     const results = await Promise.allSettled(partitions.map(async (p) => {
-      const producer = this.#d.kafka.producer(producerConfig(`${group}.${topic}.${p}`));
+      const producer = createTransactionalProducer(this.#d.kafka, producerConfig(`${group}.${topic}.${p}`));
       try {
         await producer.connect();
         // The first transaction initialises the transactional id: the broker completes or aborts the previous
@@ -281,8 +282,15 @@ export class ExactlyOnceSubscription implements Subscription {
           const txn = await pipe.producer.transaction();
           let committing = false;
           try {
-            for (const chunk of chunks) await txn.sendBatch({ topicMessages: chunk, acks: -1 });
-            await txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: pipe.partition, offset }] }] });
+            // The output (AddPartitionsToTxn, then Produce) and the offsets (AddOffsetsToTxn, then TxnOffsetCommit)
+            // do not depend on each other: both are sent at once, and the commit waits for both.
+            const sent = await Promise.allSettled([
+              (async () => {
+                for (const chunk of chunks) await txn.sendBatch({ topicMessages: chunk, acks: -1 });
+              })(),
+              txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: pipe.partition, offset }] }] }),
+            ]);
+            for (const r of sent) if (r.status === 'rejected') throw r.reason;
             committing = true;
             await txn.commit();
             break;
