@@ -71,6 +71,9 @@ export function toTaskError(error: unknown): TaskError {
 }
 
 const COMPLETED_MEMORY = 10_000;
+/** Waits between attempts to publish an outcome the transport could not send. */
+const PUBLISH_RETRY_MIN_MS = 100;
+const PUBLISH_RETRY_MAX_MS = 1_000;
 
 /**
  * Executes task attempts dispatched to a queue and reports each outcome as an event. Execution is at least
@@ -85,6 +88,23 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const running = new Map<string, { controller: AbortController; done: Promise<void>; acks: CompleteDeferred[]; handedBack: boolean }>();
   const completed = new Map<string, TopicMessage>();
   let closing = false;
+
+  /**
+   * Sends an outcome until it is out. A publish fails when the brokers stay unreachable longer than the client's
+   * own retries; the dispatch is then still unacknowledged, but nothing delivers it to this worker again, so
+   * giving up would leave its run waiting for ever. Gives up only once the worker is closing: the dispatch,
+   * never acknowledged, goes to the next worker of the queue.
+   */
+  const untilDelivered = async (send: () => Promise<void>): Promise<void> => {
+    for (let delay = PUBLISH_RETRY_MIN_MS; ; delay = Math.min(delay * 2, PUBLISH_RETRY_MAX_MS)) {
+      try {
+        return await send();
+      } catch (error) {
+        if (closing) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  };
 
   const run = (task: DispatchedTask, ack: CompleteDeferred | undefined) => {
     const key = task.payload.idempotencyKey;
@@ -112,8 +132,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       completed.set(key, message);
       if (completed.size > COMPLETED_MEMORY) completed.delete(completed.keys().next().value!);
       try {
-        if (acks.length === 0) await options.transport.publish([message]);
-        else await Promise.all(acks.map((a, i) => a(i === 0 ? [message] : [])));
+        if (acks.length === 0) await untilDelivered(() => options.transport.publish([message]));
+        else await Promise.all(acks.map((a, i) => untilDelivered(() => a(i === 0 ? [message] : []))));
       } catch {
         completed.delete(key);
       }
