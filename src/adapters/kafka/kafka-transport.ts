@@ -24,10 +24,11 @@ interface Pending {
 
 /**
  * The Kafka transport. Messages are JSON envelopes keyed by run id (murmur2 partitioning, as Java clients do), so
- * one run's messages stay in order in one partition. `publish` batches everything published in the same tick
- * into one idempotent `sendBatch`. Subscriptions are consumer groups: `exactly-once` ones commit the handler's
- * messages and the batch's offsets in one fenced transaction per partition batch, `at-least-once` ones publish,
- * then commit, and let a handler hold a message's acknowledgement back (`defer`).
+ * one run's messages stay in order in one partition. `publish` batches what is published in the same turn of the
+ * microtask queue, and everything published while a send is in flight, into one idempotent `sendBatch`.
+ * Subscriptions are consumer groups: `exactly-once` ones commit the handler's messages and the batch's offsets in
+ * one fenced transaction per partition batch, `at-least-once` ones publish, then commit, and let a handler hold a
+ * message's acknowledgement back (`defer`).
  */
 export class KafkaTransport implements Transport {
   readonly kafka: Kafka;
@@ -70,7 +71,9 @@ export class KafkaTransport implements Transport {
       this.#pending.push({ messages, resolve, reject });
       if (!this.#flushing) {
         this.#flushing = true;
-        setImmediate(() => void this.#flush());
+        // A microtask, not setImmediate: a worker's task outcome goes out before its consumer's next fetch request
+        // is built and written (~0.2 ms sooner on the critical path of each step).
+        queueMicrotask(() => void this.#flush());
       }
     });
   }
