@@ -1,12 +1,13 @@
-// npm run bench:kafka -- [--runs R] [--tasks N] [--partitions P] [--latency-runs L] [--floor-samples S]
+// npm run bench:kafka -- [--runs R] [--tasks N] [--partitions P] [--latency-runs L] [--floor-samples S] [--warmup SECONDS]
 // Kafka mode under exactly-once: R concurrent runs x N no-op tasks through a real broker (KAFKA_BROKERS, else one
 // started from scripts/kafka/broker.mjs for the bench). The orchestrator and the worker run in this process.
 // Prints steps/s and the per-step latency (a task's handler returning -> the next task's handler starting: one
 // event hop to the orchestrator, its transaction, one dispatch hop to the worker), and, in the same run, the floor:
 // a raw kafkajs two-hop round trip (produce, consume, produce, consume) with the same client settings, and the
-// ratio to it. The relay of the floor is plain (idempotent producer), transactional as kafkajs does it (output and
-// offsets in one transaction: 9 broker round trips), and transactional as lockstep's orchestrator does it (5 round
-// trips: coordinators looked up once, output and offsets registered at once). Needs a build (npm run build).
+// ratio to it, measured in alternating rounds with lockstep's one-run latency. The relay of the floor is plain
+// (idempotent producer), transactional as kafkajs does it (output and offsets in one transaction: 9 broker round
+// trips), and transactional as lockstep's orchestrator does it (5 round trips: coordinators looked up once, output
+// and offsets registered at once). Needs a build (npm run build).
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { startBroker } from '../scripts/kafka/broker.mjs';
@@ -22,6 +23,8 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '8' },
     'latency-runs': { type: 'string', default: '40' },
     'floor-samples': { type: 'string', default: '300' },
+    /** Seconds of warm-up runs before measuring (default 30 with the bench's own broker, 2 with KAFKA_BROKERS): a JVM just started needs that long to get fast (JIT). */
+    warmup: { type: 'string' },
   },
 });
 const R = Number(values.runs);
@@ -75,30 +78,31 @@ const run = async () => {
   if (final.outcome !== 'succeeded') throw new Error(`run ${runId} ${final.outcome}: ${final.reason}`);
 };
 
-log(`warming up (partitions ${P}, tasks per run ${N})`);
+const warmupSeconds = Number(values.warmup ?? (broker ? 30 : 2));
+log(`warming up for ${warmupSeconds} s (partitions ${P}, tasks per run ${N})`);
 await Promise.all(Array.from({ length: 50 }, run));
+// A few runs at a time: many small transactions, the requests the broker then serves in the measured phases.
+const until = performance.now() + warmupSeconds * 1000;
+await Promise.all(Array.from({ length: 8 }, async () => {
+  while (performance.now() < until) await run();
+}));
 
-// Latency with one run at a time: the cost of a step without queueing (after a few runs alone, as the floor
-// drops its first round trips).
-for (let i = 0; i < 5; i++) await run();
-gaps = [];
-for (let i = 0; i < Number(values['latency-runs']); i++) await run();
-const idle = gaps;
-
-// Throughput: R concurrent runs.
+// Throughput: R concurrent runs. First, so that the broker's JVM is warm (JIT) for the latencies measured next.
 log(`${R} concurrent runs x ${N} tasks`);
 gaps = [];
 const t0 = performance.now();
 await Promise.all(Array.from({ length: R }, run));
 const elapsed = performance.now() - t0;
 const loaded = gaps;
+gaps = [];
 const stepsPerSecond = (R * N) / (elapsed / 1000);
-const stats = { ...orchestrator.stats };
-await worker.close();
-await service.close();
 
 // ---- the floor: raw kafkajs, two hops, same client settings ---------------------------------------------------
-/** @param {'plain' | 'kafkajs' | 'lockstep'} relayMode how the relay produces: plain, or in a transaction as kafkajs or lockstep sends it */
+/**
+ * A two-hop round trip: produce to topic a; a relay consumes it and produces it to topic b; a sink consumes it.
+ * @param {'plain' | 'kafkajs' | 'lockstep'} relayMode how the relay produces: plain, or in a transaction (output +
+ * consumer offsets) as kafkajs or lockstep's orchestrator sends it
+ */
 async function floor(relayMode) {
   const transactional = relayMode !== 'plain';
   const kafka = createKafka({ clientId: 'bench-floor', brokers, logLevel: 'nothing' }); // lockstep's client settings
@@ -139,32 +143,71 @@ async function floor(relayMode) {
     },
   });
   let arrived;
-  await sink.run({ eachMessage: async () => arrived?.() });
+  // The sink only measures: it commits nothing, so that no commit of its own competes with the next round trip.
+  await sink.run({ autoCommit: false, eachMessage: async () => arrived?.() });
   await ready;
-  const samples = [];
-  const total = Number(values['floor-samples']);
-  for (let i = 0; i < total + 20; i++) {
+  let i = 0;
+  const roundTrip = async () => {
     const got = new Promise((resolve) => (arrived = resolve));
     const start = performance.now();
-    await producer.send({ topic: a, acks: -1, messages: [{ key: 'k', value: String(i) }] });
+    await producer.send({ topic: a, acks: -1, messages: [{ key: 'k', value: String(i++) }] });
     await got;
-    if (i >= 20) samples.push(performance.now() - start);
-  }
-  await Promise.all([producer.disconnect(), relayProducer.disconnect(), relay.disconnect(), sink.disconnect()]);
-  await admin.deleteTopics({ topics: [a, bTopic] }).catch(() => {});
-  await admin.disconnect();
-  return samples;
+    return performance.now() - start;
+  };
+  for (let k = 0; k < 20; k++) await roundTrip();
+  // Paused between its rounds: no fetch requests of its own while something else is measured.
+  const pause = () => (relay.pause([{ topic: a }]), sink.pause([{ topic: bTopic }]));
+  pause();
+  return {
+    /** `count` round trips, after two dropped ones (the consumers' first fetches after resuming). */
+    async sample(count) {
+      relay.resume([{ topic: a }]);
+      sink.resume([{ topic: bTopic }]);
+      await roundTrip();
+      await roundTrip();
+      const samples = [];
+      for (let k = 0; k < count; k++) samples.push(await roundTrip());
+      pause();
+      return samples;
+    },
+    async close() {
+      await Promise.all([producer.disconnect(), relayProducer.disconnect(), relay.disconnect(), sink.disconnect()]);
+      await admin.deleteTopics({ topics: [a, bTopic] }).catch(() => {});
+      await admin.disconnect();
+    },
+  };
 }
 
-log('measuring the floor (raw kafkajs two-hop round trips)');
-const plain = await floor('plain');
-const tx = await floor('kafkajs');
-const txLockstep = await floor('lockstep');
+// Latency with one run at a time (the cost of a step without queueing), and the floor, measured in alternating
+// rounds so that both see the same machine and the same broker.
+log('setting up the floor (raw kafkajs two-hop round trips)');
+const floors = { plain: await floor('plain'), kafkajs: await floor('kafkajs'), lockstep: await floor('lockstep') };
+const floorSamples = { plain: [], kafkajs: [], lockstep: [] };
+const ROUNDS = 10;
+const latencyRuns = Number(values['latency-runs']);
+const perRound = Math.ceil(Number(values['floor-samples']) / ROUNDS);
+log(`one run at a time and the floor, in ${ROUNDS} alternating rounds`);
+for (let i = 0; i < 5; i++) await run();
+const idle = [];
+for (let r = 0; r < ROUNDS; r++) {
+  await run(); // dropped, as the floor drops its first two round trips of a round
+  gaps = [];
+  const runs = Math.round(((r + 1) * latencyRuns) / ROUNDS) - Math.round((r * latencyRuns) / ROUNDS);
+  for (let i = 0; i < runs; i++) await run();
+  idle.push(...gaps);
+  for (const mode of /** @type {const} */ (['plain', 'kafkajs', 'lockstep'])) floorSamples[mode].push(...await floors[mode].sample(perRound));
+}
+const stats = { ...orchestrator.stats };
+await worker.close();
+await service.close();
+await Promise.all(Object.values(floors).map((f) => f.close()));
+const { plain, kafkajs: tx, lockstep: txLockstep } = floorSamples;
 if (broker) await broker.stop();
 
 const p50 = pct(idle, 50);
 console.log(`lockstep Kafka mode, exactly-once: ${R} concurrent runs x ${N} no-op tasks, ${P} partitions, one orchestrator + one worker (this process)`);
 console.log(`  client settings: maxWaitTimeInMs ${CLIENT_SETTINGS.maxWaitTimeInMs}, idempotent producers, acks -1, read_committed consumers`);
+console.log(`  broker: ${broker ? 'started by the bench' : `KAFKA_BROKERS=${brokers}`}, warmed up for ${warmupSeconds} s first`);
 console.log(`  throughput:                 ${Math.round(stepsPerSecond)} steps/s (${R * N} steps in ${(elapsed / 1000).toFixed(2)} s)`);
 console.log(`  per-step latency, ${R} runs: p50 ${ms(pct(loaded, 50))}  p99 ${ms(pct(loaded, 99))}  (${loaded.length} steps)`);
 console.log(`  per-step latency, 1 run:    p50 ${ms(p50)}  p99 ${ms(pct(idle, 99))}  (${idle.length} steps)`);
