@@ -13,7 +13,7 @@ import { createLocalExecutor } from '../runtime/local-executor.js';
 import type { LocalExecutorOptions } from '../runtime/local-executor.js';
 import type { ProgramRegistry } from '../runtime/registry.js';
 import { findSpec } from '../runtime/run-state.js';
-import type { Executor } from '../runtime/worker.js';
+import type { Executor, LazySignalExecutor } from '../runtime/worker.js';
 import type { IngestEnvelope, LiveUpdate, RunQuery, ServeBackend, ServedSequence } from './backend.js';
 import { RunTracker } from './run-tracker.js';
 
@@ -81,12 +81,12 @@ export async function createEmbeddedBackend(options: EmbeddedBackendOptions): Pr
   const remote = new RemoteAttempts();
   let tracker: RunTracker | undefined;
   let runtime: EmbeddedRuntime | undefined;
-  let local: Executor | undefined;
+  let local: LazySignalExecutor | undefined;
   const execute: Executor = (task, signal) => {
     const { program } = runtime!.registry.resolve(task.payload.sequence, task.payload.version);
     const action = findSpec(program, task.taskId)?.action;
     if (action?.kind === 'queue') return remote.wait(task.runId, signal);
-    return local!(task, signal);
+    return local!(task, () => signal);
   };
   const onEntry = (entry: RunEntry) => {
     const update = tracker!.apply(entry);

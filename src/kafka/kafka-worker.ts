@@ -84,7 +84,8 @@ export async function createWorker(options: KafkaWorkerOptions): Promise<KafkaWo
 
 /** A worker that runs the shell tasks of the given sequences (what `lockstep worker` runs). */
 export function createShellWorker(options: Omit<KafkaWorkerOptions, 'handlers' | 'execute'> & { registry: ProgramRegistry; cwd?: string }): Promise<KafkaWorker> {
-  return createWorker({ ...options, execute: createLocalExecutor({ registry: options.registry, ...(options.cwd ? { cwd: options.cwd } : {}) }) });
+  const local = createLocalExecutor({ registry: options.registry, ...(options.cwd ? { cwd: options.cwd } : {}) });
+  return createWorker({ ...options, execute: (task, signal) => local(task, () => signal) });
 }
 
 /** Which attempt a task event reports on (from its `task.dispatch`). */

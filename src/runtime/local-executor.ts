@@ -3,7 +3,8 @@ import type { TaskContext, TaskHandler } from '../core/sequence/types.js';
 import type { ProgramRegistry } from './registry.js';
 import { findSpec } from './run-state.js';
 import { runShellTask, shellEnvironment } from './shell-task.js';
-import type { DispatchedTask, Executor } from './worker.js';
+import type { DispatchedTask, LazySignalExecutor } from './worker.js';
+import { LAZY_SIGNAL } from './worker.js';
 
 export interface LocalExecutorOptions {
   readonly registry: ProgramRegistry;
@@ -15,17 +16,19 @@ export interface LocalExecutorOptions {
   readonly cwd?: string;
 }
 
-/** The context handed to an in-process handler. */
-export function taskContext(task: DispatchedTask, signal: AbortSignal): TaskContext {
-  return {
+/** The context handed to an in-process handler; `signal` may be given as a function, called when first read. */
+export function taskContext(task: DispatchedTask, signal: AbortSignal | (() => AbortSignal)): TaskContext {
+  const base = {
     runId: task.runId, taskId: task.taskId, attempt: task.attempt, idempotencyKey: task.payload.idempotencyKey,
-    phase: task.payload.phase, input: task.payload.input, results: task.payload.results, signal,
+    phase: task.payload.phase, input: task.payload.input, results: task.payload.results,
   };
+  if (typeof signal !== 'function') return { ...base, signal };
+  return Object.defineProperty(base, 'signal', { get: signal, enumerable: true }) as TaskContext;
 }
 
 /** Executes tasks in this process: builder handlers, shell commands, and queue tasks that have a local handler. */
-export function createLocalExecutor(options: LocalExecutorOptions): Executor {
-  return async (task, signal) => {
+export function createLocalExecutor(options: LocalExecutorOptions): LazySignalExecutor {
+  const execute = async (task: DispatchedTask, signal: () => AbortSignal): Promise<unknown> => {
     const { program } = options.registry.resolve(task.payload.sequence, task.payload.version);
     const spec = findSpec(program, task.taskId);
     if (!spec) throw new LockstepError(ErrorCode.noHandler, `sequence ${program.sequence.name} has no task "${task.taskId}"`);
@@ -38,13 +41,14 @@ export function createLocalExecutor(options: LocalExecutorOptions): Executor {
       }
       return handler(taskContext(task, signal));
     }
-    const env = shellEnvironment({ ...taskContext(task, signal), phase: task.payload.phase }, action.env);
+    const env = shellEnvironment({ ...taskContext(task, signal()), phase: task.payload.phase }, action.env);
     const cwd = action.cwd ?? options.cwd;
     const onOutput = options.onOutput;
     const { result } = await runShellTask({
-      run: action.run, env, signal, ...(cwd ? { cwd } : {}),
+      run: action.run, env, signal: signal(), ...(cwd ? { cwd } : {}),
       ...(onOutput ? { onOutput: (stream, line) => onOutput(task, stream, line) } : {}),
     });
     return result;
   };
+  return Object.assign(execute, { [LAZY_SIGNAL]: true as const });
 }

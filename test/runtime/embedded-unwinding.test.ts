@@ -87,6 +87,31 @@ describe('embedded runtime: finally, compensation and cancel', () => {
     await h.close();
   });
 
+  it('a handler that reads its signal only after the cancel still sees it aborted, with the reason', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => { release = r; });
+    const seen: Array<{ aborted: boolean; reason: unknown }> = [];
+    const seq = sequence('late-signal')
+      .then('slow', async (ctx: TaskContext) => {
+        await gate; // does not touch ctx.signal until the cancel has reached the worker
+        seen.push({ aborted: ctx.signal.aborted, reason: ctx.signal.reason });
+        if (ctx.signal.aborted) throw new Error('stopped');
+      })
+      .build();
+    const h = await harness(seq);
+    let cancelled = false;
+    const { final } = await h.run(undefined, async (id) => {
+      if (cancelled) return;
+      cancelled = true;
+      await h.runtime.orchestrator.cancel(id, 'operator said stop');
+      await idle();
+      release();
+    });
+    expect(final).toMatchObject({ type: 'run.cancelled' });
+    expect(seen).toEqual([{ aborted: true, reason: 'run cancelled' }]);
+    await h.close();
+  });
+
   it('a failing finally task fails the run but the other finally tasks still run once', async () => {
     const { seq, ran } = saga({ finallyFails: true });
     const h = await harness(seq);
