@@ -13,7 +13,7 @@ import type { StartRequest } from '../runtime/orchestrator.js';
 import { ProgramRegistry } from '../runtime/registry.js';
 import { systemClock } from '../runtime/system-clock.js';
 import { startWorker } from '../runtime/worker.js';
-import type { Executor, WorkerHandle } from '../runtime/worker.js';
+import type { Executor, LazySignalExecutor, WorkerHandle } from '../runtime/worker.js';
 
 export interface EmbeddedOptions {
   /** Where runs are recorded. @default an in-memory store */
@@ -27,7 +27,7 @@ export interface EmbeddedOptions {
   readonly queueHandlers?: Readonly<Record<string, TaskHandler>>;
   readonly cwd?: string;
   /** Replaces the local executor (handlers and shell commands), e.g. to script task outcomes in tests. */
-  readonly execute?: Executor;
+  readonly execute?: Executor | LazySignalExecutor;
 }
 
 /** An orchestrator and its workers in one process, over the in-memory transport. */

@@ -13,7 +13,8 @@ import { createLocalExecutor } from '../runtime/local-executor.js';
 import type { LocalExecutorOptions } from '../runtime/local-executor.js';
 import type { ProgramRegistry } from '../runtime/registry.js';
 import { findSpec } from '../runtime/run-state.js';
-import type { Executor, LazySignalExecutor } from '../runtime/worker.js';
+import type { DispatchedTask, LazySignalExecutor } from '../runtime/worker.js';
+import { LAZY_SIGNAL } from '../runtime/worker.js';
 import type { IngestEnvelope, LiveUpdate, RunQuery, ServeBackend, ServedSequence } from './backend.js';
 import { RunTracker } from './run-tracker.js';
 
@@ -82,12 +83,12 @@ export async function createEmbeddedBackend(options: EmbeddedBackendOptions): Pr
   let tracker: RunTracker | undefined;
   let runtime: EmbeddedRuntime | undefined;
   let local: LazySignalExecutor | undefined;
-  const execute: Executor = (task, signal) => {
+  const execute: LazySignalExecutor = Object.assign((task: DispatchedTask, signal: () => AbortSignal) => {
     const { program } = runtime!.registry.resolve(task.payload.sequence, task.payload.version);
     const action = findSpec(program, task.taskId)?.action;
-    if (action?.kind === 'queue') return remote.wait(task.runId, signal);
-    return local!(task, () => signal);
-  };
+    if (action?.kind === 'queue') return remote.wait(task.runId, signal());
+    return local!(task, signal);
+  }, { [LAZY_SIGNAL]: true as const });
   const onEntry = (entry: RunEntry) => {
     const update = tracker!.apply(entry);
     for (const listener of listeners) listener(update);

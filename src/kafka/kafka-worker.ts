@@ -11,7 +11,7 @@ import { envelope } from '../runtime/messages.js';
 import type { ProgramRegistry } from '../runtime/registry.js';
 import { systemClock } from '../runtime/system-clock.js';
 import { startWorker } from '../runtime/worker.js';
-import type { Executor, WorkerHandle } from '../runtime/worker.js';
+import type { Executor, LazySignalExecutor, WorkerHandle } from '../runtime/worker.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveBrokers } from './connection.js';
 
@@ -28,7 +28,8 @@ export interface KafkaWorkerOptions extends KafkaModeOptions {
   readonly queue: string;
   /** What runs each task; see {@link WorkerHandlers}. Give `execute` instead to run tasks another way. */
   readonly handlers?: WorkerHandlers;
-  readonly execute?: Executor;
+  /** Runs each task instead of `handlers`; a {@link LazySignalExecutor} gets its signal only when it reads it. */
+  readonly execute?: Executor | LazySignalExecutor;
   /** Workers of one queue sharing a group split its partitions. @default '<prefix>-workers-<queue>' */
   readonly group?: string;
   /** @default the system clock */
@@ -84,8 +85,7 @@ export async function createWorker(options: KafkaWorkerOptions): Promise<KafkaWo
 
 /** A worker that runs the shell tasks of the given sequences (what `lockstep worker` runs). */
 export function createShellWorker(options: Omit<KafkaWorkerOptions, 'handlers' | 'execute'> & { registry: ProgramRegistry; cwd?: string }): Promise<KafkaWorker> {
-  const local = createLocalExecutor({ registry: options.registry, ...(options.cwd ? { cwd: options.cwd } : {}) });
-  return createWorker({ ...options, execute: (task, signal) => local(task, () => signal) });
+  return createWorker({ ...options, execute: createLocalExecutor({ registry: options.registry, ...(options.cwd ? { cwd: options.cwd } : {}) }) });
 }
 
 /** Which attempt a task event reports on (from its `task.dispatch`). */
