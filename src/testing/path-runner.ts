@@ -63,11 +63,15 @@ interface Executing {
   stopped: boolean;
   /** The stopped attempt ends and reports its abort. */
   readonly report: () => void;
+  /** The stopped attempt ignores its abort and reports success. */
+  readonly reportSuccess: () => void;
   /** The stopped attempt ends without a word, as on a dead worker; its report is held until `release` is called. */
   readonly vanish: () => () => void;
 }
 
 const FINAL = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
+/** Steps that are an attempt's own report: each is sent again as a duplicate when duplicates are injected. */
+const REPORTS = new Set<StepToken>([StepToken.succeed, StepToken.fail, StepToken.stopped, StepToken.stoppedOk]);
 const topics = topicNames();
 
 /**
@@ -94,6 +98,7 @@ function scriptedExecutor(executions: ExecutionEvent[], executing: Map<string, E
       succeed: () => end() && resolve(result?.(task)),
       fail: () => end() && reject(new Error(SCRIPTED_FAILURE.message)),
       report: () => end() && reject(aborted()),
+      reportSuccess: () => end() && resolve(result?.(task)),
       vanish: () => (end() ? () => reject(aborted()) : () => {}),
     };
     signal.addEventListener('abort', () => (entry.stopped = true), { once: true });
@@ -177,10 +182,12 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
 
   const perform = async (step: PathStep): Promise<string | undefined> => {
     switch (step.token) {
-      case StepToken.stopped: {
+      case StepToken.stopped:
+      case StepToken.stoppedOk: {
         const x = stoppedAttempt(step);
         if (typeof x === 'string') return x;
-        x.report();
+        if (step.token === StepToken.stoppedOk) x.reportSuccess();
+        else x.report();
         return undefined;
       }
       case StepToken.grace: {
@@ -231,15 +238,15 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
         await settle();
         continue;
       }
-      if (step.token === StepToken.succeed || step.token === StepToken.fail || step.token === StepToken.stopped) {
-        const type = step.token === StepToken.succeed ? 'task.succeeded' : 'task.failed';
+      if (REPORTS.has(step.token)) {
+        const type = step.token === StepToken.succeed || step.token === StepToken.stoppedOk ? 'task.succeeded' : 'task.failed';
         await probe(`a duplicate of step ${i + 1} (${step.label})`, () => publishCompletion(type, step.taskId!, step.attempt!));
       } else if (step.token === StepToken.grace) {
         // The stopped attempt reports after all, once the run has gone on without it.
         await probe(`a late report of ${step.taskId}#${step.attempt} after its stop grace (step ${i + 1})`, async () => held.shift()?.());
       }
     }
-    if (inject && ended() && last?.taskId && (last.token === StepToken.succeed || last.token === StepToken.fail || last.token === StepToken.stopped)) {
+    if (inject && ended() && last?.taskId && REPORTS.has(last.token)) {
       await probe(`a duplicate of the last step (${last.label}) after the run ended`, () => publishCompletion('task.succeeded', last.taskId!, last.attempt!));
     }
   } finally {

@@ -27,14 +27,16 @@ describe('lockstep test', () => {
     const r = await lockstep(['test', `${MACHINES}/hello.yaml`]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toBe(`hello v1 (${MACHINES}/hello.yaml): all 10 paths`);
+    expect(lines[0]).toBe(`hello v1 (${MACHINES}/hello.yaml): all 13 paths`);
     expect(lines[1]).toMatch(/^ {2}PATH +EXPECTED +RESULT +EVENTS$/);
     expect(lines).toContain('  SSF   failed     ok      greet ok > count ok > goodbye fail');
-    // A cancelled attempt ends (its report) or its stop grace expires, before the run ends.
+    // A cancelled attempt ends (its report of the abort, or a success despite it) or its stop grace expires, before
+    // the run ends.
     expect(lines).toContain('  SCE   cancelled  ok      greet ok > cancel > count ended (stopped)');
+    expect(lines).toContain('  SCD   cancelled  ok      greet ok > cancel > count succeeded anyway (stopped)');
     expect(lines).toContain('  SCG   cancelled  ok      greet ok > cancel > count stop grace expired');
-    expect(lines.at(-2)).toMatch(/^coverage: states 11\/11 \(100%\), transitions 15\/15 \(100%\)/);
-    expect(lines.at(-1)).toMatch(/^10 paths: 10 passed, 0 failed \(\d+\.\ds\)$/);
+    expect(lines.at(-2)).toMatch(/^coverage: states 11\/11 \(100%\), transitions 16\/16 \(100%\)/);
+    expect(lines.at(-1)).toMatch(/^13 paths: 13 passed, 0 failed \(\d+\.\ds\)$/);
   });
 
   it('samples with a seed when there are more paths than --max-paths, still covering every transition', async () => {
@@ -50,7 +52,7 @@ describe('lockstep test', () => {
   it('replays one path with --path', async () => {
     const r = await lockstep(['test', `${MACHINES}/compensation.yaml`, '--path', 'SSFSSS']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('1 given path of 164');
+    expect(r.stdout).toContain('1 given path of 218');
     expect(r.stdout).not.toContain('not covered');
     expect(r.stdout).toContain('  SSFSSS  failed    ok      create-order ok > reserve-stock ok > charge fail > reserve-stock.compensate ok > create-order.compensate ok > audit ok');
   });

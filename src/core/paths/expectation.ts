@@ -84,6 +84,7 @@ export function expectOutcome(sequence: Sequence, steps: readonly PathStep[]): E
         break;
       case StepToken.retry:
       case StepToken.stopped:
+      case StepToken.stoppedOk:
       case StepToken.grace:
         break;
     }

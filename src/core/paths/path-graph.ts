@@ -79,13 +79,14 @@ function label(step: Omit<PathStep, 'label'>): string {
     case Token.cancel: return 'cancel';
     case Token.runTimeout: return 'run timeout';
     case Token.stopped: return `${task} ended (stopped)`;
+    case Token.stoppedOk: return `${task} succeeded anyway (stopped)`;
     case Token.grace: return `${task} stop grace expired`;
   }
 }
 
 /** Orders path ids the way a full enumeration lists them: success first, then failure, timers, cancellation. */
 const RANK: Record<string, number> = {
-  [Token.succeed]: 0, [Token.fail]: 1, [Token.stopped]: 1, [Token.timeout]: 2, [Token.retry]: 2, [Token.runTimeout]: 2, [Token.grace]: 2, [Token.cancel]: 3,
+  [Token.succeed]: 0, [Token.fail]: 1, [Token.stopped]: 1, [Token.stoppedOk]: 1, [Token.timeout]: 2, [Token.retry]: 2, [Token.runTimeout]: 2, [Token.grace]: 2, [Token.cancel]: 3,
 };
 function byEventOrder(a: string, b: string): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) {

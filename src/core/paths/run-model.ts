@@ -22,8 +22,10 @@ export const StepToken = {
   cancel: 'C',
   /** The whole-run timeout fires. */
   runTimeout: 'X',
-  /** The attempt the run stopped (timeout, cancel, run timeout) ends: its own report arrives. */
+  /** The attempt the run stopped (timeout, cancel, run timeout) ends: its own report of the abort arrives. */
   stopped: 'E',
+  /** The stopped attempt ignores its abort and reports success (a handler that never reads its signal). */
+  stoppedOk: 'D',
   /** The stopped attempt never reports: its stop grace runs out and the run goes on without it. */
   grace: 'G',
 } as const;
@@ -90,7 +92,9 @@ export function tokenOf(event: RunEvent, stopping: CurrentTask | null = null): S
     case 'TASK_SUCCEEDED':
     case 'TASK_FAILED':
     case 'TASK_INTERRUPTED':
-      if (stopping && event.taskId === stopping.taskId && event.attempt === stopping.attempt) return StepToken.stopped;
+      if (stopping && event.taskId === stopping.taskId && event.attempt === stopping.attempt) {
+        return event.type === 'TASK_SUCCEEDED' ? StepToken.stoppedOk : StepToken.stopped;
+      }
       return event.type === 'TASK_SUCCEEDED' ? StepToken.succeed : StepToken.fail;
     case 'CANCEL':
       return StepToken.cancel;
@@ -230,9 +234,13 @@ export function createRunModel(sequence: Sequence): RunModel {
       const { taskId, attempt } = current;
       out.push({ type: 'TASK_SUCCEEDED', taskId, attempt }, { type: 'TASK_FAILED', taskId, attempt, error: SCRIPTED_FAILURE });
     }
-    // A stopped attempt reports its abort, unless its stop grace (a timer, below) runs out first.
+    // A stopped attempt reports its abort, or ignores it and succeeds, unless its stop grace (a timer, below) runs
+    // out first.
     const stopping = state.run.context.stopping;
-    if (stopping) out.push({ type: 'TASK_FAILED', taskId: stopping.taskId, attempt: stopping.attempt, error: SCRIPTED_FAILURE });
+    if (stopping) {
+      const { taskId, attempt } = stopping;
+      out.push({ type: 'TASK_FAILED', taskId, attempt, error: SCRIPTED_FAILURE }, { type: 'TASK_SUCCEEDED', taskId, attempt });
+    }
     const due = state.timers[0];
     if (due) out.push({ type: 'TIMER_FIRED', timerId: due[0] });
     if (inMain) out.push({ type: 'CANCEL' });
@@ -270,7 +278,7 @@ export function createRunModel(sequence: Sequence): RunModel {
   const taskOf = (state: ModelState, event: RunEvent) => {
     const stopping = state.run.context.stopping;
     const token = tokenOf(event, stopping);
-    if (stopping && (token === StepToken.stopped || token === StepToken.grace)) return { ...stopping };
+    if (stopping && (token === StepToken.stopped || token === StepToken.stoppedOk || token === StepToken.grace)) return { ...stopping };
     const region = activeSpec(state.run);
     if (!region) return undefined;
     if (event.type === 'TASK_SUCCEEDED' || event.type === 'TASK_FAILED') return { taskId: event.taskId, attempt: event.attempt, phase: region.phase };

@@ -13,31 +13,34 @@ const ids = (s: Sequence) => graphOf(s).select({ maxPaths: 10_000, seed: 1 }).pa
 describe('path graph: enumeration', () => {
   it('lists every path of a plain sequence: each task succeeds, fails or is cancelled', () => {
     const s = sequence('plain').then('a', noop).then('b', noop).then('c', noop).build();
-    // A cancelled attempt then ends (E) or never reports within its stop grace (G): the run ends only after that.
-    expect(ids(s)).toEqual(['CE', 'CG', 'F', 'SCE', 'SCG', 'SF', 'SSCE', 'SSCG', 'SSF', 'SSS']);
-    expect(graphOf(s).total).toBe(10n);
+    // A cancelled attempt then reports its abort (E), ignores it and succeeds (D), or never reports within its stop
+    // grace (G): the run ends only after that.
+    expect(ids(s)).toEqual(['CD', 'CE', 'CG', 'F', 'SCD', 'SCE', 'SCG', 'SF', 'SSCD', 'SSCE', 'SSCG', 'SSF', 'SSS']);
+    expect(graphOf(s).total).toBe(13n);
   });
 
   it('counts retries up to maxAttempts, with a backoff step between attempts', () => {
     const s = sequence('retry').then('a', noop, { retry: { maxAttempts: 3 } }).build();
     // A cancel during a backoff stops nothing: the run ends at once.
-    expect(ids(s)).toEqual(['CE', 'CG', 'FC', 'FRCE', 'FRCG', 'FRFC', 'FRFRCE', 'FRFRCG', 'FRFRF', 'FRFRS', 'FRS', 'S'].sort());
+    expect(ids(s)).toEqual(['CD', 'CE', 'CG', 'FC', 'FRCD', 'FRCE', 'FRCG', 'FRFC', 'FRFRCD', 'FRFRCE', 'FRFRCG', 'FRFRF', 'FRFRS', 'FRS', 'S'].sort());
   });
 
   it('adds a timeout outcome to every attempt of a task with a timeout', () => {
     const s = sequence('slow').then('a', noop, { timeout: '1m', retry: { maxAttempts: 2 } }).build();
     const g = graphOf(s);
-    expect(g.total).toBe(33n);
+    expect(g.total).toBe(61n);
     expect(g.path('TRETG').steps.map((st) => st.label)).toEqual([
       'a timeout', 'a retry', 'a ended (stopped)', 'a#2 timeout', 'a#2 stop grace expired',
     ]);
     // The stopped report may come before the retry timer too.
     expect(g.path('TERS').id).toBe('TERS');
+    // Or the stopped attempt ignores its abort and succeeds: the task still failed (timed out), and retries.
+    expect(g.path('TDRS').steps.map((st) => st.label)).toEqual(['a timeout', 'a succeeded anyway (stopped)', 'a retry', 'a#2 ok']);
   });
 
   it('starts no attempt while the one a timeout stopped is still ending', () => {
     const s = sequence('slow').then('a', noop, { timeout: '1m', retry: { maxAttempts: 2 } }).build();
-    expect(() => graphOf(s).path('TRT')).toThrow('path TRT: step 3 "T" is not possible there (possible: E, G, C)');
+    expect(() => graphOf(s).path('TRT')).toThrow('path TRT: step 3 "T" is not possible there (possible: E, D, G, C)');
   });
 
   it('only lets the timer that really comes first fire: the run timeout races task timeouts and backoffs', () => {
@@ -146,7 +149,7 @@ describe('path graph: size', () => {
     for (let i = 0; i < 10; i++) b = b.then(`t${i}`, noop, { timeout: '30s', retry: { maxAttempts: 3, backoff: { initial: '1s', jitter: 0.2 } } });
     const g = graphOf(b.build());
     expect(g.size.states).toBeLessThan(200);
-    expect(g.total).toBe(116_759_166_847_401n);
+    expect(g.total).toBe(194_503_340_819_558_233n);
   });
 
   it('explains why a model is too large instead of exploring forever', () => {
