@@ -63,8 +63,6 @@ interface Executing {
   stopped: boolean;
   /** The stopped attempt ends and reports its abort. */
   readonly report: () => void;
-  /** The stopped attempt ignores its abort and reports success. */
-  readonly reportSuccess: () => void;
   /** The stopped attempt ends without a word, as on a dead worker; its report is held until `release` is called. */
   readonly vanish: () => () => void;
 }
@@ -98,7 +96,6 @@ function scriptedExecutor(executions: ExecutionEvent[], executing: Map<string, E
       succeed: () => end() && resolve(result?.(task)),
       fail: () => end() && reject(new Error(SCRIPTED_FAILURE.message)),
       report: () => end() && reject(aborted()),
-      reportSuccess: () => end() && resolve(result?.(task)),
       vanish: () => (end() ? () => reject(aborted()) : () => {}),
     };
     signal.addEventListener('abort', () => (entry.stopped = true), { once: true });
@@ -186,7 +183,7 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
       case StepToken.stoppedOk: {
         const x = stoppedAttempt(step);
         if (typeof x === 'string') return x;
-        if (step.token === StepToken.stoppedOk) x.reportSuccess();
+        if (step.token === StepToken.stoppedOk) x.succeed(); // it ignored its abort
         else x.report();
         return undefined;
       }
