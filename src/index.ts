@@ -47,6 +47,8 @@ export type {
 } from './kafka/index.js';
 export { RunStateSchema } from './core/protocol/run-state.js';
 export type { RunState } from './core/protocol/run-state.js';
+export { PartitionOffsetSchema, partitionOffsetKey, isReservedKey } from './core/protocol/partition-offset.js';
+export type { PartitionOffset } from './core/protocol/partition-offset.js';
 export { wireJsonSchemas } from './core/protocol/json-schema.js';
 // Model-based testing without vitest (`lockstep/testing` adds `describeSequencePaths` for vitest suites).
 export { testSequence } from './testing/test-sequence.js';

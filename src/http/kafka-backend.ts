@@ -4,6 +4,7 @@ import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { StateValue } from '../core/graph/model.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
+import { isReservedKey } from '../core/protocol/partition-offset.js';
 import { parseRunState } from '../core/protocol/run-state.js';
 import type { RunState } from '../core/protocol/run-state.js';
 import type { Sequence } from '../core/sequence/types.js';
@@ -76,7 +77,8 @@ export async function createKafkaBackend(options: KafkaBackendOptions): Promise<
         const lows = await endOffsets(admin, topics.runs);
         const from = new Map([...Array(partitions).keys()].map((p) => [p, String(lows.get(p)?.low ?? 0n)]));
         await tailPartitions(transport.kafka, admin, topics.runs, [...from.keys()], (message) => {
-          if (message.value === null) return false;
+          // Tombstones, and lockstep's own records (a partition's offset), are not runs.
+          if (message.value === null || isReservedKey(message.key)) return false;
           const parsed = parseRunState(message.value);
           if (parsed.success) apply(parsed.state);
           else options.onLog?.(`lockstep serve: skipping a record of ${topics.runs} at ${message.partition}/${message.offset}: ${parsed.reason}`);

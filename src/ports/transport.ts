@@ -1,12 +1,15 @@
 import type { DeadLetter, Envelope } from '../core/protocol/envelope.js';
+import type { PartitionOffset } from '../core/protocol/partition-offset.js';
 import type { RunState } from '../core/protocol/run-state.js';
 
 /** A message on a topic, keyed by run id so that one run's messages stay in order. */
 export interface TopicMessage {
   readonly topic: string;
   readonly key: string;
-  /** An envelope, a dead letter, or a run's state (the compacted run-state topic). */
-  readonly value: Envelope | DeadLetter | RunState;
+  /** An envelope, a dead letter, a run's state or a partition's offset (both on the compacted run-state topic). */
+  readonly value: Envelope | DeadLetter | RunState | PartitionOffset;
+  /** Sends to this partition instead of the key's. */
+  readonly partition?: number;
 }
 
 /** A message as consumed: the envelope, or the raw text when it did not parse (it goes to the dead-letter topic). */
@@ -70,7 +73,7 @@ export interface SubscribeOptions {
    * Called with partitions this member newly owns, before their first batch (to restore run state). A partition
    * given back through `onRevoked` comes back here before it is consumed again.
    */
-  readonly onAssigned?: (partitions: readonly number[]) => Promise<void>;
+  readonly onAssigned?: (partitions: readonly number[]) => Promise<void | ReadonlyMap<number, string>>;
   /**
    * Called with partitions this member no longer owns, or whose last batch could not be acknowledged after the
    * handler ran: state derived from them must be dropped (their batches are delivered again).
@@ -78,6 +81,15 @@ export interface SubscribeOptions {
   readonly onRevoked?: (partitions: readonly number[]) => Promise<void>;
   /** @default 'exactly-once' */
   readonly delivery?: Delivery;
+  /**
+   * Exactly-once only: keep each partition's position as a record of the batch's own output (the message this
+   * returns, given the partition and the next offset to consume) instead of committing it to the group inside
+   * the transaction, which saves the transaction two round trips. `onAssigned` must then return the positions it
+   * read back from those records; consumption starts at the later of that and the group's committed offset,
+   * which is still committed outside the transaction, now and then, for lag monitoring. Transports without
+   * durable offsets ignore it.
+   */
+  readonly offsetRecord?: (partition: number, nextOffset: string) => TopicMessage;
 }
 
 /** How messages move between orchestrators, workers and clients. Memory (embedded) and Kafka implement it. */

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Command, RunEvent } from '../core/compile/types.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { Envelope } from '../core/protocol/envelope.js';
-import { topicNames } from '../core/protocol/envelope.js';
+import { PROTOCOL_VERSION, topicNames } from '../core/protocol/envelope.js';
+import type { PartitionOffset } from '../core/protocol/partition-offset.js';
+import { partitionOffsetKey } from '../core/protocol/partition-offset.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { IgnoredReason } from '../core/step.js';
 import type { Clock } from '../ports/clock.js';
@@ -12,7 +14,7 @@ import type { ProgramRegistry } from './registry.js';
 import type { LiveRun, Reuse } from './run-state.js';
 import { advance, beginRun, findSpec, replay } from './run-state.js';
 import { TimerService } from './timers.js';
-import { deadLetterOf, envelope } from './messages.js';
+import { deadLetterOf, envelope, isoTime } from './messages.js';
 import { finalEntryOf, latestStates, rejectedRunState, restoreRun, runStateOf } from './run-state-topic.js';
 
 export interface OrchestratorOptions {
@@ -33,7 +35,9 @@ export interface OrchestratorOptions {
   /**
    * Kafka mode: write each touched run's state (snapshot, pending timers with due times, bookkeeping) to the
    * compacted `<prefix>.runs` topic with the step's commands, in the batch's transaction, and restore the runs of
-   * partitions assigned to this orchestrator from that topic (timers fire at their original due times). Needs a
+   * partitions assigned to this orchestrator from that topic (timers fire at their original due times). The
+   * position reached in each events partition is written there too, in the same transaction (a
+   * `partition.offset` record), so a takeover resumes exactly where the committed run states stand. Needs a
    * transport that can read partitions back. @default false
    */
   readonly runStateTopic?: boolean;
@@ -103,10 +107,15 @@ export class Orchestrator {
   async start(): Promise<void> {
     const keep = this.#o.runStateTopic;
     if (keep && !this.#o.transport.readPartitions) throw new LockstepError(ErrorCode.invalidUsage, 'runStateTopic needs a transport that can read partitions back (Kafka)');
+    const group = this.#o.group ?? 'lockstep-orchestrators';
     this.#subscription = await this.#o.transport.subscribe(
       {
-        topic: this.#topics.events, group: this.#o.group ?? 'lockstep-orchestrators',
-        ...(keep ? { onAssigned: (p: readonly number[]) => this.#restore(p), onRevoked: async (p: readonly number[]) => this.#revoke(p) } : {}),
+        topic: this.#topics.events, group,
+        ...(keep ? {
+          onAssigned: (p: readonly number[]) => this.#restore(group, p),
+          onRevoked: async (p: readonly number[]) => this.#revoke(p),
+          offsetRecord: (partition: number, offset: string) => this.#offsetRecord(group, partition, offset),
+        } : {}),
       },
       (batch) => this.#handle(batch),
     );
@@ -363,9 +372,23 @@ export class Orchestrator {
     }
   }
 
-  /** Kafka mode: takes over the runs of newly assigned partitions from their last committed state. */
-  async #restore(partitions: readonly number[]): Promise<void> {
-    const { states } = latestStates(await this.#o.transport.readPartitions!(this.#topics.runs, partitions));
+  /** Kafka mode: the record of how far `partition` of the events topic was applied, for the run-state topic. */
+  #offsetRecord(group: string, partition: number, offset: string): TopicMessage {
+    const value: PartitionOffset = { v: PROTOCOL_VERSION, type: 'partition.offset', group, topic: this.#topics.events, partition, offset, time: isoTime(this.#o.clock.now()) };
+    return { topic: this.#topics.runs, partition, key: partitionOffsetKey(group, partition), value };
+  }
+
+  /**
+   * Kafka mode: takes over the runs of newly assigned partitions from their last committed state. Returns where
+   * that state stands in each events partition (from its offset record, if there is one).
+   */
+  async #restore(group: string, partitions: readonly number[]): Promise<Map<number, string>> {
+    const { states, offsets } = latestStates(await this.#o.transport.readPartitions!(this.#topics.runs, partitions));
+    const positions = new Map<number, string>();
+    for (const p of partitions) {
+      const record = offsets.get(partitionOffsetKey(group, p));
+      if (record && record.topic === this.#topics.events && record.partition === p) positions.set(p, record.offset);
+    }
     for (const { state, partition } of states.values()) {
       const final = finalEntryOf(state);
       if (final) {
@@ -384,6 +407,7 @@ export class Orchestrator {
       for (const [timerId, dueAt] of run.timers) this.#timers.arm({ runId: run.runId, timerId, dueAt });
       this.stats.restored++;
     }
+    return positions;
   }
 
   /** Kafka mode: forgets the runs of partitions this orchestrator no longer owns (or must reload). */

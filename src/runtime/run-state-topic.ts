@@ -1,4 +1,6 @@
 import type { EnvelopeOf } from '../core/protocol/envelope.js';
+import type { PartitionOffset } from '../core/protocol/partition-offset.js';
+import { isReservedKey, parsePartitionOffset } from '../core/protocol/partition-offset.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { RunFinal, RunState } from '../core/protocol/run-state.js';
 import { parseRunState, persistedOf } from '../core/protocol/run-state.js';
@@ -59,18 +61,29 @@ export function restoreRun(registry: ProgramRegistry, state: RunState): LiveRun 
   };
 }
 
-/** What reading run-state partitions back found: the latest state of each run, and records that did not parse. */
+/**
+ * What reading run-state partitions back found: the latest state of each run, the latest offset record of each
+ * key (orchestrator group and partition), and records that did not parse.
+ */
 export interface LatestStates {
   readonly states: Map<string, { state: RunState; partition: number }>;
+  readonly offsets: Map<string, PartitionOffset>;
   readonly malformed: number;
 }
 
-/** Keeps the last record of each run (a compacted topic may still hold older ones); tombstones remove a run. */
+/** Keeps the last record of each key (a compacted topic may still hold older ones); tombstones remove a run. */
 export function latestStates(records: readonly StoredMessage[]): LatestStates {
   const states = new Map<string, { state: RunState; partition: number }>();
+  const offsets = new Map<string, PartitionOffset>();
   let malformed = 0;
   for (const r of records) {
     if (r.key === null) continue;
+    if (isReservedKey(r.key)) {
+      const offset = r.value === null ? undefined : parsePartitionOffset(r.value);
+      if (offset?.success) offsets.set(r.key, offset.record);
+      else if (offset) malformed++;
+      continue;
+    }
     if (r.value === null) {
       states.delete(r.key);
       continue;
@@ -79,7 +92,7 @@ export function latestStates(records: readonly StoredMessage[]): LatestStates {
     if (parsed.success) states.set(r.key, { state: parsed.state, partition: r.partition });
     else malformed++;
   }
-  return { states, malformed };
+  return { states, offsets, malformed };
 }
 
 /** The state of a run that could not start (an unknown sequence): failed at once, with the reason. */

@@ -25,7 +25,7 @@ export function topicMessageChunks(messages: readonly TopicMessage[]): TopicMess
       group = { topic: m.topic, messages: [] };
       byTopic.set(m.topic, group);
     }
-    group.messages.push({ key: m.key, value });
+    group.messages.push({ key: m.key, value, ...(m.partition === undefined ? {} : { partition: m.partition }) });
   }
   if (byTopic.size > 0) chunks.push([...byTopic.values()]);
   return chunks;

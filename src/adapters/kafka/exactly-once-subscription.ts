@@ -27,6 +27,8 @@ const MAX_PENDING = 20_000;
 /** Errors before the commit that leave nothing committed: the transaction is aborted and run again. */
 const RETRIABLE_TXN = new Set(['CONCURRENT_TRANSACTIONS', 'COORDINATOR_LOAD_IN_PROGRESS', 'COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR', 'UNKNOWN_TOPIC_OR_PARTITION']);
 const MAX_TXN_ATTEMPTS = 10;
+/** With offset records, how often the group offset is committed as a hint (lag monitoring). */
+const HINT_EVERY_MS = 1_000;
 
 const noDefer: BatchContext = {
   defer() {
@@ -48,6 +50,9 @@ interface Pipe {
   broken: boolean;
   /** Next offset after the last batch handled. */
   handled: string;
+  /** Offset records only: when the group offset was last committed as a hint, and the next hint, if one waits. */
+  hintedAt: number;
+  hint: string | undefined;
 }
 
 const next = (offset: string): string => (BigInt(offset) + 1n).toString();
@@ -60,7 +65,9 @@ const next = (offset: string): string => (BigInt(offset) + 1n).toString();
  * open transaction and bumps the epoch: a zombie left over after a rebalance can no longer write.
  *
  * Exactly once: a batch's messages (the handler's output) and the batch's consumer offset commit in one
- * transaction. Commits are pipelined: while a partition's transaction is in flight, its next batches are already
+ * transaction. The offset goes either to the group (AddOffsetsToTxn, TxnOffsetCommit) or, with `offsetRecord`,
+ * as one more message of the output: the group offset is then only a hint, committed after the transaction, and
+ * a member that takes the partition over starts after the later of the two. Commits are pipelined: while a partition's transaction is in flight, its next batches are already
  * handled, and they commit together in the next transaction (group commit), never before the earlier one.
  *
  * Failure: when a handler throws or a commit fails, the partition is revoked (`onRevoked`: the handler drops the
@@ -170,7 +177,10 @@ export class ExactlyOnceSubscription implements Subscription {
     const taken: Pipe[] = [];
     for (const [i, r] of results.entries()) {
       if (r.status === 'fulfilled') {
-        taken.push({ partition: r.value[0], producer: r.value[1], pending: [], pendingSize: 0, committing: undefined, handling: undefined, broken: false, handled: '0' });
+        taken.push({
+          partition: r.value[0], producer: r.value[1], pending: [], pendingSize: 0, committing: undefined, handling: undefined, broken: false,
+          handled: '0', hintedAt: 0, hint: undefined,
+        });
       } else {
         this.#d.log('cannot take over partition', { topic, partition: partitions[i], error: String(r.reason) });
         this.#retryAcquire(partitions[i]!, ACQUIRE_RETRY_MS);
@@ -178,9 +188,18 @@ export class ExactlyOnceSubscription implements Subscription {
     }
     if (taken.length === 0) return;
     try {
-      await this.#seekCommitted(taken);
+      // Read now that fencing completed the previous owner's commits. The handler restores state first: with
+      // offset records it also says where that state stands.
+      const committed = await this.#committedOffsets(taken);
       for (const pipe of taken) this.#owned.set(pipe.partition, pipe);
-      await this.#d.options.onAssigned?.(taken.map((p) => p.partition));
+      const recorded = await this.#d.options.onAssigned?.(taken.map((p) => p.partition));
+      for (const pipe of taken) {
+        let offset = committed.get(pipe.partition)!;
+        const own = this.#d.options.offsetRecord ? recorded?.get(pipe.partition) : undefined;
+        if (own !== undefined && BigInt(own) > BigInt(offset)) offset = own;
+        pipe.handled = offset;
+        this.#consumer.seek({ topic, partition: pipe.partition, offset });
+      }
     } catch (error) {
       this.#d.log('restoring partitions failed', { topic, partitions: taken.map((p) => p.partition), error: String(error) });
       for (const pipe of taken) {
@@ -192,21 +211,43 @@ export class ExactlyOnceSubscription implements Subscription {
     }
   }
 
-  /** Seeks taken-over partitions to their committed offsets, read now that fencing completed the previous owner's commits. */
-  async #seekCommitted(pipes: readonly Pipe[]): Promise<void> {
+  /** The group's committed offset of each partition, or the partition's earliest offset when there is none. */
+  async #committedOffsets(pipes: readonly Pipe[]): Promise<Map<number, string>> {
     const { topic, group } = this.#d.options;
     const admin = await this.#d.admin();
     const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
     let earliest: Map<number, string> | undefined;
+    const offsets = new Map<number, string>();
     for (const pipe of pipes) {
       let offset = committed?.partitions.find((c) => c.partition === pipe.partition)?.offset ?? '-1';
       if (BigInt(offset) < 0n) {
         earliest ??= new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.low]));
         offset = earliest.get(pipe.partition) ?? '0';
       }
-      pipe.handled = offset;
-      this.#consumer.seek({ topic, partition: pipe.partition, offset });
+      offsets.set(pipe.partition, offset);
     }
+    return offsets;
+  }
+
+  /**
+   * Offset records only: commits the group offset outside the transaction, as a hint for lag monitoring, at most
+   * once a second and off the commit path. The last offset of a burst is committed too.
+   */
+  #hint(pipe: Pipe, offset: string): void {
+    const waiting = pipe.hint !== undefined;
+    pipe.hint = offset;
+    if (waiting) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      const latest = pipe.hint!;
+      pipe.hint = undefined;
+      if (pipe.broken || this.#closed || this.#owned.get(pipe.partition) !== pipe) return;
+      pipe.hintedAt = Date.now();
+      // A failure (a rebalance under way, say) changes nothing: the offset record is what counts.
+      this.#consumer.commitOffsets([{ topic: this.#d.options.topic, partition: pipe.partition, offset: latest }]).catch(() => {});
+    }, Math.max(0, pipe.hintedAt + HINT_EVERY_MS - Date.now()));
+    timer.unref();
+    this.#timers.add(timer);
   }
 
   #retryAcquire(partition: number, ms: number): void {
@@ -270,13 +311,15 @@ export class ExactlyOnceSubscription implements Subscription {
 
   /** Commits the partition's handled batches, all that are waiting in one transaction, until none wait. */
   async #drain(pipe: Pipe): Promise<void> {
-    const { topic, group } = this.#d.options;
+    const { topic, group, offsetRecord } = this.#d.options;
     while (pipe.pending.length > 0 && !pipe.broken) {
       const batches = pipe.pending;
       pipe.pending = [];
       pipe.pendingSize = 0;
       const offset = next(batches[batches.length - 1]!.lastOffset);
-      const chunks = topicMessageChunks(batches.flatMap((b) => b.out));
+      const out = batches.flatMap((b) => b.out);
+      if (offsetRecord) out.push(offsetRecord(pipe.partition, offset));
+      const chunks = topicMessageChunks(out);
       try {
         for (let attempt = 1; ; attempt++) {
           const txn = await pipe.producer.transaction();
@@ -288,11 +331,12 @@ export class ExactlyOnceSubscription implements Subscription {
               (async () => {
                 for (const chunk of chunks) await txn.sendBatch({ topicMessages: chunk, acks: -1 });
               })(),
-              txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: pipe.partition, offset }] }] }),
+              offsetRecord ? Promise.resolve() : txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: pipe.partition, offset }] }] }),
             ]);
             for (const r of sent) if (r.status === 'rejected') throw r.reason;
             committing = true;
             await txn.commit();
+            if (offsetRecord) this.#hint(pipe, offset);
             break;
           } catch (error) {
             if (txn.isActive()) await txn.abort().catch(() => {});

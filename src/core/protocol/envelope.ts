@@ -5,6 +5,9 @@ import { problemsFromIssues, formatProblems } from '../sequence/problems.js';
 export const PROTOCOL_VERSION = 1;
 
 const id = z.string().min(1).max(200);
+/** Keys of the run-state topic that start with this are lockstep's own records, never a run's. */
+export const RESERVED_KEY_PREFIX = '__lockstep.';
+const runId = id.regex(/^(?!__lockstep\.)/, 'run ids starting with "__lockstep." are reserved');
 const attempt = z.number().int().min(1);
 
 const taskErrorSchema = z.object({
@@ -19,7 +22,7 @@ const header = {
   v: z.literal(PROTOCOL_VERSION),
   /** Unique message id (a UUID), for tracing and de-duplication. */
   id,
-  runId: id,
+  runId,
   /** ISO-8601 time the message was produced. */
   time: z.string().min(1),
   /** Id of the message that caused this one (a dispatch names the event whose step produced it), for tracing. */

@@ -3,6 +3,7 @@ import {
   EnvelopeSchema, PROTOCOL_VERSION, RunCancelSchema, RunStartSchema, TaskCancelSchema, TaskDispatchSchema, TaskFailedSchema,
   TaskSucceededSchema, TimerFiredSchema,
 } from './envelope.js';
+import { PartitionOffsetSchema } from './partition-offset.js';
 import { RunStateSchema } from './run-state.js';
 
 /** What lands on the dead-letter topic (the wire form of `DeadLetter`). */
@@ -25,6 +26,10 @@ const WIRE = {
   'task.failed': { schema: TaskFailedSchema, title: 'task.failed', description: 'A worker reports that an attempt failed. Topic: <prefix>.events, key: the run id.' },
   'timer.fired': { schema: TimerFiredSchema, title: 'timer.fired', description: 'A run\'s timer came due (orchestrators only). Topic: <prefix>.events.' },
   'run.state': { schema: RunStateSchema, title: 'run.state', description: 'The state of one run. Topic: <prefix>.runs (compacted), key: the run id.' },
+  'partition.offset': {
+    schema: PartitionOffsetSchema, title: 'partition.offset',
+    description: 'How far an orchestrator group has consumed one events partition. Topic: <prefix>.runs, same partition, key: __lockstep.offset.<group>.<partition>.',
+  },
   'dead-letter': { schema: DeadLetterSchema, title: 'dead-letter', description: 'A message that could not be processed, and why. Topic: <prefix>.dead-letter.' },
 } as const;
 
