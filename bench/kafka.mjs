@@ -5,9 +5,10 @@
 // event hop to the orchestrator, its transaction, one dispatch hop to the worker), and, in the same run, the floor:
 // a raw kafkajs two-hop round trip (produce, consume, produce, consume) with the same client settings, and the
 // ratio to it, measured in alternating rounds with lockstep's one-run latency. The relay of the floor is plain
-// (idempotent producer), transactional as kafkajs does it (output and offsets in one transaction: 9 broker round
-// trips), and transactional as lockstep's orchestrator does it (5 round trips: coordinators looked up once, output
-// and offsets registered at once). Needs a build (npm run build).
+// (idempotent producer), transactional as kafkajs does it (output and group offsets in one transaction: 9 broker
+// round trips), and transactional as lockstep's orchestrator does it (3 round trips: AddPartitionsToTxn, Produce,
+// EndTxn; the position goes as one more record of the output, a partition.offset record, and the coordinator is
+// looked up once). Needs a build (npm run build).
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { startBroker } from '../scripts/kafka/broker.mjs';
@@ -100,16 +101,16 @@ const stepsPerSecond = (R * N) / (elapsed / 1000);
 // ---- the floor: raw kafkajs, two hops, same client settings ---------------------------------------------------
 /**
  * A two-hop round trip: produce to topic a; a relay consumes it and produces it to topic b; a sink consumes it.
- * @param {'plain' | 'kafkajs' | 'lockstep'} relayMode how the relay produces: plain, or in a transaction (output +
- * consumer offsets) as kafkajs or lockstep's orchestrator sends it
+ * @param {'plain' | 'kafkajs' | 'lockstep'} relayMode how the relay produces: plain, or in a transaction, with the
+ * group offsets as kafkajs sends them, or with an offset record in the output as lockstep's orchestrator does
  */
 async function floor(relayMode) {
   const transactional = relayMode !== 'plain';
   const kafka = createKafka({ clientId: 'bench-floor', brokers, logLevel: 'nothing' }); // lockstep's client settings
   const admin = kafka.admin();
   await admin.connect();
-  const [a, bTopic] = [`floor-a-${randomUUID()}`, `floor-b-${randomUUID()}`];
-  await admin.createTopics({ waitForLeaders: true, topics: [a, bTopic].map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })) });
+  const [a, bTopic, offsetTopic] = [`floor-a-${randomUUID()}`, `floor-b-${randomUUID()}`, `floor-offsets-${randomUUID()}`];
+  await admin.createTopics({ waitForLeaders: true, topics: [a, bTopic, offsetTopic].map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })) });
   const producer = kafka.producer(producerConfig());
   const relayConfig = producerConfig(transactional ? `floor-relay-${randomUUID()}` : undefined);
   const relayProducer = relayMode === 'lockstep' ? createTransactionalProducer(kafka, relayConfig) : kafka.producer(relayConfig);
@@ -128,14 +129,16 @@ async function floor(relayMode) {
       if (!transactional) {
         await relayProducer.sendBatch({ topicMessages: [{ topic: bTopic, messages }], acks: -1 });
       } else {
-        // Consume-transform-produce as the orchestrator does it: output and consumer offset in one transaction.
+        // Consume-transform-produce: output and position in one transaction.
         const txn = await relayProducer.transaction();
-        const send = () => txn.sendBatch({ topicMessages: [{ topic: bTopic, messages }], acks: -1 });
-        const offsets = { consumerGroupId: relayGroup, topics: [{ topic: a, partitions: [{ partition: batch.partition, offset: String(BigInt(batch.lastOffset()) + 1n) }] }] };
-        if (relayMode === 'lockstep') await Promise.all([send(), txn.sendOffsets(offsets)]);
-        else {
-          await send();
-          await txn.sendOffsets(offsets);
+        const next = String(BigInt(batch.lastOffset()) + 1n);
+        if (relayMode === 'lockstep') {
+          // As the orchestrator does it: the position is one more record of the output.
+          const position = { key: `offset.${batch.partition}`, value: JSON.stringify({ partition: batch.partition, offset: next }), partition: 0 };
+          await txn.sendBatch({ topicMessages: [{ topic: bTopic, messages }, { topic: offsetTopic, messages: [position] }], acks: -1 });
+        } else {
+          await txn.sendBatch({ topicMessages: [{ topic: bTopic, messages }], acks: -1 });
+          await txn.sendOffsets({ consumerGroupId: relayGroup, topics: [{ topic: a, partitions: [{ partition: batch.partition, offset: next }] }] });
         }
         await txn.commit();
       }
@@ -172,7 +175,7 @@ async function floor(relayMode) {
     },
     async close() {
       await Promise.all([producer.disconnect(), relayProducer.disconnect(), relay.disconnect(), sink.disconnect()]);
-      await admin.deleteTopics({ topics: [a, bTopic] }).catch(() => {});
+      await admin.deleteTopics({ topics: [a, bTopic, offsetTopic] }).catch(() => {});
       await admin.disconnect();
     },
   };
@@ -213,9 +216,9 @@ console.log(`  per-step latency, ${R} runs: p50 ${ms(pct(loaded, 50))}  p99 ${ms
 console.log(`  per-step latency, 1 run:    p50 ${ms(p50)}  p99 ${ms(pct(idle, 99))}  (${idle.length} steps)`);
 console.log(`  floor, raw kafkajs two hops (produce, consume, produce, consume):`);
 console.log(`    plain idempotent relay:     p50 ${ms(pct(plain, 50))}  p99 ${ms(pct(plain, 99))}`);
-console.log(`    transactional relay, output + offsets in one transaction:`);
-console.log(`      as kafkajs sends it (9 round trips):                      p50 ${ms(pct(tx, 50))}  p99 ${ms(pct(tx, 99))}`);
-console.log(`      as lockstep's orchestrator sends it (5 round trips):      p50 ${ms(pct(txLockstep, 50))}  p99 ${ms(pct(txLockstep, 99))}`);
+console.log(`    transactional relay, output + position in one transaction:`);
+console.log(`      group offsets, as kafkajs sends them (9 round trips):     p50 ${ms(pct(tx, 50))}  p99 ${ms(pct(tx, 99))}`);
+console.log(`      offset record, as lockstep's orchestrator (3 round trips): p50 ${ms(pct(txLockstep, 50))}  p99 ${ms(pct(txLockstep, 99))}`);
 console.log(`  ratio of lockstep's 1-run p50 to the floor: ${(p50 / pct(plain, 50)).toFixed(2)}x (plain), ${(p50 / pct(tx, 50)).toFixed(2)}x (transactional, kafkajs), ${(p50 / pct(txLockstep, 50)).toFixed(2)}x (transactional, as lockstep)`);
 console.log(`  ratio of lockstep's ${R}-run p50 to the floor: ${(pct(loaded, 50) / pct(plain, 50)).toFixed(2)}x (plain)`);
 console.log(`  orchestrator: applied ${stats.applied}, ignored ${JSON.stringify(stats.ignored)}, dead-lettered ${stats.deadLettered}`);
