@@ -36,8 +36,8 @@ export interface KafkaOrchestrator {
 /**
  * Starts an orchestrator as a member of the orchestrators' consumer group. It creates missing topics (with
  * `partitions`), restores the runs of the partitions it is assigned from the run-state topic, and advances runs
- * exactly once: each batch's commands, the touched runs' new state and the consumer offsets commit in one
- * fenced transaction per partition.
+ * exactly once: each batch's commands, the touched runs' new state and the position reached in the events partition (a
+ * `partition.offset` record on the run-state topic) commit in one fenced transaction per partition.
  *
  * @throws LockstepError INVALID_USAGE when the topics are missing and no partition count was given.
  */

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { RunEvent } from '../core/compile/types.js';
 import type { DeadLetter, Envelope } from '../core/protocol/envelope.js';
 import { PROTOCOL_VERSION } from '../core/protocol/envelope.js';
 import type { ConsumedMessage } from '../ports/transport.js';
+import type { Reuse } from './run-state.js';
 
 let lastMs = NaN;
 let lastIso = '';
@@ -31,3 +33,24 @@ export function deadLetterOf(message: ConsumedMessage, reason: string, now: numb
     source: { topic: message.topic, partition: message.partition, offset: message.offset }, time: isoTime(now),
   };
 }
+
+/** The run event an events-topic message stands for; `undefined` for a type orchestrators do not consume. */
+export function toRunEvent(env: Envelope): RunEvent | undefined {
+  switch (env.type) {
+    case 'task.succeeded':
+      return { type: 'TASK_SUCCEEDED', taskId: env.taskId, attempt: env.attempt, ...(env.payload.result === undefined ? {} : { result: env.payload.result }) };
+    case 'task.failed':
+      return { type: 'TASK_FAILED', taskId: env.taskId, attempt: env.attempt, error: env.payload.error };
+    case 'timer.fired':
+      return { type: 'TIMER_FIRED', timerId: env.payload.timerId };
+    case 'run.cancel':
+      return { type: 'CANCEL', ...(env.payload.reason ? { reason: env.payload.reason } : {}) };
+    default:
+      return undefined;
+  }
+}
+
+/** Results reused by a rerun, as `run.start` carries them. */
+export const reuseToWire = (reuse: Reuse): Record<string, unknown> => ({ succeeded: reuse.succeeded, continued: reuse.continued ?? [] });
+export const reuseFromWire = (wire: Record<string, unknown>): Reuse => wire as unknown as Reuse;
+

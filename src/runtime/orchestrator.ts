@@ -2,9 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command, RunEvent } from '../core/compile/types.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { Envelope } from '../core/protocol/envelope.js';
-import { PROTOCOL_VERSION, topicNames } from '../core/protocol/envelope.js';
-import type { PartitionOffset } from '../core/protocol/partition-offset.js';
-import { partitionOffsetKey } from '../core/protocol/partition-offset.js';
+import { topicNames } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { IgnoredReason } from '../core/step.js';
 import type { Clock } from '../ports/clock.js';
@@ -14,8 +12,8 @@ import type { ProgramRegistry } from './registry.js';
 import type { LiveRun, Reuse } from './run-state.js';
 import { advance, beginRun, findSpec, replay } from './run-state.js';
 import { TimerService } from './timers.js';
-import { deadLetterOf, envelope, isoTime } from './messages.js';
-import { finalEntryOf, latestStates, rejectedRunState, restoreRun, runStateOf } from './run-state-topic.js';
+import { deadLetterOf, envelope, reuseFromWire, reuseToWire, toRunEvent } from './messages.js';
+import { finalEntryOf, latestStates, offsetRecordOf, positionsOf, rejectedRunState, restoreRun, runStateOf } from './run-state-topic.js';
 
 export interface OrchestratorOptions {
   readonly transport: Transport;
@@ -114,7 +112,7 @@ export class Orchestrator {
         ...(keep ? {
           onAssigned: (p: readonly number[]) => this.#restore(group, p),
           onRevoked: async (p: readonly number[]) => this.#revoke(p),
-          offsetRecord: (partition: number, offset: string) => this.#offsetRecord(group, partition, offset),
+          offsetRecord: (partition: number, offset: string) => offsetRecordOf(this.#topics, group, partition, offset, this.#o.clock.now()),
         } : {}),
       },
       (batch) => this.#handle(batch),
@@ -372,23 +370,12 @@ export class Orchestrator {
     }
   }
 
-  /** Kafka mode: the record of how far `partition` of the events topic was applied, for the run-state topic. */
-  #offsetRecord(group: string, partition: number, offset: string): TopicMessage {
-    const value: PartitionOffset = { v: PROTOCOL_VERSION, type: 'partition.offset', group, topic: this.#topics.events, partition, offset, time: isoTime(this.#o.clock.now()) };
-    return { topic: this.#topics.runs, partition, key: partitionOffsetKey(group, partition), value };
-  }
-
   /**
    * Kafka mode: takes over the runs of newly assigned partitions from their last committed state. Returns where
    * that state stands in each events partition (from its offset record, if there is one).
    */
   async #restore(group: string, partitions: readonly number[]): Promise<Map<number, string>> {
     const { states, offsets } = latestStates(await this.#o.transport.readPartitions!(this.#topics.runs, partitions));
-    const positions = new Map<number, string>();
-    for (const p of partitions) {
-      const record = offsets.get(partitionOffsetKey(group, p));
-      if (record && record.topic === this.#topics.events && record.partition === p) positions.set(p, record.offset);
-    }
     for (const { state, partition } of states.values()) {
       const final = finalEntryOf(state);
       if (final) {
@@ -407,7 +394,7 @@ export class Orchestrator {
       for (const [timerId, dueAt] of run.timers) this.#timers.arm({ runId: run.runId, timerId, dueAt });
       this.stats.restored++;
     }
-    return positions;
+    return positionsOf(offsets, this.#topics.events, group, partitions);
   }
 
   /** Kafka mode: forgets the runs of partitions this orchestrator no longer owns (or must reload). */
@@ -448,22 +435,3 @@ function pendingFor(pending: Map<string, Pending>, runId: string): Pending {
   }
   return p;
 }
-
-function toRunEvent(env: Envelope): RunEvent | undefined {
-  switch (env.type) {
-    case 'task.succeeded':
-      return { type: 'TASK_SUCCEEDED', taskId: env.taskId, attempt: env.attempt, ...(env.payload.result === undefined ? {} : { result: env.payload.result }) };
-    case 'task.failed':
-      return { type: 'TASK_FAILED', taskId: env.taskId, attempt: env.attempt, error: env.payload.error };
-    case 'timer.fired':
-      return { type: 'TIMER_FIRED', timerId: env.payload.timerId };
-    case 'run.cancel':
-      return { type: 'CANCEL', ...(env.payload.reason ? { reason: env.payload.reason } : {}) };
-    default:
-      return undefined;
-  }
-}
-
-const reuseToWire = (reuse: Reuse): Record<string, unknown> => ({ succeeded: reuse.succeeded, continued: reuse.continued ?? [] });
-const reuseFromWire = (wire: Record<string, unknown>): Reuse => wire as unknown as Reuse;
-

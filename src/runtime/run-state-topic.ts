@@ -1,11 +1,12 @@
 import type { EnvelopeOf } from '../core/protocol/envelope.js';
 import type { PartitionOffset } from '../core/protocol/partition-offset.js';
-import { isReservedKey, parsePartitionOffset } from '../core/protocol/partition-offset.js';
+import { isReservedKey, parsePartitionOffset, partitionOffsetKey } from '../core/protocol/partition-offset.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { RunFinal, RunState } from '../core/protocol/run-state.js';
 import { parseRunState, persistedOf } from '../core/protocol/run-state.js';
+import type { topicNames } from '../core/protocol/envelope.js';
 import { PROTOCOL_VERSION } from '../core/protocol/envelope.js';
-import type { StoredMessage } from '../ports/transport.js';
+import type { StoredMessage, TopicMessage } from '../ports/transport.js';
 import { isoTime } from './messages.js';
 import type { ProgramRegistry } from './registry.js';
 import type { LiveRun } from './run-state.js';
@@ -104,4 +105,20 @@ export function rejectedRunState(start: EnvelopeOf<'run.start'>, reason: string,
     timers: {}, attemptStartedAt: now, completions: [],
     final: { outcome: 'failed', reason: `not started: ${reason}`, durationMs: 0, failedTasks: [] },
   };
+}
+
+/** The record of how far a group applied `partition` of the events topic, for the same partition of the run-state topic. */
+export function offsetRecordOf(topics: ReturnType<typeof topicNames>, group: string, partition: number, offset: string, now: number): TopicMessage {
+  const value: PartitionOffset = { v: PROTOCOL_VERSION, type: 'partition.offset', group, topic: topics.events, partition, offset, time: isoTime(now) };
+  return { topic: topics.runs, partition, key: partitionOffsetKey(group, partition), value };
+}
+
+/** Where a group's committed run states stand in each of `partitions` of `eventsTopic`, from their offset records. */
+export function positionsOf(offsets: LatestStates['offsets'], eventsTopic: string, group: string, partitions: readonly number[]): Map<number, string> {
+  const positions = new Map<number, string>();
+  for (const p of partitions) {
+    const record = offsets.get(partitionOffsetKey(group, p));
+    if (record && record.topic === eventsTopic && record.partition === p) positions.set(p, record.offset);
+  }
+  return positions;
 }
