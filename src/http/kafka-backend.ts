@@ -77,8 +77,12 @@ export async function createKafkaBackend(options: KafkaBackendOptions): Promise<
         const lows = await endOffsets(admin, topics.runs);
         const from = new Map([...Array(partitions).keys()].map((p) => [p, String(lows.get(p)?.low ?? 0n)]));
         await tailPartitions(transport.kafka, admin, topics.runs, [...from.keys()], (message) => {
-          // Tombstones, and lockstep's own records (a partition's offset), are not runs.
-          if (message.value === null || isReservedKey(message.key)) return false;
+          // lockstep's own records (a partition's offset) are not runs; a tombstone deletes an expired run.
+          if (isReservedKey(message.key)) return false;
+          if (message.value === null) {
+            if (message.key !== null) runs.delete(message.key);
+            return false;
+          }
           const parsed = parseRunState(message.value);
           if (parsed.success) apply(parsed.state);
           else options.onLog?.(`lockstep serve: skipping a record of ${topics.runs} at ${message.partition}/${message.offset}: ${parsed.reason}`);

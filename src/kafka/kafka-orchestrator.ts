@@ -21,6 +21,11 @@ export interface KafkaOrchestratorOptions extends KafkaModeOptions {
   readonly group?: string;
   /** @default the system clock */
   readonly clock?: Clock;
+  /**
+   * How long a finished run's state stays on the run-state topic (for `status`, `wait`, and to ignore a duplicate
+   * start) before it is deleted. @default 7 days
+   */
+  readonly keepFinishedMs?: number;
   /** Receives the transport's diagnostics (fencing, redeliveries). */
   readonly onLog?: (message: string, extra?: Record<string, unknown>) => void;
 }
@@ -53,6 +58,7 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
     const orchestrator = new Orchestrator({
       transport, store: new NullRunStore(), clock: options.clock ?? systemClock, registry: options.registry,
       topicPrefix: prefix, group: options.group ?? `${prefix}-orchestrators`, runStateTopic: true,
+      ...(options.keepFinishedMs === undefined ? {} : { keepFinishedMs: options.keepFinishedMs }),
     });
     await orchestrator.start();
     return {

@@ -6,8 +6,11 @@ import type { RunState } from '../core/protocol/run-state.js';
 export interface TopicMessage {
   readonly topic: string;
   readonly key: string;
-  /** An envelope, a dead letter, a run's state or a partition's offset (both on the compacted run-state topic). */
-  readonly value: Envelope | DeadLetter | RunState | PartitionOffset;
+  /**
+   * An envelope, a dead letter, a run's state or a partition's offset (both on the compacted run-state topic), or
+   * `null`: a tombstone, which deletes the key from a compacted topic.
+   */
+  readonly value: Envelope | DeadLetter | RunState | PartitionOffset | null;
   /** Sends to this partition instead of the key's. */
   readonly partition?: number;
 }

@@ -4,71 +4,24 @@ import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { Envelope } from '../core/protocol/envelope.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
-import type { IgnoredReason } from '../core/step.js';
-import type { Clock } from '../ports/clock.js';
-import type { RunRecord, RunStore, RunUpdate } from '../ports/run-store.js';
-import type { ConsumedMessage, Subscription, TopicMessage, Transport } from '../ports/transport.js';
-import type { ProgramRegistry } from './registry.js';
-import type { LiveRun, Reuse } from './run-state.js';
-import { advance, beginRun, findSpec, replay } from './run-state.js';
+import type { ConsumedMessage, Subscription, TopicMessage } from '../ports/transport.js';
+import type { LiveRun } from './run-state.js';
+import { advance, beginRun, replay } from './run-state.js';
+import { taskCommandMessage } from './command-messages.js';
+import { FinishedRuns } from './finished-runs.js';
+import type { Pending } from './pending-writes.js';
+import { newPending, pendingFor, persistPending } from './pending-writes.js';
+import type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orchestrator-options.js';
 import { TimerService } from './timers.js';
 import { deadLetterOf, envelope, reuseFromWire, reuseToWire, toRunEvent } from './messages.js';
 import { finalEntryOf, latestStates, offsetRecordOf, positionsOf, rejectedRunState, restoreRun, runStateOf } from './run-state-topic.js';
 
-export interface OrchestratorOptions {
-  readonly transport: Transport;
-  readonly store: RunStore;
-  readonly clock: Clock;
-  readonly registry: ProgramRegistry;
-  /** @default 'lockstep' */
-  readonly topicPrefix?: string;
-  /** @default 'lockstep-orchestrators' */
-  readonly group?: string;
-  /** Identifies this process in run locks. @default a random id */
-  readonly owner?: string;
-  /** Queue of shell and handler tasks. @default 'default' */
-  readonly defaultQueue?: string;
-  /** Called with every history entry once it is durable. */
-  readonly onEntry?: (entry: RunEntry) => void;
-  /**
-   * Kafka mode: write each touched run's state (snapshot, pending timers with due times, bookkeeping) to the
-   * compacted `<prefix>.runs` topic with the step's commands, in the batch's transaction, and restore the runs of
-   * partitions assigned to this orchestrator from that topic (timers fire at their original due times). The
-   * position reached in each events partition is written there too, in the same transaction (a
-   * `partition.offset` record), so a takeover resumes exactly where the committed run states stand. Needs a
-   * transport that can read partitions back. @default false
-   */
-  readonly runStateTopic?: boolean;
-}
+export type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orchestrator-options.js';
 
-/** What a client asks for when it starts a run. */
-export interface StartRequest {
-  readonly sequence: string;
-  readonly version?: string;
-  readonly input?: unknown;
-  readonly runId?: string;
-  readonly rerunOf?: string;
-  readonly reuse?: Reuse;
-}
-
-/** Counters an operator watches: events applied, ignored by reason, and dead-lettered messages. */
-export interface OrchestratorStats {
-  applied: number;
-  ignored: Record<IgnoredReason, number>;
-  deadLettered: number;
-  /** Runs restored from the run-state topic when their partition was assigned here. */
-  restored: number;
-}
+/** Tombstones of expired runs per transaction, at most. */
+const EXPIRE_PER_BATCH = 500;
 
 type FinalEntry = Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>;
-
-interface Pending {
-  create?: RunRecord;
-  readonly entries: RunEntry[];
-  update: { -readonly [K in keyof RunUpdate]: RunUpdate[K] };
-  /** Id of the message being applied: dispatches name it as their cause. */
-  cause?: string;
-}
 
 /**
  * Drives runs: consumes events, steps each run's machine, records history durably, then executes the
@@ -76,7 +29,7 @@ interface Pending {
  * runs is recorded in one go.
  */
 export class Orchestrator {
-  readonly stats: OrchestratorStats = { applied: 0, ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0, restored: 0 };
+  readonly stats: OrchestratorStats = { applied: 0, ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0, restored: 0, expired: 0 };
   readonly #o: OrchestratorOptions;
   readonly #topics: ReturnType<typeof topicNames>;
   readonly #runs = new Map<string, LiveRun>();
@@ -87,12 +40,15 @@ export class Orchestrator {
   readonly #owner: string;
   /** Kafka mode: the events partition of each run held here. */
   readonly #partitionOf = new Map<string, number>();
+  /** Kafka mode: finished runs, for deleting their state after the retention. */
+  readonly #expiry: FinishedRuns;
   #subscription: Subscription | undefined;
 
   constructor(options: OrchestratorOptions) {
     this.#o = options;
     this.#topics = topicNames(options.topicPrefix);
     this.#owner = options.owner ?? `orchestrator-${randomUUID()}`;
+    this.#expiry = new FinishedRuns(options.keepFinishedMs ?? 7 * 24 * 3600_000);
     this.#timers = new TimerService(options.clock, (t) => {
       const message = this.#message({ type: 'timer.fired', runId: t.runId, payload: { timerId: t.timerId, dueAt: t.dueAt } });
       this.#o.transport.publish([{ topic: this.#topics.events, key: t.runId, value: message }]).catch(() => {
@@ -235,7 +191,11 @@ export class Orchestrator {
       p.cause = env.id;
       this.#apply(run, event, at, p, out, after);
     }
-    if (this.#o.runStateTopic) this.#stateRecords(pending, at, out);
+    if (this.#o.runStateTopic) {
+      this.#stateRecords(pending, at, out);
+      // One subscription batch holds one partition's messages: its transaction may delete that partition's expired runs.
+      if (batch.length > 0) this.#expire(batch[0]!.partition, at, out);
+    }
     await this.#persist(pending);
     for (const f of after) f();
     if (this.#o.onEntry) for (const p of pending.values()) for (const e of p.entries) this.#o.onEntry(e);
@@ -309,23 +269,11 @@ export class Orchestrator {
 
   #execute(run: LiveRun, c: Command, out: TopicMessage[], after: Array<() => void>, cause?: string): void {
     const runId = run.runId;
-    const causationId = cause ? { causationId: cause } : {};
     switch (c.type) {
-      case 'dispatch': {
-        const spec = findSpec(run.program, c.taskId);
-        const queue = spec?.action.kind === 'queue' ? spec.action.queue : this.#o.defaultQueue ?? 'default';
-        const payload = {
-          sequence: run.program.sequence.name, version: run.program.sequence.version, phase: c.phase, idempotencyKey: c.idempotencyKey,
-          queue, input: c.input, results: c.results, ...(spec?.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
-        };
-        out.push({ topic: this.#topics.commands(queue), key: runId, value: this.#message({ type: 'task.dispatch', runId, taskId: c.taskId, attempt: c.attempt, ...causationId, payload }) });
+      case 'dispatch':
+      case 'cancelTask':
+        out.push(taskCommandMessage(run, c, { topics: this.#topics, defaultQueue: this.#o.defaultQueue ?? 'default', now: this.#o.clock.now(), ...(cause ? { cause } : {}) }));
         break;
-      }
-      case 'cancelTask': {
-        const queue = this.#queueOf(run, c.taskId);
-        out.push({ topic: this.#topics.commands(queue), key: runId, value: this.#message({ type: 'task.cancel', runId, taskId: c.taskId, attempt: c.attempt, ...causationId, payload: { reason: c.reason } }) });
-        break;
-      }
       case 'startTimer':
         after.push(() => this.#timers.arm({ runId, timerId: c.timerId, dueAt: run.timers.get(c.timerId) ?? this.#o.clock.now() + c.delayMs }));
         break;
@@ -337,12 +285,9 @@ export class Orchestrator {
     }
   }
 
-  #queueOf(run: LiveRun, taskId: string): string {
-    const action = findSpec(run.program, taskId)?.action;
-    return action?.kind === 'queue' ? action.queue : this.#o.defaultQueue ?? 'default';
-  }
-
   #finish(runId: string, entry: FinalEntry): void {
+    const partition = this.#partitionOf.get(runId);
+    if (partition !== undefined) this.#expiry.track(partition, runId, entry.at);
     this.#runs.delete(runId);
     this.#partitionOf.delete(runId);
     this.#timers.disarmRun(runId);
@@ -376,9 +321,11 @@ export class Orchestrator {
    */
   async #restore(group: string, partitions: readonly number[]): Promise<Map<number, string>> {
     const { states, offsets } = latestStates(await this.#o.transport.readPartitions!(this.#topics.runs, partitions));
+    const finished: Array<{ runId: string; partition: number; at: number }> = [];
     for (const { state, partition } of states.values()) {
       const final = finalEntryOf(state);
       if (final) {
+        finished.push({ runId: state.runId, partition, at: final.at });
         this.#finished.set(state.runId, final);
         if (this.#finished.size > 10_000) this.#finished.delete(this.#finished.keys().next().value!);
         continue;
@@ -394,11 +341,23 @@ export class Orchestrator {
       for (const [timerId, dueAt] of run.timers) this.#timers.arm({ runId: run.runId, timerId, dueAt });
       this.stats.restored++;
     }
+    this.#expiry.drop(partitions);
+    for (const f of finished.sort((a, b) => a.at - b.at)) this.#expiry.track(f.partition, f.runId, f.at);
     return positionsOf(offsets, this.#topics.events, group, partitions);
+  }
+
+  /** Kafka mode: tombstones for the partition's finished runs whose retention ran out, in the batch's transaction. */
+  #expire(partition: number, now: number, out: TopicMessage[]): void {
+    for (const runId of this.#expiry.due(partition, now, EXPIRE_PER_BATCH)) {
+      out.push({ topic: this.#topics.runs, key: runId, value: null });
+      this.#finished.delete(runId);
+      this.stats.expired++;
+    }
   }
 
   /** Kafka mode: forgets the runs of partitions this orchestrator no longer owns (or must reload). */
   #revoke(partitions: readonly number[]): void {
+    this.#expiry.drop(partitions);
     const gone = new Set(partitions);
     for (const [runId, partition] of this.#partitionOf) {
       if (!gone.has(partition)) continue;
@@ -415,23 +374,7 @@ export class Orchestrator {
     return { topic: this.#topics.deadLetter, key: message.key ?? 'unknown', value: deadLetterOf(message, reason, this.#o.clock.now()) };
   }
 
-  async #persist(pending: Map<string, Pending>): Promise<void> {
-    const writes: Promise<void>[] = [];
-    for (const [runId, p] of pending) {
-      if (p.create) writes.push(this.#o.store.create(p.create, p.entries).then(() => this.#o.store.append(runId, [], p.update)));
-      else if (p.entries.length > 0) writes.push(this.#o.store.append(runId, p.entries, p.update));
-    }
-    await Promise.all(writes);
+  #persist(pending: Map<string, Pending>): Promise<void> {
+    return persistPending(this.#o.store, pending);
   }
-}
-
-const newPending = (): Pending => ({ entries: [], update: {} });
-
-function pendingFor(pending: Map<string, Pending>, runId: string): Pending {
-  let p = pending.get(runId);
-  if (!p) {
-    p = newPending();
-    pending.set(runId, p);
-  }
-  return p;
 }

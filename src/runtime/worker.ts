@@ -146,7 +146,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         stats.handedBack++;
         return;
       }
-      if (message.value.type === 'task.succeeded') stats.succeeded++;
+      if (message.value?.type === 'task.succeeded') stats.succeeded++;
       else stats.failed++;
       completed.set(key, message);
       if (completed.size > COMPLETED_MEMORY) completed.delete(completed.keys().next().value!);

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { jsonLines, lockstep, ROOT } from '../support/cli.js';
+import { jsonLines, lockstep } from '../support/cli.js';
 
 const tasksOf = (lines: Array<Record<string, unknown>>, type: string) => lines.filter((l) => l.type === type).map((l) => `${l.task}#${l.attempt}`);
 

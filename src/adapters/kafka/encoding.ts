@@ -13,13 +13,14 @@ export function topicMessageChunks(messages: readonly TopicMessage[]): TopicMess
   let byTopic = new Map<string, TopicMessages>();
   let bytes = 0;
   for (const m of messages) {
-    const value = JSON.stringify(m.value);
-    if (bytes > 0 && bytes + value.length > CHUNK_BYTES) {
+    const value = m.value === null ? null : JSON.stringify(m.value);
+    const size = (value?.length ?? 0) + m.key.length;
+    if (bytes > 0 && bytes + size > CHUNK_BYTES) {
       chunks.push([...byTopic.values()]);
       byTopic = new Map();
       bytes = 0;
     }
-    bytes += value.length + m.key.length;
+    bytes += size;
     let group = byTopic.get(m.topic);
     if (!group) {
       group = { topic: m.topic, messages: [] };

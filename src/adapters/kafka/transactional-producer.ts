@@ -69,11 +69,26 @@ function cacheCoordinators(cluster: CoordinatorLookup): void {
         forget(); // gone from the cluster's metadata, or unreachable: look it up again
       }
     }
-    const broker = await find(request);
+    const broker = await findWithRetry(find, request);
     const found = (broker as { nodeId?: unknown }).nodeId;
     if (typeof found === 'number' || typeof found === 'string') known.set(id, found);
     return coordinator(broker, forget);
   };
+}
+
+/** Waits before asking again when no broker could name the coordinator (kafkajs swallows why: a lost connection, a timeout). */
+const LOOKUP_BACKOFF_MS = [50, 200, 500];
+
+async function findWithRetry(find: CoordinatorLookup['findGroupCoordinator'], request: { groupId: string; coordinatorType?: number }): Promise<object> {
+  for (const backoff of LOOKUP_BACKOFF_MS) {
+    try {
+      return await find(request);
+    } catch (error) {
+      if ((error as Error).name !== 'KafkaJSGroupCoordinatorNotFound') throw error;
+      await sleep(backoff);
+    }
+  }
+  return find(request);
 }
 
 /** The coordinator's broker: registering requests are sent again while the previous transaction completes, and a failed request drops it from the cache. */

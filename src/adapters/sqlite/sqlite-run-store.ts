@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
-import type { Release, RunFilter, RunRecord, RunStatus, RunStore, RunUpdate } from '../../ports/run-store.js';
+import type { Release, RunFilter, RunRecord, RunStore, RunUpdate } from '../../ports/run-store.js';
 import type { LockHolder } from './process-liveness.js';
 import type { LockRow, RunKey, RunRow, Statements } from './statements.js';
 import { prepareStatements, toHolder, toRecord } from './statements.js';

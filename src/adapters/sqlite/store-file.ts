@@ -56,26 +56,47 @@ function fileSize(path: string): number {
 /**
  * Checks the file's header against its size: catches a truncated or foreign file before SQLite opens it.
  * While a non-empty WAL file exists, the database file may legitimately lag its header (an interrupted
- * checkpoint), so the size check is left to `quick_check`, which reads through the WAL.
+ * checkpoint), so the size check is left to `quick_check`, which reads through the WAL. The file is read without
+ * a lock: another process may checkpoint it meanwhile (write a larger header, then grow the file), so a size that
+ * does not match is looked at again before the file is called truncated.
  */
 function checkHeader(path: string): void {
+  for (let attempt = 1; ; attempt++) {
+    const problem = headerProblem(path);
+    if (!problem) return;
+    if (!problem.size || attempt >= SIZE_CHECKS) throw corrupt(path, problem.why);
+    sleepSync(SIZE_RECHECK_MS);
+  }
+}
+
+/** Size checks before a store whose size does not match its header is called truncated, and the pause between them. */
+const SIZE_CHECKS = 5;
+const SIZE_RECHECK_MS = 100;
+
+const sleepSync = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
+/** What is wrong with the file's header, if anything; `size` when only its size does not match. */
+function headerProblem(path: string): { why: string; size?: true } | undefined {
   const stat = statSync(path);
-  if (stat.isDirectory()) throw corrupt(path, 'it is a directory, not a file');
-  if (stat.size === 0) throw corrupt(path, 'the file is empty (0 bytes), so it was truncated or never was a store');
+  if (stat.isDirectory()) return { why: 'it is a directory, not a file' };
+  if (stat.size === 0) return { why: 'the file is empty (0 bytes), so it was truncated or never was a store' };
   const header = readHeader(path, stat.size);
   if (header.length < HEADER_BYTES || header.toString('latin1', 0, 16) !== MAGIC) {
-    throw corrupt(path, `it is not an SQLite database (bad header${stat.size < HEADER_BYTES ? `, only ${stat.size} bytes` : ''})`);
+    return { why: `it is not an SQLite database (bad header${stat.size < HEADER_BYTES ? `, only ${stat.size} bytes` : ''})` };
   }
   const rawPageSize = header.readUInt16BE(16);
   const pageSize = rawPageSize === 1 ? 65_536 : rawPageSize;
-  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) throw corrupt(path, `its header has an invalid page size (${rawPageSize})`);
+  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) return { why: `its header has an invalid page size (${rawPageSize})` };
   const pages = header.readUInt32BE(28);
   const sizeValid = header.readUInt32BE(24) === header.readUInt32BE(92);
-  if (!sizeValid || fileSize(`${path}-wal`) > 0) return;
+  if (!sizeValid || fileSize(`${path}-wal`) > 0) return undefined;
   if (stat.size < pages * pageSize) {
-    throw corrupt(path, `the file is truncated: its header says ${pages * pageSize} bytes (${pages} pages), it has ${stat.size}`);
+    return { why: `the file is truncated: its header says ${pages * pageSize} bytes (${pages} pages), it has ${stat.size}`, size: true };
   }
-  if (stat.size % pageSize !== 0) throw corrupt(path, `the file is truncated: ${stat.size} bytes is not a whole number of ${pageSize}-byte pages`);
+  if (stat.size % pageSize !== 0) return { why: `the file is truncated: ${stat.size} bytes is not a whole number of ${pageSize}-byte pages`, size: true };
+  return undefined;
 }
 
 /**

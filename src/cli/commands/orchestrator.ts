@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { ErrorCode, LockstepError } from '../../core/errors.js';
+import { parseDuration } from '../../core/sequence/duration.js';
 import { loadMachines, startKafkaOrchestrator } from '../../kafka/index.js';
 import type { CliContext } from '../context.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
@@ -9,6 +11,7 @@ interface OrchestratorOptions extends KafkaCliOptions {
   partitions?: string;
   group?: string;
   statsInterval?: string;
+  keepFinished: string;
 }
 
 /** `lockstep orchestrator`: drives runs over Kafka as a member of the orchestrators' consumer group, until SIGTERM. */
@@ -19,12 +22,17 @@ export function registerOrchestrator(program: Command, cli: CliContext): void {
     .option('--partitions <n>', 'create missing topics with this many partitions')
     .option('--group <id>', 'consumer group of the orchestrators (default: <prefix>-orchestrators)')
     .option('--stats-interval <ms>', 'print a JSON stats line this often')
+    .option('--keep-finished <duration>', 'how long a finished run stays on the runs topic (status, wait) before it is deleted', '7d')
     .action(async (opts: OrchestratorOptions) => {
       const registry = loadMachines(opts.machines);
       const partitions = positiveInt('--partitions', opts.partitions);
+      const keepFinishedMs = parseDuration(opts.keepFinished);
+      if (keepFinishedMs === undefined || keepFinishedMs <= 0) {
+        throw new LockstepError(ErrorCode.invalidUsage, `Expected \`--keep-finished\` to be a duration such as 7d, 12h or 30m, got \`${opts.keepFinished}\``);
+      }
       const connection = kafkaOptions(cli, opts);
       const service = await startKafkaOrchestrator({
-        ...connection, registry, ...(partitions ? { partitions } : {}), ...(opts.group ? { group: opts.group } : {}),
+        ...connection, registry, keepFinishedMs, ...(partitions ? { partitions } : {}), ...(opts.group ? { group: opts.group } : {}),
         onLog: (message, extra) => cli.err(JSON.stringify({ level: 'warn', message, ...extra })),
       });
       const stats = () => cli.out(JSON.stringify({ event: 'stats', pid: process.pid, active: service.orchestrator.activeRuns, ...service.orchestrator.stats }));

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { FinishedRuns } from '../../src/runtime/finished-runs.js';
+
+describe('FinishedRuns', () => {
+  it('hands out the runs of a partition whose retention ran out, oldest first, at most `limit` at a time', () => {
+    const f = new FinishedRuns(100);
+    for (let i = 0; i < 5; i++) f.track(0, `r${i}`, 1000 + i * 10);
+    f.track(1, 'other', 1000);
+    expect(f.due(0, 1099, 10)).toEqual([]);
+    expect(f.due(0, 1120, 10)).toEqual(['r0', 'r1', 'r2']);
+    expect(f.due(0, 2000, 1)).toEqual(['r3']);
+    expect(f.due(0, 2000, 10)).toEqual(['r4']);
+    expect(f.due(0, 2000, 10)).toEqual([]);
+    expect(f.size).toBe(1);
+    expect(f.due(1, 1100, 10)).toEqual(['other']);
+    expect(f.size).toBe(0);
+  });
+
+  it('forgets the runs of dropped partitions', () => {
+    const f = new FinishedRuns(0);
+    f.track(0, 'a', 1);
+    f.track(1, 'b', 1);
+    f.drop([0]);
+    expect(f.size).toBe(1);
+    expect(f.due(0, 10, 10)).toEqual([]);
+    expect(f.due(1, 10, 10)).toEqual(['b']);
+  });
+
+  it('keeps memory bounded: past maxTracked it forgets the oldest run of any partition', () => {
+    const f = new FinishedRuns(0, 3);
+    f.track(0, 'a', 1);
+    f.track(1, 'b', 2);
+    f.track(0, 'c', 3);
+    f.track(1, 'd', 4);
+    expect(f.size).toBe(3);
+    expect([...f.due(0, 10, 10), ...f.due(1, 10, 10)]).toEqual(['c', 'b', 'd']);
+  });
+
+  it('stays in order across many runs (its queues are compacted as they drain)', () => {
+    const f = new FinishedRuns(10);
+    const out: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      f.track(0, `r${i}`, i);
+      out.push(...f.due(0, i, 7));
+    }
+    out.push(...f.due(0, 1e9, 1e9));
+    expect(out).toEqual(Array.from({ length: 5000 }, (_, i) => `r${i}`));
+    expect(f.size).toBe(0);
+  });
+});
