@@ -3,6 +3,7 @@ import type { Command, RunEvent } from '../core/compile/types.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { Envelope } from '../core/protocol/envelope.js';
 import { topicNames } from '../core/protocol/envelope.js';
+import { isReservedKey } from '../core/protocol/partition-offset.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { ConsumedMessage, Subscription, TopicMessage } from '../ports/transport.js';
 import type { LiveRun } from './run-state.js';
@@ -35,6 +36,8 @@ export class Orchestrator {
   readonly #runs = new Map<string, LiveRun>();
   readonly #releases = new Map<string, () => void>();
   readonly #finished = new Map<string, FinalEntry>();
+  /** Kafka mode: the events partition of each run in #finished. */
+  readonly #finishedIn = new Map<string, number>();
   readonly #waiters = new Map<string, Array<(entry: FinalEntry) => void>>();
   readonly #timers: TimerService;
   readonly #owner: string;
@@ -78,6 +81,7 @@ export class Orchestrator {
   /** Asks for a new run; resolves to its id once the request is published. */
   async startRun(request: StartRequest): Promise<string> {
     const runId = request.runId ?? randomUUID();
+    if (isReservedKey(runId)) throw new LockstepError(ErrorCode.invalidUsage, `runId: run ids starting with "__lockstep." are reserved, got "${runId}"`);
     this.#o.registry.resolve(request.sequence, request.version);
     const payload = {
       sequence: request.sequence,
@@ -219,7 +223,8 @@ export class Orchestrator {
       // Kafka mode: the run's state says why it never started, for clients waiting on it.
       if (this.#o.runStateTopic) {
         const state = rejectedRunState(env, (error as Error).message, at);
-        this.#finished.set(runId, finalEntryOf(state)!);
+        this.#remember(runId, finalEntryOf(state)!, message.partition);
+        this.#expiry.track(message.partition, runId, at);
         out.push({ topic: this.#topics.runs, key: runId, value: state });
       }
       return;
@@ -293,10 +298,20 @@ export class Orchestrator {
     this.#timers.disarmRun(runId);
     this.#releases.get(runId)?.();
     this.#releases.delete(runId);
-    this.#finished.set(runId, entry);
-    if (this.#finished.size > 10_000) this.#finished.delete(this.#finished.keys().next().value!);
+    this.#remember(runId, entry, partition);
     for (const resolve of this.#waiters.get(runId) ?? []) resolve(entry);
     this.#waiters.delete(runId);
+  }
+
+  /** Keeps a finished run's final entry (the latest 10,000), for waiters and to tell late events from unknown ones. */
+  #remember(runId: string, entry: FinalEntry, partition: number | undefined): void {
+    this.#finished.set(runId, entry);
+    if (partition !== undefined) this.#finishedIn.set(runId, partition);
+    if (this.#finished.size > 10_000) {
+      const oldest = this.#finished.keys().next().value!;
+      this.#finished.delete(oldest);
+      this.#finishedIn.delete(oldest);
+    }
   }
 
   /** Kafka mode: the new state of every run this batch changed, for the run-state topic (same transaction). */
@@ -326,8 +341,7 @@ export class Orchestrator {
       const final = finalEntryOf(state);
       if (final) {
         finished.push({ runId: state.runId, partition, at: final.at });
-        this.#finished.set(state.runId, final);
-        if (this.#finished.size > 10_000) this.#finished.delete(this.#finished.keys().next().value!);
+        this.#remember(state.runId, final, partition);
         continue;
       }
       let run: LiveRun;
@@ -351,6 +365,7 @@ export class Orchestrator {
     for (const runId of this.#expiry.due(partition, now, EXPIRE_PER_BATCH)) {
       out.push({ topic: this.#topics.runs, key: runId, value: null });
       this.#finished.delete(runId);
+      this.#finishedIn.delete(runId);
       this.stats.expired++;
     }
   }
@@ -359,6 +374,12 @@ export class Orchestrator {
   #revoke(partitions: readonly number[]): void {
     this.#expiry.drop(partitions);
     const gone = new Set(partitions);
+    // Runs that finished in a batch that may not have committed: restored again from the topic if still ours.
+    for (const [runId, partition] of this.#finishedIn) {
+      if (!gone.has(partition)) continue;
+      this.#finished.delete(runId);
+      this.#finishedIn.delete(runId);
+    }
     for (const [runId, partition] of this.#partitionOf) {
       if (!gone.has(partition)) continue;
       this.#runs.delete(runId);

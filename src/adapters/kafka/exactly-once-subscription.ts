@@ -29,6 +29,8 @@ const RETRIABLE_TXN = new Set(['CONCURRENT_TRANSACTIONS', 'COORDINATOR_LOAD_IN_P
 const MAX_TXN_ATTEMPTS = 10;
 /** With offset records, how often the group offset is committed as a hint (lag monitoring). */
 const HINT_EVERY_MS = 1_000;
+/** How long closing waits for the last hint (kafkajs retries a failing commit for much longer). */
+const CLOSE_HINT_MS = 2_000;
 
 const noDefer: BatchContext = {
   defer() {
@@ -53,6 +55,8 @@ interface Pipe {
   /** Offset records only: when the group offset was last committed as a hint, and the next hint, if one waits. */
   hintedAt: number;
   hint: string | undefined;
+  /** Offset records only: the offset the last committed transaction recorded. */
+  committed: string | undefined;
 }
 
 const next = (offset: string): string => (BigInt(offset) + 1n).toString();
@@ -114,9 +118,23 @@ export class ExactlyOnceSubscription implements Subscription {
   async close(): Promise<void> {
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
+    const { topic } = this.#d.options;
+    this.#consumer.pause([{ topic }]);
+    await this.#settled();
+    const pipes = [...this.#owned.values()];
+    await Promise.all(pipes.map(async (pipe) => {
+      await pipe.handling;
+      await pipe.committing;
+    }));
+    // Offset records: the group offset catches up with them before this member leaves (a hint, so errors are ignored).
+    const last = pipes.filter((p) => !p.broken && p.committed !== undefined && this.#assigned.has(p.partition));
+    if (last.length > 0) {
+      const hinted = this.#consumer.commitOffsets(last.map((p) => ({ topic, partition: p.partition, offset: p.committed! }))).catch(() => {});
+      await Promise.race([hinted, sleep(CLOSE_HINT_MS)]);
+    }
     await this.#consumer.disconnect().catch(() => {});
     await this.#chain;
-    await Promise.all([...this.#owned.values()].map(async (pipe) => {
+    await Promise.all(pipes.map(async (pipe) => {
       await pipe.committing;
       await pipe.producer.disconnect().catch(() => {});
     }));
@@ -179,7 +197,7 @@ export class ExactlyOnceSubscription implements Subscription {
       if (r.status === 'fulfilled') {
         taken.push({
           partition: r.value[0], producer: r.value[1], pending: [], pendingSize: 0, committing: undefined, handling: undefined, broken: false,
-          handled: '0', hintedAt: 0, hint: undefined,
+          handled: '0', hintedAt: 0, hint: undefined, committed: undefined,
         });
       } else {
         this.#d.log('cannot take over partition', { topic, partition: partitions[i], error: String(r.reason) });
@@ -191,7 +209,11 @@ export class ExactlyOnceSubscription implements Subscription {
       // Read now that fencing completed the previous owner's commits. The handler restores state first: with
       // offset records it also says where that state stands.
       const committed = await this.#committedOffsets(taken);
-      for (const pipe of taken) this.#owned.set(pipe.partition, pipe);
+      for (const pipe of taken) {
+        // Where a rebalance during the restore would seek this partition to (see GROUP_JOIN): a valid offset.
+        pipe.handled = committed.get(pipe.partition)!;
+        this.#owned.set(pipe.partition, pipe);
+      }
       const recorded = await this.#d.options.onAssigned?.(taken.map((p) => p.partition));
       for (const pipe of taken) {
         let offset = committed.get(pipe.partition)!;
@@ -237,14 +259,18 @@ export class ExactlyOnceSubscription implements Subscription {
     const waiting = pipe.hint !== undefined;
     pipe.hint = offset;
     if (waiting) return;
+    const current = () => !pipe.broken && !this.#closed && this.#owned.get(pipe.partition) === pipe && this.#assigned.has(pipe.partition);
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       const latest = pipe.hint!;
       pipe.hint = undefined;
-      if (pipe.broken || this.#closed || this.#owned.get(pipe.partition) !== pipe) return;
+      // A partition given away is not hinted any more: the new owner's hints are ahead of this one's.
+      if (!current()) return;
       pipe.hintedAt = Date.now();
-      // A failure (a rebalance under way, say) changes nothing: the offset record is what counts.
-      this.#consumer.commitOffsets([{ topic: this.#d.options.topic, partition: pipe.partition, offset: latest }]).catch(() => {});
+      this.#consumer.commitOffsets([{ topic: this.#d.options.topic, partition: pipe.partition, offset: latest }]).catch(() => {
+        // A rebalance under way, say: the offset record is what counts, but the hint is tried again in a second.
+        if (current() && pipe.hint === undefined) this.#hint(pipe, latest);
+      });
     }, Math.max(0, pipe.hintedAt + HINT_EVERY_MS - Date.now()));
     timer.unref();
     this.#timers.add(timer);
@@ -336,7 +362,10 @@ export class ExactlyOnceSubscription implements Subscription {
             for (const r of sent) if (r.status === 'rejected') throw r.reason;
             committing = true;
             await txn.commit();
-            if (offsetRecord) this.#hint(pipe, offset);
+            if (offsetRecord) {
+              pipe.committed = offset;
+              this.#hint(pipe, offset);
+            }
             break;
           } catch (error) {
             if (txn.isActive()) await txn.abort().catch(() => {});
