@@ -75,6 +75,12 @@ describe('lockstep Kafka commands', () => {
     expect(result.stderr).toMatch(/--brokers host:port or set KAFKA_BROKERS/);
   });
 
+  it('refuses a --keep-finished that is not a duration, before connecting', async () => {
+    const result = await lockstep(['orchestrator', '--machines', 'machines', '--brokers', '127.0.0.1:1', '--keep-finished', 'forever']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Expected `--keep-finished` to be a duration such as 7d, 12h or 30m, got `forever`');
+  });
+
   it('stops an orchestrator and a worker on SIGTERM, printing their counters', async () => {
     for (const s of services) {
       expect(await s.stop('SIGTERM')).toBe(0);
