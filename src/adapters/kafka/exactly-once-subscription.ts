@@ -86,6 +86,7 @@ export class ExactlyOnceSubscription implements Subscription {
   #assigned = new Set<number>();
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(deps: SubscriptionDeps) {
     this.#d = deps;
@@ -114,12 +115,21 @@ export class ExactlyOnceSubscription implements Subscription {
     });
   }
 
-  /** Stops consuming, commits what was handled, and leaves the group. */
-  async close(): Promise<void> {
+  /** Stops consuming, commits what was handled, and leaves the group. Closing again waits for the first close. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
     const { topic } = this.#d.options;
-    this.#consumer.pause([{ topic }]);
+    try {
+      this.#consumer.pause([{ topic }]);
+    } catch {
+      // not running (start failed): nothing is consumed
+    }
     await this.#settled();
     const pipes = [...this.#owned.values()];
     await Promise.all(pipes.map(async (pipe) => {
