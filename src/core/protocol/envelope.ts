@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { problemsFromIssues, formatProblems } from '../sequence/problems.js';
+import { parseRecord } from './parse-record.js';
 
 /** Protocol version carried by every message. */
 export const PROTOCOL_VERSION = 1;
@@ -114,15 +114,8 @@ export type EnvelopeOf<T extends EnvelopeType> = Extract<Envelope, { type: T }>;
 
 /** Parses one message's text. Never throws: malformed input yields the reason, for the dead-letter topic. */
 export function parseEnvelope(raw: string): { success: true; envelope: Envelope } | { success: false; reason: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (error) {
-    return { success: false, reason: `not JSON: ${(error as Error).message}` };
-  }
-  const parsed = EnvelopeSchema.safeParse(json);
-  if (!parsed.success) return { success: false, reason: formatProblems(problemsFromIssues(parsed.error.issues, json)).replace(/\n/g, '; ') };
-  return { success: true, envelope: parsed.data };
+  const parsed = parseRecord(EnvelopeSchema, raw);
+  return parsed.success ? { success: true, envelope: parsed.data } : parsed;
 }
 
 /** Topic names under a prefix. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseRecord } from './parse-record.js';
 import { PROTOCOL_VERSION, RESERVED_KEY_PREFIX } from './envelope.js';
 
 /**
@@ -35,12 +36,6 @@ export function isReservedKey(key: string | null): boolean {
 
 /** Parses an offset record's text. Never throws. */
 export function parsePartitionOffset(raw: string): { success: true; record: PartitionOffset } | { success: false; reason: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (error) {
-    return { success: false, reason: `not JSON: ${(error as Error).message}` };
-  }
-  const parsed = PartitionOffsetSchema.safeParse(json);
-  return parsed.success ? { success: true, record: parsed.data } : { success: false, reason: parsed.error.message };
+  const parsed = parseRecord(PartitionOffsetSchema, raw);
+  return parsed.success ? { success: true, record: parsed.data } : parsed;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseRecord } from './parse-record.js';
 import type { RunContext } from '../compile/types.js';
 import type { PersistedRun } from '../step.js';
 import { PROTOCOL_VERSION } from './envelope.js';
@@ -50,14 +51,8 @@ export type RunFinal = z.infer<typeof RunFinalSchema>;
 
 /** Parses a run-state record's text. Never throws. */
 export function parseRunState(raw: string): { success: true; state: RunState } | { success: false; reason: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (error) {
-    return { success: false, reason: `not JSON: ${(error as Error).message}` };
-  }
-  const parsed = RunStateSchema.safeParse(json);
-  return parsed.success ? { success: true, state: parsed.data } : { success: false, reason: parsed.error.message };
+  const parsed = parseRecord(RunStateSchema, raw);
+  return parsed.success ? { success: true, state: parsed.data } : parsed;
 }
 
 /** The persisted snapshot of a state record, typed for `Program.restore`. */
