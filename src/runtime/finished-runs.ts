@@ -1,5 +1,5 @@
 /** How many finished runs {@link FinishedRuns} keeps track of, in all partitions, before it forgets the oldest. */
-const MAX_TRACKED = 1_000_000;
+const MAX_TRACKED = 500_000;
 
 interface Queue {
   readonly runIds: string[];
@@ -13,11 +13,13 @@ interface Queue {
  * retention. Without that, the topic, and the time it takes to restore a partition, would grow with every run
  * ever started.
  *
- * Memory is bounded: past `maxTracked` runs (a million by default) the oldest are dropped here. Their records stay until the
+ * Memory is bounded: past `maxTracked` runs (500,000 by default) the oldest are dropped here. Their records stay until the
  * partition is next restored, which tracks every finished run it reads again.
  */
 export class FinishedRuns {
   readonly #queues = new Map<number, Queue>();
+  /** When each tracked run ended. */
+  readonly #ended = new Map<string, number>();
   readonly #keepMs: number;
   readonly #max: number;
   #size = 0;
@@ -40,6 +42,7 @@ export class FinishedRuns {
     }
     queue.runIds.push(runId);
     queue.at.push(at);
+    this.#ended.set(runId, at);
     this.#size++;
     if (this.#size > this.#max) this.#dropOldest();
   }
@@ -49,11 +52,18 @@ export class FinishedRuns {
     const queue = this.#queues.get(partition);
     const out: string[] = [];
     if (!queue) return out;
+    let taken = 0;
     while (out.length < limit && queue.head < queue.runIds.length && queue.at[queue.head]! + this.#keepMs <= now) {
-      out.push(queue.runIds[queue.head]!);
+      const runId = queue.runIds[queue.head]!;
+      // Tracked again since (restored after a revoke): that later entry is the one that counts.
+      if (this.#ended.get(runId) === queue.at[queue.head]) {
+        out.push(runId);
+        this.#ended.delete(runId);
+      }
       queue.head++;
+      taken++;
     }
-    this.#size -= out.length;
+    this.#size -= taken;
     this.#compact(partition, queue);
     return out;
   }
@@ -64,8 +74,14 @@ export class FinishedRuns {
       const queue = this.#queues.get(p);
       if (!queue) continue;
       this.#size -= queue.runIds.length - queue.head;
+      for (let i = queue.head; i < queue.runIds.length; i++) this.#ended.delete(queue.runIds[i]!);
       this.#queues.delete(p);
     }
+  }
+
+  /** True while a run that ended is kept: a new start with its id is a duplicate. */
+  has(runId: string): boolean {
+    return this.#ended.has(runId);
   }
 
   /** Runs tracked, in all partitions. */
@@ -80,7 +96,9 @@ export class FinishedRuns {
       if (q.head < q.runIds.length && (!oldest || q.at[q.head]! < oldest[1].at[oldest[1].head]!)) oldest = entry;
     }
     if (!oldest) return;
-    oldest[1].head++;
+    const [, q] = oldest;
+    if (this.#ended.get(q.runIds[q.head]!) === q.at[q.head]) this.#ended.delete(q.runIds[q.head]!);
+    q.head++;
     this.#size--;
     this.#compact(oldest[0], oldest[1]);
   }

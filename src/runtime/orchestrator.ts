@@ -211,7 +211,7 @@ export class Orchestrator {
     message: ConsumedMessage,
   ): Promise<void> {
     const { runId, payload } = env;
-    if (this.#runs.has(runId) || this.#finished.has(runId) || pending.has(runId)) {
+    if (this.#runs.has(runId) || this.#finished.has(runId) || this.#expiry.has(runId) || pending.has(runId)) {
       this.stats.ignored.duplicate++;
       return;
     }
@@ -363,6 +363,7 @@ export class Orchestrator {
   /** Kafka mode: tombstones for the partition's finished runs whose retention ran out, in the batch's transaction. */
   #expire(partition: number, now: number, out: TopicMessage[]): void {
     for (const runId of this.#expiry.due(partition, now, EXPIRE_PER_BATCH)) {
+      if (this.#runs.has(runId)) continue; // its id was started again: that run's state stays
       out.push({ topic: this.#topics.runs, key: runId, value: null });
       this.#finished.delete(runId);
       this.#finishedIn.delete(runId);

@@ -48,3 +48,30 @@ describe('FinishedRuns', () => {
     expect(f.size).toBe(0);
   });
 });
+
+describe('FinishedRuns.has', () => {
+  it('knows a run from when it is tracked until it is handed out, dropped or forgotten', () => {
+    const f = new FinishedRuns(100, 2);
+    f.track(0, 'a', 1);
+    expect(f.has('a')).toBe(true);
+    expect(f.due(0, 200, 10)).toEqual(['a']);
+    expect(f.has('a')).toBe(false);
+    f.track(1, 'b', 1);
+    f.drop([1]);
+    expect(f.has('b')).toBe(false);
+    f.track(0, 'c', 1);
+    f.track(0, 'd', 2);
+    f.track(0, 'e', 3);
+    expect([f.has('c'), f.has('d'), f.has('e')]).toEqual([false, true, true]);
+  });
+
+  it('hands a run out once, at its latest end, when it was tracked again (restored after a revoke)', () => {
+    const f = new FinishedRuns(100);
+    f.track(0, 'a', 1);
+    f.track(0, 'a', 50);
+    expect(f.due(0, 120, 10)).toEqual([]);
+    expect(f.has('a')).toBe(true);
+    expect(f.due(0, 150, 10)).toEqual(['a']);
+    expect(f.has('a')).toBe(false);
+  });
+});

@@ -140,7 +140,9 @@ export class ExactlyOnceSubscription implements Subscription {
     const last = pipes.filter((p) => !p.broken && p.committed !== undefined && this.#assigned.has(p.partition));
     if (last.length > 0) {
       const hinted = this.#consumer.commitOffsets(last.map((p) => ({ topic, partition: p.partition, offset: p.committed! }))).catch(() => {});
-      await Promise.race([hinted, sleep(CLOSE_HINT_MS)]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([hinted, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_HINT_MS)))]);
+      clearTimeout(timer);
     }
     await this.#consumer.disconnect().catch(() => {});
     await this.#chain;
@@ -279,7 +281,7 @@ export class ExactlyOnceSubscription implements Subscription {
       pipe.hintedAt = Date.now();
       this.#consumer.commitOffsets([{ topic: this.#d.options.topic, partition: pipe.partition, offset: latest }]).catch(() => {
         // A rebalance under way, say: the offset record is what counts, but the hint is tried again in a second.
-        if (current() && pipe.hint === undefined) this.#hint(pipe, latest);
+        if (current() && pipe.hint === undefined) this.#hint(pipe, pipe.committed ?? latest);
       });
     }, Math.max(0, pipe.hintedAt + HINT_EVERY_MS - Date.now()));
     timer.unref();

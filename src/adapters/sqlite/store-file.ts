@@ -70,8 +70,8 @@ function checkHeader(path: string): void {
 }
 
 /** Size checks before a store whose size does not match its header is called truncated, and the pause between them. */
-const SIZE_CHECKS = 5;
-const SIZE_RECHECK_MS = 100;
+const SIZE_CHECKS = 10;
+const SIZE_RECHECK_MS = 150;
 
 const sleepSync = (ms: number): void => {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
