@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { KafkaTransport, endOffsets, partitionCounts, partitionOf, tailPartitions } from '../adapters/kafka/index.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import { topicNames } from '../core/protocol/envelope.js';
-import { isReservedKey } from '../core/protocol/partition-offset.js';
+import { assertRunId } from '../core/protocol/partition-offset.js';
 import type { RunState } from '../core/protocol/run-state.js';
 import { parseRunState } from '../core/protocol/run-state.js';
 import { envelope } from '../runtime/messages.js';
@@ -55,7 +55,7 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
   return {
     async start(sequence, start = {}) {
       const runId = start.runId ?? randomUUID();
-      if (isReservedKey(runId)) throw new LockstepError(ErrorCode.invalidUsage, `runId: run ids starting with "__lockstep." are reserved, got "${runId}"`);
+      assertRunId(runId);
       const payload = { sequence, ...(start.version ? { version: start.version } : {}), input: start.input ?? null };
       await transport.publish([{ topic: topics.events, key: runId, value: envelope({ type: 'run.start', runId, payload }, Date.now()) }]);
       return runId;

@@ -3,7 +3,7 @@ import type { Command, RunEvent } from '../core/compile/types.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { Envelope } from '../core/protocol/envelope.js';
 import { topicNames } from '../core/protocol/envelope.js';
-import { isReservedKey } from '../core/protocol/partition-offset.js';
+import { assertRunId } from '../core/protocol/partition-offset.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { ConsumedMessage, Subscription, TopicMessage } from '../ports/transport.js';
 import type { LiveRun } from './run-state.js';
@@ -81,7 +81,7 @@ export class Orchestrator {
   /** Asks for a new run; resolves to its id once the request is published. */
   async startRun(request: StartRequest): Promise<string> {
     const runId = request.runId ?? randomUUID();
-    if (isReservedKey(runId)) throw new LockstepError(ErrorCode.invalidUsage, `runId: run ids starting with "__lockstep." are reserved, got "${runId}"`);
+    assertRunId(runId);
     this.#o.registry.resolve(request.sequence, request.version);
     const payload = {
       sequence: request.sequence,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseRecord } from './parse-record.js';
+import { ErrorCode, LockstepError } from '../errors.js';
 import { PROTOCOL_VERSION, RESERVED_KEY_PREFIX } from './envelope.js';
 
 /**
@@ -32,6 +33,11 @@ export function partitionOffsetKey(group: string, partition: number): string {
 /** True for keys of lockstep's own records on the run-state topic: readers of run states skip them. */
 export function isReservedKey(key: string | null): boolean {
   return key !== null && key.startsWith(RESERVED_KEY_PREFIX);
+}
+
+/** @throws LockstepError INVALID_USAGE for a run id in the reserved namespace. */
+export function assertRunId(runId: string): void {
+  if (isReservedKey(runId)) throw new LockstepError(ErrorCode.invalidUsage, `runId: run ids starting with "${RESERVED_KEY_PREFIX}" are reserved, got "${runId}"`);
 }
 
 /** Parses an offset record's text. Never throws. */
