@@ -71,7 +71,9 @@ const next = (offset: string): string => (BigInt(offset) + 1n).toString();
  * Exactly once: a batch's messages (the handler's output) and the batch's consumer offset commit in one
  * transaction. The offset goes either to the group (AddOffsetsToTxn, TxnOffsetCommit) or, with `offsetRecord`,
  * as one more message of the output: the group offset is then only a hint, committed after the transaction, and
- * a member that takes the partition over starts after the later of the two. Commits are pipelined: while a partition's transaction is in flight, its next batches are already
+ * a member that takes the partition over starts after the later of the two.
+ *
+ * Commits are pipelined: while a partition's transaction is in flight, its next batches are already
  * handled, and they commit together in the next transaction (group commit), never before the earlier one.
  *
  * Failure: when a handler throws or a commit fails, the partition is revoked (`onRevoked`: the handler drops the
