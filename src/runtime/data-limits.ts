@@ -1,8 +1,9 @@
 import { Buffer } from 'node:buffer';
 import type { RunContext, RunEvent, TaskError } from '../core/compile/types.js';
-import { ErrorCode } from '../core/errors.js';
+import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { DataLimits } from '../core/sequence/limits.js';
-import { resultTooLargeMessage, runTooLargeMessage } from '../core/sequence/limits.js';
+import { DEFAULT_RUN_BYTES, formatBytes, resultTooLargeMessage, runTooLargeMessage } from '../core/sequence/limits.js';
+import type { Sequence } from '../core/sequence/types.js';
 
 /** UTF-8 bytes of a value's JSON text; undefined when it has none (undefined, a function). @throws on BigInt, cycles */
 export function jsonBytes(value: unknown): number | undefined {
@@ -64,4 +65,22 @@ export function admitResult(run: object, context: RunContext, event: RunEvent, l
   const total = dataBytes(run, context, event.taskId) + bytes;
   if (total > limits.runBytes) return fail(refused(ErrorCode.runDataTooLarge, runTooLargeMessage(event.taskId, total, limits.runBytes)));
   return event;
+}
+
+/**
+ * Refuses a run whose input alone is over its sequence's `limits.runBytes`: no task of it could report a result.
+ *
+ * @throws LockstepError `INVALID_USAGE` naming the size and the limit.
+ */
+export function assertInputWithinLimits(sequence: Sequence, input: unknown): void {
+  const limit = sequence.limits?.runBytes ?? DEFAULT_RUN_BYTES;
+  let bytes: number;
+  try {
+    bytes = jsonBytes(input ?? null) ?? 0;
+  } catch (error) {
+    throw new LockstepError(ErrorCode.invalidUsage, `input is not JSON-serialisable: ${(error as Error).message}`);
+  }
+  if (bytes > limit) {
+    throw new LockstepError(ErrorCode.invalidUsage, `input is ${formatBytes(bytes)} bytes, over limits.runBytes ${formatBytes(limit)} of sequence "${sequence.name}"`);
+  }
 }

@@ -1,6 +1,6 @@
 // Data between tasks through the real CLI: results and inputs of any size reach shell tasks through files, the
 // environment never makes a spawn fail with E2BIG, and the declared limits fail an attempt, naming the limit.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -146,6 +146,19 @@ tasks:
       // input null (4) + two results of 20,008 + this one
       message: 'task "c": the run\'s data (input and results) would be 60,028 bytes, over limits.runBytes 51,200',
     });
+  });
+
+  it('an input alone over limits.runBytes is refused up front with exit 2, and nothing runs', async () => {
+    const r = await run(`name: input-limit
+limits: { runBytes: 1KiB }
+tasks:
+  - id: a
+    run: touch ran
+`, ['--input', JSON.stringify({ s: 'z'.repeat(2_000) })]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('input is 2,008 bytes, over limits.runBytes 1,024 of sequence "input-limit" (INVALID_USAGE)');
+    expect(r.lines).toEqual([]);
+    expect(existsSync(join(r.dir, 'ran'))).toBe(false);
   });
 
   it('LOCKSTEP_RESULT_FILE takes precedence over the stdout line', async () => {
