@@ -2,13 +2,11 @@ import { Buffer } from 'node:buffer';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ENV_VALUE_MAX_BYTES } from '../core/sequence/limits.js';
 import { resultVariable } from '../core/sequence/result-variable.js';
 
-/**
- * A value travels in an environment variable only up to this many UTF-8 bytes (32 KiB), well below Linux's
- * 128 KiB per variable; a larger one is absent and its file is the way.
- */
-export const ENV_VALUE_MAX_BYTES = 32 * 1024;
+export { ENV_VALUE_MAX_BYTES } from '../core/sequence/limits.js';
+
 /**
  * lockstep's data variables (`LOCKSTEP_INPUT`, `LOCKSTEP_RESULTS`, `LOCKSTEP_RESULT_<ID>`) take at most this many
  * bytes together (256 KiB, names included), the biggest values dropped first: the environment and arguments of a

@@ -105,6 +105,16 @@ async function readResultFile(path: string, taskId: string, resultBytes: number,
   }
 }
 
+/** lockstep's data variables: set per attempt, so never inherited (from a lockstep run inside a task, say). */
+const DATA_VARIABLE = /^LOCKSTEP_(INPUT|RESULTS?)(_|$)/;
+
+/** This process's environment without lockstep data variables, so a variable lockstep leaves out is absent. */
+function inheritedEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!DATA_VARIABLE.test(name)) env[name] = value;
+  return env;
+}
+
 function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<Ended> {
   return new Promise((resolve, reject) => {
     if (request.signal.aborted) {
@@ -115,7 +125,7 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
     try {
       child = spawn('/bin/sh', ['-c', request.run], {
         cwd: request.cwd,
-        env: { ...process.env, ...request.env },
+        env: { ...inheritedEnvironment(), ...request.env },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });

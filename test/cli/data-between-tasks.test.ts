@@ -9,10 +9,10 @@ import { jsonLines, lockstep } from '../support/cli.js';
 type Line = Record<string, unknown>;
 
 /** Writes `yaml` as a sequence file in a new temp dir and runs it with `--json`, in that dir. */
-async function run(yaml: string, args: string[] = [], timeoutMs = 60_000) {
+async function run(yaml: string, args: string[] = [], timeoutMs = 60_000, env: NodeJS.ProcessEnv = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'lockstep-data-'));
   writeFileSync(join(dir, 'seq.yaml'), yaml);
-  const r = await lockstep(['run', 'seq.yaml', '--json', '--store', join(dir, 'store.db'), ...args], { cwd: dir, timeoutMs });
+  const r = await lockstep(['run', 'seq.yaml', '--json', '--store', join(dir, 'store.db'), ...args], { cwd: dir, timeoutMs, env });
   return { ...r, dir, lines: jsonLines(r.stdout) };
 }
 
@@ -62,7 +62,7 @@ finally:
     expect(r.lines.at(-1)).toMatchObject({ type: 'run.failed', reason: 'task last failed: command exited with code 3' });
   }, 150_000);
 
-  it('a 140 KB --input reaches every task through LOCKSTEP_INPUT_FILE', async () => {
+  it('a 140 KB --input reaches every task through LOCKSTEP_INPUT_FILE (a variable of that name lockstep inherited is absent too)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockstep-data-input-'));
     const input = { blob: 'y'.repeat(140_000) };
     writeFileSync(join(dir, 'input.json'), JSON.stringify(input));
@@ -76,7 +76,7 @@ tasks:
 finally:
   - id: three
     run: ${JSON.stringify(task)}
-`, ['--input', `@${join(dir, 'input.json')}`]);
+`, ['--input', `@${join(dir, 'input.json')}`], 60_000, { LOCKSTEP_INPUT: '"stale"' });
     expect(r.code, r.stderr).toBe(0);
     expect(of(r.lines, 'task.succeeded').map((l) => [l.task, l.result])).toEqual([['one', { ys: 140_000 }], ['two', { ys: 140_000 }], ['three', { ys: 140_000 }]]);
   });
@@ -317,5 +317,18 @@ tasks:
     expect(r.stderr).toContain('tasks[0].limits.other: unknown key');
     expect(r.stderr).not.toContain('limits.resultBytes: expected a size from 1 byte to 1GiB (1073741824 bytes) like 1048576, "512KiB" or "1MiB", got "2 MB"');
     expect(r.stderr).not.toContain('tasks[1]');
+  });
+
+  it('refuses env values that cannot be passed: a NUL, or more than 32 KiB', async () => {
+    const r = await validate(`name: env
+tasks:
+  - id: a
+    run: "true"
+    env: { OK: "fine", NUL: "a\\0b", BIG: "${'e'.repeat(40_000)}" }
+`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('tasks[0].env.NUL: expected a string without NUL characters');
+    expect(r.stderr).toContain('tasks[0].env.BIG: expected at most 32768 bytes (32KiB), got 40000: pass bigger data in the input');
+    expect(r.stderr).not.toContain('env.OK');
   });
 });

@@ -58,3 +58,25 @@ export function resultTooLargeMessage(taskId: string, bytes: number, limit: numb
 export function runTooLargeMessage(taskId: string, total: number, limit: number): string {
   return `task "${taskId}": the run's data (input and results) would be ${formatBytes(total)} bytes, over limits.runBytes ${formatBytes(limit)}`;
 }
+
+/**
+ * A value travels in an environment variable only up to this many UTF-8 bytes (32 KiB), well below Linux's
+ * 128 KiB per variable; a larger data value is left out (its file is the way), and a larger `env:` value of a
+ * task is a validation error.
+ */
+export const ENV_VALUE_MAX_BYTES = 32 * KIB;
+
+/** UTF-8 bytes of a string, without encoding it. */
+export function utf8Bytes(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}

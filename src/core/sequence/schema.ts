@@ -3,7 +3,7 @@ import { parseDuration } from './duration.js';
 import type { Sequence, TaskAction, TaskHandler, TaskSpec } from './types.js';
 import { describeValue } from './problems.js';
 import type { DataLimits } from './limits.js';
-import { DEFAULT_LIMITS, MAX_LIMIT_BYTES, parseSize } from './limits.js';
+import { DEFAULT_LIMITS, ENV_VALUE_MAX_BYTES, MAX_LIMIT_BYTES, parseSize, utf8Bytes } from './limits.js';
 
 const ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
@@ -90,7 +90,10 @@ const bodyShape = {
     .regex(/^[A-Za-z0-9._-]+$/, { error: (iss) => `expected a queue name of letters, digits, ".", "-" or "_", got ${describeValue(iss.input)}` })
     .optional(),
   env: z.record(z.string(), z.string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` })
-    .refine((v) => !v.includes('\0'), { error: 'expected a string without NUL characters' })).optional(),
+    .refine((v) => !v.includes('\0'), { error: 'expected a string without NUL characters' })
+    .refine((v) => utf8Bytes(v) <= ENV_VALUE_MAX_BYTES, {
+      error: (iss) => `expected at most ${ENV_VALUE_MAX_BYTES} bytes (32KiB), got ${utf8Bytes(String(iss.input))}: pass bigger data in the input`,
+    })).optional(),
   cwd: nonEmptyString.optional(),
   timeout: positiveDuration.optional(),
   retry: retrySchema.optional(),
