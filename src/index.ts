@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { sequence, SequenceBuilder } from './core/sequence/builder.js';
-export type { RetryOptions, TaskBody, TaskOptions } from './core/sequence/builder.js';
+export type { LimitOptions, RetryOptions, SequenceOptions, TaskBody, TaskOptions } from './core/sequence/builder.js';
 export type { Sequence, TaskSpec, TaskHandler, TaskContext, RetryPolicy, BackoffPolicy, Phase, OnFailure, TaskAction } from './core/sequence/types.js';
 export { validateSequence, loadSequenceText, parseDefinitionText } from './core/sequence/validate.js';
 export type { ValidationResult } from './core/sequence/validate.js';

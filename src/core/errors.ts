@@ -32,6 +32,12 @@ export const ErrorCode = {
   runEnded: 'RUN_ENDED',
   /** The run is still running, so it cannot be rerun yet. */
   runActive: 'RUN_ACTIVE',
+  /** A task's result is over its `limits.resultBytes`. */
+  resultTooLarge: 'RESULT_TOO_LARGE',
+  /** A task's result would bring the run's data (input and results) over `limits.runBytes`. */
+  runDataTooLarge: 'RUN_DATA_TOO_LARGE',
+  /** A task's result cannot be taken: its result file is not JSON, or the value is not JSON-serialisable. */
+  invalidResult: 'INVALID_RESULT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -2,7 +2,9 @@ import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { TaskContext, TaskHandler } from '../core/sequence/types.js';
 import type { ProgramRegistry } from './registry.js';
 import { findSpec } from './run-state.js';
-import { runShellTask, shellEnvironment } from './shell-task.js';
+import { DEFAULT_LIMITS } from '../core/sequence/limits.js';
+import { shellEnvironment, writeAttemptFiles } from './shell-data.js';
+import { runShellTask } from './shell-task.js';
 import type { DispatchedTask, LazySignalExecutor } from './worker.js';
 import { LAZY_SIGNAL } from './worker.js';
 
@@ -41,14 +43,21 @@ export function createLocalExecutor(options: LocalExecutorOptions): LazySignalEx
       }
       return handler(taskContext(task, signal));
     }
-    const env = shellEnvironment({ ...taskContext(task, signal()), phase: task.payload.phase }, action.env);
-    const cwd = action.cwd ?? options.cwd;
-    const onOutput = options.onOutput;
-    const { result } = await runShellTask({
-      run: action.run, env, signal: signal(), ...(cwd ? { cwd } : {}),
-      ...(onOutput ? { onOutput: (stream, line) => onOutput(task, stream, line) } : {}),
-    });
-    return result;
+    const data = { ...taskContext(task, signal()), phase: task.payload.phase };
+    const files = await writeAttemptFiles(data);
+    try {
+      const env = shellEnvironment(data, action.env, files);
+      const cwd = action.cwd ?? options.cwd;
+      const onOutput = options.onOutput;
+      const { result } = await runShellTask({
+        run: action.run, env, signal: signal(), ...(cwd ? { cwd } : {}), taskId: task.taskId, resultFile: files.result,
+        resultBytes: (spec.limits ?? DEFAULT_LIMITS).resultBytes,
+        ...(onOutput ? { onOutput: (stream, line) => onOutput(task, stream, line) } : {}),
+      });
+      return result;
+    } finally {
+      await files.remove().catch(() => {}); // a leftover temp directory must not turn a result into a failure
+    }
   };
   return Object.assign(execute, { [LAZY_SIGNAL]: true as const });
 }

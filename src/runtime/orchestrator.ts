@@ -9,6 +9,7 @@ import type { ConsumedMessage, Subscription, TopicMessage } from '../ports/trans
 import type { LiveRun } from './run-state.js';
 import { advance, beginRun, replay } from './run-state.js';
 import { taskCommandMessage } from './command-messages.js';
+import { assertInputWithinLimits } from './data-limits.js';
 import { FinishedRuns } from './finished-runs.js';
 import type { Pending } from './pending-writes.js';
 import { newPending, pendingFor, persistPending } from './pending-writes.js';
@@ -82,7 +83,7 @@ export class Orchestrator {
   async startRun(request: StartRequest): Promise<string> {
     const runId = request.runId ?? randomUUID();
     assertRunId(runId);
-    this.#o.registry.resolve(request.sequence, request.version);
+    assertInputWithinLimits(this.#o.registry.resolve(request.sequence, request.version).program.sequence, request.input);
     const payload = {
       sequence: request.sequence,
       ...(request.version ? { version: request.version } : {}),
@@ -218,6 +219,7 @@ export class Orchestrator {
     let registered;
     try {
       registered = this.#o.registry.resolve(payload.sequence, payload.version);
+      assertInputWithinLimits(registered.program.sequence, payload.input);
     } catch (error) {
       out.push(this.#deadLetter(message, (error as Error).message));
       // Kafka mode: the run's state says why it never started, for clients waiting on it.

@@ -3,6 +3,8 @@ import { timerIds } from '../core/compile/types.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Phase, TaskSpec } from '../core/sequence/types.js';
 import type { IgnoredReason, Program, RunSnapshot } from '../core/step.js';
+import { DEFAULT_LIMITS } from '../core/sequence/limits.js';
+import { admitResult } from './data-limits.js';
 
 /** A run held in memory by an orchestrator: its program, snapshot and pending timers. */
 export interface LiveRun {
@@ -140,7 +142,9 @@ function refine(run: LiveRun, event: RunEvent, reason: IgnoredReason): IgnoredRe
 }
 
 /** Applies one event to a live run: the next snapshot, the history entries to record and the commands to execute. */
-export function advance(run: LiveRun, event: RunEvent, at: number): Advance {
+export function advance(run: LiveRun, received: RunEvent, at: number): Advance {
+  const limits = received.type === 'TASK_SUCCEEDED' && received.result !== undefined ? findSpec(run.program, received.taskId)?.limits ?? DEFAULT_LIMITS : DEFAULT_LIMITS;
+  const event = admitResult(run, run.snapshot.context, received, limits);
   const before = run.snapshot;
   const result = run.program.step(before, event);
   if (result.ignored) {

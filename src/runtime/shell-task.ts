@@ -1,5 +1,14 @@
 import { spawn } from 'node:child_process';
-import { TaskFailure } from '../core/errors.js';
+import type { ChildProcessByStdio } from 'node:child_process';
+import { readFile, stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { ErrorCode, LockstepError, TaskFailure } from '../core/errors.js';
+import { DEFAULT_RESULT_BYTES, resultTooLargeMessage } from '../core/sequence/limits.js';
+import type { StdoutResult } from './stdout-result.js';
+import { LINE_SLACK_BYTES, StdoutResultFinder } from './stdout-result.js';
+
+export { resultVariable } from '../core/sequence/result-variable.js';
+export { shellEnvironment } from './shell-data.js';
 
 const TAIL_BYTES = 4_096;
 
@@ -13,10 +22,16 @@ export interface ShellTaskRequest {
   readonly killGraceMs?: number;
   /** Called with each line of output, for live display. */
   readonly onOutput?: (stream: 'stdout' | 'stderr', line: string) => void;
+  /** The task's id, for messages. */
+  readonly taskId?: string;
+  /** Where the task may write its result as JSON (`LOCKSTEP_RESULT_FILE`); it takes precedence over stdout. */
+  readonly resultFile?: string;
+  /** The task's `limits.resultBytes`: a longer result fails the attempt, non-retriably. @default 1 MiB */
+  readonly resultBytes?: number;
 }
 
 export interface ShellTaskResult {
-  /** The last stdout line that parses as JSON, if any. */
+  /** The result file's JSON, else the last stdout line that parses as JSON, if any. */
   readonly result: unknown;
   readonly output: string;
 }
@@ -31,20 +46,6 @@ class Tail {
   }
 }
 
-function lastJsonLine(stdout: string): unknown {
-  const lines = stdout.split('\n');
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i]!.trim();
-    if (line === '' || !/^[[{"\d-]|^(true|false|null)$/.test(line)) continue;
-    try {
-      return JSON.parse(line);
-    } catch {
-      // not JSON: keep looking
-    }
-  }
-  return undefined;
-}
-
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -53,27 +54,88 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** How the command ended, before its result is read. */
+interface Ended {
+  readonly stdout: StdoutResult;
+  readonly output: string;
+}
+
 /**
- * Runs a shell command in its own process group. Data reaches it only through environment variables, never
- * through the command string. Cancellation sends SIGTERM to the whole group, then SIGKILL after a grace period.
+ * Runs a shell command in its own process group. Data reaches it only through environment variables and files,
+ * never through the command string. Cancellation sends SIGTERM to the whole group, then SIGKILL after a grace
+ * period. The result is the JSON in `resultFile` when the task wrote one, else the last stdout line that parses
+ * as JSON.
  *
- * @throws TaskFailure on a non-zero exit, a signal or cancellation, with the tail of the output.
+ * @throws TaskFailure on a non-zero exit, a signal or cancellation, with the tail of the output; a non-retriable
+ * LockstepError when the result is over `resultBytes` or the result file is not JSON.
  */
-export function runShellTask(request: ShellTaskRequest): Promise<ShellTaskResult> {
+export async function runShellTask(request: ShellTaskRequest): Promise<ShellTaskResult> {
+  const resultBytes = request.resultBytes ?? DEFAULT_RESULT_BYTES;
+  const ended = await runCommand(request, resultBytes);
+  const taskId = request.taskId ?? 'shell';
+  const fromFile = request.resultFile ? await readResultFile(request.resultFile, taskId, resultBytes, ended.output) : undefined;
+  if (fromFile) return { result: fromFile.value, output: ended.output };
+  if (ended.stdout && 'oversizedBytes' in ended.stdout) {
+    const message = resultTooLargeMessage(taskId, ended.stdout.oversizedBytes, resultBytes, 'result (its stdout line)');
+    throw refused(ErrorCode.resultTooLarge, message, ended.output);
+  }
+  return { result: ended.stdout?.value, output: ended.output };
+}
+
+/** A result lockstep does not take: the same every time, so not retriable. Typed like the orchestrator's refusals. */
+function refused(code: ErrorCode, message: string, output: string): LockstepError {
+  const type = code === ErrorCode.invalidResult ? 'InvalidResult' : 'LimitExceeded';
+  return withOutput(Object.assign(new LockstepError(code, message, { retriable: false }), { type }), output);
+}
+
+/** The result file's value; undefined when the task wrote none (no file, or only whitespace). */
+async function readResultFile(path: string, taskId: string, resultBytes: number, output: string): Promise<{ value: unknown } | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile()) return undefined;
+  if (info.size > resultBytes + LINE_SLACK_BYTES) {
+    throw refused(ErrorCode.resultTooLarge, resultTooLargeMessage(taskId, info.size, resultBytes, 'result (LOCKSTEP_RESULT_FILE)'), output);
+  }
+  const text = (await readFile(path, 'utf8')).trim();
+  if (text === '') return undefined;
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch (error) {
+    const message = `task "${taskId}": LOCKSTEP_RESULT_FILE is not JSON: ${(error as Error).message}`;
+    throw refused(ErrorCode.invalidResult, message, output);
+  }
+}
+
+/** lockstep's data variables: set per attempt, so never inherited (from a lockstep run inside a task, say). */
+const DATA_VARIABLE = /^LOCKSTEP_(INPUT|RESULTS?)(_|$)/;
+
+/** This process's environment without lockstep data variables, so a variable lockstep leaves out is absent. */
+function inheritedEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!DATA_VARIABLE.test(name)) env[name] = value;
+  return env;
+}
+
+function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<Ended> {
   return new Promise((resolve, reject) => {
     if (request.signal.aborted) {
       reject(new TaskFailure(`cancelled before start: ${String(request.signal.reason ?? 'aborted')}`, { type: 'Cancelled' }));
       return;
     }
-    const child = spawn('/bin/sh', ['-c', request.run], {
-      cwd: request.cwd,
-      env: { ...process.env, ...request.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    const stdoutTail = new Tail();
+    let child: ChildProcessByStdio<null, Readable, Readable>;
+    try {
+      child = spawn('/bin/sh', ['-c', request.run], {
+        cwd: request.cwd,
+        env: { ...inheritedEnvironment(), ...request.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
+    } catch (error) {
+      // E2BIG, a NUL in a variable: the same every time.
+      reject(new TaskFailure(`could not start the command: ${(error as Error).message}`, { retriable: false, type: 'SpawnError' }));
+      return;
+    }
+    const stdoutResult = new StdoutResultFinder(resultBytes);
     const combined = new Tail();
-    let stdoutAll = '';
     let killTimer: NodeJS.Timeout | undefined;
     let cancelled = false;
     const onAbort = () => {
@@ -86,13 +148,9 @@ export function runShellTask(request: ShellTaskRequest): Promise<ShellTaskResult
     request.signal.addEventListener('abort', onAbort, { once: true });
     const lines = (stream: 'stdout' | 'stderr') => {
       let pending = '';
-      return (chunk: Buffer) => {
-        const text = chunk.toString('utf8');
+      return (text: string) => {
         combined.push(text);
-        if (stream === 'stdout') {
-          stdoutTail.push(text);
-          stdoutAll = (stdoutAll + text).slice(-65_536);
-        }
+        if (stream === 'stdout') stdoutResult.push(text);
         if (!request.onOutput) return;
         pending += text;
         const parts = pending.split('\n');
@@ -100,8 +158,9 @@ export function runShellTask(request: ShellTaskRequest): Promise<ShellTaskResult
         for (const line of parts) request.onOutput(stream, line);
       };
     };
-    child.stdout.on('data', lines('stdout'));
-    child.stderr.on('data', lines('stderr'));
+    // Decoded as a stream: a character split across chunks stays whole.
+    child.stdout.setEncoding('utf8').on('data', lines('stdout'));
+    child.stderr.setEncoding('utf8').on('data', lines('stderr'));
     child.on('error', (error) => {
       request.signal.removeEventListener('abort', onAbort);
       reject(new TaskFailure(`could not start the command: ${error.message}`, { retriable: false, type: 'SpawnError' }));
@@ -115,7 +174,7 @@ export function runShellTask(request: ShellTaskRequest): Promise<ShellTaskResult
       if (cancelled) {
         reject(withOutput(new TaskFailure(`cancelled: ${String(request.signal.reason ?? 'aborted')}`, { type: 'Cancelled' }), output));
       } else if (code === 0) {
-        resolve({ result: lastJsonLine(stdoutAll), output });
+        resolve({ stdout: stdoutResult.end(), output });
       } else {
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         reject(withOutput(new TaskFailure(`command ${how}`, { type: 'ExitCode', details: { code, signal } }), output));
@@ -129,32 +188,7 @@ export interface FailureWithOutput extends TaskFailure {
   output?: string;
 }
 
-function withOutput(error: TaskFailure, output: string): TaskFailure {
-  (error as FailureWithOutput).output = output;
+function withOutput<E extends LockstepError>(error: E, output: string): E {
+  (error as LockstepError & { output?: string }).output = output;
   return error;
-}
-
-/** Environment variable name for a task's result: `LOCKSTEP_RESULT_CREATE_ORDER` for `create-order`. */
-export function resultVariable(taskId: string): string {
-  return `LOCKSTEP_RESULT_${taskId.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-}
-
-/** The variables a shell task gets: run data, never interpolated into the command. */
-export function shellEnvironment(data: {
-  runId: string; taskId: string; attempt: number; idempotencyKey: string; phase: string; input: unknown; results: Readonly<Record<string, unknown>>;
-}, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
-  const env: Record<string, string> = {
-    ...extra,
-    LOCKSTEP_RUN_ID: data.runId,
-    LOCKSTEP_TASK_ID: data.taskId,
-    LOCKSTEP_ATTEMPT: String(data.attempt),
-    LOCKSTEP_IDEMPOTENCY_KEY: data.idempotencyKey,
-    LOCKSTEP_PHASE: data.phase,
-    LOCKSTEP_INPUT: JSON.stringify(data.input ?? null),
-    LOCKSTEP_RESULTS: JSON.stringify(data.results),
-  };
-  for (const [taskId, value] of Object.entries(data.results)) {
-    env[resultVariable(taskId)] = typeof value === 'string' ? value : JSON.stringify(value);
-  }
-  return env;
 }

@@ -70,7 +70,7 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
   const running = {
     entry: [
       { type: 'startAttempt', params: p },
-      dispatchCommand(p),
+      dispatchCommand(p, spec.needs),
       ...(timeoutMs ? [timerCommand('startTimer', timeoutId, () => timeoutMs)] : []),
     ],
     exit: timeoutMs ? [timerCommand('cancelTimer', timeoutId)] : [],

@@ -102,14 +102,22 @@ export const runSetup = setup({
   },
 });
 
-/** Dispatches the attempt `startAttempt` just counted. */
-export const dispatchCommand = (p: TaskParams) => ({
+/** The results a dispatch carries: all of them, or with `needs` only those (the ones that exist). */
+export function resultsFor(results: Readonly<Record<string, unknown>>, needs: readonly string[] | undefined): Record<string, unknown> {
+  if (!needs) return results;
+  const picked: Record<string, unknown> = {};
+  for (const id of needs) if (Object.hasOwn(results, id)) picked[id] = results[id];
+  return picked;
+}
+
+/** Dispatches the attempt `startAttempt` just counted, with the input and the results the task needs. */
+export const dispatchCommand = (p: TaskParams, needs?: readonly string[]) => ({
   type: 'dispatch' as const,
   params: ({ context }: Args) => {
     const attempt = context.attempts[p.taskId] ?? 1;
     return {
       runId: context.runId, taskId: p.taskId, attempt, phase: p.phase,
-      idempotencyKey: idempotencyKey(context.runId, p.taskId, attempt), input: context.input, results: context.results,
+      idempotencyKey: idempotencyKey(context.runId, p.taskId, attempt), input: context.input, results: resultsFor(context.results, needs),
     };
   },
 });

@@ -13,8 +13,18 @@ export interface RetryOptions {
 /** What a task does: a handler function, or `{ run }` (shell) / `{ queue }` (remote) / `{ handler }`. */
 export type TaskBody = TaskHandler | { readonly run: string; readonly env?: Record<string, string>; readonly cwd?: string } | { readonly queue: string } | { readonly handler: TaskHandler };
 
+/** Data limits as written in files: sizes as bytes or `"512KiB"`, `"1MiB"`. */
+export interface LimitOptions {
+  readonly resultBytes?: number | string;
+  readonly runBytes?: number | string;
+}
+
 /** Per-task options. */
 export interface TaskOptions {
+  /** Overrides the sequence's limits for this task. */
+  readonly limits?: LimitOptions;
+  /** The only results (with the input) its dispatch carries. @default all results so far */
+  readonly needs?: readonly string[];
   readonly timeout?: Duration;
   readonly retry?: RetryOptions;
   /** @default 'stop' */
@@ -22,6 +32,15 @@ export interface TaskOptions {
   /** Undoes this task when a later one stops the run. */
   readonly compensate?: TaskBody;
   readonly description?: string;
+}
+
+/** Options of a whole sequence. */
+export interface SequenceOptions {
+  readonly version?: string | number;
+  readonly description?: string;
+  readonly timeout?: Duration;
+  /** Data limits of every task, unless a task sets its own. */
+  readonly limits?: LimitOptions;
 }
 
 const bodyFields = (body: TaskBody): Record<string, unknown> => (typeof body === 'function' ? { handler: body } : { ...body });
@@ -38,9 +57,9 @@ const bodyFields = (body: TaskBody): Record<string, unknown> => (typeof body ===
  *   .build();
  */
 export class SequenceBuilder {
-  readonly #raw: { name: string; version?: string | number; description?: string; timeout?: Duration; tasks: unknown[]; finally: unknown[] };
+  readonly #raw: { name: string; version?: string | number; description?: string; timeout?: Duration; limits?: LimitOptions; tasks: unknown[]; finally: unknown[] };
 
-  constructor(name: string, options: { version?: string | number; description?: string; timeout?: Duration } = {}) {
+  constructor(name: string, options: SequenceOptions = {}) {
     this.#raw = { name, ...options, tasks: [], finally: [] };
   }
 
@@ -71,6 +90,6 @@ export class SequenceBuilder {
 }
 
 /** Starts a {@link SequenceBuilder}. */
-export function sequence(name: string, options?: { version?: string | number; description?: string; timeout?: Duration }): SequenceBuilder {
+export function sequence(name: string, options?: SequenceOptions): SequenceBuilder {
   return new SequenceBuilder(name, options);
 }

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import type { Sequence, TaskAction, TaskHandler, TaskSpec } from './types.js';
 import { describeValue } from './problems.js';
+import type { DataLimits } from './limits.js';
+import { DEFAULT_LIMITS, ENV_VALUE_MAX_BYTES, MAX_LIMIT_BYTES, parseSize, utf8Bytes } from './limits.js';
 
 const ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
@@ -40,6 +42,25 @@ const nonEmptyString = z
   .string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` })
   .min(1, { error: 'expected a non-empty string' });
 
+const size = z.unknown().transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a size from 1 byte to 1GiB (${MAX_LIMIT_BYTES} bytes) like 1048576, "512KiB" or "1MiB", got ${describeValue(value)}`,
+    });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const limitsSchema = z.strictObject({
+  resultBytes: size.optional(),
+  runBytes: size.optional(),
+});
+
+const needsSchema = z.array(taskId, { error: (iss) => `expected a list of task ids, got ${describeValue(iss.input)}` });
+
 const backoffSchema = z.strictObject({
   initial: positiveDuration.optional(),
   factor: numberBetween(1, 100).optional(),
@@ -68,10 +89,16 @@ const bodyShape = {
     .string()
     .regex(/^[A-Za-z0-9._-]+$/, { error: (iss) => `expected a queue name of letters, digits, ".", "-" or "_", got ${describeValue(iss.input)}` })
     .optional(),
-  env: z.record(z.string(), z.string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` })).optional(),
+  env: z.record(z.string(), z.string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` })
+    .refine((v) => !v.includes('\0'), { error: 'expected a string without NUL characters' })
+    .refine((v) => utf8Bytes(v) <= ENV_VALUE_MAX_BYTES, {
+      error: (iss) => `expected at most ${ENV_VALUE_MAX_BYTES} bytes (32KiB), got ${utf8Bytes(String(iss.input))}: pass bigger data in the input`,
+    })).optional(),
   cwd: nonEmptyString.optional(),
   timeout: positiveDuration.optional(),
   retry: retrySchema.optional(),
+  limits: limitsSchema.optional(),
+  needs: needsSchema.optional(),
 };
 
 const compensateSchema = z.strictObject(bodyShape);
@@ -95,6 +122,7 @@ const sequenceSchema = z.strictObject({
   timeout: positiveDuration.optional(),
   tasks: taskList.min(1, { error: 'expected at least one task' }),
   finally: taskList.optional(),
+  limits: limitsSchema.optional(),
 });
 
 /** The raw zod schema of a sequence file, before normalisation. Exposed for JSON Schema generation. */
@@ -110,8 +138,14 @@ function actionOf(body: ParsedBody): TaskAction {
   return { kind: 'shell', run: body.run ?? '', ...(body.env ? { env: body.env } : {}), ...(body.cwd ? { cwd: body.cwd } : {}) };
 }
 
-function toSpec(id: string, body: ParsedBody, onFailure: TaskSpec['onFailure'], compensate?: ParsedBody): TaskSpec {
+/** A task's limits: its own, else the ones it inherits (the sequence's, or for a compensation its task's). */
+function limitsOf(own: ParsedBody['limits'], inherited: DataLimits): DataLimits {
+  return { resultBytes: own?.resultBytes ?? inherited.resultBytes, runBytes: own?.runBytes ?? inherited.runBytes };
+}
+
+function toSpec(id: string, body: ParsedBody, onFailure: TaskSpec['onFailure'], inherited: DataLimits, compensate?: ParsedBody): TaskSpec {
   const backoff = body.retry?.backoff;
+  const limits = limitsOf(body.limits, inherited);
   return {
     id,
     action: actionOf(body),
@@ -127,14 +161,17 @@ function toSpec(id: string, body: ParsedBody, onFailure: TaskSpec['onFailure'], 
       },
     },
     onFailure,
-    ...(compensate ? { compensate: toSpec(`${id}.compensate`, compensate, 'continue') } : {}),
+    limits,
+    ...(body.needs ? { needs: body.needs } : {}),
+    ...(compensate ? { compensate: toSpec(`${id}.compensate`, compensate, 'continue', limits) } : {}),
   };
 }
 
 /** Turns parsed input into the normalised {@link Sequence}. */
 export function normalise(parsed: ParsedSequence): Sequence {
+  const limits = limitsOf(parsed.limits, DEFAULT_LIMITS);
   const task = (t: ParsedTask, onFailureDefault: TaskSpec['onFailure']) =>
-    toSpec(t.id, t, t.onFailure ?? onFailureDefault, t.compensate);
+    toSpec(t.id, t, t.onFailure ?? onFailureDefault, limits, t.compensate);
   return {
     name: parsed.name,
     version: parsed.version === undefined ? '1' : String(parsed.version),
@@ -142,5 +179,6 @@ export function normalise(parsed: ParsedSequence): Sequence {
     ...(parsed.timeout !== undefined ? { timeoutMs: parsed.timeout } : {}),
     tasks: parsed.tasks.map((t) => task(t, 'stop')),
     finally: (parsed.finally ?? []).map((t) => task(t, 'continue')),
+    limits,
   };
 }

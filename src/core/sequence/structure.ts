@@ -1,4 +1,5 @@
 import type { Problem } from './problems.js';
+import { resultVariable } from './result-variable.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -12,6 +13,68 @@ function checkBody(body: Obj, path: string, problems: Problem[]): void {
   }
   if (body.run === undefined && (body.env !== undefined || body.cwd !== undefined)) {
     problems.push({ path, message: '"env" and "cwd" apply only to shell tasks ("run")' });
+  }
+}
+
+/**
+ * `needs` may name only tasks whose results can exist when the task is dispatched: for a main task the main
+ * tasks before it; for its compensation those and the task itself; for a finally task every main task and the
+ * finally tasks before it.
+ */
+function checkNeeds(body: Obj, path: string, allowed: ReadonlySet<string>, self: string | undefined, where: string, problems: Problem[]): void {
+  if (!Array.isArray(body.needs)) return;
+  body.needs.forEach((need: unknown, i) => {
+    if (typeof need !== 'string') return; // the schema reports it
+    const at = `${path}.needs[${i}]`;
+    if (need === self) problems.push({ path: at, message: `a task cannot need its own result ("${need}")` });
+    else if (!allowed.has(need)) problems.push({ path: at, message: `"${need}" is not ${where}` });
+  });
+}
+
+function needsProblems(raw: Obj, problems: Problem[]): void {
+  const ids = (list: unknown): string[] =>
+    Array.isArray(list) ? list.map((t: unknown) => (isObj(t) && typeof t.id === 'string' ? t.id : '')) : [];
+  const main = ids(raw.tasks);
+  const fin = ids(raw.finally);
+  main.forEach((id, i) => {
+    const task = (raw.tasks as unknown[])[i];
+    if (!isObj(task)) return;
+    const before = new Set(main.slice(0, i));
+    checkNeeds(task, `tasks[${i}]`, before, id, 'a task before this one', problems);
+    if (isObj(task.compensate)) {
+      checkNeeds(task.compensate, `tasks[${i}].compensate`, new Set([...before, id]), undefined, 'this task or a task before it', problems);
+    }
+  });
+  fin.forEach((id, i) => {
+    const task = (raw.finally as unknown[])[i];
+    if (isObj(task)) checkNeeds(task, `finally[${i}]`, new Set([...main, ...fin.slice(0, i)]), id, 'a main task or a finally task before this one', problems);
+  });
+}
+
+/**
+ * Task ids whose `LOCKSTEP_RESULT_<ID>` variables are the same name (`a-b` and `a_b`, `Ab` and `aB`, `a.compensate`
+ * and `a-compensate`): one would hide the other's result from shell tasks.
+ */
+function resultVariableProblems(raw: Obj, problems: Problem[]): void {
+  const seen = new Map<string, { path: string; id: string }>();
+  const note = (id: unknown, idPath: string) => {
+    if (typeof id !== 'string') return;
+    const name = resultVariable(id);
+    const first = seen.get(name);
+    if (!first) seen.set(name, { path: idPath, id });
+    else if (first.id !== id) {
+      problems.push({ path: idPath, message: `"${id}" has the same result variable ${name} as ${first.path} "${first.id}"` });
+    }
+  };
+  for (const list of ['tasks', 'finally'] as const) {
+    const tasks = raw[list];
+    if (!Array.isArray(tasks)) continue;
+    tasks.forEach((task: unknown, index) => {
+      if (!isObj(task)) return;
+      const path = `${list}[${index}]`;
+      note(task.id, `${path}.id`);
+      if (isObj(task.compensate) && typeof task.id === 'string') note(`${task.id}.compensate`, `${path}.compensate`);
+    });
   }
 }
 
@@ -44,5 +107,7 @@ export function structuralProblems(raw: unknown): Problem[] {
       }
     });
   }
+  needsProblems(raw, problems);
+  resultVariableProblems(raw, problems);
   return problems;
 }

@@ -1,3 +1,5 @@
+import type { DataLimits } from './limits.js';
+
 /** What a task does: a shell command, an in-process handler, or a remote queue. */
 export type TaskAction =
   | { readonly kind: 'shell'; readonly run: string; readonly env?: Readonly<Record<string, string>>; readonly cwd?: string }
@@ -36,6 +38,10 @@ export interface TaskSpec {
   readonly onFailure: OnFailure;
   readonly compensate?: TaskSpec;
   readonly description?: string;
+  /** Its data limits: the task's own `limits`, else the sequence's, else the defaults. Missing reads as the defaults. */
+  readonly limits?: DataLimits;
+  /** The only results its dispatch carries (with the input). Missing: all results so far. */
+  readonly needs?: readonly string[];
 }
 
 /** A validated, normalised sequence definition. */
@@ -47,6 +53,8 @@ export interface Sequence {
   readonly timeoutMs?: number;
   readonly tasks: readonly TaskSpec[];
   readonly finally: readonly TaskSpec[];
+  /** The sequence's data limits, defaults filled in (each task may override them). */
+  readonly limits?: DataLimits;
 }
 
 /** Which part of a run a task belongs to. */

@@ -1,0 +1,86 @@
+import { Buffer } from 'node:buffer';
+import type { RunContext, RunEvent, TaskError } from '../core/compile/types.js';
+import { ErrorCode, LockstepError } from '../core/errors.js';
+import type { DataLimits } from '../core/sequence/limits.js';
+import { DEFAULT_RUN_BYTES, formatBytes, resultTooLargeMessage, runTooLargeMessage } from '../core/sequence/limits.js';
+import type { Sequence } from '../core/sequence/types.js';
+
+/** UTF-8 bytes of a value's JSON text; undefined when it has none (undefined, a function). @throws on BigInt, cycles */
+export function jsonBytes(value: unknown): number | undefined {
+  const text = JSON.stringify(value) as string | undefined;
+  return text === undefined ? undefined : Buffer.byteLength(text, 'utf8');
+}
+
+/** Sizes already measured per run: the input, and each result with the value it was measured on. */
+interface Sizes {
+  readonly input: number;
+  readonly results: Map<string, { readonly value: unknown; readonly bytes: number }>;
+}
+const measured = new WeakMap<object, Sizes>();
+
+/** The run's data besides `except`'s result: its input plus every other result. Each value is measured once per run. */
+function dataBytes(run: object, context: RunContext, except: string): number {
+  let sizes = measured.get(run);
+  if (!sizes) {
+    sizes = { input: jsonBytes(context.input) ?? 0, results: new Map() };
+    measured.set(run, sizes);
+  }
+  let total = sizes.input;
+  for (const [taskId, value] of Object.entries(context.results)) {
+    if (taskId === except) continue;
+    let known = sizes.results.get(taskId);
+    if (!known || known.value !== value) {
+      known = { value, bytes: jsonBytes(value) ?? 0 };
+      sizes.results.set(taskId, known);
+    }
+    total += known.bytes;
+  }
+  return total;
+}
+
+const refused = (code: ErrorCode, message: string): TaskError => ({ message, code, retriable: false, type: 'LimitExceeded' });
+
+/**
+ * Where every result enters a run (handlers, shell tasks, queue workers in any language): a success whose result is
+ * over the task's `limits.resultBytes`, or would bring the run's input and results over `limits.runBytes`, becomes
+ * a non-retriable failure of the attempt that names the limit. So does a result that is not JSON-serialisable.
+ * Events about attempts other than the one in flight pass unchanged (the machine ignores their results).
+ *
+ * @param run the live run, which keeps the sizes measured so far
+ * @param limits the limits of the task `event` is about
+ */
+export function admitResult(run: object, context: RunContext, event: RunEvent, limits: DataLimits): RunEvent {
+  if (event.type !== 'TASK_SUCCEEDED' || event.result === undefined) return event;
+  const current = context.current;
+  if (!current || current.taskId !== event.taskId || current.attempt !== event.attempt) return event;
+  const fail = (error: TaskError): RunEvent => ({ type: 'TASK_FAILED', taskId: event.taskId, attempt: event.attempt, error });
+  let bytes: number | undefined;
+  try {
+    bytes = jsonBytes(event.result);
+  } catch (error) {
+    return fail({ ...refused(ErrorCode.invalidResult, `task "${event.taskId}": result is not JSON-serialisable: ${(error as Error).message}`), type: 'InvalidResult' });
+  }
+  if (bytes === undefined) return event;
+  if (bytes > limits.resultBytes) return fail(refused(ErrorCode.resultTooLarge, resultTooLargeMessage(event.taskId, bytes, limits.resultBytes)));
+  const total = dataBytes(run, context, event.taskId) + bytes;
+  if (total > limits.runBytes) return fail(refused(ErrorCode.runDataTooLarge, runTooLargeMessage(event.taskId, total, limits.runBytes)));
+  return event;
+}
+
+/**
+ * Refuses a run whose input alone is over its sequence's `limits.runBytes`: no task of it could report a result.
+ *
+ * @throws LockstepError `INVALID_USAGE` naming the size and the limit.
+ */
+export function assertInputWithinLimits(sequence: Sequence, input: unknown): void {
+  const limit = sequence.limits?.runBytes ?? DEFAULT_RUN_BYTES;
+  let bytes: number;
+  try {
+    bytes = jsonBytes(input ?? null) ?? 0;
+  } catch (error) {
+    throw new LockstepError(ErrorCode.invalidUsage, `input is not JSON-serialisable: ${(error as Error).message}`);
+  }
+  if (bytes > limit) {
+    throw new LockstepError(ErrorCode.invalidUsage, `input is ${formatBytes(bytes)} bytes, over limits.runBytes ${formatBytes(limit)} of sequence "${sequence.name}"`);
+  }
+}
