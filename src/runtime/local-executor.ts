@@ -1,5 +1,7 @@
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { TaskContext, TaskHandler } from '../core/sequence/types.js';
+import type { AttemptProcessTracker } from '../ports/attempt-processes.js';
+import { attemptTracking } from './attempt-tracking.js';
 import type { ProgramRegistry } from './registry.js';
 import { findSpec } from './run-state.js';
 import { runShellTask, shellEnvironment } from './shell-task.js';
@@ -14,6 +16,8 @@ export interface LocalExecutorOptions {
   readonly onOutput?: (task: DispatchedTask, stream: 'stdout' | 'stderr', line: string) => void;
   /** Working directory of shell tasks without `cwd`. */
   readonly cwd?: string;
+  /** Told of each shell attempt's process group while it runs, so a crash leaves a record of it. */
+  readonly attemptProcesses?: AttemptProcessTracker;
 }
 
 /** The context handed to an in-process handler; `signal` may be given as a function, called when first read. */
@@ -44,10 +48,11 @@ export function createLocalExecutor(options: LocalExecutorOptions): LazySignalEx
     const env = shellEnvironment({ ...taskContext(task, signal()), phase: task.payload.phase }, action.env);
     const cwd = action.cwd ?? options.cwd;
     const onOutput = options.onOutput;
-    const { result } = await runShellTask({
-      run: action.run, env, signal: signal(), ...(cwd ? { cwd } : {}),
+    const tracking = attemptTracking(options.attemptProcesses, task);
+    const { result } = await tracking.settle(runShellTask({
+      run: action.run, env, signal: signal(), ...(cwd ? { cwd } : {}), ...tracking.request,
       ...(onOutput ? { onOutput: (stream, line) => onOutput(task, stream, line) } : {}),
-    });
+    }));
     return result;
   };
   return Object.assign(execute, { [LAZY_SIGNAL]: true as const });
