@@ -13,6 +13,9 @@ import { bootId, exited, groupMembers, procStat } from './process-identity.js';
  */
 export type GroupState = 'running' | 'gone' | 'reused' | 'unchecked';
 
+/** A process group id that names one group: a shell task's is its shell's pid, always above 1. */
+const validGroup = (pgid: number): boolean => Number.isSafeInteger(pgid) && pgid > 1;
+
 const ticks = (start: string): bigint => (/^\d+$/.test(start) ? BigInt(start) : -1n);
 
 /**
@@ -21,6 +24,8 @@ const ticks = (start: string): bigint => (/^\d+$/.test(start) ? BigInt(start) : 
  * the attempt's if none of it started before the leader did.
  */
 export function groupState(process: AttemptProcess): GroupState {
+  // Group 0 is the caller's own and -1 every process: no record naming them may ever lead to a signal.
+  if (!validGroup(process.pgid)) return 'unchecked';
   if (process.host !== hostname() || process.startTime === null || process.bootId === null || bootId() === null) return 'unchecked';
   if (process.bootId !== bootId()) return 'gone';
   const leader = procStat(process.pgid);
@@ -63,6 +68,7 @@ export interface StopOrphansOptions {
 const POLL_MS = 20;
 
 function signalGroup(process: AttemptProcess, signal: NodeJS.Signals): void {
+  if (!validGroup(process.pgid)) throw new LockstepError(ErrorCode.runNotResumable, `cannot stop ${orphanName(process)}: not a process group of one attempt`);
   try {
     globalThis.process.kill(-process.pgid, signal);
   } catch (error) {
@@ -121,6 +127,7 @@ export function describeOrphan(notice: OrphanNotice): string | undefined {
     case 'reused':
       return `left ${name} alone: its process ended, and pid ${notice.process.pgid} now belongs to another process`;
     case 'unchecked':
+      if (!validGroup(notice.process.pgid)) return `ignored the record of ${name}: it names no single process group`;
       return notice.process.host !== hostname()
         ? `cannot check orphaned ${name} on host ${notice.process.host} from here: make sure it has stopped`
         : `cannot check orphaned ${name} on this system (no /proc): make sure it has stopped`;
