@@ -1,5 +1,6 @@
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Sequence } from '../core/sequence/types.js';
+import { describeOrphan } from '../adapters/process/orphaned-attempts.js';
 import { createEmbeddedRuntime } from '../embedded/embedded-runtime.js';
 import type { EmbeddedRuntime } from '../embedded/embedded-runtime.js';
 import type { RunStore } from '../ports/run-store.js';
@@ -38,9 +39,18 @@ export async function driveRun(cli: CliContext, request: DriveRequest): Promise<
   // Until `begin` resolves, live entries wait, so that what was recorded earlier is printed first.
   let held: RunEntry[] | undefined = human && request.earlier ? [] : undefined;
   const print = (e: RunEntry) => (human ? human.entry(e) : cli.out(entryLine(e)));
+  // What a resume did about attempts the dead process left running: in human output before the resumed entries;
+  // with --json on stderr, as stdout carries only entries.
+  const orphanLines: string[] = [];
   const runtime = await createEmbeddedRuntime({
     store: request.store,
     onEntry: (e) => (held ? held.push(e) : print(e)),
+    onOrphan: (notice) => {
+      const line = describeOrphan(notice);
+      if (line === undefined) return;
+      if (human) orphanLines.push(`  ■ ${line}`);
+      else cli.err(`lockstep: ${line}`);
+    },
     ...(human && !request.quiet ? { onOutput: (task, stream, line) => human.output(task.taskId, stream, line) } : {}),
   });
   let runId: string | undefined;
@@ -57,7 +67,9 @@ export async function driveRun(cli: CliContext, request: DriveRequest): Promise<
     runId = await request.begin(runtime);
     if (held && request.earlier) {
       cli.out(request.earlier.heading);
-      for (const e of [...request.earlier.entries, ...held]) print(e);
+      for (const e of request.earlier.entries) print(e);
+      for (const line of orphanLines) cli.out(line);
+      for (const e of held) print(e);
       held = undefined;
     }
     process.once('SIGINT', stop('SIGINT'));

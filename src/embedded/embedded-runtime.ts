@@ -1,5 +1,7 @@
 import { MemoryRunStore } from '../adapters/memory/memory-run-store.js';
 import { MemoryTransport } from '../adapters/memory/memory-transport.js';
+import { stopOrphanedAttempts, trackAttemptProcesses } from '../adapters/process/orphaned-attempts.js';
+import type { OrphanNotice } from '../adapters/process/orphaned-attempts.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Sequence, TaskHandler } from '../core/sequence/types.js';
 import type { Clock } from '../ports/clock.js';
@@ -11,6 +13,7 @@ import { hashText } from '../runtime/load-sequence.js';
 import { Orchestrator } from '../runtime/orchestrator.js';
 import type { StartRequest } from '../runtime/orchestrator.js';
 import { ProgramRegistry } from '../runtime/registry.js';
+import { DEFAULT_KILL_GRACE_MS } from '../runtime/shell-task.js';
 import { systemClock } from '../runtime/system-clock.js';
 import { startWorker } from '../runtime/worker.js';
 import type { Executor, LazySignalExecutor, WorkerHandle } from '../runtime/worker.js';
@@ -28,6 +31,11 @@ export interface EmbeddedOptions {
   readonly cwd?: string;
   /** Replaces the local executor (handlers and shell commands), e.g. to script task outcomes in tests. */
   readonly execute?: Executor | LazySignalExecutor;
+  /**
+   * Told what a resume found of the process groups a dead process's shell attempts left running (the store
+   * records each group while its attempt runs; a resume stops a surviving one before the run goes on).
+   */
+  readonly onOrphan?: (notice: OrphanNotice) => void;
 }
 
 /** An orchestrator and its workers in one process, over the in-memory transport. */
@@ -60,13 +68,16 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
   const store = options.store ?? new MemoryRunStore();
   const clock = options.clock ?? systemClock;
   const registry = new ProgramRegistry();
-  const orchestrator = new Orchestrator({ transport, store, clock, registry, ...(options.onEntry ? { onEntry: options.onEntry } : {}) });
+  const onOrphan = options.onOrphan;
+  const stopOrphans = (runId: string) => stopOrphanedAttempts(store, runId, { graceMs: DEFAULT_KILL_GRACE_MS, ...(onOrphan ? { onNotice: onOrphan } : {}) });
+  const orchestrator = new Orchestrator({ transport, store, clock, registry, stopOrphans, ...(options.onEntry ? { onEntry: options.onEntry } : {}) });
   await orchestrator.start();
   const execute = options.execute ?? createLocalExecutor({
     registry,
     ...(options.queueHandlers ? { queueHandlers: options.queueHandlers } : {}),
     ...(options.onOutput ? { onOutput: options.onOutput } : {}),
     ...(options.cwd ? { cwd: options.cwd } : {}),
+    attemptProcesses: trackAttemptProcesses(store),
   });
   const workers = new Map<string, WorkerHandle>();
   const ensureWorkers = async (sequence: Sequence) => {

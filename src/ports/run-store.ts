@@ -1,5 +1,6 @@
 import type { Outcome } from '../core/compile/types.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { AttemptProcess } from './attempt-processes.js';
 
 export type RunStatus = 'running' | Outcome;
 
@@ -50,5 +51,15 @@ export interface RunStore {
   list(filter?: RunFilter): Promise<RunRecord[]>;
   /** Takes the exclusive right to drive a run. Throws a `RUN_LOCKED` LockstepError when another process holds it. */
   lock(runId: string, owner: string): Promise<Release>;
+  /**
+   * Records the process group of a shell attempt that started, replacing an earlier record of the same attempt.
+   * Resolves once the record would survive the recording process being killed.
+   * Throws an `UNKNOWN_RUN` LockstepError for an unknown run.
+   */
+  recordAttemptProcess(process: AttemptProcess): Promise<void>;
+  /** Forgets an attempt's process group, once it is gone. Forgetting one that is not recorded does nothing. */
+  clearAttemptProcess(runId: string, task: string, attempt: number): Promise<void>;
+  /** The process groups recorded for a run's attempts, in the order they were recorded. */
+  attemptProcesses(runId: string): Promise<AttemptProcess[]>;
   close(): Promise<void>;
 }

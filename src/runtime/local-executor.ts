@@ -1,5 +1,7 @@
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { TaskContext, TaskHandler } from '../core/sequence/types.js';
+import type { AttemptProcessTracker } from '../ports/attempt-processes.js';
+import { attemptTracking } from './attempt-tracking.js';
 import type { ProgramRegistry } from './registry.js';
 import { findSpec } from './run-state.js';
 import { DEFAULT_LIMITS } from '../core/sequence/limits.js';
@@ -16,6 +18,8 @@ export interface LocalExecutorOptions {
   readonly onOutput?: (task: DispatchedTask, stream: 'stdout' | 'stderr', line: string) => void;
   /** Working directory of shell tasks without `cwd`. */
   readonly cwd?: string;
+  /** Told of each shell attempt's process group while it runs, so a crash leaves a record of it. */
+  readonly attemptProcesses?: AttemptProcessTracker;
 }
 
 /** The context handed to an in-process handler; `signal` may be given as a function, called when first read. */
@@ -49,11 +53,12 @@ export function createLocalExecutor(options: LocalExecutorOptions): LazySignalEx
       const env = shellEnvironment(data, action.env, files);
       const cwd = action.cwd ?? options.cwd;
       const onOutput = options.onOutput;
-      const { result } = await runShellTask({
+      const tracking = attemptTracking(options.attemptProcesses, task);
+      const { result } = await tracking.settle(runShellTask({
         run: action.run, env, signal: signal(), ...(cwd ? { cwd } : {}), taskId: task.taskId, resultFile: files.result,
-        resultBytes: (spec.limits ?? DEFAULT_LIMITS).resultBytes,
+        resultBytes: (spec.limits ?? DEFAULT_LIMITS).resultBytes, ...tracking.request,
         ...(onOutput ? { onOutput: (stream, line) => onOutput(task, stream, line) } : {}),
-      });
+      }));
       return result;
     } finally {
       await files.remove().catch(() => {}); // a leftover temp directory must not turn a result into a failure

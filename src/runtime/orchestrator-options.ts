@@ -36,6 +36,11 @@ export interface OrchestratorOptions {
    * `run.start` with its id is ignored. @default 7 days
    */
   readonly keepFinishedMs?: number;
+  /**
+   * Called by `resume` under the run's lock, before any of its tasks runs again: stops what the dead process's
+   * attempts left running (their process groups), and resolves once it is gone.
+   */
+  readonly stopOrphans?: (runId: string) => Promise<void>;
 }
 
 

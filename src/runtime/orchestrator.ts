@@ -133,6 +133,8 @@ export class Orchestrator {
       }
       const { program } = this.#o.registry.resolve(stored.record.sequence, stored.record.version);
       run = replay(program, stored.history);
+      // The attempt that runs again must never overlap what the dead process left running.
+      await this.#o.stopOrphans?.(runId);
     } catch (error) {
       release();
       throw error;

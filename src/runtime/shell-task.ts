@@ -12,14 +12,22 @@ export { shellEnvironment } from './shell-data.js';
 
 const TAIL_BYTES = 4_096;
 
+/** Grace period between SIGTERM and SIGKILL when a shell task's process group is stopped. */
+export const DEFAULT_KILL_GRACE_MS = 5_000;
+
 /** What a shell task receives besides its command. */
 export interface ShellTaskRequest {
   readonly run: string;
   readonly env: Readonly<Record<string, string>>;
   readonly cwd?: string;
   readonly signal: AbortSignal;
-  /** Grace period between SIGTERM and SIGKILL when the attempt is cancelled. @default 5000 */
+  /** Grace period between SIGTERM and SIGKILL when the attempt is cancelled. @default {@link DEFAULT_KILL_GRACE_MS} */
   readonly killGraceMs?: number;
+  /**
+   * Called once the shell has started, with its process group id (the shell's pid: it leads its own group), so
+   * the group can be recorded while it runs. The group is gone once the returned promise settles.
+   */
+  readonly onStart?: (group: { readonly pgid: number }) => void;
   /** Called with each line of output, for live display. */
   readonly onOutput?: (stream: 'stdout' | 'stderr', line: string) => void;
   /** The task's id, for messages. */
@@ -142,10 +150,11 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
       cancelled = true;
       if (child.pid === undefined) return;
       killGroup(child.pid, 'SIGTERM');
-      killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), request.killGraceMs ?? 5_000);
+      killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), request.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
       killTimer.unref();
     };
     request.signal.addEventListener('abort', onAbort, { once: true });
+    if (child.pid !== undefined) request.onStart?.({ pgid: child.pid });
     const lines = (stream: 'stdout' | 'stderr') => {
       let pending = '';
       return (text: string) => {
@@ -168,7 +177,9 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
     child.on('close', (code, signal) => {
       request.signal.removeEventListener('abort', onAbort);
       if (killTimer) clearTimeout(killTimer);
-      // Children that outlived the shell still belong to the group: end them too.
+      // Background processes the task started (`cmd &`) belong to its group and end with it, whatever the
+      // outcome: a task that succeeds never leaves a process behind. Work meant to outlive the task must leave
+      // the group (e.g. `setsid cmd &`), and lockstep no longer tracks it then.
       if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
       const output = combined.text;
       if (cancelled) {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunEntry } from '../../src/core/protocol/run-entry.js';
+import type { AttemptProcess } from '../../src/ports/attempt-processes.js';
 import type { RunRecord, RunStore } from '../../src/ports/run-store.js';
 
 /** Makes a fresh, empty store for one test. */
@@ -204,6 +205,37 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       const rb = await store.lock(b!.runId, 'owner-b');
       ra();
       rb();
+    });
+
+    it('records attempt process groups by attempt, replaces a re-recorded one, and clears them', async () => {
+      const [a, b] = [record(), record()];
+      await store.create(a!, []);
+      await store.create(b!, []);
+      const group = (runId: string, task: string, attempt: number, pgid: number): AttemptProcess => ({
+        runId, task, attempt, pgid, startTime: `${pgid}00`, bootId: '0b7c-boot', host: 'host-1', startedAt: 1_700_000_000_000 + pgid,
+      });
+      expect(await store.attemptProcesses(a!.runId)).toEqual([]);
+      await store.recordAttemptProcess(group(a!.runId, 'build', 1, 101));
+      await store.recordAttemptProcess(group(a!.runId, 'build.compensate', 1, 102));
+      await store.recordAttemptProcess(group(b!.runId, 'build', 1, 201));
+      await store.recordAttemptProcess({ ...group(a!.runId, 'build', 1, 103), startTime: null, bootId: null });
+      expect(await store.attemptProcesses(a!.runId)).toEqual([
+        group(a!.runId, 'build.compensate', 1, 102), { ...group(a!.runId, 'build', 1, 103), startTime: null, bootId: null },
+      ]);
+      await store.clearAttemptProcess(a!.runId, 'build', 1);
+      await store.clearAttemptProcess(a!.runId, 'build', 2);
+      await store.clearAttemptProcess('no-such-run', 'build', 1);
+      expect(await store.attemptProcesses(a!.runId)).toEqual([group(a!.runId, 'build.compensate', 1, 102)]);
+      expect(await store.attemptProcesses(b!.runId)).toEqual([group(b!.runId, 'build', 1, 201)]);
+      // Handed out as copies.
+      ((await store.attemptProcesses(b!.runId))[0] as { pgid: number }).pgid = 9;
+      expect((await store.attemptProcesses(b!.runId))[0]!.pgid).toBe(201);
+    });
+
+    it('refuses an attempt process of an unknown run', async () => {
+      const process: AttemptProcess = { runId: 'no-such-run', task: 'a', attempt: 1, pgid: 5, startTime: '1', bootId: 'b', host: 'h', startedAt: 1 };
+      expect(await codeOf(store.recordAttemptProcess(process))).toBe('UNKNOWN_RUN');
+      expect(await store.attemptProcesses('no-such-run')).toEqual([]);
     });
   });
 }

@@ -1,11 +1,14 @@
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
+import type { AttemptProcess } from '../../ports/attempt-processes.js';
 import type { Release, RunFilter, RunRecord, RunStore, RunUpdate } from '../../ports/run-store.js';
 
 /** A run store that lives in memory: the embedded default for library use and benchmarks. */
 export class MemoryRunStore implements RunStore {
   readonly #runs = new Map<string, { record: RunRecord; history: RunEntry[] }>();
   readonly #locks = new Map<string, string>();
+  /** Attempt process groups by run, then by `<task>#<attempt>`, in the order they were recorded. */
+  readonly #processes = new Map<string, Map<string, AttemptProcess>>();
 
   async create(record: RunRecord, entries: readonly RunEntry[]): Promise<void> {
     if (this.#runs.has(record.runId)) throw new LockstepError(ErrorCode.invalidUsage, `run ${record.runId} already exists`);
@@ -47,6 +50,25 @@ export class MemoryRunStore implements RunStore {
     return () => {
       if (this.#locks.get(runId) === owner) this.#locks.delete(runId);
     };
+  }
+
+  async recordAttemptProcess(process: AttemptProcess): Promise<void> {
+    if (!this.#runs.has(process.runId)) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${process.runId}`);
+    const byAttempt = this.#processes.get(process.runId) ?? new Map<string, AttemptProcess>();
+    const key = `${process.task}#${process.attempt}`;
+    byAttempt.delete(key);
+    byAttempt.set(key, { ...process });
+    this.#processes.set(process.runId, byAttempt);
+  }
+
+  async clearAttemptProcess(runId: string, task: string, attempt: number): Promise<void> {
+    const byAttempt = this.#processes.get(runId);
+    byAttempt?.delete(`${task}#${attempt}`);
+    if (byAttempt?.size === 0) this.#processes.delete(runId);
+  }
+
+  async attemptProcesses(runId: string): Promise<AttemptProcess[]> {
+    return [...(this.#processes.get(runId)?.values() ?? [])].map((p) => ({ ...p }));
   }
 
   async close(): Promise<void> {}

@@ -1,4 +1,5 @@
 import type { RunEntry } from '../../core/protocol/run-entry.js';
+import type { AttemptProcess } from '../../ports/attempt-processes.js';
 import type { Release, RunFilter, RunRecord, RunStore, RunUpdate } from '../../ports/run-store.js';
 
 /**
@@ -16,6 +17,12 @@ export class NullRunStore implements RunStore {
   }
   async lock(_runId: string, _owner: string): Promise<Release> {
     return () => {};
+  }
+  // Kafka mode's workers are services of their own: a crashed orchestrator leaves no attempt process behind.
+  async recordAttemptProcess(_process: AttemptProcess): Promise<void> {}
+  async clearAttemptProcess(_runId: string, _task: string, _attempt: number): Promise<void> {}
+  async attemptProcesses(_runId: string): Promise<AttemptProcess[]> {
+    return [];
   }
   async close(): Promise<void> {}
 }

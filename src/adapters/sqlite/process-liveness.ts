@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { exited, procStat, processStart } from '../process/process-identity.js';
 
 /** The process that holds a run lock, as recorded in the store. */
 export interface LockHolder {
@@ -11,22 +11,7 @@ export interface LockHolder {
   readonly acquiredAt: number;
 }
 
-/** State (field 3) and start time (field 22) of a process from `/proc/<pid>/stat`, or null where there is no procfs. */
-function procStat(pid: number): { state: string; start: string } | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may contain spaces: count fields after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0] ?? '', start: fields[19] ?? '' };
-  } catch {
-    return null;
-  }
-}
-
-/** The start time of a process (Linux: clock ticks since boot), or null where it cannot be read. */
-export function processStart(pid: number): string | null {
-  return procStat(pid)?.start ?? null;
-}
+export { processStart };
 
 /** This process, as a lock holder records it. */
 export function currentProcess(): { pid: number; pidStart: string | null; host: string } {
@@ -48,6 +33,6 @@ export function holderAlive(holder: LockHolder): boolean {
   const stat = procStat(holder.pid);
   if (stat === null) return true;
   // A zombie has exited and only waits for its parent to reap it.
-  if (stat.state === 'Z' || stat.state === 'X') return false;
+  if (exited(stat)) return false;
   return holder.pidStart === null || stat.start === holder.pidStart;
 }

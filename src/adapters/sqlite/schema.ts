@@ -180,6 +180,23 @@ export const MIGRATIONS: readonly Migration[] = [
         FROM runs r JOIN definitions d ON d.id = r.definition_id JOIN run_inputs i ON i.run = r.id;
     `,
   },
+  {
+    version: 4,
+    description: 'the process group of each shell attempt while it runs, so resume can stop one a crash left behind',
+    sql: `
+      CREATE TABLE attempt_processes (
+        run        INTEGER NOT NULL,
+        task       TEXT NOT NULL,
+        attempt    INTEGER NOT NULL,
+        pgid       INTEGER NOT NULL,
+        start_time TEXT,
+        boot_id    TEXT,
+        host       TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        PRIMARY KEY (run, task, attempt)
+      );
+    `,
+  },
 ];
 
 /** The schema version this build of lockstep writes. */

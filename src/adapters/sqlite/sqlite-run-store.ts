@@ -1,10 +1,11 @@
 import type Database from 'better-sqlite3';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
+import type { AttemptProcess } from '../../ports/attempt-processes.js';
 import type { Release, RunFilter, RunRecord, RunStore, RunUpdate } from '../../ports/run-store.js';
 import type { LockHolder } from './process-liveness.js';
-import type { LockRow, RunKey, RunRow, Statements } from './statements.js';
-import { prepareStatements, toHolder, toRecord } from './statements.js';
+import type { AttemptProcessRow, LockRow, RunKey, RunRow, Statements } from './statements.js';
+import { prepareStatements, toAttemptProcess, toHolder, toRecord } from './statements.js';
 import { currentProcess, holderAlive } from './process-liveness.js';
 import type { OpenStoreOptions } from './store-file.js';
 import { openStoreDatabase, storeError } from './store-file.js';
@@ -163,6 +164,34 @@ export class SqliteRunStore implements RunStore {
     if (!row) return undefined;
     const holder = toHolder(row);
     return { ...holder, alive: holderAlive(holder) };
+  }
+
+  /**
+   * Records an attempt's process group at once, in a transaction of its own rather than the next group commit:
+   * the group is already running, and a crash right after must still find it. Like lock rows, it is committed
+   * without syncing the WAL: it survives the process being killed, and a power loss ends the group too.
+   */
+  async recordAttemptProcess(process: AttemptProcess): Promise<void> {
+    this.#open();
+    this.#flush();
+    this.#unsynced(() => {
+      const key = this.#sql.getKey.get(process.runId) as RunKey | undefined;
+      if (!key) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${process.runId}`);
+      this.#sql.putAttemptProcess.run({
+        run: key.id, task: process.task, attempt: process.attempt, pgid: process.pgid, start_time: process.startTime,
+        boot_id: process.bootId, host: process.host, started_at: process.startedAt,
+      });
+    }, 'recording an attempt process');
+  }
+
+  async clearAttemptProcess(runId: string, task: string, attempt: number): Promise<void> {
+    this.#open();
+    this.#unsynced(() => this.#sql.deleteAttemptProcess.run(runId, task, attempt), 'clearing an attempt process');
+  }
+
+  async attemptProcesses(runId: string): Promise<AttemptProcess[]> {
+    this.#open();
+    return this.#read('reading attempt processes', () => (this.#sql.attemptProcesses.all(runId) as AttemptProcessRow[]).map(toAttemptProcess));
   }
 
   /** Commits pending writes, releases the locks taken through this store, and closes the file. */

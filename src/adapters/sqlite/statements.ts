@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { AttemptProcess } from '../../ports/attempt-processes.js';
 import type { RunRecord, RunStatus } from '../../ports/run-store.js';
 import type { LockHolder } from './process-liveness.js';
 
@@ -33,6 +34,23 @@ export interface LockRow {
   host: string;
   acquired_at: number;
 }
+
+/** A row of `attempt_processes`, with its run's id. */
+export interface AttemptProcessRow {
+  run_id: string;
+  task: string;
+  attempt: number;
+  pgid: number;
+  start_time: string | null;
+  boot_id: string | null;
+  host: string;
+  started_at: number;
+}
+
+export const toAttemptProcess = (row: AttemptProcessRow): AttemptProcess => ({
+  runId: row.run_id, task: row.task, attempt: row.attempt, pgid: row.pgid, startTime: row.start_time, bootId: row.boot_id, host: row.host,
+  startedAt: row.started_at,
+});
 
 export function toRecord(row: RunRow): RunRecord {
   return {
@@ -71,7 +89,12 @@ const SQL = {
     ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, pid_start = excluded.pid_start,
       host = excluded.host, acquired_at = excluded.acquired_at`,
   deleteLock: 'DELETE FROM run_locks WHERE run_id = ? AND owner = ?',
-  // Lock rows need no sync of their own (see SqliteRunStore.lock); NORMAL still syncs around checkpoints, so the file stays safe.
+  putAttemptProcess: `INSERT OR REPLACE INTO attempt_processes (run, task, attempt, pgid, start_time, boot_id, host, started_at)
+    VALUES (@run, @task, @attempt, @pgid, @start_time, @boot_id, @host, @started_at)`,
+  deleteAttemptProcess: 'DELETE FROM attempt_processes WHERE run = (SELECT id FROM runs WHERE run_id = ?) AND task = ? AND attempt = ?',
+  attemptProcesses: `SELECT r.run_id, p.task, p.attempt, p.pgid, p.start_time, p.boot_id, p.host, p.started_at
+    FROM attempt_processes p JOIN runs r ON r.id = p.run WHERE r.run_id = ? ORDER BY p.rowid`,
+  // Lock and attempt process rows need no sync of their own (see SqliteRunStore.lock); NORMAL still syncs around checkpoints, so the file stays safe.
   syncNormal: 'PRAGMA synchronous = NORMAL',
   syncFull: 'PRAGMA synchronous = FULL',
 } as const;

@@ -15,6 +15,10 @@ interface ResumeOptions {
  * `lockstep resume <runId>`: continues a run whose process died. Tasks that completed are not run again; the
  * attempt that was in flight is recorded as interrupted and runs again as its next attempt. The run uses the
  * definition it started with, whatever the file says now.
+ *
+ * A shell attempt of the dead process may still run (its process group is detached): before any task runs
+ * again, resume stops it (SIGTERM, then SIGKILL after the kill grace), waits until its group is gone, and prints
+ * a line saying so. A recorded pid that now belongs to another process is left alone.
  */
 export function registerResume(program: Command, cli: CliContext): void {
   program
