@@ -331,4 +331,17 @@ tasks:
     expect(r.stderr).toContain('tasks[0].env.BIG: expected at most 32768 bytes (32KiB), got 40000: pass bigger data in the input');
     expect(r.stderr).not.toContain('env.OK');
   });
+
+  it('refuses a run: command over 64 KiB, which could not be an argument of sh -c', async () => {
+    const r = await validate(`name: long-run
+tasks:
+  - id: a
+    run: "${'echo hi; '.repeat(8_000)}"
+  - id: b
+    run: "${'echo hi; '.repeat(6_000)}"
+`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('tasks[0].run: expected a command of at most 65536 bytes (64KiB), got 72000: put a longer script in a file');
+    expect(r.stderr).not.toContain('tasks[1]');
+  });
 });
