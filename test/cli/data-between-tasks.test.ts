@@ -255,6 +255,8 @@ tasks:
     run: "true"
   - id: aB
     run: "true"
+  - id: File
+    run: "true"
 finally:
   - id: Ab-compensate
     run: "true"
@@ -263,6 +265,7 @@ finally:
     expect(r.stderr).toContain('tasks[3].id: "a_b" has the same result variable LOCKSTEP_RESULT_A_B as tasks[0].id "a-b"');
     expect(r.stderr).toContain('tasks[4].id: "aB" has the same result variable LOCKSTEP_RESULT_AB as tasks[1].id "Ab"');
     expect(r.stderr).toContain('finally[0].id: "Ab-compensate" has the same result variable LOCKSTEP_RESULT_AB_COMPENSATE as tasks[1].compensate "Ab.compensate"');
+    expect(r.stderr).toContain('tasks[5].id: "File" would have the result variable LOCKSTEP_RESULT_FILE, the path where each shell task writes its own result: choose another id');
   });
 
   it('checks that needs names earlier tasks, with the path of each', async () => {
