@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENV_VALUE_MAX_BYTES } from '../core/sequence/limits.js';
-import { resultVariable } from '../core/sequence/result-variable.js';
+import { RESULT_FILE_VARIABLE, resultVariable } from '../core/sequence/result-variable.js';
 
 export { ENV_VALUE_MAX_BYTES } from '../core/sequence/limits.js';
 
@@ -71,7 +71,7 @@ export function shellEnvironment(data: ShellData, extra: Readonly<Record<string,
     LOCKSTEP_ATTEMPT: String(data.attempt),
     LOCKSTEP_IDEMPOTENCY_KEY: data.idempotencyKey,
     LOCKSTEP_PHASE: data.phase,
-    ...(files ? { LOCKSTEP_INPUT_FILE: files.input, LOCKSTEP_RESULTS_FILE: files.results, LOCKSTEP_RESULT_FILE: files.result } : {}),
+    ...(files ? { LOCKSTEP_INPUT_FILE: files.input, LOCKSTEP_RESULTS_FILE: files.results, [RESULT_FILE_VARIABLE]: files.result } : {}),
   };
   const values: Array<{ name: string; value: string; bytes: number }> = [];
   const offer = (name: string, value: string) => {
@@ -81,7 +81,9 @@ export function shellEnvironment(data: ShellData, extra: Readonly<Record<string,
   offer('LOCKSTEP_INPUT', JSON.stringify(data.input ?? null));
   offer('LOCKSTEP_RESULTS', JSON.stringify(data.results));
   for (const [taskId, value] of Object.entries(data.results)) {
-    offer(resultVariable(taskId), typeof value === 'string' ? value : JSON.stringify(value) ?? 'null');
+    const name = resultVariable(taskId);
+    // `validate` refuses such an id; a result never takes the place of the result file's path.
+    if (name !== RESULT_FILE_VARIABLE) offer(name, typeof value === 'string' ? value : JSON.stringify(value) ?? 'null');
   }
   let total = values.reduce((sum, v) => sum + v.bytes, 0);
   values.sort((a, b) => a.bytes - b.bytes);

@@ -255,6 +255,8 @@ tasks:
     run: "true"
   - id: aB
     run: "true"
+  - id: File
+    run: "true"
 finally:
   - id: Ab-compensate
     run: "true"
@@ -263,6 +265,7 @@ finally:
     expect(r.stderr).toContain('tasks[3].id: "a_b" has the same result variable LOCKSTEP_RESULT_A_B as tasks[0].id "a-b"');
     expect(r.stderr).toContain('tasks[4].id: "aB" has the same result variable LOCKSTEP_RESULT_AB as tasks[1].id "Ab"');
     expect(r.stderr).toContain('finally[0].id: "Ab-compensate" has the same result variable LOCKSTEP_RESULT_AB_COMPENSATE as tasks[1].compensate "Ab.compensate"');
+    expect(r.stderr).toContain('tasks[5].id: "File" would have the result variable LOCKSTEP_RESULT_FILE, the path where each shell task writes its own result: choose another id');
   });
 
   it('checks that needs names earlier tasks, with the path of each', async () => {
@@ -330,5 +333,18 @@ tasks:
     expect(r.stderr).toContain('tasks[0].env.NUL: expected a string without NUL characters');
     expect(r.stderr).toContain('tasks[0].env.BIG: expected at most 32768 bytes (32KiB), got 40000: pass bigger data in the input');
     expect(r.stderr).not.toContain('env.OK');
+  });
+
+  it('refuses a run: command over 64 KiB, which could not be an argument of sh -c', async () => {
+    const r = await validate(`name: long-run
+tasks:
+  - id: a
+    run: "${'echo hi; '.repeat(8_000)}"
+  - id: b
+    run: "${'echo hi; '.repeat(6_000)}"
+`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('tasks[0].run: expected a command of at most 65536 bytes (64KiB), got 72000: put a longer script in a file');
+    expect(r.stderr).not.toContain('tasks[1]');
   });
 });

@@ -2,6 +2,7 @@
 // searched for the result line by line, none dropped, with bounded memory.
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ENV_BUDGET_BYTES, ENV_VALUE_MAX_BYTES, shellEnvironment, writeAttemptFiles } from '../../src/runtime/shell-data.js';
 import { runShellTask } from '../../src/runtime/shell-task.js';
@@ -80,5 +81,37 @@ describe('finding the result in stdout', () => {
     const line = JSON.stringify({ s: 'é'.repeat(100_000) });
     const chunks = line.match(/.{1,777}/g)!;
     expect(find([...chunks, '\n'], 300_000)).toEqual({ value: { s: 'é'.repeat(100_000) } });
+  });
+
+  it('agrees with reading the whole output at once, however it is chunked (property)', () => {
+    // The whole-output reference: the last line that parses as JSON, as lockstep always defined the result.
+    const reference = (text: string) => {
+      const lines = text.split('\n');
+      for (let i = lines.length - 1; i >= 0; i--) {
+        const line = lines[i]!.trim();
+        if (line === '' || !/^[[{"\d-]|^(true|false|null)$/.test(line)) continue;
+        try {
+          return { value: JSON.parse(line) as unknown };
+        } catch {
+          // keep looking
+        }
+      }
+      return undefined;
+    };
+    // JSON and near-JSON lines, text, multi-byte characters; cheap to generate, so 10,000 cases take a second or two.
+    const line = fc.oneof(
+      fc.constantFrom('{"a":1}', '[1,"é"]', '"s€"', '12', '-', '-3.5e2', ' null ', 'true', '{', '[1,', '"x', 'text', '', '  {"b":[true]}  ', 'x y', '😀'),
+      fc.integer().map(String),
+      fc.string({ maxLength: 6 }).map((t) => t.replace(/\n/g, ' ')),
+    );
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 8 }), fc.boolean(), fc.array(fc.nat(), { maxLength: 6 }), (lines, newline, cuts) => {
+        const text = lines.join('\n') + (newline ? '\n' : '');
+        const at = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
+        const chunks = [0, ...at].map((start, i, all) => text.slice(start, all[i + 1] ?? text.length));
+        return JSON.stringify(find(chunks, 1_000_000)) === JSON.stringify(reference(text));
+      }),
+      { numRuns: 10_000 },
+    );
   });
 });

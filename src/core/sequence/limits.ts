@@ -66,6 +66,9 @@ export function runTooLargeMessage(taskId: string, total: number, limit: number)
  */
 export const ENV_VALUE_MAX_BYTES = 32 * KIB;
 
+/** The longest `run:` command, 64 KiB: it is an argument of `/bin/sh -c`, and one argument may not pass 128 KiB. */
+export const RUN_MAX_BYTES = 64 * KIB;
+
 /** UTF-8 bytes of a string, without encoding it. */
 export function utf8Bytes(text: string): number {
   let bytes = 0;

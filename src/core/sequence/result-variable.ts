@@ -6,3 +6,6 @@
 export function resultVariable(taskId: string): string {
   return `LOCKSTEP_RESULT_${taskId.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
+
+/** The variable with a task's own result path; no task's result variable may have its name. */
+export const RESULT_FILE_VARIABLE = 'LOCKSTEP_RESULT_FILE';

@@ -3,7 +3,7 @@ import { parseDuration } from './duration.js';
 import type { Sequence, TaskAction, TaskHandler, TaskSpec } from './types.js';
 import { describeValue } from './problems.js';
 import type { DataLimits } from './limits.js';
-import { DEFAULT_LIMITS, ENV_VALUE_MAX_BYTES, MAX_LIMIT_BYTES, parseSize, utf8Bytes } from './limits.js';
+import { DEFAULT_LIMITS, ENV_VALUE_MAX_BYTES, MAX_LIMIT_BYTES, parseSize, RUN_MAX_BYTES, utf8Bytes } from './limits.js';
 
 const ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
@@ -83,7 +83,9 @@ const onFailureSchema = z.enum(['stop', 'continue'], {
 
 const bodyShape = {
   description: z.string().optional(),
-  run: nonEmptyString.optional(),
+  run: nonEmptyString.refine((v) => utf8Bytes(v) <= RUN_MAX_BYTES, {
+    error: (iss) => `expected a command of at most ${RUN_MAX_BYTES} bytes (64KiB), got ${utf8Bytes(String(iss.input))}: put a longer script in a file`,
+  }).optional(),
   handler: handlerSchema.optional(),
   queue: z
     .string()

@@ -1,5 +1,5 @@
 import type { Problem } from './problems.js';
-import { resultVariable } from './result-variable.js';
+import { RESULT_FILE_VARIABLE, resultVariable } from './result-variable.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -60,6 +60,10 @@ function resultVariableProblems(raw: Obj, problems: Problem[]): void {
   const note = (id: unknown, idPath: string) => {
     if (typeof id !== 'string') return;
     const name = resultVariable(id);
+    if (name === RESULT_FILE_VARIABLE) {
+      problems.push({ path: idPath, message: `"${id}" would have the result variable ${name}, the path where each shell task writes its own result: choose another id` });
+      return;
+    }
     const first = seen.get(name);
     if (!first) seen.set(name, { path: idPath, id });
     else if (first.id !== id) {
