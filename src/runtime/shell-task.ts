@@ -25,7 +25,7 @@ export interface ShellTaskRequest {
   readonly killGraceMs?: number;
   /**
    * Called once the shell has started, with its process group id (the shell's pid: it leads its own group), so
-   * the group can be recorded while it runs. The group is gone once the returned promise settles.
+   * the group can be recorded while it runs. The group is gone once {@link runShellTask}'s promise settles.
    */
   readonly onStart?: (group: { readonly pgid: number }) => void;
   /** Called with each line of output, for live display. */
@@ -73,6 +73,11 @@ interface Ended {
  * never through the command string. Cancellation sends SIGTERM to the whole group, then SIGKILL after a grace
  * period. The result is the JSON in `resultFile` when the task wrote one, else the last stdout line that parses
  * as JSON.
+ *
+ * Background processes (`cmd &`) are part of the attempt. One that keeps the task's stdout or stderr open keeps
+ * the attempt running until it exits; once the shell has exited and the output is closed, whatever is left of
+ * the group gets SIGKILL, whether the task succeeded or failed. Work meant to outlive the task must leave the
+ * group (`setsid cmd >log 2>&1 &`); lockstep then no longer tracks or stops it.
  *
  * @throws TaskFailure on a non-zero exit, a signal or cancellation, with the tail of the output; a non-retriable
  * LockstepError when the result is over `resultBytes` or the result file is not JSON.
@@ -178,8 +183,7 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
       request.signal.removeEventListener('abort', onAbort);
       if (killTimer) clearTimeout(killTimer);
       // Background processes the task started (`cmd &`) belong to its group and end with it, whatever the
-      // outcome: a task that succeeds never leaves a process behind. Work meant to outlive the task must leave
-      // the group (e.g. `setsid cmd &`), and lockstep no longer tracks it then.
+      // outcome: a task that succeeds never leaves a process behind (see runShellTask).
       if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
       const output = combined.text;
       if (cancelled) {
