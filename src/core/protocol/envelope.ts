@@ -10,7 +10,8 @@ export const RESERVED_KEY_PREFIX = '__lockstep.';
 const runId = id.regex(/^(?!__lockstep\.)/, 'run ids starting with "__lockstep." are reserved');
 const attempt = z.number().int().min(1);
 
-const taskErrorSchema = z.object({
+/** A task's failure as events carry it. */
+export const TaskErrorSchema = z.object({
   message: z.string(),
   code: z.string().optional(),
   retriable: z.boolean().optional(),
@@ -41,8 +42,11 @@ export const RunStartSchema = z.object({
     input: z.unknown().optional(),
     /** Set by rerun: the run this one continues from. */
     rerunOf: id.optional(),
-    /** Results reused from the earlier run, by task id (rerun --from). */
-    reuse: z.record(z.string(), z.unknown()).optional(),
+    /** Results reused from the earlier run (rerun --from): the first tasks that succeeded, and those that failed under `continue`. */
+    reuse: z.object({
+      succeeded: z.array(z.object({ taskId: id, result: z.unknown().optional() })),
+      continued: z.array(id).optional(),
+    }).optional(),
   }),
 });
 
@@ -78,7 +82,7 @@ export const TaskSucceededSchema = z.object({
 });
 
 /** `task.failed`: a worker reports that an attempt failed. */
-export const TaskFailedSchema = z.object({ ...taskHeader, type: z.literal('task.failed'), payload: z.object({ error: taskErrorSchema }) });
+export const TaskFailedSchema = z.object({ ...taskHeader, type: z.literal('task.failed'), payload: z.object({ error: TaskErrorSchema }) });
 
 /** `timer.fired`: a run's timer came due. Orchestrators publish it to the events topic so it is ordered with the run's other events. */
 export const TimerFiredSchema = z.object({
