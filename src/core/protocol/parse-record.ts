@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { formatProblems, problemsFromIssues } from '../sequence/problems.js';
+import { formatPath, formatProblems, problemsFromIssues } from '../sequence/problems.js';
 
 /**
  * How deep the arrays and objects of a message may nest: 1,000 levels. JSON.parse takes any depth, but
@@ -18,6 +18,25 @@ const MAX_PROBLEMS = 5;
 const MAX_REASON = 2_000;
 
 const bounded = (reason: string): string => (reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 3)}...` : reason);
+
+// A number literal that may overflow a double: an exponent of three digits, or 309 digits in a row.
+const OVERFLOW = /\d[eE][+-]?\d{3}|\d{309}/;
+
+/**
+ * The path of the first number in a parsed value that overflowed to ±Infinity, if any. JSON.parse reads `1e999`
+ * as Infinity, which serialises as `null`: accepting it would change the data on its way through.
+ */
+function infinityAt(value: unknown): string | undefined {
+  const stack: Array<[unknown, PropertyKey[]]> = [[value, []]];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return formatPath(path);
+    if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) stack.push([child, [...path, Array.isArray(v) ? Number(k) : k]]);
+    }
+  }
+  return undefined;
+}
 
 /** Where a JSON text first nests deeper than `limit` (the offset of the bracket), if it does. Scans without parsing. */
 export function nestingBeyond(text: string, limit: number): number | undefined {
@@ -66,6 +85,8 @@ export function parseRecord<S extends z.ZodType>(
   } catch (error) {
     return { success: false, reason: bounded(`not JSON: ${(error as Error).message}`) };
   }
+  const infinite = OVERFLOW.test(raw) ? infinityAt(json) : undefined;
+  if (infinite !== undefined) return { success: false, reason: bounded(`${infinite}: a number too large for JSON (it reads as Infinity)`) };
   const parsed = check(schema, json);
   if (!parsed.success) {
     const problems = problemsFromIssues(parsed.issues, json);
