@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseRecord } from './parse-record.js';
+import { DERIVED_MAX_DEPTH, MAX_RECORD_DEPTH, nestingBeyond, parseRecord, tooDeep } from './parse-record.js';
 
 /** Protocol version carried by every message. */
 export const PROTOCOL_VERSION = 1;
@@ -116,10 +116,19 @@ export type Envelope = z.infer<typeof EnvelopeSchema>;
 export type EnvelopeType = Envelope['type'];
 export type EnvelopeOf<T extends EnvelopeType> = Extract<Envelope, { type: T }>;
 
-/** Parses one message's text. Never throws: malformed input yields the reason, for the dead-letter topic. */
+/**
+ * Parses one message's text. Never throws: malformed input yields the reason, for the dead-letter topic. A
+ * message nests at most {@link MAX_RECORD_DEPTH} levels; a dispatch, which wraps the results of earlier
+ * messages, {@link DERIVED_MAX_DEPTH}.
+ */
 export function parseEnvelope(raw: string): { success: true; envelope: Envelope } | { success: false; reason: string } {
-  const parsed = parseRecord(EnvelopeSchema, raw);
-  return parsed.success ? { success: true, envelope: parsed.data } : parsed;
+  const parsed = parseRecord(EnvelopeSchema, raw, { maxDepth: DERIVED_MAX_DEPTH });
+  if (!parsed.success) return parsed;
+  if (parsed.data.type !== 'task.dispatch') {
+    const deep = nestingBeyond(raw, MAX_RECORD_DEPTH);
+    if (deep !== undefined) return { success: false, reason: tooDeep(MAX_RECORD_DEPTH, deep) };
+  }
+  return { success: true, envelope: parsed.data };
 }
 
 /** Topic names under a prefix. */

@@ -4,13 +4,18 @@ import { formatPath, formatProblems, problemsFromIssues } from '../sequence/prob
 /**
  * How deep the arrays and objects of a message may nest: 1,000 levels. JSON.parse takes any depth, but
  * serialising a value nested a few thousand levels deep overflows the stack, so a deeper message would be
- * accepted and then break the orchestrator that writes it on. Run-state records wrap inputs and results a few
- * levels deeper than the messages that carried them: they may nest {@link RUN_STATE_MAX_DEPTH} levels.
+ * accepted and then break the orchestrator that writes it on.
  */
 export const MAX_RECORD_DEPTH = 1_000;
 
-/** How deep a run-state record may nest: {@link MAX_RECORD_DEPTH} plus the levels it wraps values in. */
-export const RUN_STATE_MAX_DEPTH = MAX_RECORD_DEPTH + 10;
+/**
+ * How deep the records orchestrators derive from messages may nest: dispatches and run states wrap the inputs
+ * and results that messages carried a few levels deeper, so they may nest {@link MAX_RECORD_DEPTH} + 10 levels.
+ */
+export const DERIVED_MAX_DEPTH = MAX_RECORD_DEPTH + 10;
+
+/** The reason for a text nested deeper than `limit`, first at offset `at`. */
+export const tooDeep = (limit: number, at: number): string => `(root): nested deeper than ${limit} levels (at character ${at})`;
 
 /** A reason names at most this many problems, then says how many more there were: dead letters stay small. */
 const MAX_PROBLEMS = 5;
@@ -78,7 +83,7 @@ export function parseRecord<S extends z.ZodType>(
 ): { success: true; data: z.infer<S> } | { success: false; reason: string } {
   const maxDepth = options.maxDepth ?? MAX_RECORD_DEPTH;
   const deep = nestingBeyond(raw, maxDepth);
-  if (deep !== undefined) return { success: false, reason: `(root): nested deeper than ${maxDepth} levels (at character ${deep})` };
+  if (deep !== undefined) return { success: false, reason: tooDeep(maxDepth, deep) };
   let json: unknown;
   try {
     json = JSON.parse(raw);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { check, parseRecord, RUN_STATE_MAX_DEPTH } from './parse-record.js';
+import { check, parseRecord, DERIVED_MAX_DEPTH } from './parse-record.js';
 import type { RunContext } from '../compile/types.js';
 import type { PersistedRun } from '../step.js';
 import { PROTOCOL_VERSION } from './envelope.js';
@@ -91,7 +91,7 @@ export type RunFinal = z.infer<typeof RunFinalSchema>;
 
 /** Parses a run-state record's text. Never throws. */
 export function parseRunState(raw: string): { success: true; state: RunState } | { success: false; reason: string } {
-  const parsed = parseRecord(RunStateSchema, raw, { maxDepth: RUN_STATE_MAX_DEPTH });
+  const parsed = parseRecord(RunStateSchema, raw, { maxDepth: DERIVED_MAX_DEPTH });
   return parsed.success ? { success: true, state: parsed.data } : parsed;
 }
 

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../../src/core/protocol/envelope.js';
-import { MAX_RECORD_DEPTH, RUN_STATE_MAX_DEPTH } from '../../../src/core/protocol/parse-record.js';
+import { DERIVED_MAX_DEPTH, MAX_RECORD_DEPTH } from '../../../src/core/protocol/parse-record.js';
 import { parsePartitionOffset } from '../../../src/core/protocol/partition-offset.js';
 import { parseRunState } from '../../../src/core/protocol/run-state.js';
 import { mutate, mutationArb, pathsOf, REASON } from '../../support/mutations.js';
@@ -116,11 +116,20 @@ describe('wire decoders (property)', () => {
     expect(parseEnvelope(input(MAX_RECORD_DEPTH - 2)).success).toBe(true);
     const deep = parseEnvelope(input(MAX_RECORD_DEPTH - 1));
     expect(deep).toEqual({ success: false, reason: `(root): nested deeper than ${MAX_RECORD_DEPTH} levels (at character ${prefix.length + MAX_RECORD_DEPTH - 2})` });
+    // A dispatch carries the results of earlier messages a level deeper: a result as deep as a message may be still travels.
+    const result = nested(MAX_RECORD_DEPTH - 2);
+    const succeeded = `{"v":1,"id":"m","runId":"r","time":"t","type":"task.succeeded","taskId":"a","attempt":1,"payload":{"result":${result}}}`;
+    expect(parseEnvelope(succeeded).success).toBe(true);
+    const dispatch = {
+      v: 1, id: 'm', runId: 'r', time: 't', type: 'task.dispatch', taskId: 'b', attempt: 1,
+      payload: { sequence: 's', version: '1', phase: 'main', idempotencyKey: 'r:b:1', queue: 'q', input: null, results: { a: '@' } },
+    };
+    expect(parseEnvelope(JSON.stringify(dispatch).replace('"@"', result)).success).toBe(true);
     expect(parseEnvelope(input(100_000))).toMatchObject({ success: false, reason: expect.stringContaining('nested deeper than') });
     // Brackets within strings (escaped quotes included) do not count.
     const inString = `{"v":1,"id":"m","runId":"r","time":"t","type":"run.start","payload":{"sequence":"s","input":"\\"${'['.repeat(5_000)}"}}`;
     expect(parseEnvelope(inString).success).toBe(true);
-    expect(parseRunState(`{"x":${nested(RUN_STATE_MAX_DEPTH + 1)}}`)).toMatchObject({ success: false, reason: expect.stringContaining(`nested deeper than ${RUN_STATE_MAX_DEPTH}`) });
+    expect(parseRunState(`{"x":${nested(DERIVED_MAX_DEPTH + 1)}}`)).toMatchObject({ success: false, reason: expect.stringContaining(`nested deeper than ${DERIVED_MAX_DEPTH}`) });
   });
 
   it('refuses numbers that overflow to Infinity, which JSON cannot carry, naming where they are', () => {
