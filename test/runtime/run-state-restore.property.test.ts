@@ -113,8 +113,7 @@ const nearMiss = (program: Program) => fc.oneof(
 );
 
 /** A run.state record built from the schema's shape, with values drawn from a sequence's own ids and states. */
-const shapedRecord = fc.nat(programs.length - 1).chain((i) => {
-  const program = programs[i]!;
+function shapedRecordOf(program: Program) {
   const known = taskIdsOf(program);
   const taskId = fc.oneof({ weight: 12, arbitrary: fc.constantFrom(...known) }, { weight: 1, arbitrary: fc.constantFrom('ghost', 'ghost.compensate') });
   const attempt = fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 1, max: 3 }) }, { weight: 1, arbitrary: fc.constantFrom(0, -1, 1.5) });
@@ -170,7 +169,11 @@ const shapedRecord = fc.nat(programs.length - 1).chain((i) => {
       ...((coherent ? !running : withFinal) ? { final: { outcome: status, durationMs: 100, failedTasks: [] } } : {}),
     };
   });
-});
+}
+
+// Built once per program: building arbitraries is the costly part of a case.
+const shapedByProgram = programs.map(shapedRecordOf);
+const shapedRecord = fc.nat(programs.length - 1).chain((i) => shapedByProgram[i]!);
 
 describe('run.state restore (property)', () => {
   it('restores every record lockstep writes, and the restored run steps as the original does', () => {
@@ -201,9 +204,10 @@ describe('run.state restore (property)', () => {
   it(`rejects with a reason, or restores and steps: ${CASES} written records with one field changed`, () => {
     const seen = new Map<Verdict, number>();
     const texts = corpus.map(({ record }) => ({ raw: JSON.stringify(record), paths: pathsOf(record), program: programs.find((p) => p.sequence.name === record.sequence)! }));
+    const mutations = new Map(programs.map((p) => [p, mutationArb(nearMiss(p), fc.constantFrom(...taskIdsOf(p), 'ghost', 'extra'))]));
     const changed = fc.nat(texts.length - 1).chain((i) => {
       const { raw, paths, program } = texts[i]!;
-      return fc.tuple(fc.constant(raw), fc.constant(paths), mutationArb(nearMiss(program), fc.constantFrom(...taskIdsOf(program), 'ghost', 'extra')));
+      return mutations.get(program)!.map((mutation) => [raw, paths, mutation] as const);
     });
     fc.assert(fc.property(changed, choicesArb(2), ([raw, paths, mutation], choices) => {
       const verdict = restoreAndStep(mutate(raw, paths, mutation), choices);
