@@ -3,13 +3,14 @@ import type { PartitionOffset } from '../core/protocol/partition-offset.js';
 import { isReservedKey, parsePartitionOffset, partitionOffsetKey } from '../core/protocol/partition-offset.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { RunFinal, RunState } from '../core/protocol/run-state.js';
-import { parseRunState, persistedOf } from '../core/protocol/run-state.js';
+import { parseRunState } from '../core/protocol/run-state.js';
 import type { topicNames } from '../core/protocol/envelope.js';
 import { PROTOCOL_VERSION } from '../core/protocol/envelope.js';
 import type { StoredMessage, TopicMessage } from '../ports/transport.js';
 import { isoTime } from './messages.js';
 import type { ProgramRegistry } from './registry.js';
 import type { LiveRun } from './run-state.js';
+import { restoreRunOrThrow } from './restore-run.js';
 
 /** The entry that ends a run. */
 export type FinalEntry = Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>;
@@ -53,13 +54,14 @@ export function finalEntryOf(state: RunState): FinalEntry | undefined {
   };
 }
 
-/** Rebuilds a live run from its state record: snapshot, pending timers with their due times, bookkeeping. */
+/**
+ * Rebuilds a live run from its state record: snapshot, pending timers with their due times, bookkeeping.
+ * `tryRestoreRun` (restore-run.ts) says why a record does not restore without throwing.
+ *
+ * @throws LockstepError UNKNOWN_SEQUENCE or INVALID_MESSAGE, with the reason.
+ */
 export function restoreRun(registry: ProgramRegistry, state: RunState): LiveRun {
-  const { program } = registry.resolve(state.sequence, state.version);
-  return {
-    runId: state.runId, program, snapshot: program.restore(persistedOf(state)), timers: new Map(Object.entries(state.timers)),
-    startedAt: state.createdAt, attemptStartedAt: state.attemptStartedAt, completions: new Set(state.completions),
-  };
+  return restoreRunOrThrow(registry, state);
 }
 
 /**

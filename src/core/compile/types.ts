@@ -100,4 +100,17 @@ export const timerIds = {
   run: 'timeout:run',
 } as const;
 
+/** What a timer id names: the run's timeout, or one attempt's timeout, retry backoff or stop grace. */
+export type TimerOf = { readonly kind: 'run' } | { readonly kind: 'timeout' | 'retry' | 'stop'; readonly taskId: string; readonly attempt: number };
+
+const ATTEMPT_TIMER = /^(timeout|retry|stop):(.+):([1-9]\d*)$/;
+
+/** Reads a timer id made by {@link timerIds}; `undefined` for any other text. */
+export function timerOf(timerId: string): TimerOf | undefined {
+  if (timerId === timerIds.run) return { kind: 'run' };
+  const m = ATTEMPT_TIMER.exec(timerId);
+  if (!m || !Number.isSafeInteger(Number(m[3]))) return undefined;
+  return { kind: m[1] as 'timeout' | 'retry' | 'stop', taskId: m[2]!, attempt: Number(m[3]) };
+}
+
 export const idempotencyKey = (runId: string, taskId: string, attempt: number): string => `${runId}:${taskId}:${attempt}`;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseRecord } from './parse-record.js';
+import { DERIVED_MAX_DEPTH, MAX_RECORD_DEPTH, nestingBeyond, parseRecord, tooDeep } from './parse-record.js';
 
 /** Protocol version carried by every message. */
 export const PROTOCOL_VERSION = 1;
@@ -10,7 +10,8 @@ export const RESERVED_KEY_PREFIX = '__lockstep.';
 const runId = id.regex(/^(?!__lockstep\.)/, 'run ids starting with "__lockstep." are reserved');
 const attempt = z.number().int().min(1);
 
-const taskErrorSchema = z.object({
+/** A task's failure as events carry it. */
+export const TaskErrorSchema = z.object({
   message: z.string(),
   code: z.string().optional(),
   retriable: z.boolean().optional(),
@@ -41,8 +42,11 @@ export const RunStartSchema = z.object({
     input: z.unknown().optional(),
     /** Set by rerun: the run this one continues from. */
     rerunOf: id.optional(),
-    /** Results reused from the earlier run, by task id (rerun --from). */
-    reuse: z.record(z.string(), z.unknown()).optional(),
+    /** Results reused from the earlier run (rerun --from): the first tasks that succeeded, and those that failed under `continue`. */
+    reuse: z.object({
+      succeeded: z.array(z.object({ taskId: id, result: z.unknown().optional() })),
+      continued: z.array(id).optional(),
+    }).optional(),
   }),
 });
 
@@ -78,7 +82,7 @@ export const TaskSucceededSchema = z.object({
 });
 
 /** `task.failed`: a worker reports that an attempt failed. */
-export const TaskFailedSchema = z.object({ ...taskHeader, type: z.literal('task.failed'), payload: z.object({ error: taskErrorSchema }) });
+export const TaskFailedSchema = z.object({ ...taskHeader, type: z.literal('task.failed'), payload: z.object({ error: TaskErrorSchema }) });
 
 /** `timer.fired`: a run's timer came due. Orchestrators publish it to the events topic so it is ordered with the run's other events. */
 export const TimerFiredSchema = z.object({
@@ -112,10 +116,19 @@ export type Envelope = z.infer<typeof EnvelopeSchema>;
 export type EnvelopeType = Envelope['type'];
 export type EnvelopeOf<T extends EnvelopeType> = Extract<Envelope, { type: T }>;
 
-/** Parses one message's text. Never throws: malformed input yields the reason, for the dead-letter topic. */
+/**
+ * Parses one message's text. Never throws: malformed input yields the reason, for the dead-letter topic. A
+ * message nests at most {@link MAX_RECORD_DEPTH} levels; a dispatch, which wraps the results of earlier
+ * messages, {@link DERIVED_MAX_DEPTH}.
+ */
 export function parseEnvelope(raw: string): { success: true; envelope: Envelope } | { success: false; reason: string } {
-  const parsed = parseRecord(EnvelopeSchema, raw);
-  return parsed.success ? { success: true, envelope: parsed.data } : parsed;
+  const parsed = parseRecord(EnvelopeSchema, raw, { maxDepth: DERIVED_MAX_DEPTH });
+  if (!parsed.success) return parsed;
+  if (parsed.data.type !== 'task.dispatch') {
+    const deep = nestingBeyond(raw, MAX_RECORD_DEPTH);
+    if (deep !== undefined) return { success: false, reason: tooDeep(MAX_RECORD_DEPTH, deep) };
+  }
+  return { success: true, envelope: parsed.data };
 }
 
 /** Topic names under a prefix. */

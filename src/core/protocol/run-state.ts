@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { parseRecord } from './parse-record.js';
+import { check, parseRecord, DERIVED_MAX_DEPTH } from './parse-record.js';
 import type { RunContext } from '../compile/types.js';
 import type { PersistedRun } from '../step.js';
 import { PROTOCOL_VERSION } from './envelope.js';
+import { CompletionSchema, keyedBy, RunContextSchema, StateValueSchema, TIMER_ID_EXPECTED, TimerIdSchema } from './run-context.js';
 
 const id = z.string().min(1).max(200);
 
@@ -14,10 +15,17 @@ export const RunFinalSchema = z.object({
   failedTasks: z.array(z.string()),
 });
 
+/** The state value of a run that never started (its sequence is unknown): see `rejectedRunState`. */
+export const REJECTED_STATE = 'rejected';
+
 /**
  * `run.state`: the state of one run on the compacted run-state topic, keyed by run id. Orchestrators write it in
  * the same transaction as the commands of the step that produced it, and restore runs from it when they are
  * assigned the run's partition. Timers carry absolute due times so they fire at their original time.
+ *
+ * Besides each field's type, a record must be one lockstep can have written: a finished run has its `final` and
+ * a done snapshot, a running one neither; the context is a whole run context ({@link RunContextSchema}) of the
+ * same run. What only the run's sequence can tell (its states and task ids) is checked on restore.
  */
 export const RunStateSchema = z.object({
   v: z.literal(PROTOCOL_VERSION),
@@ -37,13 +45,45 @@ export const RunStateSchema = z.object({
   /** The machine's snapshot (`Program.persist`): state value, context and status. */
   snapshot: z.object({ value: z.unknown(), context: z.record(z.string(), z.unknown()), status: z.enum(['active', 'done']) }),
   /** Pending timers: id -> due time in ms since the epoch. */
-  timers: z.record(z.string(), z.number()),
+  timers: keyedBy(TimerIdSchema, z.number(), TIMER_ID_EXPECTED),
   /** When the attempt in flight was dispatched (ms since the epoch). */
   attemptStartedAt: z.number(),
   /** Attempts (`task:attempt`) whose own completion was applied: tells a duplicate report from a late one. */
-  completions: z.array(z.string()),
+  completions: z.array(CompletionSchema),
   /** Set once the run has ended. */
   final: RunFinalSchema.optional(),
+}).superRefine((s, ctx) => {
+  const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const running = s.status === 'running';
+  if (running && s.final) issue(['final'], 'expected nothing while status is "running"');
+  if (!running && !s.final) issue(['final'], `required when status is "${s.status}"`);
+  if (s.final && !running && s.final.outcome !== s.status) issue(['final', 'outcome'], `expected "${s.status}" (the status), got "${s.final.outcome}"`);
+  const snapshotStatus = running ? 'active' : 'done';
+  if (s.snapshot.status !== snapshotStatus) issue(['snapshot', 'status'], `expected "${snapshotStatus}" while status is "${s.status}", got "${s.snapshot.status}"`);
+  const value = check(StateValueSchema, s.snapshot.value);
+  if (!value.success) {
+    for (const i of value.issues) ctx.addIssue({ ...i, path: ['snapshot', 'value', ...i.path] } as never);
+    return;
+  }
+  const context = s.snapshot.context;
+  if (context.runId !== s.runId) issue(['snapshot', 'context', 'runId'], `expected "${s.runId}" (the record's runId), got ${JSON.stringify(context.runId) ?? 'nothing'}`);
+  if (s.snapshot.value === REJECTED_STATE) {
+    // A run that never started keeps only its id and input.
+    if (s.status !== 'failed') issue(['snapshot', 'value'], `"${REJECTED_STATE}" is the state of a run that never started, which failed; got status "${s.status}"`);
+    return;
+  }
+  if (!running && s.snapshot.value !== s.status) {
+    issue(['snapshot', 'value'], `expected "${s.status}" (the final state of a ${s.status} run), got ${JSON.stringify(s.snapshot.value)}`);
+  }
+  const parsed = check(RunContextSchema, context);
+  if (!parsed.success) {
+    for (const i of parsed.issues) ctx.addIssue({ ...i, path: ['snapshot', 'context', ...i.path] } as never);
+    return;
+  }
+  const current = parsed.data.current?.taskId;
+  if (running && s.currentTask !== current) {
+    issue(['currentTask'], `expected ${current === undefined ? 'nothing' : `"${current}"`} (snapshot.context.current), got ${s.currentTask === undefined ? 'nothing' : `"${s.currentTask}"`}`);
+  }
 });
 
 export type RunState = z.infer<typeof RunStateSchema>;
@@ -51,7 +91,7 @@ export type RunFinal = z.infer<typeof RunFinalSchema>;
 
 /** Parses a run-state record's text. Never throws. */
 export function parseRunState(raw: string): { success: true; state: RunState } | { success: false; reason: string } {
-  const parsed = parseRecord(RunStateSchema, raw);
+  const parsed = parseRecord(RunStateSchema, raw, { maxDepth: DERIVED_MAX_DEPTH });
   return parsed.success ? { success: true, state: parsed.data } : parsed;
 }
 

@@ -1,0 +1,71 @@
+import { ErrorCode, LockstepError } from '../core/errors.js';
+import { restoreProblems } from '../core/protocol/restorable.js';
+import type { RunState } from '../core/protocol/run-state.js';
+import { parseRunState, persistedOf } from '../core/protocol/run-state.js';
+import { formatProblems } from '../core/sequence/problems.js';
+import type { ProgramRegistry } from './registry.js';
+import type { LiveRun } from './run-state.js';
+
+/**
+ * What restoring a run from its state record gave: the live run, or why there is none. `code` is
+ * `UNKNOWN_SEQUENCE` when this process does not know the run's sequence at its version (another process may),
+ * `INVALID_MESSAGE` when the record can never restore: it does not parse, or it is not a state of its sequence.
+ */
+export type RestoreResult =
+  | { readonly ok: true; readonly run: LiveRun }
+  | { readonly ok: false; readonly code: typeof ErrorCode.unknownSequence | typeof ErrorCode.invalidMessage; readonly reason: string };
+
+/** A reason names this many problems at most. */
+const MAX_PROBLEMS = 5;
+
+/**
+ * Rebuilds a live run from its state record: snapshot, pending timers with their due times, bookkeeping. Never
+ * throws: a record that cannot restore yields the reason, each problem named by its path
+ * (`snapshot.context.current: expected task "b" attempt 1 (main) in state "main.b.running", got null`). A run
+ * restored this way steps without throwing on any event.
+ */
+export function tryRestoreRun(registry: ProgramRegistry, state: RunState): RestoreResult {
+  let program;
+  try {
+    program = registry.resolve(state.sequence, state.version).program;
+  } catch (error) {
+    return { ok: false, code: ErrorCode.unknownSequence, reason: `sequence: ${(error as Error).message}` };
+  }
+  const problems = restoreProblems(program, state);
+  if (problems.length > 0) {
+    const more = problems.length > MAX_PROBLEMS ? `; and ${problems.length - MAX_PROBLEMS} more problems` : '';
+    return { ok: false, code: ErrorCode.invalidMessage, reason: `${formatProblems(problems.slice(0, MAX_PROBLEMS)).replace(/\n/g, '; ')}${more}` };
+  }
+  let snapshot;
+  try {
+    snapshot = program.restore(persistedOf(state));
+  } catch (error) {
+    // Not expected once the checks above passed; kept so that restoring stays total.
+    return { ok: false, code: ErrorCode.invalidMessage, reason: `snapshot: the machine cannot restore it: ${(error as Error).message}` };
+  }
+  return {
+    ok: true,
+    run: {
+      runId: state.runId, program, snapshot, timers: new Map(Object.entries(state.timers)),
+      startedAt: state.createdAt, attemptStartedAt: state.attemptStartedAt, completions: new Set(state.completions),
+    },
+  };
+}
+
+/** Parses a run-state record's text and restores its run ({@link tryRestoreRun}). Never throws. */
+export function restoreRunRecord(registry: ProgramRegistry, raw: string): RestoreResult {
+  const parsed = parseRunState(raw);
+  if (!parsed.success) return { ok: false, code: ErrorCode.invalidMessage, reason: parsed.reason };
+  return tryRestoreRun(registry, parsed.state);
+}
+
+/**
+ * {@link tryRestoreRun} for callers that handle errors by throwing.
+ *
+ * @throws LockstepError UNKNOWN_SEQUENCE or INVALID_MESSAGE, with the reason.
+ */
+export function restoreRunOrThrow(registry: ProgramRegistry, state: RunState): LiveRun {
+  const restored = tryRestoreRun(registry, state);
+  if (!restored.ok) throw new LockstepError(restored.code, `run ${state.runId}: ${restored.reason}`);
+  return restored.run;
+}
