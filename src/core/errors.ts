@@ -32,6 +32,12 @@ export const ErrorCode = {
   runEnded: 'RUN_ENDED',
   /** The run is still running, so it cannot be rerun yet. */
   runActive: 'RUN_ACTIVE',
+  /** The store's disk (or its size limit) is full: nothing more can be recorded until space is freed. */
+  storeFull: 'STORE_FULL',
+  /** The store cannot be written: a read-only file, directory or file system. Reading it still works. */
+  storeReadOnly: 'STORE_READ_ONLY',
+  /** The operating system reported an I/O error on the store's files. */
+  storeIo: 'STORE_IO',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
