@@ -166,3 +166,26 @@ describe('a read-only store', () => {
     expect(refused.stderr).toContain('(STORE_READ_ONLY)');
   }, 60_000);
 });
+
+describe('long timeouts through the CLI', () => {
+  it('a task with timeout: 25d is not timed out after seconds (setTimeout alone fires it after 1 ms)', async () => {
+    const dir = temp('long-timeout');
+    const file = join(dir, 'long.yaml');
+    writeFileSync(file, ['name: long', 'timeout: 30d', 'tasks:', '  - id: slow', '    timeout: 25d', `    run: sleep 3; echo '{"ok":true}'`, ''].join('\n'));
+    const r = await lockstep(['run', file, '--json', '--store', join(dir, 'lockstep.db')], { timeoutMs: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const succeeded = jsonLines(r.stdout).find((e) => e.type === 'task.succeeded');
+    expect(succeeded).toMatchObject({ task: 'slow', result: { ok: true } });
+    expect(succeeded!.durationMs).toBeGreaterThanOrEqual(3_000);
+  }, 60_000);
+
+  it('validate rejects a duration past 365d with its path', async () => {
+    const dir = temp('too-long');
+    const file = join(dir, 'too-long.yaml');
+    writeFileSync(file, ['name: too-long', 'tasks:', '  - id: a', '    run: "true"', '    timeout: 400d', ''].join('\n'));
+    const r = await lockstep(['validate', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr + r.stdout).toContain('tasks[0].timeout: expected a duration up to 365d, got "400d"');
+  });
+});
