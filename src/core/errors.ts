@@ -13,7 +13,7 @@ export const ErrorCode = {
   storeCorrupt: 'STORE_CORRUPT',
   storeTooNew: 'STORE_TOO_NEW',
   storeMissing: 'STORE_MISSING',
-  /** The store cannot be written or read right now: busy past the timeout, disk full, no permission, closed. */
+  /** The store cannot be used right now: busy past the timeout (retriable), closed, or another SQLite failure. */
   storeUnavailable: 'STORE_UNAVAILABLE',
   transportUnavailable: 'TRANSPORT_UNAVAILABLE',
   taskFailed: 'TASK_FAILED',
