@@ -6,8 +6,16 @@ import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 // Lets a read-only store with no -shm file be opened as `file:…?immutable=1` (see openReadOnly). better-sqlite3
-// reads this once, when it loads SQLite; store paths are absolute, so no other path is taken for a URI.
-process.env.SQLITE_USE_URI ??= '1';
+// reads SQLITE_USE_URI once, when it loads SQLite (on its first database), so it is set just for that, and not
+// left for the processes of shell tasks to inherit. Store paths are absolute, so none is taken for a URI.
+if (process.env.SQLITE_USE_URI === undefined) {
+  process.env.SQLITE_USE_URI = '1';
+  try {
+    new Database(':memory:').close();
+  } finally {
+    delete process.env.SQLITE_USE_URI;
+  }
+}
 
 const MAGIC = 'SQLite format 3\u0000';
 const HEADER_BYTES = 100;
