@@ -13,7 +13,7 @@ export const ErrorCode = {
   storeCorrupt: 'STORE_CORRUPT',
   storeTooNew: 'STORE_TOO_NEW',
   storeMissing: 'STORE_MISSING',
-  /** The store cannot be written or read right now: busy past the timeout, disk full, no permission, closed. */
+  /** The store cannot be used right now: busy past the timeout (retriable), closed, or another SQLite failure. */
   storeUnavailable: 'STORE_UNAVAILABLE',
   transportUnavailable: 'TRANSPORT_UNAVAILABLE',
   taskFailed: 'TASK_FAILED',
@@ -38,6 +38,12 @@ export const ErrorCode = {
   runDataTooLarge: 'RUN_DATA_TOO_LARGE',
   /** A task's result cannot be taken: its result file is not JSON, or the value is not JSON-serialisable. */
   invalidResult: 'INVALID_RESULT',
+  /** The store's disk (or its size limit) is full: nothing more can be recorded until space is freed. */
+  storeFull: 'STORE_FULL',
+  /** The store cannot be written: a read-only file, directory or file system. Reading it still works. */
+  storeReadOnly: 'STORE_READ_ONLY',
+  /** The operating system reported an I/O error on the store's files. */
+  storeIo: 'STORE_IO',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

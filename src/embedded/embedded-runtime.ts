@@ -64,13 +64,15 @@ export function definitionText(sequence: Sequence): string {
  * as Kafka mode runs over an in-process transport.
  */
 export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Promise<EmbeddedRuntime> {
-  const transport = new MemoryTransport();
+  // A member of the in-process transport that fails for good (the store cannot record a batch) ends the runtime:
+  // waiters are rejected with the error instead of waiting for ever.
+  const transport = new MemoryTransport({ onError: (error) => orchestrator.fail(error) });
   const store = options.store ?? new MemoryRunStore();
   const clock = options.clock ?? systemClock;
   const registry = new ProgramRegistry();
   const onOrphan = options.onOrphan;
   const stopOrphans = (runId: string) => stopOrphanedAttempts(store, runId, { graceMs: DEFAULT_KILL_GRACE_MS, ...(onOrphan ? { onNotice: onOrphan } : {}) });
-  const orchestrator = new Orchestrator({ transport, store, clock, registry, stopOrphans, ...(options.onEntry ? { onEntry: options.onEntry } : {}) });
+  const orchestrator: Orchestrator = new Orchestrator({ transport, store, clock, registry, stopOrphans, ...(options.onEntry ? { onEntry: options.onEntry } : {}) });
   await orchestrator.start();
   const execute = options.execute ?? createLocalExecutor({
     registry,

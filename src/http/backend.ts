@@ -62,5 +62,10 @@ export interface ServeBackend {
   ingest(envelope: IngestEnvelope): Promise<void>;
   /** Calls `listener` with every entry of every run as it becomes durable; returns the unsubscribe function. */
   subscribe(listener: (update: LiveUpdate) => void): () => void;
+  /**
+   * Resolves with the error once the backend can no longer drive runs (embedded mode: the store cannot record
+   * them); the server then stops. Never resolves otherwise.
+   */
+  whenFailed?(): Promise<unknown>;
   close(): Promise<void>;
 }

@@ -141,6 +141,7 @@ export async function createEmbeddedBackend(options: EmbeddedBackendOptions): Pr
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    whenFailed: () => rt.orchestrator.whenFailed(),
     async close() {
       listeners.clear();
       await rt.close();

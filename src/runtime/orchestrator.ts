@@ -39,7 +39,10 @@ export class Orchestrator {
   readonly #finished = new Map<string, FinalEntry>();
   /** Kafka mode: the events partition of each run in #finished. */
   readonly #finishedIn = new Map<string, number>();
-  readonly #waiters = new Map<string, Array<(entry: FinalEntry) => void>>();
+  readonly #waiters = new Map<string, Array<{ resolve: (entry: FinalEntry) => void; reject: (error: unknown) => void }>>();
+  /** Why this orchestrator stopped driving runs, once it has (see {@link Orchestrator.fail}). */
+  #failure: { readonly error: unknown } | undefined;
+  readonly #failureListeners: Array<(error: unknown) => void> = [];
   readonly #timers: TimerService;
   readonly #owner: string;
   /** Kafka mode: the events partition of each run held here. */
@@ -55,8 +58,10 @@ export class Orchestrator {
     this.#expiry = new FinishedRuns(options.keepFinishedMs ?? 7 * 24 * 3600_000);
     this.#timers = new TimerService(options.clock, (t) => {
       const message = this.#message({ type: 'timer.fired', runId: t.runId, payload: { timerId: t.timerId, dueAt: t.dueAt } });
-      this.#o.transport.publish([{ topic: this.#topics.events, key: t.runId, value: message }]).catch(() => {
-        this.#timers.arm({ ...t, dueAt: this.#o.clock.now() + 100 });
+      this.#o.transport.publish([{ topic: this.#topics.events, key: t.runId, value: message }]).catch((error: unknown) => {
+        // A transport that says retrying is pointless (closed) ends this orchestrator; others get another try.
+        if (error instanceof LockstepError && !error.retriable) this.fail(error);
+        else this.#timers.arm({ ...t, dueAt: this.#o.clock.now() + 100 });
       });
     });
   }
@@ -100,15 +105,37 @@ export class Orchestrator {
     await this.#o.transport.publish([{ topic: this.#topics.events, key: runId, value: this.#message({ type: 'run.cancel', runId, payload: { reason } }) }]);
   }
 
-  /** Resolves with the run's final entry. */
+  /** Resolves with the run's final entry; rejects with the error if this orchestrator fails first. */
   waitFor(runId: string): Promise<FinalEntry> {
     const done = this.#finished.get(runId);
     if (done) return Promise.resolve(done);
-    return new Promise((resolve) => {
+    if (this.#failure) return Promise.reject(this.#failure.error);
+    return new Promise((resolve, reject) => {
       const list = this.#waiters.get(runId) ?? [];
-      list.push(resolve);
+      list.push({ resolve, reject });
       this.#waiters.set(runId, list);
     });
+  }
+
+  /**
+   * Stops driving runs for good, because what happens next could not be recorded (the store is full, read-only or
+   * failing) or sent. Runs in memory are then ahead of their history, so applying anything more would lose it:
+   * every later batch fails with the same error, and every waiter, now and later, is rejected with it. What was
+   * recorded stays, and `resume` continues each run from there.
+   */
+  fail(error: unknown): void {
+    if (this.#failure) return;
+    this.#failure = { error };
+    this.#timers.clear();
+    for (const list of this.#waiters.values()) for (const w of list) w.reject(error);
+    this.#waiters.clear();
+    for (const listener of this.#failureListeners.splice(0)) listener(error);
+  }
+
+  /** Resolves with the error once this orchestrator has failed (see {@link Orchestrator.fail}); never otherwise. */
+  whenFailed(): Promise<unknown> {
+    if (this.#failure) return Promise.resolve(this.#failure.error);
+    return new Promise((resolve) => this.#failureListeners.push(resolve));
   }
 
   /** Runs this orchestrator drives right now. */
@@ -169,6 +196,7 @@ export class Orchestrator {
   }
 
   async #handle(batch: readonly ConsumedMessage[]): Promise<TopicMessage[]> {
+    if (this.#failure) throw this.#failure.error;
     const out: TopicMessage[] = [];
     const after: Array<() => void> = [];
     const pending = new Map<string, Pending>();
@@ -233,7 +261,18 @@ export class Orchestrator {
       }
       return;
     }
-    const release = await this.#o.store.lock(runId, this.#owner);
+    let release: () => void;
+    try {
+      release = await this.#o.store.lock(runId, this.#owner);
+    } catch (error) {
+      // Another process drives a run of this id: refused, like any run.start that cannot be applied.
+      if (error instanceof LockstepError && error.code === ErrorCode.runLocked) {
+        out.push(this.#deadLetter(message, error.message));
+        return;
+      }
+      this.fail(error);
+      throw error;
+    }
     this.#releases.set(runId, release);
     const { program } = registered;
     const began = beginRun(program, { runId, input: payload.input, at, ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}), ...(payload.reuse ? { reuse: reuseFromWire(payload.reuse) } : {}) });
@@ -303,7 +342,7 @@ export class Orchestrator {
     this.#releases.get(runId)?.();
     this.#releases.delete(runId);
     this.#remember(runId, entry, partition);
-    for (const resolve of this.#waiters.get(runId) ?? []) resolve(entry);
+    for (const { resolve } of this.#waiters.get(runId) ?? []) resolve(entry);
     this.#waiters.delete(runId);
   }
 
@@ -400,7 +439,13 @@ export class Orchestrator {
     return { topic: this.#topics.deadLetter, key: message.key ?? 'unknown', value: deadLetterOf(message, reason, this.#o.clock.now()) };
   }
 
-  #persist(pending: Map<string, Pending>): Promise<void> {
-    return persistPending(this.#o.store, pending);
+  /** Records a batch's history; a store that cannot record it ends this orchestrator (see {@link Orchestrator.fail}). */
+  async #persist(pending: Map<string, Pending>): Promise<void> {
+    try {
+      await persistPending(this.#o.store, pending);
+    } catch (error) {
+      this.fail(error);
+      throw error;
+    }
   }
 }

@@ -1,5 +1,8 @@
 import type { Clock, TimerHandle } from '../ports/clock.js';
 
+/** Node's limit on one timer's delay: a longer delay (or one that is not a number) runs after 1 ms. */
+const NODE_MAX_DELAY_MS = 2 ** 31 - 1;
+
 interface Pending {
   readonly id: number;
   readonly due: number;
@@ -9,6 +12,9 @@ interface Pending {
 /**
  * A clock that moves only when told to. `advance` fires due timers in due order, so a 10-minute backoff
  * takes no real time. `autoAdvance` jumps to the next timer whenever the runtime is otherwise idle.
+ *
+ * Its `setTimeout` keeps Node's limit: a delay above 2^31-1 ms runs after 1 ms, as the real one does, so code
+ * that arms long timers in one go fails under test as it would in production.
  */
 export class SimulatedClock implements Clock {
   #now: number;
@@ -24,7 +30,8 @@ export class SimulatedClock implements Clock {
   }
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
-    const timer = { id: this.#nextId++, due: this.#now + Math.max(0, delayMs), callback };
+    const delay = delayMs > NODE_MAX_DELAY_MS || Number.isNaN(delayMs) ? 1 : Math.max(0, delayMs);
+    const timer = { id: this.#nextId++, due: this.#now + delay, callback };
     this.#pending.push(timer);
     this.#pending.sort((a, b) => a.due - b.due || a.id - b.id);
     return timer.id;

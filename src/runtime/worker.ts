@@ -110,15 +110,16 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   /**
    * Sends an outcome until it is out. A publish fails when the brokers stay unreachable longer than the client's
    * own retries; the dispatch is then still unacknowledged, but nothing delivers it to this worker again, so
-   * giving up would leave its run waiting for ever. Gives up only once the worker is closing: the dispatch,
-   * never acknowledged, goes to the next worker of the queue.
+   * giving up would leave its run waiting for ever. Gives up only once the worker is closing, or the transport
+   * fails with a non-retriable error: the dispatch, never acknowledged, goes to the next worker of the queue.
    */
   const untilDelivered = async (send: () => Promise<void>): Promise<void> => {
     for (let delay = PUBLISH_RETRY_MIN_MS; ; delay = Math.min(delay * 2, PUBLISH_RETRY_MAX_MS)) {
       try {
         return await send();
       } catch (error) {
-        if (closing) throw error;
+        // A transport that says retrying cannot help (closed) is not retried: the dispatch stays unacknowledged.
+        if (closing || (error instanceof LockstepError && !error.retriable)) throw error;
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }

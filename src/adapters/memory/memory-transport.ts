@@ -1,3 +1,4 @@
+import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { Envelope } from '../../core/protocol/envelope.js';
 import type { BatchContext, BatchHandler, ConsumedMessage, SubscribeOptions, Subscription, TopicMessage, Transport } from '../../ports/transport.js';
 
@@ -9,6 +10,9 @@ interface Member {
   readonly context: BatchContext;
   draining: boolean;
   closed: boolean;
+  readonly where: { readonly topic: string; readonly group: string };
+  /** Failed deliveries of the batch at the head of the queue, in a row. */
+  failures: number;
 }
 
 interface Group {
@@ -27,9 +31,20 @@ interface Topic {
 export interface MemoryTransportOptions {
   /** Most messages handed to a handler at once. @default 256 */
   readonly maxBatch?: number;
-  /** Delay before a failed batch is redelivered. @default 50 */
+  /** Delay before a failed batch is redelivered the first time; it doubles with each failure. @default 50 */
   readonly redeliveryDelayMs?: number;
+  /** Redeliveries of a batch whose handler keeps failing with a retriable error, before the member stops. @default 5 */
+  readonly maxRedeliveries?: number;
+  /**
+   * Called when a member stops because its handler failed for good: at once for a non-retriable
+   * `LockstepError` (a full or read-only store, say), or after `maxRedeliveries` for any other error. The member's
+   * messages stay queued, undelivered. @default rethrows the error outside the transport (an uncaught exception)
+   */
+  readonly onError?: (error: unknown, where: { readonly topic: string; readonly group: string }) => void;
 }
+
+/** Whether redelivering a batch may help: an error that says it is retriable, or one that says nothing. */
+const mayRetry = (error: unknown): boolean => !(error instanceof LockstepError) || error.retriable;
 
 function hash(key: string): number {
   let h = 0;
@@ -39,17 +54,25 @@ function hash(key: string): number {
 
 /**
  * The embedded transport: topics and consumer groups in one process. Messages of one key reach one member in
- * order; a batch whose handler throws is redelivered (at least once). Envelopes are passed by reference.
+ * order; a batch whose handler throws a retriable error is redelivered (at least once), a bounded number of times
+ * with a growing delay. A handler that fails for good stops its member and is reported to `onError`: nothing is
+ * retried for ever, and no failure is swallowed. Envelopes are passed by reference.
  */
 export class MemoryTransport implements Transport {
   readonly #topics = new Map<string, Topic>();
   readonly #maxBatch: number;
   readonly #redeliveryDelayMs: number;
+  readonly #maxRedeliveries: number;
+  readonly #onError: NonNullable<MemoryTransportOptions['onError']>;
   #closed = false;
 
   constructor(options: MemoryTransportOptions = {}) {
     this.#maxBatch = options.maxBatch ?? 256;
     this.#redeliveryDelayMs = options.redeliveryDelayMs ?? 50;
+    this.#maxRedeliveries = options.maxRedeliveries ?? 5;
+    this.#onError = options.onError ?? ((error) => queueMicrotask(() => {
+      throw error;
+    }));
   }
 
   #topic(name: string): Topic {
@@ -62,7 +85,7 @@ export class MemoryTransport implements Transport {
   }
 
   async publish(messages: readonly TopicMessage[]): Promise<void> {
-    if (this.#closed) throw new Error('memory transport is closed');
+    if (this.#closed) throw new LockstepError(ErrorCode.transportUnavailable, 'the in-process transport is closed');
     for (const m of messages) {
       const topic = this.#topic(m.topic);
       const isEnvelope = m.value !== null && m.value.type !== 'dead-letter' && m.value.type !== 'run.state' && m.value.type !== 'partition.offset';
@@ -102,7 +125,7 @@ export class MemoryTransport implements Transport {
         };
       },
     };
-    const member: Member = { handler, queue: [...group.backlog, ...topic.backlog], held, context, draining: false, closed: false };
+    const member: Member = { handler, queue: [...group.backlog, ...topic.backlog], held, context, draining: false, closed: false, failures: 0, where: { topic: options.topic, group: options.group } };
     group.backlog = [];
     topic.backlog = [];
     group.members.push(member);
@@ -138,10 +161,17 @@ export class MemoryTransport implements Transport {
       try {
         const out = await member.handler(batch, member.context);
         if (out.length > 0) await this.publish(out);
-      } catch {
+        member.failures = 0;
+      } catch (error) {
         member.queue.unshift(...batch);
         member.draining = false;
-        setTimeout(() => this.#schedule(member), this.#redeliveryDelayMs);
+        member.failures++;
+        if (mayRetry(error) && member.failures <= this.#maxRedeliveries && !this.#closed) {
+          setTimeout(() => this.#schedule(member), this.#redeliveryDelayMs * 2 ** (member.failures - 1));
+          return;
+        }
+        member.closed = true;
+        if (!this.#closed) this.#onError(error, member.where);
         return;
       }
     }

@@ -1,9 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+
+// Lets a read-only store with no -shm file be opened as `file:…?immutable=1` (see openReadOnly). better-sqlite3
+// reads SQLITE_USE_URI once, when it loads SQLite (on its first database), so it is set just for that, and not
+// left for the processes of shell tasks to inherit. Store paths are absolute, so none is taken for a URI.
+if (process.env.SQLITE_USE_URI === undefined) {
+  process.env.SQLITE_USE_URI = '1';
+  try {
+    new Database(':memory:').close();
+  } finally {
+    delete process.env.SQLITE_USE_URI;
+  }
+}
 
 const MAGIC = 'SQLite format 3\u0000';
 const HEADER_BYTES = 100;
@@ -14,13 +26,38 @@ export const BUSY_TIMEOUT_MS = 10_000;
 export interface OpenStoreOptions {
   /** Create the store when the file does not exist. When false, a missing file is a `STORE_MISSING` error. @default true */
   readonly create?: boolean;
+  /**
+   * Opens the store for reading only (`runs`, `show`): works on a read-only file, directory or file system, and
+   * never writes to the file. A store that still needs a migration cannot be read this way. @default false
+   */
+  readonly readOnly?: boolean;
 }
 
-/** Turns an error thrown by SQLite into lockstep's taxonomy; other errors pass through. */
+/** Errors of the file system (while creating a store) by the code they map to. */
+const ERRNO_CODES: Readonly<Record<string, ErrorCode>> = {
+  ENOSPC: ErrorCode.storeFull, EDQUOT: ErrorCode.storeFull, EFBIG: ErrorCode.storeFull,
+  EROFS: ErrorCode.storeReadOnly, EACCES: ErrorCode.storeReadOnly, EPERM: ErrorCode.storeReadOnly,
+  EIO: ErrorCode.storeIo,
+};
+
+/**
+ * Turns an error thrown by SQLite (or the file system) into lockstep's taxonomy; other errors pass through. The
+ * message names the store's path, what was being done and the cause with its code, e.g.
+ * `run store /x/lockstep.db: committing run history failed: database or disk is full (SQLITE_FULL)`.
+ *
+ * Only a busy store is `retriable` (another process holds the write lock: trying again may succeed). A full,
+ * read-only or failing disk stays so until someone acts, so retrying it is pointless.
+ */
 export function storeError(error: unknown, path: string, doing: string): unknown {
   const code = (error as { code?: unknown }).code;
-  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return error;
+  if (typeof code !== 'string') return error;
   const message = (error as Error).message;
+  const failed = (lockstepCode: ErrorCode, options: { retriable?: boolean } = {}) =>
+    new LockstepError(lockstepCode, `run store ${path}: ${doing} failed: ${message} (${code})`, { ...options, cause: error });
+  if (!code.startsWith('SQLITE_')) {
+    const mapped = ERRNO_CODES[code];
+    return mapped ? failed(mapped) : error;
+  }
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
     return new LockstepError(ErrorCode.storeCorrupt, `run store ${path} is corrupt (${doing}: ${message})`, { cause: error });
   }
@@ -28,7 +65,10 @@ export function storeError(error: unknown, path: string, doing: string): unknown
     return new LockstepError(ErrorCode.storeUnavailable, `run store ${path} stayed busy for ${BUSY_TIMEOUT_MS}ms (${doing}): another process holds its write lock`, { retriable: true, cause: error });
   }
   if (code.startsWith('SQLITE_CONSTRAINT')) return error;
-  return new LockstepError(ErrorCode.storeUnavailable, `run store ${path}: ${doing} failed: ${message} (${code})`, { retriable: code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL', cause: error });
+  if (code === 'SQLITE_FULL') return failed(ErrorCode.storeFull);
+  if (code.startsWith('SQLITE_READONLY')) return failed(ErrorCode.storeReadOnly);
+  if (code.startsWith('SQLITE_IOERR')) return failed(ErrorCode.storeIo);
+  return failed(ErrorCode.storeUnavailable);
 }
 
 const corrupt = (path: string, why: string) =>
@@ -113,7 +153,7 @@ export function verifyStoreFile(path: string): { version: number } {
   let db: Database.Database | undefined;
   let verified = false;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    db = openReadOnly(path);
     const applicationId = db.pragma('application_id', { simple: true }) as number;
     const version = db.pragma('user_version', { simple: true }) as number;
     if (applicationId !== APPLICATION_ID) {
@@ -169,9 +209,10 @@ function migrate(db: Database.Database, path: string): void {
  * leaves a half-made store at `path`, and two processes creating it at once end up sharing one.
  */
 function createStoreFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true });
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.creating`;
   try {
+    mkdirSync(dirname(path), { recursive: true });
+    accessSync(dirname(path), constants.W_OK);
     const db = new Database(temp, { timeout: BUSY_TIMEOUT_MS });
     try {
       db.pragma('journal_mode = WAL');
@@ -198,19 +239,75 @@ function createStoreFile(path: string): void {
 }
 
 /**
- * Opens a store for reading and writing: verifies the file first (read-only), then opens it in WAL mode with
+ * Opens an existing store without ever writing to it. A WAL database normally needs its `-shm` file; where that
+ * cannot be created (a read-only directory or file system) and no write-ahead log holds history, the file is
+ * opened as immutable, which is exact since nothing can change it.
+ */
+function openReadOnly(path: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    db.prepare('SELECT count(*) FROM sqlite_schema').get(); // SQLite opens the WAL's side files on the first read
+    return db;
+  } catch (error) {
+    db?.close();
+    if ((error as { code?: unknown }).code !== 'SQLITE_CANTOPEN' || fileSize(`${path}-wal`) > 0 || !canRead(path)) throw error;
+    return new Database(`file:${encodeURI(path).replace(/[?#]/g, encodeURIComponent)}?immutable=1`, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+  }
+}
+
+function canRead(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses a store that cannot be written, before anything is recorded, with the reason (a read-only file system,
+ * an immutable file, no permission). The directory matters while SQLite still has to create its side files.
+ */
+function checkWritable(path: string): void {
+  const targets = [path, ...(existsSync(`${path}-wal`) && existsSync(`${path}-shm`) ? [] : [dirname(path)])];
+  for (const target of targets) {
+    try {
+      accessSync(target, constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'EACCES';
+      const why = code === 'EROFS' ? 'read-only file system' : code === 'EPERM' ? 'operation not permitted (an immutable file or directory?)' : (error as Error).message;
+      throw new LockstepError(
+        ErrorCode.storeReadOnly,
+        `run store ${path} cannot be written: ${target === path ? 'the file' : `its directory ${target}`} is read-only (${code}: ${why}); \`lockstep runs\` and \`lockstep show\` can still read it`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+/**
+ * Opens a store: verifies the file first (read-only), then, for reading and writing, opens it in WAL mode with
  * `synchronous = FULL` and applies any missing migrations. A file that fails verification is never written.
  *
- * @throws LockstepError `STORE_MISSING`, `STORE_CORRUPT`, `STORE_TOO_NEW` or `STORE_UNAVAILABLE`.
+ * @throws LockstepError `STORE_MISSING`, `STORE_CORRUPT`, `STORE_TOO_NEW`, `STORE_READ_ONLY`, `STORE_FULL`, `STORE_IO` or `STORE_UNAVAILABLE`.
  */
 export function openStoreDatabase(path: string, options: OpenStoreOptions = {}): Database.Database {
   if (!existsSync(path)) {
-    if (options.create === false) throw new LockstepError(ErrorCode.storeMissing, `no run store at ${path}`);
+    if (options.create === false || options.readOnly) throw new LockstepError(ErrorCode.storeMissing, `no run store at ${path}`);
     // A WAL file without its database holds history that belongs to a store that is gone: never start over it.
     if (fileSize(`${path}-wal`) > 0) throw corrupt(path, `the database file is missing but its write-ahead log ${path}-wal is there`);
     createStoreFile(path);
   }
   const { version } = verifyStoreFile(path);
+  if (options.readOnly && version === SCHEMA_VERSION) {
+    try {
+      return openReadOnly(path);
+    } catch (error) {
+      throw storeError(error, path, 'opening the store read-only');
+    }
+  }
+  checkWritable(path);
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });

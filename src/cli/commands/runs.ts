@@ -93,7 +93,7 @@ export function registerRuns(program: Command, cli: CliContext): void {
         throw new LockstepError(ErrorCode.invalidUsage, `--status: expected one of ${STATUSES.join(', ')}, got "${opts.status}"`);
       }
       const limit = parseLimit(opts.limit);
-      const store = await openStore(cli, opts.store, { mustExist: true });
+      const store = await openStore(cli, opts.store, { mustExist: true, readOnly: true });
       try {
         const records = await store.list({ ...(opts.status ? { status: opts.status as RunStatus } : {}), limit });
         const summaries = records.map((r) => runSummary(r, store));

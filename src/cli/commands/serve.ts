@@ -92,18 +92,25 @@ export function registerServe(program: Command, cli: CliContext): void {
       cli.out(`lockstep serve: listening on http://${host}:${bound} (${backend.mode} mode, ${sequences.length} sequence${sequences.length === 1 ? '' : 's'} from ${machines})`);
       if (!token) cli.err(`lockstep serve: ${TOKEN_ENV} is not set, so starting, cancelling and rerunning runs is refused; set it to a secret to allow them`);
       if (!isLoopback(opts.host)) cli.err(`lockstep serve: bound to ${opts.host}: anyone who can reach it can read runs and their inputs`);
-      await new Promise<void>((done) => {
+      // Stops on SIGINT/SIGTERM, or when the backend can no longer drive runs (a store that cannot be written).
+      const failure = await new Promise<{ error: unknown } | undefined>((done) => {
         const stop = () => {
           process.removeListener('SIGINT', stop);
           process.removeListener('SIGTERM', stop);
-          done();
+          done(undefined);
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
+        void backend.whenFailed?.().then((error) => {
+          process.removeListener('SIGINT', stop);
+          process.removeListener('SIGTERM', stop);
+          done({ error });
+        });
       });
-      cli.out('lockstep serve: shutting down');
+      cli.out(failure ? 'lockstep serve: runs can no longer be recorded, shutting down' : 'lockstep serve: shutting down');
       await app.close();
       await backend.close();
+      if (failure) throw failure.error;
       cli.exitCode = ExitCode.ok;
     });
 }

@@ -127,7 +127,7 @@ export function registerShow(program: Command, cli: CliContext): void {
     .option('--json', 'print the run and its history as one JSON object')
     .option('--store <path>', 'run store location (default: .lockstep/ or LOCKSTEP_STORE)')
     .action(async (runId: string, opts: ShowOptions) => {
-      const store = await openStore(cli, opts.store, { mustExist: true });
+      const store = await openStore(cli, opts.store, { mustExist: true, readOnly: true });
       try {
         const stored = await store.get(runId);
         if (!stored) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId} in ${store.path} (list runs with \`lockstep runs\`)`);

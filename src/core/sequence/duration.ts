@@ -2,6 +2,14 @@ const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as c
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 
 /**
+ * The longest duration a sequence may declare (timeouts, backoffs): 365 days. Timers of any length up to it
+ * fire at their due time; a longer one is a validation error.
+ */
+export const MAX_DURATION_MS = 365 * UNIT_MS.d;
+/** {@link MAX_DURATION_MS} as written in a definition. */
+export const MAX_DURATION_TEXT = '365d';
+
+/**
  * Parses a duration such as `500ms`, `30s`, `5m`, `2h` or `1d` into milliseconds.
  * A bare non-negative number is taken as milliseconds.
  * Returns `undefined` when the value is not a duration.

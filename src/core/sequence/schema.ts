@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDuration } from './duration.js';
 import type { Sequence, TaskAction, TaskHandler, TaskSpec } from './types.js';
 import { describeValue } from './problems.js';
 import type { DataLimits } from './limits.js';
@@ -14,6 +14,10 @@ const duration = z.unknown().transform((value, ctx) => {
       code: 'custom',
       message: `expected a duration like "500ms", "30s" or "5m", got ${describeValue(value)}`,
     });
+    return z.NEVER;
+  }
+  if (ms > MAX_DURATION_MS) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration up to ${MAX_DURATION_TEXT}, got ${describeValue(value)}` });
     return z.NEVER;
   }
   return ms;
