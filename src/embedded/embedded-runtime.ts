@@ -3,7 +3,7 @@ import { MemoryTransport } from '../adapters/memory/memory-transport.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Sequence, TaskHandler } from '../core/sequence/types.js';
 import type { Clock } from '../ports/clock.js';
-import type { RunStore } from '../ports/run-store.js';
+import type { RunRecord, RunStore } from '../ports/run-store.js';
 import type { Transport } from '../ports/transport.js';
 import { createLocalExecutor } from '../runtime/local-executor.js';
 import type { LocalExecutorOptions } from '../runtime/local-executor.js';
@@ -11,6 +11,7 @@ import { hashText } from '../runtime/load-sequence.js';
 import { Orchestrator } from '../runtime/orchestrator.js';
 import type { StartRequest } from '../runtime/orchestrator.js';
 import { ProgramRegistry } from '../runtime/registry.js';
+import type { LiveRun } from '../runtime/run-state.js';
 import { systemClock } from '../runtime/system-clock.js';
 import { startWorker } from '../runtime/worker.js';
 import type { Executor, LazySignalExecutor, WorkerHandle } from '../runtime/worker.js';
@@ -43,6 +44,11 @@ export interface EmbeddedRuntime {
   start(request: StartRequest): Promise<string>;
   /** Starts a run and resolves with its final entry. */
   run(request: StartRequest): Promise<Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>>;
+  /**
+   * Takes on a run copied from another runtime (`orchestrator.liveRun`), with its record and history: it goes on
+   * from where the copy stands. For tools that branch a run, such as `lockstep test`.
+   */
+  adopt(run: LiveRun, record: RunRecord, history: readonly RunEntry[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -97,6 +103,11 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
     async run(request) {
       const runId = await start(request);
       return orchestrator.waitFor(runId);
+    },
+    async adopt(run, record, history) {
+      await Promise.all(pendingWorkers);
+      await store.create(record, history);
+      await orchestrator.adopt(run);
     },
     async close() {
       await orchestrator.close();
