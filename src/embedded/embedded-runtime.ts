@@ -38,8 +38,8 @@ export interface EmbeddedRuntime {
   readonly store: RunStore;
   /** The in-process transport, for tools that inject messages the way a remote service would. */
   readonly transport: Transport;
-  /** Registers a sequence (from a file or the builder) so runs can start. */
-  register(sequence: Sequence, meta?: { definition?: string; source?: string }): void;
+  /** Registers a sequence (from a file or the builder) so runs can start. `hash` is the sha256 of `definition`, if known. */
+  register(sequence: Sequence, meta?: { definition?: string; hash?: string; source?: string }): void;
   /** Starts a run and resolves to its id. */
   start(request: StartRequest): Promise<string>;
   /** Starts a run and resolves with its final entry. */
@@ -96,7 +96,8 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
     transport,
     register(sequence, meta = {}) {
       const definition = meta.definition ?? definitionText(sequence);
-      registry.register(sequence, { definition, hash: hashText(definition), ...(meta.source ? { source: meta.source } : {}) });
+      const hash = meta.definition !== undefined && meta.hash !== undefined ? meta.hash : hashText(definition);
+      registry.register(sequence, { definition, hash, ...(meta.source ? { source: meta.source } : {}) });
       pendingWorkers.push(ensureWorkers(sequence));
     },
     start,

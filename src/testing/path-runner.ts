@@ -195,14 +195,14 @@ export class PathSession {
     this.#last = from?.last;
   }
 
-  /** Starts the run, or takes it on from a checkpoint. `definition` is the sequence's definition text, if known. */
-  static async open(sequence: Sequence, options: RunPathOptions = {}, from?: Checkpoint, definition?: string): Promise<PathSession> {
+  /** Starts the run, or takes it on from a checkpoint. `definition` is the sequence's definition text and its hash, if known. */
+  static async open(sequence: Sequence, options: RunPathOptions = {}, from?: Checkpoint, definition?: { text: string; hash: string }): Promise<PathSession> {
     const session = new PathSession(sequence, options, from);
     await session.#open(from, definition);
     return session;
   }
 
-  async #open(from: Checkpoint | undefined, definition: string | undefined): Promise<void> {
+  async #open(from: Checkpoint | undefined, definition: { text: string; hash: string } | undefined): Promise<void> {
     const scripted = scriptedExecutor(this.#executions, this.#executing, this.#options.result, this.#inherited);
     const wrap = this.#options.__unsafe_faults?.executor;
     const planted = wrap ? wrap(scripted) : scripted;
@@ -216,7 +216,7 @@ export class PathSession {
       },
     });
     const runtime = this.#runtime;
-    runtime.register(this.#sequence, definition === undefined ? {} : { definition });
+    runtime.register(this.#sequence, definition === undefined ? {} : { definition: definition.text, hash: definition.hash });
     // The fault-injection seam: the registry hands this entry to the orchestrator when the run starts. A branch
     // steps the program its prefix stepped.
     const registered = runtime.registry.resolve(this.#sequence.name, this.#sequence.version) as { program: Program };

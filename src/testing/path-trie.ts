@@ -1,6 +1,7 @@
 import type { ModelPath, PathStep } from '../core/paths/path-graph.js';
 import type { Sequence } from '../core/sequence/types.js';
 import { definitionText } from '../embedded/embedded-runtime.js';
+import { hashText } from '../runtime/load-sequence.js';
 import { judgePath, PathSession } from './path-runner.js';
 import type { Checkpoint, PathRun, RunPathOptions } from './path-runner.js';
 
@@ -59,7 +60,8 @@ export interface RunPathsOptions extends RunPathOptions {
  */
 export async function runPaths(sequence: Sequence, paths: readonly ModelPath[], options: RunPathsOptions = {}): Promise<PathRun[]> {
   const runs = new Array<PathRun>(paths.length);
-  const definition = definitionText(sequence);
+  const text = definitionText(sequence);
+  const definition = { text, hash: hashText(text) };
   const pending: Array<{ node: TrieNode; from: Checkpoint | undefined }> = [{ node: trieOf(paths), from: undefined }];
   const waiting: Array<() => void> = [];
   const wake = () => {

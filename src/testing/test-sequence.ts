@@ -9,7 +9,7 @@ import type { PathRun, RunPathOptions } from './path-runner.js';
 import { runPaths } from './path-trie.js';
 
 /**
- * Most tasks (main and finally) of a sequence that path testing takes on. The paths needed to take every
+ * Most main tasks, and most finally tasks, of a sequence that path testing takes on. The paths needed to take every
  * transition grow with the number of tasks, and so does each path: the time grows with its square.
  */
 export const MAX_PATH_TEST_TASKS = 1000;
@@ -67,12 +67,12 @@ export function planPaths(sequence: Sequence, options: PlanOptions = {}): PathPl
   const maxPaths = options.maxPaths ?? 500;
   const seed = options.seed ?? 1;
   if (!Number.isInteger(maxPaths) || maxPaths < 1) throw new RangeError(`Expected maxPaths to be an integer from 1 and up, got ${maxPaths}`);
-  const tasks = sequence.tasks.length + sequence.finally.length;
-  if (tasks > MAX_PATH_TEST_TASKS) {
+  const { tasks, finally: fin } = sequence;
+  if (tasks.length > MAX_PATH_TEST_TASKS || fin.length > MAX_PATH_TEST_TASKS) {
     throw new LockstepError(
       ErrorCode.invalidUsage,
-      `${sequence.name} v${sequence.version} has ${tasks} tasks; path testing handles at most ${MAX_PATH_TEST_TASKS} (main and finally tasks): ` +
-        'test a smaller sequence, or its parts as sequences of their own',
+      `${sequence.name} v${sequence.version} has ${tasks.length} tasks and ${fin.length} finally tasks; path testing handles at most ` +
+        `${MAX_PATH_TEST_TASKS} of each: test a smaller sequence, or its parts as sequences of their own`,
     );
   }
   const graph = buildPathGraph(createRunModel(sequence));
