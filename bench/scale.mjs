@@ -3,7 +3,8 @@
 // dist/: npm run build first): `lockstep test` at 1,000 and 10,000 tasks with --max-paths 500 and
 // `graph -f svg` at 1,000 tasks, with baselines measured in the same run (the same commands at 10 tasks,
 // `lockstep validate` of the same files) and the ratio of each figure to its baseline.
-// Peak memory is the process's peak resident set (VmHWM), polled from /proc/<pid>/status.
+// Peak memory is the process's peak resident set (VmHWM), polled from /proc/<pid>/status; CPU time (user +
+// system, polled from /proc/<pid>/stat until the last sample before exit) tells a busy machine from a slow tool.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,20 +42,34 @@ const peakKb = (pid) => {
   }
 };
 
-/** Runs the CLI once: exit code, wall time, peak RSS and the last line it printed. */
+/** CPU seconds (user + system) a process used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
+const cpuSeconds = (pid) => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Runs the CLI once: exit code, wall time, CPU time, peak RSS and the last line it printed. */
 function measure(args) {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let peak = 0;
+    let cpu = 0;
     let out = '';
-    const poll = setInterval(() => (peak = Math.max(peak, peakKb(child.pid))), 20);
+    const poll = setInterval(() => {
+      peak = Math.max(peak, peakKb(child.pid));
+      cpu = cpuSeconds(child.pid) ?? cpu;
+    }, 20);
     child.stdout.on('data', (d) => (out = (out + d).slice(-4000)));
     child.stderr.on('data', (d) => (out = (out + d).slice(-4000)));
     child.on('exit', (code, signal) => {
       clearInterval(poll);
       const last = out.trim().split('\n').at(-1) ?? '';
-      resolve({ code: code ?? signal, ms: performance.now() - t0, peakMb: peak / 1024, last });
+      resolve({ code: code ?? signal, ms: performance.now() - t0, cpu, peakMb: peak / 1024, last });
     });
   });
 }
@@ -65,7 +80,8 @@ const run = async (label, args, baseline) => {
   rows.push({ label, command: `lockstep ${args.map((a) => (a.startsWith(dir) ? a.slice(dir.length + 1) : a)).join(' ')}`, ...r, baseline });
   const b = baseline && rows.find((x) => x.label === baseline);
   const ratio = b ? `  (x${(r.ms / b.ms).toFixed(1)} time, x${(r.peakMb / b.peakMb).toFixed(1)} memory of ${baseline})` : '';
-  console.log(`${label.padEnd(26)} exit ${String(r.code).padEnd(3)} ${(r.ms / 1000).toFixed(1).padStart(7)} s ${r.peakMb.toFixed(0).padStart(6)} MB${ratio}`);
+  const line = `exit ${String(r.code).padEnd(3)} ${(r.ms / 1000).toFixed(1).padStart(7)} s wall ${r.cpu.toFixed(1).padStart(6)} s cpu ${r.peakMb.toFixed(0).padStart(6)} MB peak`;
+  console.log(`${label.padEnd(26)} ${line}${ratio}`);
   console.log(`${''.padEnd(26)} ${rows.at(-1).command}`);
   console.log(`${''.padEnd(26)} -> ${r.last.slice(0, 200)}`);
 };
