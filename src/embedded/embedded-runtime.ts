@@ -5,7 +5,7 @@ import type { OrphanNotice } from '../adapters/process/orphaned-attempts.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Sequence, TaskHandler } from '../core/sequence/types.js';
 import type { Clock } from '../ports/clock.js';
-import type { RunStore } from '../ports/run-store.js';
+import type { RunRecord, RunStore } from '../ports/run-store.js';
 import type { Transport } from '../ports/transport.js';
 import { createLocalExecutor } from '../runtime/local-executor.js';
 import type { LocalExecutorOptions } from '../runtime/local-executor.js';
@@ -13,6 +13,7 @@ import { hashText } from '../runtime/load-sequence.js';
 import { Orchestrator } from '../runtime/orchestrator.js';
 import type { StartRequest } from '../runtime/orchestrator.js';
 import { ProgramRegistry } from '../runtime/registry.js';
+import type { LiveRun } from '../runtime/run-state.js';
 import { DEFAULT_KILL_GRACE_MS } from '../runtime/shell-task.js';
 import { systemClock } from '../runtime/system-clock.js';
 import { startWorker } from '../runtime/worker.js';
@@ -45,12 +46,17 @@ export interface EmbeddedRuntime {
   readonly store: RunStore;
   /** The in-process transport, for tools that inject messages the way a remote service would. */
   readonly transport: Transport;
-  /** Registers a sequence (from a file or the builder) so runs can start. */
-  register(sequence: Sequence, meta?: { definition?: string; source?: string }): void;
+  /** Registers a sequence (from a file or the builder) so runs can start. `hash` is the sha256 of `definition`, if known. */
+  register(sequence: Sequence, meta?: { definition?: string; hash?: string; source?: string }): void;
   /** Starts a run and resolves to its id. */
   start(request: StartRequest): Promise<string>;
   /** Starts a run and resolves with its final entry. */
   run(request: StartRequest): Promise<Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>>;
+  /**
+   * Takes on a run copied from another runtime (`orchestrator.liveRun`), with its record and history: it goes on
+   * from where the copy stands. For tools that branch a run, such as `lockstep test`.
+   */
+  adopt(run: LiveRun, record: RunRecord, history: readonly RunEntry[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -103,13 +109,19 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
     transport,
     register(sequence, meta = {}) {
       const definition = meta.definition ?? definitionText(sequence);
-      registry.register(sequence, { definition, hash: hashText(definition), ...(meta.source ? { source: meta.source } : {}) });
+      const hash = meta.definition !== undefined && meta.hash !== undefined ? meta.hash : hashText(definition);
+      registry.register(sequence, { definition, hash, ...(meta.source ? { source: meta.source } : {}) });
       pendingWorkers.push(ensureWorkers(sequence));
     },
     start,
     async run(request) {
       const runId = await start(request);
       return orchestrator.waitFor(runId);
+    },
+    async adopt(run, record, history) {
+      await Promise.all(pendingWorkers);
+      await store.create(record, history);
+      await orchestrator.adopt(run);
     },
     async close() {
       await orchestrator.close();

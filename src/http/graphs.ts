@@ -3,11 +3,12 @@ import type { MachineGraph } from '../core/graph/model.js';
 import { toStatelyConfig } from '../core/graph/stately.js';
 import type { StatelyMachineConfig } from '../core/graph/stately.js';
 import type { Program } from '../core/step.js';
-import { renderGraphSvg } from '../runtime/graph-svg.js';
+import { renderGraphSvgOffThread } from '../runtime/graph-svg-thread.js';
 
 /**
  * The graphs the server hands out, computed once per program: the graph model (JSON), Stately's machine
- * config, and the SVG that Graphviz lays out. SVG node ids are state paths such as `main.build.running`.
+ * config, and the SVG that Graphviz lays out (in a worker thread, so that the server goes on answering; a failed
+ * layout is tried again on the next request). SVG node ids are state paths such as `main.build.running`.
  */
 export class GraphCache {
   readonly #graphs = new WeakMap<Program, MachineGraph>();
@@ -30,7 +31,7 @@ export class GraphCache {
   svg(program: Program): Promise<string> {
     let svg = this.#svgs.get(program);
     if (!svg) {
-      svg = renderGraphSvg(this.graph(program), { title: `${program.sequence.name} v${program.sequence.version}` });
+      svg = renderGraphSvgOffThread(this.graph(program), { title: `${program.sequence.name} v${program.sequence.version}` });
       svg.catch(() => this.#svgs.delete(program));
       this.#svgs.set(program, svg);
     }

@@ -1,7 +1,16 @@
 import { Graphviz } from '@hpcc-js/wasm-graphviz';
+import { ErrorCode, LockstepError } from '../core/errors.js';
 import { toDot } from '../core/graph/dot.js';
 import type { DotOptions } from '../core/graph/dot.js';
 import type { MachineGraph } from '../core/graph/model.js';
+
+/**
+ * Most states (graph nodes, compound ones included) an SVG graph is laid out for. Graphviz's `dot` layout of a
+ * machine's nested states takes far longer than the graph grows: about 10 s at 90 states and 30 s at 130 on
+ * two cores, and a 1,000-task sequence (2,009 states) runs its WebAssembly out of memory. Larger graphs are
+ * refused; `-f dot`, `mermaid` and `json` have no such limit.
+ */
+export const MAX_SVG_STATES = 120;
 
 let loading: Promise<Graphviz> | undefined;
 
@@ -33,10 +42,27 @@ export async function layoutDot(dot: string, format: GraphvizFormat = 'svg'): Pr
 }
 
 /**
+ * Refuses a graph too large to lay out as SVG (more than {@link MAX_SVG_STATES} states).
+ *
+ * @throws LockstepError (`INVALID_USAGE`) naming the number of states and the limit.
+ */
+export function checkSvgSize(graph: MachineGraph, title?: string): void {
+  if (graph.nodes.length <= MAX_SVG_STATES) return;
+  throw new LockstepError(
+    ErrorCode.invalidUsage,
+    `the graph${title ? ` of ${title}` : ''} has ${graph.nodes.length} states; SVG layout takes at most ${MAX_SVG_STATES} ` +
+      '(Graphviz takes far longer than the graph grows): use --format dot, mermaid or json',
+  );
+}
+
+/**
  * Renders a machine graph as SVG: {@link toDot}, then Graphviz's `dot` layout. Each state is a
  * `<g id="<state node id>">` (class `node` for atomic and final states, `cluster` for compound
  * ones) and each transition a `<g id="<edge id>" class="edge">`, so a UI can style them by id.
+ *
+ * @throws LockstepError (`INVALID_USAGE`) for a graph of more than {@link MAX_SVG_STATES} states.
  */
 export async function renderGraphSvg(graph: MachineGraph, options: DotOptions = {}): Promise<string> {
+  checkSvgSize(graph, options.title);
   return layoutDot(toDot(graph, options), 'svg');
 }

@@ -184,6 +184,29 @@ export class Orchestrator {
     if (out.length > 0) await this.#o.transport.publish(out);
   }
 
+  /**
+   * A copy of a run this orchestrator drives, as it stands: snapshot, pending timers and bookkeeping. Another
+   * orchestrator can take the run on from there with {@link adopt}; `lockstep test` runs paths that share a
+   * prefix from one copy of it.
+   */
+  liveRun(runId: string): LiveRun | undefined {
+    const run = this.#runs.get(runId);
+    return run && { ...run, timers: new Map(run.timers), completions: new Set(run.completions) };
+  }
+
+  /**
+   * Takes a run on as it stands (a copy from {@link liveRun}): locks it and arms its timers at their due times.
+   * The run must be recorded in this orchestrator's store. Nothing is dispatched: attempts in flight go on
+   * where they run.
+   */
+  async adopt(run: LiveRun): Promise<void> {
+    if (this.#runs.has(run.runId)) throw new LockstepError(ErrorCode.invalidUsage, `run ${run.runId} is already driven here`);
+    const release = await this.#o.store.lock(run.runId, this.#owner);
+    this.#runs.set(run.runId, run);
+    this.#releases.set(run.runId, release);
+    for (const [timerId, dueAt] of run.timers) this.#timers.arm({ runId: run.runId, timerId, dueAt });
+  }
+
   async close(): Promise<void> {
     await this.#subscription?.close();
     this.#timers.clear();

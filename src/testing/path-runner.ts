@@ -11,6 +11,8 @@ import type { Phase, Sequence } from '../core/sequence/types.js';
 import type { Program } from '../core/step.js';
 import { createEmbeddedRuntime } from '../embedded/embedded-runtime.js';
 import type { EmbeddedRuntime } from '../embedded/embedded-runtime.js';
+import type { RunRecord } from '../ports/run-store.js';
+import type { LiveRun } from '../runtime/run-state.js';
 import { envelope } from '../runtime/messages.js';
 import { SimulatedClock } from '../runtime/simulated-clock.js';
 import type { DispatchedTask, Executor } from '../runtime/worker.js';
@@ -57,10 +59,14 @@ export interface PathRun {
 }
 
 interface Executing {
+  /** The attempt's dispatch, to hand it to the worker of a branch of the run. */
+  readonly task: DispatchedTask;
   readonly succeed: () => void;
   readonly fail: () => void;
   /** Set once the attempt is aborted (cancelled): it goes on until the path says how it ends. */
   stopped: boolean;
+  /** Why it was aborted. */
+  reason: unknown;
   /** The stopped attempt ends and reports its abort. */
   readonly report: () => void;
   /** The stopped attempt ends without a word, as on a dead worker; its report is held until `release` is called. */
@@ -77,7 +83,9 @@ const topics = topicNames();
  * process that traps SIGTERM would, until the path says it ended (its report) or that it never reports (its stop
  * grace runs out).
  */
-function scriptedExecutor(executions: ExecutionEvent[], executing: Map<string, Executing>, result: RunPathOptions['result']): Executor {
+function scriptedExecutor(
+  executions: ExecutionEvent[], executing: Map<string, Executing>, result: RunPathOptions['result'], inherited: Set<string>,
+): Executor {
   return (task, signal) => new Promise((resolve, reject) => {
     const x = { taskId: task.taskId, attempt: task.attempt, phase: task.payload.phase };
     const key = `${task.taskId}#${task.attempt}`;
@@ -90,15 +98,19 @@ function scriptedExecutor(executions: ExecutionEvent[], executing: Map<string, E
       return true;
     };
     const aborted = () => new Error(`aborted: ${String(signal.reason)}`);
-    executions.push({ kind: 'start', ...x });
+    // An attempt a branch inherits started in the prefix, where its start was seen already.
+    if (!inherited.delete(key)) executions.push({ kind: 'start', ...x });
     const entry: Executing = {
-      stopped: signal.aborted,
+      task, stopped: signal.aborted, reason: signal.reason,
       succeed: () => end() && resolve(result?.(task)),
       fail: () => end() && reject(new Error(SCRIPTED_FAILURE.message)),
       report: () => end() && reject(aborted()),
       vanish: () => (end() ? () => reject(aborted()) : () => {}),
     };
-    signal.addEventListener('abort', () => (entry.stopped = true), { once: true });
+    signal.addEventListener('abort', () => {
+      entry.stopped = true;
+      entry.reason = signal.reason;
+    }, { once: true });
     executing.set(key, entry);
   });
 }
@@ -116,48 +128,153 @@ async function quiesce(mark: () => string): Promise<void> {
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
+
 /**
- * Runs one path through the real embedded runtime: the orchestrator, worker, timers and in-memory transport,
- * with task outcomes scripted by the path and time simulated. Checks every invariant on the run.
+ * Where a run of a path stands between two steps, for paths that share the prefix to go on from there: the
+ * orchestrator's copy of the run, the attempts executing, the simulated time and what was seen so far.
  */
-export async function runPath(sequence: Sequence, path: ModelPath, options: RunPathOptions = {}): Promise<PathRun> {
-  const clock = new SimulatedClock(0);
-  const entries: RunEntry[] = [];
-  const executions: ExecutionEvent[] = [];
-  const executing = new Map<string, Executing>();
-  const scripted = scriptedExecutor(executions, executing, options.result);
-  const runtime: EmbeddedRuntime = await createEmbeddedRuntime({
-    clock, onEntry: (e) => entries.push(e), execute: options.__unsafe_faults?.executor ? options.__unsafe_faults.executor(scripted) : scripted,
-  });
-  runtime.register(sequence);
-  const plant = options.__unsafe_faults?.program;
-  if (plant) {
-    // The fault-injection seam: the registry hands this entry to the orchestrator when the run starts.
-    const registered = runtime.registry.resolve(sequence.name, sequence.version) as { program: Program };
-    registered.program = plant(registered.program);
+export interface Checkpoint {
+  readonly run: LiveRun;
+  readonly record: RunRecord;
+  readonly history: readonly RunEntry[];
+  readonly now: number;
+  readonly inFlight: ReadonlyArray<{ readonly task: DispatchedTask; readonly stopped: boolean; readonly reason: unknown }>;
+  readonly entries: readonly RunEntry[];
+  readonly executions: readonly ExecutionEvent[];
+  readonly injected: readonly string[];
+  readonly violations: readonly Violation[];
+  readonly probedCancel: boolean;
+  readonly last: PathStep | undefined;
+}
+
+/** What a session saw once closed: judged as it stood when the last step was taken. */
+export interface SessionResult {
+  readonly entries: readonly RunEntry[];
+  readonly executions: readonly ExecutionEvent[];
+  readonly started: PathRun['started'];
+  readonly injected: readonly string[];
+  readonly violations: readonly Violation[];
+  readonly abandoned: boolean;
+}
+
+/**
+ * One run through the real embedded runtime (orchestrator, worker, timers, in-memory transport), with task
+ * outcomes scripted step by step and time simulated. A session starts at the run's beginning, or from a
+ * {@link Checkpoint} of another session: then a fresh runtime adopts the run as the checkpoint left it, and
+ * the attempts that were executing are handed to its worker again.
+ */
+export class PathSession {
+  readonly #sequence: Sequence;
+  readonly #options: RunPathOptions;
+  readonly #clock: SimulatedClock;
+  readonly #entries: RunEntry[];
+  readonly #executions: ExecutionEvent[];
+  readonly #executing = new Map<string, Executing>();
+  readonly #inherited = new Set<string>();
+  readonly #violations: Violation[];
+  readonly #injected: string[];
+  /** Reports of stopped attempts that vanished at their stop grace, held back until after the step. */
+  readonly #held: Array<() => void> = [];
+  #runtime!: EmbeddedRuntime;
+  #ended = false;
+  #probedCancel = false;
+  #last: PathStep | undefined;
+  #abandoned = false;
+  #over = false;
+
+  private constructor(sequence: Sequence, options: RunPathOptions, from: Checkpoint | undefined) {
+    this.#sequence = sequence;
+    this.#options = options;
+    this.#clock = new SimulatedClock(from?.now ?? 0);
+    this.#entries = [...(from?.entries ?? [])];
+    this.#ended = this.#entries.some((e) => FINAL.has(e.type));
+    this.#executions = [...(from?.executions ?? [])];
+    this.#violations = [...(from?.violations ?? [])];
+    this.#injected = [...(from?.injected ?? [])];
+    this.#probedCancel = from?.probedCancel ?? false;
+    this.#last = from?.last;
   }
-  const stats = runtime.orchestrator.stats;
-  const mark = () => `${entries.length}/${executions.length}/${stats.applied}/${sum(stats.ignored)}`;
-  const settle = () => quiesce(mark);
-  const ended = () => entries.some((e) => FINAL.has(e.type));
-  const violations: Violation[] = [];
-  const injected: string[] = [];
-  const inject = options.inject !== false;
-  let abandoned = false;
-  let judged: { entries: RunEntry[]; executions: ExecutionEvent[] } = { entries, executions };
 
-  const publishCompletion = (type: 'task.succeeded' | 'task.failed', taskId: string, attempt: number) =>
-    runtime.transport.publish([{
+  /** Starts the run, or takes it on from a checkpoint. `definition` is the sequence's definition text and its hash, if known. */
+  static async open(sequence: Sequence, options: RunPathOptions = {}, from?: Checkpoint, definition?: { text: string; hash: string }): Promise<PathSession> {
+    const session = new PathSession(sequence, options, from);
+    await session.#open(from, definition);
+    return session;
+  }
+
+  async #open(from: Checkpoint | undefined, definition: { text: string; hash: string } | undefined): Promise<void> {
+    const scripted = scriptedExecutor(this.#executions, this.#executing, this.#options.result, this.#inherited);
+    const wrap = this.#options.__unsafe_faults?.executor;
+    const planted = wrap ? wrap(scripted) : scripted;
+    // Inherited attempts were handed to the (faulty) executor in the prefix already.
+    const execute: Executor = (task, signal) => (this.#inherited.has(`${task.taskId}#${task.attempt}`) ? scripted(task, signal) : planted(task, signal));
+    this.#runtime = await createEmbeddedRuntime({
+      clock: this.#clock, execute,
+      onEntry: (e) => {
+        this.#entries.push(e);
+        if (FINAL.has(e.type)) this.#ended = true;
+      },
+    });
+    const runtime = this.#runtime;
+    runtime.register(this.#sequence, definition === undefined ? {} : { definition: definition.text, hash: definition.hash });
+    // The fault-injection seam: the registry hands this entry to the orchestrator when the run starts. A branch
+    // steps the program its prefix stepped.
+    const registered = runtime.registry.resolve(this.#sequence.name, this.#sequence.version) as { program: Program };
+    const plant = this.#options.__unsafe_faults?.program;
+    if (from) registered.program = from.run.program;
+    else if (plant) registered.program = plant(registered.program);
+    if (!from) {
+      await runtime.start({ sequence: this.#sequence.name, version: this.#sequence.version, runId: PATH_RUN_ID });
+      await this.#settle();
+      return;
+    }
+    await runtime.adopt({ ...from.run, timers: new Map(from.run.timers), completions: new Set(from.run.completions) }, from.record, from.history);
+    for (const { task, stopped, reason } of from.inFlight) {
+      this.#inherited.add(`${task.taskId}#${task.attempt}`);
+      const topic = topics.commands(task.payload.queue);
+      await runtime.transport.publish([{ topic, key: PATH_RUN_ID, value: task }]);
+      if (stopped) {
+        const cancel = envelope({ type: 'task.cancel', runId: PATH_RUN_ID, taskId: task.taskId, attempt: task.attempt, payload: { reason: String(reason) } }, this.#clock.now());
+        await runtime.transport.publish([{ topic, key: PATH_RUN_ID, value: cancel }]);
+      }
+    }
+    await this.#settle();
+    for (const { task, stopped } of from.inFlight) {
+      const x = this.#executing.get(`${task.taskId}#${task.attempt}`);
+      if (!x || x.stopped !== stopped) throw new Error(`the branch of ${sequence(this.#sequence)} did not take over ${task.taskId}#${task.attempt}`);
+    }
+  }
+
+  /** True once no further step can be taken: the run ended, or the runtime left the path. */
+  get over(): boolean {
+    return this.#over || this.#ended;
+  }
+
+  #mark(): string {
+    const stats = this.#runtime.orchestrator.stats;
+    return `${this.#entries.length}/${this.#executions.length}/${stats.applied}/${sum(stats.ignored)}`;
+  }
+
+  #settle(): Promise<void> {
+    return quiesce(() => this.#mark());
+  }
+
+  #publishCompletion(type: 'task.succeeded' | 'task.failed', taskId: string, attempt: number): Promise<void> {
+    return this.#runtime.transport.publish([{
       topic: topics.events, key: PATH_RUN_ID,
-      value: envelope({ type, runId: PATH_RUN_ID, taskId, attempt, payload: type === 'task.succeeded' ? {} : { error: SCRIPTED_FAILURE } }, clock.now()),
+      value: envelope({ type, runId: PATH_RUN_ID, taskId, attempt, payload: type === 'task.succeeded' ? {} : { error: SCRIPTED_FAILURE } }, this.#clock.now()),
     }]);
+  }
 
-  // Injects one event into a quiet runtime; it must be counted as ignored once and change nothing else.
-  const probe = async (what: string, send: () => Promise<void>) => {
-    injected.push(what);
+  /** Injects one event into a quiet runtime; it must be counted as ignored once and change nothing else. */
+  async #probe(what: string, send: () => Promise<void>): Promise<void> {
+    const stats = this.#runtime.orchestrator.stats;
+    const entries = this.#entries;
+    const executions = this.#executions;
+    this.#injected.push(what);
     const before = { entries: entries.length, executions: executions.length, applied: stats.applied, ignored: sum(stats.ignored) };
     await send();
-    await settle();
+    await this.#settle();
     const problems: string[] = [];
     const added = entries.slice(before.entries).filter((e) => e.type !== 'event.ignored');
     if (added.length > 0) problems.push(`the orchestrator recorded ${added.map((e) => ('task' in e ? `${e.type} ${e.task}#${e.attempt}` : e.type)).join(', ')}`);
@@ -166,37 +283,35 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
     if (started.length > 0) problems.push(`the executor started ${started.map((x) => `${x.taskId}#${x.attempt}`).join(', ')}`);
     const counted = sum(stats.ignored) - before.ignored;
     if (counted !== 1) problems.push(`it was counted as ignored ${counted} times instead of once`);
-    if (problems.length > 0) violations.push({ invariant: Invariant.ignored, message: `${what} changed the run: ${problems.join('; ')}` });
-  };
+    if (problems.length > 0) this.#violations.push({ invariant: Invariant.ignored, message: `${what} changed the run: ${problems.join('; ')}` });
+  }
 
-  const stoppedAttempt = (step: PathStep): Executing | string => {
+  #stoppedAttempt(step: PathStep): Executing | string {
     const key = `${step.taskId}#${step.attempt}`;
-    const x = executing.get(key);
-    return x?.stopped ? x : `${key} is not a stopped attempt still executing (executing: ${[...executing.keys()].join(', ') || 'nothing'})`;
-  };
-  // Reports of stopped attempts that vanished at their stop grace, held back until after the step.
-  const held: Array<() => void> = [];
+    const x = this.#executing.get(key);
+    return x?.stopped ? x : `${key} is not a stopped attempt still executing (executing: ${[...this.#executing.keys()].join(', ') || 'nothing'})`;
+  }
 
-  const perform = async (step: PathStep): Promise<string | undefined> => {
+  async #perform(step: PathStep): Promise<string | undefined> {
     switch (step.token) {
       case StepToken.stopped:
       case StepToken.stoppedOk: {
-        const x = stoppedAttempt(step);
+        const x = this.#stoppedAttempt(step);
         if (typeof x === 'string') return x;
         if (step.token === StepToken.stoppedOk) x.succeed(); // it ignored its abort
         else x.report();
         return undefined;
       }
       case StepToken.grace: {
-        const x = stoppedAttempt(step);
+        const x = this.#stoppedAttempt(step);
         if (typeof x === 'string') return x;
-        held.push(x.vanish());
-        return clock.fireNext() ? undefined : 'no timer was pending';
+        this.#held.push(x.vanish());
+        return this.#clock.fireNext() ? undefined : 'no timer was pending';
       }
       case StepToken.succeed:
       case StepToken.fail: {
-        const x = executing.get(`${step.taskId}#${step.attempt}`);
-        if (!x) return `${step.taskId}#${step.attempt} is not executing (executing: ${[...executing.keys()].join(', ') || 'nothing'})`;
+        const x = this.#executing.get(`${step.taskId}#${step.attempt}`);
+        if (!x) return `${step.taskId}#${step.attempt} is not executing (executing: ${[...this.#executing.keys()].join(', ') || 'nothing'})`;
         if (step.token === StepToken.succeed) x.succeed();
         else x.fail();
         return undefined;
@@ -204,66 +319,113 @@ export async function runPath(sequence: Sequence, path: ModelPath, options: RunP
       case StepToken.timeout:
       case StepToken.retry:
       case StepToken.runTimeout:
-        return clock.fireNext() ? undefined : 'no timer was pending';
+        return this.#clock.fireNext() ? undefined : 'no timer was pending';
       case StepToken.cancel:
-        await runtime.orchestrator.cancel(PATH_RUN_ID, 'cancelled by the path');
+        await this.#runtime.orchestrator.cancel(PATH_RUN_ID, 'cancelled by the path');
         return undefined;
     }
-  };
-
-  try {
-    await runtime.start({ sequence: sequence.name, version: sequence.version, runId: PATH_RUN_ID });
-    await settle();
-    let probedCancel = false;
-    let last: PathStep | undefined;
-    for (const [i, step] of path.steps.entries()) {
-      if (ended()) break;
-      if (inject && !probedCancel && step.phase !== undefined && step.phase !== 'main') {
-        probedCancel = true;
-        await probe(`a cancel during the ${step.phase} phase (before step ${i + 1})`, () => runtime.orchestrator.cancel(PATH_RUN_ID, 'late cancel'));
-      }
-      const problem = await perform(step);
-      if (problem) {
-        violations.push({ invariant: Invariant.followsPath, message: `step ${i + 1} (${step.label}): ${problem}` });
-        abandoned = true;
-        break;
-      }
-      await settle();
-      last = step;
-      if (!inject) {
-        for (const release of held.splice(0)) release();
-        await settle();
-        continue;
-      }
-      if (REPORTS.has(step.token)) {
-        const type = step.token === StepToken.succeed || step.token === StepToken.stoppedOk ? 'task.succeeded' : 'task.failed';
-        await probe(`a duplicate of step ${i + 1} (${step.label})`, () => publishCompletion(type, step.taskId!, step.attempt!));
-      } else if (step.token === StepToken.grace) {
-        // The stopped attempt reports after all, once the run has gone on without it.
-        await probe(`a late report of ${step.taskId}#${step.attempt} after its stop grace (step ${i + 1})`, async () => held.shift()?.());
-      }
-    }
-    if (inject && ended() && last?.taskId && REPORTS.has(last.token)) {
-      await probe(`a duplicate of the last step (${last.label}) after the run ended`, () => publishCompletion('task.succeeded', last.taskId!, last.attempt!));
-    }
-  } finally {
-    // What the run did is judged as it stands now: attempts still executing (a path given up halfway) are ended
-    // only so that the runtime can close.
-    judged = { entries: [...entries], executions: [...executions] };
-    for (const release of held.splice(0)) release();
-    for (const x of [...executing.values()]) x.report();
-    await runtime.close();
   }
 
+  /** Takes step `i` (0-based) of the path, with the duplicate and late events injected around it. */
+  async step(i: number, step: PathStep): Promise<void> {
+    if (this.#over) return;
+    if (this.#ended) {
+      this.#over = true;
+      return;
+    }
+    const inject = this.#options.inject !== false;
+    if (inject && !this.#probedCancel && step.phase !== undefined && step.phase !== 'main') {
+      this.#probedCancel = true;
+      await this.#probe(`a cancel during the ${step.phase} phase (before step ${i + 1})`, () => this.#runtime.orchestrator.cancel(PATH_RUN_ID, 'late cancel'));
+    }
+    const problem = await this.#perform(step);
+    if (problem) {
+      this.#violations.push({ invariant: Invariant.followsPath, message: `step ${i + 1} (${step.label}): ${problem}` });
+      this.#abandoned = this.#over = true;
+      return;
+    }
+    await this.#settle();
+    this.#last = step;
+    if (!inject) {
+      for (const release of this.#held.splice(0)) release();
+      await this.#settle();
+      return;
+    }
+    if (REPORTS.has(step.token)) {
+      const type = step.token === StepToken.succeed || step.token === StepToken.stoppedOk ? 'task.succeeded' : 'task.failed';
+      await this.#probe(`a duplicate of step ${i + 1} (${step.label})`, () => this.#publishCompletion(type, step.taskId!, step.attempt!));
+    } else if (step.token === StepToken.grace) {
+      // The stopped attempt reports after all, once the run has gone on without it.
+      await this.#probe(`a late report of ${step.taskId}#${step.attempt} after its stop grace (step ${i + 1})`, async () => this.#held.shift()?.());
+    }
+  }
+
+  /** Where the run stands now, for another session to go on from. Only between steps of a run still going. */
+  async checkpoint(): Promise<Checkpoint> {
+    const run = this.#runtime.orchestrator.liveRun(PATH_RUN_ID);
+    const stored = await this.#runtime.store.get(PATH_RUN_ID);
+    if (!run || !stored || this.#held.length > 0) throw new Error(`the run of ${sequence(this.#sequence)} cannot be branched here`);
+    return {
+      run, record: stored.record, history: stored.history, now: this.#clock.now(),
+      inFlight: [...this.#executing.values()].map((x) => ({ task: x.task, stopped: x.stopped, reason: x.reason })),
+      entries: [...this.#entries], executions: [...this.#executions], injected: [...this.#injected], violations: [...this.#violations],
+      probedCancel: this.#probedCancel, last: this.#last,
+    };
+  }
+
+  /** Injects the last duplicate (after the run's end), closes the runtime and returns what was seen. */
+  async close(): Promise<SessionResult> {
+    let judged: { entries: RunEntry[]; executions: ExecutionEvent[] } = { entries: this.#entries, executions: this.#executions };
+    try {
+      const last = this.#last;
+      if (this.#options.inject !== false && this.#ended && last?.taskId && REPORTS.has(last.token)) {
+        await this.#probe(`a duplicate of the last step (${last.label}) after the run ended`, () => this.#publishCompletion('task.succeeded', last.taskId!, last.attempt!));
+      }
+    } finally {
+      // What the run did is judged as it stands now: attempts still executing (a path given up halfway) are ended
+      // only so that the runtime can close.
+      judged = { entries: [...this.#entries], executions: [...this.#executions] };
+      for (const release of this.#held.splice(0)) release();
+      for (const x of [...this.#executing.values()]) x.report();
+      await this.#runtime.close();
+    }
+    const started = judged.entries.flatMap((e) => (e.type === 'task.started' ? [{ task: e.task, attempt: e.attempt, phase: e.phase }] : []));
+    return { ...judged, started, injected: [...this.#injected], violations: [...this.#violations], abandoned: this.#abandoned };
+  }
+}
+
+const sequence = (s: Sequence) => `${s.name} v${s.version}`;
+
+/** Checks the invariants of one path on what a closed session saw. */
+export function judgePath(sequence: Sequence, path: ModelPath, seen: SessionResult): PathRun {
   const expected = expectOutcome(sequence, path.steps);
-  for (const v of checkRun(sequence, path, expected, { ...judged, abandoned })) {
+  const { entries, executions, abandoned } = seen;
+  const violations = [...seen.violations];
+  for (const v of checkRun(sequence, path, expected, { entries, executions, abandoned })) {
     if (v.invariant === Invariant.followsPath && abandoned) continue; // already reported, at the step that could not be taken
     violations.push(v);
   }
-  const final = judged.entries.find((e) => FINAL.has(e.type)) as Extract<RunEntry, { outcome: Outcome }> | undefined;
-  const started = judged.entries.flatMap((e) => (e.type === 'task.started' ? [{ task: e.task, attempt: e.attempt, phase: e.phase }] : []));
+  const final = entries.find((e) => FINAL.has(e.type)) as Extract<RunEntry, { outcome: Outcome }> | undefined;
   return {
-    path, expected, outcome: final?.outcome, entries: judged.entries, started, executions: judged.executions, injected, violations,
+    path, expected, outcome: final?.outcome, entries, started: seen.started, executions, injected: seen.injected, violations,
     passed: violations.length === 0, abandoned,
   };
+}
+
+/**
+ * Runs one path through the real embedded runtime: the orchestrator, worker, timers and in-memory transport,
+ * with task outcomes scripted by the path and time simulated. Checks every invariant on the run.
+ */
+export async function runPath(sequence: Sequence, path: ModelPath, options: RunPathOptions = {}): Promise<PathRun> {
+  const session = await PathSession.open(sequence, options);
+  let seen: SessionResult;
+  try {
+    for (const [i, step] of path.steps.entries()) {
+      await session.step(i, step);
+      if (session.over) break;
+    }
+  } finally {
+    seen = await session.close();
+  }
+  return judgePath(sequence, path, seen);
 }

@@ -1,11 +1,18 @@
+import { ErrorCode, LockstepError } from '../core/errors.js';
 import { coverageOf } from '../core/paths/coverage.js';
 import type { Coverage } from '../core/paths/coverage.js';
 import { buildPathGraph } from '../core/paths/path-graph.js';
 import type { ModelPath, PathGraph } from '../core/paths/path-graph.js';
 import { createRunModel } from '../core/paths/run-model.js';
 import type { Sequence } from '../core/sequence/types.js';
-import { runPath } from './path-runner.js';
 import type { PathRun, RunPathOptions } from './path-runner.js';
+import { runPaths } from './path-trie.js';
+
+/**
+ * Most main tasks, and most finally tasks, of a sequence that path testing takes on. The paths needed to take every
+ * transition grow with the number of tasks, and so does each path: the time grows with its square.
+ */
+export const MAX_PATH_TEST_TASKS = 1000;
 
 /** Which paths to run. */
 export interface PlanOptions {
@@ -34,7 +41,10 @@ export interface PathPlan {
 
 /** Options of {@link testSequence}. */
 export interface TestSequenceOptions extends PlanOptions, RunPathOptions {
-  /** Paths run at once, each on its own runtime and simulated clock. @default 8 */
+  /**
+   * Runs at once, each on its own runtime and simulated clock. Paths that share a prefix share its run: where they
+   * part, the run branches. @default 8
+   */
   readonly concurrency?: number;
   /** Called as each path finishes, in completion order. */
   readonly onRun?: (run: PathRun) => void;
@@ -57,24 +67,18 @@ export function planPaths(sequence: Sequence, options: PlanOptions = {}): PathPl
   const maxPaths = options.maxPaths ?? 500;
   const seed = options.seed ?? 1;
   if (!Number.isInteger(maxPaths) || maxPaths < 1) throw new RangeError(`Expected maxPaths to be an integer from 1 and up, got ${maxPaths}`);
+  const { tasks, finally: fin } = sequence;
+  if (tasks.length > MAX_PATH_TEST_TASKS || fin.length > MAX_PATH_TEST_TASKS) {
+    throw new LockstepError(
+      ErrorCode.invalidUsage,
+      `${sequence.name} v${sequence.version} has ${tasks.length} tasks and ${fin.length} finally tasks; path testing handles at most ` +
+        `${MAX_PATH_TEST_TASKS} of each: test a smaller sequence, or its parts as sequences of their own`,
+    );
+  }
   const graph = buildPathGraph(createRunModel(sequence));
   if (options.paths) return { graph, paths: options.paths.map((id) => graph.path(id)), exhaustive: false, given: true, seed, maxPaths };
   const { paths, exhaustive } = graph.select({ maxPaths, seed });
   return { graph, paths, exhaustive, given: false, seed, maxPaths };
-}
-
-/** Runs `tasks` with at most `limit` in flight; results keep the input order. */
-async function pool<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await task(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
 }
 
 /**
@@ -85,11 +89,7 @@ async function pool<T, R>(items: readonly T[], limit: number, task: (item: T) =>
 export async function testSequence(sequence: Sequence, options: TestSequenceOptions = {}): Promise<SequenceTestReport> {
   const t0 = performance.now();
   const plan = planPaths(sequence, options);
-  const runs = await pool(plan.paths, options.concurrency ?? 8, async (path) => {
-    const run = await runPath(sequence, path, options);
-    options.onRun?.(run);
-    return run;
-  });
+  const runs = await runPaths(sequence, plan.paths, options);
   return {
     sequence, plan, runs,
     failed: runs.filter((r) => !r.passed),

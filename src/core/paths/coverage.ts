@@ -24,8 +24,12 @@ export interface Coverage {
 
 /** Coverage of `paths` over a graph's reachable states and transitions. */
 export function coverageOf(graph: PathGraph, paths: readonly ModelPath[]): Coverage {
-  const takenT = new Set(paths.flatMap((p) => p.transitions));
-  const takenS = new Set(paths.flatMap((p) => p.states));
+  const takenT = new Set<string>();
+  const takenS = new Set<string>();
+  for (const p of paths) {
+    for (const t of p.transitions) takenT.add(t);
+    for (const s of p.states) takenS.add(s);
+  }
   const reachable = new Set(graph.reachableTransitions);
   const labels = new Map(graph.model.transitions.map((t) => [t.id, t.label]));
   return {

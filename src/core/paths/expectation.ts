@@ -23,8 +23,19 @@ export interface TaskIndex {
   spec(taskId: string): TaskSpec | undefined;
 }
 
-/** Indexes a sequence's tasks by id. */
+const indexes = new WeakMap<Sequence, TaskIndex>();
+
+/** Indexes a sequence's tasks by id. A validated sequence never changes: each is indexed once. */
 export function indexTasks(sequence: Sequence): TaskIndex {
+  let index = indexes.get(sequence);
+  if (!index) {
+    index = buildIndex(sequence);
+    indexes.set(sequence, index);
+  }
+  return index;
+}
+
+function buildIndex(sequence: Sequence): TaskIndex {
   const main = new Map(sequence.tasks.map((spec, index) => [spec.id, { spec, index }]));
   const compensations = new Map(sequence.tasks.flatMap((t) => (t.compensate ? [[t.compensate.id, { spec: t.compensate, of: t.id }] as const] : [])));
   const fin = new Map(sequence.finally.map((spec, index) => [spec.id, { spec, index }]));

@@ -184,8 +184,9 @@ function attempts(sequence: Sequence, entries: readonly RunEntry[], executions: 
 
 function compensation(sequence: Sequence, expectation: Expectation, entries: readonly RunEntry[], abandoned: boolean): Violation[] {
   const completed = entries.flatMap((e) => (e.type === 'task.succeeded' && e.phase === 'main' ? [e.task] : []));
+  const main = indexTasks(sequence).main;
   const expected = expectation.unwinds
-    ? [...completed].reverse().flatMap((id) => sequence.tasks.find((t) => t.id === id)?.compensate?.id ?? [])
+    ? [...completed].reverse().flatMap((id) => main.get(id)?.spec.compensate?.id ?? [])
     : [];
   const ran = entries.flatMap((e) => (e.type === 'task.started' && e.phase === 'compensate' && e.attempt === 1 ? [e.task] : []));
   const matches = abandoned ? ran.every((id, i) => expected[i] === id) : ran.join('\n') === expected.join('\n');

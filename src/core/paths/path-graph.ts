@@ -129,6 +129,29 @@ function explore(model: RunModel, limit: number) {
   }
 }
 
+/**
+ * The nodes in an order where every edge goes forward (Kahn's algorithm).
+ *
+ * @throws Error when the model has a cycle: a run model always ends.
+ */
+function topologicalOrder(all: Iterable<Node>, name: string): Node[] {
+  const nodes = [...all];
+  const waiting = new Map<Node, number>(nodes.map((n) => [n, n.in.length]));
+  const order = nodes.filter((n) => n.in.length === 0);
+  for (let i = 0; i < order.length; i++) {
+    for (const e of order[i]!.out) {
+      const left = waiting.get(e.to)! - 1;
+      waiting.set(e.to, left);
+      if (left === 0) order.push(e.to);
+    }
+  }
+  if (order.length !== nodes.length) {
+    const stuck = nodes.find((n) => waiting.get(n)! > 0)!;
+    throw new Error(`the run model of ${name} has a cycle through ${stuck.key}`);
+  }
+  return order;
+}
+
 /** Explores a run model with @xstate/graph and counts its complete paths. */
 export function buildPathGraph(model: RunModel, options: { readonly limit?: number } = {}): PathGraph {
   const adjacency = explore(model, options.limit ?? DEFAULT_LIMIT);
@@ -150,23 +173,24 @@ export function buildPathGraph(model: RunModel, options: { readonly limit?: numb
   }
   const root = nodes.get(model.key(model.initial))!;
 
+  // Paths to the end and from the root of every node, in topological order: iterative, so that a model of
+  // thousands of steps cannot overflow the stack.
+  const order = topologicalOrder(nodes.values(), model.sequence.name);
   const toEnd = new Map<Node, bigint>();
-  const countToEnd = (node: Node, depth = 0): bigint => {
-    const known = toEnd.get(node);
-    if (known !== undefined) return known;
-    if (depth > 10_000) throw new Error(`the run model has a cycle through ${node.key}`);
-    const n = node.state.status === 'done' ? 1n : node.out.reduce((sum, e) => sum + countToEnd(e.to, depth + 1), 0n);
+  for (let i = order.length - 1; i >= 0; i--) {
+    const node = order[i]!;
+    let n = node.state.status === 'done' ? 1n : 0n;
+    for (const e of node.out) n += toEnd.get(e.to)!;
     toEnd.set(node, n);
-    return n;
-  };
+  }
   const fromRoot = new Map<Node, bigint>();
-  const countFromRoot = (node: Node): bigint => {
-    const known = fromRoot.get(node);
-    if (known !== undefined) return known;
-    const n = node === root ? 1n : node.in.reduce((sum, e) => sum + countFromRoot(e.from), 0n);
+  for (const node of order) {
+    let n = node === root ? 1n : 0n;
+    for (const e of node.in) n += fromRoot.get(e.from)!;
     fromRoot.set(node, n);
-    return n;
-  };
+  }
+  const countToEnd = (node: Node): bigint => toEnd.get(node)!;
+  const countFromRoot = (node: Node): bigint => fromRoot.get(node)!;
   const total = countToEnd(root);
 
   const edges = [...nodes.values()].flatMap((n) => n.out);
@@ -180,15 +204,27 @@ export function buildPathGraph(model: RunModel, options: { readonly limit?: numb
 
   const all = (): ModelPath[] => {
     const paths: ModelPath[] = [];
-    const walk = (node: Node, trail: Edge[]) => {
-      if (node.state.status === 'done') paths.push(withInitial(toPath(trail)));
-      for (const e of node.out) {
-        trail.push(e);
-        walk(e.to, trail);
+    // Depth first without recursion: the edge taken at each depth, and the next one to try there.
+    const trail: Edge[] = [];
+    const next: number[] = [0];
+    const nodeAt: Node[] = [root];
+    if (root.state.status === 'done') paths.push(withInitial(toPath(trail)));
+    while (nodeAt.length > 0) {
+      const node = nodeAt[nodeAt.length - 1]!;
+      const i = next[next.length - 1]!;
+      if (i >= node.out.length) {
+        nodeAt.pop();
+        next.pop();
         trail.pop();
+        continue;
       }
-    };
-    walk(root, []);
+      next[next.length - 1] = i + 1;
+      const e = node.out[i]!;
+      trail.push(e);
+      if (e.to.state.status === 'done') paths.push(withInitial(toPath(trail)));
+      nodeAt.push(e.to);
+      next.push(0);
+    }
     return paths;
   };
 
@@ -218,10 +254,10 @@ export function buildPathGraph(model: RunModel, options: { readonly limit?: numb
       const trail: Edge[] = [];
       for (let n = node; n !== root; ) {
         const e = pick(n.in, (i) => countFromRoot(i.from));
-        trail.unshift(e);
+        trail.push(e);
         n = e.from;
       }
-      return trail;
+      return trail.reverse();
     };
     const chosen = new Map<string, ModelPath>();
     const transitions = new Set<string>(model.initial.via);
@@ -234,21 +270,26 @@ export function buildPathGraph(model: RunModel, options: { readonly limit?: numb
       for (const s of path.states) states.add(s);
       return true;
     };
-    const live = edges.filter((e) => countToEnd(e.to) > 0n);
-    for (const t of reachableTransitions) {
-      if (transitions.has(t)) continue;
-      const through = live.filter((e) => e.via.includes(t));
-      if (through.length === 0) continue;
+    // The live edges (some path to the end goes through them) that take each transition and enter each state.
+    const byTransition = new Map<string, Edge[]>();
+    const byState = new Map<string, Edge[]>();
+    const index = (map: Map<string, Edge[]>, key: string, e: Edge) => {
+      const list = map.get(key);
+      if (list) list.push(e);
+      else map.set(key, [e]);
+    };
+    for (const e of edges) {
+      if (countToEnd(e.to) === 0n) continue;
+      for (const t of new Set(e.via)) index(byTransition, t, e);
+      for (const st of new Set(e.entered)) index(byState, st, e);
+    }
+    const cover = (through: readonly Edge[] | undefined) => {
+      if (!through || through.length === 0) return;
       const e = through[Number(random.below(BigInt(through.length)))]!;
       add([...prefix(e.from), e, ...suffix(e.to)]);
-    }
-    for (const s of reachableStates) {
-      if (states.has(s)) continue;
-      const through = live.filter((e) => e.entered.includes(s));
-      if (through.length === 0) continue;
-      const e = through[Number(random.below(BigInt(through.length)))]!;
-      add([...prefix(e.from), e, ...suffix(e.to)]);
-    }
+    };
+    for (const t of reachableTransitions) if (!transitions.has(t)) cover(byTransition.get(t));
+    for (const st of reachableStates) if (!states.has(st)) cover(byState.get(st));
     for (let tries = 0; chosen.size < maxPaths && tries < maxPaths * 20; tries++) add(suffix(root));
     return { paths: [...chosen.values()].sort((a, b) => byEventOrder(a.id, b.id)), exhaustive: false };
   };
