@@ -32,6 +32,8 @@ export const ErrorCode = {
   runEnded: 'RUN_ENDED',
   /** The run is still running, so it cannot be rerun yet. */
   runActive: 'RUN_ACTIVE',
+  /** Waiting for a run to end gave up before it ended; the run itself goes on. */
+  waitTimeout: 'WAIT_TIMEOUT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
