@@ -135,7 +135,8 @@ describe('the serve page in chromium', () => {
     await page.waitForSelector('#rerun-confirm:has-text("Rerun from build")');
     const plan = await page.textContent('#rerun-plan');
     expect(plan).toContain('Reused (not run again)prepare');
-    expect(plan).toContain('Run againbuildpublish');
+    expect(plan).toContain(`Reused (not run again)prepare (succeeded in run ${runId})`);
+    expect(plan).toContain('Run againbuild (the rerun starts here)publish (comes after build, which runs again)');
     expect(plan).toContain('prepare.compensate (of a reused task)');
     expect(plan).toContain('Cleanups (finally, always run)cleanup');
     expect((await api('/api/runs?sequence=deploy')).runs).toHaveLength(1);

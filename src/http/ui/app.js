@@ -209,9 +209,13 @@ async function showPlan(from) {
     $('rerun-from').value = plan.from;
     $('rerun-confirm').disabled = false;
     $('rerun-confirm').textContent = `Rerun from ${plan.from}`;
+    const why = new Map(plan.steps.map((s) => [s.taskId, s.reason]));
+    const step = (taskId, text) => el('span', { class: 'step', dataset: { task: taskId }, title: why.get(taskId) ?? '' }, text, el('span', { class: 'why' }, ` (${why.get(taskId)})`));
     box.replaceChildren(
-      planColumn('Reused (not run again)', plan.reused, (r) => `${r.taskId}${r.outcome === 'continued' ? ' (failed, continued)' : ''}`),
-      planColumn('Run again', plan.rerun),
+      ...(plan.requested ? [el('p', { class: 'note moved', id: 'rerun-moved' },
+        `Starts at ${plan.from}, not ${plan.requested}: a task before ${plan.requested} was undone by its compensation in that run, so it runs again.`)] : []),
+      planColumn('Reused (not run again)', plan.reused, (r) => step(r.taskId, r.taskId)),
+      planColumn('Run again', plan.rerun, (t) => step(t, t)),
       planColumn('Compensations that would fire', plan.compensations, (c) => `${c.id}${c.reused ? ' (of a reused task)' : ''}`),
       planColumn('Cleanups (finally, always run)', plan.finally),
       el('p', { class: 'note' }, 'Compensations fire, in this order, only if a later task fails or the run is cancelled or times out.'),
