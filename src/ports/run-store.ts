@@ -3,6 +3,21 @@ import type { RunEntry } from '../core/protocol/run-entry.js';
 
 export type RunStatus = 'running' | Outcome;
 
+/**
+ * A run's status as lockstep shows it (`lockstep runs`, `show`, the HTTP API, the page): the stored status, except
+ * that a run still marked running that no live process drives is `interrupted`. Its process died (SIGKILL, a
+ * crash, a reboot); `lockstep resume` or `POST /api/runs/:id/resume` continues it.
+ */
+export type RunStatusView = RunStatus | 'interrupted';
+
+/** Every status a run can be shown with, in the order listings document them. */
+export const RUN_STATUS_VIEWS: readonly RunStatusView[] = ['running', 'interrupted', 'succeeded', 'failed', 'cancelled'];
+
+/** The one definition of `interrupted`: marked running, and no live process holds the run's lock. */
+export function runStatusView(status: RunStatus, driven: boolean): RunStatusView {
+  return status === 'running' && !driven ? 'interrupted' : status;
+}
+
 /** What a store keeps about a run besides its history. */
 export interface RunRecord {
   readonly runId: string;
@@ -50,5 +65,10 @@ export interface RunStore {
   list(filter?: RunFilter): Promise<RunRecord[]>;
   /** Takes the exclusive right to drive a run. Throws a `RUN_LOCKED` LockstepError when another process holds it. */
   lock(runId: string, owner: string): Promise<Release>;
+  /**
+   * Whether a live process holds the run's lock, i.e. drives it. A lock left by a process that died does not
+   * count (see {@link runStatusView}).
+   */
+  isDriven(runId: string): boolean;
   close(): Promise<void>;
 }

@@ -49,6 +49,11 @@ export class MemoryRunStore implements RunStore {
     };
   }
 
+  /** Its runs live in this process: a locked run is driven by it. */
+  isDriven(runId: string): boolean {
+    return this.#locks.has(runId);
+  }
+
   async close(): Promise<void> {}
 }
 

@@ -17,5 +17,9 @@ export class NullRunStore implements RunStore {
   async lock(_runId: string, _owner: string): Promise<Release> {
     return () => {};
   }
+  /** Kafka mode: partition ownership drives runs, and an orchestrator that takes a partition over resumes them. */
+  isDriven(_runId: string): boolean {
+    return true;
+  }
   async close(): Promise<void> {}
 }

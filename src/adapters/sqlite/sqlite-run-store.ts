@@ -165,6 +165,11 @@ export class SqliteRunStore implements RunStore {
     return { ...holder, alive: holderAlive(holder) };
   }
 
+  /** Whether a live process holds the run's lock. A holder on another host is assumed alive. */
+  isDriven(runId: string): boolean {
+    return this.holder(runId)?.alive ?? false;
+  }
+
   /** Commits pending writes, releases the locks taken through this store, and closes the file. */
   async close(): Promise<void> {
     if (this.#closed) return;
