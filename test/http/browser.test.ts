@@ -215,6 +215,7 @@ describe('the serve page in chromium', () => {
     expect(await page.textContent(`#run-list li[data-run-id="${runId}"] .badge`)).toBe('interrupted');
     await page.click(`#run-list li[data-run-id="${runId}"]`);
     await page.waitForSelector('#run-status[data-kind="interrupted"]');
+    expect(await page.textContent('#current-state')).toContain('wait — running (attempt 1) · interrupted: no live process drives it (Resume continues it)');
     expect(await page.isEnabled('#resume-run')).toBe(true);
     expect(await page.isDisabled('#cancel-run')).toBe(true);
     expect(await page.isDisabled('#rerun-open')).toBe(true);
