@@ -1,10 +1,70 @@
-/** Exit codes of the `lockstep` command. */
+import { DefinitionError, ErrorCode, LockstepError } from '../core/errors.js';
+
+/**
+ * Exit codes of the `lockstep` command: one meaning each. The README lists them; {@link exitCodeOfError} maps
+ * every error code to one of them, in this file only.
+ */
 export const ExitCode = {
+  /** The command did what was asked; a run it drove or waited for succeeded. */
   ok: 0,
+  /** A run it drove or waited for failed (or an internal error: a bug, printed with its stack). */
   failed: 1,
+  /** Invalid usage, definition or input: unknown options, runs, sequences or tasks included. */
   invalid: 2,
-  /** The store or the run is locked by another process, or the store is unusable. */
-  unavailable: 3,
+  /** The run store is missing, corrupt, too new, or cannot be read or written (`STORE_…`). */
+  storeUnavailable: 3,
+  /** Another live process drives the run (`RUN_LOCKED`); nothing was changed. */
+  runLocked: 4,
+  /** The run is not in a state the command can act on: resume of an ended run, rerun of an unfinished one (`RUN_NOT_RESUMABLE`, `RUN_ACTIVE`, `RUN_ENDED`). */
+  runState: 5,
+  /** Waiting for a run to end gave up (`start --wait --timeout`, `WAIT_TIMEOUT`); the run goes on. */
+  timedOut: 6,
+  /** The Kafka brokers cannot be reached, or the topics are missing (`TRANSPORT_UNAVAILABLE`). */
+  transportUnavailable: 7,
+  /** The run was cancelled (Ctrl-C, SIGTERM, `lockstep cancel`). */
   cancelled: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** The exit code of each error code a command can end with. Codes not listed here follow the prefix rules below. */
+const EXIT_OF_ERROR: { readonly [K in ErrorCode]?: ExitCode } = {
+  [ErrorCode.invalidDefinition]: ExitCode.invalid,
+  [ErrorCode.invalidMessage]: ExitCode.invalid,
+  [ErrorCode.invalidUsage]: ExitCode.invalid,
+  [ErrorCode.invalidRequest]: ExitCode.invalid,
+  [ErrorCode.unknownRun]: ExitCode.invalid,
+  [ErrorCode.unknownSequence]: ExitCode.invalid,
+  [ErrorCode.unknownTask]: ExitCode.invalid,
+  [ErrorCode.unauthorized]: ExitCode.invalid,
+  [ErrorCode.authNotConfigured]: ExitCode.invalid,
+  [ErrorCode.storeCorrupt]: ExitCode.storeUnavailable,
+  [ErrorCode.storeTooNew]: ExitCode.storeUnavailable,
+  [ErrorCode.storeMissing]: ExitCode.storeUnavailable,
+  [ErrorCode.storeUnavailable]: ExitCode.storeUnavailable,
+  [ErrorCode.runLocked]: ExitCode.runLocked,
+  [ErrorCode.runNotResumable]: ExitCode.runState,
+  [ErrorCode.runActive]: ExitCode.runState,
+  [ErrorCode.runEnded]: ExitCode.runState,
+  [ErrorCode.waitTimeout]: ExitCode.timedOut,
+  [ErrorCode.transportUnavailable]: ExitCode.transportUnavailable,
+  [ErrorCode.taskFailed]: ExitCode.failed,
+  [ErrorCode.taskTimeout]: ExitCode.failed,
+  [ErrorCode.taskCancelled]: ExitCode.failed,
+  [ErrorCode.taskInterrupted]: ExitCode.failed,
+  [ErrorCode.noHandler]: ExitCode.failed,
+};
+
+/**
+ * The exit code for an error a command ended with. A code missing from the table follows its prefix: `STORE_…`
+ * exits 3, `INVALID_…` and `UNKNOWN_…` exit 2; anything else (not a lockstep error: a bug) exits 1.
+ */
+export function exitCodeOfError(error: unknown): ExitCode {
+  if (error instanceof DefinitionError) return ExitCode.invalid;
+  if (!(error instanceof LockstepError)) return ExitCode.failed;
+  const listed = EXIT_OF_ERROR[error.code];
+  if (listed !== undefined) return listed;
+  const code: string = error.code;
+  if (code.startsWith('STORE_')) return ExitCode.storeUnavailable;
+  if (code.startsWith('INVALID_') || code.startsWith('UNKNOWN_')) return ExitCode.invalid;
+  return ExitCode.failed;
+}

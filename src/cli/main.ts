@@ -17,7 +17,7 @@ import { registerStatus } from './commands/status.js';
 import { registerTopics } from './commands/topics.js';
 import { registerWorker } from './commands/worker.js';
 import type { CliContext } from './context.js';
-import { ExitCode } from './exit-codes.js';
+import { ExitCode, exitCodeOfError } from './exit-codes.js';
 
 /** Runs the `lockstep` command line and resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -67,13 +67,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (error instanceof DefinitionError) {
       cli.err(`${error.source ?? 'definition'}: invalid\n${formatProblems(error.problems)}`);
-      return ExitCode.invalid;
+      return exitCodeOfError(error);
     }
     if (error instanceof LockstepError) {
       cli.err(`lockstep: ${error.message} (${error.code})`);
-      return error.code === 'INVALID_USAGE' || error.code === 'UNKNOWN_RUN' || error.code === 'UNKNOWN_SEQUENCE' || error.code === 'UNKNOWN_TASK' ? ExitCode.invalid : ExitCode.unavailable;
+      return exitCodeOfError(error);
     }
     cli.err(`lockstep: ${(error as Error).stack ?? String(error)}`);
-    return ExitCode.failed;
+    return exitCodeOfError(error);
   }
 }

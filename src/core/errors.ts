@@ -44,6 +44,8 @@ export const ErrorCode = {
   storeReadOnly: 'STORE_READ_ONLY',
   /** The operating system reported an I/O error on the store's files. */
   storeIo: 'STORE_IO',
+  /** Waiting for a run to end gave up before it ended; the run itself goes on. */
+  waitTimeout: 'WAIT_TIMEOUT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

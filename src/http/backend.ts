@@ -2,7 +2,7 @@ import type { RunContext } from '../core/compile/types.js';
 import type { EnvelopeOf } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Program } from '../core/step.js';
-import type { RunRecord, RunStatus } from '../ports/run-store.js';
+import type { RunRecord, RunStatusView } from '../ports/run-store.js';
 import type { StartRequest } from '../runtime/orchestrator.js';
 import type { RunStateView } from './run-view.js';
 
@@ -25,7 +25,8 @@ export interface StoredRun {
 
 /** Filters of the run list. */
 export interface RunQuery {
-  readonly status?: RunStatus;
+  /** `interrupted` lists runs marked running that no live process drives. */
+  readonly status?: RunStatusView;
   readonly sequence?: string;
   /** @default 50 */
   readonly limit?: number;
@@ -53,11 +54,21 @@ export interface ServeBackend {
   sequences(): readonly ServedSequence[];
   /** The program a run was started with, or `undefined` when its definition cannot be compiled here. */
   programOf(record: RunRecord): Program | undefined;
-  listRuns(query: RunQuery): Promise<RunRecord[]>;
+  /** Runs newest first, each with the status lockstep shows for it. */
+  listRuns(query: RunQuery): Promise<Array<{ readonly record: RunRecord; readonly status: RunStatusView }>>;
+  /** The status lockstep shows for a run: `interrupted` when it is marked running and no live process drives it. */
+  statusOf(record: RunRecord): RunStatusView;
   getRun(runId: string): Promise<StoredRun | undefined>;
   /** Asks for a new run; resolves to its id once the request is sent. */
   startRun(request: StartRequest): Promise<string>;
   cancelRun(runId: string, reason: string): Promise<void>;
+  /**
+   * Continues an interrupted run in this process, as `lockstep resume` does; resolves once the run is driven again.
+   *
+   * @throws LockstepError `UNKNOWN_RUN`; `RUN_NOT_RESUMABLE` when it ended or cannot be resumed here; `RUN_LOCKED`
+   * when a live process drives it.
+   */
+  resumeRun(runId: string): Promise<void>;
   /** Publishes a remote task's completion to the events topic. */
   ingest(envelope: IngestEnvelope): Promise<void>;
   /** Calls `listener` with every entry of every run as it becomes durable; returns the unsubscribe function. */

@@ -9,9 +9,11 @@ import type { Program } from '../core/step.js';
 import { createEmbeddedRuntime } from '../embedded/embedded-runtime.js';
 import type { EmbeddedRuntime } from '../embedded/embedded-runtime.js';
 import type { RunRecord, RunStore } from '../ports/run-store.js';
+import { runStatusView } from '../ports/run-store.js';
 import { createLocalExecutor } from '../runtime/local-executor.js';
 import type { LocalExecutorOptions } from '../runtime/local-executor.js';
 import type { ProgramRegistry } from '../runtime/registry.js';
+import { listRuns } from '../runtime/run-listing.js';
 import { findSpec } from '../runtime/run-state.js';
 import type { DispatchedTask, LazySignalExecutor } from '../runtime/worker.js';
 import { LAZY_SIGNAL } from '../runtime/worker.js';
@@ -121,14 +123,41 @@ export async function createEmbeddedBackend(options: EmbeddedBackendOptions): Pr
       });
     },
     programOf,
-    async listRuns(query: RunQuery) {
-      const limit = query.limit ?? 50;
-      if (!query.sequence) return options.store.list({ ...(query.status ? { status: query.status } : {}), limit });
-      const all = await options.store.list(query.status ? { status: query.status } : {});
-      return all.filter((r) => r.sequence === query.sequence).slice(0, limit);
-    },
+    listRuns: (query: RunQuery) => listRuns(options.store, { ...query, limit: query.limit ?? 50 }),
+    statusOf: (record) => runStatusView(record.status, record.status === 'running' && (tracker!.tracks(record.runId) || options.store.isDriven(record.runId))),
     getRun: (runId) => options.store.get(runId),
     startRun: (request) => rt.start(request),
+    async resumeRun(runId) {
+      const stored = await options.store.get(runId);
+      if (!stored) throw new LockstepError(ErrorCode.unknownRun, `unknown run "${runId}"`);
+      const { record, history } = stored;
+      if (record.status !== 'running') {
+        throw new LockstepError(ErrorCode.runNotResumable, `run "${runId}" already ended (${record.status}); nothing to resume (rerun it instead)`);
+      }
+      if (tracker!.tracks(runId) || options.store.isDriven(runId)) {
+        throw new LockstepError(ErrorCode.runLocked, `run "${runId}" is driven by ${tracker!.tracks(runId) ? 'this server' : 'another live process'}; nothing was changed`);
+      }
+      // The run replays under the definition it started with: only a served sequence with that exact text will do.
+      let served;
+      try {
+        served = registry.resolve(record.sequence, record.version);
+      } catch {
+        served = undefined;
+      }
+      if (!served || served.hash !== record.definitionHash) {
+        throw new LockstepError(
+          ErrorCode.runNotResumable,
+          `run "${runId}" started with a definition of ${record.sequence} v${record.version} (sha256 ${record.definitionHash.slice(0, 12)}) that this server does not serve; resume it with \`lockstep resume ${runId}\``,
+        );
+      }
+      tracker!.follow(runId, served.program, history);
+      try {
+        await rt.orchestrator.resume(runId);
+      } catch (error) {
+        tracker!.forget(runId);
+        throw error;
+      }
+    },
     async cancelRun(runId, reason) {
       driven(runId);
       await rt.orchestrator.cancel(runId, reason);

@@ -110,11 +110,20 @@ export async function createKafkaBackend(options: KafkaBackendOptions): Promise<
     },
     programOf,
     async listRuns(query: RunQuery) {
+      // Over Kafka no run is interrupted: the orchestrator that takes a partition over drives its runs on.
       return [...runs.values()]
         .map((w) => recordOfState(w.state))
         .filter((r) => (!query.status || r.status === query.status) && (!query.sequence || r.sequence === query.sequence))
         .sort((a, b) => b.createdAt - a.createdAt)
-        .slice(0, query.limit ?? 50);
+        .slice(0, query.limit ?? 50)
+        .map((record) => ({ record, status: record.status }));
+    },
+    statusOf: (record) => record.status,
+    async resumeRun(runId) {
+      throw new LockstepError(
+        ErrorCode.runNotResumable,
+        `run "${runId}" runs on the Kafka orchestrators: the one that takes over its partition continues it, so there is nothing to resume by hand`,
+      );
     },
     async getRun(runId): Promise<StoredRun | undefined> {
       const watched = runs.get(runId);

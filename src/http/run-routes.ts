@@ -5,10 +5,10 @@ import type { Problem } from '../core/sequence/problems.js';
 import type { StartRequest } from '../runtime/orchestrator.js';
 import type { LiveUpdate, ServeBackend, StoredRun } from './backend.js';
 import type { GraphCache } from './graphs.js';
-import { defaultRerunFrom, planRerun } from './rerun-plan.js';
+import { defaultRerunFrom, planRerun } from '../runtime/rerun-plan.js';
 import { publicEntry, recordSummary, runView } from './run-view.js';
 import type { RunView } from './run-view.js';
-import { CancelBody, parseIngest, parseRequest, RerunBody, RerunPlanQuery, RunListQuery, StartRunBody } from './schemas.js';
+import { CancelBody, parseIngest, parseRequest, RerunBody, RerunPlanQuery, ResumeBody, RunListQuery, StartRunBody } from './schemas.js';
 import type { Parsed } from './schemas.js';
 import { findSequence, sendSvg } from './sequence-routes.js';
 import { openEventStream } from './sse.js';
@@ -32,7 +32,7 @@ async function findRun(backend: ServeBackend, runId: string): Promise<StoredRun>
 
 const runLinks = (runId: string) => {
   const self = `/api/runs/${encodeURIComponent(runId)}`;
-  return { self, events: `${self}/events`, graphSvg: `${self}/graph.svg`, cancel: `${self}/cancel`, rerun: `${self}/rerun` };
+  return { self, events: `${self}/events`, graphSvg: `${self}/graph.svg`, cancel: `${self}/cancel`, resume: `${self}/resume`, rerun: `${self}/rerun` };
 };
 
 /** The live-update payload of the event streams. */
@@ -60,7 +60,7 @@ async function startRecorded(backend: ServeBackend, request: StartRequest, waitM
 
 async function viewOf(backend: ServeBackend, runId: string): Promise<RunView & { links: ReturnType<typeof runLinks> }> {
   const { record, history, snapshot } = await findRun(backend, runId);
-  return { ...runView(record, history, backend.programOf(record), snapshot), links: runLinks(runId) };
+  return { ...runView(record, backend.statusOf(record), history, backend.programOf(record), snapshot), links: runLinks(runId) };
 }
 
 /** The run endpoints, the live event streams and the ingest endpoint. `auth` guards every mutating route. */
@@ -69,7 +69,7 @@ export function runRoutes(app: FastifyInstance, backend: ServeBackend, graphs: G
     const query = valid(reply, parseRequest(RunListQuery, request.query), 'query');
     if (!query) return reply;
     const runs = await backend.listRuns(query);
-    return { runs: runs.map((r) => ({ ...recordSummary(r), links: runLinks(r.runId) })) };
+    return { runs: runs.map((r) => ({ ...recordSummary(r.record, r.status), links: runLinks(r.record.runId) })) };
   });
 
   app.post('/api/runs', { onRequest: auth }, async (request, reply) => {
@@ -101,6 +101,21 @@ export function runRoutes(app: FastifyInstance, backend: ServeBackend, graphs: G
     return reply.status(202).send({ runId: record.runId, cancelling: true, links: runLinks(record.runId) });
   });
 
+  app.post<{ Params: { runId: string } }>('/api/runs/:runId/resume', { onRequest: auth }, async (request, reply) => {
+    const body = valid(reply, parseRequest(ResumeBody, request.body ?? {}), 'request body');
+    if (!body) return reply;
+    const { record } = await findRun(backend, request.params.runId);
+    const status = backend.statusOf(record);
+    if (status === 'running') {
+      throw new LockstepError(ErrorCode.runLocked, `run "${record.runId}" is not interrupted: a live process drives it; nothing was changed`);
+    }
+    if (status !== 'interrupted') {
+      throw new LockstepError(ErrorCode.runNotResumable, `run "${record.runId}" already ended (${status}); nothing to resume (rerun it instead)`);
+    }
+    await backend.resumeRun(record.runId);
+    return reply.status(202).send({ runId: record.runId, resuming: true, links: runLinks(record.runId) });
+  });
+
   const plan = async (runId: string, from: string | undefined) => {
     const { record, history } = await findRun(backend, runId);
     const program = backend.programOf(record);
@@ -119,7 +134,10 @@ export function runRoutes(app: FastifyInstance, backend: ServeBackend, graphs: G
     if (!body) return reply;
     const planned = await plan(request.params.runId, body.from);
     const { record } = planned;
-    if (record.status === 'running') throw new LockstepError(ErrorCode.runActive, `run "${record.runId}" is still running; cancel it or wait for it to end before rerunning it`);
+    if (record.status === 'running') {
+      const how = backend.statusOf(record) === 'interrupted' ? 'it is interrupted: resume it' : 'cancel it or wait for it to end';
+      throw new LockstepError(ErrorCode.runActive, `run "${record.runId}" has not ended (${how} before rerunning it)`);
+    }
     const { runId, recorded } = await startRecorded(backend, {
       sequence: record.sequence, version: record.version, input: body.input === undefined ? record.input : body.input,
       rerunOf: record.runId, reuse: planned.reuse,

@@ -2,6 +2,7 @@ import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Program, RunSnapshot } from '../core/step.js';
 import type { LiveUpdate } from './backend.js';
 import type { StateValue } from '../core/graph/model.js';
+import { replay } from '../runtime/run-state.js';
 import { stateView } from './run-view.js';
 
 interface Tracked {
@@ -25,6 +26,16 @@ export class RunTracker {
   /** Whether this tracker follows the run: it started in this process and has not ended. */
   tracks(runId: string): boolean {
     return this.#runs.has(runId);
+  }
+
+  /** Follows a run that this process takes over (resume), from the history recorded so far. */
+  follow(runId: string, program: Program, history: readonly RunEntry[]): void {
+    this.#runs.set(runId, { program, snapshot: replay(program, history).snapshot, seq: history.length - 1 });
+  }
+
+  /** Stops following a run (a takeover that failed). */
+  forget(runId: string): void {
+    this.#runs.delete(runId);
   }
 
   /** Applies one durable entry and returns the update to broadcast. */

@@ -4,7 +4,7 @@ import type { StateValue } from '../core/graph/model.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Phase } from '../core/sequence/types.js';
 import type { Program } from '../core/step.js';
-import type { RunRecord } from '../ports/run-store.js';
+import type { RunRecord, RunStatusView } from '../ports/run-store.js';
 import { replay } from '../runtime/run-state.js';
 
 /** What a run is doing, as the page colours it. */
@@ -126,19 +126,22 @@ export function taskViews(program: Program, context: RunContext, state: RunState
   });
 }
 
+/** A run's record as the API shows it: without its definition text, with the status lockstep shows. */
+export type RunSummary = Omit<RunRecord, 'definition' | 'status'> & { readonly status: RunStatusView };
+
 /** Everything the API tells about one run. */
 export interface RunView {
-  readonly run: Omit<RunRecord, 'definition'>;
+  readonly run: RunSummary;
   readonly state: RunStateView | null;
   readonly tasks: readonly TaskView[];
   readonly finally: readonly string[];
   readonly history: readonly PublicEntry[];
 }
 
-/** The record without its (possibly long) definition text. */
-export function recordSummary(record: RunRecord): Omit<RunRecord, 'definition'> {
+/** The record without its (possibly long) definition text, with its shown status (`interrupted` included). */
+export function recordSummary(record: RunRecord, status: RunStatusView): RunSummary {
   const { definition: _definition, ...rest } = record;
-  return rest;
+  return { ...rest, status };
 }
 
 /**
@@ -146,7 +149,8 @@ export function recordSummary(record: RunRecord): Omit<RunRecord, 'definition'> 
  * `undefined` when the definition cannot be compiled any more.
  */
 export function runView(
-  record: RunRecord, history: readonly RunEntry[], program: Program | undefined, snapshot?: { readonly value: unknown; readonly context: RunContext },
+  record: RunRecord, status: RunStatusView, history: readonly RunEntry[], program: Program | undefined,
+  snapshot?: { readonly value: unknown; readonly context: RunContext },
 ): RunView {
   const started = history[0];
   const reused = started?.type === 'run.started' ? started.reused ?? [] : [];
@@ -158,5 +162,5 @@ export function runView(
     state = stateView(machine.value as StateValue, machine.context);
     if (program) tasks = taskViews(program, machine.context, state, reused, record.status !== 'running');
   }
-  return { run: recordSummary(record), state, tasks, finally: program?.sequence.finally.map((t) => t.id) ?? [], history: history.map(publicEntry) };
+  return { run: recordSummary(record, status), state, tasks, finally: program?.sequence.finally.map((t) => t.id) ?? [], history: history.map(publicEntry) };
 }

@@ -25,7 +25,7 @@ export const RerunBody = z.strictObject({
   input: z.unknown().optional(),
 });
 
-const statuses = ['running', 'succeeded', 'failed', 'cancelled'] as const;
+const statuses = ['running', 'interrupted', 'succeeded', 'failed', 'cancelled'] as const;
 
 /** `GET /api/runs` query. */
 export const RunListQuery = z.strictObject({
@@ -40,6 +40,9 @@ export const RunListQuery = z.strictObject({
     return z.NEVER;
   }).optional(),
 });
+
+/** `POST /api/runs/:runId/resume`: no options. */
+export const ResumeBody = z.strictObject({});
 
 /** `GET /api/runs/:runId/rerun-plan` query. */
 export const RerunPlanQuery = z.strictObject({ from: name.optional() });

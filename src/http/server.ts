@@ -37,6 +37,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.runEnded]: 409,
   [ErrorCode.runActive]: 409,
   [ErrorCode.runLocked]: 409,
+  [ErrorCode.runNotResumable]: 409,
   [ErrorCode.authNotConfigured]: 503,
   [ErrorCode.transportUnavailable]: 503,
   [ErrorCode.storeMissing]: 503,

@@ -41,7 +41,12 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
   const transport = new KafkaTransport({ ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? 'lockstep-client' });
   let partitions: Promise<number> | undefined;
   const partitionOfRun = async (runId: string) => {
-    partitions ??= transport.admin().then((admin) => partitionCounts(admin, [topics.runs])).then((c) => {
+    partitions ??= transport.admin().then((admin) => partitionCounts(admin, [topics.runs])).catch((error: unknown) => {
+      // A missing topic is an answer (no partitions), not a failure to reach Kafka.
+      if ((error as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return new Map<string, number>();
+      if (error instanceof LockstepError) throw error;
+      throw new LockstepError(ErrorCode.transportUnavailable, `reading the partitions of ${topics.runs}: ${(error as Error).message}`, { retriable: true, cause: error });
+    }).then((c) => {
       const n = c.get(topics.runs);
       if (!n) throw new LockstepError(ErrorCode.transportUnavailable, `topic ${topics.runs} does not exist: create the topics first (lockstep topics create)`);
       return n;
@@ -73,7 +78,10 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
         if (parsed.success && parsed.state.status !== 'running') final = parsed.state;
         return final !== undefined;
       }, { from: new Map([[partition, String(ends.get(partition)?.high ?? 0n)]]), ...waitOptions });
-      if (!found || !final) throw new LockstepError(ErrorCode.transportUnavailable, `run ${runId} did not end in time`, { retriable: true });
+      if (!found || !final) {
+        const waited = waitOptions.timeoutMs === undefined ? 'waiting was stopped' : `it did not end within ${waitOptions.timeoutMs} ms`;
+        throw new LockstepError(ErrorCode.waitTimeout, `gave up waiting for run ${runId}: ${waited}; the run goes on (see it with \`lockstep status ${runId}\`)`, { retriable: true });
+      }
       return final;
     },
     async cancel(runId, reason = 'cancelled by a client') {

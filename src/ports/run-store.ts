@@ -4,6 +4,21 @@ import type { AttemptProcess } from './attempt-processes.js';
 
 export type RunStatus = 'running' | Outcome;
 
+/**
+ * A run's status as lockstep shows it (`lockstep runs`, `show`, the HTTP API, the page): the stored status, except
+ * that a run still marked running that no live process drives is `interrupted`. Its process died (SIGKILL, a
+ * crash, a reboot); `lockstep resume` or `POST /api/runs/:id/resume` continues it.
+ */
+export type RunStatusView = RunStatus | 'interrupted';
+
+/** Every status a run can be shown with, in the order listings document them. */
+export const RUN_STATUS_VIEWS: readonly RunStatusView[] = ['running', 'interrupted', 'succeeded', 'failed', 'cancelled'];
+
+/** The one definition of `interrupted`: marked running, and no live process holds the run's lock. */
+export function runStatusView(status: RunStatus, driven: boolean): RunStatusView {
+  return status === 'running' && !driven ? 'interrupted' : status;
+}
+
 /** What a store keeps about a run besides its history. */
 export interface RunRecord {
   readonly runId: string;
@@ -61,5 +76,10 @@ export interface RunStore {
   clearAttemptProcess(runId: string, task: string, attempt: number): Promise<void>;
   /** The process groups recorded for a run's attempts, in the order they were recorded. */
   attemptProcesses(runId: string): Promise<AttemptProcess[]>;
+  /**
+   * Whether a live process holds the run's lock, i.e. drives it. A lock left by a process that died does not
+   * count (see {@link runStatusView}).
+   */
+  isDriven(runId: string): boolean;
   close(): Promise<void>;
 }

@@ -54,7 +54,7 @@ describe('lockstep runs and show', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('unknown run nope');
     }
-    expect((await lockstep(['runs', '--status', 'sleeping', '--store', store])).stderr).toContain('--status: expected one of running, succeeded, failed, cancelled, got "sleeping"');
+    expect((await lockstep(['runs', '--status', 'sleeping', '--store', store])).stderr).toContain('--status: expected one of running, interrupted, succeeded, failed, cancelled, got "sleeping"');
     expect((await lockstep(['runs', '--limit', '0', '--store', store])).code).toBe(2);
     const missing = join(dir, 'nowhere', 'lockstep.db');
     const r = await lockstep(['runs', '--store', missing]);
@@ -145,7 +145,7 @@ describe('lockstep rerun', () => {
 });
 
 describe('lockstep resume: two at once', () => {
-  it('exactly one proceeds; the other exits 3 and changes nothing', async () => {
+  it('exactly one proceeds; the other exits 4 (RUN_LOCKED) and changes nothing', async () => {
     const dir = temp('resume-race');
     const sequenceFile = writeCrashSequence(dir);
     const store = join(dir, 'race.db');
@@ -160,8 +160,8 @@ describe('lockstep resume: two at once', () => {
 
     // One prints JSON lines, the other prints for people: whichever loses must print nothing at all.
     const results = await Promise.all([['--json'], []].map((format) => spawnCli(['resume', runId, ...format, '--store', store], env, dir).done));
-    expect(results.map((r) => r.code).sort()).toEqual([0, 3]);
-    const loser = results.find((r) => r.code === 3)!;
+    expect(results.map((r) => r.code).sort()).toEqual([0, 4]);
+    const loser = results.find((r) => r.code === 4)!;
     expect(loser.stderr).toMatch(new RegExp(`run ${runId} is being driven by another process \\(pid \\d+ on .*\\); nothing was changed \\(RUN_LOCKED\\)`));
     expect(loser.stdout).toBe('');
     const [stored] = await storedRuns(store);

@@ -96,7 +96,7 @@ describe('GET /api/runs and /api/runs/:runId', () => {
 
   it('rejects bad filters precisely', async () => {
     const cases: Array<[string, string]> = [
-      ['status=done', 'invalid query: status: expected one of "running", "succeeded", "failed", "cancelled", got "done"'],
+      ['status=done', 'invalid query: status: expected one of "running", "interrupted", "succeeded", "failed", "cancelled", got "done"'],
       ['limit=0', 'invalid query: limit: expected an integer from 1 to 1000, got "0"'],
       ['limit=abc', 'invalid query: limit: expected an integer from 1 to 1000, got "abc"'],
       ['limit=2.5', 'invalid query: limit: expected an integer from 1 to 1000, got "2.5"'],
@@ -142,7 +142,7 @@ describe('a run from start to end, then cancel and rerun', () => {
 
     const rerunEarly = await post(`/api/runs/${runId}/rerun`, { from: 'build' });
     expect(rerunEarly.statusCode).toBe(409);
-    expect(rerunEarly.json().error).toEqual({ code: 'RUN_ACTIVE', message: `run "${runId}" is still running; cancel it or wait for it to end before rerunning it` });
+    expect(rerunEarly.json().error).toEqual({ code: 'RUN_ACTIVE', message: `run "${runId}" has not ended (cancel it or wait for it to end before rerunning it)` });
 
     h.open('fail-publish');
     h.open('build');
@@ -161,15 +161,21 @@ describe('a run from start to end, then cancel and rerun', () => {
 
     const plan = await get(`/api/runs/${runId}/rerun-plan`);
     expect(plan.status).toBe(200);
+    // prepare's compensation ran, so its result is not reused: the rerun starts there.
     expect(plan.body).toEqual({
-      runId, from: 'publish',
-      reused: [{ taskId: 'prepare', outcome: 'succeeded' }, { taskId: 'build', outcome: 'succeeded' }],
-      rerun: ['publish'],
-      compensations: [{ id: 'prepare.compensate', of: 'prepare', reused: true }],
+      runId, from: 'prepare',
+      reused: [],
+      rerun: ['prepare', 'build', 'publish'],
+      steps: [
+        { taskId: 'prepare', action: 'runs', reason: `its compensation ran in run ${runId}` },
+        { taskId: 'build', action: 'runs', reason: 'comes after prepare, which runs again' },
+        { taskId: 'publish', action: 'runs', reason: `failed in run ${runId}` },
+      ],
+      compensations: [{ id: 'prepare.compensate', of: 'prepare', reused: false }],
       finally: ['cleanup'],
     });
     const fromBuild = await get(`/api/runs/${runId}/rerun-plan?from=build`);
-    expect(fromBuild.body).toMatchObject({ reused: [{ taskId: 'prepare', outcome: 'succeeded' }], rerun: ['build', 'publish'] });
+    expect(fromBuild.body).toMatchObject({ from: 'prepare', requested: 'build', reused: [], rerun: ['prepare', 'build', 'publish'] });
     const unknown = await get(`/api/runs/${runId}/rerun-plan?from=deploy`);
     expect(unknown.status).toBe(400);
     expect(unknown.body.error).toEqual({ code: 'UNKNOWN_TASK', message: 'cannot rerun from "deploy": sequence gated has no main task "deploy" (its main tasks: "prepare", "build", "publish")' });
@@ -180,17 +186,18 @@ describe('a run from start to end, then cancel and rerun', () => {
     expect(badBody.statusCode).toBe(400);
     expect(badBody.json().error.message).toBe('invalid request body: from: expected a string, got 7');
 
-    // Rerun from build: prepare's result is reused, build and publish run again (and now pass).
+    // Rerun from build: prepare was undone by its compensation, so it runs again too, then build and publish (which now pass).
     rmSync(join(h.gates, 'fail-publish'));
     const rerun = await post(`/api/runs/${runId}/rerun`, { from: 'build' });
     expect(rerun.statusCode).toBe(201);
     const again = rerun.json() as Json;
-    expect(again).toMatchObject({ rerunOf: runId, plan: { from: 'build', rerun: ['build', 'publish'] } });
+    expect(again).toMatchObject({ rerunOf: runId, plan: { from: 'prepare', requested: 'build', rerun: ['prepare', 'build', 'publish'] } });
     const done = await runState(again.runId, (v) => v.run.status !== 'running', 'the rerun to end');
     expect(done.run).toMatchObject({ status: 'succeeded', rerunOf: runId });
-    expect(done.history[0]).toMatchObject({ type: 'run.started', rerunOf: runId, reused: ['prepare'] });
-    expect(done.history.filter((e: Json) => e.type === 'task.started').map((e: Json) => e.task)).toEqual(['build', 'publish', 'cleanup']);
-    expect(done.tasks.map((t: Json) => [t.id, t.status, t.reused])).toEqual([['prepare', 'succeeded', true], ['build', 'succeeded', false], ['publish', 'succeeded', false]]);
+    expect(done.history[0]).toMatchObject({ type: 'run.started', rerunOf: runId });
+    expect(done.history[0].reused ?? []).toEqual([]);
+    expect(done.history.filter((e: Json) => e.type === 'task.started').map((e: Json) => e.task)).toEqual(['prepare', 'build', 'publish', 'cleanup']);
+    expect(done.tasks.map((t: Json) => [t.id, t.status, t.reused])).toEqual([['prepare', 'succeeded', false], ['build', 'succeeded', false], ['publish', 'succeeded', false]]);
     expect(done.state).toMatchObject({ node: 'succeeded', kind: 'succeeded' });
   });
 
@@ -236,8 +243,9 @@ describe('runs this server does not drive', () => {
     const ingest = await post('/api/ingest', report);
     expect(ingest.statusCode).toBe(409);
     expect(ingest.json().error.message).toBe(message);
-    // It is still listed and shown, with the state its history gives.
+    // It is still listed and shown, with the state its history gives: no live process drives it, so it is interrupted.
     const shown = await get(`/api/runs/${runId}`);
-    expect(shown.body.run.status).toBe('running');
+    expect(shown.body.run.status).toBe('interrupted');
+    expect((await get('/api/runs?status=interrupted')).body.runs.map((r: { runId: string }) => r.runId)).toContain(runId);
   });
 });

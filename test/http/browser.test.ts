@@ -1,13 +1,14 @@
 // The page of `lockstep serve` in Debian's headless chromium (driven by playwright-core, never a downloaded
 // browser), against a real `lockstep serve` process with real runs in progress. Gate files decide when each
 // shell task ends, so the test sees every state it waits for.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../support/cli.js';
+import { jsonLines, ROOT } from '../support/cli.js';
+import { sleep, spawnCli } from '../support/crash-sequence.js';
 import { spawnServe } from './serve-process.js';
 import type { ServeProcess } from './serve-process.js';
 
@@ -49,6 +50,18 @@ function writeDeploy(machines: string): void {
   ].join('\n'));
 }
 
+/** One task that waits for the `hold` gate, after writing its shell's pid (its process group) to `hold.pid`. */
+function writeHold(machines: string): void {
+  writeFileSync(join(machines, 'hold.yaml'), [
+    'name: hold',
+    'version: 1',
+    'tasks:',
+    '  - id: wait',
+    `    run: ${JSON.stringify(`echo $$ > "${gates}/hold.pid"; while [ ! -f "${gates}/hold" ]; do sleep 0.02; done; echo '{"held":true}'`)}`,
+    '',
+  ].join('\n'));
+}
+
 async function api(path: string, body?: unknown): Promise<Record<string, any>> {
   const res = await fetch(`${base}${path}`, body === undefined ? {} : {
     method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
@@ -66,6 +79,7 @@ beforeAll(async () => {
   mkdirSync(machines);
   mkdirSync(ARTIFACTS, { recursive: true });
   writeDeploy(machines);
+  writeHold(machines);
   serve = await spawnServe(['--machines', machines], { cwd: dir, env: { LOCKSTEP_TOKEN: TOKEN } });
   base = serve.base;
   browser = await chromium.launch({
@@ -135,7 +149,8 @@ describe('the serve page in chromium', () => {
     await page.waitForSelector('#rerun-confirm:has-text("Rerun from build")');
     const plan = await page.textContent('#rerun-plan');
     expect(plan).toContain('Reused (not run again)prepare');
-    expect(plan).toContain('Run againbuildpublish');
+    expect(plan).toContain(`Reused (not run again)prepare (succeeded in run ${runId})`);
+    expect(plan).toContain('Run againbuild (the rerun starts here)publish (comes after build, which runs again)');
     expect(plan).toContain('prepare.compensate (of a reused task)');
     expect(plan).toContain('Cleanups (finally, always run)cleanup');
     expect((await api('/api/runs?sequence=deploy')).runs).toHaveLength(1);
@@ -166,6 +181,56 @@ describe('the serve page in chromium', () => {
     await page.waitForSelector('#run-status[data-kind="failed"]');
     expect(await page.textContent('#current-state')).toContain('task publish failed');
     expect((await api('/api/runs?sequence=deploy')).runs).toHaveLength(3);
+  });
+
+  it("previews a rerun of the compensated run: prepare runs again, since its compensation ran", async () => {
+    const failed = (await api('/api/runs?sequence=deploy&status=failed')).runs[0] as { runId: string };
+    await page.click(`#run-list li[data-run-id="${failed.runId}"]`);
+    await page.waitForSelector('#run-status[data-kind="failed"]');
+    await page.click('#rerun-open');
+    await page.waitForSelector('#rerun-confirm:has-text("Rerun from prepare")');
+    await page.selectOption('#rerun-from', 'publish');
+    await page.waitForSelector('#rerun-moved');
+    expect(await page.textContent('#rerun-moved')).toBe('Starts at prepare, not publish: a task before publish was undone by its compensation in that run, so it runs again.');
+    const plan = await page.textContent('#rerun-plan');
+    expect(plan).toContain('Reused (not run again)none');
+    expect(plan).toContain(`Run againprepare (its compensation ran in run ${failed.runId})build (comes after prepare, which runs again)publish (failed in run ${failed.runId})`);
+    expect(await page.textContent('#rerun-confirm')).toBe('Rerun from prepare');
+    await page.click('#rerun-close');
+  });
+
+  it('shows a SIGKILLed run as interrupted, finds it with the filter, and resumes it with the Resume button', async () => {
+    // A `lockstep run` of the served file, on the server's store, killed while its task waits for its gate.
+    const run = spawnCli(['run', join(dir, 'machines', 'hold.yaml'), '--json', '--store', join(dir, '.lockstep', 'lockstep.db')], {}, dir);
+    while (!existsSync(join(gates, 'hold.pid'))) await sleep(10);
+    run.child.kill('SIGKILL');
+    const killed = await run.done;
+    process.kill(-Number(readFileSync(join(gates, 'hold.pid'), 'utf8').trim()), 'SIGKILL');
+    const runId = jsonLines(killed.stdout)[0]!.runId as string;
+
+    await page.click('#sequence-list li[data-sequence="hold"]');
+    await page.selectOption('#run-filter', 'interrupted');
+    await page.waitForSelector(`#run-list li[data-run-id="${runId}"][data-status="interrupted"]`);
+    expect(await page.$$eval('#run-list li', (lis) => lis.map((li) => li.getAttribute('data-status')))).toEqual(['interrupted']);
+    expect(await page.textContent(`#run-list li[data-run-id="${runId}"] .badge`)).toBe('interrupted');
+    await page.click(`#run-list li[data-run-id="${runId}"]`);
+    await page.waitForSelector('#run-status[data-kind="interrupted"]');
+    expect(await page.textContent('#current-state')).toContain('wait — running (attempt 1) · interrupted: no live process drives it (Resume continues it)');
+    expect(await page.isEnabled('#resume-run')).toBe(true);
+    expect(await page.isDisabled('#cancel-run')).toBe(true);
+    expect(await page.isDisabled('#rerun-open')).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, 'serve-page-interrupted.png') });
+
+    open('hold');
+    await page.click('#resume-run');
+    await page.waitForSelector('#run-status[data-kind="succeeded"]');
+    await page.waitForSelector('#timeline li[data-type="task.interrupted"]');
+    expect(await page.isDisabled('#resume-run')).toBe(true);
+    await page.selectOption('#run-filter', 'succeeded');
+    await page.waitForSelector(`#run-list li[data-run-id="${runId}"][data-status="succeeded"]`);
+    const shown = await api(`/api/runs/${runId}`);
+    expect(shown.run.status).toBe('succeeded');
+    expect(shown.history.filter((e: { type: string }) => e.type === 'task.started').map((e: { attempt: number }) => e.attempt)).toEqual([1, 2]);
   });
 
   it('loaded nothing from any other origin and raised no script error', () => {

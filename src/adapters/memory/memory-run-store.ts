@@ -71,6 +71,11 @@ export class MemoryRunStore implements RunStore {
     return [...(this.#processes.get(runId)?.values() ?? [])].map((p) => ({ ...p }));
   }
 
+  /** Its runs live in this process: a locked run is driven by it. */
+  isDriven(runId: string): boolean {
+    return this.#locks.has(runId);
+  }
+
   async close(): Promise<void> {}
 }
 

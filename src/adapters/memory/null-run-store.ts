@@ -24,5 +24,10 @@ export class NullRunStore implements RunStore {
   async attemptProcesses(_runId: string): Promise<AttemptProcess[]> {
     return [];
   }
+
+  /** Kafka mode: partition ownership drives runs, and an orchestrator that takes a partition over resumes them. */
+  isDriven(_runId: string): boolean {
+    return true;
+  }
   async close(): Promise<void> {}
 }

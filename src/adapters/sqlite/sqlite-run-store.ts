@@ -194,6 +194,11 @@ export class SqliteRunStore implements RunStore {
     return this.#read('reading attempt processes', () => (this.#sql.attemptProcesses.all(runId) as AttemptProcessRow[]).map(toAttemptProcess));
   }
 
+  /** Whether a live process holds the run's lock. A holder on another host is assumed alive. */
+  isDriven(runId: string): boolean {
+    return this.holder(runId)?.alive ?? false;
+  }
+
   /** Commits pending writes, releases the locks taken through this store, and closes the file. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -4,9 +4,9 @@ import type { Command } from 'commander';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import { loadSequenceText } from '../../core/sequence/validate.js';
-import { defaultRerunFrom, planRerun } from '../../http/rerun-plan.js';
 import type { RunRecord } from '../../ports/run-store.js';
 import { hashText, loadSequenceFile } from '../../runtime/load-sequence.js';
+import { defaultRerunFrom, describeRerunSteps, planRerun } from '../../runtime/rerun-plan.js';
 import type { CliContext } from '../context.js';
 import { driveRun } from '../drive-run.js';
 import { openStore } from '../store.js';
@@ -17,6 +17,7 @@ interface RerunOptions {
   json?: boolean;
   store?: string;
   quiet?: boolean;
+  dryRun?: boolean;
 }
 
 const DEFINITION_CHOICES = ['original', 'current'] as const;
@@ -53,8 +54,9 @@ function chooseDefinition(cli: CliContext, record: RunRecord, choice: string): {
 /**
  * `lockstep rerun <runId> [--from <taskId>] [--definition current]`: starts a new run linked to an ended one.
  * The recorded results of the tasks before `--from` are reused (those tasks do not run again); without
- * `--from`, the rerun starts at the task that failed. The run's original definition is used unless
- * `--definition current` is given.
+ * `--from`, the rerun starts at the task that failed. A task whose compensation ran in the earlier run is never
+ * reused: the rerun starts at it at the latest. The run's original definition is used unless `--definition current`
+ * is given. `--dry-run` prints the plan, task by task, and starts nothing.
  */
 export function registerRerun(program: Command, cli: CliContext): void {
   program
@@ -66,6 +68,7 @@ export function registerRerun(program: Command, cli: CliContext): void {
     .option('--json', 'print one JSON object per line for each event')
     .option('--store <path>', 'run store location (default: .lockstep/ or LOCKSTEP_STORE)')
     .option('-q, --quiet', 'do not print task output')
+    .option('--dry-run', 'print what the rerun would reuse and run again, task by task, and start nothing')
     .action(async (runId: string, opts: RerunOptions) => {
       const choice = opts.definition ?? 'original';
       if (!(DEFINITION_CHOICES as readonly string[]).includes(choice)) {
@@ -85,9 +88,25 @@ export function registerRerun(program: Command, cli: CliContext): void {
         const from = opts.from ?? defaultRerunFrom(chosen.sequence, history);
         const { plan, reuse } = planRerun(chosen.sequence, runId, history, from);
         if (chosen.note) cli.err(`lockstep: note: ${chosen.note}`);
-        if (!opts.json) {
+        if (opts.dryRun && opts.json) {
+          cli.out(JSON.stringify(plan));
+          await store.close();
+          return;
+        }
+        if (opts.json) {
+          for (const step of plan.steps) {
+            if (step.action === 'runs' && step.reason.startsWith('its compensation ran')) cli.err(`lockstep: note: ${step.taskId} runs again (${step.reason})`);
+          }
+        } else {
           const reused = plan.reused.map((r) => (r.outcome === 'succeeded' ? r.taskId : `${r.taskId} (failed, continued)`)).join(', ') || 'nothing';
-          cli.out(`↺ rerun of ${runId} from "${from}": reusing ${reused}; running ${plan.rerun.join(', ')}`);
+          const requested = plan.requested ? ` (asked: "${plan.requested}")` : '';
+          cli.out(`↺ rerun of ${runId} from "${plan.from}"${requested}: reusing ${reused}; running ${plan.rerun.join(', ')}`);
+          for (const line of describeRerunSteps(plan)) cli.out(`  ${line}`);
+        }
+        if (opts.dryRun) {
+          cli.out('(dry run: nothing was started)');
+          await store.close();
+          return;
         }
         await driveRun(cli, {
           store, sequence: chosen.sequence, definition: chosen.text, ...(record.source ? { source: record.source } : {}),

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import type { SqliteRunStore } from '../../adapters/sqlite/sqlite-run-store.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { formatDuration } from '../../core/sequence/duration.js';
-import type { RunRecord, RunStatus } from '../../ports/run-store.js';
+import type { RunRecord, RunStatusView, RunStore } from '../../ports/run-store.js';
+import { RUN_STATUS_VIEWS, runStatusView } from '../../ports/run-store.js';
+import { listRuns } from '../../runtime/run-listing.js';
 import type { CliContext } from '../context.js';
 import { openStore } from '../store.js';
 
@@ -13,7 +14,6 @@ interface RunsOptions {
   store?: string;
 }
 
-const STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'cancelled'];
 const DEFAULT_LIMIT = 20;
 
 /** A run as `lockstep runs --json` prints it: the record without its definition text, with derived fields. */
@@ -21,9 +21,8 @@ export interface RunSummary {
   readonly runId: string;
   readonly sequence: string;
   readonly version: string;
-  readonly status: RunStatus;
-  /** For a running run: whether a live process drives it. `false` means it can be resumed. */
-  readonly driven?: boolean;
+  /** `interrupted`: marked running, but no live process drives it; `lockstep resume` continues it. */
+  readonly status: RunStatusView;
   readonly createdAt: number;
   readonly updatedAt: number;
   /** From start to the last recorded event. */
@@ -36,12 +35,11 @@ export interface RunSummary {
   readonly definitionHash: string;
 }
 
-/** Summarises a run for listings. */
-export function runSummary(record: RunRecord, store: SqliteRunStore): RunSummary {
-  const driven = record.status === 'running' ? store.holder(record.runId)?.alive ?? false : undefined;
+/** Summarises a run for listings; `status`, when known, is its shown status (else it is derived from the store). */
+export function runSummary(record: RunRecord, store: RunStore, status?: RunStatusView): RunSummary {
   return {
-    runId: record.runId, sequence: record.sequence, version: record.version, status: record.status,
-    ...(driven === undefined ? {} : { driven }),
+    runId: record.runId, sequence: record.sequence, version: record.version,
+    status: status ?? runStatusView(record.status, record.status === 'running' && store.isDriven(record.runId)),
     createdAt: record.createdAt, updatedAt: record.updatedAt, durationMs: record.updatedAt - record.createdAt,
     ...(record.currentTask ? { task: record.currentTask } : {}),
     ...(record.reason ? { reason: record.reason } : {}),
@@ -58,16 +56,12 @@ export function formatTime(ms: number): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-function statusLabel(s: RunSummary): string {
-  if (s.status !== 'running') return s.status;
-  return s.driven ? 'running' : 'interrupted';
-}
-
 function detail(s: RunSummary): string {
   const parts: string[] = [];
-  if (s.status === 'running') parts.push(s.driven ? `at ${s.task ?? '(starting)'}` : `stopped at ${s.task ?? '(start)'}: resume it`);
+  if (s.status === 'running') parts.push(`at ${s.task ?? '(starting)'}`);
+  else if (s.status === 'interrupted') parts.push(`stopped at ${s.task ?? '(start)'}: lockstep resume ${s.runId}`);
   else if (s.status !== 'succeeded' && s.task) parts.push(`failed at ${s.task}`);
-  if (s.status !== 'succeeded' && s.status !== 'running' && s.reason) parts.push(s.reason);
+  if (s.status !== 'succeeded' && s.status !== 'running' && s.status !== 'interrupted' && s.reason) parts.push(s.reason);
   if (s.rerunOf) parts.push(`rerun of ${s.rerunOf}`);
   return parts.join('; ');
 }
@@ -84,19 +78,19 @@ export function registerRuns(program: Command, cli: CliContext): void {
   program
     .command('runs')
     .description('list recorded runs, newest first')
-    .option('--status <status>', `only runs with this status (${STATUSES.join(', ')})`)
+    .option('--status <status>', `only runs with this status (${RUN_STATUS_VIEWS.join(', ')}; interrupted: no live process drives it)`)
     .option('--limit <n>', `at most this many runs (default ${DEFAULT_LIMIT})`)
     .option('--json', 'print one JSON object per run')
     .option('--store <path>', 'run store location (default: .lockstep/ or LOCKSTEP_STORE)')
     .action(async (opts: RunsOptions) => {
-      if (opts.status !== undefined && !(STATUSES as readonly string[]).includes(opts.status)) {
-        throw new LockstepError(ErrorCode.invalidUsage, `--status: expected one of ${STATUSES.join(', ')}, got "${opts.status}"`);
+      if (opts.status !== undefined && !(RUN_STATUS_VIEWS as readonly string[]).includes(opts.status)) {
+        throw new LockstepError(ErrorCode.invalidUsage, `--status: expected one of ${RUN_STATUS_VIEWS.join(', ')}, got "${opts.status}"`);
       }
       const limit = parseLimit(opts.limit);
       const store = await openStore(cli, opts.store, { mustExist: true, readOnly: true });
       try {
-        const records = await store.list({ ...(opts.status ? { status: opts.status as RunStatus } : {}), limit });
-        const summaries = records.map((r) => runSummary(r, store));
+        const listed = await listRuns(store, { ...(opts.status ? { status: opts.status as RunStatusView } : {}), limit });
+        const summaries = listed.map((r) => runSummary(r.record, store, r.status));
         if (opts.json) {
           for (const s of summaries) cli.out(JSON.stringify(s));
           return;
@@ -105,7 +99,7 @@ export function registerRuns(program: Command, cli: CliContext): void {
           cli.out(opts.status ? `no ${opts.status} runs in ${store.path}` : `no runs in ${store.path}`);
           return;
         }
-        const rows = summaries.map((s) => [s.runId, `${s.sequence} v${s.version}`, statusLabel(s), formatTime(s.createdAt), formatDuration(s.durationMs), detail(s)]);
+        const rows = summaries.map((s) => [s.runId, `${s.sequence} v${s.version}`, s.status, formatTime(s.createdAt), formatDuration(s.durationMs), detail(s)]);
         const header = ['RUN', 'SEQUENCE', 'STATUS', 'STARTED', 'DURATION', 'TASK'];
         const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
         for (const row of [header, ...rows]) cli.out(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());

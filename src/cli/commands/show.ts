@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
 import { formatDuration } from '../../core/sequence/duration.js';
-import type { RunRecord } from '../../ports/run-store.js';
+import type { RunRecord, RunStatusView } from '../../ports/run-store.js';
 import type { CliContext } from '../context.js';
 import { stopWords } from '../report/entry-words.js';
 import { openStore } from '../store.js';
@@ -88,8 +88,8 @@ function taskRows(history: readonly RunEntry[]): TaskRow[] {
   return [...rows.values()];
 }
 
-function printRun(cli: CliContext, record: RunRecord, history: readonly RunEntry[], driven: boolean | undefined): void {
-  const status = record.status === 'running' ? (driven ? 'running' : 'interrupted (no live process: `lockstep resume` continues it)') : record.status;
+function printRun(cli: CliContext, record: RunRecord, history: readonly RunEntry[], shown: RunStatusView): void {
+  const status = shown === 'interrupted' ? `interrupted (no live process drives it: \`lockstep resume ${record.runId}\` continues it)` : shown;
   cli.out(`run ${record.runId} of ${record.sequence} v${record.version}: ${status}`);
   cli.out(`  started     ${formatTime(record.createdAt)}, last event ${formatDuration(record.updatedAt - record.createdAt)} later`);
   cli.out(`  definition  ${record.source ?? '(not from a file)'}, sha256 ${record.definitionHash}`);
@@ -132,16 +132,16 @@ export function registerShow(program: Command, cli: CliContext): void {
         const stored = await store.get(runId);
         if (!stored) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId} in ${store.path} (list runs with \`lockstep runs\`)`);
         const { record, history } = stored;
-        const driven = runSummary(record, store).driven;
+        const { status } = runSummary(record, store);
         if (opts.json) {
           const entries = history.map((e) => {
             const { event: _event, ...rest } = e as RunEntry & { event?: unknown };
             return rest;
           });
-          cli.out(json({ run: { ...record, ...(driven === undefined ? {} : { driven }) }, history: entries }));
+          cli.out(json({ run: { ...record, status }, history: entries }));
           return;
         }
-        printRun(cli, record, history, driven);
+        printRun(cli, record, history, status);
       } finally {
         await store.close();
       }

@@ -84,8 +84,10 @@ function renderHeader() {
   }
   $('start-run').disabled = !seq;
   $('cancel-run').disabled = !run || run.status !== 'running';
-  $('rerun-open').disabled = !run || run.status === 'running' || !state.view.tasks.length;
-  $('rerun-open').title = run && run.status === 'running' ? 'the run is still running' : '';
+  // Interrupted: marked running, but no live process drives it (it died); resuming continues it here.
+  $('resume-run').disabled = !run || run.status !== 'interrupted';
+  $('rerun-open').disabled = !run || run.status === 'running' || run.status === 'interrupted' || !state.view.tasks.length;
+  $('rerun-open').title = run && run.status === 'running' ? 'the run is still running' : run && run.status === 'interrupted' ? 'the run has not ended: resume it' : '';
 }
 
 function selectSequence(name) {
@@ -187,6 +189,20 @@ async function cancelRun() {
   }
 }
 
+async function resumeRun() {
+  const runId = state.runId;
+  if (!runId) return;
+  try {
+    await api(`/api/runs/${encodeURIComponent(runId)}/resume`, { method: 'POST', auth: true, body: {} });
+    toast(`run ${shortId(runId)} resumed: the interrupted attempt runs again`);
+    await loadRuns();
+    const view = await api(`/api/runs/${encodeURIComponent(runId)}`);
+    if (state.runId === runId) applyView(view);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
 function closeRerun() {
   $('rerun-panel').hidden = true;
   $('rerun-plan').replaceChildren();
@@ -209,9 +225,13 @@ async function showPlan(from) {
     $('rerun-from').value = plan.from;
     $('rerun-confirm').disabled = false;
     $('rerun-confirm').textContent = `Rerun from ${plan.from}`;
+    const why = new Map(plan.steps.map((s) => [s.taskId, s.reason]));
+    const step = (taskId, text) => el('span', { class: 'step', dataset: { task: taskId }, title: why.get(taskId) ?? '' }, text, el('span', { class: 'why' }, ` (${why.get(taskId)})`));
     box.replaceChildren(
-      planColumn('Reused (not run again)', plan.reused, (r) => `${r.taskId}${r.outcome === 'continued' ? ' (failed, continued)' : ''}`),
-      planColumn('Run again', plan.rerun),
+      ...(plan.requested ? [el('p', { class: 'note moved', id: 'rerun-moved' },
+        `Starts at ${plan.from}, not ${plan.requested}: a task before ${plan.requested} was undone by its compensation in that run, so it runs again.`)] : []),
+      planColumn('Reused (not run again)', plan.reused, (r) => step(r.taskId, r.taskId)),
+      planColumn('Run again', plan.rerun, (t) => step(t, t)),
       planColumn('Compensations that would fire', plan.compensations, (c) => `${c.id}${c.reused ? ' (of a reused task)' : ''}`),
       planColumn('Cleanups (finally, always run)', plan.finally),
       el('p', { class: 'note' }, 'Compensations fire, in this order, only if a later task fails or the run is cancelled or times out.'),
@@ -259,6 +279,7 @@ function connectAll() {
     }
     // Keep the list current at once; the refresh that follows brings the stored record.
     if (u.entry.type === 'task.started') known.currentTask = u.entry.task;
+    if (u.entry.type === 'task.started' && known.status === 'interrupted') known.status = 'running';
     if (FINAL.has(u.entry.outcome)) known.status = u.entry.outcome;
     renderRuns();
     if (u.entry.type.startsWith('run.')) refreshRunsSoon();
@@ -297,6 +318,7 @@ async function main() {
   $('run-filter').addEventListener('change', () => loadRuns().catch(reportError));
   $('start-run').addEventListener('click', startRun);
   $('cancel-run').addEventListener('click', cancelRun);
+  $('resume-run').addEventListener('click', resumeRun);
   $('rerun-open').addEventListener('click', openRerun);
   $('rerun-close').addEventListener('click', closeRerun);
   $('rerun-confirm').addEventListener('click', confirmRerun);

@@ -73,5 +73,6 @@ export function highlight(view) {
   const attempt = s.attempt && !FINAL.has(s.kind) ? ` (attempt ${s.attempt})` : '';
   const what = FINAL.has(s.kind) ? `run ${s.kind}` : `${s.task ?? s.node} — ${kindLabel(s.kind)}${attempt}`;
   const stopping = s.stopping ? ` · waiting for ${s.stopping.task} (attempt ${s.stopping.attempt}, stopped) to end` : '';
-  current.replaceChildren('Current state: ', el('strong', {}, s.node), ` · ${what}${stopping}`, s.reason && FINAL.has(s.kind) ? ` · ${s.reason}` : '');
+  const interrupted = view.run?.status === 'interrupted' ? ' · interrupted: no live process drives it (Resume continues it)' : '';
+  current.replaceChildren('Current state: ', el('strong', {}, s.node), ` · ${what}${stopping}${interrupted}`, s.reason && FINAL.has(s.kind) ? ` · ${s.reason}` : '');
 }

@@ -1,0 +1,77 @@
+// Each exit code of the `lockstep` command, through the real CLI: one meaning each (README, "Exit codes").
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { jsonLines, lockstep } from '../support/cli.js';
+import { killOrphans, readLog, sleep, spawnCli, writeCrashSequence } from '../support/crash-sequence.js';
+
+const temp = (prefix: string) => mkdtempSync(join(tmpdir(), `lockstep-${prefix}-`));
+
+describe('exit codes', () => {
+  it('2: invalid usage, an unknown run; 3: a missing store', async () => {
+    const dir = temp('exit-store');
+    const store = join(dir, 'runs.db');
+    expect((await lockstep(['run', 'machines/hello.yaml', '--json', '--store', store])).code).toBe(0);
+    const unknown = await lockstep(['resume', 'nope', '--store', store]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('(UNKNOWN_RUN)');
+    expect((await lockstep(['runs', '--limit', 'x', '--store', store])).code).toBe(2);
+    const missing = await lockstep(['runs', '--store', join(dir, 'none', 'lockstep.db')]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('(STORE_MISSING)');
+  });
+
+  it('5: resume of a finished run (RUN_NOT_RESUMABLE), and rerun of one that has not ended (RUN_ACTIVE)', async () => {
+    const dir = temp('exit-state');
+    const store = join(dir, 'runs.db');
+    const done = await lockstep(['run', 'machines/hello.yaml', '--json', '--store', store]);
+    const runId = jsonLines(done.stdout)[0]!.runId as string;
+    const resumed = await lockstep(['resume', runId, '--store', store]);
+    expect(resumed.code).toBe(5);
+    expect(resumed.stderr).toContain(`run ${runId} already ended: succeeded; nothing to resume`);
+    expect(resumed.stderr).toContain('(RUN_NOT_RESUMABLE)');
+
+    // A run whose process was killed has not ended: it can be resumed, not rerun.
+    const sequence = writeCrashSequence(dir);
+    const log = join(dir, 'log');
+    const env = { CRASH_LOG: log, CRASH_HOLD: 't1' };
+    const run = spawnCli(['run', sequence, '--json', '--store', store], env, dir);
+    while (!readLog(log).some((l) => l.kind === 'start')) await sleep(5);
+    run.child.kill('SIGKILL');
+    const killed = await run.done;
+    killOrphans(readLog(log));
+    const killedId = jsonLines(killed.stdout)[0]!.runId as string;
+    const rerun = await lockstep(['rerun', killedId, '--store', store]);
+    expect(rerun.code).toBe(5);
+    expect(rerun.stderr).toContain(`its process is gone: continue it with \`lockstep resume ${killedId}\``);
+    expect(rerun.stderr).toContain('(RUN_ACTIVE)');
+  });
+
+  describe('Kafka', () => {
+    const brokers = inject('kafkaBrokers');
+
+    it('6: start --wait --timeout runs out (WAIT_TIMEOUT) while no orchestrator runs; the run is not lost', async () => {
+      const prefix = `exit-${randomUUID().slice(0, 8)}`;
+      const machines = temp('exit-kafka');
+      writeFileSync(join(machines, 'greet.yaml'), 'name: greet\nversion: 1\ntasks:\n  - id: hello\n    run: echo hi\n');
+      const env = { KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix };
+      const created = await lockstep(['topics', 'create', '--partitions', '1', '--machines', machines], { env });
+      expect(created.code, created.stderr).toBe(0);
+      const t0 = Date.now();
+      const waited = await lockstep(['start', 'greet', '--wait', '--timeout', '1'], { env });
+      expect(waited.code, waited.stderr).toBe(6);
+      expect(waited.stderr).toMatch(/gave up waiting for run [0-9a-f-]{36}: it did not end within 1 ms; the run goes on .*\(WAIT_TIMEOUT\)/);
+      expect(Date.now() - t0).toBeLessThan(20_000);
+    }, 30_000);
+
+    it('7: the topics are missing (TRANSPORT_UNAVAILABLE)', async () => {
+      const prefix = `exit-none-${randomUUID().slice(0, 8)}`;
+      const status = await lockstep(['status', randomUUID()], { env: { KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix } });
+      expect(status.code, status.stderr).toBe(7);
+      expect(status.stderr).toContain(`topic ${prefix}.runs does not exist`);
+      expect(status.stderr).toContain('(TRANSPORT_UNAVAILABLE)');
+    }, 30_000);
+  });
+});
