@@ -32,6 +32,10 @@ export const ErrorCode = {
   runEnded: 'RUN_ENDED',
   /** The run is still running, so it cannot be rerun yet. */
   runActive: 'RUN_ACTIVE',
+  /** A record (a run's state, a dispatch) is larger than its topic accepts: the run it belongs to fails. */
+  recordTooLarge: 'RECORD_TOO_LARGE',
+  /** The broker rejected a record for a reason that retrying cannot change (an invalid record, say). */
+  recordRejected: 'RECORD_REJECTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command, RunEvent } from '../core/compile/types.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { Envelope } from '../core/protocol/envelope.js';
+import type { RunState } from '../core/protocol/run-state.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import { assertRunId } from '../core/protocol/partition-offset.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
@@ -14,13 +15,19 @@ import type { Pending } from './pending-writes.js';
 import { newPending, pendingFor, persistPending } from './pending-writes.js';
 import type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orchestrator-options.js';
 import { TimerService } from './timers.js';
-import { deadLetterOf, envelope, reuseFromWire, reuseToWire, toRunEvent } from './messages.js';
+import { envelope, reuseFromWire, reuseToWire, toRunEvent } from './messages.js';
 import { finalEntryOf, latestStates, offsetRecordOf, positionsOf, rejectedRunState, restoreRun, runStateOf } from './run-state-topic.js';
+import type { UnreadableRecord } from './run-state-topic.js';
+import { RecordGuard } from './record-guard.js';
+import type { DeadLetterSource } from './record-limits.js';
+import { boundedEvent } from './record-limits.js';
 
 export type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orchestrator-options.js';
 
 /** Tombstones of expired runs per transaction, at most. */
 const EXPIRE_PER_BATCH = 500;
+/** Attempts of one run failed in one batch because their records would not fit, at most (each fails for good, so a run has few). */
+const MAX_FIT_ROUNDS = 10_000;
 
 type FinalEntry = Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>;
 
@@ -30,7 +37,10 @@ type FinalEntry = Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'ru
  * runs is recorded in one go.
  */
 export class Orchestrator {
-  readonly stats: OrchestratorStats = { applied: 0, ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0, restored: 0, expired: 0 };
+  readonly stats: OrchestratorStats = {
+    applied: 0, ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0, restored: 0, restoreFailed: 0, expired: 0, oversized: 0,
+    refused: 0,
+  };
   readonly #o: OrchestratorOptions;
   readonly #topics: ReturnType<typeof topicNames>;
   readonly #runs = new Map<string, LiveRun>();
@@ -45,6 +55,8 @@ export class Orchestrator {
   readonly #partitionOf = new Map<string, number>();
   /** Kafka mode: finished runs, for deleting their state after the retention. */
   readonly #expiry: FinishedRuns;
+  /** Kafka mode: keeps every record within its topic's limit. */
+  readonly #guard: RecordGuard;
   #subscription: Subscription | undefined;
 
   constructor(options: OrchestratorOptions) {
@@ -52,6 +64,7 @@ export class Orchestrator {
     this.#topics = topicNames(options.topicPrefix);
     this.#owner = options.owner ?? `orchestrator-${randomUUID()}`;
     this.#expiry = new FinishedRuns(options.keepFinishedMs ?? 7 * 24 * 3600_000);
+    this.#guard = new RecordGuard(this.stats, this.#topics.deadLetter);
     this.#timers = new TimerService(options.clock, (t) => {
       const message = this.#message({ type: 'timer.fired', runId: t.runId, payload: { timerId: t.timerId, dueAt: t.dueAt } });
       this.#o.transport.publish([{ topic: this.#topics.events, key: t.runId, value: message }]).catch(() => {
@@ -65,6 +78,7 @@ export class Orchestrator {
     const keep = this.#o.runStateTopic;
     if (keep && !this.#o.transport.readPartitions) throw new LockstepError(ErrorCode.invalidUsage, 'runStateTopic needs a transport that can read partitions back (Kafka)');
     const group = this.#o.group ?? 'lockstep-orchestrators';
+    await this.#guard.load(this.#o.transport, this.#outputTopics());
     this.#subscription = await this.#o.transport.subscribe(
       {
         topic: this.#topics.events, group,
@@ -73,9 +87,22 @@ export class Orchestrator {
           onRevoked: async (p: readonly number[]) => this.#revoke(p),
           offsetRecord: (partition: number, offset: string) => offsetRecordOf(this.#topics, group, partition, offset, this.#o.clock.now()),
         } : {}),
+        onRejected: (record, error) => this.#guard.refused(record, error),
       },
       (batch) => this.#handle(batch),
     );
+  }
+
+  /** Every topic this orchestrator writes to: the events, run-state and dead-letter topics, and each known queue's. */
+  #outputTopics(): string[] {
+    const queues = new Set([this.#o.defaultQueue ?? 'default']);
+    for (const name of this.#o.registry.names()) {
+      const { sequence } = this.#o.registry.resolve(name).program;
+      for (const t of [...sequence.tasks, ...sequence.finally]) {
+        for (const spec of [t, t.compensate]) if (spec?.action.kind === 'queue') queues.add(spec.action.queue);
+      }
+    }
+    return [this.#topics.events, this.#topics.runs, this.#topics.deadLetter, ...[...queues].map((q) => this.#topics.commands(q))];
   }
 
   /** Asks for a new run; resolves to its id once the request is published. */
@@ -173,7 +200,7 @@ export class Orchestrator {
     for (const message of batch) {
       const env = message.value;
       if (!env) {
-        out.push(this.#deadLetter(message, 'malformed message'));
+        this.#deadLetter(out, message, `not a lockstep message: ${message.reason ?? 'unreadable'}`);
         continue;
       }
       if (env.type === 'run.start') {
@@ -182,28 +209,75 @@ export class Orchestrator {
       }
       const event = toRunEvent(env);
       if (!event) {
-        out.push(this.#deadLetter(message, `unexpected message type "${env.type}" on the events topic`));
+        this.#deadLetter(out, message, `type: expected an event (run.start, run.cancel, task.succeeded, task.failed, timer.fired), got "${env.type}"`);
         continue;
       }
       const run = this.#runs.get(env.runId);
       if (!run) {
         if (this.#finished.has(env.runId)) this.stats.ignored.late++;
-        else out.push(this.#deadLetter(message, `unknown run ${env.runId}`));
+        else this.#deadLetter(out, message, `runId: unknown run "${env.runId}"`);
         continue;
       }
       const p = pendingFor(pending, env.runId);
       p.cause = env.id;
-      this.#apply(run, event, at, p, out, after);
+      this.#apply(run, boundedEvent(event), at, p, out, after);
     }
-    if (this.#o.runStateTopic) {
-      this.#stateRecords(pending, at, out);
-      // One subscription batch holds one partition's messages: its transaction may delete that partition's expired runs.
-      if (batch.length > 0) this.#expire(batch[0]!.partition, at, out);
+    const dropped = new Set<TopicMessage>();
+    for (const [runId, p] of pending) {
+      const run = this.#runs.get(runId);
+      if (run && (p.create || p.entries.some((e) => e.type !== 'event.ignored'))) this.#fit(run, p, at, out, after, dropped);
     }
+    // One subscription batch holds one partition's messages: its transaction may delete that partition's expired runs.
+    if (this.#o.runStateTopic && batch.length > 0) this.#expire(batch[0]!.partition, at, out);
     await this.#persist(pending);
     for (const f of after) f();
     if (this.#o.onEntry) for (const p of pending.values()) for (const e of p.entries) this.#o.onEntry(e);
-    return out;
+    return dropped.size > 0 ? out.filter((m) => !dropped.has(m)) : out;
+  }
+
+  /**
+   * Kafka mode: keeps the run's records of this batch within their topics' limits, then adds its state record.
+   * A dispatch that would not fit, or that the run may no longer make (see {@link RecordGuard.blocked}), is not
+   * sent: its attempt fails at once, not retriably, naming the record, its size and the limit, and the run goes on
+   * from there (compensations, finally tasks). A state that would not fit fails the task in flight the same way
+   * (main phase), and is stored reduced (results left out, see `reduced`) once nothing more can be failed.
+   */
+  #fit(run: LiveRun, p: Pending, at: number, out: TopicMessage[], after: Array<() => void>, dropped: Set<TopicMessage>): void {
+    const fail = (taskId: string, attempt: number, message: string) =>
+      this.#apply(run, { type: 'TASK_FAILED', taskId, attempt, error: { message, code: ErrorCode.recordTooLarge, retriable: false } }, at, p, out, after);
+    for (let round = 0; round < MAX_FIT_ROUNDS; round++) {
+      let failed = false;
+      while (p.checked < p.sent.length && !failed) {
+        const m = p.sent[p.checked++]!;
+        const env = m.value as Envelope;
+        if (env.type !== 'task.dispatch') continue;
+        const reason = this.#guard.oversized(m, `task.dispatch record of task ${env.taskId} attempt ${env.attempt}`)
+          ?? this.#guard.blocked(run.runId, env.payload.phase);
+        if (!reason) continue;
+        dropped.add(m);
+        fail(env.taskId, env.attempt, reason);
+        failed = true;
+      }
+      if (failed) continue;
+      if (!this.#o.runStateTopic) return;
+      const record = this.#stateRecord(run, p, at);
+      const reason = this.#guard.oversized(record, `run.state record of run ${run.runId}`);
+      const current = run.snapshot.context.current;
+      if (reason && current?.phase === 'main' && round < MAX_FIT_ROUNDS - 1) {
+        this.#guard.markUnrecordable(run.runId, reason);
+        // Its dispatch, if this batch made it, is not sent.
+        for (const m of p.sent) {
+          const env = m.value as Envelope;
+          if (env.type === 'task.dispatch' && env.taskId === current.taskId && env.attempt === current.attempt) dropped.add(m);
+        }
+        fail(current.taskId, current.attempt, reason);
+        continue;
+      }
+      if (reason) this.#guard.markUnrecordable(run.runId, reason);
+      const written = this.#guard.stateRecord(record, reason);
+      if (written) out.push(written);
+      return;
+    }
   }
 
   async #begin(
@@ -219,13 +293,15 @@ export class Orchestrator {
     try {
       registered = this.#o.registry.resolve(payload.sequence, payload.version);
     } catch (error) {
-      out.push(this.#deadLetter(message, (error as Error).message));
+      this.#deadLetter(out, message, `payload.sequence: ${(error as Error).message}`);
       // Kafka mode: the run's state says why it never started, for clients waiting on it.
       if (this.#o.runStateTopic) {
         const state = rejectedRunState(env, (error as Error).message, at);
         this.#remember(runId, finalEntryOf(state)!, message.partition);
         this.#expiry.track(message.partition, runId, at);
-        out.push({ topic: this.#topics.runs, key: runId, value: state });
+        const record = { topic: this.#topics.runs, key: runId, value: state };
+        const written = this.#guard.stateRecord(record, this.#guard.oversized(record, `run.state record of run ${runId}`));
+        if (written) out.push(written);
       }
       return;
     }
@@ -269,16 +345,19 @@ export class Orchestrator {
         after.push(() => this.#finish(run.runId, final));
       }
     }
-    for (const c of commands) this.#execute(run, c, out, after, p.cause);
+    for (const c of commands) this.#execute(run, c, out, after, p);
   }
 
-  #execute(run: LiveRun, c: Command, out: TopicMessage[], after: Array<() => void>, cause?: string): void {
+  #execute(run: LiveRun, c: Command, out: TopicMessage[], after: Array<() => void>, p: Pending): void {
     const runId = run.runId;
     switch (c.type) {
       case 'dispatch':
-      case 'cancelTask':
-        out.push(taskCommandMessage(run, c, { topics: this.#topics, defaultQueue: this.#o.defaultQueue ?? 'default', now: this.#o.clock.now(), ...(cause ? { cause } : {}) }));
+      case 'cancelTask': {
+        const m = taskCommandMessage(run, c, { topics: this.#topics, defaultQueue: this.#o.defaultQueue ?? 'default', now: this.#o.clock.now(), ...(p.cause ? { cause: p.cause } : {}) });
+        out.push(m);
+        p.sent.push(m);
         break;
+      }
       case 'startTimer':
         after.push(() => this.#timers.arm({ runId, timerId: c.timerId, dueAt: run.timers.get(c.timerId) ?? this.#o.clock.now() + c.delayMs }));
         break;
@@ -295,6 +374,7 @@ export class Orchestrator {
     if (partition !== undefined) this.#expiry.track(partition, runId, entry.at);
     this.#runs.delete(runId);
     this.#partitionOf.delete(runId);
+    this.#guard.forget(runId);
     this.#timers.disarmRun(runId);
     this.#releases.get(runId)?.();
     this.#releases.delete(runId);
@@ -314,20 +394,16 @@ export class Orchestrator {
     }
   }
 
-  /** Kafka mode: the new state of every run this batch changed, for the run-state topic (same transaction). */
-  #stateRecords(pending: Map<string, Pending>, at: number, out: TopicMessage[]): void {
-    for (const [runId, p] of pending) {
-      const run = this.#runs.get(runId);
-      if (!run || (!p.create && p.entries.every((e) => e.type === 'event.ignored'))) continue;
-      const final = p.entries.find((e): e is FinalEntry => e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.cancelled');
-      let definitionHash: string | undefined;
-      try {
-        definitionHash = this.#o.registry.resolve(run.program.sequence.name, run.program.sequence.version).hash;
-      } catch {
-        // registered under another version since: the record goes without the hash
-      }
-      out.push({ topic: this.#topics.runs, key: runId, value: runStateOf(run, { ...(definitionHash ? { definitionHash } : {}), ...(final ? { final } : {}) }, at) });
+  /** Kafka mode: the run's new state, for the run-state topic (same transaction). */
+  #stateRecord(run: LiveRun, p: Pending, at: number): TopicMessage & { readonly value: RunState } {
+    const final = p.entries.find((e): e is FinalEntry => e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.cancelled');
+    let definitionHash: string | undefined;
+    try {
+      definitionHash = this.#o.registry.resolve(run.program.sequence.name, run.program.sequence.version).hash;
+    } catch {
+      // registered under another version since: the record goes without the hash
     }
+    return { topic: this.#topics.runs, key: run.runId, value: runStateOf(run, { ...(definitionHash ? { definitionHash } : {}), ...(final ? { final } : {}) }, at) };
   }
 
   /**
@@ -335,9 +411,10 @@ export class Orchestrator {
    * that state stands in each events partition (from its offset record, if there is one).
    */
   async #restore(group: string, partitions: readonly number[]): Promise<Map<number, string>> {
-    const { states, offsets } = latestStates(await this.#o.transport.readPartitions!(this.#topics.runs, partitions));
+    const { states, offsets, malformed } = latestStates(await this.#o.transport.readPartitions!(this.#topics.runs, partitions));
+    const unrestored: Array<{ source: DeadLetterSource; reason: string }> = malformed.map((m) => ({ source: this.#storedSource(m.record), reason: m.reason }));
     const finished: Array<{ runId: string; partition: number; at: number }> = [];
-    for (const { state, partition } of states.values()) {
+    for (const { state, partition, offset } of states.values()) {
       const final = finalEntryOf(state);
       if (final) {
         finished.push({ runId: state.runId, partition, at: final.at });
@@ -347,9 +424,15 @@ export class Orchestrator {
       let run: LiveRun;
       try {
         run = restoreRun(this.#o.registry, state);
-      } catch {
-        continue; // a sequence this orchestrator does not know: the run's events are dead-lettered as unknown
+      } catch (error) {
+        // A sequence this orchestrator does not know, a snapshot its machine cannot resolve: the run's events are
+        // dead-lettered as unknown from now on.
+        const record = { key: state.runId, value: JSON.stringify(state), partition, offset };
+        unrestored.push({ source: this.#storedSource(record), reason: `run.state record of run ${state.runId} cannot be restored: ${(error as Error).message}` });
+        continue;
       }
+      // Its stored state lost its results: whatever it dispatches from here would miss them.
+      if (state.reduced) this.#guard.markUnrecordable(run.runId, `the stored state of run ${run.runId} was reduced (${state.reduced.dropped.join(', ')} left out): ${state.reduced.reason}`, true);
       this.#runs.set(run.runId, run);
       this.#partitionOf.set(run.runId, partition);
       for (const [timerId, dueAt] of run.timers) this.#timers.arm({ runId: run.runId, timerId, dueAt });
@@ -357,7 +440,24 @@ export class Orchestrator {
     }
     this.#expiry.drop(partitions);
     for (const f of finished.sort((a, b) => a.at - b.at)) this.#expiry.track(f.partition, f.runId, f.at);
+    await this.#unrestored(unrestored);
     return positionsOf(offsets, this.#topics.events, group, partitions);
+  }
+
+  /**
+   * Kafka mode: records of the run-state topic that could not be restored are counted and dead-lettered with the
+   * reason (outside any transaction: a takeover that reads them again dead-letters them again).
+   */
+  async #unrestored(failures: ReadonlyArray<{ source: DeadLetterSource; reason: string }>): Promise<void> {
+    if (failures.length === 0) return;
+    this.stats.restoreFailed += failures.length;
+    const out: TopicMessage[] = [];
+    for (const f of failures) this.#deadLetter(out, f.source, f.reason);
+    await this.#o.transport.publish(out);
+  }
+
+  #storedSource(record: UnreadableRecord['record']): DeadLetterSource {
+    return { topic: this.#topics.runs, partition: record.partition, offset: record.offset, key: record.key, raw: record.value ?? '' };
   }
 
   /** Kafka mode: tombstones for the partition's finished runs whose retention ran out, in the batch's transaction. */
@@ -384,6 +484,7 @@ export class Orchestrator {
     for (const [runId, partition] of this.#partitionOf) {
       if (!gone.has(partition)) continue;
       this.#runs.delete(runId);
+      this.#guard.forget(runId);
       this.#timers.disarmRun(runId);
       this.#releases.get(runId)?.();
       this.#releases.delete(runId);
@@ -391,9 +492,11 @@ export class Orchestrator {
     }
   }
 
-  #deadLetter(message: ConsumedMessage, reason: string): TopicMessage {
-    this.stats.deadLettered++;
-    return { topic: this.#topics.deadLetter, key: message.key ?? 'unknown', value: deadLetterOf(message, reason, this.#o.clock.now()) };
+  /** Adds the dead letter of a message that could not be processed (bounded to fit its topic) and counts it. */
+  #deadLetter(out: TopicMessage[], message: ConsumedMessage | DeadLetterSource, reason: string): void {
+    const raw = message.raw ?? JSON.stringify((message as ConsumedMessage).value);
+    const record = this.#guard.deadLetter({ topic: message.topic, partition: message.partition, offset: message.offset, key: message.key, raw }, reason, this.#o.clock.now());
+    if (record) out.push(record);
   }
 
   #persist(pending: Map<string, Pending>): Promise<void> {

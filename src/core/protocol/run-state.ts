@@ -44,6 +44,12 @@ export const RunStateSchema = z.object({
   completions: z.array(z.string()),
   /** Set once the run has ended. */
   final: RunFinalSchema.optional(),
+  /**
+   * Set when the whole state would not fit the topic's record limit: what was left out (`snapshot.context.results`,
+   * then `snapshot.context.input`, then the snapshot itself) and why. A running run restored from such a record
+   * fails every task it dispatches after that, with this reason.
+   */
+  reduced: z.object({ reason: z.string(), dropped: z.array(z.string()) }).optional(),
 });
 
 export type RunState = z.infer<typeof RunStateSchema>;

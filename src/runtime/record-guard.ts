@@ -1,0 +1,117 @@
+import type { LockstepError } from '../core/errors.js';
+import type { Phase } from '../core/sequence/types.js';
+import type { RunState } from '../core/protocol/run-state.js';
+import type { TopicMessage, Transport } from '../ports/transport.js';
+import type { OrchestratorStats } from './orchestrator-options.js';
+import type { DeadLetterSource } from './record-limits.js';
+import { deadLetterRecord, recordBytes, reducedRunState, tooLarge } from './record-limits.js';
+
+/** Broker refusals remembered at most (they must outlive the redelivery of the batch they failed). */
+const MAX_REFUSED = 10_000;
+/** A run's state record refused this often is not written any more (its reductions were refused too). */
+const MAX_STATE_REFUSALS = 3;
+
+/** A run whose records cannot be written as they are: what it may still dispatch, and why. */
+interface Unrecordable {
+  readonly reason: string;
+  /** Every dispatch fails (its stored state lost its results); otherwise only main-phase ones (the run must fail). */
+  readonly all: boolean;
+}
+
+/**
+ * Keeps an orchestrator's output within what the broker accepts, so that no record can wedge a partition: the
+ * record limit of each topic (read when the orchestrator starts), the runs whose state could not be stored whole,
+ * and the records the broker refused for good. Without limits (the in-process transport) it checks nothing.
+ */
+export class RecordGuard {
+  readonly #stats: OrchestratorStats;
+  readonly #deadLetterTopic: string;
+  #limits: ReadonlyMap<string, number> | undefined;
+  #fallback = Infinity;
+  readonly #unrecordable = new Map<string, Unrecordable>();
+  /** Refusals by the broker: `run:<runId>` or `dead-letter:<partition>:<offset>` -> how often, and why. */
+  readonly #refused = new Map<string, { count: number; reason: string }>();
+
+  constructor(stats: OrchestratorStats, deadLetterTopic: string) {
+    this.#stats = stats;
+    this.#deadLetterTopic = deadLetterTopic;
+  }
+
+  /** Reads the limits of `topics` from the transport, if it has any; a topic not among them gets the smallest. */
+  async load(transport: Transport, topics: readonly string[]): Promise<void> {
+    if (!transport.recordLimits) return;
+    this.#limits = await transport.recordLimits(topics);
+    this.#fallback = Math.min(...this.#limits.values());
+  }
+
+  /** The largest record `topic` accepts (key and value bytes); Infinity without limits. */
+  limitOf(topic: string): number {
+    return this.#limits?.get(topic) ?? this.#fallback;
+  }
+
+  /** Why `record` cannot be written (`<what> is N bytes, over the L-byte limit of <topic>`), or undefined when it fits. */
+  oversized(record: TopicMessage, what: string): string | undefined {
+    const limit = this.limitOf(record.topic);
+    if (limit === Infinity) return undefined;
+    const bytes = recordBytes(record);
+    if (bytes <= limit) return undefined;
+    this.#stats.oversized++;
+    return tooLarge(what, bytes, limit, record.topic);
+  }
+
+  /** Marks a run whose state did not fit: its main-phase dispatches fail from now on, so the run fails. */
+  markUnrecordable(runId: string, reason: string, all = false): void {
+    const known = this.#unrecordable.get(runId);
+    if (!known || (all && !known.all)) this.#unrecordable.set(runId, { reason: known?.reason ?? reason, all: all || (known?.all ?? false) });
+  }
+
+  /** Why a dispatch of the run in `phase` must fail instead of going out, if it must. */
+  blocked(runId: string, phase: Phase): string | undefined {
+    const refused = this.#refused.get(`run:${runId}`);
+    if (refused) return refused.reason;
+    const u = this.#unrecordable.get(runId);
+    return u && (u.all || phase === 'main') ? u.reason : undefined;
+  }
+
+  /** Forgets a run that ended or moved to another orchestrator (a broker refusal is kept: its batch comes again). */
+  forget(runId: string): void {
+    this.#unrecordable.delete(runId);
+  }
+
+  /**
+   * The run-state record to write for a run: as is when it fits and was never refused, else reduced (see
+   * {@link reducedRunState}), one step further for every time the broker refused it; nothing after
+   * {@link MAX_STATE_REFUSALS} refusals.
+   */
+  stateRecord(record: TopicMessage & { readonly value: RunState }, tooLargeReason: string | undefined): TopicMessage | undefined {
+    const refused = this.#refused.get(`run:${record.key}`);
+    const refusals = refused?.count ?? 0;
+    if (!tooLargeReason && refusals === 0) return record;
+    if (refusals > MAX_STATE_REFUSALS) return undefined;
+    const limit = this.limitOf(record.topic);
+    let level = 0;
+    const value = reducedRunState(record.value, tooLargeReason ?? refused!.reason, (s) => ++level >= refusals && recordBytes({ ...record, value: s }) <= limit);
+    return { ...record, value };
+  }
+
+  /** A dead letter that fits its topic (smaller still once the broker refused it; none after a second refusal). */
+  deadLetter(source: DeadLetterSource, reason: string, now: number): TopicMessage | undefined {
+    this.#stats.deadLettered++;
+    const refusals = this.#refused.get(`dead-letter:${source.topic}:${source.partition}:${source.offset}`)?.count ?? 0;
+    if (refusals > 1) return undefined;
+    return deadLetterRecord(this.#deadLetterTopic, source, reason, now, refusals === 1 ? 0 : this.limitOf(this.#deadLetterTopic));
+  }
+
+  /** The broker refused `record` for good: the run it belongs to fails (or the dead letter shrinks) when its batch comes again. */
+  refused(record: TopicMessage, error: LockstepError): void {
+    this.#stats.refused++;
+    const value = record.value as { type?: string; source?: { topic: string; partition: number; offset: string } } | null;
+    const key = value?.type === 'dead-letter' && value.source
+      ? `dead-letter:${value.source.topic}:${value.source.partition}:${value.source.offset}`
+      : `run:${record.key}`;
+    const known = this.#refused.get(key);
+    this.#refused.delete(key);
+    this.#refused.set(key, { count: (known?.count ?? 0) + 1, reason: known?.reason ?? `${error.code}: ${error.message}` });
+    if (this.#refused.size > MAX_REFUSED) this.#refused.delete(this.#refused.keys().next().value!);
+  }
+}
