@@ -10,7 +10,7 @@ import type { DeadLetter } from '../../src/core/protocol/envelope.js';
 import { sequence } from '../../src/core/sequence/builder.js';
 import type { Sequence } from '../../src/core/sequence/types.js';
 import { definitionText } from '../../src/embedded/embedded-runtime.js';
-import { createLockstepClient, startKafkaOrchestrator } from '../../src/kafka/index.js';
+import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/kafka/index.js';
 import type { KafkaOrchestrator, LockstepClient } from '../../src/kafka/index.js';
 import { hashText } from '../../src/runtime/load-sequence.js';
 import { ProgramRegistry } from '../../src/runtime/registry.js';
@@ -198,6 +198,21 @@ describe('no message wedges a partition', () => {
     expect(d.orchestrator.orchestrator.stats.refused).toBe(1);
     const after = await d.client.start('quick');
     expect((await d.client.wait(after, { timeoutMs: 30_000 })).status).toBe('succeeded');
+  });
+
+  it('a worker whose outcome is over the events topic\'s limit reports the attempt as failed instead of retrying the publish forever', async () => {
+    const prefix = `rl-${randomUUID().slice(0, 8)}`;
+    await createTopics(await transport.admin(), prefix);
+    const orchestrator = await startKafkaOrchestrator({ ...base, prefix, registry });
+    closers.push(orchestrator);
+    const worker = await createWorker({ ...base, prefix, queue: 'q', handlers: { one: () => 'x'.repeat(1_200_000), two: () => 'two' } });
+    closers.push({ close: () => worker.close({ graceMs: 100 }) });
+    const client = createLockstepClient({ ...base, prefix });
+    closers.push(client);
+    const final = await client.wait(await client.start('quick'), { timeoutMs: 30_000 });
+    expect(final.status).toBe('failed');
+    expect(final.final!.reason).toMatch(/^task one failed: its outcome could not be published: cannot publish to Kafka: The request included a message larger than/);
+    expect(final.snapshot.context.error).toMatchObject({ code: 'RECORD_TOO_LARGE', retriable: false });
   });
 
   it('run-state records that cannot be restored are dead-lettered with the reason and counted', async () => {
