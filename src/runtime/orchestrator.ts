@@ -64,7 +64,7 @@ export class Orchestrator {
     this.#topics = topicNames(options.topicPrefix);
     this.#owner = options.owner ?? `orchestrator-${randomUUID()}`;
     this.#expiry = new FinishedRuns(options.keepFinishedMs ?? 7 * 24 * 3600_000);
-    this.#guard = new RecordGuard(this.stats, this.#topics.deadLetter);
+    this.#guard = new RecordGuard(this.stats, this.#topics);
     this.#timers = new TimerService(options.clock, (t) => {
       const message = this.#message({ type: 'timer.fired', runId: t.runId, payload: { timerId: t.timerId, dueAt: t.dueAt } });
       this.#o.transport.publish([{ topic: this.#topics.events, key: t.runId, value: message }]).catch(() => {

@@ -25,16 +25,21 @@ interface Unrecordable {
  */
 export class RecordGuard {
   readonly #stats: OrchestratorStats;
+  readonly #runsTopic: string;
   readonly #deadLetterTopic: string;
   #limits: ReadonlyMap<string, number> | undefined;
   #fallback = Infinity;
   readonly #unrecordable = new Map<string, Unrecordable>();
-  /** Refusals by the broker: `run:<runId>` or `dead-letter:<partition>:<offset>` -> how often, and why. */
+  /**
+   * Refusals by the broker, by what was refused: `state:<runId>`, `commands:<runId>` (a dispatch or cancel) or
+   * `dead-letter:<topic>:<partition>:<offset>` -> how often, and why.
+   */
   readonly #refused = new Map<string, { count: number; reason: string }>();
 
-  constructor(stats: OrchestratorStats, deadLetterTopic: string) {
+  constructor(stats: OrchestratorStats, topics: { readonly runs: string; readonly deadLetter: string }) {
     this.#stats = stats;
-    this.#deadLetterTopic = deadLetterTopic;
+    this.#runsTopic = topics.runs;
+    this.#deadLetterTopic = topics.deadLetter;
   }
 
   /** Reads the limits of `topics` from the transport, if it has any; a topic not among them gets the smallest. */
@@ -67,7 +72,8 @@ export class RecordGuard {
 
   /** Why a dispatch of the run in `phase` must fail instead of going out, if it must. */
   blocked(runId: string, phase: Phase): string | undefined {
-    const refused = this.#refused.get(`run:${runId}`);
+    // A refused dispatch would be refused again; a refused state is stored reduced, without the results.
+    const refused = this.#refused.get(`commands:${runId}`) ?? this.#refused.get(`state:${runId}`);
     if (refused) return refused.reason;
     const u = this.#unrecordable.get(runId);
     return u && (u.all || phase === 'main') ? u.reason : undefined;
@@ -84,7 +90,7 @@ export class RecordGuard {
    * {@link MAX_STATE_REFUSALS} refusals.
    */
   stateRecord(record: TopicMessage & { readonly value: RunState }, tooLargeReason: string | undefined): TopicMessage | undefined {
-    const refused = this.#refused.get(`run:${record.key}`);
+    const refused = this.#refused.get(`state:${record.key}`);
     const refusals = refused?.count ?? 0;
     if (!tooLargeReason && refusals === 0) return record;
     if (refusals > MAX_STATE_REFUSALS) return undefined;
@@ -108,7 +114,7 @@ export class RecordGuard {
     const value = record.value as { type?: string; source?: { topic: string; partition: number; offset: string } } | null;
     const key = value?.type === 'dead-letter' && value.source
       ? `dead-letter:${value.source.topic}:${value.source.partition}:${value.source.offset}`
-      : `run:${record.key}`;
+      : `${record.topic === this.#runsTopic ? 'state' : 'commands'}:${record.key}`;
     const known = this.#refused.get(key);
     this.#refused.delete(key);
     this.#refused.set(key, { count: (known?.count ?? 0) + 1, reason: known?.reason ?? `${error.code}: ${error.message}` });
