@@ -18,7 +18,7 @@ import { TimerService } from './timers.js';
 import { envelope, reuseFromWire, reuseToWire, toRunEvent } from './messages.js';
 import { finalEntryOf, latestStates, offsetRecordOf, positionsOf, rejectedRunState, restoreRun, runStateOf } from './run-state-topic.js';
 import type { UnreadableRecord } from './run-state-topic.js';
-import { RecordGuard } from './record-guard.js';
+import { fitRun, outputTopics, RecordGuard } from './record-guard.js';
 import type { DeadLetterSource } from './record-limits.js';
 import { boundedEvent } from './record-limits.js';
 
@@ -26,8 +26,6 @@ export type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orc
 
 /** Tombstones of expired runs per transaction, at most. */
 const EXPIRE_PER_BATCH = 500;
-/** Attempts of one run failed in one batch because their records would not fit, at most (each fails for good, so a run has few). */
-const MAX_FIT_ROUNDS = 10_000;
 
 type FinalEntry = Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>;
 
@@ -78,7 +76,7 @@ export class Orchestrator {
     const keep = this.#o.runStateTopic;
     if (keep && !this.#o.transport.readPartitions) throw new LockstepError(ErrorCode.invalidUsage, 'runStateTopic needs a transport that can read partitions back (Kafka)');
     const group = this.#o.group ?? 'lockstep-orchestrators';
-    await this.#guard.load(this.#o.transport, this.#outputTopics());
+    await this.#guard.load(this.#o.transport, outputTopics(this.#o.registry, this.#topics, this.#o.defaultQueue ?? 'default'));
     this.#subscription = await this.#o.transport.subscribe(
       {
         topic: this.#topics.events, group,
@@ -91,18 +89,6 @@ export class Orchestrator {
       },
       (batch) => this.#handle(batch),
     );
-  }
-
-  /** Every topic this orchestrator writes to: the events, run-state and dead-letter topics, and each known queue's. */
-  #outputTopics(): string[] {
-    const queues = new Set([this.#o.defaultQueue ?? 'default']);
-    for (const name of this.#o.registry.names()) {
-      const { sequence } = this.#o.registry.resolve(name).program;
-      for (const t of [...sequence.tasks, ...sequence.finally]) {
-        for (const spec of [t, t.compensate]) if (spec?.action.kind === 'queue') queues.add(spec.action.queue);
-      }
-    }
-    return [this.#topics.events, this.#topics.runs, this.#topics.deadLetter, ...[...queues].map((q) => this.#topics.commands(q))];
   }
 
   /** Asks for a new run; resolves to its id once the request is published. */
@@ -235,49 +221,15 @@ export class Orchestrator {
     return dropped.size > 0 ? out.filter((m) => !dropped.has(m)) : out;
   }
 
-  /**
-   * Kafka mode: keeps the run's records of this batch within their topics' limits, then adds its state record.
-   * A dispatch that would not fit, or that the run may no longer make (see {@link RecordGuard.blocked}), is not
-   * sent: its attempt fails at once, not retriably, naming the record, its size and the limit, and the run goes on
-   * from there (compensations, finally tasks). A state that would not fit fails the task in flight the same way
-   * (main phase), and is stored reduced (results left out, see `reduced`) once nothing more can be failed.
-   */
+  /** Kafka mode: the run's records of this batch within their topics' limits, then its state record (see {@link fitRun}). */
   #fit(run: LiveRun, p: Pending, at: number, out: TopicMessage[], after: Array<() => void>, dropped: Set<TopicMessage>): void {
-    const fail = (taskId: string, attempt: number, message: string) =>
-      this.#apply(run, { type: 'TASK_FAILED', taskId, attempt, error: { message, code: ErrorCode.recordTooLarge, retriable: false } }, at, p, out, after);
-    for (let round = 0; round < MAX_FIT_ROUNDS; round++) {
-      let failed = false;
-      while (p.checked < p.sent.length && !failed) {
-        const m = p.sent[p.checked++]!;
-        const env = m.value as Envelope;
-        if (env.type !== 'task.dispatch') continue;
-        const reason = this.#guard.oversized(m, `task.dispatch record of task ${env.taskId} attempt ${env.attempt}`)
-          ?? this.#guard.blocked(run.runId, env.payload.phase);
-        if (!reason) continue;
-        dropped.add(m);
-        fail(env.taskId, env.attempt, reason);
-        failed = true;
-      }
-      if (failed) continue;
-      if (!this.#o.runStateTopic) return;
-      const record = this.#stateRecord(run, p, at);
-      const reason = this.#guard.oversized(record, `run.state record of run ${run.runId}`);
-      const current = run.snapshot.context.current;
-      if (reason && current?.phase === 'main' && round < MAX_FIT_ROUNDS - 1) {
-        this.#guard.markUnrecordable(run.runId, reason);
-        // Its dispatch, if this batch made it, is not sent.
-        for (const m of p.sent) {
-          const env = m.value as Envelope;
-          if (env.type === 'task.dispatch' && env.taskId === current.taskId && env.attempt === current.attempt) dropped.add(m);
-        }
-        fail(current.taskId, current.attempt, reason);
-        continue;
-      }
-      if (reason) this.#guard.markUnrecordable(run.runId, reason);
-      const written = this.#guard.stateRecord(record, reason);
-      if (written) out.push(written);
-      return;
-    }
+    fitRun(this.#guard, run, p, {
+      fail: (taskId, attempt, message) =>
+        this.#apply(run, { type: 'TASK_FAILED', taskId, attempt, error: { message, code: ErrorCode.recordTooLarge, retriable: false } }, at, p, out, after),
+      stateRecord: () => (this.#o.runStateTopic ? this.#stateRecord(run, p, at) : undefined),
+      write: (m) => out.push(m),
+      drop: (m) => dropped.add(m),
+    });
   }
 
   async #begin(

@@ -1,8 +1,12 @@
 import type { LockstepError } from '../core/errors.js';
+import type { Envelope, topicNames } from '../core/protocol/envelope.js';
 import type { Phase } from '../core/sequence/types.js';
 import type { RunState } from '../core/protocol/run-state.js';
 import type { TopicMessage, Transport } from '../ports/transport.js';
 import type { OrchestratorStats } from './orchestrator-options.js';
+import type { Pending } from './pending-writes.js';
+import type { ProgramRegistry } from './registry.js';
+import type { LiveRun } from './run-state.js';
 import type { DeadLetterSource } from './record-limits.js';
 import { deadLetterRecord, recordBytes, reducedRunState, tooLarge } from './record-limits.js';
 
@@ -10,6 +14,9 @@ import { deadLetterRecord, recordBytes, reducedRunState, tooLarge } from './reco
 const MAX_REFUSED = 10_000;
 /** A run's state record refused this often is not written any more (its reductions were refused too). */
 const MAX_STATE_REFUSALS = 3;
+
+/** Attempts of one run failed in one batch because their records would not fit, at most (each fails for good, so a run has few). */
+const MAX_FIT_ROUNDS = 10_000;
 
 /** A run whose records cannot be written as they are: what it may still dispatch, and why. */
 interface Unrecordable {
@@ -120,4 +127,68 @@ export class RecordGuard {
     this.#refused.set(key, { count: (known?.count ?? 0) + 1, reason: known?.reason ?? `${error.code}: ${error.message}` });
     if (this.#refused.size > MAX_REFUSED) this.#refused.delete(this.#refused.keys().next().value!);
   }
+}
+
+/** What {@link fitRun} does through the orchestrator. */
+export interface FitHooks {
+  /** Fails an attempt at once, not retriably, with `message` (the run's machine goes on from there). */
+  fail(taskId: string, attempt: number, message: string): void;
+  /** The run's state record as it stands now; undefined without a run-state topic. */
+  stateRecord(): (TopicMessage & { readonly value: RunState }) | undefined;
+  write(record: TopicMessage): void;
+  /** Keeps a record of the batch's output from being sent. */
+  drop(record: TopicMessage): void;
+}
+
+/**
+ * Keeps a run's records of one batch within their topics' limits, then writes its state record. A dispatch that
+ * would not fit, or that the run may no longer make ({@link RecordGuard.blocked}), is not sent: its attempt fails
+ * at once, not retriably, naming the record, its size and the limit, and the run goes on from there (compensations,
+ * finally tasks). A state that would not fit fails the main-phase task in flight the same way, and is stored
+ * reduced (results left out, see `reduced`) once nothing more can be failed.
+ */
+export function fitRun(guard: RecordGuard, run: LiveRun, p: Pending, hooks: FitHooks): void {
+  for (let round = 0; round < MAX_FIT_ROUNDS; round++) {
+    let failed = false;
+    while (p.checked < p.sent.length && !failed) {
+      const m = p.sent[p.checked++]!;
+      const env = m.value as Envelope;
+      if (env.type !== 'task.dispatch') continue;
+      const reason = guard.oversized(m, `task.dispatch record of task ${env.taskId} attempt ${env.attempt}`) ?? guard.blocked(run.runId, env.payload.phase);
+      if (!reason) continue;
+      hooks.drop(m);
+      hooks.fail(env.taskId, env.attempt, reason);
+      failed = true;
+    }
+    if (failed) continue;
+    const record = hooks.stateRecord();
+    if (!record) return;
+    const reason = guard.oversized(record, `run.state record of run ${run.runId}`);
+    if (reason) guard.markUnrecordable(run.runId, reason);
+    const current = run.snapshot.context.current;
+    if (reason && current?.phase === 'main' && round < MAX_FIT_ROUNDS - 1) {
+      // Its dispatch, if this batch made it, is not sent.
+      for (const m of p.sent) {
+        const env = m.value as Envelope;
+        if (env.type === 'task.dispatch' && env.taskId === current.taskId && env.attempt === current.attempt) hooks.drop(m);
+      }
+      hooks.fail(current.taskId, current.attempt, reason);
+      continue;
+    }
+    const written = guard.stateRecord(record, reason);
+    if (written) hooks.write(written);
+    return;
+  }
+}
+
+/** Every topic an orchestrator writes to: the events, run-state and dead-letter topics, and each known queue's. */
+export function outputTopics(registry: ProgramRegistry, topics: ReturnType<typeof topicNames>, defaultQueue: string): string[] {
+  const queues = new Set([defaultQueue]);
+  for (const name of registry.names()) {
+    const { sequence } = registry.resolve(name).program;
+    for (const t of [...sequence.tasks, ...sequence.finally]) {
+      for (const spec of [t, t.compensate]) if (spec?.action.kind === 'queue') queues.add(spec.action.queue);
+    }
+  }
+  return [topics.events, topics.runs, topics.deadLetter, ...[...queues].map((q) => topics.commands(q))];
 }

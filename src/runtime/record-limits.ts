@@ -71,7 +71,10 @@ export function deadLetterRecord(topic: string, source: DeadLetterSource, reason
   const { raw } = source;
   const key = source.key === null ? 'unknown' : source.key.length > DEAD_LETTER_KEY_CHARS ? `sha256:${hashText(source.key)}` : source.key;
   const whole = { rawBytes: Buffer.byteLength(raw), rawSha256: hashText(raw) };
-  for (let keep = DEAD_LETTER_RAW_BYTES, chars = DEAD_LETTER_REASON_CHARS; ; keep = keep < 64 ? 0 : keep >> 1, chars = Math.max(120, chars >> 1)) {
+  // Neither part can take more than the whole limit: start there, and halve both until the record fits.
+  let keep = Math.min(DEAD_LETTER_RAW_BYTES, limit);
+  let chars = Math.max(120, Math.min(DEAD_LETTER_REASON_CHARS, limit));
+  for (; ; keep = keep < 64 ? 0 : keep >> 1, chars = Math.max(120, chars >> 1)) {
     const prefix = utf8Prefix(raw, keep);
     const value: DeadLetter = {
       v: PROTOCOL_VERSION, type: 'dead-letter', reason: cut(reason, chars), raw: prefix, ...whole, rawTruncated: prefix.length < raw.length,
