@@ -384,7 +384,7 @@ export class Orchestrator {
         continue;
       }
       // Its stored state lost its results: whatever it dispatches from here would miss them.
-      if (state.reduced) this.#guard.markUnrecordable(run.runId, `the stored state of run ${run.runId} was reduced (${state.reduced.dropped.join(', ')} left out): ${state.reduced.reason}`, true);
+      if (state.reduced) this.#guard.markRestoredReduced(run.runId, state.reduced);
       this.#runs.set(run.runId, run);
       this.#partitionOf.set(run.runId, partition);
       for (const [timerId, dueAt] of run.timers) this.#timers.arm({ runId: run.runId, timerId, dueAt });

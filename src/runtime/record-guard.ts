@@ -23,6 +23,8 @@ interface Unrecordable {
   readonly reason: string;
   /** Every dispatch fails (its stored state lost its results); otherwise only main-phase ones (the run must fail). */
   readonly all: boolean;
+  /** Restored from a reduced state: its `reduced` (what was left out, and why), which every later state keeps. */
+  readonly reduced?: { readonly reason: string; readonly dropped: readonly string[] };
 }
 
 /**
@@ -72,9 +74,14 @@ export class RecordGuard {
   }
 
   /** Marks a run whose state did not fit: its main-phase dispatches fail from now on, so the run fails. */
-  markUnrecordable(runId: string, reason: string, all = false): void {
-    const known = this.#unrecordable.get(runId);
-    if (!known || (all && !known.all)) this.#unrecordable.set(runId, { reason: known?.reason ?? reason, all: all || (known?.all ?? false) });
+  markUnrecordable(runId: string, reason: string): void {
+    if (!this.#unrecordable.has(runId)) this.#unrecordable.set(runId, { reason, all: false });
+  }
+
+  /** Marks a run restored from a reduced state: every dispatch fails, and its states stay marked as reduced. */
+  markRestoredReduced(runId: string, reduced: { readonly reason: string; readonly dropped: readonly string[] }): void {
+    const reason = `the stored state of run ${runId} was reduced (${reduced.dropped.join(', ')} left out): ${reduced.reason}`;
+    this.#unrecordable.set(runId, { reason, all: true, reduced });
   }
 
   /** Why a dispatch of the run in `phase` must fail instead of going out, if it must. */
@@ -99,7 +106,12 @@ export class RecordGuard {
   stateRecord(record: TopicMessage & { readonly value: RunState }, tooLargeReason: string | undefined): TopicMessage | undefined {
     const refused = this.#refused.get(`state:${record.key}`);
     const refusals = refused?.count ?? 0;
-    if (!tooLargeReason && refusals === 0) return record;
+    const restored = this.#unrecordable.get(record.key);
+    if (!tooLargeReason && refusals === 0) {
+      // Restored without its results: it still lacks them, and a later takeover must know.
+      const reduced = restored?.reduced;
+      return reduced ? { ...record, value: { ...record.value, reduced: { reason: reduced.reason, dropped: [...reduced.dropped] } } } : record;
+    }
     if (refusals > MAX_STATE_REFUSALS) return undefined;
     const limit = this.limitOf(record.topic);
     let level = 0;

@@ -29,7 +29,9 @@ function registryOf(...sequences: Sequence[]): ProgramRegistry {
 
 const quick = sequence('quick').then('one', { queue: 'q' }).then('two', { queue: 'q' }).build();
 const big = sequence('big').then('t1', { queue: 'q' }).then('t2', { queue: 'q' }).then('t3', { queue: 'q' }).build();
-const registry = registryOf(quick, big);
+const comp = sequence('comp').then('c1', { queue: 'q' }, { compensate: { queue: 'q' } }).then('c2', { queue: 'q' }).then('c3', { queue: 'q' })
+  .finally('fin', { queue: 'q' }).build();
+const registry = registryOf(quick, big, comp);
 
 const plain = new Kafka({ brokers: [brokers], clientId: 'plain', logLevel: logLevel.NOTHING });
 
@@ -47,6 +49,9 @@ interface Dispatch {
   payload: { results: Record<string, unknown> };
 }
 
+/** What a {@link plainWorker}'s answer function returns to leave a dispatch unanswered. */
+const UNANSWERED = Symbol('unanswered');
+
 /** A worker written against the wire protocol only: reads dispatches, answers each with `result(dispatch)`. */
 async function plainWorker(prefix: string, result: (d: Dispatch) => unknown) {
   const seen: string[] = [];
@@ -59,9 +64,11 @@ async function plainWorker(prefix: string, result: (d: Dispatch) => unknown) {
       const task = JSON.parse(message.value!.toString()) as Dispatch & { type: string };
       if (task.type !== 'task.dispatch') return;
       seen.push(`${task.runId}:${task.taskId}`);
+      const answer = result(task);
+      if (answer === UNANSWERED) return;
       const value = JSON.stringify({
         v: 1, type: 'task.succeeded', id: randomUUID(), runId: task.runId, taskId: task.taskId, attempt: task.attempt,
-        time: new Date().toISOString(), payload: { result: result(task) },
+        time: new Date().toISOString(), payload: { result: answer },
       });
       await producer.send({ topic: topicNames(prefix).events, messages: [{ key: task.runId, value }] });
     },
@@ -183,6 +190,39 @@ describe('no message wedges a partition', () => {
     expect((await d.client.wait(after, { timeoutMs: 30_000 })).status).toBe('succeeded');
   });
 
+  it('a reduced state keeps the run going while its orchestrator holds it; restored by another, its dispatches fail with the reason', async () => {
+    const prefix = `rl-${randomUUID().slice(0, 8)}`;
+    const dispatches: Dispatch[] = [];
+    // c1.compensate is left unanswered until another orchestrator has taken the run over.
+    const d = await deployment(prefix, (task) => (dispatches.push(task), task.taskId === 'c1.compensate' ? UNANSWERED : { blob: 'w'.repeat(40_000) }), { runs: 65_536 });
+    const runId = await d.client.start('comp');
+    await expect.poll(() => dispatches.some((t) => t.runId === runId && t.taskId === 'c1.compensate'), { timeout: 30_000 }).toBe(true);
+    // c3 failed (the state would not fit); the compensation got the results from the orchestrator's memory.
+    const compensation = dispatches.find((t) => t.runId === runId && t.taskId === 'c1.compensate')!;
+    expect(Object.keys(compensation.payload.results).sort()).toEqual(['c1', 'c2']);
+    const stored = await d.client.status(runId);
+    expect(stored).toMatchObject({ status: 'running', currentTask: 'c1.compensate', reduced: { dropped: ['snapshot.context.results'] } });
+    await d.orchestrator.close();
+    closers.splice(closers.indexOf(d.orchestrator), 1);
+    const second = await startKafkaOrchestrator({ ...base, prefix, registry });
+    closers.push(second);
+    const producer = await plainProducer();
+    await producer.send({
+      topic: topicNames(prefix).events,
+      messages: [{ key: runId, value: JSON.stringify({ v: 1, type: 'task.succeeded', id: randomUUID(), runId, taskId: 'c1.compensate', attempt: 1, time: new Date().toISOString(), payload: {} }) }],
+    });
+    await producer.disconnect();
+    const final = await d.client.wait(runId, { timeoutMs: 30_000 });
+    expect(final.status).toBe('failed');
+    expect(final.final!.failedTasks).toEqual(['c3', 'fin']);
+    // fin was never dispatched: the restored run no longer has the results it would need.
+    expect(dispatches.filter((t) => t.runId === runId).map((t) => t.taskId)).toEqual(['c1', 'c2', 'c1.compensate']);
+    expect(final.snapshot.context).toMatchObject({ compensated: ['c1.compensate'], finallyFailed: ['fin'], results: {} });
+    expect(final.reduced).toMatchObject({ dropped: ['snapshot.context.results'] });
+    expect(final.reduced!.reason).toMatch(new RegExp(`^run\\.state record of run ${runId} is 8\\d,\\d{3} bytes`));
+    expect(second.orchestrator.stats.restored).toBe(1);
+  });
+
   it('a record the broker refuses (its limit lowered after the orchestrator started) fails its run instead of being retried forever', async () => {
     const prefix = `rl-${randomUUID().slice(0, 8)}`;
     const d = await deployment(prefix, (task) => (task.taskId === 't1' ? { blob: 'z'.repeat(100_000) } : { ok: task.taskId }));
@@ -236,7 +276,7 @@ describe('no message wedges a partition', () => {
     const letters = new Map((await deadLetters(transport, prefix)).map((l) => [l.source.offset, l]));
     expect(letters.get('0')).toMatchObject({ raw: 'not json {', rawTruncated: false, source: { topic: topicNames(prefix).runs, partition: 0 } });
     expect(letters.get('0')!.reason).toMatch(/^run\.state record: not JSON: /);
-    expect(letters.get('1')!.reason).toBe('run.state record of run r-unknown cannot be restored: unknown sequence "nope" version 1 (known: quick, big)');
+    expect(letters.get('1')!.reason).toBe('run.state record of run r-unknown cannot be restored: unknown sequence "nope" version 1 (known: quick, big, comp)');
     expect(letters.get('2')!.reason).toMatch(/^run\.state record: runId: required; time: required; sequence: required/);
     expect(orchestrator.orchestrator.stats.restored).toBe(0);
   });
