@@ -46,6 +46,10 @@ export const ErrorCode = {
   storeIo: 'STORE_IO',
   /** Waiting for a run to end gave up before it ended; the run itself goes on. */
   waitTimeout: 'WAIT_TIMEOUT',
+  /** A record (a run's state, a dispatch) is larger than its topic accepts: the run it belongs to fails. */
+  recordTooLarge: 'RECORD_TOO_LARGE',
+  /** The broker rejected a record for a reason that retrying cannot change (an invalid record, say). */
+  recordRejected: 'RECORD_REJECTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,3 +1,4 @@
+import type { LockstepError } from '../core/errors.js';
 import type { DeadLetter, Envelope } from '../core/protocol/envelope.js';
 import type { PartitionOffset } from '../core/protocol/partition-offset.js';
 import type { RunState } from '../core/protocol/run-state.js';
@@ -22,6 +23,8 @@ export interface ConsumedMessage {
   readonly value: Envelope | null;
   /** The text as received; `undefined` when the transport passed the envelope in memory. */
   readonly raw: string | undefined;
+  /** When `value` is null: why the text is not an envelope (`payload.taskId: required`, `not JSON: ...`). */
+  readonly reason?: string;
   readonly partition: number;
   readonly offset: string;
 }
@@ -93,6 +96,13 @@ export interface SubscribeOptions {
    * durable offsets ignore it.
    */
   readonly offsetRecord?: (partition: number, nextOffset: string) => TopicMessage;
+  /**
+   * Exactly-once only: called when the broker refused one of the batch's output records for a reason that sending
+   * it again cannot change (`error.code` `RECORD_TOO_LARGE` or `RECORD_REJECTED`). The batch is then delivered
+   * again, as after any failed transaction: the handler must not produce that record again (it fails the run it
+   * belongs to), or the partition would be stuck on it.
+   */
+  readonly onRejected?: (record: TopicMessage, error: LockstepError) => void;
 }
 
 /** How messages move between orchestrators, workers and clients. Memory (embedded) and Kafka implement it. */
@@ -105,5 +115,10 @@ export interface Transport {
    * without durable topics leave it out.
    */
   readPartitions?(topic: string, partitions: readonly number[]): Promise<StoredMessage[]>;
+  /**
+   * The largest record each of `topics` accepts, in UTF-8 bytes of its key and value (the transport's own framing
+   * already taken off), as the broker says now. Transports without such a limit leave it out.
+   */
+  recordLimits?(topics: readonly string[]): Promise<ReadonlyMap<string, number>>;
   close(): Promise<void>;
 }

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RunEvent } from '../core/compile/types.js';
-import type { DeadLetter, Envelope } from '../core/protocol/envelope.js';
+import type { Envelope } from '../core/protocol/envelope.js';
 import { PROTOCOL_VERSION } from '../core/protocol/envelope.js';
-import type { ConsumedMessage } from '../ports/transport.js';
 import type { Reuse } from './run-state.js';
 
 let lastMs = NaN;
@@ -24,14 +23,6 @@ export function envelope(body: { type: Envelope['type']; runId: string; taskId?:
   message.id = randomUUID();
   message.time = isoTime(now);
   return message as Envelope;
-}
-
-/** The dead-letter record for a message that could not be processed. */
-export function deadLetterOf(message: ConsumedMessage, reason: string, now: number): DeadLetter {
-  return {
-    v: PROTOCOL_VERSION, type: 'dead-letter', reason, raw: message.raw ?? JSON.stringify(message.value),
-    source: { topic: message.topic, partition: message.partition, offset: message.offset }, time: isoTime(now),
-  };
 }
 
 /** The run event an events-topic message stands for; `undefined` for a type orchestrators do not consume. */

@@ -61,6 +61,12 @@ export interface OrchestratorStats {
   deadLettered: number;
   /** Runs restored from the run-state topic when their partition was assigned here. */
   restored: number;
+  /** Run-state records that could not be read or restored when their partition was assigned here (each dead-lettered). */
+  restoreFailed: number;
+  /** Records that would have exceeded their topic's limit: their run's attempt failed, or the state was stored reduced. */
+  oversized: number;
+  /** Records the broker refused for good (too large, invalid): their run failed when the batch came again. */
+  refused: number;
   /** Finished runs whose state was deleted from the run-state topic after the retention. */
   expired: number;
 }

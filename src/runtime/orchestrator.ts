@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command, RunEvent } from '../core/compile/types.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { Envelope } from '../core/protocol/envelope.js';
+import type { RunState } from '../core/protocol/run-state.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import { assertRunId } from '../core/protocol/partition-offset.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
@@ -15,8 +16,12 @@ import type { Pending } from './pending-writes.js';
 import { newPending, pendingFor, persistPending } from './pending-writes.js';
 import type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orchestrator-options.js';
 import { TimerService } from './timers.js';
-import { deadLetterOf, envelope, reuseFromWire, reuseToWire, toRunEvent } from './messages.js';
+import { envelope, reuseFromWire, reuseToWire, toRunEvent } from './messages.js';
 import { finalEntryOf, latestStates, offsetRecordOf, positionsOf, rejectedRunState, restoreRun, runStateOf } from './run-state-topic.js';
+import type { UnreadableRecord } from './run-state-topic.js';
+import { fitRun, outputTopics, RecordGuard } from './record-guard.js';
+import type { DeadLetterSource } from './record-limits.js';
+import { boundedEvent } from './record-limits.js';
 
 export type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orchestrator-options.js';
 
@@ -31,7 +36,10 @@ type FinalEntry = Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'ru
  * runs is recorded in one go.
  */
 export class Orchestrator {
-  readonly stats: OrchestratorStats = { applied: 0, ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0, restored: 0, expired: 0 };
+  readonly stats: OrchestratorStats = {
+    applied: 0, ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0, restored: 0, restoreFailed: 0, expired: 0, oversized: 0,
+    refused: 0,
+  };
   readonly #o: OrchestratorOptions;
   readonly #topics: ReturnType<typeof topicNames>;
   readonly #runs = new Map<string, LiveRun>();
@@ -49,6 +57,8 @@ export class Orchestrator {
   readonly #partitionOf = new Map<string, number>();
   /** Kafka mode: finished runs, for deleting their state after the retention. */
   readonly #expiry: FinishedRuns;
+  /** Kafka mode: keeps every record within its topic's limit. */
+  readonly #guard: RecordGuard;
   #subscription: Subscription | undefined;
 
   constructor(options: OrchestratorOptions) {
@@ -56,6 +66,7 @@ export class Orchestrator {
     this.#topics = topicNames(options.topicPrefix);
     this.#owner = options.owner ?? `orchestrator-${randomUUID()}`;
     this.#expiry = new FinishedRuns(options.keepFinishedMs ?? 7 * 24 * 3600_000);
+    this.#guard = new RecordGuard(this.stats, this.#topics);
     this.#timers = new TimerService(options.clock, (t) => {
       const message = this.#message({ type: 'timer.fired', runId: t.runId, payload: { timerId: t.timerId, dueAt: t.dueAt } });
       this.#o.transport.publish([{ topic: this.#topics.events, key: t.runId, value: message }]).catch((error: unknown) => {
@@ -71,6 +82,7 @@ export class Orchestrator {
     const keep = this.#o.runStateTopic;
     if (keep && !this.#o.transport.readPartitions) throw new LockstepError(ErrorCode.invalidUsage, 'runStateTopic needs a transport that can read partitions back (Kafka)');
     const group = this.#o.group ?? 'lockstep-orchestrators';
+    await this.#guard.load(this.#o.transport, outputTopics(this.#o.registry, this.#topics, this.#o.defaultQueue ?? 'default'));
     this.#subscription = await this.#o.transport.subscribe(
       {
         topic: this.#topics.events, group,
@@ -79,6 +91,7 @@ export class Orchestrator {
           onRevoked: async (p: readonly number[]) => this.#revoke(p),
           offsetRecord: (partition: number, offset: string) => offsetRecordOf(this.#topics, group, partition, offset, this.#o.clock.now()),
         } : {}),
+        onRejected: (record, error) => this.#guard.refused(record, error),
       },
       (batch) => this.#handle(batch),
     );
@@ -227,7 +240,7 @@ export class Orchestrator {
     for (const message of batch) {
       const env = message.value;
       if (!env) {
-        out.push(this.#deadLetter(message, 'malformed message'));
+        this.#deadLetter(out, message, `not a lockstep message: ${message.reason ?? 'unreadable'}`);
         continue;
       }
       if (env.type === 'run.start') {
@@ -236,28 +249,41 @@ export class Orchestrator {
       }
       const event = toRunEvent(env);
       if (!event) {
-        out.push(this.#deadLetter(message, `unexpected message type "${env.type}" on the events topic`));
+        this.#deadLetter(out, message, `type: expected an event (run.start, run.cancel, task.succeeded, task.failed, timer.fired), got "${env.type}"`);
         continue;
       }
       const run = this.#runs.get(env.runId);
       if (!run) {
         if (this.#finished.has(env.runId)) this.stats.ignored.late++;
-        else out.push(this.#deadLetter(message, `unknown run ${env.runId}`));
+        else this.#deadLetter(out, message, `runId: unknown run "${env.runId}"`);
         continue;
       }
       const p = pendingFor(pending, env.runId);
       p.cause = env.id;
-      this.#apply(run, event, at, p, out, after);
+      this.#apply(run, boundedEvent(event), at, p, out, after);
     }
-    if (this.#o.runStateTopic) {
-      this.#stateRecords(pending, at, out);
-      // One subscription batch holds one partition's messages: its transaction may delete that partition's expired runs.
-      if (batch.length > 0) this.#expire(batch[0]!.partition, at, out);
+    const dropped = new Set<TopicMessage>();
+    for (const [runId, p] of pending) {
+      const run = this.#runs.get(runId);
+      if (run && (p.create || p.entries.some((e) => e.type !== 'event.ignored'))) this.#fit(run, p, at, out, after, dropped);
     }
+    // One subscription batch holds one partition's messages: its transaction may delete that partition's expired runs.
+    if (this.#o.runStateTopic && batch.length > 0) this.#expire(batch[0]!.partition, at, out);
     await this.#persist(pending);
     for (const f of after) f();
     if (this.#o.onEntry) for (const p of pending.values()) for (const e of p.entries) this.#o.onEntry(e);
-    return out;
+    return dropped.size > 0 ? out.filter((m) => !dropped.has(m)) : out;
+  }
+
+  /** Kafka mode: the run's records of this batch within their topics' limits, then its state record (see {@link fitRun}). */
+  #fit(run: LiveRun, p: Pending, at: number, out: TopicMessage[], after: Array<() => void>, dropped: Set<TopicMessage>): void {
+    fitRun(this.#guard, run, p, {
+      fail: (taskId, attempt, message) =>
+        this.#apply(run, { type: 'TASK_FAILED', taskId, attempt, error: { message, code: ErrorCode.recordTooLarge, retriable: false } }, at, p, out, after),
+      stateRecord: () => (this.#o.runStateTopic ? this.#stateRecord(run, p, at) : undefined),
+      write: (m) => out.push(m),
+      drop: (m) => dropped.add(m),
+    });
   }
 
   async #begin(
@@ -274,13 +300,15 @@ export class Orchestrator {
       registered = this.#o.registry.resolve(payload.sequence, payload.version);
       assertInputWithinLimits(registered.program.sequence, payload.input);
     } catch (error) {
-      out.push(this.#deadLetter(message, (error as Error).message));
+      this.#deadLetter(out, message, `payload.sequence: ${(error as Error).message}`);
       // Kafka mode: the run's state says why it never started, for clients waiting on it.
       if (this.#o.runStateTopic) {
         const state = rejectedRunState(env, (error as Error).message, at);
         this.#remember(runId, finalEntryOf(state)!, message.partition);
         this.#expiry.track(message.partition, runId, at);
-        out.push({ topic: this.#topics.runs, key: runId, value: state });
+        const record = { topic: this.#topics.runs, key: runId, value: state };
+        const written = this.#guard.stateRecord(record, this.#guard.oversized(record, `run.state record of run ${runId}`));
+        if (written) out.push(written);
       }
       return;
     }
@@ -290,7 +318,7 @@ export class Orchestrator {
     } catch (error) {
       // Another process drives a run of this id: refused, like any run.start that cannot be applied.
       if (error instanceof LockstepError && error.code === ErrorCode.runLocked) {
-        out.push(this.#deadLetter(message, error.message));
+        this.#deadLetter(out, message, error.message);
         return;
       }
       this.fail(error);
@@ -335,16 +363,19 @@ export class Orchestrator {
         after.push(() => this.#finish(run.runId, final));
       }
     }
-    for (const c of commands) this.#execute(run, c, out, after, p.cause);
+    for (const c of commands) this.#execute(run, c, out, after, p);
   }
 
-  #execute(run: LiveRun, c: Command, out: TopicMessage[], after: Array<() => void>, cause?: string): void {
+  #execute(run: LiveRun, c: Command, out: TopicMessage[], after: Array<() => void>, p: Pending): void {
     const runId = run.runId;
     switch (c.type) {
       case 'dispatch':
-      case 'cancelTask':
-        out.push(taskCommandMessage(run, c, { topics: this.#topics, defaultQueue: this.#o.defaultQueue ?? 'default', now: this.#o.clock.now(), ...(cause ? { cause } : {}) }));
+      case 'cancelTask': {
+        const m = taskCommandMessage(run, c, { topics: this.#topics, defaultQueue: this.#o.defaultQueue ?? 'default', now: this.#o.clock.now(), ...(p.cause ? { cause: p.cause } : {}) });
+        out.push(m);
+        p.sent.push(m);
         break;
+      }
       case 'startTimer':
         after.push(() => this.#timers.arm({ runId, timerId: c.timerId, dueAt: run.timers.get(c.timerId) ?? this.#o.clock.now() + c.delayMs }));
         break;
@@ -361,6 +392,7 @@ export class Orchestrator {
     if (partition !== undefined) this.#expiry.track(partition, runId, entry.at);
     this.#runs.delete(runId);
     this.#partitionOf.delete(runId);
+    this.#guard.forget(runId);
     this.#timers.disarmRun(runId);
     this.#releases.get(runId)?.();
     this.#releases.delete(runId);
@@ -380,20 +412,16 @@ export class Orchestrator {
     }
   }
 
-  /** Kafka mode: the new state of every run this batch changed, for the run-state topic (same transaction). */
-  #stateRecords(pending: Map<string, Pending>, at: number, out: TopicMessage[]): void {
-    for (const [runId, p] of pending) {
-      const run = this.#runs.get(runId);
-      if (!run || (!p.create && p.entries.every((e) => e.type === 'event.ignored'))) continue;
-      const final = p.entries.find((e): e is FinalEntry => e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.cancelled');
-      let definitionHash: string | undefined;
-      try {
-        definitionHash = this.#o.registry.resolve(run.program.sequence.name, run.program.sequence.version).hash;
-      } catch {
-        // registered under another version since: the record goes without the hash
-      }
-      out.push({ topic: this.#topics.runs, key: runId, value: runStateOf(run, { ...(definitionHash ? { definitionHash } : {}), ...(final ? { final } : {}) }, at) });
+  /** Kafka mode: the run's new state, for the run-state topic (same transaction). */
+  #stateRecord(run: LiveRun, p: Pending, at: number): TopicMessage & { readonly value: RunState } {
+    const final = p.entries.find((e): e is FinalEntry => e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.cancelled');
+    let definitionHash: string | undefined;
+    try {
+      definitionHash = this.#o.registry.resolve(run.program.sequence.name, run.program.sequence.version).hash;
+    } catch {
+      // registered under another version since: the record goes without the hash
     }
+    return { topic: this.#topics.runs, key: run.runId, value: runStateOf(run, { ...(definitionHash ? { definitionHash } : {}), ...(final ? { final } : {}) }, at) };
   }
 
   /**
@@ -401,9 +429,10 @@ export class Orchestrator {
    * that state stands in each events partition (from its offset record, if there is one).
    */
   async #restore(group: string, partitions: readonly number[]): Promise<Map<number, string>> {
-    const { states, offsets } = latestStates(await this.#o.transport.readPartitions!(this.#topics.runs, partitions));
+    const { states, offsets, malformed } = latestStates(await this.#o.transport.readPartitions!(this.#topics.runs, partitions));
+    const unrestored: Array<{ source: DeadLetterSource; reason: string }> = malformed.map((m) => ({ source: this.#storedSource(m.record), reason: m.reason }));
     const finished: Array<{ runId: string; partition: number; at: number }> = [];
-    for (const { state, partition } of states.values()) {
+    for (const { state, partition, offset } of states.values()) {
       const final = finalEntryOf(state);
       if (final) {
         finished.push({ runId: state.runId, partition, at: final.at });
@@ -413,9 +442,15 @@ export class Orchestrator {
       let run: LiveRun;
       try {
         run = restoreRun(this.#o.registry, state);
-      } catch {
-        continue; // a sequence this orchestrator does not know: the run's events are dead-lettered as unknown
+      } catch (error) {
+        // A sequence this orchestrator does not know, a snapshot its machine cannot resolve: the run's events are
+        // dead-lettered as unknown from now on.
+        const record = { key: state.runId, value: JSON.stringify(state), partition, offset };
+        unrestored.push({ source: this.#storedSource(record), reason: `run.state record of run ${state.runId} cannot be restored: ${(error as Error).message}` });
+        continue;
       }
+      // Its stored state lost its results: whatever it dispatches from here would miss them.
+      if (state.reduced) this.#guard.markRestoredReduced(run.runId, state.reduced);
       this.#runs.set(run.runId, run);
       this.#partitionOf.set(run.runId, partition);
       for (const [timerId, dueAt] of run.timers) this.#timers.arm({ runId: run.runId, timerId, dueAt });
@@ -423,7 +458,24 @@ export class Orchestrator {
     }
     this.#expiry.drop(partitions);
     for (const f of finished.sort((a, b) => a.at - b.at)) this.#expiry.track(f.partition, f.runId, f.at);
+    await this.#unrestored(unrestored);
     return positionsOf(offsets, this.#topics.events, group, partitions);
+  }
+
+  /**
+   * Kafka mode: records of the run-state topic that could not be restored are counted and dead-lettered with the
+   * reason (outside any transaction: a takeover that reads them again dead-letters them again).
+   */
+  async #unrestored(failures: ReadonlyArray<{ source: DeadLetterSource; reason: string }>): Promise<void> {
+    if (failures.length === 0) return;
+    this.stats.restoreFailed += failures.length;
+    const out: TopicMessage[] = [];
+    for (const f of failures) this.#deadLetter(out, f.source, f.reason);
+    await this.#o.transport.publish(out);
+  }
+
+  #storedSource(record: UnreadableRecord['record']): DeadLetterSource {
+    return { topic: this.#topics.runs, partition: record.partition, offset: record.offset, key: record.key, raw: record.value ?? '' };
   }
 
   /** Kafka mode: tombstones for the partition's finished runs whose retention ran out, in the batch's transaction. */
@@ -450,6 +502,7 @@ export class Orchestrator {
     for (const [runId, partition] of this.#partitionOf) {
       if (!gone.has(partition)) continue;
       this.#runs.delete(runId);
+      this.#guard.forget(runId);
       this.#timers.disarmRun(runId);
       this.#releases.get(runId)?.();
       this.#releases.delete(runId);
@@ -457,9 +510,11 @@ export class Orchestrator {
     }
   }
 
-  #deadLetter(message: ConsumedMessage, reason: string): TopicMessage {
-    this.stats.deadLettered++;
-    return { topic: this.#topics.deadLetter, key: message.key ?? 'unknown', value: deadLetterOf(message, reason, this.#o.clock.now()) };
+  /** Adds the dead letter of a message that could not be processed (bounded to fit its topic) and counts it. */
+  #deadLetter(out: TopicMessage[], message: ConsumedMessage | DeadLetterSource, reason: string): void {
+    const raw = message.raw ?? JSON.stringify((message as ConsumedMessage).value);
+    const record = this.#guard.deadLetter({ topic: message.topic, partition: message.partition, offset: message.offset, key: message.key, raw }, reason, this.#o.clock.now());
+    if (record) out.push(record);
   }
 
   /** Records a batch's history; a store that cannot record it ends this orchestrator (see {@link Orchestrator.fail}). */

@@ -1,5 +1,6 @@
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { RunRecord, RunStore, RunUpdate } from '../ports/run-store.js';
+import type { TopicMessage } from '../ports/transport.js';
 
 /** What one batch does to one run's record: its creation, new history entries and field updates. */
 export interface Pending {
@@ -8,9 +9,13 @@ export interface Pending {
   update: { -readonly [K in keyof RunUpdate]: RunUpdate[K] };
   /** Id of the message being applied: dispatches name it as their cause. */
   cause?: string;
+  /** The run's task commands (dispatches, cancels) produced in this batch, in order. */
+  readonly sent: TopicMessage[];
+  /** How many of `sent` have been checked against their topic's record limit. */
+  checked: number;
 }
 
-export const newPending = (): Pending => ({ entries: [], update: {} });
+export const newPending = (): Pending => ({ entries: [], update: {}, sent: [], checked: 0 });
 
 /** The run's pending writes in this batch, created on first use. */
 export function pendingFor(pending: Map<string, Pending>, runId: string): Pending {

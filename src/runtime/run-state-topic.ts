@@ -64,38 +64,49 @@ export function restoreRun(registry: ProgramRegistry, state: RunState): LiveRun 
   return restoreRunOrThrow(registry, state);
 }
 
+/** A record of the run-state topic that could not be read back, and why. */
+export interface UnreadableRecord {
+  readonly record: StoredMessage;
+  readonly reason: string;
+}
+
 /**
  * What reading run-state partitions back found: the latest state of each run, the latest offset record of each
- * key (orchestrator group and partition), and records that did not parse.
+ * key (orchestrator group and partition), and the latest records that did not parse (a run whose latest state
+ * does not parse is not restored from an earlier one).
  */
 export interface LatestStates {
-  readonly states: Map<string, { state: RunState; partition: number }>;
+  readonly states: Map<string, { state: RunState; partition: number; offset: string }>;
   readonly offsets: Map<string, PartitionOffset>;
-  readonly malformed: number;
+  readonly malformed: UnreadableRecord[];
 }
 
 /** Keeps the last record of each key (a compacted topic may still hold older ones); tombstones remove a run. */
 export function latestStates(records: readonly StoredMessage[]): LatestStates {
-  const states = new Map<string, { state: RunState; partition: number }>();
+  const states = new Map<string, { state: RunState; partition: number; offset: string }>();
   const offsets = new Map<string, PartitionOffset>();
-  let malformed = 0;
+  const malformed = new Map<string, UnreadableRecord>();
   for (const r of records) {
     if (r.key === null) continue;
     if (isReservedKey(r.key)) {
       const offset = r.value === null ? undefined : parsePartitionOffset(r.value);
       if (offset?.success) offsets.set(r.key, offset.record);
-      else if (offset) malformed++;
+      else if (offset) malformed.set(r.key, { record: r, reason: `partition.offset record: ${offset.reason}` });
       continue;
     }
+    malformed.delete(r.key);
     if (r.value === null) {
       states.delete(r.key);
       continue;
     }
     const parsed = parseRunState(r.value);
-    if (parsed.success) states.set(r.key, { state: parsed.state, partition: r.partition });
-    else malformed++;
+    if (parsed.success) states.set(r.key, { state: parsed.state, partition: r.partition, offset: r.offset });
+    else {
+      states.delete(r.key);
+      malformed.set(r.key, { record: r, reason: `run.state record: ${parsed.reason}` });
+    }
   }
-  return { states, offsets, malformed };
+  return { states, offsets, malformed: [...malformed.values()] };
 }
 
 /** The state of a run that could not start (an unknown sequence): failed at once, with the reason. */

@@ -118,7 +118,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       try {
         return await send();
       } catch (error) {
-        // A transport that says retrying cannot help (closed) is not retried: the dispatch stays unacknowledged.
+        // Retrying cannot help when the transport says so: it is closed, or the broker refuses the record for good.
         if (closing || (error instanceof LockstepError && !error.retriable)) throw error;
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
@@ -151,9 +151,21 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       else stats.failed++;
       completed.set(key, message);
       if (completed.size > COMPLETED_MEMORY) completed.delete(completed.keys().next().value!);
+      const deliver = async (m: TopicMessage) => {
+        if (acks.length === 0) await untilDelivered(() => options.transport.publish([m]));
+        else await Promise.all(acks.map((a, i) => untilDelivered(() => a(i === 0 ? [m] : []))));
+      };
       try {
-        if (acks.length === 0) await untilDelivered(() => options.transport.publish([message]));
-        else await Promise.all(acks.map((a, i) => untilDelivered(() => a(i === 0 ? [message] : []))));
+        try {
+          await deliver(message);
+        } catch (error) {
+          if (closing || !(error instanceof LockstepError) || error.retriable) throw error;
+          // The outcome itself cannot be published (a result over the topic's limit): the attempt fails, for good.
+          const failure = { message: `its outcome could not be published: ${error.message}`, code: error.code, retriable: false };
+          message = { topic: topics.events, key: task.runId, value: envelope({ type: 'task.failed', ...base, payload: { error: failure } }, options.clock.now()) };
+          completed.set(key, message);
+          await deliver(message);
+        }
       } catch {
         completed.delete(key);
       }

@@ -1,8 +1,9 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { BatchContext, BatchHandler, SubscribeOptions, Subscription, TopicMessage } from '../../ports/transport.js';
-import { sleep, topicMessageChunks } from './encoding.js';
-import { consumerConfig, decodeMessage, isFenced, kafkaErrorTypes, producerConfig } from './kafka-client.js';
+import type { Chunk } from './encoding.js';
+import { singleRecordChunks, sleep, topicMessageChunks } from './encoding.js';
+import { consumerConfig, decodeMessage, isFenced, isRecordRejection, kafkaErrorTypes, producerConfig, transportError } from './kafka-client.js';
 import { createTransactionalProducer } from './transactional-producer.js';
 
 /** What a subscription needs from its transport. */
@@ -17,6 +18,8 @@ export interface SubscriptionDeps {
   readonly log: (message: string, extra?: Record<string, unknown>) => void;
   /** Delay before a batch whose handler threw is delivered again. */
   readonly redeliveryDelayMs: number;
+  /** The largest produce chunk, in bytes: no record batch to one partition may exceed its topic's limit. */
+  readonly chunkBytes: () => number;
 }
 
 /** How long a fenced partition waits for a rebalance before it tries to take its partition back. */
@@ -86,6 +89,8 @@ export class ExactlyOnceSubscription implements Subscription {
   readonly #owned = new Map<number, Pipe>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #assigned = new Set<number>();
+  /** Partitions whose last transaction was refused by the broker: their next one sends each record alone, to tell which. */
+  readonly #isolate = new Set<number>();
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -296,6 +301,18 @@ export class ExactlyOnceSubscription implements Subscription {
     });
   }
 
+  /** A chunk of the partition's output was refused for good: name its record to the handler, or isolate it next time. */
+  #rejected(pipe: Pipe, chunk: Chunk, error: unknown): void {
+    const { topic, onRejected } = this.#d.options;
+    if (chunk.records.length > 1) {
+      this.#isolate.add(pipe.partition);
+      return;
+    }
+    const record = chunk.records[0]!;
+    this.#d.log('the broker refused a record for good', { topic, partition: pipe.partition, recordTopic: record.topic, key: record.key, error: String(error) });
+    onRejected?.(record, transportError(`${record.topic} refused the record with key ${JSON.stringify(record.key)}`, error));
+  }
+
   /** The partition's state may be ahead of what was committed: revoke it, and take it back unless fenced. */
   async #fail(pipe: Pipe, fenced: boolean): Promise<void> {
     if (pipe.broken) return;
@@ -359,23 +376,32 @@ export class ExactlyOnceSubscription implements Subscription {
       const offset = next(batches[batches.length - 1]!.lastOffset);
       const out = batches.flatMap((b) => b.out);
       if (offsetRecord) out.push(offsetRecord(pipe.partition, offset));
-      const chunks = topicMessageChunks(out);
+      const chunks = this.#isolate.has(pipe.partition) ? singleRecordChunks(out) : topicMessageChunks(out, this.#d.chunkBytes());
       try {
         for (let attempt = 1; ; attempt++) {
           const txn = await pipe.producer.transaction();
           let committing = false;
+          let refused: Chunk | undefined;
           try {
             // The output (AddPartitionsToTxn, then Produce) and the offsets (AddOffsetsToTxn, then TxnOffsetCommit)
             // do not depend on each other: both are sent at once, and the commit waits for both.
             const sent = await Promise.allSettled([
               (async () => {
-                for (const chunk of chunks) await txn.sendBatch({ topicMessages: chunk, acks: -1 });
+                for (const chunk of chunks) {
+                  try {
+                    await txn.sendBatch({ topicMessages: chunk.topicMessages, acks: -1 });
+                  } catch (error) {
+                    refused = chunk;
+                    throw error;
+                  }
+                }
               })(),
               offsetRecord ? Promise.resolve() : txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: pipe.partition, offset }] }] }),
             ]);
             for (const r of sent) if (r.status === 'rejected') throw r.reason;
             committing = true;
             await txn.commit();
+            this.#isolate.delete(pipe.partition);
             if (offsetRecord) {
               pipe.committed = offset;
               this.#hint(pipe, offset);
@@ -383,6 +409,9 @@ export class ExactlyOnceSubscription implements Subscription {
             break;
           } catch (error) {
             if (txn.isActive()) await txn.abort().catch(() => {});
+            // Records the broker refused for good (too large, invalid) would be refused on every retry: find the one
+            // record (a transaction of single-record chunks next time), have the handler drop it, and start over.
+            if (!committing && refused && isRecordRejection(error)) this.#rejected(pipe, refused, error);
             // The coordinator is still completing the previous transaction: nothing of this one was committed,
             // so it is safe to abort it and run it again. A failed commit, though, may have committed: restore.
             if (committing || attempt >= MAX_TXN_ATTEMPTS || !kafkaErrorTypes(error).some((t) => RETRIABLE_TXN.has(t))) throw error;

@@ -95,13 +95,13 @@ export function producerConfig(transactionalId?: string): ProducerConfig {
   };
 }
 
-/** Turns a fetched message into a consumed one; text that is not a valid envelope keeps `value: null` and its raw text. */
+/** Turns a fetched message into a consumed one; text that is not a valid envelope keeps `value: null`, its raw text and why. */
 export function decodeMessage(topic: string, partition: number, message: KafkaMessage): ConsumedMessage {
   const raw = message.value === null ? '' : message.value.toString('utf8');
   const parsed = parseEnvelope(raw);
   return {
     topic, partition, offset: message.offset, key: message.key === null ? null : message.key.toString('utf8'),
-    value: parsed.success ? parsed.envelope : null, raw,
+    value: parsed.success ? parsed.envelope : null, raw, ...(parsed.success ? {} : { reason: message.value === null ? 'a tombstone (no value)' : parsed.reason }),
   };
 }
 
@@ -129,9 +129,25 @@ export function isFenced(error: unknown): boolean {
   return kafkaErrorTypes(error).some((t) => t === 'INVALID_PRODUCER_EPOCH' || t === 'PRODUCER_FENCED' || t === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED');
 }
 
-/** Wraps a client failure in lockstep's taxonomy. */
+/** Broker errors about the records themselves: sending the same records again fails the same way. */
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+const REJECTED = new Set([...TOO_LARGE, 'INVALID_RECORD', 'INVALID_TIMESTAMP', 'UNSUPPORTED_FOR_MESSAGE_FORMAT']);
+
+/** True when the broker refused the records for a reason that retrying them cannot change (too large, invalid). */
+export function isRecordRejection(error: unknown): boolean {
+  return kafkaErrorTypes(error).some((t) => REJECTED.has(t));
+}
+
+/**
+ * Wraps a client failure in lockstep's taxonomy: records the broker refused for good are `RECORD_TOO_LARGE` or
+ * `RECORD_REJECTED` (not retriable), anything else `TRANSPORT_UNAVAILABLE` (retriable).
+ */
 export function transportError(what: string, error: unknown): LockstepError {
-  return new LockstepError(ErrorCode.transportUnavailable, `${what}: ${(error as Error)?.message ?? String(error)}`, { retriable: true, cause: error });
+  const message = `${what}: ${(error as Error)?.message ?? String(error)}`;
+  const types = kafkaErrorTypes(error);
+  if (types.some((t) => TOO_LARGE.has(t))) return new LockstepError(ErrorCode.recordTooLarge, message, { retriable: false, cause: error });
+  if (types.some((t) => REJECTED.has(t))) return new LockstepError(ErrorCode.recordRejected, message, { retriable: false, cause: error });
+  return new LockstepError(ErrorCode.transportUnavailable, message, { retriable: true, cause: error });
 }
 
 /** The partition a key lands in among `partitions`: kafkajs' default partitioner (murmur2, as Java clients do). */

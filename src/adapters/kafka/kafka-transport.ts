@@ -1,12 +1,12 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { BatchHandler, StoredMessage, SubscribeOptions, Subscription, TopicMessage, Transport } from '../../ports/transport.js';
 import { AtLeastOnceSubscription } from './at-least-once-subscription.js';
-import { topicMessageChunks } from './encoding.js';
+import { CHUNK_BYTES, topicMessageChunks } from './encoding.js';
 import { ExactlyOnceSubscription } from './exactly-once-subscription.js';
 import type { KafkaConnectionOptions } from './kafka-client.js';
-import { createKafka, producerConfig, transportError } from './kafka-client.js';
+import { createKafka, isRecordRejection, producerConfig, transportError } from './kafka-client.js';
 import { readPartitions } from './partition-reader.js';
-import { partitionCounts } from './topic-admin.js';
+import { partitionCounts, recordLimits } from './topic-admin.js';
 
 /** Options of {@link KafkaTransport}. */
 export interface KafkaTransportOptions extends KafkaConnectionOptions {
@@ -39,6 +39,8 @@ export class KafkaTransport implements Transport {
   #pending: Pending[] = [];
   #flushing = false;
   #closed = false;
+  /** The largest produce chunk: the smallest record limit read so far, at most {@link CHUNK_BYTES}. */
+  #chunkBytes = CHUNK_BYTES;
 
   constructor(options: KafkaTransportOptions) {
     this.#o = options;
@@ -84,10 +86,14 @@ export class KafkaTransport implements Transport {
       const items = this.#pending;
       this.#pending = [];
       try {
-        const producer = await this.#producerReady();
-        for (const chunk of topicMessageChunks(items.flatMap((i) => i.messages))) await producer.sendBatch({ topicMessages: chunk, acks: -1 });
+        await this.#send(items.flatMap((i) => i.messages));
         for (const i of items) i.resolve();
       } catch (error) {
+        if (items.length > 1 && isRecordRejection(error)) {
+          // One caller's record was refused for good (too large, say): the others' still go out.
+          for (const i of items) await this.#send(i.messages).then(i.resolve, (e: unknown) => i.reject(transportError('cannot publish to Kafka', e)));
+          continue;
+        }
         const failure = transportError('cannot publish to Kafka', error);
         for (const i of items) i.reject(failure);
       }
@@ -95,11 +101,17 @@ export class KafkaTransport implements Transport {
     this.#flushing = false;
   }
 
+  async #send(messages: readonly TopicMessage[]): Promise<void> {
+    const producer = await this.#producerReady();
+    for (const chunk of topicMessageChunks(messages, this.#chunkBytes)) await producer.sendBatch({ topicMessages: chunk.topicMessages, acks: -1 });
+  }
+
   async subscribe(options: SubscribeOptions, handler: BatchHandler): Promise<Subscription> {
     const admin = await this.admin();
     const partitions = (await partitionCounts(admin, [options.topic]).catch(() => new Map<string, number>())).get(options.topic) ?? 1;
     const deps = {
       kafka: this.kafka, admin: () => this.admin(), options, handler, partitions, publish: (m: readonly TopicMessage[]) => this.publish(m),
+      chunkBytes: () => this.#chunkBytes,
       log: this.#o.onLog ?? (() => {}), redeliveryDelayMs: this.#o.redeliveryDelayMs ?? 200,
     };
     const subscription = options.delivery === 'at-least-once' ? new AtLeastOnceSubscription(deps) : new ExactlyOnceSubscription(deps);
@@ -120,6 +132,13 @@ export class KafkaTransport implements Transport {
 
   async readPartitions(topic: string, partitions: readonly number[]): Promise<StoredMessage[]> {
     return readPartitions(this.kafka, await this.admin(), topic, partitions);
+  }
+
+  /** Each topic's `max.message.bytes` (the broker's `message.max.bytes` if it has none) less a batch's framing. */
+  async recordLimits(topics: readonly string[]): Promise<ReadonlyMap<string, number>> {
+    const limits = await recordLimits(await this.admin(), topics);
+    for (const bytes of limits.values()) this.#chunkBytes = Math.min(this.#chunkBytes, bytes);
+    return limits;
   }
 
   async close(): Promise<void> {

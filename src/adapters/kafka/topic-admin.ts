@@ -77,3 +77,56 @@ export async function partitionCounts(admin: Admin, topics: readonly string[]): 
   const { topics: meta } = await admin.fetchTopicMetadata({ topics: [...topics] });
   return new Map(meta.map((t) => [t.name, t.partitions.length]));
 }
+
+/** Kafka's own default of `message.max.bytes`, when the broker does not say. */
+const BROKER_DEFAULT_MAX_BYTES = 1_048_588;
+/**
+ * Bytes of a record batch besides its records' keys and values: the batch header (61 bytes) and each record's
+ * framing (lengths, offsets, timestamps: at most ~40 bytes), rounded up. One record alone in a batch fits its
+ * topic's `max.message.bytes` when its key and value take at most that much less.
+ */
+export const BATCH_OVERHEAD_BYTES = 256;
+/** Framing of each further record in a batch (see {@link BATCH_OVERHEAD_BYTES}). */
+export const RECORD_OVERHEAD_BYTES = 64;
+
+/**
+ * The largest record (key and value, UTF-8 bytes) each topic accepts: its `max.message.bytes`, or the broker's
+ * `message.max.bytes` for a topic that cannot be described, less {@link BATCH_OVERHEAD_BYTES}.
+ */
+export async function recordLimits(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+  let broker: Promise<number> | undefined;
+  const brokerLimit = () => (broker ??= brokerMaxBytes(admin));
+  const limits = new Map<string, number>();
+  await Promise.all(topics.map(async (name) => {
+    let bytes: number | undefined;
+    try {
+      const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: CONFIG_TOPIC, name, configNames: ['max.message.bytes'] }] });
+      bytes = positive(described.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+    } catch {
+      // not created yet, or not allowed to describe it: the broker's limit is what it will get
+    }
+    limits.set(name, Math.max(0, (bytes ?? (await brokerLimit())) - BATCH_OVERHEAD_BYTES));
+  }));
+  return limits;
+}
+
+/** kafkajs' ConfigResourceTypes (a const enum in its typings only). */
+const CONFIG_TOPIC = 2;
+const CONFIG_BROKER = 4;
+
+async function brokerMaxBytes(admin: Admin): Promise<number> {
+  try {
+    const { brokers } = await admin.describeCluster();
+    const id = brokers[0]?.nodeId;
+    if (id === undefined) return BROKER_DEFAULT_MAX_BYTES;
+    const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: CONFIG_BROKER, name: String(id), configNames: ['message.max.bytes'] }] });
+    return positive(described.resources[0]?.configEntries.find((e) => e.configName === 'message.max.bytes')?.configValue) ?? BROKER_DEFAULT_MAX_BYTES;
+  } catch {
+    return BROKER_DEFAULT_MAX_BYTES;
+  }
+}
+
+function positive(text: string | undefined): number | undefined {
+  const n = Number(text);
+  return text !== undefined && Number.isInteger(n) && n > 0 ? n : undefined;
+}

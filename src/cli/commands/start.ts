@@ -28,10 +28,15 @@ export function describeState(state: RunState): string {
   const done = context.completed?.length ?? 0;
   if (state.status === 'running') {
     const stopping = context.stopping ? `, waiting for ${context.stopping.taskId} (attempt ${context.stopping.attempt}, stopped) to end` : '';
-    return `${state.runId}: running ${state.sequence} v${state.version}, ${done} task(s) done${state.currentTask ? `, ${state.currentTask} in flight (attempt ${context.attempts?.[state.currentTask] ?? 1})` : ''}${stopping}`;
+    return `${state.runId}: running ${state.sequence} v${state.version}, ${done} task(s) done${state.currentTask ? `, ${state.currentTask} in flight (attempt ${context.attempts?.[state.currentTask] ?? 1})` : ''}${stopping}${reducedNote(state)}`;
   }
   const f = state.final;
-  return `${state.runId}: ${state.status} ${state.sequence} v${state.version} in ${formatDuration(f?.durationMs ?? state.updatedAt - state.createdAt)}${f?.reason ? `: ${f.reason}` : ''}${f && f.failedTasks.length > 0 ? ` (failed: ${f.failedTasks.join(', ')})` : ''}`;
+  return `${state.runId}: ${state.status} ${state.sequence} v${state.version} in ${formatDuration(f?.durationMs ?? state.updatedAt - state.createdAt)}${f?.reason ? `: ${f.reason}` : ''}${f && f.failedTasks.length > 0 ? ` (failed: ${f.failedTasks.join(', ')})` : ''}${reducedNote(state)}`;
+}
+
+/** What a state stored reduced (over its topic's record limit) left out, and why. */
+function reducedNote(state: RunState): string {
+  return state.reduced ? `\nstored without ${state.reduced.dropped.join(', ')}: ${state.reduced.reason}` : '';
 }
 
 /** `lockstep start <sequence>`: asks the orchestrators to start a run; with `--wait`, waits for its end. */

@@ -102,12 +102,22 @@ export const EnvelopeSchema = z.discriminatedUnion('type', [
   TimerFiredSchema,
 ]);
 
-/** What lands on the dead-letter topic: the original text and why it was rejected. */
+/**
+ * What lands on the dead-letter topic: why a record was rejected, and the record's text, or the start of it when
+ * it is long (`rawTruncated`), with the whole text's size and sha256, so that a dead letter always fits its topic.
+ */
 export interface DeadLetter {
   readonly v: typeof PROTOCOL_VERSION;
   readonly type: 'dead-letter';
   readonly reason: string;
+  /** The text as received, or its first bytes (see `rawTruncated`). */
   readonly raw: string;
+  /** Size of the whole text as received, in UTF-8 bytes. */
+  readonly rawBytes: number;
+  /** sha256 of the whole text as received (UTF-8), hex. */
+  readonly rawSha256: string;
+  /** True when `raw` holds only the start of the text. */
+  readonly rawTruncated: boolean;
   readonly source: { readonly topic: string; readonly partition: number; readonly offset: string };
   readonly time: string;
 }

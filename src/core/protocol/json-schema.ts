@@ -11,7 +11,14 @@ export const DeadLetterSchema = z.object({
   v: z.literal(PROTOCOL_VERSION),
   type: z.literal('dead-letter'),
   reason: z.string(),
+  /** The text as received, or its first bytes when `rawTruncated`. */
   raw: z.string(),
+  /** Size of the whole text as received, in UTF-8 bytes. */
+  rawBytes: z.number().int().min(0).optional(),
+  /** sha256 of the whole text as received (UTF-8), hex. */
+  rawSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /** True when `raw` holds only the start of the text. */
+  rawTruncated: z.boolean().optional(),
   source: z.object({ topic: z.string(), partition: z.number().int(), offset: z.string() }),
   time: z.string(),
 });

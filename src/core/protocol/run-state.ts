@@ -52,6 +52,12 @@ export const RunStateSchema = z.object({
   completions: z.array(CompletionSchema),
   /** Set once the run has ended. */
   final: RunFinalSchema.optional(),
+  /**
+   * Set when the whole state would not fit the topic's record limit: what was left out (`snapshot.context.results`,
+   * then `snapshot.context.input`, then the snapshot itself) and why. A running run restored from such a record
+   * fails every task it dispatches after that, with this reason.
+   */
+  reduced: z.object({ reason: z.string(), dropped: z.array(z.string()) }).optional(),
 }).superRefine((s, ctx) => {
   const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   const running = s.status === 'running';
@@ -67,6 +73,8 @@ export const RunStateSchema = z.object({
   }
   const context = s.snapshot.context;
   if (context.runId !== s.runId) issue(['snapshot', 'context', 'runId'], `expected "${s.runId}" (the record's runId), got ${JSON.stringify(context.runId) ?? 'nothing'}`);
+  // A state too large for its topic may be stored without its snapshot: only its status and outcome remain.
+  if (s.reduced?.dropped.includes('snapshot')) return;
   if (s.snapshot.value === REJECTED_STATE) {
     // A run that never started keeps only its id and input.
     if (s.status !== 'failed') issue(['snapshot', 'value'], `"${REJECTED_STATE}" is the state of a run that never started, which failed; got status "${s.status}"`);
