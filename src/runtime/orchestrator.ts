@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Command, RunEvent } from '../core/compile/types.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
+import { assertInput } from '../core/input-limits.js';
 import type { Envelope } from '../core/protocol/envelope.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import { assertRunId } from '../core/protocol/partition-offset.js';
@@ -82,6 +83,7 @@ export class Orchestrator {
   async startRun(request: StartRequest): Promise<string> {
     const runId = request.runId ?? randomUUID();
     assertRunId(runId);
+    assertInput(request.input ?? null);
     this.#o.registry.resolve(request.sequence, request.version);
     const payload = {
       sequence: request.sequence,
