@@ -63,6 +63,12 @@ function firstInvalidUtf8(bytes: Buffer): number {
       hi = mid;
     }
   }
+  // Decoding fails at the byte after an incomplete character: report where that character starts.
+  if (lo >= bytes.length || bytes[lo]! < 0x80 || (bytes[lo]! & 0xc0) === 0xc0) {
+    let start = lo - 1;
+    while (start > 0 && (bytes[start]! & 0xc0) === 0x80) start--;
+    if (start >= 0 && bytes[start]! >= 0x80) return start;
+  }
   return lo;
 }
 
