@@ -7,7 +7,7 @@ import { describeValue, problemsFromIssues } from '../core/sequence/problems.js'
 
 /** A run's input: any JSON that can be stored and passed to every task (see {@link inputProblems}). */
 const runInput = z.unknown().superRefine((value, ctx) => {
-  for (const p of inputProblems(value, [])) ctx.addIssue({ code: 'custom', message: p.path === '(root)' ? p.message : `at ${p.path}: ${p.message}` });
+  for (const p of inputProblems(value)) ctx.addIssue({ code: 'custom', message: p.path === 'input' ? p.message : `at ${p.path}: ${p.message}` });
 });
 
 const name = z.string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` }).min(1, { error: 'expected a non-empty string' }).max(200);
