@@ -6,8 +6,11 @@ import { scanNesting } from './nesting-scan.js';
 import type { Problem } from './problems.js';
 import { describeValue } from './problems.js';
 
-/** Largest sequence definition text lockstep reads, in bytes (UTF-8): 4 MiB, about 40,000 tasks. */
-export const MAX_DEFINITION_BYTES = 4 * 1_048_576;
+/**
+ * Largest sequence definition text lockstep reads, in bytes (UTF-8): 2 MiB, some 30,000 tasks. The YAML parser
+ * reads about a megabyte a second, so the cap also bounds how long one file can hold up `validate` or `serve`.
+ */
+export const MAX_DEFINITION_BYTES = 2 * 1_048_576;
 
 /**
  * Most alias expansions a YAML definition may make (YAML's own guard against "billion laughs" texts, where
