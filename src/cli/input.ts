@@ -1,22 +1,44 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { ErrorCode, LockstepError } from '../core/errors.js';
+import { inputProblems, MAX_INPUT_BYTES } from '../core/input-limits.js';
+import { formatSize } from '../core/sequence/limits.js';
 
-/** Reads `--input`: inline JSON, or `@path` to a JSON file. Returns null when absent. */
+/** Input text read at most: whitespace aside, a text this long cannot hold an input within the limit. */
+const MAX_INPUT_TEXT_BYTES = 16 * MAX_INPUT_BYTES;
+
+/**
+ * Reads `--input`: inline JSON, or `@path` to a JSON file. Returns null when absent. An input that could not
+ * be stored or passed to the tasks (nested too deeply, too large) is refused here, before anything runs.
+ *
+ * @throws LockstepError `INVALID_USAGE` (exit 2) with the reason.
+ */
 export function parseInputOption(value: string | undefined, cwd: string): unknown {
   if (value === undefined) return null;
   let text = value;
   let where = '--input';
   if (value.startsWith('@')) {
     where = value.slice(1);
+    const url = new URL(where, `file://${cwd}/`);
     try {
-      text = readFileSync(new URL(where, `file://${cwd}/`), 'utf8');
+      const size = statSync(url).size;
+      if (size > MAX_INPUT_TEXT_BYTES) {
+        throw new LockstepError(ErrorCode.invalidUsage, `--input: ${where} has ${size} bytes; an input is at most ${formatSize(MAX_INPUT_BYTES)} as JSON`);
+      }
+      text = readFileSync(url, 'utf8');
     } catch (error) {
+      if (error instanceof LockstepError) throw error;
       throw new LockstepError(ErrorCode.invalidUsage, `--input: cannot read ${where}: ${(error as Error).message}`);
     }
   }
+  let input: unknown;
   try {
-    return JSON.parse(text);
+    input = JSON.parse(text);
   } catch (error) {
     throw new LockstepError(ErrorCode.invalidUsage, `${where}: expected JSON, ${(error as Error).message}`);
   }
+  const problems = inputProblems(input);
+  if (problems.length > 0) {
+    throw new LockstepError(ErrorCode.invalidUsage, `--input${where === '--input' ? '' : ` (${where})`}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+  }
+  return input;
 }

@@ -51,7 +51,8 @@ async function startRecorded(backend: ServeBackend, request: StartRequest, waitM
   });
   try {
     await backend.startRun({ ...request, runId });
-    return { runId, recorded: await recorded };
+    // The entry may have been recorded before the subscription saw it: the store has the last word.
+    return { runId, recorded: (await recorded) || (await backend.getRun(runId)) !== undefined };
   } finally {
     clearTimeout(timer);
     unsubscribe();

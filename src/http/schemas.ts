@@ -1,7 +1,14 @@
 import { z } from 'zod';
+import { inputProblems } from '../core/input-limits.js';
+import { MAX_NESTING_DEPTH, nestingProblem } from '../core/nesting.js';
 import { TaskFailedSchema, TaskSucceededSchema } from '../core/protocol/envelope.js';
 import type { Problem } from '../core/sequence/problems.js';
 import { describeValue, problemsFromIssues } from '../core/sequence/problems.js';
+
+/** A run's input: any JSON that can be stored and passed to every task (see {@link inputProblems}). */
+const runInput = z.unknown().superRefine((value, ctx) => {
+  for (const p of inputProblems(value)) ctx.addIssue({ code: 'custom', message: p.path === 'input' ? p.message : `at ${p.path}: ${p.message}` });
+});
 
 const name = z.string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` }).min(1, { error: 'expected a non-empty string' }).max(200);
 
@@ -10,8 +17,8 @@ export const StartRunBody = z.strictObject({
   sequence: name,
   /** @default the version loaded last */
   version: z.string().min(1).optional(),
-  /** The run's input, any JSON. @default null */
-  input: z.unknown().optional(),
+  /** The run's input, any JSON within the input limits (nesting, size). @default null */
+  input: runInput.optional(),
 });
 
 /** `POST /api/runs/:runId/cancel`. */
@@ -22,7 +29,7 @@ export const RerunBody = z.strictObject({
   /** Main task to run again from. @default the first task that did not succeed */
   from: name.optional(),
   /** @default the earlier run's input */
-  input: z.unknown().optional(),
+  input: runInput.optional(),
 });
 
 const statuses = ['running', 'interrupted', 'succeeded', 'failed', 'cancelled'] as const;
@@ -66,5 +73,9 @@ export function parseIngest(value: unknown): Parsed<z.infer<typeof IngestBody>> 
   if (type !== 'task.succeeded' && type !== 'task.failed') {
     return { success: false, problems: [{ path: 'type', message: `expected "task.succeeded" or "task.failed", got ${describeValue(type)}` }] };
   }
-  return parseRequest(IngestBody, value);
+  const parsed = parseRequest(IngestBody, value);
+  if (!parsed.success) return parsed;
+  // A result nested past the limit could not be stored: it is refused here, not retried by the store forever.
+  const nested = nestingProblem(parsed.data.payload, MAX_NESTING_DEPTH, ['payload']);
+  return nested ? { success: false, problems: [nested] } : parsed;
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode, LockstepError } from '../core/errors.js';
+import type { Problem } from '../core/sequence/problems.js';
 import type { TaskSpec } from '../core/sequence/types.js';
 import type { Program } from '../core/step.js';
 import type { ServeBackend, ServedSequence } from './backend.js';
@@ -16,6 +17,12 @@ export interface TaskSummary {
   readonly onFailure: 'stop' | 'continue';
   /** Id of the task's compensation, when it has one. */
   readonly compensate?: string;
+}
+
+/** A file of the machines directory that is not served, with every problem found in it. */
+export interface RejectedDefinition {
+  readonly source: string;
+  readonly problems: readonly Problem[];
 }
 
 /** A served sequence as the API lists it. */
@@ -74,9 +81,12 @@ export async function sendSvg(graphs: GraphCache, program: Program): Promise<{ t
   return { type: 'image/svg+xml; charset=utf-8', body: await graphs.svg(program) };
 }
 
-/** `GET /api/sequences[/:name[/graph.svg|graph.json|stately.json]]`. */
-export function sequenceRoutes(app: FastifyInstance, backend: ServeBackend, graphs: GraphCache): void {
-  app.get('/api/sequences', async () => ({ sequences: backend.sequences().map(sequenceSummary) }));
+/**
+ * `GET /api/sequences[/:name[/graph.svg|graph.json|stately.json]]`. The list also names the files that were not
+ * loaded (`invalid`), with their problems, so a bad file is visible without the server's log.
+ */
+export function sequenceRoutes(app: FastifyInstance, backend: ServeBackend, graphs: GraphCache, rejected: readonly RejectedDefinition[] = []): void {
+  app.get('/api/sequences', async () => ({ sequences: backend.sequences().map(sequenceSummary), invalid: rejected }));
 
   app.get<{ Params: { name: string } }>('/api/sequences/:name', async (request) => {
     const s = findSequence(backend, request.params.name);

@@ -1,11 +1,13 @@
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, onRequestHookHandler } from 'fastify';
 import { ErrorCode, LockstepError } from '../core/errors.js';
+import { MAX_INPUT_BYTES } from '../core/input-limits.js';
 import { checkBearer } from './auth.js';
 import type { ServeBackend } from './backend.js';
 import { GraphCache } from './graphs.js';
 import { runRoutes, START_WAIT_MS } from './run-routes.js';
 import { sequenceRoutes } from './sequence-routes.js';
+import type { RejectedDefinition } from './sequence-routes.js';
 import { uiRoutes } from './ui-assets.js';
 
 export interface HttpServerOptions {
@@ -20,8 +22,13 @@ export interface HttpServerOptions {
    * @default any host
    */
   readonly allowedHosts?: readonly string[];
-  /** Largest request body accepted, in bytes. @default 1048576 (1 MiB) */
+  /**
+   * Largest request body accepted, in bytes. @default {@link MAX_INPUT_BYTES} + 64 KiB, so that an input over
+   * its limit is answered with the input's own 400, not with a bare "body too large"
+   */
   readonly bodyLimit?: number;
+  /** Files of the machines directory that were not loaded, listed by `GET /api/sequences` with their problems. */
+  readonly rejected?: readonly RejectedDefinition[];
 }
 
 /** HTTP status of each error code the API can answer with. */
@@ -66,7 +73,7 @@ function requestErrorMessage(error: FastifyError): string {
  * page at `/`. Errors answer `{ error: { code, message, problems? } }` with a 4xx status for bad requests.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true });
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? MAX_INPUT_BYTES + 65_536, forceCloseConnections: true });
   const graphs = new GraphCache();
   // Bodies are JSON only: anything else is 415, not a string handed to the schemas.
   app.removeContentTypeParser('text/plain');
@@ -98,7 +105,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   }
 
   app.get('/api/health', async () => ({ ok: true, mode: options.backend.mode, sequences: options.backend.sequences().length, auth: Boolean(options.token) }));
-  sequenceRoutes(app, options.backend, graphs);
+  sequenceRoutes(app, options.backend, graphs, options.rejected ?? []);
   runRoutes(app, options.backend, graphs, auth, options.startWaitMs ?? START_WAIT_MS);
   uiRoutes(app);
   return app;

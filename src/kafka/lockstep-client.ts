@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { KafkaTransport, endOffsets, partitionCounts, partitionOf, tailPartitions } from '../adapters/kafka/index.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
+import { assertInput } from '../core/input-limits.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import { assertRunId } from '../core/protocol/partition-offset.js';
 import type { RunState } from '../core/protocol/run-state.js';
@@ -61,6 +62,7 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
     async start(sequence, start = {}) {
       const runId = start.runId ?? randomUUID();
       assertRunId(runId);
+      assertInput(start.input ?? null);
       const payload = { sequence, ...(start.version ? { version: start.version } : {}), input: start.input ?? null };
       await transport.publish([{ topic: topics.events, key: runId, value: envelope({ type: 'run.start', runId, payload }, Date.now()) }]);
       return runId;

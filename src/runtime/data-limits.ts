@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import type { RunContext, RunEvent, TaskError } from '../core/compile/types.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
+import { assertInput } from '../core/input-limits.js';
 import type { DataLimits } from '../core/sequence/limits.js';
 import { DEFAULT_RUN_BYTES, formatBytes, resultTooLargeMessage, runTooLargeMessage } from '../core/sequence/limits.js';
 import type { Sequence } from '../core/sequence/types.js';
@@ -68,11 +69,13 @@ export function admitResult(run: object, context: RunContext, event: RunEvent, l
 }
 
 /**
- * Refuses a run whose input alone is over its sequence's `limits.runBytes`: no task of it could report a result.
+ * Refuses a run input that could not be stored or passed ({@link assertInput}: too deep, over the input cap), or
+ * that is alone over its sequence's `limits.runBytes`, so that no task of it could report a result.
  *
- * @throws LockstepError `INVALID_USAGE` naming the size and the limit.
+ * @throws LockstepError `INVALID_USAGE` naming the problem, the size and the limit.
  */
 export function assertInputWithinLimits(sequence: Sequence, input: unknown): void {
+  assertInput(input ?? null);
   const limit = sequence.limits?.runBytes ?? DEFAULT_RUN_BYTES;
   let bytes: number;
   try {

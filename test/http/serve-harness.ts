@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { MemoryRunStore } from '../../src/adapters/memory/memory-run-store.js';
-import { loadServedSequences } from '../../src/cli/commands/serve.js';
+import { loadServedFiles } from '../../src/cli/commands/serve.js';
 import type { CliContext } from '../../src/cli/context.js';
 import { createEmbeddedBackend } from '../../src/http/embedded-backend.js';
 import { createHttpServer } from '../../src/http/server.js';
@@ -59,19 +59,23 @@ export interface ServeHarness {
 export const TOKEN = 'test-token-0123456789';
 
 /** A real embedded backend and HTTP server over temporary sequences, not yet listening. */
-export async function serveHarness(options: { token?: string | null; allowedHosts?: string[] } = {}): Promise<ServeHarness> {
+export async function serveHarness(
+  options: { token?: string | null; allowedHosts?: string[]; files?: Record<string, string | Buffer>; startWaitMs?: number } = {},
+): Promise<ServeHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'lockstep-http-'));
   const gates = join(dir, 'gates');
   mkdirSync(gates);
   const machines = join(dir, 'machines');
   mkdirSync(machines);
   writeMachines(machines, gates);
+  for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(machines, name), text);
   const errors: string[] = [];
   const cli: CliContext = { out: () => {}, err: (l) => errors.push(l), exitCode: 0, env: {}, cwd: dir, isTTY: false };
   const store = new MemoryRunStore();
-  const backend = await createEmbeddedBackend({ store, sequences: loadServedSequences(cli, machines), cwd: dir });
+  const { sequences, rejected } = loadServedFiles(cli, machines);
+  const backend = await createEmbeddedBackend({ store, sequences, cwd: dir });
   const token = options.token === null ? undefined : options.token ?? TOKEN;
-  const app = createHttpServer({ backend, ...(token ? { token } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) });
+  const app = createHttpServer({ backend, rejected, ...(options.startWaitMs ? { startWaitMs: options.startWaitMs } : {}), ...(token ? { token } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) });
   await app.ready();
   return {
     app, store, dir, gates, errors,

@@ -8,6 +8,7 @@ import { TOKEN_ENV } from '../../http/auth.js';
 import type { ServeBackend } from '../../http/backend.js';
 import { createEmbeddedBackend } from '../../http/embedded-backend.js';
 import { createKafkaBackend } from '../../http/kafka-backend.js';
+import type { RejectedDefinition } from '../../http/sequence-routes.js';
 import { createHttpServer } from '../../http/server.js';
 import { listSequenceFiles, loadSequenceFile } from '../../runtime/load-sequence.js';
 import type { CliContext } from '../context.js';
@@ -23,10 +24,17 @@ interface ServeOptions {
   prefix?: string;
 }
 
-/** The sequences of a directory (or one file); invalid files are reported and skipped. */
-export function loadServedSequences(cli: CliContext, path: string): Array<{ sequence: Sequence; definition: string; source: string }> {
+/** The sequences of a directory (or one file), and the files that could not be served with their problems. */
+export interface ServedFiles {
+  readonly sequences: Array<{ sequence: Sequence; definition: string; source: string }>;
+  readonly rejected: RejectedDefinition[];
+}
+
+/** Loads every sequence file of a directory (or one file); a bad file is reported and skipped, never fatal. */
+export function loadServedFiles(cli: CliContext, path: string): ServedFiles {
   if (!existsSync(path)) throw new LockstepError(ErrorCode.invalidUsage, `--machines: ${path} does not exist`);
-  const loaded: Array<{ sequence: Sequence; definition: string; source: string }> = [];
+  const sequences: ServedFiles['sequences'] = [];
+  const rejected: RejectedDefinition[] = [];
   const names = new Map<string, string>();
   for (const file of listSequenceFiles(path)) {
     try {
@@ -34,16 +42,23 @@ export function loadServedSequences(cli: CliContext, path: string): Array<{ sequ
       const earlier = names.get(l.sequence.name);
       if (earlier) {
         cli.err(`lockstep serve: skipping ${file}: sequence "${l.sequence.name}" is already defined in ${earlier}`);
+        rejected.push({ source: file, problems: [{ path: 'name', message: `sequence "${l.sequence.name}" is already defined in ${earlier}` }] });
         continue;
       }
       names.set(l.sequence.name, file);
-      loaded.push({ sequence: l.sequence, definition: l.text, source: l.path });
+      sequences.push({ sequence: l.sequence, definition: l.text, source: l.path });
     } catch (error) {
       if (!(error instanceof DefinitionError)) throw error;
       cli.err(`lockstep serve: skipping ${file}: invalid\n${formatProblems(error.problems)}`);
+      rejected.push({ source: file, problems: error.problems });
     }
   }
-  return loaded;
+  return { sequences, rejected };
+}
+
+/** The sequences of a directory (or one file); invalid files are reported and skipped. */
+export function loadServedSequences(cli: CliContext, path: string): ServedFiles['sequences'] {
+  return loadServedFiles(cli, path).sequences;
 }
 
 function parsePort(value: string): number {
@@ -73,13 +88,13 @@ export function registerServe(program: Command, cli: CliContext): void {
         throw new LockstepError(ErrorCode.invalidUsage, '--store and --brokers exclude each other: over Kafka the runs are read from the run-state topic');
       }
       const machines = resolve(cli.cwd, opts.machines ?? 'machines');
-      const sequences = loadServedSequences(cli, machines);
+      const { sequences, rejected } = loadServedFiles(cli, machines);
       const backend: ServeBackend = opts.brokers
         ? await createKafkaBackend({ brokers: opts.brokers, sequences, topicPrefix: opts.prefix ?? (cli.env.LOCKSTEP_TOPIC_PREFIX || 'lockstep'), onLog: cli.err })
         : await createEmbeddedBackend({ store: await openStore(cli, opts.store), sequences, cwd: cli.cwd });
       const token = cli.env[TOKEN_ENV] || undefined;
       const loopbackHosts = ['localhost', '127.0.0.1', '[::1]', opts.host.includes(':') ? `[${opts.host}]` : opts.host];
-      const app = createHttpServer({ backend, ...(token ? { token } : {}), ...(isLoopback(opts.host) ? { allowedHosts: [...new Set(loopbackHosts)] } : {}) });
+      const app = createHttpServer({ backend, rejected, ...(token ? { token } : {}), ...(isLoopback(opts.host) ? { allowedHosts: [...new Set(loopbackHosts)] } : {}) });
       try {
         await app.listen({ port, host: opts.host });
       } catch (error) {
@@ -89,7 +104,7 @@ export function registerServe(program: Command, cli: CliContext): void {
       const address = app.server.address();
       const bound = typeof address === 'object' && address ? address.port : port;
       const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-      cli.out(`lockstep serve: listening on http://${host}:${bound} (${backend.mode} mode, ${sequences.length} sequence${sequences.length === 1 ? '' : 's'} from ${machines})`);
+      cli.out(`lockstep serve: listening on http://${host}:${bound} (${backend.mode} mode, ${sequences.length} sequence${sequences.length === 1 ? '' : 's'} from ${machines}${rejected.length > 0 ? `; ${rejected.length} invalid file${rejected.length === 1 ? '' : 's'} skipped` : ''})`);
       if (!token) cli.err(`lockstep serve: ${TOKEN_ENV} is not set, so starting, cancelling and rerunning runs is refused; set it to a secret to allow them`);
       if (!isLoopback(opts.host)) cli.err(`lockstep serve: bound to ${opts.host}: anyone who can reach it can read runs and their inputs`);
       // Stops on SIGINT/SIGTERM, or when the backend can no longer drive runs (a store that cannot be written).

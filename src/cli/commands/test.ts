@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { ErrorCode, LockstepError } from '../../core/errors.js';
+import { DefinitionError, ErrorCode, LockstepError } from '../../core/errors.js';
+import { formatProblems } from '../../core/sequence/problems.js';
+import type { Sequence } from '../../core/sequence/types.js';
 import { listSequenceFiles, loadSequenceFile } from '../../runtime/load-sequence.js';
 import { testSequence } from '../../testing/test-sequence.js';
 import type { CliContext } from '../context.js';
@@ -32,7 +34,7 @@ function filesOf(paths: readonly string[]): string[] {
 /**
  * `lockstep test <file|dir>...`: enumerates every path of each sequence over task outcomes, cancellation and
  * timeouts, runs each one through the embedded runtime with simulated time, and checks the invariants.
- * Exits 1 when any path breaks one.
+ * Exits 1 when any path breaks one, 2 when a file is not a valid sequence (the other files are still tested).
  */
 export function registerTest(program: Command, cli: CliContext): void {
   program
@@ -50,13 +52,24 @@ export function registerTest(program: Command, cli: CliContext): void {
         throw new LockstepError(ErrorCode.invalidUsage, `--path replays a path of one sequence: give one file, got ${files.length}`);
       }
       let failed = 0;
+      let invalid = 0;
       for (const file of files) {
-        const { sequence } = loadSequenceFile(file);
+        let sequence: Sequence;
+        try {
+          sequence = loadSequenceFile(file).sequence;
+        } catch (error) {
+          if (!(error instanceof DefinitionError)) throw error;
+          // A bad file is reported like `validate` does, and the other files are still tested.
+          invalid++;
+          if (opts.json) cli.out(JSON.stringify({ file, valid: false, problems: error.problems }));
+          else cli.err(`${file}: invalid\n${formatProblems(error.problems).split('\n').map((l) => `  ${l}`).join('\n')}`);
+          continue;
+        }
         const report = await testSequence(sequence, { maxPaths, seed: opts.seed, ...(opts.path !== undefined ? { paths: [opts.path] } : {}) });
         failed += report.failed.length;
         if (opts.json) cli.out(JSON.stringify(reportJson(file, report)));
         else for (const line of formatReport(file, report)) cli.out(line);
       }
-      cli.exitCode = failed > 0 ? ExitCode.failed : ExitCode.ok;
+      cli.exitCode = invalid > 0 ? ExitCode.invalid : failed > 0 ? ExitCode.failed : ExitCode.ok;
     });
 }

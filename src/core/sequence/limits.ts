@@ -49,6 +49,14 @@ export function formatBytes(bytes: number): string {
   return String(bytes).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
+/** A size in its unit, for limits in messages: `1048576` -> `1 MiB`, `1500` -> `1500 bytes`. */
+export function formatSize(bytes: number): string {
+  if (bytes >= 1_048_576 && bytes % 1_048_576 === 0) return `${bytes / 1_048_576} MiB`;
+  if (bytes >= 1_048_576) return `${(bytes / 1_048_576).toFixed(1)} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
+}
+
 /** The message of a result over `limits.resultBytes`. */
 export function resultTooLargeMessage(taskId: string, bytes: number, limit: number, what = 'result'): string {
   return `task "${taskId}": ${what} is ${formatBytes(bytes)} bytes, over limits.resultBytes ${formatBytes(limit)}`;

@@ -1,10 +1,12 @@
-import { parseDocument } from 'yaml';
 import { DefinitionError } from '../errors.js';
+import { parseDefinitionText } from './definition-text.js';
 import { normalise, SequenceFileSchema } from './schema.js';
 import type { Problem } from './problems.js';
 import { problemsFromIssues } from './problems.js';
 import { structuralProblems } from './structure.js';
 import type { Sequence } from './types.js';
+
+export { MAX_DEFINITION_BYTES, parseDefinitionText } from './definition-text.js';
 
 /** Result of validation: a union, never a throw. */
 export type ValidationResult =
@@ -19,21 +21,6 @@ export function validateSequence(raw: unknown): ValidationResult {
   return { success: true, sequence: normalise(parsed.data) };
 }
 
-/** Parses YAML or JSON text (JSON is YAML) into a raw object, reporting syntax errors with line and column. */
-export function parseDefinitionText(text: string): { success: true; value: unknown } | { success: false; problems: Problem[] } {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return {
-      success: false,
-      problems: doc.errors.map((e) => ({
-        path: e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(syntax)',
-        message: (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, ''),
-      })),
-    };
-  }
-  return { success: true, value: doc.toJS() };
-}
-
 /**
  * Parses and validates the text of a sequence file.
  *
@@ -42,7 +29,13 @@ export function parseDefinitionText(text: string): { success: true; value: unkno
 export function loadSequenceText(text: string, source?: string): Sequence {
   const raw = parseDefinitionText(text);
   if (!raw.success) throw new DefinitionError(raw.problems, source);
-  const result = validateSequence(raw.value);
+  let result: ValidationResult;
+  try {
+    result = validateSequence(raw.value);
+  } catch (error) {
+    // A value the schema cannot even look at (e.g. an exotic YAML tag) is a problem of the file, not a crash.
+    throw new DefinitionError([{ path: '(root)', message: `cannot be validated: ${(error as Error).message}` }], source);
+  }
   if (!result.success) throw new DefinitionError(result.problems, source);
   return result.sequence;
 }
