@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import type { RunContext, RunEvent, TaskError } from '../core/compile/types.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import { assertInput } from '../core/input-limits.js';
+import { MAX_NESTING_DEPTH, nestingProblem } from '../core/nesting.js';
 import type { DataLimits } from '../core/sequence/limits.js';
 import { DEFAULT_RUN_BYTES, formatBytes, resultTooLargeMessage, runTooLargeMessage } from '../core/sequence/limits.js';
 import type { Sequence } from '../core/sequence/types.js';
@@ -44,7 +45,8 @@ const refused = (code: ErrorCode, message: string): TaskError => ({ message, cod
 /**
  * Where every result enters a run (handlers, shell tasks, queue workers in any language): a success whose result is
  * over the task's `limits.resultBytes`, or would bring the run's input and results over `limits.runBytes`, becomes
- * a non-retriable failure of the attempt that names the limit. So does a result that is not JSON-serialisable.
+ * a non-retriable failure of the attempt that names the limit. So does a result that is not JSON-serialisable, or
+ * nested deeper than an input may be.
  * Events about attempts other than the one in flight pass unchanged (the machine ignores their results).
  *
  * @param run the live run, which keeps the sizes measured so far
@@ -55,6 +57,9 @@ export function admitResult(run: object, context: RunContext, event: RunEvent, l
   const current = context.current;
   if (!current || current.taskId !== event.taskId || current.attempt !== event.attempt) return event;
   const fail = (error: TaskError): RunEvent => ({ type: 'TASK_FAILED', taskId: event.taskId, attempt: event.attempt, error });
+  // Nested as deep as an input may be, so that storing and passing it on can never overflow the stack.
+  const nested = nestingProblem(event.result, MAX_NESTING_DEPTH, ['result']);
+  if (nested) return fail({ ...refused(ErrorCode.invalidResult, `task "${event.taskId}": ${nested.path}: ${nested.message}`), type: 'InvalidResult' });
   let bytes: number | undefined;
   try {
     bytes = jsonBytes(event.result);

@@ -25,6 +25,25 @@ describe('data limits in the runtime', () => {
     await h.close();
   });
 
+  it('a result nested deeper than an input may be fails once, non-retriably, and the run still records and ends', async () => {
+    const deep = (n: number): unknown => {
+      let value: unknown = 'leaf';
+      for (let i = 0; i < n; i++) value = [value];
+      return value;
+    };
+    const seq = sequence('deep-result').then('ok', () => deep(64)).then('deep', () => deep(20_000), { retry }).build();
+    const h = await harness(seq);
+    const { runId, final } = await h.run();
+    expect(final.type).toBe('run.failed');
+    expect(startsOf(h.of(runId), 'deep')).toHaveLength(1);
+    expect(failedOf(h.of(runId), 'deep')[0]).toMatchObject({
+      willRetry: false,
+      error: { code: 'INVALID_RESULT', retriable: false, message: expect.stringMatching(/^task "deep": result\[0\]\[0\].*: nesting deeper than 64 levels/) },
+    });
+    expect(h.of(runId).some((e) => e.type === 'task.succeeded' && e.task === 'ok')).toBe(true);
+    await h.close();
+  });
+
   it('a queue result is refused the same way, and a task limit overrides the sequence limit', async () => {
     const seq = sequence('queue-limit', { limits: { resultBytes: '1KiB' } })
       .then('small', { queue: 'remote' }, { retry })
