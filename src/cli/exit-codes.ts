@@ -26,8 +26,8 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** The exit code of each error code a command can end with. Codes not listed here follow the prefix rules below. */
-const EXIT_OF_ERROR: { readonly [K in ErrorCode]?: ExitCode } = {
+/** The exit code of every error code: a new code does not compile until it is given its one meaning here. */
+const EXIT_OF_ERROR: { readonly [K in ErrorCode]: ExitCode } = {
   [ErrorCode.invalidDefinition]: ExitCode.invalid,
   [ErrorCode.invalidMessage]: ExitCode.invalid,
   [ErrorCode.invalidUsage]: ExitCode.invalid,
@@ -41,6 +41,12 @@ const EXIT_OF_ERROR: { readonly [K in ErrorCode]?: ExitCode } = {
   [ErrorCode.storeTooNew]: ExitCode.storeUnavailable,
   [ErrorCode.storeMissing]: ExitCode.storeUnavailable,
   [ErrorCode.storeUnavailable]: ExitCode.storeUnavailable,
+  [ErrorCode.storeFull]: ExitCode.storeUnavailable,
+  [ErrorCode.storeReadOnly]: ExitCode.storeUnavailable,
+  [ErrorCode.storeIo]: ExitCode.storeUnavailable,
+  // A record the broker can never take (a start whose input does not fit the events topic): the input is invalid.
+  [ErrorCode.recordTooLarge]: ExitCode.invalid,
+  [ErrorCode.recordRejected]: ExitCode.invalid,
   [ErrorCode.runLocked]: ExitCode.runLocked,
   [ErrorCode.runNotResumable]: ExitCode.runState,
   [ErrorCode.runActive]: ExitCode.runState,
@@ -52,19 +58,14 @@ const EXIT_OF_ERROR: { readonly [K in ErrorCode]?: ExitCode } = {
   [ErrorCode.taskCancelled]: ExitCode.failed,
   [ErrorCode.taskInterrupted]: ExitCode.failed,
   [ErrorCode.noHandler]: ExitCode.failed,
+  [ErrorCode.resultTooLarge]: ExitCode.failed,
+  [ErrorCode.runDataTooLarge]: ExitCode.failed,
+  [ErrorCode.invalidResult]: ExitCode.failed,
 };
 
-/**
- * The exit code for an error a command ended with. A code missing from the table follows its prefix: `STORE_…`
- * exits 3, `INVALID_…` and `UNKNOWN_…` exit 2; anything else (not a lockstep error: a bug) exits 1.
- */
+/** The exit code for an error a command ended with; anything that is not a lockstep error (a bug) exits 1. */
 export function exitCodeOfError(error: unknown): ExitCode {
   if (error instanceof DefinitionError) return ExitCode.invalid;
   if (!(error instanceof LockstepError)) return ExitCode.failed;
-  const listed = EXIT_OF_ERROR[error.code];
-  if (listed !== undefined) return listed;
-  const code: string = error.code;
-  if (code.startsWith('STORE_')) return ExitCode.storeUnavailable;
-  if (code.startsWith('INVALID_') || code.startsWith('UNKNOWN_')) return ExitCode.invalid;
-  return ExitCode.failed;
+  return EXIT_OF_ERROR[error.code] ?? ExitCode.failed;
 }
