@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { trackAttemptProcesses } from '../adapters/process/orphaned-attempts.js';
+import { hashText } from '../runtime/load-sequence.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
@@ -39,7 +40,7 @@ export function programResolver(registry: ProgramRegistry): (record: Pick<RunRec
       // Not registered at this version: fall back to the stored definition.
     }
     if (record.definition === undefined) return undefined;
-    const key = record.definitionHash ?? createHash('sha256').update(record.definition).digest('hex');
+    const key = record.definitionHash ?? hashText(record.definition);
     if (!compiled.has(key)) {
       try {
         compiled.set(key, createProgram(loadSequenceText(record.definition)));
@@ -98,7 +99,11 @@ export async function createEmbeddedBackend(options: EmbeddedBackendOptions): Pr
   };
   runtime = await createEmbeddedRuntime({ store: options.store, onEntry, execute, ...(options.cwd ? { cwd: options.cwd } : {}) });
   const registry = runtime.registry;
-  local = createLocalExecutor({ registry, ...(options.cwd ? { cwd: options.cwd } : {}), ...(options.onOutput ? { onOutput: options.onOutput } : {}) });
+  // Shell attempts record their process groups, so a resume after this server died stops what they left running.
+  local = createLocalExecutor({
+    registry, attemptProcesses: trackAttemptProcesses(options.store),
+    ...(options.cwd ? { cwd: options.cwd } : {}), ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+  });
   for (const s of options.sequences) runtime.register(s.sequence, { definition: s.definition, ...(s.source ? { source: s.source } : {}) });
   const programOf = programResolver(registry);
   tracker = new RunTracker((sequence, version) => programOf({ sequence, version }));
