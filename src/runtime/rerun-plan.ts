@@ -51,9 +51,15 @@ function mainOutcomes(history: readonly RunEntry[]): Map<string, MainOutcome> {
   return outcomes;
 }
 
-/** Compensation task ids that started in a run: whatever their outcome, they may have undone their task's work. */
+/**
+ * Main tasks whose compensation started in a run: whatever its outcome, it may have undone the task's work. Read
+ * from the history alone (`<id>.compensate`), so a definition that no longer declares the compensation still
+ * counts it.
+ */
 function compensationsStarted(history: readonly RunEntry[]): Set<string> {
-  return new Set(history.flatMap((e) => (e.type === 'task.started' && e.phase === 'compensate' ? [e.task] : [])));
+  const suffix = '.compensate';
+  return new Set(history.flatMap((e) =>
+    (e.type === 'task.started' && e.phase === 'compensate' && e.task.endsWith(suffix) ? [e.task.slice(0, -suffix.length)] : [])));
 }
 
 /**
@@ -62,7 +68,7 @@ function compensationsStarted(history: readonly RunEntry[]): Set<string> {
  */
 function firstCompensated(sequence: Sequence, history: readonly RunEntry[]): number {
   const started = compensationsStarted(history);
-  return sequence.tasks.findIndex((t) => t.compensate !== undefined && started.has(t.compensate.id));
+  return sequence.tasks.findIndex((t) => started.has(t.id));
 }
 
 /**
@@ -124,7 +130,7 @@ export function planRerun(sequence: Sequence, runId: string, history: readonly R
   for (const [offset, spec] of sequence.tasks.slice(index).entries()) {
     const o = outcomes.get(spec.id);
     let reason: string;
-    if (spec.compensate && started.has(spec.compensate.id)) reason = `its compensation ran in run ${runId}`;
+    if (started.has(spec.id)) reason = `its compensation ran in run ${runId}`;
     else if (offset === 0) reason = 'the rerun starts here';
     else if (!o) reason = `did not run in run ${runId}`;
     else if (o.outcome === 'failed') reason = `failed in run ${runId}`;

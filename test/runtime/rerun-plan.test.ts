@@ -31,6 +31,18 @@ describe('planRerun', () => {
     expect(reuse.succeeded).toEqual([{ taskId: 'a', result: 1 }, { taskId: 'b', result: 2 }, { taskId: 'c', result: 3 }]);
   });
 
+  it('a task whose compensation ran is not reused even when the current definition no longer declares it', () => {
+    const current = loadSequenceText(['name: saga', 'tasks:', '  - id: a', '    run: "true"', '  - id: b', '    run: "true"', ''].join('\n'));
+    const history = [
+      started('a'), succeeded('a', 1), started('b'), failed('b'),
+      started('a.compensate', 'compensate'), succeeded('a.compensate', undefined, 'compensate'),
+    ];
+    expect(defaultRerunFrom(current, history)).toBe('a');
+    const { plan, reuse } = planRerun(current, 'r1', history, 'b');
+    expect(plan).toMatchObject({ from: 'a', requested: 'b', rerun: ['a', 'b'] });
+    expect(reuse.succeeded).toEqual([]);
+  });
+
   it('a compensation that was only started (interrupted, or failed) still makes its task run again', () => {
     // d failed; c's compensation succeeded; a's started and never reported (its process died).
     const history = [
