@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import { inputProblems, MAX_INPUT_BYTES } from '../core/input-limits.js';
 import { formatSize } from '../core/sequence/limits.js';
@@ -18,13 +19,13 @@ export function parseInputOption(value: string | undefined, cwd: string): unknow
   let where = '--input';
   if (value.startsWith('@')) {
     where = value.slice(1);
-    const url = new URL(where, `file://${cwd}/`);
+    const file = resolve(cwd, where);
     try {
-      const size = statSync(url).size;
+      const size = statSync(file).size;
       if (size > MAX_INPUT_TEXT_BYTES) {
         throw new LockstepError(ErrorCode.invalidUsage, `--input: ${where} has ${size} bytes; an input is at most ${formatSize(MAX_INPUT_BYTES)} as JSON`);
       }
-      text = readFileSync(url, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (error) {
       if (error instanceof LockstepError) throw error;
       throw new LockstepError(ErrorCode.invalidUsage, `--input: cannot read ${where}: ${(error as Error).message}`);

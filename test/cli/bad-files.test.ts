@@ -106,6 +106,7 @@ describe('inputs that cannot be stored or passed', () => {
     ['a 20,000-deep --input @file', `@${join(dir, 'deep-input.json')}`, 'input[0][0][0][0][0][0][0][0]...: nesting deeper than 64 levels'],
     ['a 65-deep inline --input', deep(65), 'nesting deeper than 64 levels'],
     ['a 1.1 MB --input', `@${join(dir, 'big-input.json')}`, `input: ${1_100_000 + 11} bytes as JSON, more than the 1 MiB an input may have`],
+    ['an @ path that is no file', '@http://[', '--input: cannot read http://[: ENOENT'],
   ])('run refuses %s up front: exit 2, the reason, nothing recorded', async (_what, input, says) => {
     const r = await lockstep(['run', file, '--input', input, '--store', store]);
     expect(r.code).toBe(2);
