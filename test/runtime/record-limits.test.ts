@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DeadLetter } from '../../src/core/protocol/envelope.js';
 import type { RunState } from '../../src/core/protocol/run-state.js';
+import { parseRunState } from '../../src/core/protocol/run-state.js';
 import { boundedEvent, cut, deadLetterRecord, recordBytes, reducedRunState, tooLarge, utf8Prefix } from '../../src/runtime/record-limits.js';
 
 const source = (raw: string, key: string | null = 'k') => ({ topic: 'p.events', partition: 3, offset: '42', key, raw });
@@ -77,6 +78,15 @@ describe('reduced run states', () => {
     const three = reducedRunState(big, 'why', fitsUnder(100));
     expect(three.reduced!.dropped).toEqual(['snapshot', 'timers', 'completions']);
     expect(three).toMatchObject({ status: 'failed', final: big.final, snapshot: { context: { runId: 'r' } } });
+  });
+
+  it('a finished run stored without its snapshot still parses; a running one is refused with the reason', () => {
+    const three = reducedRunState(state({ a: 'x'.repeat(5_000) }, null), 'why', fitsUnder(100));
+    expect(parseRunState(JSON.stringify(three))).toMatchObject({ success: true });
+    const running = { ...three, status: 'running', final: undefined, snapshot: { ...three.snapshot, status: 'active' } };
+    expect(parseRunState(JSON.stringify(running))).toMatchObject({
+      success: false, reason: expect.stringContaining('reduced.dropped: expected a snapshot: a running run stored without one cannot be restored'),
+    });
   });
 });
 

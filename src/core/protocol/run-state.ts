@@ -73,8 +73,12 @@ export const RunStateSchema = z.object({
   }
   const context = s.snapshot.context;
   if (context.runId !== s.runId) issue(['snapshot', 'context', 'runId'], `expected "${s.runId}" (the record's runId), got ${JSON.stringify(context.runId) ?? 'nothing'}`);
-  // A state too large for its topic may be stored without its snapshot: only its status and outcome remain.
-  if (s.reduced?.dropped.includes('snapshot')) return;
+  // A state too large for its topic may be stored without its snapshot: only its status and outcome remain, which
+  // is enough for a finished run; a running one could never be restored from it.
+  if (s.reduced?.dropped.includes('snapshot')) {
+    if (running) issue(['reduced', 'dropped'], 'expected a snapshot: a running run stored without one cannot be restored');
+    return;
+  }
   if (s.snapshot.value === REJECTED_STATE) {
     // A run that never started keeps only its id and input.
     if (s.status !== 'failed') issue(['snapshot', 'value'], `"${REJECTED_STATE}" is the state of a run that never started, which failed; got status "${s.status}"`);
