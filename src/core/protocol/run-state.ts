@@ -27,6 +27,14 @@ export const REJECTED_STATE = 'rejected';
  * a done snapshot, a running one neither; the context is a whole run context ({@link RunContextSchema}) of the
  * same run. What only the run's sequence can tell (its states and task ids) is checked on restore.
  */
+/**
+ * Times are ms since the epoch, from 0 to a day short of the end of a JavaScript Date's range (8.64e15 ms), so a
+ * time after any accepted one still has an ISO form.
+ */
+const MAX_TIME_MS = 8.64e15 - 86_400_000;
+const TIME_EXPECTED = `expected a time in ms since the epoch, from 0 to ${MAX_TIME_MS}`;
+const timestamp = z.number({ error: TIME_EXPECTED }).min(0, { error: TIME_EXPECTED }).max(MAX_TIME_MS, { error: TIME_EXPECTED });
+
 export const RunStateSchema = z.object({
   v: z.literal(PROTOCOL_VERSION),
   type: z.literal('run.state'),
@@ -40,14 +48,14 @@ export const RunStateSchema = z.object({
   status: z.enum(['running', 'succeeded', 'failed', 'cancelled']),
   /** The task in flight, if any. */
   currentTask: z.string().optional(),
-  createdAt: z.number(),
-  updatedAt: z.number(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
   /** The machine's snapshot (`Program.persist`): state value, context and status. */
   snapshot: z.object({ value: z.unknown(), context: z.record(z.string(), z.unknown()), status: z.enum(['active', 'done']) }),
   /** Pending timers: id -> due time in ms since the epoch. */
-  timers: keyedBy(TimerIdSchema, z.number(), TIMER_ID_EXPECTED),
+  timers: keyedBy(TimerIdSchema, timestamp, TIMER_ID_EXPECTED),
   /** When the attempt in flight was dispatched (ms since the epoch). */
-  attemptStartedAt: z.number(),
+  attemptStartedAt: timestamp,
   /** Attempts (`task:attempt`) whose own completion was applied: tells a duplicate report from a late one. */
   completions: z.array(CompletionSchema),
   /** Set once the run has ended. */
