@@ -176,7 +176,7 @@ describe('Kafka mode: a broker SIGKILLed and restarted while runs are in flight'
     expect(duringOutage, `the client did not answer within ${CLIENT_ANSWER_LIMIT_MS} ms of the broker going down`).toBeDefined();
     const failed = duringOutage!;
     expect(failed.at).toBeLessThanOrEqual(outage.restartAt);
-    expect(failed.code, failed.stderr).toBe(3); // ExitCode.unavailable
+    expect(failed.code, failed.stderr).toBe(7); // ExitCode.transportUnavailable
     expect(failed.stdout).toBe('');
     expect(failed.stderr).toMatch(/^lockstep: cannot publish to Kafka: .*ECONNREFUSED.* \(TRANSPORT_UNAVAILABLE\)$/m);
 

@@ -64,7 +64,8 @@ describe('a store that fills up mid-run', () => {
     rmSync(filler);
     rmSync(flag);
     const shownBefore = JSON.parse((await lockstep(['show', runId, '--json', '--store', store])).stdout) as { run: { status: string }; history: unknown[] };
-    expect(shownBefore.run.status).toBe('running');
+    // No process drives it any more: it is interrupted, waiting for a resume.
+    expect(shownBefore.run.status).toBe('interrupted');
     expect(shownBefore.history.slice(0, before.length)).toEqual(before);
 
     const resumed = await lockstep(['resume', runId, '--json', '--store', store], { timeoutMs: 60_000 });

@@ -262,7 +262,14 @@ describe('no message wedges a partition', () => {
     const now = Date.now();
     const unknown = {
       v: 1, type: 'run.state', runId: 'r-unknown', time: new Date(now).toISOString(), sequence: 'nope', version: '1', status: 'running',
-      createdAt: now, updatedAt: now, snapshot: { value: { main: 'a' }, context: {}, status: 'active' }, timers: {}, attemptStartedAt: now, completions: [],
+      currentTask: 'a', createdAt: now, updatedAt: now, timers: {}, attemptStartedAt: now, completions: [],
+      snapshot: {
+        value: { main: { a: 'running' } }, status: 'active',
+        context: {
+          runId: 'r-unknown', input: null, current: { taskId: 'a', attempt: 1, phase: 'main' }, stopping: null, attempts: { a: 1 }, failures: {},
+          completed: [], continued: [], results: {}, outcome: null, reason: null, error: null, compensated: [], compensationFailed: [], finallyFailed: [],
+        },
+      },
     };
     await producer.send({
       topic: topicNames(prefix).runs,
@@ -276,7 +283,7 @@ describe('no message wedges a partition', () => {
     const letters = new Map((await deadLetters(transport, prefix)).map((l) => [l.source.offset, l]));
     expect(letters.get('0')).toMatchObject({ raw: 'not json {', rawTruncated: false, source: { topic: topicNames(prefix).runs, partition: 0 } });
     expect(letters.get('0')!.reason).toMatch(/^run\.state record: not JSON: /);
-    expect(letters.get('1')!.reason).toBe('run.state record of run r-unknown cannot be restored: unknown sequence "nope" version 1 (known: quick, big, comp)');
+    expect(letters.get('1')!.reason).toBe('run.state record of run r-unknown cannot be restored: run r-unknown: sequence: unknown sequence "nope" version 1 (known: quick, big, comp)');
     expect(letters.get('2')!.reason).toMatch(/^run\.state record: runId: required; time: required; sequence: required/);
     expect(orchestrator.orchestrator.stats.restored).toBe(0);
   });
