@@ -307,7 +307,19 @@ export function openStoreDatabase(path: string, options: OpenStoreOptions = {}):
       throw storeError(error, path, 'opening the store read-only');
     }
   }
-  checkWritable(path);
+  try {
+    checkWritable(path);
+  } catch (error) {
+    // Reading needs the current schema: an older store is upgraded first, which a read-only one cannot be.
+    if (options.readOnly && error instanceof LockstepError) {
+      throw new LockstepError(
+        ErrorCode.storeReadOnly,
+        `run store ${path} has schema version ${version}, older than this lockstep's ${SCHEMA_VERSION}, and cannot be written to upgrade it: make it writable once (or copy it somewhere writable) and run \`lockstep runs\` on it`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
