@@ -48,6 +48,18 @@ describe('lockstep at scale', () => {
     expect(r.stdout).toBe('');
   }, 150_000);
 
+  it('test dir/ reports a sequence past the path-testing limit and still tests the others, exit 2', async () => {
+    const both = mkdtempSync(join(dir, 'both-'));
+    writeScaleSequence(both, 1_001, 'big');
+    writeScaleSequence(both, 3, 'small');
+    const r = await lockstep(['test', both], { timeoutMs: 120_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('big-1001.yaml: not tested: ');
+    expect(r.stderr).toContain('path testing handles at most 1000 of each');
+    expect(r.stdout).toContain('small-3.yaml');
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  }, 150_000);
+
   it('refuses graph -f svg of a 1,000-task sequence with exit 2, the number of states and the limit; dot still works', async () => {
     const file = writeScaleSequence(dir, 1000);
     const r = await lockstep(['graph', file, '-f', 'svg'], { timeoutMs: 60_000 });

@@ -65,7 +65,17 @@ export function registerTest(program: Command, cli: CliContext): void {
           else cli.err(`${file}: invalid\n${formatProblems(error.problems).split('\n').map((l) => `  ${l}`).join('\n')}`);
           continue;
         }
-        const report = await testSequence(sequence, { maxPaths, seed: opts.seed, ...(opts.path !== undefined ? { paths: [opts.path] } : {}) });
+        let report: Awaited<ReturnType<typeof testSequence>>;
+        try {
+          report = await testSequence(sequence, { maxPaths, seed: opts.seed, ...(opts.path !== undefined ? { paths: [opts.path] } : {}) });
+        } catch (error) {
+          // A sequence past a limit of path testing (its size, an unknown --path): reported, and the others go on.
+          if (!(error instanceof LockstepError) || files.length === 1) throw error;
+          invalid++;
+          if (opts.json) cli.out(JSON.stringify({ file, valid: true, tested: false, error: { code: error.code, message: error.message } }));
+          else cli.err(`${file}: not tested: ${error.message} (${error.code})`);
+          continue;
+        }
         failed += report.failed.length;
         if (opts.json) cli.out(JSON.stringify(reportJson(file, report)));
         else for (const line of formatReport(file, report)) cli.out(line);
