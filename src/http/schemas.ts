@@ -76,6 +76,7 @@ export function parseIngest(value: unknown): Parsed<z.infer<typeof IngestBody>> 
   const parsed = parseRequest(IngestBody, value);
   if (!parsed.success) return parsed;
   // A result nested past the limit could not be stored: it is refused here, not retried by the store forever.
-  const nested = nestingProblem(parsed.data.payload, MAX_NESTING_DEPTH, ['payload']);
+  const payload = parsed.data.payload as { result?: unknown };
+  const nested = 'result' in payload ? nestingProblem(payload.result, MAX_NESTING_DEPTH, ['payload', 'result']) : undefined;
   return nested ? { success: false, problems: [nested] } : parsed;
 }

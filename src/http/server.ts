@@ -48,6 +48,14 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.authNotConfigured]: 503,
   [ErrorCode.transportUnavailable]: 503,
   [ErrorCode.storeMissing]: 503,
+  [ErrorCode.storeUnavailable]: 503,
+  [ErrorCode.storeReadOnly]: 503,
+  [ErrorCode.storeIo]: 503,
+  [ErrorCode.storeFull]: 507,
+  [ErrorCode.waitTimeout]: 504,
+  // A start whose input the broker can never take: the request is too large, whatever the retries.
+  [ErrorCode.recordTooLarge]: 413,
+  [ErrorCode.recordRejected]: 400,
 };
 
 /** The HTTP status for a lockstep error code. */

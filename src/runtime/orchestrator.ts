@@ -300,7 +300,8 @@ export class Orchestrator {
       registered = this.#o.registry.resolve(payload.sequence, payload.version);
       assertInputWithinLimits(registered.program.sequence, payload.input);
     } catch (error) {
-      this.#deadLetter(out, message, `payload.sequence: ${(error as Error).message}`);
+      const field = error instanceof LockstepError && error.code === ErrorCode.unknownSequence ? 'payload.sequence' : 'payload.input';
+      this.#deadLetter(out, message, `${field}: ${(error as Error).message}`);
       // Kafka mode: the run's state says why it never started, for clients waiting on it.
       if (this.#o.runStateTopic) {
         const state = rejectedRunState(env, (error as Error).message, at);

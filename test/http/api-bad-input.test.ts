@@ -85,7 +85,7 @@ describe('inputs the API refuses up front', () => {
     const envelope = (result: unknown) => ({ v: 1, id: randomUUID(), runId: started.runId, taskId: 'bill', attempt: 1, time: new Date().toISOString(), type: 'task.succeeded', payload: { result } });
     const res = await post('/api/ingest', envelope(deep(5_000)));
     expect(res.statusCode).toBe(400);
-    expect(res.json().error.message).toContain('payload.result[0][0][0][0][0][0][0]...: nesting deeper than 64 levels');
+    expect(res.json().error.message).toContain('payload.result[0][0][0][0][0][0][0][0]...: nesting deeper than 64 levels');
     expect((await post('/api/ingest', envelope({ ok: 1 }))).statusCode).toBe(202);
     const done = await until(async () => {
       const { body } = await get(`/api/runs/${started.runId}`);
