@@ -335,6 +335,17 @@ tasks:
     expect(r.stderr).not.toContain('env.OK');
   });
 
+  it('refuses env values that are each fine but over 64 KiB together', async () => {
+    const r = await validate(`name: env-total
+tasks:
+  - id: a
+    run: "true"
+    env: { A: "${'a'.repeat(30_000)}", B: "${'b'.repeat(30_000)}", C: "${'c'.repeat(30_000)}" }
+`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('tasks[0].env: expected at most 65536 bytes (64KiB) of variables together, got 90009: pass bigger data in the input');
+  });
+
   it('refuses a run: command over 64 KiB, which could not be an argument of sh -c', async () => {
     const r = await validate(`name: long-run
 tasks:

@@ -74,6 +74,12 @@ export function runTooLargeMessage(taskId: string, total: number, limit: number)
  */
 export const ENV_VALUE_MAX_BYTES = 32 * KIB;
 
+/**
+ * All of a task's own `env:` together, names included: 64 KiB. With lockstep's data variables (at most 256 KiB)
+ * and the `run:` command this keeps a spawn far below the kernel's limit on arguments and environment.
+ */
+export const ENV_TOTAL_MAX_BYTES = 64 * KIB;
+
 /** The longest `run:` command, 64 KiB: it is an argument of `/bin/sh -c`, and one argument may not pass 128 KiB. */
 export const RUN_MAX_BYTES = 64 * KIB;
 

@@ -3,7 +3,7 @@ import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDuration } from './duration.js
 import type { Sequence, TaskAction, TaskHandler, TaskSpec } from './types.js';
 import { describeValue } from './problems.js';
 import type { DataLimits } from './limits.js';
-import { DEFAULT_LIMITS, ENV_VALUE_MAX_BYTES, MAX_LIMIT_BYTES, parseSize, RUN_MAX_BYTES, utf8Bytes } from './limits.js';
+import { DEFAULT_LIMITS, ENV_TOTAL_MAX_BYTES, ENV_VALUE_MAX_BYTES, MAX_LIMIT_BYTES, parseSize, RUN_MAX_BYTES, utf8Bytes } from './limits.js';
 
 const ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
@@ -22,6 +22,10 @@ const duration = z.unknown().transform((value, ctx) => {
   }
   return ms;
 });
+
+/** Bytes of a task's `env:` as the process gets it: `NAME=value` and a NUL for each. */
+const envBytes = (env: Readonly<Record<string, string>>): number =>
+  Object.entries(env).reduce((sum, [name, value]) => sum + utf8Bytes(name) + utf8Bytes(value) + 2, 0);
 
 const positiveDuration = duration.refine((ms) => ms > 0, { message: 'expected a duration greater than 0' });
 
@@ -99,7 +103,10 @@ const bodyShape = {
     .refine((v) => !v.includes('\0'), { error: 'expected a string without NUL characters' })
     .refine((v) => utf8Bytes(v) <= ENV_VALUE_MAX_BYTES, {
       error: (iss) => `expected at most ${ENV_VALUE_MAX_BYTES} bytes (32KiB), got ${utf8Bytes(String(iss.input))}: pass bigger data in the input`,
-    })).optional(),
+    }))
+    .refine((env) => envBytes(env) <= ENV_TOTAL_MAX_BYTES, {
+      error: (iss) => `expected at most ${ENV_TOTAL_MAX_BYTES} bytes (64KiB) of variables together, got ${envBytes(iss.input as Record<string, string>)}: pass bigger data in the input`,
+    }).optional(),
   cwd: nonEmptyString.optional(),
   timeout: positiveDuration.optional(),
   retry: retrySchema.optional(),
