@@ -5,6 +5,8 @@ import type { ShellTaskRequest } from './shell-task.js';
 export interface AttemptTracking {
   /** Spread into the attempt's {@link ShellTaskRequest}. */
   readonly request: Pick<ShellTaskRequest, 'onStart'>;
+  /** The attempt's signal: `outer`, also aborted at once when its group could not be recorded. */
+  signal(outer: AbortSignal): AbortSignal;
   /**
    * Settles with the shell task's outcome once the tracker knows its group is gone. An attempt whose group could
    * not be recorded fails with the store's error, whatever the command did: a crash would have left it untracked.
@@ -14,12 +16,19 @@ export interface AttemptTracking {
 
 /** Tracks a shell attempt's process group with `tracker` (none: nothing is tracked). */
 export function attemptTracking(tracker: AttemptProcessTracker | undefined, attempt: AttemptRef): AttemptTracking {
-  if (!tracker) return { request: {}, settle: (outcome) => outcome };
-  // Settles with the error when the group could not be recorded; handled at once, as the task is still running.
+  if (!tracker) return { request: {}, signal: (outer) => outer, settle: (outcome) => outcome };
+  // Settles with the error when the group could not be recorded; handled at once, as the task is still running:
+  // an untracked attempt is stopped (a crash now would leave an orphan resume cannot find), and fails with it.
+  const untracked = new AbortController();
   let recorded: Promise<unknown> | undefined;
-  const record = (pgid: number) => tracker.started(attempt, pgid).then(() => undefined, (error: unknown) => error ?? new Error('not recorded'));
+  const record = (pgid: number) => tracker.started(attempt, pgid).then(() => undefined, (error: unknown) => {
+    const failure = error ?? new Error('not recorded');
+    untracked.abort(failure);
+    return failure;
+  });
   return {
     request: { onStart: ({ pgid }) => void (recorded = record(pgid)) },
+    signal: (outer) => AbortSignal.any([outer, untracked.signal]),
     async settle(outcome) {
       try {
         return await outcome;

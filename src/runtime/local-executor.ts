@@ -55,7 +55,7 @@ export function createLocalExecutor(options: LocalExecutorOptions): LazySignalEx
       const onOutput = options.onOutput;
       const tracking = attemptTracking(options.attemptProcesses, task);
       const { result } = await tracking.settle(runShellTask({
-        run: action.run, env, signal: signal(), ...(cwd ? { cwd } : {}), taskId: task.taskId, resultFile: files.result,
+        run: action.run, env, signal: tracking.signal(signal()), ...(cwd ? { cwd } : {}), taskId: task.taskId, resultFile: files.result,
         resultBytes: (spec.limits ?? DEFAULT_LIMITS).resultBytes, ...tracking.request,
         ...(onOutput ? { onOutput: (stream, line) => onOutput(task, stream, line) } : {}),
       }));
