@@ -2,6 +2,7 @@ import type { RunEvent } from '../core/compile/types.js';
 import type { DeadLetter } from '../core/protocol/envelope.js';
 import { PROTOCOL_VERSION } from '../core/protocol/envelope.js';
 import type { RunState } from '../core/protocol/run-state.js';
+import { formatBytes } from '../core/sequence/limits.js';
 import type { TopicMessage } from '../ports/transport.js';
 import { hashText } from './load-sequence.js';
 import { isoTime } from './messages.js';
@@ -25,18 +26,15 @@ export function recordBytes(m: TopicMessage): number {
   return Buffer.byteLength(m.key) + (m.value === null ? 0 : Buffer.byteLength(JSON.stringify(m.value)));
 }
 
-/** `1234567` -> `1,234,567`. */
-const grouped = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-
 /** The reason a record cannot be written: `task.dispatch record of ... is 1,200,345 bytes, over the 1,048,332-byte limit of <topic>`. */
 export function tooLarge(what: string, bytes: number, limit: number, topic: string): string {
-  return `${what} is ${grouped(bytes)} bytes, over the ${grouped(limit)}-byte limit of ${topic}`;
+  return `${what} is ${formatBytes(bytes)} bytes, over the ${formatBytes(limit)}-byte limit of ${topic}`;
 }
 
 /** Cuts text to `max` characters, saying how many were left out. */
 export function cut(text: string, max: number): string {
   if (text.length <= max) return text;
-  const note = `... (${grouped(text.length - max)} more characters)`;
+  const note = `... (${formatBytes(text.length - max)} more characters)`;
   return text.slice(0, Math.max(0, max - note.length)) + note;
 }
 
