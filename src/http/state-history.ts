@@ -5,8 +5,14 @@ import type { RunState } from '../core/protocol/run-state.js';
 import type { Phase } from '../core/sequence/types.js';
 import type { RunRecord } from '../ports/run-store.js';
 
-/** The context of a run-state record, typed. */
-export const contextOf = (state: RunState): RunContext => state.snapshot.context as unknown as RunContext;
+/** What a record without a whole context (a run refused at start, a state stored reduced) stands for. */
+const EMPTY_CONTEXT = {
+  input: null, current: null, stopping: null, attempts: {}, failures: {}, completed: [], continued: [], results: {},
+  outcome: null, reason: null, error: null, compensated: [], compensationFailed: [], finallyFailed: [],
+};
+
+/** The context of a run-state record, typed; the fields a partial record lacks are empty. */
+export const contextOf = (state: RunState): RunContext => ({ ...EMPTY_CONTEXT, ...state.snapshot.context }) as unknown as RunContext;
 
 /** A run's record as the API lists it, from its latest run-state record (its definition is not on the topic). */
 export function recordOfState(state: RunState): RunRecord {

@@ -41,3 +41,12 @@ describe('Kafka-mode history from run-state records: stopped attempts', () => {
     expect(entriesBetween(cancelled, ended!, new Set())[0]).toMatchObject({ type: 'task.stopped', how: 'grace-expired' });
   });
 });
+
+describe('Kafka-mode history from run-state records: partial records', () => {
+  it('derives a started and a failed run from the record of a run refused at start, without throwing', async () => {
+    const { rejectedRunState } = await import('../../src/runtime/run-state-topic.js');
+    const start = { v: 1, type: 'run.start', id: 'e1', runId: 'r-refused', time: new Date(0).toISOString(), payload: { sequence: 'nope', input: { a: 1 } } } as never;
+    const state = rejectedRunState(start, 'unknown sequence "nope"', 5);
+    expect(entriesBetween(undefined, state, new Set()).map((e) => e.type)).toEqual(['run.started', 'run.failed']);
+  });
+});
