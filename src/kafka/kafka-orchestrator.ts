@@ -81,7 +81,7 @@ async function prepareTopics(admin: Awaited<ReturnType<KafkaTransport['admin']>>
   const wanted = [names.events, names.runs, names.deadLetter, ...queues.map((q) => names.commands(q))];
   const missing = wanted.filter((t) => !existing.has(t));
   if (missing.length > 0) {
-    throw new LockstepError(ErrorCode.invalidUsage, `missing topics ${missing.join(', ')}: run \`lockstep topics create --partitions N\` or pass --partitions N`);
+    throw new LockstepError(ErrorCode.transportUnavailable, `missing topics ${missing.join(', ')}: run \`lockstep topics create --partitions N\` or pass --partitions N`);
   }
   const counts = await partitionCounts(admin, [names.events]);
   return { created: [], existing: wanted, partitions: counts.get(names.events) ?? 0 };

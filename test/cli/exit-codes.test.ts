@@ -72,6 +72,18 @@ describe('exit codes', () => {
       expect(status.code, status.stderr).toBe(7);
       expect(status.stderr).toContain(`topic ${prefix}.runs does not exist`);
       expect(status.stderr).toContain('(TRANSPORT_UNAVAILABLE)');
+      const orchestrator = await lockstep(['orchestrator', '--machines', 'machines'], { env: { KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix } });
+      expect(orchestrator.code, orchestrator.stderr).toBe(7);
+      expect(orchestrator.stderr).toContain(`missing topics ${prefix}.`);
+    }, 60_000);
+
+    it('2: start with a --timeout that is not a number starts nothing', async () => {
+      const prefix = `exit-opt-${randomUUID().slice(0, 8)}`;
+      const runId = randomUUID();
+      const bad = await lockstep(['start', 'hello', '--wait', '--timeout', '100ms', '--run-id', runId], { env: { KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix } });
+      expect(bad.code, bad.stderr).toBe(2);
+      expect(bad.stderr).not.toContain('started');
+      expect(bad.stdout).toBe('');
     }, 30_000);
   });
 });

@@ -52,6 +52,8 @@ export function registerStart(program: Command, cli: CliContext): void {
     .option('--json', 'print the run state as JSON')
     .action(async (name: string, opts: StartCliOptions) => {
       const input = parseInputOption(opts.input, cli.cwd);
+      // Every option is checked before the run is started: a usage error never leaves a run behind.
+      const timeoutMs = positiveInt('--timeout', opts.timeout);
       const client = createLockstepClient(kafkaOptions(cli, opts));
       try {
         const runId = await client.start(name, { input, ...(opts.runId ? { runId: opts.runId } : {}), ...(opts.version ? { version: opts.version } : {}) });
@@ -60,7 +62,6 @@ export function registerStart(program: Command, cli: CliContext): void {
           return;
         }
         if (!opts.json) cli.err(`started ${runId}; waiting for it to end`);
-        const timeoutMs = positiveInt('--timeout', opts.timeout);
         const final = await client.wait(runId, timeoutMs ? { timeoutMs } : {});
         cli.out(opts.json ? JSON.stringify(final) : describeState(final));
         cli.exitCode = exitCodeOfState(final);
