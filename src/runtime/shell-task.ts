@@ -77,7 +77,8 @@ interface Ended {
  * Background processes (`cmd &`) are part of the attempt. One that keeps the task's stdout or stderr open keeps
  * the attempt running until it exits; once the shell has exited and the output is closed, whatever is left of
  * the group gets SIGKILL, whether the task succeeded or failed. Work meant to outlive the task must leave the
- * group (`setsid cmd >log 2>&1 &`); lockstep then no longer tracks or stops it.
+ * group (`setsid cmd >log 2>&1 &`) before the task ends (README: Shell tasks); lockstep then no longer tracks or
+ * stops it.
  *
  * @throws TaskFailure on a non-zero exit, a signal or cancellation, with the tail of the output; a non-retriable
  * LockstepError when the result is over `resultBytes` or the result file is not JSON.
