@@ -1,13 +1,22 @@
-/** lockstep's architecture, checked in CI: cli/http/embedded/testing -> runtime + adapters -> ports -> core. */
-const roots = '^src/(cli|http|embedded|testing|kafka|sdk)/';
+/**
+ * lockstep's architecture, checked in `npm test`. Dependencies point one way:
+ *   core <- ports <- adapters, runtime <- modes (embedded, kafka) <- http, testing <- cli
+ * `modes` and `cli` are the composition roots: the only places that construct adapters.
+ */
 module.exports = {
   forbidden: [
     {
       name: 'core-is-pure',
-      comment: 'src/core is pure: no I/O, no other layer, no node built-ins.',
+      comment: 'src/core is pure: no I/O, no clock, no other layer, no node built-ins (but a hash, in core/hash.ts).',
       severity: 'error',
-      from: { path: '^src/core/' },
+      from: { path: '^src/core/', pathNot: '^src/core/hash\\.ts$' },
       to: { pathNot: ['^src/core/', 'node_modules/(zod|xstate|@xstate/graph|yaml)/'] },
+    },
+    {
+      name: 'core-hash-only-crypto',
+      severity: 'error',
+      from: { path: '^src/core/hash\\.ts$' },
+      to: { pathNot: ['^crypto$', '^node:crypto$'] },
     },
     {
       name: 'ports-only-core',
@@ -16,18 +25,50 @@ module.exports = {
       to: { pathNot: ['^src/(core|ports)/'] },
     },
     {
-      name: 'adapters-below-runtime',
-      comment: 'Adapters implement ports; they never reach into runtime or the composition roots.',
+      name: 'adapters-implement-ports',
+      comment: 'Adapters implement ports over core; they never reach into runtime or anything above it.',
       severity: 'error',
       from: { path: '^src/adapters/' },
-      to: { path: ['^src/runtime/', roots] },
+      to: { path: '^src/(runtime|modes|http|testing|cli)/' },
     },
     {
       name: 'runtime-never-constructs-adapters',
-      comment: 'Only composition roots (cli, http, embedded, testing) import adapters.',
+      comment: 'The runtime works through ports: it imports no adapter and nothing above it.',
       severity: 'error',
       from: { path: '^src/runtime/' },
-      to: { path: ['^src/adapters/', roots] },
+      to: { path: '^src/(adapters|modes|http|testing|cli)/' },
+    },
+    {
+      name: 'modes-stand-alone',
+      comment: 'Each mode is a composition root of its own: embedded never loads Kafka, Kafka never loads the embedded runtime.',
+      severity: 'error',
+      from: { path: '^src/modes/embedded/' },
+      to: { path: '^src/(modes/kafka|http|testing|cli)/' },
+    },
+    {
+      name: 'kafka-mode-stands-alone',
+      severity: 'error',
+      from: { path: '^src/modes/kafka/' },
+      to: { path: '^src/(modes/embedded|http|testing|cli)/' },
+    },
+    {
+      name: 'surfaces-build-on-modes',
+      comment: 'The HTTP API and the testing tools run over a mode: they construct no adapter (reading a definition file and laying out a graph are functions, not adapters to build) and never import the command line.',
+      severity: 'error',
+      from: { path: '^src/(http|testing)/' },
+      to: { path: '^src/(cli|adapters/(kafka|sqlite|memory|process))/' },
+    },
+    {
+      name: 'http-and-testing-apart',
+      severity: 'error',
+      from: { path: '^src/http/' },
+      to: { path: '^src/testing/' },
+    },
+    {
+      name: 'testing-and-http-apart',
+      severity: 'error',
+      from: { path: '^src/testing/' },
+      to: { path: '^src/http/' },
     },
     {
       name: 'only-kafka-adapter-imports-kafkajs',
@@ -40,6 +81,12 @@ module.exports = {
       severity: 'error',
       from: { pathNot: '^src/adapters/sqlite/' },
       to: { path: 'node_modules/better-sqlite3/' },
+    },
+    {
+      name: 'only-graphviz-adapter-imports-graphviz',
+      severity: 'error',
+      from: { pathNot: '^src/adapters/graphviz/' },
+      to: { path: 'node_modules/@hpcc-js/' },
     },
     {
       name: 'no-circular',

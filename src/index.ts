@@ -21,8 +21,8 @@ export { LockstepError, DefinitionError, MessageError, TaskFailure, ErrorCode } 
 export type { Clock } from './ports/clock.js';
 export type { Transport, TopicMessage, ConsumedMessage, BatchHandler } from './ports/transport.js';
 export type { RunStore, RunRecord, RunStatus } from './ports/run-store.js';
-export { loadSequenceFile } from './runtime/load-sequence.js';
-export type { LoadedSequence } from './runtime/load-sequence.js';
+export { loadSequenceFile } from './adapters/fs/load-sequence.js';
+export type { LoadedSequence } from './adapters/fs/load-sequence.js';
 export { SimulatedClock } from './runtime/simulated-clock.js';
 export { systemClock } from './runtime/system-clock.js';
 export { Orchestrator } from './runtime/orchestrator.js';
@@ -30,8 +30,8 @@ export type { OrchestratorOptions, StartRequest, OrchestratorStats } from './run
 export { startWorker } from './runtime/worker.js';
 export type { WorkerOptions, WorkerHandle, Executor, LazySignalExecutor, DispatchedTask } from './runtime/worker.js';
 export { LAZY_SIGNAL } from './runtime/worker.js';
-export { createEmbeddedRuntime } from './embedded/embedded-runtime.js';
-export type { EmbeddedOptions, EmbeddedRuntime } from './embedded/embedded-runtime.js';
+export { createEmbeddedRuntime } from './modes/embedded/embedded-runtime.js';
+export type { EmbeddedOptions, EmbeddedRuntime } from './modes/embedded/embedded-runtime.js';
 export { MemoryTransport } from './adapters/memory/memory-transport.js';
 export { MemoryRunStore } from './adapters/memory/memory-run-store.js';
 export { SqliteRunStore } from './adapters/sqlite/sqlite-run-store.js';
@@ -40,11 +40,11 @@ export type { OpenStoreOptions } from './adapters/sqlite/store-file.js';
 export {
   startKafkaOrchestrator, createWorker, createShellWorker, emitTaskEvent, taskEventMessage, createLockstepClient, loadMachines,
   ensureTopics, KafkaTransport,
-} from './kafka/index.js';
+} from './modes/kafka/index.js';
 export type {
   KafkaOrchestrator, KafkaOrchestratorOptions, KafkaWorker, KafkaWorkerOptions, WorkerHandlers, TaskAttempt, TaskOutcome,
   LockstepClient, StartOptions, KafkaModeOptions, TopicLayout, TopicReport, KafkaTransportOptions,
-} from './kafka/index.js';
+} from './modes/kafka/index.js';
 export { RunStateSchema } from './core/protocol/run-state.js';
 export type { RunState } from './core/protocol/run-state.js';
 export { PartitionOffsetSchema, partitionOffsetKey, isReservedKey } from './core/protocol/partition-offset.js';

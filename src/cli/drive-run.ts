@@ -1,8 +1,8 @@
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Sequence } from '../core/sequence/types.js';
 import { describeOrphan } from '../adapters/process/orphaned-attempts.js';
-import { createEmbeddedRuntime } from '../embedded/embedded-runtime.js';
-import type { EmbeddedRuntime } from '../embedded/embedded-runtime.js';
+import { createEmbeddedRuntime } from '../modes/embedded/embedded-runtime.js';
+import type { EmbeddedRuntime } from '../modes/embedded/embedded-runtime.js';
 import type { RunStore } from '../ports/run-store.js';
 import { entryLine, exitCodeOf } from './commands/run.js';
 import type { CliContext } from './context.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ErrorCode, LockstepError } from '../core/errors.js';
-import type { KafkaModeOptions } from '../kafka/index.js';
+import type { KafkaModeOptions } from '../modes/kafka/index.js';
 import type { CliContext } from './context.js';
 
 /** The options every Kafka command shares. */

@@ -1,5 +1,5 @@
-import { createActor } from 'xstate';
-import type { AnyActorScope, SnapshotFrom } from 'xstate';
+import type { SnapshotFrom } from 'xstate';
+import { inertScope } from './compile/inert-scope.js';
 import { compile } from './compile/machine.js';
 import type { RunMachine } from './compile/machine.js';
 import type { Command, RunContext, RunEvent, RunInput } from './compile/types.js';
@@ -25,8 +25,6 @@ export interface PersistedRun {
   readonly context: RunContext;
   readonly status: 'active' | 'done';
 }
-
-const COMMANDS = new Set(['dispatch', 'cancelTask', 'startTimer', 'cancelTimer', 'finish']);
 
 /** A compiled sequence: the machine and the pure functions that drive it. */
 export interface Program {
@@ -59,15 +57,8 @@ export function createProgram(sequence: Sequence): Program {
     machine = compile(sequence);
     compiled.set(sequence, machine);
   }
-  // One inert actor scope per machine: xstate's `transition()` builds a new actor per call, which is slow.
   let sink: Command[] = [];
-  const self = createActor(machine, { input: { runId: '' } });
-  const scope = {
-    self, defer: () => {}, id: '', logger: () => {}, sessionId: '', stopChild: () => {}, system: self.system, emit: () => {},
-    actionExecutor: (action: { type: string; params?: unknown }) => {
-      if (COMMANDS.has(action.type)) sink.push({ type: action.type, ...(action.params as object) } as Command);
-    },
-  } as unknown as AnyActorScope;
+  const scope = inertScope(machine, (command) => sink.push(command));
 
   const collect = <T>(run: () => T): [T, Command[]] => {
     sink = [];

@@ -1,5 +1,5 @@
-import { trackAttemptProcesses } from '../adapters/process/orphaned-attempts.js';
-import { hashText } from '../runtime/load-sequence.js';
+import { isFinalEntry } from '../core/protocol/run-entry.js';
+import { sha256Hex } from '../core/hash.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
@@ -7,15 +7,15 @@ import type { Sequence } from '../core/sequence/types.js';
 import { loadSequenceText } from '../core/sequence/validate.js';
 import { createProgram } from '../core/step.js';
 import type { Program } from '../core/step.js';
-import { createEmbeddedRuntime } from '../embedded/embedded-runtime.js';
-import type { EmbeddedRuntime } from '../embedded/embedded-runtime.js';
+import { createEmbeddedRuntime, trackAttemptProcesses } from '../modes/embedded/embedded-runtime.js';
+import type { EmbeddedRuntime } from '../modes/embedded/embedded-runtime.js';
 import type { RunRecord, RunStore } from '../ports/run-store.js';
 import { runStatusView } from '../ports/run-store.js';
 import { createLocalExecutor } from '../runtime/local-executor.js';
 import type { LocalExecutorOptions } from '../runtime/local-executor.js';
-import type { ProgramRegistry } from '../runtime/registry.js';
+import type { ProgramRegistry } from '../core/run/registry.js';
 import { listRuns } from '../runtime/run-listing.js';
-import { findSpec } from '../runtime/run-state.js';
+import { findSpec } from '../core/run/live-run.js';
 import type { DispatchedTask, LazySignalExecutor } from '../runtime/worker.js';
 import { LAZY_SIGNAL } from '../runtime/worker.js';
 import type { IngestEnvelope, LiveUpdate, RunQuery, ServeBackend, ServedSequence } from './backend.js';
@@ -40,7 +40,7 @@ export function programResolver(registry: ProgramRegistry): (record: Pick<RunRec
       // Not registered at this version: fall back to the stored definition.
     }
     if (record.definition === undefined) return undefined;
-    const key = record.definitionHash ?? hashText(record.definition);
+    const key = record.definitionHash ?? sha256Hex(record.definition);
     if (!compiled.has(key)) {
       try {
         compiled.set(key, createProgram(loadSequenceText(record.definition)));
@@ -95,7 +95,7 @@ export async function createEmbeddedBackend(options: EmbeddedBackendOptions): Pr
   const onEntry = (entry: RunEntry) => {
     const update = tracker!.apply(entry);
     for (const listener of listeners) listener(update);
-    if (entry.type === 'run.succeeded' || entry.type === 'run.failed' || entry.type === 'run.cancelled') remote.release(entry.runId);
+    if (isFinalEntry(entry)) remote.release(entry.runId);
   };
   runtime = await createEmbeddedRuntime({ store: options.store, onEntry, execute, ...(options.cwd ? { cwd: options.cwd } : {}) });
   const registry = runtime.registry;

@@ -1,4 +1,4 @@
-import { KafkaTransport, partitionCounts, tailPartitions, endOffsets } from '../adapters/kafka/index.js';
+import { KafkaTransport, partitionCounts, tailPartitions, endOffsets } from '../modes/kafka/index.js';
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { StateValue } from '../core/graph/model.js';
@@ -8,10 +8,10 @@ import { isReservedKey } from '../core/protocol/partition-offset.js';
 import { parseRunState } from '../core/protocol/run-state.js';
 import type { RunState } from '../core/protocol/run-state.js';
 import type { Sequence } from '../core/sequence/types.js';
-import { hashText } from '../runtime/load-sequence.js';
+import { sha256Hex } from '../core/hash.js';
 import { envelope } from '../runtime/messages.js';
 import type { StartRequest } from '../runtime/orchestrator.js';
-import { ProgramRegistry } from '../runtime/registry.js';
+import { ProgramRegistry } from '../core/run/registry.js';
 import { systemClock } from '../runtime/system-clock.js';
 import type { LiveUpdate, RunQuery, ServeBackend, ServedSequence, StoredRun } from './backend.js';
 import { programResolver } from './embedded-backend.js';
@@ -46,7 +46,7 @@ export async function createKafkaBackend(options: KafkaBackendOptions): Promise<
     throw new LockstepError(ErrorCode.transportUnavailable, `cannot reach Kafka at ${options.brokers}: ${(error as Error).message}`, { retriable: true });
   });
   const registry = new ProgramRegistry();
-  for (const s of options.sequences) registry.register(s.sequence, { definition: s.definition, hash: hashText(s.definition), ...(s.source ? { source: s.source } : {}) });
+  for (const s of options.sequences) registry.register(s.sequence, { definition: s.definition, hash: sha256Hex(s.definition), ...(s.source ? { source: s.source } : {}) });
   const programOf = programResolver(registry);
   const runs = new Map<string, Watched>();
   const listeners = new Set<(update: LiveUpdate) => void>();

@@ -5,7 +5,7 @@ import type { Problem } from '../core/sequence/problems.js';
 import type { StartRequest } from '../runtime/orchestrator.js';
 import type { LiveUpdate, ServeBackend, StoredRun } from './backend.js';
 import type { GraphCache } from './graphs.js';
-import { defaultRerunFrom, planRerun } from '../runtime/rerun-plan.js';
+import { defaultRerunFrom, planRerun } from '../core/run/rerun-plan.js';
 import { publicEntry, recordSummary, runView } from './run-view.js';
 import type { RunView } from './run-view.js';
 import { CancelBody, parseIngest, parseRequest, RerunBody, RerunPlanQuery, ResumeBody, RunListQuery, StartRunBody } from './schemas.js';

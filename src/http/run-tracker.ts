@@ -1,8 +1,9 @@
+import { isFinalEntry } from '../core/protocol/run-entry.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Program, RunSnapshot } from '../core/step.js';
 import type { LiveUpdate } from './backend.js';
 import type { StateValue } from '../core/graph/model.js';
-import { replay } from '../runtime/run-state.js';
+import { replay } from '../core/run/live-run.js';
 import { stateView } from './run-view.js';
 
 interface Tracked {
@@ -54,7 +55,7 @@ export class RunTracker {
       const result = tracked.program.step(tracked.snapshot, entry.event);
       if (!result.ignored) tracked.snapshot = result.snapshot;
     }
-    if (entry.type === 'run.succeeded' || entry.type === 'run.failed' || entry.type === 'run.cancelled') this.#runs.delete(entry.runId);
+    if (isFinalEntry(entry)) this.#runs.delete(entry.runId);
     return this.#update(entry, tracked);
   }
 

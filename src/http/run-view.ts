@@ -5,7 +5,7 @@ import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Phase } from '../core/sequence/types.js';
 import type { Program } from '../core/step.js';
 import type { RunRecord, RunStatusView } from '../ports/run-store.js';
-import { replay } from '../runtime/run-state.js';
+import { replay } from '../core/run/live-run.js';
 
 /** What a run is doing, as the page colours it. */
 export const StateKind = {

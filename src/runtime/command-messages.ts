@@ -2,8 +2,8 @@ import type { Command } from '../core/compile/types.js';
 import type { topicNames } from '../core/protocol/envelope.js';
 import type { TopicMessage } from '../ports/transport.js';
 import { envelope } from './messages.js';
-import type { LiveRun } from './run-state.js';
-import { findSpec } from './run-state.js';
+import type { LiveRun } from '../core/run/live-run.js';
+import { findSpec } from '../core/run/live-run.js';
 
 /** Where task commands go, and what they carry besides the command. */
 export interface CommandContext {

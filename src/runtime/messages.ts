@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RunEvent } from '../core/compile/types.js';
 import type { Envelope } from '../core/protocol/envelope.js';
 import { PROTOCOL_VERSION } from '../core/protocol/envelope.js';
-import type { Reuse } from './run-state.js';
+import type { Reuse } from '../core/run/live-run.js';
 
 let lastMs = NaN;
 let lastIso = '';

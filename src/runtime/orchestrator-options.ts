@@ -3,8 +3,8 @@ import type { Clock } from '../ports/clock.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { RunStore } from '../ports/run-store.js';
 import type { Transport } from '../ports/transport.js';
-import type { ProgramRegistry } from './registry.js';
-import type { Reuse } from './run-state.js';
+import type { ProgramRegistry } from '../core/run/registry.js';
+import type { Reuse } from '../core/run/live-run.js';
 
 export interface OrchestratorOptions {
   readonly transport: Transport;

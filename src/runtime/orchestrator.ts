@@ -1,3 +1,5 @@
+import type { FinalEntry } from '../core/protocol/run-entry.js';
+import { isFinalEntry } from '../core/protocol/run-entry.js';
 import { randomUUID } from 'node:crypto';
 import type { Command, RunEvent } from '../core/compile/types.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
@@ -7,10 +9,10 @@ import { topicNames } from '../core/protocol/envelope.js';
 import { assertRunId } from '../core/protocol/partition-offset.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { ConsumedMessage, Subscription, TopicMessage } from '../ports/transport.js';
-import type { LiveRun } from './run-state.js';
-import { advance, beginRun, replay } from './run-state.js';
+import type { LiveRun } from '../core/run/live-run.js';
+import { advance, beginRun, replay } from '../core/run/live-run.js';
 import { taskCommandMessage } from './command-messages.js';
-import { assertInputWithinLimits } from './data-limits.js';
+import { assertInputWithinLimits } from '../core/run/data-limits.js';
 import { FinishedRuns } from './finished-runs.js';
 import type { Pending } from './pending-writes.js';
 import { newPending, pendingFor, persistPending } from './pending-writes.js';
@@ -27,8 +29,6 @@ export type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orc
 
 /** Tombstones of expired runs per transaction, at most. */
 const EXPIRE_PER_BATCH = 500;
-
-type FinalEntry = Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>;
 
 /**
  * Drives runs: consumes events, steps each run's machine, records history durably, then executes the
@@ -355,7 +355,7 @@ export class Orchestrator {
     p.entries.push(...entries);
     for (const e of entries) {
       if (e.type === 'task.started') p.update.currentTask = e.task;
-      else if (e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.cancelled') {
+      else if (isFinalEntry(e)) {
         p.update.status = e.outcome;
         if (e.reason) p.update.reason = e.reason;
         // The record names the task that failed the run, not the last finally task that ran.
@@ -415,7 +415,7 @@ export class Orchestrator {
 
   /** Kafka mode: the run's new state, for the run-state topic (same transaction). */
   #stateRecord(run: LiveRun, p: Pending, at: number): TopicMessage & { readonly value: RunState } {
-    const final = p.entries.find((e): e is FinalEntry => e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.cancelled');
+    const final = p.entries.find(isFinalEntry);
     let definitionHash: string | undefined;
     try {
       definitionHash = this.#o.registry.resolve(run.program.sequence.name, run.program.sequence.version).hash;

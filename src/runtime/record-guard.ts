@@ -5,8 +5,8 @@ import type { RunState } from '../core/protocol/run-state.js';
 import type { TopicMessage, Transport } from '../ports/transport.js';
 import type { OrchestratorStats } from './orchestrator-options.js';
 import type { Pending } from './pending-writes.js';
-import type { ProgramRegistry } from './registry.js';
-import type { LiveRun } from './run-state.js';
+import type { ProgramRegistry } from '../core/run/registry.js';
+import type { LiveRun } from '../core/run/live-run.js';
 import type { DeadLetterSource } from './record-limits.js';
 import { deadLetterRecord, recordBytes, reducedRunState, tooLarge } from './record-limits.js';
 

@@ -4,7 +4,7 @@ import { PROTOCOL_VERSION } from '../core/protocol/envelope.js';
 import type { RunState } from '../core/protocol/run-state.js';
 import { formatBytes } from '../core/sequence/limits.js';
 import type { TopicMessage } from '../ports/transport.js';
-import { hashText } from './load-sequence.js';
+import { sha256Hex } from '../core/hash.js';
 import { isoTime } from './messages.js';
 
 /** How much of a rejected record's text a dead letter keeps, at most (UTF-8 bytes). */
@@ -67,8 +67,8 @@ export interface DeadLetterSource {
  */
 export function deadLetterRecord(topic: string, source: DeadLetterSource, reason: string, now: number, limit = Infinity): TopicMessage {
   const { raw } = source;
-  const key = source.key === null ? 'unknown' : source.key.length > DEAD_LETTER_KEY_CHARS ? `sha256:${hashText(source.key)}` : source.key;
-  const whole = { rawBytes: Buffer.byteLength(raw), rawSha256: hashText(raw) };
+  const key = source.key === null ? 'unknown' : source.key.length > DEAD_LETTER_KEY_CHARS ? `sha256:${sha256Hex(source.key)}` : source.key;
+  const whole = { rawBytes: Buffer.byteLength(raw), rawSha256: sha256Hex(raw) };
   // Neither part can take more than the whole limit: start there, and halve both until the record fits.
   let keep = Math.min(DEAD_LETTER_RAW_BYTES, limit);
   let chars = Math.max(120, Math.min(DEAD_LETTER_REASON_CHARS, limit));

@@ -1,19 +1,17 @@
+import type { FinalEntry } from '../core/protocol/run-entry.js';
 import type { EnvelopeOf } from '../core/protocol/envelope.js';
 import type { PartitionOffset } from '../core/protocol/partition-offset.js';
 import { isReservedKey, parsePartitionOffset, partitionOffsetKey } from '../core/protocol/partition-offset.js';
-import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { RunFinal, RunState } from '../core/protocol/run-state.js';
 import { parseRunState } from '../core/protocol/run-state.js';
 import type { topicNames } from '../core/protocol/envelope.js';
 import { PROTOCOL_VERSION } from '../core/protocol/envelope.js';
 import type { StoredMessage, TopicMessage } from '../ports/transport.js';
 import { isoTime } from './messages.js';
-import type { ProgramRegistry } from './registry.js';
-import type { LiveRun } from './run-state.js';
-import { restoreRunOrThrow } from './restore-run.js';
+import type { ProgramRegistry } from '../core/run/registry.js';
+import type { LiveRun } from '../core/run/live-run.js';
+import { restoreRunOrThrow } from '../core/run/restore-run.js';
 
-/** The entry that ends a run. */
-export type FinalEntry = Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>;
 
 /** What a run's state record says besides the live run itself. */
 export interface RunStateMeta {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelPath } from '../core/paths/path-graph.js';
 import type { Sequence } from '../core/sequence/types.js';
-import { loadSequenceFile } from '../runtime/load-sequence.js';
+import { loadSequenceFile } from '../adapters/fs/load-sequence.js';
 import { runPath } from './path-runner.js';
 import type { PathRun, RunPathOptions } from './path-runner.js';
 import { planPaths } from './test-sequence.js';

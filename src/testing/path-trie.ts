@@ -1,7 +1,7 @@
 import type { ModelPath, PathStep } from '../core/paths/path-graph.js';
 import type { Sequence } from '../core/sequence/types.js';
-import { definitionText } from '../embedded/embedded-runtime.js';
-import { hashText } from '../runtime/load-sequence.js';
+import { definitionText } from '../modes/embedded/embedded-runtime.js';
+import { sha256Hex } from '../core/hash.js';
 import { judgePath, PathSession } from './path-runner.js';
 import type { Checkpoint, PathRun, RunPathOptions } from './path-runner.js';
 
@@ -61,7 +61,7 @@ export interface RunPathsOptions extends RunPathOptions {
 export async function runPaths(sequence: Sequence, paths: readonly ModelPath[], options: RunPathsOptions = {}): Promise<PathRun[]> {
   const runs = new Array<PathRun>(paths.length);
   const text = definitionText(sequence);
-  const definition = { text, hash: hashText(text) };
+  const definition = { text, hash: sha256Hex(text) };
   const pending: Array<{ node: TrieNode; from: Checkpoint | undefined }> = [{ node: trieOf(paths), from: undefined }];
   const waiting: Array<() => void> = [];
   const wake = () => {

@@ -18,7 +18,7 @@ import type { KafkaBroker } from '../../scripts/kafka/broker.mjs';
 import { topicNames } from '../../src/core/protocol/envelope.js';
 import type { Envelope } from '../../src/core/protocol/envelope.js';
 import type { RunState } from '../../src/core/protocol/run-state.js';
-import { createLockstepClient } from '../../src/kafka/index.js';
+import { createLockstepClient } from '../../src/modes/kafka/index.js';
 import { BIN, lockstep, ROOT } from '../support/cli.js';
 import { plainKafka, startService, TopicLog } from '../support/kafka-log.js';
 import type { Service } from '../support/kafka-log.js';

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../src/core/compile/machine.js';
 import { buildGraph } from '../../src/core/graph/build-graph.js';
 import { mermaidId } from '../../src/core/graph/mermaid.js';
-import { loadSequenceFile } from '../../src/runtime/load-sequence.js';
+import { loadSequenceFile } from '../../src/adapters/fs/load-sequence.js';
 
 const ROOT = join(fileURLToPath(import.meta.url), '../../..');
 

@@ -13,8 +13,8 @@ import { createProgram } from '../../src/core/step.js';
 import type { ServeBackend } from '../../src/http/backend.js';
 import { createKafkaBackend } from '../../src/http/kafka-backend.js';
 import { createHttpServer } from '../../src/http/server.js';
-import { advance, beginRun } from '../../src/runtime/run-state.js';
-import type { LiveRun } from '../../src/runtime/run-state.js';
+import { advance, beginRun } from '../../src/core/run/live-run.js';
+import type { LiveRun } from '../../src/core/run/live-run.js';
 import { TOKEN, until } from './serve-harness.js';
 
 const brokers = inject('kafkaBrokers');

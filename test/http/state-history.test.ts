@@ -6,7 +6,7 @@ import { sequence } from '../../src/core/sequence/builder.js';
 import { createProgram } from '../../src/core/step.js';
 import { entriesBetween } from '../../src/http/state-history.js';
 import { stateView } from '../../src/http/run-view.js';
-import { advance, beginRun } from '../../src/runtime/run-state.js';
+import { advance, beginRun } from '../../src/core/run/live-run.js';
 import { runStateOf } from '../../src/runtime/run-state-topic.js';
 
 const seq = sequence('one').then('a', () => 1).then('b', () => 2).build();

@@ -6,18 +6,18 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KafkaTransport } from '../../src/adapters/kafka/index.js';
 import { topicNames } from '../../src/core/protocol/envelope.js';
 import { sequence } from '../../src/core/sequence/builder.js';
-import { definitionText } from '../../src/embedded/embedded-runtime.js';
-import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/kafka/index.js';
-import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/kafka/index.js';
-import { hashText } from '../../src/runtime/load-sequence.js';
-import { ProgramRegistry } from '../../src/runtime/registry.js';
+import { definitionText } from '../../src/modes/embedded/embedded-runtime.js';
+import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
+import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
+import { sha256Hex } from '../../src/core/hash.js';
+import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { latestStates } from '../../src/runtime/run-state-topic.js';
 
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
 const two = sequence('two').then('a', { queue: 'q' }).then('b', { queue: 'q' }).build();
 const registry = new ProgramRegistry();
-registry.register(two, { definition: definitionText(two), hash: hashText(definitionText(two)) });
+registry.register(two, { definition: definitionText(two), hash: sha256Hex(definitionText(two)) });
 
 describe('finished runs on the run-state topic', () => {
   const closers: Array<{ close(): Promise<void> }> = [];

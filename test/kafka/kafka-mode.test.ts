@@ -4,18 +4,18 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { sequence } from '../../src/core/sequence/builder.js';
 import type { Sequence } from '../../src/core/sequence/types.js';
 import { ensureTopics, KafkaTransport } from '../../src/adapters/kafka/index.js';
-import { createLockstepClient, createWorker, emitTaskEvent, startKafkaOrchestrator } from '../../src/kafka/index.js';
-import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/kafka/index.js';
-import { ProgramRegistry } from '../../src/runtime/registry.js';
-import { definitionText } from '../../src/embedded/embedded-runtime.js';
-import { hashText } from '../../src/runtime/load-sequence.js';
+import { createLockstepClient, createWorker, emitTaskEvent, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
+import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
+import { ProgramRegistry } from '../../src/core/run/registry.js';
+import { definitionText } from '../../src/modes/embedded/embedded-runtime.js';
+import { sha256Hex } from '../../src/core/hash.js';
 
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
 
 function registryOf(...sequences: Sequence[]): ProgramRegistry {
   const registry = new ProgramRegistry();
-  for (const s of sequences) registry.register(s, { definition: definitionText(s), hash: hashText(definitionText(s)) });
+  for (const s of sequences) registry.register(s, { definition: definitionText(s), hash: sha256Hex(definitionText(s)) });
   return registry;
 }
 

@@ -9,11 +9,11 @@ import { ErrorCode } from '../../src/core/errors.js';
 import { topicNames } from '../../src/core/protocol/envelope.js';
 import { parsePartitionOffset, partitionOffsetKey } from '../../src/core/protocol/partition-offset.js';
 import { sequence } from '../../src/core/sequence/builder.js';
-import { definitionText } from '../../src/embedded/embedded-runtime.js';
-import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/kafka/index.js';
-import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/kafka/index.js';
-import { hashText } from '../../src/runtime/load-sequence.js';
-import { ProgramRegistry } from '../../src/runtime/registry.js';
+import { definitionText } from '../../src/modes/embedded/embedded-runtime.js';
+import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
+import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
+import { sha256Hex } from '../../src/core/hash.js';
+import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { latestStates } from '../../src/runtime/run-state-topic.js';
 
 const brokers = inject('kafkaBrokers');
@@ -22,7 +22,7 @@ const three = sequence('three').then('a', { queue: 'q' }).then('b', { queue: 'q'
 
 describe('partition.offset records', () => {
   const registry = new ProgramRegistry();
-  registry.register(three, { definition: definitionText(three), hash: hashText(definitionText(three)) });
+  registry.register(three, { definition: definitionText(three), hash: sha256Hex(definitionText(three)) });
   const calls: string[] = [];
   const closers: Array<{ close(): Promise<void> }> = [];
   let transport: KafkaTransport;

@@ -9,11 +9,11 @@ import { topicNames } from '../../src/core/protocol/envelope.js';
 import type { DeadLetter } from '../../src/core/protocol/envelope.js';
 import { sequence } from '../../src/core/sequence/builder.js';
 import type { Sequence } from '../../src/core/sequence/types.js';
-import { definitionText } from '../../src/embedded/embedded-runtime.js';
-import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/kafka/index.js';
-import type { KafkaOrchestrator, LockstepClient } from '../../src/kafka/index.js';
-import { hashText } from '../../src/runtime/load-sequence.js';
-import { ProgramRegistry } from '../../src/runtime/registry.js';
+import { definitionText } from '../../src/modes/embedded/embedded-runtime.js';
+import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
+import type { KafkaOrchestrator, LockstepClient } from '../../src/modes/kafka/index.js';
+import { sha256Hex } from '../../src/core/hash.js';
+import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { lockstep } from '../support/cli.js';
 
 const { Kafka, Partitioners, logLevel } = kafkajs;
@@ -23,7 +23,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 function registryOf(...sequences: Sequence[]): ProgramRegistry {
   const registry = new ProgramRegistry();
-  for (const s of sequences) registry.register(s, { definition: definitionText(s), hash: hashText(definitionText(s)) });
+  for (const s of sequences) registry.register(s, { definition: definitionText(s), hash: sha256Hex(definitionText(s)) });
   return registry;
 }
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { exited, procStat } from '../../src/adapters/process/process-identity.js';
 import type { RunEntry } from '../../src/core/protocol/run-entry.js';
 import { loadSequenceText } from '../../src/core/sequence/validate.js';
-import { createEmbeddedRuntime } from '../../src/embedded/embedded-runtime.js';
+import { createEmbeddedRuntime } from '../../src/modes/embedded/embedded-runtime.js';
 
 async function runTask(run: string): Promise<Extract<RunEntry, { type: 'task.succeeded' }>> {
   const entries: RunEntry[] = [];

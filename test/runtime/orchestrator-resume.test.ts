@@ -3,7 +3,7 @@ import { MemoryRunStore } from '../../src/adapters/memory/memory-run-store.js';
 import type { RunEntry } from '../../src/core/protocol/run-entry.js';
 import { sequence } from '../../src/core/sequence/builder.js';
 import type { TaskContext } from '../../src/core/sequence/types.js';
-import { createEmbeddedRuntime } from '../../src/embedded/embedded-runtime.js';
+import { createEmbeddedRuntime } from '../../src/modes/embedded/embedded-runtime.js';
 import type { Release, RunStore } from '../../src/ports/run-store.js';
 
 /** a -> b -> c, finally f. `b` hangs on its first attempt until cancelled: the run is "in flight" there. */

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunEntry } from '../../src/core/protocol/run-entry.js';
 import { loadSequenceText } from '../../src/core/sequence/validate.js';
-import { defaultRerunFrom, describeRerunSteps, planRerun } from '../../src/runtime/rerun-plan.js';
+import { defaultRerunFrom, describeRerunSteps, planRerun } from '../../src/core/run/rerun-plan.js';
 
 const sequence = loadSequenceText([
   'name: saga', 'tasks:',

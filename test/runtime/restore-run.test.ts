@@ -3,10 +3,10 @@ import { ErrorCode, LockstepError } from '../../src/core/errors.js';
 import { parseRunState } from '../../src/core/protocol/run-state.js';
 import type { RunState } from '../../src/core/protocol/run-state.js';
 import { sequence } from '../../src/core/sequence/builder.js';
-import { ProgramRegistry } from '../../src/runtime/registry.js';
-import { restoreRunRecord, tryRestoreRun } from '../../src/runtime/restore-run.js';
+import { ProgramRegistry } from '../../src/core/run/registry.js';
+import { restoreRunRecord, tryRestoreRun } from '../../src/core/run/restore-run.js';
 import { restoreRun, runStateOf } from '../../src/runtime/run-state-topic.js';
-import { advance, beginRun } from '../../src/runtime/run-state.js';
+import { advance, beginRun } from '../../src/core/run/live-run.js';
 
 const noop = () => undefined;
 const registry = new ProgramRegistry();

@@ -8,11 +8,11 @@ import type { RunState } from '../../src/core/protocol/run-state.js';
 import { parseRunState } from '../../src/core/protocol/run-state.js';
 import type { Program } from '../../src/core/step.js';
 import { toRunEvent } from '../../src/runtime/messages.js';
-import { restoreRunRecord, tryRestoreRun } from '../../src/runtime/restore-run.js';
-import type { FinalEntry } from '../../src/runtime/run-state-topic.js';
+import { restoreRunRecord, tryRestoreRun } from '../../src/core/run/restore-run.js';
+import type { FinalEntry } from '../../src/core/protocol/run-entry.js';
 import { finalEntryOf } from '../../src/runtime/run-state-topic.js';
-import type { LiveRun } from '../../src/runtime/run-state.js';
-import { advance } from '../../src/runtime/run-state.js';
+import type { LiveRun } from '../../src/core/run/live-run.js';
+import { advance } from '../../src/core/run/live-run.js';
 import { mutate, mutationArb, pathsOf, REASON } from '../support/mutations.js';
 import { choicesArb, eventFor, leafValues, programPool, recordOf, simulate, taskIdsOf } from '../support/run-state-fuzz.js';
 

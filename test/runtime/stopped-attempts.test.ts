@@ -5,8 +5,8 @@ import type { RunEntry } from '../../src/core/protocol/run-entry.js';
 import { sequence } from '../../src/core/sequence/builder.js';
 import type { TaskContext } from '../../src/core/sequence/types.js';
 import { createProgram } from '../../src/core/step.js';
-import { createEmbeddedRuntime } from '../../src/embedded/embedded-runtime.js';
-import { advance, beginRun, replay } from '../../src/runtime/run-state.js';
+import { createEmbeddedRuntime } from '../../src/modes/embedded/embedded-runtime.js';
+import { advance, beginRun, replay } from '../../src/core/run/live-run.js';
 import { harness, idle } from '../support/embedded-harness.js';
 
 const brief = (entries: readonly RunEntry[]) =>

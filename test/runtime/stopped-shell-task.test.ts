@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RunEntry } from '../../src/core/protocol/run-entry.js';
 import { loadSequenceText } from '../../src/core/sequence/validate.js';
-import { createEmbeddedRuntime } from '../../src/embedded/embedded-runtime.js';
+import { createEmbeddedRuntime } from '../../src/modes/embedded/embedded-runtime.js';
 
 /** A shell snippet that appends `<what> <ms since the epoch>` to the log. */
 const stamp = (log: string, what: string) => `echo "${what} $(date +%s%3N)" >> ${log}`;

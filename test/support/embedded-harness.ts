@@ -1,5 +1,5 @@
-import { createEmbeddedRuntime } from '../../src/embedded/embedded-runtime.js';
-import type { EmbeddedOptions, EmbeddedRuntime } from '../../src/embedded/embedded-runtime.js';
+import { createEmbeddedRuntime } from '../../src/modes/embedded/embedded-runtime.js';
+import type { EmbeddedOptions, EmbeddedRuntime } from '../../src/modes/embedded/embedded-runtime.js';
 import type { RunEntry } from '../../src/core/protocol/run-entry.js';
 import type { Sequence } from '../../src/core/sequence/types.js';
 import { SimulatedClock } from '../../src/runtime/simulated-clock.js';

@@ -6,11 +6,11 @@ import type { RunEvent } from '../../src/core/compile/types.js';
 import type { RunState } from '../../src/core/protocol/run-state.js';
 import { loadSequenceText, validateSequence } from '../../src/core/sequence/validate.js';
 import type { Program } from '../../src/core/step.js';
-import { ProgramRegistry } from '../../src/runtime/registry.js';
-import type { FinalEntry } from '../../src/runtime/run-state-topic.js';
+import { ProgramRegistry } from '../../src/core/run/registry.js';
+import type { FinalEntry } from '../../src/core/protocol/run-entry.js';
 import { runStateOf } from '../../src/runtime/run-state-topic.js';
-import type { LiveRun } from '../../src/runtime/run-state.js';
-import { advance, beginRun } from '../../src/runtime/run-state.js';
+import type { LiveRun } from '../../src/core/run/live-run.js';
+import { advance, beginRun } from '../../src/core/run/live-run.js';
 
 const machinesDir = join(import.meta.dirname, '..', '..', 'machines');
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createLockstepClient } from '../../kafka/index.js';
+import { createLockstepClient } from '../../modes/kafka/index.js';
 import type { CliContext } from '../context.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
 import { kafkaOptions, withKafkaOptions } from '../kafka-options.js';

@@ -6,8 +6,8 @@ import { buildGraph } from '../../core/graph/build-graph.js';
 import { toDot } from '../../core/graph/dot.js';
 import { toMermaid } from '../../core/graph/mermaid.js';
 import { toStatelyJson } from '../../core/graph/stately.js';
-import { renderGraphSvg } from '../../runtime/graph-svg.js';
-import { loadSequenceFile } from '../../runtime/load-sequence.js';
+import { renderGraphSvg } from '../../adapters/graphviz/graph-svg.js';
+import { loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import type { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { parseDuration } from '../../core/sequence/duration.js';
-import { loadMachines, startKafkaOrchestrator } from '../../kafka/index.js';
+import { loadMachines, startKafkaOrchestrator } from '../../modes/kafka/index.js';
 import type { CliContext } from '../context.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
 import { everyInterval, kafkaOptions, positiveInt, untilSignal, withKafkaOptions } from '../kafka-options.js';

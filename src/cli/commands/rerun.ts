@@ -5,8 +5,9 @@ import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import { loadSequenceText } from '../../core/sequence/validate.js';
 import type { RunRecord } from '../../ports/run-store.js';
-import { hashText, loadSequenceFile } from '../../runtime/load-sequence.js';
-import { defaultRerunFrom, describeRerunSteps, planRerun } from '../../runtime/rerun-plan.js';
+import { loadSequenceFile } from '../../adapters/fs/load-sequence.js';
+import { sha256Hex } from '../../core/hash.js';
+import { defaultRerunFrom, describeRerunSteps, planRerun } from '../../core/run/rerun-plan.js';
 import type { CliContext } from '../context.js';
 import { driveRun } from '../drive-run.js';
 import { openStore } from '../store.js';
@@ -45,8 +46,8 @@ function chooseDefinition(cli: CliContext, record: RunRecord, choice: string): {
   const sequence = loadSequenceText(record.definition, `run ${record.runId}'s recorded definition`);
   let note: string | undefined;
   if (record.source !== undefined && fileText === undefined) note = `${record.source} no longer exists; using run ${record.runId}'s recorded definition`;
-  else if (fileText !== undefined && hashText(fileText) !== record.definitionHash) {
-    note = `${record.source} has changed since run ${record.runId} started (sha256 ${short(record.definitionHash)} -> ${short(hashText(fileText))}); using the run's original definition (pass --definition current to use the file)`;
+  else if (fileText !== undefined && sha256Hex(fileText) !== record.definitionHash) {
+    note = `${record.source} has changed since run ${record.runId} started (sha256 ${short(record.definitionHash)} -> ${short(sha256Hex(fileText))}); using the run's original definition (pass --definition current to use the file)`;
   }
   return { sequence, text: record.definition, ...(note ? { note } : {}) };
 }

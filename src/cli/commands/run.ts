@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
-import { createEmbeddedRuntime } from '../../embedded/embedded-runtime.js';
-import { loadSequenceFile } from '../../runtime/load-sequence.js';
+import { createEmbeddedRuntime } from '../../modes/embedded/embedded-runtime.js';
+import { loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import type { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { parseInputOption } from '../input.js';

@@ -10,7 +10,7 @@ import { createEmbeddedBackend } from '../../http/embedded-backend.js';
 import { createKafkaBackend } from '../../http/kafka-backend.js';
 import type { RejectedDefinition } from '../../http/sequence-routes.js';
 import { createHttpServer } from '../../http/server.js';
-import { listSequenceFiles, loadSequenceFile } from '../../runtime/load-sequence.js';
+import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import type { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { openStore } from '../store.js';

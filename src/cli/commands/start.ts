@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { RunState } from '../../core/protocol/run-state.js';
 import { formatDuration } from '../../core/sequence/duration.js';
-import { createLockstepClient } from '../../kafka/index.js';
+import { createLockstepClient } from '../../modes/kafka/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { parseInputOption } from '../input.js';

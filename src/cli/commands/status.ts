@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
-import { createLockstepClient } from '../../kafka/index.js';
+import { createLockstepClient } from '../../modes/kafka/index.js';
 import type { CliContext } from '../context.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
 import { kafkaOptions, withKafkaOptions } from '../kafka-options.js';

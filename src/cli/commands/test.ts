@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { DefinitionError, ErrorCode, LockstepError } from '../../core/errors.js';
 import { formatProblems } from '../../core/sequence/problems.js';
 import type { Sequence } from '../../core/sequence/types.js';
-import { listSequenceFiles, loadSequenceFile } from '../../runtime/load-sequence.js';
+import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import { testSequence } from '../../testing/test-sequence.js';
 import type { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';

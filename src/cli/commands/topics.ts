@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ensureTopics, KafkaTransport, loadMachines, queuesOf } from '../../kafka/index.js';
+import { ensureTopics, KafkaTransport, loadMachines, queuesOf } from '../../modes/kafka/index.js';
 import type { CliContext } from '../context.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
 import { kafkaOptions, positiveInt, withKafkaOptions } from '../kafka-options.js';

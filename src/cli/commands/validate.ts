@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { DefinitionError } from '../../core/errors.js';
 import { formatProblems } from '../../core/sequence/problems.js';
-import { listSequenceFiles, loadSequenceFile } from '../../runtime/load-sequence.js';
+import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliContext } from '../context.js';
 

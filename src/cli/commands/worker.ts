@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createShellWorker, loadMachines } from '../../kafka/index.js';
+import { createShellWorker, loadMachines } from '../../modes/kafka/index.js';
 import type { CliContext } from '../context.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
 import { everyInterval, kafkaOptions, positiveInt, untilSignal, withKafkaOptions } from '../kafka-options.js';

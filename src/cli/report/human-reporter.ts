@@ -1,3 +1,4 @@
+import type { FinalEntry } from '../../core/protocol/run-entry.js';
 import ora from 'ora';
 import type { Ora } from 'ora';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
@@ -87,7 +88,7 @@ export class HumanReporter {
     else this.#tasks.push({ task, attempts: attempt, outcome, durationMs });
   }
 
-  #summary(e: Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>): void {
+  #summary(e: FinalEntry): void {
     const mark = e.outcome === 'succeeded' ? '✔' : '✖';
     this.#write('');
     this.#write(`${mark} run ${e.outcome} in ${formatDuration(e.durationMs)}${e.reason ? `: ${e.reason}` : ''}`);

@@ -1,3 +1,5 @@
+import { fnv1a32 } from '../hash.js';
+
 /** A seeded pseudo-random source: the same seed always gives the same sequence. */
 export interface Random {
   /** An integer in [0, 2^32). */
@@ -6,20 +8,9 @@ export interface Random {
   below(n: bigint): bigint;
 }
 
-/** FNV-1a over the seed's text, so that any string or number is a seed. */
-function seedOf(seed: string | number): number {
-  const text = String(seed);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /** mulberry32: small and fast, good enough to pick paths. */
 export function createRandom(seed: string | number): Random {
-  let state = seedOf(seed);
+  let state = fnv1a32(String(seed));
   const next32 = () => {
     state = (state + 0x6d2b79f5) | 0;
     let t = state;

@@ -1,6 +1,6 @@
-import { createActor } from 'xstate';
-import type { ActorLogic, AnyActorScope, AnyStateNode, AnyTransitionDefinition, InspectionEvent } from 'xstate';
+import type { ActorLogic, AnyStateNode, AnyTransitionDefinition, InspectionEvent } from 'xstate';
 import { backoffDelay } from '../compile/backoff.js';
+import { inertScope } from '../compile/inert-scope.js';
 import { compile } from '../compile/machine.js';
 import type { RunMachine } from '../compile/machine.js';
 import type { Command, CurrentTask, RunEvent } from '../compile/types.js';
@@ -175,15 +175,7 @@ export function createRunModel(sequence: Sequence): RunModel {
     }
     for (const n of (ev.snapshot as unknown as { _nodes: AnyStateNode[] })._nodes) entered.add(n.id);
   };
-  const self = createActor(machine, { input: { runId: PATH_RUN_ID }, inspect });
-  const scope = {
-    self, defer: () => {}, id: '', logger: () => {}, sessionId: '', stopChild: () => {}, system: self.system, emit: () => {},
-    actionExecutor: (action: { type: string; params?: unknown }) => {
-      if (['dispatch', 'cancelTask', 'startTimer', 'cancelTimer', 'finish'].includes(action.type)) {
-        commands.push({ type: action.type, ...(action.params as object) } as Command);
-      }
-    },
-  } as unknown as AnyActorScope;
+  const scope = inertScope(machine, (command) => commands.push(command), { runId: PATH_RUN_ID, inspect });
   const record = <T>(run: () => T) => {
     commands = [];
     via = [];

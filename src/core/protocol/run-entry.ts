@@ -62,3 +62,11 @@ export type RunEntryType = RunEntry['type'];
 
 /** How a stopped attempt ended: see the `task.stopped` {@link RunEntry}. */
 export type StopEnding = 'reported' | 'interrupted' | 'grace-expired';
+
+/** The entry that ends a run: it succeeded, failed or was cancelled. */
+export type FinalEntry = Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>;
+
+/** The one check for the entry that ends a run. */
+export function isFinalEntry(entry: { readonly type: string }): entry is FinalEntry {
+  return entry.type === 'run.succeeded' || entry.type === 'run.failed' || entry.type === 'run.cancelled';
+}

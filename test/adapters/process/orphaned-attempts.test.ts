@@ -9,7 +9,7 @@ import { groupState, stopOrphanedAttempts } from '../../../src/adapters/process/
 import type { OrphanNotice } from '../../../src/adapters/process/orphaned-attempts.js';
 import { bootId, groupMembers, procStat } from '../../../src/adapters/process/process-identity.js';
 import { loadSequenceText } from '../../../src/core/sequence/validate.js';
-import { createEmbeddedRuntime } from '../../../src/embedded/embedded-runtime.js';
+import { createEmbeddedRuntime } from '../../../src/modes/embedded/embedded-runtime.js';
 import type { AttemptProcess } from '../../../src/ports/attempt-processes.js';
 import { record } from '../../contract/run-store.contract.js';
 

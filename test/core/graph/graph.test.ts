@@ -21,8 +21,8 @@ import type { StatelyStateConfig } from '../../../src/core/graph/stately.js';
 import type { Sequence, TaskSpec } from '../../../src/core/sequence/types.js';
 import { loadSequenceText } from '../../../src/core/sequence/validate.js';
 import { createProgram } from '../../../src/core/step.js';
-import { loadSequenceFile } from '../../../src/runtime/load-sequence.js';
-import { renderGraphSvg } from '../../../src/runtime/graph-svg.js';
+import { loadSequenceFile } from '../../../src/adapters/fs/load-sequence.js';
+import { renderGraphSvg } from '../../../src/adapters/graphviz/graph-svg.js';
 
 // Paths, not URLs: under jsdom the global URL is jsdom's, which node:fs does not accept.
 const MACHINES = join(fileURLToPath(import.meta.url), '../../../../machines');

@@ -1,7 +1,7 @@
-import { ErrorCode, LockstepError } from '../core/errors.js';
-import type { Sequence } from '../core/sequence/types.js';
-import { createProgram } from '../core/step.js';
-import type { Program } from '../core/step.js';
+import { ErrorCode, LockstepError } from '../errors.js';
+import type { Sequence } from '../sequence/types.js';
+import { createProgram } from '../step.js';
+import type { Program } from '../step.js';
 
 /** A program with the definition text it was compiled from. */
 export interface RegisteredProgram {

@@ -7,5 +7,7 @@ export { createLockstepClient } from './lockstep-client.js';
 export type { LockstepClient, StartOptions } from './lockstep-client.js';
 export { loadMachines, queuesOf, resolveBrokers } from './connection.js';
 export type { KafkaModeOptions } from './connection.js';
-export { ensureTopics, KafkaTransport } from '../adapters/kafka/index.js';
-export type { TopicLayout, TopicReport, KafkaTransportOptions } from '../adapters/kafka/index.js';
+export { ensureTopics, KafkaTransport } from '../../adapters/kafka/index.js';
+export type { TopicLayout, TopicReport, KafkaTransportOptions } from '../../adapters/kafka/index.js';
+// For the serve backend (moving into this mode).
+export { partitionCounts, tailPartitions, endOffsets } from '../../adapters/kafka/index.js';

@@ -1,8 +1,8 @@
 import { Graphviz } from '@hpcc-js/wasm-graphviz';
-import { ErrorCode, LockstepError } from '../core/errors.js';
-import { toDot } from '../core/graph/dot.js';
-import type { DotOptions } from '../core/graph/dot.js';
-import type { MachineGraph } from '../core/graph/model.js';
+import { ErrorCode, LockstepError } from '../../core/errors.js';
+import { toDot } from '../../core/graph/dot.js';
+import type { DotOptions } from '../../core/graph/dot.js';
+import type { MachineGraph } from '../../core/graph/model.js';
 
 /**
  * Most states (graph nodes, compound ones included) an SVG graph is laid out for. Graphviz's `dot` layout of a

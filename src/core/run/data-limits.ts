@@ -1,16 +1,15 @@
-import { Buffer } from 'node:buffer';
-import type { RunContext, RunEvent, TaskError } from '../core/compile/types.js';
-import { ErrorCode, LockstepError } from '../core/errors.js';
-import { assertInput } from '../core/input-limits.js';
-import { MAX_NESTING_DEPTH, nestingProblem } from '../core/nesting.js';
-import type { DataLimits } from '../core/sequence/limits.js';
-import { DEFAULT_RUN_BYTES, formatBytes, resultTooLargeMessage, runTooLargeMessage } from '../core/sequence/limits.js';
-import type { Sequence } from '../core/sequence/types.js';
+import type { RunContext, RunEvent, TaskError } from '../compile/types.js';
+import { ErrorCode, LockstepError } from '../errors.js';
+import { assertInput } from '../input-limits.js';
+import { MAX_NESTING_DEPTH, nestingProblem } from '../nesting.js';
+import type { DataLimits } from '../sequence/limits.js';
+import { DEFAULT_RUN_BYTES, formatBytes, resultTooLargeMessage, runTooLargeMessage, utf8Bytes } from '../sequence/limits.js';
+import type { Sequence } from '../sequence/types.js';
 
 /** UTF-8 bytes of a value's JSON text; undefined when it has none (undefined, a function). @throws on BigInt, cycles */
 export function jsonBytes(value: unknown): number | undefined {
   const text = JSON.stringify(value) as string | undefined;
-  return text === undefined ? undefined : Buffer.byteLength(text, 'utf8');
+  return text === undefined ? undefined : utf8Bytes(text);
 }
 
 /** Sizes already measured per run: the input, and each result with the value it was measured on. */

@@ -1,10 +1,10 @@
-import { ErrorCode, LockstepError } from '../core/errors.js';
-import { restoreProblems } from '../core/protocol/restorable.js';
-import type { RunState } from '../core/protocol/run-state.js';
-import { parseRunState, persistedOf } from '../core/protocol/run-state.js';
-import { formatProblems } from '../core/sequence/problems.js';
+import { ErrorCode, LockstepError } from '../errors.js';
+import { restoreProblems } from '../protocol/restorable.js';
+import type { RunState } from '../protocol/run-state.js';
+import { parseRunState, persistedOf } from '../protocol/run-state.js';
+import { formatProblems } from '../sequence/problems.js';
 import type { ProgramRegistry } from './registry.js';
-import type { LiveRun } from './run-state.js';
+import type { LiveRun } from './live-run.js';
 
 /**
  * What restoring a run from its state record gave: the live run, or why there is none. `code` is

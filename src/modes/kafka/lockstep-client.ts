@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { KafkaTransport, endOffsets, partitionCounts, partitionOf, tailPartitions } from '../adapters/kafka/index.js';
-import { ErrorCode, LockstepError } from '../core/errors.js';
-import { assertInput } from '../core/input-limits.js';
-import { topicNames } from '../core/protocol/envelope.js';
-import { assertRunId } from '../core/protocol/partition-offset.js';
-import type { RunState } from '../core/protocol/run-state.js';
-import { parseRunState } from '../core/protocol/run-state.js';
-import { envelope } from '../runtime/messages.js';
-import { latestStates } from '../runtime/run-state-topic.js';
+import { KafkaTransport, endOffsets, partitionCounts, partitionOf, tailPartitions } from '../../adapters/kafka/index.js';
+import { ErrorCode, LockstepError } from '../../core/errors.js';
+import { assertInput } from '../../core/input-limits.js';
+import { topicNames } from '../../core/protocol/envelope.js';
+import { assertRunId } from '../../core/protocol/partition-offset.js';
+import type { RunState } from '../../core/protocol/run-state.js';
+import { parseRunState } from '../../core/protocol/run-state.js';
+import { envelope } from '../../runtime/messages.js';
+import { latestStates } from '../../runtime/run-state-topic.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveBrokers } from './connection.js';
 

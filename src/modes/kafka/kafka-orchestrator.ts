@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { KafkaTransport, ensureTopics, partitionCounts } from '../adapters/kafka/index.js';
-import type { TopicReport } from '../adapters/kafka/index.js';
-import { NullRunStore } from '../adapters/memory/null-run-store.js';
-import { ErrorCode, LockstepError } from '../core/errors.js';
-import { topicNames } from '../core/protocol/envelope.js';
-import type { Clock } from '../ports/clock.js';
-import { Orchestrator } from '../runtime/orchestrator.js';
-import type { ProgramRegistry } from '../runtime/registry.js';
-import { systemClock } from '../runtime/system-clock.js';
+import { KafkaTransport, ensureTopics, partitionCounts } from '../../adapters/kafka/index.js';
+import type { TopicReport } from '../../adapters/kafka/index.js';
+import { NullRunStore } from '../../adapters/memory/null-run-store.js';
+import { ErrorCode, LockstepError } from '../../core/errors.js';
+import { topicNames } from '../../core/protocol/envelope.js';
+import type { Clock } from '../../ports/clock.js';
+import { Orchestrator } from '../../runtime/orchestrator.js';
+import type { ProgramRegistry } from '../../core/run/registry.js';
+import { systemClock } from '../../runtime/system-clock.js';
 import type { KafkaModeOptions } from './connection.js';
 import { queuesOf, resolveBrokers } from './connection.js';
 

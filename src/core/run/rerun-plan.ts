@@ -1,7 +1,7 @@
-import { ErrorCode, LockstepError } from '../core/errors.js';
-import type { RunEntry } from '../core/protocol/run-entry.js';
-import type { Sequence } from '../core/sequence/types.js';
-import type { Reuse } from './run-state.js';
+import { ErrorCode, LockstepError } from '../errors.js';
+import type { RunEntry } from '../protocol/run-entry.js';
+import type { Sequence } from '../sequence/types.js';
+import type { Reuse } from './live-run.js';
 
 /** What a rerun does with one main task, and why. */
 export interface RerunStep {

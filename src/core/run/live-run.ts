@@ -1,9 +1,10 @@
-import type { Command, Outcome, RunEvent, TaskError } from '../core/compile/types.js';
-import { timerIds } from '../core/compile/types.js';
-import type { RunEntry } from '../core/protocol/run-entry.js';
-import type { Phase, TaskSpec } from '../core/sequence/types.js';
-import type { IgnoredReason, Program, RunSnapshot } from '../core/step.js';
-import { DEFAULT_LIMITS } from '../core/sequence/limits.js';
+import { isFinalEntry } from '../protocol/run-entry.js';
+import type { Command, Outcome, RunEvent, TaskError } from '../compile/types.js';
+import { timerIds } from '../compile/types.js';
+import type { RunEntry } from '../protocol/run-entry.js';
+import type { Phase, TaskSpec } from '../sequence/types.js';
+import type { IgnoredReason, Program, RunSnapshot } from '../step.js';
+import { DEFAULT_LIMITS } from '../sequence/limits.js';
 import { admitResult } from './data-limits.js';
 
 /** A run held in memory by an orchestrator: its program, snapshot and pending timers. */
@@ -212,7 +213,7 @@ export function replay(program: Program, history: readonly RunEntry[]): LiveRun 
   };
   for (const entry of history) {
     const stopping = run.snapshot.context.stopping;
-    if (stopping && (entry.type === 'task.started' || entry.type === 'run.succeeded' || entry.type === 'run.failed' || entry.type === 'run.cancelled')) {
+    if (stopping && (entry.type === 'task.started' || isFinalEntry(entry))) {
       // Histories recorded before runs waited for stopped attempts went on at once (a dispatch, the run's end):
       // as far as the run knows, the stopped attempt ended there (its late report, if any, was ignored).
       apply({ type: 'TASK_INTERRUPTED', taskId: stopping.taskId, attempt: stopping.attempt }, entry.at);

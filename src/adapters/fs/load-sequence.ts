@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { DefinitionError } from '../core/errors.js';
-import { formatSize } from '../core/sequence/limits.js';
-import type { Sequence } from '../core/sequence/types.js';
-import { loadSequenceText, MAX_DEFINITION_BYTES } from '../core/sequence/validate.js';
+import { sha256Hex } from '../../core/hash.js';
+import { DefinitionError } from '../../core/errors.js';
+import { formatSize } from '../../core/sequence/limits.js';
+import type { Sequence } from '../../core/sequence/types.js';
+import { loadSequenceText, MAX_DEFINITION_BYTES } from '../../core/sequence/validate.js';
 
 /** A sequence loaded from a file, with the exact text it came from. */
 export interface LoadedSequence {
@@ -17,9 +17,6 @@ export interface LoadedSequence {
 
 export const SEQUENCE_EXTENSIONS = ['.yaml', '.yml', '.json'] as const;
 
-export function hashText(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -79,7 +76,7 @@ function firstInvalidUtf8(bytes: Buffer): number {
  */
 export function loadSequenceFile(path: string): LoadedSequence {
   const text = readDefinitionFile(path);
-  return { sequence: loadSequenceText(text, path), path, text, hash: hashText(text) };
+  return { sequence: loadSequenceText(text, path), path, text, hash: sha256Hex(text) };
 }
 
 /** Lists the sequence files in a directory (or the file itself), sorted by name. */

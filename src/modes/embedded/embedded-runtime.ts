@@ -1,23 +1,26 @@
-import { MemoryRunStore } from '../adapters/memory/memory-run-store.js';
-import { MemoryTransport } from '../adapters/memory/memory-transport.js';
-import { stopOrphanedAttempts, trackAttemptProcesses } from '../adapters/process/orphaned-attempts.js';
-import type { OrphanNotice } from '../adapters/process/orphaned-attempts.js';
-import type { RunEntry } from '../core/protocol/run-entry.js';
-import type { Sequence, TaskHandler } from '../core/sequence/types.js';
-import type { Clock } from '../ports/clock.js';
-import type { RunRecord, RunStore } from '../ports/run-store.js';
-import type { Transport } from '../ports/transport.js';
-import { createLocalExecutor } from '../runtime/local-executor.js';
-import type { LocalExecutorOptions } from '../runtime/local-executor.js';
-import { hashText } from '../runtime/load-sequence.js';
-import { Orchestrator } from '../runtime/orchestrator.js';
-import type { StartRequest } from '../runtime/orchestrator.js';
-import { ProgramRegistry } from '../runtime/registry.js';
-import type { LiveRun } from '../runtime/run-state.js';
-import { DEFAULT_KILL_GRACE_MS } from '../runtime/shell-task.js';
-import { systemClock } from '../runtime/system-clock.js';
-import { startWorker } from '../runtime/worker.js';
-import type { Executor, LazySignalExecutor, WorkerHandle } from '../runtime/worker.js';
+import type { FinalEntry } from '../../core/protocol/run-entry.js';
+import { MemoryRunStore } from '../../adapters/memory/memory-run-store.js';
+import { MemoryTransport } from '../../adapters/memory/memory-transport.js';
+import { stopOrphanedAttempts, trackAttemptProcesses } from '../../adapters/process/orphaned-attempts.js';
+import type { OrphanNotice } from '../../adapters/process/orphaned-attempts.js';
+
+export { trackAttemptProcesses };
+import type { RunEntry } from '../../core/protocol/run-entry.js';
+import type { Sequence, TaskHandler } from '../../core/sequence/types.js';
+import type { Clock } from '../../ports/clock.js';
+import type { RunRecord, RunStore } from '../../ports/run-store.js';
+import type { Transport } from '../../ports/transport.js';
+import { createLocalExecutor } from '../../runtime/local-executor.js';
+import type { LocalExecutorOptions } from '../../runtime/local-executor.js';
+import { sha256Hex } from '../../core/hash.js';
+import { Orchestrator } from '../../runtime/orchestrator.js';
+import type { StartRequest } from '../../runtime/orchestrator.js';
+import { ProgramRegistry } from '../../core/run/registry.js';
+import type { LiveRun } from '../../core/run/live-run.js';
+import { DEFAULT_KILL_GRACE_MS } from '../../runtime/shell-task.js';
+import { systemClock } from '../../runtime/system-clock.js';
+import { startWorker } from '../../runtime/worker.js';
+import type { Executor, LazySignalExecutor, WorkerHandle } from '../../runtime/worker.js';
 
 export interface EmbeddedOptions {
   /** Where runs are recorded. @default an in-memory store */
@@ -51,7 +54,7 @@ export interface EmbeddedRuntime {
   /** Starts a run and resolves to its id. */
   start(request: StartRequest): Promise<string>;
   /** Starts a run and resolves with its final entry. */
-  run(request: StartRequest): Promise<Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>>;
+  run(request: StartRequest): Promise<FinalEntry>;
   /**
    * Takes on a run copied from another runtime (`orchestrator.liveRun`), with its record and history: it goes on
    * from where the copy stands. For tools that branch a run, such as `lockstep test`.
@@ -109,7 +112,7 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
     transport,
     register(sequence, meta = {}) {
       const definition = meta.definition ?? definitionText(sequence);
-      const hash = meta.definition !== undefined && meta.hash !== undefined ? meta.hash : hashText(definition);
+      const hash = meta.definition !== undefined && meta.hash !== undefined ? meta.hash : sha256Hex(definition);
       registry.register(sequence, { definition, hash, ...(meta.source ? { source: meta.source } : {}) });
       pendingWorkers.push(ensureWorkers(sequence));
     },

@@ -1,6 +1,6 @@
-import type { KafkaConnectionOptions } from '../adapters/kafka/index.js';
-import { ProgramRegistry } from '../runtime/registry.js';
-import { listSequenceFiles, loadSequenceFile } from '../runtime/load-sequence.js';
+import type { KafkaConnectionOptions } from '../../adapters/kafka/index.js';
+import { ProgramRegistry } from '../../core/run/registry.js';
+import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 
 /** Where lockstep's Kafka processes connect and which topics they use. */
 export interface KafkaModeOptions extends Omit<KafkaConnectionOptions, 'brokers'> {
