@@ -172,7 +172,7 @@ export class Orchestrator {
         throw new LockstepError(ErrorCode.runNotResumable, `run ${runId} already ended: ${stored.record.status}`);
       }
       const { program } = this.#o.registry.resolve(stored.record.sequence, stored.record.version);
-      run = replay(program, stored.history);
+      run = replay(program, stored.history, stored.record.definitionHash);
       // The attempt that runs again must never overlap what the dead process left running.
       await this.#o.stopOrphans?.(runId);
     } catch (error) {
@@ -327,7 +327,7 @@ export class Orchestrator {
     }
     this.#releases.set(runId, release);
     const { program } = registered;
-    const began = beginRun(program, { runId, input: payload.input, at, ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}), ...(payload.reuse ? { reuse: reuseFromWire(payload.reuse) } : {}) });
+    const began = beginRun(program, { runId, input: payload.input, at, definitionHash: registered.hash, ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}), ...(payload.reuse ? { reuse: reuseFromWire(payload.reuse) } : {}) });
     this.#runs.set(runId, began.run);
     if (this.#o.runStateTopic) this.#partitionOf.set(runId, message.partition);
     const p = pendingFor(pending, runId);
@@ -416,12 +416,7 @@ export class Orchestrator {
   /** Kafka mode: the run's new state, for the run-state topic (same transaction). */
   #stateRecord(run: LiveRun, p: Pending, at: number): TopicMessage & { readonly value: RunState } {
     const final = p.entries.find(isFinalEntry);
-    let definitionHash: string | undefined;
-    try {
-      definitionHash = this.#o.registry.resolve(run.program.sequence.name, run.program.sequence.version).hash;
-    } catch {
-      // registered under another version since: the record goes without the hash
-    }
+    const definitionHash = run.definitionHash;
     return { topic: this.#topics.runs, key: run.runId, value: runStateOf(run, { ...(definitionHash ? { definitionHash } : {}), ...(final ? { final } : {}) }, at) };
   }
 

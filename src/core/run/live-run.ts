@@ -11,6 +11,11 @@ import { admitResult } from './data-limits.js';
 export interface LiveRun {
   readonly runId: string;
   readonly program: Program;
+  /**
+   * sha256 of the exact definition the run started with: the run goes on under it wherever it is restored, even
+   * after the file changed under the same version. Unknown for runs recorded without one.
+   */
+  readonly definitionHash?: string;
   snapshot: RunSnapshot;
   /** Pending timers: id -> due time in ms since the epoch. */
   readonly timers: Map<string, number>;
@@ -41,6 +46,8 @@ export interface BeginOptions {
   readonly at: number;
   readonly rerunOf?: string;
   readonly reuse?: Reuse;
+  /** sha256 of the definition `program` was compiled from. */
+  readonly definitionHash?: string;
 }
 
 const specIndex = new WeakMap<Program, Map<string, TaskSpec>>();
@@ -165,7 +172,7 @@ export function advance(run: LiveRun, received: RunEvent, at: number): Advance {
 export function beginRun(program: Program, options: BeginOptions): { run: LiveRun } & Advance {
   const { runId, at } = options;
   const started = program.start({ runId, input: options.input });
-  const run: LiveRun = { runId, program, snapshot: started.snapshot, timers: new Map(), startedAt: at, attemptStartedAt: at, completions: new Set() };
+  const run: LiveRun = { runId, program, ...(options.definitionHash ? { definitionHash: options.definitionHash } : {}), snapshot: started.snapshot, timers: new Map(), startedAt: at, attemptStartedAt: at, completions: new Set() };
   const reused = [...(options.reuse?.succeeded.map((s) => s.taskId) ?? []), ...(options.reuse?.continued ?? [])];
   const entries: RunEntry[] = [{
     type: 'run.started', runId, at, sequence: program.sequence.name, version: program.sequence.version, input: options.input ?? null,
@@ -197,11 +204,11 @@ export function beginRun(program: Program, options: BeginOptions): { run: LiveRu
  * Rebuilds a live run from its recorded history (the entries that carry events), without executing anything.
  * Pending timers come back with their original due times.
  */
-export function replay(program: Program, history: readonly RunEntry[]): LiveRun {
+export function replay(program: Program, history: readonly RunEntry[], definitionHash?: string): LiveRun {
   const first = history[0];
   if (!first || first.type !== 'run.started') throw new Error('history does not begin with run.started');
   const started = program.start({ runId: first.runId, input: first.input });
-  const run: LiveRun = { runId: first.runId, program, snapshot: started.snapshot, timers: new Map(), startedAt: first.at, attemptStartedAt: first.at, completions: new Set() };
+  const run: LiveRun = { runId: first.runId, program, ...(definitionHash ? { definitionHash } : {}), snapshot: started.snapshot, timers: new Map(), startedAt: first.at, attemptStartedAt: first.at, completions: new Set() };
   trackTimers(run, started.commands, first.at);
   const apply = (event: RunEvent, at: number) => {
     const result = program.step(run.snapshot, event);

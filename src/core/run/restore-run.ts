@@ -46,7 +46,7 @@ export function tryRestoreRun(registry: ProgramRegistry, state: RunState): Resto
   return {
     ok: true,
     run: {
-      runId: state.runId, program, snapshot, timers: new Map(Object.entries(state.timers)),
+      runId: state.runId, program, ...(state.definitionHash ? { definitionHash: state.definitionHash } : {}), snapshot, timers: new Map(Object.entries(state.timers)),
       startedAt: state.createdAt, attemptStartedAt: state.attemptStartedAt, completions: new Set(state.completions),
     },
   };
