@@ -1,5 +1,6 @@
 import type { Outcome } from '../core/compile/types.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { StateValue } from '../core/graph/model.js';
 import type { AttemptProcess } from './attempt-processes.js';
 
 export type RunStatus = 'running' | Outcome;
@@ -39,6 +40,17 @@ export interface RunRecord {
   readonly rerunOf?: string;
 }
 
+/** A run as a store keeps it: its record, its history, and its state after each entry. */
+export interface StoredRun {
+  readonly record: RunRecord;
+  readonly history: RunEntry[];
+  /**
+   * `states[i]` is the run's state value right after `history[i]`, as the orchestrator reported it; `undefined`
+   * for entries recorded before stores kept states.
+   */
+  readonly states?: ReadonlyArray<StateValue | undefined>;
+}
+
 /** A status change that travels with appended entries. */
 export interface RunUpdate {
   readonly status?: RunStatus;
@@ -62,7 +74,7 @@ export interface RunStore {
   create(record: RunRecord, entries: readonly RunEntry[]): Promise<void>;
   append(runId: string, entries: readonly RunEntry[], update?: RunUpdate): Promise<void>;
   /** The run and its whole history, or `undefined` for an unknown id. */
-  get(runId: string): Promise<{ record: RunRecord; history: RunEntry[] } | undefined>;
+  get(runId: string): Promise<StoredRun | undefined>;
   list(filter?: RunFilter): Promise<RunRecord[]>;
   /** Takes the exclusive right to drive a run. Throws a `RUN_LOCKED` LockstepError when another process holds it. */
   lock(runId: string, owner: string): Promise<Release>;

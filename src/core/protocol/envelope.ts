@@ -147,6 +147,10 @@ export function topicNames(prefix = 'lockstep') {
     commands: (queue: string) => `${prefix}.commands.${queue}`,
     events: `${prefix}.events`,
     runs: `${prefix}.runs`,
+    /** Every history entry of every run, keyed by run id, partitioned like the events topic. */
+    history: `${prefix}.history`,
+    /** Compacted: the exact definition text of each sequence a run started with, keyed by its sha256. */
+    definitions: `${prefix}.definitions`,
     deadLetter: `${prefix}.dead-letter`,
   } as const;
 }
