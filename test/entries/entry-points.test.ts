@@ -90,7 +90,7 @@ describe('entry points', () => {
     expect(loaded.modules.filter((m) => /^(adapters\/(kafka|sqlite|graphviz)|core\/(paths|graph)|modes\/kafka|http|cli|testing)\//.test(m))).toEqual([]);
   });
 
-  it("'lockstep' runs a sequence as pasted from the README's first example", async () => {
+  it("'lockstep' alone runs a builder-made sequence on the embedded runtime", async () => {
     const loaded = await load('lockstep', {
       then: [
         "const seq = m.sequence('hello').then('greet', async () => ({ greeting: 'hi' })).build();",
