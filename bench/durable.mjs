@@ -8,10 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createEmbeddedRuntime, sequence } from 'lockstep';
+import { SqliteRunStore } from 'lockstep/sqlite';
 import { MemoryRunStore } from '../dist/adapters/memory/memory-run-store.js';
-import { SqliteRunStore } from '../dist/adapters/sqlite/sqlite-run-store.js';
-import { sequence } from '../dist/core/sequence/builder.js';
-import { createEmbeddedRuntime } from '../dist/embedded/embedded-runtime.js';
 
 function noopSequence(n) {
   let b = sequence('noop');

@@ -2,7 +2,8 @@
 // Measures lockstep's embedded mode against a plain `for ... await` loop over the same no-op functions,
 // in the same process and run, and prints the ratio. Needs a build (npm run build).
 import { parseArgs } from 'node:util';
-import { createEmbeddedRuntime, sequence, MemoryRunStore } from '../dist/index.js';
+import { createEmbeddedRuntime, sequence } from 'lockstep';
+import { MemoryRunStore } from '../dist/adapters/memory/memory-run-store.js';
 import { measureDurable } from './durable.mjs';
 
 const { values } = parseArgs({

@@ -12,8 +12,9 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { startBroker } from '../scripts/kafka/broker.mjs';
-import { createWorker, ensureTopics, KafkaTransport, sequence, startKafkaOrchestrator } from '../dist/index.js';
-import { ProgramRegistry } from '../dist/runtime/registry.js';
+import { sequence } from 'lockstep';
+import { createWorker, startKafkaOrchestrator } from 'lockstep/kafka';
+import { ProgramRegistry } from '../dist/core/run/registry.js';
 import { CLIENT_SETTINGS, consumerConfig, createKafka, producerConfig } from '../dist/adapters/kafka/kafka-client.js';
 import { createTransactionalProducer } from '../dist/adapters/kafka/transactional-producer.js';
 

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadSequenceFile } from '../dist/runtime/load-sequence.js';
-import { testSequence } from '../dist/testing/test-sequence.js';
+import { loadSequenceFile } from 'lockstep';
+import { testSequence } from 'lockstep/testing';
 
 const { values } = parseArgs({
   options: {

@@ -4,9 +4,8 @@ import { describeOrphan } from '../adapters/process/orphaned-attempts.js';
 import { createEmbeddedRuntime } from '../modes/embedded/embedded-runtime.js';
 import type { EmbeddedRuntime } from '../modes/embedded/embedded-runtime.js';
 import type { RunStore } from '../ports/run-store.js';
-import { entryLine, exitCodeOf } from './commands/run.js';
 import type { CliContext } from './context.js';
-import { ExitCode } from './exit-codes.js';
+import { ExitCode, exitCodeOfOutcome } from './exit-codes.js';
 import { HumanReporter } from './report/human-reporter.js';
 
 /** Output options shared by the commands that drive a run. */
@@ -15,6 +14,13 @@ export interface DriveOutput {
   readonly quiet?: boolean;
 }
 
+/** The JSON line printed for an entry: the entry without its internal machine event. */
+export function entryLine(entry: RunEntry): string {
+  const { event: _event, ...rest } = entry as RunEntry & { event?: unknown };
+  return JSON.stringify(rest);
+}
+
+/** A run for {@link driveRun}: where it is recorded, its definition, and how it starts or resumes. */
 export interface DriveRequest extends DriveOutput {
   readonly store: RunStore;
   readonly sequence: Sequence;
@@ -26,13 +32,13 @@ export interface DriveRequest extends DriveOutput {
    * once the run is really ours (its lock taken), so a refused resume prints nothing.
    */
   readonly earlier?: { readonly heading: string; readonly entries: readonly RunEntry[] };
-  /** Starts or resumes the run on the runtime; resolves to its id. */
+  /** Starts (`run`, `rerun`) or resumes (`resume`) the run on the runtime; resolves to its id. */
   readonly begin: (runtime: EmbeddedRuntime) => Promise<string>;
 }
 
 /**
- * Drives one run in this process, as `lockstep run` does: live output (human or JSON lines), Ctrl-C cancels the
- * run (compensations and finally tasks still run), and the exit code follows the outcome.
+ * Drives one run in this process, for `lockstep run`, `resume` and `rerun`: live output (human or JSON lines),
+ * Ctrl-C cancels the run (compensations and finally tasks still run), and the exit code follows the outcome.
  */
 export async function driveRun(cli: CliContext, request: DriveRequest): Promise<void> {
   const human = request.json ? undefined : new HumanReporter(cli.out, { tty: cli.isTTY });
@@ -75,7 +81,7 @@ export async function driveRun(cli: CliContext, request: DriveRequest): Promise<
     process.once('SIGINT', stop('SIGINT'));
     process.once('SIGTERM', stop('SIGTERM'));
     const final = await runtime.orchestrator.waitFor(runId);
-    cli.exitCode = exitCodeOf(final.outcome);
+    cli.exitCode = exitCodeOfOutcome(final.outcome);
   } finally {
     process.removeAllListeners('SIGINT');
     process.removeAllListeners('SIGTERM');

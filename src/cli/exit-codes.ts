@@ -1,3 +1,4 @@
+import type { Outcome } from '../core/compile/types.js';
 import { DefinitionError, ErrorCode, LockstepError } from '../core/errors.js';
 
 /**
@@ -62,6 +63,11 @@ const EXIT_OF_ERROR: { readonly [K in ErrorCode]: ExitCode } = {
   [ErrorCode.runDataTooLarge]: ExitCode.failed,
   [ErrorCode.invalidResult]: ExitCode.failed,
 };
+
+/** The exit code of a run that ended: 0 succeeded, 1 failed, 130 cancelled. */
+export function exitCodeOfOutcome(outcome: Outcome): ExitCode {
+  return outcome === 'succeeded' ? ExitCode.ok : outcome === 'cancelled' ? ExitCode.cancelled : ExitCode.failed;
+}
 
 /** The exit code for an error a command ended with; anything that is not a lockstep error (a bug) exits 1. */
 export function exitCodeOfError(error: unknown): ExitCode {

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { SqliteRunStore } from '../adapters/sqlite/sqlite-run-store.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
+import type { RunStore, StoredRun } from '../ports/run-store.js';
 import type { CliContext } from './context.js';
 
 /** The database file inside a store directory. */
@@ -43,4 +44,15 @@ export async function openStore(cli: CliContext, option: string | undefined, opt
     }
     throw error;
   }
+}
+
+/**
+ * A recorded run and its history, for the commands that take a run id.
+ *
+ * @throws LockstepError `UNKNOWN_RUN` (exit code 2) naming the store, when the store has no such run.
+ */
+export async function storedRun(store: RunStore & { readonly path: string }, runId: string): Promise<StoredRun> {
+  const stored = await store.get(runId);
+  if (!stored) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId} in ${store.path} (list runs with \`lockstep runs\`)`);
+  return stored;
 }

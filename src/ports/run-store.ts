@@ -3,6 +3,7 @@ import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { StateValue } from '../core/graph/model.js';
 import type { AttemptProcess } from './attempt-processes.js';
 
+/** A run's status as recorded: running until it ends with an outcome. */
 export type RunStatus = 'running' | Outcome;
 
 /**

@@ -1,4 +1,3 @@
-import { describe, expect, it } from 'vitest';
 import type { ModelPath } from '../core/paths/path-graph.js';
 import type { Sequence } from '../core/sequence/types.js';
 import { loadSequenceFile } from '../adapters/fs/load-sequence.js';
@@ -6,6 +5,16 @@ import { runPath } from './path-runner.js';
 import type { PathRun, RunPathOptions } from './path-runner.js';
 import { planPaths } from './test-sequence.js';
 import type { PlanOptions } from './test-sequence.js';
+import { ErrorCode, LockstepError } from '../core/errors.js';
+
+/**
+ * vitest, when it is installed. It is an optional peer dependency: `describeSequencePaths` needs it, while
+ * `testSequence` from the same entry runs without it.
+ */
+const vitest: typeof import('vitest') | undefined = await import('vitest').catch((error: unknown) => {
+  if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
+  throw error;
+});
 
 /** Your own checks on one path, on top of lockstep's invariants. Throw (or use `expect`) to fail the path. */
 export type PathAssertion = (path: ModelPath, run: PathRun) => void | Promise<void>;
@@ -41,6 +50,10 @@ function failure(run: PathRun): string {
  * });
  */
 export function describeSequencePaths(sequence: Sequence | string, assert?: PathAssertion, options: SequencePathsOptions = {}): void {
+  if (!vitest) {
+    throw new LockstepError(ErrorCode.invalidUsage, 'describeSequencePaths declares vitest tests, and vitest is not installed: install it (npm install -D vitest), or call testSequence, which needs no test framework');
+  }
+  const { describe, expect, it } = vitest;
   const seq = typeof sequence === 'string' ? loadSequenceFile(sequence).sequence : sequence;
   describe(options.title ?? `paths of ${seq.name}`, () => {
     const plan = planPaths(seq, options);

@@ -10,7 +10,7 @@ import { sha256Hex } from '../../core/hash.js';
 import { defaultRerunFrom, describeRerunSteps, planRerun } from '../../core/run/rerun-plan.js';
 import type { CliContext } from '../context.js';
 import { driveRun } from '../drive-run.js';
-import { openStore } from '../store.js';
+import { openStore, storedRun } from '../store.js';
 
 interface RerunOptions {
   from?: string;
@@ -77,9 +77,7 @@ export function registerRerun(program: Command, cli: CliContext): void {
       }
       const store = await openStore(cli, opts.store, { mustExist: true });
       try {
-        const stored = await store.get(runId);
-        if (!stored) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId} in ${store.path} (list runs with \`lockstep runs\`)`);
-        const { record, history } = stored;
+        const { record, history } = await storedRun(store, runId);
         if (record.status === 'running') {
           const holder = store.holder(runId);
           const how = holder?.alive ? `process ${holder.pid} on ${holder.host} is driving it` : `its process is gone: continue it with \`lockstep resume ${runId}\``;

@@ -3,7 +3,7 @@ import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { loadSequenceText } from '../../core/sequence/validate.js';
 import type { CliContext } from '../context.js';
 import { driveRun } from '../drive-run.js';
-import { openStore } from '../store.js';
+import { openStore, storedRun } from '../store.js';
 
 interface ResumeOptions {
   json?: boolean;
@@ -31,9 +31,7 @@ export function registerResume(program: Command, cli: CliContext): void {
     .action(async (runId: string, opts: ResumeOptions) => {
       const store = await openStore(cli, opts.store, { mustExist: true });
       try {
-        const stored = await store.get(runId);
-        if (!stored) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId} in ${store.path} (list runs with \`lockstep runs\`)`);
-        const { record, history } = stored;
+        const { record, history } = await storedRun(store, runId);
         if (record.status !== 'running') {
           throw new LockstepError(ErrorCode.runNotResumable, `run ${runId} already ended: ${record.status}; nothing to resume (start a new run from it with \`lockstep rerun ${runId}\`)`);
         }

@@ -3,7 +3,7 @@ import type { RunState } from '../../core/protocol/run-state.js';
 import { formatDuration } from '../../core/sequence/duration.js';
 import { createLockstepClient } from '../../modes/kafka/index.js';
 import type { CliContext } from '../context.js';
-import { ExitCode } from '../exit-codes.js';
+import { ExitCode, exitCodeOfOutcome } from '../exit-codes.js';
 import { parseInputOption } from '../input.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
 import { kafkaOptions, positiveInt, withKafkaOptions } from '../kafka-options.js';
@@ -19,7 +19,7 @@ interface StartCliOptions extends KafkaCliOptions {
 
 /** Exit code for a run's state: 0 succeeded, 1 failed, 130 cancelled. */
 export function exitCodeOfState(state: RunState): number {
-  return state.status === 'succeeded' ? ExitCode.ok : state.status === 'cancelled' ? ExitCode.cancelled : ExitCode.failed;
+  return state.status === 'running' ? ExitCode.failed : exitCodeOfOutcome(state.status);
 }
 
 /** One line about a run's state, for people. */

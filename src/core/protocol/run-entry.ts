@@ -58,6 +58,7 @@ export type RunEntry =
       readonly failedTasks: readonly string[];
     });
 
+/** The kinds of {@link RunEntry}: `run.started`, `task.succeeded`, `run.failed` and the rest. */
 export type RunEntryType = RunEntry['type'];
 
 /** How a stopped attempt ended: see the `task.stopped` {@link RunEntry}. */

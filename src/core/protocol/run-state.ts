@@ -106,6 +106,10 @@ export const RunStateSchema = z.object({
   }
 });
 
+/**
+ * A run's state on the run-state topic in Kafka mode: status, machine snapshot, pending timers and, once it has
+ * ended, its final outcome. What `LockstepClient.status` and `wait` return.
+ */
 export type RunState = z.infer<typeof RunStateSchema>;
 export type RunFinal = z.infer<typeof RunFinalSchema>;
 

@@ -22,6 +22,7 @@ import { systemClock } from '../../runtime/system-clock.js';
 import { startWorker } from '../../runtime/worker.js';
 import type { Executor, LazySignalExecutor, WorkerHandle } from '../../runtime/worker.js';
 
+/** Options of {@link createEmbeddedRuntime}. */
 export interface EmbeddedOptions {
   /** Where runs are recorded. @default an in-memory store */
   readonly store?: RunStore;
