@@ -89,12 +89,14 @@ export async function ensureTopics(admin: Admin, layout: TopicLayout): Promise<T
   const names = topicNames(layout.prefix);
   const known = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !known.has(s.topic));
-  await createTopics(admin, missing.filter((s) => s.topic !== names.history), layout.partitions, layout.replicationFactor);
   // The history topic follows the events topic's partition count, which an existing events topic may not share.
-  if (missing.some((s) => s.topic === names.history)) {
-    const events = (await partitionCounts(admin, [names.events])).get(names.events) ?? layout.partitions;
-    await createTopics(admin, missing.filter((s) => s.topic === names.history), events, layout.replicationFactor);
-  }
+  const historyMissing = missing.some((s) => s.topic === names.history);
+  const historyPartitions = historyMissing && known.has(names.events)
+    ? (await partitionCounts(admin, [names.events])).get(names.events) ?? layout.partitions
+    : layout.partitions;
+  const apart = (s: { topic: string }) => s.topic === names.history && historyPartitions !== layout.partitions;
+  await createTopics(admin, missing.filter((s) => !apart(s)), layout.partitions, layout.replicationFactor);
+  await createTopics(admin, missing.filter(apart), historyPartitions, layout.replicationFactor);
   const counts = await partitionCounts(admin, [names.events, names.runs]);
   const events = counts.get(names.events) ?? 0;
   const runs = counts.get(names.runs) ?? 0;
