@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ErrorCode, LockstepError } from '../core/errors.js';
+import { parseDuration } from '../core/sequence/duration.js';
 import type { KafkaModeOptions } from '../modes/kafka/index.js';
 import type { CliContext } from './context.js';
 
@@ -31,6 +32,14 @@ export function positiveInt(name: string, value: string | undefined): number | u
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new LockstepError(ErrorCode.invalidUsage, `Expected \`${name}\` to be an integer from 1 and up, got \`${value}\``);
   return n;
+}
+
+/** Parses a positive duration option (`7d`, `12h`, `30m`) into ms. */
+export function positiveDuration(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0) throw new LockstepError(ErrorCode.invalidUsage, `Expected \`${name}\` to be a duration such as 7d, 12h or 30m, got \`${value}\``);
+  return ms;
 }
 
 /** Resolves on the first SIGINT or SIGTERM, with its name. */

@@ -49,8 +49,11 @@ export interface StoredRun {
    * `states[i]` is the run's state value right after `history[i]`, as the orchestrator reported it; `undefined`
    * for entries recorded before stores kept states.
    */
-  readonly states?: ReadonlyArray<StateValue | undefined>;
+  readonly states?: readonly EntryState[];
 }
+
+/** The run's state value right after an entry; `undefined` when it was not recorded. */
+export type EntryState = StateValue | undefined;
 
 /** A status change that travels with appended entries. */
 export interface RunUpdate {
@@ -72,8 +75,9 @@ export type Release = () => void;
  * appends from many runs into one commit, but never drop one.
  */
 export interface RunStore {
-  create(record: RunRecord, entries: readonly RunEntry[]): Promise<void>;
-  append(runId: string, entries: readonly RunEntry[], update?: RunUpdate): Promise<void>;
+  /** `states[i]`, when given, is the run's state value right after `entries[i]` (see {@link StoredRun.states}). */
+  create(record: RunRecord, entries: readonly RunEntry[], states?: readonly EntryState[]): Promise<void>;
+  append(runId: string, entries: readonly RunEntry[], update?: RunUpdate, states?: readonly EntryState[]): Promise<void>;
   /** The run and its whole history, or `undefined` for an unknown id. */
   get(runId: string): Promise<StoredRun | undefined>;
   list(filter?: RunFilter): Promise<RunRecord[]>;

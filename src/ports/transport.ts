@@ -1,6 +1,7 @@
 import type { LockstepError } from '../core/errors.js';
 import type { DeadLetter, Envelope } from '../core/protocol/envelope.js';
 import type { PartitionOffset } from '../core/protocol/partition-offset.js';
+import type { HistoryRecord } from '../core/protocol/history-record.js';
 import type { RunState } from '../core/protocol/run-state.js';
 
 /** A message on a topic, keyed by run id so that one run's messages stay in order. */
@@ -8,10 +9,10 @@ export interface TopicMessage {
   readonly topic: string;
   readonly key: string;
   /**
-   * An envelope, a dead letter, a run's state or a partition's offset (both on the compacted run-state topic), or
-   * `null`: a tombstone, which deletes the key from a compacted topic.
+   * An envelope, a dead letter, a run's state or a partition's offset (both on the compacted run-state topic), a
+   * history entry (on the history topic), or `null`: a tombstone, which deletes the key from a compacted topic.
    */
-  readonly value: Envelope | DeadLetter | RunState | PartitionOffset | null;
+  readonly value: Envelope | DeadLetter | RunState | PartitionOffset | HistoryRecord | null;
   /** Sends to this partition instead of the key's. */
   readonly partition?: number;
 }
@@ -29,7 +30,7 @@ export interface ConsumedMessage {
   readonly offset: string;
 }
 
-/** A record read back from a topic (see {@link Transport.readPartitions}); `value` is null for a tombstone. */
+/** A record read back from a topic (see {@link DurableLog.readPartitions}); `value` is null for a tombstone. */
 export interface StoredMessage {
   readonly key: string | null;
   readonly value: string | null;
@@ -76,10 +77,10 @@ export interface SubscribeOptions {
   /** Consumers sharing a group split the topic's partitions. */
   readonly group: string;
   /**
-   * Called with partitions this member newly owns, before their first batch (to restore run state). A partition
-   * given back through `onRevoked` comes back here before it is consumed again.
+   * Called with partitions this member newly owns, before their first batch. A partition given back through
+   * `onRevoked` comes back here before it is consumed again.
    */
-  readonly onAssigned?: (partitions: readonly number[]) => Promise<void | ReadonlyMap<number, string>>;
+  readonly onAssigned?: (partitions: readonly number[]) => Promise<void>;
   /**
    * Called with partitions this member no longer owns, or whose last batch could not be acknowledged after the
    * handler ran: state derived from them must be dropped (their batches are delivered again).
@@ -87,13 +88,29 @@ export interface SubscribeOptions {
   readonly onRevoked?: (partitions: readonly number[]) => Promise<void>;
   /** @default 'exactly-once' */
   readonly delivery?: Delivery;
+}
+
+/** How messages move between orchestrators, workers and clients. Memory (embedded) and Kafka implement it. */
+export interface Transport {
+  publish(messages: readonly TopicMessage[]): Promise<void>;
+  subscribe(options: SubscribeOptions, handler: BatchHandler): Promise<Subscription>;
+  close(): Promise<void>;
+}
+
+/** Options of a subscription to a {@link DurableLog}: what only a log that keeps its records can offer. */
+export interface DurableSubscribeOptions extends Omit<SubscribeOptions, 'onAssigned'> {
+  /**
+   * Called with partitions this member newly owns, before their first batch (to restore run state). With
+   * `offsetRecord`, it returns the positions it read back from those records. A partition given back through
+   * `onRevoked` comes back here before it is consumed again.
+   */
+  readonly onAssigned?: (partitions: readonly number[]) => Promise<void | ReadonlyMap<number, string>>;
   /**
    * Exactly-once only: keep each partition's position as a record of the batch's own output (the message this
    * returns, given the partition and the next offset to consume) instead of committing it to the group inside
    * the transaction, which saves the transaction two round trips. `onAssigned` must then return the positions it
    * read back from those records; consumption starts at the later of that and the group's committed offset,
-   * which is still committed outside the transaction, now and then, for lag monitoring. Transports without
-   * durable offsets ignore it.
+   * which is still committed outside the transaction, now and then, for lag monitoring.
    */
   readonly offsetRecord?: (partition: number, nextOffset: string) => TopicMessage;
   /**
@@ -105,20 +122,30 @@ export interface SubscribeOptions {
   readonly onRejected?: (record: TopicMessage, error: LockstepError) => void;
 }
 
-/** How messages move between orchestrators, workers and clients. Memory (embedded) and Kafka implement it. */
-export interface Transport {
-  publish(messages: readonly TopicMessage[]): Promise<void>;
-  subscribe(options: SubscribeOptions, handler: BatchHandler): Promise<Subscription>;
+/**
+ * A transport whose topics keep their records (Kafka): partitions can be read back, each topic has a record limit,
+ * and a subscription can keep its position in its own output and hear of records the broker refused.
+ */
+export interface DurableLog extends Transport {
+  subscribe(options: DurableSubscribeOptions, handler: BatchHandler): Promise<Subscription>;
   /**
    * Reads partitions of a topic from their beginning up to their end as of the call (committed messages only),
-   * e.g. to restore the run states of newly assigned partitions from the compacted run-state topic. Transports
-   * without durable topics leave it out.
+   * e.g. to restore the run states of newly assigned partitions from the compacted run-state topic.
    */
-  readPartitions?(topic: string, partitions: readonly number[]): Promise<StoredMessage[]>;
+  readPartitions(topic: string, partitions: readonly number[]): Promise<StoredMessage[]>;
   /**
    * The largest record each of `topics` accepts, in UTF-8 bytes of its key and value (the transport's own framing
-   * already taken off), as the broker says now. Transports without such a limit leave it out.
+   * already taken off), as the broker says now.
    */
-  recordLimits?(topics: readonly string[]): Promise<ReadonlyMap<string, number>>;
-  close(): Promise<void>;
+  recordLimits(topics: readonly string[]): Promise<ReadonlyMap<string, number>>;
+}
+
+/** Where a dead letter's text came from: a consumed message, or a record read back from a topic. */
+export interface DeadLetterSource {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  /** The whole text as received. */
+  readonly raw: string;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RunEvent } from '../core/compile/types.js';
-import type { Envelope } from '../core/protocol/envelope.js';
+import type { Envelope, EnvelopeOf } from '../core/protocol/envelope.js';
 import { PROTOCOL_VERSION } from '../core/protocol/envelope.js';
 import type { Reuse } from '../core/run/live-run.js';
 
@@ -45,3 +45,25 @@ export function toRunEvent(env: Envelope): RunEvent | undefined {
 export const reuseToWire = (reuse: Reuse): Record<string, unknown> => ({ succeeded: reuse.succeeded, continued: reuse.continued ?? [] });
 export const reuseFromWire = (wire: Record<string, unknown>): Reuse => wire as unknown as Reuse;
 
+
+/** What a `run.start` asks for. */
+export interface RunStartRequest {
+  readonly runId: string;
+  readonly sequence: string;
+  readonly version?: string;
+  readonly input?: unknown;
+  readonly rerunOf?: string;
+  readonly reuse?: Reuse;
+}
+
+/** The one builder of `run.start`: the message that asks the orchestrators to start a run. */
+export function runStartMessage(request: RunStartRequest, now: number): EnvelopeOf<'run.start'> {
+  const payload = {
+    sequence: request.sequence,
+    ...(request.version ? { version: request.version } : {}),
+    input: request.input ?? null,
+    ...(request.rerunOf ? { rerunOf: request.rerunOf } : {}),
+    ...(request.reuse ? { reuse: reuseToWire(request.reuse) } : {}),
+  };
+  return envelope({ type: 'run.start', runId: request.runId, payload }, now) as EnvelopeOf<'run.start'>;
+}

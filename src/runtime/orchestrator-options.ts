@@ -1,48 +1,39 @@
 import type { IgnoredReason } from '../core/step.js';
 import type { Clock } from '../ports/clock.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
-import type { RunStore } from '../ports/run-store.js';
+import type { StateValue } from '../core/graph/model.js';
+import type { Journal, JournalStats } from '../ports/journal.js';
 import type { Transport } from '../ports/transport.js';
 import type { ProgramRegistry } from '../core/run/registry.js';
 import type { Reuse } from '../core/run/live-run.js';
 
+/** Options of an {@link Orchestrator}. */
 export interface OrchestratorOptions {
+  /** Carries events in, and commands, timer events and dead letters out. */
   readonly transport: Transport;
-  readonly store: RunStore;
+  /** Where runs are kept: what each batch persists, and what is taken back when partitions are assigned. */
+  readonly journal: Journal;
   readonly clock: Clock;
   readonly registry: ProgramRegistry;
   /** @default 'lockstep' */
   readonly topicPrefix?: string;
   /** @default 'lockstep-orchestrators' */
   readonly group?: string;
-  /** Identifies this process in run locks. @default a random id */
-  readonly owner?: string;
   /** Queue of shell and handler tasks. @default 'default' */
   readonly defaultQueue?: string;
-  /** Called with every history entry once it is durable. */
-  readonly onEntry?: (entry: RunEntry) => void;
   /**
-   * Kafka mode: write each touched run's state (snapshot, pending timers with due times, bookkeeping) to the
-   * compacted `<prefix>.runs` topic with the step's commands, in the batch's transaction, and restore the runs of
-   * partitions assigned to this orchestrator from that topic (timers fire at their original due times). The
-   * position reached in each events partition is written there too, in the same transaction (a
-   * `partition.offset` record), so a takeover resumes exactly where the committed run states stand. Needs a
-   * transport that can read partitions back. @default false
+   * The record limit of each topic the orchestrator writes to (see `outputTopics`), as the transport said: a
+   * dispatch or dead letter over its topic's limit is never sent. @default none
    */
-  readonly runStateTopic?: boolean;
-  /**
-   * Kafka mode: how long a finished run's state stays on the run-state topic before it is deleted (a tombstone,
-   * written in a transaction of the run's partition). Until then `status` and `wait` find the run, and a duplicate
-   * `run.start` with its id is ignored. @default 7 days
-   */
-  readonly keepFinishedMs?: number;
+  readonly recordLimits?: ReadonlyMap<string, number>;
+  /** Called with every history entry once it is durable, and the run's state value (`snapshot.value`) right after it. */
+  readonly onEntry?: (entry: RunEntry, state: StateValue) => void;
   /**
    * Called by `resume` under the run's lock, before any of its tasks runs again: stops what the dead process's
    * attempts left running (their process groups), and resolves once it is gone.
    */
   readonly stopOrphans?: (runId: string) => Promise<void>;
 }
-
 
 /** What a client asks for when it starts a run. */
 export interface StartRequest {
@@ -55,7 +46,7 @@ export interface StartRequest {
 }
 
 /** Counters an operator watches: events applied, ignored by reason, and dead-lettered messages. */
-export interface OrchestratorStats {
+export interface OrchestratorStats extends JournalStats {
   applied: number;
   ignored: Record<IgnoredReason, number>;
   deadLettered: number;

@@ -1,121 +1,110 @@
-import type { FinalEntry } from '../core/protocol/run-entry.js';
-import { isFinalEntry } from '../core/protocol/run-entry.js';
 import { randomUUID } from 'node:crypto';
 import type { Command, RunEvent } from '../core/compile/types.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
-import type { Envelope } from '../core/protocol/envelope.js';
-import type { RunState } from '../core/protocol/run-state.js';
+import type { StateValue } from '../core/graph/model.js';
+import type { Envelope, EnvelopeOf } from '../core/protocol/envelope.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import { assertRunId } from '../core/protocol/partition-offset.js';
-import type { RunEntry } from '../core/protocol/run-entry.js';
-import type { ConsumedMessage, Subscription, TopicMessage } from '../ports/transport.js';
-import type { LiveRun } from '../core/run/live-run.js';
-import { advance, beginRun, replay } from '../core/run/live-run.js';
-import { taskCommandMessage } from './command-messages.js';
+import type { FinalEntry, RunEntry } from '../core/protocol/run-entry.js';
+import { isFinalEntry } from '../core/protocol/run-entry.js';
 import { assertInputWithinLimits } from '../core/run/data-limits.js';
-import { FinishedRuns } from './finished-runs.js';
-import type { Pending } from './pending-writes.js';
-import { newPending, pendingFor, persistPending } from './pending-writes.js';
+import type { LiveRun } from '../core/run/live-run.js';
+import { advance, beginRun, replay, valueOf } from '../core/run/live-run.js';
+import type { Journal, RunHost } from '../ports/journal.js';
+import type { Release } from '../ports/run-store.js';
+import type { ConsumedMessage, DeadLetterSource, Subscription, TopicMessage } from '../ports/transport.js';
+import { taskCommandMessage } from './command-messages.js';
+import { envelope, reuseFromWire, runStartMessage, toRunEvent } from './messages.js';
 import type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orchestrator-options.js';
+import type { Pending, Work } from './pending-writes.js';
+import { newWork, pendingFor, refusedFinal } from './pending-writes.js';
+import { fitRun, RecordGuard } from './record-guard.js';
+import { boundedEvent, TopicLimits } from './record-limits.js';
 import { TimerService } from './timers.js';
-import { envelope, reuseFromWire, reuseToWire, toRunEvent } from './messages.js';
-import { finalEntryOf, latestStates, offsetRecordOf, positionsOf, rejectedRunState, restoreRun, runStateOf } from './run-state-topic.js';
-import type { UnreadableRecord } from './run-state-topic.js';
-import { fitRun, outputTopics, RecordGuard } from './record-guard.js';
-import type { DeadLetterSource } from './record-limits.js';
-import { boundedEvent } from './record-limits.js';
 
 export type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orchestrator-options.js';
 
-/** Tombstones of expired runs per transaction, at most. */
-const EXPIRE_PER_BATCH = 500;
+/** Finished runs whose final entry is kept, at most (for waiters, and to tell late events from unknown ones). */
+const MAX_FINISHED = 10_000;
 
 /**
- * Drives runs: consumes events, steps each run's machine, records history durably, then executes the
- * commands (dispatches and cancels go out as messages, timers are armed). One batch of events from many
- * runs is recorded in one go.
+ * Drives runs: consumes a batch of events, steps each run's machine, hands what changed to the journal, then
+ * executes the commands (dispatches and cancels go out as messages, timers are armed). One batch of events from
+ * many runs is recorded in one go. Where runs are kept, and what is restored when partitions are assigned, is
+ * the journal's business: the loop is the same in every mode.
  */
 export class Orchestrator {
   readonly stats: OrchestratorStats = {
     applied: 0, ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0, restored: 0, restoreFailed: 0, expired: 0, oversized: 0,
     refused: 0,
   };
-  readonly #o: OrchestratorOptions;
+  readonly #options: OrchestratorOptions;
+  readonly #journal: Journal;
   readonly #topics: ReturnType<typeof topicNames>;
+  readonly #guard: RecordGuard;
+  readonly #timers: TimerService;
   readonly #runs = new Map<string, LiveRun>();
-  readonly #releases = new Map<string, () => void>();
+  readonly #releases = new Map<string, Release>();
   readonly #finished = new Map<string, FinalEntry>();
-  /** Kafka mode: the events partition of each run in #finished. */
-  readonly #finishedIn = new Map<string, number>();
   readonly #waiters = new Map<string, Array<{ resolve: (entry: FinalEntry) => void; reject: (error: unknown) => void }>>();
   /** Why this orchestrator stopped driving runs, once it has (see {@link Orchestrator.fail}). */
   #failure: { readonly error: unknown } | undefined;
   readonly #failureListeners: Array<(error: unknown) => void> = [];
-  readonly #timers: TimerService;
-  readonly #owner: string;
-  /** Kafka mode: the events partition of each run held here. */
-  readonly #partitionOf = new Map<string, number>();
-  /** Kafka mode: finished runs, for deleting their state after the retention. */
-  readonly #expiry: FinishedRuns;
-  /** Kafka mode: keeps every record within its topic's limit. */
-  readonly #guard: RecordGuard;
+  /** What the journal may do with the runs held here. */
+  readonly #host: RunHost;
   #subscription: Subscription | undefined;
 
   constructor(options: OrchestratorOptions) {
-    this.#o = options;
+    this.#options = options;
+    this.#journal = options.journal;
     this.#topics = topicNames(options.topicPrefix);
-    this.#owner = options.owner ?? `orchestrator-${randomUUID()}`;
-    this.#expiry = new FinishedRuns(options.keepFinishedMs ?? 7 * 24 * 3600_000);
-    this.#guard = new RecordGuard(this.stats, this.#topics);
+    this.#guard = new RecordGuard(this.stats, this.#topics.deadLetter, new TopicLimits(options.recordLimits));
     this.#timers = new TimerService(options.clock, (t) => {
       const message = this.#message({ type: 'timer.fired', runId: t.runId, payload: { timerId: t.timerId, dueAt: t.dueAt } });
-      this.#o.transport.publish([{ topic: this.#topics.events, key: t.runId, value: message }]).catch((error: unknown) => {
+      options.transport.publish([{ topic: this.#topics.events, key: t.runId, value: message }]).catch((error: unknown) => {
         // A transport that says retrying is pointless (closed) ends this orchestrator; others get another try.
         if (error instanceof LockstepError && !error.retriable) this.fail(error);
-        else this.#timers.arm({ ...t, dueAt: this.#o.clock.now() + 100 });
+        else this.#timers.arm({ ...t, dueAt: options.clock.now() + 100 });
       });
     });
+    this.#host = {
+      stats: this.stats,
+      drive: (run) => {
+        this.#runs.set(run.runId, run);
+        for (const [timerId, dueAt] of run.timers) this.#timers.arm({ runId: run.runId, timerId, dueAt });
+      },
+      remember: (entry) => this.#remember(entry),
+      forget: (runIds) => {
+        for (const runId of runIds) {
+          this.#drop(runId);
+          this.#finished.delete(runId);
+        }
+      },
+      deadLetter: (source, reason) => this.#guard.deadLetter(source, reason, options.clock.now()),
+      refused: (record, error) => this.#guard.refused(record, error),
+    };
   }
 
   /** Starts consuming the events topic. */
   async start(): Promise<void> {
-    const keep = this.#o.runStateTopic;
-    if (keep && !this.#o.transport.readPartitions) throw new LockstepError(ErrorCode.invalidUsage, 'runStateTopic needs a transport that can read partitions back (Kafka)');
-    const group = this.#o.group ?? 'lockstep-orchestrators';
-    await this.#guard.load(this.#o.transport, outputTopics(this.#o.registry, this.#topics, this.#o.defaultQueue ?? 'default'));
-    this.#subscription = await this.#o.transport.subscribe(
-      {
-        topic: this.#topics.events, group,
-        ...(keep ? {
-          onAssigned: (p: readonly number[]) => this.#restore(group, p),
-          onRevoked: async (p: readonly number[]) => this.#revoke(p),
-          offsetRecord: (partition: number, offset: string) => offsetRecordOf(this.#topics, group, partition, offset, this.#o.clock.now()),
-        } : {}),
-        onRejected: (record, error) => this.#guard.refused(record, error),
-      },
-      (batch) => this.#handle(batch),
-    );
+    const events = { topic: this.#topics.events, group: this.#options.group ?? 'lockstep-orchestrators' };
+    this.#subscription = await this.#journal.subscribe(events, this.#host, (batch) => this.#handle(batch));
   }
 
   /** Asks for a new run; resolves to its id once the request is published. */
   async startRun(request: StartRequest): Promise<string> {
     const runId = request.runId ?? randomUUID();
     assertRunId(runId);
-    assertInputWithinLimits(this.#o.registry.resolve(request.sequence, request.version).program.sequence, request.input);
-    const payload = {
-      sequence: request.sequence,
-      ...(request.version ? { version: request.version } : {}),
-      input: request.input ?? null,
-      ...(request.rerunOf ? { rerunOf: request.rerunOf } : {}),
-      ...(request.reuse ? { reuse: reuseToWire(request.reuse) } : {}),
-    };
-    await this.#o.transport.publish([{ topic: this.#topics.events, key: runId, value: this.#message({ type: 'run.start', runId, payload }) }]);
+    assertInputWithinLimits(this.#options.registry.resolve(request.sequence, request.version).program.sequence, request.input);
+    const value = runStartMessage({ ...request, runId }, this.#options.clock.now());
+    await this.#options.transport.publish([{ topic: this.#topics.events, key: runId, value }]);
     return runId;
   }
 
   /** Asks a run to cancel: the task in flight is cancelled, then compensations and finally tasks run. */
   async cancel(runId: string, reason = 'cancelled'): Promise<void> {
-    await this.#o.transport.publish([{ topic: this.#topics.events, key: runId, value: this.#message({ type: 'run.cancel', runId, payload: { reason } }) }]);
+    const value = this.#message({ type: 'run.cancel', runId, payload: { reason } });
+    await this.#options.transport.publish([{ topic: this.#topics.events, key: runId, value }]);
   }
 
   /** Resolves with the run's final entry; rejects with the error if this orchestrator fails first. */
@@ -162,39 +151,35 @@ export class Orchestrator {
    * and re-arms pending timers at their original due times.
    */
   async resume(runId: string): Promise<void> {
-    if (!(await this.#o.store.get(runId))) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
-    const release = await this.#o.store.lock(runId, this.#owner);
+    if (!(await this.#journal.load(runId))) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
+    const release = await this.#journal.claim(runId);
     // Read the history again under the lock: another process may have driven the run to its end meanwhile.
     let run: LiveRun;
     try {
-      const stored = (await this.#o.store.get(runId))!;
+      const stored = (await this.#journal.load(runId))!;
       if (stored.record.status !== 'running') {
         throw new LockstepError(ErrorCode.runNotResumable, `run ${runId} already ended: ${stored.record.status}`);
       }
-      const { program } = this.#o.registry.resolve(stored.record.sequence, stored.record.version);
+      const { program } = this.#options.registry.resolve(stored.record.sequence, stored.record.version);
       run = replay(program, stored.history, stored.record.definitionHash);
       // The attempt that runs again must never overlap what the dead process left running.
-      await this.#o.stopOrphans?.(runId);
+      await this.#options.stopOrphans?.(runId);
     } catch (error) {
       release();
       throw error;
     }
     this.#runs.set(runId, run);
     this.#releases.set(runId, release);
-    const now = this.#o.clock.now();
+    const work = newWork(this.#options.clock.now());
     // The attempt in flight, or the stopped one the run was waiting for, died with the process that ran it.
     const lost = run.snapshot.context.current ?? run.snapshot.context.stopping;
-    const pending = newPending();
-    const out: TopicMessage[] = [];
-    const after: Array<() => void> = [];
-    if (lost) {
-      this.#apply(run, { type: 'TASK_INTERRUPTED', taskId: lost.taskId, attempt: lost.attempt }, now, pending, out, after);
-    }
-    for (const [timerId, dueAt] of run.timers) after.push(() => this.#timers.arm({ runId, timerId, dueAt }));
-    await this.#persist(new Map([[runId, pending]]));
-    for (const f of after) f();
-    if (this.#o.onEntry) for (const e of pending.entries) this.#o.onEntry(e);
-    if (out.length > 0) await this.#o.transport.publish(out);
+    const p = pendingFor(work.runs, run);
+    if (lost) this.#apply(run, { type: 'TASK_INTERRUPTED', taskId: lost.taskId, attempt: lost.attempt }, work, p);
+    for (const [timerId, dueAt] of run.timers) work.after.push(() => this.#timers.arm({ runId, timerId, dueAt }));
+    const records = await this.#record(work, undefined);
+    this.#settle(work);
+    const out = [...work.out, ...records];
+    if (out.length > 0) await this.#options.transport.publish(out);
   }
 
   /**
@@ -208,16 +193,15 @@ export class Orchestrator {
   }
 
   /**
-   * Takes a run on as it stands (a copy from {@link liveRun}): locks it and arms its timers at their due times.
-   * The run must be recorded in this orchestrator's store. Nothing is dispatched: attempts in flight go on
+   * Takes a run on as it stands (a copy from {@link liveRun}): claims it and arms its timers at their due times.
+   * The run must be recorded in this orchestrator's journal. Nothing is dispatched: attempts in flight go on
    * where they run.
    */
   async adopt(run: LiveRun): Promise<void> {
     if (this.#runs.has(run.runId)) throw new LockstepError(ErrorCode.invalidUsage, `run ${run.runId} is already driven here`);
-    const release = await this.#o.store.lock(run.runId, this.#owner);
-    this.#runs.set(run.runId, run);
+    const release = await this.#journal.claim(run.runId);
     this.#releases.set(run.runId, release);
-    for (const [timerId, dueAt] of run.timers) this.#timers.arm({ runId: run.runId, timerId, dueAt });
+    this.#host.drive(run);
   }
 
   async close(): Promise<void> {
@@ -227,99 +211,80 @@ export class Orchestrator {
     this.#releases.clear();
   }
 
-  #message<T extends Envelope['type']>(body: { type: T; runId: string; taskId?: string; attempt?: number; causationId?: string; payload: unknown }): Envelope {
-    return envelope(body, this.#o.clock.now());
+  #message<T extends Envelope['type']>(body: { type: T; runId: string; payload: unknown }): Envelope {
+    return envelope(body, this.#options.clock.now());
   }
 
+  /** One batch: step every message's run, fit what it produced, record it, then let the commands go out. */
   async #handle(batch: readonly ConsumedMessage[]): Promise<TopicMessage[]> {
     if (this.#failure) throw this.#failure.error;
-    const out: TopicMessage[] = [];
-    const after: Array<() => void> = [];
-    const pending = new Map<string, Pending>();
-    const at = this.#o.clock.now();
+    const work = newWork(this.#options.clock.now());
     for (const message of batch) {
       const env = message.value;
       if (!env) {
-        this.#deadLetter(out, message, `not a lockstep message: ${message.reason ?? 'unreadable'}`);
+        this.#deadLetter(work, message, `not a lockstep message: ${message.reason ?? 'unreadable'}`);
         continue;
       }
       if (env.type === 'run.start') {
-        await this.#begin(env, at, pending, out, after, message);
+        await this.#begin(env, work, message);
         continue;
       }
       const event = toRunEvent(env);
       if (!event) {
-        this.#deadLetter(out, message, `type: expected an event (run.start, run.cancel, task.succeeded, task.failed, timer.fired), got "${env.type}"`);
+        this.#deadLetter(work, message, `type: expected an event (run.start, run.cancel, task.succeeded, task.failed, timer.fired), got "${env.type}"`);
         continue;
       }
       const run = this.#runs.get(env.runId);
       if (!run) {
         if (this.#finished.has(env.runId)) this.stats.ignored.late++;
-        else this.#deadLetter(out, message, `runId: unknown run "${env.runId}"`);
+        else this.#deadLetter(work, message, `runId: unknown run "${env.runId}"`);
         continue;
       }
-      const p = pendingFor(pending, env.runId);
+      const p = pendingFor(work.runs, run);
       p.cause = env.id;
-      this.#apply(run, boundedEvent(event), at, p, out, after);
+      this.#apply(run, boundedEvent(event), work, p);
     }
     const dropped = new Set<TopicMessage>();
-    for (const [runId, p] of pending) {
-      const run = this.#runs.get(runId);
-      if (run && (p.create || p.entries.some((e) => e.type !== 'event.ignored'))) this.#fit(run, p, at, out, after, dropped);
+    for (const p of work.runs.values()) {
+      fitRun(this.#guard, this.#journal, p.run, p, {
+        fail: (taskId, attempt, message) =>
+          this.#apply(p.run, { type: 'TASK_FAILED', taskId, attempt, error: { message, code: ErrorCode.recordTooLarge, retriable: false } }, work, p),
+        drop: (m) => dropped.add(m),
+      });
     }
-    // One subscription batch holds one partition's messages: its transaction may delete that partition's expired runs.
-    if (this.#o.runStateTopic && batch.length > 0) this.#expire(batch[0]!.partition, at, out);
-    await this.#persist(pending);
-    for (const f of after) f();
-    if (this.#o.onEntry) for (const p of pending.values()) for (const e of p.entries) this.#o.onEntry(e);
-    return dropped.size > 0 ? out.filter((m) => !dropped.has(m)) : out;
+    const records = await this.#record(work, batch[0]?.partition);
+    this.#settle(work);
+    const out = dropped.size > 0 ? work.out.filter((m) => !dropped.has(m)) : work.out;
+    return records.length > 0 ? [...out, ...records] : out;
   }
 
-  /** Kafka mode: the run's records of this batch within their topics' limits, then its state record (see {@link fitRun}). */
-  #fit(run: LiveRun, p: Pending, at: number, out: TopicMessage[], after: Array<() => void>, dropped: Set<TopicMessage>): void {
-    fitRun(this.#guard, run, p, {
-      fail: (taskId, attempt, message) =>
-        this.#apply(run, { type: 'TASK_FAILED', taskId, attempt, error: { message, code: ErrorCode.recordTooLarge, retriable: false } }, at, p, out, after),
-      stateRecord: () => (this.#o.runStateTopic ? this.#stateRecord(run, p, at) : undefined),
-      write: (m) => out.push(m),
-      drop: (m) => dropped.add(m),
-    });
-  }
-
-  async #begin(
-    env: Extract<Envelope, { type: 'run.start' }>, at: number, pending: Map<string, Pending>, out: TopicMessage[], after: Array<() => void>,
-    message: ConsumedMessage,
-  ): Promise<void> {
+  async #begin(env: EnvelopeOf<'run.start'>, work: Work, message: ConsumedMessage): Promise<void> {
     const { runId, payload } = env;
-    if (this.#runs.has(runId) || this.#finished.has(runId) || this.#expiry.has(runId) || pending.has(runId)) {
+    if (this.#runs.has(runId) || this.#finished.has(runId) || this.#journal.remembers(runId) || work.runs.has(runId)) {
       this.stats.ignored.duplicate++;
       return;
     }
     let registered;
     try {
-      registered = this.#o.registry.resolve(payload.sequence, payload.version);
+      registered = this.#options.registry.resolve(payload.sequence, payload.version);
       assertInputWithinLimits(registered.program.sequence, payload.input);
     } catch (error) {
       const field = error instanceof LockstepError && error.code === ErrorCode.unknownSequence ? 'payload.sequence' : 'payload.input';
-      this.#deadLetter(out, message, `${field}: ${(error as Error).message}`);
-      // Kafka mode: the run's state says why it never started, for clients waiting on it.
-      if (this.#o.runStateTopic) {
-        const state = rejectedRunState(env, (error as Error).message, at);
-        this.#remember(runId, finalEntryOf(state)!, message.partition);
-        this.#expiry.track(message.partition, runId, at);
-        const record = { topic: this.#topics.runs, key: runId, value: state };
-        const written = this.#guard.stateRecord(record, this.#guard.oversized(record, `run.state record of run ${runId}`));
-        if (written) out.push(written);
-      }
+      const reason = (error as Error).message;
+      this.#deadLetter(work, message, `${field}: ${reason}`);
+      // The run failed at once: waiters learn why, and the journal keeps it on record if it can.
+      const final = refusedFinal(runId, reason, work.at);
+      this.#remember(final);
+      work.refused.push({ start: env, reason, final });
       return;
     }
-    let release: () => void;
+    let release: Release;
     try {
-      release = await this.#o.store.lock(runId, this.#owner);
+      release = await this.#journal.claim(runId);
     } catch (error) {
       // Another process drives a run of this id: refused, like any run.start that cannot be applied.
       if (error instanceof LockstepError && error.code === ErrorCode.runLocked) {
-        this.#deadLetter(out, message, error.message);
+        this.#deadLetter(work, message, error.message);
         return;
       }
       this.fail(error);
@@ -327,199 +292,117 @@ export class Orchestrator {
     }
     this.#releases.set(runId, release);
     const { program } = registered;
-    const began = beginRun(program, { runId, input: payload.input, at, definitionHash: registered.hash, ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}), ...(payload.reuse ? { reuse: reuseFromWire(payload.reuse) } : {}) });
+    const at = work.at;
+    const began = beginRun(program, {
+      runId, input: payload.input, at, definitionHash: registered.hash, ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}),
+      ...(payload.reuse ? { reuse: reuseFromWire(payload.reuse) } : {}),
+    });
     this.#runs.set(runId, began.run);
-    if (this.#o.runStateTopic) this.#partitionOf.set(runId, message.partition);
-    const p = pendingFor(pending, runId);
+    const p = pendingFor(work.runs, began.run);
     p.cause = env.id;
     p.create = {
       runId, sequence: program.sequence.name, version: program.sequence.version, definition: registered.definition,
       definitionHash: registered.hash, ...(registered.source ? { source: registered.source } : {}), input: payload.input ?? null,
       status: 'running', createdAt: at, updatedAt: at, ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}),
     };
-    this.#record(began.run, began.entries, began.commands, p, out, after);
+    this.#take(began.run, began.entries, began.states, began.commands, work, p);
   }
 
-  #apply(run: LiveRun, event: RunEvent, at: number, p: Pending, out: TopicMessage[], after: Array<() => void>): void {
-    const result = advance(run, event, at);
+  #apply(run: LiveRun, event: RunEvent, work: Work, p: Pending): void {
+    const result = advance(run, event, work.at);
+    const state = valueOf(run);
     if (result.ignored) {
       this.stats.ignored[result.ignored]++;
-      p.entries.push(...result.entries);
+      for (const entry of result.entries) p.entries.push({ entry, state });
       return;
     }
     this.stats.applied++;
-    this.#record(run, result.entries, result.commands, p, out, after);
+    this.#take(run, result.entries, result.entries.map(() => state), result.commands, work, p);
   }
 
-  #record(run: LiveRun, entries: readonly RunEntry[], commands: readonly Command[], p: Pending, out: TopicMessage[], after: Array<() => void>): void {
-    p.entries.push(...entries);
-    for (const e of entries) {
+  /** Adds a step's entries (each with the state after it) to the run's changes, and executes its commands. */
+  #take(run: LiveRun, entries: readonly RunEntry[], states: readonly StateValue[], commands: readonly Command[], work: Work, p: Pending): void {
+    entries.forEach((e, i) => {
+      p.entries.push({ entry: e, state: states[i]! });
       if (e.type === 'task.started') p.update.currentTask = e.task;
       else if (isFinalEntry(e)) {
         p.update.status = e.outcome;
         if (e.reason) p.update.reason = e.reason;
         // The record names the task that failed the run, not the last finally task that ran.
         p.update.currentTask = e.outcome === 'succeeded' ? null : run.snapshot.context.error?.taskId ?? null;
-        const final = e;
-        after.push(() => this.#finish(run.runId, final));
+        work.after.push(() => this.#finish(run.runId, e));
       }
-    }
-    for (const c of commands) this.#execute(run, c, out, after, p);
+    });
+    for (const c of commands) this.#execute(run, c, work, p);
   }
 
-  #execute(run: LiveRun, c: Command, out: TopicMessage[], after: Array<() => void>, p: Pending): void {
+  #execute(run: LiveRun, c: Command, work: Work, p: Pending): void {
     const runId = run.runId;
+    const { clock } = this.#options;
     switch (c.type) {
       case 'dispatch':
       case 'cancelTask': {
-        const m = taskCommandMessage(run, c, { topics: this.#topics, defaultQueue: this.#o.defaultQueue ?? 'default', now: this.#o.clock.now(), ...(p.cause ? { cause: p.cause } : {}) });
-        out.push(m);
+        const context = { topics: this.#topics, defaultQueue: this.#options.defaultQueue ?? 'default', now: clock.now(), ...(p.cause ? { cause: p.cause } : {}) };
+        const m = taskCommandMessage(run, c, context);
+        work.out.push(m);
         p.sent.push(m);
         break;
       }
       case 'startTimer':
-        after.push(() => this.#timers.arm({ runId, timerId: c.timerId, dueAt: run.timers.get(c.timerId) ?? this.#o.clock.now() + c.delayMs }));
+        work.after.push(() => this.#timers.arm({ runId, timerId: c.timerId, dueAt: run.timers.get(c.timerId) ?? clock.now() + c.delayMs }));
         break;
       case 'cancelTimer':
-        after.push(() => this.#timers.disarm(runId, c.timerId));
+        work.after.push(() => this.#timers.disarm(runId, c.timerId));
         break;
       case 'finish':
         break;
     }
   }
 
-  #finish(runId: string, entry: FinalEntry): void {
-    const partition = this.#partitionOf.get(runId);
-    if (partition !== undefined) this.#expiry.track(partition, runId, entry.at);
-    this.#runs.delete(runId);
-    this.#partitionOf.delete(runId);
-    this.#guard.forget(runId);
-    this.#timers.disarmRun(runId);
-    this.#releases.get(runId)?.();
-    this.#releases.delete(runId);
-    this.#remember(runId, entry, partition);
-    for (const { resolve } of this.#waiters.get(runId) ?? []) resolve(entry);
-    this.#waiters.delete(runId);
-  }
-
-  /** Keeps a finished run's final entry (the latest 10,000), for waiters and to tell late events from unknown ones. */
-  #remember(runId: string, entry: FinalEntry, partition: number | undefined): void {
-    this.#finished.set(runId, entry);
-    if (partition !== undefined) this.#finishedIn.set(runId, partition);
-    if (this.#finished.size > 10_000) {
-      const oldest = this.#finished.keys().next().value!;
-      this.#finished.delete(oldest);
-      this.#finishedIn.delete(oldest);
-    }
-  }
-
-  /** Kafka mode: the run's new state, for the run-state topic (same transaction). */
-  #stateRecord(run: LiveRun, p: Pending, at: number): TopicMessage & { readonly value: RunState } {
-    const final = p.entries.find(isFinalEntry);
-    const definitionHash = run.definitionHash;
-    return { topic: this.#topics.runs, key: run.runId, value: runStateOf(run, { ...(definitionHash ? { definitionHash } : {}), ...(final ? { final } : {}) }, at) };
-  }
-
-  /**
-   * Kafka mode: takes over the runs of newly assigned partitions from their last committed state. Returns where
-   * that state stands in each events partition (from its offset record, if there is one).
-   */
-  async #restore(group: string, partitions: readonly number[]): Promise<Map<number, string>> {
-    const { states, offsets, malformed } = latestStates(await this.#o.transport.readPartitions!(this.#topics.runs, partitions));
-    const unrestored: Array<{ source: DeadLetterSource; reason: string }> = malformed.map((m) => ({ source: this.#storedSource(m.record), reason: m.reason }));
-    const finished: Array<{ runId: string; partition: number; at: number }> = [];
-    for (const { state, partition, offset } of states.values()) {
-      const final = finalEntryOf(state);
-      if (final) {
-        finished.push({ runId: state.runId, partition, at: final.at });
-        this.#remember(state.runId, final, partition);
-        continue;
-      }
-      let run: LiveRun;
-      try {
-        run = restoreRun(this.#o.registry, state);
-      } catch (error) {
-        // A sequence this orchestrator does not know, a snapshot its machine cannot resolve: the run's events are
-        // dead-lettered as unknown from now on.
-        const record = { key: state.runId, value: JSON.stringify(state), partition, offset };
-        unrestored.push({ source: this.#storedSource(record), reason: `run.state record of run ${state.runId} cannot be restored: ${(error as Error).message}` });
-        continue;
-      }
-      // Its stored state lost its results: whatever it dispatches from here would miss them.
-      if (state.reduced) this.#guard.markRestoredReduced(run.runId, state.reduced);
-      this.#runs.set(run.runId, run);
-      this.#partitionOf.set(run.runId, partition);
-      for (const [timerId, dueAt] of run.timers) this.#timers.arm({ runId: run.runId, timerId, dueAt });
-      this.stats.restored++;
-    }
-    this.#expiry.drop(partitions);
-    for (const f of finished.sort((a, b) => a.at - b.at)) this.#expiry.track(f.partition, f.runId, f.at);
-    await this.#unrestored(unrestored);
-    return positionsOf(offsets, this.#topics.events, group, partitions);
-  }
-
-  /**
-   * Kafka mode: records of the run-state topic that could not be restored are counted and dead-lettered with the
-   * reason (outside any transaction: a takeover that reads them again dead-letters them again).
-   */
-  async #unrestored(failures: ReadonlyArray<{ source: DeadLetterSource; reason: string }>): Promise<void> {
-    if (failures.length === 0) return;
-    this.stats.restoreFailed += failures.length;
-    const out: TopicMessage[] = [];
-    for (const f of failures) this.#deadLetter(out, f.source, f.reason);
-    await this.#o.transport.publish(out);
-  }
-
-  #storedSource(record: UnreadableRecord['record']): DeadLetterSource {
-    return { topic: this.#topics.runs, partition: record.partition, offset: record.offset, key: record.key, raw: record.value ?? '' };
-  }
-
-  /** Kafka mode: tombstones for the partition's finished runs whose retention ran out, in the batch's transaction. */
-  #expire(partition: number, now: number, out: TopicMessage[]): void {
-    for (const runId of this.#expiry.due(partition, now, EXPIRE_PER_BATCH)) {
-      if (this.#runs.has(runId)) continue; // its id was started again: that run's state stays
-      out.push({ topic: this.#topics.runs, key: runId, value: null });
-      this.#finished.delete(runId);
-      this.#finishedIn.delete(runId);
-      this.stats.expired++;
-    }
-  }
-
-  /** Kafka mode: forgets the runs of partitions this orchestrator no longer owns (or must reload). */
-  #revoke(partitions: readonly number[]): void {
-    this.#expiry.drop(partitions);
-    const gone = new Set(partitions);
-    // Runs that finished in a batch that may not have committed: restored again from the topic if still ours.
-    for (const [runId, partition] of this.#finishedIn) {
-      if (!gone.has(partition)) continue;
-      this.#finished.delete(runId);
-      this.#finishedIn.delete(runId);
-    }
-    for (const [runId, partition] of this.#partitionOf) {
-      if (!gone.has(partition)) continue;
-      this.#runs.delete(runId);
-      this.#guard.forget(runId);
-      this.#timers.disarmRun(runId);
-      this.#releases.get(runId)?.();
-      this.#releases.delete(runId);
-      this.#partitionOf.delete(runId);
-    }
-  }
-
-  /** Adds the dead letter of a message that could not be processed (bounded to fit its topic) and counts it. */
-  #deadLetter(out: TopicMessage[], message: ConsumedMessage | DeadLetterSource, reason: string): void {
-    const raw = message.raw ?? JSON.stringify((message as ConsumedMessage).value);
-    const record = this.#guard.deadLetter({ topic: message.topic, partition: message.partition, offset: message.offset, key: message.key, raw }, reason, this.#o.clock.now());
-    if (record) out.push(record);
-  }
-
-  /** Records a batch's history; a store that cannot record it ends this orchestrator (see {@link Orchestrator.fail}). */
-  async #persist(pending: Map<string, Pending>): Promise<void> {
+  /** Records a batch; a journal that cannot record it ends this orchestrator (see {@link Orchestrator.fail}). */
+  async #record(work: Work, partition: number | undefined): Promise<readonly TopicMessage[]> {
     try {
-      await persistPending(this.#o.store, pending);
+      return await this.#journal.write({ at: work.at, partition, runs: work.runs, refused: work.refused });
     } catch (error) {
       this.fail(error);
       throw error;
     }
+  }
+
+  /** Once a batch is recorded: arms its timers, finishes its runs and reports its entries. */
+  #settle(work: Work): void {
+    for (const f of work.after) f();
+    const { onEntry } = this.#options;
+    if (onEntry) for (const p of work.runs.values()) for (const e of p.entries) onEntry(e.entry, e.state);
+  }
+
+  #finish(runId: string, entry: FinalEntry): void {
+    this.#drop(runId);
+    this.#remember(entry);
+    for (const { resolve } of this.#waiters.get(runId) ?? []) resolve(entry);
+    this.#waiters.delete(runId);
+  }
+
+  /** Stops driving a run here: its timers and its claim go. */
+  #drop(runId: string): void {
+    this.#runs.delete(runId);
+    this.#timers.disarmRun(runId);
+    this.#releases.get(runId)?.();
+    this.#releases.delete(runId);
+  }
+
+  /** Keeps a finished run's final entry (the latest {@link MAX_FINISHED}), for waiters and to tell late events from unknown ones. */
+  #remember(entry: FinalEntry): void {
+    this.#finished.delete(entry.runId);
+    this.#finished.set(entry.runId, entry);
+    if (this.#finished.size > MAX_FINISHED) this.#finished.delete(this.#finished.keys().next().value!);
+  }
+
+  /** Adds the dead letter of a message that could not be processed (bounded to fit its topic) and counts it. */
+  #deadLetter(work: Work, message: ConsumedMessage | DeadLetterSource, reason: string): void {
+    const raw = message.raw ?? JSON.stringify((message as ConsumedMessage).value);
+    const source = { topic: message.topic, partition: message.partition, offset: message.offset, key: message.key, raw };
+    const record = this.#guard.deadLetter(source, reason, this.#options.clock.now());
+    if (record) work.out.push(record);
   }
 }

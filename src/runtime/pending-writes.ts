@@ -1,11 +1,13 @@
-import type { RunEntry } from '../core/protocol/run-entry.js';
-import type { RunRecord, RunStore, RunUpdate } from '../ports/run-store.js';
+import type { LiveRun } from '../core/run/live-run.js';
+import type { FinalEntry } from '../core/protocol/run-entry.js';
+import type { JournalEntry, RefusedStart, RunChanges } from '../ports/journal.js';
+import type { RunRecord, RunUpdate } from '../ports/run-store.js';
 import type { TopicMessage } from '../ports/transport.js';
 
-/** What one batch does to one run's record: its creation, new history entries and field updates. */
-export interface Pending {
+/** What one batch does to one run, as the orchestrator builds it up: the journal's {@link RunChanges}, and what goes out. */
+export interface Pending extends RunChanges {
   create?: RunRecord;
-  readonly entries: RunEntry[];
+  readonly entries: JournalEntry[];
   update: { -readonly [K in keyof RunUpdate]: RunUpdate[K] };
   /** Id of the message being applied: dispatches name it as their cause. */
   cause?: string;
@@ -15,24 +17,32 @@ export interface Pending {
   checked: number;
 }
 
-export const newPending = (): Pending => ({ entries: [], update: {}, sent: [], checked: 0 });
+export const newPending = (run: LiveRun): Pending => ({ run, entries: [], update: {}, sent: [], checked: 0 });
 
 /** The run's pending writes in this batch, created on first use. */
-export function pendingFor(pending: Map<string, Pending>, runId: string): Pending {
-  let p = pending.get(runId);
+export function pendingFor(pending: Map<string, Pending>, run: LiveRun): Pending {
+  let p = pending.get(run.runId);
   if (!p) {
-    p = newPending();
-    pending.set(runId, p);
+    p = newPending(run);
+    pending.set(run.runId, p);
   }
   return p;
 }
 
-/** Writes a batch's pending changes to the run store, all runs at once. */
-export async function persistPending(store: RunStore, pending: Map<string, Pending>): Promise<void> {
-  const writes: Promise<void>[] = [];
-  for (const [runId, p] of pending) {
-    if (p.create) writes.push(store.create(p.create, p.entries).then(() => store.append(runId, [], p.update)));
-    else if (p.entries.length > 0) writes.push(store.append(runId, p.entries, p.update));
-  }
-  await Promise.all(writes);
+/** What one batch (or one resume) builds up before it is recorded. */
+export interface Work {
+  readonly at: number;
+  readonly runs: Map<string, Pending>;
+  /** Messages to send once the batch is recorded: commands and dead letters. */
+  readonly out: TopicMessage[];
+  /** Runs once the batch is recorded: timers, finished runs. */
+  readonly after: Array<() => void>;
+  readonly refused: RefusedStart[];
 }
+
+export const newWork = (at: number): Work => ({ at, runs: new Map(), out: [], after: [], refused: [] });
+
+/** The final entry of a run whose `run.start` could not start it. */
+export const refusedFinal = (runId: string, reason: string, at: number): FinalEntry => ({
+  type: 'run.failed', runId, at, outcome: 'failed', durationMs: 0, failedTasks: [], reason: `not started: ${reason}`,
+});

@@ -1,9 +1,8 @@
 import type { RunEvent } from '../core/compile/types.js';
 import type { DeadLetter } from '../core/protocol/envelope.js';
 import { PROTOCOL_VERSION } from '../core/protocol/envelope.js';
-import type { RunState } from '../core/protocol/run-state.js';
 import { formatBytes } from '../core/sequence/limits.js';
-import type { TopicMessage } from '../ports/transport.js';
+import type { DeadLetterSource, TopicMessage } from '../ports/transport.js';
 import { sha256Hex } from '../core/hash.js';
 import { isoTime } from './messages.js';
 
@@ -50,16 +49,6 @@ export function utf8Prefix(text: string, maxBytes: number): string {
   return last >= 0xd800 && last <= 0xdbff ? head.slice(0, -1) : head;
 }
 
-/** Where a dead letter's text came from. */
-export interface DeadLetterSource {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly key: string | null;
-  /** The whole text as received. */
-  readonly raw: string;
-}
-
 /**
  * The dead-letter record of a text that could not be processed: the reason and the start of the text (at most
  * {@link DEAD_LETTER_RAW_BYTES}), with the whole text's size and sha256. Both are cut further when the record
@@ -103,24 +92,28 @@ export function boundedEvent(event: RunEvent): RunEvent {
 }
 
 /**
- * A state record that fits `fits`: the results left out first, then the input, then the whole snapshot (the run's
- * status, final outcome and reason stay). `reduced` says what was left out and why.
+ * The record limit of each topic an orchestrator writes to, as its transport said when it started (a topic not
+ * among them gets the smallest); none at all over a transport without limits (the in-process one).
  */
-export function reducedRunState(state: RunState, reason: string, fits: (state: RunState) => boolean): RunState {
-  const context = state.snapshot.context;
-  const withResults: RunState = {
-    ...state, snapshot: { ...state.snapshot, context: { ...context, results: {} } },
-    reduced: { reason, dropped: ['snapshot.context.results'] },
-  };
-  if (fits(withResults)) return withResults;
-  const withInput: RunState = {
-    ...withResults, snapshot: { ...withResults.snapshot, context: { ...withResults.snapshot.context, input: null } },
-    reduced: { reason, dropped: ['snapshot.context.results', 'snapshot.context.input'] },
-  };
-  if (fits(withInput)) return withInput;
-  const final = state.final ? { final: { ...state.final, ...(state.final.reason ? { reason: cut(state.final.reason, 1_000) } : {}) } } : {};
-  return {
-    ...state, ...final, snapshot: { value: state.snapshot.value, context: { runId: state.runId }, status: state.snapshot.status },
-    timers: {}, completions: [], reduced: { reason: cut(reason, 1_000), dropped: ['snapshot', 'timers', 'completions'] },
-  };
+export class TopicLimits {
+  readonly #limits: ReadonlyMap<string, number> | undefined;
+  readonly #fallback: number;
+
+  constructor(limits?: ReadonlyMap<string, number>) {
+    this.#limits = limits;
+    this.#fallback = limits && limits.size > 0 ? Math.min(...limits.values()) : Infinity;
+  }
+
+  /** The largest record `topic` accepts (key and value bytes); Infinity without limits. */
+  limitOf(topic: string): number {
+    return this.#limits?.get(topic) ?? this.#fallback;
+  }
+
+  /** Why `record` cannot be written (`<what> is N bytes, over the L-byte limit of <topic>`), or undefined when it fits. */
+  oversized(record: TopicMessage, what: string): string | undefined {
+    const limit = this.limitOf(record.topic);
+    if (limit === Infinity) return undefined;
+    const bytes = recordBytes(record);
+    return bytes <= limit ? undefined : tooLarge(what, bytes, limit, record.topic);
+  }
 }

@@ -61,7 +61,35 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       const entries = [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt)];
       await store.create(r, entries);
       const got = await store.get(r.runId);
-      expect(got).toEqual({ record: r, history: entries });
+      expect(got).toEqual({ record: r, history: entries, states: [undefined, undefined] });
+    });
+
+    it('keeps the state value given with each entry, and none for an entry given without one', async () => {
+      const r = record();
+      const at = r.createdAt;
+      const nested = { main: { a: 'running' } };
+      await store.create(r, [started(r.runId, at), taskStarted(r.runId, at)], [nested, nested]);
+      await store.append(r.runId, [taskSucceeded(r.runId, at + 1)], { currentTask: 'b' }, ['main.b']);
+      await store.append(r.runId, [taskStarted(r.runId, at + 2, 'b')]);
+      await store.append(r.runId, [finished(r.runId, at + 3)], { status: 'failed' }, ['failed']);
+      const got = (await store.get(r.runId))!;
+      expect(got.history.map((e) => e.type)).toEqual(['run.started', 'task.started', 'task.succeeded', 'task.started', 'run.failed']);
+      expect(got.states).toEqual([nested, nested, 'main.b', undefined, 'failed']);
+      // Handed out as copies.
+      (got.states as unknown[]).push('changed');
+      expect((await store.get(r.runId))!.states).toHaveLength(5);
+    });
+
+    it('keeps states in step with entries across many concurrent appends', async () => {
+      const runs = Array.from({ length: 20 }, () => record());
+      await Promise.all(runs.map((r) => store.create(r, [started(r.runId, r.createdAt)], [`s0-${r.runId}`])));
+      for (let step = 1; step <= 5; step++) {
+        await Promise.all(runs.map((r) => store.append(r.runId, [taskStarted(r.runId, r.createdAt + step, `t${step}`)], undefined, [{ step: `s${step}-${r.runId}` }])));
+      }
+      for (const r of runs) {
+        const got = (await store.get(r.runId))!;
+        expect(got.states).toEqual([`s0-${r.runId}`, ...Array.from({ length: 5 }, (_, i) => ({ step: `s${i + 1}-${r.runId}` }))]);
+      }
     });
 
     it('leaves optional fields out rather than storing them as null', async () => {

@@ -7,7 +7,7 @@ import { createProgram } from '../../src/core/step.js';
 import { entriesBetween } from '../../src/http/state-history.js';
 import { stateView } from '../../src/http/run-view.js';
 import { advance, beginRun } from '../../src/core/run/live-run.js';
-import { runStateOf } from '../../src/runtime/run-state-topic.js';
+import { runStateOf } from '../../src/runtime/journals/kafka/run-state-topic.js';
 
 const seq = sequence('one').then('a', () => 1).then('b', () => 2).build();
 
@@ -44,7 +44,7 @@ describe('Kafka-mode history from run-state records: stopped attempts', () => {
 
 describe('Kafka-mode history from run-state records: partial records', () => {
   it('derives a started and a failed run from the record of a run refused at start, without throwing', async () => {
-    const { rejectedRunState } = await import('../../src/runtime/run-state-topic.js');
+    const { rejectedRunState } = await import('../../src/runtime/journals/kafka/run-state-topic.js');
     const start = { v: 1, type: 'run.start', id: 'e1', runId: 'r-refused', time: new Date(0).toISOString(), payload: { sequence: 'nope', input: { a: 1 } } } as never;
     const state = rejectedRunState(start, 'unknown sequence "nope"', 5);
     expect(entriesBetween(undefined, state, new Set()).map((e) => e.type)).toEqual(['run.started', 'run.failed']);

@@ -14,7 +14,7 @@ import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../.
 import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
 import { sha256Hex } from '../../src/core/hash.js';
 import { ProgramRegistry } from '../../src/core/run/registry.js';
-import { latestStates } from '../../src/runtime/run-state-topic.js';
+import { latestStates } from '../../src/runtime/journals/kafka/run-state-topic.js';
 
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FinishedRuns } from '../../src/runtime/finished-runs.js';
+import { FinishedRuns } from '../../src/runtime/journals/kafka/finished-runs.js';
 
 describe('FinishedRuns', () => {
   it('hands out the runs of a partition whose retention ran out, oldest first, at most `limit` at a time', () => {

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { DeadLetter } from '../../src/core/protocol/envelope.js';
 import type { RunState } from '../../src/core/protocol/run-state.js';
 import { parseRunState } from '../../src/core/protocol/run-state.js';
-import { boundedEvent, cut, deadLetterRecord, recordBytes, reducedRunState, tooLarge, utf8Prefix } from '../../src/runtime/record-limits.js';
+import { boundedEvent, cut, deadLetterRecord, recordBytes, tooLarge, utf8Prefix } from '../../src/runtime/record-limits.js';
+import { reducedRunState } from '../../src/runtime/journals/kafka/reduced-run-state.js';
 
 const source = (raw: string, key: string | null = 'k') => ({ topic: 'p.events', partition: 3, offset: '42', key, raw });
 

@@ -5,7 +5,7 @@ import type { RunState } from '../../src/core/protocol/run-state.js';
 import { sequence } from '../../src/core/sequence/builder.js';
 import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { restoreRunRecord, tryRestoreRun } from '../../src/core/run/restore-run.js';
-import { restoreRun, runStateOf } from '../../src/runtime/run-state-topic.js';
+import { restoreRun, runStateOf } from '../../src/runtime/journals/kafka/run-state-topic.js';
 import { advance, beginRun } from '../../src/core/run/live-run.js';
 
 const noop = () => undefined;

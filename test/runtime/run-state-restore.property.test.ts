@@ -10,7 +10,7 @@ import type { Program } from '../../src/core/step.js';
 import { toRunEvent } from '../../src/runtime/messages.js';
 import { restoreRunRecord, tryRestoreRun } from '../../src/core/run/restore-run.js';
 import type { FinalEntry } from '../../src/core/protocol/run-entry.js';
-import { finalEntryOf } from '../../src/runtime/run-state-topic.js';
+import { finalEntryOf } from '../../src/runtime/journals/kafka/run-state-topic.js';
 import type { LiveRun } from '../../src/core/run/live-run.js';
 import { advance } from '../../src/core/run/live-run.js';
 import { mutate, mutationArb, pathsOf, REASON } from '../support/mutations.js';

@@ -8,7 +8,7 @@ import { loadSequenceText, validateSequence } from '../../src/core/sequence/vali
 import type { Program } from '../../src/core/step.js';
 import { ProgramRegistry } from '../../src/core/run/registry.js';
 import type { FinalEntry } from '../../src/core/protocol/run-entry.js';
-import { runStateOf } from '../../src/runtime/run-state-topic.js';
+import { runStateOf } from '../../src/runtime/journals/kafka/run-state-topic.js';
 import type { LiveRun } from '../../src/core/run/live-run.js';
 import { advance, beginRun } from '../../src/core/run/live-run.js';
 

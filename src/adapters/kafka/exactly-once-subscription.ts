@@ -1,6 +1,6 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
-import type { BatchContext, BatchHandler, SubscribeOptions, Subscription, TopicMessage } from '../../ports/transport.js';
+import type { BatchContext, BatchHandler, DurableSubscribeOptions, Subscription, TopicMessage } from '../../ports/transport.js';
 import type { Chunk } from './encoding.js';
 import { singleRecordChunks, sleep, topicMessageChunks } from './encoding.js';
 import { consumerConfig, decodeMessage, isFenced, isRecordRejection, kafkaErrorTypes, producerConfig, transportError } from './kafka-client.js';
@@ -10,7 +10,7 @@ import { createTransactionalProducer } from './transactional-producer.js';
 export interface SubscriptionDeps {
   readonly kafka: Kafka;
   readonly admin: () => Promise<Admin>;
-  readonly options: SubscribeOptions;
+  readonly options: DurableSubscribeOptions;
   readonly handler: BatchHandler;
   /** Partitions of the topic: how many batches may be handled at once. */
   readonly partitions: number;

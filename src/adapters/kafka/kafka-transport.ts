@@ -1,5 +1,5 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import type { BatchHandler, StoredMessage, SubscribeOptions, Subscription, TopicMessage, Transport } from '../../ports/transport.js';
+import type { BatchHandler, DurableLog, DurableSubscribeOptions, StoredMessage, Subscription, TopicMessage } from '../../ports/transport.js';
 import { AtLeastOnceSubscription } from './at-least-once-subscription.js';
 import { CHUNK_BYTES, topicMessageChunks } from './encoding.js';
 import { ExactlyOnceSubscription } from './exactly-once-subscription.js';
@@ -30,7 +30,7 @@ interface Pending {
  * one fenced transaction per partition batch, `at-least-once` ones publish, then commit, and let a handler hold a
  * message's acknowledgement back (`defer`).
  */
-export class KafkaTransport implements Transport {
+export class KafkaTransport implements DurableLog {
   readonly kafka: Kafka;
   readonly #o: KafkaTransportOptions;
   readonly #subscriptions = new Set<ExactlyOnceSubscription | AtLeastOnceSubscription>();
@@ -106,7 +106,7 @@ export class KafkaTransport implements Transport {
     for (const chunk of topicMessageChunks(messages, this.#chunkBytes)) await producer.sendBatch({ topicMessages: chunk.topicMessages, acks: -1 });
   }
 
-  async subscribe(options: SubscribeOptions, handler: BatchHandler): Promise<Subscription> {
+  async subscribe(options: DurableSubscribeOptions, handler: BatchHandler): Promise<Subscription> {
     const admin = await this.admin();
     const partitions = (await partitionCounts(admin, [options.topic]).catch(() => new Map<string, number>())).get(options.topic) ?? 1;
     const deps = {

@@ -12,13 +12,18 @@ export interface TopicLayout {
   readonly queues?: readonly string[];
   /** @default -1 (the cluster's default.replication.factor) */
   readonly replicationFactor?: number;
+  /** How long the history topic keeps each run's entries, in ms (its `retention.ms`). @default 7 days */
+  readonly historyRetentionMs?: number;
 }
+
+/** How long the history topic keeps entries unless told otherwise. */
+export const DEFAULT_HISTORY_RETENTION_MS = 7 * 24 * 3600_000;
 
 /** What {@link ensureTopics} found and did. */
 export interface TopicReport {
   readonly created: string[];
   readonly existing: string[];
-  /** Partitions of the events topic (the run-state topic has the same count). */
+  /** Partitions of the events topic (the run-state and history topics have the same count). */
   readonly partitions: number;
 }
 
@@ -32,7 +37,40 @@ export function topicSpecs(layout: TopicLayout): Array<{ topic: string; configEn
     { topic: names.runs, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'min.cleanable.dirty.ratio', value: '0.1' }] },
     { topic: names.deadLetter },
     ...queues.map((q) => ({ topic: names.commands(q) })),
+    historySpec(names.history, layout.historyRetentionMs),
   ];
+}
+
+/** The history topic: every entry of every run, deleted once older than the retention. */
+function historySpec(topic: string, retentionMs = DEFAULT_HISTORY_RETENTION_MS): { topic: string; configEntries: Array<{ name: string; value: string }> } {
+  if (!Number.isInteger(retentionMs) || retentionMs < 1) {
+    throw new LockstepError(ErrorCode.invalidUsage, `Expected the history retention to be a whole number of ms from 1 and up, got \`${String(retentionMs)}\``);
+  }
+  return { topic, configEntries: [{ name: 'cleanup.policy', value: 'delete' }, { name: 'retention.ms', value: String(retentionMs) }] };
+}
+
+/**
+ * Creates the history topic when it is missing, with the events topic's partition count (a run's entries live in
+ * the partition of its events), and returns whether it did. Nothing else is created or changed.
+ */
+export async function ensureHistoryTopic(admin: Admin, options: { readonly prefix?: string; readonly retentionMs?: number; readonly replicationFactor?: number }): Promise<boolean> {
+  const names = topicNames(options.prefix);
+  if ((await admin.listTopics()).includes(names.history)) return false;
+  const partitions = (await partitionCounts(admin, [names.events])).get(names.events);
+  if (!partitions) throw new LockstepError(ErrorCode.invalidUsage, `topic ${names.events} does not exist: create the topics first (lockstep topics create)`);
+  const spec = historySpec(names.history, options.retentionMs);
+  return createTopics(admin, [spec], partitions, options.replicationFactor).then(() => true);
+}
+
+async function createTopics(admin: Admin, specs: ReturnType<typeof topicSpecs>, partitions: number, replicationFactor = -1): Promise<void> {
+  if (specs.length === 0) return;
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: specs.map((s) => ({ topic: s.topic, numPartitions: partitions, replicationFactor, ...(s.configEntries ? { configEntries: s.configEntries } : {}) })),
+  }).catch((error: unknown) => {
+    // Another process may have created them at the same moment.
+    if (!String((error as Error).message).includes('already exists')) throw error;
+  });
 }
 
 /**
@@ -48,21 +86,17 @@ export async function ensureTopics(admin: Admin, layout: TopicLayout): Promise<T
     throw new LockstepError(ErrorCode.invalidUsage, `Expected \`partitions\` to be an integer from 1 and up, got \`${String(layout.partitions)}\``);
   }
   const specs = topicSpecs(layout);
+  const names = topicNames(layout.prefix);
   const known = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !known.has(s.topic));
-  if (missing.length > 0) {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((s) => ({
-        topic: s.topic, numPartitions: layout.partitions, replicationFactor: layout.replicationFactor ?? -1,
-        ...(s.configEntries ? { configEntries: s.configEntries } : {}),
-      })),
-    }).catch((error: unknown) => {
-      // Another process may have created them at the same moment.
-      if (!String((error as Error).message).includes('already exists')) throw error;
-    });
-  }
-  const names = topicNames(layout.prefix);
+  // The history topic follows the events topic's partition count, which an existing events topic may not share.
+  const historyMissing = missing.some((s) => s.topic === names.history);
+  const historyPartitions = historyMissing && known.has(names.events)
+    ? (await partitionCounts(admin, [names.events])).get(names.events) ?? layout.partitions
+    : layout.partitions;
+  const apart = (s: { topic: string }) => s.topic === names.history && historyPartitions !== layout.partitions;
+  await createTopics(admin, missing.filter((s) => !apart(s)), layout.partitions, layout.replicationFactor);
+  await createTopics(admin, missing.filter(apart), historyPartitions, layout.replicationFactor);
   const counts = await partitionCounts(admin, [names.events, names.runs]);
   const events = counts.get(names.events) ?? 0;
   const runs = counts.get(names.runs) ?? 0;

@@ -1,24 +1,27 @@
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
 import type { AttemptProcess } from '../../ports/attempt-processes.js';
-import type { Release, RunFilter, RunRecord, RunStore, RunUpdate } from '../../ports/run-store.js';
+import type { EntryState, Release, RunFilter, RunRecord, RunStore, RunUpdate, StoredRun } from '../../ports/run-store.js';
 
 /** A run store that lives in memory: the embedded default for library use and benchmarks. */
 export class MemoryRunStore implements RunStore {
-  readonly #runs = new Map<string, { record: RunRecord; history: RunEntry[] }>();
+  readonly #runs = new Map<string, { record: RunRecord; history: RunEntry[]; states: EntryState[] }>();
   readonly #locks = new Map<string, string>();
   /** Attempt process groups by run, then by `<task>#<attempt>`, in the order they were recorded. */
   readonly #processes = new Map<string, Map<string, AttemptProcess>>();
 
-  async create(record: RunRecord, entries: readonly RunEntry[]): Promise<void> {
+  async create(record: RunRecord, entries: readonly RunEntry[], states?: readonly EntryState[]): Promise<void> {
     if (this.#runs.has(record.runId)) throw new LockstepError(ErrorCode.invalidUsage, `run ${record.runId} already exists`);
-    this.#runs.set(record.runId, { record, history: [...entries] });
+    this.#runs.set(record.runId, { record, history: [...entries], states: entries.map((_, i) => states?.[i]) });
   }
 
-  async append(runId: string, entries: readonly RunEntry[], update?: RunUpdate): Promise<void> {
+  async append(runId: string, entries: readonly RunEntry[], update?: RunUpdate, states?: readonly EntryState[]): Promise<void> {
     const run = this.#runs.get(runId);
     if (!run) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
-    for (const e of entries) run.history.push(e);
+    for (let i = 0; i < entries.length; i++) {
+      run.history.push(entries[i]!);
+      run.states.push(states?.[i]);
+    }
     const last = entries[entries.length - 1];
     // Records are private to the store (get and list hand out copies), so they are updated in place.
     const record = run.record as { -readonly [K in keyof RunRecord]: RunRecord[K] };
@@ -30,9 +33,9 @@ export class MemoryRunStore implements RunStore {
     else if (update.currentTask !== undefined) record.currentTask = update.currentTask;
   }
 
-  async get(runId: string): Promise<{ record: RunRecord; history: RunEntry[] } | undefined> {
+  async get(runId: string): Promise<StoredRun | undefined> {
     const run = this.#runs.get(runId);
-    return run && { record: { ...run.record }, history: [...run.history] };
+    return run && { record: { ...run.record }, history: [...run.history], states: [...run.states] };
   }
 
   async list(filter: RunFilter = {}): Promise<RunRecord[]> {

@@ -88,7 +88,8 @@ export class MemoryTransport implements Transport {
     if (this.#closed) throw new LockstepError(ErrorCode.transportUnavailable, 'the in-process transport is closed');
     for (const m of messages) {
       const topic = this.#topic(m.topic);
-      const isEnvelope = m.value !== null && m.value.type !== 'dead-letter' && m.value.type !== 'run.state' && m.value.type !== 'partition.offset';
+      const isEnvelope = m.value !== null && m.value.type !== 'dead-letter' && m.value.type !== 'run.state' && m.value.type !== 'partition.offset'
+        && m.value.type !== 'run.entry';
       const raw = isEnvelope || m.value === null ? undefined : JSON.stringify(m.value);
       const consumed: ConsumedMessage = { topic: m.topic, key: m.key, value: isEnvelope ? (m.value as Envelope) : null, raw, partition: 0, offset: String(topic.offset++) };
       if (topic.groups.size === 0) {

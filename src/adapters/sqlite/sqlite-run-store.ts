@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
 import type { AttemptProcess } from '../../ports/attempt-processes.js';
-import type { Release, RunFilter, RunRecord, RunStore, RunUpdate } from '../../ports/run-store.js';
+import type { EntryState, Release, RunFilter, RunRecord, RunStore, RunUpdate, StoredRun } from '../../ports/run-store.js';
 import type { LockHolder } from './process-liveness.js';
 import type { AttemptProcessRow, LockRow, RunKey, RunRow, Statements } from './statements.js';
 import { prepareStatements, toAttemptProcess, toHolder, toRecord } from './statements.js';
@@ -11,8 +11,17 @@ import type { OpenStoreOptions } from './store-file.js';
 import { openStoreDatabase, storeError } from './store-file.js';
 
 type Write =
-  | { readonly kind: 'create'; readonly record: RunRecord; readonly entries: readonly RunEntry[] }
-  | { readonly kind: 'append'; readonly runId: string; readonly entries: readonly RunEntry[]; readonly update: RunUpdate | undefined };
+  | { readonly kind: 'create'; readonly record: RunRecord; readonly entries: readonly RunEntry[]; readonly states: readonly EntryState[] | undefined }
+  | {
+      readonly kind: 'append'; readonly runId: string; readonly entries: readonly RunEntry[]; readonly update: RunUpdate | undefined;
+      readonly states: readonly EntryState[] | undefined;
+    };
+
+/** The text of an entry: its JSON body, and its state value's JSON (null when not recorded). */
+interface EntryText {
+  readonly body: string;
+  readonly state: string | null;
+}
 
 interface Queued {
   readonly write: Write;
@@ -101,23 +110,25 @@ export class SqliteRunStore implements RunStore {
     return new SqliteRunStore(openStoreDatabase(path, options), path);
   }
 
-  create(record: RunRecord, entries: readonly RunEntry[]): Promise<void> {
-    return this.#enqueue({ kind: 'create', record, entries });
+  create(record: RunRecord, entries: readonly RunEntry[], states?: readonly EntryState[]): Promise<void> {
+    return this.#enqueue({ kind: 'create', record, entries, states });
   }
 
-  append(runId: string, entries: readonly RunEntry[], update?: RunUpdate): Promise<void> {
-    return this.#enqueue({ kind: 'append', runId, entries, update });
+  append(runId: string, entries: readonly RunEntry[], update?: RunUpdate, states?: readonly EntryState[]): Promise<void> {
+    return this.#enqueue({ kind: 'append', runId, entries, update, states });
   }
 
-  async get(runId: string): Promise<{ record: RunRecord; history: RunEntry[] } | undefined> {
+  async get(runId: string): Promise<StoredRun | undefined> {
     this.#open();
     this.#flush();
     // One read transaction: the record and its history come from the same snapshot.
     return this.#read('reading a run', () => this.#snapshot(() => {
       const row = this.#sql.getRun.get(runId) as RunRow | undefined;
       if (!row) return undefined;
-      const history = (this.#sql.history.all(runId) as Array<{ body: string }>).map((r) => JSON.parse(r.body) as RunEntry);
-      return { record: toRecord(row), history };
+      const rows = this.#sql.history.all(runId) as Array<{ body: string; state: string | null }>;
+      const history = rows.map((r) => JSON.parse(r.body) as RunEntry);
+      const states = rows.map((r): EntryState => (r.state === null ? undefined : (JSON.parse(r.state) as EntryState)));
+      return { record: toRecord(row), history, states };
     }));
   }
 
@@ -309,11 +320,14 @@ export class SqliteRunStore implements RunStore {
 
   /** Performs one write inside the batch's transaction, or returns why it is refused (having written nothing). */
   #write(write: Write, counts: Map<string, RunKey | null>): LockstepError | undefined {
-    const bodies = write.entries.map((e) => JSON.stringify(e));
+    const texts = write.entries.map((e, i): EntryText => {
+      const state = write.states?.[i];
+      return { body: JSON.stringify(e), state: state === undefined ? null : JSON.stringify(state) };
+    });
     if (write.kind === 'create') {
       const runId = write.record.runId;
       if (counts.has(runId) || this.#sql.getKey.get(runId)) return new LockstepError(ErrorCode.invalidUsage, `run ${runId} already exists`);
-      const id = this.#create(write.record, write.entries, bodies);
+      const id = this.#create(write.record, write.entries, texts);
       counts.set(runId, { id, count: write.entries.length });
       return undefined;
     }
@@ -321,13 +335,13 @@ export class SqliteRunStore implements RunStore {
     const cached = counts.has(runId) ? counts.get(runId) : this.#counts.get(runId);
     const key = cached ?? (this.#sql.getKey.get(runId) as RunKey | undefined);
     if (!key) return new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
-    this.#append(key, write.entries, bodies, write.update);
+    this.#append(key, write.entries, texts, write.update);
     const ended = write.update?.status !== undefined && write.update.status !== 'running';
     counts.set(runId, ended ? null : { id: key.id, count: key.count + write.entries.length });
     return undefined;
   }
 
-  #create(record: RunRecord, entries: readonly RunEntry[], bodies: readonly string[]): number {
+  #create(record: RunRecord, entries: readonly RunEntry[], texts: readonly EntryText[]): number {
     const { lastInsertRowid } = this.#sql.insertRun.run({
       run_id: record.runId, sequence: record.sequence, version: record.version, definition_id: this.#definitionId(record),
       definition_hash: record.definitionHash, source: record.source ?? null, status: record.status, created_at: record.createdAt,
@@ -336,7 +350,7 @@ export class SqliteRunStore implements RunStore {
     });
     const id = Number(lastInsertRowid);
     this.#sql.insertInput.run(id, JSON.stringify(record.input ?? null));
-    this.#insertEntries(id, 0, entries, bodies);
+    this.#insertEntries(id, 0, entries, texts);
     return id;
   }
 
@@ -348,8 +362,8 @@ export class SqliteRunStore implements RunStore {
     return Number(this.#sql.insertDefinition.run(record.definitionHash, record.definition).lastInsertRowid);
   }
 
-  #append(key: RunKey, entries: readonly RunEntry[], bodies: readonly string[], update: RunUpdate | undefined): void {
-    this.#insertEntries(key.id, key.count, entries, bodies);
+  #append(key: RunKey, entries: readonly RunEntry[], texts: readonly EntryText[], update: RunUpdate | undefined): void {
+    this.#insertEntries(key.id, key.count, entries, texts);
     const task = update?.currentTask;
     this.#sql.updateRun.run(
       key.count + entries.length, entries[entries.length - 1]?.at ?? null, update?.status ?? null, update?.reason ?? null,
@@ -357,8 +371,8 @@ export class SqliteRunStore implements RunStore {
     );
   }
 
-  #insertEntries(run: number, first: number, entries: readonly RunEntry[], bodies: readonly string[]): void {
-    for (let i = 0; i < entries.length; i++) this.#sql.insertEntry.run(run, first + i, entries[i]!.at, entries[i]!.type, bodies[i]);
+  #insertEntries(run: number, first: number, entries: readonly RunEntry[], texts: readonly EntryText[]): void {
+    for (let i = 0; i < entries.length; i++) this.#sql.insertEntry.run(run, first + i, entries[i]!.at, entries[i]!.type, texts[i]!.body, texts[i]!.state);
   }
 }
 

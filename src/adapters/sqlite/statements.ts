@@ -69,7 +69,7 @@ export const toHolder = (row: LockRow): LockHolder => ({ owner: row.owner, pid: 
 const SQL = {
   getRun: 'SELECT * FROM run_records WHERE run_id = ?',
   getKey: 'SELECT id, entry_count AS count FROM runs WHERE run_id = ?',
-  history: 'SELECT e.body FROM entries e JOIN runs r ON r.id = e.run WHERE r.run_id = ? ORDER BY e.seq',
+  history: 'SELECT e.body, e.state FROM entries e JOIN runs r ON r.id = e.run WHERE r.run_id = ? ORDER BY e.seq',
   list: 'SELECT * FROM run_records ORDER BY created_at DESC, id DESC LIMIT ?',
   listByStatus: 'SELECT * FROM run_records WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?',
   definitionsByHash: 'SELECT id, text FROM definitions WHERE hash = ?',
@@ -78,7 +78,7 @@ const SQL = {
   insertRun: `INSERT INTO runs (run_id, sequence, version, definition_id, definition_hash, source, status, created_at, updated_at,
     current_task, reason, rerun_of, entry_count) VALUES (@run_id, @sequence, @version, @definition_id, @definition_hash, @source, @status,
     @created_at, @updated_at, @current_task, @reason, @rerun_of, @entry_count)`,
-  insertEntry: 'INSERT INTO entries (run, seq, at, type, body) VALUES (?, ?, ?, ?, ?)',
+  insertEntry: 'INSERT INTO entries (run, seq, at, type, body, state) VALUES (?, ?, ?, ?, ?, ?)',
   // Parameters: entry count, updated at (or null), status (or null), reason (or null), task change (0 keep, 1 clear, 2 set), task, run id.
   updateRun: `UPDATE runs SET entry_count = ?, updated_at = COALESCE(?, updated_at), status = COALESCE(?, status),
     reason = COALESCE(?, reason), current_task = CASE ? WHEN 0 THEN current_task WHEN 1 THEN NULL ELSE ? END

@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
-import { ErrorCode, LockstepError } from '../../core/errors.js';
-import { parseDuration } from '../../core/sequence/duration.js';
 import { loadMachines, startKafkaOrchestrator } from '../../modes/kafka/index.js';
 import type { CliContext } from '../context.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
-import { everyInterval, kafkaOptions, positiveInt, untilSignal, withKafkaOptions } from '../kafka-options.js';
+import { everyInterval, kafkaOptions, positiveDuration, positiveInt, untilSignal, withKafkaOptions } from '../kafka-options.js';
 
 interface OrchestratorOptions extends KafkaCliOptions {
   machines: string;
@@ -12,6 +10,7 @@ interface OrchestratorOptions extends KafkaCliOptions {
   group?: string;
   statsInterval?: string;
   keepFinished: string;
+  historyRetention?: string;
 }
 
 /** `lockstep orchestrator`: drives runs over Kafka as a member of the orchestrators' consumer group, until SIGTERM. */
@@ -23,16 +22,16 @@ export function registerOrchestrator(program: Command, cli: CliContext): void {
     .option('--group <id>', 'consumer group of the orchestrators (default: <prefix>-orchestrators)')
     .option('--stats-interval <ms>', 'print a JSON stats line this often')
     .option('--keep-finished <duration>', 'how long a finished run stays on the runs topic (status, wait) before it is deleted', '7d')
+    .option('--history-retention <duration>', 'how long the history topic keeps entries, when this creates it (default: 7d)')
     .action(async (opts: OrchestratorOptions) => {
       const registry = loadMachines(opts.machines);
       const partitions = positiveInt('--partitions', opts.partitions);
-      const keepFinishedMs = parseDuration(opts.keepFinished);
-      if (keepFinishedMs === undefined || keepFinishedMs <= 0) {
-        throw new LockstepError(ErrorCode.invalidUsage, `Expected \`--keep-finished\` to be a duration such as 7d, 12h or 30m, got \`${opts.keepFinished}\``);
-      }
+      const keepFinishedMs = positiveDuration('--keep-finished', opts.keepFinished)!;
+      const historyRetentionMs = positiveDuration('--history-retention', opts.historyRetention);
       const connection = kafkaOptions(cli, opts);
       const service = await startKafkaOrchestrator({
         ...connection, registry, keepFinishedMs, ...(partitions ? { partitions } : {}), ...(opts.group ? { group: opts.group } : {}),
+        ...(historyRetentionMs ? { historyRetentionMs } : {}),
         onLog: (message, extra) => cli.err(JSON.stringify({ level: 'warn', message, ...extra })),
       });
       const stats = () => cli.out(JSON.stringify({ event: 'stats', pid: process.pid, active: service.orchestrator.activeRuns, ...service.orchestrator.stats }));

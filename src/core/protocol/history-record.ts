@@ -22,9 +22,14 @@ export const HistoryRecordSchema = z.object({
   entry: z.looseObject({ type: z.string().min(1), runId: z.string().min(1), at: z.number() }),
   /** The run's state value (the XState snapshot's `value`) once the entry happened. */
   state: StateValueSchema,
+  /**
+   * Set when the whole entry would not fit the topic's record limit (or the broker refused it): the fields of `entry`
+   * that were left out (`entry.result`, `entry.event`, ...) and why. The run failed with that reason.
+   */
+  reduced: z.object({ reason: z.string(), dropped: z.array(z.string()) }).optional(),
 });
 
-/** A history record, with its entry typed. */
+/** A history record, with its entry typed (an entry {@link HistoryRecord.reduced} lacks the fields it names). */
 export type HistoryRecord = Omit<z.infer<typeof HistoryRecordSchema>, 'entry' | 'state'> & { readonly entry: RunEntry; readonly state: StateValue };
 
 /** Parses a history record's text. Never throws. */

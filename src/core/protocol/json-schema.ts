@@ -3,6 +3,7 @@ import {
   EnvelopeSchema, PROTOCOL_VERSION, RunCancelSchema, RunStartSchema, TaskCancelSchema, TaskDispatchSchema, TaskFailedSchema,
   TaskSucceededSchema, TimerFiredSchema,
 } from './envelope.js';
+import { HistoryRecordSchema } from './history-record.js';
 import { PartitionOffsetSchema } from './partition-offset.js';
 import { RunStateSchema } from './run-state.js';
 
@@ -36,6 +37,10 @@ const WIRE = {
   'partition.offset': {
     schema: PartitionOffsetSchema, title: 'partition.offset',
     description: 'How far an orchestrator group has consumed one events partition. Topic: <prefix>.runs, same partition, key: __lockstep.offset.<group>.<partition>.',
+  },
+  'run.entry': {
+    schema: HistoryRecordSchema, title: 'run.entry',
+    description: 'One entry of a run\'s history, with its place in it and the run\'s state after it. Topic: <prefix>.history, key: the run id.',
   },
   'dead-letter': { schema: DeadLetterSchema, title: 'dead-letter', description: 'A message that could not be processed, and why. Topic: <prefix>.dead-letter.' },
 } as const;

@@ -61,6 +61,11 @@ export const RunStateSchema = z.object({
   /** Set once the run has ended. */
   final: RunFinalSchema.optional(),
   /**
+   * How many history entries the run has so far (on `<prefix>.history`): the `seq` of its next one, so that a run
+   * restored elsewhere goes on numbering where it stood. Absent from records written before history was kept.
+   */
+  entries: z.number().int().min(0).optional(),
+  /**
    * Set when the whole state would not fit the topic's record limit: what was left out (`snapshot.context.results`,
    * then `snapshot.context.input`, then the snapshot itself) and why. A running run restored from such a record
    * fails every task it dispatches after that, with this reason.

@@ -6,6 +6,7 @@ import type { Phase, TaskSpec } from '../sequence/types.js';
 import type { IgnoredReason, Program, RunSnapshot } from '../step.js';
 import { DEFAULT_LIMITS } from '../sequence/limits.js';
 import { admitResult } from './data-limits.js';
+import type { StateValue } from '../graph/model.js';
 
 /** A run held in memory by an orchestrator: its program, snapshot and pending timers. */
 export interface LiveRun {
@@ -168,8 +169,11 @@ export function advance(run: LiveRun, received: RunEvent, at: number): Advance {
   return { entries: [first, ...rest.entries], commands: result.commands, ...(rest.finished ? { finished: rest.finished } : {}) };
 }
 
-/** Starts a run: the live run, its first entries and commands. With `reuse`, earlier results stand in for the first tasks. */
-export function beginRun(program: Program, options: BeginOptions): { run: LiveRun } & Advance {
+/**
+ * Starts a run: the live run, its first entries and commands, and the run's state value right after each entry
+ * (`states`). With `reuse`, earlier results stand in for the first tasks.
+ */
+export function beginRun(program: Program, options: BeginOptions): { run: LiveRun; states: StateValue[] } & Advance {
   const { runId, at } = options;
   const started = program.start({ runId, input: options.input });
   const run: LiveRun = { runId, program, ...(options.definitionHash ? { definitionHash: options.definitionHash } : {}), snapshot: started.snapshot, timers: new Map(), startedAt: at, attemptStartedAt: at, completions: new Set() };
@@ -178,8 +182,10 @@ export function beginRun(program: Program, options: BeginOptions): { run: LiveRu
     type: 'run.started', runId, at, sequence: program.sequence.name, version: program.sequence.version, input: options.input ?? null,
     ...(options.rerunOf ? { rerunOf: options.rerunOf } : {}), ...(reused.length > 0 ? { reused } : {}),
   }];
+  const states: StateValue[] = [valueOf(run)];
   trackTimers(run, started.commands, at);
   const produced: RunEntry[] = commandEntries(run, started.commands, at).entries;
+  const producedStates: StateValue[] = produced.map(() => valueOf(run));
   let commands = started.commands;
   let finished: Outcome | undefined;
   for (const spec of program.sequence.tasks) {
@@ -191,14 +197,22 @@ export function beginRun(program: Program, options: BeginOptions): { run: LiveRu
       : { type: 'TASK_FAILED', taskId: spec.id, attempt: 1, error: { message: 'failed in the earlier run (reused)', retriable: false } };
     const step = advance(run, event, at);
     produced.push(...step.entries);
+    for (const _ of step.entries) producedStates.push(valueOf(run));
     commands = step.commands;
     finished = step.finished;
   }
   // Reused tasks were never dispatched in this run: drop their task.started entries.
   const reusedSet = new Set(reused);
-  entries.push(...produced.filter((e) => !(e.type === 'task.started' && reusedSet.has(e.task))));
-  return { run, entries, commands, ...(finished ? { finished } : {}) };
+  produced.forEach((e, i) => {
+    if (e.type === 'task.started' && reusedSet.has(e.task)) return;
+    entries.push(e);
+    states.push(producedStates[i]!);
+  });
+  return { run, states, entries, commands, ...(finished ? { finished } : {}) };
 }
+
+/** The run's state value as it stands (its snapshot's `value`). */
+export const valueOf = (run: LiveRun): StateValue => run.snapshot.value as StateValue;
 
 /**
  * Rebuilds a live run from its recorded history (the entries that carry events), without executing anything.

@@ -5,6 +5,7 @@ import { stopOrphanedAttempts, trackAttemptProcesses } from '../../adapters/proc
 import type { OrphanNotice } from '../../adapters/process/orphaned-attempts.js';
 
 export { trackAttemptProcesses };
+import type { StateValue } from '../../core/graph/model.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
 import type { Sequence, TaskHandler } from '../../core/sequence/types.js';
 import type { Clock } from '../../ports/clock.js';
@@ -13,6 +14,7 @@ import type { Transport } from '../../ports/transport.js';
 import { createLocalExecutor } from '../../runtime/local-executor.js';
 import type { LocalExecutorOptions } from '../../runtime/local-executor.js';
 import { sha256Hex } from '../../core/hash.js';
+import { HistoryJournal } from '../../runtime/journals/history-journal.js';
 import { Orchestrator } from '../../runtime/orchestrator.js';
 import type { StartRequest } from '../../runtime/orchestrator.js';
 import { ProgramRegistry } from '../../core/run/registry.js';
@@ -28,8 +30,8 @@ export interface EmbeddedOptions {
   readonly store?: RunStore;
   /** @default the system clock */
   readonly clock?: Clock;
-  /** Called with every history entry once it is recorded. */
-  readonly onEntry?: (entry: RunEntry) => void;
+  /** Called with every history entry once it is recorded, and the run's state value right after it. */
+  readonly onEntry?: (entry: RunEntry, state: StateValue) => void;
   readonly onOutput?: LocalExecutorOptions['onOutput'];
   /** Handlers for queue tasks, by queue name. */
   readonly queueHandlers?: Readonly<Record<string, TaskHandler>>;
@@ -82,7 +84,8 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
   const registry = new ProgramRegistry();
   const onOrphan = options.onOrphan;
   const stopOrphans = (runId: string) => stopOrphanedAttempts(store, runId, { graceMs: DEFAULT_KILL_GRACE_MS, ...(onOrphan ? { onNotice: onOrphan } : {}) });
-  const orchestrator: Orchestrator = new Orchestrator({ transport, store, clock, registry, stopOrphans, ...(options.onEntry ? { onEntry: options.onEntry } : {}) });
+  const journal = new HistoryJournal({ store, transport });
+  const orchestrator: Orchestrator = new Orchestrator({ transport, journal, clock, registry, stopOrphans, ...(options.onEntry ? { onEntry: options.onEntry } : {}) });
   await orchestrator.start();
   const execute = options.execute ?? createLocalExecutor({
     registry,

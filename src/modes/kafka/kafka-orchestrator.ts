@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { KafkaTransport, ensureTopics, partitionCounts } from '../../adapters/kafka/index.js';
+import { KafkaTransport, ensureHistoryTopic, ensureTopics, partitionCounts } from '../../adapters/kafka/index.js';
 import type { TopicReport } from '../../adapters/kafka/index.js';
-import { NullRunStore } from '../../adapters/memory/null-run-store.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { topicNames } from '../../core/protocol/envelope.js';
 import type { Clock } from '../../ports/clock.js';
+import { KafkaJournal } from '../../runtime/journals/kafka/kafka-journal.js';
 import { Orchestrator } from '../../runtime/orchestrator.js';
+import { outputTopics } from '../../runtime/record-guard.js';
 import type { ProgramRegistry } from '../../core/run/registry.js';
 import { systemClock } from '../../runtime/system-clock.js';
 import type { KafkaModeOptions } from './connection.js';
@@ -26,6 +27,11 @@ export interface KafkaOrchestratorOptions extends KafkaModeOptions {
    * start) before it is deleted. @default 7 days
    */
   readonly keepFinishedMs?: number;
+  /**
+   * How long `<prefix>.history` keeps each run's entries, when this orchestrator creates it (a missing history topic
+   * is always created, with the events topic's partition count; existing topics are left as they are). @default 7 days
+   */
+  readonly historyRetentionMs?: number;
   /** Receives the transport's diagnostics (fencing, redeliveries). */
   readonly onLog?: (message: string, extra?: Record<string, unknown>) => void;
 }
@@ -54,11 +60,16 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
   });
   try {
     const admin = await transport.admin();
-    const topics = await prepareTopics(admin, prefix, options.partitions, queuesOf(options.registry));
-    const orchestrator = new Orchestrator({
-      transport, store: new NullRunStore(), clock: options.clock ?? systemClock, registry: options.registry,
-      topicPrefix: prefix, group: options.group ?? `${prefix}-orchestrators`, runStateTopic: true,
+    const topics = await prepareTopics(admin, prefix, options.partitions, queuesOf(options.registry), options.historyRetentionMs);
+    const clock = options.clock ?? systemClock;
+    const names = topicNames(prefix);
+    const recordLimits = await transport.recordLimits(outputTopics(options.registry, names, 'default'));
+    const journal = new KafkaJournal({
+      log: transport, topics: names, registry: options.registry, clock, limits: recordLimits,
       ...(options.keepFinishedMs === undefined ? {} : { keepFinishedMs: options.keepFinishedMs }),
+    });
+    const orchestrator = new Orchestrator({
+      transport, journal, clock, registry: options.registry, topicPrefix: prefix, group: options.group ?? `${prefix}-orchestrators`, recordLimits,
     });
     await orchestrator.start();
     return {
@@ -74,8 +85,11 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
   }
 }
 
-async function prepareTopics(admin: Awaited<ReturnType<KafkaTransport['admin']>>, prefix: string, partitions: number | undefined, queues: string[]): Promise<TopicReport> {
-  if (partitions !== undefined) return ensureTopics(admin, { prefix, partitions, queues });
+async function prepareTopics(
+  admin: Awaited<ReturnType<KafkaTransport['admin']>>, prefix: string, partitions: number | undefined, queues: string[], historyRetentionMs: number | undefined,
+): Promise<TopicReport> {
+  const retention = historyRetentionMs === undefined ? {} : { historyRetentionMs };
+  if (partitions !== undefined) return ensureTopics(admin, { prefix, partitions, queues, ...retention });
   const names = topicNames(prefix);
   const existing = new Set(await admin.listTopics());
   const wanted = [names.events, names.runs, names.deadLetter, ...queues.map((q) => names.commands(q))];
@@ -83,6 +97,8 @@ async function prepareTopics(admin: Awaited<ReturnType<KafkaTransport['admin']>>
   if (missing.length > 0) {
     throw new LockstepError(ErrorCode.transportUnavailable, `missing topics ${missing.join(', ')}: run \`lockstep topics create --partitions N\` or pass --partitions N`);
   }
+  // Topics made before entries were kept have no history topic: it is the one thing created here.
+  const created = await ensureHistoryTopic(admin, { prefix, ...(historyRetentionMs === undefined ? {} : { retentionMs: historyRetentionMs }) });
   const counts = await partitionCounts(admin, [names.events]);
-  return { created: [], existing: wanted, partitions: counts.get(names.events) ?? 0 };
+  return { created: created ? [names.history] : [], existing: created ? wanted : [...wanted, names.history], partitions: counts.get(names.events) ?? 0 };
 }

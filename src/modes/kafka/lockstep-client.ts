@@ -6,8 +6,8 @@ import { topicNames } from '../../core/protocol/envelope.js';
 import { assertRunId } from '../../core/protocol/partition-offset.js';
 import type { RunState } from '../../core/protocol/run-state.js';
 import { parseRunState } from '../../core/protocol/run-state.js';
-import { envelope } from '../../runtime/messages.js';
-import { latestStates } from '../../runtime/run-state-topic.js';
+import { latestStates } from '../../runtime/journals/kafka/run-state-topic.js';
+import { envelope, runStartMessage } from '../../runtime/messages.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveBrokers } from './connection.js';
 
@@ -63,8 +63,8 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
       const runId = start.runId ?? randomUUID();
       assertRunId(runId);
       assertInput(start.input ?? null);
-      const payload = { sequence, ...(start.version ? { version: start.version } : {}), input: start.input ?? null };
-      await transport.publish([{ topic: topics.events, key: runId, value: envelope({ type: 'run.start', runId, payload }, Date.now()) }]);
+      const value = runStartMessage({ runId, sequence, ...(start.version ? { version: start.version } : {}), input: start.input ?? null }, Date.now());
+      await transport.publish([{ topic: topics.events, key: runId, value }]);
       return runId;
     },
     status,

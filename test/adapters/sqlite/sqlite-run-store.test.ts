@@ -84,7 +84,10 @@ describe('SqliteRunStore: the file', () => {
 
     const store = SqliteRunStore.open(path, { create: false });
     for (const r of runs) {
-      expect(await store.get(r.runId)).toEqual({ record: r, history: [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1), taskSucceeded(r.runId, r.createdAt + 2)] });
+      expect(await store.get(r.runId)).toEqual({
+        record: r, history: [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1), taskSucceeded(r.runId, r.createdAt + 2)],
+        states: [undefined, undefined, undefined],
+      });
     }
     await store.append(runs[0]!.runId, [taskStarted(runs[0]!.runId, runs[0]!.createdAt + 3, 'b')]);
     expect((await store.get(runs[0]!.runId))!.history).toHaveLength(4);
@@ -98,15 +101,48 @@ describe('SqliteRunStore: the file', () => {
     check.close();
   });
 
+  it('keeps the entries of a version-4 store when it adds the state column', async () => {
+    const path = tempStorePath();
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    for (const m of MIGRATIONS.filter((m) => m.version <= 4)) db.exec(m.sql);
+    db.pragma('user_version = 4');
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    const r = record();
+    const definition = Number(db.prepare('INSERT INTO definitions (hash, text) VALUES (?, ?)').run(r.definitionHash, r.definition).lastInsertRowid);
+    const entries = [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1)];
+    const id = Number(db.prepare(`INSERT INTO runs (run_id, sequence, version, definition_id, definition_hash, source, status, created_at, updated_at,
+      entry_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(r.runId, r.sequence, r.version, definition, r.definitionHash, r.source ?? null, r.status,
+      r.createdAt, r.updatedAt, entries.length).lastInsertRowid);
+    db.prepare('INSERT INTO run_inputs (run, input) VALUES (?, ?)').run(id, JSON.stringify(r.input));
+    entries.forEach((e, i) => db.prepare('INSERT INTO entries (run, seq, at, type, body) VALUES (?, ?, ?, ?, ?)').run(id, i, e.at, e.type, JSON.stringify(e)));
+    db.close();
+
+    const store = SqliteRunStore.open(path, { create: false });
+    expect(await store.get(r.runId)).toEqual({ record: r, history: entries, states: [undefined, undefined] });
+    await store.append(r.runId, [taskSucceeded(r.runId, r.createdAt + 2)], undefined, [{ main: 'b' }]);
+    expect((await store.get(r.runId))?.states).toEqual([undefined, undefined, { main: 'b' }]);
+    await store.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(check.prepare('SELECT seq, state FROM entries ORDER BY seq').all()).toEqual([
+      { seq: 0, state: null }, { seq: 1, state: null }, { seq: 2, state: '{"main":"b"}' },
+    ]);
+    check.close();
+  });
+
   it('keeps runs across close and reopen', async () => {
     const path = tempStorePath();
     const r = record();
     const first = SqliteRunStore.open(path);
-    await first.create(r, [started(r.runId, r.createdAt)]);
-    await first.append(r.runId, [taskStarted(r.runId, r.createdAt + 1)], { currentTask: 'a' });
+    await first.create(r, [started(r.runId, r.createdAt)], ['main.a']);
+    await first.append(r.runId, [taskStarted(r.runId, r.createdAt + 1)], { currentTask: 'a' }, [{ main: { a: 'running' } }]);
     await first.close();
     const second = SqliteRunStore.open(path, { create: false });
-    expect(await second.get(r.runId)).toEqual({ record: { ...r, currentTask: 'a', updatedAt: r.createdAt + 1 }, history: [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1)] });
+    expect(await second.get(r.runId)).toEqual({
+      record: { ...r, currentTask: 'a', updatedAt: r.createdAt + 1 }, history: [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1)],
+      states: ['main.a', { main: { a: 'running' } }],
+    });
     await second.close();
   });
 

@@ -1,22 +1,24 @@
-import type { FinalEntry } from '../core/protocol/run-entry.js';
-import type { EnvelopeOf } from '../core/protocol/envelope.js';
-import type { PartitionOffset } from '../core/protocol/partition-offset.js';
-import { isReservedKey, parsePartitionOffset, partitionOffsetKey } from '../core/protocol/partition-offset.js';
-import type { RunFinal, RunState } from '../core/protocol/run-state.js';
-import { parseRunState } from '../core/protocol/run-state.js';
-import type { topicNames } from '../core/protocol/envelope.js';
-import { PROTOCOL_VERSION } from '../core/protocol/envelope.js';
-import type { StoredMessage, TopicMessage } from '../ports/transport.js';
-import { isoTime } from './messages.js';
-import type { ProgramRegistry } from '../core/run/registry.js';
-import type { LiveRun } from '../core/run/live-run.js';
-import { restoreRunOrThrow } from '../core/run/restore-run.js';
+import type { FinalEntry } from '../../../core/protocol/run-entry.js';
+import type { EnvelopeOf } from '../../../core/protocol/envelope.js';
+import type { PartitionOffset } from '../../../core/protocol/partition-offset.js';
+import { isReservedKey, parsePartitionOffset, partitionOffsetKey } from '../../../core/protocol/partition-offset.js';
+import type { RunFinal, RunState } from '../../../core/protocol/run-state.js';
+import { parseRunState } from '../../../core/protocol/run-state.js';
+import type { topicNames } from '../../../core/protocol/envelope.js';
+import { PROTOCOL_VERSION } from '../../../core/protocol/envelope.js';
+import type { StoredMessage, TopicMessage } from '../../../ports/transport.js';
+import { isoTime } from '../../messages.js';
+import type { ProgramRegistry } from '../../../core/run/registry.js';
+import type { LiveRun } from '../../../core/run/live-run.js';
+import { restoreRunOrThrow } from '../../../core/run/restore-run.js';
 
 
 /** What a run's state record says besides the live run itself. */
 export interface RunStateMeta {
   readonly definitionHash?: string;
   readonly final?: FinalEntry;
+  /** How many history entries the run has, this state's included. */
+  readonly entries?: number;
 }
 
 /** The state record of a live run, for the compacted run-state topic. */
@@ -34,7 +36,7 @@ export function runStateOf(run: LiveRun, meta: RunStateMeta, now: number): RunSt
     createdAt: run.startedAt, updatedAt: now,
     snapshot: { value: snapshot.value, context: context as unknown as Record<string, unknown>, status: snapshot.status },
     timers: Object.fromEntries(run.timers), attemptStartedAt: run.attemptStartedAt, completions: [...run.completions],
-    ...(final ? { final: finalOf(final) } : {}),
+    ...(final ? { final: finalOf(final) } : {}), ...(meta.entries === undefined ? {} : { entries: meta.entries }),
   };
 }
 
