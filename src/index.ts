@@ -38,7 +38,7 @@ export { SqliteRunStore } from './adapters/sqlite/sqlite-run-store.js';
 export type { SqliteStoreStats } from './adapters/sqlite/sqlite-run-store.js';
 export type { OpenStoreOptions } from './adapters/sqlite/store-file.js';
 export {
-  startKafkaOrchestrator, createWorker, createShellWorker, emitTaskEvent, taskEventMessage, createLockstepClient, loadMachines,
+  startKafkaOrchestrator, createWorker, createShellWorker, emitTaskEvent, taskEventMessage, createLockstepClient, loadSequences,
   ensureTopics, KafkaTransport,
 } from './modes/kafka/index.js';
 export type {

@@ -1,28 +1,29 @@
 import type { Command } from 'commander';
-import { ensureTopics, KafkaTransport, loadMachines, queuesOf } from '../../modes/kafka/index.js';
+import { ensureTopics, KafkaTransport, loadSequences, queuesOf } from '../../modes/kafka/index.js';
 import type { CliContext } from '../context.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
 import { kafkaOptions, positiveInt, withKafkaOptions } from '../kafka-options.js';
+import type { SequencesCliOptions } from '../sequences-option.js';
+import { sequencesPath, withSequencesOption } from '../sequences-option.js';
 
-interface TopicsCreateOptions extends KafkaCliOptions {
+interface TopicsCreateOptions extends KafkaCliOptions, SequencesCliOptions {
   partitions: string;
   queues?: string;
-  machines?: string;
   replicationFactor?: string;
 }
 
 /** `lockstep topics create`: creates the events, run-state (compacted), dead-letter and command topics. */
 export function registerTopics(program: Command, cli: CliContext): void {
   const topics = program.command('topics').description('manage lockstep\'s Kafka topics');
-  withKafkaOptions(topics.command('create'))
+  withSequencesOption(withKafkaOptions(topics.command('create')), 'also create the queues these definitions use')
     .description('create the topics that do not exist yet, with an explicit partition count')
     .requiredOption('--partitions <n>', 'partitions of every topic (bounds how many orchestrators and workers share the load)')
     .option('--queues <list>', 'task queues, comma-separated (default is always included)')
-    .option('--machines <dir>', 'also create the queues these definitions use')
     .option('--replication-factor <n>', 'replication factor (default: the cluster\'s)')
     .action(async (opts: TopicsCreateOptions) => {
       const partitions = positiveInt('--partitions', opts.partitions)!;
-      const queues = [...(opts.queues?.split(',').map((q) => q.trim()).filter(Boolean) ?? []), ...(opts.machines ? queuesOf(loadMachines(opts.machines)) : [])];
+      const sequences = sequencesPath(opts, false);
+      const queues = [...(opts.queues?.split(',').map((q) => q.trim()).filter(Boolean) ?? []), ...(sequences ? queuesOf(loadSequences(sequences)) : [])];
       const connection = kafkaOptions(cli, opts);
       const transport = new KafkaTransport({ ...connection, brokers: connection.brokers!, clientId: 'lockstep-topics' });
       try {

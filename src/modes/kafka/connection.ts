@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { KafkaConnectionOptions } from '../../adapters/kafka/index.js';
 import { ProgramRegistry } from '../../core/run/registry.js';
 import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
@@ -15,8 +17,13 @@ export function resolveBrokers(brokers: string | readonly string[] | undefined, 
   return brokers ?? env.KAFKA_BROKERS ?? '';
 }
 
-/** Loads every sequence file of a directory (or one file) into a registry. @throws DefinitionError on an invalid file */
-export function loadMachines(path: string): ProgramRegistry {
+/**
+ * Loads every sequence file of a directory (or one file) into a registry.
+ *
+ * @throws DefinitionError on an invalid file; LockstepError INVALID_USAGE when `path` does not exist.
+ */
+export function loadSequences(path: string): ProgramRegistry {
+  if (!existsSync(path)) throw new LockstepError(ErrorCode.invalidUsage, `no sequences at ${path}: no such file or directory`);
   const registry = new ProgramRegistry();
   for (const file of listSequenceFiles(path)) {
     const loaded = loadSequenceFile(file);

@@ -13,7 +13,7 @@ import { queuesOf, resolveBrokers } from './connection.js';
 
 /** Options of {@link startKafkaOrchestrator}. */
 export interface KafkaOrchestratorOptions extends KafkaModeOptions {
-  /** The sequences this orchestrator can run (see `loadMachines`). */
+  /** The sequences this orchestrator can run (see `loadSequences`). */
   readonly registry: ProgramRegistry;
   /** Creates missing topics with this many partitions. Without it, the topics must exist. */
   readonly partitions?: number;
