@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { KafkaConnectionOptions } from '../../adapters/kafka/index.js';
 import { ProgramRegistry } from '../../core/run/registry.js';
+import { sequenceQueues } from '../../core/sequence/queues.js';
 import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 
 /** Where lockstep's Kafka processes connect and which topics they use. */
@@ -32,14 +33,7 @@ export function loadSequences(path: string): ProgramRegistry {
   return registry;
 }
 
-/** The queues a registry's sequences dispatch to (shell and handler tasks use `default`). */
+/** The queues a registry's sequences dispatch to (shell tasks, and function tasks that name none, use `default`). */
 export function queuesOf(registry: ProgramRegistry): string[] {
-  const queues = new Set(['default']);
-  for (const name of registry.names()) {
-    const { sequence } = registry.resolve(name).program;
-    for (const t of [...sequence.tasks, ...sequence.finally]) {
-      for (const spec of [t, t.compensate]) if (spec?.action.kind === 'queue') queues.add(spec.action.queue);
-    }
-  }
-  return [...queues].sort();
+  return sequenceQueues(registry.names().map((name) => registry.resolve(name).program.sequence));
 }
