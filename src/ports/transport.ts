@@ -1,4 +1,5 @@
 import type { LockstepError } from '../core/errors.js';
+import type { DefinitionRecord } from '../core/protocol/definition-record.js';
 import type { DeadLetter, Envelope } from '../core/protocol/envelope.js';
 import type { PartitionOffset } from '../core/protocol/partition-offset.js';
 import type { RunState } from '../core/protocol/run-state.js';
@@ -8,10 +9,11 @@ export interface TopicMessage {
   readonly topic: string;
   readonly key: string;
   /**
-   * An envelope, a dead letter, a run's state or a partition's offset (both on the compacted run-state topic), or
-   * `null`: a tombstone, which deletes the key from a compacted topic.
+   * An envelope, a dead letter, a run's state or a partition's offset (both on the compacted run-state topic), a
+   * definition (on the compacted definitions topic), or `null`: a tombstone, which deletes the key from a compacted
+   * topic.
    */
-  readonly value: Envelope | DeadLetter | RunState | PartitionOffset | null;
+  readonly value: Envelope | DeadLetter | RunState | PartitionOffset | DefinitionRecord | null;
   /** Sends to this partition instead of the key's. */
   readonly partition?: number;
 }

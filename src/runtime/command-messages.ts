@@ -33,7 +33,8 @@ export function taskCommandMessage(run: LiveRun, c: Extract<Command, { type: 'di
   }
   const spec = findSpec(run.program, c.taskId);
   const payload = {
-    sequence: run.program.sequence.name, version: run.program.sequence.version, phase: c.phase, idempotencyKey: c.idempotencyKey,
+    sequence: run.program.sequence.name, version: run.program.sequence.version,
+    ...(run.definitionHash ? { definitionHash: run.definitionHash } : {}), phase: c.phase, idempotencyKey: c.idempotencyKey,
     queue, input: c.input, results: c.results, ...(spec?.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
   };
   return { topic: ctx.topics.commands(queue), key: runId, value: envelope({ type: 'task.dispatch', runId, taskId: c.taskId, attempt: c.attempt, ...causationId, payload }, ctx.now) };

@@ -3,6 +3,7 @@ import {
   EnvelopeSchema, PROTOCOL_VERSION, RunCancelSchema, RunStartSchema, TaskCancelSchema, TaskDispatchSchema, TaskFailedSchema,
   TaskSucceededSchema, TimerFiredSchema,
 } from './envelope.js';
+import { DefinitionRecordSchema } from './definition-record.js';
 import { PartitionOffsetSchema } from './partition-offset.js';
 import { RunStateSchema } from './run-state.js';
 
@@ -36,6 +37,10 @@ const WIRE = {
   'partition.offset': {
     schema: PartitionOffsetSchema, title: 'partition.offset',
     description: 'How far an orchestrator group has consumed one events partition. Topic: <prefix>.runs, same partition, key: __lockstep.offset.<group>.<partition>.',
+  },
+  'sequence.definition': {
+    schema: DefinitionRecordSchema, title: 'sequence.definition',
+    description: 'The exact definition runs may start with. Topic: <prefix>.definitions (compacted, one partition), key: its sha256.',
   },
   'dead-letter': { schema: DeadLetterSchema, title: 'dead-letter', description: 'A message that could not be processed, and why. Topic: <prefix>.dead-letter.' },
 } as const;
