@@ -18,21 +18,74 @@ export interface TopicLayout {
 export interface TopicReport {
   readonly created: string[];
   readonly existing: string[];
-  /** Partitions of the events topic (the run-state topic has the same count). */
+  /** Partitions of the events topic (the run-state topic has the same count; the definitions topic has one). */
   readonly partitions: number;
 }
 
+/** One topic of a layout: its name, and its settings when they are not the cluster's defaults. */
+export interface TopicSpec {
+  readonly topic: string;
+  /** Partitions, when the topic does not take the layout's count. */
+  readonly partitions?: number;
+  readonly configEntries?: Array<{ name: string; value: string }>;
+}
+
+/**
+ * The largest record of the definitions topic: a definition may have 2 MiB of text, which its record's JSON
+ * escapes (quotes, newlines), so the topic takes records of up to 8 MiB rather than the broker's default of 1 MiB.
+ */
+export const DEFINITION_RECORD_MAX_BYTES = 8 * 1_048_576;
+
+/**
+ * The definitions topic: compacted, one record per definition keyed by its sha256, in one partition (definitions
+ * are few, and a reader reads them all).
+ */
+export function definitionsTopicSpec(prefix?: string): TopicSpec {
+  return {
+    topic: topicNames(prefix).definitions, partitions: 1,
+    configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'max.message.bytes', value: String(DEFINITION_RECORD_MAX_BYTES) }],
+  };
+}
+
 /** Every topic of a layout, with its settings. */
-export function topicSpecs(layout: TopicLayout): Array<{ topic: string; configEntries?: Array<{ name: string; value: string }> }> {
+export function topicSpecs(layout: TopicLayout): TopicSpec[] {
   const names = topicNames(layout.prefix);
   const queues = [...new Set(['default', ...(layout.queues ?? [])])].sort();
   return [
     { topic: names.events },
     // One record per run, keyed by run id: compaction keeps the latest state of each run.
     { topic: names.runs, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'min.cleanable.dirty.ratio', value: '0.1' }] },
+    definitionsTopicSpec(layout.prefix),
     { topic: names.deadLetter },
     ...queues.map((q) => ({ topic: names.commands(q) })),
   ];
+}
+
+/** Creates the topics of `specs` that `known` does not hold; one created meanwhile by another process is fine. */
+async function createMissing(admin: Admin, specs: readonly TopicSpec[], known: ReadonlySet<string>, partitions: number, replicationFactor: number): Promise<TopicSpec[]> {
+  const missing = specs.filter((s) => !known.has(s.topic));
+  if (missing.length === 0) return missing;
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map((s) => ({
+      topic: s.topic, numPartitions: s.partitions ?? partitions, replicationFactor,
+      ...(s.configEntries ? { configEntries: s.configEntries } : {}),
+    })),
+  }).catch((error: unknown) => {
+    // Another process may have created them at the same moment.
+    if (!String((error as Error).message).includes('already exists')) throw error;
+  });
+  return missing;
+}
+
+/**
+ * Creates the definitions topic if it does not exist yet (an orchestrator started without a partition count, on
+ * topics made before lockstep had it). Resolves to whether it created it.
+ */
+export async function ensureDefinitionsTopic(admin: Admin, prefix?: string, replicationFactor = -1): Promise<boolean> {
+  const spec = definitionsTopicSpec(prefix);
+  const created = await createMissing(admin, [spec], new Set(await admin.listTopics()), 1, replicationFactor);
+  return created.length > 0;
 }
 
 /**
@@ -49,19 +102,7 @@ export async function ensureTopics(admin: Admin, layout: TopicLayout): Promise<T
   }
   const specs = topicSpecs(layout);
   const known = new Set(await admin.listTopics());
-  const missing = specs.filter((s) => !known.has(s.topic));
-  if (missing.length > 0) {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((s) => ({
-        topic: s.topic, numPartitions: layout.partitions, replicationFactor: layout.replicationFactor ?? -1,
-        ...(s.configEntries ? { configEntries: s.configEntries } : {}),
-      })),
-    }).catch((error: unknown) => {
-      // Another process may have created them at the same moment.
-      if (!String((error as Error).message).includes('already exists')) throw error;
-    });
-  }
+  const missing = await createMissing(admin, specs, known, layout.partitions, layout.replicationFactor ?? -1);
   const names = topicNames(layout.prefix);
   const counts = await partitionCounts(admin, [names.events, names.runs]);
   const events = counts.get(names.events) ?? 0;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ensureTopics, KafkaTransport, loadSequences, queuesOf } from '../../modes/kafka/index.js';
+import { topicNames } from '../../core/protocol/envelope.js';
 import type { CliContext } from '../context.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
 import { kafkaOptions, positiveInt, withKafkaOptions } from '../kafka-options.js';
@@ -12,7 +13,7 @@ interface TopicsCreateOptions extends KafkaCliOptions, SequencesCliOptions {
   replicationFactor?: string;
 }
 
-/** `lockstep topics create`: creates the events, run-state (compacted), dead-letter and command topics. */
+/** `lockstep topics create`: creates the events, run-state and definitions (compacted), dead-letter and command topics. */
 export function registerTopics(program: Command, cli: CliContext): void {
   const topics = program.command('topics').description('manage lockstep\'s Kafka topics');
   withSequencesOption(withKafkaOptions(topics.command('create')), 'also create the queues these definitions use')
@@ -29,7 +30,8 @@ export function registerTopics(program: Command, cli: CliContext): void {
       try {
         const rf = positiveInt('--replication-factor', opts.replicationFactor);
         const report = await ensureTopics(await transport.admin(), { prefix: connection.prefix!, partitions, queues, ...(rf ? { replicationFactor: rf } : {}) });
-        for (const t of report.created) cli.out(`created ${t} (${partitions} partitions)`);
+        const definitions = topicNames(connection.prefix).definitions;
+        for (const t of report.created) cli.out(`created ${t} (${t === definitions ? 1 : partitions} partition${t === definitions ? '' : 's'})`);
         for (const t of report.existing) cli.out(`exists  ${t}`);
       } finally {
         await transport.close();

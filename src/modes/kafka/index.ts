@@ -6,6 +6,7 @@ export type { KafkaWorker, KafkaWorkerOptions, WorkerHandlers, TaskAttempt, Task
 export { createLockstepClient } from './lockstep-client.js';
 export type { LockstepClient, StartOptions } from './lockstep-client.js';
 export { loadSequences, queuesOf, resolveBrokers } from './connection.js';
+export { DefinitionsTopic } from './definitions-topic.js';
 export type { KafkaModeOptions } from './connection.js';
 export { ensureTopics, KafkaTransport } from '../../adapters/kafka/index.js';
 export type { TopicLayout, TopicReport, KafkaTransportOptions } from '../../adapters/kafka/index.js';

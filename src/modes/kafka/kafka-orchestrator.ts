@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { KafkaTransport, ensureTopics, partitionCounts } from '../../adapters/kafka/index.js';
+import { KafkaTransport, ensureDefinitionsTopic, ensureTopics, partitionCounts } from '../../adapters/kafka/index.js';
 import type { TopicReport } from '../../adapters/kafka/index.js';
 import { NullRunStore } from '../../adapters/memory/null-run-store.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
@@ -10,6 +10,8 @@ import type { ProgramRegistry } from '../../core/run/registry.js';
 import { systemClock } from '../../runtime/system-clock.js';
 import type { KafkaModeOptions } from './connection.js';
 import { queuesOf, resolveBrokers } from './connection.js';
+import { DefinitionsTopic } from './definitions-topic.js';
+import { pinningTransport } from './pinned-definitions.js';
 
 /** Options of {@link startKafkaOrchestrator}. */
 export interface KafkaOrchestratorOptions extends KafkaModeOptions {
@@ -40,23 +42,33 @@ export interface KafkaOrchestrator {
 
 /**
  * Starts an orchestrator as a member of the orchestrators' consumer group. It creates missing topics (with
- * `partitions`), restores the runs of the partitions it is assigned from the run-state topic, and advances runs
- * exactly once: each batch's commands, the touched runs' new state and the position reached in the events partition (a
- * `partition.offset` record on the run-state topic) commit in one fenced transaction per partition.
+ * `partitions`), publishes the definitions it knows to the definitions topic, restores the runs of the partitions
+ * it is assigned from the run-state topic, and advances runs exactly once: each batch's commands, the touched
+ * runs' new state and the position reached in the events partition (a `partition.offset` record on the run-state
+ * topic) commit in one fenced transaction per partition.
  *
- * @throws LockstepError INVALID_USAGE when the topics are missing and no partition count was given.
+ * A run goes on under the exact definition it started with, whichever orchestrator takes it on: restoring finds it
+ * by the hash its state carries, here or on the definitions topic, even after its file changed under the same
+ * version. New runs use what this orchestrator knows.
+ *
+ * @throws LockstepError TRANSPORT_UNAVAILABLE when the topics are missing and no partition count was given.
  */
 export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions): Promise<KafkaOrchestrator> {
   const prefix = options.prefix ?? 'lockstep';
+  const { registry } = options;
   const transport = new KafkaTransport({
     ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? `lockstep-orchestrator-${randomUUID().slice(0, 8)}`,
     ...(options.onLog ? { onLog: options.onLog } : {}),
   });
   try {
     const admin = await transport.admin();
-    const topics = await prepareTopics(admin, prefix, options.partitions, queuesOf(options.registry));
+    const topics = await prepareTopics(admin, prefix, options.partitions, queuesOf(registry));
+    const onLog = options.onLog ?? (() => {});
+    const definitions = new DefinitionsTopic(transport, prefix, onLog);
+    // Before any run starts here: whoever takes one of its runs on must find the definition it started with.
+    await definitions.publish(registry);
     const orchestrator = new Orchestrator({
-      transport, store: new NullRunStore(), clock: options.clock ?? systemClock, registry: options.registry,
+      transport: pinningTransport(transport, prefix, registry, definitions), store: new NullRunStore(), clock: options.clock ?? systemClock, registry,
       topicPrefix: prefix, group: options.group ?? `${prefix}-orchestrators`, runStateTopic: true,
       ...(options.keepFinishedMs === undefined ? {} : { keepFinishedMs: options.keepFinishedMs }),
     });
@@ -77,6 +89,8 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
 async function prepareTopics(admin: Awaited<ReturnType<KafkaTransport['admin']>>, prefix: string, partitions: number | undefined, queues: string[]): Promise<TopicReport> {
   if (partitions !== undefined) return ensureTopics(admin, { prefix, partitions, queues });
   const names = topicNames(prefix);
+  // Topics made before lockstep had a definitions topic lack it: it needs no partition count of its own.
+  const createdDefinitions = await ensureDefinitionsTopic(admin, prefix);
   const existing = new Set(await admin.listTopics());
   const wanted = [names.events, names.runs, names.deadLetter, ...queues.map((q) => names.commands(q))];
   const missing = wanted.filter((t) => !existing.has(t));
@@ -84,5 +98,5 @@ async function prepareTopics(admin: Awaited<ReturnType<KafkaTransport['admin']>>
     throw new LockstepError(ErrorCode.transportUnavailable, `missing topics ${missing.join(', ')}: run \`lockstep topics create --partitions N\` or pass --partitions N`);
   }
   const counts = await partitionCounts(admin, [names.events]);
-  return { created: [], existing: wanted, partitions: counts.get(names.events) ?? 0 };
+  return { created: createdDefinitions ? [names.definitions] : [], existing: createdDefinitions ? wanted : [...wanted, names.definitions], partitions: counts.get(names.events) ?? 0 };
 }
