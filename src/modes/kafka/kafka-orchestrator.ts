@@ -6,17 +6,23 @@ import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { topicNames } from '../../core/protocol/envelope.js';
 import type { Clock } from '../../ports/clock.js';
 import { Orchestrator } from '../../runtime/orchestrator.js';
-import type { ProgramRegistry } from '../../core/run/registry.js';
+import { ProgramRegistry } from '../../core/run/registry.js';
+import type { Sequence } from '../../core/sequence/types.js';
 import { systemClock } from '../../runtime/system-clock.js';
 import type { KafkaModeOptions } from './connection.js';
 import { queuesOf, resolveBrokers } from './connection.js';
 import { DefinitionsTopic } from './definitions-topic.js';
 import { pinningTransport } from './pinned-definitions.js';
 
-/** Options of {@link startKafkaOrchestrator}. */
+/** Options of {@link startKafkaOrchestrator}: `sequences`, a `registry`, or both. */
 export interface KafkaOrchestratorOptions extends KafkaModeOptions {
-  /** The sequences this orchestrator can run (see `loadSequences`). */
-  readonly registry: ProgramRegistry;
+  /** Sequences this orchestrator can run, e.g. from files (`loadSequences(dir)`); `sequences` are added to it. */
+  readonly registry?: ProgramRegistry;
+  /**
+   * Sequences made in code (`sequence(...).build()`). The orchestrator needs only their structure: their function
+   * tasks run on the workers of their queue that have the code (`createWorker({ sequences })`).
+   */
+  readonly sequences?: readonly Sequence[];
   /** Creates missing topics with this many partitions. Without it, the topics must exist. */
   readonly partitions?: number;
   /** Consumer group of the orchestrators: members split the events topic's partitions. @default '<prefix>-orchestrators' */
@@ -51,11 +57,12 @@ export interface KafkaOrchestrator {
  * by the hash its state carries, here or on the definitions topic, even after its file changed under the same
  * version. New runs use what this orchestrator knows.
  *
- * @throws LockstepError TRANSPORT_UNAVAILABLE when the topics are missing and no partition count was given.
+ * @throws LockstepError INVALID_USAGE without sequences; TRANSPORT_UNAVAILABLE when the topics are missing and no
+ * partition count was given.
  */
 export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions): Promise<KafkaOrchestrator> {
   const prefix = options.prefix ?? 'lockstep';
-  const { registry } = options;
+  const registry = registryOf(options);
   const transport = new KafkaTransport({
     ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? `lockstep-orchestrator-${randomUUID().slice(0, 8)}`,
     ...(options.onLog ? { onLog: options.onLog } : {}),
@@ -84,6 +91,16 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
     await transport.close().catch(() => {});
     throw error;
   }
+}
+
+/** The registry of an orchestrator: the one given, with the sequences made in code added. */
+function registryOf(options: KafkaOrchestratorOptions): ProgramRegistry {
+  if (!options.registry && !options.sequences?.length) {
+    throw new LockstepError(ErrorCode.invalidUsage, 'startKafkaOrchestrator needs sequences to run: pass `sequences` (made with sequence(...).build()) or a `registry` (loadSequences(dir))');
+  }
+  const registry = options.registry ?? new ProgramRegistry();
+  for (const sequence of options.sequences ?? []) registry.registerSequence(sequence);
+  return registry;
 }
 
 async function prepareTopics(admin: Awaited<ReturnType<KafkaTransport['admin']>>, prefix: string, partitions: number | undefined, queues: string[]): Promise<TopicReport> {

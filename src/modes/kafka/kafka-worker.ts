@@ -8,13 +8,14 @@ import type { Clock } from '../../ports/clock.js';
 import type { TopicMessage, Transport } from '../../ports/transport.js';
 import { taskContext } from '../../runtime/local-executor.js';
 import { envelope } from '../../runtime/messages.js';
-import type { ProgramRegistry } from '../../core/run/registry.js';
+import { ProgramRegistry } from '../../core/run/registry.js';
+import type { Sequence } from '../../core/sequence/types.js';
 import { systemClock } from '../../runtime/system-clock.js';
 import { startWorker } from '../../runtime/worker.js';
 import type { Executor, LazySignalExecutor, WorkerHandle, WorkerStats } from '../../runtime/worker.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveBrokers } from './connection.js';
-import { kafkaExecutor, namedHandler } from './worker-executors.js';
+import { codeQueues, kafkaExecutor, namedHandler } from './worker-executors.js';
 
 /**
  * Task handlers by task id. A key `<sequence>/<taskId>` wins over a bare task id, and `*` catches the rest.
@@ -25,9 +26,17 @@ export type WorkerHandlers = Readonly<Record<string, TaskHandler>>;
 
 /** Options of {@link createWorker}. */
 export interface KafkaWorkerOptions extends KafkaModeOptions {
-  /** The queue to take tasks from: `<prefix>.commands.<queue>`. Shell tasks, and function tasks that name no queue, use `default`. */
-  readonly queue: string;
-  /** What runs each task; see {@link WorkerHandlers}. Give `execute` instead to run tasks another way. */
+  /**
+   * The queue to take tasks from: `<prefix>.commands.<queue>`. Shell tasks, and function tasks that name no queue,
+   * use `default`. @default with `sequences`, every queue their function and shell tasks use; else required
+   */
+  readonly queue?: string;
+  /**
+   * Sequences made in code (`sequence(...).build()`) whose tasks this worker runs: their functions, and their shell
+   * commands, each from the definition its run started with. Give the orchestrators the same sequences.
+   */
+  readonly sequences?: readonly Sequence[];
+  /** What runs each task; see {@link WorkerHandlers}. With `sequences`, it runs the queue tasks they have no function for. */
   readonly handlers?: WorkerHandlers;
   /** Runs each task instead of `handlers`; a {@link LazySignalExecutor} gets its signal only when it reads it. */
   readonly execute?: Executor | LazySignalExecutor;
@@ -62,11 +71,26 @@ export function handlerExecutor(handlers: WorkerHandlers): Executor {
  * nothing (another worker runs the attempt again, with the same idempotency key). A `task.cancel` aborts the
  * handler's `ctx.signal`. On shutdown, `close({ graceMs })` lets running tasks finish, then hands the rest back.
  *
- * @throws TaskFailure (the promise rejects) when it is given nothing to run.
+ * With `sequences`, it runs the function and shell tasks of those sequences made in code, on their queues.
+ *
+ * @throws TaskFailure (the promise rejects) when it is given nothing to run, or no queue to take it from.
  */
 export async function createWorker(options: KafkaWorkerOptions): Promise<KafkaWorker> {
+  const { sequences } = options;
+  if (sequences?.length) {
+    if (options.execute) throw new TaskFailure('createWorker: give `sequences` (their tasks run here) or `execute`, not both', { retriable: false });
+    const registry = new ProgramRegistry();
+    for (const sequence of sequences) registry.registerSequence(sequence);
+    const queues = options.queue ? [options.queue] : codeQueues(sequences);
+    if (queues.length === 0) throw new TaskFailure('createWorker: the sequences have no function or shell task to run: give `queue` and `handlers` for their queue tasks', { retriable: false });
+    return startKafkaWorker(options, queues, (transport, prefix) => kafkaExecutor({
+      transport, prefix, registry, ...(options.handlers ? { handlers: options.handlers } : {}), ...(options.cwd ? { cwd: options.cwd } : {}),
+      ...(options.onLog ? { onLog: options.onLog } : {}),
+    }));
+  }
   const execute = options.execute ?? (options.handlers ? handlerExecutor(options.handlers) : undefined);
-  if (!execute) throw new TaskFailure('createWorker needs handlers or execute', { retriable: false });
+  if (!execute) throw new TaskFailure('createWorker needs sequences, handlers or execute', { retriable: false });
+  if (!options.queue) throw new TaskFailure('createWorker needs the queue to take tasks from (or sequences, whose queues it takes)', { retriable: false });
   return startKafkaWorker(options, [options.queue], () => execute);
 }
 
@@ -75,7 +99,7 @@ export async function createWorker(options: KafkaWorkerOptions): Promise<KafkaWo
  * definition its run started with: the dispatch names it by hash, and the worker finds it in `registry` or on the
  * definitions topic, so a file edited under the same version does not change the tasks of runs in flight.
  */
-export function createShellWorker(options: Omit<KafkaWorkerOptions, 'handlers' | 'execute'> & { registry: ProgramRegistry }): Promise<KafkaWorker> {
+export function createShellWorker(options: Omit<KafkaWorkerOptions, 'handlers' | 'execute' | 'sequences'> & { registry: ProgramRegistry; queue: string }): Promise<KafkaWorker> {
   return startKafkaWorker(options, [options.queue], (transport, prefix) => kafkaExecutor({
     transport, prefix, registry: options.registry, ...(options.cwd ? { cwd: options.cwd } : {}), ...(options.onLog ? { onLog: options.onLog } : {}),
   }));

@@ -1,7 +1,8 @@
 import { TaskFailure } from '../../core/errors.js';
 import type { ProgramRegistry } from '../../core/run/registry.js';
 import { findSpec } from '../../core/run/live-run.js';
-import type { TaskHandler } from '../../core/sequence/types.js';
+import { DEFAULT_QUEUE } from '../../core/sequence/queues.js';
+import type { Sequence, TaskHandler } from '../../core/sequence/types.js';
 import type { Transport } from '../../ports/transport.js';
 import { createLocalExecutor } from '../../runtime/local-executor.js';
 import type { DispatchedTask, LazySignalExecutor } from '../../runtime/worker.js';
@@ -14,6 +15,23 @@ type Handlers = Readonly<Record<string, TaskHandler>>;
 /** The handler `handlers` has for a task: `<sequence>/<taskId>`, else `<taskId>`, else `*`. */
 export function namedHandler(handlers: Handlers | undefined, task: DispatchedTask): TaskHandler | undefined {
   return handlers?.[`${task.payload.sequence}/${task.taskId}`] ?? handlers?.[task.taskId] ?? handlers?.['*'];
+}
+
+/**
+ * The queues whose tasks a worker with the code of `sequences` can run: each function task's queue, and `default`
+ * for their shell tasks. Queue tasks are other services' work.
+ */
+export function codeQueues(sequences: readonly Sequence[]): string[] {
+  const queues = new Set<string>();
+  for (const sequence of sequences) {
+    for (const task of [...sequence.tasks, ...sequence.finally]) {
+      for (const spec of [task, task.compensate]) {
+        if (spec?.action.kind === 'handler') queues.add(spec.action.queue ?? DEFAULT_QUEUE);
+        else if (spec?.action.kind === 'shell') queues.add(DEFAULT_QUEUE);
+      }
+    }
+  }
+  return [...queues].sort();
 }
 
 /** What runs a Kafka worker's tasks. */
