@@ -117,6 +117,22 @@ describe('pinned definitions in Kafka mode', () => {
     }
   });
 
+  it('creates the definitions topic alongside topics made before it existed', async () => {
+    const older = `pin-${randomUUID().slice(0, 8)}`;
+    const names = topicNames(older);
+    const transport = new KafkaTransport(base);
+    try {
+      const admin = await transport.admin();
+      await admin.createTopics({ waitForLeaders: true, topics: [names.events, names.runs, names.deadLetter, names.commands('default')].map((topic) => ({ topic, numPartitions: 2 })) });
+      const orchestrator = track(await startKafkaOrchestrator({ ...base, prefix: older, registry: loadSequences(dir) }));
+      expect(orchestrator.topics.created).toEqual([names.definitions]);
+      expect((await admin.fetchTopicMetadata({ topics: [names.definitions] })).topics[0]!.partitions).toHaveLength(1);
+      expect((await transport.readPartitions(names.definitions, [0])).map((r) => r.key)).toEqual([sha256Hex(edited)]);
+    } finally {
+      await transport.close();
+    }
+  });
+
   it('fails a dispatch whose definition a worker finds nowhere, without retrying it', async () => {
     const transport = new KafkaTransport(base);
     try {

@@ -106,14 +106,14 @@ function registryOf(options: KafkaOrchestratorOptions): ProgramRegistry {
 async function prepareTopics(admin: Awaited<ReturnType<KafkaTransport['admin']>>, prefix: string, partitions: number | undefined, queues: string[]): Promise<TopicReport> {
   if (partitions !== undefined) return ensureTopics(admin, { prefix, partitions, queues });
   const names = topicNames(prefix);
-  // Topics made before lockstep had a definitions topic lack it: it needs no partition count of its own.
-  const createdDefinitions = await ensureDefinitionsTopic(admin, prefix);
   const existing = new Set(await admin.listTopics());
   const wanted = [names.events, names.runs, names.deadLetter, ...queues.map((q) => names.commands(q))];
   const missing = wanted.filter((t) => !existing.has(t));
   if (missing.length > 0) {
     throw new LockstepError(ErrorCode.transportUnavailable, `missing topics ${missing.join(', ')}: run \`lockstep topics create --partitions N\` or pass --partitions N`);
   }
+  // Topics made before lockstep had a definitions topic lack it: it needs no partition count of its own.
+  const createdDefinitions = await ensureDefinitionsTopic(admin, prefix);
   const counts = await partitionCounts(admin, [names.events]);
   return { created: createdDefinitions ? [names.definitions] : [], existing: createdDefinitions ? wanted : [...wanted, names.definitions], partitions: counts.get(names.events) ?? 0 };
 }
