@@ -5,7 +5,7 @@
  */
 
 // Orchestrators, and the sequences they run.
-export { startKafkaOrchestrator, loadMachines } from './modes/kafka/index.js';
+export { startKafkaOrchestrator, loadSequences } from './modes/kafka/index.js';
 export type { KafkaOrchestrator, KafkaOrchestratorOptions, KafkaModeOptions } from './modes/kafka/index.js';
 export type { ProgramRegistry } from './core/run/registry.js';
 

@@ -1,4 +1,5 @@
 import type { LockstepError } from '../core/errors.js';
+import type { DefinitionRecord } from '../core/protocol/definition-record.js';
 import type { DeadLetter, Envelope } from '../core/protocol/envelope.js';
 import type { PartitionOffset } from '../core/protocol/partition-offset.js';
 import type { HistoryRecord } from '../core/protocol/history-record.js';
@@ -10,9 +11,10 @@ export interface TopicMessage {
   readonly key: string;
   /**
    * An envelope, a dead letter, a run's state or a partition's offset (both on the compacted run-state topic), a
-   * history entry (on the history topic), or `null`: a tombstone, which deletes the key from a compacted topic.
+   * history entry (on the history topic), a definition (on the compacted definitions topic), or `null`: a
+   * tombstone, which deletes the key from a compacted topic.
    */
-  readonly value: Envelope | DeadLetter | RunState | PartitionOffset | HistoryRecord | null;
+  readonly value: Envelope | DeadLetter | RunState | PartitionOffset | HistoryRecord | DefinitionRecord | null;
   /** Sends to this partition instead of the key's. */
   readonly partition?: number;
 }

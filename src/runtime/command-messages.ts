@@ -4,11 +4,12 @@ import type { TopicMessage } from '../ports/transport.js';
 import { envelope } from './messages.js';
 import type { LiveRun } from '../core/run/live-run.js';
 import { findSpec } from '../core/run/live-run.js';
+import { actionQueue } from '../core/sequence/queues.js';
 
 /** Where task commands go, and what they carry besides the command. */
 export interface CommandContext {
   readonly topics: ReturnType<typeof topicNames>;
-  /** Queue of shell and handler tasks. */
+  /** Queue of shell tasks, and of function tasks that name none. */
   readonly defaultQueue: string;
   readonly now: number;
   /** Id of the message whose step produced the command. */
@@ -18,7 +19,7 @@ export interface CommandContext {
 /** The queue a task's commands go to. */
 export function queueOf(run: LiveRun, taskId: string, defaultQueue: string): string {
   const action = findSpec(run.program, taskId)?.action;
-  return action?.kind === 'queue' ? action.queue : defaultQueue;
+  return action ? actionQueue(action, defaultQueue) : defaultQueue;
 }
 
 /** The `task.dispatch` or `task.cancel` message of a command, on its task's command topic. */
@@ -32,7 +33,8 @@ export function taskCommandMessage(run: LiveRun, c: Extract<Command, { type: 'di
   }
   const spec = findSpec(run.program, c.taskId);
   const payload = {
-    sequence: run.program.sequence.name, version: run.program.sequence.version, phase: c.phase, idempotencyKey: c.idempotencyKey,
+    sequence: run.program.sequence.name, version: run.program.sequence.version,
+    ...(run.definitionHash ? { definitionHash: run.definitionHash } : {}), phase: c.phase, idempotencyKey: c.idempotencyKey,
     queue, input: c.input, results: c.results, ...(spec?.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
   };
   return { topic: ctx.topics.commands(queue), key: runId, value: envelope({ type: 'task.dispatch', runId, taskId: c.taskId, attempt: c.attempt, ...causationId, payload }, ctx.now) };

@@ -3,6 +3,7 @@ import type { TaskContext, TaskHandler } from '../core/sequence/types.js';
 import type { AttemptProcessTracker } from '../ports/attempt-processes.js';
 import { attemptTracking } from './attempt-tracking.js';
 import type { ProgramRegistry } from '../core/run/registry.js';
+import type { Program } from '../core/step.js';
 import { findSpec } from '../core/run/live-run.js';
 import { DEFAULT_LIMITS } from '../core/sequence/limits.js';
 import { shellEnvironment, writeAttemptFiles } from './shell-data.js';
@@ -12,6 +13,16 @@ import { LAZY_SIGNAL } from './worker.js';
 
 export interface LocalExecutorOptions {
   readonly registry: ProgramRegistry;
+  /**
+   * Finds the program a dispatched task belongs to. @default {@link registeredProgram}: the definition the
+   * dispatch names by hash when the registry knows it, else the sequence at its version
+   */
+  readonly programOf?: (task: DispatchedTask) => Program | Promise<Program>;
+  /**
+   * The function that runs a `queue` task here, if any: consulted before `queueHandlers` (Kafka workers find a
+   * function task of a sequence compiled from its structure this way).
+   */
+  readonly handlerOf?: (task: DispatchedTask, queue: string) => TaskHandler | undefined;
   /** Handlers for `queue` tasks when they run in-process, by queue name. */
   readonly queueHandlers?: Readonly<Record<string, TaskHandler>>;
   /** Receives each line a shell task prints. */
@@ -32,16 +43,27 @@ export function taskContext(task: DispatchedTask, signal: AbortSignal | (() => A
   return Object.defineProperty(base, 'signal', { get: signal, enumerable: true }) as TaskContext;
 }
 
+/**
+ * The registered program of a dispatched task: the definition it names by hash when the registry knows it (the
+ * one its run started with), else the sequence at its version (dispatches of lockstep versions that sent no hash).
+ */
+export function registeredProgram(registry: ProgramRegistry, task: DispatchedTask): Program {
+  const { sequence, version, definitionHash } = task.payload;
+  const pinned = definitionHash === undefined ? undefined : registry.byHash(definitionHash);
+  return (pinned ?? registry.resolve(sequence, version)).program;
+}
+
 /** Executes tasks in this process: builder handlers, shell commands, and queue tasks that have a local handler. */
 export function createLocalExecutor(options: LocalExecutorOptions): LazySignalExecutor {
+  const programOf = options.programOf ?? ((task: DispatchedTask) => registeredProgram(options.registry, task));
   const execute = async (task: DispatchedTask, signal: () => AbortSignal): Promise<unknown> => {
-    const { program } = options.registry.resolve(task.payload.sequence, task.payload.version);
+    const program = await programOf(task);
     const spec = findSpec(program, task.taskId);
     if (!spec) throw new LockstepError(ErrorCode.noHandler, `sequence ${program.sequence.name} has no task "${task.taskId}"`);
     const action = spec.action;
     if (action.kind === 'handler') return action.handler(taskContext(task, signal));
     if (action.kind === 'queue') {
-      const handler = options.queueHandlers?.[action.queue];
+      const handler = options.handlerOf?.(task, action.queue) ?? options.queueHandlers?.[action.queue];
       if (!handler) {
         throw new LockstepError(ErrorCode.noHandler, `task "${task.taskId}" runs on queue "${action.queue}", which has no worker in embedded mode (use Kafka mode, or register a handler for the queue)`);
       }

@@ -7,6 +7,7 @@ import type { OrchestratorStats } from './orchestrator-options.js';
 import type { Pending } from './pending-writes.js';
 import type { TopicLimits } from './record-limits.js';
 import { deadLetterRecord } from './record-limits.js';
+import { sequenceQueues } from '../core/sequence/queues.js';
 
 /** Broker refusals remembered at most (they must outlive the redelivery of the batch they failed). */
 const MAX_REFUSED = 10_000;
@@ -115,12 +116,6 @@ export function fitRun(guard: RecordGuard, journal: Journal, run: LiveRun, p: Pe
 
 /** Every topic an orchestrator writes to: the events, run-state, history and dead-letter topics, and each known queue's. */
 export function outputTopics(registry: ProgramRegistry, topics: ReturnType<typeof topicNames>, defaultQueue: string): string[] {
-  const queues = new Set([defaultQueue]);
-  for (const name of registry.names()) {
-    const { sequence } = registry.resolve(name).program;
-    for (const t of [...sequence.tasks, ...sequence.finally]) {
-      for (const spec of [t, t.compensate]) if (spec?.action.kind === 'queue') queues.add(spec.action.queue);
-    }
-  }
-  return [topics.events, topics.runs, topics.history, topics.deadLetter, ...[...queues].map((q) => topics.commands(q))];
+  const queues = sequenceQueues(registry.names().map((name) => registry.resolve(name).program.sequence), defaultQueue);
+  return [topics.events, topics.runs, topics.history, topics.deadLetter, ...queues.map((q) => topics.commands(q))];
 }

@@ -39,9 +39,9 @@ class Deployment {
   runsLog!: TopicLog;
 
   async start(onRecord?: (r: LogRecord) => void): Promise<void> {
-    const created = await lockstep(['topics', 'create', '--brokers', brokers, '--prefix', this.prefix, '--partitions', String(PARTITIONS), '--machines', machines]);
+    const created = await lockstep(['topics', 'create', '--brokers', brokers, '--prefix', this.prefix, '--partitions', String(PARTITIONS), '--sequences', machines]);
     expect(created.code, created.stderr).toBe(0);
-    const common = ['--brokers', brokers, '--prefix', this.prefix, '--machines', machines];
+    const common = ['--brokers', brokers, '--prefix', this.prefix, '--sequences', machines];
     for (const i of [1, 2]) this.services.push(startService(`orchestrator-${i}`, ['orchestrator', ...common, '--stats-interval', '300']));
     for (const i of [1, 2]) this.services.push(startService(`worker-${i}`, ['worker', ...common, '--stats-interval', '300']));
     await Promise.all(this.services.map((s) => s.ready));

@@ -86,9 +86,9 @@ describe('Kafka mode: a broker SIGKILLed and restarted while runs are in flight'
     if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('this test runs bin/lockstep.js: run `npm run build` first');
     broker = await startBroker({ log: false, heapMb: HEAP_MB });
     const { brokers } = broker;
-    const created = await lockstep(['topics', 'create', '--brokers', brokers, '--prefix', prefix, '--partitions', '3', '--machines', machines], { env: ENV });
+    const created = await lockstep(['topics', 'create', '--brokers', brokers, '--prefix', prefix, '--partitions', '3', '--sequences', machines], { env: ENV });
     expect(created.code, created.stderr).toBe(0);
-    const common = ['--brokers', brokers, '--prefix', prefix, '--machines', machines, '--stats-interval', '1000'];
+    const common = ['--brokers', brokers, '--prefix', prefix, '--sequences', machines, '--stats-interval', '1000'];
     services = [startService('orchestrator', ['orchestrator', ...common], ENV), startService('worker', ['worker', ...common], ENV)];
     await Promise.all(services.map((s) => s.ready));
 

@@ -57,7 +57,7 @@ describe('exit codes', () => {
       const machines = temp('exit-kafka');
       writeFileSync(join(machines, 'greet.yaml'), 'name: greet\nversion: 1\ntasks:\n  - id: hello\n    run: echo hi\n');
       const env = { KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix };
-      const created = await lockstep(['topics', 'create', '--partitions', '1', '--machines', machines], { env });
+      const created = await lockstep(['topics', 'create', '--partitions', '1', '--sequences', machines], { env });
       expect(created.code, created.stderr).toBe(0);
       const t0 = Date.now();
       const waited = await lockstep(['start', 'greet', '--wait', '--timeout', '1'], { env });
@@ -72,7 +72,7 @@ describe('exit codes', () => {
       expect(status.code, status.stderr).toBe(7);
       expect(status.stderr).toContain(`topic ${prefix}.runs does not exist`);
       expect(status.stderr).toContain('(TRANSPORT_UNAVAILABLE)');
-      const orchestrator = await lockstep(['orchestrator', '--machines', 'machines'], { env: { KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix } });
+      const orchestrator = await lockstep(['orchestrator', '--sequences', 'machines'], { env: { KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix } });
       expect(orchestrator.code, orchestrator.stderr).toBe(7);
       expect(orchestrator.stderr).toContain(`missing topics ${prefix}.`);
     }, 60_000);

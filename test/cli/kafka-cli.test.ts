@@ -21,12 +21,12 @@ const run = (args: string[], timeoutMs = 30_000) => lockstep(args, { env, timeou
 describe('lockstep Kafka commands', () => {
   const services: Service[] = [];
   beforeAll(async () => {
-    const created = await run(['topics', 'create', '--partitions', '2', '--machines', machines]);
+    const created = await run(['topics', 'create', '--partitions', '2', '--sequences', machines]);
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toContain(`created ${prefix}.events (2 partitions)`);
     expect(created.stdout).toContain(`created ${prefix}.runs (2 partitions)`);
-    services.push(startService('orchestrator', ['orchestrator', '--machines', machines], env));
-    services.push(startService('worker', ['worker', '--machines', machines, '--grace', '200'], env));
+    services.push(startService('orchestrator', ['orchestrator', '--sequences', machines], env));
+    services.push(startService('worker', ['worker', '--sequences', machines, '--grace', '200'], env));
     await Promise.all(services.map((s) => s.ready));
   }, 60_000);
   afterAll(async () => {
@@ -76,9 +76,30 @@ describe('lockstep Kafka commands', () => {
   });
 
   it('refuses a --keep-finished that is not a duration, before connecting', async () => {
-    const result = await lockstep(['orchestrator', '--machines', 'machines', '--brokers', '127.0.0.1:1', '--keep-finished', 'forever']);
+    const result = await lockstep(['orchestrator', '--sequences', 'machines', '--brokers', '127.0.0.1:1', '--keep-finished', 'forever']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('Expected `--keep-finished` to be a duration such as 7d, 12h or 30m, got `forever`');
+  });
+
+  it('takes the sequences from --sequences, or from --machines, its deprecated name, which the help leaves out', async () => {
+    for (const command of ['orchestrator', 'worker', 'topics create']) {
+      const help = await lockstep([...command.split(' '), '--help']);
+      expect(help.stdout).toContain('--sequences <dir>');
+      expect(help.stdout).not.toContain('--machines');
+    }
+    // The old name still reaches the same check as --sequences does: the sequences loaded, the option refused.
+    const old = await lockstep(['orchestrator', '--machines', 'machines', '--brokers', '127.0.0.1:1', '--keep-finished', 'forever']);
+    expect(old.code).toBe(2);
+    expect(old.stderr).toContain('Expected `--keep-finished` to be a duration');
+    const missing = await lockstep(['orchestrator', '--brokers', '127.0.0.1:1']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('missing --sequences <dir>: the directory (or file) of sequence definitions (INVALID_USAGE)');
+    const both = await lockstep(['worker', '--sequences', 'machines', '--machines', 'other', '--brokers', '127.0.0.1:1']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--sequences machines and --machines other disagree');
+    const unknown = await lockstep(['orchestrator', '--sequences', '/no/such/dir', '--brokers', '127.0.0.1:1']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe('lockstep: no sequences at /no/such/dir: no such file or directory (INVALID_USAGE)\n');
   });
 
   it('stops an orchestrator and a worker on SIGTERM, printing their counters', async () => {

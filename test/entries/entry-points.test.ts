@@ -108,7 +108,7 @@ describe('entry points', () => {
   it("'lockstep/kafka' is Kafka mode, and loads no SQLite", async () => {
     const loaded = await load('lockstep/kafka');
     expect(loaded.exports).toEqual([
-      'createLockstepClient', 'createShellWorker', 'createTopics', 'createWorker', 'emitTaskEvent', 'loadMachines',
+      'createLockstepClient', 'createShellWorker', 'createTopics', 'createWorker', 'emitTaskEvent', 'loadSequences',
       'startKafkaOrchestrator', 'taskEventMessage', 'topicNames',
     ]);
     expect(ownPackages(loaded)).toEqual(['kafkajs', 'xstate', 'yaml', 'zod']);

@@ -64,8 +64,8 @@ beforeAll(async () => {
     '  - id: transform', `    run: ${wait('transform', '{"rows":6}')}`,
     '  - id: confirm', '    queue: partner', '',
   ].join('\n'));
-  await startRole(['orchestrator', '--machines', machines, '--partitions', '2']);
-  await startRole(['worker', '--machines', machines]);
+  await startRole(['orchestrator', '--sequences', machines, '--partitions', '2']);
+  await startRole(['worker', '--sequences', machines]);
   serve = await spawnServe(['--machines', machines, '--brokers', brokers, '--prefix', prefix], { cwd: dir, env: { LOCKSTEP_TOKEN: TOKEN } });
 }, 120_000);
 

@@ -156,7 +156,7 @@ describe('Kafka mode', () => {
       const admin = await transport.admin();
       const p = `topics-${randomUUID().slice(0, 8)}`;
       const report = await ensureTopics(admin, { prefix: p, partitions: 3, queues: ['x'] });
-      expect(report.created.sort()).toEqual([`${p}.commands.default`, `${p}.commands.x`, `${p}.dead-letter`, `${p}.events`, `${p}.history`, `${p}.runs`]);
+      expect(report.created.sort()).toEqual([`${p}.commands.default`, `${p}.commands.x`, `${p}.dead-letter`, `${p}.definitions`, `${p}.events`, `${p}.history`, `${p}.runs`]);
       expect(report.partitions).toBe(3);
       const config = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `${p}.runs`, configNames: ['cleanup.policy'] }] });
       expect(config.resources[0]!.configEntries[0]!.configValue).toBe('compact');
@@ -164,6 +164,10 @@ describe('Kafka mode', () => {
       const history = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `${p}.history`, configNames: ['cleanup.policy', 'retention.ms'] }] });
       expect(Object.fromEntries(history.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]))).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3600_000) });
       expect((await admin.fetchTopicMetadata({ topics: [`${p}.history`] })).topics[0]!.partitions).toHaveLength(3);
+      // Definitions are few and read whole: one partition, compacted, with room for a 2 MiB definition's record.
+      const definitions = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `${p}.definitions`, configNames: ['cleanup.policy', 'max.message.bytes'] }] });
+      expect(Object.fromEntries(definitions.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]))).toEqual({ 'cleanup.policy': 'compact', 'max.message.bytes': String(8 * 1_048_576) });
+      expect((await admin.fetchTopicMetadata({ topics: [`${p}.definitions`] })).topics[0]!.partitions).toHaveLength(1);
       expect((await ensureTopics(admin, { prefix: p, partitions: 3 })).created).toEqual([]);
       await expect(ensureTopics(admin, { prefix: p, partitions: 0 })).rejects.toThrow(/partitions/);
     } finally {

@@ -4,7 +4,9 @@ import { parseRunState } from '../../src/core/protocol/run-state.js';
 import type { RunState } from '../../src/core/protocol/run-state.js';
 import { sequence } from '../../src/core/sequence/builder.js';
 import { ProgramRegistry } from '../../src/core/run/registry.js';
-import { restoreRunRecord, tryRestoreRun } from '../../src/core/run/restore-run.js';
+import { fetchRestoreDefinitions, restoreRunRecord, tryRestoreRun, unknownDefinitions } from '../../src/core/run/restore-run.js';
+import { sha256Hex } from '../../src/core/hash.js';
+import { loadSequenceText } from '../../src/core/sequence/validate.js';
 import { restoreRun, runStateOf } from '../../src/runtime/journals/kafka/run-state-topic.js';
 import { advance, beginRun } from '../../src/core/run/live-run.js';
 
@@ -84,5 +86,37 @@ describe('restoring a run from its state record', () => {
     if (!parsed.success) return;
     expect(() => restoreRun(registry, parsed.state)).toThrow(LockstepError);
     expect(() => restoreRun(registry, parsed.state)).toThrow('run r1: timers: expected the retry timer "retry:a:1" in state "main.a.backoff", got none');
+  });
+});
+
+describe('restoring a run under the definition it started with', () => {
+  const first = 'name: pinned\nversion: 1\ntasks:\n  - id: a\n    run: echo one\n';
+  const edited = 'name: pinned\nversion: 1\ntasks:\n  - id: x\n    run: echo other\n';
+  const stateOf = (text: string) => {
+    const own = new ProgramRegistry();
+    const entry = own.register(loadSequenceText(text), { definition: text, hash: sha256Hex(text) });
+    const { run } = beginRun(entry.program, { runId: 'p1', at: 1_000, definitionHash: entry.hash });
+    return JSON.parse(JSON.stringify(runStateOf(run, { definitionHash: entry.hash }, 1_000))) as RunState;
+  };
+
+  it('finds it by the hash the state carries, not by its version', async () => {
+    const registry = new ProgramRegistry();
+    registry.register(loadSequenceText(edited), { definition: edited, hash: sha256Hex(edited) });
+    const state = stateOf(first);
+    expect(unknownDefinitions(registry, [state])).toEqual([sha256Hex(first)]);
+    await fetchRestoreDefinitions(registry, [state], async () => new Map([[sha256Hex(first), first]]));
+    expect(unknownDefinitions(registry, [state])).toEqual([]);
+    const restored = tryRestoreRun(registry, state);
+    expect(restored.ok && restored.run.program.sequence.tasks.map((t) => t.id)).toEqual(['a']);
+    expect(restored.ok && restored.run.definitionHash).toBe(sha256Hex(first));
+  });
+
+  it('fails, naming the hash, when the definition is nowhere', () => {
+    const registry = new ProgramRegistry();
+    registry.register(loadSequenceText(edited), { definition: edited, hash: sha256Hex(edited) });
+    expect(tryRestoreRun(registry, stateOf(first))).toEqual({
+      ok: false, code: ErrorCode.unknownSequence,
+      reason: `definitionHash: definition sha256:${sha256Hex(first)} of sequence "pinned" version 1 is unknown: not registered here, and not found where definitions are published`,
+    });
   });
 });

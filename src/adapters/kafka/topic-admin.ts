@@ -23,18 +23,44 @@ export const DEFAULT_HISTORY_RETENTION_MS = 7 * 24 * 3600_000;
 export interface TopicReport {
   readonly created: string[];
   readonly existing: string[];
-  /** Partitions of the events topic (the run-state and history topics have the same count). */
+  /** Partitions of the events topic (the run-state and history topics have the same count; the definitions topic has one). */
   readonly partitions: number;
 }
 
+/** One topic of a layout: its name, and its settings when they are not the cluster's defaults. */
+export interface TopicSpec {
+  readonly topic: string;
+  /** Partitions, when the topic does not take the layout's count. */
+  readonly partitions?: number;
+  readonly configEntries?: Array<{ name: string; value: string }>;
+}
+
+/**
+ * The largest record of the definitions topic: a definition may have 2 MiB of text, which its record's JSON
+ * escapes (quotes, newlines), so the topic takes records of up to 8 MiB rather than the broker's default of 1 MiB.
+ */
+export const DEFINITION_RECORD_MAX_BYTES = 8 * 1_048_576;
+
+/**
+ * The definitions topic: compacted, one record per definition keyed by its sha256, in one partition (definitions
+ * are few, and a reader reads them all).
+ */
+export function definitionsTopicSpec(prefix?: string): TopicSpec {
+  return {
+    topic: topicNames(prefix).definitions, partitions: 1,
+    configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'max.message.bytes', value: String(DEFINITION_RECORD_MAX_BYTES) }],
+  };
+}
+
 /** Every topic of a layout, with its settings. */
-export function topicSpecs(layout: TopicLayout): Array<{ topic: string; configEntries?: Array<{ name: string; value: string }> }> {
+export function topicSpecs(layout: TopicLayout): TopicSpec[] {
   const names = topicNames(layout.prefix);
   const queues = [...new Set(['default', ...(layout.queues ?? [])])].sort();
   return [
     { topic: names.events },
     // One record per run, keyed by run id: compaction keeps the latest state of each run.
     { topic: names.runs, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'min.cleanable.dirty.ratio', value: '0.1' }] },
+    definitionsTopicSpec(layout.prefix),
     { topic: names.deadLetter },
     ...queues.map((q) => ({ topic: names.commands(q) })),
     historySpec(names.history, layout.historyRetentionMs),
@@ -42,11 +68,38 @@ export function topicSpecs(layout: TopicLayout): Array<{ topic: string; configEn
 }
 
 /** The history topic: every entry of every run, deleted once older than the retention. */
-function historySpec(topic: string, retentionMs = DEFAULT_HISTORY_RETENTION_MS): { topic: string; configEntries: Array<{ name: string; value: string }> } {
+function historySpec(topic: string, retentionMs = DEFAULT_HISTORY_RETENTION_MS, partitions?: number): TopicSpec {
   if (!Number.isInteger(retentionMs) || retentionMs < 1) {
     throw new LockstepError(ErrorCode.invalidUsage, `Expected the history retention to be a whole number of ms from 1 and up, got \`${String(retentionMs)}\``);
   }
-  return { topic, configEntries: [{ name: 'cleanup.policy', value: 'delete' }, { name: 'retention.ms', value: String(retentionMs) }] };
+  return { topic, ...(partitions ? { partitions } : {}), configEntries: [{ name: 'cleanup.policy', value: 'delete' }, { name: 'retention.ms', value: String(retentionMs) }] };
+}
+
+/** Creates the topics of `specs` that `known` does not hold; one created meanwhile by another process is fine. */
+async function createMissing(admin: Admin, specs: readonly TopicSpec[], known: ReadonlySet<string>, partitions: number, replicationFactor: number): Promise<TopicSpec[]> {
+  const missing = specs.filter((s) => !known.has(s.topic));
+  if (missing.length === 0) return missing;
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map((s) => ({
+      topic: s.topic, numPartitions: s.partitions ?? partitions, replicationFactor,
+      ...(s.configEntries ? { configEntries: s.configEntries } : {}),
+    })),
+  }).catch((error: unknown) => {
+    // Another process may have created them at the same moment.
+    if (!String((error as Error).message).includes('already exists')) throw error;
+  });
+  return missing;
+}
+
+/**
+ * Creates the definitions topic if it does not exist yet (an orchestrator started without a partition count, on
+ * topics made before lockstep had it). Resolves to whether it created it.
+ */
+export async function ensureDefinitionsTopic(admin: Admin, prefix?: string, replicationFactor = -1): Promise<boolean> {
+  const spec = definitionsTopicSpec(prefix);
+  const created = await createMissing(admin, [spec], new Set(await admin.listTopics()), 1, replicationFactor);
+  return created.length > 0;
 }
 
 /**
@@ -55,22 +108,12 @@ function historySpec(topic: string, retentionMs = DEFAULT_HISTORY_RETENTION_MS):
  */
 export async function ensureHistoryTopic(admin: Admin, options: { readonly prefix?: string; readonly retentionMs?: number; readonly replicationFactor?: number }): Promise<boolean> {
   const names = topicNames(options.prefix);
-  if ((await admin.listTopics()).includes(names.history)) return false;
+  const known = new Set(await admin.listTopics());
+  if (known.has(names.history)) return false;
   const partitions = (await partitionCounts(admin, [names.events])).get(names.events);
   if (!partitions) throw new LockstepError(ErrorCode.invalidUsage, `topic ${names.events} does not exist: create the topics first (lockstep topics create)`);
-  const spec = historySpec(names.history, options.retentionMs);
-  return createTopics(admin, [spec], partitions, options.replicationFactor).then(() => true);
-}
-
-async function createTopics(admin: Admin, specs: ReturnType<typeof topicSpecs>, partitions: number, replicationFactor = -1): Promise<void> {
-  if (specs.length === 0) return;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: specs.map((s) => ({ topic: s.topic, numPartitions: partitions, replicationFactor, ...(s.configEntries ? { configEntries: s.configEntries } : {}) })),
-  }).catch((error: unknown) => {
-    // Another process may have created them at the same moment.
-    if (!String((error as Error).message).includes('already exists')) throw error;
-  });
+  const created = await createMissing(admin, [historySpec(names.history, options.retentionMs, partitions)], known, partitions, options.replicationFactor ?? -1);
+  return created.length > 0;
 }
 
 /**
@@ -85,18 +128,12 @@ export async function ensureTopics(admin: Admin, layout: TopicLayout): Promise<T
   if (!Number.isInteger(layout.partitions) || layout.partitions < 1) {
     throw new LockstepError(ErrorCode.invalidUsage, `Expected \`partitions\` to be an integer from 1 and up, got \`${String(layout.partitions)}\``);
   }
-  const specs = topicSpecs(layout);
   const names = topicNames(layout.prefix);
   const known = new Set(await admin.listTopics());
-  const missing = specs.filter((s) => !known.has(s.topic));
   // The history topic follows the events topic's partition count, which an existing events topic may not share.
-  const historyMissing = missing.some((s) => s.topic === names.history);
-  const historyPartitions = historyMissing && known.has(names.events)
-    ? (await partitionCounts(admin, [names.events])).get(names.events) ?? layout.partitions
-    : layout.partitions;
-  const apart = (s: { topic: string }) => s.topic === names.history && historyPartitions !== layout.partitions;
-  await createTopics(admin, missing.filter((s) => !apart(s)), layout.partitions, layout.replicationFactor);
-  await createTopics(admin, missing.filter(apart), historyPartitions, layout.replicationFactor);
+  const eventsPartitions = !known.has(names.history) && known.has(names.events) ? (await partitionCounts(admin, [names.events])).get(names.events) : undefined;
+  const specs = topicSpecs(layout).map((s) => (s.topic === names.history && eventsPartitions ? { ...s, partitions: eventsPartitions } : s));
+  const missing = await createMissing(admin, specs, known, layout.partitions, layout.replicationFactor ?? -1);
   const counts = await partitionCounts(admin, [names.events, names.runs]);
   const events = counts.get(names.events) ?? 0;
   const runs = counts.get(names.runs) ?? 0;

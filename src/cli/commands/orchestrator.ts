@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { loadMachines, startKafkaOrchestrator } from '../../modes/kafka/index.js';
+import { loadSequences, startKafkaOrchestrator } from '../../modes/kafka/index.js';
 import type { CliContext } from '../context.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
 import { everyInterval, kafkaOptions, positiveDuration, positiveInt, untilSignal, withKafkaOptions } from '../kafka-options.js';
+import type { SequencesCliOptions } from '../sequences-option.js';
+import { sequencesPath, withSequencesOption } from '../sequences-option.js';
 
-interface OrchestratorOptions extends KafkaCliOptions {
-  machines: string;
+interface OrchestratorOptions extends KafkaCliOptions, SequencesCliOptions {
   partitions?: string;
   group?: string;
   statsInterval?: string;
@@ -15,16 +16,15 @@ interface OrchestratorOptions extends KafkaCliOptions {
 
 /** `lockstep orchestrator`: drives runs over Kafka as a member of the orchestrators' consumer group, until SIGTERM. */
 export function registerOrchestrator(program: Command, cli: CliContext): void {
-  withKafkaOptions(program.command('orchestrator'))
+  withSequencesOption(withKafkaOptions(program.command('orchestrator')), 'directory (or file) of sequence definitions this orchestrator can run (required)')
     .description('run an orchestrator over Kafka: consumes events, advances runs exactly once, dispatches tasks')
-    .requiredOption('--machines <dir>', 'directory (or file) of sequence definitions this orchestrator can run')
     .option('--partitions <n>', 'create missing topics with this many partitions')
     .option('--group <id>', 'consumer group of the orchestrators (default: <prefix>-orchestrators)')
     .option('--stats-interval <ms>', 'print a JSON stats line this often')
     .option('--keep-finished <duration>', 'how long a finished run stays on the runs topic (status, wait) before it is deleted', '7d')
     .option('--history-retention <duration>', 'how long the history topic keeps entries, when this creates it (default: 7d)')
     .action(async (opts: OrchestratorOptions) => {
-      const registry = loadMachines(opts.machines);
+      const registry = loadSequences(sequencesPath(opts, true));
       const partitions = positiveInt('--partitions', opts.partitions);
       const keepFinishedMs = positiveDuration('--keep-finished', opts.keepFinished)!;
       const historyRetentionMs = positiveDuration('--history-retention', opts.historyRetention);

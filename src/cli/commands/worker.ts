@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
-import { createShellWorker, loadMachines } from '../../modes/kafka/index.js';
+import { createShellWorker, loadSequences } from '../../modes/kafka/index.js';
 import type { CliContext } from '../context.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
 import { everyInterval, kafkaOptions, positiveInt, untilSignal, withKafkaOptions } from '../kafka-options.js';
+import type { SequencesCliOptions } from '../sequences-option.js';
+import { sequencesPath, withSequencesOption } from '../sequences-option.js';
 
-interface WorkerCliOptions extends KafkaCliOptions {
+interface WorkerCliOptions extends KafkaCliOptions, SequencesCliOptions {
   queue: string;
-  machines: string;
   group?: string;
   grace?: string;
   statsInterval?: string;
@@ -17,15 +18,14 @@ interface WorkerCliOptions extends KafkaCliOptions {
  * lets running tasks finish for `--grace` ms, then hands the rest back to the other workers of the queue.
  */
 export function registerWorker(program: Command, cli: CliContext): void {
-  withKafkaOptions(program.command('worker'))
+  withSequencesOption(withKafkaOptions(program.command('worker')), 'directory (or file) of sequence definitions whose tasks this worker runs (required)')
     .description('run tasks from a queue over Kafka (shell tasks of the definitions; they use queue "default")')
-    .requiredOption('--machines <dir>', 'directory (or file) of sequence definitions whose tasks this worker runs')
     .option('--queue <name>', 'queue to take tasks from', 'default')
     .option('--group <id>', 'consumer group of the queue\'s workers (default: <prefix>-workers-<queue>)')
     .option('--grace <ms>', 'on SIGTERM, wait this long for running tasks before handing them back', '10000')
     .option('--stats-interval <ms>', 'print a JSON stats line this often')
     .action(async (opts: WorkerCliOptions) => {
-      const registry = loadMachines(opts.machines);
+      const registry = loadSequences(sequencesPath(opts, true));
       const connection = kafkaOptions(cli, opts);
       const worker = await createShellWorker({
         ...connection, registry, queue: opts.queue, cwd: cli.cwd, ...(opts.group ? { group: opts.group } : {}),

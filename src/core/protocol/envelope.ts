@@ -60,6 +60,12 @@ export const TaskDispatchSchema = z.object({
   payload: z.object({
     sequence: id,
     version: z.string(),
+    /**
+     * sha256 of the exact definition the run started with (its text, or a code-defined sequence's structure), so
+     * that a worker runs that definition's task even after the file changed under the same version. Workers look
+     * it up on the definitions topic when they do not know it. Absent from dispatches of older lockstep versions.
+     */
+    definitionHash: id.optional(),
     phase: z.enum(['main', 'compensate', 'finally']),
     /** `<runId>:<taskId>:<attempt>`: the same for every redelivery of this attempt. */
     idempotencyKey: z.string(),

@@ -4,6 +4,7 @@ import {
   TaskSucceededSchema, TimerFiredSchema,
 } from './envelope.js';
 import { HistoryRecordSchema } from './history-record.js';
+import { DefinitionRecordSchema } from './definition-record.js';
 import { PartitionOffsetSchema } from './partition-offset.js';
 import { RunStateSchema } from './run-state.js';
 
@@ -41,6 +42,10 @@ const WIRE = {
   'run.entry': {
     schema: HistoryRecordSchema, title: 'run.entry',
     description: 'One entry of a run\'s history, with its place in it and the run\'s state after it. Topic: <prefix>.history, key: the run id.',
+  },
+  'sequence.definition': {
+    schema: DefinitionRecordSchema, title: 'sequence.definition',
+    description: 'The exact definition runs may start with. Topic: <prefix>.definitions (compacted, one partition), key: its sha256.',
   },
   'dead-letter': { schema: DeadLetterSchema, title: 'dead-letter', description: 'A message that could not be processed, and why. Topic: <prefix>.dead-letter.' },
 } as const;

@@ -3,12 +3,13 @@ import { restoreProblems } from '../protocol/restorable.js';
 import type { RunState } from '../protocol/run-state.js';
 import { parseRunState, persistedOf } from '../protocol/run-state.js';
 import { formatProblems } from '../sequence/problems.js';
-import type { ProgramRegistry } from './registry.js';
+import type { DefinitionLookup, ProgramRegistry } from './registry.js';
 import type { LiveRun } from './live-run.js';
 
 /**
  * What restoring a run from its state record gave: the live run, or why there is none. `code` is
- * `UNKNOWN_SEQUENCE` when this process does not know the run's sequence at its version (another process may),
+ * `UNKNOWN_SEQUENCE` when this process does not know the run's definition (by its hash when the state names one,
+ * else the sequence at its version; another process may),
  * `INVALID_MESSAGE` when the record can never restore: it does not parse, or it is not a state of its sequence.
  */
 export type RestoreResult =
@@ -27,9 +28,10 @@ const MAX_PROBLEMS = 5;
 export function tryRestoreRun(registry: ProgramRegistry, state: RunState): RestoreResult {
   let program;
   try {
-    program = registry.resolve(state.sequence, state.version).program;
+    // By the exact definition the run started with, when its state names it: never another one of its version.
+    program = registry.resolveRef(state).program;
   } catch (error) {
-    return { ok: false, code: ErrorCode.unknownSequence, reason: `sequence: ${(error as Error).message}` };
+    return { ok: false, code: ErrorCode.unknownSequence, reason: `${state.definitionHash ? 'definitionHash' : 'sequence'}: ${(error as Error).message}` };
   }
   const problems = restoreProblems(program, state);
   if (problems.length > 0) {
@@ -50,6 +52,38 @@ export function tryRestoreRun(registry: ProgramRegistry, state: RunState): Resto
       startedAt: state.createdAt, attemptStartedAt: state.attemptStartedAt, completions: new Set(state.completions),
     },
   };
+}
+
+/** What restoring needs to know of a run's state ahead: whether it runs, and the definition it started with. */
+export interface DefinitionOfState {
+  readonly status: string;
+  readonly definitionHash?: string | undefined;
+}
+
+/**
+ * The definitions the running states name that the registry does not know yet: what to fetch before restoring
+ * them ({@link fetchRestoreDefinitions}).
+ */
+export function unknownDefinitions(registry: ProgramRegistry, states: Iterable<DefinitionOfState>): string[] {
+  const hashes = new Set<string>();
+  for (const state of states) {
+    if (state.status === 'running' && state.definitionHash && !registry.byHash(state.definitionHash)) hashes.add(state.definitionHash);
+  }
+  return [...hashes];
+}
+
+/**
+ * Makes the registry know the definition of every running state it is about to restore, fetching the unknown ones
+ * with `lookup` (in Kafka mode, from the definitions topic). A definition found nowhere is left out: restoring its
+ * run then fails with a reason naming its hash.
+ *
+ * @throws whatever `lookup` throws (the definitions could not be read: restoring should be tried again).
+ */
+export async function fetchRestoreDefinitions(
+  registry: ProgramRegistry, states: Iterable<DefinitionOfState>, lookup: DefinitionLookup,
+): Promise<void> {
+  const hashes = unknownDefinitions(registry, states);
+  if (hashes.length > 0) await registry.fetch(hashes, lookup);
 }
 
 /** Parses a run-state record's text and restores its run ({@link tryRestoreRun}). Never throws. */

@@ -10,8 +10,15 @@ export interface RetryOptions {
   readonly backoff?: { readonly initial?: Duration; readonly factor?: number; readonly max?: Duration; readonly jitter?: number };
 }
 
-/** What a task does: a handler function, or `{ run }` (shell) / `{ queue }` (remote) / `{ handler }`. */
-export type TaskBody = TaskHandler | { readonly run: string; readonly env?: Record<string, string>; readonly cwd?: string } | { readonly queue: string } | { readonly handler: TaskHandler };
+/**
+ * What a task does: a handler function, or `{ run }` (shell) / `{ queue }` (remote) / `{ handler, queue? }` (a
+ * function, and in Kafka mode the queue whose workers run it).
+ */
+export type TaskBody =
+  | TaskHandler
+  | { readonly run: string; readonly env?: Record<string, string>; readonly cwd?: string }
+  | { readonly queue: string }
+  | { readonly handler: TaskHandler; readonly queue?: string };
 
 /** Data limits as written in files: sizes as bytes or `"512KiB"`, `"1MiB"`. */
 export interface LimitOptions {
@@ -21,6 +28,11 @@ export interface LimitOptions {
 
 /** Per-task options. */
 export interface TaskOptions {
+  /**
+   * A function task's queue: in Kafka mode, the workers of this queue that have the sequence's code run it
+   * (`createWorker({ sequences })`). Embedded mode runs it in-process whatever its queue. @default 'default'
+   */
+  readonly queue?: string;
   /** Overrides the sequence's limits for this task. */
   readonly limits?: LimitOptions;
   /** The only results (with the input) its dispatch carries. @default all results so far */

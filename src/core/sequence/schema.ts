@@ -146,7 +146,7 @@ type ParsedTask = ParsedSequence['tasks'][number];
 type ParsedBody = z.output<typeof compensateSchema>;
 
 function actionOf(body: ParsedBody): TaskAction {
-  if (body.handler) return { kind: 'handler', handler: body.handler };
+  if (body.handler) return { kind: 'handler', handler: body.handler, ...(body.queue !== undefined ? { queue: body.queue } : {}) };
   if (body.queue !== undefined) return { kind: 'queue', queue: body.queue };
   return { kind: 'shell', run: body.run ?? '', ...(body.env ? { env: body.env } : {}), ...(body.cwd ? { cwd: body.cwd } : {}) };
 }

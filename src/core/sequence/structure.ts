@@ -5,7 +5,8 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function checkBody(body: Obj, path: string, problems: Problem[]): void {
-  const kinds = (['run', 'handler', 'queue'] as const).filter((k) => body[k] !== undefined);
+  // A function may name the queue whose workers run it in Kafka mode: then `queue` is not a kind of its own.
+  const kinds = (['run', 'handler', 'queue'] as const).filter((k) => body[k] !== undefined && !(k === 'queue' && typeof body.handler === 'function'));
   if (kinds.length === 0) {
     problems.push({ path, message: 'expected exactly one of "run", "handler" or "queue", got none' });
   } else if (kinds.length > 1) {

@@ -1,9 +1,13 @@
 import type { DataLimits } from './limits.js';
 
-/** What a task does: a shell command, an in-process handler, or a remote queue. */
+/**
+ * What a task does: a shell command, a function (a handler), or a remote queue's work. A function task runs in
+ * the orchestrator's process in embedded mode; in Kafka mode it runs on the workers of its `queue` that have the
+ * sequence's code (`default` unless it names one).
+ */
 export type TaskAction =
   | { readonly kind: 'shell'; readonly run: string; readonly env?: Readonly<Record<string, string>>; readonly cwd?: string }
-  | { readonly kind: 'handler'; readonly handler: TaskHandler }
+  | { readonly kind: 'handler'; readonly handler: TaskHandler; readonly queue?: string }
   | { readonly kind: 'queue'; readonly queue: string };
 
 /** Retry policy of one task. `maxAttempts` counts failed attempts, the first included. */

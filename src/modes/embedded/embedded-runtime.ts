@@ -15,6 +15,7 @@ import { createLocalExecutor } from '../../runtime/local-executor.js';
 import type { LocalExecutorOptions } from '../../runtime/local-executor.js';
 import { sha256Hex } from '../../core/hash.js';
 import { HistoryJournal } from '../../runtime/journals/history-journal.js';
+import { sequenceQueues } from '../../core/sequence/queues.js';
 import { Orchestrator } from '../../runtime/orchestrator.js';
 import type { StartRequest } from '../../runtime/orchestrator.js';
 import { ProgramRegistry } from '../../core/run/registry.js';
@@ -96,11 +97,7 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
   });
   const workers = new Map<string, WorkerHandle>();
   const ensureWorkers = async (sequence: Sequence) => {
-    const queues = new Set(['default']);
-    for (const t of [...sequence.tasks, ...sequence.finally]) {
-      for (const spec of [t, t.compensate]) if (spec?.action.kind === 'queue') queues.add(spec.action.queue);
-    }
-    for (const queue of queues) {
+    for (const queue of sequenceQueues([sequence])) {
       if (!workers.has(queue)) workers.set(queue, await startWorker({ transport, queue, clock, execute }));
     }
   };

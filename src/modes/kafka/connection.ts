@@ -1,5 +1,8 @@
+import { existsSync } from 'node:fs';
+import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { KafkaConnectionOptions } from '../../adapters/kafka/index.js';
 import { ProgramRegistry } from '../../core/run/registry.js';
+import { sequenceQueues } from '../../core/sequence/queues.js';
 import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 
 /** Where lockstep's Kafka processes connect and which topics they use. */
@@ -15,8 +18,13 @@ export function resolveBrokers(brokers: string | readonly string[] | undefined, 
   return brokers ?? env.KAFKA_BROKERS ?? '';
 }
 
-/** Loads every sequence file of a directory (or one file) into a registry. @throws DefinitionError on an invalid file */
-export function loadMachines(path: string): ProgramRegistry {
+/**
+ * Loads every sequence file of a directory (or one file) into a registry.
+ *
+ * @throws DefinitionError on an invalid file; LockstepError INVALID_USAGE when `path` does not exist.
+ */
+export function loadSequences(path: string): ProgramRegistry {
+  if (!existsSync(path)) throw new LockstepError(ErrorCode.invalidUsage, `no sequences at ${path}: no such file or directory`);
   const registry = new ProgramRegistry();
   for (const file of listSequenceFiles(path)) {
     const loaded = loadSequenceFile(file);
@@ -25,14 +33,7 @@ export function loadMachines(path: string): ProgramRegistry {
   return registry;
 }
 
-/** The queues a registry's sequences dispatch to (shell and handler tasks use `default`). */
+/** The queues a registry's sequences dispatch to (shell tasks, and function tasks that name none, use `default`). */
 export function queuesOf(registry: ProgramRegistry): string[] {
-  const queues = new Set(['default']);
-  for (const name of registry.names()) {
-    const { sequence } = registry.resolve(name).program;
-    for (const t of [...sequence.tasks, ...sequence.finally]) {
-      for (const spec of [t, t.compensate]) if (spec?.action.kind === 'queue') queues.add(spec.action.queue);
-    }
-  }
-  return [...queues].sort();
+  return sequenceQueues(registry.names().map((name) => registry.resolve(name).program.sequence));
 }

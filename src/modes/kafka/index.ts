@@ -5,7 +5,8 @@ export { createWorker, createShellWorker, emitTaskEvent, taskEventMessage, handl
 export type { KafkaWorker, KafkaWorkerOptions, WorkerHandlers, TaskAttempt, TaskOutcome } from './kafka-worker.js';
 export { createLockstepClient } from './lockstep-client.js';
 export type { LockstepClient, StartOptions } from './lockstep-client.js';
-export { loadMachines, queuesOf, resolveBrokers } from './connection.js';
+export { loadSequences, queuesOf, resolveBrokers } from './connection.js';
+export { DefinitionsTopic } from './definitions-topic.js';
 export type { KafkaModeOptions } from './connection.js';
 export { ensureTopics, KafkaTransport } from '../../adapters/kafka/index.js';
 export type { TopicLayout, TopicReport, KafkaTransportOptions } from '../../adapters/kafka/index.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { KafkaTransport, ensureHistoryTopic, ensureTopics, partitionCounts } from '../../adapters/kafka/index.js';
+import { KafkaTransport, ensureDefinitionsTopic, ensureHistoryTopic, ensureTopics, partitionCounts } from '../../adapters/kafka/index.js';
 import type { TopicReport } from '../../adapters/kafka/index.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { topicNames } from '../../core/protocol/envelope.js';
@@ -7,15 +7,22 @@ import type { Clock } from '../../ports/clock.js';
 import { KafkaJournal } from '../../runtime/journals/kafka/kafka-journal.js';
 import { Orchestrator } from '../../runtime/orchestrator.js';
 import { outputTopics } from '../../runtime/record-guard.js';
-import type { ProgramRegistry } from '../../core/run/registry.js';
+import { ProgramRegistry } from '../../core/run/registry.js';
+import type { Sequence } from '../../core/sequence/types.js';
 import { systemClock } from '../../runtime/system-clock.js';
 import type { KafkaModeOptions } from './connection.js';
 import { queuesOf, resolveBrokers } from './connection.js';
+import { DefinitionsTopic } from './definitions-topic.js';
 
-/** Options of {@link startKafkaOrchestrator}. */
+/** Options of {@link startKafkaOrchestrator}: `sequences`, a `registry`, or both. */
 export interface KafkaOrchestratorOptions extends KafkaModeOptions {
-  /** The sequences this orchestrator can run (see `loadMachines`). */
-  readonly registry: ProgramRegistry;
+  /** Sequences this orchestrator can run, e.g. from files (`loadSequences(dir)`); `sequences` are added to it. */
+  readonly registry?: ProgramRegistry;
+  /**
+   * Sequences made in code (`sequence(...).build()`). The orchestrator needs only their structure: their function
+   * tasks run on the workers of their queue that have the code (`createWorker({ sequences })`).
+   */
+  readonly sequences?: readonly Sequence[];
   /** Creates missing topics with this many partitions. Without it, the topics must exist. */
   readonly partitions?: number;
   /** Consumer group of the orchestrators: members split the events topic's partitions. @default '<prefix>-orchestrators' */
@@ -46,30 +53,40 @@ export interface KafkaOrchestrator {
 
 /**
  * Starts an orchestrator as a member of the orchestrators' consumer group. It creates missing topics (with
- * `partitions`), restores the runs of the partitions it is assigned from the run-state topic, and advances runs
- * exactly once: each batch's commands, the touched runs' new state and the position reached in the events partition (a
- * `partition.offset` record on the run-state topic) commit in one fenced transaction per partition.
+ * `partitions`), publishes the definitions it knows to the definitions topic, restores the runs of the partitions
+ * it is assigned from the run-state topic, and advances runs exactly once: each batch's commands, the touched
+ * runs' new state and the position reached in the events partition (a `partition.offset` record on the run-state
+ * topic) commit in one fenced transaction per partition.
  *
- * @throws LockstepError INVALID_USAGE when the topics are missing and no partition count was given.
+ * A run goes on under the exact definition it started with, whichever orchestrator takes it on: restoring finds it
+ * by the hash its state carries, here or on the definitions topic, even after its file changed under the same
+ * version. New runs use what this orchestrator knows.
+ *
+ * @throws LockstepError INVALID_USAGE without sequences; TRANSPORT_UNAVAILABLE when the topics are missing and no
+ * partition count was given.
  */
 export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions): Promise<KafkaOrchestrator> {
   const prefix = options.prefix ?? 'lockstep';
+  const registry = registryOf(options);
   const transport = new KafkaTransport({
     ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? `lockstep-orchestrator-${randomUUID().slice(0, 8)}`,
     ...(options.onLog ? { onLog: options.onLog } : {}),
   });
   try {
     const admin = await transport.admin();
-    const topics = await prepareTopics(admin, prefix, options.partitions, queuesOf(options.registry), options.historyRetentionMs);
+    const topics = await prepareTopics(admin, prefix, options.partitions, queuesOf(registry), options.historyRetentionMs);
     const clock = options.clock ?? systemClock;
     const names = topicNames(prefix);
-    const recordLimits = await transport.recordLimits(outputTopics(options.registry, names, 'default'));
+    const definitions = new DefinitionsTopic(transport, prefix, options.onLog ?? (() => {}));
+    // Before any run starts here: whoever takes one of its runs on must find the definition it started with.
+    await definitions.publish(registry);
+    const recordLimits = await transport.recordLimits(outputTopics(registry, names, 'default'));
     const journal = new KafkaJournal({
-      log: transport, topics: names, registry: options.registry, clock, limits: recordLimits,
+      log: transport, topics: names, registry, definitions: definitions.lookup, clock, limits: recordLimits,
       ...(options.keepFinishedMs === undefined ? {} : { keepFinishedMs: options.keepFinishedMs }),
     });
     const orchestrator = new Orchestrator({
-      transport, journal, clock, registry: options.registry, topicPrefix: prefix, group: options.group ?? `${prefix}-orchestrators`, recordLimits,
+      transport, journal, clock, registry, topicPrefix: prefix, group: options.group ?? `${prefix}-orchestrators`, recordLimits,
     });
     await orchestrator.start();
     return {
@@ -85,6 +102,16 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
   }
 }
 
+/** The registry of an orchestrator: the one given, with the sequences made in code added. */
+function registryOf(options: KafkaOrchestratorOptions): ProgramRegistry {
+  if (!options.registry && !options.sequences?.length) {
+    throw new LockstepError(ErrorCode.invalidUsage, 'startKafkaOrchestrator needs sequences to run: pass `sequences` (made with sequence(...).build()) or a `registry` (loadSequences(dir))');
+  }
+  const registry = options.registry ?? new ProgramRegistry();
+  for (const sequence of options.sequences ?? []) registry.registerSequence(sequence);
+  return registry;
+}
+
 async function prepareTopics(
   admin: Awaited<ReturnType<KafkaTransport['admin']>>, prefix: string, partitions: number | undefined, queues: string[], historyRetentionMs: number | undefined,
 ): Promise<TopicReport> {
@@ -97,8 +124,10 @@ async function prepareTopics(
   if (missing.length > 0) {
     throw new LockstepError(ErrorCode.transportUnavailable, `missing topics ${missing.join(', ')}: run \`lockstep topics create --partitions N\` or pass --partitions N`);
   }
-  // Topics made before entries were kept have no history topic: it is the one thing created here.
-  const created = await ensureHistoryTopic(admin, { prefix, ...(historyRetentionMs === undefined ? {} : { retentionMs: historyRetentionMs }) });
+  // Topics made before lockstep kept history and definitions lack those two: they are the only ones created here.
+  const created: string[] = [];
+  if (await ensureHistoryTopic(admin, { prefix, ...(historyRetentionMs === undefined ? {} : { retentionMs: historyRetentionMs }) })) created.push(names.history);
+  if (await ensureDefinitionsTopic(admin, prefix)) created.push(names.definitions);
   const counts = await partitionCounts(admin, [names.events]);
-  return { created: created ? [names.history] : [], existing: created ? wanted : [...wanted, names.history], partitions: counts.get(names.events) ?? 0 };
+  return { created, existing: [...wanted, ...[names.history, names.definitions].filter((t) => !created.includes(t))], partitions: counts.get(names.events) ?? 0 };
 }

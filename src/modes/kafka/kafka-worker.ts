@@ -6,14 +6,16 @@ import { topicNames } from '../../core/protocol/envelope.js';
 import type { TaskHandler } from '../../core/sequence/types.js';
 import type { Clock } from '../../ports/clock.js';
 import type { TopicMessage, Transport } from '../../ports/transport.js';
-import { createLocalExecutor, taskContext } from '../../runtime/local-executor.js';
+import { taskContext } from '../../runtime/local-executor.js';
 import { envelope } from '../../runtime/messages.js';
-import type { ProgramRegistry } from '../../core/run/registry.js';
+import { ProgramRegistry } from '../../core/run/registry.js';
+import type { Sequence } from '../../core/sequence/types.js';
 import { systemClock } from '../../runtime/system-clock.js';
 import { startWorker } from '../../runtime/worker.js';
-import type { Executor, LazySignalExecutor, WorkerHandle } from '../../runtime/worker.js';
+import type { Executor, LazySignalExecutor, WorkerHandle, WorkerStats } from '../../runtime/worker.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveBrokers } from './connection.js';
+import { codeQueues, kafkaExecutor, namedHandler } from './worker-executors.js';
 
 /**
  * Task handlers by task id. A key `<sequence>/<taskId>` wins over a bare task id, and `*` catches the rest.
@@ -24,12 +26,22 @@ export type WorkerHandlers = Readonly<Record<string, TaskHandler>>;
 
 /** Options of {@link createWorker}. */
 export interface KafkaWorkerOptions extends KafkaModeOptions {
-  /** The queue to take tasks from: `<prefix>.commands.<queue>`. Shell and handler tasks use `default`. */
-  readonly queue: string;
-  /** What runs each task; see {@link WorkerHandlers}. Give `execute` instead to run tasks another way. */
+  /**
+   * The queue to take tasks from: `<prefix>.commands.<queue>`. Shell tasks, and function tasks that name no queue,
+   * use `default`. @default with `sequences`, every queue their function and shell tasks use; else required
+   */
+  readonly queue?: string;
+  /**
+   * Sequences made in code (`sequence(...).build()`) whose tasks this worker runs: their functions, and their shell
+   * commands, each from the definition its run started with. Give the orchestrators the same sequences.
+   */
+  readonly sequences?: readonly Sequence[];
+  /** What runs each task; see {@link WorkerHandlers}. With `sequences`, it runs the queue tasks they have no function for. */
   readonly handlers?: WorkerHandlers;
   /** Runs each task instead of `handlers`; a {@link LazySignalExecutor} gets its signal only when it reads it. */
   readonly execute?: Executor | LazySignalExecutor;
+  /** Working directory of shell tasks without `cwd`. @default the process's */
+  readonly cwd?: string;
   /** Workers of one queue sharing a group split its partitions. @default '<prefix>-workers-<queue>' */
   readonly group?: string;
   /** @default the system clock */
@@ -40,12 +52,14 @@ export interface KafkaWorkerOptions extends KafkaModeOptions {
 /** A running Kafka worker. `close()` waits for the attempts in flight; see {@link WorkerHandle.close}. */
 export interface KafkaWorker extends WorkerHandle {
   readonly transport: KafkaTransport;
+  /** The queues it takes tasks from. */
+  readonly queues: readonly string[];
 }
 
 /** An executor that calls the handler registered for a task. */
 export function handlerExecutor(handlers: WorkerHandlers): Executor {
   return async (task, signal) => {
-    const handler = handlers[`${task.payload.sequence}/${task.taskId}`] ?? handlers[task.taskId] ?? handlers['*'];
+    const handler = namedHandler(handlers, task);
     if (!handler) throw new TaskFailure(`no handler for task "${task.taskId}" of ${task.payload.sequence} on queue ${task.payload.queue}`, { retriable: false, type: 'NoHandler' });
     return handler(taskContext(task, signal));
   };
@@ -56,36 +70,83 @@ export function handlerExecutor(handlers: WorkerHandlers): Executor {
  * once: a dispatch is acknowledged only after its outcome is published, so a worker that dies mid-task loses
  * nothing (another worker runs the attempt again, with the same idempotency key). A `task.cancel` aborts the
  * handler's `ctx.signal`. On shutdown, `close({ graceMs })` lets running tasks finish, then hands the rest back.
+ *
+ * With `sequences`, it runs the function and shell tasks of those sequences made in code, on their queues.
+ *
+ * @throws TaskFailure (the promise rejects) when it is given nothing to run, or no queue to take it from.
  */
 export async function createWorker(options: KafkaWorkerOptions): Promise<KafkaWorker> {
-  const prefix = options.prefix ?? 'lockstep';
+  const { sequences } = options;
+  if (sequences?.length) {
+    if (options.execute) throw new TaskFailure('createWorker: give `sequences` (their tasks run here) or `execute`, not both', { retriable: false });
+    const registry = new ProgramRegistry();
+    for (const sequence of sequences) registry.registerSequence(sequence);
+    const queues = options.queue ? [options.queue] : codeQueues(sequences);
+    if (queues.length === 0) throw new TaskFailure('createWorker: the sequences have no function or shell task to run: give `queue` and `handlers` for their queue tasks', { retriable: false });
+    return startKafkaWorker(options, queues, (transport, prefix) => kafkaExecutor({
+      transport, prefix, registry, ...(options.handlers ? { handlers: options.handlers } : {}), ...(options.cwd ? { cwd: options.cwd } : {}),
+      ...(options.onLog ? { onLog: options.onLog } : {}),
+    }));
+  }
   const execute = options.execute ?? (options.handlers ? handlerExecutor(options.handlers) : undefined);
-  if (!execute) throw new TaskFailure('createWorker needs handlers or execute', { retriable: false });
+  if (!execute) throw new TaskFailure('createWorker needs sequences, handlers or execute', { retriable: false });
+  if (!options.queue) throw new TaskFailure('createWorker needs the queue to take tasks from (or sequences, whose queues it takes)', { retriable: false });
+  return startKafkaWorker(options, [options.queue], () => execute);
+}
+
+/**
+ * A worker that runs the shell tasks of the given sequences (what `lockstep worker` runs), each from the exact
+ * definition its run started with: the dispatch names it by hash, and the worker finds it in `registry` or on the
+ * definitions topic, so a file edited under the same version does not change the tasks of runs in flight.
+ */
+export function createShellWorker(options: Omit<KafkaWorkerOptions, 'handlers' | 'execute' | 'sequences'> & { registry: ProgramRegistry; queue: string }): Promise<KafkaWorker> {
+  return startKafkaWorker(options, [options.queue], (transport, prefix) => kafkaExecutor({
+    transport, prefix, registry: options.registry, ...(options.cwd ? { cwd: options.cwd } : {}), ...(options.onLog ? { onLog: options.onLog } : {}),
+  }));
+}
+
+/** Connects, and takes tasks from each of `queues` with the executor made for the connection. */
+async function startKafkaWorker(
+  options: KafkaWorkerOptions, queues: readonly string[], executorFor: (transport: KafkaTransport, prefix: string) => Executor | LazySignalExecutor,
+): Promise<KafkaWorker> {
+  const prefix = options.prefix ?? 'lockstep';
   const transport = new KafkaTransport({
-    ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? `lockstep-worker-${options.queue}-${randomUUID().slice(0, 8)}`,
+    ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? `lockstep-worker-${queues.join('+')}-${randomUUID().slice(0, 8)}`,
     ...(options.onLog ? { onLog: options.onLog } : {}),
   });
+  const handles: WorkerHandle[] = [];
   try {
-    const handle = await startWorker({
-      transport, queue: options.queue, clock: options.clock ?? systemClock, execute, topicPrefix: prefix,
-      group: options.group ?? `${prefix}-workers-${options.queue}`,
-    });
-    return {
-      transport, stats: handle.stats, inFlight: handle.inFlight,
-      async close(closeOptions) {
-        await handle.close(closeOptions);
-        await transport.close();
-      },
-    };
+    const execute = executorFor(transport, prefix);
+    for (const queue of queues) {
+      handles.push(await startWorker({
+        transport, queue, clock: options.clock ?? systemClock, execute, topicPrefix: prefix,
+        // A group given for one queue is that queue's; several queues each have their own.
+        group: options.group && queues.length === 1 ? options.group : `${prefix}-workers-${queue}`,
+      }));
+    }
   } catch (error) {
+    await Promise.all(handles.map((h) => h.close({ handBack: true }).catch(() => {})));
     await transport.close().catch(() => {});
     throw error;
   }
+  return {
+    transport, queues, stats: handles.length === 1 ? handles[0]!.stats : sumStats(handles),
+    inFlight: () => handles.reduce((n, h) => n + h.inFlight(), 0),
+    async close(closeOptions) {
+      await Promise.all(handles.map((h) => h.close(closeOptions)));
+      await transport.close();
+    },
+  };
 }
 
-/** A worker that runs the shell tasks of the given sequences (what `lockstep worker` runs). */
-export function createShellWorker(options: Omit<KafkaWorkerOptions, 'handlers' | 'execute'> & { registry: ProgramRegistry; cwd?: string }): Promise<KafkaWorker> {
-  return createWorker({ ...options, execute: createLocalExecutor({ registry: options.registry, ...(options.cwd ? { cwd: options.cwd } : {}) }) });
+/** The counters of several queues' workers, added up whenever read. */
+function sumStats(handles: readonly WorkerHandle[]): WorkerStats {
+  const sum = (key: keyof WorkerStats) => handles.reduce((n, h) => n + h.stats[key], 0);
+  const stats = {} as WorkerStats;
+  for (const key of ['started', 'succeeded', 'failed', 'duplicates', 'cancelled', 'handedBack'] as const) {
+    Object.defineProperty(stats, key, { get: () => sum(key), enumerable: true });
+  }
+  return stats;
 }
 
 /** Which attempt a task event reports on (from its `task.dispatch`). */

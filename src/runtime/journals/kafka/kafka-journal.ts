@@ -1,7 +1,8 @@
 import type { topicNames } from '../../../core/protocol/envelope.js';
 import { isFinalEntry } from '../../../core/protocol/run-entry.js';
 import type { LiveRun } from '../../../core/run/live-run.js';
-import type { ProgramRegistry } from '../../../core/run/registry.js';
+import type { DefinitionLookup, ProgramRegistry } from '../../../core/run/registry.js';
+import { fetchRestoreDefinitions } from '../../../core/run/restore-run.js';
 import type { Phase } from '../../../core/sequence/types.js';
 import type { Clock } from '../../../ports/clock.js';
 import type { EventsSource, JournalBatch, PartitionedJournal, RunChanges, RunHost } from '../../../ports/journal.js';
@@ -27,6 +28,11 @@ export interface KafkaJournalOptions {
   readonly topics: ReturnType<typeof topicNames>;
   /** The sequences runs are restored under. */
   readonly registry: ProgramRegistry;
+  /**
+   * Finds definitions the registry does not know (in Kafka mode, on the definitions topic): before restoring, the
+   * registry learns the exact definition every running state started with, so each run goes on under it.
+   */
+  readonly definitions?: DefinitionLookup;
   readonly clock: Clock;
   /** The record limit of each topic, as the log said when the orchestrator started. @default none */
   readonly limits?: ReadonlyMap<string, number>;
@@ -62,6 +68,7 @@ export class KafkaJournal implements PartitionedJournal {
   readonly #log: DurableLog;
   readonly #topics: ReturnType<typeof topicNames>;
   readonly #registry: ProgramRegistry;
+  readonly #definitions: DefinitionLookup | undefined;
   readonly #clock: Clock;
   readonly #records: JournalRecords;
   /** Finished runs, for deleting their state after the retention. */
@@ -80,6 +87,7 @@ export class KafkaJournal implements PartitionedJournal {
     this.#log = options.log;
     this.#topics = options.topics;
     this.#registry = options.registry;
+    this.#definitions = options.definitions;
     this.#clock = options.clock;
     this.#records = new JournalRecords(new TopicLimits(options.limits), options.topics);
     this.#expiry = new FinishedRuns(options.keepFinishedMs ?? 7 * 24 * 3600_000);
@@ -159,6 +167,7 @@ export class KafkaJournal implements PartitionedJournal {
    */
   async restore(partitions: readonly number[], host: RunHost, group: string): Promise<ReadonlyMap<number, string>> {
     const { states, offsets, malformed } = latestStates(await this.#log.readPartitions(this.#topics.runs, partitions));
+    if (this.#definitions) await fetchRestoreDefinitions(this.#registry, [...states.values()].map((s) => s.state), this.#definitions);
     const unrestored = malformed.map((m) => ({ source: this.#storedSource(m.record), reason: m.reason }));
     const finished: Array<{ runId: string; partition: number; at: number }> = [];
     for (const { state, partition, offset } of states.values()) {
