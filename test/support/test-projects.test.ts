@@ -10,9 +10,9 @@ type Tag = (typeof INTEGRATION_TAGS)[number];
 
 /** What in a test file's text shows that it needs what a tag stands for. */
 const NEEDS: Record<Tag, RegExp> = {
-  kafka: /inject\(\s*'kafkaBrokers'\s*\)|\bstartBroker\b|\bKAFKA_BROKERS\b/,
+  kafka: /inject\(\s*'kafkaBrokers'\s*\)|\bstartBroker\b|process\.env\.KAFKA_BROKERS/,
   browser: /from 'playwright-core'|\/usr\/bin\/chromium/,
-  e2e: /support\/(cli|crash-sequence|kafka-log)\.js'|serve-process\.js'|bin\/lockstep|\bdist\//,
+  e2e: /\b(lockstep|spawnCli|spawnServe|startService)\(|\bBIN\b|bin\/lockstep|\bdist\//,
 };
 
 const ROOT_DIR = fileURLToPath(new URL('../..', import.meta.url));
