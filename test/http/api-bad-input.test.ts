@@ -1,34 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveHarness, TOKEN, until, writeMachines } from './serve-harness.js';
+import { BAD_FILES, deep, json } from './bad-input.js';
+import { serveHarness, TOKEN, until } from './serve-harness.js';
 import type { ServeHarness } from './serve-harness.js';
-import { spawnServe } from './serve-process.js';
 
 type Json = Record<string, any>;
 const auth = { authorization: `Bearer ${TOKEN}` };
-/** JSON nested `n` lists deep, as a value serialises only up to a few thousand levels. */
-class Deep {
-  constructor(readonly n: number) {}
-}
-const deep = (n: number) => new Deep(n);
-/** JSON text of a value that may hold a {@link Deep} (in place of a JSON value). */
-const json = (value: unknown): string => {
-  if (value instanceof Deep) return `${'['.repeat(value.n)}${']'.repeat(value.n)}`;
-  if (Array.isArray(value)) return `[${value.map(json).join(',')}]`;
-  if (value !== null && typeof value === 'object') return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${json(v)}`).join(',')}}`;
-  return JSON.stringify(value);
-};
-
-/** Files that must not stop the server: each is skipped and listed with its problems. */
-const BAD_FILES: Record<string, string | Buffer> = {
-  'alias.yaml': 'name: alias\ntasks: *nope\n',
-  'bomb.yaml': ['name: bomb', 'tasks: [{ id: a, run: x }]', 'a: &a [x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]'].join('\n'),
-  'deep.yaml': `name: deep\ntasks: ${'['.repeat(3000)}${']'.repeat(3000)}\n`,
-  'binary.yaml': Buffer.from([0xff, 0xfe, 0x00, 0x01]),
-};
 
 let h: ServeHarness;
 beforeAll(async () => {
@@ -110,39 +87,5 @@ describe('inputs the API refuses up front', () => {
       expect(view.run.runId).toBe(runId);
       await post(`/api/runs/${runId}/cancel`, {});
     }
-  });
-});
-
-describe('lockstep serve --machines dir with bad files (real process)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lockstep-serve-bad-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  it('starts, logs each bad file, serves the good ones and refuses a too-deep input with 400', async () => {
-    const machines = join(dir, 'machines');
-    const gates = join(dir, 'gates');
-    mkdirSync(machines);
-    mkdirSync(gates);
-    writeMachines(machines, gates);
-    for (const [name, text] of Object.entries(BAD_FILES)) writeFileSync(join(machines, name), text);
-    const serve = await spawnServe(['--machines', machines, '--store', join(dir, 'store.db')], { cwd: dir, env: { LOCKSTEP_TOKEN: TOKEN } });
-    try {
-      expect(serve.output()).toContain('2 sequences');
-      expect(serve.output()).toContain('5 invalid files skipped');
-      for (const name of [...Object.keys(BAD_FILES), 'broken.yaml']) expect(serve.output()).toContain(`lockstep serve: skipping ${join(machines, name)}: invalid`);
-      expect(serve.output()).not.toMatch(/\n\s+at /);
-      const list = (await (await fetch(`${serve.base}/api/sequences`)).json()) as Json;
-      expect(list.invalid).toHaveLength(5);
-      const start = (input: unknown) => fetch(`${serve.base}/api/runs`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: json({ sequence: 'remote', input }) });
-      const refused = await start(deep(20_000));
-      expect(refused.status).toBe(400);
-      expect(((await refused.json()) as Json).error.message).toContain('nesting deeper than 64 levels');
-      const accepted = await start({ n: 1 });
-      expect(accepted.status).toBe(201);
-      const { runId } = (await accepted.json()) as Json;
-      expect((await fetch(`${serve.base}/api/runs/${runId}`)).status).toBe(200);
-    } finally {
-      await serve.stop();
-    }
-    expect(serve.child.exitCode).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import type { ConsumerConfig, Kafka, KafkaConfig, KafkaMessage, LogEntry, ProducerConfig } from 'kafkajs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
@@ -136,6 +137,27 @@ const REJECTED = new Set([...TOO_LARGE, 'INVALID_RECORD', 'INVALID_TIMESTAMP', '
 /** True when the broker refused the records for a reason that retrying them cannot change (too large, invalid). */
 export function isRecordRejection(error: unknown): boolean {
   return kafkaErrorTypes(error).some((t) => REJECTED.has(t));
+}
+
+/** Waits between tries in {@link retryRetriable}: about 10 s in all. */
+const RETRIABLE_BACKOFF_MS = [50, 100, 200, 400, 800, 1_600, 3_200, 3_200];
+
+/**
+ * Sends a request again while the broker answers with an error that Kafka marks retriable, as kafkajs' admin does
+ * only for unknown topics: right after a topic is created (or a broker restarts), its partitions may be listed
+ * with a leader that is not serving them yet, and ListOffsets answers NOT_LEADER_FOR_PARTITION.
+ */
+export async function retryRetriable<T>(request: () => Promise<T>, backoffMs: readonly number[] = RETRIABLE_BACKOFF_MS): Promise<T> {
+  for (const backoff of backoffMs) {
+    try {
+      return await request();
+    } catch (error) {
+      const protocol = error as { name?: unknown; retriable?: unknown } | undefined;
+      if (protocol?.name !== 'KafkaJSProtocolError' || protocol.retriable !== true) throw error;
+      await sleep(backoff);
+    }
+  }
+  return request();
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
 import type { StoredMessage } from '../../ports/transport.js';
-import { consumerConfig, storedMessage, transportError } from './kafka-client.js';
+import { consumerConfig, retryRetriable, storedMessage, transportError } from './kafka-client.js';
 
 /** Options of {@link readPartitions} and {@link tailPartitions}. */
 export interface ReadOptions {
@@ -81,7 +81,7 @@ async function consume(
 
 /** End offsets (the next offset to be written) of a topic's partitions. */
 export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
-  const offsets = await admin.fetchTopicOffsets(topic);
+  const offsets = await retryRetriable(() => admin.fetchTopicOffsets(topic));
   return new Map(offsets.map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
 }
 

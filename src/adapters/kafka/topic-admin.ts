@@ -1,6 +1,7 @@
 import type { Admin } from 'kafkajs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { topicNames } from '../../core/protocol/envelope.js';
+import { retryRetriable } from './kafka-client.js';
 
 /** What {@link ensureTopics} creates. */
 export interface TopicLayout {
@@ -89,6 +90,8 @@ async function createMissing(admin: Admin, specs: readonly TopicSpec[], known: R
     // Another process may have created them at the same moment.
     if (!String((error as Error).message).includes('already exists')) throw error;
   });
+  // waitForLeaders only sees leaders in the metadata; a partition is usable once its leader answers for it.
+  await Promise.all(missing.map((s) => retryRetriable(() => admin.fetchTopicOffsets(s.topic))));
   return missing;
 }
 
