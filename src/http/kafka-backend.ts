@@ -1,4 +1,4 @@
-import { KafkaTransport, partitionCounts, tailPartitions, endOffsets } from '../modes/kafka/index.js';
+import { KafkaTransport } from '../modes/kafka/index.js';
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { StateValue } from '../core/graph/model.js';
@@ -42,8 +42,9 @@ interface Watched {
 export async function createKafkaBackend(options: KafkaBackendOptions): Promise<ServeBackend> {
   const topics = topicNames(options.topicPrefix);
   const transport = new KafkaTransport({ brokers: options.brokers, clientId: 'lockstep-serve', logLevel: 'nothing' });
-  const admin = await transport.admin().catch((error: unknown) => {
-    throw new LockstepError(ErrorCode.transportUnavailable, `cannot reach Kafka at ${options.brokers}: ${(error as Error).message}`, { retriable: true });
+  await transport.partitionCounts([topics.runs]).catch(async (error: unknown) => {
+    await transport.close();
+    throw error;
   });
   const registry = new ProgramRegistry();
   for (const s of options.sequences) registry.register(s.sequence, { definition: s.definition, hash: sha256Hex(s.definition), ...(s.source ? { source: s.source } : {}) });
@@ -71,12 +72,12 @@ export async function createKafkaBackend(options: KafkaBackendOptions): Promise<
   const follow = async () => {
     while (!stop.signal.aborted) {
       try {
-        const counts = await partitionCounts(admin, [topics.runs]).catch(() => new Map<string, number>());
+        const counts = await transport.partitionCounts([topics.runs]);
         const partitions = counts.get(topics.runs) ?? 0;
         if (partitions === 0) throw new Error(`topic ${topics.runs} does not exist yet (start an orchestrator)`);
-        const lows = await endOffsets(admin, topics.runs);
+        const lows = await transport.endOffsets(topics.runs);
         const from = new Map([...Array(partitions).keys()].map((p) => [p, String(lows.get(p)?.low ?? 0n)]));
-        await tailPartitions(transport.kafka, admin, topics.runs, [...from.keys()], (message) => {
+        await transport.tailPartitions(topics.runs, [...from.keys()], (message) => {
           // lockstep's own records (a partition's offset) are not runs; a tombstone deletes an expired run.
           if (isReservedKey(message.key)) return false;
           if (message.value === null) {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { KafkaTransport, ensureTopics } from '../../src/adapters/kafka/index.js';
+import { KafkaTransport } from '../../src/adapters/kafka/index.js';
 import type { RunEvent } from '../../src/core/compile/types.js';
 import { topicNames } from '../../src/core/protocol/envelope.js';
 import type { RunState } from '../../src/core/protocol/run-state.js';
@@ -52,7 +52,7 @@ const get = async (url: string) => (await app.inject({ method: 'GET', url })).js
 
 beforeAll(async () => {
   transport = new KafkaTransport({ brokers, clientId: 'serve-test', logLevel: 'nothing' });
-  await ensureTopics(await transport.admin(), { prefix, partitions: 2, queues: ['labels'] });
+  await transport.ensureTopics({ prefix, partitions: 2, queues: ['labels'] });
   backend = await createKafkaBackend({ brokers, topicPrefix: prefix, sequences: [{ sequence, definition: DEFINITION }] });
   app = createHttpServer({ backend, token: TOKEN, startWaitMs: 300 });
   await app.ready();
@@ -127,9 +127,8 @@ describe('lockstep serve over Kafka', () => {
     expect(start.statusCode).toBe(202);
     const runId = start.json().runId as string;
     const events = await until(async () => {
-      const admin = await transport.admin();
-      const counts = await admin.fetchTopicOffsets(topics.events);
-      const found = (await transport.readPartitions(topics.events, counts.map((c) => c.partition))).filter((m) => m.key === runId);
+      const partitions = [...(await transport.endOffsets(topics.events)).keys()];
+      const found = (await transport.readPartitions(topics.events, partitions)).filter((m) => m.key === runId);
       return found.length > 0 ? found : undefined;
     }, 'run.start on the events topic', 30_000);
     expect(JSON.parse(events[0]!.value!)).toMatchObject({ type: 'run.start', runId, payload: { sequence: 'ship', input: { order: 1 } } });
@@ -144,7 +143,7 @@ describe('lockstep serve over Kafka', () => {
     expect((await app.inject({ method: 'POST', url: '/api/ingest', headers: auth, payload: report })).statusCode).toBe(202);
     expect((await app.inject({ method: 'POST', url: `/api/runs/${runId}/cancel`, headers: auth, payload: { reason: 'stop' } })).statusCode).toBe(202);
     const sent = await until(async () => {
-      const partitions = (await (await transport.admin()).fetchTopicOffsets(topics.events)).map((c) => c.partition);
+      const partitions = [...(await transport.endOffsets(topics.events)).keys()];
       const found = (await transport.readPartitions(topics.events, partitions)).filter((m) => m.key === runId).map((m) => JSON.parse(m.value!));
       return found.length >= 3 ? found : undefined;
     }, 'the report and the cancel on the events topic', 30_000);

@@ -162,9 +162,11 @@ export async function retryRetriable<T>(request: () => Promise<T>, backoffMs: re
 
 /**
  * Wraps a client failure in lockstep's taxonomy: records the broker refused for good are `RECORD_TOO_LARGE` or
- * `RECORD_REJECTED` (not retriable), anything else `TRANSPORT_UNAVAILABLE` (retriable).
+ * `RECORD_REJECTED` (not retriable), anything else `TRANSPORT_UNAVAILABLE` (retriable). A lockstep error stays as it is.
  */
 export function transportError(what: string, error: unknown): LockstepError {
+  // Already in lockstep's words (a bad layout, an answer the reader gave): passed on as it is.
+  if (error instanceof LockstepError) return error;
   const message = `${what}: ${(error as Error)?.message ?? String(error)}`;
   const types = kafkaErrorTypes(error);
   if (types.some((t) => TOO_LARGE.has(t))) return new LockstepError(ErrorCode.recordTooLarge, message, { retriable: false, cause: error });

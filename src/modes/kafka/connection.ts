@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
-import type { KafkaConnectionOptions } from '../../adapters/kafka/index.js';
+import type { KafkaConnectionOptions, KafkaTransport, TopicLayout, TopicReport } from '../../adapters/kafka/index.js';
 import { ProgramRegistry } from '../../core/run/registry.js';
 import { sequenceQueues } from '../../core/sequence/queues.js';
 import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
@@ -16,6 +16,11 @@ export interface KafkaModeOptions extends Omit<KafkaConnectionOptions, 'brokers'
 /** The broker list: given, else KAFKA_BROKERS. */
 export function resolveBrokers(brokers: string | readonly string[] | undefined, env: NodeJS.ProcessEnv = process.env): string | readonly string[] {
   return brokers ?? env.KAFKA_BROKERS ?? '';
+}
+
+/** Creates the topics of a layout that do not exist yet (see {@link KafkaTransport.ensureTopics}). */
+export function ensureTopics(transport: KafkaTransport, layout: TopicLayout): Promise<TopicReport> {
+  return transport.ensureTopics(layout);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ensureTopics, KafkaTransport } from '../../adapters/kafka/index.js';
+import { KafkaTransport } from '../../adapters/kafka/index.js';
 import type { TopicLayout, TopicReport } from '../../adapters/kafka/index.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveBrokers } from './connection.js';
@@ -19,7 +19,7 @@ export async function createTopics(options: CreateTopicsOptions): Promise<TopicR
   const { partitions, queues, replicationFactor, ...connection } = options;
   const transport = new KafkaTransport({ ...connection, brokers: resolveBrokers(connection.brokers), clientId: connection.clientId ?? 'lockstep-topics' });
   try {
-    return await ensureTopics(await transport.admin(), {
+    return await transport.ensureTopics({
       prefix: options.prefix ?? 'lockstep', partitions,
       ...(queues ? { queues } : {}), ...(replicationFactor === undefined ? {} : { replicationFactor }),
     });

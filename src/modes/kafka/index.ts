@@ -5,10 +5,8 @@ export { createWorker, createShellWorker, emitTaskEvent, taskEventMessage, handl
 export type { KafkaWorker, KafkaWorkerOptions, WorkerHandlers, TaskAttempt, TaskOutcome } from './kafka-worker.js';
 export { createLockstepClient } from './lockstep-client.js';
 export type { LockstepClient, StartOptions } from './lockstep-client.js';
-export { loadSequences, queuesOf, resolveBrokers } from './connection.js';
+export { ensureTopics, loadSequences, queuesOf, resolveBrokers } from './connection.js';
 export { DefinitionsTopic } from './definitions-topic.js';
 export type { KafkaModeOptions } from './connection.js';
-export { ensureTopics, KafkaTransport } from '../../adapters/kafka/index.js';
+export { KafkaTransport } from '../../adapters/kafka/index.js';
 export type { TopicLayout, TopicReport, KafkaTransportOptions } from '../../adapters/kafka/index.js';
-// For the serve backend (moving into this mode).
-export { partitionCounts, tailPartitions, endOffsets } from '../../adapters/kafka/index.js';

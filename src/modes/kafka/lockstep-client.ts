@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { KafkaTransport, endOffsets, partitionCounts, partitionOf, tailPartitions } from '../../adapters/kafka/index.js';
+import { KafkaTransport, partitionOf } from '../../adapters/kafka/index.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { assertInput } from '../../core/input-limits.js';
 import { topicNames } from '../../core/protocol/envelope.js';
@@ -42,16 +42,13 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
   const transport = new KafkaTransport({ ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? 'lockstep-client' });
   let partitions: Promise<number> | undefined;
   const partitionOfRun = async (runId: string) => {
-    partitions ??= transport.admin().then((admin) => partitionCounts(admin, [topics.runs])).catch((error: unknown) => {
-      // A missing topic is an answer (no partitions), not a failure to reach Kafka.
-      if ((error as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return new Map<string, number>();
-      if (error instanceof LockstepError) throw error;
-      throw new LockstepError(ErrorCode.transportUnavailable, `reading the partitions of ${topics.runs}: ${(error as Error).message}`, { retriable: true, cause: error });
-    }).then((c) => {
+    partitions ??= transport.partitionCounts([topics.runs]).then((c) => {
       const n = c.get(topics.runs);
       if (!n) throw new LockstepError(ErrorCode.transportUnavailable, `topic ${topics.runs} does not exist: create the topics first (lockstep topics create)`);
       return n;
     });
+    // A failure is not kept: the next call asks again.
+    partitions.catch(() => (partitions = undefined));
     return partitionOf(runId, await partitions);
   };
   const status = async (runId: string) => {
@@ -70,11 +67,11 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
     status,
     async wait(runId, waitOptions = {}) {
       const partition = await partitionOfRun(runId);
-      const ends = await endOffsets(await transport.admin(), topics.runs);
+      const ends = await transport.endOffsets(topics.runs);
       const now = await status(runId);
       if (now && now.status !== 'running') return now;
       let final: RunState | undefined;
-      const found = await tailPartitions(transport.kafka, await transport.admin(), topics.runs, [partition], (m) => {
+      const found = await transport.tailPartitions(topics.runs, [partition], (m) => {
         if (m.key !== runId || m.value === null) return false;
         const parsed = parseRunState(m.value);
         if (parsed.success && parsed.state.status !== 'running') final = parsed.state;
