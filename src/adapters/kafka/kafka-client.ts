@@ -51,7 +51,7 @@ const NAMES: Record<number, KafkaLogLevel> = { [logLevel.ERROR]: 'error', [logLe
 /** Splits a broker list ("a:9092,b:9092") into an array. */
 export function brokerList(brokers: string | readonly string[]): string[] {
   const list = (typeof brokers === 'string' ? brokers.split(',') : [...brokers]).map((b) => b.trim()).filter((b) => b !== '');
-  if (list.length === 0) throw new LockstepError(ErrorCode.invalidUsage, 'no Kafka brokers given (use --brokers or KAFKA_BROKERS)');
+  if (list.length === 0) throw new LockstepError(ErrorCode.invalidUsage, 'no Kafka brokers given');
   return list;
 }
 

@@ -13,7 +13,9 @@ import { createHttpServer } from '../../http/server.js';
 import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import type { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
+import { prefixHelp } from '../kafka-options.js';
 import { openStore } from '../store.js';
+import { topicPrefix } from '../../modes/kafka/index.js';
 
 interface ServeOptions {
   port: string;
@@ -81,7 +83,7 @@ export function registerServe(program: Command, cli: CliContext): void {
     .option('--machines <dir>', 'directory (or file) of sequences to serve', 'machines')
     .option('--store <path>', 'run store location in embedded mode (default: .lockstep/ or LOCKSTEP_STORE)')
     .option('--brokers <list>', 'Kafka bootstrap servers (host:port,...): watch runs driven by separate orchestrators')
-    .option('--prefix <prefix>', 'Kafka topic prefix (default: LOCKSTEP_TOPIC_PREFIX or lockstep)')
+    .option('--prefix <prefix>', `Kafka ${prefixHelp}`)
     .action(async (opts: ServeOptions) => {
       const port = parsePort(opts.port);
       if (opts.brokers && opts.store) {
@@ -90,7 +92,7 @@ export function registerServe(program: Command, cli: CliContext): void {
       const machines = resolve(cli.cwd, opts.machines ?? 'machines');
       const { sequences, rejected } = loadServedFiles(cli, machines);
       const backend: ServeBackend = opts.brokers
-        ? await createKafkaBackend({ brokers: opts.brokers, sequences, topicPrefix: opts.prefix ?? (cli.env.LOCKSTEP_TOPIC_PREFIX || 'lockstep'), onLog: cli.err })
+        ? await createKafkaBackend({ brokers: opts.brokers, sequences, topicPrefix: topicPrefix(opts.prefix, cli.env), onLog: cli.err })
         : await createEmbeddedBackend({ store: await openStore(cli, opts.store), sequences, cwd: cli.cwd });
       const token = cli.env[TOKEN_ENV] || undefined;
       const loopbackHosts = ['localhost', '127.0.0.1', '[::1]', opts.host.includes(':') ? `[${opts.host}]` : opts.host];

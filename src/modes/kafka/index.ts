@@ -5,8 +5,8 @@ export { createWorker, createShellWorker, emitTaskEvent, taskEventMessage, handl
 export type { KafkaWorker, KafkaWorkerOptions, WorkerHandlers, TaskAttempt, TaskOutcome } from './kafka-worker.js';
 export { createLockstepClient } from './lockstep-client.js';
 export type { LockstepClient, StartOptions } from './lockstep-client.js';
-export { ensureTopics, loadSequences, queuesOf, resolveBrokers } from './connection.js';
+export { DEFAULT_PREFIX, KAFKA_ENV, ensureTopics, loadSequences, queuesOf, resolveKafka, topicPrefix } from './connection.js';
 export { DefinitionsTopic } from './definitions-topic.js';
-export type { KafkaModeOptions } from './connection.js';
+export type { KafkaModeOptions, ResolvedKafkaOptions } from './connection.js';
 export { KafkaTransport } from '../../adapters/kafka/index.js';
 export type { TopicLayout, TopicReport, KafkaTransportOptions } from '../../adapters/kafka/index.js';

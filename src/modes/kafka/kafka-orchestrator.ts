@@ -11,7 +11,7 @@ import { ProgramRegistry } from '../../core/run/registry.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import { systemClock } from '../../runtime/system-clock.js';
 import type { KafkaModeOptions } from './connection.js';
-import { queuesOf, resolveBrokers } from './connection.js';
+import { queuesOf, resolveKafka } from './connection.js';
 import { DefinitionsTopic } from './definitions-topic.js';
 
 /** Options of {@link startKafkaOrchestrator}: `sequences`, a `registry`, or both. */
@@ -66,10 +66,11 @@ export interface KafkaOrchestrator {
  * partition count was given.
  */
 export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions): Promise<KafkaOrchestrator> {
-  const prefix = options.prefix ?? 'lockstep';
+  const resolved = resolveKafka(options);
+  const prefix = resolved.prefix;
   const registry = registryOf(options);
   const transport = new KafkaTransport({
-    ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? `lockstep-orchestrator-${randomUUID().slice(0, 8)}`,
+    ...resolved, clientId: options.clientId ?? `lockstep-orchestrator-${randomUUID().slice(0, 8)}`,
     ...(options.onLog ? { onLog: options.onLog } : {}),
   });
   try {

@@ -9,7 +9,7 @@ import { parseRunState } from '../../core/protocol/run-state.js';
 import { latestStates } from '../../runtime/journals/kafka/run-state-topic.js';
 import { envelope, runStartMessage } from '../../runtime/messages.js';
 import type { KafkaModeOptions } from './connection.js';
-import { resolveBrokers } from './connection.js';
+import { resolveKafka } from './connection.js';
 
 /** What to start. */
 export interface StartOptions {
@@ -38,8 +38,9 @@ export interface LockstepClient {
  * compacted run-state topic, in the partition of the run id.
  */
 export function createLockstepClient(options: KafkaModeOptions = {}): LockstepClient {
-  const topics = topicNames(options.prefix);
-  const transport = new KafkaTransport({ ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? 'lockstep-client' });
+  const resolved = resolveKafka(options);
+  const topics = topicNames(resolved.prefix);
+  const transport = new KafkaTransport({ ...resolved, clientId: options.clientId ?? 'lockstep-client' });
   let partitions: Promise<number> | undefined;
   const partitionOfRun = async (runId: string) => {
     partitions ??= transport.partitionCounts([topics.runs]).then((c) => {
