@@ -1,14 +1,10 @@
-import type { RunContext } from '../core/compile/types.js';
-import type { StateValue } from '../core/graph/model.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
-import type { Program } from '../core/step.js';
-import type { RunRecord, RunStatusView } from '../ports/run-store.js';
+import type { RunFacts } from '../core/run/run-facts.js';
 import { StateKind, stateView } from '../core/run/state-view.js';
 import type { RunStateView } from '../core/run/state-view.js';
-import { replay } from '../core/run/live-run.js';
-
-export { StateKind, stateView } from '../core/run/state-view.js';
-export type { RunStateView } from '../core/run/state-view.js';
+import type { Program } from '../core/step.js';
+import type { RunPosition } from '../ports/run-service.js';
+import type { RunRecord, RunStatusView } from '../ports/run-store.js';
 
 /** A history entry as the API shows it: without the machine event it carries for replay. */
 export type PublicEntry = Omit<RunEntry, 'event'> & { readonly type: RunEntry['type'] };
@@ -33,19 +29,19 @@ export interface TaskView {
 }
 
 /** The main tasks of a run with their status, in sequence order. */
-export function taskViews(program: Program, context: RunContext, state: RunStateView, reused: readonly string[], ended: boolean): TaskView[] {
+export function taskViews(program: Program, facts: RunFacts, state: RunStateView, reused: readonly string[], ended: boolean): TaskView[] {
   return program.sequence.tasks.map((spec) => {
-    const attempts = context.attempts[spec.id] ?? 0;
+    const attempts = facts.attempts[spec.id] ?? 0;
     let status: TaskStatus = ended ? 'skipped' : 'pending';
-    if (context.completed.includes(spec.id)) status = 'succeeded';
-    else if (context.continued.includes(spec.id)) status = 'continued';
-    else if (context.error?.taskId === spec.id) status = 'failed';
+    if (facts.completed.includes(spec.id)) status = 'succeeded';
+    else if (facts.continued.includes(spec.id)) status = 'continued';
+    else if (facts.error?.taskId === spec.id) status = 'failed';
     else if (state.phase === 'main' && state.task === spec.id) status = state.kind === StateKind.retrying ? 'retrying' : 'running';
     const comp = spec.compensate;
     const compensation = comp && {
       id: comp.id,
-      status: context.compensated.includes(comp.id) ? 'succeeded' as const
-        : context.compensationFailed.includes(comp.id) ? 'failed' as const
+      status: facts.compensated.includes(comp.id) ? 'succeeded' as const
+        : facts.compensationFailed.includes(comp.id) ? 'failed' as const
           : state.task === comp.id ? 'running' as const : 'pending' as const,
     };
     return { id: spec.id, status, attempts, reused: reused.includes(spec.id), ...(compensation ? { compensation } : {}) };
@@ -71,22 +67,13 @@ export function recordSummary(record: RunRecord, status: RunStatusView): RunSumm
 }
 
 /**
- * Builds a run's view: from `snapshot` when given, else by replaying its history on its program. `program` is
- * `undefined` when the definition cannot be compiled any more.
+ * Builds a run's view from where it stands (`position`, as its mode knows it). `program` is `undefined` when the
+ * definition cannot be compiled any more: the view then has no tasks.
  */
-export function runView(
-  record: RunRecord, status: RunStatusView, history: readonly RunEntry[], program: Program | undefined,
-  snapshot?: { readonly value: unknown; readonly context: RunContext },
-): RunView {
+export function runView(record: RunRecord, status: RunStatusView, history: readonly RunEntry[], program: Program | undefined, position?: RunPosition): RunView {
   const started = history[0];
   const reused = started?.type === 'run.started' ? started.reused ?? [] : [];
-  let state: RunStateView | null = null;
-  let tasks: TaskView[] = [];
-  let machine = snapshot;
-  if (!machine && program && started?.type === 'run.started') machine = replay(program, history).snapshot;
-  if (machine) {
-    state = stateView(machine.value as StateValue, machine.context);
-    if (program) tasks = taskViews(program, machine.context, state, reused, record.status !== 'running');
-  }
+  const state = position ? stateView(position.value, position.facts) : null;
+  const tasks = position && state && program ? taskViews(program, position.facts, state, reused, record.status !== 'running') : [];
   return { run: recordSummary(record, status), state, tasks, finally: program?.sequence.finally.map((t) => t.id) ?? [], history: history.map(publicEntry) };
 }

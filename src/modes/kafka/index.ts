@@ -4,6 +4,10 @@ export type { KafkaOrchestrator, KafkaOrchestratorOptions } from './kafka-orches
 export { createWorker, createShellWorker, emitTaskEvent, taskEventMessage, handlerExecutor } from './kafka-worker.js';
 export type { KafkaWorker, KafkaWorkerOptions, WorkerHandlers, TaskAttempt, TaskOutcome } from './kafka-worker.js';
 export { createLockstepClient } from './lockstep-client.js';
+export { createKafkaRunService } from './run-service.js';
+export type { KafkaRunServiceOptions } from './run-service.js';
+export { runRecordOf } from './history-topic.js';
+export type { RunHistory } from './history-topic.js';
 export type { LockstepClient, StartOptions } from './lockstep-client.js';
 export { DEFAULT_PREFIX, KAFKA_ENV, ensureTopics, loadSequences, queuesOf, resolveKafka, topicPrefix } from './connection.js';
 export { DefinitionsTopic } from './definitions-topic.js';
