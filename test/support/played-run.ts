@@ -53,14 +53,16 @@ export class PlayedRun {
   readonly #topics: ReturnType<typeof topicNames>;
   readonly #pending: PlayedEntry[];
   readonly #historyFrom: number;
+  readonly #definitionHash: string | undefined;
 
   /** `historyFrom`: entries before this `seq` are not written, as if the topic's retention had deleted them. */
   constructor(
     transport: KafkaTransport, prefix: string, program: Program,
-    options: { runId: string; input?: unknown; at?: number; reuse?: Reuse; rerunOf?: string; historyFrom?: number },
+    options: { runId: string; input?: unknown; at?: number; reuse?: Reuse; rerunOf?: string; historyFrom?: number; definitionHash?: string },
   ) {
     this.#transport = transport;
     this.#historyFrom = options.historyFrom ?? 0;
+    this.#definitionHash = options.definitionHash;
     this.#topics = topicNames(prefix);
     this.#now = options.at ?? Date.now();
     const began = beginRun(program, { runId: options.runId, input: options.input, at: this.#now, ...(options.reuse ? { reuse: options.reuse } : {}), ...(options.rerunOf ? { rerunOf: options.rerunOf } : {}) });
@@ -98,7 +100,7 @@ export class PlayedRun {
 
   /** The run's state record now. */
   stateRecord(): RunState {
-    return runStateOf(this.run, this.#final ? { final: this.#final } : {}, this.#now);
+    return runStateOf(this.run, { ...(this.#final ? { final: this.#final } : {}), ...(this.#definitionHash ? { definitionHash: this.#definitionHash } : {}) }, this.#now);
   }
 
   /** The record an embedded store keeps of the run, with `definition` as its text. */
