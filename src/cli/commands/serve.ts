@@ -90,7 +90,7 @@ export function registerServe(program: Command, cli: CliContext): void {
       }
       const machines = resolve(cli.cwd, opts.machines ?? 'machines');
       const { sequences, rejected } = loadServedFiles(cli, machines);
-      // --brokers chooses Kafka mode (KAFKA_BROKERS alone does not: serve is embedded unless told otherwise).
+      // --brokers chooses Kafka mode (a broker in the environment alone does not: serve is embedded unless told).
       const runs: RunService = opts.brokers
         ? await createKafkaRunService({ ...kafkaOptions(cli, opts), sequences, onLog: cli.err })
         : await createEmbeddedRunService({ store: await openStore(cli, opts.store), sequences, cwd: cli.cwd });

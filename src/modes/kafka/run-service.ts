@@ -93,7 +93,7 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
     const added = run.history.add(record);
     if (added === 'duplicate') return;
     if (added === 'gap') {
-      skip(topics.history, m, `entries of run ${record.runId} before #${record.seq} are missing; its state is read from ${topics.runs}`);
+      log(`lockstep serve: ${topics.history} at ${m.partition}/${m.offset}: entries of run ${record.runId} before #${record.seq} are missing; its state is read from ${topics.runs}`);
       run.facts = undefined;
     }
     if (run.facts) run.facts = nextFacts(run.facts, record.entry, run.onFailureOf);
@@ -120,10 +120,14 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
   };
   const following = Promise.all([follow(topics.runs, onState), follow(topics.history, onHistory)]);
 
+  const recordOf = (runId: string) => {
+    const run = histories.get(runId);
+    return runRecordOf(states.get(runId), run?.history, run?.onFailureOf);
+  };
   const detail = (runId: string): RunDetail | undefined => {
     const state = states.get(runId);
     const run = histories.get(runId);
-    const record = runRecordOf(state, run?.history, run?.onFailureOf);
+    const record = recordOf(runId);
     if (!record) return undefined;
     const history = run?.history.entries ?? [];
     // A whole history says where the run stands; where retention cut it, the run-state record does.
@@ -148,7 +152,7 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
     async listRuns(query) {
       // Over Kafka no run is interrupted: the orchestrator that takes a partition over drives its runs on.
       return [...new Set([...states.keys(), ...histories.keys()])]
-        .map((runId) => detail(runId)?.record)
+        .map(recordOf)
         .filter((r) => r !== undefined && (!query.status || r.status === query.status) && (!query.sequence || r.sequence === query.sequence))
         .map((r) => r!)
         .sort((a, b) => b.createdAt - a.createdAt)
