@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { KafkaConnectionOptions, KafkaLogLevel, KafkaTransport, TopicLayout, TopicReport } from '../../adapters/kafka/index.js';
+import type { KafkaConnectionOptions, KafkaLogLevel } from '../../adapters/kafka/index.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { ProgramRegistry } from '../../core/run/registry.js';
 import { sequenceQueues } from '../../core/sequence/queues.js';
@@ -51,11 +51,6 @@ export function resolveKafka<T extends KafkaModeOptions>(options: T, env: NodeJS
   const level = env[KAFKA_ENV.logLevel] as KafkaLogLevel | undefined;
   const logLevel = options.logLevel ?? (level && LOG_LEVELS.includes(level) ? level : undefined);
   return { ...options, brokers, prefix, ...(logLevel ? { logLevel } : {}) };
-}
-
-/** Creates the topics of a layout that do not exist yet (see {@link KafkaTransport.ensureTopics}). */
-export function ensureTopics(transport: KafkaTransport, layout: TopicLayout): Promise<TopicReport> {
-  return transport.ensureTopics(layout);
 }
 
 /**

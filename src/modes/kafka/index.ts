@@ -9,7 +9,7 @@ export type { KafkaRunServiceOptions } from './run-service.js';
 export { runRecordOf } from './history-topic.js';
 export type { RunHistory } from './history-topic.js';
 export type { LockstepClient, StartOptions } from './lockstep-client.js';
-export { DEFAULT_PREFIX, KAFKA_ENV, ensureTopics, loadSequences, queuesOf, resolveKafka, topicPrefix } from './connection.js';
+export { DEFAULT_PREFIX, KAFKA_ENV, loadSequences, queuesOf, resolveKafka, topicPrefix } from './connection.js';
 export { DefinitionsTopic } from './definitions-topic.js';
 export type { KafkaModeOptions, ResolvedKafkaOptions } from './connection.js';
 export { KafkaTransport } from '../../adapters/kafka/index.js';
