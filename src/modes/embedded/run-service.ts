@@ -111,8 +111,8 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
       const stored = await store.get(runId);
       if (!stored) return undefined;
       const program = programOf(stored.record);
-      const value = stored.states?.at(-1) ?? lastState(stored, program);
       const { record, history } = stored;
+      const value = stored.states?.[history.length - 1] ?? lastState(stored, program);
       return { record, history, ...(value === undefined ? {} : { position: { value, facts: runFacts(history, onFailureIn(program)) } }) };
     },
     startRun: (request) => rt.start(request),
