@@ -1,6 +1,7 @@
 import type { StateValue } from '../core/graph/model.js';
 import type { EnvelopeOf } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { ProgramRegistry } from '../core/run/registry.js';
 import type { RunFacts } from '../core/run/run-facts.js';
 import type { StartRequest } from '../core/run/start-request.js';
 import type { RunStateView } from '../core/run/state-view.js';
@@ -14,6 +15,14 @@ export interface OfferedSequence {
   /** sha256 of `definition`, hex. */
   readonly hash: string;
   readonly source?: string;
+}
+
+/** The sequences of a registry as a run service offers them, sorted by name. */
+export function offeredSequences(registry: ProgramRegistry): OfferedSequence[] {
+  return registry.names().map((name) => {
+    const r = registry.resolve(name);
+    return { program: r.program, definition: r.definition, hash: r.hash, ...(r.source ? { source: r.source } : {}) };
+  });
 }
 
 /** Where a run stands after its last entry: its state value, as the orchestrator reported it, and its facts. */

@@ -11,7 +11,8 @@ import type { OnFailureOf, RunFacts } from '../../core/run/run-facts.js';
 import { stateView } from '../../core/run/state-view.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import type { Program } from '../../core/step.js';
-import type { EntryUpdate, OfferedSequence, RunDetail, RunService, TaskReport } from '../../ports/run-service.js';
+import { offeredSequences } from '../../ports/run-service.js';
+import type { EntryUpdate, RunDetail, RunService, TaskReport } from '../../ports/run-service.js';
 import type { RunStore, StoredRun } from '../../ports/run-store.js';
 import { runStatusView } from '../../ports/run-store.js';
 import { createLocalExecutor } from '../../runtime/local-executor.js';
@@ -98,12 +99,7 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
 
   return {
     mode: 'embedded',
-    sequences(): OfferedSequence[] {
-      return registry.names().map((name) => {
-        const r = registry.resolve(name);
-        return { program: r.program, definition: r.definition, hash: r.hash, ...(r.source ? { source: r.source } : {}) };
-      });
-    },
+    sequences: () => offeredSequences(registry),
     programOf,
     listRuns: (query) => listRuns(store, { ...query, limit: query.limit ?? 50 }),
     statusOf: (record) => runStatusView(record.status, record.status === 'running' && (drivenHere(record.runId) || store.isDriven(record.runId))),

@@ -14,7 +14,8 @@ import type { OnFailureOf, RunFacts } from '../../core/run/run-facts.js';
 import type { StartRequest } from '../../core/run/start-request.js';
 import { stateView } from '../../core/run/state-view.js';
 import type { Sequence } from '../../core/sequence/types.js';
-import type { EntryUpdate, OfferedSequence, RunDetail, RunPosition, RunService } from '../../ports/run-service.js';
+import { offeredSequences } from '../../ports/run-service.js';
+import type { EntryUpdate, RunDetail, RunPosition, RunService } from '../../ports/run-service.js';
 import type { StoredMessage } from '../../ports/transport.js';
 import { envelope } from '../../runtime/messages.js';
 import { systemClock } from '../../runtime/system-clock.js';
@@ -142,12 +143,7 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
 
   return {
     mode: 'kafka',
-    sequences(): OfferedSequence[] {
-      return registry.names().map((name) => {
-        const r = registry.resolve(name);
-        return { program: r.program, definition: r.definition, hash: r.hash, ...(r.source ? { source: r.source } : {}) };
-      });
-    },
+    sequences: () => offeredSequences(registry),
     programOf,
     async listRuns(query) {
       // Over Kafka no run is interrupted: the orchestrator that takes a partition over drives its runs on.
