@@ -100,7 +100,8 @@ export class PlayedRun {
 
   /** The run's state record now. */
   stateRecord(): RunState {
-    return runStateOf(this.run, { ...(this.#final ? { final: this.#final } : {}), ...(this.#definitionHash ? { definitionHash: this.#definitionHash } : {}) }, this.#now);
+    const meta = { entries: this.played.length, ...(this.#final ? { final: this.#final } : {}), ...(this.#definitionHash ? { definitionHash: this.#definitionHash } : {}) };
+    return runStateOf(this.run, meta, this.#now);
   }
 
   /** The record an embedded store keeps of the run, with `definition` as its text. */
