@@ -3,6 +3,7 @@ import { KafkaTransport } from '../../adapters/kafka/index.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { sha256Hex } from '../../core/hash.js';
 import { topicNames } from '../../core/protocol/envelope.js';
+import type { Envelope } from '../../core/protocol/envelope.js';
 import { parseHistoryRecord } from '../../core/protocol/history-record.js';
 import { isReservedKey } from '../../core/protocol/partition-offset.js';
 import { parseRunState } from '../../core/protocol/run-state.js';
@@ -17,7 +18,7 @@ import type { Sequence } from '../../core/sequence/types.js';
 import { offeredSequences } from '../../ports/run-service.js';
 import type { EntryUpdate, RunDetail, RunPosition, RunService } from '../../ports/run-service.js';
 import type { StoredMessage } from '../../ports/transport.js';
-import { envelope } from '../../runtime/messages.js';
+import { envelope, runStartMessage } from '../../runtime/messages.js';
 import { systemClock } from '../../runtime/system-clock.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveKafka } from './connection.js';
@@ -138,8 +139,7 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
     return { record, history: [...history], ...(position ? { position } : {}) };
   };
 
-  const publish = (runId: string, body: { type: 'run.start' | 'run.cancel'; payload: unknown }) =>
-    transport.publish([{ topic: topics.events, key: runId, value: envelope({ ...body, runId }, systemClock.now()) }]);
+  const toEvents = (runId: string, value: Envelope) => transport.publish([{ topic: topics.events, key: runId, value }]);
 
   return {
     mode: 'kafka',
@@ -166,18 +166,11 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
     async startRun(request: StartRequest) {
       const runId = request.runId ?? randomUUID();
       registry.resolve(request.sequence, request.version);
-      await publish(runId, {
-        type: 'run.start',
-        payload: {
-          sequence: request.sequence, ...(request.version ? { version: request.version } : {}), input: request.input ?? null,
-          ...(request.rerunOf ? { rerunOf: request.rerunOf } : {}),
-          ...(request.reuse ? { reuse: { succeeded: request.reuse.succeeded, continued: request.reuse.continued ?? [] } } : {}),
-        },
-      });
+      await toEvents(runId, runStartMessage({ ...request, runId }, systemClock.now()));
       return runId;
     },
-    cancelRun: (runId, reason) => publish(runId, { type: 'run.cancel', payload: { reason } }),
-    reportTask: (report) => transport.publish([{ topic: topics.events, key: report.runId, value: report }]),
+    cancelRun: (runId, reason) => toEvents(runId, envelope({ type: 'run.cancel', runId, payload: { reason } }, systemClock.now())),
+    reportTask: (report) => toEvents(report.runId, report),
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
