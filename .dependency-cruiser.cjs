@@ -1,7 +1,9 @@
 /**
  * lockstep's architecture, checked in `npm test`. Dependencies point one way:
- *   core <- ports <- adapters, runtime <- modes (embedded, kafka) <- http, testing <- cli
- * `modes` and `cli` are the composition roots: the only places that construct adapters.
+ *   core <- ports <- adapters, runtime <- modes (embedded, kafka) <- testing, cli
+ *   core, ports, runtime <- http <- cli
+ * `modes` and `cli` are the composition roots: the only places that construct adapters. The HTTP API works over a
+ * mode's run service (the RunService port); `lockstep serve` hands it the one of the mode it runs in.
  */
 module.exports = {
   forbidden: [
@@ -52,17 +54,25 @@ module.exports = {
       to: { path: '^src/(modes/embedded|http|testing|cli)/' },
     },
     {
-      name: 'surfaces-build-on-modes',
-      comment: 'The HTTP API and the testing tools run over a mode: they construct no adapter (reading a definition file and laying out a graph are functions, not adapters to build) and never import the command line.',
+      name: 'http-runs-over-the-port',
+      comment: 'The HTTP API works over the RunService port and imports no mode: only core, ports, runtime, and the fs and graphviz adapters (reading a definition file and laying out a graph are functions, not adapters to build).',
       severity: 'error',
-      from: { path: '^src/(http|testing)/' },
+      from: { path: '^src/http/' },
+      to: { path: '^src/', pathNot: '^src/(http|core|ports|runtime|adapters/(fs|graphviz))/' },
+    },
+    {
+      name: 'testing-builds-on-modes',
+      comment: 'The testing tools run over a mode: they construct no adapter and never import the command line.',
+      severity: 'error',
+      from: { path: '^src/testing/' },
       to: { path: '^src/(cli|adapters/(kafka|sqlite|memory|process))/' },
     },
     {
-      name: 'http-and-testing-apart',
+      name: 'testing-uses-a-modes-entry',
+      comment: 'The testing tools use a mode through its index, never its internals.',
       severity: 'error',
-      from: { path: '^src/http/' },
-      to: { path: '^src/testing/' },
+      from: { path: '^src/testing/' },
+      to: { path: '^src/modes/', pathNot: '^src/modes/[^/]+/index\\.ts$' },
     },
     {
       name: 'testing-and-http-apart',

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import { parseDuration } from '../core/sequence/duration.js';
-import type { KafkaModeOptions } from '../modes/kafka/index.js';
+import { DEFAULT_PREFIX, KAFKA_ENV, resolveKafka } from '../modes/kafka/index.js';
+import type { KafkaModeOptions, ResolvedKafkaOptions } from '../modes/kafka/index.js';
 import type { CliContext } from './context.js';
 
 /** The options every Kafka command shares. */
@@ -13,17 +14,18 @@ export interface KafkaCliOptions {
 /** Adds `--brokers` and `--prefix` to a command. */
 export function withKafkaOptions(command: Command): Command {
   return command
-    .option('--brokers <list>', 'Kafka bootstrap brokers, comma-separated (default: KAFKA_BROKERS)')
-    .option('--prefix <prefix>', 'topic prefix (default: LOCKSTEP_TOPIC_PREFIX or lockstep)');
+    .option('--brokers <list>', `Kafka bootstrap brokers, comma-separated (default: ${KAFKA_ENV.brokers})`)
+    .option('--prefix <prefix>', prefixHelp);
 }
 
-/** Connection options from the command line and the environment. */
-export function kafkaOptions(cli: CliContext, opts: KafkaCliOptions): KafkaModeOptions {
-  const brokers = opts.brokers ?? cli.env.KAFKA_BROKERS;
-  if (!brokers) throw new LockstepError(ErrorCode.invalidUsage, 'no Kafka brokers: pass --brokers host:port or set KAFKA_BROKERS');
-  const prefix = opts.prefix ?? cli.env.LOCKSTEP_TOPIC_PREFIX ?? 'lockstep';
+/** Help text of `--prefix`. */
+export const prefixHelp = `topic prefix (default: ${KAFKA_ENV.prefix} or ${DEFAULT_PREFIX})`;
+
+/** Connection options from the command line and the environment (see {@link resolveKafka}); client logs go to stderr. */
+export function kafkaOptions(cli: CliContext, opts: KafkaCliOptions): ResolvedKafkaOptions<KafkaModeOptions> {
   const log = (e: { level: string; message: string; extra: Record<string, unknown> }) => cli.err(JSON.stringify({ level: e.level, message: e.message, ...e.extra }));
-  return { brokers, prefix, log, logLevel: (cli.env.LOCKSTEP_KAFKA_LOG_LEVEL as KafkaModeOptions['logLevel']) ?? 'error' };
+  const given: KafkaModeOptions = { ...(opts.brokers === undefined ? {} : { brokers: opts.brokers }), ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }), log };
+  return resolveKafka(given, cli.env);
 }
 
 /** Parses a positive integer option. */

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { Problem } from '../core/sequence/problems.js';
-import type { StartRequest } from '../runtime/orchestrator.js';
-import type { LiveUpdate, ServeBackend, StoredRun } from './backend.js';
+import type { StartRequest } from '../core/run/start-request.js';
+import type { EntryUpdate, RunDetail, RunService } from '../ports/run-service.js';
 import type { GraphCache } from './graphs.js';
 import { defaultRerunFrom, planRerun } from '../core/run/rerun-plan.js';
 import { publicEntry, recordSummary, runView } from './run-view.js';
@@ -24,8 +24,8 @@ function valid<T>(reply: FastifyReply, parsed: Parsed<T>, where: string): T | un
   return undefined;
 }
 
-async function findRun(backend: ServeBackend, runId: string): Promise<StoredRun> {
-  const run = await backend.getRun(runId);
+async function findRun(runs: RunService, runId: string): Promise<RunDetail> {
+  const run = await runs.getRun(runId);
   if (!run) throw new LockstepError(ErrorCode.unknownRun, `unknown run "${runId}"`);
   return run;
 }
@@ -36,58 +36,58 @@ const runLinks = (runId: string) => {
 };
 
 /** The live-update payload of the event streams. */
-export const updatePayload = (u: LiveUpdate) => ({ runId: u.entry.runId, seq: u.seq, entry: publicEntry(u.entry), ...(u.state ? { state: u.state } : {}) });
+export const updatePayload = (u: EntryUpdate) => ({ runId: u.entry.runId, seq: u.seq, entry: publicEntry(u.entry), ...(u.state ? { state: u.state } : {}) });
 
 /** Starts a run and waits (briefly) until it is recorded, so a client can fetch it right away. */
-async function startRecorded(backend: ServeBackend, request: StartRequest, waitMs: number): Promise<{ runId: string; recorded: boolean }> {
+async function startRecorded(runs: RunService, request: StartRequest, waitMs: number): Promise<{ runId: string; recorded: boolean }> {
   const runId = request.runId ?? randomUUID();
   let timer: NodeJS.Timeout | undefined;
   let unsubscribe = () => {};
   const recorded = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), waitMs);
-    unsubscribe = backend.subscribe((u) => {
+    unsubscribe = runs.subscribe((u) => {
       if (u.entry.runId === runId && u.entry.type === 'run.started') resolve(true);
     });
   });
   try {
-    await backend.startRun({ ...request, runId });
+    await runs.startRun({ ...request, runId });
     // The entry may have been recorded before the subscription saw it: the store has the last word.
-    return { runId, recorded: (await recorded) || (await backend.getRun(runId)) !== undefined };
+    return { runId, recorded: (await recorded) || (await runs.getRun(runId)) !== undefined };
   } finally {
     clearTimeout(timer);
     unsubscribe();
   }
 }
 
-async function viewOf(backend: ServeBackend, runId: string): Promise<RunView & { links: ReturnType<typeof runLinks> }> {
-  const { record, history, snapshot } = await findRun(backend, runId);
-  return { ...runView(record, backend.statusOf(record), history, backend.programOf(record), snapshot), links: runLinks(runId) };
+async function viewOf(runs: RunService, runId: string): Promise<RunView & { links: ReturnType<typeof runLinks> }> {
+  const { record, history, position } = await findRun(runs, runId);
+  return { ...runView(record, runs.statusOf(record), history, runs.programOf(record), position), links: runLinks(runId) };
 }
 
 /** The run endpoints, the live event streams and the ingest endpoint. `auth` guards every mutating route. */
-export function runRoutes(app: FastifyInstance, backend: ServeBackend, graphs: GraphCache, auth: onRequestHookHandler, startWaitMs: number): void {
+export function runRoutes(app: FastifyInstance, runs: RunService, graphs: GraphCache, auth: onRequestHookHandler, startWaitMs: number): void {
   app.get('/api/runs', async (request, reply) => {
     const query = valid(reply, parseRequest(RunListQuery, request.query), 'query');
     if (!query) return reply;
-    const runs = await backend.listRuns(query);
-    return { runs: runs.map((r) => ({ ...recordSummary(r.record, r.status), links: runLinks(r.record.runId) })) };
+    const listed = await runs.listRuns(query);
+    return { runs: listed.map((r) => ({ ...recordSummary(r.record, r.status), links: runLinks(r.record.runId) })) };
   });
 
   app.post('/api/runs', { onRequest: auth }, async (request, reply) => {
     const body = valid(reply, parseRequest(StartRunBody, request.body ?? {}), 'request body');
     if (!body) return reply;
-    const served = findSequence(backend, body.sequence);
-    const { runId, recorded } = await startRecorded(backend, {
+    const served = findSequence(runs, body.sequence);
+    const { runId, recorded } = await startRecorded(runs, {
       sequence: served.program.sequence.name, ...(body.version ? { version: body.version } : {}), input: body.input ?? null,
     }, startWaitMs);
     return reply.status(recorded ? 201 : 202).send({ runId, recorded, links: runLinks(runId) });
   });
 
-  app.get<{ Params: { runId: string } }>('/api/runs/:runId', async (request) => viewOf(backend, request.params.runId));
+  app.get<{ Params: { runId: string } }>('/api/runs/:runId', async (request) => viewOf(runs, request.params.runId));
 
   app.get<{ Params: { runId: string } }>('/api/runs/:runId/graph.svg', async (request, reply) => {
-    const { record } = await findRun(backend, request.params.runId);
-    const program = backend.programOf(record);
+    const { record } = await findRun(runs, request.params.runId);
+    const program = runs.programOf(record);
     if (!program) throw new LockstepError(ErrorCode.unknownSequence, `the definition of run "${record.runId}" (${record.sequence} v${record.version}) cannot be compiled here`);
     const svg = await sendSvg(graphs, program);
     return reply.type(svg.type).send(svg.body);
@@ -96,30 +96,30 @@ export function runRoutes(app: FastifyInstance, backend: ServeBackend, graphs: G
   app.post<{ Params: { runId: string } }>('/api/runs/:runId/cancel', { onRequest: auth }, async (request, reply) => {
     const body = valid(reply, parseRequest(CancelBody, request.body ?? {}), 'request body');
     if (!body) return reply;
-    const { record } = await findRun(backend, request.params.runId);
+    const { record } = await findRun(runs, request.params.runId);
     if (record.status !== 'running') throw new LockstepError(ErrorCode.runEnded, `run "${record.runId}" already ended (${record.status}); only running runs can be cancelled`);
-    await backend.cancelRun(record.runId, body.reason ?? 'cancelled over HTTP');
+    await runs.cancelRun(record.runId, body.reason ?? 'cancelled over HTTP');
     return reply.status(202).send({ runId: record.runId, cancelling: true, links: runLinks(record.runId) });
   });
 
   app.post<{ Params: { runId: string } }>('/api/runs/:runId/resume', { onRequest: auth }, async (request, reply) => {
     const body = valid(reply, parseRequest(ResumeBody, request.body ?? {}), 'request body');
     if (!body) return reply;
-    const { record } = await findRun(backend, request.params.runId);
-    const status = backend.statusOf(record);
+    const { record } = await findRun(runs, request.params.runId);
+    const status = runs.statusOf(record);
     if (status === 'running') {
       throw new LockstepError(ErrorCode.runLocked, `run "${record.runId}" is not interrupted: a live process drives it; nothing was changed`);
     }
     if (status !== 'interrupted') {
       throw new LockstepError(ErrorCode.runNotResumable, `run "${record.runId}" already ended (${status}); nothing to resume (rerun it instead)`);
     }
-    await backend.resumeRun(record.runId);
+    await runs.resumeRun(record.runId);
     return reply.status(202).send({ runId: record.runId, resuming: true, links: runLinks(record.runId) });
   });
 
   const plan = async (runId: string, from: string | undefined) => {
-    const { record, history } = await findRun(backend, runId);
-    const program = backend.programOf(record);
+    const { record, history } = await findRun(runs, runId);
+    const program = runs.programOf(record);
     if (!program) throw new LockstepError(ErrorCode.unknownSequence, `the definition of run "${runId}" (${record.sequence} v${record.version}) cannot be compiled here, so it cannot be rerun`);
     return { record, ...planRerun(program.sequence, runId, history, from ?? defaultRerunFrom(program.sequence, history)) };
   };
@@ -136,10 +136,10 @@ export function runRoutes(app: FastifyInstance, backend: ServeBackend, graphs: G
     const planned = await plan(request.params.runId, body.from);
     const { record } = planned;
     if (record.status === 'running') {
-      const how = backend.statusOf(record) === 'interrupted' ? 'it is interrupted: resume it' : 'cancel it or wait for it to end';
+      const how = runs.statusOf(record) === 'interrupted' ? 'it is interrupted: resume it' : 'cancel it or wait for it to end';
       throw new LockstepError(ErrorCode.runActive, `run "${record.runId}" has not ended (${how} before rerunning it)`);
     }
-    const { runId, recorded } = await startRecorded(backend, {
+    const { runId, recorded } = await startRecorded(runs, {
       sequence: record.sequence, version: record.version, input: body.input === undefined ? record.input : body.input,
       rerunOf: record.runId, reuse: planned.reuse,
     }, startWaitMs);
@@ -149,31 +149,31 @@ export function runRoutes(app: FastifyInstance, backend: ServeBackend, graphs: G
   app.post('/api/ingest', { onRequest: auth }, async (request, reply) => {
     const envelope = valid(reply, parseIngest(request.body), 'envelope');
     if (!envelope) return reply;
-    const { record } = await findRun(backend, envelope.runId);
+    const { record } = await findRun(runs, envelope.runId);
     if (record.status !== 'running') {
       throw new LockstepError(ErrorCode.runEnded, `run "${record.runId}" already ended (${record.status}); the ${envelope.type} report of task "${envelope.taskId}" would be ignored`);
     }
-    await backend.ingest(envelope);
+    await runs.reportTask(envelope);
     return reply.status(202).send({ accepted: true, id: envelope.id, runId: envelope.runId, taskId: envelope.taskId, attempt: envelope.attempt });
   });
 
   app.get('/api/events', async (_request, reply) => {
     const stream = openEventStream(reply);
-    stream.onClose(backend.subscribe((u) => stream.send('entry', updatePayload(u))));
+    stream.onClose(runs.subscribe((u) => stream.send('entry', updatePayload(u))));
   });
 
   app.get<{ Params: { runId: string } }>('/api/runs/:runId/events', async (request, reply) => {
     const runId = request.params.runId;
-    const buffered: LiveUpdate[] = [];
-    let send: ((u: LiveUpdate) => void) | undefined;
-    const unsubscribe = backend.subscribe((u) => {
+    const buffered: EntryUpdate[] = [];
+    let send: ((u: EntryUpdate) => void) | undefined;
+    const unsubscribe = runs.subscribe((u) => {
       if (u.entry.runId !== runId) return;
       if (send) send(u);
       else buffered.push(u);
     });
     let view: RunView;
     try {
-      view = await viewOf(backend, runId);
+      view = await viewOf(runs, runId);
     } catch (error) {
       unsubscribe();
       throw error;

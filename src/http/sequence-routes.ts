@@ -3,7 +3,7 @@ import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { Problem } from '../core/sequence/problems.js';
 import type { TaskSpec } from '../core/sequence/types.js';
 import type { Program } from '../core/step.js';
-import type { ServeBackend, ServedSequence } from './backend.js';
+import type { OfferedSequence, RunService } from '../ports/run-service.js';
 import type { GraphCache } from './graphs.js';
 
 /** A task as the API describes it. */
@@ -51,7 +51,7 @@ function taskSummary(spec: TaskSpec): TaskSummary {
 }
 
 /** Describes a sequence: its tasks and the links to its graphs. */
-export function sequenceSummary(s: ServedSequence): SequenceSummary {
+export function sequenceSummary(s: OfferedSequence): SequenceSummary {
   const { sequence } = s.program;
   const self = `/api/sequences/${encodeURIComponent(sequence.name)}`;
   return {
@@ -67,10 +67,10 @@ export function sequenceSummary(s: ServedSequence): SequenceSummary {
 }
 
 /** Finds a served sequence by name, or throws `UNKNOWN_SEQUENCE` (404). */
-export function findSequence(backend: ServeBackend, name: string): ServedSequence {
-  const found = backend.sequences().find((s) => s.program.sequence.name === name);
+export function findSequence(runs: RunService, name: string): OfferedSequence {
+  const found = runs.sequences().find((s) => s.program.sequence.name === name);
   if (!found) {
-    const known = backend.sequences().map((s) => `"${s.program.sequence.name}"`).join(', ') || 'none';
+    const known = runs.sequences().map((s) => `"${s.program.sequence.name}"`).join(', ') || 'none';
     throw new LockstepError(ErrorCode.unknownSequence, `unknown sequence "${name}" (served: ${known})`);
   }
   return found;
@@ -85,20 +85,20 @@ export async function sendSvg(graphs: GraphCache, program: Program): Promise<{ t
  * `GET /api/sequences[/:name[/graph.svg|graph.json|stately.json]]`. The list also names the files that were not
  * loaded (`invalid`), with their problems, so a bad file is visible without the server's log.
  */
-export function sequenceRoutes(app: FastifyInstance, backend: ServeBackend, graphs: GraphCache, rejected: readonly RejectedDefinition[] = []): void {
-  app.get('/api/sequences', async () => ({ sequences: backend.sequences().map(sequenceSummary), invalid: rejected }));
+export function sequenceRoutes(app: FastifyInstance, runs: RunService, graphs: GraphCache, rejected: readonly RejectedDefinition[] = []): void {
+  app.get('/api/sequences', async () => ({ sequences: runs.sequences().map(sequenceSummary), invalid: rejected }));
 
   app.get<{ Params: { name: string } }>('/api/sequences/:name', async (request) => {
-    const s = findSequence(backend, request.params.name);
+    const s = findSequence(runs, request.params.name);
     return { ...sequenceSummary(s), definition: s.definition };
   });
 
   app.get<{ Params: { name: string } }>('/api/sequences/:name/graph.svg', async (request, reply) => {
-    const svg = await sendSvg(graphs, findSequence(backend, request.params.name).program);
+    const svg = await sendSvg(graphs, findSequence(runs, request.params.name).program);
     return reply.type(svg.type).send(svg.body);
   });
 
-  app.get<{ Params: { name: string } }>('/api/sequences/:name/graph.json', async (request) => graphs.graph(findSequence(backend, request.params.name).program));
+  app.get<{ Params: { name: string } }>('/api/sequences/:name/graph.json', async (request) => graphs.graph(findSequence(runs, request.params.name).program));
 
-  app.get<{ Params: { name: string } }>('/api/sequences/:name/stately.json', async (request) => graphs.stately(findSequence(backend, request.params.name).program));
+  app.get<{ Params: { name: string } }>('/api/sequences/:name/stately.json', async (request) => graphs.stately(findSequence(runs, request.params.name).program));
 }

@@ -2,8 +2,8 @@ import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, onRequestHookHandler } from 'fastify';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import { MAX_INPUT_BYTES } from '../core/input-limits.js';
+import type { RunService } from '../ports/run-service.js';
 import { checkBearer } from './auth.js';
-import type { ServeBackend } from './backend.js';
 import { GraphCache } from './graphs.js';
 import { runRoutes, START_WAIT_MS } from './run-routes.js';
 import { sequenceRoutes } from './sequence-routes.js';
@@ -11,7 +11,8 @@ import type { RejectedDefinition } from './sequence-routes.js';
 import { uiRoutes } from './ui-assets.js';
 
 export interface HttpServerOptions {
-  readonly backend: ServeBackend;
+  /** The runs of the mode the server runs over: embedded or Kafka (each mode has a run service). */
+  readonly runs: RunService;
   /** Bearer token of mutating requests; when unset they are refused with 503. */
   readonly token?: string;
   /** How long a start or rerun request waits for the run to be recorded before answering 202. @default 5000 */
@@ -112,9 +113,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     });
   }
 
-  app.get('/api/health', async () => ({ ok: true, mode: options.backend.mode, sequences: options.backend.sequences().length, auth: Boolean(options.token) }));
-  sequenceRoutes(app, options.backend, graphs, options.rejected ?? []);
-  runRoutes(app, options.backend, graphs, auth, options.startWaitMs ?? START_WAIT_MS);
+  app.get('/api/health', async () => ({ ok: true, mode: options.runs.mode, sequences: options.runs.sequences().length, auth: Boolean(options.token) }));
+  sequenceRoutes(app, options.runs, graphs, options.rejected ?? []);
+  runRoutes(app, options.runs, graphs, auth, options.startWaitMs ?? START_WAIT_MS);
   uiRoutes(app);
   return app;
 }

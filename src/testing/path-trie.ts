@@ -1,6 +1,6 @@
 import type { ModelPath, PathStep } from '../core/paths/path-graph.js';
 import type { Sequence } from '../core/sequence/types.js';
-import { definitionText } from '../modes/embedded/embedded-runtime.js';
+import { definitionText } from '../modes/embedded/index.js';
 import { sha256Hex } from '../core/hash.js';
 import { judgePath, PathSession } from './path-runner.js';
 import type { Checkpoint, PathRun, RunPathOptions } from './path-runner.js';

@@ -1,4 +1,4 @@
-// The Kafka commands as a user runs them: topics create, orchestrator, worker, start [--wait], status, cancel.
+// The Kafka commands as a user runs them: topics create, orchestrator, worker, start [--wait], status, show, cancel.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +48,27 @@ describe('lockstep Kafka commands', () => {
     expect(failed.code).toBe(1);
     const state = JSON.parse(failed.stdout) as { status: string; final: { failedTasks: string[] } };
     expect(state).toMatchObject({ status: 'failed', final: { failedTasks: ['boom'] } });
+  });
+
+  it('show --brokers prints the history the orchestrator wrote, the one embedded mode records for the same run', async () => {
+    const started = await run(['start', 'greet', '--input', '{"x":1}', '--wait', '--json']);
+    expect(started.code, started.stderr).toBe(0);
+    const { runId } = JSON.parse(started.stdout) as { runId: string };
+    const shown = await run(['show', runId, '--brokers', brokers, '--json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    const kafka = JSON.parse(shown.stdout) as { run: Record<string, unknown>; history: Array<Record<string, unknown>> };
+    expect(kafka.run).toMatchObject({ runId, sequence: 'greet', version: '1', status: 'succeeded', input: { x: 1 } });
+
+    const store = join(mkdtempSync(join(tmpdir(), 'lockstep-kafka-cli-store-')), 'lockstep.db');
+    const local = await lockstep(['run', join(machines, 'greet.yaml'), '--input', '{"x":1}', '--store', store, '--json'], { env: { LOCKSTEP_STORE: '' } });
+    expect(local.code, local.stderr).toBe(0);
+    const localId = (JSON.parse(local.stdout.split('\n')[0]!) as { runId: string }).runId;
+    const embedded = JSON.parse((await lockstep(['show', localId, '--store', store, '--json'])).stdout) as typeof kafka;
+    // The same entries, field for field, but for the run's id and the clock.
+    const same = (entries: Array<Record<string, unknown>>, id: string) => entries.map(({ at: _at, durationMs: _d, ...e }) =>
+      JSON.parse(JSON.stringify(e).replaceAll(id, '<run>')) as unknown);
+    expect(same(kafka.history, runId)).toEqual(same(embedded.history, localId));
+    expect(kafka.history.map((e) => e.type)).toEqual(['run.started', 'task.started', 'task.succeeded', 'task.started', 'task.succeeded', 'run.succeeded']);
   });
 
   it('status shows a run, and cancel cancels it', async () => {

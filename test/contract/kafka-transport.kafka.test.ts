@@ -6,14 +6,19 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KafkaTransport } from '../../src/adapters/kafka/kafka-transport.js';
 import { parsePartitionOffset, partitionOffsetKey } from '../../src/core/protocol/partition-offset.js';
 import type { ConsumedMessage, TopicMessage } from '../../src/ports/transport.js';
+import { rawAdmin, rawKafka } from '../support/raw-kafka.js';
 import { eventually, message, numberOf, transportContract } from './transport.contract.js';
 
 const brokers = inject('kafkaBrokers');
 
-async function createTopic(transport: KafkaTransport, partitions: number, config: Array<{ name: string; value: string }> = []): Promise<string> {
+async function createTopic(_transport: KafkaTransport, partitions: number, config: Array<{ name: string; value: string }> = []): Promise<string> {
   const topic = `contract-${randomUUID()}`;
-  const admin = await transport.admin();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries: config }] });
+  const admin = await rawAdmin(brokers);
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries: config }] });
+  } finally {
+    await admin.disconnect();
+  }
   return topic;
 }
 
@@ -40,7 +45,7 @@ describe('KafkaTransport (Kafka only)', () => {
     const assigned = new Promise<void>((r) => (ready = r));
     const sub = await transport.subscribe({ topic, group: `raw-${randomUUID()}`, onAssigned: async () => ready() }, async (batch) => (got.push(...batch), []));
     await assigned;
-    const producer = transport.kafka.producer();
+    const producer = rawKafka(brokers).producer();
     await producer.connect();
     await producer.send({ topic, messages: [{ key: 'r1', value: 'not json {' }, { key: 'r1', value: '{"v":1,"type":"task.succeeded"}' }] });
     await producer.disconnect();
@@ -69,7 +74,7 @@ describe('KafkaTransport (Kafka only)', () => {
     });
     await assigned;
     // Another process takes partition 0 over: it initialises the same transactional id.
-    const usurper = transport.kafka.producer({ transactionalId: `${group}.${input}.0`, idempotent: true, maxInFlightRequests: 1 });
+    const usurper = rawKafka(brokers).producer({ transactionalId: `${group}.${input}.0`, idempotent: true, maxInFlightRequests: 1 });
     await usurper.connect();
     await (await usurper.transaction()).abort();
     await transport.publish([message(input, 'z', 1)]);
@@ -113,7 +118,7 @@ describe('KafkaTransport (Kafka only)', () => {
     await transport.publish([message(input, 'z', 1), message(input, 'z', 2)]);
     await expect.poll(async () => Object.fromEntries(await recorded()), { timeout: 30_000 }).toEqual({ 0: '2' });
     // Another process takes partition 0 over: the first member's next transaction is fenced.
-    const usurper = transport.kafka.producer({ transactionalId: `${group}.${input}.0`, idempotent: true, maxInFlightRequests: 1 });
+    const usurper = rawKafka(brokers).producer({ transactionalId: `${group}.${input}.0`, idempotent: true, maxInFlightRequests: 1 });
     await usurper.connect();
     await (await usurper.transaction()).abort();
     await transport.publish([message(input, 'z', 3)]);
@@ -122,7 +127,9 @@ describe('KafkaTransport (Kafka only)', () => {
     await usurper.disconnect();
     expect(Object.fromEntries(await recorded())).toEqual({ 0: '2' });
     // The group offset may trail (it is a hint), so lose it: the next member starts after the record anyway.
-    await (await transport.admin()).setOffsets({ groupId: group, topic: input, partitions: [{ partition: 0, offset: '0' }] });
+    const admin = await rawAdmin(brokers);
+    await admin.setOffsets({ groupId: group, topic: input, partitions: [{ partition: 0, offset: '0' }] });
+    await admin.disconnect();
     handled.length = 0;
     const second = await subscribe();
     await expect.poll(async () => Object.fromEntries(await recorded()), { timeout: 30_000 }).toEqual({ 0: '3' });
@@ -133,7 +140,7 @@ describe('KafkaTransport (Kafka only)', () => {
   it('reads partitions back up to their end, committed messages only', async () => {
     const topic = await createTopic(transport, 2, [{ name: 'cleanup.policy', value: 'compact' }]);
     await transport.publish(Array.from({ length: 10 }, (_, i) => message(topic, `key-${i % 3}`, i)));
-    const aborted = transport.kafka.producer({ transactionalId: `aborted-${randomUUID()}`, idempotent: true, maxInFlightRequests: 1, createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
+    const aborted = rawKafka(brokers).producer({ transactionalId: `aborted-${randomUUID()}`, idempotent: true, maxInFlightRequests: 1, createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
     await aborted.connect();
     const txn = await aborted.transaction();
     await txn.send({ topic, messages: [{ key: 'key-0', value: 'aborted' }, { key: 'key-1', value: 'aborted' }] });

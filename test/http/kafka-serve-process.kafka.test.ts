@@ -1,7 +1,7 @@
 // `lockstep serve --brokers` as its own process, against the real test broker, shows runs that separate
 // processes drive: a `lockstep orchestrator` and a `lockstep worker` (shell tasks gated by files). The run is
 // started through serve's API, its last task (on a queue no worker takes) is reported through serve's ingest
-// endpoint, and serve follows every step from the run-state topic.
+// endpoint, and serve follows every step from the history and run-state topics.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -81,7 +81,7 @@ afterAll(async () => {
 }, 60_000);
 
 describe('lockstep serve over Kafka, with a separate orchestrator and worker', () => {
-  it('starts a run, follows each step from the run-state topic, and takes a remote report through ingest', async () => {
+  it('starts a run, follows each step from the history and run-state topics, and takes a remote report through ingest', async () => {
     expect((await api('/api/health')).body).toMatchObject({ mode: 'kafka', sequences: 1 });
     const started = await api('/api/runs', { sequence: 'relay', input: { batch: 1 } });
     expect(started.status).toBe(201);

@@ -1,20 +1,24 @@
-// lockstep serve over Kafka against the real test broker: the view of every run comes from the run-state topic,
-// and start, cancel and ingest go to the events topic. Here the test plays the orchestrator: it steps a real
-// program and writes each state record the way orchestrators do.
+// lockstep serve over Kafka against the real test broker: each run's history comes from the history topic, exactly
+// as the orchestrator wrote it (with the state after each entry), its record from the run-state topic; start, cancel
+// and ingest go to the events topic. Here the test plays the orchestrator: it steps a real program and writes each
+// entry and state record the way orchestrators do.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { KafkaTransport, ensureTopics } from '../../src/adapters/kafka/index.js';
-import type { RunEvent } from '../../src/core/compile/types.js';
+import { KafkaTransport } from '../../src/adapters/kafka/index.js';
+import { MemoryRunStore } from '../../src/adapters/memory/memory-run-store.js';
+import { sha256Hex } from '../../src/core/hash.js';
 import { topicNames } from '../../src/core/protocol/envelope.js';
-import type { RunState } from '../../src/core/protocol/run-state.js';
+import { stateView } from '../../src/core/run/state-view.js';
+import { rejectedRunState } from '../../src/runtime/journals/kafka/run-state-topic.js';
 import { loadSequenceText } from '../../src/core/sequence/validate.js';
 import { createProgram } from '../../src/core/step.js';
-import type { ServeBackend } from '../../src/http/backend.js';
-import { createKafkaBackend } from '../../src/http/kafka-backend.js';
 import { createHttpServer } from '../../src/http/server.js';
-import { advance, beginRun } from '../../src/core/run/live-run.js';
-import type { LiveRun } from '../../src/core/run/live-run.js';
+import { createEmbeddedRunService } from '../../src/modes/embedded/index.js';
+import { createKafkaRunService } from '../../src/modes/kafka/index.js';
+import type { EntryUpdate, RunService } from '../../src/ports/run-service.js';
+import type { RunEvent } from '../../src/core/compile/types.js';
+import { ensureHistoryTopic, PlayedRun } from '../support/played-run.js';
 import { TOKEN, until } from './serve-harness.js';
 
 const brokers = inject('kafkaBrokers');
@@ -31,93 +35,154 @@ const sequence = loadSequenceText(DEFINITION);
 const program = createProgram(sequence);
 
 let transport: KafkaTransport;
-let backend: ServeBackend;
+let runs: RunService;
 let app: FastifyInstance;
 
-/** The state record of a live run, as an orchestrator writes it after a step. */
-function record(run: LiveRun, now: number, final?: { outcome: 'succeeded' | 'failed' | 'cancelled'; reason?: string }): RunState {
-  const snapshot = program.persist(run.snapshot);
-  return {
-    v: 1, type: 'run.state', runId: run.runId, time: new Date(now).toISOString(), sequence: 'ship', version: '1',
-    status: final?.outcome ?? 'running', ...(snapshot.context.current ? { currentTask: snapshot.context.current.taskId } : {}),
-    createdAt: run.startedAt, updatedAt: now,
-    snapshot: { value: snapshot.value, context: snapshot.context as unknown as Record<string, unknown>, status: snapshot.status },
-    timers: Object.fromEntries(run.timers), attemptStartedAt: run.attemptStartedAt, completions: [...run.completions],
-    ...(final ? { final: { outcome: final.outcome, durationMs: now - run.startedAt, failedTasks: [], ...(final.reason ? { reason: final.reason } : {}) } } : {}),
-  };
-}
-
-const writeState = (state: RunState) => transport.publish([{ topic: topics.runs, key: state.runId, value: state }]);
 const get = async (url: string) => (await app.inject({ method: 'GET', url })).json() as Record<string, any>;
+const play = (runId: string = randomUUID(), input: unknown = { order: 9 }, historyFrom = 0) => new PlayedRun(transport, prefix, program, { runId, input, historyFrom });
+const untilView = (runId: string, done: (v: Record<string, any>) => boolean, what: string) =>
+  until(async () => {
+    const v = await get(`/api/runs/${runId}`);
+    return v.run && done(v) ? v : undefined;
+  }, what, 30_000);
 
 beforeAll(async () => {
   transport = new KafkaTransport({ brokers, clientId: 'serve-test', logLevel: 'nothing' });
-  await ensureTopics(await transport.admin(), { prefix, partitions: 2, queues: ['labels'] });
-  backend = await createKafkaBackend({ brokers, topicPrefix: prefix, sequences: [{ sequence, definition: DEFINITION }] });
-  app = createHttpServer({ backend, token: TOKEN, startWaitMs: 300 });
+  await transport.ensureTopics({ prefix, partitions: 2, queues: ['labels'] });
+  await ensureHistoryTopic(brokers, prefix, 2);
+  runs = await createKafkaRunService({ brokers, prefix, sequences: [{ sequence, definition: DEFINITION }] });
+  app = createHttpServer({ runs, token: TOKEN, startWaitMs: 300 });
   await app.ready();
 }, 60_000);
 
 afterAll(async () => {
   await app?.close();
-  await backend?.close();
+  await runs?.close();
   await transport?.close();
 }, 30_000);
 
 describe('lockstep serve over Kafka', () => {
-  it('builds each run from its state records: state, derived history, live updates', async () => {
-    const updates: Array<{ type: string; node?: string }> = [];
-    const unsubscribe = backend.subscribe((u) => updates.push({ type: u.entry.type, ...(u.state ? { node: u.state.node } : {}) }));
-    const runId = randomUUID();
-    let now = Date.now();
-    const began = beginRun(program, { runId, input: { order: 9 }, at: now });
-    const run = began.run;
-    await writeState(record(run, now));
-    const step = async (event: RunEvent) => {
-      now += 25;
-      advance(run, event, now);
-      await writeState(record(run, now, run.snapshot.status === 'done' ? { outcome: run.snapshot.context.outcome! } : undefined));
-    };
-    const view = await until(async () => {
-      const v = await get(`/api/runs/${runId}`);
-      return v.state ? v : undefined;
-    }, 'the run to appear', 30_000);
+  it('shows each run as its history records tell it: exact entries, the state after each, live updates', async () => {
+    const updates: EntryUpdate[] = [];
+    const unsubscribe = runs.subscribe((u) => updates.push(u));
+    const played = play();
+    const runId = played.run.runId;
+    await played.begin();
+    const view = await untilView(runId, (v) => v.state !== null, 'the run to appear');
     expect(view.run).toMatchObject({ runId, sequence: 'ship', status: 'running', input: { order: 9 }, currentTask: 'pack' });
     expect(view.state).toMatchObject({ node: 'main.pack.running', kind: 'running' });
 
-    await step({ type: 'TASK_SUCCEEDED', taskId: 'pack', attempt: 1, result: { box: 1 } });
-    await step({ type: 'TASK_SUCCEEDED', taskId: 'label', attempt: 1 });
-    await step({ type: 'TASK_FAILED', taskId: 'send', attempt: 1, error: { message: 'courier busy' } });
-    const retrying = await until(async () => {
-      const v = await get(`/api/runs/${runId}`);
-      return v.state?.kind === 'retrying' ? v : undefined;
-    }, 'the retry', 30_000);
-    expect(retrying.state).toMatchObject({ node: 'main.send.backoff', task: 'send' });
-    await step({ type: 'TIMER_FIRED', timerId: 'retry:send:1' });
-    await step({ type: 'TASK_SUCCEEDED', taskId: 'send', attempt: 2 });
-    await step({ type: 'TASK_SUCCEEDED', taskId: 'tidy', attempt: 1 });
-    const done = await until(async () => {
-      const v = await get(`/api/runs/${runId}`);
-      return v.run.status === 'succeeded' ? v : undefined;
-    }, 'the end', 30_000);
+    await played.step({ type: 'TASK_SUCCEEDED', taskId: 'pack', attempt: 1, result: { box: 1 } });
+    await played.step({ type: 'TASK_SUCCEEDED', taskId: 'label', attempt: 1 });
+    await played.step({ type: 'TASK_FAILED', taskId: 'send', attempt: 1, error: { message: 'courier busy', code: 'BUSY' } });
+    const retrying = await untilView(runId, (v) => v.state?.kind === 'retrying', 'the retry');
+    expect(retrying.state).toMatchObject({ node: 'main.send.backoff', task: 'send', attempt: 1 });
+    await played.step({ type: 'TIMER_FIRED', timerId: 'retry:send:1' });
+    await played.step({ type: 'TASK_SUCCEEDED', taskId: 'send', attempt: 2 });
+    await played.step({ type: 'TASK_SUCCEEDED', taskId: 'tidy', attempt: 1 });
+    const done = await untilView(runId, (v) => v.run.status === 'succeeded' && v.history.length === played.entries.length, 'the end');
     unsubscribe();
     expect(done.state).toMatchObject({ node: 'succeeded', kind: 'succeeded', completed: ['pack', 'label', 'send'] });
     expect(done.history.map((e: any) => `${e.type}${e.task ? ` ${e.task}#${e.attempt}` : ''}`)).toEqual([
       'run.started', 'task.started pack#1', 'task.succeeded pack#1', 'task.started label#1', 'task.succeeded label#1',
-      'task.started send#1', 'task.failed send#1', 'task.started send#2', 'task.succeeded send#2', 'task.started tidy#1',
+      'task.started send#1', 'task.failed send#1', 'timer.fired', 'task.started send#2', 'task.succeeded send#2', 'task.started tidy#1',
       'task.succeeded tidy#1', 'run.succeeded',
     ]);
-    expect(done.history.find((e: any) => e.type === 'task.failed')).toMatchObject({
-      willRetry: true, retryInMs: 1000, error: { message: 'attempt 1 failed (run-state records keep the error only of the failure that ends a task)' },
-    });
-    expect(done.history.find((e: any) => e.type === 'task.succeeded' && e.task === 'pack')).toMatchObject({ result: { box: 1 } });
-    expect(updates.map((u) => u.type)).toContain('run.succeeded');
-    expect(updates.at(-1)).toEqual({ type: 'run.succeeded', node: 'succeeded' });
+    // The entries are the orchestrator's, field for field (without the machine event the API never shows).
+    expect(done.history).toEqual(played.entries.map(({ event: _event, ...rest }: any) => rest));
+    expect(done.history.find((e: any) => e.type === 'task.failed')).toMatchObject({ willRetry: true, retryInMs: 1000, error: { message: 'courier busy', code: 'BUSY' } });
+
+    // Each live update carries its place and the state the orchestrator wrote with the entry: after the last entry of
+    // a step, the view of the machine's own snapshot.
+    const mine = updates.filter((u) => u.entry.runId === runId);
+    expect(mine.map((u) => u.seq)).toEqual(played.entries.map((_, i) => i));
+    expect(mine.map((u) => u.state?.value)).toEqual(played.played.map((p) => p.state));
+    for (const [i, p] of played.played.entries()) if (p.last) expect(mine[i]!.state).toEqual(stateView(p.state, p.context));
 
     const listed = await get('/api/runs?sequence=ship&status=succeeded');
     expect(listed.runs.map((r: any) => r.runId)).toContain(runId);
     const plan = await get(`/api/runs/${runId}/rerun-plan?from=send`);
     expect(plan).toMatchObject({ reused: [{ taskId: 'pack' }, { taskId: 'label' }], rerun: ['send'], finally: ['tidy'] });
+  }, 60_000);
+
+  it.each<[string, RunEvent[], Record<string, unknown>]>([
+    ['failed, compensated and cleaned up with a failure', [
+      { type: 'TASK_SUCCEEDED', taskId: 'pack', attempt: 1, result: { box: 2 } },
+      { type: 'TASK_FAILED', taskId: 'label', attempt: 1, error: { message: 'no printer' } },
+      { type: 'TASK_SUCCEEDED', taskId: 'pack.compensate', attempt: 1 },
+      { type: 'TASK_FAILED', taskId: 'tidy', attempt: 1, error: { message: 'disk full' } },
+    ], { node: 'failed', failedTask: 'label', compensated: ['pack.compensate'], finallyFailed: ['tidy'] }],
+    ['cancelled, the stopped attempt reporting before its grace ran out', [
+      { type: 'CANCEL', reason: 'operator' },
+      { type: 'TASK_FAILED', taskId: 'pack', attempt: 1, error: { message: 'aborted' } },
+      { type: 'TASK_SUCCEEDED', taskId: 'tidy', attempt: 1 },
+    ], { node: 'cancelled', kind: 'cancelled', reason: 'operator', completed: [] }],
+    ['cancelled, the stopped attempt never reporting', [
+      { type: 'TASK_SUCCEEDED', taskId: 'pack', attempt: 1 },
+      { type: 'CANCEL' },
+      { type: 'TIMER_FIRED', timerId: 'stop:label:1' },
+      { type: 'TASK_SUCCEEDED', taskId: 'pack.compensate', attempt: 1 },
+      { type: 'TASK_SUCCEEDED', taskId: 'tidy', attempt: 1 },
+    ], { node: 'cancelled', reason: 'cancelled', completed: ['pack'], compensated: ['pack.compensate'] }],
+  ])('shows a run %s exactly as embedded serve shows it', async (_name, events, state) => {
+    const played = play(randomUUID(), { order: 3 });
+    await played.begin();
+    for (const event of events) await played.step(event);
+    expect(played.ended).toBe(true);
+    const runId = played.run.runId;
+    const kafka = await untilView(runId, (v) => v.run.status !== 'running' && v.history.length === played.entries.length, 'the run to end');
+
+    // The same run as an embedded store records it, served by the embedded run service.
+    const store = new MemoryRunStore();
+    await store.create(played.storeRecord(DEFINITION, sha256Hex(DEFINITION)), played.entries);
+    const embedded = await createEmbeddedRunService({ store, sequences: [{ sequence, definition: DEFINITION }] });
+    const embeddedApp = createHttpServer({ runs: embedded });
+    try {
+      const local = (await embeddedApp.inject({ method: 'GET', url: `/api/runs/${runId}` })).json() as Record<string, any>;
+      expect(kafka.history).toEqual(local.history);
+      expect(kafka.state).toEqual(local.state);
+      expect(kafka.tasks).toEqual(local.tasks);
+      expect(kafka.finally).toEqual(local.finally);
+      const same = ['runId', 'sequence', 'version', 'status', 'input', 'currentTask', 'reason', 'createdAt'];
+      const pick = (r: Record<string, unknown>) => Object.fromEntries(same.map((k) => [k, r[k]]));
+      expect(pick(kafka.run)).toEqual(pick(local.run));
+      expect(kafka.state).toMatchObject(state);
+    } finally {
+      await embeddedApp.close();
+      await embedded.close();
+    }
+  }, 60_000);
+
+  it('drops a redelivered history record, and shows a run whose first records expired from its state record', async () => {
+    const played = play();
+    await played.begin();
+    await played.step({ type: 'TASK_SUCCEEDED', taskId: 'pack', attempt: 1 });
+    // An orchestrator that took the partition over writes the last records again.
+    await played.rewrite([1, 2, 3]);
+    await played.step({ type: 'TASK_SUCCEEDED', taskId: 'label', attempt: 1 });
+    const view = await untilView(played.run.runId, (v) => v.state?.node === 'main.send.running', 'the run to reach send');
+    expect(view.history.map((e: any) => e.type)).toEqual(['run.started', 'task.started', 'task.succeeded', 'task.started', 'task.succeeded', 'task.started']);
+
+    // Retention deleted the first records of this one: what is left is shown, and the state comes from its record.
+    const cut = play(randomUUID(), { order: 9 }, 6);
+    await cut.begin();
+    await cut.step({ type: 'TASK_SUCCEEDED', taskId: 'pack', attempt: 1 });
+    await cut.step({ type: 'TASK_SUCCEEDED', taskId: 'label', attempt: 1 });
+    await cut.step({ type: 'TASK_FAILED', taskId: 'send', attempt: 1, error: { message: 'late' } });
+    const partial = await untilView(cut.run.runId, (v) => v.state?.kind === 'retrying' && v.history.length > 0, 'the cut run');
+    expect(partial.history.map((e: any) => e.type)).toEqual(['task.failed']);
+    expect(partial.state).toMatchObject({ node: 'main.send.backoff', completed: ['pack', 'label'] });
+    expect(partial.run).toMatchObject({ sequence: 'ship', status: 'running', input: { order: 9 } });
+  }, 60_000);
+
+  it('shows a run refused at start from its state record alone, without throwing', async () => {
+    const runId = randomUUID();
+    const start = { v: 1, type: 'run.start', id: randomUUID(), runId, time: new Date().toISOString(), payload: { sequence: 'nope', input: { a: 1 } } } as const;
+    await transport.publish([{ topic: topics.runs, key: runId, value: rejectedRunState(start, 'unknown sequence "nope"', Date.now()) }]);
+    const view = await untilView(runId, () => true, 'the refused run');
+    expect(view.run).toMatchObject({ runId, sequence: 'nope', status: 'failed', input: { a: 1 }, reason: 'not started: unknown sequence "nope"' });
+    expect(view.history).toEqual([]);
+    expect(view.state).toMatchObject({ node: 'rejected', kind: 'failed' });
   }, 60_000);
 
   it('publishes start, cancel and ingested completions to the events topic', async () => {
@@ -127,24 +192,23 @@ describe('lockstep serve over Kafka', () => {
     expect(start.statusCode).toBe(202);
     const runId = start.json().runId as string;
     const events = await until(async () => {
-      const admin = await transport.admin();
-      const counts = await admin.fetchTopicOffsets(topics.events);
-      const found = (await transport.readPartitions(topics.events, counts.map((c) => c.partition))).filter((m) => m.key === runId);
+      const partitions = [...(await transport.endOffsets(topics.events)).keys()];
+      const found = (await transport.readPartitions(topics.events, partitions)).filter((m) => m.key === runId);
       return found.length > 0 ? found : undefined;
     }, 'run.start on the events topic', 30_000);
     expect(JSON.parse(events[0]!.value!)).toMatchObject({ type: 'run.start', runId, payload: { sequence: 'ship', input: { order: 1 } } });
     expect((await app.inject({ method: 'POST', url: `/api/runs/${runId}/cancel`, headers: auth, payload: {} })).statusCode).toBe(404);
 
     // Once an orchestrator records the run, the server can report its remote task and cancel it.
-    const run = beginRun(program, { runId, input: { order: 1 }, at: Date.now() }).run;
-    advance(run, { type: 'TASK_SUCCEEDED', taskId: 'pack', attempt: 1 }, Date.now());
-    await writeState(record(run, Date.now()));
-    await until(async () => ((await get(`/api/runs/${runId}`)).state?.node === 'main.label.running' ? true : undefined), 'the recorded run', 30_000);
+    const played = play(runId, { order: 1 });
+    await played.begin();
+    await played.step({ type: 'TASK_SUCCEEDED', taskId: 'pack', attempt: 1 });
+    await untilView(runId, (v) => v.state?.node === 'main.label.running', 'the recorded run');
     const report = { v: 1, id: randomUUID(), runId, taskId: 'label', attempt: 1, time: new Date().toISOString(), type: 'task.succeeded', payload: { result: 'L-1' } };
     expect((await app.inject({ method: 'POST', url: '/api/ingest', headers: auth, payload: report })).statusCode).toBe(202);
     expect((await app.inject({ method: 'POST', url: `/api/runs/${runId}/cancel`, headers: auth, payload: { reason: 'stop' } })).statusCode).toBe(202);
     const sent = await until(async () => {
-      const partitions = (await (await transport.admin()).fetchTopicOffsets(topics.events)).map((c) => c.partition);
+      const partitions = [...(await transport.endOffsets(topics.events)).keys()];
       const found = (await transport.readPartitions(topics.events, partitions)).filter((m) => m.key === runId).map((m) => JSON.parse(m.value!));
       return found.length >= 3 ? found : undefined;
     }, 'the report and the cancel on the events topic', 30_000);

@@ -12,7 +12,7 @@ describe('lockstep serve: options', () => {
   it.each([
     [['--port', '70000'], 'lockstep: --port: expected an integer from 0 to 65535, got "70000" (INVALID_USAGE)'],
     [['--machines', '/no/such/dir'], 'lockstep: --machines: /no/such/dir does not exist (INVALID_USAGE)'],
-    [['--store', 'x', '--brokers', '127.0.0.1:1'], 'lockstep: --store and --brokers exclude each other: over Kafka the runs are read from the run-state topic (INVALID_USAGE)'],
+    [['--store', 'x', '--brokers', '127.0.0.1:1'], 'lockstep: --store and --brokers exclude each other: over Kafka the runs are read from the history and run-state topics (INVALID_USAGE)'],
   ])('%j exits 2 and says why', async (args, message) => {
     const r = await lockstep(['serve', ...args], { cwd: dir });
     expect(r.code).toBe(2);

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { MemoryRunStore } from '../../src/adapters/memory/memory-run-store.js';
 import { loadServedFiles } from '../../src/cli/commands/serve.js';
 import type { CliContext } from '../../src/cli/context.js';
-import { createEmbeddedBackend } from '../../src/http/embedded-backend.js';
+import { createEmbeddedRunService } from '../../src/modes/embedded/index.js';
 import { createHttpServer } from '../../src/http/server.js';
 
 /**
@@ -58,7 +58,7 @@ export interface ServeHarness {
 
 export const TOKEN = 'test-token-0123456789';
 
-/** A real embedded backend and HTTP server over temporary sequences, not yet listening. */
+/** A real embedded run service and HTTP server over temporary sequences, not yet listening. */
 export async function serveHarness(
   options: { token?: string | null; allowedHosts?: string[]; files?: Record<string, string | Buffer>; startWaitMs?: number } = {},
 ): Promise<ServeHarness> {
@@ -73,16 +73,16 @@ export async function serveHarness(
   const cli: CliContext = { out: () => {}, err: (l) => errors.push(l), exitCode: 0, env: {}, cwd: dir, isTTY: false };
   const store = new MemoryRunStore();
   const { sequences, rejected } = loadServedFiles(cli, machines);
-  const backend = await createEmbeddedBackend({ store, sequences, cwd: dir });
+  const runs = await createEmbeddedRunService({ store, sequences, cwd: dir });
   const token = options.token === null ? undefined : options.token ?? TOKEN;
-  const app = createHttpServer({ backend, rejected, ...(options.startWaitMs ? { startWaitMs: options.startWaitMs } : {}), ...(token ? { token } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) });
+  const app = createHttpServer({ runs, rejected, ...(options.startWaitMs ? { startWaitMs: options.startWaitMs } : {}), ...(token ? { token } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) });
   await app.ready();
   return {
     app, store, dir, gates, errors,
     open: (gate) => writeFileSync(join(gates, gate), ''),
     async close() {
       await app.close();
-      await backend.close();
+      await runs.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

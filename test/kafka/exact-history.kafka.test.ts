@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { partitionCounts } from '../../src/adapters/kafka/index.js';
 import { KafkaTransport } from '../../src/adapters/kafka/index.js';
 import { sha256Hex } from '../../src/core/hash.js';
 import { topicNames } from '../../src/core/protocol/envelope.js';
@@ -16,6 +15,7 @@ import type { Sequence, TaskContext } from '../../src/core/sequence/types.js';
 import { createEmbeddedRuntime, definitionText } from '../../src/modes/embedded/embedded-runtime.js';
 import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import type { KafkaOrchestrator, LockstepClient } from '../../src/modes/kafka/index.js';
+import { rawAdmin } from '../support/raw-kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
@@ -100,7 +100,7 @@ describe('exact history in Kafka mode', () => {
   /** The run's committed records on the history topic, in topic order. */
   async function historyOf(prefix: string, runId: string): Promise<HistoryRecord[]> {
     const topic = topicNames(prefix).history;
-    const partitions = (await partitionCounts(await transport.admin(), [topic])).get(topic)!;
+    const partitions = (await transport.partitionCounts([topic])).get(topic)!;
     const records = await transport.readPartitions(topic, Array.from({ length: partitions }, (_, i) => i));
     return records.filter((r) => r.key === runId).map((r) => {
       const parsed = parseHistoryRecord(r.value!);
@@ -174,10 +174,11 @@ describe('exact history in Kafka mode', () => {
     closers.push(client);
     // The orchestrator read ~1 MB at start; from now on the command topic takes 50 KB: the transaction that carries
     // t2's dispatch (with t1's 100 KB result) is refused and aborted, and its batch comes again.
-    await (await transport.admin()).alterConfigs({
+    const admin = await rawAdmin(brokers);
+    await admin.alterConfigs({
       validateOnly: false,
       resources: [{ type: 2, name: topicNames(prefix).commands('q'), configEntries: [{ name: 'max.message.bytes', value: '50000' }] }],
-    });
+    }).finally(() => admin.disconnect());
     const runId = `run-${randomUUID()}`;
     await client.start('big', { runId });
     const final = await client.wait(runId, { timeoutMs: 60_000 });

@@ -2,7 +2,7 @@
 // and why, and a run whose entry does not fit even so fails with that reason. Against the real broker.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureTopics, KafkaTransport } from '../../src/adapters/kafka/index.js';
+import { KafkaTransport } from '../../src/adapters/kafka/index.js';
 import { sha256Hex } from '../../src/core/hash.js';
 import { topicNames } from '../../src/core/protocol/envelope.js';
 import type { HistoryRecord } from '../../src/core/protocol/history-record.js';
@@ -11,6 +11,7 @@ import { sequence } from '../../src/core/sequence/builder.js';
 import { definitionText } from '../../src/modes/embedded/embedded-runtime.js';
 import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import type { KafkaOrchestrator, LockstepClient } from '../../src/modes/kafka/index.js';
+import { rawAdmin } from '../support/raw-kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
@@ -30,11 +31,11 @@ describe('history records over the history topic\'s limit', () => {
   /** One partition; the history topic takes 64 KiB, the others the broker's ~1 MB. */
   async function deployment(blob: number): Promise<{ prefix: string; orchestrator: KafkaOrchestrator; client: LockstepClient; calls: string[] }> {
     const prefix = `hl-${randomUUID().slice(0, 8)}`;
-    const admin = await transport.admin();
-    await ensureTopics(admin, { prefix, partitions: 1, queues: ['q'] });
+    await transport.ensureTopics({ prefix, partitions: 1, queues: ['q'] });
+    const admin = await rawAdmin(brokers);
     await admin.alterConfigs({
       validateOnly: false, resources: [{ type: 2, name: topicNames(prefix).history, configEntries: [{ name: 'max.message.bytes', value: '65536' }] }],
-    });
+    }).finally(() => admin.disconnect());
     const registry = new ProgramRegistry();
     registry.register(two, { definition: definitionText(two), hash: sha256Hex(definitionText(two)) });
     const orchestrator = await startKafkaOrchestrator({ ...base, prefix, registry });
@@ -93,9 +94,10 @@ describe('history records over the history topic\'s limit', () => {
     // t1's entry (~50 KB) fits the limit the orchestrator read; not the one the broker holds by then.
     const d = await deployment(25_000);
     // The orchestrator read 64 KiB at start; from now on the history topic takes 20 KB.
-    await (await transport.admin()).alterConfigs({
+    const admin = await rawAdmin(brokers);
+    await admin.alterConfigs({
       validateOnly: false, resources: [{ type: 2, name: topicNames(d.prefix).history, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }],
-    });
+    }).finally(() => admin.disconnect());
     const runId = await d.client.start('two');
     const final = await d.client.wait(runId, { timeoutMs: 60_000 });
     expect(final.status).toBe('failed');

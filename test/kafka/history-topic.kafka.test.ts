@@ -9,6 +9,7 @@ import { sequence } from '../../src/core/sequence/builder.js';
 import { definitionText } from '../../src/modes/embedded/embedded-runtime.js';
 import { startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import { lockstep } from '../support/cli.js';
+import { rawAdmin } from '../support/raw-kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
@@ -22,13 +23,8 @@ describe('the history topic', () => {
     await transport.close();
   });
 
-  const configOf = async (topic: string) => {
-    const described = await (await transport.admin()).describeConfigs({
-      includeSynonyms: false, resources: [{ type: 2, name: topic, configNames: ['cleanup.policy', 'retention.ms'] }],
-    });
-    return Object.fromEntries(described.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]));
-  };
-  const partitionsOf = async (topic: string) => (await (await transport.admin()).fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.length;
+  const configOf = async (topic: string) => Object.fromEntries(await transport.topicConfig(topic, ['cleanup.policy', 'retention.ms']));
+  const partitionsOf = async (topic: string) => (await transport.partitionCounts([topic])).get(topic);
 
   it('lockstep topics create --history-retention sets how long entries are kept', async () => {
     const prefix = `ht-${randomUUID().slice(0, 8)}`;
@@ -53,14 +49,14 @@ describe('the history topic', () => {
   it('an orchestrator on topics made before history was kept creates the history topic alone, like the events topic', async () => {
     const prefix = `ht-${randomUUID().slice(0, 8)}`;
     const names = topicNames(prefix);
-    const admin = await transport.admin();
+    const admin = await rawAdmin(brokers);
     // The layout of an older lockstep: no history topic, and 3 partitions.
     await admin.createTopics({
       waitForLeaders: true,
       topics: [names.events, names.runs, names.deadLetter, names.commands('default')].map((topic) => ({
         topic, numPartitions: 3, replicationFactor: 1, ...(topic === names.runs ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
       })),
-    });
+    }).finally(() => admin.disconnect());
     const s = sequence('one').then('a', async () => 'a').build();
     const registry = new ProgramRegistry();
     registry.register(s, { definition: definitionText(s), hash: sha256Hex(definitionText(s)) });

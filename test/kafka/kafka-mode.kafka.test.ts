@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { sequence } from '../../src/core/sequence/builder.js';
 import type { Sequence } from '../../src/core/sequence/types.js';
-import { ensureTopics, KafkaTransport } from '../../src/adapters/kafka/index.js';
+import { KafkaTransport } from '../../src/adapters/kafka/index.js';
 import { createLockstepClient, createWorker, emitTaskEvent, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
 import { ProgramRegistry } from '../../src/core/run/registry.js';
@@ -153,23 +153,19 @@ describe('Kafka mode', () => {
   it('creates topics with an explicit partition count and refuses mismatched ones', async () => {
     const transport = new KafkaTransport(base);
     try {
-      const admin = await transport.admin();
       const p = `topics-${randomUUID().slice(0, 8)}`;
-      const report = await ensureTopics(admin, { prefix: p, partitions: 3, queues: ['x'] });
+      const report = await transport.ensureTopics({ prefix: p, partitions: 3, queues: ['x'] });
       expect(report.created.sort()).toEqual([`${p}.commands.default`, `${p}.commands.x`, `${p}.dead-letter`, `${p}.definitions`, `${p}.events`, `${p}.history`, `${p}.runs`]);
       expect(report.partitions).toBe(3);
-      const config = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `${p}.runs`, configNames: ['cleanup.policy'] }] });
-      expect(config.resources[0]!.configEntries[0]!.configValue).toBe('compact');
+      expect((await transport.topicConfig(`${p}.runs`, ['cleanup.policy'])).get('cleanup.policy')).toBe('compact');
       // The history topic: deleted by age (7 days unless told otherwise), with the events topic's partitions.
-      const history = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `${p}.history`, configNames: ['cleanup.policy', 'retention.ms'] }] });
-      expect(Object.fromEntries(history.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]))).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3600_000) });
-      expect((await admin.fetchTopicMetadata({ topics: [`${p}.history`] })).topics[0]!.partitions).toHaveLength(3);
+      expect(Object.fromEntries(await transport.topicConfig(`${p}.history`, ['cleanup.policy', 'retention.ms']))).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3600_000) });
+      expect((await transport.partitionCounts([`${p}.history`])).get(`${p}.history`)).toBe(3);
       // Definitions are few and read whole: one partition, compacted, with room for a 2 MiB definition's record.
-      const definitions = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `${p}.definitions`, configNames: ['cleanup.policy', 'max.message.bytes'] }] });
-      expect(Object.fromEntries(definitions.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]))).toEqual({ 'cleanup.policy': 'compact', 'max.message.bytes': String(8 * 1_048_576) });
-      expect((await admin.fetchTopicMetadata({ topics: [`${p}.definitions`] })).topics[0]!.partitions).toHaveLength(1);
-      expect((await ensureTopics(admin, { prefix: p, partitions: 3 })).created).toEqual([]);
-      await expect(ensureTopics(admin, { prefix: p, partitions: 0 })).rejects.toThrow(/partitions/);
+      expect(Object.fromEntries(await transport.topicConfig(`${p}.definitions`, ['cleanup.policy', 'max.message.bytes']))).toEqual({ 'cleanup.policy': 'compact', 'max.message.bytes': String(8 * 1_048_576) });
+      expect((await transport.partitionCounts([`${p}.definitions`])).get(`${p}.definitions`)).toBe(1);
+      expect((await transport.ensureTopics({ prefix: p, partitions: 3 })).created).toEqual([]);
+      await expect(transport.ensureTopics({ prefix: p, partitions: 0 })).rejects.toThrow(/partitions/);
     } finally {
       await transport.close();
     }

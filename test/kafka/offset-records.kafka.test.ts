@@ -15,6 +15,7 @@ import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/m
 import { sha256Hex } from '../../src/core/hash.js';
 import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { latestStates } from '../../src/runtime/journals/kafka/run-state-topic.js';
+import { rawAdmin } from '../support/raw-kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
@@ -30,10 +31,11 @@ describe('partition.offset records', () => {
 
   beforeAll(async () => {
     transport = new KafkaTransport({ ...base, clientId: 'offset-records' });
-    admin = await transport.admin();
+    admin = await rawAdmin(brokers);
   });
   afterAll(async () => {
     for (const c of closers.reverse()) await c.close().catch(() => {});
+    await admin?.disconnect();
     await transport?.close();
   });
 

@@ -16,6 +16,7 @@ import { createLockstepClient, createShellWorker, loadSequences, startKafkaOrche
 import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
 import { kafkaExecutor } from '../../src/modes/kafka/worker-executors.js';
 import type { DispatchedTask } from '../../src/runtime/worker.js';
+import { rawAdmin } from '../support/raw-kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
@@ -122,12 +123,13 @@ describe('pinned definitions in Kafka mode', () => {
     const names = topicNames(older);
     const transport = new KafkaTransport(base);
     try {
-      const admin = await transport.admin();
-      await admin.createTopics({ waitForLeaders: true, topics: [names.events, names.runs, names.deadLetter, names.commands('default')].map((topic) => ({ topic, numPartitions: 2 })) });
+      const admin = await rawAdmin(brokers);
+      await admin.createTopics({ waitForLeaders: true, topics: [names.events, names.runs, names.deadLetter, names.commands('default')].map((topic) => ({ topic, numPartitions: 2 })) })
+        .finally(() => admin.disconnect());
       const orchestrator = track(await startKafkaOrchestrator({ ...base, prefix: older, registry: loadSequences(dir) }));
       // Older layouts lack the history topic too: those two are the only topics an orchestrator creates.
       expect(orchestrator.topics.created).toEqual([names.history, names.definitions]);
-      expect((await admin.fetchTopicMetadata({ topics: [names.definitions] })).topics[0]!.partitions).toHaveLength(1);
+      expect((await transport.partitionCounts([names.definitions])).get(names.definitions)).toBe(1);
       expect((await transport.readPartitions(names.definitions, [0])).map((r) => r.key)).toEqual([sha256Hex(edited)]);
     } finally {
       await transport.close();

@@ -15,6 +15,7 @@ import type { KafkaOrchestrator, LockstepClient } from '../../src/modes/kafka/in
 import { sha256Hex } from '../../src/core/hash.js';
 import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { lockstep } from '../support/cli.js';
+import { rawAdmin } from '../support/raw-kafka.js';
 
 const { Kafka, Partitioners, logLevel } = kafkajs;
 const brokers = inject('kafkaBrokers');
@@ -83,8 +84,9 @@ async function plainWorker(prefix: string, result: (d: Dispatch) => unknown) {
 }
 
 /** Creates a prefix's topics, one partition each (so every run shares it), with `config` per topic suffix. */
-async function createTopics(admin: Awaited<ReturnType<KafkaTransport['admin']>>, prefix: string, config: Partial<Record<'events' | 'runs' | 'dead-letter' | 'commands.q', number>> = {}) {
+async function createTopics(prefix: string, config: Partial<Record<'events' | 'runs' | 'dead-letter' | 'commands.q', number>> = {}) {
   const suffixes = ['events', 'runs', 'dead-letter', 'commands.q', 'commands.default'] as const;
+  const admin = await rawAdmin(brokers);
   await admin.createTopics({
     waitForLeaders: true,
     topics: suffixes.map((s) => {
@@ -92,7 +94,7 @@ async function createTopics(admin: Awaited<ReturnType<KafkaTransport['admin']>>,
       const entries = [...(s === 'runs' ? [{ name: 'cleanup.policy', value: 'compact' }] : []), ...(bytes ? [{ name: 'max.message.bytes', value: String(bytes) }] : [])];
       return { topic: `${prefix}.${s}`, numPartitions: 1, replicationFactor: 1, configEntries: entries };
     }),
-  });
+  }).finally(() => admin.disconnect());
 }
 
 async function deadLetters(transport: KafkaTransport, prefix: string): Promise<DeadLetter[]> {
@@ -112,8 +114,8 @@ describe('no message wedges a partition', () => {
     await transport.close();
   });
 
-  async function deployment(prefix: string, answer: (d: Dispatch) => unknown, config?: Parameters<typeof createTopics>[2]) {
-    await createTopics(await transport.admin(), prefix, config);
+  async function deployment(prefix: string, answer: (d: Dispatch) => unknown, config?: Parameters<typeof createTopics>[1]) {
+    await createTopics(prefix, config);
     const orchestrator = await startKafkaOrchestrator({ ...base, prefix, registry });
     closers.push(orchestrator);
     const worker = await plainWorker(prefix, answer);
@@ -227,10 +229,11 @@ describe('no message wedges a partition', () => {
     const prefix = `rl-${randomUUID().slice(0, 8)}`;
     const d = await deployment(prefix, (task) => (task.taskId === 't1' ? { blob: 'z'.repeat(100_000) } : { ok: task.taskId }));
     // The orchestrator read ~1 MB at start; from now on the command topic takes 50 KB.
-    await (await transport.admin()).alterConfigs({
+    const admin = await rawAdmin(brokers);
+    await admin.alterConfigs({
       validateOnly: false,
       resources: [{ type: 2, name: topicNames(prefix).commands('q'), configEntries: [{ name: 'max.message.bytes', value: '50000' }] }],
-    });
+    }).finally(() => admin.disconnect());
     const runId = await d.client.start('big');
     const final = await d.client.wait(runId, { timeoutMs: 60_000 });
     expect(final.status).toBe('failed');
@@ -242,7 +245,7 @@ describe('no message wedges a partition', () => {
 
   it('a worker whose outcome is over the events topic\'s limit reports the attempt as failed instead of retrying the publish forever', async () => {
     const prefix = `rl-${randomUUID().slice(0, 8)}`;
-    await createTopics(await transport.admin(), prefix);
+    await createTopics(prefix);
     const orchestrator = await startKafkaOrchestrator({ ...base, prefix, registry });
     closers.push(orchestrator);
     const worker = await createWorker({ ...base, prefix, queue: 'q', handlers: { one: () => 'x'.repeat(1_200_000), two: () => 'two' } });
@@ -257,7 +260,7 @@ describe('no message wedges a partition', () => {
 
   it('run-state records that cannot be restored are dead-lettered with the reason and counted', async () => {
     const prefix = `rl-${randomUUID().slice(0, 8)}`;
-    await createTopics(await transport.admin(), prefix);
+    await createTopics(prefix);
     const producer = await plainProducer();
     const now = Date.now();
     const unknown = {

@@ -51,7 +51,7 @@ const NAMES: Record<number, KafkaLogLevel> = { [logLevel.ERROR]: 'error', [logLe
 /** Splits a broker list ("a:9092,b:9092") into an array. */
 export function brokerList(brokers: string | readonly string[]): string[] {
   const list = (typeof brokers === 'string' ? brokers.split(',') : [...brokers]).map((b) => b.trim()).filter((b) => b !== '');
-  if (list.length === 0) throw new LockstepError(ErrorCode.invalidUsage, 'no Kafka brokers given (use --brokers or KAFKA_BROKERS)');
+  if (list.length === 0) throw new LockstepError(ErrorCode.invalidUsage, 'no Kafka brokers given');
   return list;
 }
 
@@ -162,9 +162,11 @@ export async function retryRetriable<T>(request: () => Promise<T>, backoffMs: re
 
 /**
  * Wraps a client failure in lockstep's taxonomy: records the broker refused for good are `RECORD_TOO_LARGE` or
- * `RECORD_REJECTED` (not retriable), anything else `TRANSPORT_UNAVAILABLE` (retriable).
+ * `RECORD_REJECTED` (not retriable), anything else `TRANSPORT_UNAVAILABLE` (retriable). A lockstep error stays as it is.
  */
 export function transportError(what: string, error: unknown): LockstepError {
+  // Already in lockstep's words (a bad layout, an answer the reader gave): passed on as it is.
+  if (error instanceof LockstepError) return error;
   const message = `${what}: ${(error as Error)?.message ?? String(error)}`;
   const types = kafkaErrorTypes(error);
   if (types.some((t) => TOO_LARGE.has(t))) return new LockstepError(ErrorCode.recordTooLarge, message, { retriable: false, cause: error });

@@ -5,8 +5,18 @@ import { CHUNK_BYTES, topicMessageChunks } from './encoding.js';
 import { ExactlyOnceSubscription } from './exactly-once-subscription.js';
 import type { KafkaConnectionOptions } from './kafka-client.js';
 import { createKafka, isRecordRejection, producerConfig, transportError } from './kafka-client.js';
-import { readPartitions } from './partition-reader.js';
-import { partitionCounts, recordLimits } from './topic-admin.js';
+import { endOffsets, readPartitions, tailPartitions } from './partition-reader.js';
+import type { StartOffsets } from './partition-reader.js';
+import { ensureDefinitionsTopic, ensureHistoryTopic, ensureTopics, partitionCounts, recordLimits, topicConfig } from './topic-admin.js';
+import type { TopicLayout, TopicReport } from './topic-admin.js';
+
+/** Options of {@link KafkaTransport.tailPartitions}. */
+export interface TailOptions {
+  /** Where to start in each partition. @default each partition's current end */
+  readonly from?: StartOffsets;
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
 
 /** Options of {@link KafkaTransport}. */
 export interface KafkaTransportOptions extends KafkaConnectionOptions {
@@ -29,10 +39,13 @@ interface Pending {
  * Subscriptions are consumer groups: `exactly-once` ones commit the handler's messages and the batch's offsets in
  * one fenced transaction per partition batch, `at-least-once` ones publish, then commit, and let a handler hold a
  * message's acknowledgement back (`defer`).
+ *
+ * The Kafka client stays inside: callers get lockstep's operations on topics (create them, count partitions, read
+ * or follow partitions, end offsets), never the client or its admin.
  */
 export class KafkaTransport implements DurableLog {
-  readonly kafka: Kafka;
-  readonly #o: KafkaTransportOptions;
+  readonly #kafka: Kafka;
+  readonly #options: KafkaTransportOptions;
   readonly #subscriptions = new Set<ExactlyOnceSubscription | AtLeastOnceSubscription>();
   #producer: Promise<Producer> | undefined;
   #admin: Promise<Admin> | undefined;
@@ -43,23 +56,24 @@ export class KafkaTransport implements DurableLog {
   #chunkBytes = CHUNK_BYTES;
 
   constructor(options: KafkaTransportOptions) {
-    this.#o = options;
-    this.kafka = createKafka(options);
+    this.#options = options;
+    this.#kafka = createKafka(options);
   }
 
-  /** The shared admin client (connected on first use). */
-  admin(): Promise<Admin> {
+  /** The shared admin client (connected on first use). A failed connection is tried again on the next call. */
+  #adminReady(): Promise<Admin> {
     this.#admin ??= (async () => {
-      const admin = this.kafka.admin();
+      const admin = this.#kafka.admin();
       await admin.connect();
       return admin;
     })();
+    this.#admin.catch(() => (this.#admin = undefined));
     return this.#admin;
   }
 
   #producerReady(): Promise<Producer> {
     this.#producer ??= (async () => {
-      const producer = this.kafka.producer(producerConfig());
+      const producer = this.#kafka.producer(producerConfig());
       await producer.connect();
       return producer;
     })();
@@ -107,12 +121,12 @@ export class KafkaTransport implements DurableLog {
   }
 
   async subscribe(options: DurableSubscribeOptions, handler: BatchHandler): Promise<Subscription> {
-    const admin = await this.admin();
+    const admin = await this.#adminReady();
     const partitions = (await partitionCounts(admin, [options.topic]).catch(() => new Map<string, number>())).get(options.topic) ?? 1;
     const deps = {
-      kafka: this.kafka, admin: () => this.admin(), options, handler, partitions, publish: (m: readonly TopicMessage[]) => this.publish(m),
+      kafka: this.#kafka, admin: () => this.#adminReady(), options, handler, partitions, publish: (m: readonly TopicMessage[]) => this.publish(m),
       chunkBytes: () => this.#chunkBytes,
-      log: this.#o.onLog ?? (() => {}), redeliveryDelayMs: this.#o.redeliveryDelayMs ?? 200,
+      log: this.#options.onLog ?? (() => {}), redeliveryDelayMs: this.#options.redeliveryDelayMs ?? 200,
     };
     const subscription = options.delivery === 'at-least-once' ? new AtLeastOnceSubscription(deps) : new ExactlyOnceSubscription(deps);
     try {
@@ -131,14 +145,90 @@ export class KafkaTransport implements DurableLog {
   }
 
   async readPartitions(topic: string, partitions: readonly number[]): Promise<StoredMessage[]> {
-    return readPartitions(this.kafka, await this.admin(), topic, partitions);
+    return readPartitions(this.#kafka, await this.#connected(`read ${topic}`), topic, partitions);
+  }
+
+  /**
+   * Follows partitions of a topic from `options.from` (else their current end) and calls `onMessage` with each new
+   * committed message, until it returns true (resolves true) or the signal aborts or the time runs out (false).
+   */
+  async tailPartitions(topic: string, partitions: readonly number[], onMessage: (message: StoredMessage) => boolean, options: TailOptions = {}): Promise<boolean> {
+    const admin = await this.#connected(`follow ${topic}`);
+    try {
+      return await tailPartitions(this.#kafka, admin, topic, partitions, onMessage, options);
+    } catch (error) {
+      throw transportError(`cannot follow ${topic}`, error);
+    }
+  }
+
+  /** The first (`low`) and next-to-be-written (`high`) offsets of each partition of a topic. */
+  async endOffsets(topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
+    const admin = await this.#connected(`read the offsets of ${topic}`);
+    return endOffsets(admin, topic).catch((error: unknown) => {
+      throw transportError(`cannot read the offsets of ${topic}`, error);
+    });
+  }
+
+  /** Partition counts of the topics that exist among `topics`; a missing topic has no entry. */
+  async partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
+    const admin = await this.#connected(`read the partitions of ${topics.join(', ')}`);
+    try {
+      const existing = new Set(await admin.listTopics());
+      const present = topics.filter((t) => existing.has(t));
+      return present.length === 0 ? new Map() : await partitionCounts(admin, present);
+    } catch (error) {
+      throw transportError(`cannot read the partitions of ${topics.join(', ')}`, error);
+    }
+  }
+
+  /** Creates the topics of a layout that do not exist yet; see {@link ensureTopics}. */
+  async ensureTopics(layout: TopicLayout): Promise<TopicReport> {
+    const admin = await this.#connected('create topics');
+    return ensureTopics(admin, layout).catch((error: unknown) => {
+      throw transportError('cannot create topics', error);
+    });
+  }
+
+  /**
+   * Creates the history topic when it is missing, with the events topic's partition count, and says whether it did;
+   * see {@link ensureHistoryTopic}.
+   */
+  async ensureHistoryTopic(options: { readonly prefix?: string; readonly retentionMs?: number; readonly replicationFactor?: number }): Promise<boolean> {
+    const admin = await this.#connected('create the history topic');
+    return ensureHistoryTopic(admin, options).catch((error: unknown) => {
+      throw transportError('cannot create the history topic', error);
+    });
+  }
+
+  /** Creates the definitions topic when it is missing, and says whether it did; see {@link ensureDefinitionsTopic}. */
+  async ensureDefinitionsTopic(prefix?: string, replicationFactor?: number): Promise<boolean> {
+    const admin = await this.#connected('create the definitions topic');
+    return ensureDefinitionsTopic(admin, prefix, replicationFactor).catch((error: unknown) => {
+      throw transportError('cannot create the definitions topic', error);
+    });
+  }
+
+  /** Settings of a topic by name (`retention.ms`, say), as the broker reports them; names it does not know are left out. */
+  async topicConfig(topic: string, names: readonly string[]): Promise<Map<string, string>> {
+    const admin = await this.#connected(`describe ${topic}`);
+    return topicConfig(admin, topic, names).catch((error: unknown) => {
+      throw transportError(`cannot describe ${topic}`, error);
+    });
   }
 
   /** Each topic's `max.message.bytes` (the broker's `message.max.bytes` if it has none) less a batch's framing. */
   async recordLimits(topics: readonly string[]): Promise<ReadonlyMap<string, number>> {
-    const limits = await recordLimits(await this.admin(), topics);
+    const limits = await recordLimits(await this.#adminReady(), topics);
     for (const bytes of limits.values()) this.#chunkBytes = Math.min(this.#chunkBytes, bytes);
     return limits;
+  }
+
+  /** The admin client, or a retriable `TRANSPORT_UNAVAILABLE` naming the brokers when they cannot be reached. */
+  async #connected(purpose: string): Promise<Admin> {
+    if (this.#closed) throw transportError(`cannot ${purpose}`, new Error('the Kafka transport is closed'));
+    return this.#adminReady().catch((error: unknown) => {
+      throw transportError(`cannot reach Kafka at ${String(this.#options.brokers)} to ${purpose}`, error);
+    });
   }
 
   async close(): Promise<void> {

@@ -152,6 +152,12 @@ export async function partitionCounts(admin: Admin, topics: readonly string[]): 
   return new Map(meta.map((t) => [t.name, t.partitions.length]));
 }
 
+/** Settings of a topic by name, as the broker reports them (its own default included); unknown names are left out. */
+export async function topicConfig(admin: Admin, topic: string, names: readonly string[]): Promise<Map<string, string>> {
+  const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: CONFIG_TOPIC, name: topic, configNames: [...names] }] });
+  return new Map((described.resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]));
+}
+
 /** Kafka's own default of `message.max.bytes`, when the broker does not say. */
 const BROKER_DEFAULT_MAX_BYTES = 1_048_588;
 /**

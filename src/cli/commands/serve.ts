@@ -5,14 +5,15 @@ import { DefinitionError, ErrorCode, LockstepError } from '../../core/errors.js'
 import { formatProblems } from '../../core/sequence/problems.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import { TOKEN_ENV } from '../../http/auth.js';
-import type { ServeBackend } from '../../http/backend.js';
-import { createEmbeddedBackend } from '../../http/embedded-backend.js';
-import { createKafkaBackend } from '../../http/kafka-backend.js';
 import type { RejectedDefinition } from '../../http/sequence-routes.js';
 import { createHttpServer } from '../../http/server.js';
 import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import type { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
+import { createEmbeddedRunService } from '../../modes/embedded/index.js';
+import { createKafkaRunService } from '../../modes/kafka/index.js';
+import type { RunService } from '../../ports/run-service.js';
+import { kafkaOptions, prefixHelp } from '../kafka-options.js';
 import { openStore } from '../store.js';
 
 interface ServeOptions {
@@ -81,33 +82,34 @@ export function registerServe(program: Command, cli: CliContext): void {
     .option('--machines <dir>', 'directory (or file) of sequences to serve', 'machines')
     .option('--store <path>', 'run store location in embedded mode (default: .lockstep/ or LOCKSTEP_STORE)')
     .option('--brokers <list>', 'Kafka bootstrap servers (host:port,...): watch runs driven by separate orchestrators')
-    .option('--prefix <prefix>', 'Kafka topic prefix (default: LOCKSTEP_TOPIC_PREFIX or lockstep)')
+    .option('--prefix <prefix>', `Kafka ${prefixHelp}`)
     .action(async (opts: ServeOptions) => {
       const port = parsePort(opts.port);
       if (opts.brokers && opts.store) {
-        throw new LockstepError(ErrorCode.invalidUsage, '--store and --brokers exclude each other: over Kafka the runs are read from the run-state topic');
+        throw new LockstepError(ErrorCode.invalidUsage, '--store and --brokers exclude each other: over Kafka the runs are read from the history and run-state topics');
       }
       const machines = resolve(cli.cwd, opts.machines ?? 'machines');
       const { sequences, rejected } = loadServedFiles(cli, machines);
-      const backend: ServeBackend = opts.brokers
-        ? await createKafkaBackend({ brokers: opts.brokers, sequences, topicPrefix: opts.prefix ?? (cli.env.LOCKSTEP_TOPIC_PREFIX || 'lockstep'), onLog: cli.err })
-        : await createEmbeddedBackend({ store: await openStore(cli, opts.store), sequences, cwd: cli.cwd });
+      // --brokers chooses Kafka mode (a broker in the environment alone does not: serve is embedded unless told).
+      const runs: RunService = opts.brokers
+        ? await createKafkaRunService({ ...kafkaOptions(cli, opts), sequences, onLog: cli.err })
+        : await createEmbeddedRunService({ store: await openStore(cli, opts.store), sequences, cwd: cli.cwd });
       const token = cli.env[TOKEN_ENV] || undefined;
       const loopbackHosts = ['localhost', '127.0.0.1', '[::1]', opts.host.includes(':') ? `[${opts.host}]` : opts.host];
-      const app = createHttpServer({ backend, rejected, ...(token ? { token } : {}), ...(isLoopback(opts.host) ? { allowedHosts: [...new Set(loopbackHosts)] } : {}) });
+      const app = createHttpServer({ runs, rejected, ...(token ? { token } : {}), ...(isLoopback(opts.host) ? { allowedHosts: [...new Set(loopbackHosts)] } : {}) });
       try {
         await app.listen({ port, host: opts.host });
       } catch (error) {
-        await backend.close();
+        await runs.close();
         throw new LockstepError(ErrorCode.invalidUsage, `cannot listen on ${opts.host}:${port}: ${(error as Error).message}`);
       }
       const address = app.server.address();
       const bound = typeof address === 'object' && address ? address.port : port;
       const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-      cli.out(`lockstep serve: listening on http://${host}:${bound} (${backend.mode} mode, ${sequences.length} sequence${sequences.length === 1 ? '' : 's'} from ${machines}${rejected.length > 0 ? `; ${rejected.length} invalid file${rejected.length === 1 ? '' : 's'} skipped` : ''})`);
+      cli.out(`lockstep serve: listening on http://${host}:${bound} (${runs.mode} mode, ${sequences.length} sequence${sequences.length === 1 ? '' : 's'} from ${machines}${rejected.length > 0 ? `; ${rejected.length} invalid file${rejected.length === 1 ? '' : 's'} skipped` : ''})`);
       if (!token) cli.err(`lockstep serve: ${TOKEN_ENV} is not set, so starting, cancelling and rerunning runs is refused; set it to a secret to allow them`);
       if (!isLoopback(opts.host)) cli.err(`lockstep serve: bound to ${opts.host}: anyone who can reach it can read runs and their inputs`);
-      // Stops on SIGINT/SIGTERM, or when the backend can no longer drive runs (a store that cannot be written).
+      // Stops on SIGINT/SIGTERM, or when the mode can no longer drive runs (a store that cannot be written).
       const failure = await new Promise<{ error: unknown } | undefined>((done) => {
         const stop = () => {
           process.removeListener('SIGINT', stop);
@@ -116,7 +118,7 @@ export function registerServe(program: Command, cli: CliContext): void {
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
-        void backend.whenFailed?.().then((error) => {
+        void runs.whenFailed?.().then((error) => {
           process.removeListener('SIGINT', stop);
           process.removeListener('SIGTERM', stop);
           done({ error });
@@ -124,7 +126,7 @@ export function registerServe(program: Command, cli: CliContext): void {
       });
       cli.out(failure ? 'lockstep serve: runs can no longer be recorded, shutting down' : 'lockstep serve: shutting down');
       await app.close();
-      await backend.close();
+      await runs.close();
       if (failure) throw failure.error;
       cli.exitCode = ExitCode.ok;
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ensureTopics, KafkaTransport, loadSequences, queuesOf } from '../../modes/kafka/index.js';
+import { KafkaTransport, loadSequences, queuesOf } from '../../modes/kafka/index.js';
 import { topicNames } from '../../core/protocol/envelope.js';
 import type { CliContext } from '../context.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
@@ -29,11 +29,11 @@ export function registerTopics(program: Command, cli: CliContext): void {
       const sequences = sequencesPath(opts, false);
       const queues = [...(opts.queues?.split(',').map((q) => q.trim()).filter(Boolean) ?? []), ...(sequences ? queuesOf(loadSequences(sequences)) : [])];
       const connection = kafkaOptions(cli, opts);
-      const transport = new KafkaTransport({ ...connection, brokers: connection.brokers!, clientId: 'lockstep-topics' });
+      const transport = new KafkaTransport({ ...connection, clientId: 'lockstep-topics' });
       try {
         const rf = positiveInt('--replication-factor', opts.replicationFactor);
-        const layout = { prefix: connection.prefix!, partitions, queues, ...(rf ? { replicationFactor: rf } : {}), ...(historyRetentionMs ? { historyRetentionMs } : {}) };
-        const report = await ensureTopics(await transport.admin(), layout);
+        const layout = { prefix: connection.prefix, partitions, queues, ...(rf ? { replicationFactor: rf } : {}), ...(historyRetentionMs ? { historyRetentionMs } : {}) };
+        const report = await transport.ensureTopics(layout);
         const definitions = topicNames(connection.prefix).definitions;
         for (const t of report.created) cli.out(`created ${t} (${t === definitions ? 1 : partitions} partition${t === definitions ? '' : 's'})`);
         for (const t of report.existing) cli.out(`exists  ${t}`);

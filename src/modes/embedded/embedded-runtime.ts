@@ -3,8 +3,6 @@ import { MemoryRunStore } from '../../adapters/memory/memory-run-store.js';
 import { MemoryTransport } from '../../adapters/memory/memory-transport.js';
 import { stopOrphanedAttempts, trackAttemptProcesses } from '../../adapters/process/orphaned-attempts.js';
 import type { OrphanNotice } from '../../adapters/process/orphaned-attempts.js';
-
-export { trackAttemptProcesses };
 import type { StateValue } from '../../core/graph/model.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
 import type { Sequence, TaskHandler } from '../../core/sequence/types.js';

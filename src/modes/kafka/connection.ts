@@ -1,21 +1,56 @@
 import { existsSync } from 'node:fs';
+import type { KafkaConnectionOptions, KafkaLogLevel } from '../../adapters/kafka/index.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
-import type { KafkaConnectionOptions } from '../../adapters/kafka/index.js';
 import { ProgramRegistry } from '../../core/run/registry.js';
 import { sequenceQueues } from '../../core/sequence/queues.js';
 import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
+
+/** The environment variables Kafka mode reads, and only {@link resolveKafka} reads them. */
+export const KAFKA_ENV = {
+  brokers: 'KAFKA_BROKERS',
+  prefix: 'LOCKSTEP_TOPIC_PREFIX',
+  logLevel: 'LOCKSTEP_KAFKA_LOG_LEVEL',
+} as const;
+
+/** The topic prefix when none is given or set. */
+export const DEFAULT_PREFIX = 'lockstep';
 
 /** Where lockstep's Kafka processes connect and which topics they use. */
 export interface KafkaModeOptions extends Omit<KafkaConnectionOptions, 'brokers'> {
   /** Bootstrap brokers. @default the KAFKA_BROKERS environment variable */
   readonly brokers?: string | readonly string[];
-  /** Topic prefix. @default 'lockstep' */
+  /** Topic prefix. @default the LOCKSTEP_TOPIC_PREFIX environment variable, else 'lockstep' */
   readonly prefix?: string;
 }
 
-/** The broker list: given, else KAFKA_BROKERS. */
-export function resolveBrokers(brokers: string | readonly string[] | undefined, env: NodeJS.ProcessEnv = process.env): string | readonly string[] {
-  return brokers ?? env.KAFKA_BROKERS ?? '';
+/** Kafka-mode options with the broker list, topic prefix and client log level resolved. */
+export type ResolvedKafkaOptions<T extends KafkaModeOptions = KafkaModeOptions> = T & {
+  readonly brokers: string | readonly string[];
+  readonly prefix: string;
+};
+
+/** The topic prefix: given, else {@link KAFKA_ENV}.prefix, else {@link DEFAULT_PREFIX}. {@link resolveKafka} uses it too. */
+export function topicPrefix(prefix: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return prefix ?? (env[KAFKA_ENV.prefix] || DEFAULT_PREFIX);
+}
+
+const LOG_LEVELS: readonly KafkaLogLevel[] = ['nothing', 'error', 'warn', 'info', 'debug'];
+
+/**
+ * The one place that resolves where Kafka mode connects: what is given wins, else the environment
+ * ({@link KAFKA_ENV}: brokers, topic prefix, client log level), else the defaults. Every Kafka process of lockstep,
+ * the command line and `serve` included, goes through it.
+ *
+ * @throws LockstepError INVALID_USAGE when no broker is given or set.
+ */
+export function resolveKafka<T extends KafkaModeOptions>(options: T, env: NodeJS.ProcessEnv = process.env): ResolvedKafkaOptions<T> {
+  const brokers = options.brokers ?? (env[KAFKA_ENV.brokers] || undefined);
+  const none = brokers === undefined || (typeof brokers === 'string' ? brokers.trim() === '' : brokers.length === 0);
+  if (none) throw new LockstepError(ErrorCode.invalidUsage, `no Kafka brokers: pass --brokers host:port or set ${KAFKA_ENV.brokers}`);
+  const prefix = topicPrefix(options.prefix, env);
+  const level = env[KAFKA_ENV.logLevel] as KafkaLogLevel | undefined;
+  const logLevel = options.logLevel ?? (level && LOG_LEVELS.includes(level) ? level : undefined);
+  return { ...options, brokers, prefix, ...(logLevel ? { logLevel } : {}) };
 }
 
 /**

@@ -1,7 +1,7 @@
-import { ensureTopics, KafkaTransport } from '../../adapters/kafka/index.js';
+import { KafkaTransport } from '../../adapters/kafka/index.js';
 import type { TopicLayout, TopicReport } from '../../adapters/kafka/index.js';
 import type { KafkaModeOptions } from './connection.js';
-import { resolveBrokers } from './connection.js';
+import { resolveKafka } from './connection.js';
 
 /** Options of {@link createTopics}: where to connect, and the layout to create. */
 export interface CreateTopicsOptions extends KafkaModeOptions, Omit<TopicLayout, 'prefix'> {}
@@ -17,10 +17,11 @@ export interface CreateTopicsOptions extends KafkaModeOptions, Omit<TopicLayout,
  */
 export async function createTopics(options: CreateTopicsOptions): Promise<TopicReport> {
   const { partitions, queues, replicationFactor, ...connection } = options;
-  const transport = new KafkaTransport({ ...connection, brokers: resolveBrokers(connection.brokers), clientId: connection.clientId ?? 'lockstep-topics' });
+  const resolved = resolveKafka(connection);
+  const transport = new KafkaTransport({ ...resolved, clientId: connection.clientId ?? 'lockstep-topics' });
   try {
-    return await ensureTopics(await transport.admin(), {
-      prefix: options.prefix ?? 'lockstep', partitions,
+    return await transport.ensureTopics({
+      prefix: resolved.prefix, partitions,
       ...(queues ? { queues } : {}), ...(replicationFactor === undefined ? {} : { replicationFactor }),
     });
   } finally {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { KafkaTransport, ensureDefinitionsTopic, ensureHistoryTopic, ensureTopics, partitionCounts } from '../../adapters/kafka/index.js';
+import { KafkaTransport } from '../../adapters/kafka/index.js';
 import type { TopicReport } from '../../adapters/kafka/index.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { topicNames } from '../../core/protocol/envelope.js';
@@ -11,7 +11,7 @@ import { ProgramRegistry } from '../../core/run/registry.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import { systemClock } from '../../runtime/system-clock.js';
 import type { KafkaModeOptions } from './connection.js';
-import { queuesOf, resolveBrokers } from './connection.js';
+import { queuesOf, resolveKafka } from './connection.js';
 import { DefinitionsTopic } from './definitions-topic.js';
 
 /** Options of {@link startKafkaOrchestrator}: `sequences`, a `registry`, or both. */
@@ -66,15 +66,15 @@ export interface KafkaOrchestrator {
  * partition count was given.
  */
 export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions): Promise<KafkaOrchestrator> {
-  const prefix = options.prefix ?? 'lockstep';
+  const resolved = resolveKafka(options);
+  const prefix = resolved.prefix;
   const registry = registryOf(options);
   const transport = new KafkaTransport({
-    ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? `lockstep-orchestrator-${randomUUID().slice(0, 8)}`,
+    ...resolved, clientId: options.clientId ?? `lockstep-orchestrator-${randomUUID().slice(0, 8)}`,
     ...(options.onLog ? { onLog: options.onLog } : {}),
   });
   try {
-    const admin = await transport.admin();
-    const topics = await prepareTopics(admin, prefix, options.partitions, queuesOf(registry), options.historyRetentionMs);
+    const topics = await prepareTopics(transport, prefix, options.partitions, queuesOf(registry), options.historyRetentionMs);
     const clock = options.clock ?? systemClock;
     const names = topicNames(prefix);
     const definitions = new DefinitionsTopic(transport, prefix, options.onLog ?? (() => {}));
@@ -113,21 +113,20 @@ function registryOf(options: KafkaOrchestratorOptions): ProgramRegistry {
 }
 
 async function prepareTopics(
-  admin: Awaited<ReturnType<KafkaTransport['admin']>>, prefix: string, partitions: number | undefined, queues: string[], historyRetentionMs: number | undefined,
+  transport: KafkaTransport, prefix: string, partitions: number | undefined, queues: string[], historyRetentionMs: number | undefined,
 ): Promise<TopicReport> {
   const retention = historyRetentionMs === undefined ? {} : { historyRetentionMs };
-  if (partitions !== undefined) return ensureTopics(admin, { prefix, partitions, queues, ...retention });
+  if (partitions !== undefined) return transport.ensureTopics({ prefix, partitions, queues, ...retention });
   const names = topicNames(prefix);
-  const existing = new Set(await admin.listTopics());
   const wanted = [names.events, names.runs, names.deadLetter, ...queues.map((q) => names.commands(q))];
-  const missing = wanted.filter((t) => !existing.has(t));
+  const counts = await transport.partitionCounts(wanted);
+  const missing = wanted.filter((t) => !counts.has(t));
   if (missing.length > 0) {
     throw new LockstepError(ErrorCode.transportUnavailable, `missing topics ${missing.join(', ')}: run \`lockstep topics create --partitions N\` or pass --partitions N`);
   }
   // Topics made before lockstep kept history and definitions lack those two: they are the only ones created here.
   const created: string[] = [];
-  if (await ensureHistoryTopic(admin, { prefix, ...(historyRetentionMs === undefined ? {} : { retentionMs: historyRetentionMs }) })) created.push(names.history);
-  if (await ensureDefinitionsTopic(admin, prefix)) created.push(names.definitions);
-  const counts = await partitionCounts(admin, [names.events]);
+  if (await transport.ensureHistoryTopic({ prefix, ...(historyRetentionMs === undefined ? {} : { retentionMs: historyRetentionMs }) })) created.push(names.history);
+  if (await transport.ensureDefinitionsTopic(prefix)) created.push(names.definitions);
   return { created, existing: [...wanted, ...[names.history, names.definitions].filter((t) => !created.includes(t))], partitions: counts.get(names.events) ?? 0 };
 }

@@ -14,7 +14,7 @@ import { systemClock } from '../../runtime/system-clock.js';
 import { startWorker } from '../../runtime/worker.js';
 import type { Executor, LazySignalExecutor, WorkerHandle, WorkerStats } from '../../runtime/worker.js';
 import type { KafkaModeOptions } from './connection.js';
-import { resolveBrokers } from './connection.js';
+import { resolveKafka, topicPrefix } from './connection.js';
 import { codeQueues, kafkaExecutor, namedHandler } from './worker-executors.js';
 
 /**
@@ -109,9 +109,10 @@ export function createShellWorker(options: Omit<KafkaWorkerOptions, 'handlers' |
 async function startKafkaWorker(
   options: KafkaWorkerOptions, queues: readonly string[], executorFor: (transport: KafkaTransport, prefix: string) => Executor | LazySignalExecutor,
 ): Promise<KafkaWorker> {
-  const prefix = options.prefix ?? 'lockstep';
+  const resolved = resolveKafka(options);
+  const prefix = resolved.prefix;
   const transport = new KafkaTransport({
-    ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? `lockstep-worker-${queues.join('+')}-${randomUUID().slice(0, 8)}`,
+    ...resolved, clientId: options.clientId ?? `lockstep-worker-${queues.join('+')}-${randomUUID().slice(0, 8)}`,
     ...(options.onLog ? { onLog: options.onLog } : {}),
   });
   const handles: WorkerHandle[] = [];
@@ -176,9 +177,10 @@ export function taskEventMessage(attempt: TaskAttempt, outcome: TaskOutcome, opt
  * @example await emitTaskEvent({ brokers }, { runId, taskId: 'ship', attempt: 1 }, { result: { tracking: 'X1' } })
  */
 export async function emitTaskEvent(options: KafkaModeOptions & { transport?: Transport }, attempt: TaskAttempt, outcome: TaskOutcome): Promise<void> {
-  const message = taskEventMessage(attempt, outcome, options.prefix ? { prefix: options.prefix } : {});
-  if (options.transport) return options.transport.publish([message]);
-  const transport = new KafkaTransport({ ...options, brokers: resolveBrokers(options.brokers) });
+  if (options.transport) return options.transport.publish([taskEventMessage(attempt, outcome, { prefix: topicPrefix(options.prefix) })]);
+  const resolved = resolveKafka(options);
+  const message = taskEventMessage(attempt, outcome, { prefix: resolved.prefix });
+  const transport = new KafkaTransport(resolved);
   try {
     await transport.publish([message]);
   } finally {

@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { KafkaTransport, endOffsets, partitionCounts, partitionOf, tailPartitions } from '../../adapters/kafka/index.js';
+import { KafkaTransport, partitionOf } from '../../adapters/kafka/index.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { assertInput } from '../../core/input-limits.js';
 import { topicNames } from '../../core/protocol/envelope.js';
+import { parseHistoryRecord } from '../../core/protocol/history-record.js';
 import { assertRunId } from '../../core/protocol/partition-offset.js';
 import type { RunState } from '../../core/protocol/run-state.js';
 import { parseRunState } from '../../core/protocol/run-state.js';
 import { latestStates } from '../../runtime/journals/kafka/run-state-topic.js';
 import { envelope, runStartMessage } from '../../runtime/messages.js';
 import type { KafkaModeOptions } from './connection.js';
-import { resolveBrokers } from './connection.js';
+import { resolveKafka } from './connection.js';
+import { HistoryBuilder } from './history-topic.js';
+import type { RunHistory } from './history-topic.js';
 
 /** What to start. */
 export interface StartOptions {
@@ -30,33 +33,55 @@ export interface LockstepClient {
   wait(runId: string, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<RunState>;
   /** Asks the run to cancel: the task in flight is cancelled, then compensations and finally tasks run. */
   cancel(runId: string, reason?: string): Promise<void>;
+  /**
+   * The run's history from the history topic: its entries in order, each once (a record written again by an
+   * orchestrator that took the partition over is dropped), with the run's state value after each. `undefined` when the
+   * topic holds none of it: the run is unknown, or its history is older than the topic keeps (see
+   * {@link historyRetentionMs}).
+   */
+  history(runId: string): Promise<RunHistory | undefined>;
+  /** How long the history topic keeps entries (its `retention.ms`); `undefined` when it keeps them for ever. */
+  historyRetentionMs(): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
 /**
  * Creates a client. Runs are started and cancelled with messages on the events topic; their state is read from the
- * compacted run-state topic, in the partition of the run id.
+ * compacted run-state topic, their history from the history topic, in the partition of the run id only.
  */
 export function createLockstepClient(options: KafkaModeOptions = {}): LockstepClient {
-  const topics = topicNames(options.prefix);
-  const transport = new KafkaTransport({ ...options, brokers: resolveBrokers(options.brokers), clientId: options.clientId ?? 'lockstep-client' });
-  let partitions: Promise<number> | undefined;
-  const partitionOfRun = async (runId: string) => {
-    partitions ??= transport.admin().then((admin) => partitionCounts(admin, [topics.runs])).catch((error: unknown) => {
-      // A missing topic is an answer (no partitions), not a failure to reach Kafka.
-      if ((error as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return new Map<string, number>();
-      if (error instanceof LockstepError) throw error;
-      throw new LockstepError(ErrorCode.transportUnavailable, `reading the partitions of ${topics.runs}: ${(error as Error).message}`, { retriable: true, cause: error });
-    }).then((c) => {
-      const n = c.get(topics.runs);
-      if (!n) throw new LockstepError(ErrorCode.transportUnavailable, `topic ${topics.runs} does not exist: create the topics first (lockstep topics create)`);
-      return n;
-    });
-    return partitionOf(runId, await partitions);
+  const resolved = resolveKafka(options);
+  const topics = topicNames(resolved.prefix);
+  const transport = new KafkaTransport({ ...resolved, clientId: options.clientId ?? 'lockstep-client' });
+  const partitions = new Map<string, Promise<number>>();
+  /** The partition of `topic` that holds the run: where the producers' partitioner puts its key. */
+  const partitionOfRun = async (topic: string, runId: string) => {
+    let count = partitions.get(topic);
+    if (!count) {
+      count = transport.partitionCounts([topic]).then((c) => {
+        const n = c.get(topic);
+        if (!n) throw new LockstepError(ErrorCode.transportUnavailable, `topic ${topic} does not exist: create the topics first (lockstep topics create)`);
+        return n;
+      });
+      partitions.set(topic, count);
+      // A failure is not kept: the next call asks again.
+      count.catch(() => partitions.delete(topic));
+    }
+    return partitionOf(runId, await count);
   };
   const status = async (runId: string) => {
-    const records = await transport.readPartitions(topics.runs, [await partitionOfRun(runId)]);
+    const records = await transport.readPartitions(topics.runs, [await partitionOfRun(topics.runs, runId)]);
     return latestStates(records.filter((r) => r.key === runId)).states.get(runId)?.state;
+  };
+  const history = async (runId: string): Promise<RunHistory | undefined> => {
+    const records = await transport.readPartitions(topics.history, [await partitionOfRun(topics.history, runId)]);
+    const built = new HistoryBuilder(runId);
+    for (const r of records) {
+      if (r.key !== runId || r.value === null) continue;
+      const parsed = parseHistoryRecord(r.value);
+      if (parsed.success && parsed.record.runId === runId) built.add(parsed.record);
+    }
+    return built.entries.length > 0 ? built : undefined;
   };
   return {
     async start(sequence, start = {}) {
@@ -69,12 +94,12 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
     },
     status,
     async wait(runId, waitOptions = {}) {
-      const partition = await partitionOfRun(runId);
-      const ends = await endOffsets(await transport.admin(), topics.runs);
+      const partition = await partitionOfRun(topics.runs, runId);
+      const ends = await transport.endOffsets(topics.runs);
       const now = await status(runId);
       if (now && now.status !== 'running') return now;
       let final: RunState | undefined;
-      const found = await tailPartitions(transport.kafka, await transport.admin(), topics.runs, [partition], (m) => {
+      const found = await transport.tailPartitions(topics.runs, [partition], (m) => {
         if (m.key !== runId || m.value === null) return false;
         const parsed = parseRunState(m.value);
         if (parsed.success && parsed.state.status !== 'running') final = parsed.state;
@@ -88,6 +113,11 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
     },
     async cancel(runId, reason = 'cancelled by a client') {
       await transport.publish([{ topic: topics.events, key: runId, value: envelope({ type: 'run.cancel', runId, payload: { reason } }, Date.now()) }]);
+    },
+    history,
+    async historyRetentionMs() {
+      const ms = Number((await transport.topicConfig(topics.history, ['retention.ms'])).get('retention.ms'));
+      return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
     },
     close: () => transport.close(),
   };

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { KafkaTransport } from '../../adapters/kafka/index.js';
+import { ErrorCode, LockstepError } from '../../core/errors.js';
+import { sha256Hex } from '../../core/hash.js';
+import { topicNames } from '../../core/protocol/envelope.js';
+import type { Envelope } from '../../core/protocol/envelope.js';
+import { parseHistoryRecord } from '../../core/protocol/history-record.js';
+import { isReservedKey } from '../../core/protocol/partition-offset.js';
+import { parseRunState } from '../../core/protocol/run-state.js';
+import type { RunState } from '../../core/protocol/run-state.js';
+import { programResolver } from '../../core/run/program-resolver.js';
+import { ProgramRegistry } from '../../core/run/registry.js';
+import { NO_FACTS, nextFacts, onFailureIn } from '../../core/run/run-facts.js';
+import type { OnFailureOf, RunFacts } from '../../core/run/run-facts.js';
+import type { StartRequest } from '../../core/run/start-request.js';
+import { stateView } from '../../core/run/state-view.js';
+import type { Sequence } from '../../core/sequence/types.js';
+import { offeredSequences } from '../../ports/run-service.js';
+import type { EntryUpdate, RunDetail, RunPosition, RunService } from '../../ports/run-service.js';
+import type { StoredMessage } from '../../ports/transport.js';
+import { envelope, runStartMessage } from '../../runtime/messages.js';
+import { systemClock } from '../../runtime/system-clock.js';
+import type { KafkaModeOptions } from './connection.js';
+import { resolveKafka } from './connection.js';
+import { factsOfState, HistoryBuilder, runRecordOf } from './history-topic.js';
+
+/** Options of {@link createKafkaRunService}. */
+export interface KafkaRunServiceOptions extends KafkaModeOptions {
+  /** Sequences that can be started and drawn; the orchestrators must know them too. */
+  readonly sequences: ReadonlyArray<{ readonly sequence: Sequence; readonly definition: string; readonly source?: string }>;
+  /** How long to wait before following a topic again that does not exist yet or failed. @default 1000 */
+  readonly retryMs?: number;
+  readonly onLog?: (line: string) => void;
+}
+
+/** A run's history as read so far, and what it says the run has done (while the history is whole). */
+interface Followed {
+  readonly history: HistoryBuilder;
+  facts: RunFacts | undefined;
+  readonly onFailureOf: OnFailureOf;
+}
+
+/**
+ * The Kafka mode's runs, for `lockstep serve`: separate orchestrators drive them. This process follows the
+ * history topic (every entry, with the state the orchestrator wrote with it) and the compacted run-state topic
+ * (each run's latest record) from their beginning, and publishes starts, cancels and remote task reports to the
+ * events topic.
+ */
+export async function createKafkaRunService(options: KafkaRunServiceOptions): Promise<RunService> {
+  const resolved = resolveKafka(options);
+  const topics = topicNames(resolved.prefix);
+  const transport = new KafkaTransport({ ...resolved, clientId: options.clientId ?? 'lockstep-serve', logLevel: options.logLevel ?? 'nothing' });
+  // Fails early, with the brokers named, when Kafka cannot be reached.
+  await transport.partitionCounts([topics.runs]).catch(async (error: unknown) => {
+    await transport.close();
+    throw error;
+  });
+  const registry = new ProgramRegistry();
+  for (const s of options.sequences) registry.register(s.sequence, { definition: s.definition, hash: sha256Hex(s.definition), ...(s.source ? { source: s.source } : {}) });
+  const programOf = programResolver(registry);
+  const states = new Map<string, RunState>();
+  const histories = new Map<string, Followed>();
+  const listeners = new Set<(update: EntryUpdate) => void>();
+  const stop = new AbortController();
+  const log = options.onLog ?? (() => {});
+  const skip = (topic: string, m: StoredMessage, why: string) => log(`lockstep serve: skipping a record of ${topic} at ${m.partition}/${m.offset}: ${why}`);
+
+  const onState = (m: StoredMessage) => {
+    // lockstep's own records (a partition's offset) are not runs; a tombstone deletes the state of an expired run.
+    if (isReservedKey(m.key)) return;
+    if (m.value === null) {
+      if (m.key !== null) states.delete(m.key);
+      return;
+    }
+    const parsed = parseRunState(m.value);
+    if (!parsed.success) return skip(topics.runs, m, parsed.reason);
+    const known = states.get(parsed.state.runId);
+    if (!known || parsed.state.updatedAt >= known.updatedAt) states.set(parsed.state.runId, parsed.state);
+  };
+
+  const onHistory = (m: StoredMessage) => {
+    if (m.value === null) return;
+    const parsed = parseHistoryRecord(m.value);
+    if (!parsed.success) return skip(topics.history, m, parsed.reason);
+    const { record } = parsed;
+    let run = histories.get(record.runId);
+    if (!run) {
+      const started = record.entry.type === 'run.started' ? record.entry : undefined;
+      const known = states.get(record.runId);
+      const key = started ?? known;
+      const program = key && programOf({ sequence: key.sequence, version: key.version, ...(known?.definitionHash ? { definitionHash: known.definitionHash } : {}) });
+      run = { history: new HistoryBuilder(record.runId), facts: record.seq === 0 ? NO_FACTS : undefined, onFailureOf: onFailureIn(program) };
+      histories.set(record.runId, run);
+    }
+    const added = run.history.add(record);
+    if (added === 'duplicate') return;
+    if (added === 'gap') {
+      log(`lockstep serve: ${topics.history} at ${m.partition}/${m.offset}: entries of run ${record.runId} before #${record.seq} are missing; its state is read from ${topics.runs}`);
+      run.facts = undefined;
+    }
+    if (run.facts) run.facts = nextFacts(run.facts, record.entry, run.onFailureOf);
+    const update: EntryUpdate = {
+      entry: record.entry, seq: run.history.entries.length - 1, ...(run.facts ? { state: stateView(record.state, run.facts) } : {}),
+    };
+    for (const listener of listeners) listener(update);
+  };
+
+  const follow = async (topic: string, onMessage: (m: StoredMessage) => void) => {
+    while (!stop.signal.aborted) {
+      try {
+        const partitions = (await transport.partitionCounts([topic])).get(topic) ?? 0;
+        if (partitions === 0) throw new Error(`topic ${topic} does not exist yet (start an orchestrator)`);
+        const ends = await transport.endOffsets(topic);
+        const from = new Map([...Array(partitions).keys()].map((p) => [p, String(ends.get(p)?.low ?? 0n)]));
+        await transport.tailPartitions(topic, [...from.keys()], (m) => (onMessage(m), false), { from, signal: stop.signal });
+      } catch (error) {
+        if (stop.signal.aborted) return;
+        log(`lockstep serve: following ${topic}: ${(error as Error).message}; retrying`);
+        await new Promise((r) => setTimeout(r, options.retryMs ?? 1000));
+      }
+    }
+  };
+  const following = Promise.all([follow(topics.runs, onState), follow(topics.history, onHistory)]);
+
+  const recordOf = (runId: string) => {
+    const run = histories.get(runId);
+    return runRecordOf(states.get(runId), run?.history, run?.onFailureOf);
+  };
+  const detail = (runId: string): RunDetail | undefined => {
+    const state = states.get(runId);
+    const run = histories.get(runId);
+    const record = recordOf(runId);
+    if (!record) return undefined;
+    const history = run?.history.entries ?? [];
+    // A whole history says where the run stands; where retention cut it, the run-state record does.
+    let position: RunPosition | undefined;
+    if (run?.facts && run.history.states.length > 0) position = { value: run.history.states.at(-1)!, facts: run.facts };
+    else if (state) position = { value: state.snapshot.value as RunPosition['value'], facts: factsOfState(state) };
+    return { record, history: [...history], ...(position ? { position } : {}) };
+  };
+
+  const toEvents = (runId: string, value: Envelope) => transport.publish([{ topic: topics.events, key: runId, value }]);
+
+  return {
+    mode: 'kafka',
+    sequences: () => offeredSequences(registry),
+    programOf,
+    async listRuns(query) {
+      // Over Kafka no run is interrupted: the orchestrator that takes a partition over drives its runs on.
+      return [...new Set([...states.keys(), ...histories.keys()])]
+        .map(recordOf)
+        .filter((r) => r !== undefined && (!query.status || r.status === query.status) && (!query.sequence || r.sequence === query.sequence))
+        .map((r) => r!)
+        .sort((a, b) => b.createdAt - a.createdAt)
+        .slice(0, query.limit ?? 50)
+        .map((record) => ({ record, status: record.status }));
+    },
+    statusOf: (record) => record.status,
+    async resumeRun(runId) {
+      throw new LockstepError(
+        ErrorCode.runNotResumable,
+        `run "${runId}" runs on the Kafka orchestrators: the one that takes over its partition continues it, so there is nothing to resume by hand`,
+      );
+    },
+    getRun: async (runId) => detail(runId),
+    async startRun(request: StartRequest) {
+      const runId = request.runId ?? randomUUID();
+      registry.resolve(request.sequence, request.version);
+      await toEvents(runId, runStartMessage({ ...request, runId }, systemClock.now()));
+      return runId;
+    },
+    cancelRun: (runId, reason) => toEvents(runId, envelope({ type: 'run.cancel', runId, payload: { reason } }, systemClock.now())),
+    reportTask: (report) => toEvents(report.runId, report),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      listeners.clear();
+      stop.abort();
+      await following;
+      await transport.close();
+    },
+  };
+}
