@@ -35,19 +35,19 @@ const COMMIT_DELAY_MS = 50;
  * not block the tasks of other runs, and cancellations still arrive).
  */
 export class AtLeastOnceSubscription implements Subscription {
-  readonly #d: SubscriptionDeps;
+  readonly #deps: SubscriptionDeps;
   readonly #consumer: Consumer;
   readonly #tracks = new Map<number, Track>();
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(deps: SubscriptionDeps) {
-    this.#d = deps;
+    this.#deps = deps;
     this.#consumer = deps.kafka.consumer(consumerConfig(deps.options.group));
   }
 
   async start(): Promise<void> {
-    const { topic } = this.#d.options;
+    const { topic } = this.#deps.options;
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(payload.memberAssignment[topic] ?? []);
       // Kept partitions go on after the last message handled here (deferred ones are still tracked and running
@@ -56,14 +56,14 @@ export class AtLeastOnceSubscription implements Subscription {
         const track = this.#tracks.get(p);
         if (track && track.next >= 0n) this.#consumer.seek({ topic, partition: p, offset: track.next.toString() });
       }
-      this.#chain = this.#chain.then(() => this.#reassign(assigned)).catch((error: unknown) => this.#d.log('partition assignment failed', { error: String(error) }));
+      this.#chain = this.#chain.then(() => this.#reassign(assigned)).catch((error: unknown) => this.#deps.log('partition assignment failed', { error: String(error) }));
     });
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topic, fromBeginning: true });
     await this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: Math.max(1, Math.min(this.#d.partitions, 64)),
+      partitionsConsumedConcurrently: Math.max(1, Math.min(this.#deps.partitions, 64)),
       eachBatch: (payload) => this.#eachBatch(payload),
     });
   }
@@ -80,10 +80,10 @@ export class AtLeastOnceSubscription implements Subscription {
   async #reassign(assigned: Set<number>): Promise<void> {
     const gone = [...this.#tracks.keys()].filter((p) => !assigned.has(p));
     for (const p of gone) this.#tracks.delete(p);
-    if (gone.length > 0) await this.#d.options.onRevoked?.(gone);
+    if (gone.length > 0) await this.#deps.options.onRevoked?.(gone);
     const fresh = [...assigned].filter((p) => !this.#tracks.has(p));
     for (const p of fresh) this.#tracks.set(p, { held: new Set(), next: -1n, committed: -1n, scheduled: undefined, committing: undefined, wake: undefined });
-    if (fresh.length > 0) await this.#d.options.onAssigned?.(fresh);
+    if (fresh.length > 0) await this.#deps.options.onAssigned?.(fresh);
   }
 
   /**
@@ -123,16 +123,16 @@ export class AtLeastOnceSubscription implements Subscription {
     const before = track.committed;
     track.committed = safe;
     try {
-      await this.#consumer.commitOffsets([{ topic: this.#d.options.topic, partition, offset: safe.toString() }]);
+      await this.#consumer.commitOffsets([{ topic: this.#deps.options.topic, partition, offset: safe.toString() }]);
     } catch (error) {
       // A rebalance is under way: the next owner starts from the last committed position (at least once).
       if (track.committed === safe) track.committed = before;
-      this.#d.log('offset commit failed', { partition, error: String(error) });
+      this.#deps.log('offset commit failed', { partition, error: String(error) });
     }
   }
 
   async #eachBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
-    const { topic } = this.#d.options;
+    const { topic } = this.#deps.options;
     const partition = batch.partition;
     await this.#chain;
     if (isStale()) return; // fetched before a seek: it comes again from the new position
@@ -149,18 +149,18 @@ export class AtLeastOnceSubscription implements Subscription {
         track.held.add(offset);
         deferredHere.push(offset);
         return async (replies) => {
-          if (replies.length > 0) await this.#d.publish(replies);
+          if (replies.length > 0) await this.#deps.publish(replies);
           if (track.held.delete(offset)) await this.#commit(partition, track);
         };
       },
     };
     try {
-      const out = await this.#d.handler(messages, context);
-      if (out.length > 0) await this.#d.publish(out);
+      const out = await this.#deps.handler(messages, context);
+      if (out.length > 0) await this.#deps.publish(out);
     } catch (error) {
       for (const o of deferredHere) track.held.delete(o);
-      this.#d.log('batch handler failed; the batch will be delivered again', { topic, partition, error: String(error) });
-      await sleep(this.#d.redeliveryDelayMs);
+      this.#deps.log('batch handler failed; the batch will be delivered again', { topic, partition, error: String(error) });
+      await sleep(this.#deps.redeliveryDelayMs);
       return;
     }
     const last = batch.lastOffset();

@@ -84,7 +84,7 @@ const next = (offset: string): string => (BigInt(offset) + 1n).toString();
  * is reloaded from what was committed) at its committed offset, so the lost batches are delivered again.
  */
 export class ExactlyOnceSubscription implements Subscription {
-  readonly #d: SubscriptionDeps;
+  readonly #deps: SubscriptionDeps;
   readonly #consumer: Consumer;
   readonly #owned = new Map<number, Pipe>();
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -96,12 +96,12 @@ export class ExactlyOnceSubscription implements Subscription {
   #closing: Promise<void> | undefined;
 
   constructor(deps: SubscriptionDeps) {
-    this.#d = deps;
+    this.#deps = deps;
     this.#consumer = deps.kafka.consumer(consumerConfig(deps.options.group));
   }
 
   async start(): Promise<void> {
-    const { topic } = this.#d.options;
+    const { topic } = this.#deps.options;
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) => {
       this.#assigned = new Set(payload.memberAssignment[topic] ?? []);
       // kafkajs re-reads committed offsets after every rebalance, possibly before this member's last commits
@@ -117,7 +117,7 @@ export class ExactlyOnceSubscription implements Subscription {
     await this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: Math.max(1, Math.min(this.#d.partitions, 64)),
+      partitionsConsumedConcurrently: Math.max(1, Math.min(this.#deps.partitions, 64)),
       eachBatch: (payload) => this.#eachBatch(payload),
     });
   }
@@ -131,7 +131,7 @@ export class ExactlyOnceSubscription implements Subscription {
   async #close(): Promise<void> {
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
-    const { topic } = this.#d.options;
+    const { topic } = this.#deps.options;
     try {
       this.#consumer.pause([{ topic }]);
     } catch {
@@ -161,7 +161,7 @@ export class ExactlyOnceSubscription implements Subscription {
   }
 
   #enqueue(step: () => Promise<void>): void {
-    this.#chain = this.#chain.then(step).catch((error: unknown) => this.#d.log('partition assignment failed', { error: String(error) }));
+    this.#chain = this.#chain.then(step).catch((error: unknown) => this.#deps.log('partition assignment failed', { error: String(error) }));
   }
 
   async #settled(): Promise<void> {
@@ -189,16 +189,16 @@ export class ExactlyOnceSubscription implements Subscription {
       await pipe.committing;
       await pipe.producer.disconnect().catch(() => {});
     }));
-    if (gone.length > 0) await this.#d.options.onRevoked?.(gone.map((p) => p.partition));
+    if (gone.length > 0) await this.#deps.options.onRevoked?.(gone.map((p) => p.partition));
     await this.#acquire([...this.#assigned].filter((p) => !this.#owned.has(p)));
   }
 
   /** Takes partitions over: fences their previous owner, starts them at their committed offsets, lets the handler restore their state. */
   async #acquire(partitions: readonly number[]): Promise<void> {
     if (partitions.length === 0 || this.#closed) return;
-    const { group, topic } = this.#d.options;
+    const { group, topic } = this.#deps.options;
     const results = await Promise.allSettled(partitions.map(async (p) => {
-      const producer = createTransactionalProducer(this.#d.kafka, producerConfig(`${group}.${topic}.${p}`));
+      const producer = createTransactionalProducer(this.#deps.kafka, producerConfig(`${group}.${topic}.${p}`));
       try {
         await producer.connect();
         // The first transaction initialises the transactional id: the broker completes or aborts the previous
@@ -219,7 +219,7 @@ export class ExactlyOnceSubscription implements Subscription {
           handled: '0', hintedAt: 0, hint: undefined, committed: undefined,
         });
       } else {
-        this.#d.log('cannot take over partition', { topic, partition: partitions[i], error: String(r.reason) });
+        this.#deps.log('cannot take over partition', { topic, partition: partitions[i], error: String(r.reason) });
         this.#retryAcquire(partitions[i]!, ACQUIRE_RETRY_MS);
       }
     }
@@ -233,29 +233,29 @@ export class ExactlyOnceSubscription implements Subscription {
         pipe.handled = committed.get(pipe.partition)!;
         this.#owned.set(pipe.partition, pipe);
       }
-      const recorded = await this.#d.options.onAssigned?.(taken.map((p) => p.partition));
+      const recorded = await this.#deps.options.onAssigned?.(taken.map((p) => p.partition));
       for (const pipe of taken) {
         let offset = committed.get(pipe.partition)!;
-        const own = this.#d.options.offsetRecord ? recorded?.get(pipe.partition) : undefined;
+        const own = this.#deps.options.offsetRecord ? recorded?.get(pipe.partition) : undefined;
         if (own !== undefined && BigInt(own) > BigInt(offset)) offset = own;
         pipe.handled = offset;
         this.#consumer.seek({ topic, partition: pipe.partition, offset });
       }
     } catch (error) {
-      this.#d.log('restoring partitions failed', { topic, partitions: taken.map((p) => p.partition), error: String(error) });
+      this.#deps.log('restoring partitions failed', { topic, partitions: taken.map((p) => p.partition), error: String(error) });
       for (const pipe of taken) {
         if (this.#owned.get(pipe.partition) === pipe) this.#owned.delete(pipe.partition);
         await pipe.producer.disconnect().catch(() => {});
       }
-      await this.#d.options.onRevoked?.(taken.map((p) => p.partition)).catch(() => {});
+      await this.#deps.options.onRevoked?.(taken.map((p) => p.partition)).catch(() => {});
       for (const pipe of taken) this.#retryAcquire(pipe.partition, ACQUIRE_RETRY_MS);
     }
   }
 
   /** The group's committed offset of each partition, or the partition's earliest offset when there is none. */
   async #committedOffsets(pipes: readonly Pipe[]): Promise<Map<number, string>> {
-    const { topic, group } = this.#d.options;
-    const admin = await this.#d.admin();
+    const { topic, group } = this.#deps.options;
+    const admin = await this.#deps.admin();
     const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
     let earliest: Map<number, string> | undefined;
     const offsets = new Map<number, string>();
@@ -286,7 +286,7 @@ export class ExactlyOnceSubscription implements Subscription {
       // A partition given away is not hinted any more: the new owner's hints are ahead of this one's.
       if (!current()) return;
       pipe.hintedAt = Date.now();
-      this.#consumer.commitOffsets([{ topic: this.#d.options.topic, partition: pipe.partition, offset: latest }]).catch(() => {
+      this.#consumer.commitOffsets([{ topic: this.#deps.options.topic, partition: pipe.partition, offset: latest }]).catch(() => {
         // A rebalance under way, say: the offset record is what counts, but the hint is tried again in a second.
         if (current() && pipe.hint === undefined) this.#hint(pipe, pipe.committed ?? latest);
       });
@@ -303,13 +303,13 @@ export class ExactlyOnceSubscription implements Subscription {
 
   /** A chunk of the partition's output was refused for good: name its record to the handler, or isolate it next time. */
   #rejected(pipe: Pipe, chunk: Chunk, error: unknown): void {
-    const { topic, onRejected } = this.#d.options;
+    const { topic, onRejected } = this.#deps.options;
     if (chunk.records.length > 1) {
       this.#isolate.add(pipe.partition);
       return;
     }
     const record = chunk.records[0]!;
-    this.#d.log('the broker refused a record for good', { topic, partition: pipe.partition, recordTopic: record.topic, key: record.key, error: String(error) });
+    this.#deps.log('the broker refused a record for good', { topic, partition: pipe.partition, recordTopic: record.topic, key: record.key, error: String(error) });
     onRejected?.(record, transportError(`${record.topic} refused the record with key ${JSON.stringify(record.key)}`, error));
   }
 
@@ -322,7 +322,7 @@ export class ExactlyOnceSubscription implements Subscription {
     await pipe.committing;
     if (this.#owned.get(pipe.partition) === pipe) this.#owned.delete(pipe.partition);
     await pipe.producer.disconnect().catch(() => {});
-    await this.#d.options.onRevoked?.([pipe.partition]).catch((error: unknown) => this.#d.log('onRevoked failed', { error: String(error) }));
+    await this.#deps.options.onRevoked?.([pipe.partition]).catch((error: unknown) => this.#deps.log('onRevoked failed', { error: String(error) }));
     // Fenced: another member owns the partition now, and a rebalance will tell this one. Else take it back at once.
     if (fenced) this.#retryAcquire(pipe.partition, FENCED_RETRY_MS);
     else this.#enqueue(async () => {
@@ -331,7 +331,7 @@ export class ExactlyOnceSubscription implements Subscription {
   }
 
   async #eachBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
-    const { topic } = this.#d.options;
+    const { topic } = this.#deps.options;
     await this.#settled();
     // A seek is pending (the batch was fetched from an offset that no longer holds): drop it, it comes again.
     if (isStale()) return;
@@ -344,16 +344,16 @@ export class ExactlyOnceSubscription implements Subscription {
     while (pipe.pendingSize > MAX_PENDING && pipe.committing && !pipe.broken) await pipe.committing;
     if (pipe.broken) return;
     const messages = batch.messages.map((m) => decodeMessage(topic, batch.partition, m));
-    const handling = this.#d.handler(messages, noDefer);
+    const handling = this.#deps.handler(messages, noDefer);
     pipe.handling = handling.catch(() => undefined);
     let out: readonly TopicMessage[];
     try {
       out = await handling;
     } catch (error) {
       pipe.handling = undefined;
-      this.#d.log('batch handler failed; the batch will be delivered again', { topic, partition: batch.partition, error: String(error) });
+      this.#deps.log('batch handler failed; the batch will be delivered again', { topic, partition: batch.partition, error: String(error) });
       await this.#fail(pipe, false);
-      await sleep(this.#d.redeliveryDelayMs);
+      await sleep(this.#deps.redeliveryDelayMs);
       return;
     }
     pipe.handling = undefined;
@@ -368,7 +368,7 @@ export class ExactlyOnceSubscription implements Subscription {
 
   /** Commits the partition's handled batches, all that are waiting in one transaction, until none wait. */
   async #drain(pipe: Pipe): Promise<void> {
-    const { topic, group, offsetRecord } = this.#d.options;
+    const { topic, group, offsetRecord } = this.#deps.options;
     while (pipe.pending.length > 0 && !pipe.broken) {
       const batches = pipe.pending;
       pipe.pending = [];
@@ -376,7 +376,7 @@ export class ExactlyOnceSubscription implements Subscription {
       const offset = next(batches[batches.length - 1]!.lastOffset);
       const out = batches.flatMap((b) => b.out);
       if (offsetRecord) out.push(offsetRecord(pipe.partition, offset));
-      const chunks = this.#isolate.has(pipe.partition) ? singleRecordChunks(out) : topicMessageChunks(out, this.#d.chunkBytes());
+      const chunks = this.#isolate.has(pipe.partition) ? singleRecordChunks(out) : topicMessageChunks(out, this.#deps.chunkBytes());
       try {
         for (let attempt = 1; ; attempt++) {
           const txn = await pipe.producer.transaction();
@@ -420,7 +420,7 @@ export class ExactlyOnceSubscription implements Subscription {
         }
       } catch (error) {
         const fenced = isFenced(error);
-        this.#d.log(fenced ? 'fenced: another member took this partition over' : 'transaction failed; the batches will be delivered again', { topic, partition: pipe.partition, error: String(error) });
+        this.#deps.log(fenced ? 'fenced: another member took this partition over' : 'transaction failed; the batches will be delivered again', { topic, partition: pipe.partition, error: String(error) });
         pipe.committing = undefined;
         void this.#fail(pipe, fenced);
         return;
