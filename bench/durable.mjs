@@ -73,7 +73,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       dir: { type: 'string' },
     },
   });
-  const r = await measureDurable({ runs: Number(values.runs), tasks: Number(values.tasks), rounds: Number(values.rounds), ...(values.dir ? { dir: values.dir } : {}) });
+  const r = await measureDurable({
+    runs: Number(values.runs),
+    tasks: Number(values.tasks),
+    rounds: Number(values.rounds),
+    ...(values.dir ? { dir: values.dir } : {}),
+  });
   const fmt = (x) => Math.round(x).toLocaleString('en-US');
   const rows = [
     ['runs x tasks', `${r.runs} x ${r.tasks} (${r.rounds} rounds, medians)`],
@@ -82,7 +87,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     ['durable / in-memory', `${r.ratio.toFixed(2)} (in-memory is ${(1 / r.ratio).toFixed(1)}x faster)`],
     ['durable rounds steps/s', r.durableRounds.map(fmt).join(', ')],
     ['in-memory rounds steps/s', r.memoryRounds.map(fmt).join(', ')],
-    ['SQLite commits (synced)', `${r.commits}, ${(r.writes / r.commits).toFixed(1)} writes and ${(r.entries / r.commits).toFixed(1)} entries per commit`],
+    [
+      'SQLite commits (synced)',
+      `${r.commits}, ${(r.writes / r.commits).toFixed(1)} writes and ${(r.entries / r.commits).toFixed(1)} entries per commit`,
+    ],
     ['target >= 5,000 durable steps/s', r.durable >= 5000 ? 'met' : 'NOT met'],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -41,7 +41,9 @@ async function lockstepThroughput(store) {
 
 async function loopThroughput() {
   const fns = Array.from({ length: N }, () => async () => undefined);
-  const runOne = async () => { for (const fn of fns) await fn({}); };
+  const runOne = async () => {
+    for (const fn of fns) await fn({});
+  };
   await runOne();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: R }, runOne));
@@ -53,11 +55,13 @@ async function lockstepGaps() {
   const gaps = [];
   let lastEnd = 0;
   const rt = await createEmbeddedRuntime({ store: new MemoryRunStore() });
-  rt.register(noopSequence('gaps', N, async (ctx) => {
-    const now = performance.now();
-    if (ctx.taskId !== 't0') gaps.push(now - lastEnd);
-    lastEnd = performance.now();
-  }));
+  rt.register(
+    noopSequence('gaps', N, async (ctx) => {
+      const now = performance.now();
+      if (ctx.taskId !== 't0') gaps.push(now - lastEnd);
+      lastEnd = performance.now();
+    }),
+  );
   for (let i = 0; i < 20; i++) await rt.run({ sequence: 'gaps' }); // warm-up: let the JIT settle
   gaps.length = 0;
   for (let i = 0; i < Number(values['latency-runs']); i++) await rt.run({ sequence: 'gaps' });
@@ -86,12 +90,14 @@ async function idleRunMemory() {
   const release = [];
   const rt = await createEmbeddedRuntime({ store: new MemoryRunStore() });
   rt.register(noopSequence('idle', 5, () => new Promise((resolve) => release.push(resolve))));
-  gc(); gc();
+  gc();
+  gc();
   const before = process.memoryUsage().heapUsed;
   const ids = [];
   for (let i = 0; i < K; i++) ids.push(await rt.start({ sequence: 'idle' }));
   while (release.length < K) await new Promise((r) => setImmediate(r));
-  gc(); gc();
+  gc();
+  gc();
   const after = process.memoryUsage().heapUsed;
   for (const id of ids) await rt.orchestrator.cancel(id);
   for (const resolve of release) resolve();

@@ -11,12 +11,12 @@
 // looked up once). Needs a build (npm run build).
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { startBroker } from '../scripts/kafka/broker.mjs';
 import { sequence } from 'lockstep';
 import { createWorker, startKafkaOrchestrator } from 'lockstep/kafka';
-import { ProgramRegistry } from '../dist/core/run/registry.js';
 import { CLIENT_SETTINGS, consumerConfig, createKafka, producerConfig } from '../dist/adapters/kafka/kafka-client.js';
 import { createTransactionalProducer } from '../dist/adapters/kafka/transactional-producer.js';
+import { ProgramRegistry } from '../dist/core/run/registry.js';
+import { startBroker } from '../scripts/kafka/broker.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -61,7 +61,9 @@ const service = await startKafkaOrchestrator({ ...quiet, prefix, registry, parti
 const lastEnd = new Map();
 let gaps = [];
 const worker = await createWorker({
-  ...quiet, prefix, queue: 'bench',
+  ...quiet,
+  prefix,
+  queue: 'bench',
   handlers: {
     '*': (ctx) => {
       const now = performance.now();
@@ -85,9 +87,11 @@ log(`warming up for ${warmupSeconds} s (partitions ${P}, tasks per run ${N})`);
 await Promise.all(Array.from({ length: 50 }, run));
 // A few runs at a time: many small transactions, the requests the broker then serves in the measured phases.
 const until = performance.now() + warmupSeconds * 1000;
-await Promise.all(Array.from({ length: 8 }, async () => {
-  while (performance.now() < until) await run();
-}));
+await Promise.all(
+  Array.from({ length: 8 }, async () => {
+    while (performance.now() < until) await run();
+  }),
+);
 
 // Throughput: R concurrent runs. First, so that the broker's JVM is warm (JIT) for the latencies measured next.
 log(`${R} concurrent runs x ${N} tasks`);
@@ -111,7 +115,10 @@ async function floor(relayMode) {
   const admin = kafka.admin();
   await admin.connect();
   const [a, bTopic, offsetTopic] = [`floor-a-${randomUUID()}`, `floor-b-${randomUUID()}`, `floor-offsets-${randomUUID()}`];
-  await admin.createTopics({ waitForLeaders: true, topics: [a, bTopic, offsetTopic].map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })) });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [a, bTopic, offsetTopic].map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })),
+  });
   const producer = kafka.producer(producerConfig());
   const relayConfig = producerConfig(transactional ? `floor-relay-${randomUUID()}` : undefined);
   const relayProducer = relayMode === 'lockstep' ? createTransactionalProducer(kafka, relayConfig) : kafka.producer(relayConfig);
@@ -135,11 +142,24 @@ async function floor(relayMode) {
         const next = String(BigInt(batch.lastOffset()) + 1n);
         if (relayMode === 'lockstep') {
           // As the orchestrator does it: the position is one more record of the output.
-          const position = { key: `offset.${batch.partition}`, value: JSON.stringify({ partition: batch.partition, offset: next }), partition: 0 };
-          await txn.sendBatch({ topicMessages: [{ topic: bTopic, messages }, { topic: offsetTopic, messages: [position] }], acks: -1 });
+          const position = {
+            key: `offset.${batch.partition}`,
+            value: JSON.stringify({ partition: batch.partition, offset: next }),
+            partition: 0,
+          };
+          await txn.sendBatch({
+            topicMessages: [
+              { topic: bTopic, messages },
+              { topic: offsetTopic, messages: [position] },
+            ],
+            acks: -1,
+          });
         } else {
           await txn.sendBatch({ topicMessages: [{ topic: bTopic, messages }], acks: -1 });
-          await txn.sendOffsets({ consumerGroupId: relayGroup, topics: [{ topic: a, partitions: [{ partition: batch.partition, offset: next }] }] });
+          await txn.sendOffsets({
+            consumerGroupId: relayGroup,
+            topics: [{ topic: a, partitions: [{ partition: batch.partition, offset: next }] }],
+          });
         }
         await txn.commit();
       }
@@ -199,7 +219,8 @@ for (let r = 0; r < ROUNDS; r++) {
   const runs = Math.round(((r + 1) * latencyRuns) / ROUNDS) - Math.round((r * latencyRuns) / ROUNDS);
   for (let i = 0; i < runs; i++) await run();
   idle.push(...gaps);
-  for (const mode of /** @type {const} */ (['plain', 'kafkajs', 'lockstep'])) floorSamples[mode].push(...await floors[mode].sample(perRound));
+  for (const mode of /** @type {const} */ (['plain', 'kafkajs', 'lockstep']))
+    floorSamples[mode].push(...(await floors[mode].sample(perRound)));
 }
 const stats = { ...orchestrator.stats };
 await worker.close();
@@ -209,8 +230,12 @@ const { plain, kafkajs: tx, lockstep: txLockstep } = floorSamples;
 if (broker) await broker.stop();
 
 const p50 = pct(idle, 50);
-console.log(`lockstep Kafka mode, exactly-once: ${R} concurrent runs x ${N} no-op tasks, ${P} partitions, one orchestrator + one worker (this process)`);
-console.log(`  client settings: maxWaitTimeInMs ${CLIENT_SETTINGS.maxWaitTimeInMs}, idempotent producers, acks -1, read_committed consumers`);
+console.log(
+  `lockstep Kafka mode, exactly-once: ${R} concurrent runs x ${N} no-op tasks, ${P} partitions, one orchestrator + one worker (this process)`,
+);
+console.log(
+  `  client settings: maxWaitTimeInMs ${CLIENT_SETTINGS.maxWaitTimeInMs}, idempotent producers, acks -1, read_committed consumers`,
+);
 console.log(`  broker: ${broker ? 'started by the bench' : `KAFKA_BROKERS=${brokers}`}, warmed up for ${warmupSeconds} s first`);
 console.log(`  throughput:                 ${Math.round(stepsPerSecond)} steps/s (${R * N} steps in ${(elapsed / 1000).toFixed(2)} s)`);
 console.log(`  per-step latency, ${R} runs: p50 ${ms(pct(loaded, 50))}  p99 ${ms(pct(loaded, 99))}  (${loaded.length} steps)`);
@@ -219,8 +244,12 @@ console.log(`  floor, raw kafkajs two hops (produce, consume, produce, consume):
 console.log(`    plain idempotent relay:     p50 ${ms(pct(plain, 50))}  p99 ${ms(pct(plain, 99))}`);
 console.log(`    transactional relay, output + position in one transaction:`);
 console.log(`      group offsets, as kafkajs sends them (9 round trips):     p50 ${ms(pct(tx, 50))}  p99 ${ms(pct(tx, 99))}`);
-console.log(`      offset record, as lockstep's orchestrator (3 round trips): p50 ${ms(pct(txLockstep, 50))}  p99 ${ms(pct(txLockstep, 99))}`);
-console.log(`  ratio of lockstep's 1-run p50 to the floor: ${(p50 / pct(plain, 50)).toFixed(2)}x (plain), ${(p50 / pct(tx, 50)).toFixed(2)}x (transactional, kafkajs), ${(p50 / pct(txLockstep, 50)).toFixed(2)}x (transactional, as lockstep)`);
+console.log(
+  `      offset record, as lockstep's orchestrator (3 round trips): p50 ${ms(pct(txLockstep, 50))}  p99 ${ms(pct(txLockstep, 99))}`,
+);
+console.log(
+  `  ratio of lockstep's 1-run p50 to the floor: ${(p50 / pct(plain, 50)).toFixed(2)}x (plain), ${(p50 / pct(tx, 50)).toFixed(2)}x (transactional, kafkajs), ${(p50 / pct(txLockstep, 50)).toFixed(2)}x (transactional, as lockstep)`,
+);
 console.log(`  ratio of lockstep's ${R}-run p50 to the floor: ${(pct(loaded, 50) / pct(plain, 50)).toFixed(2)}x (plain)`);
 console.log(`  orchestrator: applied ${stats.applied}, ignored ${JSON.stringify(stats.ignored)}, dead-lettered ${stats.deadLettered}`);
 console.log(`  targets: >= 1000 steps/s with 500 concurrent runs; per-step p50 <= 3x the floor`);

@@ -23,16 +23,23 @@ const N = Number(values.tasks);
 const A = Number(values.attempts);
 const maxPaths = Number(values['max-paths']);
 
-const task = (i) => [
-  `  - id: step-${i}`,
-  `    run: echo step ${i}`,
-  '    timeout: 30s',
-  `    retry: { maxAttempts: ${A}, backoff: { initial: 1s, factor: 2, max: 10s, jitter: 0.2 } }`,
-  ...(i % 2 === 0 ? [`    compensate: { run: echo undo ${i} }`] : []),
-].join('\n');
+const task = (i) =>
+  [
+    `  - id: step-${i}`,
+    `    run: echo step ${i}`,
+    '    timeout: 30s',
+    `    retry: { maxAttempts: ${A}, backoff: { initial: 1s, factor: 2, max: 10s, jitter: 0.2 } }`,
+    ...(i % 2 === 0 ? [`    compensate: { run: echo undo ${i} }`] : []),
+  ].join('\n');
 const yaml = [
-  'name: bench-paths', 'version: 1', 'tasks:', ...Array.from({ length: N }, (_, i) => task(i)),
-  'finally:', '  - id: cleanup', '    run: echo cleanup', '',
+  'name: bench-paths',
+  'version: 1',
+  'tasks:',
+  ...Array.from({ length: N }, (_, i) => task(i)),
+  'finally:',
+  '  - id: cleanup',
+  '    run: echo cleanup',
+  '',
 ].join('\n');
 const dir = mkdtempSync(join(tmpdir(), 'lockstep-bench-paths-'));
 const file = join(dir, 'bench-paths.yaml');
@@ -45,17 +52,26 @@ try {
   const ms = performance.now() - t0;
   const { coverage, plan } = report;
   console.log(`sequence: ${N} tasks x ${A} attempts (timeouts, ${Math.ceil(N / 2)} compensations, 1 finally task)`);
-  console.log(`paths: ${plan.graph.total} in all (graph: ${plan.graph.size.states} states, ${plan.graph.size.edges} edges); ran ${report.runs.length} (--max-paths ${maxPaths}, seed ${values.seed})`);
-  console.log(`coverage: states ${coverage.states.covered}/${coverage.states.total}, transitions ${coverage.transitions.covered}/${coverage.transitions.total}`);
+  console.log(
+    `paths: ${plan.graph.total} in all (graph: ${plan.graph.size.states} states, ${plan.graph.size.edges} edges); ran ${report.runs.length} (--max-paths ${maxPaths}, seed ${values.seed})`,
+  );
+  console.log(
+    `coverage: states ${coverage.states.covered}/${coverage.states.total}, transitions ${coverage.transitions.covered}/${coverage.transitions.total}`,
+  );
   console.log(`failed paths: ${report.failed.length}`);
   console.log(`in-process: ${(ms / 1000).toFixed(2)} s wall, ${(report.runs.length / (ms / 1000)).toFixed(0)} paths/s`);
 
   const bin = fileURLToPath(new URL('../bin/lockstep.js', import.meta.url));
   const c0 = performance.now();
-  const cli = spawnSync(process.execPath, [bin, 'test', file, '--max-paths', String(maxPaths), '--seed', values.seed, '--json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const cli = spawnSync(process.execPath, [bin, 'test', file, '--max-paths', String(maxPaths), '--seed', values.seed, '--json'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
   const cliMs = performance.now() - c0;
   const out = cli.stdout.trim() ? JSON.parse(cli.stdout) : {};
-  console.log(`lockstep test (CLI, --json): exit ${cli.status}, ${out.paths?.run ?? '?'} paths, ${(cliMs / 1000).toFixed(2)} s wall, ${((out.paths?.run ?? 0) / (cliMs / 1000)).toFixed(0)} paths/s`);
+  console.log(
+    `lockstep test (CLI, --json): exit ${cli.status}, ${out.paths?.run ?? '?'} paths, ${(cliMs / 1000).toFixed(2)} s wall, ${((out.paths?.run ?? 0) / (cliMs / 1000)).toFixed(0)} paths/s`,
+  );
   if (cli.status !== 0 || report.failed.length > 0) process.exitCode = 1;
 } finally {
   rmSync(dir, { recursive: true, force: true });

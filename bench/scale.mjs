@@ -29,7 +29,10 @@ const dir = mkdtempSync(join(tmpdir(), 'lockstep-bench-scale-'));
 function sequenceFile(n) {
   const file = join(dir, `scale-${n}.yaml`);
   const tasks = Array.from({ length: n }, (_, i) => `  - id: step-${i}\n    run: echo step ${i}`);
-  writeFileSync(file, ['name: scale', 'version: 1', 'tasks:', ...tasks, 'finally:', '  - id: cleanup', '    run: echo cleanup', ''].join('\n'));
+  writeFileSync(
+    file,
+    ['name: scale', 'version: 1', 'tasks:', ...tasks, 'finally:', '  - id: cleanup', '    run: echo cleanup', ''].join('\n'),
+  );
   return file;
 }
 
@@ -45,7 +48,9 @@ const peakKb = (pid) => {
 /** CPU seconds (user + system) a process used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
 const cpuSeconds = (pid) => {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return undefined;

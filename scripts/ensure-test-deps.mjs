@@ -13,7 +13,9 @@ if (!has('mvn') && !process.env.KAFKA_BROKERS) missing.push('maven');
 if (missing.length > 0) {
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!root || !has('apt-get')) {
-    console.error(`lockstep tests need: ${missing.join(', ')}. Install them (Debian: apt-get install -y ${missing.join(' ')}), or set KAFKA_BROKERS to use an existing broker.`);
+    console.error(
+      `lockstep tests need: ${missing.join(', ')}. Install them (Debian: apt-get install -y ${missing.join(' ')}), or set KAFKA_BROKERS to use an existing broker.`,
+    );
     process.exit(1);
   }
   console.log(`[ensure-test-deps] installing ${missing.join(', ')} with apt-get`);

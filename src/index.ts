@@ -7,27 +7,34 @@
  * @packageDocumentation
  */
 
+export type { LoadedSequence } from './adapters/fs/load-sequence.js';
+export { loadSequenceFile } from './adapters/fs/load-sequence.js';
+export type { Outcome, TaskError } from './core/compile/types.js';
+// Errors.
+export { DefinitionError, ErrorCode, LockstepError, MessageError, TaskFailure } from './core/errors.js';
+export type { FinalEntry, RunEntry, RunEntryType, StopEnding } from './core/protocol/run-entry.js';
+export { isFinalEntry } from './core/protocol/run-entry.js';
+export type { LimitOptions, RetryOptions, SequenceBuilder, SequenceOptions, TaskBody, TaskOptions } from './core/sequence/builder.js';
 // Building sequences.
 export { sequence } from './core/sequence/builder.js';
-export type { SequenceBuilder, LimitOptions, RetryOptions, SequenceOptions, TaskBody, TaskOptions } from './core/sequence/builder.js';
-export type { Sequence, TaskSpec, TaskHandler, TaskContext, RetryPolicy, BackoffPolicy, Phase, OnFailure, TaskAction } from './core/sequence/types.js';
-
-// Validation.
-export { validateSequence, loadSequenceText } from './core/sequence/validate.js';
-export type { ValidationResult } from './core/sequence/validate.js';
 export type { Problem } from './core/sequence/problems.js';
-export { loadSequenceFile } from './adapters/fs/load-sequence.js';
-export type { LoadedSequence } from './adapters/fs/load-sequence.js';
-
+export type {
+  BackoffPolicy,
+  OnFailure,
+  Phase,
+  RetryPolicy,
+  Sequence,
+  TaskAction,
+  TaskContext,
+  TaskHandler,
+  TaskSpec,
+} from './core/sequence/types.js';
+export type { ValidationResult } from './core/sequence/validate.js';
+// Validation.
+export { loadSequenceText, validateSequence } from './core/sequence/validate.js';
+export type { EmbeddedOptions, EmbeddedRuntime } from './modes/embedded/embedded-runtime.js';
 // The embedded runtime, and what it reports.
 export { createEmbeddedRuntime } from './modes/embedded/embedded-runtime.js';
-export type { EmbeddedOptions, EmbeddedRuntime } from './modes/embedded/embedded-runtime.js';
-export type { StartRequest } from './runtime/orchestrator-options.js';
-export { isFinalEntry } from './core/protocol/run-entry.js';
-export type { RunEntry, RunEntryType, FinalEntry, StopEnding } from './core/protocol/run-entry.js';
-export type { Outcome, TaskError } from './core/compile/types.js';
-export type { RunStore, RunRecord, RunStatus } from './ports/run-store.js';
 export type { Clock } from './ports/clock.js';
-
-// Errors.
-export { LockstepError, DefinitionError, MessageError, TaskFailure, ErrorCode } from './core/errors.js';
+export type { RunRecord, RunStatus, RunStore } from './ports/run-store.js';
+export type { StartRequest } from './runtime/orchestrator-options.js';

@@ -4,23 +4,35 @@
  * @packageDocumentation
  */
 
-// Orchestrators, and the sequences they run.
-export { startKafkaOrchestrator, loadSequences } from './modes/kafka/index.js';
-export type { KafkaOrchestrator, KafkaOrchestratorOptions, KafkaModeOptions } from './modes/kafka/index.js';
-export type { ProgramRegistry } from './core/run/registry.js';
-
-// Workers, and services that report task outcomes their own way.
-export { createWorker, createShellWorker, emitTaskEvent, taskEventMessage } from './modes/kafka/index.js';
-export type { KafkaWorker, KafkaWorkerOptions, WorkerHandlers, TaskAttempt, TaskOutcome } from './modes/kafka/index.js';
-export type { TopicMessage } from './ports/transport.js';
-
-// Clients.
-export { createLockstepClient } from './modes/kafka/index.js';
-export type { LockstepClient, StartOptions } from './modes/kafka/index.js';
+export type { TopicLayout, TopicReport } from './adapters/kafka/index.js';
+export { topicNames } from './core/protocol/envelope.js';
 export type { RunState } from './core/protocol/run-state.js';
-
+export type { ProgramRegistry } from './core/run/registry.js';
+export type { CreateTopicsOptions } from './modes/kafka/create-topics.js';
 // Topics.
 export { createTopics } from './modes/kafka/create-topics.js';
-export type { CreateTopicsOptions } from './modes/kafka/create-topics.js';
-export { topicNames } from './core/protocol/envelope.js';
-export type { TopicLayout, TopicReport } from './adapters/kafka/index.js';
+export type {
+  KafkaModeOptions,
+  KafkaOrchestrator,
+  KafkaOrchestratorOptions,
+  KafkaWorker,
+  KafkaWorkerOptions,
+  LockstepClient,
+  StartOptions,
+  TaskAttempt,
+  TaskOutcome,
+  WorkerHandlers,
+} from './modes/kafka/index.js';
+// Orchestrators, and the sequences they run.
+// Workers, and services that report task outcomes their own way.
+// Clients.
+export {
+  createLockstepClient,
+  createShellWorker,
+  createWorker,
+  emitTaskEvent,
+  loadSequences,
+  startKafkaOrchestrator,
+  taskEventMessage,
+} from './modes/kafka/index.js';
+export type { TopicMessage } from './ports/transport.js';

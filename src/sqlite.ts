@@ -9,6 +9,7 @@
  * const runtime = await createEmbeddedRuntime({ store: SqliteRunStore.open('.lockstep/lockstep.db') });
  * @packageDocumentation
  */
-export { SqliteRunStore } from './adapters/sqlite/sqlite-run-store.js';
+
 export type { SqliteStoreStats } from './adapters/sqlite/sqlite-run-store.js';
+export { SqliteRunStore } from './adapters/sqlite/sqlite-run-store.js';
 export type { OpenStoreOptions } from './adapters/sqlite/store-file.js';

@@ -13,11 +13,32 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import kafkajs from 'kafkajs';
-import { DEPENDENCY_PLUGIN, KAFKA_VERSION, POM_PATH, checkJava, ensureKafkaJars, javaCommand, kafkaLibsDir, logger, run } from './kafka-jars.mjs';
-import { LOG_TAIL_LINES, STOP_TIMEOUT_MS, freePort, isAlive, portIsFree, sleep, stopPid, tailFile, tailLines } from './process-tools.mjs';
+import {
+  checkJava,
+  DEPENDENCY_PLUGIN,
+  ensureKafkaJars,
+  javaCommand,
+  KAFKA_VERSION,
+  kafkaLibsDir,
+  logger,
+  POM_PATH,
+  run,
+} from './kafka-jars.mjs';
+import { freePort, isAlive, LOG_TAIL_LINES, portIsFree, STOP_TIMEOUT_MS, sleep, stopPid, tailFile, tailLines } from './process-tools.mjs';
 
-export { DEPENDENCY_PLUGIN, KAFKA_VERSION, POM_PATH, checkJava, ensureKafkaJars, javaCommand, kafkaLibsDir };
-export { freePort, isAlive, stopPid, tailFile };
+export {
+  checkJava,
+  DEPENDENCY_PLUGIN,
+  ensureKafkaJars,
+  freePort,
+  isAlive,
+  javaCommand,
+  KAFKA_VERSION,
+  kafkaLibsDir,
+  POM_PATH,
+  stopPid,
+  tailFile,
+};
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -223,7 +244,7 @@ export async function startBroker(options = {}) {
   }
 
   const jvmArgs = [
-    '-Xms' + Math.min(256, heapMb) + 'm',
+    `-Xms${Math.min(256, heapMb)}m`,
     `-Xmx${heapMb}m`,
     '-XX:+ExitOnOutOfMemoryError',
     '-XX:+UseG1GC',
@@ -272,7 +293,7 @@ export async function startBroker(options = {}) {
       child = spawn(java, jvmArgs, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
       const onData = (d) => {
         const text = d.toString();
-        consoleTail = tailLines(consoleTail + text, 50) + '\n';
+        consoleTail = `${tailLines(consoleTail + text, 50)}\n`;
         for (const line of text.split('\n')) if (line.trim()) log(`broker: ${line}`);
       };
       child.stdout?.on('data', onData);
@@ -316,10 +337,7 @@ export async function startBroker(options = {}) {
       /* gone */
     }
     let timer;
-    const timedOut = await Promise.race([
-      exited.then(() => false),
-      new Promise((r) => (timer = setTimeout(() => r(true), timeoutMs))),
-    ]);
+    const timedOut = await Promise.race([exited.then(() => false), new Promise((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
     clearTimeout(timer);
     if (timedOut && !exit) {
       log(`Kafka broker pid ${current.pid} ignored ${signal} for ${timeoutMs / 1000} s; sending SIGKILL`);

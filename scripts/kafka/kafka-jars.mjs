@@ -44,7 +44,8 @@ export function checkJava() {
   const command = javaCommand();
   const res = spawnSync(command, ['-version'], { encoding: 'utf8' });
   if (res.error) {
-    const why = /** @type {NodeJS.ErrnoException} */ (res.error).code === 'ENOENT' ? 'was not found' : `could not run (${res.error.message})`;
+    const why =
+      /** @type {NodeJS.ErrnoException} */ (res.error).code === 'ENOENT' ? 'was not found' : `could not run (${res.error.message})`;
     throw new Error(
       `Kafka test broker: java ${why} (looked for "${command}"; set JAVA_HOME or LOCKSTEP_JAVA, ` +
         'or install a JDK/JRE 17, e.g. `apt-get install openjdk-17-jre-headless`).',

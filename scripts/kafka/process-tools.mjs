@@ -37,7 +37,6 @@ export function portIsFree(port) {
   });
 }
 
-
 /** The last `n` lines of a file (reads at most its last 64 KiB); '' if it is missing. */
 export function tailFile(file, n = LOG_TAIL_LINES) {
   let fd;
@@ -106,4 +105,3 @@ export async function stopPid(pid, { signal = 'SIGTERM', timeoutMs = STOP_TIMEOU
   for (let i = 0; i < 50 && isAlive(pid); i++) await sleep(100);
   return !isAlive(pid);
 }
-

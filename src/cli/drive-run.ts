@@ -1,8 +1,8 @@
+import { describeOrphan } from '../adapters/process/orphaned-attempts.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { Sequence } from '../core/sequence/types.js';
-import { describeOrphan } from '../adapters/process/orphaned-attempts.js';
-import { createEmbeddedRuntime } from '../modes/embedded/embedded-runtime.js';
 import type { EmbeddedRuntime } from '../modes/embedded/embedded-runtime.js';
+import { createEmbeddedRuntime } from '../modes/embedded/embedded-runtime.js';
 import type { RunStore } from '../ports/run-store.js';
 import type { CliContext } from './context.js';
 import { ExitCode, exitCodeOfOutcome } from './exit-codes.js';
@@ -61,7 +61,9 @@ export async function driveRun(cli: CliContext, request: DriveRequest): Promise<
   });
   let runId: string | undefined;
   const stop = (signal: string) => () => {
-    cli.err(`lockstep: ${signal} received, cancelling run ${runId ?? ''} (compensations and finally tasks still run; ${signal} again to stop at once)`);
+    cli.err(
+      `lockstep: ${signal} received, cancelling run ${runId ?? ''} (compensations and finally tasks still run; ${signal} again to stop at once)`,
+    );
     process.removeAllListeners('SIGINT');
     process.removeAllListeners('SIGTERM');
     process.once('SIGINT', () => process.exit(ExitCode.cancelled));

@@ -23,7 +23,10 @@ export function parseInputOption(value: string | undefined, cwd: string): unknow
     try {
       const size = statSync(file).size;
       if (size > MAX_INPUT_TEXT_BYTES) {
-        throw new LockstepError(ErrorCode.invalidUsage, `--input: ${where} has ${size} bytes; an input is at most ${formatSize(MAX_INPUT_BYTES)} as JSON`);
+        throw new LockstepError(
+          ErrorCode.invalidUsage,
+          `--input: ${where} has ${size} bytes; an input is at most ${formatSize(MAX_INPUT_BYTES)} as JSON`,
+        );
       }
       text = readFileSync(file, 'utf8');
     } catch (error) {
@@ -39,7 +42,10 @@ export function parseInputOption(value: string | undefined, cwd: string): unknow
   }
   const problems = inputProblems(input);
   if (problems.length > 0) {
-    throw new LockstepError(ErrorCode.invalidUsage, `--input${where === '--input' ? '' : ` (${where})`}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+    throw new LockstepError(
+      ErrorCode.invalidUsage,
+      `--input${where === '--input' ? '' : ` (${where})`}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+    );
   }
   return input;
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import { parseDuration } from '../core/sequence/duration.js';
-import { DEFAULT_PREFIX, KAFKA_ENV, resolveKafka } from '../modes/kafka/index.js';
 import type { KafkaModeOptions, ResolvedKafkaOptions } from '../modes/kafka/index.js';
+import { DEFAULT_PREFIX, KAFKA_ENV, resolveKafka } from '../modes/kafka/index.js';
 import type { CliContext } from './context.js';
 
 /** The options every Kafka command shares. */
@@ -23,8 +23,13 @@ export const prefixHelp = `topic prefix (default: ${KAFKA_ENV.prefix} or ${DEFAU
 
 /** Connection options from the command line and the environment (see {@link resolveKafka}); client logs go to stderr. */
 export function kafkaOptions(cli: CliContext, opts: KafkaCliOptions): ResolvedKafkaOptions<KafkaModeOptions> {
-  const log = (e: { level: string; message: string; extra: Record<string, unknown> }) => cli.err(JSON.stringify({ level: e.level, message: e.message, ...e.extra }));
-  const given: KafkaModeOptions = { ...(opts.brokers === undefined ? {} : { brokers: opts.brokers }), ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }), log };
+  const log = (e: { level: string; message: string; extra: Record<string, unknown> }) =>
+    cli.err(JSON.stringify({ level: e.level, message: e.message, ...e.extra }));
+  const given: KafkaModeOptions = {
+    ...(opts.brokers === undefined ? {} : { brokers: opts.brokers }),
+    ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }),
+    log,
+  };
   return resolveKafka(given, cli.env);
 }
 
@@ -32,7 +37,8 @@ export function kafkaOptions(cli: CliContext, opts: KafkaCliOptions): ResolvedKa
 export function positiveInt(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new LockstepError(ErrorCode.invalidUsage, `Expected \`${name}\` to be an integer from 1 and up, got \`${value}\``);
+  if (!Number.isInteger(n) || n < 1)
+    throw new LockstepError(ErrorCode.invalidUsage, `Expected \`${name}\` to be an integer from 1 and up, got \`${value}\``);
   return n;
 }
 
@@ -40,7 +46,8 @@ export function positiveInt(name: string, value: string | undefined): number | u
 export function positiveDuration(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = parseDuration(value);
-  if (ms === undefined || ms <= 0) throw new LockstepError(ErrorCode.invalidUsage, `Expected \`${name}\` to be a duration such as 7d, 12h or 30m, got \`${value}\``);
+  if (ms === undefined || ms <= 0)
+    throw new LockstepError(ErrorCode.invalidUsage, `Expected \`${name}\` to be a duration such as 7d, 12h or 30m, got \`${value}\``);
   return ms;
 }
 

@@ -27,9 +27,13 @@ export function sequencesPath(opts: SequencesCliOptions, required: true): string
 export function sequencesPath(opts: SequencesCliOptions, required: false): string | undefined;
 export function sequencesPath(opts: SequencesCliOptions, required: boolean): string | undefined {
   if (opts.sequences !== undefined && opts.machines !== undefined && opts.sequences !== opts.machines) {
-    throw new LockstepError(ErrorCode.invalidUsage, `--sequences ${opts.sequences} and --machines ${opts.machines} disagree: --machines is the old name of --sequences, give one`);
+    throw new LockstepError(
+      ErrorCode.invalidUsage,
+      `--sequences ${opts.sequences} and --machines ${opts.machines} disagree: --machines is the old name of --sequences, give one`,
+    );
   }
   const path = opts.sequences ?? opts.machines;
-  if (path === undefined && required) throw new LockstepError(ErrorCode.invalidUsage, 'missing --sequences <dir>: the directory (or file) of sequence definitions');
+  if (path === undefined && required)
+    throw new LockstepError(ErrorCode.invalidUsage, 'missing --sequences <dir>: the directory (or file) of sequence definitions');
   return path;
 }

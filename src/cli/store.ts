@@ -34,13 +34,20 @@ function isDirectory(path: string): boolean {
  *
  * @throws LockstepError `STORE_MISSING`, `STORE_CORRUPT`, `STORE_TOO_NEW`, `STORE_READ_ONLY`, `STORE_FULL`, `STORE_IO` or `STORE_UNAVAILABLE` (exit code 3).
  */
-export async function openStore(cli: CliContext, option: string | undefined, options: { mustExist?: boolean; readOnly?: boolean } = {}): Promise<SqliteRunStore> {
+export async function openStore(
+  cli: CliContext,
+  option: string | undefined,
+  options: { mustExist?: boolean; readOnly?: boolean } = {},
+): Promise<SqliteRunStore> {
   const path = storePath(cli, option);
   try {
     return SqliteRunStore.open(path, { create: !options.mustExist, ...(options.readOnly ? { readOnly: true } : {}) });
   } catch (error) {
     if (error instanceof LockstepError && error.code === ErrorCode.storeMissing) {
-      throw new LockstepError(ErrorCode.storeMissing, `no run store at ${path}: no run was recorded there (pass --store or set LOCKSTEP_STORE to use another store)`);
+      throw new LockstepError(
+        ErrorCode.storeMissing,
+        `no run store at ${path}: no run was recorded there (pass --store or set LOCKSTEP_STORE to use another store)`,
+      );
     }
     throw error;
   }

@@ -1,8 +1,8 @@
 import { ErrorCode, LockstepError } from './errors.js';
 import { MAX_NESTING_DEPTH, nestingProblem } from './nesting.js';
+import { formatSize, utf8Bytes } from './sequence/limits.js';
 import type { Problem } from './sequence/problems.js';
 import { formatPath } from './sequence/problems.js';
-import { formatSize, utf8Bytes } from './sequence/limits.js';
 
 /**
  * Largest run input lockstep accepts, in bytes of its compact JSON (UTF-8): 1 MiB. An input travels with every

@@ -23,7 +23,11 @@ export function nestingProblem(value: unknown, max: number = MAX_NESTING_DEPTH, 
   const visit = (v: unknown, depth: number): Problem | undefined => {
     if (v === null || typeof v !== 'object') return undefined;
     if (ancestors.has(v)) return { path: formatPath(path), message: 'refers to itself (a cycle, e.g. a YAML alias inside its own anchor)' };
-    if (depth >= max) return { path: formatPath(path.slice(0, root.length + 8)) + (path.length > root.length + 8 ? '...' : ''), message: nestingMessage(max) };
+    if (depth >= max)
+      return {
+        path: formatPath(path.slice(0, root.length + 8)) + (path.length > root.length + 8 ? '...' : ''),
+        message: nestingMessage(max),
+      };
     ancestors.add(v);
     try {
       const entries: Iterable<[PropertyKey, unknown]> = Array.isArray(v) ? v.entries() : Object.entries(v);

@@ -1,7 +1,7 @@
 import type { SnapshotFrom } from 'xstate';
 import { inertScope } from './compile/inert-scope.js';
-import { compile } from './compile/machine.js';
 import type { RunMachine } from './compile/machine.js';
+import { compile } from './compile/machine.js';
 import type { Command, RunContext, RunEvent, RunInput } from './compile/types.js';
 import type { Sequence } from './sequence/types.js';
 

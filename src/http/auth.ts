@@ -20,14 +20,18 @@ export function checkBearer(header: string | undefined, token: string | undefine
     );
   }
   if (header === undefined || header.trim() === '') {
-    throw new LockstepError(ErrorCode.unauthorized, `missing Authorization header: send "Authorization: Bearer <token>" with the token from ${TOKEN_ENV}`);
+    throw new LockstepError(
+      ErrorCode.unauthorized,
+      `missing Authorization header: send "Authorization: Bearer <token>" with the token from ${TOKEN_ENV}`,
+    );
   }
   const [scheme = '', ...rest] = header.trim().split(/\s+/);
   if (scheme.toLowerCase() !== 'bearer') {
     throw new LockstepError(ErrorCode.unauthorized, `expected "Authorization: Bearer <token>", got the "${scheme.slice(0, 20)}" scheme`);
   }
   const presented = rest.join(' ');
-  if (presented === '') throw new LockstepError(ErrorCode.unauthorized, `the Authorization header names the Bearer scheme but carries no token`);
+  if (presented === '')
+    throw new LockstepError(ErrorCode.unauthorized, `the Authorization header names the Bearer scheme but carries no token`);
   if (!timingSafeEqual(digest(presented), digest(token))) {
     throw new LockstepError(ErrorCode.unauthorized, `the bearer token does not match ${TOKEN_ENV}`);
   }

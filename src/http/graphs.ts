@@ -1,9 +1,9 @@
+import { renderGraphSvgOffThread } from '../adapters/graphviz/graph-svg-thread.js';
 import { buildGraph } from '../core/graph/build-graph.js';
 import type { MachineGraph } from '../core/graph/model.js';
-import { toStatelyConfig } from '../core/graph/stately.js';
 import type { StatelyMachineConfig } from '../core/graph/stately.js';
+import { toStatelyConfig } from '../core/graph/stately.js';
 import type { Program } from '../core/step.js';
-import { renderGraphSvgOffThread } from '../adapters/graphviz/graph-svg-thread.js';
 
 /**
  * The graphs the server hands out, computed once per program: the graph model (JSON), Stately's machine

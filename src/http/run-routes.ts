@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify';
 import { ErrorCode, LockstepError } from '../core/errors.js';
-import type { Problem } from '../core/sequence/problems.js';
+import { defaultRerunFrom, planRerun } from '../core/run/rerun-plan.js';
 import type { StartRequest } from '../core/run/start-request.js';
+import type { Problem } from '../core/sequence/problems.js';
 import type { EntryUpdate, RunDetail, RunService } from '../ports/run-service.js';
 import type { GraphCache } from './graphs.js';
-import { defaultRerunFrom, planRerun } from '../core/run/rerun-plan.js';
-import { publicEntry, recordSummary, runView } from './run-view.js';
 import type { RunView } from './run-view.js';
-import { CancelBody, parseIngest, parseRequest, RerunBody, RerunPlanQuery, ResumeBody, RunListQuery, StartRunBody } from './schemas.js';
+import { publicEntry, recordSummary, runView } from './run-view.js';
 import type { Parsed } from './schemas.js';
+import { CancelBody, parseIngest, parseRequest, RerunBody, RerunPlanQuery, ResumeBody, RunListQuery, StartRunBody } from './schemas.js';
 import { findSequence, sendSvg } from './sequence-routes.js';
 import { openEventStream } from './sse.js';
 
@@ -32,11 +32,23 @@ async function findRun(runs: RunService, runId: string): Promise<RunDetail> {
 
 const runLinks = (runId: string) => {
   const self = `/api/runs/${encodeURIComponent(runId)}`;
-  return { self, events: `${self}/events`, graphSvg: `${self}/graph.svg`, cancel: `${self}/cancel`, resume: `${self}/resume`, rerun: `${self}/rerun` };
+  return {
+    self,
+    events: `${self}/events`,
+    graphSvg: `${self}/graph.svg`,
+    cancel: `${self}/cancel`,
+    resume: `${self}/resume`,
+    rerun: `${self}/rerun`,
+  };
 };
 
 /** The live-update payload of the event streams. */
-export const updatePayload = (u: EntryUpdate) => ({ runId: u.entry.runId, seq: u.seq, entry: publicEntry(u.entry), ...(u.state ? { state: u.state } : {}) });
+export const updatePayload = (u: EntryUpdate) => ({
+  runId: u.entry.runId,
+  seq: u.seq,
+  entry: publicEntry(u.entry),
+  ...(u.state ? { state: u.state } : {}),
+});
 
 /** Starts a run and waits (briefly) until it is recorded, so a client can fetch it right away. */
 async function startRecorded(runs: RunService, request: StartRequest, waitMs: number): Promise<{ runId: string; recorded: boolean }> {
@@ -65,7 +77,13 @@ async function viewOf(runs: RunService, runId: string): Promise<RunView & { link
 }
 
 /** The run endpoints, the live event streams and the ingest endpoint. `auth` guards every mutating route. */
-export function runRoutes(app: FastifyInstance, runs: RunService, graphs: GraphCache, auth: onRequestHookHandler, startWaitMs: number): void {
+export function runRoutes(
+  app: FastifyInstance,
+  runs: RunService,
+  graphs: GraphCache,
+  auth: onRequestHookHandler,
+  startWaitMs: number,
+): void {
   app.get('/api/runs', async (request, reply) => {
     const query = valid(reply, parseRequest(RunListQuery, request.query), 'query');
     if (!query) return reply;
@@ -77,9 +95,15 @@ export function runRoutes(app: FastifyInstance, runs: RunService, graphs: GraphC
     const body = valid(reply, parseRequest(StartRunBody, request.body ?? {}), 'request body');
     if (!body) return reply;
     const served = findSequence(runs, body.sequence);
-    const { runId, recorded } = await startRecorded(runs, {
-      sequence: served.program.sequence.name, ...(body.version ? { version: body.version } : {}), input: body.input ?? null,
-    }, startWaitMs);
+    const { runId, recorded } = await startRecorded(
+      runs,
+      {
+        sequence: served.program.sequence.name,
+        ...(body.version ? { version: body.version } : {}),
+        input: body.input ?? null,
+      },
+      startWaitMs,
+    );
     return reply.status(recorded ? 201 : 202).send({ runId, recorded, links: runLinks(runId) });
   });
 
@@ -88,7 +112,11 @@ export function runRoutes(app: FastifyInstance, runs: RunService, graphs: GraphC
   app.get<{ Params: { runId: string } }>('/api/runs/:runId/graph.svg', async (request, reply) => {
     const { record } = await findRun(runs, request.params.runId);
     const program = runs.programOf(record);
-    if (!program) throw new LockstepError(ErrorCode.unknownSequence, `the definition of run "${record.runId}" (${record.sequence} v${record.version}) cannot be compiled here`);
+    if (!program)
+      throw new LockstepError(
+        ErrorCode.unknownSequence,
+        `the definition of run "${record.runId}" (${record.sequence} v${record.version}) cannot be compiled here`,
+      );
     const svg = await sendSvg(graphs, program);
     return reply.type(svg.type).send(svg.body);
   });
@@ -97,7 +125,11 @@ export function runRoutes(app: FastifyInstance, runs: RunService, graphs: GraphC
     const body = valid(reply, parseRequest(CancelBody, request.body ?? {}), 'request body');
     if (!body) return reply;
     const { record } = await findRun(runs, request.params.runId);
-    if (record.status !== 'running') throw new LockstepError(ErrorCode.runEnded, `run "${record.runId}" already ended (${record.status}); only running runs can be cancelled`);
+    if (record.status !== 'running')
+      throw new LockstepError(
+        ErrorCode.runEnded,
+        `run "${record.runId}" already ended (${record.status}); only running runs can be cancelled`,
+      );
     await runs.cancelRun(record.runId, body.reason ?? 'cancelled over HTTP');
     return reply.status(202).send({ runId: record.runId, cancelling: true, links: runLinks(record.runId) });
   });
@@ -108,10 +140,16 @@ export function runRoutes(app: FastifyInstance, runs: RunService, graphs: GraphC
     const { record } = await findRun(runs, request.params.runId);
     const status = runs.statusOf(record);
     if (status === 'running') {
-      throw new LockstepError(ErrorCode.runLocked, `run "${record.runId}" is not interrupted: a live process drives it; nothing was changed`);
+      throw new LockstepError(
+        ErrorCode.runLocked,
+        `run "${record.runId}" is not interrupted: a live process drives it; nothing was changed`,
+      );
     }
     if (status !== 'interrupted') {
-      throw new LockstepError(ErrorCode.runNotResumable, `run "${record.runId}" already ended (${status}); nothing to resume (rerun it instead)`);
+      throw new LockstepError(
+        ErrorCode.runNotResumable,
+        `run "${record.runId}" already ended (${status}); nothing to resume (rerun it instead)`,
+      );
     }
     await runs.resumeRun(record.runId);
     return reply.status(202).send({ runId: record.runId, resuming: true, links: runLinks(record.runId) });
@@ -120,7 +158,11 @@ export function runRoutes(app: FastifyInstance, runs: RunService, graphs: GraphC
   const plan = async (runId: string, from: string | undefined) => {
     const { record, history } = await findRun(runs, runId);
     const program = runs.programOf(record);
-    if (!program) throw new LockstepError(ErrorCode.unknownSequence, `the definition of run "${runId}" (${record.sequence} v${record.version}) cannot be compiled here, so it cannot be rerun`);
+    if (!program)
+      throw new LockstepError(
+        ErrorCode.unknownSequence,
+        `the definition of run "${runId}" (${record.sequence} v${record.version}) cannot be compiled here, so it cannot be rerun`,
+      );
     return { record, ...planRerun(program.sequence, runId, history, from ?? defaultRerunFrom(program.sequence, history)) };
   };
 
@@ -139,10 +181,17 @@ export function runRoutes(app: FastifyInstance, runs: RunService, graphs: GraphC
       const how = runs.statusOf(record) === 'interrupted' ? 'it is interrupted: resume it' : 'cancel it or wait for it to end';
       throw new LockstepError(ErrorCode.runActive, `run "${record.runId}" has not ended (${how} before rerunning it)`);
     }
-    const { runId, recorded } = await startRecorded(runs, {
-      sequence: record.sequence, version: record.version, input: body.input === undefined ? record.input : body.input,
-      rerunOf: record.runId, reuse: planned.reuse,
-    }, startWaitMs);
+    const { runId, recorded } = await startRecorded(
+      runs,
+      {
+        sequence: record.sequence,
+        version: record.version,
+        input: body.input === undefined ? record.input : body.input,
+        rerunOf: record.runId,
+        reuse: planned.reuse,
+      },
+      startWaitMs,
+    );
     return reply.status(recorded ? 201 : 202).send({ runId, recorded, rerunOf: record.runId, plan: planned.plan, links: runLinks(runId) });
   });
 
@@ -151,10 +200,15 @@ export function runRoutes(app: FastifyInstance, runs: RunService, graphs: GraphC
     if (!envelope) return reply;
     const { record } = await findRun(runs, envelope.runId);
     if (record.status !== 'running') {
-      throw new LockstepError(ErrorCode.runEnded, `run "${record.runId}" already ended (${record.status}); the ${envelope.type} report of task "${envelope.taskId}" would be ignored`);
+      throw new LockstepError(
+        ErrorCode.runEnded,
+        `run "${record.runId}" already ended (${record.status}); the ${envelope.type} report of task "${envelope.taskId}" would be ignored`,
+      );
     }
     await runs.reportTask(envelope);
-    return reply.status(202).send({ accepted: true, id: envelope.id, runId: envelope.runId, taskId: envelope.taskId, attempt: envelope.attempt });
+    return reply
+      .status(202)
+      .send({ accepted: true, id: envelope.id, runId: envelope.runId, taskId: envelope.taskId, attempt: envelope.attempt });
   });
 
   app.get('/api/events', async (_request, reply) => {

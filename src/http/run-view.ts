@@ -1,7 +1,7 @@
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { RunFacts } from '../core/run/run-facts.js';
-import { StateKind, stateView } from '../core/run/state-view.js';
 import type { RunStateView } from '../core/run/state-view.js';
+import { StateKind, stateView } from '../core/run/state-view.js';
 import type { Program } from '../core/step.js';
 import type { RunPosition } from '../ports/run-service.js';
 import type { RunRecord, RunStatusView } from '../ports/run-store.js';
@@ -40,9 +40,13 @@ export function taskViews(program: Program, facts: RunFacts, state: RunStateView
     const comp = spec.compensate;
     const compensation = comp && {
       id: comp.id,
-      status: facts.compensated.includes(comp.id) ? 'succeeded' as const
-        : facts.compensationFailed.includes(comp.id) ? 'failed' as const
-          : state.task === comp.id ? 'running' as const : 'pending' as const,
+      status: facts.compensated.includes(comp.id)
+        ? ('succeeded' as const)
+        : facts.compensationFailed.includes(comp.id)
+          ? ('failed' as const)
+          : state.task === comp.id
+            ? ('running' as const)
+            : ('pending' as const),
     };
     return { id: spec.id, status, attempts, reused: reused.includes(spec.id), ...(compensation ? { compensation } : {}) };
   });
@@ -70,10 +74,22 @@ export function recordSummary(record: RunRecord, status: RunStatusView): RunSumm
  * Builds a run's view from where it stands (`position`, as its mode knows it). `program` is `undefined` when the
  * definition cannot be compiled any more: the view then has no tasks.
  */
-export function runView(record: RunRecord, status: RunStatusView, history: readonly RunEntry[], program: Program | undefined, position?: RunPosition): RunView {
+export function runView(
+  record: RunRecord,
+  status: RunStatusView,
+  history: readonly RunEntry[],
+  program: Program | undefined,
+  position?: RunPosition,
+): RunView {
   const started = history[0];
-  const reused = started?.type === 'run.started' ? started.reused ?? [] : [];
+  const reused = started?.type === 'run.started' ? (started.reused ?? []) : [];
   const state = position ? stateView(position.value, position.facts) : null;
   const tasks = position && state && program ? taskViews(program, position.facts, state, reused, record.status !== 'running') : [];
-  return { run: recordSummary(record, status), state, tasks, finally: program?.sequence.finally.map((t) => t.id) ?? [], history: history.map(publicEntry) };
+  return {
+    run: recordSummary(record, status),
+    state,
+    tasks,
+    finally: program?.sequence.finally.map((t) => t.id) ?? [],
+    history: history.map(publicEntry),
+  };
 }

@@ -7,10 +7,14 @@ import { describeValue, problemsFromIssues } from '../core/sequence/problems.js'
 
 /** A run's input: any JSON that can be stored and passed to every task (see {@link inputProblems}). */
 const runInput = z.unknown().superRefine((value, ctx) => {
-  for (const p of inputProblems(value)) ctx.addIssue({ code: 'custom', message: p.path === 'input' ? p.message : `at ${p.path}: ${p.message}` });
+  for (const p of inputProblems(value))
+    ctx.addIssue({ code: 'custom', message: p.path === 'input' ? p.message : `at ${p.path}: ${p.message}` });
 });
 
-const name = z.string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` }).min(1, { error: 'expected a non-empty string' }).max(200);
+const name = z
+  .string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` })
+  .min(1, { error: 'expected a non-empty string' })
+  .max(200);
 
 /** `POST /api/runs`: starts a run of a served sequence. */
 export const StartRunBody = z.strictObject({
@@ -36,16 +40,21 @@ const statuses = ['running', 'interrupted', 'succeeded', 'failed', 'cancelled'] 
 
 /** `GET /api/runs` query. */
 export const RunListQuery = z.strictObject({
-  status: z.enum(statuses, { error: (iss) => `expected one of ${statuses.map((s) => `"${s}"`).join(', ')}, got ${describeValue(iss.input)}` }).optional(),
+  status: z
+    .enum(statuses, { error: (iss) => `expected one of ${statuses.map((s) => `"${s}"`).join(', ')}, got ${describeValue(iss.input)}` })
+    .optional(),
   sequence: name.optional(),
   /** @default 50 */
-  limit: z.unknown().transform((value, ctx) => {
-    if (value === undefined) return undefined;
-    const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : typeof value === 'number' ? value : NaN;
-    if (Number.isInteger(n) && n >= 1 && n <= 1000) return n;
-    ctx.addIssue({ code: 'custom', message: `expected an integer from 1 to 1000, got ${describeValue(value)}` });
-    return z.NEVER;
-  }).optional(),
+  limit: z
+    .unknown()
+    .transform((value, ctx) => {
+      if (value === undefined) return undefined;
+      const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : typeof value === 'number' ? value : NaN;
+      if (Number.isInteger(n) && n >= 1 && n <= 1000) return n;
+      ctx.addIssue({ code: 'custom', message: `expected an integer from 1 to 1000, got ${describeValue(value)}` });
+      return z.NEVER;
+    })
+    .optional(),
 });
 
 /** `POST /api/runs/:runId/resume`: no options. */
@@ -71,7 +80,10 @@ export function parseRequest<T>(schema: z.ZodType<T>, value: unknown): Parsed<T>
 export function parseIngest(value: unknown): Parsed<z.infer<typeof IngestBody>> {
   const type = value !== null && typeof value === 'object' ? (value as { type?: unknown }).type : undefined;
   if (type !== 'task.succeeded' && type !== 'task.failed') {
-    return { success: false, problems: [{ path: 'type', message: `expected "task.succeeded" or "task.failed", got ${describeValue(type)}` }] };
+    return {
+      success: false,
+      problems: [{ path: 'type', message: `expected "task.succeeded" or "task.failed", got ${describeValue(type)}` }],
+    };
   }
   const parsed = parseRequest(IngestBody, value);
   if (!parsed.success) return parsed;

@@ -70,7 +70,11 @@ export function sequenceSummary(s: OfferedSequence): SequenceSummary {
 export function findSequence(runs: RunService, name: string): OfferedSequence {
   const found = runs.sequences().find((s) => s.program.sequence.name === name);
   if (!found) {
-    const known = runs.sequences().map((s) => `"${s.program.sequence.name}"`).join(', ') || 'none';
+    const known =
+      runs
+        .sequences()
+        .map((s) => `"${s.program.sequence.name}"`)
+        .join(', ') || 'none';
     throw new LockstepError(ErrorCode.unknownSequence, `unknown sequence "${name}" (served: ${known})`);
   }
   return found;
@@ -85,7 +89,12 @@ export async function sendSvg(graphs: GraphCache, program: Program): Promise<{ t
  * `GET /api/sequences[/:name[/graph.svg|graph.json|stately.json]]`. The list also names the files that were not
  * loaded (`invalid`), with their problems, so a bad file is visible without the server's log.
  */
-export function sequenceRoutes(app: FastifyInstance, runs: RunService, graphs: GraphCache, rejected: readonly RejectedDefinition[] = []): void {
+export function sequenceRoutes(
+  app: FastifyInstance,
+  runs: RunService,
+  graphs: GraphCache,
+  rejected: readonly RejectedDefinition[] = [],
+): void {
   app.get('/api/sequences', async () => ({ sequences: runs.sequences().map(sequenceSummary), invalid: rejected }));
 
   app.get<{ Params: { name: string } }>('/api/sequences/:name', async (request) => {
@@ -98,7 +107,11 @@ export function sequenceRoutes(app: FastifyInstance, runs: RunService, graphs: G
     return reply.type(svg.type).send(svg.body);
   });
 
-  app.get<{ Params: { name: string } }>('/api/sequences/:name/graph.json', async (request) => graphs.graph(findSequence(runs, request.params.name).program));
+  app.get<{ Params: { name: string } }>('/api/sequences/:name/graph.json', async (request) =>
+    graphs.graph(findSequence(runs, request.params.name).program),
+  );
 
-  app.get<{ Params: { name: string } }>('/api/sequences/:name/stately.json', async (request) => graphs.stately(findSequence(runs, request.params.name).program));
+  app.get<{ Params: { name: string } }>('/api/sequences/:name/stately.json', async (request) =>
+    graphs.stately(findSequence(runs, request.params.name).program),
+  );
 }

@@ -1,13 +1,13 @@
-import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, onRequestHookHandler } from 'fastify';
+import Fastify from 'fastify';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import { MAX_INPUT_BYTES } from '../core/input-limits.js';
 import type { RunService } from '../ports/run-service.js';
 import { checkBearer } from './auth.js';
 import { GraphCache } from './graphs.js';
 import { runRoutes, START_WAIT_MS } from './run-routes.js';
-import { sequenceRoutes } from './sequence-routes.js';
 import type { RejectedDefinition } from './sequence-routes.js';
+import { sequenceRoutes } from './sequence-routes.js';
 import { uiRoutes } from './ui-assets.js';
 
 export interface HttpServerOptions {
@@ -99,7 +99,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     return reply.status(500).send({ error: { code: 'INTERNAL_ERROR', message: `internal error: ${error.message}` } });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: ErrorCode.invalidRequest, message: `no endpoint ${request.method} ${request.url.split('?')[0]}` } }),
+    reply
+      .status(404)
+      .send({ error: { code: ErrorCode.invalidRequest, message: `no endpoint ${request.method} ${request.url.split('?')[0]}` } }),
   );
 
   const allowed = options.allowedHosts && new Set(options.allowedHosts.map((h) => h.toLowerCase()));
@@ -108,12 +110,20 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       const host = (request.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
       if (allowed.has(host)) return;
       return reply.status(421).send({
-        error: { code: ErrorCode.invalidRequest, message: `requests for host "${host.slice(0, 100)}" are refused: this server answers only to ${[...allowed].join(', ')}` },
+        error: {
+          code: ErrorCode.invalidRequest,
+          message: `requests for host "${host.slice(0, 100)}" are refused: this server answers only to ${[...allowed].join(', ')}`,
+        },
       });
     });
   }
 
-  app.get('/api/health', async () => ({ ok: true, mode: options.runs.mode, sequences: options.runs.sequences().length, auth: Boolean(options.token) }));
+  app.get('/api/health', async () => ({
+    ok: true,
+    mode: options.runs.mode,
+    sequences: options.runs.sequences().length,
+    auth: Boolean(options.token),
+  }));
   sequenceRoutes(app, options.runs, graphs, options.rejected ?? []);
   runRoutes(app, options.runs, graphs, auth, options.startWaitMs ?? START_WAIT_MS);
   uiRoutes(app);

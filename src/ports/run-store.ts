@@ -1,6 +1,6 @@
 import type { Outcome } from '../core/compile/types.js';
-import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { StateValue } from '../core/graph/model.js';
+import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { AttemptProcess } from './attempt-processes.js';
 
 /** A run's status as recorded: running until it ends with an outcome. */

@@ -1,8 +1,8 @@
 import type { LockstepError } from '../core/errors.js';
 import type { DefinitionRecord } from '../core/protocol/definition-record.js';
 import type { DeadLetter, Envelope } from '../core/protocol/envelope.js';
-import type { PartitionOffset } from '../core/protocol/partition-offset.js';
 import type { HistoryRecord } from '../core/protocol/history-record.js';
+import type { PartitionOffset } from '../core/protocol/partition-offset.js';
 import type { RunState } from '../core/protocol/run-state.js';
 
 /** A message on a topic, keyed by run id so that one run's messages stay in order. */
@@ -106,6 +106,7 @@ export interface DurableSubscribeOptions extends Omit<SubscribeOptions, 'onAssig
    * `offsetRecord`, it returns the positions it read back from those records. A partition given back through
    * `onRevoked` comes back here before it is consumed again.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a listener that returns nothing is the common case
   readonly onAssigned?: (partitions: readonly number[]) => Promise<void | ReadonlyMap<number, string>>;
   /**
    * Exactly-once only: keep each partition's position as a record of the batch's own output (the message this

@@ -21,11 +21,15 @@ export function attemptTracking(tracker: AttemptProcessTracker | undefined, atte
   // an untracked attempt is stopped (a crash now would leave an orphan resume cannot find), and fails with it.
   const untracked = new AbortController();
   let recorded: Promise<unknown> | undefined;
-  const record = (pgid: number) => tracker.started(attempt, pgid).then(() => undefined, (error: unknown) => {
-    const failure = error ?? new Error('not recorded');
-    untracked.abort(failure);
-    return failure;
-  });
+  const record = (pgid: number) =>
+    tracker.started(attempt, pgid).then(
+      () => undefined,
+      (error: unknown) => {
+        const failure = error ?? new Error('not recorded');
+        untracked.abort(failure);
+        return failure;
+      },
+    );
   return {
     request: { onStart: ({ pgid }) => void (recorded = record(pgid)) },
     signal: (outer) => AbortSignal.any([outer, untracked.signal]),
@@ -35,6 +39,8 @@ export function attemptTracking(tracker: AttemptProcessTracker | undefined, atte
       } finally {
         if (recorded) {
           const failure = await recorded;
+          // The attempt's process could not be recorded: that failure, not the outcome, is what the run must see.
+          // biome-ignore lint/correctness/noUnsafeFinally: replacing the outcome is the point
           if (failure !== undefined) throw failure;
           await tracker.ended(attempt);
         }

@@ -1,11 +1,11 @@
 import { ErrorCode, LockstepError } from '../core/errors.js';
+import { findSpec } from '../core/run/live-run.js';
+import type { ProgramRegistry } from '../core/run/registry.js';
+import { DEFAULT_LIMITS } from '../core/sequence/limits.js';
 import type { TaskContext, TaskHandler } from '../core/sequence/types.js';
+import type { Program } from '../core/step.js';
 import type { AttemptProcessTracker } from '../ports/attempt-processes.js';
 import { attemptTracking } from './attempt-tracking.js';
-import type { ProgramRegistry } from '../core/run/registry.js';
-import type { Program } from '../core/step.js';
-import { findSpec } from '../core/run/live-run.js';
-import { DEFAULT_LIMITS } from '../core/sequence/limits.js';
 import { shellEnvironment, writeAttemptFiles } from './shell-data.js';
 import { runShellTask } from './shell-task.js';
 import type { DispatchedTask, LazySignalExecutor } from './worker.js';
@@ -36,8 +36,13 @@ export interface LocalExecutorOptions {
 /** The context handed to an in-process handler; `signal` may be given as a function, called when first read. */
 export function taskContext(task: DispatchedTask, signal: AbortSignal | (() => AbortSignal)): TaskContext {
   const base = {
-    runId: task.runId, taskId: task.taskId, attempt: task.attempt, idempotencyKey: task.payload.idempotencyKey,
-    phase: task.payload.phase, input: task.payload.input, results: task.payload.results,
+    runId: task.runId,
+    taskId: task.taskId,
+    attempt: task.attempt,
+    idempotencyKey: task.payload.idempotencyKey,
+    phase: task.payload.phase,
+    input: task.payload.input,
+    results: task.payload.results,
   };
   if (typeof signal !== 'function') return { ...base, signal };
   return Object.defineProperty(base, 'signal', { get: signal, enumerable: true }) as TaskContext;
@@ -65,7 +70,10 @@ export function createLocalExecutor(options: LocalExecutorOptions): LazySignalEx
     if (action.kind === 'queue') {
       const handler = options.handlerOf?.(task, action.queue) ?? options.queueHandlers?.[action.queue];
       if (!handler) {
-        throw new LockstepError(ErrorCode.noHandler, `task "${task.taskId}" runs on queue "${action.queue}", which has no worker in embedded mode (use Kafka mode, or register a handler for the queue)`);
+        throw new LockstepError(
+          ErrorCode.noHandler,
+          `task "${task.taskId}" runs on queue "${action.queue}", which has no worker in embedded mode (use Kafka mode, or register a handler for the queue)`,
+        );
       }
       return handler(taskContext(task, signal));
     }
@@ -76,11 +84,19 @@ export function createLocalExecutor(options: LocalExecutorOptions): LazySignalEx
       const cwd = action.cwd ?? options.cwd;
       const onOutput = options.onOutput;
       const tracking = attemptTracking(options.attemptProcesses, task);
-      const { result } = await tracking.settle(runShellTask({
-        run: action.run, env, signal: tracking.signal(signal()), ...(cwd ? { cwd } : {}), taskId: task.taskId, resultFile: files.result,
-        resultBytes: (spec.limits ?? DEFAULT_LIMITS).resultBytes, ...tracking.request,
-        ...(onOutput ? { onOutput: (stream, line) => onOutput(task, stream, line) } : {}),
-      }));
+      const { result } = await tracking.settle(
+        runShellTask({
+          run: action.run,
+          env,
+          signal: tracking.signal(signal()),
+          ...(cwd ? { cwd } : {}),
+          taskId: task.taskId,
+          resultFile: files.result,
+          resultBytes: (spec.limits ?? DEFAULT_LIMITS).resultBytes,
+          ...tracking.request,
+          ...(onOutput ? { onOutput: (stream, line) => onOutput(task, stream, line) } : {}),
+        }),
+      );
       return result;
     } finally {
       await files.remove().catch(() => {}); // a leftover temp directory must not turn a result into a failure

@@ -17,7 +17,10 @@ export function isoTime(now: number): string {
 }
 
 /** Builds an envelope with a fresh message id and the given time. */
-export function envelope(body: { type: Envelope['type']; runId: string; taskId?: string; attempt?: number; payload: unknown }, now: number): Envelope {
+export function envelope(
+  body: { type: Envelope['type']; runId: string; taskId?: string; attempt?: number; payload: unknown },
+  now: number,
+): Envelope {
   const message = body as { v?: number; id?: string; time?: string };
   message.v = PROTOCOL_VERSION;
   message.id = randomUUID();
@@ -29,7 +32,12 @@ export function envelope(body: { type: Envelope['type']; runId: string; taskId?:
 export function toRunEvent(env: Envelope): RunEvent | undefined {
   switch (env.type) {
     case 'task.succeeded':
-      return { type: 'TASK_SUCCEEDED', taskId: env.taskId, attempt: env.attempt, ...(env.payload.result === undefined ? {} : { result: env.payload.result }) };
+      return {
+        type: 'TASK_SUCCEEDED',
+        taskId: env.taskId,
+        attempt: env.attempt,
+        ...(env.payload.result === undefined ? {} : { result: env.payload.result }),
+      };
     case 'task.failed':
       return { type: 'TASK_FAILED', taskId: env.taskId, attempt: env.attempt, error: env.payload.error };
     case 'timer.fired':
@@ -44,7 +52,6 @@ export function toRunEvent(env: Envelope): RunEvent | undefined {
 /** Results reused by a rerun, as `run.start` carries them. */
 export const reuseToWire = (reuse: Reuse): Record<string, unknown> => ({ succeeded: reuse.succeeded, continued: reuse.continued ?? [] });
 export const reuseFromWire = (wire: Record<string, unknown>): Reuse => wire as unknown as Reuse;
-
 
 /** What a `run.start` asks for. */
 export interface RunStartRequest {

@@ -1,11 +1,11 @@
+import type { StateValue } from '../core/graph/model.js';
+import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { Reuse } from '../core/run/live-run.js';
+import type { ProgramRegistry } from '../core/run/registry.js';
 import type { IgnoredReason } from '../core/step.js';
 import type { Clock } from '../ports/clock.js';
-import type { RunEntry } from '../core/protocol/run-entry.js';
-import type { StateValue } from '../core/graph/model.js';
 import type { Journal, JournalStats } from '../ports/journal.js';
 import type { Transport } from '../ports/transport.js';
-import type { ProgramRegistry } from '../core/run/registry.js';
-import type { Reuse } from '../core/run/live-run.js';
 
 /** Options of an {@link Orchestrator}. */
 export interface OrchestratorOptions {

@@ -9,7 +9,7 @@ import type { FinalEntry, RunEntry } from '../core/protocol/run-entry.js';
 import { isFinalEntry } from '../core/protocol/run-entry.js';
 import { assertInputWithinLimits } from '../core/run/data-limits.js';
 import type { LiveRun } from '../core/run/live-run.js';
-import { advance, beginRun, replay, valueOf } from '../core/run/live-run.js';
+import { advance, beginRun, replay, stateValueOf } from '../core/run/live-run.js';
 import type { Journal, RunHost } from '../ports/journal.js';
 import type { Release } from '../ports/run-store.js';
 import type { ConsumedMessage, DeadLetterSource, Subscription, TopicMessage } from '../ports/transport.js';
@@ -35,7 +35,13 @@ const MAX_FINISHED = 10_000;
  */
 export class Orchestrator {
   readonly stats: OrchestratorStats = {
-    applied: 0, ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0, restored: 0, restoreFailed: 0, expired: 0, oversized: 0,
+    applied: 0,
+    ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 },
+    deadLettered: 0,
+    restored: 0,
+    restoreFailed: 0,
+    expired: 0,
+    oversized: 0,
     refused: 0,
   };
   readonly #options: OrchestratorOptions;
@@ -231,7 +237,11 @@ export class Orchestrator {
       }
       const event = toRunEvent(env);
       if (!event) {
-        this.#deadLetter(work, message, `type: expected an event (run.start, run.cancel, task.succeeded, task.failed, timer.fired), got "${env.type}"`);
+        this.#deadLetter(
+          work,
+          message,
+          `type: expected an event (run.start, run.cancel, task.succeeded, task.failed, timer.fired), got "${env.type}"`,
+        );
         continue;
       }
       const run = this.#runs.get(env.runId);
@@ -248,7 +258,12 @@ export class Orchestrator {
     for (const p of work.runs.values()) {
       fitRun(this.#guard, this.#journal, p.run, p, {
         fail: (taskId, attempt, message) =>
-          this.#apply(p.run, { type: 'TASK_FAILED', taskId, attempt, error: { message, code: ErrorCode.recordTooLarge, retriable: false } }, work, p),
+          this.#apply(
+            p.run,
+            { type: 'TASK_FAILED', taskId, attempt, error: { message, code: ErrorCode.recordTooLarge, retriable: false } },
+            work,
+            p,
+          ),
         drop: (m) => dropped.add(m),
       });
     }
@@ -294,34 +309,60 @@ export class Orchestrator {
     const { program } = registered;
     const at = work.at;
     const began = beginRun(program, {
-      runId, input: payload.input, at, definitionHash: registered.hash, ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}),
+      runId,
+      input: payload.input,
+      at,
+      definitionHash: registered.hash,
+      ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}),
       ...(payload.reuse ? { reuse: reuseFromWire(payload.reuse) } : {}),
     });
     this.#runs.set(runId, began.run);
     const p = pendingFor(work.runs, began.run);
     p.cause = env.id;
     p.create = {
-      runId, sequence: program.sequence.name, version: program.sequence.version, definition: registered.definition,
-      definitionHash: registered.hash, ...(registered.source ? { source: registered.source } : {}), input: payload.input ?? null,
-      status: 'running', createdAt: at, updatedAt: at, ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}),
+      runId,
+      sequence: program.sequence.name,
+      version: program.sequence.version,
+      definition: registered.definition,
+      definitionHash: registered.hash,
+      ...(registered.source ? { source: registered.source } : {}),
+      input: payload.input ?? null,
+      status: 'running',
+      createdAt: at,
+      updatedAt: at,
+      ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}),
     };
     this.#take(began.run, began.entries, began.states, began.commands, work, p);
   }
 
   #apply(run: LiveRun, event: RunEvent, work: Work, p: Pending): void {
     const result = advance(run, event, work.at);
-    const state = valueOf(run);
+    const state = stateValueOf(run);
     if (result.ignored) {
       this.stats.ignored[result.ignored]++;
       for (const entry of result.entries) p.entries.push({ entry, state });
       return;
     }
     this.stats.applied++;
-    this.#take(run, result.entries, result.entries.map(() => state), result.commands, work, p);
+    this.#take(
+      run,
+      result.entries,
+      result.entries.map(() => state),
+      result.commands,
+      work,
+      p,
+    );
   }
 
   /** Adds a step's entries (each with the state after it) to the run's changes, and executes its commands. */
-  #take(run: LiveRun, entries: readonly RunEntry[], states: readonly StateValue[], commands: readonly Command[], work: Work, p: Pending): void {
+  #take(
+    run: LiveRun,
+    entries: readonly RunEntry[],
+    states: readonly StateValue[],
+    commands: readonly Command[],
+    work: Work,
+    p: Pending,
+  ): void {
     entries.forEach((e, i) => {
       p.entries.push({ entry: e, state: states[i]! });
       if (e.type === 'task.started') p.update.currentTask = e.task;
@@ -329,7 +370,7 @@ export class Orchestrator {
         p.update.status = e.outcome;
         if (e.reason) p.update.reason = e.reason;
         // The record names the task that failed the run, not the last finally task that ran.
-        p.update.currentTask = e.outcome === 'succeeded' ? null : run.snapshot.context.error?.taskId ?? null;
+        p.update.currentTask = e.outcome === 'succeeded' ? null : (run.snapshot.context.error?.taskId ?? null);
         work.after.push(() => this.#finish(run.runId, e));
       }
     });
@@ -342,7 +383,12 @@ export class Orchestrator {
     switch (c.type) {
       case 'dispatch':
       case 'cancelTask': {
-        const context = { topics: this.#topics, defaultQueue: this.#options.defaultQueue ?? 'default', now: clock.now(), ...(p.cause ? { cause: p.cause } : {}) };
+        const context = {
+          topics: this.#topics,
+          defaultQueue: this.#options.defaultQueue ?? 'default',
+          now: clock.now(),
+          ...(p.cause ? { cause: p.cause } : {}),
+        };
         const m = taskCommandMessage(run, c, context);
         work.out.push(m);
         p.sent.push(m);

@@ -1,5 +1,5 @@
-import type { LiveRun } from '../core/run/live-run.js';
 import type { FinalEntry } from '../core/protocol/run-entry.js';
+import type { LiveRun } from '../core/run/live-run.js';
 import type { JournalEntry, RefusedStart, RunChanges } from '../ports/journal.js';
 import type { RunRecord, RunUpdate } from '../ports/run-store.js';
 import type { TopicMessage } from '../ports/transport.js';
@@ -44,5 +44,11 @@ export const newWork = (at: number): Work => ({ at, runs: new Map(), out: [], af
 
 /** The final entry of a run whose `run.start` could not start it. */
 export const refusedFinal = (runId: string, reason: string, at: number): FinalEntry => ({
-  type: 'run.failed', runId, at, outcome: 'failed', durationMs: 0, failedTasks: [], reason: `not started: ${reason}`,
+  type: 'run.failed',
+  runId,
+  at,
+  outcome: 'failed',
+  durationMs: 0,
+  failedTasks: [],
+  reason: `not started: ${reason}`,
 });

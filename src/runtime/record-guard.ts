@@ -1,13 +1,13 @@
 import type { Envelope, topicNames } from '../core/protocol/envelope.js';
 import type { LiveRun } from '../core/run/live-run.js';
 import type { ProgramRegistry } from '../core/run/registry.js';
+import { sequenceQueues } from '../core/sequence/queues.js';
 import type { Journal } from '../ports/journal.js';
 import type { DeadLetterSource, TopicMessage } from '../ports/transport.js';
 import type { OrchestratorStats } from './orchestrator-options.js';
 import type { Pending } from './pending-writes.js';
 import type { TopicLimits } from './record-limits.js';
 import { deadLetterRecord } from './record-limits.js';
-import { sequenceQueues } from '../core/sequence/queues.js';
 
 /** Broker refusals remembered at most (they must outlive the redelivery of the batch they failed). */
 const MAX_REFUSED = 10_000;
@@ -61,13 +61,17 @@ export class RecordGuard {
   refused(record: TopicMessage, error: Error): void {
     this.#stats.refused++;
     const value = record.value as { type?: string; source?: { topic: string; partition: number; offset: string } } | null;
-    const key = value?.type === 'dead-letter' && value.source
-      ? `dead-letter:${value.source.topic}:${value.source.partition}:${value.source.offset}`
-      : `commands:${record.key}`;
+    const key =
+      value?.type === 'dead-letter' && value.source
+        ? `dead-letter:${value.source.topic}:${value.source.partition}:${value.source.offset}`
+        : `commands:${record.key}`;
     const known = this.#refused.get(key);
     this.#refused.delete(key);
     const code = (error as { code?: unknown }).code;
-    this.#refused.set(key, { count: (known?.count ?? 0) + 1, reason: known?.reason ?? `${typeof code === 'string' ? `${code}: ` : ''}${error.message}` });
+    this.#refused.set(key, {
+      count: (known?.count ?? 0) + 1,
+      reason: known?.reason ?? `${typeof code === 'string' ? `${code}: ` : ''}${error.message}`,
+    });
     if (this.#refused.size > MAX_REFUSED) this.#refused.delete(this.#refused.keys().next().value!);
   }
 }
@@ -94,8 +98,10 @@ export function fitRun(guard: RecordGuard, journal: Journal, run: LiveRun, p: Pe
       const m = p.sent[p.checked++]!;
       const env = m.value as Envelope;
       if (env.type !== 'task.dispatch') continue;
-      const reason = guard.oversized(m, `task.dispatch record of task ${env.taskId} attempt ${env.attempt}`)
-        ?? guard.blocked(run.runId) ?? journal.blocked(run.runId, env.payload.phase);
+      const reason =
+        guard.oversized(m, `task.dispatch record of task ${env.taskId} attempt ${env.attempt}`) ??
+        guard.blocked(run.runId) ??
+        journal.blocked(run.runId, env.payload.phase);
       if (!reason) continue;
       hooks.drop(m);
       hooks.fail(env.taskId, env.attempt, reason);
@@ -116,6 +122,9 @@ export function fitRun(guard: RecordGuard, journal: Journal, run: LiveRun, p: Pe
 
 /** Every topic an orchestrator writes to: the events, run-state, history and dead-letter topics, and each known queue's. */
 export function outputTopics(registry: ProgramRegistry, topics: ReturnType<typeof topicNames>, defaultQueue: string): string[] {
-  const queues = sequenceQueues(registry.names().map((name) => registry.resolve(name).program.sequence), defaultQueue);
+  const queues = sequenceQueues(
+    registry.names().map((name) => registry.resolve(name).program.sequence),
+    defaultQueue,
+  );
   return [topics.events, topics.runs, topics.history, topics.deadLetter, ...queues.map((q) => topics.commands(q))];
 }

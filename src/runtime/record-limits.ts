@@ -1,9 +1,9 @@
 import type { RunEvent } from '../core/compile/types.js';
+import { sha256Hex } from '../core/hash.js';
 import type { DeadLetter } from '../core/protocol/envelope.js';
 import { PROTOCOL_VERSION } from '../core/protocol/envelope.js';
 import { formatBytes } from '../core/sequence/limits.js';
 import type { DeadLetterSource, TopicMessage } from '../ports/transport.js';
-import { sha256Hex } from '../core/hash.js';
 import { isoTime } from './messages.js';
 
 /** How much of a rejected record's text a dead letter keeps, at most (UTF-8 bytes). */
@@ -64,8 +64,14 @@ export function deadLetterRecord(topic: string, source: DeadLetterSource, reason
   for (; ; keep = keep < 64 ? 0 : keep >> 1, chars = Math.max(120, chars >> 1)) {
     const prefix = utf8Prefix(raw, keep);
     const value: DeadLetter = {
-      v: PROTOCOL_VERSION, type: 'dead-letter', reason: cut(reason, chars), raw: prefix, ...whole, rawTruncated: prefix.length < raw.length,
-      source: { topic: source.topic, partition: source.partition, offset: source.offset }, time: isoTime(now),
+      v: PROTOCOL_VERSION,
+      type: 'dead-letter',
+      reason: cut(reason, chars),
+      raw: prefix,
+      ...whole,
+      rawTruncated: prefix.length < raw.length,
+      source: { topic: source.topic, partition: source.partition, offset: source.offset },
+      time: isoTime(now),
     };
     const record: TopicMessage = { topic, key, value };
     if ((keep === 0 && chars === 120) || recordBytes(record) <= limit) return record;
@@ -79,11 +85,13 @@ export function boundedEvent(event: RunEvent): RunEvent {
   }
   if (event.type !== 'TASK_FAILED') return event;
   const e = event.error;
-  const long = (Object.keys(EVENT_TEXT_CHARS) as Array<keyof typeof EVENT_TEXT_CHARS>)
-    .some((k) => k !== 'reason' && typeof e[k as keyof typeof e] === 'string' && (e[k as keyof typeof e] as string).length > EVENT_TEXT_CHARS[k]);
+  const long = (Object.keys(EVENT_TEXT_CHARS) as Array<keyof typeof EVENT_TEXT_CHARS>).some(
+    (k) => k !== 'reason' && typeof e[k as keyof typeof e] === 'string' && (e[k as keyof typeof e] as string).length > EVENT_TEXT_CHARS[k],
+  );
   if (!long) return event;
   const error = {
-    ...e, message: cut(e.message, EVENT_TEXT_CHARS.message),
+    ...e,
+    message: cut(e.message, EVENT_TEXT_CHARS.message),
     ...(e.output === undefined ? {} : { output: cut(e.output, EVENT_TEXT_CHARS.output) }),
     ...(e.code === undefined ? {} : { code: cut(e.code, EVENT_TEXT_CHARS.code) }),
     ...(e.type === undefined ? {} : { type: cut(e.type, EVENT_TEXT_CHARS.type) }),

@@ -63,7 +63,11 @@ export async function writeAttemptFiles(data: Pick<ShellData, 'input' | 'results
  * its value has no NUL and fits {@link ENV_VALUE_MAX_BYTES}, and only while lockstep's data variables fit
  * {@link ENV_BUDGET_BYTES} (the biggest go first); the files, when given, always hold everything.
  */
-export function shellEnvironment(data: ShellData, extra: Readonly<Record<string, string>> = {}, files?: ShellFiles): Record<string, string> {
+export function shellEnvironment(
+  data: ShellData,
+  extra: Readonly<Record<string, string>> = {},
+  files?: ShellFiles,
+): Record<string, string> {
   const env: Record<string, string> = {
     ...extra,
     LOCKSTEP_RUN_ID: data.runId,
@@ -83,7 +87,7 @@ export function shellEnvironment(data: ShellData, extra: Readonly<Record<string,
   for (const [taskId, value] of Object.entries(data.results)) {
     const name = resultVariable(taskId);
     // `validate` refuses such an id; a result never takes the place of the result file's path.
-    if (name !== RESULT_FILE_VARIABLE) offer(name, typeof value === 'string' ? value : JSON.stringify(value) ?? 'null');
+    if (name !== RESULT_FILE_VARIABLE) offer(name, typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null'));
   }
   let total = values.reduce((sum, v) => sum + v.bytes, 0);
   values.sort((a, b) => a.bytes - b.bytes);

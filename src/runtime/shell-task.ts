@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcessByStdio } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { ErrorCode, LockstepError, TaskFailure } from '../core/errors.js';

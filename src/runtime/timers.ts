@@ -44,15 +44,18 @@ export class TimerService {
 
   #hop(key: string, timer: DueTimer): void {
     const left = Math.max(0, timer.dueAt - this.#clock.now());
-    const handle = this.#clock.setTimeout(() => {
-      if (this.#armed.get(key)?.handle !== handle) return; // disarmed or re-armed meanwhile
-      if (this.#clock.now() < timer.dueAt) {
-        this.#hop(key, timer);
-        return;
-      }
-      this.#armed.delete(key);
-      this.#fire(timer);
-    }, Math.min(left, this.#maxHopMs));
+    const handle = this.#clock.setTimeout(
+      () => {
+        if (this.#armed.get(key)?.handle !== handle) return; // disarmed or re-armed meanwhile
+        if (this.#clock.now() < timer.dueAt) {
+          this.#hop(key, timer);
+          return;
+        }
+        this.#armed.delete(key);
+        this.#fire(timer);
+      },
+      Math.min(left, this.#maxHopMs),
+    );
     this.#armed.set(key, { timer, handle });
   }
 

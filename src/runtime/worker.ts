@@ -136,9 +136,17 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       try {
         const execute = options.execute;
         const result = await (LAZY_SIGNAL in execute ? execute(task, controller.signal) : execute(task, controller.signal()));
-        message = { topic: topics.events, key: task.runId, value: envelope({ type: 'task.succeeded', ...base, payload: result === undefined ? {} : { result } }, options.clock.now()) };
+        message = {
+          topic: topics.events,
+          key: task.runId,
+          value: envelope({ type: 'task.succeeded', ...base, payload: result === undefined ? {} : { result } }, options.clock.now()),
+        };
       } catch (error) {
-        message = { topic: topics.events, key: task.runId, value: envelope({ type: 'task.failed', ...base, payload: { error: toTaskError(error) } }, options.clock.now()) };
+        message = {
+          topic: topics.events,
+          key: task.runId,
+          value: envelope({ type: 'task.failed', ...base, payload: { error: toTaskError(error) } }, options.clock.now()),
+        };
       }
       const entry = running.get(key);
       running.delete(key);
@@ -162,7 +170,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
           if (closing || !(error instanceof LockstepError) || error.retriable) throw error;
           // The outcome itself cannot be published (a result over the topic's limit): the attempt fails, for good.
           const failure = { message: `its outcome could not be published: ${error.message}`, code: error.code, retriable: false };
-          message = { topic: topics.events, key: task.runId, value: envelope({ type: 'task.failed', ...base, payload: { error: failure } }, options.clock.now()) };
+          message = {
+            topic: topics.events,
+            key: task.runId,
+            value: envelope({ type: 'task.failed', ...base, payload: { error: failure } }, options.clock.now()),
+          };
           completed.set(key, message);
           await deliver(message);
         }
@@ -190,7 +202,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         } else if (earlier) {
           stats.duplicates++;
           replies.push(earlier);
-        } else if (closing) context?.defer(message); // never completed: handed back to the next worker
+        } else if (closing)
+          context?.defer(message); // never completed: handed back to the next worker
         else run(env, context?.defer(message));
       } else if (env.type === 'task.cancel') {
         const key = `${env.runId}:${env.taskId}:${env.attempt}`;
@@ -226,7 +239,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       if (graceMs === undefined) await all;
       else {
         let timer: ReturnType<typeof setTimeout> | undefined;
-        const expired = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+        const expired = await Promise.race([
+          all.then(() => false),
+          new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+        ]);
         clearTimeout(timer);
         if (expired) {
           handOver();
@@ -238,4 +254,3 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     },
   };
 }
-

@@ -1,11 +1,11 @@
+import { loadSequenceFile } from '../adapters/fs/load-sequence.js';
+import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { ModelPath } from '../core/paths/path-graph.js';
 import type { Sequence } from '../core/sequence/types.js';
-import { loadSequenceFile } from '../adapters/fs/load-sequence.js';
-import { runPath } from './path-runner.js';
 import type { PathRun, RunPathOptions } from './path-runner.js';
-import { planPaths } from './test-sequence.js';
+import { runPath } from './path-runner.js';
 import type { PlanOptions } from './test-sequence.js';
-import { ErrorCode, LockstepError } from '../core/errors.js';
+import { planPaths } from './test-sequence.js';
 
 /**
  * vitest, when it is installed. It is an optional peer dependency: `describeSequencePaths` needs it, while
@@ -51,7 +51,10 @@ function failure(run: PathRun): string {
  */
 export function describeSequencePaths(sequence: Sequence | string, assert?: PathAssertion, options: SequencePathsOptions = {}): void {
   if (!vitest) {
-    throw new LockstepError(ErrorCode.invalidUsage, 'describeSequencePaths declares vitest tests, and vitest is not installed: install it (npm install -D vitest), or call testSequence, which needs no test framework');
+    throw new LockstepError(
+      ErrorCode.invalidUsage,
+      'describeSequencePaths declares vitest tests, and vitest is not installed: install it (npm install -D vitest), or call testSequence, which needs no test framework',
+    );
   }
   const { describe, expect, it } = vitest;
   const seq = typeof sequence === 'string' ? loadSequenceFile(sequence).sequence : sequence;

@@ -5,12 +5,13 @@
  * no test framework.
  * @packageDocumentation
  */
-export { describeSequencePaths } from './describe-sequence-paths.js';
-export type { PathAssertion, SequencePathsOptions } from './describe-sequence-paths.js';
-export { testSequence } from './test-sequence.js';
-export type { PathPlan, PlanOptions, SequenceTestReport, TestSequenceOptions } from './test-sequence.js';
-export type { PathRun, RunPathOptions } from './path-runner.js';
-export type { ModelPath, PathStep } from '../core/paths/path-graph.js';
-export type { Expectation } from '../core/paths/expectation.js';
-export type { Invariant, Violation, ExecutionEvent } from '../core/paths/invariants.js';
+
 export type { Coverage, Ratio } from '../core/paths/coverage.js';
+export type { Expectation } from '../core/paths/expectation.js';
+export type { ExecutionEvent, Invariant, Violation } from '../core/paths/invariants.js';
+export type { ModelPath, PathStep } from '../core/paths/path-graph.js';
+export type { PathAssertion, SequencePathsOptions } from './describe-sequence-paths.js';
+export { describeSequencePaths } from './describe-sequence-paths.js';
+export type { PathRun, RunPathOptions } from './path-runner.js';
+export type { PathPlan, PlanOptions, SequenceTestReport, TestSequenceOptions } from './test-sequence.js';
+export { testSequence } from './test-sequence.js';

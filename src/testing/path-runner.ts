@@ -1,18 +1,18 @@
 import type { Outcome } from '../core/compile/types.js';
-import { expectOutcome } from '../core/paths/expectation.js';
 import type { Expectation } from '../core/paths/expectation.js';
-import { checkRun, Invariant } from '../core/paths/invariants.js';
+import { expectOutcome } from '../core/paths/expectation.js';
 import type { ExecutionEvent, Violation } from '../core/paths/invariants.js';
+import { checkRun, Invariant } from '../core/paths/invariants.js';
 import type { ModelPath, PathStep } from '../core/paths/path-graph.js';
 import { PATH_RUN_ID, SCRIPTED_FAILURE, StepToken } from '../core/paths/run-model.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { LiveRun } from '../core/run/live-run.js';
 import type { Phase, Sequence } from '../core/sequence/types.js';
 import type { Program } from '../core/step.js';
-import { createEmbeddedRuntime } from '../modes/embedded/index.js';
 import type { EmbeddedRuntime } from '../modes/embedded/index.js';
+import { createEmbeddedRuntime } from '../modes/embedded/index.js';
 import type { RunRecord } from '../ports/run-store.js';
-import type { LiveRun } from '../core/run/live-run.js';
 import { envelope } from '../runtime/messages.js';
 import { SimulatedClock } from '../runtime/simulated-clock.js';
 import type { DispatchedTask, Executor } from '../runtime/worker.js';
@@ -84,35 +84,45 @@ const topics = topicNames();
  * grace runs out).
  */
 function scriptedExecutor(
-  executions: ExecutionEvent[], executing: Map<string, Executing>, result: RunPathOptions['result'], inherited: Set<string>,
+  executions: ExecutionEvent[],
+  executing: Map<string, Executing>,
+  result: RunPathOptions['result'],
+  inherited: Set<string>,
 ): Executor {
-  return (task, signal) => new Promise((resolve, reject) => {
-    const x = { taskId: task.taskId, attempt: task.attempt, phase: task.payload.phase };
-    const key = `${task.taskId}#${task.attempt}`;
-    let done = false;
-    const end = (): boolean => {
-      if (done) return false;
-      done = true;
-      executing.delete(key);
-      executions.push({ kind: 'end', ...x });
-      return true;
-    };
-    const aborted = () => new Error(`aborted: ${String(signal.reason)}`);
-    // An attempt a branch inherits started in the prefix, where its start was seen already.
-    if (!inherited.delete(key)) executions.push({ kind: 'start', ...x });
-    const entry: Executing = {
-      task, stopped: signal.aborted, reason: signal.reason,
-      succeed: () => end() && resolve(result?.(task)),
-      fail: () => end() && reject(new Error(SCRIPTED_FAILURE.message)),
-      report: () => end() && reject(aborted()),
-      vanish: () => (end() ? () => reject(aborted()) : () => {}),
-    };
-    signal.addEventListener('abort', () => {
-      entry.stopped = true;
-      entry.reason = signal.reason;
-    }, { once: true });
-    executing.set(key, entry);
-  });
+  return (task, signal) =>
+    new Promise((resolve, reject) => {
+      const x = { taskId: task.taskId, attempt: task.attempt, phase: task.payload.phase };
+      const key = `${task.taskId}#${task.attempt}`;
+      let done = false;
+      const end = (): boolean => {
+        if (done) return false;
+        done = true;
+        executing.delete(key);
+        executions.push({ kind: 'end', ...x });
+        return true;
+      };
+      const aborted = () => new Error(`aborted: ${String(signal.reason)}`);
+      // An attempt a branch inherits started in the prefix, where its start was seen already.
+      if (!inherited.delete(key)) executions.push({ kind: 'start', ...x });
+      const entry: Executing = {
+        task,
+        stopped: signal.aborted,
+        reason: signal.reason,
+        succeed: () => end() && resolve(result?.(task)),
+        fail: () => end() && reject(new Error(SCRIPTED_FAILURE.message)),
+        report: () => end() && reject(aborted()),
+        vanish: () => (end() ? () => reject(aborted()) : () => {}),
+      };
+      signal.addEventListener(
+        'abort',
+        () => {
+          entry.stopped = true;
+          entry.reason = signal.reason;
+        },
+        { once: true },
+      );
+      executing.set(key, entry);
+    });
 }
 
 /** Lets the runtime's message hops run until nothing moves. Every hop is a microtask, so a few turns suffice. */
@@ -127,7 +137,6 @@ async function quiesce(mark: () => string): Promise<void> {
 }
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
-
 
 /**
  * Where a run of a path stands between two steps, for paths that share the prefix to go on from there: the
@@ -196,7 +205,12 @@ export class PathSession {
   }
 
   /** Starts the run, or takes it on from a checkpoint. `definition` is the sequence's definition text and its hash, if known. */
-  static async open(sequence: Sequence, options: RunPathOptions = {}, from?: Checkpoint, definition?: { text: string; hash: string }): Promise<PathSession> {
+  static async open(
+    sequence: Sequence,
+    options: RunPathOptions = {},
+    from?: Checkpoint,
+    definition?: { text: string; hash: string },
+  ): Promise<PathSession> {
     const session = new PathSession(sequence, options, from);
     await session.#open(from, definition);
     return session;
@@ -207,9 +221,11 @@ export class PathSession {
     const wrap = this.#options.__unsafe_faults?.executor;
     const planted = wrap ? wrap(scripted) : scripted;
     // Inherited attempts were handed to the (faulty) executor in the prefix already.
-    const execute: Executor = (task, signal) => (this.#inherited.has(`${task.taskId}#${task.attempt}`) ? scripted(task, signal) : planted(task, signal));
+    const execute: Executor = (task, signal) =>
+      this.#inherited.has(`${task.taskId}#${task.attempt}`) ? scripted(task, signal) : planted(task, signal);
     this.#runtime = await createEmbeddedRuntime({
-      clock: this.#clock, execute,
+      clock: this.#clock,
+      execute,
       onEntry: (e) => {
         this.#entries.push(e);
         if (FINAL.has(e.type)) this.#ended = true;
@@ -228,20 +244,28 @@ export class PathSession {
       await this.#settle();
       return;
     }
-    await runtime.adopt({ ...from.run, timers: new Map(from.run.timers), completions: new Set(from.run.completions) }, from.record, from.history);
+    await runtime.adopt(
+      { ...from.run, timers: new Map(from.run.timers), completions: new Set(from.run.completions) },
+      from.record,
+      from.history,
+    );
     for (const { task, stopped, reason } of from.inFlight) {
       this.#inherited.add(`${task.taskId}#${task.attempt}`);
       const topic = topics.commands(task.payload.queue);
       await runtime.transport.publish([{ topic, key: PATH_RUN_ID, value: task }]);
       if (stopped) {
-        const cancel = envelope({ type: 'task.cancel', runId: PATH_RUN_ID, taskId: task.taskId, attempt: task.attempt, payload: { reason: String(reason) } }, this.#clock.now());
+        const cancel = envelope(
+          { type: 'task.cancel', runId: PATH_RUN_ID, taskId: task.taskId, attempt: task.attempt, payload: { reason: String(reason) } },
+          this.#clock.now(),
+        );
         await runtime.transport.publish([{ topic, key: PATH_RUN_ID, value: cancel }]);
       }
     }
     await this.#settle();
     for (const { task, stopped } of from.inFlight) {
       const x = this.#executing.get(`${task.taskId}#${task.attempt}`);
-      if (!x || x.stopped !== stopped) throw new Error(`the branch of ${sequence(this.#sequence)} did not take over ${task.taskId}#${task.attempt}`);
+      if (!x || x.stopped !== stopped)
+        throw new Error(`the branch of ${sequence(this.#sequence)} did not take over ${task.taskId}#${task.attempt}`);
     }
   }
 
@@ -260,10 +284,16 @@ export class PathSession {
   }
 
   #publishCompletion(type: 'task.succeeded' | 'task.failed', taskId: string, attempt: number): Promise<void> {
-    return this.#runtime.transport.publish([{
-      topic: topics.events, key: PATH_RUN_ID,
-      value: envelope({ type, runId: PATH_RUN_ID, taskId, attempt, payload: type === 'task.succeeded' ? {} : { error: SCRIPTED_FAILURE } }, this.#clock.now()),
-    }]);
+    return this.#runtime.transport.publish([
+      {
+        topic: topics.events,
+        key: PATH_RUN_ID,
+        value: envelope(
+          { type, runId: PATH_RUN_ID, taskId, attempt, payload: type === 'task.succeeded' ? {} : { error: SCRIPTED_FAILURE } },
+          this.#clock.now(),
+        ),
+      },
+    ]);
   }
 
   /** Injects one event into a quiet runtime; it must be counted as ignored once and change nothing else. */
@@ -277,19 +307,25 @@ export class PathSession {
     await this.#settle();
     const problems: string[] = [];
     const added = entries.slice(before.entries).filter((e) => e.type !== 'event.ignored');
-    if (added.length > 0) problems.push(`the orchestrator recorded ${added.map((e) => ('task' in e ? `${e.type} ${e.task}#${e.attempt}` : e.type)).join(', ')}`);
+    if (added.length > 0)
+      problems.push(
+        `the orchestrator recorded ${added.map((e) => ('task' in e ? `${e.type} ${e.task}#${e.attempt}` : e.type)).join(', ')}`,
+      );
     if (stats.applied !== before.applied) problems.push(`${stats.applied - before.applied} event(s) were applied`);
     const started = executions.slice(before.executions).filter((x) => x.kind === 'start');
     if (started.length > 0) problems.push(`the executor started ${started.map((x) => `${x.taskId}#${x.attempt}`).join(', ')}`);
     const counted = sum(stats.ignored) - before.ignored;
     if (counted !== 1) problems.push(`it was counted as ignored ${counted} times instead of once`);
-    if (problems.length > 0) this.#violations.push({ invariant: Invariant.ignored, message: `${what} changed the run: ${problems.join('; ')}` });
+    if (problems.length > 0)
+      this.#violations.push({ invariant: Invariant.ignored, message: `${what} changed the run: ${problems.join('; ')}` });
   }
 
   #stoppedAttempt(step: PathStep): Executing | string {
     const key = `${step.taskId}#${step.attempt}`;
     const x = this.#executing.get(key);
-    return x?.stopped ? x : `${key} is not a stopped attempt still executing (executing: ${[...this.#executing.keys()].join(', ') || 'nothing'})`;
+    return x?.stopped
+      ? x
+      : `${key} is not a stopped attempt still executing (executing: ${[...this.#executing.keys()].join(', ') || 'nothing'})`;
   }
 
   async #perform(step: PathStep): Promise<string | undefined> {
@@ -298,7 +334,8 @@ export class PathSession {
       case StepToken.stoppedOk: {
         const x = this.#stoppedAttempt(step);
         if (typeof x === 'string') return x;
-        if (step.token === StepToken.stoppedOk) x.succeed(); // it ignored its abort
+        if (step.token === StepToken.stoppedOk)
+          x.succeed(); // it ignored its abort
         else x.report();
         return undefined;
       }
@@ -311,7 +348,8 @@ export class PathSession {
       case StepToken.succeed:
       case StepToken.fail: {
         const x = this.#executing.get(`${step.taskId}#${step.attempt}`);
-        if (!x) return `${step.taskId}#${step.attempt} is not executing (executing: ${[...this.#executing.keys()].join(', ') || 'nothing'})`;
+        if (!x)
+          return `${step.taskId}#${step.attempt} is not executing (executing: ${[...this.#executing.keys()].join(', ') || 'nothing'})`;
         if (step.token === StepToken.succeed) x.succeed();
         else x.fail();
         return undefined;
@@ -336,7 +374,9 @@ export class PathSession {
     const inject = this.#options.inject !== false;
     if (inject && !this.#probedCancel && step.phase !== undefined && step.phase !== 'main') {
       this.#probedCancel = true;
-      await this.#probe(`a cancel during the ${step.phase} phase (before step ${i + 1})`, () => this.#runtime.orchestrator.cancel(PATH_RUN_ID, 'late cancel'));
+      await this.#probe(`a cancel during the ${step.phase} phase (before step ${i + 1})`, () =>
+        this.#runtime.orchestrator.cancel(PATH_RUN_ID, 'late cancel'),
+      );
     }
     const problem = await this.#perform(step);
     if (problem) {
@@ -356,7 +396,9 @@ export class PathSession {
       await this.#probe(`a duplicate of step ${i + 1} (${step.label})`, () => this.#publishCompletion(type, step.taskId!, step.attempt!));
     } else if (step.token === StepToken.grace) {
       // The stopped attempt reports after all, once the run has gone on without it.
-      await this.#probe(`a late report of ${step.taskId}#${step.attempt} after its stop grace (step ${i + 1})`, async () => this.#held.shift()?.());
+      await this.#probe(`a late report of ${step.taskId}#${step.attempt} after its stop grace (step ${i + 1})`, async () =>
+        this.#held.shift()?.(),
+      );
     }
   }
 
@@ -366,10 +408,17 @@ export class PathSession {
     const stored = await this.#runtime.store.get(PATH_RUN_ID);
     if (!run || !stored || this.#held.length > 0) throw new Error(`the run of ${sequence(this.#sequence)} cannot be branched here`);
     return {
-      run, record: stored.record, history: stored.history, now: this.#clock.now(),
+      run,
+      record: stored.record,
+      history: stored.history,
+      now: this.#clock.now(),
       inFlight: [...this.#executing.values()].map((x) => ({ task: x.task, stopped: x.stopped, reason: x.reason })),
-      entries: [...this.#entries], executions: [...this.#executions], injected: [...this.#injected], violations: [...this.#violations],
-      probedCancel: this.#probedCancel, last: this.#last,
+      entries: [...this.#entries],
+      executions: [...this.#executions],
+      injected: [...this.#injected],
+      violations: [...this.#violations],
+      probedCancel: this.#probedCancel,
+      last: this.#last,
     };
   }
 
@@ -379,7 +428,9 @@ export class PathSession {
     try {
       const last = this.#last;
       if (this.#options.inject !== false && this.#ended && last?.taskId && REPORTS.has(last.token)) {
-        await this.#probe(`a duplicate of the last step (${last.label}) after the run ended`, () => this.#publishCompletion('task.succeeded', last.taskId!, last.attempt!));
+        await this.#probe(`a duplicate of the last step (${last.label}) after the run ended`, () =>
+          this.#publishCompletion('task.succeeded', last.taskId!, last.attempt!),
+        );
       }
     } finally {
       // What the run did is judged as it stands now: attempts still executing (a path given up halfway) are ended
@@ -389,7 +440,9 @@ export class PathSession {
       for (const x of [...this.#executing.values()]) x.report();
       await this.#runtime.close();
     }
-    const started = judged.entries.flatMap((e) => (e.type === 'task.started' ? [{ task: e.task, attempt: e.attempt, phase: e.phase }] : []));
+    const started = judged.entries.flatMap((e) =>
+      e.type === 'task.started' ? [{ task: e.task, attempt: e.attempt, phase: e.phase }] : [],
+    );
     return { ...judged, started, injected: [...this.#injected], violations: [...this.#violations], abandoned: this.#abandoned };
   }
 }
@@ -407,8 +460,16 @@ export function judgePath(sequence: Sequence, path: ModelPath, seen: SessionResu
   }
   const final = entries.find((e) => FINAL.has(e.type)) as Extract<RunEntry, { outcome: Outcome }> | undefined;
   return {
-    path, expected, outcome: final?.outcome, entries, started: seen.started, executions, injected: seen.injected, violations,
-    passed: violations.length === 0, abandoned,
+    path,
+    expected,
+    outcome: final?.outcome,
+    entries,
+    started: seen.started,
+    executions,
+    injected: seen.injected,
+    violations,
+    passed: violations.length === 0,
+    abandoned,
   };
 }
 

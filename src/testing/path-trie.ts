@@ -1,9 +1,9 @@
+import { sha256Hex } from '../core/hash.js';
 import type { ModelPath, PathStep } from '../core/paths/path-graph.js';
 import type { Sequence } from '../core/sequence/types.js';
 import { definitionText } from '../modes/embedded/index.js';
-import { sha256Hex } from '../core/hash.js';
-import { judgePath, PathSession } from './path-runner.js';
 import type { Checkpoint, PathRun, RunPathOptions } from './path-runner.js';
+import { judgePath, PathSession } from './path-runner.js';
 
 /** A node of the trie of paths: the paths through it share the steps up to here. */
 interface TrieNode {
@@ -69,12 +69,13 @@ export async function runPaths(sequence: Sequence, paths: readonly ModelPath[], 
   };
   let active = 0;
 
-  const judge = (session: PathSession, at: TrieNode) => session.close().then((seen) => {
-    for (const i of pathsUnder(at)) {
-      runs[i] = judgePath(sequence, paths[i]!, seen);
-      options.onRun?.(runs[i]);
-    }
-  });
+  const judge = (session: PathSession, at: TrieNode) =>
+    session.close().then((seen) => {
+      for (const i of pathsUnder(at)) {
+        runs[i] = judgePath(sequence, paths[i]!, seen);
+        options.onRun?.(runs[i]);
+      }
+    });
 
   // Goes down from `node` to a leaf, leaving a checkpoint for every other branch on the way.
   const descend = async (start: TrieNode, from: Checkpoint | undefined) => {

@@ -1,8 +1,8 @@
 import { ErrorCode, LockstepError } from '../core/errors.js';
-import { coverageOf } from '../core/paths/coverage.js';
 import type { Coverage } from '../core/paths/coverage.js';
-import { buildPathGraph } from '../core/paths/path-graph.js';
+import { coverageOf } from '../core/paths/coverage.js';
 import type { ModelPath, PathGraph } from '../core/paths/path-graph.js';
+import { buildPathGraph } from '../core/paths/path-graph.js';
 import { createRunModel } from '../core/paths/run-model.js';
 import type { Sequence } from '../core/sequence/types.js';
 import type { PathRun, RunPathOptions } from './path-runner.js';
@@ -66,7 +66,8 @@ export interface SequenceTestReport {
 export function planPaths(sequence: Sequence, options: PlanOptions = {}): PathPlan {
   const maxPaths = options.maxPaths ?? 500;
   const seed = options.seed ?? 1;
-  if (!Number.isInteger(maxPaths) || maxPaths < 1) throw new RangeError(`Expected maxPaths to be an integer from 1 and up, got ${maxPaths}`);
+  if (!Number.isInteger(maxPaths) || maxPaths < 1)
+    throw new RangeError(`Expected maxPaths to be an integer from 1 and up, got ${maxPaths}`);
   const { tasks, finally: fin } = sequence;
   if (tasks.length > MAX_PATH_TEST_TASKS || fin.length > MAX_PATH_TEST_TASKS) {
     throw new LockstepError(
@@ -91,7 +92,9 @@ export async function testSequence(sequence: Sequence, options: TestSequenceOpti
   const plan = planPaths(sequence, options);
   const runs = await runPaths(sequence, plan.paths, options);
   return {
-    sequence, plan, runs,
+    sequence,
+    plan,
+    runs,
     failed: runs.filter((r) => !r.passed),
     coverage: coverageOf(plan.graph, plan.paths),
     durationMs: performance.now() - t0,

@@ -6,16 +6,16 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { topicNames } from '../../src/core/protocol/envelope.js';
+import { z } from 'zod';
 import type { Envelope } from '../../src/core/protocol/envelope.js';
+import { topicNames } from '../../src/core/protocol/envelope.js';
 import type { RunState } from '../../src/core/protocol/run-state.js';
-import { createLockstepClient } from '../../src/modes/kafka/index.js';
 import type { LockstepClient } from '../../src/modes/kafka/index.js';
+import { createLockstepClient } from '../../src/modes/kafka/index.js';
 import { lockstep, ROOT } from '../support/cli.js';
-import { plainKafka, startService, TopicLog } from '../support/kafka-log.js';
 import type { LogRecord, Service } from '../support/kafka-log.js';
+import { plainKafka, startService, TopicLog } from '../support/kafka-log.js';
 import { checkRunLog } from './run-log-checker.js';
 
 const brokers = inject('kafkaBrokers');
@@ -25,8 +25,14 @@ const PARTITIONS = 6;
 
 const machines = mkdtempSync(join(tmpdir(), 'lockstep-acceptance-'));
 writeFileSync(join(machines, 'five.yaml'), `name: five\nversion: 1\ntasks:\n${ORDER.map((t) => `  - id: ${t}\n    run: ":"\n`).join('')}`);
-writeFileSync(join(machines, 'slow.yaml'), 'name: slow\nversion: 1\ntasks:\n  - id: first\n    run: ":"\n  - id: second\n    run: sleep 2\n');
-writeFileSync(join(machines, 'external.yaml'), 'name: external\nversion: 1\ntasks:\n  - id: pay\n    queue: ext\n  - id: receipt\n    run: echo "{\\"paid\\":$LOCKSTEP_RESULT_PAY}"\n');
+writeFileSync(
+  join(machines, 'slow.yaml'),
+  'name: slow\nversion: 1\ntasks:\n  - id: first\n    run: ":"\n  - id: second\n    run: sleep 2\n',
+);
+writeFileSync(
+  join(machines, 'external.yaml'),
+  'name: external\nversion: 1\ntasks:\n  - id: pay\n    queue: ext\n  - id: receipt\n    run: echo "{\\"paid\\":$LOCKSTEP_RESULT_PAY}"\n',
+);
 
 /** Two orchestrators and two workers, each its own process, on fresh topics. */
 class Deployment {
@@ -39,14 +45,29 @@ class Deployment {
   runsLog!: TopicLog;
 
   async start(onRecord?: (r: LogRecord) => void): Promise<void> {
-    const created = await lockstep(['topics', 'create', '--brokers', brokers, '--prefix', this.prefix, '--partitions', String(PARTITIONS), '--sequences', machines]);
+    const created = await lockstep([
+      'topics',
+      'create',
+      '--brokers',
+      brokers,
+      '--prefix',
+      this.prefix,
+      '--partitions',
+      String(PARTITIONS),
+      '--sequences',
+      machines,
+    ]);
     expect(created.code, created.stderr).toBe(0);
     const common = ['--brokers', brokers, '--prefix', this.prefix, '--sequences', machines];
     for (const i of [1, 2]) this.services.push(startService(`orchestrator-${i}`, ['orchestrator', ...common, '--stats-interval', '300']));
     for (const i of [1, 2]) this.services.push(startService(`worker-${i}`, ['worker', ...common, '--stats-interval', '300']));
     await Promise.all(this.services.map((s) => s.ready));
     const kafka = plainKafka(brokers);
-    this.log = await TopicLog.start(kafka, [this.topics.events, this.topics.commands('default'), this.topics.commands('ext'), this.topics.deadLetter], onRecord);
+    this.log = await TopicLog.start(
+      kafka,
+      [this.topics.events, this.topics.commands('default'), this.topics.commands('ext'), this.topics.deadLetter],
+      onRecord,
+    );
     this.runsLog = await TopicLog.start(kafka, [this.topics.runs], (r) => {
       if (r.key && r.value) this.states.set(r.key, JSON.parse(r.value) as RunState);
     });
@@ -58,13 +79,19 @@ class Deployment {
   }
 
   ended(runIds: readonly string[]): number {
-    return runIds.filter((id) => { const s = this.states.get(id); return s && s.status !== 'running'; }).length;
+    return runIds.filter((id) => {
+      const s = this.states.get(id);
+      return s && s.status !== 'running';
+    }).length;
   }
 
   async waitEnded(runIds: readonly string[], timeoutMs: number): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (this.ended(runIds) < runIds.length) {
-      if (Date.now() > until) throw new Error(`${this.ended(runIds)} of ${runIds.length} runs ended in ${timeoutMs} ms\n${this.services.map((s) => `--- ${s.name}\n${s.stderr().slice(-3000)}`).join('\n')}`);
+      if (Date.now() > until)
+        throw new Error(
+          `${this.ended(runIds)} of ${runIds.length} runs ended in ${timeoutMs} ms\n${this.services.map((s) => `--- ${s.name}\n${s.stderr().slice(-3000)}`).join('\n')}`,
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -73,7 +100,9 @@ class Deployment {
   stats(): { duplicate: number; late: number; stale: number; deadLettered: number; restored: number } {
     const sum = { duplicate: 0, late: 0, stale: 0, deadLettered: 0, restored: 0 };
     for (const o of this.orchestrators) {
-      const last = [...o.lines].reverse().find((l) => l.event === 'stats') as { ignored: Record<string, number>; deadLettered: number; restored: number } | undefined;
+      const last = [...o.lines].reverse().find((l) => l.event === 'stats') as
+        | { ignored: Record<string, number>; deadLettered: number; restored: number }
+        | undefined;
       if (!last) continue;
       sum.duplicate += last.ignored.duplicate ?? 0;
       sum.late += last.ignored.late ?? 0;
@@ -85,8 +114,11 @@ class Deployment {
   }
 
   dispatchesOf(runId: string): Array<Extract<Envelope, { type: 'task.dispatch' }>> {
-    return this.log.of(this.topics.commands('default')).concat(this.log.of(this.topics.commands('ext')))
-      .map((r) => JSON.parse(r.value!) as Envelope).filter((e): e is Extract<Envelope, { type: 'task.dispatch' }> => e.type === 'task.dispatch' && e.runId === runId);
+    return this.log
+      .of(this.topics.commands('default'))
+      .concat(this.log.of(this.topics.commands('ext')))
+      .map((r) => JSON.parse(r.value!) as Envelope)
+      .filter((e): e is Extract<Envelope, { type: 'task.dispatch' }> => e.type === 'task.dispatch' && e.runId === runId);
   }
 
   async stop(): Promise<void> {
@@ -106,7 +138,8 @@ function check(d: Deployment, runIds: readonly string[]) {
 }
 
 beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('the acceptance tests run bin/lockstep.js: run `npm run build` first');
+  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js')))
+    throw new Error('the acceptance tests run bin/lockstep.js: run `npm run build` first');
 });
 
 describe('Kafka mode acceptance: 2 orchestrators and 2 workers as processes', () => {
@@ -138,11 +171,19 @@ describe('Kafka mode acceptance: 2 orchestrators and 2 workers as processes', ()
       const success = d.log.of(d.topics.events).find((r) => r.key === live && r.value!.includes('"task.succeeded"'))!;
       const copy = JSON.parse(success.value!) as Envelope;
       const before = d.stats();
-      await producer.send({ topic: d.topics.events, messages: [
-        { key: live!, value: success.value }, { key: live!, value: success.value }, { key: live!, value: JSON.stringify({ ...copy, id: randomUUID() }) },
-      ] });
+      await producer.send({
+        topic: d.topics.events,
+        messages: [
+          { key: live!, value: success.value },
+          { key: live!, value: success.value },
+          { key: live!, value: JSON.stringify({ ...copy, id: randomUUID() }) },
+        ],
+      });
       // After runs ended: late copies of their completions.
-      const late = d.log.of(d.topics.events).filter((r) => runIds.includes(r.key!) && r.value!.includes('"task.succeeded"')).slice(0, 10);
+      const late = d.log
+        .of(d.topics.events)
+        .filter((r) => runIds.includes(r.key!) && r.value!.includes('"task.succeeded"'))
+        .slice(0, 10);
       await producer.send({ topic: d.topics.events, messages: late.map((r) => ({ key: r.key, value: r.value })) });
       await d.waitEnded([live!], 30_000);
       // Counters are not transactional: a batch delivered again after a failed commit counts twice.
@@ -161,19 +202,27 @@ describe('Kafka mode acceptance: 2 orchestrators and 2 workers as processes', ()
     await producer.connect();
     try {
       const before = d.stats().deadLettered;
-      await producer.send({ topic: d.topics.events, messages: [
-        { key: 'bad-1', value: 'this is not JSON' }, { key: 'bad-2', value: JSON.stringify({ v: 1, type: 'task.succeeded', runId: 'x' }) },
-      ] });
+      await producer.send({
+        topic: d.topics.events,
+        messages: [
+          { key: 'bad-1', value: 'this is not JSON' },
+          { key: 'bad-2', value: JSON.stringify({ v: 1, type: 'task.succeeded', runId: 'x' }) },
+        ],
+      });
       const [after] = await startRuns(d, 1);
       await d.waitEnded([after!], 30_000);
       expect(d.states.get(after!)!.status).toBe('succeeded');
       await expect.poll(() => d.log.of(d.topics.deadLetter).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
-      const letters = d.log.of(d.topics.deadLetter).map((r) => JSON.parse(r.value!) as { raw: string; reason: string; source: { topic: string } });
+      const letters = d.log
+        .of(d.topics.deadLetter)
+        .map((r) => JSON.parse(r.value!) as { raw: string; reason: string; source: { topic: string } });
       const bad1 = letters.find((l) => l.raw === 'this is not JSON')!;
       expect(bad1.source.topic).toBe(d.topics.events);
       expect(bad1.reason).toMatch(/^not a lockstep message: not JSON: /);
       const bad2 = letters.find((l) => l.raw.includes('"runId":"x"'))!;
-      expect(bad2.reason).toBe('not a lockstep message: id: required; time: required; taskId: required; attempt: required; payload: required');
+      expect(bad2.reason).toBe(
+        'not a lockstep message: id: required; time: required; taskId: required; attempt: required; payload: required',
+      );
       await expect.poll(() => d.stats().deadLettered - before, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
     } finally {
       await producer.disconnect();
@@ -182,7 +231,8 @@ describe('Kafka mode acceptance: 2 orchestrators and 2 workers as processes', ()
 
   it('advances a run when a task is completed by a message built from the JSON Schema alone', async () => {
     const schema = JSON.parse(readFileSync(join(ROOT, 'schemas', 'task.succeeded.json'), 'utf8')) as {
-      required: string[]; properties: Record<string, { const?: unknown }>;
+      required: string[];
+      properties: Record<string, { const?: unknown }>;
     };
     const kafka = plainKafka(brokers);
     const consumer = kafka.consumer({ groupId: `external-service-${randomUUID()}`, maxWaitTimeInMs: 50 });
@@ -192,14 +242,21 @@ describe('Kafka mode acceptance: 2 orchestrators and 2 workers as processes', ()
       const runId = await d.client.start('external', { input: { amount: 42 } });
       await consumer.subscribe({ topic: d.topics.commands('ext'), fromBeginning: true });
       const dispatch = await new Promise<Record<string, unknown>>((resolve) => {
-        void consumer.run({ eachMessage: async ({ message }) => {
-          const m = JSON.parse(message.value!.toString()) as Record<string, unknown>;
-          if (m.runId === runId && m.type === 'task.dispatch') resolve(m);
-        } });
+        void consumer.run({
+          eachMessage: async ({ message }) => {
+            const m = JSON.parse(message.value!.toString()) as Record<string, unknown>;
+            if (m.runId === runId && m.type === 'task.dispatch') resolve(m);
+          },
+        });
       });
       // Fill every required field the schema names: constants from the schema, the rest from the dispatch.
       const from: Record<string, unknown> = {
-        id: randomUUID(), runId: dispatch.runId, taskId: dispatch.taskId, attempt: dispatch.attempt, time: new Date().toISOString(), payload: { result: 7 },
+        id: randomUUID(),
+        runId: dispatch.runId,
+        taskId: dispatch.taskId,
+        attempt: dispatch.attempt,
+        time: new Date().toISOString(),
+        payload: { result: 7 },
       };
       const reply = Object.fromEntries(schema.required.map((field) => [field, schema.properties[field]!.const ?? from[field]]));
       expect(z.fromJSONSchema(schema as never).safeParse(reply).success).toBe(true);
@@ -218,13 +275,17 @@ describe('Kafka mode acceptance: an orchestrator SIGKILLed halfway', () => {
   let dispatched = 0;
   let kill: (() => void) | undefined;
   const d = new Deployment();
-  beforeAll(() => d.start((r) => {
-    if (r.topic !== d.topics.commands('default') || !r.value?.includes('"task.dispatch"')) return;
-    if (++dispatched >= (RUNS * ORDER.length) / 2 && kill) {
-      kill();
-      kill = undefined;
-    }
-  }), 60_000);
+  beforeAll(
+    () =>
+      d.start((r) => {
+        if (r.topic !== d.topics.commands('default') || !r.value?.includes('"task.dispatch"')) return;
+        if (++dispatched >= (RUNS * ORDER.length) / 2 && kill) {
+          kill();
+          kill = undefined;
+        }
+      }),
+    60_000,
+  );
   afterAll(() => d.stop(), 30_000);
 
   it(`${RUNS} runs of ${ORDER.length} tasks all finish, and the event log is clean`, async () => {

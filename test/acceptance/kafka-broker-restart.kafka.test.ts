@@ -13,15 +13,15 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, tailFile } from '../../scripts/kafka/broker.mjs';
 import type { KafkaBroker } from '../../scripts/kafka/broker.mjs';
-import { topicNames } from '../../src/core/protocol/envelope.js';
+import { startBroker, tailFile } from '../../scripts/kafka/broker.mjs';
 import type { Envelope } from '../../src/core/protocol/envelope.js';
+import { topicNames } from '../../src/core/protocol/envelope.js';
 import type { RunState } from '../../src/core/protocol/run-state.js';
 import { createLockstepClient } from '../../src/modes/kafka/index.js';
 import { BIN, lockstep, ROOT } from '../support/cli.js';
-import { plainKafka, startService, TopicLog } from '../support/kafka-log.js';
 import type { Service } from '../support/kafka-log.js';
+import { plainKafka, startService, TopicLog } from '../support/kafka-log.js';
 import { checkRunLog } from './run-log-checker.js';
 
 const RUNS = 30;
@@ -36,7 +36,10 @@ const HEAP_MB = 512;
 const ENV = { NODE_ENV: 'test' };
 
 const machines = mkdtempSync(join(tmpdir(), 'lockstep-broker-restart-'));
-writeFileSync(join(machines, 'steady.yaml'), `name: steady\nversion: 1\ntasks:\n${ORDER.map((t) => `  - id: ${t}\n    run: sleep 0.2\n`).join('')}`);
+writeFileSync(
+  join(machines, 'steady.yaml'),
+  `name: steady\nversion: 1\ntasks:\n${ORDER.map((t) => `  - id: ${t}\n    run: sleep 0.2\n`).join('')}`,
+);
 
 interface Answer {
   readonly code: number | null;
@@ -54,10 +57,12 @@ function startCli(args: readonly string[]): Promise<Answer> {
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
-  return new Promise((resolve) => child.on('close', (code) => {
-    clearTimeout(timer);
-    resolve({ code, stdout, stderr, at: Date.now() });
-  }));
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, at: Date.now() });
+    }),
+  );
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -75,18 +80,26 @@ describe('Kafka mode: a broker SIGKILLed and restarted while runs are in flight'
   let outage: { dispatchedBefore: number; endedBefore: number; downAt: number; restartAt: number; upAt: number };
   let duringOutage: Answer | undefined;
 
-  const ended = (ids: readonly string[]) => ids.filter((id) => { const s = states.get(id); return s && s.status !== 'running'; }).length;
-  const diagnostics = () => [
-    ...services.map((s) => `--- ${s.name} (exit ${s.child.exitCode ?? s.child.signalCode ?? 'none'})\n${s.stderr().slice(-3000)}`),
-    `--- broker\n${broker ? tailFile(broker.logFile, 30) : ''}`,
-  ].join('\n');
+  const ended = (ids: readonly string[]) =>
+    ids.filter((id) => {
+      const s = states.get(id);
+      return s && s.status !== 'running';
+    }).length;
+  const diagnostics = () =>
+    [
+      ...services.map((s) => `--- ${s.name} (exit ${s.child.exitCode ?? s.child.signalCode ?? 'none'})\n${s.stderr().slice(-3000)}`),
+      `--- broker\n${broker ? tailFile(broker.logFile, 30) : ''}`,
+    ].join('\n');
   const check = (ids: readonly string[]) => checkRunLog(log!.of(topics.events), log!.of(topics.commands('default')), ids, ORDER);
 
   beforeAll(async () => {
     if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('this test runs bin/lockstep.js: run `npm run build` first');
     broker = await startBroker({ log: false, heapMb: HEAP_MB });
     const { brokers } = broker;
-    const created = await lockstep(['topics', 'create', '--brokers', brokers, '--prefix', prefix, '--partitions', '3', '--sequences', machines], { env: ENV });
+    const created = await lockstep(
+      ['topics', 'create', '--brokers', brokers, '--prefix', prefix, '--partitions', '3', '--sequences', machines],
+      { env: ENV },
+    );
     expect(created.code, created.stderr).toBe(0);
     const common = ['--brokers', brokers, '--prefix', prefix, '--sequences', machines, '--stats-interval', '1000'];
     services = [startService('orchestrator', ['orchestrator', ...common], ENV), startService('worker', ['worker', ...common], ENV)];
@@ -117,7 +130,19 @@ describe('Kafka mode: a broker SIGKILLed and restarted while runs are in flight'
     // The crash: SIGKILL; a client asks for a run while the broker is down; back on the same data.
     await broker.kill('SIGKILL');
     const downAt = Date.now();
-    const answer = startCli(['start', 'steady', '--wait', '--run-id', clientRunId, '--timeout', '40000', '--brokers', brokers, '--prefix', prefix]);
+    const answer = startCli([
+      'start',
+      'steady',
+      '--wait',
+      '--run-id',
+      clientRunId,
+      '--timeout',
+      '40000',
+      '--brokers',
+      brokers,
+      '--prefix',
+      prefix,
+    ]);
     await Promise.all([delay(DOWN_MS), Promise.race([answer.then((a) => (duringOutage = a)), delay(CLIENT_ANSWER_LIMIT_MS)])]);
     const restartAt = Date.now();
     await broker.start();
@@ -163,8 +188,10 @@ describe('Kafka mode: a broker SIGKILLed and restarted while runs are in flight'
     }
     expect(reports.size).toBe(RUNS * ORDER.length);
     const repeated = [...reports.values()].filter((n) => n > 1).length;
-    console.log(`broker down ${outage.restartAt - outage.downAt} ms, serving again ${outage.upAt - outage.downAt} ms after the kill; ` +
-      `${outage.dispatchedBefore} of ${RUNS * ORDER.length} dispatches before it; ${repeated} attempt(s) reported more than once`);
+    console.log(
+      `broker down ${outage.restartAt - outage.downAt} ms, serving again ${outage.upAt - outage.downAt} ms after the kill; ` +
+        `${outage.dispatchedBefore} of ${RUNS * ORDER.length} dispatches before it; ${repeated} attempt(s) reported more than once`,
+    );
   }, 60_000);
 
   it('the orchestrator and the worker reconnected: both processes are still running', () => {
@@ -180,7 +207,19 @@ describe('Kafka mode: a broker SIGKILLed and restarted while runs are in flight'
     expect(failed.stdout).toBe('');
     expect(failed.stderr).toMatch(/^lockstep: cannot publish to Kafka: .*ECONNREFUSED.* \(TRANSPORT_UNAVAILABLE\)$/m);
 
-    const retried = await startCli(['start', 'steady', '--wait', '--run-id', clientRunId, '--timeout', '40000', '--brokers', broker!.brokers, '--prefix', prefix]);
+    const retried = await startCli([
+      'start',
+      'steady',
+      '--wait',
+      '--run-id',
+      clientRunId,
+      '--timeout',
+      '40000',
+      '--brokers',
+      broker!.brokers,
+      '--prefix',
+      prefix,
+    ]);
     expect(retried.code, `${retried.stderr}\n${diagnostics()}`).toBe(0);
     expect(retried.stdout).toMatch(new RegExp(`^${clientRunId}: succeeded steady v1 in `));
     // The failed attempt started nothing: one run.start, one dispatch per task.

@@ -32,7 +32,12 @@ export interface CheckReport {
 /**
  * @param order task ids of each run's sequence, in run order (every task expected to succeed on its first attempt).
  */
-export function checkRunLog(events: readonly LogRecord[], commands: readonly LogRecord[], runIds: readonly string[], order: readonly string[]): CheckReport {
+export function checkRunLog(
+  events: readonly LogRecord[],
+  commands: readonly LogRecord[],
+  runIds: readonly string[],
+  order: readonly string[],
+): CheckReport {
   const problems: string[] = [];
   const byId = new Map<string, Parsed>();
   for (const p of parse(events)) if (!byId.has(p.env.id)) byId.set(p.env.id, p);
@@ -55,7 +60,8 @@ export function checkRunLog(events: readonly LogRecord[], commands: readonly Log
       seen.add(key);
     }
     const tasks = list.map((d) => (d.env as Extract<Envelope, { type: 'task.dispatch' }>).taskId);
-    if (tasks.join(',') !== order.join(',')) problems.push(`${runId}: dispatched ${tasks.join(',') || 'nothing'}, expected ${order.join(',')}`);
+    if (tasks.join(',') !== order.join(','))
+      problems.push(`${runId}: dispatched ${tasks.join(',') || 'nothing'}, expected ${order.join(',')}`);
     list.forEach((d, i) => {
       const env = d.env as Extract<Envelope, { type: 'task.dispatch' }>;
       const cause = env.causationId ? byId.get(env.causationId) : undefined;
@@ -71,7 +77,10 @@ export function checkRunLog(events: readonly LogRecord[], commands: readonly Log
       }
       const previous = list[i - 1]!.env as Extract<Envelope, { type: 'task.dispatch' }>;
       const ok = cause.env.type === 'task.succeeded' && cause.env.taskId === previous.taskId && cause.env.attempt === previous.attempt;
-      if (!ok) problems.push(`${runId}: ${env.taskId} dispatched after ${cause.env.type} ${'taskId' in cause.env ? cause.env.taskId : ''}, not after the success of ${previous.taskId}`);
+      if (!ok)
+        problems.push(
+          `${runId}: ${env.taskId} dispatched after ${cause.env.type} ${'taskId' in cause.env ? cause.env.taskId : ''}, not after the success of ${previous.taskId}`,
+        );
     });
   }
   return { problems, runs: runIds.length, dispatches: total };

@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsonLines } from '../support/cli.js';
 import {
-  checkCrashInvariants, FINALLY_TASK, killOrphans, MAIN_TASKS, pool, readLog, sleep, spawnCli, storedRuns, writeCrashSequence,
+  checkCrashInvariants,
+  FINALLY_TASK,
+  killOrphans,
+  MAIN_TASKS,
+  pool,
+  readLog,
+  sleep,
+  spawnCli,
+  storedRuns,
+  writeCrashSequence,
 } from '../support/crash-sequence.js';
 
 // Crash test: SIGKILL `lockstep run` while a task runs, then `lockstep resume` must finish the run with
@@ -55,7 +64,11 @@ async function killInTask(k: string, round: number, storeFile: string): Promise<
   const interrupted = checkCrashInvariants(stored.history, readLog(log), false);
   expect(interrupted).toBe(k);
   // The killed attempt did start executing: the kill really landed inside task k.
-  expect(readLog(log).filter((l) => l.kind === 'start' && l.task === k).map((l) => l.attempt)).toEqual([1, 2]);
+  expect(
+    readLog(log)
+      .filter((l) => l.kind === 'start' && l.task === k)
+      .map((l) => l.attempt),
+  ).toEqual([1, 2]);
   return { interrupted, case: 'resumed' };
 }
 
@@ -105,7 +118,9 @@ describe('crash: SIGKILL lockstep run, then lockstep resume', () => {
     const t0 = Date.now();
     const outcomes = await pool(PARALLEL, jobs);
     const counts = Object.fromEntries(targets.map((k) => [k, outcomes.filter((o) => o.interrupted === k).length]));
-    console.log(`[crash] ${outcomes.length} kills inside tasks ${JSON.stringify(counts)}, all resumed, in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    console.log(
+      `[crash] ${outcomes.length} kills inside tasks ${JSON.stringify(counts)}, all resumed, in ${((Date.now() - t0) / 1000).toFixed(1)}s`,
+    );
     expect(outcomes).toHaveLength(targets.length * ROUNDS_PER_TASK);
     const runs = await storedRuns(storeFile);
     expect(runs).toHaveLength(jobs.length);
@@ -114,10 +129,20 @@ describe('crash: SIGKILL lockstep run, then lockstep resume', () => {
 
   it(`kills at ${RANDOM_KILLS} random moments, on the success and the compensation paths`, async () => {
     const t0 = Date.now();
-    const outcomes = await pool(PARALLEL, Array.from({ length: RANDOM_KILLS }, (_, round) => () => killAtRandom(round)));
-    const byCase = Object.fromEntries(['resumed', 'ended before the kill', 'killed before the run was recorded'].map((c) => [c, outcomes.filter((o) => o.case === c).length]));
+    const outcomes = await pool(
+      PARALLEL,
+      Array.from({ length: RANDOM_KILLS }, (_, round) => () => killAtRandom(round)),
+    );
+    const byCase = Object.fromEntries(
+      ['resumed', 'ended before the kill', 'killed before the run was recorded'].map((c) => [
+        c,
+        outcomes.filter((o) => o.case === c).length,
+      ]),
+    );
     const where = outcomes.filter((o) => o.case === 'resumed').map((o) => o.interrupted ?? '(between tasks)');
-    console.log(`[crash] ${RANDOM_KILLS} random kills: ${JSON.stringify(byCase)}; interrupted: ${where.join(' ')}; in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    console.log(
+      `[crash] ${RANDOM_KILLS} random kills: ${JSON.stringify(byCase)}; interrupted: ${where.join(' ')}; in ${((Date.now() - t0) / 1000).toFixed(1)}s`,
+    );
     expect(outcomes).toHaveLength(RANDOM_KILLS);
   }, 150_000);
 });

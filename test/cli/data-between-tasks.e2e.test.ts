@@ -34,7 +34,7 @@ tasks:
       printf '{"bytes":%s,"xs":%s}\\n' "$(wc -c < "$LOCKSTEP_RESULTS_FILE")" "$(tr -cd x < "$LOCKSTEP_RESULTS_FILE" | wc -c)"
 `);
     expect(r.code, r.stderr).toBe(0);
-    expect((of(r.lines, 'task.succeeded', 'produce')[0]?.result as { s: string }).s).toHaveLength(200_000);
+    expect((of(r.lines, 'task.succeeded', 'produce')[0]!.result as { s: string }).s).toHaveLength(200_000);
     // {"produce":{"s":"xxx..."}}: 200,000 x's and 20 other bytes.
     expect(of(r.lines, 'task.succeeded', 'consume')[0]?.result).toEqual({ bytes: 200_020, xs: 200_000 });
   });
@@ -42,7 +42,8 @@ tasks:
   it('100 tasks of 20 KB results, then the last task, its compensation and a finally task all run (no E2BIG)', async () => {
     const count = `grep -o '"t[0-9]*":{' "$LOCKSTEP_RESULTS_FILE" | wc -l > "seen-$LOCKSTEP_TASK_ID"`;
     const many = Array.from({ length: 100 }, (_, i) => `  - id: t${i + 1}\n    run: ${JSON.stringify(printBig(20_000))}\n`).join('');
-    const r = await run(`name: many-results
+    const r = await run(
+      `name: many-results
 tasks:
   - id: start
     run: echo '{"started":true}'
@@ -53,11 +54,17 @@ ${many}  - id: last
 finally:
   - id: cleanup
     run: ${JSON.stringify(count)}
-`, [], 120_000);
+`,
+      [],
+      120_000,
+    );
     expect(r.code, r.stderr).toBe(1);
     expect(of(r.lines, 'task.succeeded')).toHaveLength(1 + 100 + 2); // start, t1..t100, the compensation and cleanup
-    expect(of(r.lines, 'task.failed').map((l) => [l.task, (l.error as { message: string }).message])).toEqual([['last', 'command exited with code 3']]);
-    for (const task of ['last', 'start.compensate', 'cleanup']) expect(readFileSync(join(r.dir, `seen-${task}`), 'utf8').trim()).toBe('100');
+    expect(of(r.lines, 'task.failed').map((l) => [l.task, (l.error as { message: string }).message])).toEqual([
+      ['last', 'command exited with code 3'],
+    ]);
+    for (const task of ['last', 'start.compensate', 'cleanup'])
+      expect(readFileSync(join(r.dir, `seen-${task}`), 'utf8').trim()).toBe('100');
     expect(r.stdout + r.stderr).not.toContain('E2BIG');
     expect(r.lines.at(-1)).toMatchObject({ type: 'run.failed', reason: 'task last failed: command exited with code 3' });
   }, 150_000);
@@ -67,7 +74,8 @@ finally:
     const input = { blob: 'y'.repeat(140_000) };
     writeFileSync(join(dir, 'input.json'), JSON.stringify(input));
     const task = `[ -z "\${LOCKSTEP_INPUT+set}" ] || exit 7; printf '{"ys":%s}\\n' "$(tr -cd y < "$LOCKSTEP_INPUT_FILE" | wc -c)"`;
-    const r = await run(`name: big-input
+    const r = await run(
+      `name: big-input
 tasks:
   - id: one
     run: ${JSON.stringify(task)}
@@ -76,19 +84,30 @@ tasks:
 finally:
   - id: three
     run: ${JSON.stringify(task)}
-`, ['--input', `@${join(dir, 'input.json')}`], 60_000, { LOCKSTEP_INPUT: '"stale"' });
+`,
+      ['--input', `@${join(dir, 'input.json')}`],
+      60_000,
+      { LOCKSTEP_INPUT: '"stale"' },
+    );
     expect(r.code, r.stderr).toBe(0);
-    expect(of(r.lines, 'task.succeeded').map((l) => [l.task, l.result])).toEqual([['one', { ys: 140_000 }], ['two', { ys: 140_000 }], ['three', { ys: 140_000 }]]);
+    expect(of(r.lines, 'task.succeeded').map((l) => [l.task, l.result])).toEqual([
+      ['one', { ys: 140_000 }],
+      ['two', { ys: 140_000 }],
+      ['three', { ys: 140_000 }],
+    ]);
   });
 
   it('small values still travel in the environment, next to the files', async () => {
-    const r = await run(`name: small
+    const r = await run(
+      `name: small
 tasks:
   - id: a-b
     run: echo '{"n":1}'
   - id: c
     run: printf '{"input":%s,"results":%s,"ab":%s}\\n' "$LOCKSTEP_INPUT" "$LOCKSTEP_RESULTS" "$LOCKSTEP_RESULT_A_B"
-`, ['--input', '{"k":"v"}']);
+`,
+      ['--input', '{"k":"v"}'],
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(of(r.lines, 'task.succeeded', 'c')[0]?.result).toEqual({ input: { k: 'v' }, results: { 'a-b': { n: 1 } }, ab: { n: 1 } });
   });
@@ -107,7 +126,9 @@ tasks:
     expect(of(r.lines, 'task.started', 'after')).toHaveLength(0);
     const failed = of(r.lines, 'task.failed', 'build')[0]!;
     expect(failed).toMatchObject({ willRetry: false, error: { code: 'RESULT_TOO_LARGE', retriable: false } });
-    expect((failed.error as { message: string }).message).toBe('task "build": result (its stdout line) is 1,500,008 bytes, over limits.resultBytes 1,048,576');
+    expect((failed.error as { message: string }).message).toBe(
+      'task "build": result (its stdout line) is 1,500,008 bytes, over limits.resultBytes 1,048,576',
+    );
     expect(r.lines.at(-1)).toMatchObject({ type: 'run.failed' });
   });
 
@@ -122,7 +143,9 @@ tasks:
     expect(r.code).toBe(1);
     expect(of(r.lines, 'task.started', 'build')).toHaveLength(1);
     expect(of(r.lines, 'task.failed', 'build')[0]?.error).toMatchObject({
-      code: 'RESULT_TOO_LARGE', retriable: false, message: 'task "build": result is 1,108 bytes, over limits.resultBytes 1,024',
+      code: 'RESULT_TOO_LARGE',
+      retriable: false,
+      message: 'task "build": result is 1,108 bytes, over limits.resultBytes 1,024',
     });
   });
 
@@ -142,19 +165,23 @@ tasks:
     expect(of(r.lines, 'task.succeeded').map((l) => l.task)).toEqual(['a', 'b']);
     expect(of(r.lines, 'task.started', 'c')).toHaveLength(1);
     expect(of(r.lines, 'task.failed', 'c')[0]?.error).toMatchObject({
-      code: 'RUN_DATA_TOO_LARGE', retriable: false,
+      code: 'RUN_DATA_TOO_LARGE',
+      retriable: false,
       // input null (4) + two results of 20,008 + this one
       message: 'task "c": the run\'s data (input and results) would be 60,028 bytes, over limits.runBytes 51,200',
     });
   });
 
   it('an input alone over limits.runBytes is refused up front with exit 2, and nothing runs', async () => {
-    const r = await run(`name: input-limit
+    const r = await run(
+      `name: input-limit
 limits: { runBytes: 1KiB }
 tasks:
   - id: a
     run: touch ran
-`, ['--input', JSON.stringify({ s: 'z'.repeat(2_000) })]);
+`,
+      ['--input', JSON.stringify({ s: 'z'.repeat(2_000) })],
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('input is 2,008 bytes, over limits.runBytes 1,024 of sequence "input-limit" (INVALID_USAGE)');
     expect(r.lines).toEqual([]);
@@ -175,7 +202,9 @@ tasks:
 `);
     expect(r.code, r.stderr).toBe(0);
     expect(of(r.lines, 'task.succeeded').map((l) => [l.task, l.result])).toEqual([
-      ['write', { from: 'file' }], ['stdout-only', { from: 'stdout' }], ['check', { mode: '700-600' }],
+      ['write', { from: 'file' }],
+      ['stdout-only', { from: 'stdout' }],
+      ['check', { mode: '700-600' }],
     ]);
   });
 
@@ -201,13 +230,14 @@ tasks:
     run: printf '{"xs":%s}\\n' "$(tr -cd x < "$LOCKSTEP_RESULTS_FILE" | wc -c)"
 `);
     expect(r.code, r.stderr).toBe(0);
-    expect((of(r.lines, 'task.succeeded', 'produce')[0]?.result as { s: string }).s).toHaveLength(2_000_000);
+    expect((of(r.lines, 'task.succeeded', 'produce')[0]!.result as { s: string }).s).toHaveLength(2_000_000);
     expect(of(r.lines, 'task.succeeded', 'consume')[0]?.result).toEqual({ xs: 2_000_000 });
   });
 
   it('needs restricts the results a dispatch carries to the named tasks (the input always travels)', async () => {
     const show = `printf '{"results":%s,"input":%s}\\n' "$(cat "$LOCKSTEP_RESULTS_FILE")" "$(cat "$LOCKSTEP_INPUT_FILE")"`;
-    const r = await run(`name: needs
+    const r = await run(
+      `name: needs
 tasks:
   - id: a
     run: echo '{"a":1}'
@@ -225,7 +255,9 @@ finally:
   - id: e
     run: ${JSON.stringify(show)}
     needs: []
-`, ['--input', '{"i":0}']);
+`,
+      ['--input', '{"i":0}'],
+    );
     expect(r.code).toBe(1);
     const result = (task: string) => of(r.lines, 'task.succeeded', task)[0]?.result;
     expect(result('c')).toEqual({ results: { a: { a: 1 } }, input: { i: 0 } });
@@ -264,8 +296,12 @@ finally:
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('tasks[3].id: "a_b" has the same result variable LOCKSTEP_RESULT_A_B as tasks[0].id "a-b"');
     expect(r.stderr).toContain('tasks[4].id: "aB" has the same result variable LOCKSTEP_RESULT_AB as tasks[1].id "Ab"');
-    expect(r.stderr).toContain('finally[0].id: "Ab-compensate" has the same result variable LOCKSTEP_RESULT_AB_COMPENSATE as tasks[1].compensate "Ab.compensate"');
-    expect(r.stderr).toContain('tasks[5].id: "File" would have the result variable LOCKSTEP_RESULT_FILE, the path where each shell task writes its own result: choose another id');
+    expect(r.stderr).toContain(
+      'finally[0].id: "Ab-compensate" has the same result variable LOCKSTEP_RESULT_AB_COMPENSATE as tasks[1].compensate "Ab.compensate"',
+    );
+    expect(r.stderr).toContain(
+      'tasks[5].id: "File" would have the result variable LOCKSTEP_RESULT_FILE, the path where each shell task writes its own result: choose another id',
+    );
   });
 
   it('checks that needs names earlier tasks, with the path of each', async () => {
@@ -297,7 +333,8 @@ finally:
       'tasks[1].compensate.needs[1]: "c" is not this task or a task before it',
       'tasks[2].needs[1]: expected a string, got 3',
       'finally[0].needs[1]: "g" is not a main task or a finally task before this one',
-    ]) expect(r.stderr).toContain(line);
+    ])
+      expect(r.stderr).toContain(line);
     expect(r.stderr).not.toContain('finally[1].needs');
   });
 
@@ -318,7 +355,9 @@ tasks:
     expect(r.stderr).toContain(`tasks[0].limits.resultBytes: ${bad('0')}`);
     expect(r.stderr).toContain(`tasks[0].limits.runBytes: ${bad('"2GiB"')}`);
     expect(r.stderr).toContain('tasks[0].limits.other: unknown key');
-    expect(r.stderr).not.toContain('limits.resultBytes: expected a size from 1 byte to 1GiB (1073741824 bytes) like 1048576, "512KiB" or "1MiB", got "2 MB"');
+    expect(r.stderr).not.toContain(
+      'limits.resultBytes: expected a size from 1 byte to 1GiB (1073741824 bytes) like 1048576, "512KiB" or "1MiB", got "2 MB"',
+    );
     expect(r.stderr).not.toContain('tasks[1]');
   });
 
@@ -343,7 +382,9 @@ tasks:
     env: { A: "${'a'.repeat(30_000)}", B: "${'b'.repeat(30_000)}", C: "${'c'.repeat(30_000)}" }
 `);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('tasks[0].env: expected at most 65536 bytes (64KiB) of variables together, got 90009: pass bigger data in the input');
+    expect(r.stderr).toContain(
+      'tasks[0].env: expected at most 65536 bytes (64KiB) of variables together, got 90009: pass bigger data in the input',
+    );
   });
 
   it('refuses a run: command over 64 KiB, which could not be an argument of sh -c', async () => {

@@ -1,5 +1,16 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -28,7 +39,9 @@ describe('lockstep runs and show', () => {
       { runId: failedId, sequence: 'cleanup-always', status: 'failed', task: 'migrate', reason: expect.stringContaining('migrate') },
     ]);
     expect(jsonLines(listed.stdout)[1]!.durationMs).toBeGreaterThanOrEqual(0);
-    expect(jsonLines((await lockstep(['runs', '--json', '--status', 'failed', '--store', store])).stdout).map((r) => r.runId)).toEqual([failedId]);
+    expect(jsonLines((await lockstep(['runs', '--json', '--status', 'failed', '--store', store])).stdout).map((r) => r.runId)).toEqual([
+      failedId,
+    ]);
     expect(jsonLines((await lockstep(['runs', '--json', '--limit', '1', '--store', store])).stdout).map((r) => r.runId)).toEqual([okId]);
     const table = await lockstep(['runs', '--store', store]);
     expect(table.stdout.split('\n')[0]).toMatch(/^RUN\s+SEQUENCE\s+STATUS\s+STARTED\s+DURATION\s+TASK$/);
@@ -36,7 +49,12 @@ describe('lockstep runs and show', () => {
 
     const shown = await lockstep(['show', failedId, '--json', '--store', store]);
     const { run, history } = JSON.parse(shown.stdout) as { run: Record<string, unknown>; history: Array<Record<string, unknown>> };
-    expect(run).toMatchObject({ runId: failedId, status: 'failed', currentTask: 'migrate', definition: readFileSync(join(ROOT, 'machines/cleanup-always.yaml'), 'utf8') });
+    expect(run).toMatchObject({
+      runId: failedId,
+      status: 'failed',
+      currentTask: 'migrate',
+      definition: readFileSync(join(ROOT, 'machines/cleanup-always.yaml'), 'utf8'),
+    });
     expect(history).toEqual(jsonLines(failed.stdout));
     const human = await lockstep(['show', failedId, '--store', store]);
     expect(human.stdout).toContain(`run ${failedId} of cleanup-always v1: failed`);
@@ -49,12 +67,18 @@ describe('lockstep runs and show', () => {
   });
 
   it('exits 2 on unknown run ids and bad options, 3 on a missing store (which it does not create)', async () => {
-    for (const args of [['show', 'nope'], ['resume', 'nope'], ['rerun', 'nope']]) {
+    for (const args of [
+      ['show', 'nope'],
+      ['resume', 'nope'],
+      ['rerun', 'nope'],
+    ]) {
       const r = await lockstep([...args, '--store', store]);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('unknown run nope');
     }
-    expect((await lockstep(['runs', '--status', 'sleeping', '--store', store])).stderr).toContain('--status: expected one of running, interrupted, succeeded, failed, cancelled, got "sleeping"');
+    expect((await lockstep(['runs', '--status', 'sleeping', '--store', store])).stderr).toContain(
+      '--status: expected one of running, interrupted, succeeded, failed, cancelled, got "sleeping"',
+    );
     expect((await lockstep(['runs', '--limit', '0', '--store', store])).code).toBe(2);
     const missing = join(dir, 'nowhere', 'lockstep.db');
     const r = await lockstep(['runs', '--store', missing]);
@@ -80,13 +104,21 @@ describe('lockstep rerun', () => {
   const file = join(dir, 'orders.yaml');
   const log = join(dir, 'log');
   const flag = join(dir, 'fail-charge');
-  const definition = (shipCommand: string) => [
-    'name: orders', 'tasks:',
-    '  - id: create', `    run: echo create >> ${log}; echo '{"orderId":"o-7"}'`,
-    '  - id: charge', `    run: echo "charge $LOCKSTEP_RESULT_CREATE" >> ${log}; if [ -e ${flag} ]; then exit 1; fi; echo '{"charged":true}'`,
-    '  - id: ship', `    run: ${shipCommand}`,
-    'finally:', '  - id: audit', `    run: echo audit >> ${log}`, '',
-  ].join('\n');
+  const definition = (shipCommand: string) =>
+    [
+      'name: orders',
+      'tasks:',
+      '  - id: create',
+      `    run: echo create >> ${log}; echo '{"orderId":"o-7"}'`,
+      '  - id: charge',
+      `    run: echo "charge $LOCKSTEP_RESULT_CREATE" >> ${log}; if [ -e ${flag} ]; then exit 1; fi; echo '{"charged":true}'`,
+      '  - id: ship',
+      `    run: ${shipCommand}`,
+      'finally:',
+      '  - id: audit',
+      `    run: echo audit >> ${log}`,
+      '',
+    ].join('\n');
 
   it('starts from the failed task, reuses the earlier results, and links the new run to the old one', async () => {
     writeFileSync(file, definition(`echo "ship $LOCKSTEP_RESULT_CHARGE" >> ${log}`));
@@ -132,7 +164,9 @@ describe('lockstep rerun', () => {
 
     const original = await lockstep(['rerun', firstId, '--from', 'ship', '--json', '--store', store]);
     expect(original.code).toBe(0);
-    expect(original.stderr).toMatch(/orders\.yaml has changed since run .* started \(sha256 [0-9a-f]{12} -> [0-9a-f]{12}\); using the run's original definition/);
+    expect(original.stderr).toMatch(
+      /orders\.yaml has changed since run .* started \(sha256 [0-9a-f]{12} -> [0-9a-f]{12}\); using the run's original definition/,
+    );
     expect(readFileSync(log, 'utf8')).toBe('ship v1\naudit\n');
 
     writeFileSync(log, '');
@@ -140,7 +174,9 @@ describe('lockstep rerun', () => {
     expect(current.code).toBe(0);
     expect(current.stderr).toMatch(/using the current .*orders\.yaml .* which has changed since run/);
     expect(readFileSync(log, 'utf8')).toBe('ship v2\naudit\n');
-    expect((await lockstep(['rerun', firstId, '--definition', 'latest', '--store', store])).stderr).toContain('--definition: expected one of original, current, got "latest"');
+    expect((await lockstep(['rerun', firstId, '--definition', 'latest', '--store', store])).stderr).toContain(
+      '--definition: expected one of original, current, got "latest"',
+    );
   });
 });
 
@@ -159,16 +195,26 @@ describe('lockstep resume: two at once', () => {
     const runId = runIdOf(killed.stdout);
 
     // One prints JSON lines, the other prints for people: whichever loses must print nothing at all.
-    const results = await Promise.all([['--json'], []].map((format) => spawnCli(['resume', runId, ...format, '--store', store], env, dir).done));
+    const results = await Promise.all(
+      [['--json'], []].map((format) => spawnCli(['resume', runId, ...format, '--store', store], env, dir).done),
+    );
     expect(results.map((r) => r.code).sort()).toEqual([0, 4]);
     const loser = results.find((r) => r.code === 4)!;
-    expect(loser.stderr).toMatch(new RegExp(`run ${runId} is being driven by another process \\(pid \\d+ on .*\\); nothing was changed \\(RUN_LOCKED\\)`));
+    expect(loser.stderr).toMatch(
+      new RegExp(`run ${runId} is being driven by another process \\(pid \\d+ on .*\\); nothing was changed \\(RUN_LOCKED\\)`),
+    );
     expect(loser.stdout).toBe('');
     const [stored] = await storedRuns(store);
     expect(stored!.record.status).toBe('succeeded');
     expect(stored!.history.filter((e) => e.type === 'task.interrupted')).toHaveLength(1);
-    expect(stored!.history.filter((e) => e.type === 'task.started' && e.task === 't2').map((e) => 'attempt' in e && e.attempt)).toEqual([1, 2]);
-    expect(readLog(log).filter((l) => l.kind === 'start').map((l) => `${l.task}#${l.attempt}`)).toEqual(['t1#1', 't2#1', 't2#2', 't3#1', 't4#1', 't5#1', 'fin#1']);
+    expect(stored!.history.filter((e) => e.type === 'task.started' && e.task === 't2').map((e) => 'attempt' in e && e.attempt)).toEqual([
+      1, 2,
+    ]);
+    expect(
+      readLog(log)
+        .filter((l) => l.kind === 'start')
+        .map((l) => `${l.task}#${l.attempt}`),
+    ).toEqual(['t1#1', 't2#1', 't2#2', 't3#1', 't4#1', 't5#1', 'fin#1']);
   });
 });
 
@@ -187,16 +233,26 @@ describe('bad stores fail loudly and are left as they are', () => {
   it.each([
     ['truncated to half', (p: string) => truncateSync(p, Math.floor(statSync(p).size / 2)), 'STORE_CORRUPT', /truncated|malformed/],
     ['truncated to nothing', (p: string) => truncateSync(p, 0), 'STORE_CORRUPT', /empty \(0 bytes\)/],
-    ['with overwritten pages', (p: string) => {
-      const bytes = readFileSync(p);
-      bytes.fill(0x5a, 4096, bytes.length);
-      writeFileSync(p, bytes);
-    }, 'STORE_CORRUPT', /corrupt|malformed|quick_check/],
-    ['with a newer schema', (p: string) => {
-      const db = new Database(p);
-      db.pragma('user_version = 99');
-      db.close();
-    }, 'STORE_TOO_NEW', /schema version 99, newer than this lockstep supports \(\d+\)/],
+    [
+      'with overwritten pages',
+      (p: string) => {
+        const bytes = readFileSync(p);
+        bytes.fill(0x5a, 4096, bytes.length);
+        writeFileSync(p, bytes);
+      },
+      'STORE_CORRUPT',
+      /corrupt|malformed|quick_check/,
+    ],
+    [
+      'with a newer schema',
+      (p: string) => {
+        const db = new Database(p);
+        db.pragma('user_version = 99');
+        db.close();
+      },
+      'STORE_TOO_NEW',
+      /schema version 99, newer than this lockstep supports \(\d+\)/,
+    ],
   ])('a store %s: every command exits 3 with a clear error, and the bytes do not change', async (name, damage, code, message) => {
     if (!existsSync(good)) {
       for (let i = 0; i < 3; i++) await lockstep(['run', 'machines/hello.yaml', '--json', '--store', good]);

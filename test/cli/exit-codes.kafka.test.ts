@@ -62,7 +62,9 @@ describe('exit codes', () => {
       const t0 = Date.now();
       const waited = await lockstep(['start', 'greet', '--wait', '--timeout', '1'], { env });
       expect(waited.code, waited.stderr).toBe(6);
-      expect(waited.stderr).toMatch(/gave up waiting for run [0-9a-f-]{36}: it did not end within 1 ms; the run goes on .*\(WAIT_TIMEOUT\)/);
+      expect(waited.stderr).toMatch(
+        /gave up waiting for run [0-9a-f-]{36}: it did not end within 1 ms; the run goes on .*\(WAIT_TIMEOUT\)/,
+      );
       expect(Date.now() - t0).toBeLessThan(20_000);
     }, 30_000);
 
@@ -72,7 +74,9 @@ describe('exit codes', () => {
       expect(status.code, status.stderr).toBe(7);
       expect(status.stderr).toContain(`topic ${prefix}.runs does not exist`);
       expect(status.stderr).toContain('(TRANSPORT_UNAVAILABLE)');
-      const orchestrator = await lockstep(['orchestrator', '--sequences', 'machines'], { env: { KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix } });
+      const orchestrator = await lockstep(['orchestrator', '--sequences', 'machines'], {
+        env: { KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix },
+      });
       expect(orchestrator.code, orchestrator.stderr).toBe(7);
       expect(orchestrator.stderr).toContain(`missing topics ${prefix}.`);
     }, 60_000);
@@ -80,7 +84,9 @@ describe('exit codes', () => {
     it('2: start with a --timeout that is not a number starts nothing', async () => {
       const prefix = `exit-opt-${randomUUID().slice(0, 8)}`;
       const runId = randomUUID();
-      const bad = await lockstep(['start', 'hello', '--wait', '--timeout', '100ms', '--run-id', runId], { env: { KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix } });
+      const bad = await lockstep(['start', 'hello', '--wait', '--timeout', '100ms', '--run-id', runId], {
+        env: { KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix },
+      });
       expect(bad.code, bad.stderr).toBe(2);
       expect(bad.stderr).not.toContain('started');
       expect(bad.stdout).toBe('');

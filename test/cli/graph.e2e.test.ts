@@ -11,29 +11,37 @@ import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import mermaid from 'mermaid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSequenceFile } from '../../src/adapters/fs/load-sequence.js';
 import { compile } from '../../src/core/compile/machine.js';
 import { buildGraph } from '../../src/core/graph/build-graph.js';
 import { mermaidId } from '../../src/core/graph/mermaid.js';
-import { loadSequenceFile } from '../../src/adapters/fs/load-sequence.js';
 
 const ROOT = join(fileURLToPath(import.meta.url), '../../..');
 
 /** Runs `node bin/lockstep.js ...args` and resolves to its exit code and output. */
 function lockstep(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/lockstep.js'), ...args], { cwd: ROOT, timeout: 30_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [join(ROOT, 'bin/lockstep.js'), ...args],
+      { cwd: ROOT, timeout: 30_000, maxBuffer: 16 << 20 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 const MACHINES = join(ROOT, 'machines');
-const files = readdirSync(MACHINES).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+const files = readdirSync(MACHINES)
+  .filter((f) => /\.(ya?ml|json)$/.test(f))
+  .sort();
 
 let graphviz: Graphviz;
 let scratch: string;
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/cli/commands/graph.js'))) throw new Error('dist/cli/commands/graph.js is missing: run `npm run build` first');
+  if (!existsSync(join(ROOT, 'dist/cli/commands/graph.js')))
+    throw new Error('dist/cli/commands/graph.js is missing: run `npm run build` first');
   graphviz = await Graphviz.load();
   scratch = mkdtempSync(join(tmpdir(), 'lockstep-graph-'));
 });
@@ -43,7 +51,10 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 function svgGroupIds(svg: string): Set<string> {
   const ids = new Set<string>();
   const walk = (value: unknown, tag: string): void => {
-    if (Array.isArray(value)) return value.forEach((v) => walk(v, tag));
+    if (Array.isArray(value)) {
+      for (const v of value) walk(v, tag);
+      return;
+    }
     if (typeof value !== 'object' || value === null) return;
     const record = value as Record<string, unknown>;
     if (tag === 'g' && typeof record['id'] === 'string') ids.add(record['id']);

@@ -5,13 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { lockstep } from '../support/cli.js';
-import { startService } from '../support/kafka-log.js';
 import type { Service } from '../support/kafka-log.js';
+import { startService } from '../support/kafka-log.js';
 
 const brokers = inject('kafkaBrokers');
 const prefix = `cli-${randomUUID().slice(0, 8)}`;
 const machines = mkdtempSync(join(tmpdir(), 'lockstep-kafka-cli-'));
-writeFileSync(join(machines, 'greet.yaml'), 'name: greet\nversion: 1\ntasks:\n  - id: hello\n    run: echo "{\\"hi\\":$(echo $LOCKSTEP_INPUT)}"\n  - id: bye\n    run: ":"\n');
+writeFileSync(
+  join(machines, 'greet.yaml'),
+  'name: greet\nversion: 1\ntasks:\n  - id: hello\n    run: echo "{\\"hi\\":$(echo $LOCKSTEP_INPUT)}"\n  - id: bye\n    run: ":"\n',
+);
 writeFileSync(join(machines, 'fails.yaml'), 'name: fails\nversion: 1\ntasks:\n  - id: boom\n    run: exit 3\n');
 writeFileSync(join(machines, 'slow.yaml'), 'name: slow\nversion: 1\ntasks:\n  - id: nap\n    run: sleep 30\n');
 
@@ -60,25 +63,41 @@ describe('lockstep Kafka commands', () => {
     expect(kafka.run).toMatchObject({ runId, sequence: 'greet', version: '1', status: 'succeeded', input: { x: 1 } });
 
     const store = join(mkdtempSync(join(tmpdir(), 'lockstep-kafka-cli-store-')), 'lockstep.db');
-    const local = await lockstep(['run', join(machines, 'greet.yaml'), '--input', '{"x":1}', '--store', store, '--json'], { env: { LOCKSTEP_STORE: '' } });
+    const local = await lockstep(['run', join(machines, 'greet.yaml'), '--input', '{"x":1}', '--store', store, '--json'], {
+      env: { LOCKSTEP_STORE: '' },
+    });
     expect(local.code, local.stderr).toBe(0);
     const localId = (JSON.parse(local.stdout.split('\n')[0]!) as { runId: string }).runId;
     const embedded = JSON.parse((await lockstep(['show', localId, '--store', store, '--json'])).stdout) as typeof kafka;
     // The same entries, field for field, but for the run's id and the clock.
-    const same = (entries: Array<Record<string, unknown>>, id: string) => entries.map(({ at: _at, durationMs: _d, ...e }) =>
-      JSON.parse(JSON.stringify(e).replaceAll(id, '<run>')) as unknown);
+    const same = (entries: Array<Record<string, unknown>>, id: string) =>
+      entries.map(({ at: _at, durationMs: _d, ...e }) => JSON.parse(JSON.stringify(e).replaceAll(id, '<run>')) as unknown);
     expect(same(kafka.history, runId)).toEqual(same(embedded.history, localId));
-    expect(kafka.history.map((e) => e.type)).toEqual(['run.started', 'task.started', 'task.succeeded', 'task.started', 'task.succeeded', 'run.succeeded']);
+    expect(kafka.history.map((e) => e.type)).toEqual([
+      'run.started',
+      'task.started',
+      'task.succeeded',
+      'task.started',
+      'task.succeeded',
+      'run.succeeded',
+    ]);
   });
 
   it('status shows a run, and cancel cancels it', async () => {
     const started = await run(['start', 'slow']);
     const runId = started.stdout.trim();
     expect(runId).toMatch(/^[0-9a-f-]{36}$/);
-    await expect.poll(async () => (await run(['status', runId])).stdout, { timeout: 20_000, interval: 300 }).toContain('nap in flight (attempt 1)');
+    await expect
+      .poll(async () => (await run(['status', runId])).stdout, { timeout: 20_000, interval: 300 })
+      .toContain('nap in flight (attempt 1)');
     const cancelled = await run(['cancel', runId, '--reason', 'from the test']);
     expect(cancelled.stdout).toBe(`cancel requested for ${runId}\n`);
-    await expect.poll(async () => (JSON.parse((await run(['status', runId, '--json'])).stdout || '{}') as { status?: string }).status, { timeout: 20_000, interval: 300 }).toBe('cancelled');
+    await expect
+      .poll(async () => (JSON.parse((await run(['status', runId, '--json'])).stdout || '{}') as { status?: string }).status, {
+        timeout: 20_000,
+        interval: 300,
+      })
+      .toBe('cancelled');
   });
 
   it('reports a run whose sequence no orchestrator knows as failed, and an unknown run id as invalid', async () => {

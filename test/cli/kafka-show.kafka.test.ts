@@ -20,12 +20,25 @@ const prefix = `show-${randomUUID().slice(0, 8)}`;
 const dir = mkdtempSync(join(tmpdir(), 'lockstep-kafka-show-'));
 const storePath = join(dir, 'lockstep.db');
 const DEFINITION = [
-  'name: deliver', 'version: 2', 'tasks:',
-  '  - id: reserve', '    run: echo reserved', '    compensate:', '      run: echo released',
-  '  - id: charge', '    run: echo charged', '    retry: { maxAttempts: 3, backoff: { initial: 2s } }',
-  '  - id: notify', '    run: echo told', '    onFailure: continue',
-  '  - id: ship', '    run: echo shipped',
-  'finally:', '  - id: audit', '    run: echo audited', '',
+  'name: deliver',
+  'version: 2',
+  'tasks:',
+  '  - id: reserve',
+  '    run: echo reserved',
+  '    compensate:',
+  '      run: echo released',
+  '  - id: charge',
+  '    run: echo charged',
+  '    retry: { maxAttempts: 3, backoff: { initial: 2s } }',
+  '  - id: notify',
+  '    run: echo told',
+  '    onFailure: continue',
+  '  - id: ship',
+  '    run: echo shipped',
+  'finally:',
+  '  - id: audit',
+  '    run: echo audited',
+  '',
 ].join('\n');
 const HASH = sha256Hex(DEFINITION);
 const program = createProgram(loadSequenceText(DEFINITION));
@@ -62,7 +75,12 @@ afterAll(async () => {
 
 const RUN: readonly RunEvent[] = [
   { type: 'TASK_SUCCEEDED', taskId: 'reserve', attempt: 1, result: { slot: 'A4' } },
-  { type: 'TASK_FAILED', taskId: 'charge', attempt: 1, error: { message: 'card declined', code: 'DECLINED', output: 'gateway said no\nretry later' } },
+  {
+    type: 'TASK_FAILED',
+    taskId: 'charge',
+    attempt: 1,
+    error: { message: 'card declined', code: 'DECLINED', output: 'gateway said no\nretry later' },
+  },
   { type: 'TIMER_FIRED', timerId: 'retry:charge:1' },
   { type: 'TASK_SUCCEEDED', taskId: 'charge', attempt: 2, result: { paid: 12.5 } },
   { type: 'TASK_FAILED', taskId: 'notify', attempt: 1, error: { message: 'mail down', retriable: false } },
@@ -86,8 +104,10 @@ describe('lockstep show --brokers', () => {
     expect(kafka.stdout.split('\n').find(definitionLine)).toBe(`  definition  (held by the orchestrators), sha256 ${HASH}`);
     expect(kafka.stdout).toContain(`run ${runId} of deliver v2: failed`);
     expect(kafka.stdout).toContain(`history (${played.entries.length} entries)`);
-    expect(kafka.stdout).toMatch(/✖ charge failed in 40ms \(attempt 1\): card declined \[DECLINED\]; retrying in 2\.00s\n\s+output:\n\s+\| gateway said no\n\s+\| retry later/);
-    expect(kafka.stdout).toMatch(/\n  notify +failed +attempts 1 /);
+    expect(kafka.stdout).toMatch(
+      /✖ charge failed in 40ms \(attempt 1\): card declined \[DECLINED\]; retrying in 2\.00s\n\s+output:\n\s+\| gateway said no\n\s+\| retry later/,
+    );
+    expect(kafka.stdout).toMatch(/\n {2}notify +failed +attempts 1 /);
   }, 120_000);
 
   it('prints the same JSON as show --json from a store', async () => {
@@ -103,11 +123,22 @@ describe('lockstep show --brokers', () => {
     const { definition: sd, ...sRun } = s.run;
     expect(sd).toBe(DEFINITION);
     expect(kRun).toEqual(sRun);
-    expect(kRun).toMatchObject({ runId, sequence: 'deliver', version: '2', status: 'failed', currentTask: 'ship', definitionHash: HASH, input: { parcel: 7 } });
+    expect(kRun).toMatchObject({
+      runId,
+      sequence: 'deliver',
+      version: '2',
+      status: 'failed',
+      currentTask: 'ship',
+      definitionHash: HASH,
+      input: { parcel: 7 },
+    });
 
     // A run in flight: no process of this machine drives it, but over Kafka an orchestrator does.
     const running = await recorded(RUN.slice(0, 4));
-    const live = JSON.parse((await showKafka([running.run.runId, '--json'])).stdout) as { run: Record<string, unknown>; history: unknown[] };
+    const live = JSON.parse((await showKafka([running.run.runId, '--json'])).stdout) as {
+      run: Record<string, unknown>;
+      history: unknown[];
+    };
     expect(live.run).toMatchObject({ status: 'running', currentTask: 'notify' });
     expect(live.history).toHaveLength(running.entries.length);
   }, 120_000);
@@ -117,19 +148,31 @@ describe('lockstep show --brokers', () => {
     const result = await showKafka([runId]);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(new RegExp(`^lockstep: unknown run ${runId}: ${prefix}\\.history holds no entry of it and ${prefix}\\.runs no state; ${prefix}\\.history keeps entries for \\S+ \\(retention\\.ms=\\d+\\) \\(UNKNOWN_RUN\\)\\n$`));
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `^lockstep: unknown run ${runId}: ${prefix}\\.history holds no entry of it and ${prefix}\\.runs no state; ${prefix}\\.history keeps entries for \\S+ \\(retention\\.ms=\\d+\\) \\(UNKNOWN_RUN\\)\\n$`,
+      ),
+    );
   }, 60_000);
 
-  it('says when a run\'s history expired, and prints what is left of a history cut by retention', async () => {
+  it("says when a run's history expired, and prints what is left of a history cut by retention", async () => {
     const gone = await recorded(RUN.slice(0, 2), { historyFrom: 1_000 });
     const expired = await showKafka([gone.run.runId]);
     expect(expired.code).toBe(2);
-    expect(expired.stderr).toMatch(new RegExp(`^lockstep: the history of run ${gone.run.runId} expired: ${prefix}\\.history keeps entries for \\S+ \\(retention\\.ms=\\d+\\); it is still running \\(see \`lockstep status ${gone.run.runId}\`\\) \\(UNKNOWN_RUN\\)`));
+    expect(expired.stderr).toMatch(
+      new RegExp(
+        `^lockstep: the history of run ${gone.run.runId} expired: ${prefix}\\.history keeps entries for \\S+ \\(retention\\.ms=\\d+\\); it is still running \\(see \`lockstep status ${gone.run.runId}\`\\) \\(UNKNOWN_RUN\\)`,
+      ),
+    );
 
     const cut = await recorded(RUN.slice(0, 2), { historyFrom: 3 });
     const partial = await showKafka([cut.run.runId]);
     expect(partial.code, partial.stderr).toBe(0);
-    expect(partial.stderr).toMatch(new RegExp(`^lockstep show: the first 3 entries of run ${cut.run.runId} expired: ${prefix}\\.history keeps entries for \\S+ \\(retention\\.ms=\\d+\\); the ${cut.entries.length - 3} after them follow\\n$`));
+    expect(partial.stderr).toMatch(
+      new RegExp(
+        `^lockstep show: the first 3 entries of run ${cut.run.runId} expired: ${prefix}\\.history keeps entries for \\S+ \\(retention\\.ms=\\d+\\); the ${cut.entries.length - 3} after them follow\\n$`,
+      ),
+    );
     expect(partial.stdout).toContain(`history (${cut.entries.length - 3} entries)`);
     expect(partial.stdout).toContain(`run ${cut.run.runId} of deliver v2: running`);
   }, 120_000);

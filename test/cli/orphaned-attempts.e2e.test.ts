@@ -34,7 +34,19 @@ stamp end
 
 function writeSequence(dir: string): string {
   const path = join(dir, 'orphans.yaml');
-  writeFileSync(path, ['name: orphans', 'tasks:', '  - id: build', '    run: |', ...SCRIPT.trim().split('\n').map((l) => `      ${l}`), ''].join('\n'));
+  writeFileSync(
+    path,
+    [
+      'name: orphans',
+      'tasks:',
+      '  - id: build',
+      '    run: |',
+      ...SCRIPT.trim()
+        .split('\n')
+        .map((l) => `      ${l}`),
+      '',
+    ].join('\n'),
+  );
   return path;
 }
 
@@ -47,11 +59,14 @@ interface Stamp {
 
 function readStamps(log: string): Stamp[] {
   if (!existsSync(log)) return [];
-  return readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => {
-    const parts = line.split(' ');
-    const [what, attempt] = parts as [string, string];
-    return { what, attempt: Number(attempt), ...(what === 'start' ? { pid: Number(parts[2]) } : {}), ns: BigInt(parts.at(-1)!) };
-  });
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const parts = line.split(' ');
+      const [what, attempt] = parts as [string, string];
+      return { what, attempt: Number(attempt), ...(what === 'start' ? { pid: Number(parts[2]) } : {}), ns: BigInt(parts.at(-1)!) };
+    });
 }
 
 const one = (stamps: readonly Stamp[], what: string, attempt: number) => {
@@ -108,7 +123,10 @@ describe('an attempt orphaned by a killed lockstep run', () => {
     const resumed = (await resuming)!;
     expect(resumed.code).toBe(0);
     expect(jsonLines(resumed.stdout).map((e) => `${e.type as string}${'attempt' in e ? ` ${e.attempt as number}` : ''}`)).toEqual([
-      'task.interrupted 1', 'task.started 2', 'task.succeeded 2', 'run.succeeded',
+      'task.interrupted 1',
+      'task.started 2',
+      'task.succeeded 2',
+      'run.succeeded',
     ]);
     const stamps = readStamps(log);
     const start2 = one(stamps, 'start', 2);
@@ -123,7 +141,9 @@ describe('an attempt orphaned by a killed lockstep run', () => {
       expect(attempt1.map((s) => s.what)).toEqual(['start', 'term', 'exit']);
     } else expect(attempt1.map((s) => s.what)).toEqual(['start', 'end']);
     const last1 = attempt1.at(-1)!;
-    console.log(`[orphans] attempt 1 ${stopped ? 'was stopped' : 'had ended before the resume acted'}; its last stamp (${last1.what}) came ${(Number(start2.ns - last1.ns) / 1e6).toFixed(1)} ms before attempt 2 started`);
+    console.log(
+      `[orphans] attempt 1 ${stopped ? 'was stopped' : 'had ended before the resume acted'}; its last stamp (${last1.what}) came ${(Number(start2.ns - last1.ns) / 1e6).toFixed(1)} ms before attempt 2 started`,
+    );
     expect(groupMembers(pgid)).toEqual([]);
     expect(await attemptProcesses(storeFile, runId)).toEqual([]);
   });
@@ -137,10 +157,17 @@ describe('an attempt orphaned by a killed lockstep run', () => {
     expect(resumed.stderr).toBe(`lockstep: stopped orphaned attempt 1 of "build" (process group ${pgid}) with SIGTERM\n`);
     expect(resumed.code).toBe(0);
     expect(jsonLines(resumed.stdout).slice(0, 2)).toMatchObject([
-      { type: 'task.interrupted', task: 'build', attempt: 1 }, { type: 'task.started', task: 'build', attempt: 2 },
+      { type: 'task.interrupted', task: 'build', attempt: 1 },
+      { type: 'task.started', task: 'build', attempt: 2 },
     ]);
     const stamps = readStamps(log);
-    expect(stamps.filter((s) => s.what !== 'beat').map((s) => `${s.what} ${s.attempt}`)).toEqual(['start 1', 'term 1', 'exit 1', 'start 2', 'end 2']);
+    expect(stamps.filter((s) => s.what !== 'beat').map((s) => `${s.what} ${s.attempt}`)).toEqual([
+      'start 1',
+      'term 1',
+      'exit 1',
+      'start 2',
+      'end 2',
+    ]);
     const [term1, exit1, start2] = [one(stamps, 'term', 1), one(stamps, 'exit', 1), one(stamps, 'start', 2)];
     // Its cleanup took a second, and attempt 2 started only after it exited.
     expect(Number(exit1.ns - term1.ns) / 1e6).toBeGreaterThanOrEqual(900);
@@ -196,7 +223,9 @@ describe('an attempt orphaned by a killed lockstep run', () => {
 
       const resumed = await spawnCli(['resume', runId, '--store', storeFile, '--quiet'], { ORPHAN_LOG: log }, dir).done;
       expect(resumed.code).toBe(0);
-      expect(resumed.stdout).toContain(`  ■ left attempt 1 of "build" (process group ${decoy.pid}) alone: its process ended, and pid ${decoy.pid} now belongs to another process\n`);
+      expect(resumed.stdout).toContain(
+        `  ■ left attempt 1 of "build" (process group ${decoy.pid}) alone: its process ended, and pid ${decoy.pid} now belongs to another process\n`,
+      );
       // Not signalled: still running, with the same start time.
       expect(decoy.exitCode).toBeNull();
       expect(decoy.signalCode).toBeNull();

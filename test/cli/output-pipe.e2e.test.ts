@@ -10,7 +10,10 @@ describe('lockstep run: a reader that goes away', () => {
     const store = mkdtempSync(join(tmpdir(), 'lockstep-pipe-'));
     // The reader takes one line, then closes the pipe while the run is still going.
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, 'run', 'machines/hello.yaml', '--json', '--store', store], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, 'run', 'machines/hello.yaml', '--json', '--store', store], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.stdout.once('data', () => child.stdout.destroy());

@@ -14,13 +14,18 @@ describe('rerun after compensation', () => {
     const first = await lockstep(['run', 'machines/compensation.yaml', '--json', '--store', store]);
     expect(first.code).toBe(1);
     const runId = runIdOf(first.stdout);
-    expect(jsonLines(first.stdout).filter((e) => e.type === 'task.succeeded').map((e) => e.task))
-      .toEqual(['create-order', 'reserve-stock', 'reserve-stock.compensate', 'create-order.compensate', 'audit']);
+    expect(
+      jsonLines(first.stdout)
+        .filter((e) => e.type === 'task.succeeded')
+        .map((e) => e.task),
+    ).toEqual(['create-order', 'reserve-stock', 'reserve-stock.compensate', 'create-order.compensate', 'audit']);
 
     // The preview: nothing starts, and each task says what happens to it and why.
     const preview = await lockstep(['rerun', runId, '--definition', 'current', '--from', 'charge', '--dry-run', '--store', store]);
     expect(preview.code, preview.stderr).toBe(0);
-    expect(preview.stdout).toContain(`↺ rerun of ${runId} from "create-order" (asked: "charge"): reusing nothing; running create-order, reserve-stock, charge, ship`);
+    expect(preview.stdout).toContain(
+      `↺ rerun of ${runId} from "create-order" (asked: "charge"): reusing nothing; running create-order, reserve-stock, charge, ship`,
+    );
     expect(preview.stdout).toContain(`  create-order: runs again (its compensation ran in run ${runId})`);
     expect(preview.stdout).toContain(`  reserve-stock: runs again (its compensation ran in run ${runId})`);
     expect(preview.stdout).toContain(`  charge: runs again (failed in run ${runId})`);
@@ -37,7 +42,12 @@ describe('rerun after compensation', () => {
     const lines = jsonLines(rerun.stdout);
     expect(lines[0]).toMatchObject({ type: 'run.started', rerunOf: runId });
     expect(lines[0]!.reused ?? []).toEqual([]);
-    expect(lines.filter((e) => e.type === 'task.started').map((e) => e.task).slice(0, 3)).toEqual(['create-order', 'reserve-stock', 'charge']);
+    expect(
+      lines
+        .filter((e) => e.type === 'task.started')
+        .map((e) => e.task)
+        .slice(0, 3),
+    ).toEqual(['create-order', 'reserve-stock', 'charge']);
   });
 
   it('a later task runs against the new result, not the one whose compensation undid it', async () => {
@@ -46,13 +56,20 @@ describe('rerun after compensation', () => {
     const file = join(dir, 'orders.yaml');
     const flag = join(dir, 'decline');
     const log = join(dir, 'log');
-    writeFileSync(file, [
-      'name: orders', 'tasks:',
-      '  - id: create-order', `    run: echo "{\\"orderId\\":\\"$LOCKSTEP_RUN_ID\\"}"`,
-      '    compensate:', `      run: echo "cancel $LOCKSTEP_RESULT_CREATE_ORDER" >> ${log}; exit 1`,
-      '  - id: charge', `    run: echo "charge $LOCKSTEP_RESULT_CREATE_ORDER" >> ${log}; test ! -e ${flag}`,
-      '',
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'name: orders',
+        'tasks:',
+        '  - id: create-order',
+        `    run: echo "{\\"orderId\\":\\"$LOCKSTEP_RUN_ID\\"}"`,
+        '    compensate:',
+        `      run: echo "cancel $LOCKSTEP_RESULT_CREATE_ORDER" >> ${log}; exit 1`,
+        '  - id: charge',
+        `    run: echo "charge $LOCKSTEP_RESULT_CREATE_ORDER" >> ${log}; test ! -e ${flag}`,
+        '',
+      ].join('\n'),
+    );
     writeFileSync(flag, '');
     const first = await lockstep(['run', file, '--json', '--store', store]);
     expect(first.code).toBe(1);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsonLines, lockstep } from '../support/cli.js';
 
-const tasksOf = (lines: Array<Record<string, unknown>>, type: string) => lines.filter((l) => l.type === type).map((l) => `${l.task}#${l.attempt}`);
+const tasksOf = (lines: Array<Record<string, unknown>>, type: string) =>
+  lines.filter((l) => l.type === type).map((l) => `${l.task}#${l.attempt}`);
 
 describe('lockstep run: the examples', () => {
   it('hello succeeds with exit 0, tasks in order, and a summary', async () => {
@@ -56,7 +57,12 @@ describe('lockstep run: the examples', () => {
     expect(r.code).toBe(1);
     const lines = jsonLines(r.stdout);
     expect(tasksOf(lines, 'task.started')).toEqual([
-      'create-order#1', 'reserve-stock#1', 'charge#1', 'reserve-stock.compensate#1', 'create-order.compensate#1', 'audit#1',
+      'create-order#1',
+      'reserve-stock#1',
+      'charge#1',
+      'reserve-stock.compensate#1',
+      'create-order.compensate#1',
+      'audit#1',
     ]);
   });
 });
@@ -96,7 +102,10 @@ describe('lockstep run: timeouts and Ctrl-C', () => {
   it('a timeout kills a hung shell task and its children', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockstep-timeout-'));
     const marker = `sleep 47.${process.pid}`;
-    writeFileSync(join(dir, 'hang.yaml'), `name: hang\ntasks:\n  - id: hang\n    run: "${marker} & ${marker}; wait"\n    timeout: 300ms\nfinally:\n  - id: check\n    run: "pgrep -f '${marker}' || echo none-left"\n`);
+    writeFileSync(
+      join(dir, 'hang.yaml'),
+      `name: hang\ntasks:\n  - id: hang\n    run: "${marker} & ${marker}; wait"\n    timeout: 300ms\nfinally:\n  - id: check\n    run: "pgrep -f '${marker}' || echo none-left"\n`,
+    );
     const r = await lockstep(['run', join(dir, 'hang.yaml'), '--json']);
     expect(r.code).toBe(1);
     const lines = jsonLines(r.stdout);
@@ -104,7 +113,11 @@ describe('lockstep run: timeouts and Ctrl-C', () => {
     const { execFileSync } = await import('node:child_process');
     let left = '';
     for (let i = 0; i < 50; i++) {
-      try { left = execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' }); } catch { left = ''; }
+      try {
+        left = execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' });
+      } catch {
+        left = '';
+      }
       if (left === '') break;
       await new Promise((res) => setTimeout(res, 50));
     }
@@ -114,13 +127,23 @@ describe('lockstep run: timeouts and Ctrl-C', () => {
   it('on SIGINT cancels the running task, runs compensations and finally tasks once, and exits 130', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockstep-sigint-'));
     const log = join(dir, 'log');
-    writeFileSync(join(dir, 'long.yaml'), [
-      'name: long', 'tasks:',
-      '  - id: prepare', `    run: echo prepare >> ${log}`, `    compensate: { run: "echo undo-prepare >> ${log}" }`,
-      // On SIGTERM the task takes its time to exit: the compensation must still come after it.
-      '  - id: wait', `    run: "trap 'sleep 0.5; echo got-term >> ${log}; exit 143' TERM; echo waiting >> ${log}; while true; do sleep 0.05; done"`,
-      'finally:', '  - id: cleanup', `    run: echo cleanup >> ${log}`, '',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'long.yaml'),
+      [
+        'name: long',
+        'tasks:',
+        '  - id: prepare',
+        `    run: echo prepare >> ${log}`,
+        `    compensate: { run: "echo undo-prepare >> ${log}" }`,
+        // On SIGTERM the task takes its time to exit: the compensation must still come after it.
+        '  - id: wait',
+        `    run: "trap 'sleep 0.5; echo got-term >> ${log}; exit 143' TERM; echo waiting >> ${log}; while true; do sleep 0.05; done"`,
+        'finally:',
+        '  - id: cleanup',
+        `    run: echo cleanup >> ${log}`,
+        '',
+      ].join('\n'),
+    );
     let poll: NodeJS.Timeout | undefined;
     const r = await lockstep(['run', join(dir, 'long.yaml'), '--json'], {
       onStdout: (out, child) => {
@@ -139,8 +162,13 @@ describe('lockstep run: timeouts and Ctrl-C', () => {
     expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['prepare', 'waiting', 'got-term', 'undo-prepare', 'cleanup']);
     const lines = jsonLines(r.stdout);
     expect(lines.map((l) => `${l.type}${l.task ? ` ${l.task}` : ''}`).slice(-7)).toEqual([
-      'run.cancelling', 'task.stopped wait', 'task.started prepare.compensate', 'task.succeeded prepare.compensate',
-      'task.started cleanup', 'task.succeeded cleanup', 'run.cancelled',
+      'run.cancelling',
+      'task.stopped wait',
+      'task.started prepare.compensate',
+      'task.succeeded prepare.compensate',
+      'task.started cleanup',
+      'task.succeeded cleanup',
+      'run.cancelled',
     ]);
     expect(lines.find((l) => l.type === 'task.stopped')).toMatchObject({ task: 'wait', attempt: 1, phase: 'main', how: 'reported' });
     expect(lines.at(-1)).toMatchObject({ type: 'run.cancelled', reason: 'interrupted by SIGINT' });

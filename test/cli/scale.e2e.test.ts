@@ -14,7 +14,9 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Report {
-  failed: number; passed: number; paths: { total: string; run: number; exhaustive: boolean };
+  failed: number;
+  passed: number;
+  paths: { total: string; run: number; exhaustive: boolean };
   coverage: { states: { covered: number; total: number }; transitions: { covered: number; total: number } };
   runs: Array<{ id: string; passed: boolean; outcome: string; expected: string; events: string[] }>;
 }
@@ -36,14 +38,22 @@ describe('lockstep at scale', () => {
     const alone = await lockstep(['test', file, '--path', longest.id, '--json'], { timeoutMs: 60_000 });
     expect(alone.code).toBe(0);
     const replay = (jsonLines(alone.stdout)[0] as unknown as Report).runs[0]!;
-    expect(replay).toMatchObject({ id: longest.id, passed: true, outcome: longest.outcome, expected: longest.expected, events: longest.events });
+    expect(replay).toMatchObject({
+      id: longest.id,
+      passed: true,
+      outcome: longest.outcome,
+      expected: longest.expected,
+      events: longest.events,
+    });
   }, 240_000);
 
   it('refuses a 10,000-task sequence for path testing with exit 2 and a message naming the limit, not a stack trace', async () => {
     const file = writeScaleSequence(dir, 10_000);
     const r = await lockstep(['test', file, '--max-paths', '500'], { timeoutMs: 120_000 });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('lockstep: scale v1 has 10000 tasks and 1 finally tasks; path testing handles at most 1000 of each: test a smaller sequence');
+    expect(r.stderr).toContain(
+      'lockstep: scale v1 has 10000 tasks and 1 finally tasks; path testing handles at most 1000 of each: test a smaller sequence',
+    );
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expect(r.stdout).toBe('');
   }, 150_000);

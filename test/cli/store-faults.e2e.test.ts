@@ -18,13 +18,20 @@ function fillingSequence(dir: string, disk: string): { file: string; log: string
   const flag = join(dir, 'fill-the-disk');
   const filler = join(disk, 'filler');
   const file = join(dir, 'fill.yaml');
-  writeFileSync(file, [
-    'name: fill', 'tasks:',
-    '  - id: a', `    run: echo a >> ${log}; echo '{"a":1}'`,
-    '  - id: fill', `    run: echo fill >> ${log}; if [ -e ${flag} ]; then dd if=/dev/zero of=${filler} bs=64k count=1000 2>/dev/null; fi; echo '{"filled":true}'`,
-    '  - id: c', `    run: echo c >> ${log}; echo '{"c":1}'`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'name: fill',
+      'tasks:',
+      '  - id: a',
+      `    run: echo a >> ${log}; echo '{"a":1}'`,
+      '  - id: fill',
+      `    run: echo fill >> ${log}; if [ -e ${flag} ]; then dd if=/dev/zero of=${filler} bs=64k count=1000 2>/dev/null; fi; echo '{"filled":true}'`,
+      '  - id: c',
+      `    run: echo c >> ${log}; echo '{"c":1}'`,
+      '',
+    ].join('\n'),
+  );
   writeFileSync(flag, '');
   return { file, log, flag, filler };
 }
@@ -58,12 +65,17 @@ describe('a store that fills up mid-run', () => {
     const stillFull = await lockstep(['resume', runId, '--json', '--store', store], { timeoutMs: 60_000 });
     expect(stillFull.code).toBe(3);
     expect(Date.now() - early).toBeLessThan(10_000);
-    expect(stillFull.stderr).toMatch(new RegExp(`run store ${store}: .* failed: database or disk is full \\(SQLITE_FULL\\) \\(STORE_FULL\\)`));
+    expect(stillFull.stderr).toMatch(
+      new RegExp(`run store ${store}: .* failed: database or disk is full \\(SQLITE_FULL\\) \\(STORE_FULL\\)`),
+    );
 
     // Space is back: everything recorded before the disk filled is still there.
     rmSync(filler);
     rmSync(flag);
-    const shownBefore = JSON.parse((await lockstep(['show', runId, '--json', '--store', store])).stdout) as { run: { status: string }; history: unknown[] };
+    const shownBefore = JSON.parse((await lockstep(['show', runId, '--json', '--store', store])).stdout) as {
+      run: { status: string };
+      history: unknown[];
+    };
     // No process drives it any more: it is interrupted, waiting for a resume.
     expect(shownBefore.run.status).toBe('interrupted');
     expect(shownBefore.history.slice(0, before.length)).toEqual(before);
@@ -77,7 +89,8 @@ describe('a store that fills up mid-run', () => {
     expect(ran.at(-1)).toBe('c');
     expect(ran.filter((t) => t === 'c')).toHaveLength(1);
     const { run: record, history } = JSON.parse((await lockstep(['show', runId, '--json', '--store', store])).stdout) as {
-      run: { status: string }; history: Array<Record<string, unknown>>;
+      run: { status: string };
+      history: Array<Record<string, unknown>>;
     };
     expect(record.status).toBe('succeeded');
     expect(history.slice(0, before.length)).toEqual(before);
@@ -100,7 +113,8 @@ describe('a store that fills up mid-run', () => {
     const { file } = fillingSequence(dir, disk.dir);
     writeFileSync(join(machines, 'fill.yaml'), readFileSync(file));
     const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--machines', machines, '--store', store], {
-      env: { ...process.env, LOCKSTEP_TOKEN: 'secret' }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOCKSTEP_TOKEN: 'secret' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
@@ -116,7 +130,9 @@ describe('a store that fills up mid-run', () => {
     });
     try {
       const response = await fetch(`http://127.0.0.1:${port}/api/runs`, {
-        method: 'POST', headers: { authorization: 'Bearer secret', 'content-type': 'application/json' }, body: JSON.stringify({ sequence: 'fill' }),
+        method: 'POST',
+        headers: { authorization: 'Bearer secret', 'content-type': 'application/json' },
+        body: JSON.stringify({ sequence: 'fill' }),
       });
       expect(response.status).toBeLessThan(300);
       const started = Date.now();
@@ -188,7 +204,10 @@ describe('long timeouts through the CLI', () => {
   it('a task with timeout: 25d is not timed out after seconds (setTimeout alone fires it after 1 ms)', async () => {
     const dir = temp('long-timeout');
     const file = join(dir, 'long.yaml');
-    writeFileSync(file, ['name: long', 'timeout: 30d', 'tasks:', '  - id: slow', '    timeout: 25d', `    run: sleep 3; echo '{"ok":true}'`, ''].join('\n'));
+    writeFileSync(
+      file,
+      ['name: long', 'timeout: 30d', 'tasks:', '  - id: slow', '    timeout: 25d', `    run: sleep 3; echo '{"ok":true}'`, ''].join('\n'),
+    );
     const r = await lockstep(['run', file, '--json', '--store', join(dir, 'lockstep.db')], { timeoutMs: 60_000 });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

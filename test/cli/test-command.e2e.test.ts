@@ -10,10 +10,17 @@ describe('lockstep test', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const reports = jsonLines(r.stdout) as Array<{
-      file: string; failed: number; passed: number; paths: { total: string; run: number; exhaustive: boolean };
+      file: string;
+      failed: number;
+      passed: number;
+      paths: { total: string; run: number; exhaustive: boolean };
       coverage: { states: { covered: number; total: number }; transitions: { covered: number; total: number } };
     }>;
-    expect(reports.map((x) => x.file.split('/').pop())).toEqual(readdirSync(MACHINES).filter((f) => /\.(ya?ml|json)$/.test(f)).sort());
+    expect(reports.map((x) => x.file.split('/').pop())).toEqual(
+      readdirSync(MACHINES)
+        .filter((f) => /\.(ya?ml|json)$/.test(f))
+        .sort(),
+    );
     for (const report of reports) {
       expect(report.failed, report.file).toBe(0);
       expect(report.passed).toBe(report.paths.run);
@@ -42,7 +49,11 @@ describe('lockstep test', () => {
   it('samples with a seed when there are more paths than --max-paths, still covering every transition', async () => {
     const args = ['test', `${MACHINES}/compensation.yaml`, '--max-paths', '5', '--seed', 'abc', '--json'];
     const [a, b] = await Promise.all([lockstep(args), lockstep(args)]);
-    const [ra, rb] = [jsonLines(a.stdout)[0]!, jsonLines(b.stdout)[0]!] as Array<{ runs: Array<{ id: string }>; paths: { exhaustive: boolean; total: string }; coverage: { transitions: { covered: number; total: number } } }>;
+    const [ra, rb] = [jsonLines(a.stdout)[0]!, jsonLines(b.stdout)[0]!] as Array<{
+      runs: Array<{ id: string }>;
+      paths: { exhaustive: boolean; total: string };
+      coverage: { transitions: { covered: number; total: number } };
+    }>;
     expect(ra!.paths.exhaustive).toBe(false);
     expect(ra!.runs.map((x) => x.id)).toEqual(rb!.runs.map((x) => x.id));
     expect(ra!.runs.length).toBeLessThan(Number(ra!.paths.total));
@@ -54,7 +65,9 @@ describe('lockstep test', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('1 given path of 218');
     expect(r.stdout).not.toContain('not covered');
-    expect(r.stdout).toContain('  SSFSSS  failed    ok      create-order ok > reserve-stock ok > charge fail > reserve-stock.compensate ok > create-order.compensate ok > audit ok');
+    expect(r.stdout).toContain(
+      '  SSFSSS  failed    ok      create-order ok > reserve-stock ok > charge fail > reserve-stock.compensate ok > create-order.compensate ok > audit ok',
+    );
   });
 
   it('rejects a path that the sequence cannot take, naming the possible steps', async () => {

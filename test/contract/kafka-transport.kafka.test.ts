@@ -11,11 +11,18 @@ import { eventually, message, numberOf, transportContract } from './transport.co
 
 const brokers = inject('kafkaBrokers');
 
-async function createTopic(_transport: KafkaTransport, partitions: number, config: Array<{ name: string; value: string }> = []): Promise<string> {
+async function createTopic(
+  _transport: KafkaTransport,
+  partitions: number,
+  config: Array<{ name: string; value: string }> = [],
+): Promise<string> {
   const topic = `contract-${randomUUID()}`;
   const admin = await rawAdmin(brokers);
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries: config }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries: config }],
+    });
   } finally {
     await admin.disconnect();
   }
@@ -43,11 +50,20 @@ describe('KafkaTransport (Kafka only)', () => {
     const got: ConsumedMessage[] = [];
     let ready!: () => void;
     const assigned = new Promise<void>((r) => (ready = r));
-    const sub = await transport.subscribe({ topic, group: `raw-${randomUUID()}`, onAssigned: async () => ready() }, async (batch) => (got.push(...batch), []));
+    const sub = await transport.subscribe(
+      { topic, group: `raw-${randomUUID()}`, onAssigned: async () => ready() },
+      async (batch) => (got.push(...batch), []),
+    );
     await assigned;
     const producer = rawKafka(brokers).producer();
     await producer.connect();
-    await producer.send({ topic, messages: [{ key: 'r1', value: 'not json {' }, { key: 'r1', value: '{"v":1,"type":"task.succeeded"}' }] });
+    await producer.send({
+      topic,
+      messages: [
+        { key: 'r1', value: 'not json {' },
+        { key: 'r1', value: '{"v":1,"type":"task.succeeded"}' },
+      ],
+    });
     await producer.disconnect();
     await transport.publish([message(topic, 'r1', 7)]);
     await eventually(() => expect(got.length).toBeGreaterThanOrEqual(3), 30_000);
@@ -66,12 +82,18 @@ describe('KafkaTransport (Kafka only)', () => {
     let handled = 0;
     let ready!: () => void;
     const assigned = new Promise<void>((r) => (ready = r));
-    const zombie = await transport.subscribe({
-      topic: input, group, onAssigned: async () => ready(), onRevoked: async (p) => void revoked.push([...p]),
-    }, async (batch) => {
-      handled++;
-      return batch.map((c) => message(output, c.key!, numberOf(c)));
-    });
+    const zombie = await transport.subscribe(
+      {
+        topic: input,
+        group,
+        onAssigned: async () => ready(),
+        onRevoked: async (p) => void revoked.push([...p]),
+      },
+      async (batch) => {
+        handled++;
+        return batch.map((c) => message(output, c.key!, numberOf(c)));
+      },
+    );
     await assigned;
     // Another process takes partition 0 over: it initialises the same transactional id.
     const usurper = rawKafka(brokers).producer({ transactionalId: `${group}.${input}.0`, idempotent: true, maxInFlightRequests: 1 });
@@ -90,7 +112,9 @@ describe('KafkaTransport (Kafka only)', () => {
     const [input, output] = [await createTopic(transport, 1), await createTopic(transport, 1)];
     const group = `fence-records-${randomUUID()}`;
     const offsetRecord = (partition: number, offset: string): TopicMessage => ({
-      topic: output, partition, key: partitionOffsetKey(group, partition),
+      topic: output,
+      partition,
+      key: partitionOffsetKey(group, partition),
       value: { v: 1, type: 'partition.offset', group, topic: input, partition, offset, time: new Date().toISOString() },
     });
     const recorded = async () => {
@@ -106,11 +130,16 @@ describe('KafkaTransport (Kafka only)', () => {
       let ready!: () => void;
       const assigned = new Promise<void>((r) => (ready = r));
       const revoked: number[][] = [];
-      const sub = await transport.subscribe({
-        topic: input, group, offsetRecord,
-        onAssigned: async () => (ready(), recorded()),
-        onRevoked: async (p) => void revoked.push([...p]),
-      }, async (batch) => batch.map((c) => (handled.push(numberOf(c)), message(output, c.key!, numberOf(c)))));
+      const sub = await transport.subscribe(
+        {
+          topic: input,
+          group,
+          offsetRecord,
+          onAssigned: async () => (ready(), recorded()),
+          onRevoked: async (p) => void revoked.push([...p]),
+        },
+        async (batch) => batch.map((c) => (handled.push(numberOf(c)), message(output, c.key!, numberOf(c)))),
+      );
       await assigned;
       return { sub, revoked };
     };
@@ -140,16 +169,29 @@ describe('KafkaTransport (Kafka only)', () => {
   it('reads partitions back up to their end, committed messages only', async () => {
     const topic = await createTopic(transport, 2, [{ name: 'cleanup.policy', value: 'compact' }]);
     await transport.publish(Array.from({ length: 10 }, (_, i) => message(topic, `key-${i % 3}`, i)));
-    const aborted = rawKafka(brokers).producer({ transactionalId: `aborted-${randomUUID()}`, idempotent: true, maxInFlightRequests: 1, createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
+    const aborted = rawKafka(brokers).producer({
+      transactionalId: `aborted-${randomUUID()}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+    });
     await aborted.connect();
     const txn = await aborted.transaction();
-    await txn.send({ topic, messages: [{ key: 'key-0', value: 'aborted' }, { key: 'key-1', value: 'aborted' }] });
+    await txn.send({
+      topic,
+      messages: [
+        { key: 'key-0', value: 'aborted' },
+        { key: 'key-1', value: 'aborted' },
+      ],
+    });
     await txn.abort();
     await aborted.disconnect();
     const records = await transport.readPartitions(topic, [0, 1]);
     expect(records).toHaveLength(10);
     expect(records.every((r) => !r.value?.includes('aborted'))).toBe(true);
-    const numbers = records.map((r) => (JSON.parse(r.value!) as { payload: { input: { n: number } } }).payload.input.n).sort((a, b) => a - b);
+    const numbers = records
+      .map((r) => (JSON.parse(r.value!) as { payload: { input: { n: number } } }).payload.input.n)
+      .sort((a, b) => a - b);
     expect(numbers).toEqual(Array.from({ length: 10 }, (_, i) => i));
     expect(await transport.readPartitions(topic, [])).toEqual([]);
   });

@@ -13,25 +13,80 @@ export function record(overrides: Partial<RunRecord> = {}): RunRecord {
   counter++;
   const at = 1_700_000_000_000 + counter * 1_000;
   return {
-    runId: `run-${counter}`, sequence: 'orders', version: '1', definition: 'name: orders\ntasks:\n  - id: a\n    run: "true"\n',
-    definitionHash: 'ab'.repeat(32), source: 'machines/orders.yaml', input: { orderId: 'o-1', tags: ['x'] }, status: 'running',
-    createdAt: at, updatedAt: at, ...overrides,
+    runId: `run-${counter}`,
+    sequence: 'orders',
+    version: '1',
+    definition: 'name: orders\ntasks:\n  - id: a\n    run: "true"\n',
+    definitionHash: 'ab'.repeat(32),
+    source: 'machines/orders.yaml',
+    input: { orderId: 'o-1', tags: ['x'] },
+    status: 'running',
+    createdAt: at,
+    updatedAt: at,
+    ...overrides,
   };
 }
 
-export const started = (runId: string, at: number): RunEntry => ({ type: 'run.started', runId, at, sequence: 'orders', version: '1', input: { orderId: 'o-1' } });
-export const taskStarted = (runId: string, at: number, task = 'a', attempt = 1): RunEntry => ({
-  type: 'task.started', runId, at, task, attempt, phase: 'main', idempotencyKey: `${runId}:${task}:${attempt}`,
+export const started = (runId: string, at: number): RunEntry => ({
+  type: 'run.started',
+  runId,
+  at,
+  sequence: 'orders',
+  version: '1',
+  input: { orderId: 'o-1' },
 });
-export const taskSucceeded = (runId: string, at: number, task = 'a', result: unknown = { n: 1, nested: { ok: true, list: [1, 'two', null] } }): RunEntry => ({
-  type: 'task.succeeded', runId, at, task, attempt: 1, phase: 'main', durationMs: 5, result, event: { type: 'TASK_SUCCEEDED', taskId: task, attempt: 1, result },
+export const taskStarted = (runId: string, at: number, task = 'a', attempt = 1): RunEntry => ({
+  type: 'task.started',
+  runId,
+  at,
+  task,
+  attempt,
+  phase: 'main',
+  idempotencyKey: `${runId}:${task}:${attempt}`,
+});
+export const taskSucceeded = (
+  runId: string,
+  at: number,
+  task = 'a',
+  result: unknown = { n: 1, nested: { ok: true, list: [1, 'two', null] } },
+): RunEntry => ({
+  type: 'task.succeeded',
+  runId,
+  at,
+  task,
+  attempt: 1,
+  phase: 'main',
+  durationMs: 5,
+  result,
+  event: { type: 'TASK_SUCCEEDED', taskId: task, attempt: 1, result },
 });
 const taskFailed = (runId: string, at: number): RunEntry => ({
-  type: 'task.failed', runId, at, task: 'b', attempt: 2, phase: 'compensate', durationMs: 12, willRetry: true, retryInMs: 200,
+  type: 'task.failed',
+  runId,
+  at,
+  task: 'b',
+  attempt: 2,
+  phase: 'compensate',
+  durationMs: 12,
+  willRetry: true,
+  retryInMs: 200,
   error: { message: 'exit 1', code: 'TASK_FAILED', retriable: true, type: 'ExitCode', output: 'line 1\nline "2"\n' },
-  event: { type: 'TASK_FAILED', taskId: 'b', attempt: 2, error: { message: 'exit 1', code: 'TASK_FAILED', retriable: true, type: 'ExitCode', output: 'line 1\nline "2"\n' } },
+  event: {
+    type: 'TASK_FAILED',
+    taskId: 'b',
+    attempt: 2,
+    error: { message: 'exit 1', code: 'TASK_FAILED', retriable: true, type: 'ExitCode', output: 'line 1\nline "2"\n' },
+  },
 });
-const finished = (runId: string, at: number): RunEntry => ({ type: 'run.failed', runId, at, outcome: 'failed', reason: 'b failed', durationMs: 40, failedTasks: ['b'] });
+const finished = (runId: string, at: number): RunEntry => ({
+  type: 'run.failed',
+  runId,
+  at,
+  outcome: 'failed',
+  reason: 'b failed',
+  durationMs: 40,
+  failedTasks: ['b'],
+});
 
 async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -84,7 +139,11 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       const runs = Array.from({ length: 20 }, () => record());
       await Promise.all(runs.map((r) => store.create(r, [started(r.runId, r.createdAt)], [`s0-${r.runId}`])));
       for (let step = 1; step <= 5; step++) {
-        await Promise.all(runs.map((r) => store.append(r.runId, [taskStarted(r.runId, r.createdAt + step, `t${step}`)], undefined, [{ step: `s${step}-${r.runId}` }])));
+        await Promise.all(
+          runs.map((r) =>
+            store.append(r.runId, [taskStarted(r.runId, r.createdAt + step, `t${step}`)], undefined, [{ step: `s${step}-${r.runId}` }]),
+          ),
+        );
       }
       for (const r of runs) {
         const got = (await store.get(r.runId))!;
@@ -123,7 +182,13 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       await store.append(r.runId, [taskFailed(r.runId, at + 3)]);
       await store.append(r.runId, [finished(r.runId, at + 4)]);
       const got = await store.get(r.runId);
-      expect(got?.history).toEqual([started(r.runId, at), taskStarted(r.runId, at + 1), taskSucceeded(r.runId, at + 2), taskFailed(r.runId, at + 3), finished(r.runId, at + 4)]);
+      expect(got?.history).toEqual([
+        started(r.runId, at),
+        taskStarted(r.runId, at + 1),
+        taskSucceeded(r.runId, at + 2),
+        taskFailed(r.runId, at + 3),
+        finished(r.runId, at + 4),
+      ]);
       expect(got?.record.updatedAt).toBe(at + 4);
     });
 
@@ -176,11 +241,16 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       const runs = Array.from({ length: 40 }, () => record());
       await Promise.all(runs.map((r) => store.create(r, [started(r.runId, r.createdAt)])));
       for (let step = 1; step <= 10; step++) {
-        await Promise.all(runs.map((r) => store.append(r.runId, [taskStarted(r.runId, r.createdAt + step, `t${step}`)], { currentTask: `t${step}` })));
+        await Promise.all(
+          runs.map((r) => store.append(r.runId, [taskStarted(r.runId, r.createdAt + step, `t${step}`)], { currentTask: `t${step}` })),
+        );
       }
       for (const r of runs) {
         const got = await store.get(r.runId);
-        expect(got?.history.map((e) => (e.type === 'task.started' ? e.task : e.type))).toEqual(['run.started', ...Array.from({ length: 10 }, (_, i) => `t${i + 1}`)]);
+        expect(got?.history.map((e) => (e.type === 'task.started' ? e.task : e.type))).toEqual([
+          'run.started',
+          ...Array.from({ length: 10 }, (_, i) => `t${i + 1}`),
+        ]);
         expect(got?.record.currentTask).toBe('t10');
       }
     });
@@ -240,7 +310,14 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       await store.create(a!, []);
       await store.create(b!, []);
       const group = (runId: string, task: string, attempt: number, pgid: number): AttemptProcess => ({
-        runId, task, attempt, pgid, startTime: `${pgid}00`, bootId: '0b7c-boot', host: 'host-1', startedAt: 1_700_000_000_000 + pgid,
+        runId,
+        task,
+        attempt,
+        pgid,
+        startTime: `${pgid}00`,
+        bootId: '0b7c-boot',
+        host: 'host-1',
+        startedAt: 1_700_000_000_000 + pgid,
       });
       expect(await store.attemptProcesses(a!.runId)).toEqual([]);
       await store.recordAttemptProcess(group(a!.runId, 'build', 1, 101));
@@ -248,7 +325,8 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       await store.recordAttemptProcess(group(b!.runId, 'build', 1, 201));
       await store.recordAttemptProcess({ ...group(a!.runId, 'build', 1, 103), startTime: null, bootId: null });
       expect(await store.attemptProcesses(a!.runId)).toEqual([
-        group(a!.runId, 'build.compensate', 1, 102), { ...group(a!.runId, 'build', 1, 103), startTime: null, bootId: null },
+        group(a!.runId, 'build.compensate', 1, 102),
+        { ...group(a!.runId, 'build', 1, 103), startTime: null, bootId: null },
       ]);
       await store.clearAttemptProcess(a!.runId, 'build', 1);
       await store.clearAttemptProcess(a!.runId, 'build', 2);
@@ -261,7 +339,16 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
     });
 
     it('refuses an attempt process of an unknown run', async () => {
-      const process: AttemptProcess = { runId: 'no-such-run', task: 'a', attempt: 1, pgid: 5, startTime: '1', bootId: 'b', host: 'h', startedAt: 1 };
+      const process: AttemptProcess = {
+        runId: 'no-such-run',
+        task: 'a',
+        attempt: 1,
+        pgid: 5,
+        startTime: '1',
+        bootId: 'b',
+        host: 'h',
+        startedAt: 1,
+      };
       expect(await codeOf(store.recordAttemptProcess(process))).toBe('UNKNOWN_RUN');
       expect(await store.attemptProcesses('no-such-run')).toEqual([]);
     });

@@ -16,11 +16,19 @@ export interface TransportFixture {
 
 /** A run-start envelope: the smallest valid message, with a sequence number in its input. */
 export function message(topic: string, key: string, n: number): TopicMessage {
-  const value: Envelope = { v: 1, id: randomUUID(), runId: key, time: new Date().toISOString(), type: 'run.start', payload: { sequence: 's', input: { n } } };
+  const value: Envelope = {
+    v: 1,
+    id: randomUUID(),
+    runId: key,
+    time: new Date().toISOString(),
+    type: 'run.start',
+    payload: { sequence: 's', input: { n } },
+  };
   return { topic, key, value };
 }
 
-export const numberOf = (m: ConsumedMessage): number => ((m.value as Extract<Envelope, { type: 'run.start' }>).payload.input as { n: number }).n;
+export const numberOf = (m: ConsumedMessage): number =>
+  ((m.value as Extract<Envelope, { type: 'run.start' }>).payload.input as { n: number }).n;
 
 /** Polls until `check` passes or time runs out. */
 export async function eventually(check: () => void, timeoutMs: number): Promise<void> {
@@ -37,21 +45,32 @@ export async function eventually(check: () => void, timeoutMs: number): Promise<
 }
 
 /** Subscribes and resolves once the member owns partitions (its first assignment). */
-async function member(transport: Transport, topic: string, group: string, handler: BatchHandler, extra: { onRevoked?: (p: readonly number[]) => Promise<void>; delivery?: 'exactly-once' | 'at-least-once' } = {}) {
+async function member(
+  transport: Transport,
+  topic: string,
+  group: string,
+  handler: BatchHandler,
+  extra: { onRevoked?: (p: readonly number[]) => Promise<void>; delivery?: 'exactly-once' | 'at-least-once' } = {},
+) {
   const owned = new Set<number>();
   let assigned!: () => void;
   const ready = new Promise<void>((resolve) => (assigned = resolve));
-  const subscription: Subscription = await transport.subscribe({
-    topic, group, ...extra,
-    onAssigned: async (partitions) => {
-      for (const p of partitions) owned.add(p);
-      if (owned.size > 0) assigned();
+  const subscription: Subscription = await transport.subscribe(
+    {
+      topic,
+      group,
+      ...extra,
+      onAssigned: async (partitions) => {
+        for (const p of partitions) owned.add(p);
+        if (owned.size > 0) assigned();
+      },
+      onRevoked: async (partitions) => {
+        for (const p of partitions) owned.delete(p);
+        await extra.onRevoked?.(partitions);
+      },
     },
-    onRevoked: async (partitions) => {
-      for (const p of partitions) owned.delete(p);
-      await extra.onRevoked?.(partitions);
-    },
-  }, handler);
+    handler,
+  );
   return { subscription, owned, ready };
 }
 
@@ -84,7 +103,9 @@ export function transportContract(name: string, create: () => Promise<TransportF
     it('publishes what the batch handler returns', async () => {
       const { transport, topic: makeTopic, patienceMs } = await fx();
       const [input, output] = [await makeTopic(2), await makeTopic(2)];
-      const relay = await member(transport, input, `relay-${randomUUID()}`, async (batch) => batch.map((c) => message(output, c.key!, numberOf(c) * 2)));
+      const relay = await member(transport, input, `relay-${randomUUID()}`, async (batch) =>
+        batch.map((c) => message(output, c.key!, numberOf(c) * 2)),
+      );
       const got: number[] = [];
       const sink = await member(transport, output, `sink-${randomUUID()}`, async (batch) => {
         got.push(...batch.map(numberOf));
@@ -131,10 +152,12 @@ export function transportContract(name: string, create: () => Promise<TransportF
       const topic = await makeTopic(4);
       const group = `split-${randomUUID()}`;
       const seen: Array<Map<string, number>> = [new Map(), new Map(), new Map()];
-      const handler = (i: number): BatchHandler => async (batch) => {
-        for (const c of batch) seen[i]!.set(c.key!, (seen[i]!.get(c.key!) ?? 0) + 1);
-        return [];
-      };
+      const handler =
+        (i: number): BatchHandler =>
+        async (batch) => {
+          for (const c of batch) seen[i]!.set(c.key!, (seen[i]!.get(c.key!) ?? 0) + 1);
+          return [];
+        };
       const a = await member(transport, topic, group, handler(0));
       await a.ready;
       const b = await member(transport, topic, group, handler(1));
@@ -181,10 +204,16 @@ export function transportContract(name: string, create: () => Promise<TransportF
       const [topic, output] = [await makeTopic(1), await makeTopic(1)];
       const group = `defer-${randomUUID()}`;
       const completes = new Map<number, (m: readonly TopicMessage[]) => Promise<void>>();
-      const first = await member(transport, topic, group, async (batch, context) => {
-        for (const c of batch) completes.set(numberOf(c), context.defer(c));
-        return [];
-      }, { delivery: 'at-least-once' });
+      const first = await member(
+        transport,
+        topic,
+        group,
+        async (batch, context) => {
+          for (const c of batch) completes.set(numberOf(c), context.defer(c));
+          return [];
+        },
+        { delivery: 'at-least-once' },
+      );
       await first.ready;
       await transport.publish([message(topic, 'k', 1), message(topic, 'k', 2)]);
       await eventually(() => expect([...completes.keys()]).toEqual([1, 2]), patienceMs);
@@ -196,7 +225,9 @@ export function transportContract(name: string, create: () => Promise<TransportF
       // Message 2 is still running when its member closes: it is delivered to the next member of the group.
       await first.subscription.close();
       const again: number[] = [];
-      const second = await member(transport, topic, group, async (batch) => (again.push(...batch.map(numberOf)), []), { delivery: 'at-least-once' });
+      const second = await member(transport, topic, group, async (batch) => (again.push(...batch.map(numberOf)), []), {
+        delivery: 'at-least-once',
+      });
       await second.ready;
       await eventually(() => expect(again).toContain(2), patienceMs);
       expect(again).not.toContain(1);

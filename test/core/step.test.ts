@@ -1,22 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { sequence } from '../../src/core/sequence/builder.js';
-import { createProgram } from '../../src/core/step.js';
 import type { Command, RunEvent } from '../../src/core/compile/types.js';
+import { sequence } from '../../src/core/sequence/builder.js';
 import type { RunSnapshot, StepResult } from '../../src/core/step.js';
+import { createProgram } from '../../src/core/step.js';
 
 const noop = () => undefined;
-const succeeded = (taskId: string, attempt = 1, result?: unknown): RunEvent => ({ type: 'TASK_SUCCEEDED', taskId, attempt, ...(result === undefined ? {} : { result }) });
-const failed = (taskId: string, attempt = 1, retriable?: boolean): RunEvent => ({ type: 'TASK_FAILED', taskId, attempt, error: { message: 'x', ...(retriable === undefined ? {} : { retriable }) } });
-const fired = (timerId: string): RunEvent => ({ type: 'TIMER_FIRED', timerId });
-const brief = (commands: readonly Command[]) => commands.map((c) => {
-  switch (c.type) {
-    case 'dispatch': return `dispatch ${c.taskId}#${c.attempt}`;
-    case 'cancelTask': return `cancel ${c.taskId}#${c.attempt}`;
-    case 'startTimer': return `start ${c.timerId} ${c.delayMs}`;
-    case 'cancelTimer': return `stop ${c.timerId}`;
-    case 'finish': return `finish ${c.outcome}`;
-  }
+const succeeded = (taskId: string, attempt = 1, result?: unknown): RunEvent => ({
+  type: 'TASK_SUCCEEDED',
+  taskId,
+  attempt,
+  ...(result === undefined ? {} : { result }),
 });
+const failed = (taskId: string, attempt = 1, retriable?: boolean): RunEvent => ({
+  type: 'TASK_FAILED',
+  taskId,
+  attempt,
+  error: { message: 'x', ...(retriable === undefined ? {} : { retriable }) },
+});
+const fired = (timerId: string): RunEvent => ({ type: 'TIMER_FIRED', timerId });
+const brief = (commands: readonly Command[]) =>
+  commands.map((c) => {
+    switch (c.type) {
+      case 'dispatch':
+        return `dispatch ${c.taskId}#${c.attempt}`;
+      case 'cancelTask':
+        return `cancel ${c.taskId}#${c.attempt}`;
+      case 'startTimer':
+        return `start ${c.timerId} ${c.delayMs}`;
+      case 'cancelTimer':
+        return `stop ${c.timerId}`;
+      case 'finish':
+        return `finish ${c.outcome}`;
+    }
+  });
 
 function drive(program: ReturnType<typeof createProgram>, events: RunEvent[]) {
   let r: StepResult = program.start({ runId: 'r1', input: { q: 1 } });
@@ -43,7 +59,15 @@ describe('step: pure transitions emit commands', () => {
   it('carries input, results and an idempotency key in each dispatch', () => {
     const start = program.start({ runId: 'r9', input: { q: 2 } });
     const next = program.step(start.snapshot, succeeded('a', 1, 'A'));
-    expect(next.commands[0]).toMatchObject({ type: 'dispatch', taskId: 'b', attempt: 1, idempotencyKey: 'r9:b:1', input: { q: 2 }, results: { a: 'A' }, phase: 'main' });
+    expect(next.commands[0]).toMatchObject({
+      type: 'dispatch',
+      taskId: 'b',
+      attempt: 1,
+      idempotencyKey: 'r9:b:1',
+      input: { q: 2 },
+      results: { a: 'A' },
+      phase: 'main',
+    });
   });
 
   it('is pure: stepping the same snapshot twice gives the same result and leaves the input untouched', () => {
@@ -146,16 +170,35 @@ describe('step: unwinding', () => {
   );
 
   it('compensates completed tasks in reverse, skipping failed ones, then runs finally', () => {
-    const { log } = drive(program, [succeeded('a'), failed('b'), succeeded('c'), failed('d'),
-      succeeded('c.compensate'), succeeded('a.compensate'), succeeded('f')]);
+    const { log } = drive(program, [
+      succeeded('a'),
+      failed('b'),
+      succeeded('c'),
+      failed('d'),
+      succeeded('c.compensate'),
+      succeeded('a.compensate'),
+      succeeded('f'),
+    ]);
     expect(log.flat()).toEqual([
-      'dispatch a#1', 'dispatch b#1', 'dispatch c#1', 'dispatch d#1',
-      'dispatch c.compensate#1', 'dispatch a.compensate#1', 'dispatch f#1', 'finish failed',
+      'dispatch a#1',
+      'dispatch b#1',
+      'dispatch c#1',
+      'dispatch d#1',
+      'dispatch c.compensate#1',
+      'dispatch a.compensate#1',
+      'dispatch f#1',
+      'finish failed',
     ]);
   });
 
   it('cancel stops the task in flight, then unwinds with outcome cancelled', () => {
-    const { log, snapshot } = drive(program, [succeeded('a'), { type: 'CANCEL', reason: 'stop' }, failed('b'), succeeded('a.compensate'), succeeded('f')]);
+    const { log, snapshot } = drive(program, [
+      succeeded('a'),
+      { type: 'CANCEL', reason: 'stop' },
+      failed('b'),
+      succeeded('a.compensate'),
+      succeeded('f'),
+    ]);
     // The compensation starts once the cancelled attempt has reported.
     expect(log[2]).toEqual(['cancel b#1', 'start stop:b:1 15000']);
     expect(log[3]).toEqual(['stop stop:b:1', 'dispatch a.compensate#1']);
@@ -170,7 +213,9 @@ describe('step: unwinding', () => {
 });
 
 describe('step: the last task failing under continue', () => {
-  const program = createProgram(sequence('c').then('a', noop).then('b', noop, { onFailure: 'continue', timeout: '1s' }).finally('f', noop).build());
+  const program = createProgram(
+    sequence('c').then('a', noop).then('b', noop, { onFailure: 'continue', timeout: '1s' }).finally('f', noop).build(),
+  );
 
   it('ends the run succeeded, with the task listed as failed', () => {
     const { log, snapshot } = drive(program, [succeeded('a'), failed('b'), succeeded('f')]);

@@ -18,12 +18,20 @@ function source(file: string): ts.SourceFile {
 }
 
 const target = (from: string, specifier: string) => join(dirname(from), specifier.replace(/\.js$/, '.ts'));
-const documented = (node: ts.Node) => ts.getJSDocCommentsAndTags(node).some((doc) => ts.isJSDoc(doc) && ts.getTextOfJSDocComment(doc.comment)?.trim());
+const documented = (node: ts.Node) =>
+  ts.getJSDocCommentsAndTags(node).some((doc) => ts.isJSDoc(doc) && ts.getTextOfJSDocComment(doc.comment)?.trim());
 
 function declaredName(statement: ts.Statement): string[] {
   if (ts.isVariableStatement(statement)) return statement.declarationList.declarations.map((d) => d.name.getText());
-  if ((ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement)
-    || ts.isTypeAliasDeclaration(statement) || ts.isEnumDeclaration(statement)) && statement.name) return [statement.name.text];
+  if (
+    (ts.isFunctionDeclaration(statement) ||
+      ts.isClassDeclaration(statement) ||
+      ts.isInterfaceDeclaration(statement) ||
+      ts.isTypeAliasDeclaration(statement) ||
+      ts.isEnumDeclaration(statement)) &&
+    statement.name
+  )
+    return [statement.name.text];
   return [];
 }
 
@@ -43,10 +51,16 @@ function findDeclaration(file: string, name: string, depth = 0): { file: string;
       const element = s.exportClause.elements.find((e) => e.name.text === name);
       if (!element) continue;
       const original = element.propertyName?.text ?? name;
-      if (s.moduleSpecifier && ts.isStringLiteral(s.moduleSpecifier)) return findDeclaration(target(file, s.moduleSpecifier.text), original, depth + 1);
+      if (s.moduleSpecifier && ts.isStringLiteral(s.moduleSpecifier))
+        return findDeclaration(target(file, s.moduleSpecifier.text), original, depth + 1);
       if (original !== name) return findDeclaration(file, original, depth + 1);
     }
-    if (ts.isImportDeclaration(s) && s.importClause?.namedBindings && ts.isNamedImports(s.importClause.namedBindings) && ts.isStringLiteral(s.moduleSpecifier)) {
+    if (
+      ts.isImportDeclaration(s) &&
+      s.importClause?.namedBindings &&
+      ts.isNamedImports(s.importClause.namedBindings) &&
+      ts.isStringLiteral(s.moduleSpecifier)
+    ) {
       const element = s.importClause.namedBindings.elements.find((e) => e.name.text === name);
       if (element) return findDeclaration(target(file, s.moduleSpecifier.text), element.propertyName?.text ?? name, depth + 1);
     }
@@ -56,7 +70,9 @@ function findDeclaration(file: string, name: string, depth = 0): { file: string;
 
 /** Every name an entry file exports (entries only re-export). */
 function exportedNames(file: string): string[] {
-  return source(file).statements.flatMap((s) => (ts.isExportDeclaration(s) && s.exportClause && ts.isNamedExports(s.exportClause) ? s.exportClause.elements.map((e) => e.name.text) : []));
+  return source(file).statements.flatMap((s) =>
+    ts.isExportDeclaration(s) && s.exportClause && ts.isNamedExports(s.exportClause) ? s.exportClause.elements.map((e) => e.name.text) : [],
+  );
 }
 
 describe('entry point documentation', () => {

@@ -15,7 +15,10 @@ import { ROOT } from '../support/cli.js';
  */
 
 const RECORDER = fileURLToPath(new URL('./record-loads.mjs', import.meta.url));
-const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; peerDependencies: Record<string, string> };
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+  peerDependencies: Record<string, string>;
+};
 /** lockstep's own dependencies: which of them an entry may load is what these tests pin. */
 const OWN = new Set([...Object.keys(PACKAGE.dependencies), ...Object.keys(PACKAGE.peerDependencies)]);
 const run = promisify(execFile);
@@ -46,17 +49,19 @@ async function load(entry: string, options: { hide?: string[]; then?: string } =
     "import { createRequire } from 'node:module';",
     `const m = await import(${JSON.stringify(entry)});`,
     options.then ?? '',
-    "const cjs = Object.keys(createRequire(import.meta.url).cache);",
+    'const cjs = Object.keys(createRequire(import.meta.url).cache);',
     "process.stdout.write('\\n' + JSON.stringify({ exports: Object.keys(m).sort(), cjs }));",
   ].join('\n');
   const { stdout } = await run(process.execPath, ['--import', RECORDER, '--input-type=module', '-e', script], {
-    cwd: ROOT, env: { ...process.env, LOCKSTEP_LOAD_LOG: log, LOCKSTEP_HIDE_PACKAGES: (options.hide ?? []).join(',') }, timeout: 30_000,
+    cwd: ROOT,
+    env: { ...process.env, LOCKSTEP_LOAD_LOG: log, LOCKSTEP_HIDE_PACKAGES: (options.hide ?? []).join(',') },
+    timeout: 30_000,
   });
   const lines = stdout.trimEnd().split('\n');
   const report = JSON.parse(lines.at(-1)!) as { exports: string[]; cjs: string[] };
   const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
   const locations = [...urls.map((u) => (u.startsWith('file:') ? fileURLToPath(u) : u)), ...report.cjs];
-  const dist = join(ROOT, 'dist') + '/';
+  const dist = `${join(ROOT, 'dist')}/`;
   return {
     exports: report.exports,
     packages: new Set(locations.map(packageOf).filter((p): p is string => p !== undefined)),
@@ -82,12 +87,23 @@ describe('entry points', () => {
   it("'lockstep' is the builder, validation, the embedded runtime and the errors, and loads no Kafka, SQLite or path graph", async () => {
     const loaded = await load('lockstep');
     expect(loaded.exports).toEqual([
-      'DefinitionError', 'ErrorCode', 'LockstepError', 'MessageError', 'TaskFailure', 'createEmbeddedRuntime', 'isFinalEntry',
-      'loadSequenceFile', 'loadSequenceText', 'sequence', 'validateSequence',
+      'DefinitionError',
+      'ErrorCode',
+      'LockstepError',
+      'MessageError',
+      'TaskFailure',
+      'createEmbeddedRuntime',
+      'isFinalEntry',
+      'loadSequenceFile',
+      'loadSequenceText',
+      'sequence',
+      'validateSequence',
     ]);
     expect(ownPackages(loaded)).toEqual(['xstate', 'yaml', 'zod']);
     for (const heavy of HEAVY) expect(loaded.packages, heavy).not.toContain(heavy);
-    expect(loaded.modules.filter((m) => /^(adapters\/(kafka|sqlite|graphviz)|core\/(paths|graph)|modes\/kafka|http|cli|testing)\//.test(m))).toEqual([]);
+    expect(
+      loaded.modules.filter((m) => /^(adapters\/(kafka|sqlite|graphviz)|core\/(paths|graph)|modes\/kafka|http|cli|testing)\//.test(m)),
+    ).toEqual([]);
   });
 
   it("'lockstep' alone runs a builder-made sequence on the embedded runtime", async () => {
@@ -108,12 +124,21 @@ describe('entry points', () => {
   it("'lockstep/kafka' is Kafka mode, and loads no SQLite", async () => {
     const loaded = await load('lockstep/kafka');
     expect(loaded.exports).toEqual([
-      'createLockstepClient', 'createShellWorker', 'createTopics', 'createWorker', 'emitTaskEvent', 'loadSequences',
-      'startKafkaOrchestrator', 'taskEventMessage', 'topicNames',
+      'createLockstepClient',
+      'createShellWorker',
+      'createTopics',
+      'createWorker',
+      'emitTaskEvent',
+      'loadSequences',
+      'startKafkaOrchestrator',
+      'taskEventMessage',
+      'topicNames',
     ]);
     expect(ownPackages(loaded)).toEqual(['kafkajs', 'xstate', 'yaml', 'zod']);
     for (const heavy of HEAVY.filter((p) => p !== 'kafkajs')) expect(loaded.packages, heavy).not.toContain(heavy);
-    expect(loaded.modules.filter((m) => /^(adapters\/(sqlite|memory\/memory-run-store)|modes\/embedded|http|cli|testing)\//.test(m))).toEqual([]);
+    expect(
+      loaded.modules.filter((m) => /^(adapters\/(sqlite|memory\/memory-run-store)|modes\/embedded|http|cli|testing)\//.test(m)),
+    ).toEqual([]);
   });
 
   it("'lockstep/sqlite' is the SQLite run store, and loads no Kafka client", async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveHarness, TOKEN } from './serve-harness.js';
 import type { ServeHarness } from './serve-harness.js';
+import { serveHarness, TOKEN } from './serve-harness.js';
 
 const MUTATING = [
   { url: '/api/runs', body: { sequence: 'gated' } },
@@ -21,7 +21,10 @@ describe('mutating endpoints with a token configured', () => {
     expect(res.statusCode).toBe(401);
     expect(res.headers['www-authenticate']).toBe('Bearer realm="lockstep"');
     expect(res.json()).toEqual({
-      error: { code: 'UNAUTHORIZED', message: 'missing Authorization header: send "Authorization: Bearer <token>" with the token from LOCKSTEP_TOKEN' },
+      error: {
+        code: 'UNAUTHORIZED',
+        message: 'missing Authorization header: send "Authorization: Bearer <token>" with the token from LOCKSTEP_TOKEN',
+      },
     });
   });
 
@@ -32,7 +35,12 @@ describe('mutating endpoints with a token configured', () => {
   });
 
   it('rejects another scheme and a bearer header without a token', async () => {
-    const basic = await h.app.inject({ method: 'POST', url: '/api/runs', payload: {}, headers: { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` } });
+    const basic = await h.app.inject({
+      method: 'POST',
+      url: '/api/runs',
+      payload: {},
+      headers: { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` },
+    });
     expect(basic.statusCode).toBe(401);
     expect(basic.json().error.message).toBe('expected "Authorization: Bearer <token>", got the "Basic" scheme');
     const empty = await h.app.inject({ method: 'POST', url: '/api/runs', payload: {}, headers: { authorization: 'Bearer' } });
@@ -41,12 +49,22 @@ describe('mutating endpoints with a token configured', () => {
   });
 
   it('checks the token before the body, so an unauthenticated caller learns nothing from validation', async () => {
-    const res = await h.app.inject({ method: 'POST', url: '/api/runs', payload: '{not json', headers: { 'content-type': 'application/json' } });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/runs',
+      payload: '{not json',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.statusCode).toBe(401);
   });
 
   it('accepts the scheme in any case', async () => {
-    const res = await h.app.inject({ method: 'POST', url: '/api/runs/unknown-run/cancel', payload: {}, headers: { authorization: `bearer ${TOKEN}` } });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/runs/unknown-run/cancel',
+      payload: {},
+      headers: { authorization: `bearer ${TOKEN}` },
+    });
     expect(res.statusCode).toBe(404);
   });
 
@@ -70,7 +88,8 @@ describe('mutating endpoints without LOCKSTEP_TOKEN', () => {
     expect(res.json()).toEqual({
       error: {
         code: 'AUTH_NOT_CONFIGURED',
-        message: 'mutating requests are disabled because no token is configured: start lockstep serve with LOCKSTEP_TOKEN=<secret> in its environment, then send "Authorization: Bearer <secret>"',
+        message:
+          'mutating requests are disabled because no token is configured: start lockstep serve with LOCKSTEP_TOKEN=<secret> in its environment, then send "Authorization: Bearer <secret>"',
       },
     });
   });
@@ -97,7 +116,8 @@ describe('a server bound to loopback', () => {
     const res = await h.app.inject({ method: 'GET', url: '/api/runs', headers: { host: 'attacker.example:7070' } });
     expect(res.statusCode).toBe(421);
     expect(res.json().error).toEqual({
-      code: 'INVALID_REQUEST', message: 'requests for host "attacker.example" are refused: this server answers only to localhost, 127.0.0.1, [::1]',
+      code: 'INVALID_REQUEST',
+      message: 'requests for host "attacker.example" are refused: this server answers only to localhost, 127.0.0.1, [::1]',
     });
   });
 });

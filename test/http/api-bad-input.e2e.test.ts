@@ -21,15 +21,24 @@ describe('lockstep serve --machines dir with bad files (real process)', () => {
     mkdirSync(gates);
     writeMachines(machines, gates);
     for (const [name, text] of Object.entries(BAD_FILES)) writeFileSync(join(machines, name), text);
-    const serve = await spawnServe(['--machines', machines, '--store', join(dir, 'store.db')], { cwd: dir, env: { LOCKSTEP_TOKEN: TOKEN } });
+    const serve = await spawnServe(['--machines', machines, '--store', join(dir, 'store.db')], {
+      cwd: dir,
+      env: { LOCKSTEP_TOKEN: TOKEN },
+    });
     try {
       expect(serve.output()).toContain('2 sequences');
       expect(serve.output()).toContain('5 invalid files skipped');
-      for (const name of [...Object.keys(BAD_FILES), 'broken.yaml']) expect(serve.output()).toContain(`lockstep serve: skipping ${join(machines, name)}: invalid`);
+      for (const name of [...Object.keys(BAD_FILES), 'broken.yaml'])
+        expect(serve.output()).toContain(`lockstep serve: skipping ${join(machines, name)}: invalid`);
       expect(serve.output()).not.toMatch(/\n\s+at /);
       const list = (await (await fetch(`${serve.base}/api/sequences`)).json()) as Json;
       expect(list.invalid).toHaveLength(5);
-      const start = (input: unknown) => fetch(`${serve.base}/api/runs`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: json({ sequence: 'remote', input }) });
+      const start = (input: unknown) =>
+        fetch(`${serve.base}/api/runs`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: json({ sequence: 'remote', input }),
+        });
       const refused = await start(deep(20_000));
       expect(refused.status).toBe(400);
       expect(((await refused.json()) as Json).error.message).toContain('nesting deeper than 64 levels');

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BAD_FILES, deep, json } from './bad-input.js';
-import { serveHarness, TOKEN, until } from './serve-harness.js';
 import type { ServeHarness } from './serve-harness.js';
+import { serveHarness, TOKEN, until } from './serve-harness.js';
 
 type Json = Record<string, any>;
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -13,7 +13,8 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const post = (url: string, payload: unknown) => h.app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': 'application/json' }, payload: json(payload) });
+const post = (url: string, payload: unknown) =>
+  h.app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': 'application/json' }, payload: json(payload) });
 const get = async (url: string) => {
   const res = await h.app.inject({ method: 'GET', url });
   return { status: res.statusCode, body: res.json() as Json };
@@ -23,7 +24,12 @@ describe('serve with bad files in --machines', () => {
   it('serves the good sequences and lists every bad file with its problems', async () => {
     const { body } = await get('/api/sequences');
     expect(body.sequences.map((s: Json) => s.name)).toEqual(['gated', 'remote']);
-    const invalid = Object.fromEntries((body.invalid as Array<{ source: string; problems: Json[] }>).map((f) => [f.source.split('/').pop(), f.problems.map((p) => `${p.path}: ${p.message}`)]));
+    const invalid = Object.fromEntries(
+      (body.invalid as Array<{ source: string; problems: Json[] }>).map((f) => [
+        f.source.split('/').pop(),
+        f.problems.map((p) => `${p.path}: ${p.message}`),
+      ]),
+    );
     expect(Object.keys(invalid).sort()).toEqual(['alias.yaml', 'binary.yaml', 'bomb.yaml', 'broken.yaml', 'deep.yaml']);
     expect(invalid['alias.yaml']).toEqual(['line 2, column 8: alias *nope has no anchor &nope before it']);
     expect(invalid['bomb.yaml']).toEqual(['(root): aliases expand to more than 100 copies of their anchors (an alias bomb)']);
@@ -35,7 +41,11 @@ describe('serve with bad files in --machines', () => {
 
 describe('inputs the API refuses up front', () => {
   it.each([
-    ['a 20,000-deep input', deep(20_000), 'invalid request body: input: at input[0][0][0][0][0][0][0][0]...: nesting deeper than 64 levels'],
+    [
+      'a 20,000-deep input',
+      deep(20_000),
+      'invalid request body: input: at input[0][0][0][0][0][0][0][0]...: nesting deeper than 64 levels',
+    ],
     ['a 65-deep input', deep(65), 'nesting deeper than 64 levels'],
     ['a 1.1 MB input', { blob: 'x'.repeat(1_100_000) }, `input: ${1_100_000 + 11} bytes as JSON, more than the 1 MiB an input may have`],
   ])('POST /api/runs with %s: 400 with the reason, and no run', async (_what, input, says) => {
@@ -50,7 +60,10 @@ describe('inputs the API refuses up front', () => {
   it('POST /api/runs/:id/rerun with a too-deep input: 400', async () => {
     const started = (await post('/api/runs', { sequence: 'remote' })).json() as Json;
     await post(`/api/runs/${started.runId}/cancel`, {});
-    await until(async () => ((await get(`/api/runs/${started.runId}`)).body.run.status === 'cancelled' ? true : undefined), 'the run to cancel');
+    await until(
+      async () => ((await get(`/api/runs/${started.runId}`)).body.run.status === 'cancelled' ? true : undefined),
+      'the run to cancel',
+    );
     const res = await post(`/api/runs/${started.runId}/rerun`, { input: deep(100) });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.message).toContain('nesting deeper than 64 levels');
@@ -58,8 +71,20 @@ describe('inputs the API refuses up front', () => {
 
   it('POST /api/ingest with a too-deep result: 400, and the run goes on', async () => {
     const started = (await post('/api/runs', { sequence: 'remote' })).json() as Json;
-    await until(async () => ((await get(`/api/runs/${started.runId}`)).body.state?.node === 'main.bill.running' ? true : undefined), 'bill to be dispatched');
-    const envelope = (result: unknown) => ({ v: 1, id: randomUUID(), runId: started.runId, taskId: 'bill', attempt: 1, time: new Date().toISOString(), type: 'task.succeeded', payload: { result } });
+    await until(
+      async () => ((await get(`/api/runs/${started.runId}`)).body.state?.node === 'main.bill.running' ? true : undefined),
+      'bill to be dispatched',
+    );
+    const envelope = (result: unknown) => ({
+      v: 1,
+      id: randomUUID(),
+      runId: started.runId,
+      taskId: 'bill',
+      attempt: 1,
+      time: new Date().toISOString(),
+      type: 'task.succeeded',
+      payload: { result },
+    });
     const res = await post('/api/ingest', envelope(deep(5_000)));
     expect(res.statusCode).toBe(400);
     expect(res.json().error.message).toContain('payload.result[0][0][0][0][0][0][0][0]...: nesting deeper than 64 levels');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveHarness, TOKEN, until } from './serve-harness.js';
 import type { ServeHarness } from './serve-harness.js';
+import { serveHarness, TOKEN, until } from './serve-harness.js';
 
 let h: ServeHarness;
 let base: string;
@@ -50,7 +50,14 @@ async function readEvents(path: string, done: (events: Array<{ event: string; da
 }
 
 const ingest = (runId: string, taskId: string, attempt: number, type: 'task.succeeded' | 'task.failed', payload: Json) => ({
-  v: 1, id: randomUUID(), runId, taskId, attempt, time: new Date().toISOString(), type, payload,
+  v: 1,
+  id: randomUUID(),
+  runId,
+  taskId,
+  attempt,
+  time: new Date().toISOString(),
+  type,
+  payload,
 });
 
 describe('POST /api/ingest: a remote service reports a task', () => {
@@ -66,18 +73,26 @@ describe('POST /api/ingest: a remote service reports a task', () => {
       return v.run.status === 'running' ? undefined : v;
     }, 'the run to end');
     expect(done.run.status).toBe('succeeded');
-    expect(done.history.find((e: Json) => e.type === 'task.succeeded' && e.task === 'bill')).toMatchObject({ result: { invoice: 'inv-7' } });
+    expect(done.history.find((e: Json) => e.type === 'task.succeeded' && e.task === 'bill')).toMatchObject({
+      result: { invoice: 'inv-7' },
+    });
     expect(done.history.map((e: Json) => e.type)).not.toContain('event.ignored');
 
     const late = await post('/api/ingest', ingest(runId, 'bill', 1, 'task.succeeded', {}));
     expect(late.status).toBe(409);
-    expect(late.body.error).toEqual({ code: 'RUN_ENDED', message: `run "${runId}" already ended (succeeded); the task.succeeded report of task "bill" would be ignored` });
+    expect(late.body.error).toEqual({
+      code: 'RUN_ENDED',
+      message: `run "${runId}" already ended (succeeded); the task.succeeded report of task "bill" would be ignored`,
+    });
   });
 
   it('fails a queue task with the reported error', async () => {
     const runId = (await post('/api/runs', { sequence: 'remote' })).body.runId as string;
     await until(async () => ((await view(runId)).state?.node === 'main.bill.running' ? true : undefined), 'bill to be dispatched');
-    const res = await post('/api/ingest', ingest(runId, 'bill', 1, 'task.failed', { error: { message: 'card declined', retriable: false } }));
+    const res = await post(
+      '/api/ingest',
+      ingest(runId, 'bill', 1, 'task.failed', { error: { message: 'card declined', retriable: false } }),
+    );
     expect(res.status).toBe(202);
     const done = await until(async () => {
       const v = await view(runId);
@@ -136,7 +151,10 @@ describe('server-sent events', () => {
     const { events } = await stream;
     const started = events.filter((e) => e.data.entry.type === 'run.started').map((e) => e.data.runId);
     expect(started).toEqual([a, b]);
-    expect(events.find((e) => e.data.runId === a && e.data.entry.type === 'run.started')!.data).toMatchObject({ seq: 0, state: { node: 'main.bill.running' } });
+    expect(events.find((e) => e.data.runId === a && e.data.entry.type === 'run.started')!.data).toMatchObject({
+      seq: 0,
+      state: { node: 'main.bill.running' },
+    });
     for (const id of [a, b]) await post(`/api/runs/${id}/cancel`, {});
   });
 });

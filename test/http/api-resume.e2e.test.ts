@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLines, lockstep } from '../support/cli.js';
 import { killOrphans, readLog, sleep, spawnCli, writeCrashSequence } from '../support/crash-sequence.js';
-import { spawnServe } from './serve-process.js';
 import type { ServeProcess } from './serve-process.js';
+import { spawnServe } from './serve-process.js';
 
 const TOKEN = 'resume-test-token';
 const dir = mkdtempSync(join(tmpdir(), 'lockstep-api-resume-'));
@@ -20,11 +20,18 @@ const log = join(dir, 'log');
 const env = { CRASH_LOG: log, CRASH_HOLD: 't2', CRASH_SLEEP: '0.01' };
 let serve: ServeProcess;
 
-async function call(path: string, init: { method?: string; body?: unknown; token?: string | null } = {}): Promise<{ status: number; body: Record<string, any> }> {
+async function call(
+  path: string,
+  init: { method?: string; body?: unknown; token?: string | null } = {},
+): Promise<{ status: number; body: Record<string, any> }> {
   const headers: Record<string, string> = {};
   if (init.body !== undefined) headers['content-type'] = 'application/json';
   if (init.token !== null) headers.authorization = `Bearer ${init.token ?? TOKEN}`;
-  const res = await fetch(`${serve.base}${path}`, { method: init.method ?? 'GET', headers, ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }) });
+  const res = await fetch(`${serve.base}${path}`, {
+    method: init.method ?? 'GET',
+    headers,
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
@@ -55,7 +62,9 @@ describe('interrupted runs', () => {
     expect(jsonLines((await lockstep(['runs', '--status', 'running', '--json', '--store', store])).stdout)).toEqual([]);
     const table = await lockstep(['runs', '--store', store]);
     expect(table.stdout).toMatch(new RegExp(`${runId}\\s+crash v1\\s+interrupted\\s+.*stopped at t2: lockstep resume ${runId}`));
-    expect((await lockstep(['show', runId, '--store', store])).stdout).toContain(`: interrupted (no live process drives it: \`lockstep resume ${runId}\` continues it)`);
+    expect((await lockstep(['show', runId, '--store', store])).stdout).toContain(
+      `: interrupted (no live process drives it: \`lockstep resume ${runId}\` continues it)`,
+    );
 
     const listed = await call('/api/runs?status=interrupted');
     expect(listed.status).toBe(200);
@@ -64,7 +73,10 @@ describe('interrupted runs', () => {
     const view = await call(`/api/runs/${runId}`);
     expect(view.body.run.status).toBe('interrupted');
     expect(view.body.links.resume).toBe(`/api/runs/${runId}/resume`);
-    expect((await call(`/api/runs/${runId}/rerun`, { method: 'POST', body: {} })).body.error).toMatchObject({ code: 'RUN_ACTIVE', message: expect.stringContaining('it is interrupted: resume it') });
+    expect((await call(`/api/runs/${runId}/rerun`, { method: 'POST', body: {} })).body.error).toMatchObject({
+      code: 'RUN_ACTIVE',
+      message: expect.stringContaining('it is interrupted: resume it'),
+    });
 
     expect((await call(`/api/runs/${runId}/resume`, { method: 'POST', body: {}, token: null })).status).toBe(401);
     const resumed = await call(`/api/runs/${runId}/resume`, { method: 'POST', body: {} });
@@ -73,11 +85,22 @@ describe('interrupted runs', () => {
     await expect.poll(async () => (await call(`/api/runs/${runId}`)).body.run.status, { timeout: 20_000, interval: 100 }).toBe('succeeded');
     const { history } = (await call(`/api/runs/${runId}`)).body as { history: Array<{ type: string; task?: string; attempt?: number }> };
     expect(history.filter((e) => e.type === 'task.interrupted')).toMatchObject([{ task: 't2', attempt: 1 }]);
-    expect(history.filter((e) => e.type === 'task.started').map((e) => `${e.task}#${e.attempt}`)).toEqual(['t1#1', 't2#1', 't2#2', 't3#1', 't4#1', 't5#1', 'fin#1']);
+    expect(history.filter((e) => e.type === 'task.started').map((e) => `${e.task}#${e.attempt}`)).toEqual([
+      't1#1',
+      't2#1',
+      't2#2',
+      't3#1',
+      't4#1',
+      't5#1',
+      'fin#1',
+    ]);
 
     const again = await call(`/api/runs/${runId}/resume`, { method: 'POST', body: {} });
     expect(again.status).toBe(409);
-    expect(again.body.error).toMatchObject({ code: 'RUN_NOT_RESUMABLE', message: expect.stringContaining('already ended (succeeded); nothing to resume') });
+    expect(again.body.error).toMatchObject({
+      code: 'RUN_NOT_RESUMABLE',
+      message: expect.stringContaining('already ended (succeeded); nothing to resume'),
+    });
     expect((await call('/api/runs?status=interrupted')).body.runs).toEqual([]);
     expect((await lockstep(['runs', '--status', 'succeeded', '--json', '--store', store])).stdout).toContain(runId);
   }, 60_000);

@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveHarness, TOKEN, until } from './serve-harness.js';
 import type { ServeHarness } from './serve-harness.js';
+import { serveHarness, TOKEN, until } from './serve-harness.js';
 
 let h: ServeHarness;
 beforeAll(async () => {
@@ -13,7 +13,8 @@ afterAll(() => h.close());
 const auth = { authorization: `Bearer ${TOKEN}` };
 type Json = Record<string, any>;
 
-const post = (url: string, payload?: unknown) => h.app.inject({ method: 'POST', url, headers: auth, ...(payload === undefined ? {} : { payload: payload as object }) });
+const post = (url: string, payload?: unknown) =>
+  h.app.inject({ method: 'POST', url, headers: auth, ...(payload === undefined ? {} : { payload: payload as object }) });
 const get = async (url: string) => {
   const res = await h.app.inject({ method: 'GET', url });
   return { status: res.statusCode, body: res.json() as Json };
@@ -29,11 +30,21 @@ describe('POST /api/runs', () => {
     const res = await post('/api/runs', { sequence: 'gated', input: { n: 1 } });
     expect(res.statusCode).toBe(201);
     const body = res.json() as Json;
-    expect(body).toMatchObject({ runId: expect.any(String), recorded: true, links: { self: `/api/runs/${body.runId}`, events: `/api/runs/${body.runId}/events` } });
+    expect(body).toMatchObject({
+      runId: expect.any(String),
+      recorded: true,
+      links: { self: `/api/runs/${body.runId}`, events: `/api/runs/${body.runId}/events` },
+    });
     const view = await runState(body.runId, (v) => v.state?.node === 'main.prepare.running', 'prepare to run');
     expect(view.run).toMatchObject({ runId: body.runId, sequence: 'gated', version: '1', status: 'running', input: { n: 1 } });
     expect(view.run.definition).toBeUndefined();
-    expect(view.state).toMatchObject({ kind: 'running', task: 'prepare', attempt: 1, phase: 'main', activeNodes: ['main', 'main.prepare', 'main.prepare.running'] });
+    expect(view.state).toMatchObject({
+      kind: 'running',
+      task: 'prepare',
+      attempt: 1,
+      phase: 'main',
+      activeNodes: ['main', 'main.prepare', 'main.prepare.running'],
+    });
     expect(view.tasks).toEqual([
       { id: 'prepare', status: 'running', attempts: 1, reused: false, compensation: { id: 'prepare.compensate', status: 'pending' } },
       { id: 'build', status: 'pending', attempts: 0, reused: false },
@@ -60,14 +71,29 @@ describe('POST /api/runs', () => {
     }
     const problems = (await post('/api/runs', { extra: 1 })).json().error.problems;
     expect(problems).toHaveLength(2);
-    expect(problems).toEqual(expect.arrayContaining([{ path: 'extra', message: 'unknown key' }, { path: 'sequence', message: 'required' }]));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        { path: 'extra', message: 'unknown key' },
+        { path: 'sequence', message: 'required' },
+      ]),
+    );
   });
 
   it('rejects a body that is not JSON, or not sent as JSON', async () => {
-    const bad = await h.app.inject({ method: 'POST', url: '/api/runs', headers: { ...auth, 'content-type': 'application/json' }, payload: '{"sequence":' });
+    const bad = await h.app.inject({
+      method: 'POST',
+      url: '/api/runs',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: '{"sequence":',
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.message).toMatch(/^request body is not valid JSON: /);
-    const text = await h.app.inject({ method: 'POST', url: '/api/runs', headers: { ...auth, 'content-type': 'text/plain' }, payload: 'gated' });
+    const text = await h.app.inject({
+      method: 'POST',
+      url: '/api/runs',
+      headers: { ...auth, 'content-type': 'text/plain' },
+      payload: 'gated',
+    });
     expect(text.statusCode).toBe(415);
     expect(text.json().error.message).toMatch(/send the body as JSON with "Content-Type: application\/json"$/);
   });
@@ -88,7 +114,9 @@ describe('GET /api/runs and /api/runs/:runId', () => {
     expect(all.body.runs.map((r: Json) => r.runId)).toEqual(expect.arrayContaining([a, b]));
     expect(all.body.runs.every((r: Json) => r.sequence === 'remote')).toBe(true);
     expect((await get('/api/runs?sequence=remote&limit=1')).body.runs).toHaveLength(1);
-    expect((await get('/api/runs?status=running&sequence=remote')).body.runs.map((r: Json) => r.runId)).toEqual(expect.arrayContaining([a, b]));
+    expect((await get('/api/runs?status=running&sequence=remote')).body.runs.map((r: Json) => r.runId)).toEqual(
+      expect.arrayContaining([a, b]),
+    );
     expect((await get('/api/runs?status=succeeded&sequence=remote')).body.runs).toEqual([]);
     expect((await get('/api/runs?sequence=gated')).body.runs.every((r: Json) => r.sequence === 'gated')).toBe(true);
     for (const id of [a, b]) await post(`/api/runs/${id}/cancel`, {});
@@ -142,7 +170,10 @@ describe('a run from start to end, then cancel and rerun', () => {
 
     const rerunEarly = await post(`/api/runs/${runId}/rerun`, { from: 'build' });
     expect(rerunEarly.statusCode).toBe(409);
-    expect(rerunEarly.json().error).toEqual({ code: 'RUN_ACTIVE', message: `run "${runId}" has not ended (cancel it or wait for it to end before rerunning it)` });
+    expect(rerunEarly.json().error).toEqual({
+      code: 'RUN_ACTIVE',
+      message: `run "${runId}" has not ended (cancel it or wait for it to end before rerunning it)`,
+    });
 
     h.open('fail-publish');
     h.open('build');
@@ -150,20 +181,33 @@ describe('a run from start to end, then cancel and rerun', () => {
     const failed = await runState(runId, (v) => v.run.status === 'failed', 'the run to fail');
     expect(failed.state).toMatchObject({ node: 'failed', kind: 'failed', failedTask: 'publish', compensated: ['prepare.compensate'] });
     expect(failed.history.map((e: Json) => `${e.type}${e.task ? ` ${e.task}` : ''}`)).toEqual([
-      'run.started', 'task.started prepare', 'task.succeeded prepare', 'task.started build', 'task.succeeded build',
-      'task.started publish', 'task.failed publish', 'task.started prepare.compensate', 'task.succeeded prepare.compensate',
-      'task.started cleanup', 'task.succeeded cleanup', 'run.failed',
+      'run.started',
+      'task.started prepare',
+      'task.succeeded prepare',
+      'task.started build',
+      'task.succeeded build',
+      'task.started publish',
+      'task.failed publish',
+      'task.started prepare.compensate',
+      'task.succeeded prepare.compensate',
+      'task.started cleanup',
+      'task.succeeded cleanup',
+      'run.failed',
     ]);
 
     const cancel = await post(`/api/runs/${runId}/cancel`, {});
     expect(cancel.statusCode).toBe(409);
-    expect(cancel.json().error).toEqual({ code: 'RUN_ENDED', message: `run "${runId}" already ended (failed); only running runs can be cancelled` });
+    expect(cancel.json().error).toEqual({
+      code: 'RUN_ENDED',
+      message: `run "${runId}" already ended (failed); only running runs can be cancelled`,
+    });
 
     const plan = await get(`/api/runs/${runId}/rerun-plan`);
     expect(plan.status).toBe(200);
     // prepare's compensation ran, so its result is not reused: the rerun starts there.
     expect(plan.body).toEqual({
-      runId, from: 'prepare',
+      runId,
+      from: 'prepare',
       reused: [],
       rerun: ['prepare', 'build', 'publish'],
       steps: [
@@ -178,7 +222,10 @@ describe('a run from start to end, then cancel and rerun', () => {
     expect(fromBuild.body).toMatchObject({ from: 'prepare', requested: 'build', reused: [], rerun: ['prepare', 'build', 'publish'] });
     const unknown = await get(`/api/runs/${runId}/rerun-plan?from=deploy`);
     expect(unknown.status).toBe(400);
-    expect(unknown.body.error).toEqual({ code: 'UNKNOWN_TASK', message: 'cannot rerun from "deploy": sequence gated has no main task "deploy" (its main tasks: "prepare", "build", "publish")' });
+    expect(unknown.body.error).toEqual({
+      code: 'UNKNOWN_TASK',
+      message: 'cannot rerun from "deploy": sequence gated has no main task "deploy" (its main tasks: "prepare", "build", "publish")',
+    });
     const badQuery = await get(`/api/runs/${runId}/rerun-plan?start=build`);
     expect(badQuery.status).toBe(400);
     expect(badQuery.body.error.message).toBe('invalid query: start: unknown key');
@@ -196,8 +243,17 @@ describe('a run from start to end, then cancel and rerun', () => {
     expect(done.run).toMatchObject({ status: 'succeeded', rerunOf: runId });
     expect(done.history[0]).toMatchObject({ type: 'run.started', rerunOf: runId });
     expect(done.history[0].reused ?? []).toEqual([]);
-    expect(done.history.filter((e: Json) => e.type === 'task.started').map((e: Json) => e.task)).toEqual(['prepare', 'build', 'publish', 'cleanup']);
-    expect(done.tasks.map((t: Json) => [t.id, t.status, t.reused])).toEqual([['prepare', 'succeeded', false], ['build', 'succeeded', false], ['publish', 'succeeded', false]]);
+    expect(done.history.filter((e: Json) => e.type === 'task.started').map((e: Json) => e.task)).toEqual([
+      'prepare',
+      'build',
+      'publish',
+      'cleanup',
+    ]);
+    expect(done.tasks.map((t: Json) => [t.id, t.status, t.reused])).toEqual([
+      ['prepare', 'succeeded', false],
+      ['build', 'succeeded', false],
+      ['publish', 'succeeded', false],
+    ]);
     expect(done.state).toMatchObject({ node: 'succeeded', kind: 'succeeded' });
   });
 
@@ -223,7 +279,9 @@ describe('a run from start to end, then cancel and rerun', () => {
     await runState(runId, (v) => v.run.status === 'cancelled', 'the cancel');
     const res = await post(`/api/runs/${runId}/rerun`, { from: 'publish' });
     expect(res.statusCode).toBe(400);
-    expect(res.json().error.message).toMatch(/^cannot rerun run .* from "publish": task "(prepare|build)" before it (failed|did not run) in that run/);
+    expect(res.json().error.message).toMatch(
+      /^cannot rerun run .* from "publish": task "(prepare|build)" before it (failed|did not run) in that run/,
+    );
   });
 });
 
@@ -232,14 +290,33 @@ describe('runs this server does not drive', () => {
     const runId = 'left-over-run';
     const now = Date.now();
     await h.store.create(
-      { runId, sequence: 'remote', version: '1', definition: 'x', definitionHash: 'x', input: null, status: 'running', createdAt: now, updatedAt: now },
+      {
+        runId,
+        sequence: 'remote',
+        version: '1',
+        definition: 'x',
+        definitionHash: 'x',
+        input: null,
+        status: 'running',
+        createdAt: now,
+        updatedAt: now,
+      },
       [{ type: 'run.started', runId, at: now, sequence: 'remote', version: '1', input: null }],
     );
     const message = `run "${runId}" is not driven by this server: the process that ran it stopped or still runs it; continue it with \`lockstep resume ${runId}\``;
     const cancel = await post(`/api/runs/${runId}/cancel`, {});
     expect(cancel.statusCode).toBe(409);
     expect(cancel.json().error).toEqual({ code: 'RUN_LOCKED', message });
-    const report = { v: 1, id: 'm-1', runId, taskId: 'bill', attempt: 1, time: new Date(now).toISOString(), type: 'task.succeeded', payload: {} };
+    const report = {
+      v: 1,
+      id: 'm-1',
+      runId,
+      taskId: 'bill',
+      attempt: 1,
+      time: new Date(now).toISOString(),
+      type: 'task.succeeded',
+      payload: {},
+    };
     const ingest = await post('/api/ingest', report);
     expect(ingest.statusCode).toBe(409);
     expect(ingest.json().error.message).toBe(message);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveHarness } from './serve-harness.js';
 import type { ServeHarness } from './serve-harness.js';
+import { serveHarness } from './serve-harness.js';
 
 let h: ServeHarness;
 beforeAll(async () => {
@@ -46,14 +46,20 @@ describe('GET /api/sequences', () => {
     const { sequences } = res.json() as { sequences: Array<Record<string, unknown>> };
     expect(sequences.map((s) => s.name)).toEqual(['gated', 'remote']);
     expect(sequences[0]).toMatchObject({
-      name: 'gated', version: '1', description: 'Three tasks that each wait for a gate file.',
+      name: 'gated',
+      version: '1',
+      description: 'Three tasks that each wait for a gate file.',
       tasks: [
         { id: 'prepare', kind: 'shell', maxAttempts: 1, onFailure: 'stop', compensate: 'prepare.compensate' },
         { id: 'build', kind: 'shell' },
         { id: 'publish', kind: 'shell' },
       ],
       finally: [{ id: 'cleanup', kind: 'shell' }],
-      links: { graphSvg: '/api/sequences/gated/graph.svg', graphJson: '/api/sequences/gated/graph.json', stately: '/api/sequences/gated/stately.json' },
+      links: {
+        graphSvg: '/api/sequences/gated/graph.svg',
+        graphJson: '/api/sequences/gated/graph.json',
+        stately: '/api/sequences/gated/stately.json',
+      },
     });
     expect(sequences[1]).toMatchObject({ name: 'remote', tasks: [{ id: 'bill', kind: 'queue', queue: 'billing' }, { id: 'notify' }] });
     expect(h.errors.join('\n')).toMatch(/skipping .*broken\.yaml: invalid/);
@@ -66,7 +72,12 @@ describe('GET /api/sequences', () => {
   });
 
   it('answers 404 for an unknown sequence, naming the served ones', async () => {
-    for (const url of ['/api/sequences/nope', '/api/sequences/nope/graph.svg', '/api/sequences/nope/graph.json', '/api/sequences/nope/stately.json']) {
+    for (const url of [
+      '/api/sequences/nope',
+      '/api/sequences/nope/graph.svg',
+      '/api/sequences/nope/graph.json',
+      '/api/sequences/nope/stately.json',
+    ]) {
       const res = await h.app.inject({ method: 'GET', url });
       expect(res.statusCode, url).toBe(404);
       expect(res.json()).toEqual({ error: { code: 'UNKNOWN_SEQUENCE', message: 'unknown sequence "nope" (served: "gated", "remote")' } });
@@ -77,16 +88,34 @@ describe('GET /api/sequences', () => {
     const res = await h.app.inject({ method: 'GET', url: '/api/sequences/gated/graph.svg' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('image/svg+xml; charset=utf-8');
-    for (const id of ['main.prepare.running', 'main.build.running', 'main.publish.running', 'compensating.prepare.running', 'finalizing.cleanup.running', 'succeeded', 'failed', 'cancelled']) {
+    for (const id of [
+      'main.prepare.running',
+      'main.build.running',
+      'main.publish.running',
+      'compensating.prepare.running',
+      'finalizing.cleanup.running',
+      'succeeded',
+      'failed',
+      'cancelled',
+    ]) {
       expect(res.body).toContain(`id="${id}"`);
     }
   });
 
   it('gives the graph model and the Stately config as JSON', async () => {
-    const graph = (await h.app.inject({ method: 'GET', url: '/api/sequences/gated/graph.json' })).json() as { nodes: Array<{ id: string }>; edges: unknown[] };
-    expect(graph.nodes.map((n) => n.id)).toEqual(expect.arrayContaining(['main.prepare.running', 'main.build', 'finalizing.cleanup.running']));
+    const graph = (await h.app.inject({ method: 'GET', url: '/api/sequences/gated/graph.json' })).json() as {
+      nodes: Array<{ id: string }>;
+      edges: unknown[];
+    };
+    expect(graph.nodes.map((n) => n.id)).toEqual(
+      expect.arrayContaining(['main.prepare.running', 'main.build', 'finalizing.cleanup.running']),
+    );
     expect(graph.edges.length).toBeGreaterThan(5);
-    const stately = (await h.app.inject({ method: 'GET', url: '/api/sequences/gated/stately.json' })).json() as { id: string; initial: string; states: Record<string, unknown> };
+    const stately = (await h.app.inject({ method: 'GET', url: '/api/sequences/gated/stately.json' })).json() as {
+      id: string;
+      initial: string;
+      states: Record<string, unknown>;
+    };
     expect(stately).toMatchObject({ id: 'run', initial: 'main' });
     expect(Object.keys(stately.states)).toEqual(expect.arrayContaining(['main', 'compensating', 'finalizing', 'succeeded']));
   });

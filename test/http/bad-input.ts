@@ -8,14 +8,24 @@ export const deep = (n: number) => new Deep(n);
 export const json = (value: unknown): string => {
   if (value instanceof Deep) return `${'['.repeat(value.n)}${']'.repeat(value.n)}`;
   if (Array.isArray(value)) return `[${value.map(json).join(',')}]`;
-  if (value !== null && typeof value === 'object') return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${json(v)}`).join(',')}}`;
+  if (value !== null && typeof value === 'object')
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}:${json(v)}`)
+      .join(',')}}`;
   return JSON.stringify(value);
 };
 
 /** Files that must not stop the server: each is skipped and listed with its problems. */
 export const BAD_FILES: Record<string, string | Buffer> = {
   'alias.yaml': 'name: alias\ntasks: *nope\n',
-  'bomb.yaml': ['name: bomb', 'tasks: [{ id: a, run: x }]', 'a: &a [x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]'].join('\n'),
+  'bomb.yaml': [
+    'name: bomb',
+    'tasks: [{ id: a, run: x }]',
+    'a: &a [x, x, x, x, x, x, x, x, x]',
+    'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+    'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+    'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+  ].join('\n'),
   'deep.yaml': `name: deep\ntasks: ${'['.repeat(3000)}${']'.repeat(3000)}\n`,
   'binary.yaml': Buffer.from([0xff, 0xfe, 0x00, 0x01]),
 };

@@ -12,7 +12,10 @@ describe('lockstep serve: options', () => {
   it.each([
     [['--port', '70000'], 'lockstep: --port: expected an integer from 0 to 65535, got "70000" (INVALID_USAGE)'],
     [['--machines', '/no/such/dir'], 'lockstep: --machines: /no/such/dir does not exist (INVALID_USAGE)'],
-    [['--store', 'x', '--brokers', '127.0.0.1:1'], 'lockstep: --store and --brokers exclude each other: over Kafka the runs are read from the history and run-state topics (INVALID_USAGE)'],
+    [
+      ['--store', 'x', '--brokers', '127.0.0.1:1'],
+      'lockstep: --store and --brokers exclude each other: over Kafka the runs are read from the history and run-state topics (INVALID_USAGE)',
+    ],
   ])('%j exits 2 and says why', async (args, message) => {
     const r = await lockstep(['serve', ...args], { cwd: dir });
     expect(r.code).toBe(2);
@@ -25,7 +28,9 @@ describe('lockstep serve: options', () => {
     const health = (await (await fetch(`${serve.base}/api/health`)).json()) as Record<string, unknown>;
     expect(health).toMatchObject({ mode: 'embedded', auth: false });
     expect(health.sequences).toBeGreaterThanOrEqual(5);
-    expect(serve.output()).toContain('LOCKSTEP_TOKEN is not set, so starting, cancelling and rerunning runs is refused; set it to a secret to allow them');
+    expect(serve.output()).toContain(
+      'LOCKSTEP_TOKEN is not set, so starting, cancelling and rerunning runs is refused; set it to a secret to allow them',
+    );
     await serve.stop();
     expect(serve.child.exitCode).toBe(0);
     expect(serve.output()).toContain('lockstep serve: shutting down');

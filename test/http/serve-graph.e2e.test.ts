@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../support/cli.js';
 import { writeScaleSequence } from '../support/scale-sequence.js';
-import { spawnServe } from './serve-process.js';
 import type { ServeProcess } from './serve-process.js';
+import { spawnServe } from './serve-process.js';
 
 // `lockstep serve` lays out SVG graphs in a worker thread: a long layout never stalls the server, a refused
 // one breaks nothing, and later renders are right.
@@ -34,7 +34,11 @@ async function timed(url: string): Promise<{ ms: number; status: number }> {
 describe('serve renders graphs off the event loop', () => {
   it('answers other requests within 200 ms while a large graph is laid out, refuses a huge one, and renders a small one right after', async () => {
     const t0 = performance.now();
-    const slow = fetch(`${serve.base}/api/sequences/slow/graph.svg`).then(async (r) => ({ status: r.status, body: await r.text(), at: performance.now() }));
+    const slow = fetch(`${serve.base}/api/sequences/slow/graph.svg`).then(async (r) => ({
+      status: r.status,
+      body: await r.text(),
+      at: performance.now(),
+    }));
     await new Promise((r) => setTimeout(r, 300)); // the layout is under way
     const latencies: number[] = [];
     let laidOut = false;

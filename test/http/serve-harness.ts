@@ -5,8 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { MemoryRunStore } from '../../src/adapters/memory/memory-run-store.js';
 import { loadServedFiles } from '../../src/cli/commands/serve.js';
 import type { CliContext } from '../../src/cli/context.js';
-import { createEmbeddedRunService } from '../../src/modes/embedded/index.js';
 import { createHttpServer } from '../../src/http/server.js';
+import { createEmbeddedRunService } from '../../src/modes/embedded/index.js';
 
 /**
  * Sequences for the HTTP tests. Tasks of `gated` wait for a file named after them in the gates directory,
@@ -14,34 +14,33 @@ import { createHttpServer } from '../../src/http/server.js';
  */
 export function writeMachines(dir: string, gates: string): void {
   const wait = (id: string, out: string) => `while [ ! -f "${gates}/${id}" ]; do sleep 0.02; done; echo '${out}'`;
-  writeFileSync(join(dir, 'gated.yaml'), [
-    'name: gated',
-    'version: 1',
-    'description: Three tasks that each wait for a gate file.',
-    'tasks:',
-    '  - id: prepare',
-    `    run: ${JSON.stringify(wait('prepare', '{"prepared":true}'))}`,
-    '    compensate:',
-    '      run: echo undo-prepare',
-    '  - id: build',
-    `    run: ${JSON.stringify(wait('build', '{"built":1}'))}`,
-    '  - id: publish',
-    `    run: ${JSON.stringify(`${wait('publish', '{}')}; test ! -f "${gates}/fail-publish"`)}`,
-    'finally:',
-    '  - id: cleanup',
-    '    run: echo cleaned',
-    '',
-  ].join('\n'));
-  writeFileSync(join(dir, 'remote.yaml'), [
-    'name: remote',
-    'version: 1',
-    'tasks:',
-    '  - id: bill',
-    '    queue: billing',
-    '  - id: notify',
-    '    run: echo notified',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'gated.yaml'),
+    [
+      'name: gated',
+      'version: 1',
+      'description: Three tasks that each wait for a gate file.',
+      'tasks:',
+      '  - id: prepare',
+      `    run: ${JSON.stringify(wait('prepare', '{"prepared":true}'))}`,
+      '    compensate:',
+      '      run: echo undo-prepare',
+      '  - id: build',
+      `    run: ${JSON.stringify(wait('build', '{"built":1}'))}`,
+      '  - id: publish',
+      `    run: ${JSON.stringify(`${wait('publish', '{}')}; test ! -f "${gates}/fail-publish"`)}`,
+      'finally:',
+      '  - id: cleanup',
+      '    run: echo cleaned',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(dir, 'remote.yaml'),
+    ['name: remote', 'version: 1', 'tasks:', '  - id: bill', '    queue: billing', '  - id: notify', '    run: echo notified', ''].join(
+      '\n',
+    ),
+  );
   writeFileSync(join(dir, 'broken.yaml'), 'name: broken\ntasks: []\n');
 }
 
@@ -74,11 +73,21 @@ export async function serveHarness(
   const store = new MemoryRunStore();
   const { sequences, rejected } = loadServedFiles(cli, machines);
   const runs = await createEmbeddedRunService({ store, sequences, cwd: dir });
-  const token = options.token === null ? undefined : options.token ?? TOKEN;
-  const app = createHttpServer({ runs, rejected, ...(options.startWaitMs ? { startWaitMs: options.startWaitMs } : {}), ...(token ? { token } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) });
+  const token = options.token === null ? undefined : (options.token ?? TOKEN);
+  const app = createHttpServer({
+    runs,
+    rejected,
+    ...(options.startWaitMs ? { startWaitMs: options.startWaitMs } : {}),
+    ...(token ? { token } : {}),
+    ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+  });
   await app.ready();
   return {
-    app, store, dir, gates, errors,
+    app,
+    store,
+    dir,
+    gates,
+    errors,
     open: (gate) => writeFileSync(join(gates, gate), ''),
     async close() {
       await app.close();

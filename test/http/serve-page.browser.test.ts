@@ -4,13 +4,13 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLines, ROOT } from '../support/cli.js';
 import { sleep, spawnCli } from '../support/crash-sequence.js';
-import { spawnServe } from './serve-process.js';
 import type { ServeProcess } from './serve-process.js';
+import { spawnServe } from './serve-process.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'browser-test-token';
@@ -30,42 +30,55 @@ const node = (id: string, ...classes: string[]) => `#graph g[id="${id}"]${classe
 
 function writeDeploy(machines: string): void {
   const wait = (gate: string) => `while [ ! -f "${gates}/${gate}" ]; do sleep 0.02; done`;
-  writeFileSync(join(machines, 'deploy.yaml'), [
-    'name: deploy',
-    'version: 1',
-    'description: Prepare, build and publish; undo the preparation if publishing fails.',
-    'tasks:',
-    '  - id: prepare',
-    `    run: ${JSON.stringify(`${wait('prepare')}; echo '{"workspace":"w1"}'`)}`,
-    '    compensate:',
-    `      run: ${JSON.stringify(`${wait('undo-prepare')}; echo undone`)}`,
-    '  - id: build',
-    `    run: ${JSON.stringify(`${wait('build')}; echo '{"artifact":"app.tgz"}'`)}`,
-    '  - id: publish',
-    `    run: ${JSON.stringify(`${wait('publish')}; test ! -f "${gates}/fail-publish"`)}`,
-    'finally:',
-    '  - id: cleanup',
-    `    run: ${JSON.stringify(`${wait('cleanup')}; echo cleaned`)}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(machines, 'deploy.yaml'),
+    [
+      'name: deploy',
+      'version: 1',
+      'description: Prepare, build and publish; undo the preparation if publishing fails.',
+      'tasks:',
+      '  - id: prepare',
+      `    run: ${JSON.stringify(`${wait('prepare')}; echo '{"workspace":"w1"}'`)}`,
+      '    compensate:',
+      `      run: ${JSON.stringify(`${wait('undo-prepare')}; echo undone`)}`,
+      '  - id: build',
+      `    run: ${JSON.stringify(`${wait('build')}; echo '{"artifact":"app.tgz"}'`)}`,
+      '  - id: publish',
+      `    run: ${JSON.stringify(`${wait('publish')}; test ! -f "${gates}/fail-publish"`)}`,
+      'finally:',
+      '  - id: cleanup',
+      `    run: ${JSON.stringify(`${wait('cleanup')}; echo cleaned`)}`,
+      '',
+    ].join('\n'),
+  );
 }
 
 /** One task that waits for the `hold` gate, after writing its shell's pid (its process group) to `hold.pid`. */
 function writeHold(machines: string): void {
-  writeFileSync(join(machines, 'hold.yaml'), [
-    'name: hold',
-    'version: 1',
-    'tasks:',
-    '  - id: wait',
-    `    run: ${JSON.stringify(`echo $$ > "${gates}/hold.pid"; while [ ! -f "${gates}/hold" ]; do sleep 0.02; done; echo '{"held":true}'`)}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(machines, 'hold.yaml'),
+    [
+      'name: hold',
+      'version: 1',
+      'tasks:',
+      '  - id: wait',
+      `    run: ${JSON.stringify(`echo $$ > "${gates}/hold.pid"; while [ ! -f "${gates}/hold" ]; do sleep 0.02; done; echo '{"held":true}'`)}`,
+      '',
+    ].join('\n'),
+  );
 }
 
 async function api(path: string, body?: unknown): Promise<Record<string, any>> {
-  const res = await fetch(`${base}${path}`, body === undefined ? {} : {
-    method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
-  });
+  const res = await fetch(
+    `${base}${path}`,
+    body === undefined
+      ? {}
+      : {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        },
+  );
   return (await res.json()) as Record<string, any>;
 }
 
@@ -84,7 +97,14 @@ beforeAll(async () => {
   base = serve.base;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
   page.setDefaultTimeout(15_000);
@@ -133,13 +153,24 @@ describe('the serve page in chromium', () => {
     open('cleanup');
     await page.waitForSelector(node('succeeded', 'ls-current', 'k-succeeded'));
     await page.waitForSelector('#run-status[data-kind="succeeded"]');
-    expect(await page.$$eval('#graph g.ls-done', (gs) => gs.map((g) => g.id).sort())).toEqual(
-      ['finalizing.cleanup.running', 'main.build.running', 'main.prepare.running', 'main.publish.running'],
-    );
+    expect(await page.$$eval('#graph g.ls-done', (gs) => gs.map((g) => g.id).sort())).toEqual([
+      'finalizing.cleanup.running',
+      'main.build.running',
+      'main.prepare.running',
+      'main.publish.running',
+    ]);
     const timeline = await page.$$eval('#timeline li', (lis) => lis.map((li) => li.getAttribute('data-type')));
     expect(timeline).toEqual([
-      'run.started', 'task.started', 'task.succeeded', 'task.started', 'task.succeeded', 'task.started', 'task.succeeded',
-      'task.started', 'task.succeeded', 'run.succeeded',
+      'run.started',
+      'task.started',
+      'task.succeeded',
+      'task.started',
+      'task.succeeded',
+      'task.started',
+      'task.succeeded',
+      'task.started',
+      'task.succeeded',
+      'run.succeeded',
     ]);
     expect(await page.isDisabled('#cancel-run')).toBe(true);
 
@@ -183,7 +214,7 @@ describe('the serve page in chromium', () => {
     expect((await api('/api/runs?sequence=deploy')).runs).toHaveLength(3);
   });
 
-  it("previews a rerun of the compensated run: prepare runs again, since its compensation ran", async () => {
+  it('previews a rerun of the compensated run: prepare runs again, since its compensation ran', async () => {
     const failed = (await api('/api/runs?sequence=deploy&status=failed')).runs[0] as { runId: string };
     await page.click(`#run-list li[data-run-id="${failed.runId}"]`);
     await page.waitForSelector('#run-status[data-kind="failed"]');
@@ -191,10 +222,14 @@ describe('the serve page in chromium', () => {
     await page.waitForSelector('#rerun-confirm:has-text("Rerun from prepare")');
     await page.selectOption('#rerun-from', 'publish');
     await page.waitForSelector('#rerun-moved');
-    expect(await page.textContent('#rerun-moved')).toBe('Starts at prepare, not publish: a task before publish was undone by its compensation in that run, so it runs again.');
+    expect(await page.textContent('#rerun-moved')).toBe(
+      'Starts at prepare, not publish: a task before publish was undone by its compensation in that run, so it runs again.',
+    );
     const plan = await page.textContent('#rerun-plan');
     expect(plan).toContain('Reused (not run again)none');
-    expect(plan).toContain(`Run againprepare (its compensation ran in run ${failed.runId})build (comes after prepare, which runs again)publish (failed in run ${failed.runId})`);
+    expect(plan).toContain(
+      `Run againprepare (its compensation ran in run ${failed.runId})build (comes after prepare, which runs again)publish (failed in run ${failed.runId})`,
+    );
     expect(await page.textContent('#rerun-confirm')).toBe('Rerun from prepare');
     await page.click('#rerun-close');
   });
@@ -215,7 +250,9 @@ describe('the serve page in chromium', () => {
     expect(await page.textContent(`#run-list li[data-run-id="${runId}"] .badge`)).toBe('interrupted');
     await page.click(`#run-list li[data-run-id="${runId}"]`);
     await page.waitForSelector('#run-status[data-kind="interrupted"]');
-    expect(await page.textContent('#current-state')).toContain('wait — running (attempt 1) · interrupted: no live process drives it (Resume continues it)');
+    expect(await page.textContent('#current-state')).toContain(
+      'wait — running (attempt 1) · interrupted: no live process drives it (Resume continues it)',
+    );
     expect(await page.isEnabled('#resume-run')).toBe(true);
     expect(await page.isDisabled('#cancel-run')).toBe(true);
     expect(await page.isDisabled('#rerun-open')).toBe(true);
@@ -230,7 +267,9 @@ describe('the serve page in chromium', () => {
     await page.waitForSelector(`#run-list li[data-run-id="${runId}"][data-status="succeeded"]`);
     const shown = await api(`/api/runs/${runId}`);
     expect(shown.run.status).toBe('succeeded');
-    expect(shown.history.filter((e: { type: string }) => e.type === 'task.started').map((e: { attempt: number }) => e.attempt)).toEqual([1, 2]);
+    expect(shown.history.filter((e: { type: string }) => e.type === 'task.started').map((e: { attempt: number }) => e.attempt)).toEqual([
+      1, 2,
+    ]);
   });
 
   it('loaded nothing from any other origin and raised no script error', () => {

@@ -11,8 +11,8 @@ import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { sequence } from '../../src/core/sequence/builder.js';
 import { sequenceText } from '../../src/core/sequence/sequence-text.js';
 import type { TaskContext } from '../../src/core/sequence/types.js';
-import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
+import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import { kafkaExecutor } from '../../src/modes/kafka/worker-executors.js';
 import type { DispatchedTask } from '../../src/runtime/worker.js';
 
@@ -26,16 +26,22 @@ const held = (runId: string) => new Promise<void>((resolve) => gates.set(runId, 
 
 const flaky = new Map<string, number>();
 const order = sequence('order', { version: 3 })
-  .then('reserve', async (ctx: TaskContext) => ({ items: (ctx.input as { items: number }).items }), { compensate: async () => ({ released: true }) })
+  .then('reserve', async (ctx: TaskContext) => ({ items: (ctx.input as { items: number }).items }), {
+    compensate: async () => ({ released: true }),
+  })
   .then('hold', async (ctx: TaskContext) => {
     await held(ctx.runId);
     return { held: true };
   })
-  .then('charge', async (ctx: TaskContext) => {
-    flaky.set(ctx.runId, ctx.attempt);
-    if (ctx.attempt === 1) throw new Error('gateway hiccup');
-    return { charged: (ctx.results.reserve as { items: number }).items * 10 };
-  }, { queue: 'payments', retry: { maxAttempts: 2, backoff: { initial: '100ms' } } })
+  .then(
+    'charge',
+    async (ctx: TaskContext) => {
+      flaky.set(ctx.runId, ctx.attempt);
+      if (ctx.attempt === 1) throw new Error('gateway hiccup');
+      return { charged: (ctx.results.reserve as { items: number }).items * 10 };
+    },
+    { queue: 'payments', retry: { maxAttempts: 2, backoff: { initial: '100ms' } } },
+  )
   .then('label', { run: 'echo \'{"label":"ok"}\'' })
   .build();
 
@@ -83,8 +89,10 @@ describe('sequences made in code, in Kafka mode', () => {
       expect(parsed.success && parsed.record).toMatchObject({ sequence: 'order', version: '3', definition: sequenceText(order) });
       const structure = JSON.parse(sequenceText(order)) as { tasks: Array<Record<string, unknown>> };
       expect(structure.tasks.map(({ id, queue, run }) => ({ id, queue, run }))).toEqual([
-        { id: 'reserve', queue: 'default', run: undefined }, { id: 'hold', queue: 'default', run: undefined },
-        { id: 'charge', queue: 'payments', run: undefined }, { id: 'label', queue: undefined, run: 'echo \'{"label":"ok"}\'' },
+        { id: 'reserve', queue: 'default', run: undefined },
+        { id: 'hold', queue: 'default', run: undefined },
+        { id: 'charge', queue: 'payments', run: undefined },
+        { id: 'label', queue: undefined, run: 'echo \'{"label":"ok"}\'' },
       ]);
       expect(sequenceText(order)).not.toMatch(/gateway hiccup|=>/);
     } finally {
@@ -94,7 +102,9 @@ describe('sequences made in code, in Kafka mode', () => {
 
   it('a function task without a worker for its queue waits for one: the orchestrator never runs code', async () => {
     const own = `code-${randomUUID().slice(0, 8)}`;
-    const alone = sequence('alone').then('only', async () => 'done', { queue: 'elsewhere' }).build();
+    const alone = sequence('alone')
+      .then('only', async () => 'done', { queue: 'elsewhere' })
+      .build();
     const o = track(await startKafkaOrchestrator({ ...base, prefix: own, sequences: [alone], partitions: 1 }));
     const client = track(createLockstepClient({ ...base, prefix: own }));
     const runId = await client.start('alone');
@@ -107,27 +117,49 @@ describe('sequences made in code, in Kafka mode', () => {
     expect(o.orchestrator.stats.applied).toBeGreaterThanOrEqual(1);
   });
 
-  it('takes every queue of the sequences\' functions and shell tasks when given none', async () => {
+  it("takes every queue of the sequences' functions and shell tasks when given none", async () => {
     const worker = track(await createWorker({ ...base, prefix, sequences: [order] }));
     expect(worker.queues).toEqual(['default', 'payments']);
     expect(worker.stats).toEqual({ started: 0, succeeded: 0, failed: 0, duplicates: 0, cancelled: 0, handedBack: 0 });
   });
 
   it('runs the function a worker has now for a run whose structure its code no longer has', async () => {
-    const changed = sequence('order', { version: 3 }).then('reserve', async () => ({ items: 'new code' })).then('extra', async () => 1).build();
+    const changed = sequence('order', { version: 3 })
+      .then('reserve', async () => ({ items: 'new code' }))
+      .then('extra', async () => 1)
+      .build();
     const registry = new ProgramRegistry();
     registry.registerSequence(changed);
     const transport = new KafkaTransport(base);
     try {
       const execute = kafkaExecutor({ transport, prefix, registry });
-      const dispatch = (taskId: string) => ({
-        v: 1, type: 'task.dispatch', id: randomUUID(), runId: 'r', taskId, attempt: 1, time: new Date().toISOString(),
-        payload: { sequence: 'order', version: '3', definitionHash: sha256Hex(sequenceText(order)), phase: 'main', idempotencyKey: `r:${taskId}:1`, queue: 'default', input: null, results: {} },
-      }) as DispatchedTask;
+      const dispatch = (taskId: string) =>
+        ({
+          v: 1,
+          type: 'task.dispatch',
+          id: randomUUID(),
+          runId: 'r',
+          taskId,
+          attempt: 1,
+          time: new Date().toISOString(),
+          payload: {
+            sequence: 'order',
+            version: '3',
+            definitionHash: sha256Hex(sequenceText(order)),
+            phase: 'main',
+            idempotencyKey: `r:${taskId}:1`,
+            queue: 'default',
+            input: null,
+            results: {},
+          },
+        }) as DispatchedTask;
       const signal = () => new AbortController().signal;
       await expect(execute(dispatch('reserve'), signal)).resolves.toEqual({ items: 'new code' });
       await expect(execute(dispatch('hold'), signal)).rejects.toMatchObject({
-        retriable: false, message: expect.stringContaining('no handler for task "hold" of order v3 on queue default: run it on a worker with the sequence\'s code'),
+        retriable: false,
+        message: expect.stringContaining(
+          'no handler for task "hold" of order v3 on queue default: run it on a worker with the sequence\'s code',
+        ),
       });
     } finally {
       await transport.close();

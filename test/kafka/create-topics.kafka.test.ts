@@ -33,9 +33,12 @@ describe('createTopics', () => {
   it('refuses a partition count that is not a positive integer, creating nothing', async () => {
     const prefix = `topics-${randomUUID().slice(0, 8)}`;
     await expect(createTopics({ ...base, prefix, partitions: 0 })).rejects.toMatchObject({
-      code: ErrorCode.invalidUsage, message: expect.stringContaining('`partitions`'),
+      code: ErrorCode.invalidUsage,
+      message: expect.stringContaining('`partitions`'),
     });
     const names = topicNames(prefix);
-    expect(await transport.partitionCounts([names.events, names.runs, names.deadLetter, names.history, names.commands('default')])).toEqual(new Map());
+    expect(await transport.partitionCounts([names.events, names.runs, names.deadLetter, names.history, names.commands('default')])).toEqual(
+      new Map(),
+    );
   });
 });

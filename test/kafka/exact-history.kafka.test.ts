@@ -13,20 +13,21 @@ import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { sequence } from '../../src/core/sequence/builder.js';
 import type { Sequence, TaskContext } from '../../src/core/sequence/types.js';
 import { createEmbeddedRuntime, definitionText } from '../../src/modes/embedded/embedded-runtime.js';
-import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import type { KafkaOrchestrator, LockstepClient } from '../../src/modes/kafka/index.js';
+import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import { rawAdmin } from '../support/raw-kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
 
 // A retry (a fails once), a compensation (b is undone when c fails) and a finally task (f).
-const exact = (backoff: string): Sequence => sequence('exact')
-  .then('a', { queue: 'q' }, { retry: { maxAttempts: 2, backoff: { initial: backoff, factor: 1 } } })
-  .then('b', { queue: 'q' }, { compensate: { queue: 'q' } })
-  .then('c', { queue: 'q' })
-  .finally('f', { queue: 'q' })
-  .build();
+const exact = (backoff: string): Sequence =>
+  sequence('exact')
+    .then('a', { queue: 'q' }, { retry: { maxAttempts: 2, backoff: { initial: backoff, factor: 1 } } })
+    .then('b', { queue: 'q' }, { compensate: { queue: 'q' } })
+    .then('c', { queue: 'q' })
+    .finally('f', { queue: 'q' })
+    .build();
 
 /** The same outcomes in both modes, whatever runs the task. */
 function handle(ctx: TaskContext): unknown {
@@ -101,12 +102,17 @@ describe('exact history in Kafka mode', () => {
   async function historyOf(prefix: string, runId: string): Promise<HistoryRecord[]> {
     const topic = topicNames(prefix).history;
     const partitions = (await transport.partitionCounts([topic])).get(topic)!;
-    const records = await transport.readPartitions(topic, Array.from({ length: partitions }, (_, i) => i));
-    return records.filter((r) => r.key === runId).map((r) => {
-      const parsed = parseHistoryRecord(r.value!);
-      if (!parsed.success) throw new Error(parsed.reason);
-      return parsed.record;
-    });
+    const records = await transport.readPartitions(
+      topic,
+      Array.from({ length: partitions }, (_, i) => i),
+    );
+    return records
+      .filter((r) => r.key === runId)
+      .map((r) => {
+        const parsed = parseHistoryRecord(r.value!);
+        if (!parsed.success) throw new Error(parsed.reason);
+        return parsed.record;
+      });
   }
 
   it('writes, for a run with a retry, a compensation and a finally task, the history embedded mode records, entry by entry', async () => {
@@ -121,8 +127,21 @@ describe('exact history in Kafka mode', () => {
     const embedded = await embeddedHistory(s, runId);
     // The embedded run went the way this test means: a retry, a compensation, a finally task.
     expect(embedded.entries.map((e) => ('task' in e ? `${e.type} ${e.task}` : e.type))).toEqual([
-      'run.started', 'task.started a', 'task.failed a', 'timer.fired', 'task.started a', 'task.succeeded a', 'task.started b', 'task.succeeded b',
-      'task.started c', 'task.failed c', 'task.started b.compensate', 'task.succeeded b.compensate', 'task.started f', 'task.succeeded f', 'run.failed',
+      'run.started',
+      'task.started a',
+      'task.failed a',
+      'timer.fired',
+      'task.started a',
+      'task.succeeded a',
+      'task.started b',
+      'task.succeeded b',
+      'task.started c',
+      'task.failed c',
+      'task.started b.compensate',
+      'task.succeeded b.compensate',
+      'task.started f',
+      'task.succeeded f',
+      'run.failed',
     ]);
     // onEntry reported each entry with the state the store kept for it.
     expect(embedded.reported).toEqual(embedded.entries.map((entry, i) => ({ entry, state: embedded.states[i] })));
@@ -144,7 +163,9 @@ describe('exact history in Kafka mode', () => {
     const runId = `run-${randomUUID()}`;
     await client.start('exact', { runId, input: { order: 7 } });
     // The first attempt of a failed; its retry waits 1.5 s on a timer held by the first orchestrator.
-    await expect.poll(() => client.status(runId).then((state) => Object.keys(state?.timers ?? {})), { timeout: 20_000 }).toContain('retry:a:1');
+    await expect
+      .poll(() => client.status(runId).then((state) => Object.keys(state?.timers ?? {})), { timeout: 20_000 })
+      .toContain('retry:a:1');
     const before = (await client.status(runId))!.entries!;
     expect(before).toBe(3);
     await first.close();
@@ -168,17 +189,24 @@ describe('exact history in Kafka mode', () => {
     const registry = registryOf(s);
     const orchestrator = await startKafkaOrchestrator({ ...base, prefix, registry, partitions: 1 });
     closers.push(orchestrator);
-    const worker = await createWorker({ ...base, prefix, queue: 'q', handlers: { t1: () => ({ blob: 'z'.repeat(100_000) }), t2: () => 'two' } });
+    const worker = await createWorker({
+      ...base,
+      prefix,
+      queue: 'q',
+      handlers: { t1: () => ({ blob: 'z'.repeat(100_000) }), t2: () => 'two' },
+    });
     closers.push({ close: () => worker.close({ graceMs: 100 }) });
     const client: LockstepClient = createLockstepClient({ ...base, prefix });
     closers.push(client);
     // The orchestrator read ~1 MB at start; from now on the command topic takes 50 KB: the transaction that carries
     // t2's dispatch (with t1's 100 KB result) is refused and aborted, and its batch comes again.
     const admin = await rawAdmin(brokers);
-    await admin.alterConfigs({
-      validateOnly: false,
-      resources: [{ type: 2, name: topicNames(prefix).commands('q'), configEntries: [{ name: 'max.message.bytes', value: '50000' }] }],
-    }).finally(() => admin.disconnect());
+    await admin
+      .alterConfigs({
+        validateOnly: false,
+        resources: [{ type: 2, name: topicNames(prefix).commands('q'), configEntries: [{ name: 'max.message.bytes', value: '50000' }] }],
+      })
+      .finally(() => admin.disconnect());
     const runId = `run-${randomUUID()}`;
     await client.start('big', { runId });
     const final = await client.wait(runId, { timeoutMs: 60_000 });
@@ -187,7 +215,12 @@ describe('exact history in Kafka mode', () => {
 
     const committed = await historyOf(prefix, runId);
     expect(committed.map((r) => `${r.seq} ${r.entry.type}`)).toEqual([
-      '0 run.started', '1 task.started', '2 task.succeeded', '3 task.started', '4 task.failed', '5 run.failed',
+      '0 run.started',
+      '1 task.started',
+      '2 task.succeeded',
+      '3 task.started',
+      '4 task.failed',
+      '5 run.failed',
     ]);
     // Read uncommitted, the topic also holds the aborted transaction's records: the first take of seq 2 and 3.
     const all = await uncommitted(topicNames(prefix).history, runId, committed.length + 2);

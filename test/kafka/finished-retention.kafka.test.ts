@@ -4,13 +4,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KafkaTransport } from '../../src/adapters/kafka/index.js';
+import { sha256Hex } from '../../src/core/hash.js';
 import { topicNames } from '../../src/core/protocol/envelope.js';
+import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { sequence } from '../../src/core/sequence/builder.js';
 import { definitionText } from '../../src/modes/embedded/embedded-runtime.js';
-import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
-import { sha256Hex } from '../../src/core/hash.js';
-import { ProgramRegistry } from '../../src/core/run/registry.js';
+import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import { latestStates } from '../../src/runtime/journals/kafka/run-state-topic.js';
 
 const brokers = inject('kafkaBrokers');
@@ -37,7 +37,13 @@ describe('finished runs on the run-state topic', () => {
     return client;
   };
   const orchestrator = async (prefix: string, keepFinishedMs?: number): Promise<KafkaOrchestrator> => {
-    const o = await startKafkaOrchestrator({ ...base, prefix, registry, partitions: 1, ...(keepFinishedMs === undefined ? {} : { keepFinishedMs }) });
+    const o = await startKafkaOrchestrator({
+      ...base,
+      prefix,
+      registry,
+      partitions: 1,
+      ...(keepFinishedMs === undefined ? {} : { keepFinishedMs }),
+    });
     closers.push(o);
     return o;
   };
@@ -46,7 +52,8 @@ describe('finished runs on the run-state topic', () => {
     for (const id of ids) expect((await client.wait(id, { timeoutMs: 30_000 })).status).toBe('succeeded');
     return ids;
   };
-  const storedRuns = async (prefix: string) => [...latestStates(await transport.readPartitions(topicNames(prefix).runs, [0])).states.keys()].sort();
+  const storedRuns = async (prefix: string) =>
+    [...latestStates(await transport.readPartitions(topicNames(prefix).runs, [0])).states.keys()].sort();
 
   it('deletes a finished run once keepFinishedMs has passed, in the next transaction of its partition', async () => {
     const prefix = `retention-${randomUUID().slice(0, 8)}`;

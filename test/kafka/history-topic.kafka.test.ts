@@ -28,7 +28,18 @@ describe('the history topic', () => {
 
   it('lockstep topics create --history-retention sets how long entries are kept', async () => {
     const prefix = `ht-${randomUUID().slice(0, 8)}`;
-    const created = await lockstep(['topics', 'create', '--partitions', '2', '--history-retention', '30d', '--brokers', brokers, '--prefix', prefix]);
+    const created = await lockstep([
+      'topics',
+      'create',
+      '--partitions',
+      '2',
+      '--history-retention',
+      '30d',
+      '--brokers',
+      brokers,
+      '--prefix',
+      prefix,
+    ]);
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toContain(`created ${prefix}.history (2 partitions)`);
     expect(await configOf(`${prefix}.history`)).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': String(30 * 24 * 3600_000) });
@@ -39,7 +50,10 @@ describe('the history topic', () => {
   });
 
   it('refuses a --history-retention that is not a duration, before connecting', async () => {
-    for (const command of [['topics', 'create', '--partitions', '1'], ['orchestrator', '--machines', 'machines']]) {
+    for (const command of [
+      ['topics', 'create', '--partitions', '1'],
+      ['orchestrator', '--machines', 'machines'],
+    ]) {
       const result = await lockstep([...command, '--brokers', '127.0.0.1:1', '--history-retention', 'forever']);
       expect(result.code).toBe(2);
       expect(result.stderr).toContain('Expected `--history-retention` to be a duration such as 7d, 12h or 30m, got `forever`');
@@ -51,13 +65,20 @@ describe('the history topic', () => {
     const names = topicNames(prefix);
     const admin = await rawAdmin(brokers);
     // The layout of an older lockstep: no history topic, and 3 partitions.
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [names.events, names.runs, names.deadLetter, names.commands('default')].map((topic) => ({
-        topic, numPartitions: 3, replicationFactor: 1, ...(topic === names.runs ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
-      })),
-    }).finally(() => admin.disconnect());
-    const s = sequence('one').then('a', async () => 'a').build();
+    await admin
+      .createTopics({
+        waitForLeaders: true,
+        topics: [names.events, names.runs, names.deadLetter, names.commands('default')].map((topic) => ({
+          topic,
+          numPartitions: 3,
+          replicationFactor: 1,
+          ...(topic === names.runs ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
+        })),
+      })
+      .finally(() => admin.disconnect());
+    const s = sequence('one')
+      .then('a', async () => 'a')
+      .build();
     const registry = new ProgramRegistry();
     registry.register(s, { definition: definitionText(s), hash: sha256Hex(definitionText(s)) });
     const orchestrator = await startKafkaOrchestrator({ ...base, prefix, registry, historyRetentionMs: 3_600_000 });

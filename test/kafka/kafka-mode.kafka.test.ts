@@ -1,14 +1,14 @@
 // Kafka mode in one process against the real broker: orchestrator, workers and client over KafkaTransport.
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { KafkaTransport } from '../../src/adapters/kafka/index.js';
+import { sha256Hex } from '../../src/core/hash.js';
+import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { sequence } from '../../src/core/sequence/builder.js';
 import type { Sequence } from '../../src/core/sequence/types.js';
-import { KafkaTransport } from '../../src/adapters/kafka/index.js';
-import { createLockstepClient, createWorker, emitTaskEvent, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
-import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
-import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { definitionText } from '../../src/modes/embedded/embedded-runtime.js';
-import { sha256Hex } from '../../src/core/hash.js';
+import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
+import { createLockstepClient, createWorker, emitTaskEvent, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
@@ -21,8 +21,13 @@ function registryOf(...sequences: Sequence[]): ProgramRegistry {
 
 const three = sequence('three').then('a', { queue: 'q' }).then('b', { queue: 'q' }).then('c', { queue: 'q' }).build();
 const slow = sequence('slow').then('wait', { queue: 'q' }).then('after', { queue: 'q' }).build();
-const external = sequence('external').then('elsewhere', { queue: 'svc' }).then('again', { queue: 'svc' }, { retry: { maxAttempts: 3 } }).build();
-const retrying = sequence('retrying').then('flaky', { queue: 'q' }, { retry: { maxAttempts: 3, backoff: { initial: '1500ms', factor: 1 } } }).build();
+const external = sequence('external')
+  .then('elsewhere', { queue: 'svc' })
+  .then('again', { queue: 'svc' }, { retry: { maxAttempts: 3 } })
+  .build();
+const retrying = sequence('retrying')
+  .then('flaky', { queue: 'q' }, { retry: { maxAttempts: 3, backoff: { initial: '1500ms', factor: 1 } } })
+  .build();
 
 describe('Kafka mode', () => {
   const prefix = `km-${randomUUID().slice(0, 8)}`;
@@ -40,12 +45,15 @@ describe('Kafka mode', () => {
   };
   const worker = async () => {
     const w = await createWorker({
-      ...base, prefix, queue: 'q',
+      ...base,
+      prefix,
+      queue: 'q',
       handlers: {
         a: (ctx) => (calls.push(`${ctx.runId}:a`), { a: 1 }),
         b: (ctx) => (calls.push(`${ctx.runId}:b`), { b: (ctx.results.a as { a: number }).a + 1 }),
         c: (ctx) => (calls.push(`${ctx.runId}:c`), 'done'),
-        wait: (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => (aborted.push(ctx.runId), reject(new Error('aborted'))))),
+        wait: (ctx) =>
+          new Promise((_, reject) => ctx.signal.addEventListener('abort', () => (aborted.push(ctx.runId), reject(new Error('aborted'))))),
         after: () => 'never',
         flaky: (ctx) => {
           flaky.set(ctx.runId, ctx.attempt);
@@ -128,7 +136,10 @@ describe('Kafka mode', () => {
         const final = await ownClient.wait(runId, { timeoutMs: 30_000 });
         expect(final.status).toBe('succeeded');
         expect(started).toEqual(['first', 'second']);
-        expect((final.snapshot.context as { results: Record<string, unknown> }).results).toEqual({ wait: { by: 'second' }, after: 'after' });
+        expect((final.snapshot.context as { results: Record<string, unknown> }).results).toEqual({
+          wait: { by: 'second' },
+          after: 'after',
+        });
       } finally {
         await second.close({ graceMs: 100 });
       }
@@ -155,14 +166,28 @@ describe('Kafka mode', () => {
     try {
       const p = `topics-${randomUUID().slice(0, 8)}`;
       const report = await transport.ensureTopics({ prefix: p, partitions: 3, queues: ['x'] });
-      expect(report.created.sort()).toEqual([`${p}.commands.default`, `${p}.commands.x`, `${p}.dead-letter`, `${p}.definitions`, `${p}.events`, `${p}.history`, `${p}.runs`]);
+      expect(report.created.sort()).toEqual([
+        `${p}.commands.default`,
+        `${p}.commands.x`,
+        `${p}.dead-letter`,
+        `${p}.definitions`,
+        `${p}.events`,
+        `${p}.history`,
+        `${p}.runs`,
+      ]);
       expect(report.partitions).toBe(3);
       expect((await transport.topicConfig(`${p}.runs`, ['cleanup.policy'])).get('cleanup.policy')).toBe('compact');
       // The history topic: deleted by age (7 days unless told otherwise), with the events topic's partitions.
-      expect(Object.fromEntries(await transport.topicConfig(`${p}.history`, ['cleanup.policy', 'retention.ms']))).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3600_000) });
+      expect(Object.fromEntries(await transport.topicConfig(`${p}.history`, ['cleanup.policy', 'retention.ms']))).toEqual({
+        'cleanup.policy': 'delete',
+        'retention.ms': String(7 * 24 * 3600_000),
+      });
       expect((await transport.partitionCounts([`${p}.history`])).get(`${p}.history`)).toBe(3);
       // Definitions are few and read whole: one partition, compacted, with room for a 2 MiB definition's record.
-      expect(Object.fromEntries(await transport.topicConfig(`${p}.definitions`, ['cleanup.policy', 'max.message.bytes']))).toEqual({ 'cleanup.policy': 'compact', 'max.message.bytes': String(8 * 1_048_576) });
+      expect(Object.fromEntries(await transport.topicConfig(`${p}.definitions`, ['cleanup.policy', 'max.message.bytes']))).toEqual({
+        'cleanup.policy': 'compact',
+        'max.message.bytes': String(8 * 1_048_576),
+      });
       expect((await transport.partitionCounts([`${p}.definitions`])).get(`${p}.definitions`)).toBe(1);
       expect((await transport.ensureTopics({ prefix: p, partitions: 3 })).created).toEqual([]);
       await expect(transport.ensureTopics({ prefix: p, partitions: 0 })).rejects.toThrow(/partitions/);

@@ -6,14 +6,14 @@ import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KafkaTransport } from '../../src/adapters/kafka/index.js';
 import { ErrorCode } from '../../src/core/errors.js';
+import { sha256Hex } from '../../src/core/hash.js';
 import { topicNames } from '../../src/core/protocol/envelope.js';
 import { parsePartitionOffset, partitionOffsetKey } from '../../src/core/protocol/partition-offset.js';
+import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { sequence } from '../../src/core/sequence/builder.js';
 import { definitionText } from '../../src/modes/embedded/embedded-runtime.js';
-import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
-import { sha256Hex } from '../../src/core/hash.js';
-import { ProgramRegistry } from '../../src/core/run/registry.js';
+import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import { latestStates } from '../../src/runtime/journals/kafka/run-state-topic.js';
 import { rawAdmin } from '../support/raw-kafka.js';
 
@@ -50,7 +50,12 @@ describe('partition.offset records', () => {
       return o;
     };
     const first = await orchestrator();
-    const worker: KafkaWorker = await createWorker({ ...base, prefix, queue: 'q', handlers: { '*': (ctx) => void calls.push(`${ctx.runId}:${ctx.taskId}`) } });
+    const worker: KafkaWorker = await createWorker({
+      ...base,
+      prefix,
+      queue: 'q',
+      handlers: { '*': (ctx) => void calls.push(`${ctx.runId}:${ctx.taskId}`) },
+    });
     const client: LockstepClient = createLockstepClient({ ...base, prefix });
     closers.push(client, { close: () => worker.close({ graceMs: 100 }) });
     const runAll = async (count: number) => {
@@ -60,7 +65,8 @@ describe('partition.offset records', () => {
       return ids;
     };
     /** The events topic's end, for the partitions that hold events. */
-    const eventsEnd = async () => new Map((await admin.fetchTopicOffsets(topics.events)).filter((o) => o.high !== '0').map((o) => [o.partition, o.high]));
+    const eventsEnd = async () =>
+      new Map((await admin.fetchTopicOffsets(topics.events)).filter((o) => o.high !== '0').map((o) => [o.partition, o.high]));
     const groupOffsets = async () => {
       const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topics.events] });
       return new Map(committed!.partitions.filter((p) => p.offset !== '-1').map((p) => [p.partition, p.offset]));
@@ -105,13 +111,24 @@ describe('partition.offset records', () => {
     await g.stop(g.first);
     const before = calls.length;
     // The group is empty now: set its offsets back to the beginning, as a lagging (or lost) hint would leave them.
-    await admin.setOffsets({ groupId: g.group, topic: g.topics.events, partitions: [{ partition: 0, offset: '0' }, { partition: 1, offset: '0' }] });
+    await admin.setOffsets({
+      groupId: g.group,
+      topic: g.topics.events,
+      partitions: [
+        { partition: 0, offset: '0' },
+        { partition: 1, offset: '0' },
+      ],
+    });
     expect(Object.fromEntries(await g.groupOffsets())).toEqual({ 0: '0', 1: '0' });
     const second = await g.orchestrator();
     const ids = await g.runAll(3);
     // Had it started from the group offset, the 10 earlier runs' starts would count as duplicates and their 30
     // completions as late events.
-    expect(second.orchestrator.stats).toMatchObject({ applied: 9, ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0 });
+    expect(second.orchestrator.stats).toMatchObject({
+      applied: 9,
+      ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 },
+      deadLettered: 0,
+    });
     expect(calls.slice(before).sort()).toEqual(ids.flatMap((id) => ['a', 'b', 'c'].map((t) => `${id}:${t}`)).sort());
     expect(Object.fromEntries(await g.offsetRecords())).toEqual(Object.fromEntries(await g.eventsEnd()));
   });
@@ -132,10 +149,18 @@ describe('partition.offset records', () => {
     const skipped = [`skipped-${randomUUID()}`, `skipped-${randomUUID()}`];
     for (const runId of skipped) await g.client.start('three', { runId });
     const end = await g.eventsEnd();
-    await admin.setOffsets({ groupId: g.group, topic: g.topics.events, partitions: [...end].map(([partition, offset]) => ({ partition, offset })) });
+    await admin.setOffsets({
+      groupId: g.group,
+      topic: g.topics.events,
+      partitions: [...end].map(([partition, offset]) => ({ partition, offset })),
+    });
     const second = await g.orchestrator();
     await g.runAll(2);
-    expect(second.orchestrator.stats).toMatchObject({ applied: 6, ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0 });
+    expect(second.orchestrator.stats).toMatchObject({
+      applied: 6,
+      ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 },
+      deadLettered: 0,
+    });
     for (const runId of skipped) expect(await g.client.status(runId)).toBeUndefined();
   });
 
@@ -143,6 +168,8 @@ describe('partition.offset records', () => {
     const g = await setup();
     const reserved = partitionOffsetKey(g.group, 0);
     await expect(g.client.start('three', { runId: reserved })).rejects.toMatchObject({ code: ErrorCode.invalidUsage });
-    await expect(g.first.orchestrator.startRun({ sequence: 'three', runId: reserved })).rejects.toMatchObject({ code: ErrorCode.invalidUsage });
+    await expect(g.first.orchestrator.startRun({ sequence: 'three', runId: reserved })).rejects.toMatchObject({
+      code: ErrorCode.invalidUsage,
+    });
   });
 });

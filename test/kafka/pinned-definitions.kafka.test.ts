@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { KafkaTransport } from '../../src/adapters/kafka/index.js';
 import { sha256Hex } from '../../src/core/hash.js';
-import type { DeadLetter } from '../../src/core/protocol/envelope.js';
 import { parseDefinitionRecord } from '../../src/core/protocol/definition-record.js';
+import type { DeadLetter } from '../../src/core/protocol/envelope.js';
 import { topicNames } from '../../src/core/protocol/envelope.js';
 import type { RunState } from '../../src/core/protocol/run-state.js';
 import { ProgramRegistry } from '../../src/core/run/registry.js';
-import { createLockstepClient, createShellWorker, loadSequences, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
+import { createLockstepClient, createShellWorker, loadSequences, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import { kafkaExecutor } from '../../src/modes/kafka/worker-executors.js';
 import type { DispatchedTask } from '../../src/runtime/worker.js';
 import { rawAdmin } from '../support/raw-kafka.js';
@@ -87,7 +87,16 @@ describe('pinned definitions in Kafka mode', () => {
       const byKey = new Map(records.map((r) => [r.key, parseDefinitionRecord(r.value!)]));
       expect([...byKey.keys()].sort()).toEqual([sha256Hex(original), sha256Hex(edited)].sort());
       expect(byKey.get(sha256Hex(original))).toEqual({
-        success: true, record: { v: 1, type: 'sequence.definition', hash: sha256Hex(original), sequence: 'pinned', version: '1', definition: original, source: file },
+        success: true,
+        record: {
+          v: 1,
+          type: 'sequence.definition',
+          hash: sha256Hex(original),
+          sequence: 'pinned',
+          version: '1',
+          definition: original,
+          source: file,
+        },
       });
     } finally {
       await transport.close();
@@ -108,10 +117,15 @@ describe('pinned definitions in Kafka mode', () => {
       await transport.publish([{ topic: topicNames(prefix).runs, key: runId, value: { ...state, definitionHash: unknown } }]);
       const orchestrator = track(await startKafkaOrchestrator({ ...base, prefix, registry: loadSequences(dir) }));
       const reason = `run.state record of run ${runId} cannot be restored: run ${runId}: definitionHash: definition sha256:${unknown} of sequence "pinned" version 1 is unknown: not registered here, and not found where definitions are published`;
-      await expect.poll(async () => {
-        const letters = await transport.readPartitions(topicNames(prefix).deadLetter, [0, 1]);
-        return letters.map((l) => (JSON.parse(l.value!) as DeadLetter).reason);
-      }, { timeout: 30_000, interval: 500 }).toContain(reason);
+      await expect
+        .poll(
+          async () => {
+            const letters = await transport.readPartitions(topicNames(prefix).deadLetter, [0, 1]);
+            return letters.map((l) => (JSON.parse(l.value!) as DeadLetter).reason);
+          },
+          { timeout: 30_000, interval: 500 },
+        )
+        .toContain(reason);
       expect(orchestrator.orchestrator.stats.restoreFailed).toBe(1);
     } finally {
       await transport.close();
@@ -124,7 +138,11 @@ describe('pinned definitions in Kafka mode', () => {
     const transport = new KafkaTransport(base);
     try {
       const admin = await rawAdmin(brokers);
-      await admin.createTopics({ waitForLeaders: true, topics: [names.events, names.runs, names.deadLetter, names.commands('default')].map((topic) => ({ topic, numPartitions: 2 })) })
+      await admin
+        .createTopics({
+          waitForLeaders: true,
+          topics: [names.events, names.runs, names.deadLetter, names.commands('default')].map((topic) => ({ topic, numPartitions: 2 })),
+        })
         .finally(() => admin.disconnect());
       const orchestrator = track(await startKafkaOrchestrator({ ...base, prefix: older, registry: loadSequences(dir) }));
       // Older layouts lack the history topic too: those two are the only topics an orchestrator creates.
@@ -141,11 +159,27 @@ describe('pinned definitions in Kafka mode', () => {
     try {
       const execute = kafkaExecutor({ transport, prefix, registry: new ProgramRegistry() });
       const task = {
-        v: 1, type: 'task.dispatch', id: randomUUID(), runId: 'r', taskId: 'first', attempt: 1, time: new Date().toISOString(),
-        payload: { sequence: 'pinned', version: '1', definitionHash: 'd'.repeat(64), phase: 'main', idempotencyKey: 'r:first:1', queue: 'default', input: null, results: {} },
+        v: 1,
+        type: 'task.dispatch',
+        id: randomUUID(),
+        runId: 'r',
+        taskId: 'first',
+        attempt: 1,
+        time: new Date().toISOString(),
+        payload: {
+          sequence: 'pinned',
+          version: '1',
+          definitionHash: 'd'.repeat(64),
+          phase: 'main',
+          idempotencyKey: 'r:first:1',
+          queue: 'default',
+          input: null,
+          results: {},
+        },
       } as DispatchedTask;
       await expect(execute(task, () => new AbortController().signal)).rejects.toMatchObject({
-        retriable: false, message: `definition sha256:${'d'.repeat(64)} of sequence "pinned" version 1 is unknown: not registered here, and not found where definitions are published`,
+        retriable: false,
+        message: `definition sha256:${'d'.repeat(64)} of sequence "pinned" version 1 is unknown: not registered here, and not found where definitions are published`,
       });
       // The original is on the topic: a worker that never had the file runs its task.
       const pinned = { ...task, payload: { ...task.payload, definitionHash: sha256Hex(original) } } as DispatchedTask;

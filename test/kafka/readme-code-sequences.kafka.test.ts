@@ -1,7 +1,7 @@
 // The README's example of sequences made in code in Kafka mode, exactly as written there: it typechecks as
 // TypeScript against the built package, and runs against the real broker.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
@@ -30,18 +30,42 @@ describe('README: sequences made in code, in Kafka mode', () => {
   writeFileSync(join(dir, 'example.mjs'), code);
 
   it('typechecks', () => {
-    const tsc = spawnSync(process.execPath, [
-      join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext',
-      '--moduleResolution', 'nodenext', '--skipLibCheck', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules/@types'), 'example.ts',
-    ], { cwd: dir, encoding: 'utf8' });
+    const tsc = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules/typescript/bin/tsc'),
+        '--noEmit',
+        '--strict',
+        '--target',
+        'es2022',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--skipLibCheck',
+        '--types',
+        'node',
+        '--typeRoots',
+        join(ROOT, 'node_modules/@types'),
+        'example.ts',
+      ],
+      { cwd: dir, encoding: 'utf8' },
+    );
     expect(tsc.stdout + tsc.stderr).toBe('');
     expect(tsc.status).toBe(0);
   }, 120_000);
 
   it('runs a sequence made in code across an orchestrator and a worker, and prints its results', () => {
-    const run = spawnSync(process.execPath, ['example.mjs'], { cwd: dir, encoding: 'utf8', env: { ...process.env, KAFKA_BROKERS: brokers }, timeout: 90_000 });
+    const run = spawnSync(process.execPath, ['example.mjs'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, KAFKA_BROKERS: brokers },
+      timeout: 90_000,
+    });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/^succeeded \{"reserve":\{"reserved":\{"cart":42\}\},"charge":\{"charged":true,"key":"[0-9a-f-]{36}:charge:1"\}\}\n$/);
+    expect(run.stdout).toMatch(
+      /^succeeded \{"reserve":\{"reserved":\{"cart":42\}\},"charge":\{"charged":true,"key":"[0-9a-f-]{36}:charge:1"\}\}\n$/,
+    );
   }, 120_000);
 });

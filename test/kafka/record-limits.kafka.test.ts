@@ -5,15 +5,15 @@ import { createHash, randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KafkaTransport } from '../../src/adapters/kafka/index.js';
-import { topicNames } from '../../src/core/protocol/envelope.js';
+import { sha256Hex } from '../../src/core/hash.js';
 import type { DeadLetter } from '../../src/core/protocol/envelope.js';
+import { topicNames } from '../../src/core/protocol/envelope.js';
+import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { sequence } from '../../src/core/sequence/builder.js';
 import type { Sequence } from '../../src/core/sequence/types.js';
 import { definitionText } from '../../src/modes/embedded/embedded-runtime.js';
-import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import type { KafkaOrchestrator, LockstepClient } from '../../src/modes/kafka/index.js';
-import { sha256Hex } from '../../src/core/hash.js';
-import { ProgramRegistry } from '../../src/core/run/registry.js';
+import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import { lockstep } from '../support/cli.js';
 import { rawAdmin } from '../support/raw-kafka.js';
 
@@ -30,8 +30,12 @@ function registryOf(...sequences: Sequence[]): ProgramRegistry {
 
 const quick = sequence('quick').then('one', { queue: 'q' }).then('two', { queue: 'q' }).build();
 const big = sequence('big').then('t1', { queue: 'q' }).then('t2', { queue: 'q' }).then('t3', { queue: 'q' }).build();
-const comp = sequence('comp').then('c1', { queue: 'q' }, { compensate: { queue: 'q' } }).then('c2', { queue: 'q' }).then('c3', { queue: 'q' })
-  .finally('fin', { queue: 'q' }).build();
+const comp = sequence('comp')
+  .then('c1', { queue: 'q' }, { compensate: { queue: 'q' } })
+  .then('c2', { queue: 'q' })
+  .then('c3', { queue: 'q' })
+  .finally('fin', { queue: 'q' })
+  .build();
 const registry = registryOf(quick, big, comp);
 
 const plain = new Kafka({ brokers: [brokers], clientId: 'plain', logLevel: logLevel.NOTHING });
@@ -68,8 +72,14 @@ async function plainWorker(prefix: string, result: (d: Dispatch) => unknown) {
       const answer = result(task);
       if (answer === UNANSWERED) return;
       const value = JSON.stringify({
-        v: 1, type: 'task.succeeded', id: randomUUID(), runId: task.runId, taskId: task.taskId, attempt: task.attempt,
-        time: new Date().toISOString(), payload: { result: answer },
+        v: 1,
+        type: 'task.succeeded',
+        id: randomUUID(),
+        runId: task.runId,
+        taskId: task.taskId,
+        attempt: task.attempt,
+        time: new Date().toISOString(),
+        payload: { result: answer },
       });
       await producer.send({ topic: topicNames(prefix).events, messages: [{ key: task.runId, value }] });
     },
@@ -87,14 +97,19 @@ async function plainWorker(prefix: string, result: (d: Dispatch) => unknown) {
 async function createTopics(prefix: string, config: Partial<Record<'events' | 'runs' | 'dead-letter' | 'commands.q', number>> = {}) {
   const suffixes = ['events', 'runs', 'dead-letter', 'commands.q', 'commands.default'] as const;
   const admin = await rawAdmin(brokers);
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: suffixes.map((s) => {
-      const bytes = (config as Record<string, number | undefined>)[s];
-      const entries = [...(s === 'runs' ? [{ name: 'cleanup.policy', value: 'compact' }] : []), ...(bytes ? [{ name: 'max.message.bytes', value: String(bytes) }] : [])];
-      return { topic: `${prefix}.${s}`, numPartitions: 1, replicationFactor: 1, configEntries: entries };
-    }),
-  }).finally(() => admin.disconnect());
+  await admin
+    .createTopics({
+      waitForLeaders: true,
+      topics: suffixes.map((s) => {
+        const bytes = (config as Record<string, number | undefined>)[s];
+        const entries = [
+          ...(s === 'runs' ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+          ...(bytes ? [{ name: 'max.message.bytes', value: String(bytes) }] : []),
+        ];
+        return { topic: `${prefix}.${s}`, numPartitions: 1, replicationFactor: 1, configEntries: entries };
+      }),
+    })
+    .finally(() => admin.disconnect());
 }
 
 async function deadLetters(transport: KafkaTransport, prefix: string): Promise<DeadLetter[]> {
@@ -129,7 +144,9 @@ describe('no message wedges a partition', () => {
     const prefix = `rl-${randomUUID().slice(0, 8)}`;
     let d: { orchestrator: KafkaOrchestrator; worker: Awaited<ReturnType<typeof plainWorker>>; client: LockstepClient };
     beforeAll(async () => {
-      d = await deployment(prefix, (task) => (task.taskId === 't1' || task.taskId === 't2' ? { blob: 'x'.repeat(600_000) } : { ok: task.taskId }));
+      d = await deployment(prefix, (task) =>
+        task.taskId === 't1' || task.taskId === 't2' ? { blob: 'x'.repeat(600_000) } : { ok: task.taskId },
+      );
     });
 
     it('a ~900 KB message of "" elements is dead-lettered with a prefix, its size, sha256 and reason, and the partition goes on', async () => {
@@ -145,7 +162,12 @@ describe('no message wedges a partition', () => {
       expect(letters).toHaveLength(1);
       const letter = letters[0]!;
       expect(letter.reason).toBe('not a lockstep message: (root): expected object, got a list');
-      expect(letter).toMatchObject({ rawBytes: 900_001, rawSha256: sha256(poison), rawTruncated: true, source: { topic: topicNames(prefix).events, partition: 0 } });
+      expect(letter).toMatchObject({
+        rawBytes: 900_001,
+        rawSha256: sha256(poison),
+        rawTruncated: true,
+        source: { topic: topicNames(prefix).events, partition: 0 },
+      });
       expect(poison.startsWith(letter.raw)).toBe(true);
       expect(Buffer.byteLength(letter.raw)).toBe(16 * 1024);
       expect(d.orchestrator.orchestrator.stats.deadLettered).toBe(1);
@@ -158,10 +180,16 @@ describe('no message wedges a partition', () => {
       // t3 was never dispatched: its dispatch would have carried both results.
       expect(d.worker.seen.filter((s) => s.startsWith(runId))).toEqual([`${runId}:t1`, `${runId}:t2`]);
       expect(final.final).toMatchObject({ failedTasks: ['t3'] });
-      expect(final.final!.reason).toMatch(new RegExp(`^task t3 failed: task\\.dispatch record of task t3 attempt 1 is 1,200,\\d{3} bytes, over the 1,048,\\d{3}-byte limit of ${prefix}\\.commands\\.q$`));
+      expect(final.final!.reason).toMatch(
+        new RegExp(
+          `^task t3 failed: task\\.dispatch record of task t3 attempt 1 is 1,200,\\d{3} bytes, over the 1,048,\\d{3}-byte limit of ${prefix}\\.commands\\.q$`,
+        ),
+      );
       // Its state would not fit either: stored without the results, and it says so.
       expect(final.reduced).toMatchObject({ dropped: ['snapshot.context.results'] });
-      expect(final.reduced!.reason).toMatch(new RegExp(`^run\\.state record of run ${runId} is 1,20\\d,\\d{3} bytes, over the 1,048,\\d{3}-byte limit of ${prefix}\\.runs$`));
+      expect(final.reduced!.reason).toMatch(
+        new RegExp(`^run\\.state record of run ${runId} is 1,20\\d,\\d{3} bytes, over the 1,048,\\d{3}-byte limit of ${prefix}\\.runs$`),
+      );
       expect(results(final)).toEqual({});
       const status = await lockstep(['status', runId, '--brokers', brokers, '--prefix', prefix]);
       expect(status.code).toBe(0);
@@ -185,7 +213,9 @@ describe('no message wedges a partition', () => {
     const runId = await d.client.start('big');
     const final = await d.client.wait(runId, { timeoutMs: 30_000 });
     expect(final.status).toBe('failed');
-    expect(final.final!.reason).toMatch(new RegExp(`^task t3 failed: run\\.state record of run ${runId} is 80,\\d{3} bytes, over the 65,280-byte limit of ${prefix}\\.runs$`));
+    expect(final.final!.reason).toMatch(
+      new RegExp(`^task t3 failed: run\\.state record of run ${runId} is 80,\\d{3} bytes, over the 65,280-byte limit of ${prefix}\\.runs$`),
+    );
     expect(d.worker.seen.filter((s) => s.startsWith(runId))).toEqual([`${runId}:t1`, `${runId}:t2`]);
     expect(final.reduced).toMatchObject({ dropped: ['snapshot.context.results'] });
     const after = await d.client.start('quick');
@@ -196,7 +226,11 @@ describe('no message wedges a partition', () => {
     const prefix = `rl-${randomUUID().slice(0, 8)}`;
     const dispatches: Dispatch[] = [];
     // c1.compensate is left unanswered until another orchestrator has taken the run over.
-    const d = await deployment(prefix, (task) => (dispatches.push(task), task.taskId === 'c1.compensate' ? UNANSWERED : { blob: 'w'.repeat(40_000) }), { runs: 65_536 });
+    const d = await deployment(
+      prefix,
+      (task) => (dispatches.push(task), task.taskId === 'c1.compensate' ? UNANSWERED : { blob: 'w'.repeat(40_000) }),
+      { runs: 65_536 },
+    );
     const runId = await d.client.start('comp');
     await expect.poll(() => dispatches.some((t) => t.runId === runId && t.taskId === 'c1.compensate'), { timeout: 30_000 }).toBe(true);
     // c3 failed (the state would not fit); the compensation got the results from the orchestrator's memory.
@@ -211,7 +245,21 @@ describe('no message wedges a partition', () => {
     const producer = await plainProducer();
     await producer.send({
       topic: topicNames(prefix).events,
-      messages: [{ key: runId, value: JSON.stringify({ v: 1, type: 'task.succeeded', id: randomUUID(), runId, taskId: 'c1.compensate', attempt: 1, time: new Date().toISOString(), payload: {} }) }],
+      messages: [
+        {
+          key: runId,
+          value: JSON.stringify({
+            v: 1,
+            type: 'task.succeeded',
+            id: randomUUID(),
+            runId,
+            taskId: 'c1.compensate',
+            attempt: 1,
+            time: new Date().toISOString(),
+            payload: {},
+          }),
+        },
+      ],
     });
     await producer.disconnect();
     const final = await d.client.wait(runId, { timeoutMs: 30_000 });
@@ -230,10 +278,12 @@ describe('no message wedges a partition', () => {
     const d = await deployment(prefix, (task) => (task.taskId === 't1' ? { blob: 'z'.repeat(100_000) } : { ok: task.taskId }));
     // The orchestrator read ~1 MB at start; from now on the command topic takes 50 KB.
     const admin = await rawAdmin(brokers);
-    await admin.alterConfigs({
-      validateOnly: false,
-      resources: [{ type: 2, name: topicNames(prefix).commands('q'), configEntries: [{ name: 'max.message.bytes', value: '50000' }] }],
-    }).finally(() => admin.disconnect());
+    await admin
+      .alterConfigs({
+        validateOnly: false,
+        resources: [{ type: 2, name: topicNames(prefix).commands('q'), configEntries: [{ name: 'max.message.bytes', value: '50000' }] }],
+      })
+      .finally(() => admin.disconnect());
     const runId = await d.client.start('big');
     const final = await d.client.wait(runId, { timeoutMs: 60_000 });
     expect(final.status).toBe('failed');
@@ -243,7 +293,7 @@ describe('no message wedges a partition', () => {
     expect((await d.client.wait(after, { timeoutMs: 30_000 })).status).toBe('succeeded');
   });
 
-  it('a worker whose outcome is over the events topic\'s limit reports the attempt as failed instead of retrying the publish forever', async () => {
+  it("a worker whose outcome is over the events topic's limit reports the attempt as failed instead of retrying the publish forever", async () => {
     const prefix = `rl-${randomUUID().slice(0, 8)}`;
     await createTopics(prefix);
     const orchestrator = await startKafkaOrchestrator({ ...base, prefix, registry });
@@ -254,7 +304,9 @@ describe('no message wedges a partition', () => {
     closers.push(client);
     const final = await client.wait(await client.start('quick'), { timeoutMs: 30_000 });
     expect(final.status).toBe('failed');
-    expect(final.final!.reason).toMatch(/^task one failed: its outcome could not be published: cannot publish to Kafka: The request included a message larger than/);
+    expect(final.final!.reason).toMatch(
+      /^task one failed: its outcome could not be published: cannot publish to Kafka: The request included a message larger than/,
+    );
     expect(final.snapshot.context.error).toMatchObject({ code: 'RECORD_TOO_LARGE', retriable: false });
   });
 
@@ -264,19 +316,48 @@ describe('no message wedges a partition', () => {
     const producer = await plainProducer();
     const now = Date.now();
     const unknown = {
-      v: 1, type: 'run.state', runId: 'r-unknown', time: new Date(now).toISOString(), sequence: 'nope', version: '1', status: 'running',
-      currentTask: 'a', createdAt: now, updatedAt: now, timers: {}, attemptStartedAt: now, completions: [],
+      v: 1,
+      type: 'run.state',
+      runId: 'r-unknown',
+      time: new Date(now).toISOString(),
+      sequence: 'nope',
+      version: '1',
+      status: 'running',
+      currentTask: 'a',
+      createdAt: now,
+      updatedAt: now,
+      timers: {},
+      attemptStartedAt: now,
+      completions: [],
       snapshot: {
-        value: { main: { a: 'running' } }, status: 'active',
+        value: { main: { a: 'running' } },
+        status: 'active',
         context: {
-          runId: 'r-unknown', input: null, current: { taskId: 'a', attempt: 1, phase: 'main' }, stopping: null, attempts: { a: 1 }, failures: {},
-          completed: [], continued: [], results: {}, outcome: null, reason: null, error: null, compensated: [], compensationFailed: [], finallyFailed: [],
+          runId: 'r-unknown',
+          input: null,
+          current: { taskId: 'a', attempt: 1, phase: 'main' },
+          stopping: null,
+          attempts: { a: 1 },
+          failures: {},
+          completed: [],
+          continued: [],
+          results: {},
+          outcome: null,
+          reason: null,
+          error: null,
+          compensated: [],
+          compensationFailed: [],
+          finallyFailed: [],
         },
       },
     };
     await producer.send({
       topic: topicNames(prefix).runs,
-      messages: [{ key: 'r-bad', value: 'not json {' }, { key: 'r-unknown', value: JSON.stringify(unknown) }, { key: 'r-wrong', value: '{"v":1,"type":"run.state"}' }],
+      messages: [
+        { key: 'r-bad', value: 'not json {' },
+        { key: 'r-unknown', value: JSON.stringify(unknown) },
+        { key: 'r-wrong', value: '{"v":1,"type":"run.state"}' },
+      ],
     });
     await producer.disconnect();
     const orchestrator = await startKafkaOrchestrator({ ...base, prefix, registry });
@@ -284,9 +365,15 @@ describe('no message wedges a partition', () => {
     await expect.poll(() => orchestrator.orchestrator.stats.restoreFailed, { timeout: 30_000 }).toBe(3);
     await expect.poll(async () => (await deadLetters(transport, prefix)).length, { timeout: 30_000 }).toBe(3);
     const letters = new Map((await deadLetters(transport, prefix)).map((l) => [l.source.offset, l]));
-    expect(letters.get('0')).toMatchObject({ raw: 'not json {', rawTruncated: false, source: { topic: topicNames(prefix).runs, partition: 0 } });
+    expect(letters.get('0')).toMatchObject({
+      raw: 'not json {',
+      rawTruncated: false,
+      source: { topic: topicNames(prefix).runs, partition: 0 },
+    });
     expect(letters.get('0')!.reason).toMatch(/^run\.state record: not JSON: /);
-    expect(letters.get('1')!.reason).toBe('run.state record of run r-unknown cannot be restored: run r-unknown: sequence: unknown sequence "nope" version 1 (known: quick, big, comp)');
+    expect(letters.get('1')!.reason).toBe(
+      'run.state record of run r-unknown cannot be restored: run r-unknown: sequence: unknown sequence "nope" version 1 (known: quick, big, comp)',
+    );
     expect(letters.get('2')!.reason).toMatch(/^run\.state record: runId: required; time: required; sequence: required/);
     expect(orchestrator.orchestrator.stats.restored).toBe(0);
   });

@@ -9,9 +9,25 @@ describe('attempt tracking', () => {
   it('stops a shell attempt whose group could not be recorded, and fails it with the store error', async () => {
     const full = new LockstepError(ErrorCode.storeFull, 'run store /x/lockstep.db: database or disk is full (SQLITE_FULL)');
     let ended = false;
-    const tracking = attemptTracking({ started: () => Promise.reject(full), ended: async () => { ended = true; } }, { runId: 'r', taskId: 't', attempt: 1 });
+    const tracking = attemptTracking(
+      {
+        started: () => Promise.reject(full),
+        ended: async () => {
+          ended = true;
+        },
+      },
+      { runId: 'r', taskId: 't', attempt: 1 },
+    );
     const t0 = Date.now();
-    const outcome = tracking.settle(runShellTask({ run: 'sleep 30', env: {}, signal: tracking.signal(new AbortController().signal), killGraceMs: 500, ...tracking.request }));
+    const outcome = tracking.settle(
+      runShellTask({
+        run: 'sleep 30',
+        env: {},
+        signal: tracking.signal(new AbortController().signal),
+        killGraceMs: 500,
+        ...tracking.request,
+      }),
+    );
     await expect(outcome).rejects.toBe(full);
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect(ended).toBe(false);
@@ -19,8 +35,23 @@ describe('attempt tracking', () => {
 
   it('leaves a recorded attempt alone and forgets it once it ended', async () => {
     let ended = false;
-    const tracking = attemptTracking({ started: async () => {}, ended: async () => { ended = true; } }, { runId: 'r', taskId: 't', attempt: 1 });
-    const result = await tracking.settle(runShellTask({ run: 'sleep 0.2; echo \'{"ok":1}\'', env: {}, signal: tracking.signal(new AbortController().signal), ...tracking.request }));
+    const tracking = attemptTracking(
+      {
+        started: async () => {},
+        ended: async () => {
+          ended = true;
+        },
+      },
+      { runId: 'r', taskId: 't', attempt: 1 },
+    );
+    const result = await tracking.settle(
+      runShellTask({
+        run: 'sleep 0.2; echo \'{"ok":1}\'',
+        env: {},
+        signal: tracking.signal(new AbortController().signal),
+        ...tracking.request,
+      }),
+    );
     expect(result.result).toEqual({ ok: 1 });
     expect(ended).toBe(true);
   });

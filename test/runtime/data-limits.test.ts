@@ -1,9 +1,9 @@
 // limits.resultBytes, limits.runBytes and needs through the real embedded runtime: handler and queue results enter
 // the run at the same place as shell results, and are refused there, non-retriably, naming the limit.
 import { describe, expect, it } from 'vitest';
+import type { RunEntry } from '../../src/core/protocol/run-entry.js';
 import { sequence } from '../../src/core/sequence/builder.js';
 import type { TaskContext } from '../../src/core/sequence/types.js';
-import type { RunEntry } from '../../src/core/protocol/run-entry.js';
 import { harness } from '../support/embedded-harness.js';
 
 type Failed = Extract<RunEntry, { type: 'task.failed' }>;
@@ -13,14 +13,20 @@ const retry = { maxAttempts: 3, backoff: { initial: '10ms' } };
 
 describe('data limits in the runtime', () => {
   it('a handler result over the default 1 MiB fails once, non-retriably, with the task, the size and the limit', async () => {
-    const seq = sequence('handler-limit').then('build', () => 'x'.repeat(1_234_565), { retry }).build();
+    const seq = sequence('handler-limit')
+      .then('build', () => 'x'.repeat(1_234_565), { retry })
+      .build();
     const h = await harness(seq);
     const { runId, final } = await h.run();
     expect(final.type).toBe('run.failed');
     expect(startsOf(h.of(runId), 'build')).toHaveLength(1);
     expect(failedOf(h.of(runId), 'build')[0]).toMatchObject({
       willRetry: false,
-      error: { code: 'RESULT_TOO_LARGE', retriable: false, message: 'task "build": result is 1,234,567 bytes, over limits.resultBytes 1,048,576' },
+      error: {
+        code: 'RESULT_TOO_LARGE',
+        retriable: false,
+        message: 'task "build": result is 1,234,567 bytes, over limits.resultBytes 1,048,576',
+      },
     });
     await h.close();
   });
@@ -31,14 +37,21 @@ describe('data limits in the runtime', () => {
       for (let i = 0; i < n; i++) value = [value];
       return value;
     };
-    const seq = sequence('deep-result').then('ok', () => deep(64)).then('deep', () => deep(20_000), { retry }).build();
+    const seq = sequence('deep-result')
+      .then('ok', () => deep(64))
+      .then('deep', () => deep(20_000), { retry })
+      .build();
     const h = await harness(seq);
     const { runId, final } = await h.run();
     expect(final.type).toBe('run.failed');
     expect(startsOf(h.of(runId), 'deep')).toHaveLength(1);
     expect(failedOf(h.of(runId), 'deep')[0]).toMatchObject({
       willRetry: false,
-      error: { code: 'INVALID_RESULT', retriable: false, message: expect.stringMatching(/^task "deep": result\[0\]\[0\].*: nesting deeper than 64 levels/) },
+      error: {
+        code: 'INVALID_RESULT',
+        retriable: false,
+        message: expect.stringMatching(/^task "deep": result\[0\]\[0\].*: nesting deeper than 64 levels/),
+      },
     });
     expect(h.of(runId).some((e) => e.type === 'task.succeeded' && e.task === 'ok')).toBe(true);
     await h.close();
@@ -49,13 +62,21 @@ describe('data limits in the runtime', () => {
       .then('small', { queue: 'remote' }, { retry })
       .then('large', { queue: 'remote' }, { limits: { resultBytes: '8KiB' } })
       .build();
-    const h = await harness(seq, { queueHandlers: { remote: (ctx: TaskContext) => ({ n: ctx.taskId === 'small' ? 'a'.repeat(2_000) : 'b'.repeat(5_000) }) } });
+    const h = await harness(seq, {
+      queueHandlers: { remote: (ctx: TaskContext) => ({ n: ctx.taskId === 'small' ? 'a'.repeat(2_000) : 'b'.repeat(5_000) }) },
+    });
     const { runId, final } = await h.run();
     expect(final.type).toBe('run.failed');
     expect(startsOf(h.of(runId), 'small')).toHaveLength(1);
-    expect(failedOf(h.of(runId), 'small')[0]?.error).toMatchObject({ code: 'RESULT_TOO_LARGE', retriable: false, message: 'task "small": result is 2,008 bytes, over limits.resultBytes 1,024' });
+    expect(failedOf(h.of(runId), 'small')[0]?.error).toMatchObject({
+      code: 'RESULT_TOO_LARGE',
+      retriable: false,
+      message: 'task "small": result is 2,008 bytes, over limits.resultBytes 1,024',
+    });
 
-    const seq2 = sequence('queue-limit-2', { limits: { resultBytes: '1KiB' } }).then('large', { queue: 'remote' }, { limits: { resultBytes: '8KiB' } }).build();
+    const seq2 = sequence('queue-limit-2', { limits: { resultBytes: '1KiB' } })
+      .then('large', { queue: 'remote' }, { limits: { resultBytes: '8KiB' } })
+      .build();
     const h2 = await harness(seq2, { queueHandlers: { remote: () => ({ n: 'b'.repeat(5_000) }) } });
     expect((await h2.run()).final.type).toBe('run.succeeded');
     await h.close();
@@ -74,13 +95,17 @@ describe('data limits in the runtime', () => {
     expect(startsOf(h.of(runId), 'c')).toHaveLength(1);
     // input {"pad":"i...i"} is 1,000 bytes, each result 3,002
     expect(failedOf(h.of(runId), 'c')[0]?.error).toMatchObject({
-      code: 'RUN_DATA_TOO_LARGE', retriable: false, message: 'task "c": the run\'s data (input and results) would be 10,006 bytes, over limits.runBytes 10,000',
+      code: 'RUN_DATA_TOO_LARGE',
+      retriable: false,
+      message: 'task "c": the run\'s data (input and results) would be 10,006 bytes, over limits.runBytes 10,000',
     });
     await h.close();
   });
 
   it('a result that is not JSON-serialisable fails non-retriably instead of breaking the run', async () => {
-    const seq = sequence('bigint').then('a', () => ({ n: 1n }), { retry }).build();
+    const seq = sequence('bigint')
+      .then('a', () => ({ n: 1n }), { retry })
+      .build();
     const h = await harness(seq);
     const { runId, final } = await h.run();
     expect(final.type).toBe('run.failed');
@@ -96,7 +121,10 @@ describe('data limits in the runtime', () => {
       return { from: ctx.taskId };
     };
     const seq = sequence('needs')
-      .then('a', record).then('b', record).then('c', record, { needs: ['a'] }).then('d', record)
+      .then('a', record)
+      .then('b', record)
+      .then('c', record, { needs: ['a'] })
+      .then('d', record)
       .finally('f', record, { needs: ['b', 'd'] })
       .build();
     const h = await harness(seq);

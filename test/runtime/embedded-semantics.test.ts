@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { sequence } from '../../src/core/sequence/builder.js';
 import { TaskFailure } from '../../src/core/errors.js';
-import type { TaskContext } from '../../src/core/sequence/types.js';
 import type { RunEntry } from '../../src/core/protocol/run-entry.js';
+import { sequence } from '../../src/core/sequence/builder.js';
+import type { TaskContext } from '../../src/core/sequence/types.js';
 import { harness, idle } from '../support/embedded-harness.js';
 
 type Started = Extract<RunEntry, { type: 'task.started' }>;
@@ -23,7 +23,12 @@ describe('embedded runtime: order', () => {
       running--;
       return { id, saw: Object.keys(ctx.results) };
     };
-    const seq = sequence('ordered').then('a', task('a', 15)).then('b', task('b', 1)).then('c', task('c', 8)).then('d', task('d', 0)).build();
+    const seq = sequence('ordered')
+      .then('a', task('a', 15))
+      .then('b', task('b', 1))
+      .then('c', task('c', 8))
+      .then('d', task('d', 0))
+      .build();
     const h = await harness(seq);
     const runs = await Promise.all([h.run(), h.run(), h.run()]);
     for (const { runId, final } of runs) {
@@ -46,10 +51,14 @@ describe('embedded runtime: retries', () => {
     const attemptsAt: number[] = [];
     let clockRef: { now(): number } = { now: () => 0 };
     const seq = sequence('flaky')
-      .then('flaky', () => {
-        attemptsAt.push(clockRef.now());
-        throw new Error('unavailable');
-      }, { retry: { maxAttempts: 4, backoff: { initial: '1s', factor: 2, max: '3s' } } })
+      .then(
+        'flaky',
+        () => {
+          attemptsAt.push(clockRef.now());
+          throw new Error('unavailable');
+        },
+        { retry: { maxAttempts: 4, backoff: { initial: '1s', factor: 2, max: '3s' } } },
+      )
       .then('never', () => 'x')
       .build();
     const h = await harness(seq);
@@ -60,7 +69,10 @@ describe('embedded runtime: retries', () => {
     expect(attemptsAt.map((t) => t - t0)).toEqual([0, 1_000, 3_000, 6_000]);
     const failed = h.of(runId, 'task.failed') as Array<Extract<RunEntry, { type: 'task.failed' }>>;
     expect(failed.map((f) => [f.attempt, f.willRetry, f.retryInMs])).toEqual([
-      [1, true, 1_000], [2, true, 2_000], [3, true, 3_000], [4, false, undefined],
+      [1, true, 1_000],
+      [2, true, 2_000],
+      [3, true, 3_000],
+      [4, false, undefined],
     ]);
     expect(order(h.of(runId))).not.toContain('never');
     await h.close();
@@ -69,11 +81,15 @@ describe('embedded runtime: retries', () => {
   it('succeeds on a later attempt and carries on', async () => {
     let calls = 0;
     const seq = sequence('eventually')
-      .then('fetch', (ctx) => {
-        calls++;
-        if (ctx.attempt < 3) throw new Error(`attempt ${ctx.attempt} failed`);
-        return { ok: ctx.idempotencyKey };
-      }, { retry: { maxAttempts: 5, backoff: { initial: '10m' } } })
+      .then(
+        'fetch',
+        (ctx) => {
+          calls++;
+          if (ctx.attempt < 3) throw new Error(`attempt ${ctx.attempt} failed`);
+          return { ok: ctx.idempotencyKey };
+        },
+        { retry: { maxAttempts: 5, backoff: { initial: '10m' } } },
+      )
       .then('after', (ctx) => ctx.results.fetch)
       .build();
     const h = await harness(seq);
@@ -88,10 +104,14 @@ describe('embedded runtime: retries', () => {
   it('skips the remaining attempts for a non-retriable failure', async () => {
     let calls = 0;
     const seq = sequence('declined')
-      .then('charge', () => {
-        calls++;
-        throw new TaskFailure('card declined', { retriable: false, type: 'CardDeclined' });
-      }, { retry: { maxAttempts: 5 } })
+      .then(
+        'charge',
+        () => {
+          calls++;
+          throw new TaskFailure('card declined', { retriable: false, type: 'CardDeclined' });
+        },
+        { retry: { maxAttempts: 5 } },
+      )
       .build();
     const h = await harness(seq);
     const { runId, final } = await h.run();
@@ -107,10 +127,21 @@ describe('embedded runtime: timeouts', () => {
   it('times out an attempt, aborts its signal, and retries under the policy', async () => {
     const aborted: number[] = [];
     const seq = sequence('slow')
-      .then('hang', (ctx) => new Promise((_resolve, reject) => {
-        if (ctx.attempt === 2) { _resolve('fast enough'); return; }
-        ctx.signal.addEventListener('abort', () => { aborted.push(ctx.attempt); reject(new Error('aborted')); });
-      }), { timeout: '30s', retry: { maxAttempts: 2, backoff: { initial: '1s' } } })
+      .then(
+        'hang',
+        (ctx) =>
+          new Promise((_resolve, reject) => {
+            if (ctx.attempt === 2) {
+              _resolve('fast enough');
+              return;
+            }
+            ctx.signal.addEventListener('abort', () => {
+              aborted.push(ctx.attempt);
+              reject(new Error('aborted'));
+            });
+          }),
+        { timeout: '30s', retry: { maxAttempts: 2, backoff: { initial: '1s' } } },
+      )
       .build();
     const h = await harness(seq);
     const { runId, final } = await h.run();
@@ -123,9 +154,14 @@ describe('embedded runtime: timeouts', () => {
     // The aborted attempt 1 reported its failure after its timeout had decided it: that report ends the wait for
     // it (it changes nothing else), and only then may attempt 2 start.
     await idle();
-    expect(h.of(runId, 'task.stopped')).toMatchObject([{ task: 'hang', attempt: 1, phase: 'main', how: 'reported', durationMs: 30_000, error: { message: 'aborted' } }]);
+    expect(h.of(runId, 'task.stopped')).toMatchObject([
+      { task: 'hang', attempt: 1, phase: 'main', how: 'reported', durationMs: 30_000, error: { message: 'aborted' } },
+    ]);
     expect(h.of(runId, 'task.failed', 'task.stopped', 'task.started').map((e) => `${e.type} ${'attempt' in e ? e.attempt : ''}`)).toEqual([
-      'task.started 1', 'task.failed 1', 'task.stopped 1', 'task.started 2',
+      'task.started 1',
+      'task.failed 1',
+      'task.stopped 1',
+      'task.started 2',
     ]);
     expect(h.runtime.orchestrator.stats.ignored.late).toBe(0);
     await h.close();
@@ -135,7 +171,9 @@ describe('embedded runtime: timeouts', () => {
     const ran: string[] = [];
     const seq = sequence('bounded', { timeout: '1m' })
       .then('forever', (ctx) => new Promise((_r, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('stopped')))))
-      .finally('cleanup', () => { ran.push('cleanup'); })
+      .finally('cleanup', () => {
+        ran.push('cleanup');
+      })
       .build();
     const h = await harness(seq);
     const { runId, final } = await h.run();

@@ -14,7 +14,9 @@ function saga(opts: { fail?: string; hang?: string; finallyFails?: boolean; cont
     }
     return id;
   };
-  const undo = (id: string) => async () => { ran.push(`undo ${id}`); };
+  const undo = (id: string) => async () => {
+    ran.push(`undo ${id}`);
+  };
   const seq = sequence('saga')
     .then('a', step('a'), { compensate: undo('a') })
     .then('b', step('b'), { compensate: undo('b'), ...(opts.continueOn === 'b' ? { onFailure: 'continue' as const } : {}) })
@@ -25,7 +27,9 @@ function saga(opts: { fail?: string; hang?: string; finallyFails?: boolean; cont
       ran.push('f1');
       if (opts.finallyFails) throw new Error('cleanup broke');
     })
-    .finally('f2', async () => { ran.push('f2'); })
+    .finally('f2', async () => {
+      ran.push('f2');
+    })
     .build();
   return { seq, ran };
 }
@@ -47,7 +51,13 @@ describe('embedded runtime: finally, compensation and cancel', () => {
     expect(final).toMatchObject({ type: 'run.failed', failedTasks: ['e'] });
     expect(ran).toEqual(['a', 'b', 'c', 'd', 'e', 'undo d', 'undo b', 'undo a', 'f1', 'f2']);
     const phases = h.of(runId, 'task.started').map((e) => `${(e as { task: string }).task}/${(e as { phase: string }).phase}`);
-    expect(phases.slice(5)).toEqual(['d.compensate/compensate', 'b.compensate/compensate', 'a.compensate/compensate', 'f1/finally', 'f2/finally']);
+    expect(phases.slice(5)).toEqual([
+      'd.compensate/compensate',
+      'b.compensate/compensate',
+      'a.compensate/compensate',
+      'f1/finally',
+      'f2/finally',
+    ]);
     await h.close();
   });
 
@@ -89,7 +99,9 @@ describe('embedded runtime: finally, compensation and cancel', () => {
 
   it('a handler that reads its signal only after the cancel still sees it aborted, with the reason', async () => {
     let release: () => void = () => {};
-    const gate = new Promise<void>((r) => { release = r; });
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
     const seen: Array<{ aborted: boolean; reason: unknown }> = [];
     const seq = sequence('late-signal')
       .then('slow', async (ctx: TaskContext) => {
@@ -126,24 +138,38 @@ describe('embedded runtime: duplicate, stale and late events', () => {
   it('ignores and counts them, and never advances a run twice', async () => {
     const ran: string[] = [];
     const seq = sequence('dupes')
-      .then('one', () => { ran.push('one'); return 1; })
+      .then('one', () => {
+        ran.push('one');
+        return 1;
+      })
       .then('two', async (ctx) => {
         ran.push('two');
         await new Promise((r) => setTimeout(r, 20));
         return ctx.attempt;
       })
-      .then('three', () => { ran.push('three'); })
+      .then('three', () => {
+        ran.push('three');
+      })
       .build();
     const h = await harness(seq);
     const { transport } = h.runtime;
     const inject = (runId: string, type: 'task.succeeded' | 'task.failed', taskId: string, attempt: number) =>
-      transport.publish([{
-        topic: 'lockstep.events', key: runId,
-        value: {
-          v: 1, id: `inj-${Math.random()}`, runId, taskId, attempt, time: new Date().toISOString(), type,
-          payload: type === 'task.succeeded' ? { result: 'forged' } : { error: { message: 'forged' } },
-        } as never,
-      }]);
+      transport.publish([
+        {
+          topic: 'lockstep.events',
+          key: runId,
+          value: {
+            v: 1,
+            id: `inj-${Math.random()}`,
+            runId,
+            taskId,
+            attempt,
+            time: new Date().toISOString(),
+            type,
+            payload: type === 'task.succeeded' ? { result: 'forged' } : { error: { message: 'forged' } },
+          } as never,
+        },
+      ]);
     let injected = false;
     const { runId, final } = await h.run(undefined, async (id) => {
       if (!injected && ran.includes('two')) {

@@ -39,11 +39,15 @@ async function recorded(s: Sequence, request: Omit<StartRequest, 'sequence'> = {
 describe('entry states', () => {
   let flaky = 0;
   const s = sequence('states')
-    .then('a', async () => {
-      flaky++;
-      if (flaky % 2 === 1) throw new Error('transient');
-      return 'a';
-    }, { retry: { maxAttempts: 2, backoff: { initial: '10ms' } } })
+    .then(
+      'a',
+      async () => {
+        flaky++;
+        if (flaky % 2 === 1) throw new Error('transient');
+        return 'a';
+      },
+      { retry: { maxAttempts: 2, backoff: { initial: '10ms' } } },
+    )
     .then('b', async () => 'b', { compensate: async () => 'undone' })
     .then('c', async () => {
       throw new Error('c broke');
@@ -51,7 +55,7 @@ describe('entry states', () => {
     .finally('f', async () => 'cleaned')
     .build();
 
-  it('are the machine\'s state after each entry, through a retry, a compensation and a finally task', async () => {
+  it("are the machine's state after each entry, through a retry, a compensation and a finally task", async () => {
     const { stored, reported } = await recorded(s);
     expect(stored.history.map((e) => e.type)).toContain('timer.fired');
     expect(stored.states).toEqual(steppedStates(s, stored.history));
@@ -60,9 +64,21 @@ describe('entry states', () => {
   });
 
   it('follow a rerun that reuses earlier results from its first entry on', async () => {
-    const { stored } = await recorded(s, { rerunOf: 'earlier', reuse: { succeeded: [{ taskId: 'a', result: 'a' }, { taskId: 'b', result: 'b' }] } });
+    const { stored } = await recorded(s, {
+      rerunOf: 'earlier',
+      reuse: {
+        succeeded: [
+          { taskId: 'a', result: 'a' },
+          { taskId: 'b', result: 'b' },
+        ],
+      },
+    });
     expect(stored.history[0]).toMatchObject({ type: 'run.started', reused: ['a', 'b'] });
-    expect(stored.history.filter((e) => e.type === 'task.started').map((e) => (e as { task: string }).task)).toEqual(['c', 'b.compensate', 'f']);
+    expect(stored.history.filter((e) => e.type === 'task.started').map((e) => (e as { task: string }).task)).toEqual([
+      'c',
+      'b.compensate',
+      'f',
+    ]);
     expect(stored.states).toEqual(steppedStates(s, stored.history));
   });
 });

@@ -3,8 +3,8 @@ import { sequence } from '../../src/core/sequence/builder.js';
 import type { Clock } from '../../src/ports/clock.js';
 import { SimulatedClock } from '../../src/runtime/simulated-clock.js';
 import { systemClock } from '../../src/runtime/system-clock.js';
-import { MAX_TIMER_HOP_MS, TimerService } from '../../src/runtime/timers.js';
 import type { DueTimer } from '../../src/runtime/timers.js';
+import { MAX_TIMER_HOP_MS, TimerService } from '../../src/runtime/timers.js';
 import { harness, idle } from '../support/embedded-harness.js';
 
 const DAY = 86_400_000;
@@ -12,11 +12,16 @@ const DAY = 86_400_000;
 /** The real clock, counting the delays it is asked for. */
 function countingSystemClock(): Clock & { readonly delays: number[] } {
   const delays: number[] = [];
-  return { delays, now: () => systemClock.now(), setTimeout: (cb, ms) => (delays.push(ms), systemClock.setTimeout(cb, ms)), clearTimeout: (h) => systemClock.clearTimeout(h) };
+  return {
+    delays,
+    now: () => systemClock.now(),
+    setTimeout: (cb, ms) => (delays.push(ms), systemClock.setTimeout(cb, ms)),
+    clearTimeout: (h) => systemClock.clearTimeout(h),
+  };
 }
 
 describe('long timers on the simulated clock', () => {
-  it('keeps Node\'s limit on one setTimeout: a delay above 2^31-1 ms runs after 1 ms', () => {
+  it("keeps Node's limit on one setTimeout: a delay above 2^31-1 ms runs after 1 ms", () => {
     const clock = new SimulatedClock(0);
     let firedAt: number | undefined;
     clock.setTimeout(() => (firedAt = clock.now()), 25 * DAY);
@@ -52,10 +57,11 @@ describe('long timers on the simulated clock', () => {
 
   it('a 25d task timeout through the runtime: the task still runs after 24 days, and times out at 25 days', async () => {
     let started = 0;
-    const wait = ({ signal }: { signal: AbortSignal }) => new Promise((_resolve, reject) => {
-      started++;
-      signal.addEventListener('abort', () => reject(new Error('stopped')), { once: true });
-    });
+    const wait = ({ signal }: { signal: AbortSignal }) =>
+      new Promise((_resolve, reject) => {
+        started++;
+        signal.addEventListener('abort', () => reject(new Error('stopped')), { once: true });
+      });
     const seq = sequence('long', {}).then('wait', wait, { timeout: '25d' }).build();
     const h = await harness(seq);
     try {

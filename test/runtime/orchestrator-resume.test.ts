@@ -89,7 +89,15 @@ describe('orchestrator: the run record', () => {
   it('names the task that failed the run once it ends, not the finally task that ran last', async () => {
     const store = new MemoryRunStore();
     const runtime = await createEmbeddedRuntime({ store });
-    runtime.register(sequence('breaks').then('a', async () => 1).then('b', async () => { throw new Error('b broke'); }).finally('f', async () => 2).build());
+    runtime.register(
+      sequence('breaks')
+        .then('a', async () => 1)
+        .then('b', async () => {
+          throw new Error('b broke');
+        })
+        .finally('f', async () => 2)
+        .build(),
+    );
     const final = await runtime.run({ sequence: 'breaks' });
     await runtime.close();
     expect(final.outcome).toBe('failed');

@@ -1,19 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, LockstepError } from '../../src/core/errors.js';
-import { parseRunState } from '../../src/core/protocol/run-state.js';
+import { sha256Hex } from '../../src/core/hash.js';
 import type { RunState } from '../../src/core/protocol/run-state.js';
-import { sequence } from '../../src/core/sequence/builder.js';
+import { parseRunState } from '../../src/core/protocol/run-state.js';
+import { advance, beginRun } from '../../src/core/run/live-run.js';
 import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { fetchRestoreDefinitions, restoreRunRecord, tryRestoreRun, unknownDefinitions } from '../../src/core/run/restore-run.js';
-import { sha256Hex } from '../../src/core/hash.js';
+import { sequence } from '../../src/core/sequence/builder.js';
 import { loadSequenceText } from '../../src/core/sequence/validate.js';
 import { restoreRun, runStateOf } from '../../src/runtime/journals/kafka/run-state-topic.js';
-import { advance, beginRun } from '../../src/core/run/live-run.js';
 
 const noop = () => undefined;
 const registry = new ProgramRegistry();
 const { program } = registry.register(
-  sequence('s', { version: 1 }).then('a', noop, { retry: { maxAttempts: 3, backoff: { initial: '1s' } } }).then('b', noop, { compensate: noop }).build(),
+  sequence('s', { version: 1 })
+    .then('a', noop, { retry: { maxAttempts: 3, backoff: { initial: '1s' } } })
+    .then('b', noop, { compensate: noop })
+    .build(),
   { definition: '', hash: 'h' },
 );
 
@@ -46,46 +49,139 @@ describe('restoring a run from its state record', () => {
   });
 
   it('rejects, with the path, records whose parts disagree', () => {
-    expect(reasonOf(changed((s) => { s.status = 'failed'; }))).toBe(
-      'final: required when status is "failed"; snapshot.status: expected "done" while status is "failed", got "active"; '
-      + 'snapshot.value: expected "failed" (the final state of a failed run), got {"main":{"a":"backoff"}}',
+    expect(
+      reasonOf(
+        changed((s) => {
+          s.status = 'failed';
+        }),
+      ),
+    ).toBe(
+      'final: required when status is "failed"; snapshot.status: expected "done" while status is "failed", got "active"; ' +
+        'snapshot.value: expected "failed" (the final state of a failed run), got {"main":{"a":"backoff"}}',
     );
-    expect(reasonOf(changed((s) => { s.snapshot.context.runId = 'r2'; }))).toBe('snapshot.context.runId: expected "r1" (the record\'s runId), got "r2"');
-    expect(reasonOf(changed((s) => { s.snapshot.context.failures = { a: 2 }; }))).toBe('snapshot.context.failures.a: expected at most 1 (attempts["a"]), got 2');
-    expect(reasonOf(changed((s) => { s.snapshot.context.current = { taskId: 'a', attempt: 2, phase: 'main' }; }))).toBe(
-      'snapshot.context.current.attempt: expected 1 (attempts["a"]), got 2; '
-      + 'snapshot.context.failures.a: expected at most 0 (attempts["a"], less the attempt in flight), got 1',
+    expect(
+      reasonOf(
+        changed((s) => {
+          s.snapshot.context.runId = 'r2';
+        }),
+      ),
+    ).toBe('snapshot.context.runId: expected "r1" (the record\'s runId), got "r2"');
+    expect(
+      reasonOf(
+        changed((s) => {
+          s.snapshot.context.failures = { a: 2 };
+        }),
+      ),
+    ).toBe('snapshot.context.failures.a: expected at most 1 (attempts["a"]), got 2');
+    expect(
+      reasonOf(
+        changed((s) => {
+          s.snapshot.context.current = { taskId: 'a', attempt: 2, phase: 'main' };
+        }),
+      ),
+    ).toBe(
+      'snapshot.context.current.attempt: expected 1 (attempts["a"]), got 2; ' +
+        'snapshot.context.failures.a: expected at most 0 (attempts["a"], less the attempt in flight), got 1',
     );
-    expect(reasonOf(changed((s) => { s.snapshot.context.attempts = { a: 0 }; })))
-      .toBe('snapshot.context.attempts.a: expected an integer >= 1, got 0; snapshot.context.failures.a: expected at most 0 (attempts["a"]), got 1');
-    expect(reasonOf(changed((s) => { (s as { timers: Record<string, number> }).timers = { later: 5 }; })))
-      .toBe('timers.later: expected a timer id (timeout:run, or timeout:, retry: or stop: then <task>:<attempt>) as the key, got "later"');
-    expect(reasonOf(changed((s) => { delete s.snapshot.context.completed; }))).toBe('snapshot.context.completed: required');
+    expect(
+      reasonOf(
+        changed((s) => {
+          s.snapshot.context.attempts = { a: 0 };
+        }),
+      ),
+    ).toBe(
+      'snapshot.context.attempts.a: expected an integer >= 1, got 0; snapshot.context.failures.a: expected at most 0 (attempts["a"]), got 1',
+    );
+    expect(
+      reasonOf(
+        changed((s) => {
+          (s as { timers: Record<string, number> }).timers = { later: 5 };
+        }),
+      ),
+    ).toBe('timers.later: expected a timer id (timeout:run, or timeout:, retry: or stop: then <task>:<attempt>) as the key, got "later"');
+    expect(
+      reasonOf(
+        changed((s) => {
+          delete s.snapshot.context.completed;
+        }),
+      ),
+    ).toBe('snapshot.context.completed: required');
   });
 
   it('rejects, with the path, records that are not a state of their sequence', () => {
-    expect(reasonOf(changed((s) => { s.snapshot.context.attempts = { a: 1, ghost: 1 }; }))).toBe('snapshot.context.attempts.ghost: unknown task "ghost" (not in sequence s 1)');
-    expect(reasonOf(changed((s) => { s.snapshot.context.completed = ['b.compensate']; }))).toBe('snapshot.context.completed[0]: expected a main task, got "b.compensate" (a compensate task)');
-    expect(reasonOf(changed((s) => { (s as { timers: Record<string, number> }).timers = {}; }))).toBe('timers: expected the retry timer "retry:a:1" in state "main.a.backoff", got none');
-    expect(reasonOf(changed((s) => { s.snapshot.value = { main: { a: 'running' } }; })))
-      .toBe('snapshot.context.current: expected task "a" attempt 1 (main) in state "main.a.running", got null');
-    expect(reasonOf(changed((s) => { s.snapshot.value = 'main'; }))).toBe('snapshot.value: "main" has states within it: expected one of them');
-    expect(reasonOf(changed((s) => { s.snapshot.value = { main: { c: 'running' } }; }))).toBe('snapshot.value: "main.c.running" is not a state of sequence s 1');
-    expect(reasonOf(changed((s) => { s.snapshot.value = 'settling'; }))).toBe('snapshot.value: "settling" is passed through within a step, never kept');
+    expect(
+      reasonOf(
+        changed((s) => {
+          s.snapshot.context.attempts = { a: 1, ghost: 1 };
+        }),
+      ),
+    ).toBe('snapshot.context.attempts.ghost: unknown task "ghost" (not in sequence s 1)');
+    expect(
+      reasonOf(
+        changed((s) => {
+          s.snapshot.context.completed = ['b.compensate'];
+        }),
+      ),
+    ).toBe('snapshot.context.completed[0]: expected a main task, got "b.compensate" (a compensate task)');
+    expect(
+      reasonOf(
+        changed((s) => {
+          (s as { timers: Record<string, number> }).timers = {};
+        }),
+      ),
+    ).toBe('timers: expected the retry timer "retry:a:1" in state "main.a.backoff", got none');
+    expect(
+      reasonOf(
+        changed((s) => {
+          s.snapshot.value = { main: { a: 'running' } };
+        }),
+      ),
+    ).toBe('snapshot.context.current: expected task "a" attempt 1 (main) in state "main.a.running", got null');
+    expect(
+      reasonOf(
+        changed((s) => {
+          s.snapshot.value = 'main';
+        }),
+      ),
+    ).toBe('snapshot.value: "main" has states within it: expected one of them');
+    expect(
+      reasonOf(
+        changed((s) => {
+          s.snapshot.value = { main: { c: 'running' } };
+        }),
+      ),
+    ).toBe('snapshot.value: "main.c.running" is not a state of sequence s 1');
+    expect(
+      reasonOf(
+        changed((s) => {
+          s.snapshot.value = 'settling';
+        }),
+      ),
+    ).toBe('snapshot.value: "settling" is passed through within a step, never kept');
   });
 
   it('says when the sequence is unknown here, apart from records that can never restore', () => {
     const restored = tryRestoreRun(registry, { ...inBackoff(), version: '2' });
     expect(restored).toEqual({ ok: false, code: ErrorCode.unknownSequence, reason: 'sequence: unknown sequence "s" version 2 (known: s)' });
-    expect(restoreRunRecord(registry, '{')).toMatchObject({ ok: false, code: ErrorCode.invalidMessage, reason: expect.stringMatching(/^not JSON: /) });
+    expect(restoreRunRecord(registry, '{')).toMatchObject({
+      ok: false,
+      code: ErrorCode.invalidMessage,
+      reason: expect.stringMatching(/^not JSON: /),
+    });
   });
 
   it('restoreRun throws that reason as a LockstepError', () => {
-    const parsed = parseRunState(changed((s) => { (s as { timers: Record<string, number> }).timers = {}; }));
+    const parsed = parseRunState(
+      changed((s) => {
+        (s as { timers: Record<string, number> }).timers = {};
+      }),
+    );
     expect(parsed.success).toBe(true);
     if (!parsed.success) return;
     expect(() => restoreRun(registry, parsed.state)).toThrow(LockstepError);
-    expect(() => restoreRun(registry, parsed.state)).toThrow('run r1: timers: expected the retry timer "retry:a:1" in state "main.a.backoff", got none');
+    expect(() => restoreRun(registry, parsed.state)).toThrow(
+      'run r1: timers: expected the retry timer "retry:a:1" in state "main.a.backoff", got none',
+    );
   });
 });
 
@@ -115,7 +211,8 @@ describe('restoring a run under the definition it started with', () => {
     const registry = new ProgramRegistry();
     registry.register(loadSequenceText(edited), { definition: edited, hash: sha256Hex(edited) });
     expect(tryRestoreRun(registry, stateOf(first))).toEqual({
-      ok: false, code: ErrorCode.unknownSequence,
+      ok: false,
+      code: ErrorCode.unknownSequence,
       reason: `definitionHash: definition sha256:${sha256Hex(first)} of sequence "pinned" version 1 is unknown: not registered here, and not found where definitions are published`,
     });
   });

@@ -10,12 +10,17 @@ import { StdoutResultFinder } from '../../src/runtime/stdout-result.js';
 
 const base = { runId: 'r', taskId: 't', attempt: 1, idempotencyKey: 'r:t:1', phase: 'main' };
 const dataBytes = (env: Record<string, string>) =>
-  Object.entries(env).filter(([k]) => k === 'LOCKSTEP_INPUT' || k === 'LOCKSTEP_RESULTS' || k.startsWith('LOCKSTEP_RESULT_'))
+  Object.entries(env)
+    .filter(([k]) => k === 'LOCKSTEP_INPUT' || k === 'LOCKSTEP_RESULTS' || k.startsWith('LOCKSTEP_RESULT_'))
     .reduce((sum, [k, v]) => sum + k.length + Buffer.byteLength(v) + 2, 0);
 
 describe('shell task environment', () => {
   it('drops a value above the per-variable size, and one with a NUL, keeping the rest', () => {
-    const env = shellEnvironment({ ...base, input: 'i'.repeat(ENV_VALUE_MAX_BYTES), results: { small: 1, nul: 'a\0b', big: 'x'.repeat(ENV_VALUE_MAX_BYTES + 1) } });
+    const env = shellEnvironment({
+      ...base,
+      input: 'i'.repeat(ENV_VALUE_MAX_BYTES),
+      results: { small: 1, nul: 'a\0b', big: 'x'.repeat(ENV_VALUE_MAX_BYTES + 1) },
+    });
     expect(env.LOCKSTEP_INPUT).toBeUndefined(); // its JSON has two quotes more
     expect(env.LOCKSTEP_RESULT_SMALL).toBe('1');
     expect(env.LOCKSTEP_RESULT_NUL).toBeUndefined();
@@ -29,7 +34,9 @@ describe('shell task environment', () => {
     const env = shellEnvironment({ ...base, input: { small: true }, results });
     expect(dataBytes(env)).toBeLessThanOrEqual(ENV_BUDGET_BYTES);
     expect(env.LOCKSTEP_INPUT).toBe('{"small":true}');
-    const kept = Object.keys(env).filter((k) => /^LOCKSTEP_RESULT_T\d+$/.test(k)).map((k) => Number(k.slice('LOCKSTEP_RESULT_T'.length)));
+    const kept = Object.keys(env)
+      .filter((k) => /^LOCKSTEP_RESULT_T\d+$/.test(k))
+      .map((k) => Number(k.slice('LOCKSTEP_RESULT_T'.length)));
     expect(kept.length).toBeGreaterThan(10);
     // The smallest are kept: a contiguous range from t0.
     expect(kept.sort((a, b) => a - b)).toEqual(Array.from({ length: kept.length }, (_, i) => i));
@@ -46,7 +53,8 @@ describe('shell task environment', () => {
       const env = shellEnvironment({ ...base, input, results }, {}, files);
       const r = await runShellTask({
         run: 'printf \'{"results":%s,"input":%s}\' "$(wc -c < "$LOCKSTEP_RESULTS_FILE")" "$(wc -c < "$LOCKSTEP_INPUT_FILE")"',
-        env, signal: new AbortController().signal,
+        env,
+        signal: new AbortController().signal,
       });
       expect(r.result).toEqual({ results: Buffer.byteLength(JSON.stringify(results)), input: Buffer.byteLength(JSON.stringify(input)) });
       expect(JSON.parse(await readFile(files.results, 'utf8'))).toEqual(results);
@@ -100,7 +108,24 @@ describe('finding the result in stdout', () => {
     };
     // JSON and near-JSON lines, text, multi-byte characters; cheap to generate, so 10,000 cases take a second or two.
     const line = fc.oneof(
-      fc.constantFrom('{"a":1}', '[1,"é"]', '"s€"', '12', '-', '-3.5e2', ' null ', 'true', '{', '[1,', '"x', 'text', '', '  {"b":[true]}  ', 'x y', '😀'),
+      fc.constantFrom(
+        '{"a":1}',
+        '[1,"é"]',
+        '"s€"',
+        '12',
+        '-',
+        '-3.5e2',
+        ' null ',
+        'true',
+        '{',
+        '[1,',
+        '"x',
+        'text',
+        '',
+        '  {"b":[true]}  ',
+        'x y',
+        '😀',
+      ),
       fc.integer().map(String),
       fc.string({ maxLength: 6 }).map((t) => t.replace(/\n/g, ' ')),
     );

@@ -17,7 +17,11 @@ describe('shell tasks', () => {
   });
 
   it('fails on a non-zero exit and keeps the tail of stdout and stderr', async () => {
-    const error = await runShellTask({ run: 'echo working; echo "disk full" >&2; exit 7', env: {}, signal: new AbortController().signal }).catch((e: unknown) => e);
+    const error = await runShellTask({
+      run: 'echo working; echo "disk full" >&2; exit 7',
+      env: {},
+      signal: new AbortController().signal,
+    }).catch((e: unknown) => e);
     expect(error).toMatchObject({ message: 'command exited with code 7', retriable: true });
     expect((error as { output: string }).output).toContain('working');
     expect((error as { output: string }).output).toContain('disk full');
@@ -25,10 +29,19 @@ describe('shell tasks', () => {
 
   it('passes run data through the environment, never through the command string', async () => {
     const hostile = '$(touch /tmp/lockstep-pwned); rm -rf / `id` "\'; echo pwned';
-    const env = shellEnvironment({ runId: 'r1', taskId: 'create-order', attempt: 2, idempotencyKey: 'r1:create-order:2', phase: 'main', input: { s: hostile }, results: { 'create-order': { id: 'o-1' } } });
+    const env = shellEnvironment({
+      runId: 'r1',
+      taskId: 'create-order',
+      attempt: 2,
+      idempotencyKey: 'r1:create-order:2',
+      phase: 'main',
+      input: { s: hostile },
+      results: { 'create-order': { id: 'o-1' } },
+    });
     const r = await runShellTask({
       run: 'printf "%s" "$LOCKSTEP_INPUT" > /dev/null; node -e "console.log(JSON.stringify({input: JSON.parse(process.env.LOCKSTEP_INPUT), key: process.env.LOCKSTEP_IDEMPOTENCY_KEY, attempt: process.env.LOCKSTEP_ATTEMPT, prev: process.env.LOCKSTEP_RESULT_CREATE_ORDER}))"',
-      env, signal: new AbortController().signal,
+      env,
+      signal: new AbortController().signal,
     });
     expect(r.result).toEqual({ input: { s: hostile }, key: 'r1:create-order:2', attempt: '2', prev: '{"id":"o-1"}' });
   });

@@ -16,10 +16,15 @@ const slowToStop = (log: string, name: string) =>
   `trap '${stamp(log, `${name}-term`)}; sleep 1; ${stamp(log, `${name}-exit`)}; exit 143' TERM; ${stamp(log, `${name}-start`)}; while true; do sleep 0.05; done`;
 
 function readLog(log: string): Map<string, number> {
-  return new Map(readFileSync(log, 'utf8').trim().split('\n').map((line) => {
-    const [what, at] = line.split(' ') as [string, string];
-    return [what, Number(at)];
-  }));
+  return new Map(
+    readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [what, at] = line.split(' ') as [string, string];
+        return [what, Number(at)];
+      }),
+  );
 }
 
 async function runOnce(yaml: string, onEntry?: (e: RunEntry, cancel: () => void) => void) {
@@ -45,7 +50,11 @@ describe('a stopped shell task that takes a second to exit', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockstep-stop-retry-'));
     const log = join(dir, 'log');
     const yaml = [
-      'name: stop-retry', 'tasks:', '  - id: work', '    timeout: 300ms', '    retry: { maxAttempts: 2, backoff: { initial: 10ms } }',
+      'name: stop-retry',
+      'tasks:',
+      '  - id: work',
+      '    timeout: 300ms',
+      '    retry: { maxAttempts: 2, backoff: { initial: 10ms } }',
       `    run: "if [ \\"$LOCKSTEP_ATTEMPT\\" = 1 ]; then ${slowToStop(log, 'attempt1').replace(/"/g, '\\"')}; fi; ${stamp(log, 'attempt2-start').replace(/"/g, '\\"')}"`,
       '',
     ].join('\n');
@@ -56,7 +65,11 @@ describe('a stopped shell task that takes a second to exit', () => {
     // The retry's backoff (10 ms) ended long before: attempt 2 still waited for attempt 1's process to exit.
     expect(t.get('attempt2-start')!).toBeGreaterThanOrEqual(t.get('attempt1-exit')!);
     expect(entries.filter((e) => e.type.startsWith('task.')).map((e) => `${e.type} ${'attempt' in e ? e.attempt : ''}`)).toEqual([
-      'task.started 1', 'task.failed 1', 'task.stopped 1', 'task.started 2', 'task.succeeded 2',
+      'task.started 1',
+      'task.failed 1',
+      'task.stopped 1',
+      'task.started 2',
+      'task.succeeded 2',
     ]);
     expect(entries.find((e) => e.type === 'task.stopped')).toMatchObject({ task: 'work', how: 'reported', error: { type: 'Cancelled' } });
   });
@@ -65,10 +78,17 @@ describe('a stopped shell task that takes a second to exit', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockstep-stop-cancel-'));
     const log = join(dir, 'log');
     const yaml = [
-      'name: stop-cancel', 'tasks:',
-      '  - id: prepare', `    run: "${stamp(log, 'prepare').replace(/"/g, '\\"')}"`, `    compensate: { run: "${stamp(log, 'undo-prepare').replace(/"/g, '\\"')}" }`,
-      '  - id: wait', `    run: "${slowToStop(log, 'wait').replace(/"/g, '\\"')}"`,
-      'finally:', '  - id: cleanup', `    run: "${stamp(log, 'cleanup').replace(/"/g, '\\"')}"`, '',
+      'name: stop-cancel',
+      'tasks:',
+      '  - id: prepare',
+      `    run: "${stamp(log, 'prepare').replace(/"/g, '\\"')}"`,
+      `    compensate: { run: "${stamp(log, 'undo-prepare').replace(/"/g, '\\"')}" }`,
+      '  - id: wait',
+      `    run: "${slowToStop(log, 'wait').replace(/"/g, '\\"')}"`,
+      'finally:',
+      '  - id: cleanup',
+      `    run: "${stamp(log, 'cleanup').replace(/"/g, '\\"')}"`,
+      '',
     ].join('\n');
     let cancelled = false;
     const { final, entries } = await runOnce(yaml, (e, cancel) => {
@@ -89,8 +109,13 @@ describe('a stopped shell task that takes a second to exit', () => {
     expect(t.get('cleanup')!).toBeGreaterThanOrEqual(t.get('undo-prepare')!);
     const types = entries.map((e) => ('task' in e ? `${e.type} ${e.task}` : e.type));
     expect(types.slice(types.indexOf('run.cancelling'))).toEqual([
-      'run.cancelling', 'task.stopped wait', 'task.started prepare.compensate', 'task.succeeded prepare.compensate',
-      'task.started cleanup', 'task.succeeded cleanup', 'run.cancelled',
+      'run.cancelling',
+      'task.stopped wait',
+      'task.started prepare.compensate',
+      'task.succeeded prepare.compensate',
+      'task.started cleanup',
+      'task.succeeded cleanup',
+      'run.cancelled',
     ]);
     const stopped = entries.find((e) => e.type === 'task.stopped') as Extract<RunEntry, { type: 'task.stopped' }>;
     expect(stopped).toMatchObject({ attempt: 1, phase: 'main', how: 'reported' });

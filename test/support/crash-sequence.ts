@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteRunStore } from '../../src/adapters/sqlite/sqlite-run-store.js';
@@ -29,13 +29,22 @@ const body = [
 export function writeCrashSequence(dir: string): string {
   const path = join(dir, 'crash.yaml');
   const task = (id: string, compensate: boolean) => [
-    `  - id: ${id}`, `    run: ${JSON.stringify(body)}`, ...(compensate ? ['    compensate:', `      run: ${JSON.stringify(body)}`] : []),
+    `  - id: ${id}`,
+    `    run: ${JSON.stringify(body)}`,
+    ...(compensate ? ['    compensate:', `      run: ${JSON.stringify(body)}`] : []),
   ];
-  writeFileSync(path, [
-    'name: crash', 'version: 1', 'tasks:',
-    ...MAIN_TASKS.flatMap((id) => task(id, id !== 't5')),
-    'finally:', ...task(FINALLY_TASK, false), '',
-  ].join('\n'));
+  writeFileSync(
+    path,
+    [
+      'name: crash',
+      'version: 1',
+      'tasks:',
+      ...MAIN_TASKS.flatMap((id) => task(id, id !== 't5')),
+      'finally:',
+      ...task(FINALLY_TASK, false),
+      '',
+    ].join('\n'),
+  );
   return path;
 }
 
@@ -48,10 +57,13 @@ export interface LogLine {
 
 export function readLog(path: string): LogLine[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => {
-    const [kind, task, attempt, pid] = line.split(' ');
-    return { kind: kind as 'start' | 'end', task: task!, attempt: Number(attempt), ...(pid ? { pid: Number(pid) } : {}) };
-  });
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [kind, task, attempt, pid] = line.split(' ');
+      return { kind: kind as 'start' | 'end', task: task!, attempt: Number(attempt), ...(pid ? { pid: Number(pid) } : {}) };
+    });
 }
 
 /** Kills what the killed lockstep left running: task shells (each leads its own process group) that never ended. */
@@ -120,10 +132,13 @@ export async function pool<T>(limit: number, jobs: ReadonlyArray<() => Promise<T
  */
 export function checkCrashInvariants(history: readonly RunEntry[], log: readonly LogLine[], expectFailure: boolean): string | undefined {
   const fail = (why: string): never => {
-    throw new Error(`${why}\nhistory:\n${history.map((e) => `  ${e.type} ${'task' in e ? `${e.task}#${e.attempt}` : ''}`).join('\n')}\nlog:\n${log.map((l) => `  ${l.kind} ${l.task} ${l.attempt}`).join('\n')}`);
+    throw new Error(
+      `${why}\nhistory:\n${history.map((e) => `  ${e.type} ${'task' in e ? `${e.task}#${e.attempt}` : ''}`).join('\n')}\nlog:\n${log.map((l) => `  ${l.kind} ${l.task} ${l.attempt}`).join('\n')}`,
+    );
   };
   const final = history.at(-1);
-  if (final?.type !== (expectFailure ? 'run.failed' : 'run.succeeded')) fail(`the run did not end ${expectFailure ? 'failed' : 'succeeded'}`);
+  if (final?.type !== (expectFailure ? 'run.failed' : 'run.succeeded'))
+    fail(`the run did not end ${expectFailure ? 'failed' : 'succeeded'}`);
   const interrupted = history.filter((e) => e.type === 'task.interrupted');
   if (interrupted.length > 1) fail('more than one attempt was interrupted by a single kill');
   const k = interrupted[0]?.type === 'task.interrupted' ? interrupted[0].task : undefined;
@@ -145,7 +160,8 @@ export function checkCrashInvariants(history: readonly RunEntry[], log: readonly
     if (task !== k && starts.length !== 1) fail(`${task}: executed ${starts.length} times, expected once`);
     const last = attempts.at(-1)!;
     if (!starts.some((s) => s.attempt === last)) fail(`${task}: its recorded outcome's attempt ${last} never executed`);
-    if (!log.some((l) => l.kind === 'end' && l.task === task && l.attempt === last)) fail(`${task}: attempt ${last} did not finish its work`);
+    if (!log.some((l) => l.kind === 'end' && l.task === task && l.attempt === last))
+      fail(`${task}: attempt ${last} did not finish its work`);
   }
   return k;
 }

@@ -1,7 +1,7 @@
-import { createEmbeddedRuntime } from '../../src/modes/embedded/embedded-runtime.js';
-import type { EmbeddedOptions, EmbeddedRuntime } from '../../src/modes/embedded/embedded-runtime.js';
 import type { RunEntry } from '../../src/core/protocol/run-entry.js';
 import type { Sequence } from '../../src/core/sequence/types.js';
+import type { EmbeddedOptions, EmbeddedRuntime } from '../../src/modes/embedded/embedded-runtime.js';
+import { createEmbeddedRuntime } from '../../src/modes/embedded/embedded-runtime.js';
 import { SimulatedClock } from '../../src/runtime/simulated-clock.js';
 
 /** Lets queued microtasks and I/O callbacks run. */
@@ -26,7 +26,8 @@ export async function harness(sequence: Sequence, options: Omit<EmbeddedOptions,
   const entries: RunEntry[] = [];
   const runtime = await createEmbeddedRuntime({ ...options, clock, onEntry: (e) => entries.push(e) });
   runtime.register(sequence);
-  const finalOf = (runId: string) => entries.find((e) => e.runId === runId && (e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.cancelled'));
+  const finalOf = (runId: string) =>
+    entries.find((e) => e.runId === runId && (e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.cancelled'));
   return {
     runtime,
     clock,

@@ -1,12 +1,12 @@
-import { createActor, createMachine } from 'xstate';
 import type { AnyActorScope, AnyStateMachine } from 'xstate';
-import { compile } from '../../src/core/compile/machine.js';
+import { createActor, createMachine } from 'xstate';
 import type { RunMachine } from '../../src/core/compile/machine.js';
+import { compile } from '../../src/core/compile/machine.js';
 import type { Command, Outcome, RunEvent } from '../../src/core/compile/types.js';
 import { idempotencyKey } from '../../src/core/compile/types.js';
 import type { Sequence } from '../../src/core/sequence/types.js';
-import { createProgram } from '../../src/core/step.js';
 import type { Program, RunSnapshot, StepResult } from '../../src/core/step.js';
+import { createProgram } from '../../src/core/step.js';
 import type { Faults } from '../../src/testing/path-runner.js';
 
 /**
@@ -21,7 +21,14 @@ function programFrom(sequence: Sequence, machine: AnyStateMachine): Program {
   let sink: Command[] = [];
   const self = createActor(machine, { input: { runId: '' } });
   const scope = {
-    self, defer: () => {}, id: '', logger: () => {}, sessionId: '', stopChild: () => {}, system: self.system, emit: () => {},
+    self,
+    defer: () => {},
+    id: '',
+    logger: () => {},
+    sessionId: '',
+    stopChild: () => {},
+    system: self.system,
+    emit: () => {},
     actionExecutor: (action: { type: string; params?: unknown }) => {
       if (COMMANDS.has(action.type)) sink.push({ type: action.type, ...(action.params as object) } as Command);
     },
@@ -49,7 +56,10 @@ function programFrom(sequence: Sequence, machine: AnyStateMachine): Program {
 }
 
 /** Wraps `step` (and `start`) of a program. */
-function wrapStep(program: Program, wrap: (result: StepResult, snapshot: RunSnapshot | undefined, event: RunEvent | undefined) => StepResult): Program {
+function wrapStep(
+  program: Program,
+  wrap: (result: StepResult, snapshot: RunSnapshot | undefined, event: RunEvent | undefined) => StepResult,
+): Program {
   return {
     ...program,
     start: (input) => wrap(program.start(input), undefined, undefined),
@@ -59,14 +69,15 @@ function wrapStep(program: Program, wrap: (result: StepResult, snapshot: RunSnap
 
 /** Bug: when the run's outcome is `outcome`, it ends at once instead of running its finally tasks. */
 function skipFinallyWhen(outcome: Outcome) {
-  return (program: Program): Program => wrapStep(program, (result) => {
-    const ctx = result.snapshot.context;
-    const at = result.commands.findIndex((c) => c.type === 'dispatch' && c.phase === 'finally');
-    if (result.ignored || at === -1 || ctx.outcome !== outcome) return result;
-    const snapshot = program.restore({ value: outcome, context: { ...ctx, current: null }, status: 'done' });
-    const finish: Command = { type: 'finish', runId: ctx.runId, outcome, reason: ctx.reason ?? outcome };
-    return { snapshot, commands: [...result.commands.slice(0, at), finish] };
-  });
+  return (program: Program): Program =>
+    wrapStep(program, (result) => {
+      const ctx = result.snapshot.context;
+      const at = result.commands.findIndex((c) => c.type === 'dispatch' && c.phase === 'finally');
+      if (result.ignored || at === -1 || ctx.outcome !== outcome) return result;
+      const snapshot = program.restore({ value: outcome, context: { ...ctx, current: null }, status: 'done' });
+      const finish: Command = { type: 'finish', runId: ctx.runId, outcome, reason: ctx.reason ?? outcome };
+      return { snapshot, commands: [...result.commands.slice(0, at), finish] };
+    });
 }
 
 /** Bug: compensations run in definition order instead of reverse order (a faulty copy of the machine config). */

@@ -3,10 +3,10 @@
 // (commit and abort, read_committed), and that the broker of scripts/kafka/broker.mjs keeps
 // its data across a SIGKILL and a restart.
 import { randomUUID } from 'node:crypto';
-import kafkajs from 'kafkajs';
 import type { Kafka as KafkaClient, KafkaMessage } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { startBroker, type KafkaBroker } from '../../scripts/kafka/broker.mjs';
+import { type KafkaBroker, startBroker } from '../../scripts/kafka/broker.mjs';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 

@@ -8,7 +8,7 @@
 // Either way process.env.KAFKA_BROKERS is set and test files read the address with
 // `inject('kafkaBrokers')`.
 import type { TestProject } from 'vitest/node';
-import { ensureKafkaJars, startBroker, waitForKafka, type KafkaBroker } from '../../scripts/kafka/broker.mjs';
+import { ensureKafkaJars, type KafkaBroker, startBroker, waitForKafka } from '../../scripts/kafka/broker.mjs';
 
 const EXTERNAL_TIMEOUT_MS = 20_000;
 

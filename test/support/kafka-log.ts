@@ -1,10 +1,11 @@
 // Test helpers for Kafka mode: read whole topics with a plain kafkajs consumer, and run lockstep services as
 // separate OS processes.
-import { spawn } from 'node:child_process';
+
 import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import kafkajs from 'kafkajs';
 import type { Consumer, Kafka } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import { BIN, ROOT } from './cli.js';
 
 /** A record as read from a topic (committed only). */
@@ -18,7 +19,11 @@ export interface LogRecord {
 }
 
 export function plainKafka(brokers: string): Kafka {
-  return new kafkajs.Kafka({ clientId: `test-${randomUUID().slice(0, 8)}`, brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
+  return new kafkajs.Kafka({
+    clientId: `test-${randomUUID().slice(0, 8)}`,
+    brokers: brokers.split(','),
+    logLevel: kafkajs.logLevel.NOTHING,
+  });
 }
 
 /** Follows topics from their beginning (read_committed) and keeps every record. */
@@ -39,8 +44,12 @@ export class TopicLog {
       eachBatch: async ({ batch }) => {
         for (const m of batch.messages) {
           const r: LogRecord = {
-            topic: batch.topic, partition: batch.partition, offset: BigInt(m.offset), key: m.key?.toString() ?? null,
-            value: m.value?.toString() ?? null, timestamp: Number(m.timestamp),
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: BigInt(m.offset),
+            key: m.key?.toString() ?? null,
+            value: m.value?.toString() ?? null,
+            timestamp: Number(m.timestamp),
           };
           log.records.push(r);
           onRecord?.(r);
@@ -95,12 +104,19 @@ export function startService(name: string, args: readonly string[], env: NodeJS.
     }
   });
   child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-20_000)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
-    onFail(new Error(`${name} exited with ${code} before it was ready:\n${err}`));
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      onFail(new Error(`${name} exited with ${code} before it was ready:\n${err}`));
+      resolve(code);
+    }),
+  );
   return {
-    child, name, ready, lines, exited, stderr: () => err,
+    child,
+    name,
+    ready,
+    lines,
+    exited,
+    stderr: () => err,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

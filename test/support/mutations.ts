@@ -19,10 +19,20 @@ export type Mutation =
   | { readonly kind: 'truncate' | 'insert' | 'replace'; readonly at: number; readonly char: string };
 
 /** A mutation; `values` are what a field may be changed to (near misses make for deeper checks than noise). */
-export const mutationArb = (values: fc.Arbitrary<unknown>, keys: fc.Arbitrary<string> = fc.string({ maxLength: 8 })): fc.Arbitrary<Mutation> =>
+export const mutationArb = (
+  values: fc.Arbitrary<unknown>,
+  keys: fc.Arbitrary<string> = fc.string({ maxLength: 8 }),
+): fc.Arbitrary<Mutation> =>
   fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constantFrom('set', 'delete', 'add'), at: fc.nat(), value: values, key: keys }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('truncate', 'insert', 'replace'), at: fc.nat(), char: fc.constantFrom('"', '\\', '{', '}', '[', ']', ',', ':', '0', 'x', '\u0000', '\ud800', ' ') }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constantFrom('truncate', 'insert', 'replace'),
+        at: fc.nat(),
+        char: fc.constantFrom('"', '\\', '{', '}', '[', ']', ',', ':', '0', 'x', '\u0000', '\ud800', ' '),
+      }),
+    },
   );
 
 /** A record's text with the mutation applied; `paths` are the record's (see {@link pathsOf}). */
@@ -46,4 +56,4 @@ export function mutate(raw: string, paths: readonly JsonPath[], m: Mutation): st
 }
 
 /** A rejection names where the problem is: `path: message` (`not JSON: …` for text that does not parse). */
-export const REASON = /^\S[^]*?: \S/;
+export const REASON = /^\S[\s\S]*?: \S/;

@@ -6,11 +6,11 @@ import type { RunContext, RunEvent } from '../../src/core/compile/types.js';
 import type { StateValue } from '../../src/core/graph/model.js';
 import { PROTOCOL_VERSION, topicNames } from '../../src/core/protocol/envelope.js';
 import type { HistoryRecord } from '../../src/core/protocol/history-record.js';
-import { isFinalEntry } from '../../src/core/protocol/run-entry.js';
 import type { FinalEntry, RunEntry } from '../../src/core/protocol/run-entry.js';
+import { isFinalEntry } from '../../src/core/protocol/run-entry.js';
 import type { RunState } from '../../src/core/protocol/run-state.js';
-import { advance, beginRun } from '../../src/core/run/live-run.js';
 import type { LiveRun, Reuse } from '../../src/core/run/live-run.js';
+import { advance, beginRun } from '../../src/core/run/live-run.js';
 import type { Program } from '../../src/core/step.js';
 import type { RunRecord } from '../../src/ports/run-store.js';
 import { runStateOf } from '../../src/runtime/journals/kafka/run-state-topic.js';
@@ -34,7 +34,8 @@ export async function ensureHistoryTopic(brokers: string, prefix: string, partit
   try {
     const topic = topicNames(prefix).history;
     if ((await admin.listTopics()).includes(topic)) return;
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] })
+    await admin
+      .createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] })
       .catch((error: unknown) => {
         if (!String((error as Error).message).includes('already exists')) throw error;
       });
@@ -57,15 +58,31 @@ export class PlayedRun {
 
   /** `historyFrom`: entries before this `seq` are not written, as if the topic's retention had deleted them. */
   constructor(
-    transport: KafkaTransport, prefix: string, program: Program,
-    options: { runId: string; input?: unknown; at?: number; reuse?: Reuse; rerunOf?: string; historyFrom?: number; definitionHash?: string },
+    transport: KafkaTransport,
+    prefix: string,
+    program: Program,
+    options: {
+      runId: string;
+      input?: unknown;
+      at?: number;
+      reuse?: Reuse;
+      rerunOf?: string;
+      historyFrom?: number;
+      definitionHash?: string;
+    },
   ) {
     this.#transport = transport;
     this.#historyFrom = options.historyFrom ?? 0;
     this.#definitionHash = options.definitionHash;
     this.#topics = topicNames(prefix);
     this.#now = options.at ?? Date.now();
-    const began = beginRun(program, { runId: options.runId, input: options.input, at: this.#now, ...(options.reuse ? { reuse: options.reuse } : {}), ...(options.rerunOf ? { rerunOf: options.rerunOf } : {}) });
+    const began = beginRun(program, {
+      runId: options.runId,
+      input: options.input,
+      at: this.#now,
+      ...(options.reuse ? { reuse: options.reuse } : {}),
+      ...(options.rerunOf ? { rerunOf: options.rerunOf } : {}),
+    });
     this.run = began.run;
     this.#pending = this.#record(began.entries);
   }
@@ -100,7 +117,11 @@ export class PlayedRun {
 
   /** The run's state record now. */
   stateRecord(): RunState {
-    const meta = { entries: this.played.length, ...(this.#final ? { final: this.#final } : {}), ...(this.#definitionHash ? { definitionHash: this.#definitionHash } : {}) };
+    const meta = {
+      entries: this.played.length,
+      ...(this.#final ? { final: this.#final } : {}),
+      ...(this.#definitionHash ? { definitionHash: this.#definitionHash } : {}),
+    };
     return runStateOf(this.run, meta, this.#now);
   }
 
@@ -112,21 +133,36 @@ export class PlayedRun {
     const failed = this.#final && this.#final.outcome !== 'succeeded' ? this.run.snapshot.context.error?.taskId : undefined;
     const currentTask = this.#final ? failed : lastStarted?.type === 'task.started' ? lastStarted.task : undefined;
     return {
-      runId: this.run.runId, sequence: started.sequence, version: started.version, definition, definitionHash, input: started.input,
-      status: this.#final?.outcome ?? 'running', createdAt: started.at, updatedAt: this.entries.at(-1)!.at,
-      ...(currentTask ? { currentTask } : {}), ...(this.#final?.reason ? { reason: this.#final.reason } : {}),
+      runId: this.run.runId,
+      sequence: started.sequence,
+      version: started.version,
+      definition,
+      definitionHash,
+      input: started.input,
+      status: this.#final?.outcome ?? 'running',
+      createdAt: started.at,
+      updatedAt: this.entries.at(-1)!.at,
+      ...(currentTask ? { currentTask } : {}),
+      ...(this.#final?.reason ? { reason: this.#final.reason } : {}),
       ...(started.rerunOf ? { rerunOf: started.rerunOf } : {}),
     };
   }
 
   /** Writes raw records of this run to the history topic (to replay a redelivery, say). */
   rewrite(seqs: readonly number[]): Promise<void> {
-    return this.#transport.publish(seqs.map((seq) => ({ topic: this.#topics.history, key: this.run.runId, value: this.historyRecord(seq) as never })));
+    return this.#transport.publish(
+      seqs.map((seq) => ({ topic: this.#topics.history, key: this.run.runId, value: this.historyRecord(seq) as never })),
+    );
   }
 
   #record(entries: readonly RunEntry[]): PlayedEntry[] {
     const snapshot = this.run.program.persist(this.run.snapshot);
-    const recorded = entries.map((entry, i) => ({ entry, state: snapshot.value as StateValue, context: structuredClone(snapshot.context), last: i === entries.length - 1 }));
+    const recorded = entries.map((entry, i) => ({
+      entry,
+      state: snapshot.value as StateValue,
+      context: structuredClone(snapshot.context),
+      last: i === entries.length - 1,
+    }));
     this.played.push(...recorded);
     this.#final ??= entries.find(isFinalEntry);
     return recorded;

@@ -3,14 +3,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { RunEvent } from '../../src/core/compile/types.js';
-import type { RunState } from '../../src/core/protocol/run-state.js';
-import { loadSequenceText, validateSequence } from '../../src/core/sequence/validate.js';
-import type { Program } from '../../src/core/step.js';
-import { ProgramRegistry } from '../../src/core/run/registry.js';
 import type { FinalEntry } from '../../src/core/protocol/run-entry.js';
-import { runStateOf } from '../../src/runtime/journals/kafka/run-state-topic.js';
+import type { RunState } from '../../src/core/protocol/run-state.js';
 import type { LiveRun } from '../../src/core/run/live-run.js';
 import { advance, beginRun } from '../../src/core/run/live-run.js';
+import { ProgramRegistry } from '../../src/core/run/registry.js';
+import { loadSequenceText, validateSequence } from '../../src/core/sequence/validate.js';
+import type { Program } from '../../src/core/step.js';
+import { runStateOf } from '../../src/runtime/journals/kafka/run-state-topic.js';
 
 const machinesDir = join(import.meta.dirname, '..', '..', 'machines');
 
@@ -23,13 +23,26 @@ const generatedDefinitions = (count: number): unknown[] => {
       { nil: undefined },
     ),
   });
-  const task = (id: string) => fc.tuple(body, fc.constantFrom('stop', 'continue'), fc.option(body, { nil: undefined }), fc.boolean())
-    .map(([b, onFailure, compensate, queue]) => ({
-      id, ...(queue ? { queue: 'q' } : { run: 'true' }), ...strip(b), onFailure, ...(compensate ? { compensate: { run: 'true', ...strip(compensate) } } : {}),
-    }));
+  const task = (id: string) =>
+    fc
+      .tuple(body, fc.constantFrom('stop', 'continue'), fc.option(body, { nil: undefined }), fc.boolean())
+      .map(([b, onFailure, compensate, queue]) => ({
+        id,
+        ...(queue ? { queue: 'q' } : { run: 'true' }),
+        ...strip(b),
+        onFailure,
+        ...(compensate ? { compensate: { run: 'true', ...strip(compensate) } } : {}),
+      }));
   const definition = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 2 }), fc.boolean()).chain(([n, f, runTimeout]) =>
-    fc.tuple(fc.tuple(...[...Array(n).keys()].map((i) => task(`t${i}`))), fc.tuple(...[...Array(f).keys()].map((i) => task(`f${i}`))))
-      .map(([tasks, fin]) => ({ version: '1', ...(runTimeout ? { timeout: '1m' } : {}), tasks, finally: fin.map(({ onFailure: _, compensate: __, ...t }) => t) })));
+    fc
+      .tuple(fc.tuple(...[...Array(n).keys()].map((i) => task(`t${i}`))), fc.tuple(...[...Array(f).keys()].map((i) => task(`f${i}`))))
+      .map(([tasks, fin]) => ({
+        version: '1',
+        ...(runTimeout ? { timeout: '1m' } : {}),
+        tasks,
+        finally: fin.map(({ onFailure: _, compensate: __, ...t }) => t),
+      })),
+  );
   return fc.sample(definition, { numRuns: count, seed: 12 }).map((d, i) => ({ name: `gen-${i}`, ...(d as object) }));
 };
 
@@ -41,7 +54,9 @@ function strip(o: Record<string, unknown>): Record<string, unknown> {
 export function programPool(generated = 16): { registry: ProgramRegistry; programs: Program[] } {
   const registry = new ProgramRegistry();
   const programs: Program[] = [];
-  for (const file of readdirSync(machinesDir).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const file of readdirSync(machinesDir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
     const text = readFileSync(join(machinesDir, file), 'utf8');
     programs.push(registry.register(loadSequenceText(text, file), { definition: text, hash: file }).program);
   }
@@ -55,7 +70,10 @@ export function programPool(generated = 16): { registry: ProgramRegistry; progra
 
 /** Every state value a program's machine can rest in or pass through (its leaf states), e.g. `{ main: { a: 'running' } }`. */
 export function leafValues(program: Program): unknown[] {
-  interface Node { readonly type: string; readonly states: Record<string, Node> }
+  interface Node {
+    readonly type: string;
+    readonly states: Record<string, Node>;
+  }
   const out: unknown[] = [];
   const walk = (node: Node, path: string[]) => {
     const keys = Object.keys(node.states);
@@ -84,16 +102,21 @@ export function taskIdsOf(program: Program): string[] {
 export function eventFor(run: LiveRun, choice: number, pick: number): RunEvent {
   const c = run.snapshot.context;
   const timers = [...run.timers.keys()];
-  const target = c.current ?? c.stopping ?? { taskId: taskIdsOf(run.program)[pick % taskIdsOf(run.program).length]!, attempt: 1 + (pick % 3) };
+  const target = c.current ??
+    c.stopping ?? { taskId: taskIdsOf(run.program)[pick % taskIdsOf(run.program).length]!, attempt: 1 + (pick % 3) };
   const report = c.stopping && pick % 2 === 0 ? c.stopping : target;
   switch (choice % 10) {
-    case 0: case 1: case 2:
+    case 0:
+    case 1:
+    case 2:
       return { type: 'TASK_SUCCEEDED', taskId: report.taskId, attempt: report.attempt, ...(pick % 3 === 0 ? {} : { result: { n: pick } }) };
-    case 3: case 4:
+    case 3:
+    case 4:
       return { type: 'TASK_FAILED', taskId: report.taskId, attempt: report.attempt, error: { message: 'boom' } };
     case 5:
       return { type: 'TASK_FAILED', taskId: report.taskId, attempt: report.attempt, error: { message: 'fatal', retriable: false } };
-    case 6: case 7:
+    case 6:
+    case 7:
       if (timers.length > 0) return { type: 'TIMER_FIRED', timerId: timers[pick % timers.length]! };
       return { type: 'TASK_SUCCEEDED', taskId: report.taskId, attempt: report.attempt };
     case 8:
@@ -112,11 +135,17 @@ export function recordOf(run: LiveRun, final: FinalEntry | undefined, now: numbe
 }
 
 /** Runs a program through the choices; the run and its state record after the start and after each step. */
-export function simulate(program: Program, choices: ReadonlyArray<readonly [number, number]>, runId = 'run-1'): Array<{ record: RunState; event?: RunEvent }> {
+export function simulate(
+  program: Program,
+  choices: ReadonlyArray<readonly [number, number]>,
+  runId = 'run-1',
+): Array<{ record: RunState; event?: RunEvent }> {
   let now = 1_000_000;
   const began = beginRun(program, { runId, input: { order: 42 }, at: now });
   const run = began.run;
-  let final = began.entries.find((e): e is FinalEntry => e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.cancelled');
+  let final = began.entries.find(
+    (e): e is FinalEntry => e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.cancelled',
+  );
   const out: Array<{ record: RunState; event?: RunEvent }> = [{ record: recordOf(run, final, now) }];
   for (const [choice, pick] of choices) {
     if (final) break;

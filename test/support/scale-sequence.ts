@@ -5,6 +5,9 @@ import { join } from 'node:path';
 export function writeScaleSequence(dir: string, n: number, name = 'scale'): string {
   const file = join(dir, `${name}-${n}.yaml`);
   const tasks = Array.from({ length: n }, (_, i) => `  - id: step-${i}\n    run: echo step ${i}`);
-  writeFileSync(file, [`name: ${name}`, 'version: 1', 'tasks:', ...tasks, 'finally:', '  - id: cleanup', '    run: echo cleanup', ''].join('\n'));
+  writeFileSync(
+    file,
+    [`name: ${name}`, 'version: 1', 'tasks:', ...tasks, 'finally:', '  - id: cleanup', '    run: echo cleanup', ''].join('\n'),
+  );
   return file;
 }

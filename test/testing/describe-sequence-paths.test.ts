@@ -6,7 +6,11 @@ import { describeSequencePaths } from '../../src/testing/index.js';
 // A user's own sequence, tested the way the docs show: every path, lockstep's invariants, plus user assertions.
 const checkout = sequence('checkout', { timeout: '2m' })
   .then('reserve', async () => ({ reservation: 'r-1' }), { compensate: async () => {} })
-  .then('charge', async () => ({ charge: 'c-1' }), { timeout: '30s', retry: { maxAttempts: 2, backoff: { initial: '10s' } }, compensate: async () => {} })
+  .then('charge', async () => ({ charge: 'c-1' }), {
+    timeout: '30s',
+    retry: { maxAttempts: 2, backoff: { initial: '10s' } },
+    compensate: async () => {},
+  })
   .then('email', async () => {}, { onFailure: 'continue' })
   .finally('audit', async () => {})
   .build();
@@ -23,4 +27,8 @@ describeSequencePaths(checkout, (_path, run) => {
   expect(run.outcome).toBe(run.expected.outcome);
 });
 
-describeSequencePaths(fileURLToPath(new URL('../../machines/compensation.yaml', import.meta.url)), undefined, { maxPaths: 25, seed: 'docs', title: 'compensation.yaml, sampled' });
+describeSequencePaths(fileURLToPath(new URL('../../machines/compensation.yaml', import.meta.url)), undefined, {
+  maxPaths: 25,
+  seed: 'docs',
+  title: 'compensation.yaml, sampled',
+});

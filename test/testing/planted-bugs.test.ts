@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { loadSequenceFile } from '../../src/adapters/fs/load-sequence.js';
 import { formatReport, replayCommand } from '../../src/cli/report/path-report.js';
 import type { Invariant } from '../../src/core/paths/invariants.js';
-import { loadSequenceFile } from '../../src/adapters/fs/load-sequence.js';
 import { testSequence } from '../../src/testing/test-sequence.js';
 import { plantedBugs } from '../support/faults.js';
 

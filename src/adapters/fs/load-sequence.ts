@@ -1,7 +1,7 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { sha256Hex } from '../../core/hash.js';
 import { DefinitionError } from '../../core/errors.js';
+import { sha256Hex } from '../../core/hash.js';
 import { formatSize } from '../../core/sequence/limits.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import { loadSequenceText, MAX_DEFINITION_BYTES } from '../../core/sequence/validate.js';
@@ -17,7 +17,6 @@ export interface LoadedSequence {
 
 export const SEQUENCE_EXTENSIONS = ['.yaml', '.yml', '.json'] as const;
 
-
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
@@ -31,14 +30,16 @@ export function readDefinitionFile(path: string): string {
   try {
     const size = statSync(path).size;
     // Checked before reading, so a huge file is refused without being loaded.
-    if (size > MAX_DEFINITION_BYTES) throw problem(`${size} bytes, more than the ${formatSize(MAX_DEFINITION_BYTES)} a definition may have`);
+    if (size > MAX_DEFINITION_BYTES)
+      throw problem(`${size} bytes, more than the ${formatSize(MAX_DEFINITION_BYTES)} a definition may have`);
     bytes = readFileSync(path);
   } catch (error) {
     if (error instanceof DefinitionError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw problem(code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'a directory, not a file' : (error as Error).message);
   }
-  if (bytes.length > MAX_DEFINITION_BYTES) throw problem(`${bytes.length} bytes, more than the ${formatSize(MAX_DEFINITION_BYTES)} a definition may have`);
+  if (bytes.length > MAX_DEFINITION_BYTES)
+    throw problem(`${bytes.length} bytes, more than the ${formatSize(MAX_DEFINITION_BYTES)} a definition may have`);
   try {
     return utf8.decode(bytes);
   } catch {

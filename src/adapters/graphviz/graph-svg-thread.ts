@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { toDot } from '../../core/graph/dot.js';
 import type { DotOptions } from '../../core/graph/dot.js';
+import { toDot } from '../../core/graph/dot.js';
 import type { MachineGraph } from '../../core/graph/model.js';
 import { checkSvgSize, layoutDot } from './graph-svg.js';
 

@@ -1,7 +1,7 @@
 import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
-import { toDot } from '../../core/graph/dot.js';
 import type { DotOptions } from '../../core/graph/dot.js';
+import { toDot } from '../../core/graph/dot.js';
 import type { MachineGraph } from '../../core/graph/model.js';
 
 /**

@@ -56,7 +56,9 @@ export class AtLeastOnceSubscription implements Subscription {
         const track = this.#tracks.get(p);
         if (track && track.next >= 0n) this.#consumer.seek({ topic, partition: p, offset: track.next.toString() });
       }
-      this.#chain = this.#chain.then(() => this.#reassign(assigned)).catch((error: unknown) => this.#deps.log('partition assignment failed', { error: String(error) }));
+      this.#chain = this.#chain
+        .then(() => this.#reassign(assigned))
+        .catch((error: unknown) => this.#deps.log('partition assignment failed', { error: String(error) }));
     });
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topic, fromBeginning: true });
@@ -82,7 +84,8 @@ export class AtLeastOnceSubscription implements Subscription {
     for (const p of gone) this.#tracks.delete(p);
     if (gone.length > 0) await this.#deps.options.onRevoked?.(gone);
     const fresh = [...assigned].filter((p) => !this.#tracks.has(p));
-    for (const p of fresh) this.#tracks.set(p, { held: new Set(), next: -1n, committed: -1n, scheduled: undefined, committing: undefined, wake: undefined });
+    for (const p of fresh)
+      this.#tracks.set(p, { held: new Set(), next: -1n, committed: -1n, scheduled: undefined, committing: undefined, wake: undefined });
     if (fresh.length > 0) await this.#deps.options.onAssigned?.(fresh);
   }
 

@@ -3,7 +3,15 @@ import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { BatchContext, BatchHandler, DurableSubscribeOptions, Subscription, TopicMessage } from '../../ports/transport.js';
 import type { Chunk } from './encoding.js';
 import { singleRecordChunks, sleep, topicMessageChunks } from './encoding.js';
-import { consumerConfig, decodeMessage, isFenced, isRecordRejection, kafkaErrorTypes, producerConfig, transportError } from './kafka-client.js';
+import {
+  consumerConfig,
+  decodeMessage,
+  isFenced,
+  isRecordRejection,
+  kafkaErrorTypes,
+  producerConfig,
+  transportError,
+} from './kafka-client.js';
 import { createTransactionalProducer } from './transactional-producer.js';
 
 /** What a subscription needs from its transport. */
@@ -28,7 +36,13 @@ const ACQUIRE_RETRY_MS = 1_000;
 /** Handled messages waiting for their transaction, per partition, before consumption waits for a commit. */
 const MAX_PENDING = 20_000;
 /** Errors before the commit that leave nothing committed: the transaction is aborted and run again. */
-const RETRIABLE_TXN = new Set(['CONCURRENT_TRANSACTIONS', 'COORDINATOR_LOAD_IN_PROGRESS', 'COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR', 'UNKNOWN_TOPIC_OR_PARTITION']);
+const RETRIABLE_TXN = new Set([
+  'CONCURRENT_TRANSACTIONS',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'COORDINATOR_NOT_AVAILABLE',
+  'NOT_COORDINATOR',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+]);
 const MAX_TXN_ATTEMPTS = 10;
 /** With offset records, how often the group offset is committed as a hint (lag monitoring). */
 const HINT_EVERY_MS = 1_000;
@@ -37,7 +51,10 @@ const CLOSE_HINT_MS = 2_000;
 
 const noDefer: BatchContext = {
   defer() {
-    throw new LockstepError(ErrorCode.invalidUsage, 'defer() needs an at-least-once subscription: exactly-once batches are acknowledged in their transaction');
+    throw new LockstepError(
+      ErrorCode.invalidUsage,
+      'defer() needs an at-least-once subscription: exactly-once batches are acknowledged in their transaction',
+    );
   },
 };
 
@@ -139,24 +156,30 @@ export class ExactlyOnceSubscription implements Subscription {
     }
     await this.#settled();
     const pipes = [...this.#owned.values()];
-    await Promise.all(pipes.map(async (pipe) => {
-      await pipe.handling;
-      await pipe.committing;
-    }));
+    await Promise.all(
+      pipes.map(async (pipe) => {
+        await pipe.handling;
+        await pipe.committing;
+      }),
+    );
     // Offset records: the group offset catches up with them before this member leaves (a hint, so errors are ignored).
     const last = pipes.filter((p) => !p.broken && p.committed !== undefined && this.#assigned.has(p.partition));
     if (last.length > 0) {
-      const hinted = this.#consumer.commitOffsets(last.map((p) => ({ topic, partition: p.partition, offset: p.committed! }))).catch(() => {});
+      const hinted = this.#consumer
+        .commitOffsets(last.map((p) => ({ topic, partition: p.partition, offset: p.committed! })))
+        .catch(() => {});
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([hinted, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_HINT_MS)))]);
       clearTimeout(timer);
     }
     await this.#consumer.disconnect().catch(() => {});
     await this.#chain;
-    await Promise.all(pipes.map(async (pipe) => {
-      await pipe.committing;
-      await pipe.producer.disconnect().catch(() => {});
-    }));
+    await Promise.all(
+      pipes.map(async (pipe) => {
+        await pipe.committing;
+        await pipe.producer.disconnect().catch(() => {});
+      }),
+    );
     this.#owned.clear();
   }
 
@@ -165,7 +188,7 @@ export class ExactlyOnceSubscription implements Subscription {
   }
 
   async #settled(): Promise<void> {
-    for (let seen: Promise<void> | undefined; seen !== this.#chain;) {
+    for (let seen: Promise<void> | undefined; seen !== this.#chain; ) {
       seen = this.#chain;
       await seen;
     }
@@ -182,13 +205,15 @@ export class ExactlyOnceSubscription implements Subscription {
   async #reassign(): Promise<void> {
     if (this.#closed) return;
     const gone = [...this.#owned.values()].filter((pipe) => !this.#assigned.has(pipe.partition));
-    await Promise.all(gone.map(async (pipe) => {
-      this.#owned.delete(pipe.partition);
-      // Batches handled while the partition was ours still commit (a new owner's fencing waits for them).
-      await pipe.handling;
-      await pipe.committing;
-      await pipe.producer.disconnect().catch(() => {});
-    }));
+    await Promise.all(
+      gone.map(async (pipe) => {
+        this.#owned.delete(pipe.partition);
+        // Batches handled while the partition was ours still commit (a new owner's fencing waits for them).
+        await pipe.handling;
+        await pipe.committing;
+        await pipe.producer.disconnect().catch(() => {});
+      }),
+    );
     if (gone.length > 0) await this.#deps.options.onRevoked?.(gone.map((p) => p.partition));
     await this.#acquire([...this.#assigned].filter((p) => !this.#owned.has(p)));
   }
@@ -197,26 +222,37 @@ export class ExactlyOnceSubscription implements Subscription {
   async #acquire(partitions: readonly number[]): Promise<void> {
     if (partitions.length === 0 || this.#closed) return;
     const { group, topic } = this.#deps.options;
-    const results = await Promise.allSettled(partitions.map(async (p) => {
-      const producer = createTransactionalProducer(this.#deps.kafka, producerConfig(`${group}.${topic}.${p}`));
-      try {
-        await producer.connect();
-        // The first transaction initialises the transactional id: the broker completes or aborts the previous
-        // owner's transaction and bumps the epoch, so the previous owner can no longer commit.
-        const fence = await producer.transaction();
-        await fence.abort();
-      } catch (error) {
-        await producer.disconnect().catch(() => {});
-        throw error;
-      }
-      return [p, producer] as const;
-    }));
+    const results = await Promise.allSettled(
+      partitions.map(async (p) => {
+        const producer = createTransactionalProducer(this.#deps.kafka, producerConfig(`${group}.${topic}.${p}`));
+        try {
+          await producer.connect();
+          // The first transaction initialises the transactional id: the broker completes or aborts the previous
+          // owner's transaction and bumps the epoch, so the previous owner can no longer commit.
+          const fence = await producer.transaction();
+          await fence.abort();
+        } catch (error) {
+          await producer.disconnect().catch(() => {});
+          throw error;
+        }
+        return [p, producer] as const;
+      }),
+    );
     const taken: Pipe[] = [];
     for (const [i, r] of results.entries()) {
       if (r.status === 'fulfilled') {
         taken.push({
-          partition: r.value[0], producer: r.value[1], pending: [], pendingSize: 0, committing: undefined, handling: undefined, broken: false,
-          handled: '0', hintedAt: 0, hint: undefined, committed: undefined,
+          partition: r.value[0],
+          producer: r.value[1],
+          pending: [],
+          pendingSize: 0,
+          committing: undefined,
+          handling: undefined,
+          broken: false,
+          handled: '0',
+          hintedAt: 0,
+          hint: undefined,
+          committed: undefined,
         });
       } else {
         this.#deps.log('cannot take over partition', { topic, partition: partitions[i], error: String(r.reason) });
@@ -279,18 +315,21 @@ export class ExactlyOnceSubscription implements Subscription {
     pipe.hint = offset;
     if (waiting) return;
     const current = () => !pipe.broken && !this.#closed && this.#owned.get(pipe.partition) === pipe && this.#assigned.has(pipe.partition);
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      const latest = pipe.hint!;
-      pipe.hint = undefined;
-      // A partition given away is not hinted any more: the new owner's hints are ahead of this one's.
-      if (!current()) return;
-      pipe.hintedAt = Date.now();
-      this.#consumer.commitOffsets([{ topic: this.#deps.options.topic, partition: pipe.partition, offset: latest }]).catch(() => {
-        // A rebalance under way, say: the offset record is what counts, but the hint is tried again in a second.
-        if (current() && pipe.hint === undefined) this.#hint(pipe, pipe.committed ?? latest);
-      });
-    }, Math.max(0, pipe.hintedAt + HINT_EVERY_MS - Date.now()));
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer);
+        const latest = pipe.hint!;
+        pipe.hint = undefined;
+        // A partition given away is not hinted any more: the new owner's hints are ahead of this one's.
+        if (!current()) return;
+        pipe.hintedAt = Date.now();
+        this.#consumer.commitOffsets([{ topic: this.#deps.options.topic, partition: pipe.partition, offset: latest }]).catch(() => {
+          // A rebalance under way, say: the offset record is what counts, but the hint is tried again in a second.
+          if (current() && pipe.hint === undefined) this.#hint(pipe, pipe.committed ?? latest);
+        });
+      },
+      Math.max(0, pipe.hintedAt + HINT_EVERY_MS - Date.now()),
+    );
     timer.unref();
     this.#timers.add(timer);
   }
@@ -309,7 +348,13 @@ export class ExactlyOnceSubscription implements Subscription {
       return;
     }
     const record = chunk.records[0]!;
-    this.#deps.log('the broker refused a record for good', { topic, partition: pipe.partition, recordTopic: record.topic, key: record.key, error: String(error) });
+    this.#deps.log('the broker refused a record for good', {
+      topic,
+      partition: pipe.partition,
+      recordTopic: record.topic,
+      key: record.key,
+      error: String(error),
+    });
     onRejected?.(record, transportError(`${record.topic} refused the record with key ${JSON.stringify(record.key)}`, error));
   }
 
@@ -322,12 +367,15 @@ export class ExactlyOnceSubscription implements Subscription {
     await pipe.committing;
     if (this.#owned.get(pipe.partition) === pipe) this.#owned.delete(pipe.partition);
     await pipe.producer.disconnect().catch(() => {});
-    await this.#deps.options.onRevoked?.([pipe.partition]).catch((error: unknown) => this.#deps.log('onRevoked failed', { error: String(error) }));
+    await this.#deps.options
+      .onRevoked?.([pipe.partition])
+      .catch((error: unknown) => this.#deps.log('onRevoked failed', { error: String(error) }));
     // Fenced: another member owns the partition now, and a rebalance will tell this one. Else take it back at once.
     if (fenced) this.#retryAcquire(pipe.partition, FENCED_RETRY_MS);
-    else this.#enqueue(async () => {
-      if (this.#assigned.has(pipe.partition) && !this.#owned.has(pipe.partition)) await this.#acquire([pipe.partition]);
-    });
+    else
+      this.#enqueue(async () => {
+        if (this.#assigned.has(pipe.partition) && !this.#owned.has(pipe.partition)) await this.#acquire([pipe.partition]);
+      });
   }
 
   async #eachBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
@@ -351,7 +399,11 @@ export class ExactlyOnceSubscription implements Subscription {
       out = await handling;
     } catch (error) {
       pipe.handling = undefined;
-      this.#deps.log('batch handler failed; the batch will be delivered again', { topic, partition: batch.partition, error: String(error) });
+      this.#deps.log('batch handler failed; the batch will be delivered again', {
+        topic,
+        partition: batch.partition,
+        error: String(error),
+      });
       await this.#fail(pipe, false);
       await sleep(this.#deps.redeliveryDelayMs);
       return;
@@ -396,7 +448,9 @@ export class ExactlyOnceSubscription implements Subscription {
                   }
                 }
               })(),
-              offsetRecord ? Promise.resolve() : txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: pipe.partition, offset }] }] }),
+              offsetRecord
+                ? Promise.resolve()
+                : txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: pipe.partition, offset }] }] }),
             ]);
             for (const r of sent) if (r.status === 'rejected') throw r.reason;
             committing = true;
@@ -420,7 +474,10 @@ export class ExactlyOnceSubscription implements Subscription {
         }
       } catch (error) {
         const fenced = isFenced(error);
-        this.#deps.log(fenced ? 'fenced: another member took this partition over' : 'transaction failed; the batches will be delivered again', { topic, partition: pipe.partition, error: String(error) });
+        this.#deps.log(
+          fenced ? 'fenced: another member took this partition over' : 'transaction failed; the batches will be delivered again',
+          { topic, partition: pipe.partition, error: String(error) },
+        );
         pipe.committing = undefined;
         void this.#fail(pipe, fenced);
         return;

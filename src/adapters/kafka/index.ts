@@ -1,8 +1,9 @@
 /** The Kafka adapter: lockstep's only importer of kafkajs. Its client never leaves it. */
-export { KafkaTransport } from './kafka-transport.js';
-export type { KafkaTransportOptions, TailOptions } from './kafka-transport.js';
-export { CLIENT_SETTINGS, partitionOf } from './kafka-client.js';
+
 export type { KafkaConnectionOptions, KafkaLogLevel } from './kafka-client.js';
-export { DEFAULT_HISTORY_RETENTION_MS, DEFINITION_RECORD_MAX_BYTES, definitionsTopicSpec, topicSpecs } from './topic-admin.js';
-export type { TopicLayout, TopicReport, TopicSpec } from './topic-admin.js';
+export { CLIENT_SETTINGS, partitionOf } from './kafka-client.js';
+export type { KafkaTransportOptions, TailOptions } from './kafka-transport.js';
+export { KafkaTransport } from './kafka-transport.js';
 export type { StartOffsets } from './partition-reader.js';
+export type { TopicLayout, TopicReport, TopicSpec } from './topic-admin.js';
+export { DEFAULT_HISTORY_RETENTION_MS, DEFINITION_RECORD_MAX_BYTES, definitionsTopicSpec, topicSpecs } from './topic-admin.js';

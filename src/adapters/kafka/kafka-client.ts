@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import kafkajs from 'kafkajs';
 import type { ConsumerConfig, Kafka, KafkaConfig, KafkaMessage, LogEntry, ProducerConfig } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { parseEnvelope } from '../../core/protocol/envelope.js';
 import type { ConsumedMessage, StoredMessage } from '../../ports/transport.js';
@@ -44,9 +44,18 @@ export const CLIENT_SETTINGS = {
 } as const;
 
 const LEVELS: Record<KafkaLogLevel, number> = {
-  nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG,
+  nothing: logLevel.NOTHING,
+  error: logLevel.ERROR,
+  warn: logLevel.WARN,
+  info: logLevel.INFO,
+  debug: logLevel.DEBUG,
 };
-const NAMES: Record<number, KafkaLogLevel> = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' };
+const NAMES: Record<number, KafkaLogLevel> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
 
 /** Splits a broker list ("a:9092,b:9092") into an array. */
 export function brokerList(brokers: string | readonly string[]): string[] {
@@ -101,15 +110,22 @@ export function decodeMessage(topic: string, partition: number, message: KafkaMe
   const raw = message.value === null ? '' : message.value.toString('utf8');
   const parsed = parseEnvelope(raw);
   return {
-    topic, partition, offset: message.offset, key: message.key === null ? null : message.key.toString('utf8'),
-    value: parsed.success ? parsed.envelope : null, raw, ...(parsed.success ? {} : { reason: message.value === null ? 'a tombstone (no value)' : parsed.reason }),
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key === null ? null : message.key.toString('utf8'),
+    value: parsed.success ? parsed.envelope : null,
+    raw,
+    ...(parsed.success ? {} : { reason: message.value === null ? 'a tombstone (no value)' : parsed.reason }),
   };
 }
 
 /** Turns a fetched message into a stored one (text as is). */
 export function storedMessage(partition: number, message: KafkaMessage): StoredMessage {
   return {
-    partition, offset: message.offset, key: message.key === null ? null : message.key.toString('utf8'),
+    partition,
+    offset: message.offset,
+    key: message.key === null ? null : message.key.toString('utf8'),
     value: message.value === null ? null : message.value.toString('utf8'),
   };
 }
@@ -127,7 +143,9 @@ export function kafkaErrorTypes(error: unknown): string[] {
 
 /** True when the error says another producer with the same transactional id took over (this one is a zombie). */
 export function isFenced(error: unknown): boolean {
-  return kafkaErrorTypes(error).some((t) => t === 'INVALID_PRODUCER_EPOCH' || t === 'PRODUCER_FENCED' || t === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED');
+  return kafkaErrorTypes(error).some(
+    (t) => t === 'INVALID_PRODUCER_EPOCH' || t === 'PRODUCER_FENCED' || t === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  );
 }
 
 /** Broker errors about the records themselves: sending the same records again fails the same way. */
@@ -176,6 +194,12 @@ export function transportError(what: string, error: unknown): LockstepError {
 
 /** The partition a key lands in among `partitions`: kafkajs' default partitioner (murmur2, as Java clients do). */
 export function partitionOf(key: string, partitions: number): number {
-  const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+  const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({
+    partitionId: i,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+    partitionErrorCode: 0,
+  }));
   return Partitioners.DefaultPartitioner()({ topic: '', partitionMetadata, message: { key, value: null } });
 }

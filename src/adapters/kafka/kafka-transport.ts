@@ -1,14 +1,21 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import type { BatchHandler, DurableLog, DurableSubscribeOptions, StoredMessage, Subscription, TopicMessage } from '../../ports/transport.js';
+import type {
+  BatchHandler,
+  DurableLog,
+  DurableSubscribeOptions,
+  StoredMessage,
+  Subscription,
+  TopicMessage,
+} from '../../ports/transport.js';
 import { AtLeastOnceSubscription } from './at-least-once-subscription.js';
 import { CHUNK_BYTES, topicMessageChunks } from './encoding.js';
 import { ExactlyOnceSubscription } from './exactly-once-subscription.js';
 import type { KafkaConnectionOptions } from './kafka-client.js';
 import { createKafka, isRecordRejection, producerConfig, transportError } from './kafka-client.js';
-import { endOffsets, readPartitions, tailPartitions } from './partition-reader.js';
 import type { StartOffsets } from './partition-reader.js';
-import { ensureDefinitionsTopic, ensureHistoryTopic, ensureTopics, partitionCounts, recordLimits, topicConfig } from './topic-admin.js';
+import { endOffsets, readPartitions, tailPartitions } from './partition-reader.js';
 import type { TopicLayout, TopicReport } from './topic-admin.js';
+import { ensureDefinitionsTopic, ensureHistoryTopic, ensureTopics, partitionCounts, recordLimits, topicConfig } from './topic-admin.js';
 
 /** Options of {@link KafkaTransport.tailPartitions}. */
 export interface TailOptions {
@@ -105,7 +112,8 @@ export class KafkaTransport implements DurableLog {
       } catch (error) {
         if (items.length > 1 && isRecordRejection(error)) {
           // One caller's record was refused for good (too large, say): the others' still go out.
-          for (const i of items) await this.#send(i.messages).then(i.resolve, (e: unknown) => i.reject(transportError('cannot publish to Kafka', e)));
+          for (const i of items)
+            await this.#send(i.messages).then(i.resolve, (e: unknown) => i.reject(transportError('cannot publish to Kafka', e)));
           continue;
         }
         const failure = transportError('cannot publish to Kafka', error);
@@ -117,16 +125,23 @@ export class KafkaTransport implements DurableLog {
 
   async #send(messages: readonly TopicMessage[]): Promise<void> {
     const producer = await this.#producerReady();
-    for (const chunk of topicMessageChunks(messages, this.#chunkBytes)) await producer.sendBatch({ topicMessages: chunk.topicMessages, acks: -1 });
+    for (const chunk of topicMessageChunks(messages, this.#chunkBytes))
+      await producer.sendBatch({ topicMessages: chunk.topicMessages, acks: -1 });
   }
 
   async subscribe(options: DurableSubscribeOptions, handler: BatchHandler): Promise<Subscription> {
     const admin = await this.#adminReady();
     const partitions = (await partitionCounts(admin, [options.topic]).catch(() => new Map<string, number>())).get(options.topic) ?? 1;
     const deps = {
-      kafka: this.#kafka, admin: () => this.#adminReady(), options, handler, partitions, publish: (m: readonly TopicMessage[]) => this.publish(m),
+      kafka: this.#kafka,
+      admin: () => this.#adminReady(),
+      options,
+      handler,
+      partitions,
+      publish: (m: readonly TopicMessage[]) => this.publish(m),
       chunkBytes: () => this.#chunkBytes,
-      log: this.#options.onLog ?? (() => {}), redeliveryDelayMs: this.#options.redeliveryDelayMs ?? 200,
+      log: this.#options.onLog ?? (() => {}),
+      redeliveryDelayMs: this.#options.redeliveryDelayMs ?? 200,
     };
     const subscription = options.delivery === 'at-least-once' ? new AtLeastOnceSubscription(deps) : new ExactlyOnceSubscription(deps);
     try {
@@ -152,7 +167,12 @@ export class KafkaTransport implements DurableLog {
    * Follows partitions of a topic from `options.from` (else their current end) and calls `onMessage` with each new
    * committed message, until it returns true (resolves true) or the signal aborts or the time runs out (false).
    */
-  async tailPartitions(topic: string, partitions: readonly number[], onMessage: (message: StoredMessage) => boolean, options: TailOptions = {}): Promise<boolean> {
+  async tailPartitions(
+    topic: string,
+    partitions: readonly number[],
+    onMessage: (message: StoredMessage) => boolean,
+    options: TailOptions = {},
+  ): Promise<boolean> {
     const admin = await this.#connected(`follow ${topic}`);
     try {
       return await tailPartitions(this.#kafka, admin, topic, partitions, onMessage, options);
@@ -193,7 +213,11 @@ export class KafkaTransport implements DurableLog {
    * Creates the history topic when it is missing, with the events topic's partition count, and says whether it did;
    * see {@link ensureHistoryTopic}.
    */
-  async ensureHistoryTopic(options: { readonly prefix?: string; readonly retentionMs?: number; readonly replicationFactor?: number }): Promise<boolean> {
+  async ensureHistoryTopic(options: {
+    readonly prefix?: string;
+    readonly retentionMs?: number;
+    readonly replicationFactor?: number;
+  }): Promise<boolean> {
     const admin = await this.#connected('create the history topic');
     return ensureHistoryTopic(admin, options).catch((error: unknown) => {
       throw transportError('cannot create the history topic', error);

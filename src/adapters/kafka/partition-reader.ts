@@ -22,7 +22,11 @@ interface ReaderRun {
  * only. `onBatch` returns true once reading can stop.
  */
 async function consume(
-  kafka: Kafka, admin: Admin, topic: string, partitions: readonly number[], start: StartOffsets | undefined,
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  partitions: readonly number[],
+  start: StartOffsets | undefined,
   onBatch: (partition: number, messages: StoredMessage[], lastOffset: string) => boolean,
 ): Promise<{ run: ReaderRun; done: Promise<void> }> {
   const wanted = new Set(partitions);
@@ -101,7 +105,13 @@ async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: stri
  * Reads partitions of a topic from their beginning up to their end as of the call, committed messages only, in
  * offset order per partition.
  */
-export async function readPartitions(kafka: Kafka, admin: Admin, topic: string, partitions: readonly number[], options: ReadOptions = {}): Promise<StoredMessage[]> {
+export async function readPartitions(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  partitions: readonly number[],
+  options: ReadOptions = {},
+): Promise<StoredMessage[]> {
   if (partitions.length === 0) return [];
   try {
     const ends = await endOffsets(admin, topic);
@@ -134,7 +144,11 @@ export async function readPartitions(kafka: Kafka, admin: Admin, topic: string, 
  * committed message until it returns true or the signal aborts.
  */
 export async function tailPartitions(
-  kafka: Kafka, admin: Admin, topic: string, partitions: readonly number[], onMessage: (message: StoredMessage) => boolean,
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  partitions: readonly number[],
+  onMessage: (message: StoredMessage) => boolean,
   options: { from?: StartOffsets; signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<boolean> {
   let from = options.from;

@@ -48,8 +48,12 @@ export const DEFINITION_RECORD_MAX_BYTES = 8 * 1_048_576;
  */
 export function definitionsTopicSpec(prefix?: string): TopicSpec {
   return {
-    topic: topicNames(prefix).definitions, partitions: 1,
-    configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'max.message.bytes', value: String(DEFINITION_RECORD_MAX_BYTES) }],
+    topic: topicNames(prefix).definitions,
+    partitions: 1,
+    configEntries: [
+      { name: 'cleanup.policy', value: 'compact' },
+      { name: 'max.message.bytes', value: String(DEFINITION_RECORD_MAX_BYTES) },
+    ],
   };
 }
 
@@ -60,7 +64,13 @@ export function topicSpecs(layout: TopicLayout): TopicSpec[] {
   return [
     { topic: names.events },
     // One record per run, keyed by run id: compaction keeps the latest state of each run.
-    { topic: names.runs, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'min.cleanable.dirty.ratio', value: '0.1' }] },
+    {
+      topic: names.runs,
+      configEntries: [
+        { name: 'cleanup.policy', value: 'compact' },
+        { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+      ],
+    },
     definitionsTopicSpec(layout.prefix),
     { topic: names.deadLetter },
     ...queues.map((q) => ({ topic: names.commands(q) })),
@@ -71,25 +81,45 @@ export function topicSpecs(layout: TopicLayout): TopicSpec[] {
 /** The history topic: every entry of every run, deleted once older than the retention. */
 function historySpec(topic: string, retentionMs = DEFAULT_HISTORY_RETENTION_MS, partitions?: number): TopicSpec {
   if (!Number.isInteger(retentionMs) || retentionMs < 1) {
-    throw new LockstepError(ErrorCode.invalidUsage, `Expected the history retention to be a whole number of ms from 1 and up, got \`${String(retentionMs)}\``);
+    throw new LockstepError(
+      ErrorCode.invalidUsage,
+      `Expected the history retention to be a whole number of ms from 1 and up, got \`${String(retentionMs)}\``,
+    );
   }
-  return { topic, ...(partitions ? { partitions } : {}), configEntries: [{ name: 'cleanup.policy', value: 'delete' }, { name: 'retention.ms', value: String(retentionMs) }] };
+  return {
+    topic,
+    ...(partitions ? { partitions } : {}),
+    configEntries: [
+      { name: 'cleanup.policy', value: 'delete' },
+      { name: 'retention.ms', value: String(retentionMs) },
+    ],
+  };
 }
 
 /** Creates the topics of `specs` that `known` does not hold; one created meanwhile by another process is fine. */
-async function createMissing(admin: Admin, specs: readonly TopicSpec[], known: ReadonlySet<string>, partitions: number, replicationFactor: number): Promise<TopicSpec[]> {
+async function createMissing(
+  admin: Admin,
+  specs: readonly TopicSpec[],
+  known: ReadonlySet<string>,
+  partitions: number,
+  replicationFactor: number,
+): Promise<TopicSpec[]> {
   const missing = specs.filter((s) => !known.has(s.topic));
   if (missing.length === 0) return missing;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: missing.map((s) => ({
-      topic: s.topic, numPartitions: s.partitions ?? partitions, replicationFactor,
-      ...(s.configEntries ? { configEntries: s.configEntries } : {}),
-    })),
-  }).catch((error: unknown) => {
-    // Another process may have created them at the same moment.
-    if (!String((error as Error).message).includes('already exists')) throw error;
-  });
+  await admin
+    .createTopics({
+      waitForLeaders: true,
+      topics: missing.map((s) => ({
+        topic: s.topic,
+        numPartitions: s.partitions ?? partitions,
+        replicationFactor,
+        ...(s.configEntries ? { configEntries: s.configEntries } : {}),
+      })),
+    })
+    .catch((error: unknown) => {
+      // Another process may have created them at the same moment.
+      if (!String((error as Error).message).includes('already exists')) throw error;
+    });
   // waitForLeaders only sees leaders in the metadata; a partition is usable once its leader answers for it.
   await Promise.all(missing.map((s) => retryRetriable(() => admin.fetchTopicOffsets(s.topic))));
   return missing;
@@ -109,13 +139,26 @@ export async function ensureDefinitionsTopic(admin: Admin, prefix?: string, repl
  * Creates the history topic when it is missing, with the events topic's partition count (a run's entries live in
  * the partition of its events), and returns whether it did. Nothing else is created or changed.
  */
-export async function ensureHistoryTopic(admin: Admin, options: { readonly prefix?: string; readonly retentionMs?: number; readonly replicationFactor?: number }): Promise<boolean> {
+export async function ensureHistoryTopic(
+  admin: Admin,
+  options: { readonly prefix?: string; readonly retentionMs?: number; readonly replicationFactor?: number },
+): Promise<boolean> {
   const names = topicNames(options.prefix);
   const known = new Set(await admin.listTopics());
   if (known.has(names.history)) return false;
   const partitions = (await partitionCounts(admin, [names.events])).get(names.events);
-  if (!partitions) throw new LockstepError(ErrorCode.invalidUsage, `topic ${names.events} does not exist: create the topics first (lockstep topics create)`);
-  const created = await createMissing(admin, [historySpec(names.history, options.retentionMs, partitions)], known, partitions, options.replicationFactor ?? -1);
+  if (!partitions)
+    throw new LockstepError(
+      ErrorCode.invalidUsage,
+      `topic ${names.events} does not exist: create the topics first (lockstep topics create)`,
+    );
+  const created = await createMissing(
+    admin,
+    [historySpec(names.history, options.retentionMs, partitions)],
+    known,
+    partitions,
+    options.replicationFactor ?? -1,
+  );
   return created.length > 0;
 }
 
@@ -129,21 +172,32 @@ export async function ensureHistoryTopic(admin: Admin, options: { readonly prefi
  */
 export async function ensureTopics(admin: Admin, layout: TopicLayout): Promise<TopicReport> {
   if (!Number.isInteger(layout.partitions) || layout.partitions < 1) {
-    throw new LockstepError(ErrorCode.invalidUsage, `Expected \`partitions\` to be an integer from 1 and up, got \`${String(layout.partitions)}\``);
+    throw new LockstepError(
+      ErrorCode.invalidUsage,
+      `Expected \`partitions\` to be an integer from 1 and up, got \`${String(layout.partitions)}\``,
+    );
   }
   const names = topicNames(layout.prefix);
   const known = new Set(await admin.listTopics());
   // The history topic follows the events topic's partition count, which an existing events topic may not share.
-  const eventsPartitions = !known.has(names.history) && known.has(names.events) ? (await partitionCounts(admin, [names.events])).get(names.events) : undefined;
+  const eventsPartitions =
+    !known.has(names.history) && known.has(names.events) ? (await partitionCounts(admin, [names.events])).get(names.events) : undefined;
   const specs = topicSpecs(layout).map((s) => (s.topic === names.history && eventsPartitions ? { ...s, partitions: eventsPartitions } : s));
   const missing = await createMissing(admin, specs, known, layout.partitions, layout.replicationFactor ?? -1);
   const counts = await partitionCounts(admin, [names.events, names.runs]);
   const events = counts.get(names.events) ?? 0;
   const runs = counts.get(names.runs) ?? 0;
   if (events !== runs) {
-    throw new LockstepError(ErrorCode.invalidUsage, `${names.events} has ${events} partitions but ${names.runs} has ${runs}: they must have the same number`);
+    throw new LockstepError(
+      ErrorCode.invalidUsage,
+      `${names.events} has ${events} partitions but ${names.runs} has ${runs}: they must have the same number`,
+    );
   }
-  return { created: missing.map((s) => s.topic), existing: specs.filter((s) => known.has(s.topic)).map((s) => s.topic), partitions: events };
+  return {
+    created: missing.map((s) => s.topic),
+    existing: specs.filter((s) => known.has(s.topic)).map((s) => s.topic),
+    partitions: events,
+  };
 }
 
 /** Partition counts of existing topics. */
@@ -154,7 +208,10 @@ export async function partitionCounts(admin: Admin, topics: readonly string[]): 
 
 /** Settings of a topic by name, as the broker reports them (its own default included); unknown names are left out. */
 export async function topicConfig(admin: Admin, topic: string, names: readonly string[]): Promise<Map<string, string>> {
-  const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: CONFIG_TOPIC, name: topic, configNames: [...names] }] });
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: [{ type: CONFIG_TOPIC, name: topic, configNames: [...names] }],
+  });
   return new Map((described.resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]));
 }
 
@@ -177,16 +234,21 @@ export async function recordLimits(admin: Admin, topics: readonly string[]): Pro
   let broker: Promise<number> | undefined;
   const brokerLimit = () => (broker ??= brokerMaxBytes(admin));
   const limits = new Map<string, number>();
-  await Promise.all(topics.map(async (name) => {
-    let bytes: number | undefined;
-    try {
-      const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: CONFIG_TOPIC, name, configNames: ['max.message.bytes'] }] });
-      bytes = positive(described.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
-    } catch {
-      // not created yet, or not allowed to describe it: the broker's limit is what it will get
-    }
-    limits.set(name, Math.max(0, (bytes ?? (await brokerLimit())) - BATCH_OVERHEAD_BYTES));
-  }));
+  await Promise.all(
+    topics.map(async (name) => {
+      let bytes: number | undefined;
+      try {
+        const described = await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: CONFIG_TOPIC, name, configNames: ['max.message.bytes'] }],
+        });
+        bytes = positive(described.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+      } catch {
+        // not created yet, or not allowed to describe it: the broker's limit is what it will get
+      }
+      limits.set(name, Math.max(0, (bytes ?? (await brokerLimit())) - BATCH_OVERHEAD_BYTES));
+    }),
+  );
   return limits;
 }
 
@@ -199,8 +261,14 @@ async function brokerMaxBytes(admin: Admin): Promise<number> {
     const { brokers } = await admin.describeCluster();
     const id = brokers[0]?.nodeId;
     if (id === undefined) return BROKER_DEFAULT_MAX_BYTES;
-    const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: CONFIG_BROKER, name: String(id), configNames: ['message.max.bytes'] }] });
-    return positive(described.resources[0]?.configEntries.find((e) => e.configName === 'message.max.bytes')?.configValue) ?? BROKER_DEFAULT_MAX_BYTES;
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: CONFIG_BROKER, name: String(id), configNames: ['message.max.bytes'] }],
+    });
+    return (
+      positive(described.resources[0]?.configEntries.find((e) => e.configName === 'message.max.bytes')?.configValue) ??
+      BROKER_DEFAULT_MAX_BYTES
+    );
   } catch {
     return BROKER_DEFAULT_MAX_BYTES;
   }

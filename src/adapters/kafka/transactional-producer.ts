@@ -45,7 +45,8 @@ export function createTransactionalProducer(kafka: Kafka, config: ProducerConfig
     holder[key] = create;
   }
   const lookup = cluster as Partial<CoordinatorLookup> | undefined;
-  if (typeof lookup?.findGroupCoordinator === 'function' && typeof lookup.findBroker === 'function') cacheCoordinators(lookup as CoordinatorLookup);
+  if (typeof lookup?.findGroupCoordinator === 'function' && typeof lookup.findBroker === 'function')
+    cacheCoordinators(lookup as CoordinatorLookup);
   return producer;
 }
 
@@ -79,7 +80,10 @@ function cacheCoordinators(cluster: CoordinatorLookup): void {
 /** Waits before asking again when no broker could name the coordinator (kafkajs swallows why: a lost connection, a timeout). */
 const LOOKUP_BACKOFF_MS = [50, 200, 500];
 
-async function findWithRetry(find: CoordinatorLookup['findGroupCoordinator'], request: { groupId: string; coordinatorType?: number }): Promise<object> {
+async function findWithRetry(
+  find: CoordinatorLookup['findGroupCoordinator'],
+  request: { groupId: string; coordinatorType?: number },
+): Promise<object> {
   for (const backoff of LOOKUP_BACKOFF_MS) {
     try {
       return await find(request);

@@ -92,6 +92,6 @@ export function applyUpdate(record: RunRecord, update: RunUpdate | undefined, at
     ...(update.reason ? { reason: update.reason } : {}),
     updatedAt: at,
   };
-  const task = update.currentTask === undefined ? currentTask : update.currentTask ?? undefined;
+  const task = update.currentTask === undefined ? currentTask : (update.currentTask ?? undefined);
   return task === undefined ? next : { ...next, currentTask: task };
 }

@@ -1,6 +1,14 @@
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { Envelope } from '../../core/protocol/envelope.js';
-import type { BatchContext, BatchHandler, ConsumedMessage, SubscribeOptions, Subscription, TopicMessage, Transport } from '../../ports/transport.js';
+import type {
+  BatchContext,
+  BatchHandler,
+  ConsumedMessage,
+  SubscribeOptions,
+  Subscription,
+  TopicMessage,
+  Transport,
+} from '../../ports/transport.js';
 
 interface Member {
   readonly handler: BatchHandler;
@@ -70,9 +78,12 @@ export class MemoryTransport implements Transport {
     this.#maxBatch = options.maxBatch ?? 256;
     this.#redeliveryDelayMs = options.redeliveryDelayMs ?? 50;
     this.#maxRedeliveries = options.maxRedeliveries ?? 5;
-    this.#onError = options.onError ?? ((error) => queueMicrotask(() => {
-      throw error;
-    }));
+    this.#onError =
+      options.onError ??
+      ((error) =>
+        queueMicrotask(() => {
+          throw error;
+        }));
   }
 
   #topic(name: string): Topic {
@@ -88,10 +99,21 @@ export class MemoryTransport implements Transport {
     if (this.#closed) throw new LockstepError(ErrorCode.transportUnavailable, 'the in-process transport is closed');
     for (const m of messages) {
       const topic = this.#topic(m.topic);
-      const isEnvelope = m.value !== null && m.value.type !== 'dead-letter' && m.value.type !== 'run.state' && m.value.type !== 'partition.offset'
-        && m.value.type !== 'run.entry';
+      const isEnvelope =
+        m.value !== null &&
+        m.value.type !== 'dead-letter' &&
+        m.value.type !== 'run.state' &&
+        m.value.type !== 'partition.offset' &&
+        m.value.type !== 'run.entry';
       const raw = isEnvelope || m.value === null ? undefined : JSON.stringify(m.value);
-      const consumed: ConsumedMessage = { topic: m.topic, key: m.key, value: isEnvelope ? (m.value as Envelope) : null, raw, partition: 0, offset: String(topic.offset++) };
+      const consumed: ConsumedMessage = {
+        topic: m.topic,
+        key: m.key,
+        value: isEnvelope ? (m.value as Envelope) : null,
+        raw,
+        partition: 0,
+        offset: String(topic.offset++),
+      };
       if (topic.groups.size === 0) {
         topic.backlog.push(consumed);
         continue;
@@ -126,7 +148,16 @@ export class MemoryTransport implements Transport {
         };
       },
     };
-    const member: Member = { handler, queue: [...group.backlog, ...topic.backlog], held, context, draining: false, closed: false, failures: 0, where: { topic: options.topic, group: options.group } };
+    const member: Member = {
+      handler,
+      queue: [...group.backlog, ...topic.backlog],
+      held,
+      context,
+      draining: false,
+      closed: false,
+      failures: 0,
+      where: { topic: options.topic, group: options.group },
+    };
     group.backlog = [];
     topic.backlog = [];
     group.members.push(member);

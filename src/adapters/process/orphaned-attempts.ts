@@ -41,9 +41,17 @@ export function groupState(process: AttemptProcess): GroupState {
 /** Records each shell attempt's process group in the run store while it runs. */
 export function trackAttemptProcesses(store: RunStore): AttemptProcessTracker {
   return {
-    started: ({ runId, taskId, attempt }, pgid) => store.recordAttemptProcess({
-      runId, task: taskId, attempt, pgid, startTime: procStat(pgid)?.start ?? null, bootId: bootId(), host: hostname(), startedAt: Date.now(),
-    }),
+    started: ({ runId, taskId, attempt }, pgid) =>
+      store.recordAttemptProcess({
+        runId,
+        task: taskId,
+        attempt,
+        pgid,
+        startTime: procStat(pgid)?.start ?? null,
+        bootId: bootId(),
+        host: hostname(),
+        startedAt: Date.now(),
+      }),
     ended: ({ runId, taskId, attempt }) => store.clearAttemptProcess(runId, taskId, attempt),
   };
 }
@@ -68,12 +76,16 @@ export interface StopOrphansOptions {
 const POLL_MS = 20;
 
 function signalGroup(process: AttemptProcess, signal: NodeJS.Signals): void {
-  if (!validGroup(process.pgid)) throw new LockstepError(ErrorCode.runNotResumable, `cannot stop ${orphanName(process)}: not a process group of one attempt`);
+  if (!validGroup(process.pgid))
+    throw new LockstepError(ErrorCode.runNotResumable, `cannot stop ${orphanName(process)}: not a process group of one attempt`);
   try {
     globalThis.process.kill(-process.pgid, signal);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return;
-    throw new LockstepError(ErrorCode.runNotResumable, `cannot stop ${orphanName(process)}: ${signal} failed (${(error as Error).message}); nothing was resumed`);
+    throw new LockstepError(
+      ErrorCode.runNotResumable,
+      `cannot stop ${orphanName(process)}: ${signal} failed (${(error as Error).message}); nothing was resumed`,
+    );
   }
 }
 
@@ -108,7 +120,10 @@ export async function stopOrphanedAttempts(store: RunStore, runId: string, optio
         signal = 'SIGKILL';
         signalGroup(process, 'SIGKILL');
         if (!(await until(process, options.killWaitMs ?? 10_000))) {
-          throw new LockstepError(ErrorCode.runNotResumable, `${orphanName(process)} of run ${runId} is still running after SIGKILL; nothing was resumed`);
+          throw new LockstepError(
+            ErrorCode.runNotResumable,
+            `${orphanName(process)} of run ${runId} is still running after SIGKILL; nothing was resumed`,
+          );
         }
       }
       notice = { process, outcome: 'stopped', signal };

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { exited, procStat, processStart } from '../process/process-identity.js';
+import { exited, processStart, procStat } from '../process/process-identity.js';
 
 /** The process that holds a run lock, as recorded in the store. */
 export interface LockHolder {

@@ -199,7 +199,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
-    description: 'the run\'s state value after each history entry, as the orchestrator reported it (null for older entries)',
+    description: "the run's state value after each history entry, as the orchestrator reported it (null for older entries)",
     sql: `
       ALTER TABLE entries ADD COLUMN state TEXT;
     `,

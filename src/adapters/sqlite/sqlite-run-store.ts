@@ -4,16 +4,24 @@ import type { RunEntry } from '../../core/protocol/run-entry.js';
 import type { AttemptProcess } from '../../ports/attempt-processes.js';
 import type { EntryState, Release, RunFilter, RunRecord, RunStore, RunUpdate, StoredRun } from '../../ports/run-store.js';
 import type { LockHolder } from './process-liveness.js';
+import { currentProcess, holderAlive } from './process-liveness.js';
 import type { AttemptProcessRow, LockRow, RunKey, RunRow, Statements } from './statements.js';
 import { prepareStatements, toAttemptProcess, toHolder, toRecord } from './statements.js';
-import { currentProcess, holderAlive } from './process-liveness.js';
 import type { OpenStoreOptions } from './store-file.js';
 import { openStoreDatabase, storeError } from './store-file.js';
 
 type Write =
-  | { readonly kind: 'create'; readonly record: RunRecord; readonly entries: readonly RunEntry[]; readonly states: readonly EntryState[] | undefined }
   | {
-      readonly kind: 'append'; readonly runId: string; readonly entries: readonly RunEntry[]; readonly update: RunUpdate | undefined;
+      readonly kind: 'create';
+      readonly record: RunRecord;
+      readonly entries: readonly RunEntry[];
+      readonly states: readonly EntryState[] | undefined;
+    }
+  | {
+      readonly kind: 'append';
+      readonly runId: string;
+      readonly entries: readonly RunEntry[];
+      readonly update: RunUpdate | undefined;
       readonly states: readonly EntryState[] | undefined;
     };
 
@@ -61,7 +69,9 @@ export class SqliteRunStore implements RunStore {
   #closed = false;
   readonly #sql: Statements;
   /** Applies a batch of writes in one transaction; returns the writes refused before they wrote anything, and the runs' new entry counts. */
-  readonly #commitBatch: Database.Transaction<(batch: readonly Queued[]) => { refused: Map<Queued, unknown>; counts: Map<string, RunKey | null> }>;
+  readonly #commitBatch: Database.Transaction<
+    (batch: readonly Queued[]) => { refused: Map<Queued, unknown>; counts: Map<string, RunKey | null> }
+  >;
   /**
    * Entry counts of the runs this store wrote, as committed: saves a read per append. Should another process
    * have appended meanwhile, the next entry's key is taken and the insert fails, so history is never
@@ -122,14 +132,16 @@ export class SqliteRunStore implements RunStore {
     this.#open();
     this.#flush();
     // One read transaction: the record and its history come from the same snapshot.
-    return this.#read('reading a run', () => this.#snapshot(() => {
-      const row = this.#sql.getRun.get(runId) as RunRow | undefined;
-      if (!row) return undefined;
-      const rows = this.#sql.history.all(runId) as Array<{ body: string; state: string | null }>;
-      const history = rows.map((r) => JSON.parse(r.body) as RunEntry);
-      const states = rows.map((r): EntryState => (r.state === null ? undefined : (JSON.parse(r.state) as EntryState)));
-      return { record: toRecord(row), history, states };
-    }));
+    return this.#read('reading a run', () =>
+      this.#snapshot(() => {
+        const row = this.#sql.getRun.get(runId) as RunRow | undefined;
+        if (!row) return undefined;
+        const rows = this.#sql.history.all(runId) as Array<{ body: string; state: string | null }>;
+        const history = rows.map((r) => JSON.parse(r.body) as RunEntry);
+        const states = rows.map((r): EntryState => (r.state === null ? undefined : (JSON.parse(r.state) as EntryState)));
+        return { record: toRecord(row), history, states };
+      }),
+    );
   }
 
   async list(filter: RunFilter = {}): Promise<RunRecord[]> {
@@ -189,8 +201,14 @@ export class SqliteRunStore implements RunStore {
       const key = this.#sql.getKey.get(process.runId) as RunKey | undefined;
       if (!key) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${process.runId}`);
       this.#sql.putAttemptProcess.run({
-        run: key.id, task: process.task, attempt: process.attempt, pgid: process.pgid, start_time: process.startTime,
-        boot_id: process.bootId, host: process.host, started_at: process.startedAt,
+        run: key.id,
+        task: process.task,
+        attempt: process.attempt,
+        pgid: process.pgid,
+        start_time: process.startTime,
+        boot_id: process.bootId,
+        host: process.host,
+        started_at: process.startedAt,
       });
     }, 'recording an attempt process');
   }
@@ -202,7 +220,9 @@ export class SqliteRunStore implements RunStore {
 
   async attemptProcesses(runId: string): Promise<AttemptProcess[]> {
     this.#open();
-    return this.#read('reading attempt processes', () => (this.#sql.attemptProcesses.all(runId) as AttemptProcessRow[]).map(toAttemptProcess));
+    return this.#read('reading attempt processes', () =>
+      (this.#sql.attemptProcesses.all(runId) as AttemptProcessRow[]).map(toAttemptProcess),
+    );
   }
 
   /** Whether a live process holds the run's lock. A holder on another host is assumed alive. */
@@ -343,9 +363,18 @@ export class SqliteRunStore implements RunStore {
 
   #create(record: RunRecord, entries: readonly RunEntry[], texts: readonly EntryText[]): number {
     const { lastInsertRowid } = this.#sql.insertRun.run({
-      run_id: record.runId, sequence: record.sequence, version: record.version, definition_id: this.#definitionId(record),
-      definition_hash: record.definitionHash, source: record.source ?? null, status: record.status, created_at: record.createdAt,
-      updated_at: record.updatedAt, current_task: record.currentTask ?? null, reason: record.reason ?? null, rerun_of: record.rerunOf ?? null,
+      run_id: record.runId,
+      sequence: record.sequence,
+      version: record.version,
+      definition_id: this.#definitionId(record),
+      definition_hash: record.definitionHash,
+      source: record.source ?? null,
+      status: record.status,
+      created_at: record.createdAt,
+      updated_at: record.updatedAt,
+      current_task: record.currentTask ?? null,
+      reason: record.reason ?? null,
+      rerun_of: record.rerunOf ?? null,
       entry_count: entries.length,
     });
     const id = Number(lastInsertRowid);
@@ -366,13 +395,19 @@ export class SqliteRunStore implements RunStore {
     this.#insertEntries(key.id, key.count, entries, texts);
     const task = update?.currentTask;
     this.#sql.updateRun.run(
-      key.count + entries.length, entries[entries.length - 1]?.at ?? null, update?.status ?? null, update?.reason ?? null,
-      task === undefined ? 0 : task === null ? 1 : 2, task ?? null, key.id,
+      key.count + entries.length,
+      entries[entries.length - 1]?.at ?? null,
+      update?.status ?? null,
+      update?.reason ?? null,
+      task === undefined ? 0 : task === null ? 1 : 2,
+      task ?? null,
+      key.id,
     );
   }
 
   #insertEntries(run: number, first: number, entries: readonly RunEntry[], texts: readonly EntryText[]): void {
-    for (let i = 0; i < entries.length; i++) this.#sql.insertEntry.run(run, first + i, entries[i]!.at, entries[i]!.type, texts[i]!.body, texts[i]!.state);
+    for (let i = 0; i < entries.length; i++)
+      this.#sql.insertEntry.run(run, first + i, entries[i]!.at, entries[i]!.type, texts[i]!.body, texts[i]!.state);
   }
 }
 
@@ -382,6 +417,14 @@ export class SqliteRunStore implements RunStore {
  */
 function isWriteError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL' || code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_READONLY'))) return false;
+  if (
+    typeof code === 'string' &&
+    (code.startsWith('SQLITE_BUSY') ||
+      code.startsWith('SQLITE_IOERR') ||
+      code === 'SQLITE_FULL' ||
+      code.startsWith('SQLITE_CORRUPT') ||
+      code.startsWith('SQLITE_READONLY'))
+  )
+    return false;
   return true;
 }

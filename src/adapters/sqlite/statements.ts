@@ -48,22 +48,41 @@ export interface AttemptProcessRow {
 }
 
 export const toAttemptProcess = (row: AttemptProcessRow): AttemptProcess => ({
-  runId: row.run_id, task: row.task, attempt: row.attempt, pgid: row.pgid, startTime: row.start_time, bootId: row.boot_id, host: row.host,
+  runId: row.run_id,
+  task: row.task,
+  attempt: row.attempt,
+  pgid: row.pgid,
+  startTime: row.start_time,
+  bootId: row.boot_id,
+  host: row.host,
   startedAt: row.started_at,
 });
 
 export function toRecord(row: RunRow): RunRecord {
   return {
-    runId: row.run_id, sequence: row.sequence, version: row.version, definition: row.definition, definitionHash: row.definition_hash,
+    runId: row.run_id,
+    sequence: row.sequence,
+    version: row.version,
+    definition: row.definition,
+    definitionHash: row.definition_hash,
     ...(row.source === null ? {} : { source: row.source }),
-    input: JSON.parse(row.input) as unknown, status: row.status as RunStatus, createdAt: row.created_at, updatedAt: row.updated_at,
+    input: JSON.parse(row.input) as unknown,
+    status: row.status as RunStatus,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
     ...(row.current_task === null ? {} : { currentTask: row.current_task }),
     ...(row.reason === null ? {} : { reason: row.reason }),
     ...(row.rerun_of === null ? {} : { rerunOf: row.rerun_of }),
   };
 }
 
-export const toHolder = (row: LockRow): LockHolder => ({ owner: row.owner, pid: row.pid, pidStart: row.pid_start, host: row.host, acquiredAt: row.acquired_at });
+export const toHolder = (row: LockRow): LockHolder => ({
+  owner: row.owner,
+  pid: row.pid,
+  pidStart: row.pid_start,
+  host: row.host,
+  acquiredAt: row.acquired_at,
+});
 
 /** The SQL of every statement the store runs, by name. */
 const SQL = {

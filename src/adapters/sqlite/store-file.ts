@@ -1,5 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
@@ -35,8 +47,12 @@ export interface OpenStoreOptions {
 
 /** Errors of the file system (while creating a store) by the code they map to. */
 const ERRNO_CODES: Readonly<Record<string, ErrorCode>> = {
-  ENOSPC: ErrorCode.storeFull, EDQUOT: ErrorCode.storeFull, EFBIG: ErrorCode.storeFull,
-  EROFS: ErrorCode.storeReadOnly, EACCES: ErrorCode.storeReadOnly, EPERM: ErrorCode.storeReadOnly,
+  ENOSPC: ErrorCode.storeFull,
+  EDQUOT: ErrorCode.storeFull,
+  EFBIG: ErrorCode.storeFull,
+  EROFS: ErrorCode.storeReadOnly,
+  EACCES: ErrorCode.storeReadOnly,
+  EPERM: ErrorCode.storeReadOnly,
   EIO: ErrorCode.storeIo,
 };
 
@@ -62,7 +78,11 @@ export function storeError(error: unknown, path: string, doing: string): unknown
     return new LockstepError(ErrorCode.storeCorrupt, `run store ${path} is corrupt (${doing}: ${message})`, { cause: error });
   }
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return new LockstepError(ErrorCode.storeUnavailable, `run store ${path} stayed busy for ${BUSY_TIMEOUT_MS}ms (${doing}): another process holds its write lock`, { retriable: true, cause: error });
+    return new LockstepError(
+      ErrorCode.storeUnavailable,
+      `run store ${path} stayed busy for ${BUSY_TIMEOUT_MS}ms (${doing}): another process holds its write lock`,
+      { retriable: true, cause: error },
+    );
   }
   if (code.startsWith('SQLITE_CONSTRAINT')) return error;
   if (code === 'SQLITE_FULL') return failed(ErrorCode.storeFull);
@@ -72,7 +92,10 @@ export function storeError(error: unknown, path: string, doing: string): unknown
 }
 
 const corrupt = (path: string, why: string) =>
-  new LockstepError(ErrorCode.storeCorrupt, `run store ${path} is not usable: ${why}. The file was left as it is; move it aside to start a new store`);
+  new LockstepError(
+    ErrorCode.storeCorrupt,
+    `run store ${path} is not usable: ${why}. The file was left as it is; move it aside to start a new store`,
+  );
 
 function readHeader(path: string, size: number): Buffer {
   const header = Buffer.alloc(Math.min(HEADER_BYTES, size));
@@ -135,7 +158,8 @@ function headerProblem(path: string): { why: string; size?: true } | undefined {
   if (stat.size < pages * pageSize) {
     return { why: `the file is truncated: its header says ${pages * pageSize} bytes (${pages} pages), it has ${stat.size}`, size: true };
   }
-  if (stat.size % pageSize !== 0) return { why: `the file is truncated: ${stat.size} bytes is not a whole number of ${pageSize}-byte pages`, size: true };
+  if (stat.size % pageSize !== 0)
+    return { why: `the file is truncated: ${stat.size} bytes is not a whole number of ${pageSize}-byte pages`, size: true };
   return undefined;
 }
 
@@ -157,8 +181,13 @@ export function verifyStoreFile(path: string): { version: number } {
     const applicationId = db.pragma('application_id', { simple: true }) as number;
     const version = db.pragma('user_version', { simple: true }) as number;
     if (applicationId !== APPLICATION_ID) {
-      const empty = (db.prepare("SELECT count(*) AS n FROM sqlite_schema").get() as { n: number }).n === 0;
-      throw corrupt(path, empty ? 'it is an empty SQLite database, not a lockstep store' : `it is an SQLite database of another application (application_id ${applicationId})`);
+      const empty = (db.prepare('SELECT count(*) AS n FROM sqlite_schema').get() as { n: number }).n === 0;
+      throw corrupt(
+        path,
+        empty
+          ? 'it is an empty SQLite database, not a lockstep store'
+          : `it is an SQLite database of another application (application_id ${applicationId})`,
+      );
     }
     if (version > SCHEMA_VERSION) {
       throw new LockstepError(
@@ -192,9 +221,13 @@ function migrate(db: Database.Database, path: string): void {
     const applicationId = db.pragma('application_id', { simple: true }) as number;
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > SCHEMA_VERSION) {
-      throw new LockstepError(ErrorCode.storeTooNew, `run store ${path} has schema version ${current}, newer than this lockstep supports (${SCHEMA_VERSION}): upgrade lockstep to read it`);
+      throw new LockstepError(
+        ErrorCode.storeTooNew,
+        `run store ${path} has schema version ${current}, newer than this lockstep supports (${SCHEMA_VERSION}): upgrade lockstep to read it`,
+      );
     }
-    if (applicationId !== APPLICATION_ID && current !== 0) throw corrupt(path, `it is an SQLite database of another application (application_id ${applicationId})`);
+    if (applicationId !== APPLICATION_ID && current !== 0)
+      throw corrupt(path, `it is an SQLite database of another application (application_id ${applicationId})`);
     for (const m of MIGRATIONS) {
       if (m.version <= current) continue;
       db.exec(m.sql);
@@ -252,7 +285,11 @@ function openReadOnly(path: string): Database.Database {
   } catch (error) {
     db?.close();
     if ((error as { code?: unknown }).code !== 'SQLITE_CANTOPEN' || fileSize(`${path}-wal`) > 0 || !canRead(path)) throw error;
-    return new Database(`file:${encodeURI(path).replace(/[?#]/g, encodeURIComponent)}?immutable=1`, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    return new Database(`file:${encodeURI(path).replace(/[?#]/g, encodeURIComponent)}?immutable=1`, {
+      readonly: true,
+      fileMustExist: true,
+      timeout: BUSY_TIMEOUT_MS,
+    });
   }
 }
 
@@ -276,7 +313,12 @@ function checkWritable(path: string): void {
       accessSync(target, constants.W_OK);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'EACCES';
-      const why = code === 'EROFS' ? 'read-only file system' : code === 'EPERM' ? 'operation not permitted (an immutable file or directory?)' : (error as Error).message;
+      const why =
+        code === 'EROFS'
+          ? 'read-only file system'
+          : code === 'EPERM'
+            ? 'operation not permitted (an immutable file or directory?)'
+            : (error as Error).message;
       throw new LockstepError(
         ErrorCode.storeReadOnly,
         `run store ${path} cannot be written: ${target === path ? 'the file' : `its directory ${target}`} is read-only (${code}: ${why}); \`lockstep runs\` and \`lockstep show\` can still read it`,

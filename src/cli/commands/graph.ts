@@ -1,13 +1,13 @@
 import { writeFileSync } from 'node:fs';
-import { Option } from 'commander';
 import type { Command } from 'commander';
+import { Option } from 'commander';
+import { loadSequenceFile } from '../../adapters/fs/load-sequence.js';
+import { renderGraphSvg } from '../../adapters/graphviz/graph-svg.js';
 import { compile } from '../../core/compile/machine.js';
 import { buildGraph } from '../../core/graph/build-graph.js';
 import { toDot } from '../../core/graph/dot.js';
 import { toMermaid } from '../../core/graph/mermaid.js';
 import { toStatelyJson } from '../../core/graph/stately.js';
-import { renderGraphSvg } from '../../adapters/graphviz/graph-svg.js';
-import { loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import type { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 
@@ -41,9 +41,7 @@ export function registerGraph(program: Command, cli: CliContext): void {
     .command('graph')
     .description('draw the state machine of a sequence: Mermaid, Graphviz DOT, Stately JSON or SVG')
     .argument('<file>', 'sequence file (.yaml, .yml, .json)')
-    .addOption(
-      new Option('-f, --format <format>', 'output format').choices(Object.values(GraphFormat)).default(GraphFormat.mermaid),
-    )
+    .addOption(new Option('-f, --format <format>', 'output format').choices(Object.values(GraphFormat)).default(GraphFormat.mermaid))
     .option('-o, --output <file>', 'write to this file instead of stdout')
     .action(async (file: string, opts: { format: GraphFormat; output?: string }) => {
       const text = await renderSequenceGraph(file, opts.format);

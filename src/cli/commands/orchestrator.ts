@@ -16,7 +16,10 @@ interface OrchestratorOptions extends KafkaCliOptions, SequencesCliOptions {
 
 /** `lockstep orchestrator`: drives runs over Kafka as a member of the orchestrators' consumer group, until SIGTERM. */
 export function registerOrchestrator(program: Command, cli: CliContext): void {
-  withSequencesOption(withKafkaOptions(program.command('orchestrator')), 'directory (or file) of sequence definitions this orchestrator can run (required)')
+  withSequencesOption(
+    withKafkaOptions(program.command('orchestrator')),
+    'directory (or file) of sequence definitions this orchestrator can run (required)',
+  )
     .description('run an orchestrator over Kafka: consumes events, advances runs exactly once, dispatches tasks')
     .option('--partitions <n>', 'create missing topics with this many partitions')
     .option('--group <id>', 'consumer group of the orchestrators (default: <prefix>-orchestrators)')
@@ -30,12 +33,29 @@ export function registerOrchestrator(program: Command, cli: CliContext): void {
       const historyRetentionMs = positiveDuration('--history-retention', opts.historyRetention);
       const connection = kafkaOptions(cli, opts);
       const service = await startKafkaOrchestrator({
-        ...connection, registry, keepFinishedMs, ...(partitions ? { partitions } : {}), ...(opts.group ? { group: opts.group } : {}),
+        ...connection,
+        registry,
+        keepFinishedMs,
+        ...(partitions ? { partitions } : {}),
+        ...(opts.group ? { group: opts.group } : {}),
         ...(historyRetentionMs ? { historyRetentionMs } : {}),
         onLog: (message, extra) => cli.err(JSON.stringify({ level: 'warn', message, ...extra })),
       });
-      const stats = () => cli.out(JSON.stringify({ event: 'stats', pid: process.pid, active: service.orchestrator.activeRuns, ...service.orchestrator.stats }));
-      cli.out(JSON.stringify({ event: 'ready', role: 'orchestrator', pid: process.pid, prefix: connection.prefix, sequences: registry.names(), partitions: service.topics.partitions, created: service.topics.created }));
+      const stats = () =>
+        cli.out(
+          JSON.stringify({ event: 'stats', pid: process.pid, active: service.orchestrator.activeRuns, ...service.orchestrator.stats }),
+        );
+      cli.out(
+        JSON.stringify({
+          event: 'ready',
+          role: 'orchestrator',
+          pid: process.pid,
+          prefix: connection.prefix,
+          sequences: registry.names(),
+          partitions: service.topics.partitions,
+          created: service.topics.created,
+        }),
+      );
       const stop = everyInterval(positiveInt('--stats-interval', opts.statsInterval), stats);
       const signal = await untilSignal();
       stop();

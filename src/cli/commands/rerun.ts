@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
+import { sha256Hex } from '../../core/hash.js';
+import { defaultRerunFrom, describeRerunSteps, planRerun } from '../../core/run/rerun-plan.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import { loadSequenceText } from '../../core/sequence/validate.js';
 import type { RunRecord } from '../../ports/run-store.js';
-import { loadSequenceFile } from '../../adapters/fs/load-sequence.js';
-import { sha256Hex } from '../../core/hash.js';
-import { defaultRerunFrom, describeRerunSteps, planRerun } from '../../core/run/rerun-plan.js';
 import type { CliContext } from '../context.js';
 import { driveRun } from '../drive-run.js';
 import { openStore, storedRun } from '../store.js';
@@ -35,17 +35,22 @@ function chooseDefinition(cli: CliContext, record: RunRecord, choice: string): {
   const short = (hash: string) => hash.slice(0, 12);
   if (choice === 'current') {
     if (sourcePath === undefined) {
-      throw new LockstepError(ErrorCode.invalidUsage, `--definition current: run ${record.runId} was not started from a file, so there is no current definition to use`);
+      throw new LockstepError(
+        ErrorCode.invalidUsage,
+        `--definition current: run ${record.runId} was not started from a file, so there is no current definition to use`,
+      );
     }
     const loaded = loadSequenceFile(sourcePath);
-    const note = loaded.hash === record.definitionHash
-      ? `the current ${record.source} is the same as run ${record.runId}'s definition`
-      : `using the current ${record.source} (sha256 ${short(loaded.hash)}), which has changed since run ${record.runId} started (sha256 ${short(record.definitionHash)})`;
+    const note =
+      loaded.hash === record.definitionHash
+        ? `the current ${record.source} is the same as run ${record.runId}'s definition`
+        : `using the current ${record.source} (sha256 ${short(loaded.hash)}), which has changed since run ${record.runId} started (sha256 ${short(record.definitionHash)})`;
     return { sequence: loaded.sequence, text: loaded.text, note };
   }
   const sequence = loadSequenceText(record.definition, `run ${record.runId}'s recorded definition`);
   let note: string | undefined;
-  if (record.source !== undefined && fileText === undefined) note = `${record.source} no longer exists; using run ${record.runId}'s recorded definition`;
+  if (record.source !== undefined && fileText === undefined)
+    note = `${record.source} no longer exists; using run ${record.runId}'s recorded definition`;
   else if (fileText !== undefined && sha256Hex(fileText) !== record.definitionHash) {
     note = `${record.source} has changed since run ${record.runId} started (sha256 ${short(record.definitionHash)} -> ${short(sha256Hex(fileText))}); using the run's original definition (pass --definition current to use the file)`;
   }
@@ -80,7 +85,9 @@ export function registerRerun(program: Command, cli: CliContext): void {
         const { record, history } = await storedRun(store, runId);
         if (record.status === 'running') {
           const holder = store.holder(runId);
-          const how = holder?.alive ? `process ${holder.pid} on ${holder.host} is driving it` : `its process is gone: continue it with \`lockstep resume ${runId}\``;
+          const how = holder?.alive
+            ? `process ${holder.pid} on ${holder.host} is driving it`
+            : `its process is gone: continue it with \`lockstep resume ${runId}\``;
           throw new LockstepError(ErrorCode.runActive, `run ${runId} has not ended (${how}); only an ended run can be rerun`);
         }
         const chosen = chooseDefinition(cli, record, choice);
@@ -94,10 +101,12 @@ export function registerRerun(program: Command, cli: CliContext): void {
         }
         if (opts.json) {
           for (const step of plan.steps) {
-            if (step.action === 'runs' && step.reason.startsWith('its compensation ran')) cli.err(`lockstep: note: ${step.taskId} runs again (${step.reason})`);
+            if (step.action === 'runs' && step.reason.startsWith('its compensation ran'))
+              cli.err(`lockstep: note: ${step.taskId} runs again (${step.reason})`);
           }
         } else {
-          const reused = plan.reused.map((r) => (r.outcome === 'succeeded' ? r.taskId : `${r.taskId} (failed, continued)`)).join(', ') || 'nothing';
+          const reused =
+            plan.reused.map((r) => (r.outcome === 'succeeded' ? r.taskId : `${r.taskId} (failed, continued)`)).join(', ') || 'nothing';
           const requested = plan.requested ? ` (asked: "${plan.requested}")` : '';
           cli.out(`↺ rerun of ${runId} from "${plan.from}"${requested}: reusing ${reused}; running ${plan.rerun.join(', ')}`);
           for (const line of describeRerunSteps(plan)) cli.out(`  ${line}`);
@@ -108,8 +117,12 @@ export function registerRerun(program: Command, cli: CliContext): void {
           return;
         }
         await driveRun(cli, {
-          store, sequence: chosen.sequence, definition: chosen.text, ...(record.source ? { source: record.source } : {}),
-          json: opts.json ?? false, quiet: opts.quiet ?? false,
+          store,
+          sequence: chosen.sequence,
+          definition: chosen.text,
+          ...(record.source ? { source: record.source } : {}),
+          json: opts.json ?? false,
+          quiet: opts.quiet ?? false,
           begin: (runtime) => runtime.start({ sequence: chosen.sequence.name, input: record.input, rerunOf: runId, reuse }),
         });
       } catch (error) {

@@ -33,17 +33,31 @@ export function registerResume(program: Command, cli: CliContext): void {
       try {
         const { record, history } = await storedRun(store, runId);
         if (record.status !== 'running') {
-          throw new LockstepError(ErrorCode.runNotResumable, `run ${runId} already ended: ${record.status}; nothing to resume (start a new run from it with \`lockstep rerun ${runId}\`)`);
+          throw new LockstepError(
+            ErrorCode.runNotResumable,
+            `run ${runId} already ended: ${record.status}; nothing to resume (start a new run from it with \`lockstep rerun ${runId}\`)`,
+          );
         }
         const holder = store.holder(runId);
         if (holder?.alive) {
-          throw new LockstepError(ErrorCode.runLocked, `run ${runId} is being driven by another process (pid ${holder.pid} on ${holder.host}, since ${new Date(holder.acquiredAt).toISOString()}); nothing was changed`);
+          throw new LockstepError(
+            ErrorCode.runLocked,
+            `run ${runId} is being driven by another process (pid ${holder.pid} on ${holder.host}, since ${new Date(holder.acquiredAt).toISOString()}); nothing was changed`,
+          );
         }
-        const sequence = loadSequenceText(record.definition, record.source ? `${record.source} (as recorded with run ${runId})` : `run ${runId}`);
+        const sequence = loadSequenceText(
+          record.definition,
+          record.source ? `${record.source} (as recorded with run ${runId})` : `run ${runId}`,
+        );
         const heading = `↻ resuming run ${runId} of ${record.sequence} v${record.version}: ${history.length} entries recorded (${store.path})`;
         await driveRun(cli, {
-          store, sequence, definition: record.definition, ...(record.source ? { source: record.source } : {}),
-          ...(opts.json ? {} : { earlier: { heading, entries: history } }), json: opts.json ?? false, quiet: opts.quiet ?? false,
+          store,
+          sequence,
+          definition: record.definition,
+          ...(record.source ? { source: record.source } : {}),
+          ...(opts.json ? {} : { earlier: { heading, entries: history } }),
+          json: opts.json ?? false,
+          quiet: opts.quiet ?? false,
           begin: async (runtime) => {
             await runtime.orchestrator.resume(runId);
             return runId;

@@ -29,8 +29,12 @@ export function registerRun(program: Command, cli: CliContext): void {
       const store = await openStore(cli, opts.store);
       await driveRun(cli, {
         // An absolute source, so that `rerun` finds the file from any directory.
-        store, sequence: loaded.sequence, definition: loaded.text, source: resolve(cli.cwd, loaded.path),
-        json: opts.json ?? false, quiet: opts.quiet ?? false,
+        store,
+        sequence: loaded.sequence,
+        definition: loaded.text,
+        source: resolve(cli.cwd, loaded.path),
+        json: opts.json ?? false,
+        quiet: opts.quiet ?? false,
         begin: (runtime) => runtime.start({ sequence: loaded.sequence.name, input }),
       });
     });

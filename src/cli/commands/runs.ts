@@ -38,9 +38,13 @@ export interface RunSummary {
 /** Summarises a run for listings; `status`, when known, is its shown status (else it is derived from the store). */
 export function runSummary(record: RunRecord, store: RunStore, status?: RunStatusView): RunSummary {
   return {
-    runId: record.runId, sequence: record.sequence, version: record.version,
+    runId: record.runId,
+    sequence: record.sequence,
+    version: record.version,
     status: status ?? runStatusView(record.status, record.status === 'running' && store.isDriven(record.runId)),
-    createdAt: record.createdAt, updatedAt: record.updatedAt, durationMs: record.updatedAt - record.createdAt,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    durationMs: record.updatedAt - record.createdAt,
     ...(record.currentTask ? { task: record.currentTask } : {}),
     ...(record.reason ? { reason: record.reason } : {}),
     ...(record.rerunOf ? { rerunOf: record.rerunOf } : {}),
@@ -69,7 +73,8 @@ function detail(s: RunSummary): string {
 function parseLimit(value: string | undefined): number {
   if (value === undefined) return DEFAULT_LIMIT;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new LockstepError(ErrorCode.invalidUsage, `--limit: expected an integer from 1 and up, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new LockstepError(ErrorCode.invalidUsage, `--limit: expected an integer from 1 and up, got "${value}"`);
   return n;
 }
 
@@ -99,10 +104,23 @@ export function registerRuns(program: Command, cli: CliContext): void {
           cli.out(opts.status ? `no ${opts.status} runs in ${store.path}` : `no runs in ${store.path}`);
           return;
         }
-        const rows = summaries.map((s) => [s.runId, `${s.sequence} v${s.version}`, s.status, formatTime(s.createdAt), formatDuration(s.durationMs), detail(s)]);
+        const rows = summaries.map((s) => [
+          s.runId,
+          `${s.sequence} v${s.version}`,
+          s.status,
+          formatTime(s.createdAt),
+          formatDuration(s.durationMs),
+          detail(s),
+        ]);
         const header = ['RUN', 'SEQUENCE', 'STATUS', 'STARTED', 'DURATION', 'TASK'];
         const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-        for (const row of [header, ...rows]) cli.out(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+        for (const row of [header, ...rows])
+          cli.out(
+            row
+              .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+              .join('  ')
+              .trimEnd(),
+          );
       } finally {
         await store.close();
       }

@@ -1,18 +1,18 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import { DefinitionError, ErrorCode, LockstepError } from '../../core/errors.js';
 import { formatProblems } from '../../core/sequence/problems.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import { TOKEN_ENV } from '../../http/auth.js';
 import type { RejectedDefinition } from '../../http/sequence-routes.js';
 import { createHttpServer } from '../../http/server.js';
-import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
-import type { CliContext } from '../context.js';
-import { ExitCode } from '../exit-codes.js';
 import { createEmbeddedRunService } from '../../modes/embedded/index.js';
 import { createKafkaRunService } from '../../modes/kafka/index.js';
 import type { RunService } from '../../ports/run-service.js';
+import type { CliContext } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
 import { kafkaOptions, prefixHelp } from '../kafka-options.js';
 import { openStore } from '../store.js';
 
@@ -43,7 +43,10 @@ export function loadServedFiles(cli: CliContext, path: string): ServedFiles {
       const earlier = names.get(l.sequence.name);
       if (earlier) {
         cli.err(`lockstep serve: skipping ${file}: sequence "${l.sequence.name}" is already defined in ${earlier}`);
-        rejected.push({ source: file, problems: [{ path: 'name', message: `sequence "${l.sequence.name}" is already defined in ${earlier}` }] });
+        rejected.push({
+          source: file,
+          problems: [{ path: 'name', message: `sequence "${l.sequence.name}" is already defined in ${earlier}` }],
+        });
         continue;
       }
       names.set(l.sequence.name, file);
@@ -86,7 +89,10 @@ export function registerServe(program: Command, cli: CliContext): void {
     .action(async (opts: ServeOptions) => {
       const port = parsePort(opts.port);
       if (opts.brokers && opts.store) {
-        throw new LockstepError(ErrorCode.invalidUsage, '--store and --brokers exclude each other: over Kafka the runs are read from the history and run-state topics');
+        throw new LockstepError(
+          ErrorCode.invalidUsage,
+          '--store and --brokers exclude each other: over Kafka the runs are read from the history and run-state topics',
+        );
       }
       const machines = resolve(cli.cwd, opts.machines ?? 'machines');
       const { sequences, rejected } = loadServedFiles(cli, machines);
@@ -96,7 +102,12 @@ export function registerServe(program: Command, cli: CliContext): void {
         : await createEmbeddedRunService({ store: await openStore(cli, opts.store), sequences, cwd: cli.cwd });
       const token = cli.env[TOKEN_ENV] || undefined;
       const loopbackHosts = ['localhost', '127.0.0.1', '[::1]', opts.host.includes(':') ? `[${opts.host}]` : opts.host];
-      const app = createHttpServer({ runs, rejected, ...(token ? { token } : {}), ...(isLoopback(opts.host) ? { allowedHosts: [...new Set(loopbackHosts)] } : {}) });
+      const app = createHttpServer({
+        runs,
+        rejected,
+        ...(token ? { token } : {}),
+        ...(isLoopback(opts.host) ? { allowedHosts: [...new Set(loopbackHosts)] } : {}),
+      });
       try {
         await app.listen({ port, host: opts.host });
       } catch (error) {
@@ -106,8 +117,13 @@ export function registerServe(program: Command, cli: CliContext): void {
       const address = app.server.address();
       const bound = typeof address === 'object' && address ? address.port : port;
       const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-      cli.out(`lockstep serve: listening on http://${host}:${bound} (${runs.mode} mode, ${sequences.length} sequence${sequences.length === 1 ? '' : 's'} from ${machines}${rejected.length > 0 ? `; ${rejected.length} invalid file${rejected.length === 1 ? '' : 's'} skipped` : ''})`);
-      if (!token) cli.err(`lockstep serve: ${TOKEN_ENV} is not set, so starting, cancelling and rerunning runs is refused; set it to a secret to allow them`);
+      cli.out(
+        `lockstep serve: listening on http://${host}:${bound} (${runs.mode} mode, ${sequences.length} sequence${sequences.length === 1 ? '' : 's'} from ${machines}${rejected.length > 0 ? `; ${rejected.length} invalid file${rejected.length === 1 ? '' : 's'} skipped` : ''})`,
+      );
+      if (!token)
+        cli.err(
+          `lockstep serve: ${TOKEN_ENV} is not set, so starting, cancelling and rerunning runs is refused; set it to a secret to allow them`,
+        );
       if (!isLoopback(opts.host)) cli.err(`lockstep serve: bound to ${opts.host}: anyone who can reach it can read runs and their inputs`);
       // Stops on SIGINT/SIGTERM, or when the mode can no longer drive runs (a store that cannot be written).
       const failure = await new Promise<{ error: unknown } | undefined>((done) => {

@@ -45,7 +45,10 @@ export async function showFromKafka(cli: CliContext, runId: string, opts: KafkaS
         );
       }
       if (!state) {
-        throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}: ${topics.history} holds no entry of it and ${topics.runs} no state; ${topics.history} keeps entries ${kept}`);
+        throw new LockstepError(
+          ErrorCode.unknownRun,
+          `unknown run ${runId}: ${topics.history} holds no entry of it and ${topics.runs} no state; ${topics.history} keeps entries ${kept}`,
+        );
       }
       const where = state.status === 'running' ? 'it is still running' : `it ended ${state.status}`;
       throw new LockstepError(
@@ -54,7 +57,9 @@ export async function showFromKafka(cli: CliContext, runId: string, opts: KafkaS
       );
     }
     if (history.from > 0) {
-      cli.err(`lockstep show: the first ${history.from} entries of run ${runId} expired: ${topics.history} keeps entries ${retentionText(await client.historyRetentionMs())}; the ${history.entries.length} after them follow`);
+      cli.err(
+        `lockstep show: the first ${history.from} entries of run ${runId} expired: ${topics.history} keeps entries ${retentionText(await client.historyRetentionMs())}; the ${history.entries.length} after them follow`,
+      );
     }
     if (opts.json) printRunJson(cli, record, history.entries, record.status);
     else printRun(cli, record, history.entries, record.status, '(held by the orchestrators)');

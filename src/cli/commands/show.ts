@@ -25,13 +25,23 @@ export function registerShow(program: Command, cli: CliContext): void {
     .option('--brokers <list>', 'read the run from Kafka (its history and run-state topics) instead of a store')
     .option('--prefix <prefix>', `with --brokers: ${prefixHelp}`)
     .action(async (runId: string, opts: ShowOptions) => {
-      if (opts.brokers && opts.store) throw new LockstepError(ErrorCode.invalidUsage, '--store and --brokers exclude each other: over Kafka the run is read from its topics');
+      if (opts.brokers && opts.store)
+        throw new LockstepError(
+          ErrorCode.invalidUsage,
+          '--store and --brokers exclude each other: over Kafka the run is read from its topics',
+        );
       if (opts.prefix && !opts.brokers) throw new LockstepError(ErrorCode.invalidUsage, '--prefix names Kafka topics: it needs --brokers');
-      if (opts.brokers) return showFromKafka(cli, runId, { brokers: opts.brokers, ...(opts.prefix ? { prefix: opts.prefix } : {}), json: opts.json === true });
+      if (opts.brokers)
+        return showFromKafka(cli, runId, {
+          brokers: opts.brokers,
+          ...(opts.prefix ? { prefix: opts.prefix } : {}),
+          json: opts.json === true,
+        });
       const store = await openStore(cli, opts.store, { mustExist: true, readOnly: true });
       try {
         const stored = await store.get(runId);
-        if (!stored) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId} in ${store.path} (list runs with \`lockstep runs\`)`);
+        if (!stored)
+          throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId} in ${store.path} (list runs with \`lockstep runs\`)`);
         const { record, history } = stored;
         const { status } = runSummary(record, store);
         if (opts.json) printRunJson(cli, record, history, status);

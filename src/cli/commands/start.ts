@@ -24,10 +24,16 @@ export function exitCodeOfState(state: RunState): number {
 
 /** One line about a run's state, for people. */
 export function describeState(state: RunState): string {
-  const context = state.snapshot.context as { completed?: string[]; attempts?: Record<string, number>; stopping?: { taskId: string; attempt: number } | null };
+  const context = state.snapshot.context as {
+    completed?: string[];
+    attempts?: Record<string, number>;
+    stopping?: { taskId: string; attempt: number } | null;
+  };
   const done = context.completed?.length ?? 0;
   if (state.status === 'running') {
-    const stopping = context.stopping ? `, waiting for ${context.stopping.taskId} (attempt ${context.stopping.attempt}, stopped) to end` : '';
+    const stopping = context.stopping
+      ? `, waiting for ${context.stopping.taskId} (attempt ${context.stopping.attempt}, stopped) to end`
+      : '';
     return `${state.runId}: running ${state.sequence} v${state.version}, ${done} task(s) done${state.currentTask ? `, ${state.currentTask} in flight (attempt ${context.attempts?.[state.currentTask] ?? 1})` : ''}${stopping}${reducedNote(state)}`;
   }
   const f = state.final;
@@ -56,7 +62,11 @@ export function registerStart(program: Command, cli: CliContext): void {
       const timeoutMs = positiveInt('--timeout', opts.timeout);
       const client = createLockstepClient(kafkaOptions(cli, opts));
       try {
-        const runId = await client.start(name, { input, ...(opts.runId ? { runId: opts.runId } : {}), ...(opts.version ? { version: opts.version } : {}) });
+        const runId = await client.start(name, {
+          input,
+          ...(opts.runId ? { runId: opts.runId } : {}),
+          ...(opts.version ? { version: opts.version } : {}),
+        });
         if (!opts.wait) {
           cli.out(opts.json ? JSON.stringify({ runId }) : runId);
           return;

@@ -16,7 +16,8 @@ export function registerStatus(program: Command, cli: CliContext): void {
       const client = createLockstepClient(kafkaOptions(cli, opts));
       try {
         const state = await client.status(runId);
-        if (!state) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId} (not started, or not picked up by an orchestrator yet)`);
+        if (!state)
+          throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId} (not started, or not picked up by an orchestrator yet)`);
         cli.out(opts.json ? JSON.stringify(state) : describeState(state));
       } finally {
         await client.close();

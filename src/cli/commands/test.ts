@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
+import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import { DefinitionError, ErrorCode, LockstepError } from '../../core/errors.js';
 import { formatProblems } from '../../core/sequence/problems.js';
 import type { Sequence } from '../../core/sequence/types.js';
-import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import { testSequence } from '../../testing/test-sequence.js';
 import type { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -17,7 +17,8 @@ interface TestOptions {
 
 function positiveInt(value: string, option: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new LockstepError(ErrorCode.invalidUsage, `${option}: expected an integer from 1 and up, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new LockstepError(ErrorCode.invalidUsage, `${option}: expected an integer from 1 and up, got "${value}"`);
   return n;
 }
 
@@ -62,7 +63,13 @@ export function registerTest(program: Command, cli: CliContext): void {
           // A bad file is reported like `validate` does, and the other files are still tested.
           invalid++;
           if (opts.json) cli.out(JSON.stringify({ file, valid: false, problems: error.problems }));
-          else cli.err(`${file}: invalid\n${formatProblems(error.problems).split('\n').map((l) => `  ${l}`).join('\n')}`);
+          else
+            cli.err(
+              `${file}: invalid\n${formatProblems(error.problems)
+                .split('\n')
+                .map((l) => `  ${l}`)
+                .join('\n')}`,
+            );
           continue;
         }
         let report: Awaited<ReturnType<typeof testSequence>>;

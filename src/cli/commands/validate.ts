@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
+import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import { DefinitionError } from '../../core/errors.js';
 import { formatProblems } from '../../core/sequence/problems.js';
-import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
-import { ExitCode } from '../exit-codes.js';
 import type { CliContext } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
 
 /** `lockstep validate <file|dir>...`: reports every problem of every file, exits 2 if any is invalid. */
 export function registerValidate(program: Command, cli: CliContext): void {
@@ -38,4 +38,8 @@ function safeList(path: string): string[] {
   }
 }
 
-const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n');
+const indent = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');

@@ -18,17 +18,24 @@ interface WorkerCliOptions extends KafkaCliOptions, SequencesCliOptions {
  * lets running tasks finish for `--grace` ms, then hands the rest back to the other workers of the queue.
  */
 export function registerWorker(program: Command, cli: CliContext): void {
-  withSequencesOption(withKafkaOptions(program.command('worker')), 'directory (or file) of sequence definitions whose tasks this worker runs (required)')
+  withSequencesOption(
+    withKafkaOptions(program.command('worker')),
+    'directory (or file) of sequence definitions whose tasks this worker runs (required)',
+  )
     .description('run tasks from a queue over Kafka (shell tasks of the definitions; they use queue "default")')
     .option('--queue <name>', 'queue to take tasks from', 'default')
-    .option('--group <id>', 'consumer group of the queue\'s workers (default: <prefix>-workers-<queue>)')
+    .option('--group <id>', "consumer group of the queue's workers (default: <prefix>-workers-<queue>)")
     .option('--grace <ms>', 'on SIGTERM, wait this long for running tasks before handing them back', '10000')
     .option('--stats-interval <ms>', 'print a JSON stats line this often')
     .action(async (opts: WorkerCliOptions) => {
       const registry = loadSequences(sequencesPath(opts, true));
       const connection = kafkaOptions(cli, opts);
       const worker = await createShellWorker({
-        ...connection, registry, queue: opts.queue, cwd: cli.cwd, ...(opts.group ? { group: opts.group } : {}),
+        ...connection,
+        registry,
+        queue: opts.queue,
+        cwd: cli.cwd,
+        ...(opts.group ? { group: opts.group } : {}),
         onLog: (message, extra) => cli.err(JSON.stringify({ level: 'warn', message, ...extra })),
       });
       const stats = () => cli.out(JSON.stringify({ event: 'stats', pid: process.pid, inFlight: worker.inFlight(), ...worker.stats }));
@@ -37,7 +44,12 @@ export function registerWorker(program: Command, cli: CliContext): void {
       const signal = await untilSignal();
       stop();
       const graceMs = Number(opts.grace ?? 10_000);
-      cli.err(JSON.stringify({ level: 'info', message: `${signal}: finishing ${worker.inFlight()} running task(s) within ${graceMs} ms, then handing the rest back` }));
+      cli.err(
+        JSON.stringify({
+          level: 'info',
+          message: `${signal}: finishing ${worker.inFlight()} running task(s) within ${graceMs} ms, then handing the rest back`,
+        }),
+      );
       await worker.close({ graceMs });
       stats();
     });

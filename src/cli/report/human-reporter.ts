@@ -1,7 +1,6 @@
-import type { FinalEntry } from '../../core/protocol/run-entry.js';
-import ora from 'ora';
 import type { Ora } from 'ora';
-import type { RunEntry } from '../../core/protocol/run-entry.js';
+import ora from 'ora';
+import type { FinalEntry, RunEntry } from '../../core/protocol/run-entry.js';
 import { formatDuration } from '../../core/sequence/duration.js';
 import { stopWords } from './entry-words.js';
 
@@ -34,7 +33,9 @@ export class HumanReporter {
   entry(e: RunEntry): void {
     switch (e.type) {
       case 'run.started':
-        this.#line(`▶ run ${e.runId} of ${e.sequence} v${e.version}${e.rerunOf ? ` (rerun of ${e.rerunOf}, reusing ${e.reused?.join(', ') || 'nothing'})` : ''}`);
+        this.#line(
+          `▶ run ${e.runId} of ${e.sequence} v${e.version}${e.rerunOf ? ` (rerun of ${e.rerunOf}, reusing ${e.reused?.join(', ') || 'nothing'})` : ''}`,
+        );
         break;
       case 'task.started':
         this.#current = `${e.task}${PHASE_LABEL[e.phase]} attempt ${e.attempt}`;
@@ -50,7 +51,9 @@ export class HumanReporter {
         this.#spinner?.stop();
         this.#record(e.task, e.attempt, e.willRetry ? 'retrying' : 'failed', e.durationMs);
         const retry = e.willRetry ? `; retrying in ${formatDuration(e.retryInMs ?? 0)}` : '';
-        this.#line(`  ✖ ${e.task}${PHASE_LABEL[e.phase]} failed in ${formatDuration(e.durationMs)} (attempt ${e.attempt}): ${e.error.message}${retry}`);
+        this.#line(
+          `  ✖ ${e.task}${PHASE_LABEL[e.phase]} failed in ${formatDuration(e.durationMs)} (attempt ${e.attempt}): ${e.error.message}${retry}`,
+        );
         if (e.error.output && !e.willRetry) {
           for (const l of e.error.output.trimEnd().split('\n').slice(-10)) this.#line(`      ${l}`);
         }

@@ -1,6 +1,6 @@
 import { formatRatio } from '../../core/paths/coverage.js';
-import type { SequenceTestReport } from '../../testing/test-sequence.js';
 import type { PathRun } from '../../testing/path-runner.js';
+import type { SequenceTestReport } from '../../testing/test-sequence.js';
 
 /** Failing paths printed in full; the rest are counted. */
 const SHOWN_FAILURES = 5;
@@ -34,7 +34,8 @@ function header(file: string, report: SequenceTestReport): string {
 /** The coverage line. */
 export function coverageLine(report: SequenceTestReport): string {
   const c = report.coverage;
-  const unreachable = c.unreachable.length > 0 ? `; ${plural(c.unreachable.length, 'definition transition')} no outcome can take, not counted` : '';
+  const unreachable =
+    c.unreachable.length > 0 ? `; ${plural(c.unreachable.length, 'definition transition')} no outcome can take, not counted` : '';
   return `coverage: states ${formatRatio(c.states)}, transitions ${formatRatio(c.transitions)}${unreachable}`;
 }
 
@@ -73,7 +74,13 @@ export function reportJson(file: string, report: SequenceTestReport): Record<str
     file,
     sequence: report.sequence.name,
     version: report.sequence.version,
-    paths: { total: plan.graph.total.toString(), run: report.runs.length, exhaustive: plan.exhaustive, seed: plan.seed, maxPaths: plan.maxPaths },
+    paths: {
+      total: plan.graph.total.toString(),
+      run: report.runs.length,
+      exhaustive: plan.exhaustive,
+      seed: plan.seed,
+      maxPaths: plan.maxPaths,
+    },
     coverage: report.coverage,
     passed: report.runs.length - report.failed.length,
     failed: report.failed.length,

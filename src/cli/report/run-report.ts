@@ -9,7 +9,12 @@ import { stopWords } from './entry-words.js';
 const PHASE = { main: '', compensate: ' (compensation)', finally: ' (finally)' } as const;
 
 const json = (value: unknown) => JSON.stringify(value);
-const indent = (text: string, by: string) => text.trimEnd().split('\n').map((l) => `${by}${l}`).join('\n');
+const indent = (text: string, by: string) =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `${by}${l}`)
+    .join('\n');
 
 /** One history entry as a line (or a few) for people. */
 export function describeEntry(e: RunEntry): string {
@@ -62,7 +67,7 @@ function taskRows(history: readonly RunEntry[]): TaskRow[] {
     if (!r) rows.set(task, (r = { task, phase, attempts: 0, interrupted: 0, outcome: 'started', timeMs: 0 }));
     return r;
   };
-  const reused = history[0]?.type === 'run.started' ? history[0].reused ?? [] : [];
+  const reused = history[0]?.type === 'run.started' ? (history[0].reused ?? []) : [];
   for (const e of history) {
     if (e.type === 'task.started') {
       const r = row(e.task, e.phase);
@@ -70,7 +75,14 @@ function taskRows(history: readonly RunEntry[]): TaskRow[] {
       r.outcome = 'running';
     } else if (e.type === 'task.succeeded' || e.type === 'task.failed') {
       const r = row(e.task, e.phase);
-      r.outcome = reused.includes(e.task) && e.phase === 'main' && r.attempts === 0 ? 'reused' : e.type === 'task.succeeded' ? 'succeeded' : e.willRetry ? 'retrying' : 'failed';
+      r.outcome =
+        reused.includes(e.task) && e.phase === 'main' && r.attempts === 0
+          ? 'reused'
+          : e.type === 'task.succeeded'
+            ? 'succeeded'
+            : e.willRetry
+              ? 'retrying'
+              : 'failed';
       r.timeMs += e.durationMs;
     } else if (e.type === 'task.interrupted') {
       const r = row(e.task, e.phase);
@@ -85,14 +97,22 @@ function taskRows(history: readonly RunEntry[]): TaskRow[] {
  * Prints a run for people: its record, its history with timings, and a line per task. `definitionFrom` says where
  * its definition is kept when the record names no file.
  */
-export function printRun(cli: CliContext, record: RunRecord, history: readonly RunEntry[], shown: RunStatusView, definitionFrom = '(not from a file)'): void {
-  const status = shown === 'interrupted' ? `interrupted (no live process drives it: \`lockstep resume ${record.runId}\` continues it)` : shown;
+export function printRun(
+  cli: CliContext,
+  record: RunRecord,
+  history: readonly RunEntry[],
+  shown: RunStatusView,
+  definitionFrom = '(not from a file)',
+): void {
+  const status =
+    shown === 'interrupted' ? `interrupted (no live process drives it: \`lockstep resume ${record.runId}\` continues it)` : shown;
   cli.out(`run ${record.runId} of ${record.sequence} v${record.version}: ${status}`);
   cli.out(`  started     ${formatTime(record.createdAt)}, last event ${formatDuration(record.updatedAt - record.createdAt)} later`);
   cli.out(`  definition  ${record.source ?? definitionFrom}, sha256 ${record.definitionHash || 'unknown'}`);
   cli.out(`  input       ${json(record.input)}`);
   if (record.rerunOf) cli.out(`  rerun of    ${record.rerunOf}`);
-  if (record.currentTask && record.status !== 'succeeded') cli.out(`  ${record.status === 'running' ? 'task       ' : 'failed task'} ${record.currentTask}`);
+  if (record.currentTask && record.status !== 'succeeded')
+    cli.out(`  ${record.status === 'running' ? 'task       ' : 'failed task'} ${record.currentTask}`);
   if (record.reason) cli.out(`  reason      ${record.reason}`);
   cli.out('');
   cli.out(`history (${history.length} entries)`);

@@ -1,5 +1,5 @@
-import { createActor } from 'xstate';
 import type { AnyActorScope, InspectionEvent } from 'xstate';
+import { createActor } from 'xstate';
 import type { RunMachine } from './machine.js';
 import type { Command } from './types.js';
 
@@ -14,11 +14,20 @@ const COMMANDS = new Set(['dispatch', 'cancelTask', 'startTimer', 'cancelTimer',
  * `inspect` sees the microsteps, for tools that follow which transitions were taken.
  */
 export function inertScope(
-  machine: RunMachine, onCommand: (command: Command) => void, options: { runId?: string; inspect?: (event: InspectionEvent) => void } = {},
+  machine: RunMachine,
+  onCommand: (command: Command) => void,
+  options: { runId?: string; inspect?: (event: InspectionEvent) => void } = {},
 ): AnyActorScope {
   const self = createActor(machine, { input: { runId: options.runId ?? '' }, ...(options.inspect ? { inspect: options.inspect } : {}) });
   return {
-    self, defer: () => {}, id: '', logger: () => {}, sessionId: '', stopChild: () => {}, system: self.system, emit: () => {},
+    self,
+    defer: () => {},
+    id: '',
+    logger: () => {},
+    sessionId: '',
+    stopChild: () => {},
+    system: self.system,
+    emit: () => {},
     actionExecutor: (action: { type: string; params?: unknown }) => {
       if (COMMANDS.has(action.type)) onCommand({ type: action.type, ...(action.params as object) } as Command);
     },

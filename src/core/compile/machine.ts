@@ -42,14 +42,20 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
   const p = { taskId, phase };
   const retries = retry.maxAttempts > 1;
   const exhaustedTarget = phase === 'main' && spec.onFailure === 'stop' ? targets.unwind! : targets.next;
-  const onSuccess = [{ type: 'recordSuccess' as const, params: p }, ...(phase === 'main' && targets.last ? [{ type: 'markSucceeded' as const }] : [])];
+  const onSuccess = [
+    { type: 'recordSuccess' as const, params: p },
+    ...(phase === 'main' && targets.last ? [{ type: 'markSucceeded' as const }] : []),
+  ];
   const retryParams = { taskId, maxAttempts: retry.maxAttempts };
   const fail = (exhausted: boolean) => ({
     type: 'recordFailure' as const,
     params: { ...p, exhausted, onFailure: spec.onFailure, ...(timeoutMs ? { timeoutMs } : {}) },
   });
   // The last main task failing under `continue` ends the main phase like a success does.
-  const exhausted = [fail(true), ...(phase === 'main' && spec.onFailure === 'continue' && targets.last ? [{ type: 'markSucceeded' as const }] : [])];
+  const exhausted = [
+    fail(true),
+    ...(phase === 'main' && spec.onFailure === 'continue' && targets.last ? [{ type: 'markSucceeded' as const }] : []),
+  ];
   const timeoutId = (c: RunContext) => timerIds.timeout(taskId, c.attempts[taskId] ?? 0);
   const main = phase === 'main';
   const cancel = (inFlight: boolean) => ({
@@ -58,11 +64,25 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
   });
   const runTimeout = (inFlight: boolean) =>
     main && targets.runTimer
-      ? [{ guard: { type: 'isRunTimeout' as const }, target: targets.unwind!, actions: [...(inFlight ? stopCurrent('run timed out') : []), { type: 'markRunTimedOut' as const }] }]
+      ? [
+          {
+            guard: { type: 'isRunTimeout' as const },
+            target: targets.unwind!,
+            actions: [...(inFlight ? stopCurrent('run timed out') : []), { type: 'markRunTimedOut' as const }],
+          },
+        ]
       : [];
   const timeouts = timeoutMs
     ? [
-        ...(retries ? [{ guard: { type: 'timeoutCanRetry', params: retryParams }, target: 'backoff', actions: [...stopCurrent('timed out'), fail(false)] }] : []),
+        ...(retries
+          ? [
+              {
+                guard: { type: 'timeoutCanRetry', params: retryParams },
+                target: 'backoff',
+                actions: [...stopCurrent('timed out'), fail(false)],
+              },
+            ]
+          : []),
         { guard: { type: 'isTimeout', params: { taskId } }, target: exhaustedTarget, actions: [...stopCurrent('timed out'), ...exhausted] },
       ]
     : [];
@@ -100,11 +120,16 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
   const retryId = (c: RunContext) => timerIds.retry(taskId, c.attempts[taskId] ?? 0);
   const backoff = {
     entry: [
-      timerCommand('startTimer', retryId, (c) => backoffDelay(retry.backoff, c.failures[taskId] ?? 1, idempotencyKey(c.runId, taskId, c.attempts[taskId] ?? 0))),
+      timerCommand('startTimer', retryId, (c) =>
+        backoffDelay(retry.backoff, c.failures[taskId] ?? 1, idempotencyKey(c.runId, taskId, c.attempts[taskId] ?? 0)),
+      ),
     ],
     exit: [timerCommand('cancelTimer', retryId)],
     on: {
-      TIMER_FIRED: [{ guard: { type: 'isRetryTimer', params: { taskId } }, target: gateRetry ? 'waiting' : 'running' }, ...runTimeout(false)],
+      TIMER_FIRED: [
+        { guard: { type: 'isRetryTimer', params: { taskId } }, target: gateRetry ? 'waiting' : 'running' },
+        ...runTimeout(false),
+      ],
       ...(main ? { CANCEL: cancel(false) } : {}),
     },
   };
@@ -145,13 +170,16 @@ export function compile(sequence: Sequence) {
       const next = i === compensations.length - 1 ? afterCompensation : `#run.compensating.${compensations[i + 1]!.id}`;
       // A cancel during the task after this one reaches this compensation with the cancelled attempt still ending.
       const inner = taskStates(task.compensate!, 'compensate', { next, last: false, entryMayStop: true });
-      return [task.id, {
-        initial: 'check',
-        states: {
-          check: { always: [{ guard: { type: 'wasCompleted', params: { taskId: task.id } }, target: 'waiting' }, { target: next }] },
-          ...inner.states,
+      return [
+        task.id,
+        {
+          initial: 'check',
+          states: {
+            check: { always: [{ guard: { type: 'wasCompleted', params: { taskId: task.id } }, target: 'waiting' }, { target: next }] },
+            ...inner.states,
+          },
         },
-      }];
+      ];
     }),
   );
   const finallyStates = Object.fromEntries(
@@ -164,27 +192,56 @@ export function compile(sequence: Sequence) {
   );
   const finish = (outcome: Outcome) => ({
     type: 'final' as const,
-    entry: [{
-      type: 'finish' as const,
-      params: ({ context }: Args) => ({
-        runId: context.runId, outcome,
-        ...(outcome !== 'succeeded' ? { reason: context.reason ?? (context.finallyFailed[0] ? `finally task ${context.finallyFailed[0]} failed` : outcome) } : {}),
-      }),
-    }],
+    entry: [
+      {
+        type: 'finish' as const,
+        params: ({ context }: Args) => ({
+          runId: context.runId,
+          outcome,
+          ...(outcome !== 'succeeded'
+            ? { reason: context.reason ?? (context.finallyFailed[0] ? `finally task ${context.finallyFailed[0]} failed` : outcome) }
+            : {}),
+        }),
+      },
+    ],
   });
 
   return runSetup.createMachine({
     id: 'run',
     context: ({ input }: { input: RunInput }): RunContext => ({
-      runId: input.runId, input: input.input ?? null, current: null, stopping: null, attempts: {}, failures: {}, completed: [], continued: [],
-      results: {}, outcome: null, reason: null, error: null, compensated: [], compensationFailed: [], finallyFailed: [],
+      runId: input.runId,
+      input: input.input ?? null,
+      current: null,
+      stopping: null,
+      attempts: {},
+      failures: {},
+      completed: [],
+      continued: [],
+      results: {},
+      outcome: null,
+      reason: null,
+      error: null,
+      compensated: [],
+      compensationFailed: [],
+      finallyFailed: [],
     }),
     initial: 'main',
     on: stopEndings(),
     states: {
       main: {
         initial: sequence.tasks[0]!.id,
-        ...(runTimer ? { entry: [timerCommand('startTimer', () => timerIds.run, () => runTimer)], exit: [timerCommand('cancelTimer', () => timerIds.run)] } : {}),
+        ...(runTimer
+          ? {
+              entry: [
+                timerCommand(
+                  'startTimer',
+                  () => timerIds.run,
+                  () => runTimer,
+                ),
+              ],
+              exit: [timerCommand('cancelTimer', () => timerIds.run)],
+            }
+          : {}),
         states: mainStates,
       },
       ...(compensations.length > 0 ? { compensating: { initial: compensations[0]!.id, states: compensationStates } } : {}),

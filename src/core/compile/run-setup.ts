@@ -22,13 +22,13 @@ const stopTimerOf = (context: RunContext, event: RunEvent): boolean =>
   event.type === 'TIMER_FIRED' && !!context.stopping && event.timerId === timerIds.stop(context.stopping.taskId, context.stopping.attempt);
 
 const isTimeoutOf = (context: RunContext, event: RunEvent, taskId: string): boolean =>
-  event.type === 'TIMER_FIRED' && context.current !== null && context.current.taskId === taskId &&
+  event.type === 'TIMER_FIRED' &&
+  context.current !== null &&
+  context.current.taskId === taskId &&
   event.timerId === timerIds.timeout(taskId, context.current.attempt);
 
 const failureOf = (event: RunEvent, timeoutMs: number | undefined): TaskError =>
-  event.type === 'TASK_FAILED'
-    ? event.error
-    : { message: `timed out after ${timeoutMs ?? 0}ms`, code: 'TASK_TIMEOUT', retriable: true };
+  event.type === 'TASK_FAILED' ? event.error : { message: `timed out after ${timeoutMs ?? 0}ms`, code: 'TASK_TIMEOUT', retriable: true };
 
 const retryBudgetLeft = (context: RunContext, event: RunEvent, taskId: string, maxAttempts: number): boolean =>
   (context.failures[taskId] ?? 0) + 1 < maxAttempts && !(event.type === 'TASK_FAILED' && event.error.retriable === false);
@@ -70,20 +70,27 @@ export const runSetup = setup({
         ...(p.phase === 'compensate' ? { compensated: [...context.compensated, p.taskId] } : {}),
       };
     }),
-    recordFailure: assign(
-      ({ context, event }: Args, p: TaskParams & { exhausted: boolean; onFailure: string; timeoutMs?: number }) => {
-        const failures = { ...context.failures, [p.taskId]: (context.failures[p.taskId] ?? 0) + 1 };
-        const base = { current: null, failures };
-        if (!p.exhausted) return base;
-        const error = failureOf(event, p.timeoutMs);
-        if (p.phase === 'compensate') return { ...base, compensationFailed: [...context.compensationFailed, p.taskId] };
-        if (p.phase === 'finally') {
-          return { ...base, finallyFailed: [...context.finallyFailed, p.taskId], ...(context.error ? {} : { error: { ...error, taskId: p.taskId } }) };
-        }
-        if (p.onFailure === 'continue') return { ...base, continued: [...context.continued, p.taskId] };
-        return { ...base, outcome: 'failed' as const, reason: `task ${p.taskId} failed: ${error.message}`, error: { ...error, taskId: p.taskId } };
-      },
-    ),
+    recordFailure: assign(({ context, event }: Args, p: TaskParams & { exhausted: boolean; onFailure: string; timeoutMs?: number }) => {
+      const failures = { ...context.failures, [p.taskId]: (context.failures[p.taskId] ?? 0) + 1 };
+      const base = { current: null, failures };
+      if (!p.exhausted) return base;
+      const error = failureOf(event, p.timeoutMs);
+      if (p.phase === 'compensate') return { ...base, compensationFailed: [...context.compensationFailed, p.taskId] };
+      if (p.phase === 'finally') {
+        return {
+          ...base,
+          finallyFailed: [...context.finallyFailed, p.taskId],
+          ...(context.error ? {} : { error: { ...error, taskId: p.taskId } }),
+        };
+      }
+      if (p.onFailure === 'continue') return { ...base, continued: [...context.continued, p.taskId] };
+      return {
+        ...base,
+        outcome: 'failed' as const,
+        reason: `task ${p.taskId} failed: ${error.message}`,
+        error: { ...error, taskId: p.taskId },
+      };
+    }),
     markSucceeded: assign({ outcome: 'succeeded' as const }),
     markCancelled: assign(({ event }: Args) => ({
       outcome: 'cancelled' as const,
@@ -116,8 +123,13 @@ export const dispatchCommand = (p: TaskParams, needs?: readonly string[]) => ({
   params: ({ context }: Args) => {
     const attempt = context.attempts[p.taskId] ?? 1;
     return {
-      runId: context.runId, taskId: p.taskId, attempt, phase: p.phase,
-      idempotencyKey: idempotencyKey(context.runId, p.taskId, attempt), input: context.input, results: resultsFor(context.results, needs),
+      runId: context.runId,
+      taskId: p.taskId,
+      attempt,
+      phase: p.phase,
+      idempotencyKey: idempotencyKey(context.runId, p.taskId, attempt),
+      input: context.input,
+      results: resultsFor(context.results, needs),
     };
   },
 });
@@ -136,10 +148,17 @@ export const stopCurrent = (reason: string) => [
   {
     type: 'cancelTask' as const,
     params: ({ context }: Args) => ({
-      runId: context.runId, taskId: context.current?.taskId ?? '', attempt: context.current?.attempt ?? 0, reason,
+      runId: context.runId,
+      taskId: context.current?.taskId ?? '',
+      attempt: context.current?.attempt ?? 0,
+      reason,
     }),
   },
-  timerCommand('startTimer', (c) => timerIds.stop(c.current?.taskId ?? '', c.current?.attempt ?? 0), () => STOP_GRACE_MS),
+  timerCommand(
+    'startTimer',
+    (c) => timerIds.stop(c.current?.taskId ?? '', c.current?.attempt ?? 0),
+    () => STOP_GRACE_MS,
+  ),
   { type: 'markStopping' as const },
 ];
 
@@ -150,7 +169,10 @@ export const stopCurrent = (reason: string) => [
 export const stopEndings = () => {
   const reported = {
     guard: { type: 'isStoppedReport' as const },
-    actions: [timerCommand('cancelTimer', (c) => timerIds.stop(c.stopping?.taskId ?? '', c.stopping?.attempt ?? 0)), { type: 'clearStopping' as const }],
+    actions: [
+      timerCommand('cancelTimer', (c) => timerIds.stop(c.stopping?.taskId ?? '', c.stopping?.attempt ?? 0)),
+      { type: 'clearStopping' as const },
+    ],
   };
   return {
     TASK_SUCCEEDED: reported,

@@ -101,7 +101,9 @@ export const timerIds = {
 } as const;
 
 /** What a timer id names: the run's timeout, or one attempt's timeout, retry backoff or stop grace. */
-export type TimerOf = { readonly kind: 'run' } | { readonly kind: 'timeout' | 'retry' | 'stop'; readonly taskId: string; readonly attempt: number };
+export type TimerOf =
+  | { readonly kind: 'run' }
+  | { readonly kind: 'timeout' | 'retry' | 'stop'; readonly taskId: string; readonly attempt: number };
 
 const ATTEMPT_TIMER = /^(timeout|retry|stop):(.+):([1-9]\d*)$/;
 

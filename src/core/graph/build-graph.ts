@@ -26,7 +26,8 @@ const PHASE_LABEL: Readonly<Record<string, string>> = {
 };
 
 const isPlainData = (value: unknown): boolean =>
-  value === null || ['string', 'number', 'boolean'].includes(typeof value) ||
+  value === null ||
+  ['string', 'number', 'boolean'].includes(typeof value) ||
   (Array.isArray(value) ? value.every(isPlainData) : typeof value === 'object' && Object.values(value as object).every(isPlainData));
 
 /** A guard or action as `{ type, params }`, with params only when they are plain data. */

@@ -95,19 +95,23 @@ export function toDot(graph: MachineGraph, options: DotOptions = {}): string {
   }
   const compound = new Set(graph.nodes.filter((n) => n.type === 'compound').map((n) => n.id));
   const lines: string[] = [`digraph ${q(graph.machineId)} {`];
-  lines.push(`  graph ${attrs({
-    id: graph.machineId,
-    compound: 'true',
-    rankdir: options.rankdir ?? 'TB',
-    fontname: 'Helvetica',
-    label: options.title,
-    labelloc: options.title === undefined ? undefined : 't',
-    nodesep: '0.4',
-    ranksep: '0.5',
-  })};`);
+  lines.push(
+    `  graph ${attrs({
+      id: graph.machineId,
+      compound: 'true',
+      rankdir: options.rankdir ?? 'TB',
+      fontname: 'Helvetica',
+      label: options.title,
+      labelloc: options.title === undefined ? undefined : 't',
+      nodesep: '0.4',
+      ranksep: '0.5',
+    })};`,
+  );
   lines.push(`  node ${attrs({ fontname: 'Helvetica', fontsize: '11' })};`);
   lines.push(`  edge ${attrs({ fontname: 'Helvetica', fontsize: '9' })};`);
-  lines.push(`  ${q(DOT_START_ID)} ${attrs({ id: DOT_START_ID, shape: 'circle', style: 'filled', fillcolor: '#24292f', label: '', width: '0.2', tooltip: 'start' })};`);
+  lines.push(
+    `  ${q(DOT_START_ID)} ${attrs({ id: DOT_START_ID, shape: 'circle', style: 'filled', fillcolor: '#24292f', label: '', width: '0.2', tooltip: 'start' })};`,
+  );
 
   const emit = (node: GraphNode, depth: number): void => {
     const pad = '  '.repeat(depth);
@@ -116,14 +120,16 @@ export function toDot(graph: MachineGraph, options: DotOptions = {}): string {
       return;
     }
     lines.push(`${pad}subgraph ${q(clusterName(node.id))} {`);
-    lines.push(`${pad}  graph ${attrs({
-      id: node.id,
-      label: node.label,
-      style: 'rounded,filled',
-      fillcolor: CLUSTER_FILL[node.kind],
-      color: '#8c959f',
-      tooltip: node.id,
-    })};`);
+    lines.push(
+      `${pad}  graph ${attrs({
+        id: node.id,
+        label: node.label,
+        style: 'rounded,filled',
+        fillcolor: CLUSTER_FILL[node.kind],
+        color: '#8c959f',
+        tooltip: node.id,
+      })};`,
+    );
     for (const child of childrenOf.get(node.id) ?? []) emit(child, depth + 1);
     lines.push(`${pad}}`);
   };
@@ -131,10 +137,12 @@ export function toDot(graph: MachineGraph, options: DotOptions = {}): string {
 
   const initial = graph.nodes.find((n) => n.id === graph.initial);
   const entered = initialLeafOf(graph, graph.initial);
-  lines.push(`  ${q(DOT_START_ID)} -> ${q(entered)} ${attrs({
-    id: `${DOT_START_ID}:${graph.initial}`,
-    lhead: initial?.type === 'compound' ? clusterName(graph.initial) : undefined,
-  })};`);
+  lines.push(
+    `  ${q(DOT_START_ID)} -> ${q(entered)} ${attrs({
+      id: `${DOT_START_ID}:${graph.initial}`,
+      lhead: initial?.type === 'compound' ? clusterName(graph.initial) : undefined,
+    })};`,
+  );
   for (const edge of graph.edges) lines.push(`  ${edgeStatement(edge, compound, childrenOf)}`);
   lines.push('}');
   return lines.join('\n');

@@ -56,9 +56,7 @@ export function describeTransition(facts: TransitionFacts): TransitionDescriptio
     case 'TASK_SUCCEEDED':
       return { label: 'succeeded', kind: 'progress' };
     case 'TASK_FAILED':
-      return guard?.type === 'canRetry'
-        ? { label: 'failed (retry)', kind: 'retry' }
-        : { label: `failed${outcome}`, kind: 'failure' };
+      return guard?.type === 'canRetry' ? { label: 'failed (retry)', kind: 'retry' } : { label: `failed${outcome}`, kind: 'failure' };
     case 'TASK_INTERRUPTED':
       return { label: 'interrupted (redispatch)', kind: 'retry' };
     case 'CANCEL':

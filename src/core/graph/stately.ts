@@ -1,6 +1,6 @@
 import type { AnyStateNode, AnyTransitionDefinition } from 'xstate';
-import { namedReference } from './build-graph.js';
 import type { GraphableMachine } from './build-graph.js';
+import { namedReference } from './build-graph.js';
 import { describeTransition } from './edge-labels.js';
 
 /** A guard or action referenced by name, with its parameters when they are plain data. */

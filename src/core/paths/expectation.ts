@@ -37,10 +37,14 @@ export function indexTasks(sequence: Sequence): TaskIndex {
 
 function buildIndex(sequence: Sequence): TaskIndex {
   const main = new Map(sequence.tasks.map((spec, index) => [spec.id, { spec, index }]));
-  const compensations = new Map(sequence.tasks.flatMap((t) => (t.compensate ? [[t.compensate.id, { spec: t.compensate, of: t.id }] as const] : [])));
+  const compensations = new Map(
+    sequence.tasks.flatMap((t) => (t.compensate ? [[t.compensate.id, { spec: t.compensate, of: t.id }] as const] : [])),
+  );
   const fin = new Map(sequence.finally.map((spec, index) => [spec.id, { spec, index }]));
   return {
-    main, compensations, finally: fin,
+    main,
+    compensations,
+    finally: fin,
     spec: (id) => main.get(id)?.spec ?? compensations.get(id)?.spec ?? fin.get(id)?.spec,
   };
 }

@@ -50,11 +50,16 @@ const FINAL = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
 /** A run event in a few words, for messages. */
 export function describeEvent(event: RunEvent): string {
   switch (event.type) {
-    case 'TASK_SUCCEEDED': return `${event.taskId}#${event.attempt} ok`;
-    case 'TASK_FAILED': return `${event.taskId}#${event.attempt} fail`;
-    case 'TASK_INTERRUPTED': return `${event.taskId}#${event.attempt} interrupted`;
-    case 'TIMER_FIRED': return `timer ${event.timerId}`;
-    case 'CANCEL': return 'cancel';
+    case 'TASK_SUCCEEDED':
+      return `${event.taskId}#${event.attempt} ok`;
+    case 'TASK_FAILED':
+      return `${event.taskId}#${event.attempt} fail`;
+    case 'TASK_INTERRUPTED':
+      return `${event.taskId}#${event.attempt} interrupted`;
+    case 'TIMER_FIRED':
+      return `timer ${event.timerId}`;
+    case 'CANCEL':
+      return 'cancel';
   }
 }
 
@@ -72,13 +77,26 @@ function followsPath(path: ModelPath, entries: readonly RunEntry[]): Violation[]
   const applied = entries.flatMap((e) => ('event' in e && e.type !== 'event.ignored' ? [e.event] : []));
   for (const [i, step] of path.steps.entries()) {
     const got = applied[i];
-    if (!got) return [{ invariant: Invariant.followsPath, message: `step ${i + 1} (${step.label}) was never applied; the runtime applied ${i} of ${path.steps.length} steps` }];
+    if (!got)
+      return [
+        {
+          invariant: Invariant.followsPath,
+          message: `step ${i + 1} (${step.label}) was never applied; the runtime applied ${i} of ${path.steps.length} steps`,
+        },
+      ];
     if (!sameEvent(step.event, got)) {
-      return [{ invariant: Invariant.followsPath, message: `step ${i + 1}: expected ${describeEvent(step.event)} (${step.label}), the runtime applied ${describeEvent(got)}` }];
+      return [
+        {
+          invariant: Invariant.followsPath,
+          message: `step ${i + 1}: expected ${describeEvent(step.event)} (${step.label}), the runtime applied ${describeEvent(got)}`,
+        },
+      ];
     }
   }
   const extra = applied.slice(path.steps.length);
-  return extra.length === 0 ? [] : [{ invariant: Invariant.followsPath, message: `the runtime applied events beyond the path: ${extra.map(describeEvent).join(', ')}` }];
+  return extra.length === 0
+    ? []
+    : [{ invariant: Invariant.followsPath, message: `the runtime applied events beyond the path: ${extra.map(describeEvent).join(', ')}` }];
 }
 
 function noOverlap(entries: readonly RunEntry[], executions: readonly ExecutionEvent[]): Violation[] {
@@ -91,10 +109,18 @@ function noOverlap(entries: readonly RunEntry[], executions: readonly ExecutionE
     if (e.type === 'task.started') {
       if (inFlight) out.push({ invariant: Invariant.noOverlap, message: `${name(e)} started while ${name(inFlight)} was still in flight` });
       for (const s of stopping.values()) {
-        out.push({ invariant: Invariant.noOverlap, message: `${name(e)} started while ${name(s)}, which had been stopped, had not ended yet` });
+        out.push({
+          invariant: Invariant.noOverlap,
+          message: `${name(e)} started while ${name(s)}, which had been stopped, had not ended yet`,
+        });
       }
       inFlight = e;
-    } else if ((e.type === 'task.succeeded' || e.type === 'task.failed') && inFlight && e.task === inFlight.task && e.attempt === inFlight.attempt) {
+    } else if (
+      (e.type === 'task.succeeded' || e.type === 'task.failed') &&
+      inFlight &&
+      e.task === inFlight.task &&
+      e.attempt === inFlight.attempt
+    ) {
       // A task timeout stops the attempt: it still runs until it ends.
       if (e.type === 'task.failed' && e.event.type === 'TIMER_FIRED') stopping.set(name(e), inFlight);
       inFlight = undefined;
@@ -102,9 +128,11 @@ function noOverlap(entries: readonly RunEntry[], executions: readonly ExecutionE
       if (inFlight) stopping.set(name(inFlight), inFlight);
       inFlight = undefined;
     } else if (e.type === 'task.stopped') {
-      if (!stopping.delete(name(e))) out.push({ invariant: Invariant.noOverlap, message: `${name(e)} was recorded as stopped, but it had not been stopped` });
+      if (!stopping.delete(name(e)))
+        out.push({ invariant: Invariant.noOverlap, message: `${name(e)} was recorded as stopped, but it had not been stopped` });
     } else if (FINAL.has(e.type)) {
-      for (const s of stopping.values()) out.push({ invariant: Invariant.noOverlap, message: `the run ended while ${name(s)}, which had been stopped, had not ended yet` });
+      for (const s of stopping.values())
+        out.push({ invariant: Invariant.noOverlap, message: `the run ended while ${name(s)}, which had been stopped, had not ended yet` });
     }
   }
   const running = new Map<string, ExecutionEvent>();
@@ -115,7 +143,11 @@ function noOverlap(entries: readonly RunEntry[], executions: readonly ExecutionE
       continue;
     }
     const other = [...running.values()][0];
-    if (other) out.push({ invariant: Invariant.noOverlap, message: `the executor started ${key} while ${other.taskId}#${other.attempt} was still executing` });
+    if (other)
+      out.push({
+        invariant: Invariant.noOverlap,
+        message: `the executor started ${key} while ${other.taskId}#${other.attempt} was still executing`,
+      });
     running.set(key, x);
   }
   return out;
@@ -139,9 +171,14 @@ function order(sequence: Sequence, entries: readonly RunEntry[]): Violation[] {
     } else if (e.type === 'run.cancelling' || e.type === 'run.timed-out') stopped = true;
     if (e.type !== 'task.started') continue;
     const name = `${e.task}#${e.attempt}`;
-    if (rank[e.phase] < rank[phase]) out.push({ invariant: Invariant.order, message: `${name} (${e.phase}) started after the ${phase} phase had begun` });
+    if (rank[e.phase] < rank[phase])
+      out.push({ invariant: Invariant.order, message: `${name} (${e.phase}) started after the ${phase} phase had begun` });
     if (rank[e.phase] > rank[phase]) phase = e.phase;
-    if (e.attempt > 1 && !retrying.has(name)) out.push({ invariant: Invariant.order, message: `${name} started, but attempt ${e.attempt - 1} did not fail with a retry scheduled` });
+    if (e.attempt > 1 && !retrying.has(name))
+      out.push({
+        invariant: Invariant.order,
+        message: `${name} started, but attempt ${e.attempt - 1} did not fail with a retry scheduled`,
+      });
     if (e.phase !== 'main') continue;
     const at = tasks.main.get(e.task);
     if (!at) continue;
@@ -166,18 +203,24 @@ function attempts(sequence: Sequence, entries: readonly RunEntry[], executions: 
   for (const e of entries) {
     if (e.type === 'task.failed' && e.willRetry) {
       const max = tasks.spec(e.task)?.retry.maxAttempts ?? 1;
-      if (e.attempt >= max) out.push({ invariant: Invariant.attempts, message: `${e.task}#${e.attempt} failed and a retry was scheduled, beyond maxAttempts ${max}` });
+      if (e.attempt >= max)
+        out.push({
+          invariant: Invariant.attempts,
+          message: `${e.task}#${e.attempt} failed and a retry was scheduled, beyond maxAttempts ${max}`,
+        });
     }
     if (e.type !== 'task.started') continue;
     const max = tasks.spec(e.task)?.retry.maxAttempts ?? 1;
-    if (e.attempt > max) out.push({ invariant: Invariant.attempts, message: `${e.task} started attempt ${e.attempt}, beyond maxAttempts ${max}` });
+    if (e.attempt > max)
+      out.push({ invariant: Invariant.attempts, message: `${e.task} started attempt ${e.attempt}, beyond maxAttempts ${max}` });
     seen.set(e.task, Math.max(seen.get(e.task) ?? 0, e.attempt));
   }
   const executed = new Map<string, number>();
   for (const x of executions) if (x.kind === 'start') executed.set(x.taskId, (executed.get(x.taskId) ?? 0) + 1);
   for (const [task, n] of executed) {
     const max = tasks.spec(task)?.retry.maxAttempts ?? 1;
-    if (n > max && (seen.get(task) ?? 0) <= max) out.push({ invariant: Invariant.attempts, message: `${task} was executed ${n} times, beyond maxAttempts ${max}` });
+    if (n > max && (seen.get(task) ?? 0) <= max)
+      out.push({ invariant: Invariant.attempts, message: `${task} was executed ${n} times, beyond maxAttempts ${max}` });
   }
   return out;
 }
@@ -185,9 +228,7 @@ function attempts(sequence: Sequence, entries: readonly RunEntry[], executions: 
 function compensation(sequence: Sequence, expectation: Expectation, entries: readonly RunEntry[], abandoned: boolean): Violation[] {
   const completed = entries.flatMap((e) => (e.type === 'task.succeeded' && e.phase === 'main' ? [e.task] : []));
   const main = indexTasks(sequence).main;
-  const expected = expectation.unwinds
-    ? [...completed].reverse().flatMap((id) => main.get(id)?.spec.compensate?.id ?? [])
-    : [];
+  const expected = expectation.unwinds ? [...completed].reverse().flatMap((id) => main.get(id)?.spec.compensate?.id ?? []) : [];
   const ran = entries.flatMap((e) => (e.type === 'task.started' && e.phase === 'compensate' && e.attempt === 1 ? [e.task] : []));
   const matches = abandoned ? ran.every((id, i) => expected[i] === id) : ran.join('\n') === expected.join('\n');
   if (matches) return [];
@@ -197,7 +238,12 @@ function compensation(sequence: Sequence, expectation: Expectation, entries: rea
   return [{ invariant: Invariant.compensation, message: `compensations ran: ${list(ran)}; ${why}` }];
 }
 
-function finallyOnce(sequence: Sequence, entries: readonly RunEntry[], executions: readonly ExecutionEvent[], abandoned: boolean): Violation[] {
+function finallyOnce(
+  sequence: Sequence,
+  entries: readonly RunEntry[],
+  executions: readonly ExecutionEvent[],
+  abandoned: boolean,
+): Violation[] {
   const out: Violation[] = [];
   const firsts = entries.flatMap((e) => (e.type === 'task.started' && e.phase === 'finally' && e.attempt === 1 ? [e.task] : []));
   const expected = sequence.finally.map((t) => t.id);
@@ -205,9 +251,13 @@ function finallyOnce(sequence: Sequence, entries: readonly RunEntry[], execution
     const n = firsts.filter((f) => f === id).length;
     const executed = executions.filter((x) => x.kind === 'start' && x.taskId === id && x.attempt === 1).length;
     if (n === 0 && abandoned) continue;
-    if (n !== 1) out.push({ invariant: Invariant.finally, message: n === 0 ? `finally task ${id} never ran` : `finally task ${id} ran ${n} times` });
+    if (n !== 1)
+      out.push({ invariant: Invariant.finally, message: n === 0 ? `finally task ${id} never ran` : `finally task ${id} ran ${n} times` });
     else if (executed !== 1) out.push({ invariant: Invariant.finally, message: `finally task ${id} was executed ${executed} times` });
-    const ends = entries.filter((e) => (e.type === 'task.succeeded' || (e.type === 'task.failed' && !(e as Failed).willRetry)) && e.phase === 'finally' && e.task === id).length;
+    const ends = entries.filter(
+      (e) =>
+        (e.type === 'task.succeeded' || (e.type === 'task.failed' && !(e as Failed).willRetry)) && e.phase === 'finally' && e.task === id,
+    ).length;
     if (n === 1 && ends !== 1) out.push({ invariant: Invariant.finally, message: `finally task ${id} ended ${ends} times` });
   }
   const inOrder = abandoned ? firsts.every((id, i) => expected[i] === id) : firsts.join('\n') === expected.join('\n');
@@ -221,11 +271,19 @@ function outcome(expectation: Expectation, entries: readonly RunEntry[]): Violat
   const finals = entries.filter((e) => FINAL.has(e.type)) as Array<Extract<RunEntry, { outcome: unknown }>>;
   if (finals.length === 0) {
     const last = entries[entries.length - 1];
-    return [{ invariant: Invariant.outcome, message: `the run never ended (expected ${expectation.outcome}: ${expectation.because}); last entry: ${last ? last.type : 'none'}` }];
+    return [
+      {
+        invariant: Invariant.outcome,
+        message: `the run never ended (expected ${expectation.outcome}: ${expectation.because}); last entry: ${last ? last.type : 'none'}`,
+      },
+    ];
   }
-  if (finals.length > 1) return [{ invariant: Invariant.outcome, message: `the run ended ${finals.length} times: ${finals.map((f) => f.outcome).join(', ')}` }];
+  if (finals.length > 1)
+    return [{ invariant: Invariant.outcome, message: `the run ended ${finals.length} times: ${finals.map((f) => f.outcome).join(', ')}` }];
   const got = finals[0]!.outcome;
-  return got === expectation.outcome ? [] : [{ invariant: Invariant.outcome, message: `the run ended ${got}; the policy says ${expectation.outcome} (${expectation.because})` }];
+  return got === expectation.outcome
+    ? []
+    : [{ invariant: Invariant.outcome, message: `the run ended ${got}; the policy says ${expectation.outcome} (${expectation.because})` }];
 }
 
 /** What was observed of one run of a path. */

@@ -72,21 +72,38 @@ export interface PathGraph {
 function label(step: Omit<PathStep, 'label'>): string {
   const task = step.taskId ? `${step.taskId}${(step.attempt ?? 1) > 1 ? `#${step.attempt}` : ''}` : '';
   switch (step.token) {
-    case Token.succeed: return `${task} ok`;
-    case Token.fail: return `${task} fail`;
-    case Token.timeout: return `${task} timeout`;
-    case Token.retry: return `${step.taskId} retry`;
-    case Token.cancel: return 'cancel';
-    case Token.runTimeout: return 'run timeout';
-    case Token.stopped: return `${task} ended (stopped)`;
-    case Token.stoppedOk: return `${task} succeeded anyway (stopped)`;
-    case Token.grace: return `${task} stop grace expired`;
+    case Token.succeed:
+      return `${task} ok`;
+    case Token.fail:
+      return `${task} fail`;
+    case Token.timeout:
+      return `${task} timeout`;
+    case Token.retry:
+      return `${step.taskId} retry`;
+    case Token.cancel:
+      return 'cancel';
+    case Token.runTimeout:
+      return 'run timeout';
+    case Token.stopped:
+      return `${task} ended (stopped)`;
+    case Token.stoppedOk:
+      return `${task} succeeded anyway (stopped)`;
+    case Token.grace:
+      return `${task} stop grace expired`;
   }
 }
 
 /** Orders path ids the way a full enumeration lists them: success first, then failure, timers, cancellation. */
 const RANK: Record<string, number> = {
-  [Token.succeed]: 0, [Token.fail]: 1, [Token.stopped]: 1, [Token.stoppedOk]: 1, [Token.timeout]: 2, [Token.retry]: 2, [Token.runTimeout]: 2, [Token.grace]: 2, [Token.cancel]: 3,
+  [Token.succeed]: 0,
+  [Token.fail]: 1,
+  [Token.stopped]: 1,
+  [Token.stoppedOk]: 1,
+  [Token.timeout]: 2,
+  [Token.retry]: 2,
+  [Token.runTimeout]: 2,
+  [Token.grace]: 2,
+  [Token.cancel]: 3,
 };
 function byEventOrder(a: string, b: string): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) {
@@ -103,7 +120,12 @@ function toPath(edges: readonly Edge[]): ModelPath {
     for (const t of e.via) transitions.add(t);
     for (const s of e.entered) states.add(s);
   }
-  return { id: edges.map((e) => e.step.token).join(''), steps: edges.map((e) => e.step), transitions: [...transitions], states: [...states] };
+  return {
+    id: edges.map((e) => e.step.token).join(''),
+    steps: edges.map((e) => e.step),
+    transitions: [...transitions],
+    states: [...states],
+  };
 }
 
 /** Most transitions explored before giving up. A sequence of 10 tasks with 3 attempts needs about 300. */
@@ -120,11 +142,14 @@ function explore(model: RunModel, limit: number) {
   } catch (error) {
     if ((error as Error).message !== 'Traversal limit exceeded') throw error;
     const { name, timeoutMs } = model.sequence;
-    const jitter = model.sequence.tasks.some((t) => t.retry.backoff.jitter > 0) ? ', and backoff jitter makes every retry delay distinct' : '';
-    const cause = timeoutMs !== undefined && timeoutMs <= model.longestMainMs
-      ? `its run timeout (${formatDuration(timeoutMs)}) can cut the main phase (up to ${formatDuration(model.longestMainMs)}) at too many different moments${jitter}; ` +
-        `a run timeout longer than ${formatDuration(model.longestMainMs)}${jitter ? ' or no jitter' : ''} keeps the model small`
-      : 'it has too many distinct states';
+    const jitter = model.sequence.tasks.some((t) => t.retry.backoff.jitter > 0)
+      ? ', and backoff jitter makes every retry delay distinct'
+      : '';
+    const cause =
+      timeoutMs !== undefined && timeoutMs <= model.longestMainMs
+        ? `its run timeout (${formatDuration(timeoutMs)}) can cut the main phase (up to ${formatDuration(model.longestMainMs)}) at too many different moments${jitter}; ` +
+          `a run timeout longer than ${formatDuration(model.longestMainMs)}${jitter ? ' or no jitter' : ''} keeps the model small`
+        : 'it has too many distinct states';
     throw new LockstepError(ErrorCode.invalidUsage, `the path model of ${name} exceeds ${limit} transitions: ${cause}`);
   }
 }
@@ -244,7 +269,10 @@ export function buildPathGraph(model: RunModel, options: { readonly limit?: numb
     const suffix = (node: Node): Edge[] => {
       const trail: Edge[] = [];
       for (let n = node; n.state.status !== 'done'; ) {
-        const e = pick(n.out.filter((o) => countToEnd(o.to) > 0n), (o) => countToEnd(o.to));
+        const e = pick(
+          n.out.filter((o) => countToEnd(o.to) > 0n),
+          (o) => countToEnd(o.to),
+        );
         trail.push(e);
         n = e.to;
       }
@@ -301,7 +329,10 @@ export function buildPathGraph(model: RunModel, options: { readonly limit?: numb
       const e = node.out.find((o) => o.step.token === token);
       if (!e) {
         const possible = node.out.map((o) => o.step.token).join(', ') || 'none: the run has ended';
-        throw new LockstepError(ErrorCode.invalidUsage, `path ${id}: step ${i + 1} "${token}" is not possible there (possible: ${possible})`);
+        throw new LockstepError(
+          ErrorCode.invalidUsage,
+          `path ${id}: step ${i + 1} "${token}" is not possible there (possible: ${possible})`,
+        );
       }
       trail.push(e);
       node = e.to;

@@ -1,8 +1,8 @@
 import type { ActorLogic, AnyStateNode, AnyTransitionDefinition, InspectionEvent } from 'xstate';
 import { backoffDelay } from '../compile/backoff.js';
 import { inertScope } from '../compile/inert-scope.js';
-import { compile } from '../compile/machine.js';
 import type { RunMachine } from '../compile/machine.js';
+import { compile } from '../compile/machine.js';
 import type { Command, CurrentTask, RunEvent } from '../compile/types.js';
 import { STOP_GRACE_MS, timerIds } from '../compile/types.js';
 import type { Phase, Sequence } from '../sequence/types.js';
@@ -196,8 +196,21 @@ export function createRunModel(sequence: Sequence): RunModel {
     }
     return next;
   };
-  const stateOf = (run: RunSnapshot, now: number, timers: ModelState['timers'], v: readonly string[], e: readonly string[]): ModelState => ({
-    status: run.status === 'done' ? 'done' : 'active', output: undefined, error: undefined, run, now, timers, via: v, entered: e,
+  const stateOf = (
+    run: RunSnapshot,
+    now: number,
+    timers: ModelState['timers'],
+    v: readonly string[],
+    e: readonly string[],
+  ): ModelState => ({
+    status: run.status === 'done' ? 'done' : 'active',
+    output: undefined,
+    error: undefined,
+    run,
+    now,
+    timers,
+    via: v,
+    entered: e,
   });
 
   const started = record(() => machine.getInitialSnapshot(scope, { runId: PATH_RUN_ID }) as RunSnapshot);
@@ -250,7 +263,7 @@ export function createRunModel(sequence: Sequence): RunModel {
     worst += maxAttempts * (t.timeoutMs ?? 0) + (t.onFailure === 'continue' ? grace : 0);
     worstFrom.set(t.id, worst);
   }
-  const worstRemaining = (mainTask: string | undefined) => (mainTask === undefined ? 0 : worstFrom.get(mainTask) ?? 0);
+  const worstRemaining = (mainTask: string | undefined) => (mainTask === undefined ? 0 : (worstFrom.get(mainTask) ?? 0));
 
   const key = (state: ModelState): string => {
     const run = state.run;
@@ -262,8 +275,16 @@ export function createRunModel(sequence: Sequence): RunModel {
     // left than the rest of the main phase can take, the exact time no longer matters.
     const racing = runTimer !== undefined && runTimer[1] - state.now <= worstRemaining(leafPath(run.value)[1]);
     return JSON.stringify([
-      run.value, spec, spec ? ctx.attempts[spec] ?? 0 : 0, spec ? ctx.failures[spec] ?? 0 : 0, ctx.stopping, ctx.completed, ctx.outcome,
-      ctx.finallyFailed.length > 0, racing ? state.now : -1, racing ? state.timers : state.timers.map(([id]) => id),
+      run.value,
+      spec,
+      spec ? (ctx.attempts[spec] ?? 0) : 0,
+      spec ? (ctx.failures[spec] ?? 0) : 0,
+      ctx.stopping,
+      ctx.completed,
+      ctx.outcome,
+      ctx.finallyFailed.length > 0,
+      racing ? state.now : -1,
+      racing ? state.timers : state.timers.map(([id]) => id),
     ]);
   };
 
@@ -273,7 +294,8 @@ export function createRunModel(sequence: Sequence): RunModel {
     if (stopping && (token === StepToken.stopped || token === StepToken.stoppedOk || token === StepToken.grace)) return { ...stopping };
     const region = activeSpec(state.run);
     if (!region) return undefined;
-    if (event.type === 'TASK_SUCCEEDED' || event.type === 'TASK_FAILED') return { taskId: event.taskId, attempt: event.attempt, phase: region.phase };
+    if (event.type === 'TASK_SUCCEEDED' || event.type === 'TASK_FAILED')
+      return { taskId: event.taskId, attempt: event.attempt, phase: region.phase };
     if (event.type === 'TIMER_FIRED' && event.timerId !== timerIds.run) {
       return { taskId: region.taskId, attempt: state.run.context.attempts[region.taskId] ?? 0, phase: region.phase };
     }
@@ -287,7 +309,14 @@ export function createRunModel(sequence: Sequence): RunModel {
   } as unknown as ActorLogic<ModelState, RunEvent>;
 
   return {
-    sequence, machine, logic, initial, events, key, taskOf, longestMainMs: worstRemaining(sequence.tasks[0]?.id),
+    sequence,
+    machine,
+    logic,
+    initial,
+    events,
+    key,
+    taskOf,
+    longestMainMs: worstRemaining(sequence.tasks[0]?.id),
     stateNodes: nodes.map((n) => ({ id: n.id })),
     transitions: [...transitions.values()],
   };

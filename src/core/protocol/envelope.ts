@@ -43,10 +43,12 @@ export const RunStartSchema = z.object({
     /** Set by rerun: the run this one continues from. */
     rerunOf: id.optional(),
     /** Results reused from the earlier run (rerun --from): the first tasks that succeeded, and those that failed under `continue`. */
-    reuse: z.object({
-      succeeded: z.array(z.object({ taskId: id, result: z.unknown().optional() })),
-      continued: z.array(id).optional(),
-    }).optional(),
+    reuse: z
+      .object({
+        succeeded: z.array(z.object({ taskId: id, result: z.unknown().optional() })),
+        continued: z.array(id).optional(),
+      })
+      .optional(),
   }),
 });
 

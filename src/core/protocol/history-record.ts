@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { StateValue } from '../graph/model.js';
-import type { RunEntry } from './run-entry.js';
 import { PROTOCOL_VERSION } from './envelope.js';
 import { parseRecord } from './parse-record.js';
+import type { RunEntry } from './run-entry.js';
 
 const StateValueSchema: z.ZodType<StateValue> = z.lazy(() => z.union([z.string(), z.record(z.string(), StateValueSchema)]));
 
@@ -30,7 +30,10 @@ export const HistoryRecordSchema = z.object({
 });
 
 /** A history record, with its entry typed (an entry {@link HistoryRecord.reduced} lacks the fields it names). */
-export type HistoryRecord = Omit<z.infer<typeof HistoryRecordSchema>, 'entry' | 'state'> & { readonly entry: RunEntry; readonly state: StateValue };
+export type HistoryRecord = Omit<z.infer<typeof HistoryRecordSchema>, 'entry' | 'state'> & {
+  readonly entry: RunEntry;
+  readonly state: StateValue;
+};
 
 /** Parses a history record's text. Never throws. */
 export function parseHistoryRecord(raw: string): { success: true; record: HistoryRecord } | { success: false; reason: string } {

@@ -50,7 +50,8 @@ export function nestingBeyond(text: string, limit: number): number | undefined {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
@@ -64,10 +65,14 @@ export function nestingBeyond(text: string, limit: number): number | undefined {
  * Checks a value against a schema: its output, or its issues. Cheaper than `safeParse` when the value is
  * rejected (no `ZodError` is built, so no stack trace is taken), which is what a flood of bad messages costs.
  */
-export function check<S extends z.ZodType>(schema: S, value: unknown): { success: true; data: z.infer<S> } | { success: false; issues: z.core.$ZodIssue[] } {
+export function check<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+): { success: true; data: z.infer<S> } | { success: false; issues: z.core.$ZodIssue[] } {
   const result = schema['~standard'].validate(value);
   // lockstep's schemas have no asynchronous refinements: a promise here is a bug, reported as a rejection.
-  if (result instanceof Promise) return { success: false, issues: [{ code: 'custom', path: [], message: 'the schema is asynchronous', input: value }] };
+  if (result instanceof Promise)
+    return { success: false, issues: [{ code: 'custom', path: [], message: 'the schema is asynchronous', input: value }] };
   if (result.issues) return { success: false, issues: result.issues as z.core.$ZodIssue[] };
   return { success: true, data: result.value as z.infer<S> };
 }

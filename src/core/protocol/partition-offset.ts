@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { parseRecord } from './parse-record.js';
 import { ErrorCode, LockstepError } from '../errors.js';
 import { PROTOCOL_VERSION, RESERVED_KEY_PREFIX } from './envelope.js';
+import { parseRecord } from './parse-record.js';
 
 /**
  * `partition.offset`: how far an orchestrator group has consumed one partition of the events topic. It is
@@ -32,12 +32,13 @@ export function partitionOffsetKey(group: string, partition: number): string {
 
 /** True for keys of lockstep's own records on the run-state topic: readers of run states skip them. */
 export function isReservedKey(key: string | null): boolean {
-  return key !== null && key.startsWith(RESERVED_KEY_PREFIX);
+  return key?.startsWith(RESERVED_KEY_PREFIX) ?? false;
 }
 
 /** @throws LockstepError INVALID_USAGE for a run id in the reserved namespace. */
 export function assertRunId(runId: string): void {
-  if (isReservedKey(runId)) throw new LockstepError(ErrorCode.invalidUsage, `runId: run ids starting with "${RESERVED_KEY_PREFIX}" are reserved, got "${runId}"`);
+  if (isReservedKey(runId))
+    throw new LockstepError(ErrorCode.invalidUsage, `runId: run ids starting with "${RESERVED_KEY_PREFIX}" are reserved, got "${runId}"`);
 }
 
 /** Parses an offset record's text. Never throws. */

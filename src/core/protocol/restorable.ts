@@ -26,7 +26,8 @@ function pathOf(value: unknown): string[] | string {
   let v = value;
   while (typeof v !== 'string') {
     const keys = v !== null && typeof v === 'object' ? Object.keys(v) : [];
-    if (keys.length !== 1) return `expected one child state under ${path.length > 0 ? `"${path.join('.')}"` : 'the root'}, got ${keys.length}`;
+    if (keys.length !== 1)
+      return `expected one child state under ${path.length > 0 ? `"${path.join('.')}"` : 'the root'}, got ${keys.length}`;
     path.push(keys[0]!);
     v = (v as Record<string, unknown>)[keys[0]!];
   }
@@ -65,7 +66,10 @@ function stateProblems(program: Program, state: RunState, context: RunContext, o
   for (const key of path) {
     const child = Object.hasOwn(node.states, key) ? node.states[key] : undefined;
     if (!child) {
-      out.push({ path: 'snapshot.value', message: `"${name}" is not a state of sequence ${program.sequence.name} ${program.sequence.version}` });
+      out.push({
+        path: 'snapshot.value',
+        message: `"${name}" is not a state of sequence ${program.sequence.name} ${program.sequence.version}`,
+      });
       return;
     }
     node = child;
@@ -92,18 +96,26 @@ function stateProblems(program: Program, state: RunState, context: RunContext, o
     const want = { taskId: spec.id, attempt: context.attempts[spec.id] ?? 1, phase };
     const current = context.current;
     if (!current || current.taskId !== want.taskId || current.phase !== want.phase || current.attempt !== want.attempt) {
-      out.push({ path: 'snapshot.context.current', message: `expected ${describeAttempt(want)} in state "${name}", got ${describeAttempt(current)}` });
+      out.push({
+        path: 'snapshot.context.current',
+        message: `expected ${describeAttempt(want)} in state "${name}", got ${describeAttempt(current)}`,
+      });
     }
     return;
   }
   if (context.current) {
-    out.push({ path: 'snapshot.context.current', message: `expected null in state "${name}" (no attempt in flight), got ${describeAttempt(context.current)}` });
+    out.push({
+      path: 'snapshot.context.current',
+      message: `expected null in state "${name}" (no attempt in flight), got ${describeAttempt(context.current)}`,
+    });
   }
   if (spec && leaf === 'backoff') {
     const dispatched = context.attempts[spec.id] ?? 0;
     const retry = timerIds.retry(spec.id, dispatched);
-    if (dispatched < 1) out.push({ path: `snapshot.context.attempts.${spec.id}`, message: `required in state "${name}" (a retry follows a failed attempt)` });
-    else if (state.timers[retry] === undefined) out.push({ path: 'timers', message: `expected the retry timer "${retry}" in state "${name}", got none` });
+    if (dispatched < 1)
+      out.push({ path: `snapshot.context.attempts.${spec.id}`, message: `required in state "${name}" (a retry follows a failed attempt)` });
+    else if (state.timers[retry] === undefined)
+      out.push({ path: 'timers', message: `expected the retry timer "${retry}" in state "${name}", got none` });
   }
 }
 
@@ -119,7 +131,13 @@ function idProblems(program: Program, state: RunState, context: RunContext, out:
   for (const field of ['attempts', 'failures', 'results'] as const) {
     for (const id of Object.keys(context[field])) check(`snapshot.context.${field}.${id}`, id);
   }
-  const lists = { completed: 'main', continued: 'main', compensated: 'compensate', compensationFailed: 'compensate', finallyFailed: 'finally' } as const;
+  const lists = {
+    completed: 'main',
+    continued: 'main',
+    compensated: 'compensate',
+    compensationFailed: 'compensate',
+    finallyFailed: 'finally',
+  } as const;
   for (const [field, phase] of Object.entries(lists)) {
     context[field as keyof typeof lists].forEach((id, i) => check(`snapshot.context.${field}[${i}]`, id, phase));
   }
@@ -143,7 +161,8 @@ function idProblems(program: Program, state: RunState, context: RunContext, out:
  * record restores. The record must have passed `RunStateSchema`.
  */
 export function restoreProblems(program: Program, state: RunState): Problem[] {
-  if (state.snapshot.value === REJECTED_STATE) return [{ path: 'snapshot.value', message: 'the run never started: there is nothing to restore' }];
+  if (state.snapshot.value === REJECTED_STATE)
+    return [{ path: 'snapshot.value', message: 'the run never started: there is nothing to restore' }];
   const context = state.snapshot.context as unknown as RunContext;
   const problems: Problem[] = [];
   stateProblems(program, state, context, problems);

@@ -8,7 +8,8 @@ export const TASK_ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*(\.compensate)?$/;
 
 const got = (iss: { input?: unknown }) => describeValue(iss.input);
 
-const taskId = z.string({ error: (iss) => `expected a task id, got ${got(iss)}` })
+const taskId = z
+  .string({ error: (iss) => `expected a task id, got ${got(iss)}` })
   .regex(TASK_ID_PATTERN, { error: (iss) => `expected a task id (letters, digits, "-", "_", optionally ".compensate"), got ${got(iss)}` });
 
 const integerFrom = (min: number) => {
@@ -33,44 +34,53 @@ const CurrentTaskSchema = z.object({
  * counters consistent with each other (the attempt in flight is the last one dispatched, a task has not failed
  * more often than it was attempted), so a run restored from it can step.
  */
-export const RunContextSchema = z.object({
-  runId: z.string().min(1),
-  input: z.unknown(),
-  current: CurrentTaskSchema.nullable(),
-  /** Missing in contexts persisted before runs waited for stopped attempts: read as `null`. */
-  stopping: CurrentTaskSchema.nullable().optional(),
-  attempts: keyedBy(taskId, integerFrom(1), 'a task id'),
-  failures: keyedBy(taskId, integerFrom(0), 'a task id'),
-  completed: taskIds,
-  continued: taskIds,
-  results: keyedBy(taskId, z.unknown(), 'a task id'),
-  outcome: z.enum(['succeeded', 'failed', 'cancelled']).nullable(),
-  reason: z.string().nullable(),
-  error: TaskErrorSchema.extend({ taskId }).nullable(),
-  compensated: taskIds,
-  compensationFailed: taskIds,
-  finallyFailed: taskIds,
-}).superRefine((c, ctx) => {
-  const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
-  if (c.current) {
-    const dispatched = c.attempts[c.current.taskId];
-    if (dispatched === undefined) issue(['current', 'taskId'], `task "${c.current.taskId}" is in flight but attempts has no count for it`);
-    else if (dispatched !== c.current.attempt) issue(['current', 'attempt'], `expected ${dispatched} (attempts["${c.current.taskId}"]), got ${c.current.attempt}`);
-  }
-  if (c.stopping) {
-    const dispatched = c.attempts[c.stopping.taskId] ?? 0;
-    if (c.stopping.attempt > dispatched) issue(['stopping', 'attempt'], `expected at most ${dispatched} (attempts["${c.stopping.taskId}"]), got ${c.stopping.attempt}`);
-    else if (c.current && c.current.taskId === c.stopping.taskId && c.current.attempt === c.stopping.attempt) {
-      issue(['stopping'], 'the attempt in flight cannot also be the stopped one');
+export const RunContextSchema = z
+  .object({
+    runId: z.string().min(1),
+    input: z.unknown(),
+    current: CurrentTaskSchema.nullable(),
+    /** Missing in contexts persisted before runs waited for stopped attempts: read as `null`. */
+    stopping: CurrentTaskSchema.nullable().optional(),
+    attempts: keyedBy(taskId, integerFrom(1), 'a task id'),
+    failures: keyedBy(taskId, integerFrom(0), 'a task id'),
+    completed: taskIds,
+    continued: taskIds,
+    results: keyedBy(taskId, z.unknown(), 'a task id'),
+    outcome: z.enum(['succeeded', 'failed', 'cancelled']).nullable(),
+    reason: z.string().nullable(),
+    error: TaskErrorSchema.extend({ taskId }).nullable(),
+    compensated: taskIds,
+    compensationFailed: taskIds,
+    finallyFailed: taskIds,
+  })
+  .superRefine((c, ctx) => {
+    const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (c.current) {
+      const dispatched = c.attempts[c.current.taskId];
+      if (dispatched === undefined)
+        issue(['current', 'taskId'], `task "${c.current.taskId}" is in flight but attempts has no count for it`);
+      else if (dispatched !== c.current.attempt)
+        issue(['current', 'attempt'], `expected ${dispatched} (attempts["${c.current.taskId}"]), got ${c.current.attempt}`);
     }
-  }
-  for (const [id, failed] of Object.entries(c.failures)) {
-    // Each attempt fails at most once, and the one in flight has not failed yet.
-    const inFlight = c.current?.taskId === id;
-    const most = (c.attempts[id] ?? 0) - (inFlight ? 1 : 0);
-    if (failed > most) issue(['failures', id], `expected at most ${most} (attempts["${id}"]${inFlight ? ', less the attempt in flight' : ''}), got ${failed}`);
-  }
-});
+    if (c.stopping) {
+      const dispatched = c.attempts[c.stopping.taskId] ?? 0;
+      if (c.stopping.attempt > dispatched)
+        issue(['stopping', 'attempt'], `expected at most ${dispatched} (attempts["${c.stopping.taskId}"]), got ${c.stopping.attempt}`);
+      else if (c.current && c.current.taskId === c.stopping.taskId && c.current.attempt === c.stopping.attempt) {
+        issue(['stopping'], 'the attempt in flight cannot also be the stopped one');
+      }
+    }
+    for (const [id, failed] of Object.entries(c.failures)) {
+      // Each attempt fails at most once, and the one in flight has not failed yet.
+      const inFlight = c.current?.taskId === id;
+      const most = (c.attempts[id] ?? 0) - (inFlight ? 1 : 0);
+      if (failed > most)
+        issue(
+          ['failures', id],
+          `expected at most ${most} (attempts["${id}"]${inFlight ? ', less the attempt in flight' : ''}), got ${failed}`,
+        );
+    }
+  });
 
 /** A state value of a run's machine: a state's name, or `{ parent: child }` two levels deep at most. */
 export const StateValueSchema = z.union(

@@ -1,6 +1,6 @@
 import type { Outcome, RunEvent, TaskError } from '../compile/types.js';
-import type { IgnoredReason } from '../step.js';
 import type { Phase } from '../sequence/types.js';
+import type { IgnoredReason } from '../step.js';
 
 interface Base {
   readonly runId: string;
@@ -13,9 +13,30 @@ interface Base {
  * Entries that carry `event` record an input to the machine: replaying them rebuilds the run.
  */
 export type RunEntry =
-  | (Base & { readonly type: 'run.started'; readonly sequence: string; readonly version: string; readonly input: unknown; readonly rerunOf?: string; readonly reused?: readonly string[] })
-  | (Base & { readonly type: 'task.started'; readonly task: string; readonly attempt: number; readonly phase: Phase; readonly idempotencyKey: string })
-  | (Base & { readonly type: 'task.succeeded'; readonly task: string; readonly attempt: number; readonly phase: Phase; readonly durationMs: number; readonly result?: unknown; readonly event: RunEvent })
+  | (Base & {
+      readonly type: 'run.started';
+      readonly sequence: string;
+      readonly version: string;
+      readonly input: unknown;
+      readonly rerunOf?: string;
+      readonly reused?: readonly string[];
+    })
+  | (Base & {
+      readonly type: 'task.started';
+      readonly task: string;
+      readonly attempt: number;
+      readonly phase: Phase;
+      readonly idempotencyKey: string;
+    })
+  | (Base & {
+      readonly type: 'task.succeeded';
+      readonly task: string;
+      readonly attempt: number;
+      readonly phase: Phase;
+      readonly durationMs: number;
+      readonly result?: unknown;
+      readonly event: RunEvent;
+    })
   | (Base & {
       readonly type: 'task.failed';
       readonly task: string;
@@ -27,7 +48,13 @@ export type RunEntry =
       readonly retryInMs?: number;
       readonly event: RunEvent;
     })
-  | (Base & { readonly type: 'task.interrupted'; readonly task: string; readonly attempt: number; readonly phase: Phase; readonly event: RunEvent })
+  | (Base & {
+      readonly type: 'task.interrupted';
+      readonly task: string;
+      readonly attempt: number;
+      readonly phase: Phase;
+      readonly event: RunEvent;
+    })
   | (Base & {
       /** An attempt the run had stopped (task timeout, cancel, run timeout) has ended; only now may the next one start. */
       readonly type: 'task.stopped';

@@ -58,15 +58,23 @@ export function admitResult(run: object, context: RunContext, event: RunEvent, l
   const fail = (error: TaskError): RunEvent => ({ type: 'TASK_FAILED', taskId: event.taskId, attempt: event.attempt, error });
   // Nested as deep as an input may be, so that storing and passing it on can never overflow the stack.
   const nested = nestingProblem(event.result, MAX_NESTING_DEPTH, ['result']);
-  if (nested) return fail({ ...refused(ErrorCode.invalidResult, `task "${event.taskId}": ${nested.path}: ${nested.message}`), type: 'InvalidResult' });
+  if (nested)
+    return fail({
+      ...refused(ErrorCode.invalidResult, `task "${event.taskId}": ${nested.path}: ${nested.message}`),
+      type: 'InvalidResult',
+    });
   let bytes: number | undefined;
   try {
     bytes = jsonBytes(event.result);
   } catch (error) {
-    return fail({ ...refused(ErrorCode.invalidResult, `task "${event.taskId}": result is not JSON-serialisable: ${(error as Error).message}`), type: 'InvalidResult' });
+    return fail({
+      ...refused(ErrorCode.invalidResult, `task "${event.taskId}": result is not JSON-serialisable: ${(error as Error).message}`),
+      type: 'InvalidResult',
+    });
   }
   if (bytes === undefined) return event;
-  if (bytes > limits.resultBytes) return fail(refused(ErrorCode.resultTooLarge, resultTooLargeMessage(event.taskId, bytes, limits.resultBytes)));
+  if (bytes > limits.resultBytes)
+    return fail(refused(ErrorCode.resultTooLarge, resultTooLargeMessage(event.taskId, bytes, limits.resultBytes)));
   const total = dataBytes(run, context, event.taskId) + bytes;
   if (total > limits.runBytes) return fail(refused(ErrorCode.runDataTooLarge, runTooLargeMessage(event.taskId, total, limits.runBytes)));
   return event;
@@ -88,6 +96,9 @@ export function assertInputWithinLimits(sequence: Sequence, input: unknown): voi
     throw new LockstepError(ErrorCode.invalidUsage, `input is not JSON-serialisable: ${(error as Error).message}`);
   }
   if (bytes > limit) {
-    throw new LockstepError(ErrorCode.invalidUsage, `input is ${formatBytes(bytes)} bytes, over limits.runBytes ${formatBytes(limit)} of sequence "${sequence.name}"`);
+    throw new LockstepError(
+      ErrorCode.invalidUsage,
+      `input is ${formatBytes(bytes)} bytes, over limits.runBytes ${formatBytes(limit)} of sequence "${sequence.name}"`,
+    );
   }
 }

@@ -1,12 +1,12 @@
-import { isFinalEntry } from '../protocol/run-entry.js';
 import type { Command, Outcome, RunEvent, TaskError } from '../compile/types.js';
 import { timerIds } from '../compile/types.js';
+import type { StateValue } from '../graph/model.js';
 import type { RunEntry } from '../protocol/run-entry.js';
+import { isFinalEntry } from '../protocol/run-entry.js';
+import { DEFAULT_LIMITS } from '../sequence/limits.js';
 import type { Phase, TaskSpec } from '../sequence/types.js';
 import type { IgnoredReason, Program, RunSnapshot } from '../step.js';
-import { DEFAULT_LIMITS } from '../sequence/limits.js';
 import { admitResult } from './data-limits.js';
-import type { StateValue } from '../graph/model.js';
 
 /** A run held in memory by an orchestrator: its program, snapshot and pending timers. */
 export interface LiveRun {
@@ -80,13 +80,30 @@ function commandEntries(run: LiveRun, commands: readonly Command[], at: number):
   for (const c of commands) {
     if (c.type === 'dispatch') {
       run.attemptStartedAt = at;
-      entries.push({ type: 'task.started', runId: run.runId, at, task: c.taskId, attempt: c.attempt, phase: c.phase, idempotencyKey: c.idempotencyKey });
+      entries.push({
+        type: 'task.started',
+        runId: run.runId,
+        at,
+        task: c.taskId,
+        attempt: c.attempt,
+        phase: c.phase,
+        idempotencyKey: c.idempotencyKey,
+      });
     } else if (c.type === 'finish') {
       finished = c.outcome;
       const ctx = run.snapshot.context;
-      const failedTasks = [...ctx.continued, ...(ctx.error ? [ctx.error.taskId] : []), ...ctx.finallyFailed.filter((t) => t !== ctx.error?.taskId)];
+      const failedTasks = [
+        ...ctx.continued,
+        ...(ctx.error ? [ctx.error.taskId] : []),
+        ...ctx.finallyFailed.filter((t) => t !== ctx.error?.taskId),
+      ];
       entries.push({
-        type: `run.${c.outcome}`, runId: run.runId, at, outcome: c.outcome, durationMs: at - run.startedAt, failedTasks,
+        type: `run.${c.outcome}`,
+        runId: run.runId,
+        at,
+        outcome: c.outcome,
+        durationMs: at - run.startedAt,
+        failedTasks,
         ...(c.reason ? { reason: c.reason } : {}),
       });
     }
@@ -117,9 +134,30 @@ function eventEntry(run: LiveRun, before: RunSnapshot, event: RunEvent, commands
   const retry = retryTimer && retryTimer.type === 'startTimer' ? { willRetry: true, retryInMs: retryTimer.delayMs } : { willRetry: false };
   switch (event.type) {
     case 'TASK_SUCCEEDED':
-      return { type: 'task.succeeded', runId, at, task: event.taskId, attempt: event.attempt, phase, durationMs, event, ...(event.result === undefined ? {} : { result: event.result }) };
+      return {
+        type: 'task.succeeded',
+        runId,
+        at,
+        task: event.taskId,
+        attempt: event.attempt,
+        phase,
+        durationMs,
+        event,
+        ...(event.result === undefined ? {} : { result: event.result }),
+      };
     case 'TASK_FAILED':
-      return { type: 'task.failed', runId, at, task: event.taskId, attempt: event.attempt, phase, durationMs, error: event.error, ...retry, event };
+      return {
+        type: 'task.failed',
+        runId,
+        at,
+        task: event.taskId,
+        attempt: event.attempt,
+        phase,
+        durationMs,
+        error: event.error,
+        ...retry,
+        event,
+      };
     case 'TASK_INTERRUPTED':
       return { type: 'task.interrupted', runId, at, task: event.taskId, attempt: event.attempt, phase, event };
     case 'CANCEL':
@@ -130,7 +168,18 @@ function eventEntry(run: LiveRun, before: RunSnapshot, event: RunEvent, commands
       if (event.timerId.startsWith('timeout:') && current) {
         const timeoutMs = findSpec(run.program, current.taskId)?.timeoutMs ?? 0;
         const error: TaskError = { message: `timed out after ${timeoutMs}ms`, code: 'TASK_TIMEOUT', retriable: true };
-        return { type: 'task.failed', runId, at, task: current.taskId, attempt: current.attempt, phase, durationMs, error, ...retry, event };
+        return {
+          type: 'task.failed',
+          runId,
+          at,
+          task: current.taskId,
+          attempt: current.attempt,
+          phase,
+          durationMs,
+          error,
+          ...retry,
+          event,
+        };
       }
       return { type: 'timer.fired', runId, at, timerId: event.timerId, event };
     }
@@ -152,7 +201,10 @@ function refine(run: LiveRun, event: RunEvent, reason: IgnoredReason): IgnoredRe
 
 /** Applies one event to a live run: the next snapshot, the history entries to record and the commands to execute. */
 export function advance(run: LiveRun, received: RunEvent, at: number): Advance {
-  const limits = received.type === 'TASK_SUCCEEDED' && received.result !== undefined ? findSpec(run.program, received.taskId)?.limits ?? DEFAULT_LIMITS : DEFAULT_LIMITS;
+  const limits =
+    received.type === 'TASK_SUCCEEDED' && received.result !== undefined
+      ? (findSpec(run.program, received.taskId)?.limits ?? DEFAULT_LIMITS)
+      : DEFAULT_LIMITS;
   const event = admitResult(run, run.snapshot.context, received, limits);
   const before = run.snapshot;
   const result = run.program.step(before, event);
@@ -176,16 +228,33 @@ export function advance(run: LiveRun, received: RunEvent, at: number): Advance {
 export function beginRun(program: Program, options: BeginOptions): { run: LiveRun; states: StateValue[] } & Advance {
   const { runId, at } = options;
   const started = program.start({ runId, input: options.input });
-  const run: LiveRun = { runId, program, ...(options.definitionHash ? { definitionHash: options.definitionHash } : {}), snapshot: started.snapshot, timers: new Map(), startedAt: at, attemptStartedAt: at, completions: new Set() };
+  const run: LiveRun = {
+    runId,
+    program,
+    ...(options.definitionHash ? { definitionHash: options.definitionHash } : {}),
+    snapshot: started.snapshot,
+    timers: new Map(),
+    startedAt: at,
+    attemptStartedAt: at,
+    completions: new Set(),
+  };
   const reused = [...(options.reuse?.succeeded.map((s) => s.taskId) ?? []), ...(options.reuse?.continued ?? [])];
-  const entries: RunEntry[] = [{
-    type: 'run.started', runId, at, sequence: program.sequence.name, version: program.sequence.version, input: options.input ?? null,
-    ...(options.rerunOf ? { rerunOf: options.rerunOf } : {}), ...(reused.length > 0 ? { reused } : {}),
-  }];
-  const states: StateValue[] = [valueOf(run)];
+  const entries: RunEntry[] = [
+    {
+      type: 'run.started',
+      runId,
+      at,
+      sequence: program.sequence.name,
+      version: program.sequence.version,
+      input: options.input ?? null,
+      ...(options.rerunOf ? { rerunOf: options.rerunOf } : {}),
+      ...(reused.length > 0 ? { reused } : {}),
+    },
+  ];
+  const states: StateValue[] = [stateValueOf(run)];
   trackTimers(run, started.commands, at);
   const produced: RunEntry[] = commandEntries(run, started.commands, at).entries;
-  const producedStates: StateValue[] = produced.map(() => valueOf(run));
+  const producedStates: StateValue[] = produced.map(() => stateValueOf(run));
   let commands = started.commands;
   let finished: Outcome | undefined;
   for (const spec of program.sequence.tasks) {
@@ -197,7 +266,7 @@ export function beginRun(program: Program, options: BeginOptions): { run: LiveRu
       : { type: 'TASK_FAILED', taskId: spec.id, attempt: 1, error: { message: 'failed in the earlier run (reused)', retriable: false } };
     const step = advance(run, event, at);
     produced.push(...step.entries);
-    for (const _ of step.entries) producedStates.push(valueOf(run));
+    for (const _ of step.entries) producedStates.push(stateValueOf(run));
     commands = step.commands;
     finished = step.finished;
   }
@@ -212,7 +281,7 @@ export function beginRun(program: Program, options: BeginOptions): { run: LiveRu
 }
 
 /** The run's state value as it stands (its snapshot's `value`). */
-export const valueOf = (run: LiveRun): StateValue => run.snapshot.value as StateValue;
+export const stateValueOf = (run: LiveRun): StateValue => run.snapshot.value as StateValue;
 
 /**
  * Rebuilds a live run from its recorded history (the entries that carry events), without executing anything.
@@ -220,9 +289,18 @@ export const valueOf = (run: LiveRun): StateValue => run.snapshot.value as State
  */
 export function replay(program: Program, history: readonly RunEntry[], definitionHash?: string): LiveRun {
   const first = history[0];
-  if (!first || first.type !== 'run.started') throw new Error('history does not begin with run.started');
+  if (first?.type !== 'run.started') throw new Error('history does not begin with run.started');
   const started = program.start({ runId: first.runId, input: first.input });
-  const run: LiveRun = { runId: first.runId, program, ...(definitionHash ? { definitionHash } : {}), snapshot: started.snapshot, timers: new Map(), startedAt: first.at, attemptStartedAt: first.at, completions: new Set() };
+  const run: LiveRun = {
+    runId: first.runId,
+    program,
+    ...(definitionHash ? { definitionHash } : {}),
+    snapshot: started.snapshot,
+    timers: new Map(),
+    startedAt: first.at,
+    attemptStartedAt: first.at,
+    completions: new Set(),
+  };
   trackTimers(run, started.commands, first.at);
   const apply = (event: RunEvent, at: number) => {
     const result = program.step(run.snapshot, event);

@@ -1,7 +1,7 @@
 import { sha256Hex } from '../hash.js';
 import { loadSequenceText } from '../sequence/validate.js';
-import { createProgram } from '../step.js';
 import type { Program } from '../step.js';
+import { createProgram } from '../step.js';
 import type { ProgramRegistry } from './registry.js';
 
 /** What names the program of a run: its sequence and version, and, when known, the definition it started with. */

@@ -3,8 +3,8 @@ import { sha256Hex } from '../hash.js';
 import { sequenceText } from '../sequence/sequence-text.js';
 import type { Sequence } from '../sequence/types.js';
 import { loadSequenceText } from '../sequence/validate.js';
-import { createProgram } from '../step.js';
 import type { Program } from '../step.js';
+import { createProgram } from '../step.js';
 
 /** A program with the definition text it was compiled from. */
 export interface RegisteredProgram {
@@ -98,7 +98,12 @@ export class ProgramRegistry {
     const actual = sha256Hex(definition);
     if (actual !== hash) throw new LockstepError(ErrorCode.invalidMessage, `definition sha256:${hash}: its text has sha256 ${actual}`);
     const label = source ?? `definition sha256:${hash}`;
-    const entry: RegisteredProgram = { program: createProgram(loadSequenceText(definition, label)), definition, hash, ...(source ? { source } : {}) };
+    const entry: RegisteredProgram = {
+      program: createProgram(loadSequenceText(definition, label)),
+      definition,
+      hash,
+      ...(source ? { source } : {}),
+    };
     this.#byHash.set(hash, entry);
     return entry;
   }
@@ -144,7 +149,10 @@ export class ProgramRegistry {
     const entry = version === undefined ? this.#latest.get(name) : this.#byName.get(name)?.get(version);
     if (!entry) {
       const known = [...this.#byName.keys()].join(', ') || 'none';
-      throw new LockstepError(ErrorCode.unknownSequence, `unknown sequence "${name}"${version ? ` version ${version}` : ''} (known: ${known})`);
+      throw new LockstepError(
+        ErrorCode.unknownSequence,
+        `unknown sequence "${name}"${version ? ` version ${version}` : ''} (known: ${known})`,
+      );
     }
     return entry;
   }
@@ -159,7 +167,10 @@ export class ProgramRegistry {
     if (ref.definitionHash === undefined) return this.resolve(ref.sequence, ref.version);
     const entry = this.#byHash.get(ref.definitionHash);
     if (!entry) {
-      throw new LockstepError(ErrorCode.unknownSequence, unknownDefinitionMessage({ ...ref, definitionHash: ref.definitionHash }, this.#unusable.get(ref.definitionHash)));
+      throw new LockstepError(
+        ErrorCode.unknownSequence,
+        unknownDefinitionMessage({ ...ref, definitionHash: ref.definitionHash }, this.#unusable.get(ref.definitionHash)),
+      );
     }
     return entry;
   }

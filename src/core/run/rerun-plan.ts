@@ -45,7 +45,8 @@ interface MainOutcome {
 function mainOutcomes(history: readonly RunEntry[]): Map<string, MainOutcome> {
   const outcomes = new Map<string, MainOutcome>();
   for (const e of history) {
-    if (e.type === 'task.succeeded' && e.phase === 'main') outcomes.set(e.task, { outcome: 'succeeded', ...(e.result === undefined ? {} : { result: e.result }) });
+    if (e.type === 'task.succeeded' && e.phase === 'main')
+      outcomes.set(e.task, { outcome: 'succeeded', ...(e.result === undefined ? {} : { result: e.result }) });
     else if (e.type === 'task.failed' && e.phase === 'main' && !e.willRetry) outcomes.set(e.task, { outcome: 'failed' });
   }
   return outcomes;
@@ -58,8 +59,11 @@ function mainOutcomes(history: readonly RunEntry[]): Map<string, MainOutcome> {
  */
 function compensationsStarted(history: readonly RunEntry[]): Set<string> {
   const suffix = '.compensate';
-  return new Set(history.flatMap((e) =>
-    (e.type === 'task.started' && e.phase === 'compensate' && e.task.endsWith(suffix) ? [e.task.slice(0, -suffix.length)] : [])));
+  return new Set(
+    history.flatMap((e) =>
+      e.type === 'task.started' && e.phase === 'compensate' && e.task.endsWith(suffix) ? [e.task.slice(0, -suffix.length)] : [],
+    ),
+  );
 }
 
 /**
@@ -96,11 +100,19 @@ export function defaultRerunFrom(sequence: Sequence, history: readonly RunEntry[
  * @throws LockstepError `UNKNOWN_TASK` when `from` is not a main task of the sequence, `INVALID_USAGE` when a
  * task before it did not succeed (or fail under `continue`) in the earlier run.
  */
-export function planRerun(sequence: Sequence, runId: string, history: readonly RunEntry[], from: string): { plan: RerunPlan; reuse: Reuse } {
+export function planRerun(
+  sequence: Sequence,
+  runId: string,
+  history: readonly RunEntry[],
+  from: string,
+): { plan: RerunPlan; reuse: Reuse } {
   const asked = sequence.tasks.findIndex((t) => t.id === from);
   if (asked < 0) {
     const known = sequence.tasks.map((t) => `"${t.id}"`).join(', ');
-    throw new LockstepError(ErrorCode.unknownTask, `cannot rerun from "${from}": sequence ${sequence.name} has no main task "${from}" (its main tasks: ${known})`);
+    throw new LockstepError(
+      ErrorCode.unknownTask,
+      `cannot rerun from "${from}": sequence ${sequence.name} has no main task "${from}" (its main tasks: ${known})`,
+    );
   }
   const compensated = firstCompensated(sequence, history);
   const index = compensated >= 0 && compensated < asked ? compensated : asked;
@@ -144,8 +156,14 @@ export function planRerun(sequence: Sequence, runId: string, history: readonly R
     .reverse()
     .map(({ spec, i }) => ({ id: spec.compensate!.id, of: spec.id, reused: i < index }));
   const plan: RerunPlan = {
-    runId, from: start, ...(index === asked ? {} : { requested: from }), reused, rerun: sequence.tasks.slice(index).map((t) => t.id), steps,
-    compensations, finally: sequence.finally.map((t) => t.id),
+    runId,
+    from: start,
+    ...(index === asked ? {} : { requested: from }),
+    reused,
+    rerun: sequence.tasks.slice(index).map((t) => t.id),
+    steps,
+    compensations,
+    finally: sequence.finally.map((t) => t.id),
   };
   return { plan, reuse };
 }

@@ -3,8 +3,8 @@ import { restoreProblems } from '../protocol/restorable.js';
 import type { RunState } from '../protocol/run-state.js';
 import { parseRunState, persistedOf } from '../protocol/run-state.js';
 import { formatProblems } from '../sequence/problems.js';
-import type { DefinitionLookup, ProgramRegistry } from './registry.js';
 import type { LiveRun } from './live-run.js';
+import type { DefinitionLookup, ProgramRegistry } from './registry.js';
 
 /**
  * What restoring a run from its state record gave: the live run, or why there is none. `code` is
@@ -31,12 +31,20 @@ export function tryRestoreRun(registry: ProgramRegistry, state: RunState): Resto
     // By the exact definition the run started with, when its state names it: never another one of its version.
     program = registry.resolveRef(state).program;
   } catch (error) {
-    return { ok: false, code: ErrorCode.unknownSequence, reason: `${state.definitionHash ? 'definitionHash' : 'sequence'}: ${(error as Error).message}` };
+    return {
+      ok: false,
+      code: ErrorCode.unknownSequence,
+      reason: `${state.definitionHash ? 'definitionHash' : 'sequence'}: ${(error as Error).message}`,
+    };
   }
   const problems = restoreProblems(program, state);
   if (problems.length > 0) {
     const more = problems.length > MAX_PROBLEMS ? `; and ${problems.length - MAX_PROBLEMS} more problems` : '';
-    return { ok: false, code: ErrorCode.invalidMessage, reason: `${formatProblems(problems.slice(0, MAX_PROBLEMS)).replace(/\n/g, '; ')}${more}` };
+    return {
+      ok: false,
+      code: ErrorCode.invalidMessage,
+      reason: `${formatProblems(problems.slice(0, MAX_PROBLEMS)).replace(/\n/g, '; ')}${more}`,
+    };
   }
   let snapshot;
   try {
@@ -48,8 +56,14 @@ export function tryRestoreRun(registry: ProgramRegistry, state: RunState): Resto
   return {
     ok: true,
     run: {
-      runId: state.runId, program, ...(state.definitionHash ? { definitionHash: state.definitionHash } : {}), snapshot, timers: new Map(Object.entries(state.timers)),
-      startedAt: state.createdAt, attemptStartedAt: state.attemptStartedAt, completions: new Set(state.completions),
+      runId: state.runId,
+      program,
+      ...(state.definitionHash ? { definitionHash: state.definitionHash } : {}),
+      snapshot,
+      timers: new Map(Object.entries(state.timers)),
+      startedAt: state.createdAt,
+      attemptStartedAt: state.attemptStartedAt,
+      completions: new Set(state.completions),
     },
   };
 }
@@ -80,7 +94,9 @@ export function unknownDefinitions(registry: ProgramRegistry, states: Iterable<D
  * @throws whatever `lookup` throws (the definitions could not be read: restoring should be tried again).
  */
 export async function fetchRestoreDefinitions(
-  registry: ProgramRegistry, states: Iterable<DefinitionOfState>, lookup: DefinitionLookup,
+  registry: ProgramRegistry,
+  states: Iterable<DefinitionOfState>,
+  lookup: DefinitionLookup,
 ): Promise<void> {
   const hashes = unknownDefinitions(registry, states);
   if (hashes.length > 0) await registry.fetch(hashes, lookup);

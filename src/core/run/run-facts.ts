@@ -31,20 +31,38 @@ export interface RunFacts {
 
 /** The facts of a run that has only started. */
 export const NO_FACTS: RunFacts = {
-  current: null, stopping: null, attempts: {}, completed: [], continued: [], error: null,
-  compensated: [], compensationFailed: [], finallyFailed: [], reason: null,
+  current: null,
+  stopping: null,
+  attempts: {},
+  completed: [],
+  continued: [],
+  error: null,
+  compensated: [],
+  compensationFailed: [],
+  finallyFailed: [],
+  reason: null,
 };
 
 /** How a main task's last failure goes on (its sequence's `onFailure`); `undefined` when the task is not known. */
 export type OnFailureOf = (taskId: string) => OnFailure | undefined;
 
 /** The `onFailure` of a program's tasks; with no program, every task stops the run. */
-export const onFailureIn = (program: Program | undefined): OnFailureOf => (taskId) => (program ? findSpec(program, taskId)?.onFailure : undefined);
+export const onFailureIn =
+  (program: Program | undefined): OnFailureOf =>
+  (taskId) =>
+    program ? findSpec(program, taskId)?.onFailure : undefined;
 
-const attemptOf = (entry: { task: string; attempt: number; phase: CurrentTask['phase'] }): CurrentTask => ({ taskId: entry.task, attempt: entry.attempt, phase: entry.phase });
+const attemptOf = (entry: { task: string; attempt: number; phase: CurrentTask['phase'] }): CurrentTask => ({
+  taskId: entry.task,
+  attempt: entry.attempt,
+  phase: entry.phase,
+});
 
 /** The attempt in flight becomes the one the run waits for, as the machine's `stopCurrent` does. */
-const stopCurrent = (facts: RunFacts): Pick<RunFacts, 'current' | 'stopping'> => ({ current: null, stopping: facts.current ?? facts.stopping });
+const stopCurrent = (facts: RunFacts): Pick<RunFacts, 'current' | 'stopping'> => ({
+  current: null,
+  stopping: facts.current ?? facts.stopping,
+});
 
 /**
  * The facts after one more entry. `onFailureOf` tells a main task that failed for good under `onFailure: continue`
@@ -60,7 +78,9 @@ export function nextFacts(facts: RunFacts, entry: RunEntry, onFailureOf: OnFailu
       // A rerun's reused tasks succeed without a recorded dispatch: their attempt counts all the same.
       const attempts = { ...facts.attempts, [entry.task]: Math.max(facts.attempts[entry.task] ?? 0, entry.attempt) };
       return {
-        ...facts, current: null, attempts,
+        ...facts,
+        current: null,
+        attempts,
         ...(entry.phase === 'main' ? { completed: [...facts.completed, entry.task] } : {}),
         ...(entry.phase === 'compensate' ? { compensated: [...facts.compensated, entry.task] } : {}),
       };
@@ -72,7 +92,8 @@ export function nextFacts(facts: RunFacts, entry: RunEntry, onFailureOf: OnFailu
       const next: RunFacts = { ...facts, ...(timedOut ? stopCurrent(facts) : { current: null }), attempts };
       if (entry.willRetry) return next;
       if (entry.phase === 'compensate') return { ...next, compensationFailed: [...facts.compensationFailed, entry.task] };
-      if (entry.phase === 'finally') return { ...next, finallyFailed: [...facts.finallyFailed, entry.task], error: facts.error ?? { taskId: entry.task } };
+      if (entry.phase === 'finally')
+        return { ...next, finallyFailed: [...facts.finallyFailed, entry.task], error: facts.error ?? { taskId: entry.task } };
       if (onFailureOf(entry.task) === 'continue') return { ...next, continued: [...facts.continued, entry.task] };
       return { ...next, error: { taskId: entry.task }, reason: `task ${entry.task} failed: ${entry.error.message}` };
     }

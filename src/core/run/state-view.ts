@@ -1,5 +1,5 @@
-import { activeNodeIds } from '../graph/model.js';
 import type { StateValue } from '../graph/model.js';
+import { activeNodeIds } from '../graph/model.js';
 import type { Phase } from '../sequence/types.js';
 import type { RunFacts } from './run-facts.js';
 
@@ -47,7 +47,10 @@ export interface RunStateView {
 
 // `draining`: the run is over but for an attempt it stopped, which it waits for before it ends.
 const REGION_KIND: Record<string, StateKind> = {
-  main: StateKind.running, compensating: StateKind.compensating, finalizing: StateKind.cleaningUp, draining: StateKind.cleaningUp,
+  main: StateKind.running,
+  compensating: StateKind.compensating,
+  finalizing: StateKind.cleaningUp,
+  draining: StateKind.cleaningUp,
 };
 
 /** The view of a run's state, from its state value (as the orchestrator reported it) and its facts (or its context). */
@@ -62,9 +65,14 @@ export function stateView(value: StateValue, facts: RunFacts): RunStateView {
   const current = facts.current;
   const task = current?.taskId ?? (taskNode !== undefined ? (region === 'compensating' ? `${taskNode}.compensate` : taskNode) : undefined);
   const attempt = current?.attempt ?? (task !== undefined ? facts.attempts[task] : undefined);
-  const phase: Phase | undefined = current?.phase ?? (region === 'main' ? 'main' : region === 'compensating' ? 'compensate' : region === 'finalizing' ? 'finally' : undefined);
+  const phase: Phase | undefined =
+    current?.phase ??
+    (region === 'main' ? 'main' : region === 'compensating' ? 'compensate' : region === 'finalizing' ? 'finally' : undefined);
   return {
-    value, activeNodes, node, kind,
+    value,
+    activeNodes,
+    node,
+    kind,
     ...(task !== undefined ? { task } : {}),
     ...(taskNode !== undefined ? { taskNode } : {}),
     ...(attempt !== undefined ? { attempt } : {}),

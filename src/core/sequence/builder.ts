@@ -69,7 +69,15 @@ const bodyFields = (body: TaskBody): Record<string, unknown> => (typeof body ===
  *   .build();
  */
 export class SequenceBuilder {
-  readonly #raw: { name: string; version?: string | number; description?: string; timeout?: Duration; limits?: LimitOptions; tasks: unknown[]; finally: unknown[] };
+  readonly #raw: {
+    name: string;
+    version?: string | number;
+    description?: string;
+    timeout?: Duration;
+    limits?: LimitOptions;
+    tasks: unknown[];
+    finally: unknown[];
+  };
 
   constructor(name: string, options: SequenceOptions = {}) {
     this.#raw = { name, ...options, tasks: [], finally: [] };

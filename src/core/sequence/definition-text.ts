@@ -1,7 +1,7 @@
-import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
-import { formatSize, utf8Bytes } from './limits.js';
+import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { MAX_NESTING_DEPTH, nestingMessage, nestingProblem } from '../nesting.js';
+import { formatSize, utf8Bytes } from './limits.js';
 import { scanNesting } from './nesting-scan.js';
 import type { Problem } from './problems.js';
 import { describeValue } from './problems.js';
@@ -50,9 +50,10 @@ export function parseDefinitionText(text: string): ParsedText {
       success: false,
       problems: doc.errors.map((e) => ({
         path: at(e.linePos?.[0]),
-        message: e.code === 'MULTIPLE_DOCS'
-          ? 'a second document: a definition is one YAML document (remove the "---" or split the file)'
-          : (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, ''),
+        message:
+          e.code === 'MULTIPLE_DOCS'
+            ? 'a second document: a definition is one YAML document (remove the "---" or split the file)'
+            : (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, ''),
       })),
     };
   }
@@ -71,7 +72,8 @@ export function parseDefinitionText(text: string): ParsedText {
   const nested = nestingProblem(value);
   if (nested) return { success: false, problems: [nested] };
   if (value === null || value === undefined) return fail('(root)', 'the text is empty: expected a mapping with "name" and "tasks"');
-  if (typeof value !== 'object' || Array.isArray(value)) return fail('(root)', `expected a mapping with "name" and "tasks", got ${describeValue(value)}`);
+  if (typeof value !== 'object' || Array.isArray(value))
+    return fail('(root)', `expected a mapping with "name" and "tasks", got ${describeValue(value)}`);
   return { success: true, value };
 }
 
@@ -88,8 +90,10 @@ function astProblems(doc: Document.Parsed, where: (offset: number) => string): P
   const visit = (node: unknown, depth: number): void => {
     if (problems.length > 0 || node === null || node === undefined) return;
     if (isAlias(node)) {
-      if (open.has(node.source)) problems.push({ path: where(offsetOf(node)), message: `alias *${node.source} is inside its own anchor &${node.source} (a cycle)` });
-      else if (!anchors.has(node.source)) problems.push({ path: where(offsetOf(node)), message: `alias *${node.source} has no anchor &${node.source} before it` });
+      if (open.has(node.source))
+        problems.push({ path: where(offsetOf(node)), message: `alias *${node.source} is inside its own anchor &${node.source} (a cycle)` });
+      else if (!anchors.has(node.source))
+        problems.push({ path: where(offsetOf(node)), message: `alias *${node.source} has no anchor &${node.source} before it` });
       return;
     }
     if (isPair(node)) {

@@ -23,7 +23,13 @@ export const MAX_LIMIT_BYTES = 1024 * MIB;
 export const DEFAULT_LIMITS: DataLimits = { resultBytes: DEFAULT_RESULT_BYTES, runBytes: DEFAULT_RUN_BYTES };
 
 const UNITS: Readonly<Record<string, number>> = {
-  b: 1, kb: 1_000, mb: 1_000_000, gb: 1_000_000_000, kib: KIB, mib: MIB, gib: 1024 * MIB,
+  b: 1,
+  kb: 1_000,
+  mb: 1_000_000,
+  gb: 1_000_000_000,
+  kib: KIB,
+  mib: MIB,
+  gib: 1024 * MIB,
 };
 
 /**

@@ -8,7 +8,7 @@ export const DEFAULT_QUEUE = 'default';
  * `defaultQueue` (shell tasks, and function tasks that name no queue).
  */
 export function actionQueue(action: TaskAction, defaultQueue: string = DEFAULT_QUEUE): string {
-  return action.kind === 'shell' ? defaultQueue : action.queue ?? defaultQueue;
+  return action.kind === 'shell' ? defaultQueue : (action.queue ?? defaultQueue);
 }
 
 /** Every queue the tasks of `sequences` dispatch to, `defaultQueue` always included, sorted. */

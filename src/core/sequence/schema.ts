@@ -1,9 +1,17 @@
 import { z } from 'zod';
 import { MAX_DURATION_MS, MAX_DURATION_TEXT, parseDuration } from './duration.js';
-import type { Sequence, TaskAction, TaskHandler, TaskSpec } from './types.js';
-import { describeValue } from './problems.js';
 import type { DataLimits } from './limits.js';
-import { DEFAULT_LIMITS, ENV_TOTAL_MAX_BYTES, ENV_VALUE_MAX_BYTES, MAX_LIMIT_BYTES, parseSize, RUN_MAX_BYTES, utf8Bytes } from './limits.js';
+import {
+  DEFAULT_LIMITS,
+  ENV_TOTAL_MAX_BYTES,
+  ENV_VALUE_MAX_BYTES,
+  MAX_LIMIT_BYTES,
+  parseSize,
+  RUN_MAX_BYTES,
+  utf8Bytes,
+} from './limits.js';
+import { describeValue } from './problems.js';
+import type { Sequence, TaskAction, TaskHandler, TaskSpec } from './types.js';
 
 const ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
@@ -39,12 +47,9 @@ function numberBetween(min: number, max: number) {
   return z.number({ error: message }).min(min, { error: message }).max(max, { error: message });
 }
 
-const taskId = z
-  .string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` })
-  .regex(ID_PATTERN, {
-    error: (iss) =>
-      `expected an id of letters, digits, "-" or "_" that starts with a letter, got ${describeValue(iss.input)}`,
-  });
+const taskId = z.string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` }).regex(ID_PATTERN, {
+  error: (iss) => `expected an id of letters, digits, "-" or "_" that starts with a letter, got ${describeValue(iss.input)}`,
+});
 
 const nonEmptyString = z
   .string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` })
@@ -91,22 +96,35 @@ const onFailureSchema = z.enum(['stop', 'continue'], {
 
 const bodyShape = {
   description: z.string().optional(),
-  run: nonEmptyString.refine((v) => utf8Bytes(v) <= RUN_MAX_BYTES, {
-    error: (iss) => `expected a command of at most ${RUN_MAX_BYTES} bytes (64KiB), got ${utf8Bytes(String(iss.input))}: put a longer script in a file`,
-  }).optional(),
+  run: nonEmptyString
+    .refine((v) => utf8Bytes(v) <= RUN_MAX_BYTES, {
+      error: (iss) =>
+        `expected a command of at most ${RUN_MAX_BYTES} bytes (64KiB), got ${utf8Bytes(String(iss.input))}: put a longer script in a file`,
+    })
+    .optional(),
   handler: handlerSchema.optional(),
   queue: z
     .string()
-    .regex(/^[A-Za-z0-9._-]+$/, { error: (iss) => `expected a queue name of letters, digits, ".", "-" or "_", got ${describeValue(iss.input)}` })
+    .regex(/^[A-Za-z0-9._-]+$/, {
+      error: (iss) => `expected a queue name of letters, digits, ".", "-" or "_", got ${describeValue(iss.input)}`,
+    })
     .optional(),
-  env: z.record(z.string(), z.string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` })
-    .refine((v) => !v.includes('\0'), { error: 'expected a string without NUL characters' })
-    .refine((v) => utf8Bytes(v) <= ENV_VALUE_MAX_BYTES, {
-      error: (iss) => `expected at most ${ENV_VALUE_MAX_BYTES} bytes (32KiB), got ${utf8Bytes(String(iss.input))}: pass bigger data in the input`,
-    }))
+  env: z
+    .record(
+      z.string(),
+      z
+        .string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` })
+        .refine((v) => !v.includes('\0'), { error: 'expected a string without NUL characters' })
+        .refine((v) => utf8Bytes(v) <= ENV_VALUE_MAX_BYTES, {
+          error: (iss) =>
+            `expected at most ${ENV_VALUE_MAX_BYTES} bytes (32KiB), got ${utf8Bytes(String(iss.input))}: pass bigger data in the input`,
+        }),
+    )
     .refine((env) => envBytes(env) <= ENV_TOTAL_MAX_BYTES, {
-      error: (iss) => `expected at most ${ENV_TOTAL_MAX_BYTES} bytes (64KiB) of variables together, got ${envBytes(iss.input as Record<string, string>)}: pass bigger data in the input`,
-    }).optional(),
+      error: (iss) =>
+        `expected at most ${ENV_TOTAL_MAX_BYTES} bytes (64KiB) of variables together, got ${envBytes(iss.input as Record<string, string>)}: pass bigger data in the input`,
+    })
+    .optional(),
   cwd: nonEmptyString.optional(),
   timeout: positiveDuration.optional(),
   retry: retrySchema.optional(),
@@ -123,8 +141,7 @@ const taskSchema = z.strictObject({
   compensate: compensateSchema.optional(),
 });
 
-const taskList = z
-  .array(taskSchema, { error: (iss) => `expected a list of tasks, got ${describeValue(iss.input)}` });
+const taskList = z.array(taskSchema, { error: (iss) => `expected a list of tasks, got ${describeValue(iss.input)}` });
 
 const sequenceSchema = z.strictObject({
   name: nonEmptyString,

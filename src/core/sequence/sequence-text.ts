@@ -1,5 +1,5 @@
-import { DEFAULT_LIMITS } from './limits.js';
 import type { DataLimits } from './limits.js';
+import { DEFAULT_LIMITS } from './limits.js';
 import { DEFAULT_QUEUE } from './queues.js';
 import type { Sequence, TaskSpec } from './types.js';
 
@@ -25,9 +25,16 @@ function bodyOf(spec: TaskSpec, inherited: DataLimits): Json {
   if (spec.description) body.description = spec.description;
   if (spec.timeoutMs !== undefined) body.timeout = spec.timeoutMs;
   const b = retry.backoff;
-  const defaultBackoff = b.initialMs === DEFAULT_BACKOFF.initialMs && b.factor === DEFAULT_BACKOFF.factor && b.maxMs === DEFAULT_BACKOFF.maxMs && b.jitter === DEFAULT_BACKOFF.jitter;
+  const defaultBackoff =
+    b.initialMs === DEFAULT_BACKOFF.initialMs &&
+    b.factor === DEFAULT_BACKOFF.factor &&
+    b.maxMs === DEFAULT_BACKOFF.maxMs &&
+    b.jitter === DEFAULT_BACKOFF.jitter;
   if (retry.maxAttempts !== 1 || !defaultBackoff) {
-    body.retry = { maxAttempts: retry.maxAttempts, ...(defaultBackoff ? {} : { backoff: { initial: b.initialMs, factor: b.factor, max: b.maxMs, jitter: b.jitter } }) };
+    body.retry = {
+      maxAttempts: retry.maxAttempts,
+      ...(defaultBackoff ? {} : { backoff: { initial: b.initialMs, factor: b.factor, max: b.maxMs, jitter: b.jitter } }),
+    };
   }
   if (!sameLimits(spec.limits, inherited)) body.limits = { ...(spec.limits ?? DEFAULT_LIMITS) };
   if (spec.needs) body.needs = [...spec.needs];

@@ -6,11 +6,16 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 
 function checkBody(body: Obj, path: string, problems: Problem[]): void {
   // A function may name the queue whose workers run it in Kafka mode: then `queue` is not a kind of its own.
-  const kinds = (['run', 'handler', 'queue'] as const).filter((k) => body[k] !== undefined && !(k === 'queue' && typeof body.handler === 'function'));
+  const kinds = (['run', 'handler', 'queue'] as const).filter(
+    (k) => body[k] !== undefined && !(k === 'queue' && typeof body.handler === 'function'),
+  );
   if (kinds.length === 0) {
     problems.push({ path, message: 'expected exactly one of "run", "handler" or "queue", got none' });
   } else if (kinds.length > 1) {
-    problems.push({ path, message: `expected exactly one of "run", "handler" or "queue", got ${kinds.map((k) => `"${k}"`).join(' and ')}` });
+    problems.push({
+      path,
+      message: `expected exactly one of "run", "handler" or "queue", got ${kinds.map((k) => `"${k}"`).join(' and ')}`,
+    });
   }
   if (body.run === undefined && (body.env !== undefined || body.cwd !== undefined)) {
     problems.push({ path, message: '"env" and "cwd" apply only to shell tasks ("run")' });
@@ -22,7 +27,14 @@ function checkBody(body: Obj, path: string, problems: Problem[]): void {
  * tasks before it; for its compensation those and the task itself; for a finally task every main task and the
  * finally tasks before it.
  */
-function checkNeeds(body: Obj, path: string, allowed: ReadonlySet<string>, self: string | undefined, where: string, problems: Problem[]): void {
+function checkNeeds(
+  body: Obj,
+  path: string,
+  allowed: ReadonlySet<string>,
+  self: string | undefined,
+  where: string,
+  problems: Problem[],
+): void {
   if (!Array.isArray(body.needs)) return;
   body.needs.forEach((need: unknown, i) => {
     if (typeof need !== 'string') return; // the schema reports it
@@ -48,7 +60,15 @@ function needsProblems(raw: Obj, problems: Problem[]): void {
   });
   fin.forEach((id, i) => {
     const task = (raw.finally as unknown[])[i];
-    if (isObj(task)) checkNeeds(task, `finally[${i}]`, new Set([...main, ...fin.slice(0, i)]), id, 'a main task or a finally task before this one', problems);
+    if (isObj(task))
+      checkNeeds(
+        task,
+        `finally[${i}]`,
+        new Set([...main, ...fin.slice(0, i)]),
+        id,
+        'a main task or a finally task before this one',
+        problems,
+      );
   });
 }
 
@@ -62,7 +82,10 @@ function resultVariableProblems(raw: Obj, problems: Problem[]): void {
     if (typeof id !== 'string') return;
     const name = resultVariable(id);
     if (name === RESULT_FILE_VARIABLE) {
-      problems.push({ path: idPath, message: `"${id}" would have the result variable ${name}, the path where each shell task writes its own result: choose another id` });
+      problems.push({
+        path: idPath,
+        message: `"${id}" would have the result variable ${name}, the path where each shell task writes its own result: choose another id`,
+      });
       return;
     }
     const first = seen.get(name);

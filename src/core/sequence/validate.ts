@@ -1,8 +1,8 @@
 import { DefinitionError } from '../errors.js';
 import { parseDefinitionText } from './definition-text.js';
-import { normalise, SequenceFileSchema } from './schema.js';
 import type { Problem } from './problems.js';
 import { problemsFromIssues } from './problems.js';
+import { normalise, SequenceFileSchema } from './schema.js';
 import { structuralProblems } from './structure.js';
 import type { Sequence } from './types.js';
 

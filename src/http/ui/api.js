@@ -16,11 +16,15 @@ export async function api(path, options = {}) {
     const t = token();
     if (t) headers.authorization = `Bearer ${t}`;
   }
-  const res = await fetch(path, { method: options.method ?? 'GET', headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  const res = await fetch(path, {
+    method: options.method ?? 'GET',
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
   const type = res.headers.get('content-type') ?? '';
   const data = type.includes('json') ? await res.json() : await res.text();
   if (!res.ok) {
-    const message = data && data.error ? data.error.message : `${res.status} ${res.statusText}`;
+    const message = data?.error ? data.error.message : `${res.status} ${res.statusText}`;
     const error = new Error(message);
     error.status = res.status;
     throw error;

@@ -1,8 +1,8 @@
 // lockstep's page: sequences, runs, the machine graph with the run's current state, its timeline, and the
 // cancel and rerun actions. Plain browser JavaScript modules, no dependencies, nothing from other origins.
-import { api, reportError, token, TOKEN_KEY } from './api.js';
+import { api, reportError, TOKEN_KEY, token } from './api.js';
 import { $, el, FINAL, kindLabel, shortId, time, toast } from './dom.js';
-import { highlight as drawState, showGraph as drawGraph } from './graph.js';
+import { showGraph as drawGraph, highlight as drawState } from './graph.js';
 import { renderTimeline as drawTimeline, timelineItem } from './timeline.js';
 
 const state = {
@@ -24,10 +24,18 @@ function renderSequences() {
   const list = $('sequence-list');
   list.replaceChildren(
     ...state.sequences.map((s) =>
-      el('li', { class: s.name === state.sequence ? 'selected' : '', dataset: { sequence: s.name } },
+      el(
+        'li',
+        { class: s.name === state.sequence ? 'selected' : '', dataset: { sequence: s.name } },
         el('div', { class: 'title' }, s.name),
-        el('div', { class: 'meta' }, `v${s.version}`, '·', `${s.tasks.length} task${s.tasks.length === 1 ? '' : 's'}`,
-          s.finally.length ? `· ${s.finally.length} finally` : null),
+        el(
+          'div',
+          { class: 'meta' },
+          `v${s.version}`,
+          '·',
+          `${s.tasks.length} task${s.tasks.length === 1 ? '' : 's'}`,
+          s.finally.length ? `· ${s.finally.length} finally` : null,
+        ),
       ),
     ),
   );
@@ -37,10 +45,25 @@ function renderRuns() {
   const list = $('run-list');
   list.replaceChildren(
     ...state.runs.map((r) =>
-      el('li', { class: r.runId === state.runId ? 'selected' : '', dataset: { runId: r.runId, status: r.status } },
-        el('div', { class: 'title' }, el('code', {}, shortId(r.runId)), ' ', el('span', { class: 'badge', dataset: { kind: r.status } }, r.status)),
-        el('div', { class: 'meta' }, r.sequence, '·', time(r.createdAt), r.currentTask && r.status !== 'succeeded' ? `· ${r.currentTask}` : null,
-          r.rerunOf ? el('span', { class: 'rerun-of' }, `· rerun of ${shortId(r.rerunOf)}`) : null),
+      el(
+        'li',
+        { class: r.runId === state.runId ? 'selected' : '', dataset: { runId: r.runId, status: r.status } },
+        el(
+          'div',
+          { class: 'title' },
+          el('code', {}, shortId(r.runId)),
+          ' ',
+          el('span', { class: 'badge', dataset: { kind: r.status } }, r.status),
+        ),
+        el(
+          'div',
+          { class: 'meta' },
+          r.sequence,
+          '·',
+          time(r.createdAt),
+          r.currentTask && r.status !== 'succeeded' ? `· ${r.currentTask}` : null,
+          r.rerunOf ? el('span', { class: 'rerun-of' }, `· rerun of ${shortId(r.rerunOf)}`) : null,
+        ),
       ),
     ),
   );
@@ -78,16 +101,21 @@ function renderHeader() {
   $('view-title').textContent = run ? `${run.sequence} · run ${shortId(run.runId)}` : seq ? seq.name : 'Select a sequence';
   badge.hidden = !run;
   if (run) {
-    const kind = run.status === 'running' ? state.view.state?.kind ?? 'running' : run.status;
+    const kind = run.status === 'running' ? (state.view.state?.kind ?? 'running') : run.status;
     badge.textContent = kindLabel(kind);
     badge.dataset.kind = kind;
   }
   $('start-run').disabled = !seq;
-  $('cancel-run').disabled = !run || run.status !== 'running';
+  $('cancel-run').disabled = run?.status !== 'running';
   // Interrupted: marked running, but no live process drives it (it died); resuming continues it here.
-  $('resume-run').disabled = !run || run.status !== 'interrupted';
+  $('resume-run').disabled = run?.status !== 'interrupted';
   $('rerun-open').disabled = !run || run.status === 'running' || run.status === 'interrupted' || !state.view.tasks.length;
-  $('rerun-open').title = run && run.status === 'running' ? 'the run is still running' : run && run.status === 'interrupted' ? 'the run has not ended: resume it' : '';
+  $('rerun-open').title =
+    run && run.status === 'running'
+      ? 'the run is still running'
+      : run && run.status === 'interrupted'
+        ? 'the run has not ended: resume it'
+        : '';
 }
 
 function selectSequence(name) {
@@ -140,7 +168,9 @@ function selectRun(runId) {
     const history = state.view.history;
     if (u.seq >= 0 && u.seq < history.length) return;
     if (u.seq > history.length || u.seq < 0) {
-      api(`/api/runs/${encodeURIComponent(runId)}`).then((v) => state.runId === runId && applyView(v)).catch(reportError);
+      api(`/api/runs/${encodeURIComponent(runId)}`)
+        .then((v) => state.runId === runId && applyView(v))
+        .catch(reportError);
       return;
     }
     history.push(u.entry);
@@ -149,7 +179,9 @@ function selectRun(runId) {
     if (u.state) state.view.state = u.state;
     const final = u.entry.type === 'run.succeeded' || u.entry.type === 'run.failed' || u.entry.type === 'run.cancelled';
     if (final || u.entry.type === 'task.started') {
-      api(`/api/runs/${encodeURIComponent(runId)}`).then((v) => state.runId === runId && applyView(v)).catch(reportError);
+      api(`/api/runs/${encodeURIComponent(runId)}`)
+        .then((v) => state.runId === runId && applyView(v))
+        .catch(reportError);
     }
     renderHeader();
     highlight();
@@ -170,7 +202,11 @@ async function startRun() {
     }
   }
   try {
-    const res = await api('/api/runs', { method: 'POST', auth: true, body: { sequence: state.sequence, ...(input === undefined ? {} : { input }) } });
+    const res = await api('/api/runs', {
+      method: 'POST',
+      auth: true,
+      body: { sequence: state.sequence, ...(input === undefined ? {} : { input }) },
+    });
     toast(`run ${shortId(res.runId)} started`);
     await loadRuns();
     selectRun(res.runId);
@@ -182,7 +218,11 @@ async function startRun() {
 async function cancelRun() {
   if (!state.runId) return;
   try {
-    await api(`/api/runs/${encodeURIComponent(state.runId)}/cancel`, { method: 'POST', auth: true, body: { reason: 'cancelled from the web page' } });
+    await api(`/api/runs/${encodeURIComponent(state.runId)}/cancel`, {
+      method: 'POST',
+      auth: true,
+      body: { reason: 'cancelled from the web page' },
+    });
     toast('cancelling: the task in flight stops, then compensations and finally tasks run');
   } catch (error) {
     reportError(error);
@@ -209,7 +249,9 @@ function closeRerun() {
 }
 
 function planColumn(title, items, render = (x) => x) {
-  return el('div', {},
+  return el(
+    'div',
+    {},
     el('h3', {}, title),
     items.length ? el('ul', {}, ...items.map((i) => el('li', {}, render(i)))) : el('p', { class: 'none' }, 'none'),
   );
@@ -226,10 +268,23 @@ async function showPlan(from) {
     $('rerun-confirm').disabled = false;
     $('rerun-confirm').textContent = `Rerun from ${plan.from}`;
     const why = new Map(plan.steps.map((s) => [s.taskId, s.reason]));
-    const step = (taskId, text) => el('span', { class: 'step', dataset: { task: taskId }, title: why.get(taskId) ?? '' }, text, el('span', { class: 'why' }, ` (${why.get(taskId)})`));
+    const step = (taskId, text) =>
+      el(
+        'span',
+        { class: 'step', dataset: { task: taskId }, title: why.get(taskId) ?? '' },
+        text,
+        el('span', { class: 'why' }, ` (${why.get(taskId)})`),
+      );
     box.replaceChildren(
-      ...(plan.requested ? [el('p', { class: 'note moved', id: 'rerun-moved' },
-        `Starts at ${plan.from}, not ${plan.requested}: a task before ${plan.requested} was undone by its compensation in that run, so it runs again.`)] : []),
+      ...(plan.requested
+        ? [
+            el(
+              'p',
+              { class: 'note moved', id: 'rerun-moved' },
+              `Starts at ${plan.from}, not ${plan.requested}: a task before ${plan.requested} was undone by its compensation in that run, so it runs again.`,
+            ),
+          ]
+        : []),
       planColumn('Reused (not run again)', plan.reused, (r) => step(r.taskId, r.taskId)),
       planColumn('Run again', plan.rerun, (t) => step(t, t)),
       planColumn('Compensations that would fire', plan.compensations, (c) => `${c.id}${c.reused ? ' (of a reused task)' : ''}`),

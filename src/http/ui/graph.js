@@ -41,7 +41,15 @@ function mark(id, ...classes) {
 export function highlight(view) {
   const box = $('graph');
   for (const g of box.querySelectorAll('g.ls')) {
-    g.classList.remove('ls', 'ls-current', 'ls-done', 'ls-failed', 'ls-continued', 'ls-active', ...[...g.classList].filter((c) => c.startsWith('k-')));
+    g.classList.remove(
+      'ls',
+      'ls-current',
+      'ls-done',
+      'ls-failed',
+      'ls-continued',
+      'ls-active',
+      ...[...g.classList].filter((c) => c.startsWith('k-')),
+    );
   }
   const s = view?.state;
   const current = $('current-state');
@@ -61,7 +69,8 @@ export function highlight(view) {
   for (const t of s.compensationFailed) mark(`compensating.${t.replace(/\.compensate$/, '')}.running`, 'ls', 'ls-failed');
   for (const t of s.finallyFailed) mark(`finalizing.${t}.running`, 'ls', 'ls-failed');
   // The context does not list finally tasks that succeeded: the history does.
-  for (const e of view.history) if (e.type === 'task.succeeded' && e.phase === 'finally') mark(`finalizing.${e.task}.running`, 'ls', 'ls-done');
+  for (const e of view.history)
+    if (e.type === 'task.succeeded' && e.phase === 'finally') mark(`finalizing.${e.task}.running`, 'ls', 'ls-done');
   for (const id of s.activeNodes.slice(0, -1)) mark(id, 'ls', 'ls-active');
   const node = graphNode(s.node);
   if (node) {
@@ -74,5 +83,10 @@ export function highlight(view) {
   const what = FINAL.has(s.kind) ? `run ${s.kind}` : `${s.task ?? s.node} — ${kindLabel(s.kind)}${attempt}`;
   const stopping = s.stopping ? ` · waiting for ${s.stopping.task} (attempt ${s.stopping.attempt}, stopped) to end` : '';
   const interrupted = view.run?.status === 'interrupted' ? ' · interrupted: no live process drives it (Resume continues it)' : '';
-  current.replaceChildren('Current state: ', el('strong', {}, s.node), ` · ${what}${stopping}${interrupted}`, s.reason && FINAL.has(s.kind) ? ` · ${s.reason}` : '');
+  current.replaceChildren(
+    'Current state: ',
+    el('strong', {}, s.node),
+    ` · ${what}${stopping}${interrupted}`,
+    s.reason && FINAL.has(s.kind) ? ` · ${s.reason}` : '',
+  );
 }

@@ -1,27 +1,26 @@
-import type { FinalEntry } from '../../core/protocol/run-entry.js';
 import { MemoryRunStore } from '../../adapters/memory/memory-run-store.js';
 import { MemoryTransport } from '../../adapters/memory/memory-transport.js';
-import { stopOrphanedAttempts, trackAttemptProcesses } from '../../adapters/process/orphaned-attempts.js';
 import type { OrphanNotice } from '../../adapters/process/orphaned-attempts.js';
+import { stopOrphanedAttempts, trackAttemptProcesses } from '../../adapters/process/orphaned-attempts.js';
 import type { StateValue } from '../../core/graph/model.js';
-import type { RunEntry } from '../../core/protocol/run-entry.js';
+import { sha256Hex } from '../../core/hash.js';
+import type { FinalEntry, RunEntry } from '../../core/protocol/run-entry.js';
+import type { LiveRun } from '../../core/run/live-run.js';
+import { ProgramRegistry } from '../../core/run/registry.js';
+import { sequenceQueues } from '../../core/sequence/queues.js';
 import type { Sequence, TaskHandler } from '../../core/sequence/types.js';
 import type { Clock } from '../../ports/clock.js';
 import type { RunRecord, RunStore } from '../../ports/run-store.js';
 import type { Transport } from '../../ports/transport.js';
-import { createLocalExecutor } from '../../runtime/local-executor.js';
-import type { LocalExecutorOptions } from '../../runtime/local-executor.js';
-import { sha256Hex } from '../../core/hash.js';
 import { HistoryJournal } from '../../runtime/journals/history-journal.js';
-import { sequenceQueues } from '../../core/sequence/queues.js';
-import { Orchestrator } from '../../runtime/orchestrator.js';
+import type { LocalExecutorOptions } from '../../runtime/local-executor.js';
+import { createLocalExecutor } from '../../runtime/local-executor.js';
 import type { StartRequest } from '../../runtime/orchestrator.js';
-import { ProgramRegistry } from '../../core/run/registry.js';
-import type { LiveRun } from '../../core/run/live-run.js';
+import { Orchestrator } from '../../runtime/orchestrator.js';
 import { DEFAULT_KILL_GRACE_MS } from '../../runtime/shell-task.js';
 import { systemClock } from '../../runtime/system-clock.js';
-import { startWorker } from '../../runtime/worker.js';
 import type { Executor, LazySignalExecutor, WorkerHandle } from '../../runtime/worker.js';
+import { startWorker } from '../../runtime/worker.js';
 
 /** Options of {@link createEmbeddedRuntime}. */
 export interface EmbeddedOptions {
@@ -67,7 +66,11 @@ export interface EmbeddedRuntime {
 
 /** Serialises a sequence for the store; handlers cannot be serialised and are named instead. */
 export function definitionText(sequence: Sequence): string {
-  return JSON.stringify(sequence, (_key, value: unknown) => (typeof value === 'function' ? `<handler ${value.name || 'anonymous'}>` : value), 2);
+  return JSON.stringify(
+    sequence,
+    (_key, value: unknown) => (typeof value === 'function' ? `<handler ${value.name || 'anonymous'}>` : value),
+    2,
+  );
 }
 
 /**
@@ -82,17 +85,27 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
   const clock = options.clock ?? systemClock;
   const registry = new ProgramRegistry();
   const onOrphan = options.onOrphan;
-  const stopOrphans = (runId: string) => stopOrphanedAttempts(store, runId, { graceMs: DEFAULT_KILL_GRACE_MS, ...(onOrphan ? { onNotice: onOrphan } : {}) });
+  const stopOrphans = (runId: string) =>
+    stopOrphanedAttempts(store, runId, { graceMs: DEFAULT_KILL_GRACE_MS, ...(onOrphan ? { onNotice: onOrphan } : {}) });
   const journal = new HistoryJournal({ store, transport });
-  const orchestrator: Orchestrator = new Orchestrator({ transport, journal, clock, registry, stopOrphans, ...(options.onEntry ? { onEntry: options.onEntry } : {}) });
-  await orchestrator.start();
-  const execute = options.execute ?? createLocalExecutor({
+  const orchestrator: Orchestrator = new Orchestrator({
+    transport,
+    journal,
+    clock,
     registry,
-    ...(options.queueHandlers ? { queueHandlers: options.queueHandlers } : {}),
-    ...(options.onOutput ? { onOutput: options.onOutput } : {}),
-    ...(options.cwd ? { cwd: options.cwd } : {}),
-    attemptProcesses: trackAttemptProcesses(store),
+    stopOrphans,
+    ...(options.onEntry ? { onEntry: options.onEntry } : {}),
   });
+  await orchestrator.start();
+  const execute =
+    options.execute ??
+    createLocalExecutor({
+      registry,
+      ...(options.queueHandlers ? { queueHandlers: options.queueHandlers } : {}),
+      ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      attemptProcesses: trackAttemptProcesses(store),
+    });
   const workers = new Map<string, WorkerHandle>();
   const ensureWorkers = async (sequence: Sequence) => {
     for (const queue of sequenceQueues([sequence])) {

@@ -2,26 +2,26 @@ import { trackAttemptProcesses } from '../../adapters/process/orphaned-attempts.
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { StateValue } from '../../core/graph/model.js';
 import { topicNames } from '../../core/protocol/envelope.js';
-import { isFinalEntry } from '../../core/protocol/run-entry.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
+import { isFinalEntry } from '../../core/protocol/run-entry.js';
 import { findSpec, replay } from '../../core/run/live-run.js';
 import { programResolver } from '../../core/run/program-resolver.js';
-import { NO_FACTS, nextFacts, onFailureIn, runFacts } from '../../core/run/run-facts.js';
 import type { OnFailureOf, RunFacts } from '../../core/run/run-facts.js';
+import { NO_FACTS, nextFacts, onFailureIn, runFacts } from '../../core/run/run-facts.js';
 import { stateView } from '../../core/run/state-view.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import type { Program } from '../../core/step.js';
-import { offeredSequences } from '../../ports/run-service.js';
 import type { EntryUpdate, RunDetail, RunService, TaskReport } from '../../ports/run-service.js';
+import { offeredSequences } from '../../ports/run-service.js';
 import type { RunStore, StoredRun } from '../../ports/run-store.js';
 import { runStatusView } from '../../ports/run-store.js';
-import { createLocalExecutor } from '../../runtime/local-executor.js';
 import type { LocalExecutorOptions } from '../../runtime/local-executor.js';
+import { createLocalExecutor } from '../../runtime/local-executor.js';
 import { listRuns } from '../../runtime/run-listing.js';
 import type { DispatchedTask, LazySignalExecutor } from '../../runtime/worker.js';
 import { LAZY_SIGNAL } from '../../runtime/worker.js';
-import { createEmbeddedRuntime } from './embedded-runtime.js';
 import type { EmbeddedRuntime } from './embedded-runtime.js';
+import { createEmbeddedRuntime } from './embedded-runtime.js';
 import { RemoteAttempts } from './remote-attempts.js';
 
 /** Options of {@link createEmbeddedRunService}. */
@@ -52,15 +52,22 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
   const driven = new Map<string, Driven>();
   let runtime: EmbeddedRuntime | undefined;
   let local: LazySignalExecutor | undefined;
-  const execute: LazySignalExecutor = Object.assign((task: DispatchedTask, signal: () => AbortSignal) => {
-    const { program } = runtime!.registry.resolve(task.payload.sequence, task.payload.version);
-    if (findSpec(program, task.taskId)?.action.kind === 'queue') return remote.wait(task.runId, signal());
-    return local!(task, signal);
-  }, { [LAZY_SIGNAL]: true as const });
+  const execute: LazySignalExecutor = Object.assign(
+    (task: DispatchedTask, signal: () => AbortSignal) => {
+      const { program } = runtime!.registry.resolve(task.payload.sequence, task.payload.version);
+      if (findSpec(program, task.taskId)?.action.kind === 'queue') return remote.wait(task.runId, signal());
+      return local!(task, signal);
+    },
+    { [LAZY_SIGNAL]: true as const },
+  );
 
   const follow = (entry: RunEntry, state: StateValue): EntryUpdate => {
     if (entry.type === 'run.started') {
-      driven.set(entry.runId, { facts: NO_FACTS, seq: -1, onFailureOf: onFailureIn(programOf({ sequence: entry.sequence, version: entry.version })) });
+      driven.set(entry.runId, {
+        facts: NO_FACTS,
+        seq: -1,
+        onFailureOf: onFailureIn(programOf({ sequence: entry.sequence, version: entry.version })),
+      });
     }
     const run = driven.get(entry.runId);
     if (!run) return { entry, seq: -1 };
@@ -80,8 +87,10 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
   const registry = rt.registry;
   // Shell attempts record their process groups, so a resume after this process died stops what they left running.
   local = createLocalExecutor({
-    registry, attemptProcesses: trackAttemptProcesses(store),
-    ...(options.cwd ? { cwd: options.cwd } : {}), ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+    registry,
+    attemptProcesses: trackAttemptProcesses(store),
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.onOutput ? { onOutput: options.onOutput } : {}),
   });
   for (const s of options.sequences) rt.register(s.sequence, { definition: s.definition, ...(s.source ? { source: s.source } : {}) });
   const programOf = programResolver(registry);
@@ -102,7 +111,8 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
     sequences: () => offeredSequences(registry),
     programOf,
     listRuns: (query) => listRuns(store, { ...query, limit: query.limit ?? 50 }),
-    statusOf: (record) => runStatusView(record.status, record.status === 'running' && (drivenHere(record.runId) || store.isDriven(record.runId))),
+    statusOf: (record) =>
+      runStatusView(record.status, record.status === 'running' && (drivenHere(record.runId) || store.isDriven(record.runId))),
     async getRun(runId): Promise<RunDetail | undefined> {
       const stored = await store.get(runId);
       if (!stored) return undefined;
@@ -117,10 +127,16 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
       if (!stored) throw new LockstepError(ErrorCode.unknownRun, `unknown run "${runId}"`);
       const { record, history } = stored;
       if (record.status !== 'running') {
-        throw new LockstepError(ErrorCode.runNotResumable, `run "${runId}" already ended (${record.status}); nothing to resume (rerun it instead)`);
+        throw new LockstepError(
+          ErrorCode.runNotResumable,
+          `run "${runId}" already ended (${record.status}); nothing to resume (rerun it instead)`,
+        );
       }
       if (drivenHere(runId) || store.isDriven(runId)) {
-        throw new LockstepError(ErrorCode.runLocked, `run "${runId}" is driven by ${drivenHere(runId) ? 'this server' : 'another live process'}; nothing was changed`);
+        throw new LockstepError(
+          ErrorCode.runLocked,
+          `run "${runId}" is driven by ${drivenHere(runId) ? 'this server' : 'another live process'}; nothing was changed`,
+        );
       }
       // The run replays under the definition it started with: only a served sequence with that exact text will do.
       let served;

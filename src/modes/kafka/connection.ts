@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
+import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import type { KafkaConnectionOptions, KafkaLogLevel } from '../../adapters/kafka/index.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { ProgramRegistry } from '../../core/run/registry.js';
 import { sequenceQueues } from '../../core/sequence/queues.js';
-import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 
 /** The environment variables Kafka mode reads, and only {@link resolveKafka} reads them. */
 export const KAFKA_ENV = {

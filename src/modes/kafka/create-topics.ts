@@ -1,5 +1,5 @@
-import { KafkaTransport } from '../../adapters/kafka/index.js';
 import type { TopicLayout, TopicReport } from '../../adapters/kafka/index.js';
+import { KafkaTransport } from '../../adapters/kafka/index.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveKafka } from './connection.js';
 
@@ -21,8 +21,10 @@ export async function createTopics(options: CreateTopicsOptions): Promise<TopicR
   const transport = new KafkaTransport({ ...resolved, clientId: connection.clientId ?? 'lockstep-topics' });
   try {
     return await transport.ensureTopics({
-      prefix: resolved.prefix, partitions,
-      ...(queues ? { queues } : {}), ...(replicationFactor === undefined ? {} : { replicationFactor }),
+      prefix: resolved.prefix,
+      partitions,
+      ...(queues ? { queues } : {}),
+      ...(replicationFactor === undefined ? {} : { replicationFactor }),
     });
   } finally {
     await transport.close();

@@ -1,8 +1,7 @@
 import type { DefinitionRecord } from '../../core/protocol/definition-record.js';
 import { parseDefinitionRecord } from '../../core/protocol/definition-record.js';
 import { PROTOCOL_VERSION, RESERVED_KEY_PREFIX, topicNames } from '../../core/protocol/envelope.js';
-import type { RegisteredProgram } from '../../core/run/registry.js';
-import type { ProgramRegistry } from '../../core/run/registry.js';
+import type { ProgramRegistry, RegisteredProgram } from '../../core/run/registry.js';
 import type { DurableLog, TopicMessage } from '../../ports/transport.js';
 
 /** Why a record of the definitions topic was skipped. */
@@ -30,8 +29,13 @@ export class DefinitionsTopic {
   static recordOf(entry: RegisteredProgram): DefinitionRecord {
     const { sequence } = entry.program;
     return {
-      v: PROTOCOL_VERSION, type: 'sequence.definition', hash: entry.hash, sequence: sequence.name, version: sequence.version,
-      definition: entry.definition, ...(entry.source ? { source: entry.source } : {}),
+      v: PROTOCOL_VERSION,
+      type: 'sequence.definition',
+      hash: entry.hash,
+      sequence: sequence.name,
+      version: sequence.version,
+      definition: entry.definition,
+      ...(entry.source ? { source: entry.source } : {}),
     };
   }
 
@@ -41,7 +45,10 @@ export class DefinitionsTopic {
    */
   async publish(registry: ProgramRegistry): Promise<number> {
     const messages: TopicMessage[] = registry.definitions().map((entry) => ({
-      topic: this.#topic, key: entry.hash, partition: 0, value: DefinitionsTopic.recordOf(entry),
+      topic: this.#topic,
+      key: entry.hash,
+      partition: 0,
+      value: DefinitionsTopic.recordOf(entry),
     }));
     await this.#transport.publish(messages);
     return messages.length;
@@ -74,7 +81,8 @@ export class DefinitionsTopic {
       const parsed = parseDefinitionRecord(record.value);
       const where = { topic: this.#topic, partition: record.partition, offset: record.offset, key: record.key };
       if (!parsed.success) this.#onSkipped(`skipped a record of ${this.#topic}: ${parsed.reason}`, where);
-      else if (parsed.record.hash !== record.key) this.#onSkipped(`skipped a record of ${this.#topic}: its key is not its hash ${parsed.record.hash}`, where);
+      else if (parsed.record.hash !== record.key)
+        this.#onSkipped(`skipped a record of ${this.#topic}: its key is not its hash ${parsed.record.hash}`, where);
       else texts.set(record.key, parsed.record.definition);
     }
     return texts;

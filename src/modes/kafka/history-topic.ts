@@ -1,11 +1,11 @@
 import type { RunContext } from '../../core/compile/types.js';
 import type { StateValue } from '../../core/graph/model.js';
 import type { HistoryRecord } from '../../core/protocol/history-record.js';
-import { isFinalEntry } from '../../core/protocol/run-entry.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
+import { isFinalEntry } from '../../core/protocol/run-entry.js';
 import type { RunState } from '../../core/protocol/run-state.js';
-import { onFailureIn, runFacts } from '../../core/run/run-facts.js';
 import type { OnFailureOf, RunFacts } from '../../core/run/run-facts.js';
+import { onFailureIn, runFacts } from '../../core/run/run-facts.js';
 import type { RunRecord } from '../../ports/run-store.js';
 
 /** A run's history as the history topic holds it. */
@@ -63,12 +63,25 @@ export class HistoryBuilder implements RunHistory {
 
 /** What a record without a whole context (a run refused at start, a state stored reduced) stands for. */
 const EMPTY_CONTEXT: Omit<RunContext, 'runId'> = {
-  input: null, current: null, stopping: null, attempts: {}, failures: {}, completed: [], continued: [], results: {},
-  outcome: null, reason: null, error: null, compensated: [], compensationFailed: [], finallyFailed: [],
+  input: null,
+  current: null,
+  stopping: null,
+  attempts: {},
+  failures: {},
+  completed: [],
+  continued: [],
+  results: {},
+  outcome: null,
+  reason: null,
+  error: null,
+  compensated: [],
+  compensationFailed: [],
+  finallyFailed: [],
 };
 
 /** The context of a run-state record, typed; the fields a partial record lacks are empty. */
-export const contextOf = (state: RunState): RunContext => ({ runId: state.runId, ...EMPTY_CONTEXT, ...state.snapshot.context }) as RunContext;
+export const contextOf = (state: RunState): RunContext =>
+  ({ runId: state.runId, ...EMPTY_CONTEXT, ...state.snapshot.context }) as RunContext;
 
 /** A run's facts from the context of its latest run-state record: where its history is not whole, they stand for it. */
 export const factsOfState = (state: RunState): RunFacts => contextOf(state);
@@ -78,15 +91,27 @@ export const factsOfState = (state: RunState): RunFacts => contextOf(state);
  * which may be missing: the run-state record (deleted a while after the run ended) gives status and definition hash,
  * the history (subject to the topic's retention) the start. `undefined` when neither tells the run's sequence.
  */
-export function runRecordOf(state: RunState | undefined, history: RunHistory | undefined, onFailureOf: OnFailureOf = onFailureIn(undefined)): RunRecord | undefined {
+export function runRecordOf(
+  state: RunState | undefined,
+  history: RunHistory | undefined,
+  onFailureOf: OnFailureOf = onFailureIn(undefined),
+): RunRecord | undefined {
   const fromHistory = history && recordOfHistory(history, onFailureOf);
   if (!state) return fromHistory;
   const context = contextOf(state);
   const reason = state.final?.reason ?? context.reason;
   const record: RunRecord = {
-    runId: state.runId, sequence: state.sequence, version: state.version, definition: '', definitionHash: state.definitionHash ?? '',
-    input: fromHistory ? fromHistory.input : context.input ?? null, status: state.status, createdAt: state.createdAt, updatedAt: state.updatedAt,
-    ...(state.currentTask ? { currentTask: state.currentTask } : {}), ...(reason ? { reason } : {}),
+    runId: state.runId,
+    sequence: state.sequence,
+    version: state.version,
+    definition: '',
+    definitionHash: state.definitionHash ?? '',
+    input: fromHistory ? fromHistory.input : (context.input ?? null),
+    status: state.status,
+    createdAt: state.createdAt,
+    updatedAt: state.updatedAt,
+    ...(state.currentTask ? { currentTask: state.currentTask } : {}),
+    ...(reason ? { reason } : {}),
     ...(fromHistory?.rerunOf ? { rerunOf: fromHistory.rerunOf } : {}),
   };
   // Both topics are written in one transaction, but read by two consumers: the one that is further on wins.
@@ -106,11 +131,24 @@ function recordOfHistory(history: RunHistory, onFailureOf: OnFailureOf): RunReco
   // As stores have it: the task started last, or, once the run failed, the task that failed it.
   const lastStarted = entries.findLast((e) => e.type === 'task.started');
   const currentTask = final
-    ? (final.outcome === 'succeeded' ? undefined : runFacts(entries, onFailureOf).error?.taskId)
-    : lastStarted?.type === 'task.started' ? lastStarted.task : undefined;
+    ? final.outcome === 'succeeded'
+      ? undefined
+      : runFacts(entries, onFailureOf).error?.taskId
+    : lastStarted?.type === 'task.started'
+      ? lastStarted.task
+      : undefined;
   return {
-    runId: started.runId, sequence: started.sequence, version: started.version, definition: '', definitionHash: '',
-    input: started.input, status: final?.outcome ?? 'running', createdAt: started.at, updatedAt: entries.at(-1)!.at,
-    ...(currentTask ? { currentTask } : {}), ...(final?.reason ? { reason: final.reason } : {}), ...(started.rerunOf ? { rerunOf: started.rerunOf } : {}),
+    runId: started.runId,
+    sequence: started.sequence,
+    version: started.version,
+    definition: '',
+    definitionHash: '',
+    input: started.input,
+    status: final?.outcome ?? 'running',
+    createdAt: started.at,
+    updatedAt: entries.at(-1)!.at,
+    ...(currentTask ? { currentTask } : {}),
+    ...(final?.reason ? { reason: final.reason } : {}),
+    ...(started.rerunOf ? { rerunOf: started.rerunOf } : {}),
   };
 }

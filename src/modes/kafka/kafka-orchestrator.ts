@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { KafkaTransport } from '../../adapters/kafka/index.js';
 import type { TopicReport } from '../../adapters/kafka/index.js';
+import { KafkaTransport } from '../../adapters/kafka/index.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { topicNames } from '../../core/protocol/envelope.js';
+import { ProgramRegistry } from '../../core/run/registry.js';
+import type { Sequence } from '../../core/sequence/types.js';
 import type { Clock } from '../../ports/clock.js';
 import { KafkaJournal } from '../../runtime/journals/kafka/kafka-journal.js';
 import { Orchestrator } from '../../runtime/orchestrator.js';
 import { outputTopics } from '../../runtime/record-guard.js';
-import { ProgramRegistry } from '../../core/run/registry.js';
-import type { Sequence } from '../../core/sequence/types.js';
 import { systemClock } from '../../runtime/system-clock.js';
 import type { KafkaModeOptions } from './connection.js';
 import { queuesOf, resolveKafka } from './connection.js';
@@ -70,7 +70,8 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
   const prefix = resolved.prefix;
   const registry = registryOf(options);
   const transport = new KafkaTransport({
-    ...resolved, clientId: options.clientId ?? `lockstep-orchestrator-${randomUUID().slice(0, 8)}`,
+    ...resolved,
+    clientId: options.clientId ?? `lockstep-orchestrator-${randomUUID().slice(0, 8)}`,
     ...(options.onLog ? { onLog: options.onLog } : {}),
   });
   try {
@@ -82,15 +83,28 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
     await definitions.publish(registry);
     const recordLimits = await transport.recordLimits(outputTopics(registry, names, 'default'));
     const journal = new KafkaJournal({
-      log: transport, topics: names, registry, definitions: definitions.lookup, clock, limits: recordLimits,
+      log: transport,
+      topics: names,
+      registry,
+      definitions: definitions.lookup,
+      clock,
+      limits: recordLimits,
       ...(options.keepFinishedMs === undefined ? {} : { keepFinishedMs: options.keepFinishedMs }),
     });
     const orchestrator = new Orchestrator({
-      transport, journal, clock, registry, topicPrefix: prefix, group: options.group ?? `${prefix}-orchestrators`, recordLimits,
+      transport,
+      journal,
+      clock,
+      registry,
+      topicPrefix: prefix,
+      group: options.group ?? `${prefix}-orchestrators`,
+      recordLimits,
     });
     await orchestrator.start();
     return {
-      orchestrator, transport, topics,
+      orchestrator,
+      transport,
+      topics,
       async close() {
         await orchestrator.close();
         await transport.close();
@@ -105,7 +119,10 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
 /** The registry of an orchestrator: the one given, with the sequences made in code added. */
 function registryOf(options: KafkaOrchestratorOptions): ProgramRegistry {
   if (!options.registry && !options.sequences?.length) {
-    throw new LockstepError(ErrorCode.invalidUsage, 'startKafkaOrchestrator needs sequences to run: pass `sequences` (made with sequence(...).build()) or a `registry` (loadSequences(dir))');
+    throw new LockstepError(
+      ErrorCode.invalidUsage,
+      'startKafkaOrchestrator needs sequences to run: pass `sequences` (made with sequence(...).build()) or a `registry` (loadSequences(dir))',
+    );
   }
   const registry = options.registry ?? new ProgramRegistry();
   for (const sequence of options.sequences ?? []) registry.registerSequence(sequence);
@@ -113,7 +130,11 @@ function registryOf(options: KafkaOrchestratorOptions): ProgramRegistry {
 }
 
 async function prepareTopics(
-  transport: KafkaTransport, prefix: string, partitions: number | undefined, queues: string[], historyRetentionMs: number | undefined,
+  transport: KafkaTransport,
+  prefix: string,
+  partitions: number | undefined,
+  queues: string[],
+  historyRetentionMs: number | undefined,
 ): Promise<TopicReport> {
   const retention = historyRetentionMs === undefined ? {} : { historyRetentionMs };
   if (partitions !== undefined) return transport.ensureTopics({ prefix, partitions, queues, ...retention });
@@ -122,11 +143,19 @@ async function prepareTopics(
   const counts = await transport.partitionCounts(wanted);
   const missing = wanted.filter((t) => !counts.has(t));
   if (missing.length > 0) {
-    throw new LockstepError(ErrorCode.transportUnavailable, `missing topics ${missing.join(', ')}: run \`lockstep topics create --partitions N\` or pass --partitions N`);
+    throw new LockstepError(
+      ErrorCode.transportUnavailable,
+      `missing topics ${missing.join(', ')}: run \`lockstep topics create --partitions N\` or pass --partitions N`,
+    );
   }
   // Topics made before lockstep kept history and definitions lack those two: they are the only ones created here.
   const created: string[] = [];
-  if (await transport.ensureHistoryTopic({ prefix, ...(historyRetentionMs === undefined ? {} : { retentionMs: historyRetentionMs }) })) created.push(names.history);
+  if (await transport.ensureHistoryTopic({ prefix, ...(historyRetentionMs === undefined ? {} : { retentionMs: historyRetentionMs }) }))
+    created.push(names.history);
   if (await transport.ensureDefinitionsTopic(prefix)) created.push(names.definitions);
-  return { created, existing: [...wanted, ...[names.history, names.definitions].filter((t) => !created.includes(t))], partitions: counts.get(names.events) ?? 0 };
+  return {
+    created,
+    existing: [...wanted, ...[names.history, names.definitions].filter((t) => !created.includes(t))],
+    partitions: counts.get(names.events) ?? 0,
+  };
 }

@@ -3,16 +3,15 @@ import { KafkaTransport } from '../../adapters/kafka/index.js';
 import type { TaskError } from '../../core/compile/types.js';
 import { TaskFailure } from '../../core/errors.js';
 import { topicNames } from '../../core/protocol/envelope.js';
-import type { TaskHandler } from '../../core/sequence/types.js';
+import { ProgramRegistry } from '../../core/run/registry.js';
+import type { Sequence, TaskHandler } from '../../core/sequence/types.js';
 import type { Clock } from '../../ports/clock.js';
 import type { TopicMessage, Transport } from '../../ports/transport.js';
 import { taskContext } from '../../runtime/local-executor.js';
 import { envelope } from '../../runtime/messages.js';
-import { ProgramRegistry } from '../../core/run/registry.js';
-import type { Sequence } from '../../core/sequence/types.js';
 import { systemClock } from '../../runtime/system-clock.js';
-import { startWorker } from '../../runtime/worker.js';
 import type { Executor, LazySignalExecutor, WorkerHandle, WorkerStats } from '../../runtime/worker.js';
+import { startWorker } from '../../runtime/worker.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveKafka, topicPrefix } from './connection.js';
 import { codeQueues, kafkaExecutor, namedHandler } from './worker-executors.js';
@@ -60,7 +59,11 @@ export interface KafkaWorker extends WorkerHandle {
 export function handlerExecutor(handlers: WorkerHandlers): Executor {
   return async (task, signal) => {
     const handler = namedHandler(handlers, task);
-    if (!handler) throw new TaskFailure(`no handler for task "${task.taskId}" of ${task.payload.sequence} on queue ${task.payload.queue}`, { retriable: false, type: 'NoHandler' });
+    if (!handler)
+      throw new TaskFailure(`no handler for task "${task.taskId}" of ${task.payload.sequence} on queue ${task.payload.queue}`, {
+        retriable: false,
+        type: 'NoHandler',
+      });
     return handler(taskContext(task, signal));
   };
 }
@@ -78,19 +81,31 @@ export function handlerExecutor(handlers: WorkerHandlers): Executor {
 export async function createWorker(options: KafkaWorkerOptions): Promise<KafkaWorker> {
   const { sequences } = options;
   if (sequences?.length) {
-    if (options.execute) throw new TaskFailure('createWorker: give `sequences` (their tasks run here) or `execute`, not both', { retriable: false });
+    if (options.execute)
+      throw new TaskFailure('createWorker: give `sequences` (their tasks run here) or `execute`, not both', { retriable: false });
     const registry = new ProgramRegistry();
     for (const sequence of sequences) registry.registerSequence(sequence);
     const queues = options.queue ? [options.queue] : codeQueues(sequences);
-    if (queues.length === 0) throw new TaskFailure('createWorker: the sequences have no function or shell task to run: give `queue` and `handlers` for their queue tasks', { retriable: false });
-    return startKafkaWorker(options, queues, (transport, prefix) => kafkaExecutor({
-      transport, prefix, registry, ...(options.handlers ? { handlers: options.handlers } : {}), ...(options.cwd ? { cwd: options.cwd } : {}),
-      ...(options.onLog ? { onLog: options.onLog } : {}),
-    }));
+    if (queues.length === 0)
+      throw new TaskFailure(
+        'createWorker: the sequences have no function or shell task to run: give `queue` and `handlers` for their queue tasks',
+        { retriable: false },
+      );
+    return startKafkaWorker(options, queues, (transport, prefix) =>
+      kafkaExecutor({
+        transport,
+        prefix,
+        registry,
+        ...(options.handlers ? { handlers: options.handlers } : {}),
+        ...(options.cwd ? { cwd: options.cwd } : {}),
+        ...(options.onLog ? { onLog: options.onLog } : {}),
+      }),
+    );
   }
   const execute = options.execute ?? (options.handlers ? handlerExecutor(options.handlers) : undefined);
   if (!execute) throw new TaskFailure('createWorker needs sequences, handlers or execute', { retriable: false });
-  if (!options.queue) throw new TaskFailure('createWorker needs the queue to take tasks from (or sequences, whose queues it takes)', { retriable: false });
+  if (!options.queue)
+    throw new TaskFailure('createWorker needs the queue to take tasks from (or sequences, whose queues it takes)', { retriable: false });
   return startKafkaWorker(options, [options.queue], () => execute);
 }
 
@@ -99,31 +114,48 @@ export async function createWorker(options: KafkaWorkerOptions): Promise<KafkaWo
  * definition its run started with: the dispatch names it by hash, and the worker finds it in `registry` or on the
  * definitions topic, so a file edited under the same version does not change the tasks of runs in flight.
  */
-export function createShellWorker(options: Omit<KafkaWorkerOptions, 'handlers' | 'execute' | 'sequences'> & { registry: ProgramRegistry; queue: string }): Promise<KafkaWorker> {
-  return startKafkaWorker(options, [options.queue], (transport, prefix) => kafkaExecutor({
-    transport, prefix, registry: options.registry, ...(options.cwd ? { cwd: options.cwd } : {}), ...(options.onLog ? { onLog: options.onLog } : {}),
-  }));
+export function createShellWorker(
+  options: Omit<KafkaWorkerOptions, 'handlers' | 'execute' | 'sequences'> & { registry: ProgramRegistry; queue: string },
+): Promise<KafkaWorker> {
+  return startKafkaWorker(options, [options.queue], (transport, prefix) =>
+    kafkaExecutor({
+      transport,
+      prefix,
+      registry: options.registry,
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      ...(options.onLog ? { onLog: options.onLog } : {}),
+    }),
+  );
 }
 
 /** Connects, and takes tasks from each of `queues` with the executor made for the connection. */
 async function startKafkaWorker(
-  options: KafkaWorkerOptions, queues: readonly string[], executorFor: (transport: KafkaTransport, prefix: string) => Executor | LazySignalExecutor,
+  options: KafkaWorkerOptions,
+  queues: readonly string[],
+  executorFor: (transport: KafkaTransport, prefix: string) => Executor | LazySignalExecutor,
 ): Promise<KafkaWorker> {
   const resolved = resolveKafka(options);
   const prefix = resolved.prefix;
   const transport = new KafkaTransport({
-    ...resolved, clientId: options.clientId ?? `lockstep-worker-${queues.join('+')}-${randomUUID().slice(0, 8)}`,
+    ...resolved,
+    clientId: options.clientId ?? `lockstep-worker-${queues.join('+')}-${randomUUID().slice(0, 8)}`,
     ...(options.onLog ? { onLog: options.onLog } : {}),
   });
   const handles: WorkerHandle[] = [];
   try {
     const execute = executorFor(transport, prefix);
     for (const queue of queues) {
-      handles.push(await startWorker({
-        transport, queue, clock: options.clock ?? systemClock, execute, topicPrefix: prefix,
-        // A group given for one queue is that queue's; several queues each have their own.
-        group: options.group && queues.length === 1 ? options.group : `${prefix}-workers-${queue}`,
-      }));
+      handles.push(
+        await startWorker({
+          transport,
+          queue,
+          clock: options.clock ?? systemClock,
+          execute,
+          topicPrefix: prefix,
+          // A group given for one queue is that queue's; several queues each have their own.
+          group: options.group && queues.length === 1 ? options.group : `${prefix}-workers-${queue}`,
+        }),
+      );
     }
   } catch (error) {
     await Promise.all(handles.map((h) => h.close({ handBack: true }).catch(() => {})));
@@ -131,7 +163,9 @@ async function startKafkaWorker(
     throw error;
   }
   return {
-    transport, queues, stats: handles.length === 1 ? handles[0]!.stats : sumStats(handles),
+    transport,
+    queues,
+    stats: handles.length === 1 ? handles[0]!.stats : sumStats(handles),
     inFlight: () => handles.reduce((n, h) => n + h.inFlight(), 0),
     async close(closeOptions) {
       await Promise.all(handles.map((h) => h.close(closeOptions)));
@@ -161,12 +195,22 @@ export interface TaskAttempt {
 export type TaskOutcome = { readonly result?: unknown } | { readonly error: TaskError };
 
 /** The `task.succeeded` or `task.failed` message for an attempt, keyed by run id, for the events topic. */
-export function taskEventMessage(attempt: TaskAttempt, outcome: TaskOutcome, options: { prefix?: string; now?: number; causationId?: string } = {}): TopicMessage {
-  const base = { runId: attempt.runId, taskId: attempt.taskId, attempt: attempt.attempt, ...(options.causationId ? { causationId: options.causationId } : {}) };
+export function taskEventMessage(
+  attempt: TaskAttempt,
+  outcome: TaskOutcome,
+  options: { prefix?: string; now?: number; causationId?: string } = {},
+): TopicMessage {
+  const base = {
+    runId: attempt.runId,
+    taskId: attempt.taskId,
+    attempt: attempt.attempt,
+    ...(options.causationId ? { causationId: options.causationId } : {}),
+  };
   const now = options.now ?? Date.now();
-  const value = 'error' in outcome
-    ? envelope({ type: 'task.failed', ...base, payload: { error: outcome.error } }, now)
-    : envelope({ type: 'task.succeeded', ...base, payload: outcome.result === undefined ? {} : { result: outcome.result } }, now);
+  const value =
+    'error' in outcome
+      ? envelope({ type: 'task.failed', ...base, payload: { error: outcome.error } }, now)
+      : envelope({ type: 'task.succeeded', ...base, payload: outcome.result === undefined ? {} : { result: outcome.result } }, now);
   return { topic: topicNames(options.prefix).events, key: attempt.runId, value };
 }
 
@@ -176,7 +220,11 @@ export function taskEventMessage(attempt: TaskAttempt, outcome: TaskOutcome, opt
  *
  * @example await emitTaskEvent({ brokers }, { runId, taskId: 'ship', attempt: 1 }, { result: { tracking: 'X1' } })
  */
-export async function emitTaskEvent(options: KafkaModeOptions & { transport?: Transport }, attempt: TaskAttempt, outcome: TaskOutcome): Promise<void> {
+export async function emitTaskEvent(
+  options: KafkaModeOptions & { transport?: Transport },
+  attempt: TaskAttempt,
+  outcome: TaskOutcome,
+): Promise<void> {
   if (options.transport) return options.transport.publish([taskEventMessage(attempt, outcome, { prefix: topicPrefix(options.prefix) })]);
   const resolved = resolveKafka(options);
   const message = taskEventMessage(attempt, outcome, { prefix: resolved.prefix });

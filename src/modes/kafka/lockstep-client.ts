@@ -11,8 +11,8 @@ import { latestStates } from '../../runtime/journals/kafka/run-state-topic.js';
 import { envelope, runStartMessage } from '../../runtime/messages.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveKafka } from './connection.js';
-import { HistoryBuilder } from './history-topic.js';
 import type { RunHistory } from './history-topic.js';
+import { HistoryBuilder } from './history-topic.js';
 
 /** What to start. */
 export interface StartOptions {
@@ -60,7 +60,11 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
     if (!count) {
       count = transport.partitionCounts([topic]).then((c) => {
         const n = c.get(topic);
-        if (!n) throw new LockstepError(ErrorCode.transportUnavailable, `topic ${topic} does not exist: create the topics first (lockstep topics create)`);
+        if (!n)
+          throw new LockstepError(
+            ErrorCode.transportUnavailable,
+            `topic ${topic} does not exist: create the topics first (lockstep topics create)`,
+          );
         return n;
       });
       partitions.set(topic, count);
@@ -88,7 +92,10 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
       const runId = start.runId ?? randomUUID();
       assertRunId(runId);
       assertInput(start.input ?? null);
-      const value = runStartMessage({ runId, sequence, ...(start.version ? { version: start.version } : {}), input: start.input ?? null }, Date.now());
+      const value = runStartMessage(
+        { runId, sequence, ...(start.version ? { version: start.version } : {}), input: start.input ?? null },
+        Date.now(),
+      );
       await transport.publish([{ topic: topics.events, key: runId, value }]);
       return runId;
     },
@@ -99,20 +106,31 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
       const now = await status(runId);
       if (now && now.status !== 'running') return now;
       let final: RunState | undefined;
-      const found = await transport.tailPartitions(topics.runs, [partition], (m) => {
-        if (m.key !== runId || m.value === null) return false;
-        const parsed = parseRunState(m.value);
-        if (parsed.success && parsed.state.status !== 'running') final = parsed.state;
-        return final !== undefined;
-      }, { from: new Map([[partition, String(ends.get(partition)?.high ?? 0n)]]), ...waitOptions });
+      const found = await transport.tailPartitions(
+        topics.runs,
+        [partition],
+        (m) => {
+          if (m.key !== runId || m.value === null) return false;
+          const parsed = parseRunState(m.value);
+          if (parsed.success && parsed.state.status !== 'running') final = parsed.state;
+          return final !== undefined;
+        },
+        { from: new Map([[partition, String(ends.get(partition)?.high ?? 0n)]]), ...waitOptions },
+      );
       if (!found || !final) {
         const waited = waitOptions.timeoutMs === undefined ? 'waiting was stopped' : `it did not end within ${waitOptions.timeoutMs} ms`;
-        throw new LockstepError(ErrorCode.waitTimeout, `gave up waiting for run ${runId}: ${waited}; the run goes on (see it with \`lockstep status ${runId}\`)`, { retriable: true });
+        throw new LockstepError(
+          ErrorCode.waitTimeout,
+          `gave up waiting for run ${runId}: ${waited}; the run goes on (see it with \`lockstep status ${runId}\`)`,
+          { retriable: true },
+        );
       }
       return final;
     },
     async cancel(runId, reason = 'cancelled by a client') {
-      await transport.publish([{ topic: topics.events, key: runId, value: envelope({ type: 'run.cancel', runId, payload: { reason } }, Date.now()) }]);
+      await transport.publish([
+        { topic: topics.events, key: runId, value: envelope({ type: 'run.cancel', runId, payload: { reason } }, Date.now()) },
+      ]);
     },
     history,
     async historyRetentionMs() {

@@ -2,21 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { KafkaTransport } from '../../adapters/kafka/index.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { sha256Hex } from '../../core/hash.js';
-import { topicNames } from '../../core/protocol/envelope.js';
 import type { Envelope } from '../../core/protocol/envelope.js';
+import { topicNames } from '../../core/protocol/envelope.js';
 import { parseHistoryRecord } from '../../core/protocol/history-record.js';
 import { isReservedKey } from '../../core/protocol/partition-offset.js';
-import { parseRunState } from '../../core/protocol/run-state.js';
 import type { RunState } from '../../core/protocol/run-state.js';
+import { parseRunState } from '../../core/protocol/run-state.js';
 import { programResolver } from '../../core/run/program-resolver.js';
 import { ProgramRegistry } from '../../core/run/registry.js';
-import { NO_FACTS, nextFacts, onFailureIn } from '../../core/run/run-facts.js';
 import type { OnFailureOf, RunFacts } from '../../core/run/run-facts.js';
+import { NO_FACTS, nextFacts, onFailureIn } from '../../core/run/run-facts.js';
 import type { StartRequest } from '../../core/run/start-request.js';
 import { stateView } from '../../core/run/state-view.js';
 import type { Sequence } from '../../core/sequence/types.js';
-import { offeredSequences } from '../../ports/run-service.js';
 import type { EntryUpdate, RunDetail, RunPosition, RunService } from '../../ports/run-service.js';
+import { offeredSequences } from '../../ports/run-service.js';
 import type { StoredMessage } from '../../ports/transport.js';
 import { envelope, runStartMessage } from '../../runtime/messages.js';
 import { systemClock } from '../../runtime/system-clock.js';
@@ -49,21 +49,27 @@ interface Followed {
 export async function createKafkaRunService(options: KafkaRunServiceOptions): Promise<RunService> {
   const resolved = resolveKafka(options);
   const topics = topicNames(resolved.prefix);
-  const transport = new KafkaTransport({ ...resolved, clientId: options.clientId ?? 'lockstep-serve', logLevel: options.logLevel ?? 'nothing' });
+  const transport = new KafkaTransport({
+    ...resolved,
+    clientId: options.clientId ?? 'lockstep-serve',
+    logLevel: options.logLevel ?? 'nothing',
+  });
   // Fails early, with the brokers named, when Kafka cannot be reached.
   await transport.partitionCounts([topics.runs]).catch(async (error: unknown) => {
     await transport.close();
     throw error;
   });
   const registry = new ProgramRegistry();
-  for (const s of options.sequences) registry.register(s.sequence, { definition: s.definition, hash: sha256Hex(s.definition), ...(s.source ? { source: s.source } : {}) });
+  for (const s of options.sequences)
+    registry.register(s.sequence, { definition: s.definition, hash: sha256Hex(s.definition), ...(s.source ? { source: s.source } : {}) });
   const programOf = programResolver(registry);
   const states = new Map<string, RunState>();
   const histories = new Map<string, Followed>();
   const listeners = new Set<(update: EntryUpdate) => void>();
   const stop = new AbortController();
   const log = options.onLog ?? (() => {});
-  const skip = (topic: string, m: StoredMessage, why: string) => log(`lockstep serve: skipping a record of ${topic} at ${m.partition}/${m.offset}: ${why}`);
+  const skip = (topic: string, m: StoredMessage, why: string) =>
+    log(`lockstep serve: skipping a record of ${topic} at ${m.partition}/${m.offset}: ${why}`);
 
   const onState = (m: StoredMessage) => {
     // lockstep's own records (a partition's offset) are not runs; a tombstone deletes the state of an expired run.
@@ -88,19 +94,33 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
       const started = record.entry.type === 'run.started' ? record.entry : undefined;
       const known = states.get(record.runId);
       const key = started ?? known;
-      const program = key && programOf({ sequence: key.sequence, version: key.version, ...(known?.definitionHash ? { definitionHash: known.definitionHash } : {}) });
-      run = { history: new HistoryBuilder(record.runId), facts: record.seq === 0 ? NO_FACTS : undefined, onFailureOf: onFailureIn(program) };
+      const program =
+        key &&
+        programOf({
+          sequence: key.sequence,
+          version: key.version,
+          ...(known?.definitionHash ? { definitionHash: known.definitionHash } : {}),
+        });
+      run = {
+        history: new HistoryBuilder(record.runId),
+        facts: record.seq === 0 ? NO_FACTS : undefined,
+        onFailureOf: onFailureIn(program),
+      };
       histories.set(record.runId, run);
     }
     const added = run.history.add(record);
     if (added === 'duplicate') return;
     if (added === 'gap') {
-      log(`lockstep serve: ${topics.history} at ${m.partition}/${m.offset}: entries of run ${record.runId} before #${record.seq} are missing; its state is read from ${topics.runs}`);
+      log(
+        `lockstep serve: ${topics.history} at ${m.partition}/${m.offset}: entries of run ${record.runId} before #${record.seq} are missing; its state is read from ${topics.runs}`,
+      );
       run.facts = undefined;
     }
     if (run.facts) run.facts = nextFacts(run.facts, record.entry, run.onFailureOf);
     const update: EntryUpdate = {
-      entry: record.entry, seq: run.history.entries.length - 1, ...(run.facts ? { state: stateView(record.state, run.facts) } : {}),
+      entry: record.entry,
+      seq: run.history.entries.length - 1,
+      ...(run.facts ? { state: stateView(record.state, run.facts) } : {}),
     };
     for (const listener of listeners) listener(update);
   };
@@ -112,7 +132,15 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
         if (partitions === 0) throw new Error(`topic ${topic} does not exist yet (start an orchestrator)`);
         const ends = await transport.endOffsets(topic);
         const from = new Map([...Array(partitions).keys()].map((p) => [p, String(ends.get(p)?.low ?? 0n)]));
-        await transport.tailPartitions(topic, [...from.keys()], (m) => (onMessage(m), false), { from, signal: stop.signal });
+        await transport.tailPartitions(
+          topic,
+          [...from.keys()],
+          (m) => {
+            onMessage(m);
+            return false;
+          },
+          { from, signal: stop.signal },
+        );
       } catch (error) {
         if (stop.signal.aborted) return;
         log(`lockstep serve: following ${topic}: ${(error as Error).message}; retrying`);
@@ -149,7 +177,9 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
       // Over Kafka no run is interrupted: the orchestrator that takes a partition over drives its runs on.
       return [...new Set([...states.keys(), ...histories.keys()])]
         .map(recordOf)
-        .filter((r) => r !== undefined && (!query.status || r.status === query.status) && (!query.sequence || r.sequence === query.sequence))
+        .filter(
+          (r) => r !== undefined && (!query.status || r.status === query.status) && (!query.sequence || r.sequence === query.sequence),
+        )
         .map((r) => r!)
         .sort((a, b) => b.createdAt - a.createdAt)
         .slice(0, query.limit ?? 50)

@@ -1,6 +1,6 @@
 import { TaskFailure } from '../../core/errors.js';
-import type { ProgramRegistry } from '../../core/run/registry.js';
 import { findSpec } from '../../core/run/live-run.js';
+import type { ProgramRegistry } from '../../core/run/registry.js';
 import { DEFAULT_QUEUE } from '../../core/sequence/queues.js';
 import type { Sequence, TaskHandler } from '../../core/sequence/types.js';
 import type { DurableLog } from '../../ports/transport.js';
@@ -68,13 +68,15 @@ export function kafkaExecutor(options: KafkaExecutorOptions): LazySignalExecutor
     return action?.kind === 'handler' ? action.handler : undefined;
   };
   return createLocalExecutor({
-    registry, programOf: pinnedProgramOf(registry, definitions), ...(options.cwd ? { cwd: options.cwd } : {}),
+    registry,
+    programOf: pinnedProgramOf(registry, definitions),
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     handlerOf: (task, queue) => {
       const handler = codeOf(task) ?? namedHandler(handlers, task);
       if (handler) return handler;
       throw new TaskFailure(
         `no handler for task "${task.taskId}" of ${task.payload.sequence} v${task.payload.version} on queue ${queue}: ` +
-        'run it on a worker with the sequence\'s code (createWorker({ sequences })) or a handler for it',
+          "run it on a worker with the sequence's code (createWorker({ sequences })) or a handler for it",
         { retriable: false, type: 'NoHandler' },
       );
     },

@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTransactionalProducer } from '../../../src/adapters/kafka/transactional-producer.js';
 import { createKafka, producerConfig } from '../../../src/adapters/kafka/kafka-client.js';
+import { createTransactionalProducer } from '../../../src/adapters/kafka/transactional-producer.js';
 
 const brokers = inject('kafkaBrokers');
 
@@ -81,7 +81,10 @@ describe('createTransactionalProducer', () => {
         // Both registering requests go out at once, right after the previous EndTxn, as the orchestrator sends them.
         const sent = await Promise.allSettled([
           txn.sendBatch({ topicMessages: [{ topic, messages: [{ key: 'k', value: String(i) }] }], acks: -1 }),
-          txn.sendOffsets({ consumerGroupId: `group-${topic}`, topics: [{ topic, partitions: [{ partition: 0, offset: String(i + 1) }] }] }),
+          txn.sendOffsets({
+            consumerGroupId: `group-${topic}`,
+            topics: [{ topic, partitions: [{ partition: 0, offset: String(i + 1) }] }],
+          }),
         ]);
         expect(sent.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok'))).toEqual(['ok', 'ok']);
         await txn.commit();

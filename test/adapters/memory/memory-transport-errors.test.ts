@@ -8,7 +8,11 @@ const event = (runId: string) => ({ topic: 't', key: runId, value: envelope({ ty
 /** A transport whose handler always throws `error`: how often it was called, and what reached onError, over `ms`. */
 async function failing(error: unknown, ms: number) {
   const reported: Array<{ error: unknown; topic: string; group: string }> = [];
-  const transport = new MemoryTransport({ redeliveryDelayMs: 10, maxRedeliveries: 3, onError: (e, where) => reported.push({ error: e, ...where }) });
+  const transport = new MemoryTransport({
+    redeliveryDelayMs: 10,
+    maxRedeliveries: 3,
+    onError: (e, where) => reported.push({ error: e, ...where }),
+  });
   let calls = 0;
   await transport.subscribe({ topic: 't', group: 'g' }, async () => {
     calls++;
@@ -22,7 +26,10 @@ async function failing(error: unknown, ms: number) {
 
 describe('the in-process transport on a handler that keeps failing', () => {
   it('stops at once on a non-retriable error, and reports it', async () => {
-    const full = new LockstepError(ErrorCode.storeFull, 'run store /x/lockstep.db: committing run history failed: database or disk is full (SQLITE_FULL)');
+    const full = new LockstepError(
+      ErrorCode.storeFull,
+      'run store /x/lockstep.db: committing run history failed: database or disk is full (SQLITE_FULL)',
+    );
     const { calls, reported } = await failing(full, 300);
     expect(calls).toBe(1);
     expect(reported).toEqual([{ error: full, topic: 't', group: 'g' }]);

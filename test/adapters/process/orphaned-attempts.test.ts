@@ -1,12 +1,13 @@
 // Process groups of shell attempts, with real processes: what tells an attempt's group from a reused pid, how a
 // surviving group is stopped, and that the embedded runtime records each group only while its attempt runs.
-import { spawn } from 'node:child_process';
+
 import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryRunStore } from '../../../src/adapters/memory/memory-run-store.js';
-import { groupState, stopOrphanedAttempts } from '../../../src/adapters/process/orphaned-attempts.js';
 import type { OrphanNotice } from '../../../src/adapters/process/orphaned-attempts.js';
+import { groupState, stopOrphanedAttempts } from '../../../src/adapters/process/orphaned-attempts.js';
 import { bootId, groupMembers, procStat } from '../../../src/adapters/process/process-identity.js';
 import { loadSequenceText } from '../../../src/core/sequence/validate.js';
 import { createEmbeddedRuntime } from '../../../src/modes/embedded/embedded-runtime.js';
@@ -25,8 +26,15 @@ function group(script: string): ChildProcess {
 
 function recordOf(child: ChildProcess, overrides: Partial<AttemptProcess> = {}): AttemptProcess {
   return {
-    runId: 'run-x', task: 'build', attempt: 1, pgid: child.pid!, startTime: procStat(child.pid!)!.start, bootId: bootId(), host: hostname(),
-    startedAt: Date.now(), ...overrides,
+    runId: 'run-x',
+    task: 'build',
+    attempt: 1,
+    pgid: child.pid!,
+    startTime: procStat(child.pid!)!.start,
+    bootId: bootId(),
+    host: hostname(),
+    startedAt: Date.now(),
+    ...overrides,
   };
 }
 
@@ -64,7 +72,9 @@ describe('groupState', () => {
   it('never takes a record naming group 0 or 1 for a running group (a kill of -1 would signal every process)', () => {
     const init = procStat(1)!;
     for (const pgid of [1, 0, -5, 1.5]) {
-      expect(groupState({ runId: 'r', task: 't', attempt: 1, pgid, startTime: init.start, bootId: bootId(), host: hostname(), startedAt: 0 })).toBe('unchecked');
+      expect(
+        groupState({ runId: 'r', task: 't', attempt: 1, pgid, startTime: init.start, bootId: bootId(), host: hostname(), startedAt: 0 }),
+      ).toBe('unchecked');
     }
   });
 
@@ -92,7 +102,10 @@ describe('stopOrphanedAttempts', () => {
     await until(() => procStat(leaderless.pid!) === null, 'the leader to be reaped');
     const notices: OrphanNotice[] = [];
     await stopOrphanedAttempts(store, r.runId, { graceMs: 2_000, onNotice: (n) => notices.push(n) });
-    expect(notices.map((n) => [n.process.attempt, n.outcome, n.signal])).toEqual([[1, 'stopped', 'SIGTERM'], [2, 'reused', undefined]]);
+    expect(notices.map((n) => [n.process.attempt, n.outcome, n.signal])).toEqual([
+      [1, 'stopped', 'SIGTERM'],
+      [2, 'reused', undefined],
+    ]);
     expect(groupMembers(leaderless.pid!)).toEqual([]);
     expect(procStat(unrelated.pid!)?.state).not.toBe('Z');
     expect(await store.attemptProcesses(r.runId)).toEqual([]);
@@ -100,16 +113,22 @@ describe('stopOrphanedAttempts', () => {
 });
 
 describe('the embedded runtime', () => {
-  it('records a shell attempt\'s group while it runs, and clears it once the attempt ended, whatever its outcome', async () => {
+  it("records a shell attempt's group while it runs, and clears it once the attempt ended, whatever its outcome", async () => {
     const store = new MemoryRunStore();
     const runtime = await createEmbeddedRuntime({ store });
     try {
-      const sequence = loadSequenceText([
-        'name: tracked', 'tasks:',
-        '  - id: work', '    run: "sleep 0.3"',
-        '  - id: fails', '    run: "sleep 0.3; exit 3"', '    retry: { maxAttempts: 2, backoff: { initial: 10ms } }',
-        '',
-      ].join('\n'));
+      const sequence = loadSequenceText(
+        [
+          'name: tracked',
+          'tasks:',
+          '  - id: work',
+          '    run: "sleep 0.3"',
+          '  - id: fails',
+          '    run: "sleep 0.3; exit 3"',
+          '    retry: { maxAttempts: 2, backoff: { initial: 10ms } }',
+          '',
+        ].join('\n'),
+      );
       runtime.register(sequence);
       const runId = await runtime.start({ sequence: 'tracked' });
       const seen = new Map<string, AttemptProcess>();

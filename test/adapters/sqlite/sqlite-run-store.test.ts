@@ -1,13 +1,23 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteRunStore } from '../../../src/adapters/sqlite/sqlite-run-store.js';
-import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from '../../../src/adapters/sqlite/schema.js';
 import { processStart } from '../../../src/adapters/sqlite/process-liveness.js';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from '../../../src/adapters/sqlite/schema.js';
+import { SqliteRunStore } from '../../../src/adapters/sqlite/sqlite-run-store.js';
 import { record, started, taskStarted, taskSucceeded } from '../../contract/run-store.contract.js';
 
 const dirs: string[] = [];
@@ -71,13 +81,28 @@ describe('SqliteRunStore: the file', () => {
     db.pragma('user_version = 1');
     db.pragma(`application_id = ${APPLICATION_ID}`);
     const runs = [record(), record({ rerunOf: 'run-0', status: 'failed', currentTask: 'a', reason: 'a broke' })];
-    const insertRun = db.prepare(`INSERT INTO runs (run_id, sequence, version, definition, definition_hash, source, input, status, created_at,
+    const insertRun =
+      db.prepare(`INSERT INTO runs (run_id, sequence, version, definition, definition_hash, source, input, status, created_at,
       updated_at, current_task, reason, rerun_of, entry_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const insertEntry = db.prepare('INSERT INTO entries (run_id, seq, at, type, body) VALUES (?, ?, ?, ?, ?)');
     for (const r of runs) {
       const entries = [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1), taskSucceeded(r.runId, r.createdAt + 2)];
-      insertRun.run(r.runId, r.sequence, r.version, r.definition, r.definitionHash, r.source ?? null, JSON.stringify(r.input), r.status,
-        r.createdAt, r.updatedAt, r.currentTask ?? null, r.reason ?? null, r.rerunOf ?? null, entries.length);
+      insertRun.run(
+        r.runId,
+        r.sequence,
+        r.version,
+        r.definition,
+        r.definitionHash,
+        r.source ?? null,
+        JSON.stringify(r.input),
+        r.status,
+        r.createdAt,
+        r.updatedAt,
+        r.currentTask ?? null,
+        r.reason ?? null,
+        r.rerunOf ?? null,
+        entries.length,
+      );
       entries.forEach((e, i) => insertEntry.run(r.runId, i, e.at, e.type, JSON.stringify(e)));
     }
     db.close();
@@ -85,7 +110,8 @@ describe('SqliteRunStore: the file', () => {
     const store = SqliteRunStore.open(path, { create: false });
     for (const r of runs) {
       expect(await store.get(r.runId)).toEqual({
-        record: r, history: [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1), taskSucceeded(r.runId, r.createdAt + 2)],
+        record: r,
+        history: [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1), taskSucceeded(r.runId, r.createdAt + 2)],
         states: [undefined, undefined, undefined],
       });
     }
@@ -109,13 +135,31 @@ describe('SqliteRunStore: the file', () => {
     db.pragma('user_version = 4');
     db.pragma(`application_id = ${APPLICATION_ID}`);
     const r = record();
-    const definition = Number(db.prepare('INSERT INTO definitions (hash, text) VALUES (?, ?)').run(r.definitionHash, r.definition).lastInsertRowid);
+    const definition = Number(
+      db.prepare('INSERT INTO definitions (hash, text) VALUES (?, ?)').run(r.definitionHash, r.definition).lastInsertRowid,
+    );
     const entries = [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1)];
-    const id = Number(db.prepare(`INSERT INTO runs (run_id, sequence, version, definition_id, definition_hash, source, status, created_at, updated_at,
-      entry_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(r.runId, r.sequence, r.version, definition, r.definitionHash, r.source ?? null, r.status,
-      r.createdAt, r.updatedAt, entries.length).lastInsertRowid);
+    const id = Number(
+      db
+        .prepare(`INSERT INTO runs (run_id, sequence, version, definition_id, definition_hash, source, status, created_at, updated_at,
+      entry_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(
+          r.runId,
+          r.sequence,
+          r.version,
+          definition,
+          r.definitionHash,
+          r.source ?? null,
+          r.status,
+          r.createdAt,
+          r.updatedAt,
+          entries.length,
+        ).lastInsertRowid,
+    );
     db.prepare('INSERT INTO run_inputs (run, input) VALUES (?, ?)').run(id, JSON.stringify(r.input));
-    entries.forEach((e, i) => db.prepare('INSERT INTO entries (run, seq, at, type, body) VALUES (?, ?, ?, ?, ?)').run(id, i, e.at, e.type, JSON.stringify(e)));
+    entries.forEach((e, i) =>
+      db.prepare('INSERT INTO entries (run, seq, at, type, body) VALUES (?, ?, ?, ?, ?)').run(id, i, e.at, e.type, JSON.stringify(e)),
+    );
     db.close();
 
     const store = SqliteRunStore.open(path, { create: false });
@@ -126,7 +170,9 @@ describe('SqliteRunStore: the file', () => {
     const check = new Database(path, { readonly: true });
     expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(check.prepare('SELECT seq, state FROM entries ORDER BY seq').all()).toEqual([
-      { seq: 0, state: null }, { seq: 1, state: null }, { seq: 2, state: '{"main":"b"}' },
+      { seq: 0, state: null },
+      { seq: 1, state: null },
+      { seq: 2, state: '{"main":"b"}' },
     ]);
     check.close();
   });
@@ -140,7 +186,8 @@ describe('SqliteRunStore: the file', () => {
     await first.close();
     const second = SqliteRunStore.open(path, { create: false });
     expect(await second.get(r.runId)).toEqual({
-      record: { ...r, currentTask: 'a', updatedAt: r.createdAt + 1 }, history: [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1)],
+      record: { ...r, currentTask: 'a', updatedAt: r.createdAt + 1 },
+      history: [started(r.runId, r.createdAt), taskStarted(r.runId, r.createdAt + 1)],
       states: ['main.a', { main: { a: 'running' } }],
     });
     await second.close();
@@ -271,7 +318,12 @@ describe('SqliteRunStore: bad files fail loudly and stay as they are', () => {
     const db = new Database(path);
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
-    unchanged(path, () => SqliteRunStore.open(path), 'STORE_TOO_NEW', new RegExp(`schema version ${SCHEMA_VERSION + 1}, newer than this lockstep supports \\(${SCHEMA_VERSION}\\)`));
+    unchanged(
+      path,
+      () => SqliteRunStore.open(path),
+      'STORE_TOO_NEW',
+      new RegExp(`schema version ${SCHEMA_VERSION + 1}, newer than this lockstep supports \\(${SCHEMA_VERSION}\\)`),
+    );
   });
 
   it('a copy of a store that a killed process left with its WAL file opens with every committed run', async () => {
@@ -296,8 +348,14 @@ describe('SqliteRunStore: run locks across processes', () => {
 
   async function lockedBy(path: string, runId: string, holder: { pid: number; pidStart: string | null; host?: string }) {
     const db = new Database(path);
-    db.prepare('INSERT INTO run_locks (run_id, owner, pid, pid_start, host, acquired_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(runId, 'other-process', holder.pid, holder.pidStart, holder.host ?? hostname(), Date.now());
+    db.prepare('INSERT INTO run_locks (run_id, owner, pid, pid_start, host, acquired_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+      runId,
+      'other-process',
+      holder.pid,
+      holder.pidStart,
+      holder.host ?? hostname(),
+      Date.now(),
+    );
     db.close();
   }
 
@@ -307,7 +365,10 @@ describe('SqliteRunStore: run locks across processes', () => {
     const child = live();
     await new Promise((resolve) => child.once('spawn', resolve));
     await lockedBy(path, 'run-x', { pid: child.pid!, pidStart: processStart(child.pid!) });
-    await expect(store.lock('run-x', 'me')).rejects.toMatchObject({ code: 'RUN_LOCKED', message: expect.stringContaining(`pid ${child.pid}`) });
+    await expect(store.lock('run-x', 'me')).rejects.toMatchObject({
+      code: 'RUN_LOCKED',
+      message: expect.stringContaining(`pid ${child.pid}`),
+    });
     expect(store.holder('run-x')).toMatchObject({ pid: child.pid, alive: true });
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('close', resolve));
@@ -331,7 +392,10 @@ describe('SqliteRunStore: run locks across processes', () => {
     const path = tempStorePath();
     const store = SqliteRunStore.open(path);
     await lockedBy(path, 'run-z', { pid: 999_999, pidStart: null, host: 'elsewhere.example' });
-    await expect(store.lock('run-z', 'me')).rejects.toMatchObject({ code: 'RUN_LOCKED', message: expect.stringContaining('on elsewhere.example') });
+    await expect(store.lock('run-z', 'me')).rejects.toMatchObject({
+      code: 'RUN_LOCKED',
+      message: expect.stringContaining('on elsewhere.example'),
+    });
     await store.close();
   });
 

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteRunStore } from '../../../src/adapters/sqlite/sqlite-run-store.js';
 import { ErrorCode } from '../../../src/core/errors.js';
+import { record, started, taskStarted, taskSucceeded } from '../../contract/run-store.contract.js';
 import type { SmallDisk } from '../../support/small-disk.js';
 import { smallDisk } from '../../support/small-disk.js';
-import { record, started, taskStarted, taskSucceeded } from '../../contract/run-store.contract.js';
 
 /** Fills the disk with one file, written until ENOSPC. */
 function fill(path: string): void {
@@ -36,9 +36,13 @@ describe('SqliteRunStore on a disk that fills up or turns read-only', () => {
     fill(filler);
 
     const big = { blob: 'x'.repeat(512 * 1024) };
-    const error = await store.append(r.runId, [taskSucceeded(r.runId, r.createdAt + 2, 'a', big)]).then(() => undefined, (e: unknown) => e);
+    const error = await store.append(r.runId, [taskSucceeded(r.runId, r.createdAt + 2, 'a', big)]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({
-      code: ErrorCode.storeFull, retriable: false,
+      code: ErrorCode.storeFull,
+      retriable: false,
       message: `run store ${path}: committing run history failed: database or disk is full (SQLITE_FULL)`,
     });
     expect((await store.get(r.runId))!.history.map((e) => e.type)).toEqual(['run.started', 'task.started']);

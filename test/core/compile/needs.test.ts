@@ -7,13 +7,21 @@ import { createProgram } from '../../../src/core/step.js';
 
 const ok = (taskId: string, result: unknown): RunEvent => ({ type: 'TASK_SUCCEEDED', taskId, attempt: 1, result });
 const dispatches = (commands: readonly Command[]) =>
-  commands.filter((c): c is Extract<Command, { type: 'dispatch' }> => c.type === 'dispatch').map((c) => ({ task: c.taskId, input: c.input, results: c.results }));
+  commands
+    .filter((c): c is Extract<Command, { type: 'dispatch' }> => c.type === 'dispatch')
+    .map((c) => ({ task: c.taskId, input: c.input, results: c.results }));
 
 describe('needs: what a dispatch carries', () => {
   it('carries every result by default and only the needed ones with needs, the input always', () => {
     const noop = () => undefined;
     const program = createProgram(
-      sequence('s').then('a', noop).then('b', noop).then('c', noop, { needs: ['a'] }).then('d', noop, { needs: [] }).then('e', noop).build(),
+      sequence('s')
+        .then('a', noop)
+        .then('b', noop)
+        .then('c', noop, { needs: ['a'] })
+        .then('d', noop, { needs: [] })
+        .then('e', noop)
+        .build(),
     );
     let r = program.start({ runId: 'r', input: { q: 1 } });
     const seen = [...dispatches(r.commands)];
@@ -33,7 +41,8 @@ describe('needs: what a dispatch carries', () => {
   });
 
   it('applies to compensations and finally tasks; a needed task with no result is simply absent', () => {
-    const program = createProgram(loadSequenceText(`name: s
+    const program = createProgram(
+      loadSequenceText(`name: s
 tasks:
   - id: a
     run: "true"
@@ -44,7 +53,8 @@ finally:
   - id: f
     run: "true"
     needs: [b]
-`));
+`),
+    );
     let r = program.start({ runId: 'r', input: null });
     r = program.step(r.snapshot, ok('a', 'A'));
     r = program.step(r.snapshot, { type: 'TASK_FAILED', taskId: 'b', attempt: 1, error: { message: 'no' } });

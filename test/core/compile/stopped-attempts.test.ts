@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { STOP_GRACE_MS } from '../../../src/core/compile/types.js';
 import type { Command, RunContext, RunEvent } from '../../../src/core/compile/types.js';
+import { STOP_GRACE_MS } from '../../../src/core/compile/types.js';
 import { sequence } from '../../../src/core/sequence/builder.js';
-import { createProgram } from '../../../src/core/step.js';
 import type { Program, RunSnapshot, StepResult } from '../../../src/core/step.js';
+import { createProgram } from '../../../src/core/step.js';
 
 // An attempt the machine stops (task timeout, cancel, run timeout) may still be running: nothing else starts, and
 // the run does not end, until it reports or its stop grace runs out.
@@ -13,15 +13,21 @@ const succeeded = (taskId: string, attempt = 1): RunEvent => ({ type: 'TASK_SUCC
 const failed = (taskId: string, attempt = 1): RunEvent => ({ type: 'TASK_FAILED', taskId, attempt, error: { message: 'aborted' } });
 const fired = (timerId: string): RunEvent => ({ type: 'TIMER_FIRED', timerId });
 const cancel: RunEvent = { type: 'CANCEL', reason: 'operator' };
-const brief = (commands: readonly Command[]) => commands.map((c) => {
-  switch (c.type) {
-    case 'dispatch': return `dispatch ${c.taskId}#${c.attempt}`;
-    case 'cancelTask': return `cancel ${c.taskId}#${c.attempt}`;
-    case 'startTimer': return `start ${c.timerId} ${c.delayMs}`;
-    case 'cancelTimer': return `stop ${c.timerId}`;
-    case 'finish': return `finish ${c.outcome}`;
-  }
-});
+const brief = (commands: readonly Command[]) =>
+  commands.map((c) => {
+    switch (c.type) {
+      case 'dispatch':
+        return `dispatch ${c.taskId}#${c.attempt}`;
+      case 'cancelTask':
+        return `cancel ${c.taskId}#${c.attempt}`;
+      case 'startTimer':
+        return `start ${c.timerId} ${c.delayMs}`;
+      case 'cancelTimer':
+        return `stop ${c.timerId}`;
+      case 'finish':
+        return `finish ${c.outcome}`;
+    }
+  });
 
 interface Driven {
   readonly snapshot: RunSnapshot;
@@ -46,7 +52,10 @@ function drive(program: Program, events: RunEvent[]): Driven {
 
 describe('stopped attempts: a timeout, then a retry', () => {
   const program = createProgram(
-    sequence('t').then('a', noop, { timeout: '10s', retry: { maxAttempts: 3, backoff: { initial: '1s' } } }).then('b', noop).build(),
+    sequence('t')
+      .then('a', noop, { timeout: '10s', retry: { maxAttempts: 3, backoff: { initial: '1s' } } })
+      .then('b', noop)
+      .build(),
   );
 
   it('arms a stop grace for the timed-out attempt, and its retry waits for the attempt to report', () => {
@@ -74,7 +83,7 @@ describe('stopped attempts: a timeout, then a retry', () => {
     expect(snapshot.context.stopping).toBeNull();
   });
 
-  it('ignores a report of the stopped attempt that comes after its grace, and any other attempt\'s report', () => {
+  it("ignores a report of the stopped attempt that comes after its grace, and any other attempt's report", () => {
     const waiting = drive(program, [fired('timeout:a:1'), fired('retry:a:1')]).snapshot;
     expect(program.step(waiting, succeeded('a', 2)).ignored).toBe('unexpected');
     expect(program.step(waiting, failed('b', 1)).ignored).toBe('unexpected');
@@ -153,7 +162,9 @@ describe('stopped attempts: the end of the run', () => {
   });
 
   it('waits for a finally task that timed out before the next one, and before the end', () => {
-    const p = createProgram(sequence('fin').then('a', noop).finally('f1', noop, { timeout: '5s' }).finally('f2', noop, { timeout: '5s' }).build());
+    const p = createProgram(
+      sequence('fin').then('a', noop).finally('f1', noop, { timeout: '5s' }).finally('f2', noop, { timeout: '5s' }).build(),
+    );
     const { log, values } = drive(p, [succeeded('a'), fired('timeout:f1:1'), failed('f1'), fired('timeout:f2:1'), succeeded('f2')]);
     expect(values[2]).toEqual({ finalizing: { f2: 'waiting' } });
     expect(log[3]).toEqual(['stop stop:f1:1', 'dispatch f2#1', 'start timeout:f2:1 5000']);
@@ -172,7 +183,10 @@ describe('stopped attempts: the end of the run', () => {
 
 describe('stopped attempts: persisted runs', () => {
   const program = createProgram(
-    sequence('p').then('a', noop, { timeout: '10s', retry: { maxAttempts: 2, backoff: { initial: '1s' } } }).then('b', noop).build(),
+    sequence('p')
+      .then('a', noop, { timeout: '10s', retry: { maxAttempts: 2, backoff: { initial: '1s' } } })
+      .then('b', noop)
+      .build(),
   );
 
   it('round-trips a run that waits for a stopped attempt through persist and restore', () => {
@@ -184,13 +198,21 @@ describe('stopped attempts: persisted runs', () => {
 
   it('restores a context persisted before `stopping` existed as waiting for nothing', () => {
     // What a store or the run-state topic holds for a run recorded by an earlier lockstep: no `stopping` field.
-    const persisted = JSON.parse(JSON.stringify(program.persist(drive(program, []).snapshot))) as { value: unknown; context: Partial<RunContext>; status: 'active' };
+    const persisted = JSON.parse(JSON.stringify(program.persist(drive(program, []).snapshot))) as {
+      value: unknown;
+      context: Partial<RunContext>;
+      status: 'active';
+    };
     delete persisted.context.stopping;
     const restored = program.restore(persisted as never);
     expect(restored.context.stopping).toBeNull();
     expect(brief(program.step(restored, succeeded('a')).commands)).toEqual(['stop timeout:a:1', 'dispatch b#1']);
     const retried = program.step(program.restore(persisted as never), failed('a'));
     expect(retried.snapshot.value).toEqual({ main: { a: 'backoff' } });
-    expect(brief(program.step(retried.snapshot, fired('retry:a:1')).commands)).toEqual(['stop retry:a:1', 'dispatch a#2', 'start timeout:a:2 10000']);
+    expect(brief(program.step(retried.snapshot, fired('retry:a:1')).commands)).toEqual([
+      'stop retry:a:1',
+      'dispatch a#2',
+      'start timeout:a:2 10000',
+    ]);
   });
 });

@@ -7,26 +7,28 @@ import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import mermaid from 'mermaid';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createMachine } from 'xstate';
 import type { AnyStateNode } from 'xstate';
+import { createMachine } from 'xstate';
+import { loadSequenceFile } from '../../../src/adapters/fs/load-sequence.js';
+import { renderGraphSvg } from '../../../src/adapters/graphviz/graph-svg.js';
 import { compile } from '../../../src/core/compile/machine.js';
-import { buildGraph } from '../../../src/core/graph/build-graph.js';
 import type { GraphableMachine } from '../../../src/core/graph/build-graph.js';
+import { buildGraph } from '../../../src/core/graph/build-graph.js';
 import { clusterName, toDot } from '../../../src/core/graph/dot.js';
 import { mermaidId, toMermaid } from '../../../src/core/graph/mermaid.js';
 import type { MachineGraph } from '../../../src/core/graph/model.js';
 import { activeNodeIds, stateNodeId } from '../../../src/core/graph/model.js';
-import { toStatelyConfig, toStatelyJson } from '../../../src/core/graph/stately.js';
 import type { StatelyStateConfig } from '../../../src/core/graph/stately.js';
+import { toStatelyConfig, toStatelyJson } from '../../../src/core/graph/stately.js';
 import type { Sequence, TaskSpec } from '../../../src/core/sequence/types.js';
 import { loadSequenceText } from '../../../src/core/sequence/validate.js';
 import { createProgram } from '../../../src/core/step.js';
-import { loadSequenceFile } from '../../../src/adapters/fs/load-sequence.js';
-import { renderGraphSvg } from '../../../src/adapters/graphviz/graph-svg.js';
 
 // Paths, not URLs: under jsdom the global URL is jsdom's, which node:fs does not accept.
 const MACHINES = join(fileURLToPath(import.meta.url), '../../../../machines');
-const files = readdirSync(MACHINES).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+const files = readdirSync(MACHINES)
+  .filter((f) => /\.(ya?ml|json)$/.test(f))
+  .sort();
 
 /** Every state path of a machine, read from XState's own state nodes (independently of buildGraph). */
 function statePaths(machine: GraphableMachine): string[][] {
@@ -77,7 +79,10 @@ function svgGroupIds(svg: string): Map<string, string> {
   const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', htmlEntities: true }).parse(svg) as unknown;
   const ids = new Map<string, string>();
   const walk = (value: unknown, tag: string): void => {
-    if (Array.isArray(value)) return value.forEach((v) => walk(v, tag));
+    if (Array.isArray(value)) {
+      for (const v of value) walk(v, tag);
+      return;
+    }
     if (typeof value !== 'object' || value === null) return;
     const record = value as Record<string, unknown>;
     if (tag === 'g' && typeof record['id'] === 'string') ids.set(record['id'], String(record['class'] ?? ''));
@@ -130,7 +135,10 @@ describe.each(files)('graph of machines/%s', (file) => {
     // Every transition is a labelled link (plus the start marker's).
     expect(parsed.edges).toHaveLength(graph.edges.length + 1);
     for (const e of graph.edges) {
-      expect(parsed.edges.some((p) => p.start === mermaidId(e.source) && p.end === mermaidId(e.target) && p.text === e.label), e.id).toBe(true);
+      expect(
+        parsed.edges.some((p) => p.start === mermaidId(e.source) && p.end === mermaidId(e.target) && p.text === e.label),
+        e.id,
+      ).toBe(true);
     }
   });
 
@@ -160,7 +168,8 @@ describe.each(files)('graph of machines/%s', (file) => {
     for (const path of statePaths(machine)) {
       const original = machine.root.machine.getStateNodeById(`run.${path.join('.')}`);
       const copy = reloaded.getStateNodeById(`run.${path.join('.')}`);
-      const targets = (n: AnyStateNode) => [...n.transitions.values(), n.always ?? []].flat().map((t) => `${t.eventType}->${t.target?.map((x) => x.id)}`);
+      const targets = (n: AnyStateNode) =>
+        [...n.transitions.values(), n.always ?? []].flat().map((t) => `${t.eventType}->${t.target?.map((x) => x.id)}`);
       expect(targets(copy), path.join('.')).toEqual(targets(original));
     }
   });
@@ -178,20 +187,39 @@ describe.each(files)('graph of machines/%s', (file) => {
       expect(edge(graph, node.id, 'succeeded'), node.id).toHaveLength(1);
       expect(edge(graph, node.id, 'interrupted (redispatch)').map((e) => e.target)).toEqual([node.id]);
       expect(ids.includes(backoff), backoff).toBe(retries);
-      expect(edge(graph, node.id, 'failed (retry)').map((e) => e.target), node.id).toEqual(retries ? [backoff] : []);
-      expect(edge(graph, node.id, 'timed out (retry)').map((e) => e.target), node.id).toEqual(retries && spec.timeoutMs ? [backoff] : []);
+      expect(
+        edge(graph, node.id, 'failed (retry)').map((e) => e.target),
+        node.id,
+      ).toEqual(retries ? [backoff] : []);
+      expect(
+        edge(graph, node.id, 'timed out (retry)').map((e) => e.target),
+        node.id,
+      ).toEqual(retries && spec.timeoutMs ? [backoff] : []);
       // After a timeout, the retry may come due while the stopped attempt is still ending: it then waits for it.
       const waiting = `${task}.waiting`;
       const gated = spec.timeoutMs !== undefined && ids.includes(waiting);
-      expect(edge(graph, backoff, 'retry timer').map((e) => e.target), backoff).toEqual(retries ? [gated ? waiting : node.id] : []);
-      if (ids.includes(waiting)) expect(edge(graph, waiting, 'stopped attempt ended').map((e) => e.target), waiting).toEqual([node.id]);
+      expect(
+        edge(graph, backoff, 'retry timer').map((e) => e.target),
+        backoff,
+      ).toEqual(retries ? [gated ? waiting : node.id] : []);
+      if (ids.includes(waiting))
+        expect(
+          edge(graph, waiting, 'stopped attempt ended').map((e) => e.target),
+          waiting,
+        ).toEqual([node.id]);
       const name = node.path[0] === 'compensating' ? `${node.path[1]}.compensate` : node.path[1];
       expect(graph.nodes.find((n) => n.id === task)?.label).toBe(retries ? `${name} (up to ${spec.retry.maxAttempts} attempts)` : name);
     }
     expect(graph.nodes.filter((n) => n.path.at(-1) === 'backoff')).toHaveLength(retrying);
-    expect(graph.edges.filter((e) => e.kind === 'retry' && e.label !== 'interrupted (redispatch)').every((e) => e.source.endsWith('.backoff') || e.target.endsWith('.backoff'))).toBe(true);
+    expect(
+      graph.edges
+        .filter((e) => e.kind === 'retry' && e.label !== 'interrupted (redispatch)')
+        .every((e) => e.source.endsWith('.backoff') || e.target.endsWith('.backoff')),
+    ).toBe(true);
     // A task with only `running` keeps its edges there: none is drawn from the task's cluster.
-    const singleState = graph.nodes.filter((n) => n.type === 'compound' && graph.nodes.filter((c) => c.parent === n.id).length === 1).map((n) => n.id);
+    const singleState = graph.nodes
+      .filter((n) => n.type === 'compound' && graph.nodes.filter((c) => c.parent === n.id).length === 1)
+      .map((n) => n.id);
     for (const e of graph.edges) expect(singleState, e.id).not.toContain(e.source);
   });
 
@@ -228,20 +256,28 @@ describe('edge labels', () => {
 
   it('shows a retry loop with attempts left, timeouts included', () => {
     const g = graphOf('retry-backoff.yaml');
-    expect(edge(g, 'main.fetch.running', 'failed (retry)')).toMatchObject([{ target: 'main.fetch.backoff', kind: 'retry', guard: { type: 'canRetry', params: { maxAttempts: 4 } } }]);
+    expect(edge(g, 'main.fetch.running', 'failed (retry)')).toMatchObject([
+      { target: 'main.fetch.backoff', kind: 'retry', guard: { type: 'canRetry', params: { maxAttempts: 4 } } },
+    ]);
     expect(edge(g, 'main.fetch.running', 'timed out (retry)')).toMatchObject([{ target: 'main.fetch.backoff', kind: 'retry' }]);
     expect(edge(g, 'main.fetch.running', 'timed out (stop)')).toMatchObject([{ target: 'draining', kind: 'failure' }]);
     expect(edge(g, 'main.fetch.running', 'failed (stop)')).toMatchObject([{ target: 'draining', kind: 'failure' }]);
     // A timed-out attempt may still be ending when its retry comes due (200 ms, 400 ms, ... < the stop grace).
     expect(edge(g, 'main.fetch.backoff', 'retry timer')).toMatchObject([{ target: 'main.fetch.waiting', kind: 'retry' }]);
-    expect(edge(g, 'main.fetch.waiting', 'stopped attempt ended')).toMatchObject([{ target: 'main.fetch.running', kind: 'progress', guard: { type: 'notStopping' } }]);
+    expect(edge(g, 'main.fetch.waiting', 'stopped attempt ended')).toMatchObject([
+      { target: 'main.fetch.running', kind: 'progress', guard: { type: 'notStopping' } },
+    ]);
     // The run ends only once the attempt a timeout or a cancel stopped has ended.
     expect(edge(g, 'draining', 'stopped attempt ended').map((e) => e.target)).toEqual(['settling']);
     expect(g.nodes.find((n) => n.id === 'main.fetch')?.label).toBe('fetch (up to 4 attempts)');
     // `store` has a single attempt and no timeout: no backoff state, a failure stops the run.
     expect(g.nodes.filter((n) => n.parent === 'main.store').map((n) => n.id)).toEqual(['main.store.running']);
     expect(g.nodes.find((n) => n.id === 'main.store')?.label).toBe('store');
-    expect(g.edges.filter((e) => e.source === 'main.store.running').map((e) => e.label)).toEqual(['succeeded', 'failed (stop)', 'interrupted (redispatch)']);
+    expect(g.edges.filter((e) => e.source === 'main.store.running').map((e) => e.label)).toEqual([
+      'succeeded',
+      'failed (stop)',
+      'interrupted (redispatch)',
+    ]);
     expect(edge(g, 'main.store.running', 'failed (stop)').map((e) => e.target)).toEqual(['draining']);
     // No run timeout: cancel is the only way out of `main` besides the tasks' own edges.
     expect(edge(g, 'main', 'cancel')).toMatchObject([
@@ -273,8 +309,12 @@ describe('edge labels', () => {
     // Only the compensation of reserve-stock retries; compensations cannot be cancelled.
     expect(g.nodes.filter((n) => n.path.at(-1) === 'backoff').map((n) => n.id)).toEqual(['compensating.reserve-stock.backoff']);
     expect(g.nodes.find((n) => n.id === 'compensating.reserve-stock')?.label).toBe('reserve-stock.compensate (up to 3 attempts)');
-    expect(edge(g, 'compensating.reserve-stock.running', 'failed (retry)').map((e) => e.target)).toEqual(['compensating.reserve-stock.backoff']);
-    expect(edge(g, 'compensating.reserve-stock.backoff', 'retry timer').map((e) => e.target)).toEqual(['compensating.reserve-stock.running']);
+    expect(edge(g, 'compensating.reserve-stock.running', 'failed (retry)').map((e) => e.target)).toEqual([
+      'compensating.reserve-stock.backoff',
+    ]);
+    expect(edge(g, 'compensating.reserve-stock.backoff', 'retry timer').map((e) => e.target)).toEqual([
+      'compensating.reserve-stock.running',
+    ]);
     expect(edge(g, 'compensating.reserve-stock.running', 'failed (continue)').map((e) => e.target)).toEqual(['compensating.create-order']);
     expect(g.edges.filter((e) => e.source.startsWith('compensating') && e.kind === 'abort')).toEqual([]);
   });
@@ -291,7 +331,9 @@ describe('edge labels', () => {
     const tasks = ['main.lock.running', 'main.migrate.running', 'main.report.running'];
     const stop = ['cancelTask', 'startTimer', 'markStopping'];
     expect(cancel[0]).toMatchObject({ target: 'finalizing', kind: 'abort', hoistedFrom: tasks, actions: [...stop, 'markCancelled'] });
-    expect(edge(g, 'main', 'run timeout')).toMatchObject([{ target: 'finalizing', kind: 'abort', hoistedFrom: tasks, actions: [...stop, 'markRunTimedOut'] }]);
+    expect(edge(g, 'main', 'run timeout')).toMatchObject([
+      { target: 'finalizing', kind: 'abort', hoistedFrom: tasks, actions: [...stop, 'markRunTimedOut'] },
+    ]);
     // The first finally task waits for the cancelled attempt; the run then ends without waiting again (no finally
     // task has a timeout that could stop one).
     expect(edge(g, 'finalizing.unlock.waiting', 'stopped attempt ended').map((e) => e.target)).toEqual(['finalizing.unlock.running']);
@@ -306,12 +348,24 @@ describe('edge labels', () => {
     const g = buildGraph(machine);
     expect(g.edges.filter((e) => e.label === 'run timeout')).toEqual([]);
     expect(buildGraph(machine, { hoist: false }).edges.filter((e) => e.event === 'TIMER_FIRED')).toEqual([]);
-    expect(edge(g, 'main', 'cancel')).toMatchObject([{ target: 'draining', hoistedFrom: ['main.greet.running', 'main.count.running', 'main.goodbye.running'] }]);
+    expect(edge(g, 'main', 'cancel')).toMatchObject([
+      { target: 'draining', hoistedFrom: ['main.greet.running', 'main.count.running', 'main.goodbye.running'] },
+    ]);
   });
 
   it('hoists cancel and the run timeout across tasks with and without a backoff state', () => {
     const sequence = loadSequenceText(
-      ['name: mixed', 'version: 1', 'timeout: 1m', 'tasks:', '  - id: a', '    run: "true"', '    retry: { maxAttempts: 2, backoff: { initial: 1s } }', '  - id: b', '    run: "true"'].join('\n'),
+      [
+        'name: mixed',
+        'version: 1',
+        'timeout: 1m',
+        'tasks:',
+        '  - id: a',
+        '    run: "true"',
+        '    retry: { maxAttempts: 2, backoff: { initial: 1s } }',
+        '  - id: b',
+        '    run: "true"',
+      ].join('\n'),
     );
     const machine = compile(sequence);
     const g = buildGraph(machine);
@@ -321,7 +375,11 @@ describe('edge labels', () => {
     expect(edge(g, 'main', 'run timeout')).toMatchObject([{ target: 'draining', hoistedFrom: states }]);
     expect(g.edges.filter((e) => e.kind === 'abort')).toHaveLength(2);
     // In backoff the run timer is the other timer that can fire: it comes after the retry timer.
-    expect(buildGraph(machine, { hoist: false }).edges.filter((e) => e.source === 'main.a.backoff').map((e) => [e.label, e.actions])).toEqual([
+    expect(
+      buildGraph(machine, { hoist: false })
+        .edges.filter((e) => e.source === 'main.a.backoff')
+        .map((e) => [e.label, e.actions]),
+    ).toEqual([
       ['retry timer', []],
       ['run timeout', ['markRunTimedOut']],
       ['cancel', ['markCancelled']],
@@ -349,17 +407,35 @@ describe('node ids', () => {
 
   it('rejects paths that would not give a unique id', () => {
     expect(() => stateNodeId([])).toThrow('Expected a state path with at least one key, got an empty path');
-    expect(() => stateNodeId(['main', 'a.b'])).toThrow('Expected state path keys that are non-empty and contain no ".", got "a.b" at index 1');
+    expect(() => stateNodeId(['main', 'a.b'])).toThrow(
+      'Expected state path keys that are non-empty and contain no ".", got "a.b" at index 1',
+    );
   });
 
   it('lists the active states of a state value, ancestors first', () => {
-    expect(activeNodeIds({ compensating: { charge: 'check' } })).toEqual(['compensating', 'compensating.charge', 'compensating.charge.check']);
+    expect(activeNodeIds({ compensating: { charge: 'check' } })).toEqual([
+      'compensating',
+      'compensating.charge',
+      'compensating.charge.check',
+    ]);
     expect(activeNodeIds('succeeded')).toEqual(['succeeded']);
   });
 
   it('escapes task ids that Mermaid would read as links, and still parses', async () => {
     const sequence = loadSequenceText(
-      ['name: odd-ids', 'version: 1', 'tasks:', '  - id: a--b', '    run: "true"', '  - id: end-', '    run: "true"', '    compensate:', '      run: "true"', '  - id: a_d_db', '    run: "true"'].join('\n'),
+      [
+        'name: odd-ids',
+        'version: 1',
+        'tasks:',
+        '  - id: a--b',
+        '    run: "true"',
+        '  - id: end-',
+        '    run: "true"',
+        '    compensate:',
+        '      run: "true"',
+        '  - id: a_d_db',
+        '    run: "true"',
+      ].join('\n'),
     );
     const graph = buildGraph(compile(sequence));
     expect(mermaidId('main.a--b.running')).toBe('main._a_d_db.running');

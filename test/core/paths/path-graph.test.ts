@@ -8,7 +8,11 @@ import type { Sequence } from '../../../src/core/sequence/types.js';
 
 const noop = () => undefined;
 const graphOf = (s: Sequence) => buildPathGraph(createRunModel(s));
-const ids = (s: Sequence) => graphOf(s).select({ maxPaths: 10_000, seed: 1 }).paths.map((p) => p.id).sort();
+const ids = (s: Sequence) =>
+  graphOf(s)
+    .select({ maxPaths: 10_000, seed: 1 })
+    .paths.map((p) => p.id)
+    .sort();
 
 describe('path graph: enumeration', () => {
   it('lists every path of a plain sequence: each task succeeds, fails or is cancelled', () => {
@@ -20,17 +24,27 @@ describe('path graph: enumeration', () => {
   });
 
   it('counts retries up to maxAttempts, with a backoff step between attempts', () => {
-    const s = sequence('retry').then('a', noop, { retry: { maxAttempts: 3 } }).build();
+    const s = sequence('retry')
+      .then('a', noop, { retry: { maxAttempts: 3 } })
+      .build();
     // A cancel during a backoff stops nothing: the run ends at once.
-    expect(ids(s)).toEqual(['CD', 'CE', 'CG', 'FC', 'FRCD', 'FRCE', 'FRCG', 'FRFC', 'FRFRCD', 'FRFRCE', 'FRFRCG', 'FRFRF', 'FRFRS', 'FRS', 'S'].sort());
+    expect(ids(s)).toEqual(
+      ['CD', 'CE', 'CG', 'FC', 'FRCD', 'FRCE', 'FRCG', 'FRFC', 'FRFRCD', 'FRFRCE', 'FRFRCG', 'FRFRF', 'FRFRS', 'FRS', 'S'].sort(),
+    );
   });
 
   it('adds a timeout outcome to every attempt of a task with a timeout', () => {
-    const s = sequence('slow').then('a', noop, { timeout: '1m', retry: { maxAttempts: 2 } }).build();
+    const s = sequence('slow')
+      .then('a', noop, { timeout: '1m', retry: { maxAttempts: 2 } })
+      .build();
     const g = graphOf(s);
     expect(g.total).toBe(61n);
     expect(g.path('TRETG').steps.map((st) => st.label)).toEqual([
-      'a timeout', 'a retry', 'a ended (stopped)', 'a#2 timeout', 'a#2 stop grace expired',
+      'a timeout',
+      'a retry',
+      'a ended (stopped)',
+      'a#2 timeout',
+      'a#2 stop grace expired',
     ]);
     // The stopped report may come before the retry timer too.
     expect(g.path('TERS').id).toBe('TERS');
@@ -39,13 +53,17 @@ describe('path graph: enumeration', () => {
   });
 
   it('starts no attempt while the one a timeout stopped is still ending', () => {
-    const s = sequence('slow').then('a', noop, { timeout: '1m', retry: { maxAttempts: 2 } }).build();
+    const s = sequence('slow')
+      .then('a', noop, { timeout: '1m', retry: { maxAttempts: 2 } })
+      .build();
     expect(() => graphOf(s).path('TRT')).toThrow('path TRT: step 3 "T" is not possible there (possible: E, D, G, C)');
   });
 
   it('only lets the timer that really comes first fire: the run timeout races task timeouts and backoffs', () => {
     const longTask = sequence('long', { timeout: '1m' }).then('a', noop, { timeout: '2m' }).build();
-    const long = graphOf(longTask).select({ maxPaths: 100, seed: 1 }).paths.map((p) => p.id);
+    const long = graphOf(longTask)
+      .select({ maxPaths: 100, seed: 1 })
+      .paths.map((p) => p.id);
     expect(long.some((id) => id.includes('T'))).toBe(false);
     expect(long).toContain('XE');
 
@@ -61,11 +79,7 @@ describe('path graph: enumeration', () => {
   });
 
   it('covers compensations and finally tasks, and skips compensations of tasks that never completed', () => {
-    const s = sequence('saga')
-      .then('a', noop, { compensate: noop })
-      .then('b', noop, { compensate: noop })
-      .finally('f', noop)
-      .build();
+    const s = sequence('saga').then('a', noop, { compensate: noop }).then('b', noop, { compensate: noop }).finally('f', noop).build();
     const g = graphOf(s);
     expect(g.path('SFSS').steps.map((st) => st.label)).toEqual(['a ok', 'b fail', 'a.compensate ok', 'f ok']);
   });
@@ -85,7 +99,8 @@ describe('path graph: replay by id', () => {
 
 describe('path graph: seeded sampling', () => {
   let b = sequence('big');
-  for (let i = 0; i < 6; i++) b = b.then(`t${i}`, noop, { timeout: '30s', retry: { maxAttempts: 3 }, ...(i % 2 ? { compensate: noop } : {}) });
+  for (let i = 0; i < 6; i++)
+    b = b.then(`t${i}`, noop, { timeout: '30s', retry: { maxAttempts: 3 }, ...(i % 2 ? { compensate: noop } : {}) });
   const big = b.finally('cleanup', noop).build();
   const g = graphOf(big);
 
@@ -140,13 +155,15 @@ describe('expected outcome by policy', () => {
 describe('path graph: size', () => {
   const tight = (jitter: number) => {
     let b = sequence('tight', { timeout: '3m' });
-    for (let i = 0; i < 8; i++) b = b.then(`t${i}`, noop, { timeout: '30s', retry: { maxAttempts: 3, backoff: { initial: '1s', jitter } } });
+    for (let i = 0; i < 8; i++)
+      b = b.then(`t${i}`, noop, { timeout: '30s', retry: { maxAttempts: 3, backoff: { initial: '1s', jitter } } });
     return b.build();
   };
 
   it('keeps time out of the state while the run timeout cannot come first', () => {
     let b = sequence('roomy', { timeout: '1h' });
-    for (let i = 0; i < 10; i++) b = b.then(`t${i}`, noop, { timeout: '30s', retry: { maxAttempts: 3, backoff: { initial: '1s', jitter: 0.2 } } });
+    for (let i = 0; i < 10; i++)
+      b = b.then(`t${i}`, noop, { timeout: '30s', retry: { maxAttempts: 3, backoff: { initial: '1s', jitter: 0.2 } } });
     const g = graphOf(b.build());
     expect(g.size.states).toBeLessThan(200);
     expect(g.total).toBe(194_503_340_819_558_233n);

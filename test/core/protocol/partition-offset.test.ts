@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../../src/core/protocol/envelope.js';
 import { isReservedKey, parsePartitionOffset, partitionOffsetKey } from '../../../src/core/protocol/partition-offset.js';
 
-const record = { v: 1, type: 'partition.offset', group: 'g', topic: 'lockstep.events', partition: 3, offset: '42', time: '2026-11-29T00:00:00.000Z' };
+const record = {
+  v: 1,
+  type: 'partition.offset',
+  group: 'g',
+  topic: 'lockstep.events',
+  partition: 3,
+  offset: '42',
+  time: '2026-11-29T00:00:00.000Z',
+};
 
 describe('partition.offset records', () => {
   it('are keyed in the reserved namespace, one key per group and partition', () => {

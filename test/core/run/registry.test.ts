@@ -9,7 +9,8 @@ import { loadSequenceText } from '../../../src/core/sequence/validate.js';
 
 const v1 = 'name: s\nversion: 1\ntasks:\n  - id: a\n    run: echo one\n';
 const v1edited = 'name: s\nversion: 1\ntasks:\n  - id: a\n    run: echo two\n  - id: b\n    run: echo three\n';
-const fileEntry = (registry: ProgramRegistry, text: string) => registry.register(loadSequenceText(text), { definition: text, hash: sha256Hex(text), source: 's.yaml' });
+const fileEntry = (registry: ProgramRegistry, text: string) =>
+  registry.register(loadSequenceText(text), { definition: text, hash: sha256Hex(text), source: 's.yaml' });
 
 describe('ProgramRegistry', () => {
   it('keeps a definition replaced under the same version by its hash, and resolves the name to the new one', () => {
@@ -29,7 +30,10 @@ describe('ProgramRegistry', () => {
     fileEntry(registry, v1edited);
     const hash = sha256Hex(v1);
     expect(() => registry.resolveRef({ sequence: 's', version: '1', definitionHash: hash })).toThrow(
-      expect.objectContaining({ code: ErrorCode.unknownSequence, message: `definition sha256:${hash} of sequence "s" version 1 is unknown: not registered here, and not found where definitions are published` }),
+      expect.objectContaining({
+        code: ErrorCode.unknownSequence,
+        message: `definition sha256:${hash} of sequence "s" version 1 is unknown: not registered here, and not found where definitions are published`,
+      }),
     );
   });
 
@@ -51,20 +55,27 @@ describe('ProgramRegistry', () => {
     const asked: string[][] = [];
     const lookup = async (hashes: readonly string[]) => {
       asked.push([...hashes]);
-      return new Map([[sha256Hex(v1), v1], [sha256Hex(broken), broken]]);
+      return new Map([
+        [sha256Hex(v1), v1],
+        [sha256Hex(broken), broken],
+      ]);
     };
     const missing = await registry.fetch([sha256Hex(v1), sha256Hex(v1), sha256Hex(broken), 'f'.repeat(64)], lookup);
     expect(asked).toEqual([[sha256Hex(v1), sha256Hex(broken), 'f'.repeat(64)]]);
     expect([...missing.keys()]).toEqual([sha256Hex(broken), 'f'.repeat(64)]);
     expect(registry.byHash(sha256Hex(v1))?.program.sequence.name).toBe('s');
-    expect(() => registry.resolveRef({ sequence: 's', definitionHash: sha256Hex(broken) })).toThrow(/cannot be used: .*tasks: expected at least one task/);
+    expect(() => registry.resolveRef({ sequence: 's', definitionHash: sha256Hex(broken) })).toThrow(
+      /cannot be used: .*tasks: expected at least one task/,
+    );
     expect(await registry.fetch([sha256Hex(v1)], lookup)).toEqual(new Map());
     expect(asked).toHaveLength(1);
   });
 
   it('registers a sequence made in code under the hash of its structure', () => {
     const registry = new ProgramRegistry();
-    const made = sequence('code').then('a', async () => 1, { queue: 'q' }).build();
+    const made = sequence('code')
+      .then('a', async () => 1, { queue: 'q' })
+      .build();
     const entry = registry.registerSequence(made);
     expect(entry.definition).toBe(sequenceText(made));
     expect(entry.hash).toBe(sha256Hex(sequenceText(made)));

@@ -3,14 +3,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RunContext } from '../../../src/core/compile/types.js';
+import type { StateValue } from '../../../src/core/graph/model.js';
 import type { RunEntry } from '../../../src/core/protocol/run-entry.js';
 import { isFinalEntry } from '../../../src/core/protocol/run-entry.js';
-import { advance, beginRun } from '../../../src/core/run/live-run.js';
 import type { Reuse } from '../../../src/core/run/live-run.js';
-import { nextFacts, onFailureIn, runFacts } from '../../../src/core/run/run-facts.js';
+import { advance, beginRun } from '../../../src/core/run/live-run.js';
 import type { RunFacts } from '../../../src/core/run/run-facts.js';
+import { nextFacts, onFailureIn, runFacts } from '../../../src/core/run/run-facts.js';
 import { stateView } from '../../../src/core/run/state-view.js';
-import type { StateValue } from '../../../src/core/graph/model.js';
 import type { Program } from '../../../src/core/step.js';
 import { choicesArb, eventFor, programPool } from '../../support/run-state-fuzz.js';
 
@@ -18,16 +18,26 @@ const { programs } = programPool();
 
 /** The fields of a context that facts stand for. */
 const factsOf = (c: RunContext): RunFacts => ({
-  current: c.current, stopping: c.stopping, attempts: c.attempts, completed: c.completed, continued: c.continued,
-  error: c.error ? { taskId: c.error.taskId } : null, compensated: c.compensated, compensationFailed: c.compensationFailed,
-  finallyFailed: c.finallyFailed, reason: c.reason,
+  current: c.current,
+  stopping: c.stopping,
+  attempts: c.attempts,
+  completed: c.completed,
+  continued: c.continued,
+  error: c.error ? { taskId: c.error.taskId } : null,
+  compensated: c.compensated,
+  compensationFailed: c.compensationFailed,
+  finallyFailed: c.finallyFailed,
+  reason: c.reason,
 });
 
 /** A reuse of the program's first tasks, as a rerun from task `from` would make. */
 function reuseOf(program: Program, from: number): Reuse | undefined {
   const tasks = program.sequence.tasks.slice(0, Math.min(from, program.sequence.tasks.length - 1));
   if (tasks.length === 0) return undefined;
-  return { succeeded: tasks.filter((t) => t.onFailure === 'stop').map((t) => ({ taskId: t.id, result: { reused: t.id } })), continued: tasks.filter((t) => t.onFailure === 'continue').map((t) => t.id) };
+  return {
+    succeeded: tasks.filter((t) => t.onFailure === 'stop').map((t) => ({ taskId: t.id, result: { reused: t.id } })),
+    continued: tasks.filter((t) => t.onFailure === 'continue').map((t) => t.id),
+  };
 }
 
 describe('run facts from history', () => {
@@ -64,7 +74,21 @@ describe('run facts from history', () => {
   });
 
   it('reads a main task that failed for good as stopping the run when its sequence is not known', () => {
-    const failed = { type: 'task.failed', runId: 'r', at: 1, task: 'a', attempt: 1, phase: 'main', durationMs: 1, error: { message: 'no' }, willRetry: false } as const;
-    expect(nextFacts(runFacts([], onFailureIn(undefined)), failed as RunEntry, onFailureIn(undefined))).toMatchObject({ error: { taskId: 'a' }, reason: 'task a failed: no', continued: [] });
+    const failed = {
+      type: 'task.failed',
+      runId: 'r',
+      at: 1,
+      task: 'a',
+      attempt: 1,
+      phase: 'main',
+      durationMs: 1,
+      error: { message: 'no' },
+      willRetry: false,
+    } as const;
+    expect(nextFacts(runFacts([], onFailureIn(undefined)), failed as RunEntry, onFailureIn(undefined))).toMatchObject({
+      error: { taskId: 'a' },
+      reason: 'task a failed: no',
+      continued: [],
+    });
   });
 });

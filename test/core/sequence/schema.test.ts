@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../../../src/core/sequence/duration.js';
-import { sequence } from '../../../src/core/sequence/builder.js';
 import { DefinitionError } from '../../../src/core/errors.js';
+import { sequence } from '../../../src/core/sequence/builder.js';
+import { parseDuration } from '../../../src/core/sequence/duration.js';
 import { loadSequenceText, validateSequence } from '../../../src/core/sequence/validate.js';
 
 describe('durations', () => {
-  it.each([['500ms', 500], ['30s', 30_000], ['5m', 300_000], ['1.5s', 1_500], ['2h', 7_200_000], ['1d', 86_400_000], [250, 250]])('%s = %d ms', (text, ms) => {
+  it.each([
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['1.5s', 1_500],
+    ['2h', 7_200_000],
+    ['1d', 86_400_000],
+    [250, 250],
+  ])('%s = %d ms', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
   });
   it.each(['5 minutes', '-1s', '1w', '', 'ms', -5])('rejects %j', (text) => {
@@ -17,7 +25,10 @@ describe('sequence schema', () => {
   it('fills in defaults', () => {
     const seq = loadSequenceText('name: x\ntasks:\n  - id: a\n    run: echo a\n');
     expect(seq).toMatchObject({ name: 'x', version: '1', finally: [] });
-    expect(seq.tasks[0]).toMatchObject({ onFailure: 'stop', retry: { maxAttempts: 1, backoff: { initialMs: 1000, factor: 2, maxMs: 300_000, jitter: 0 } } });
+    expect(seq.tasks[0]).toMatchObject({
+      onFailure: 'stop',
+      retry: { maxAttempts: 1, backoff: { initialMs: 1000, factor: 2, maxMs: 300_000, jitter: 0 } },
+    });
   });
 
   it('names compensations <id>.compensate', () => {
@@ -42,14 +53,22 @@ describe('sequence schema', () => {
 describe('builder', () => {
   it('builds the same shape as a file, with handlers', () => {
     const fn = async () => 1;
-    const seq = sequence('b', { timeout: '1m' }).then('a', fn, { retry: { maxAttempts: 2 } }).then('s', { run: 'echo' }).finally('f', fn).build();
+    const seq = sequence('b', { timeout: '1m' })
+      .then('a', fn, { retry: { maxAttempts: 2 } })
+      .then('s', { run: 'echo' })
+      .finally('f', fn)
+      .build();
     expect(seq.timeoutMs).toBe(60_000);
     expect(seq.tasks.map((t) => t.action.kind)).toEqual(['handler', 'shell']);
     expect(seq.finally[0]!.id).toBe('f');
   });
 
   it('throws a DefinitionError listing the problems', () => {
-    const build = () => sequence('b').then('a', () => 1, { retry: { maxAttempts: 0 } }).then('a', () => 2).build();
+    const build = () =>
+      sequence('b')
+        .then('a', () => 1, { retry: { maxAttempts: 0 } })
+        .then('a', () => 2)
+        .build();
     expect(build).toThrow(DefinitionError);
     try {
       build();

@@ -1,7 +1,7 @@
 // The structure of a sequence made in code: the text another process compiles into the same machine.
 import { describe, expect, it } from 'vitest';
-import { sequence } from '../../../src/core/sequence/builder.js';
 import { DefinitionError } from '../../../src/core/errors.js';
+import { sequence } from '../../../src/core/sequence/builder.js';
 import { sequenceQueues } from '../../../src/core/sequence/queues.js';
 import { sequenceText } from '../../../src/core/sequence/sequence-text.js';
 import type { Sequence, TaskSpec } from '../../../src/core/sequence/types.js';
@@ -17,10 +17,23 @@ function structural(spec: TaskSpec): TaskSpec {
 }
 const structureOf = (s: Sequence): Sequence => ({ ...s, tasks: s.tasks.map(structural), finally: s.finally.map(structural) });
 
-const everything = sequence('everything', { version: 7, description: 'all the options', timeout: '10m', limits: { resultBytes: '64KiB', runBytes: '2MiB' } })
-  .then('build', fn, { description: 'a function', timeout: '30s', retry: { maxAttempts: 3, backoff: { initial: '500ms', factor: 3, max: '10s', jitter: 0.2 } } })
+const everything = sequence('everything', {
+  version: 7,
+  description: 'all the options',
+  timeout: '10m',
+  limits: { resultBytes: '64KiB', runBytes: '2MiB' },
+})
+  .then('build', fn, {
+    description: 'a function',
+    timeout: '30s',
+    retry: { maxAttempts: 3, backoff: { initial: '500ms', factor: 3, max: '10s', jitter: 0.2 } },
+  })
   .then('charge', fn, { queue: 'payments', compensate: { handler: fn, queue: 'refunds' }, needs: ['build'] })
-  .then('push', { run: './push.sh "$X"', env: { X: '1' }, cwd: 'deploy' }, { compensate: { run: './undo.sh' }, limits: { resultBytes: 1024 } })
+  .then(
+    'push',
+    { run: './push.sh "$X"', env: { X: '1' }, cwd: 'deploy' },
+    { compensate: { run: './undo.sh' }, limits: { resultBytes: 1024 } },
+  )
   .then('notify', { queue: 'mail' }, { onFailure: 'continue', retry: { maxAttempts: 2 } })
   .finally('cleanup', fn, { timeout: 1500 })
   .finally('log', { run: 'echo done' }, { needs: ['push'] })
@@ -33,7 +46,13 @@ describe('sequenceText', () => {
     expect(back).toEqual(structureOf(everything));
     expect(sequenceText(back)).toBe(text);
     expect(JSON.parse(text).tasks.slice(0, 2)).toEqual([
-      { id: 'build', queue: 'default', description: 'a function', timeout: 30_000, retry: { maxAttempts: 3, backoff: { initial: 500, factor: 3, max: 10_000, jitter: 0.2 } } },
+      {
+        id: 'build',
+        queue: 'default',
+        description: 'a function',
+        timeout: 30_000,
+        retry: { maxAttempts: 3, backoff: { initial: 500, factor: 3, max: 10_000, jitter: 0.2 } },
+      },
       { id: 'charge', queue: 'payments', needs: ['build'], compensate: { queue: 'refunds' } },
     ]);
   });
@@ -52,11 +71,17 @@ describe('sequenceText', () => {
   it('leaves defaults out, and is the same text for the same sequence', () => {
     const small = sequence('small').then('a', fn).build();
     expect(JSON.parse(sequenceText(small))).toEqual({ name: 'small', version: '1', tasks: [{ id: 'a', queue: 'default' }] });
-    expect(sequenceText(sequence('small').then('a', async () => 2).build())).toBe(sequenceText(small));
+    expect(
+      sequenceText(
+        sequence('small')
+          .then('a', async () => 2)
+          .build(),
+      ),
+    ).toBe(sequenceText(small));
   });
 });
 
-describe('a function task\'s queue', () => {
+describe("a function task's queue", () => {
   it('is set by the builder, and lists with the other queues of a sequence', () => {
     expect(everything.tasks[1]!.action).toMatchObject({ kind: 'handler', queue: 'payments' });
     expect(everything.tasks[0]!.action).not.toHaveProperty('queue');
@@ -66,7 +91,9 @@ describe('a function task\'s queue', () => {
   it('belongs to functions only', () => {
     expect(() => sequence('s').then('a', { run: 'true' }, { queue: 'q' }).build()).toThrow(DefinitionError);
     const file = validateSequence({ name: 's', tasks: [{ id: 'a', run: 'true', queue: 'q' }] });
-    expect(file.success ? [] : file.problems).toEqual([{ path: 'tasks[0]', message: 'expected exactly one of "run", "handler" or "queue", got "run" and "queue"' }]);
+    expect(file.success ? [] : file.problems).toEqual([
+      { path: 'tasks[0]', message: 'expected exactly one of "run", "handler" or "queue", got "run" and "queue"' },
+    ]);
     expect(() => sequence('s').then('a', fn, { queue: 'no spaces' }).build()).toThrow(/expected a queue name/);
   });
 });

@@ -20,7 +20,12 @@ const KEPT_FIELDS = new Set(['type', 'runId', 'at', 'task', 'attempt', 'phase'])
 /** The entry without `fields`, and the names of those it had. */
 function without(entry: Record<string, unknown>, drop: (field: string) => boolean): { entry: Record<string, unknown>; dropped: string[] } {
   const kept = Object.fromEntries(Object.entries(entry).filter(([k]) => !drop(k)));
-  return { entry: kept, dropped: Object.keys(entry).filter(drop).map((k) => `entry.${k}`) };
+  return {
+    entry: kept,
+    dropped: Object.keys(entry)
+      .filter(drop)
+      .map((k) => `entry.${k}`),
+  };
 }
 
 /**
@@ -40,13 +45,13 @@ export function eventlessHistoryRecord(record: HistoryMessage, reason: string): 
 export function reducedHistoryRecord(record: HistoryMessage, reason: string, fits: (record: HistoryMessage) => boolean): HistoryMessage {
   const entry = record.value.entry as unknown as Record<string, unknown>;
   const note = cut(reason, 1_000);
-  const levels = [
-    (k: string) => k === 'event',
-    (k: string) => (DATA_FIELDS as readonly string[]).includes(k),
-  ];
+  const levels = [(k: string) => k === 'event', (k: string) => (DATA_FIELDS as readonly string[]).includes(k)];
   for (const drop of levels) {
     const reduced = without(entry, drop);
-    const candidate: HistoryMessage = { ...record, value: { ...record.value, entry: reduced.entry as never, reduced: { reason: note, dropped: reduced.dropped } } };
+    const candidate: HistoryMessage = {
+      ...record,
+      value: { ...record.value, entry: reduced.entry as never, reduced: { reason: note, dropped: reduced.dropped } },
+    };
     if (fits(candidate)) return candidate;
   }
   const bare = without(entry, (k) => !KEPT_FIELDS.has(k));

@@ -96,12 +96,18 @@ export class JournalRecords {
     if (!tooLargeReason && refusals === 0) {
       // Restored without its results: it still lacks them, and a later takeover must know.
       const reduced = restored?.reduced;
-      return reduced ? { ...record, value: { ...record.value, reduced: { reason: reduced.reason, dropped: [...reduced.dropped] } } } : record;
+      return reduced
+        ? { ...record, value: { ...record.value, reduced: { reason: reduced.reason, dropped: [...reduced.dropped] } } }
+        : record;
     }
     if (refusals > MAX_STATE_REFUSALS) return undefined;
     const limit = this.#limits.limitOf(record.topic);
     let level = 0;
-    const value = reducedRunState(record.value, tooLargeReason ?? refused!.reason, (s) => ++level >= refusals && recordBytes({ ...record, value: s }) <= limit);
+    const value = reducedRunState(
+      record.value,
+      tooLargeReason ?? refused!.reason,
+      (s) => ++level >= refusals && recordBytes({ ...record, value: s }) <= limit,
+    );
     return { ...record, value };
   }
 
@@ -114,7 +120,11 @@ export class JournalRecords {
     if (!tooLargeReason && !refused) return record;
     const limit = this.#limits.limitOf(record.topic);
     let level = 0;
-    return reducedHistoryRecord(record, tooLargeReason ?? refused!.reason, (r) => ++level > (refused?.count ?? 0) && recordBytes(r) <= limit);
+    return reducedHistoryRecord(
+      record,
+      tooLargeReason ?? refused!.reason,
+      (r) => ++level > (refused?.count ?? 0) && recordBytes(r) <= limit,
+    );
   }
 
   /** The broker refused one of the journal's records for good: its run fails when its batch comes again. */

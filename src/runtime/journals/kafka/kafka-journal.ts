@@ -53,7 +53,11 @@ interface Fitted {
   readonly state: StateMessage;
   readonly stateTooLarge: string | undefined;
   /** `stillTooLarge`: why the record would not fit even without its entry's machine event. */
-  readonly history: ReadonlyArray<{ readonly record: HistoryMessage; readonly tooLarge: string | undefined; readonly stillTooLarge: string | undefined }>;
+  readonly history: ReadonlyArray<{
+    readonly record: HistoryMessage;
+    readonly tooLarge: string | undefined;
+    readonly stillTooLarge: string | undefined;
+  }>;
 }
 
 /**
@@ -97,13 +101,17 @@ export class KafkaJournal implements PartitionedJournal {
     this.#host = host;
     this.#records.countInto(host.stats);
     const { topic, group } = events;
-    return this.#log.subscribe({
-      topic, group,
-      onAssigned: (partitions) => this.restore(partitions, host, group),
-      onRevoked: async (partitions) => this.revoke(partitions, host),
-      offsetRecord: (partition, nextOffset) => this.offsetRecord(group, partition, nextOffset),
-      onRejected: (record, error) => (this.#records.owns(record) ? this.#records.refused(record, error) : host.refused(record, error)),
-    }, handler);
+    return this.#log.subscribe(
+      {
+        topic,
+        group,
+        onAssigned: (partitions) => this.restore(partitions, host, group),
+        onRevoked: async (partitions) => this.revoke(partitions, host),
+        offsetRecord: (partition, nextOffset) => this.offsetRecord(group, partition, nextOffset),
+        onRejected: (record, error) => (this.#records.owns(record) ? this.#records.refused(record, error) : host.refused(record, error)),
+      },
+      handler,
+    );
   }
 
   /** Partition ownership decides who drives a run: there is nothing to lock. */
@@ -167,7 +175,12 @@ export class KafkaJournal implements PartitionedJournal {
    */
   async restore(partitions: readonly number[], host: RunHost, group: string): Promise<ReadonlyMap<number, string>> {
     const { states, offsets, malformed } = latestStates(await this.#log.readPartitions(this.#topics.runs, partitions));
-    if (this.#definitions) await fetchRestoreDefinitions(this.#registry, [...states.values()].map((s) => s.state), this.#definitions);
+    if (this.#definitions)
+      await fetchRestoreDefinitions(
+        this.#registry,
+        [...states.values()].map((s) => s.state),
+        this.#definitions,
+      );
     const unrestored = malformed.map((m) => ({ source: this.#storedSource(m.record), reason: m.reason }));
     const finished: Array<{ runId: string; partition: number; at: number }> = [];
     for (const { state, partition, offset } of states.values()) {
@@ -184,7 +197,10 @@ export class KafkaJournal implements PartitionedJournal {
         // A sequence this orchestrator does not know, a snapshot its machine cannot resolve: the run's events are
         // dead-lettered as unknown from now on.
         const record = { key: state.runId, value: JSON.stringify(state), partition, offset };
-        unrestored.push({ source: this.#storedSource(record), reason: `run.state record of run ${state.runId} cannot be restored: ${(error as Error).message}` });
+        unrestored.push({
+          source: this.#storedSource(record),
+          reason: `run.state record of run ${state.runId} cannot be restored: ${(error as Error).message}`,
+        });
         continue;
       }
       // Its stored state lost its results: whatever it dispatches from here would miss them.
@@ -233,7 +249,11 @@ export class KafkaJournal implements PartitionedJournal {
     const first = this.#entryCounts.get(runId) ?? 0;
     const final = entries.find((e) => isFinalEntry(e.entry))?.entry;
     const at = entries[entries.length - 1]?.entry.at ?? this.#clock.now();
-    const meta = { ...(run.definitionHash ? { definitionHash: run.definitionHash } : {}), ...(final && isFinalEntry(final) ? { final } : {}), entries: first + entries.length };
+    const meta = {
+      ...(run.definitionHash ? { definitionHash: run.definitionHash } : {}),
+      ...(final && isFinalEntry(final) ? { final } : {}),
+      entries: first + entries.length,
+    };
     const state: StateMessage = { topic: this.#topics.runs, key: runId, value: runStateOf(run, meta, at) };
     const history = entries.map((e, i) => {
       const record = historyRecordOf(this.#topics.history, first + i, e);
@@ -243,7 +263,13 @@ export class KafkaJournal implements PartitionedJournal {
       const stillTooLarge = tooLarge && this.#records.oversized(eventlessHistoryRecord(record, tooLarge), `${what}, without entry.event,`);
       return { record, tooLarge, stillTooLarge };
     });
-    const fitted: Fitted = { entries: entries.length, first, state, stateTooLarge: this.#records.oversized(state, `run.state record of run ${runId}`), history };
+    const fitted: Fitted = {
+      entries: entries.length,
+      first,
+      state,
+      stateTooLarge: this.#records.oversized(state, `run.state record of run ${runId}`),
+      history,
+    };
     this.#fitted.set(changes, fitted);
     return fitted;
   }

@@ -8,18 +8,24 @@ import { cut } from '../../record-limits.js';
 export function reducedRunState(state: RunState, reason: string, fits: (state: RunState) => boolean): RunState {
   const context = state.snapshot.context;
   const withResults: RunState = {
-    ...state, snapshot: { ...state.snapshot, context: { ...context, results: {} } },
+    ...state,
+    snapshot: { ...state.snapshot, context: { ...context, results: {} } },
     reduced: { reason, dropped: ['snapshot.context.results'] },
   };
   if (fits(withResults)) return withResults;
   const withInput: RunState = {
-    ...withResults, snapshot: { ...withResults.snapshot, context: { ...withResults.snapshot.context, input: null } },
+    ...withResults,
+    snapshot: { ...withResults.snapshot, context: { ...withResults.snapshot.context, input: null } },
     reduced: { reason, dropped: ['snapshot.context.results', 'snapshot.context.input'] },
   };
   if (fits(withInput)) return withInput;
   const final = state.final ? { final: { ...state.final, ...(state.final.reason ? { reason: cut(state.final.reason, 1_000) } : {}) } } : {};
   return {
-    ...state, ...final, snapshot: { value: state.snapshot.value, context: { runId: state.runId }, status: state.snapshot.status },
-    timers: {}, completions: [], reduced: { reason: cut(reason, 1_000), dropped: ['snapshot', 'timers', 'completions'] },
+    ...state,
+    ...final,
+    snapshot: { value: state.snapshot.value, context: { runId: state.runId }, status: state.snapshot.status },
+    timers: {},
+    completions: [],
+    reduced: { reason: cut(reason, 1_000), dropped: ['snapshot', 'timers', 'completions'] },
   };
 }

@@ -1,17 +1,15 @@
-import type { FinalEntry } from '../../../core/protocol/run-entry.js';
-import type { EnvelopeOf } from '../../../core/protocol/envelope.js';
+import type { EnvelopeOf, topicNames } from '../../../core/protocol/envelope.js';
+import { PROTOCOL_VERSION } from '../../../core/protocol/envelope.js';
 import type { PartitionOffset } from '../../../core/protocol/partition-offset.js';
 import { isReservedKey, parsePartitionOffset, partitionOffsetKey } from '../../../core/protocol/partition-offset.js';
+import type { FinalEntry } from '../../../core/protocol/run-entry.js';
 import type { RunFinal, RunState } from '../../../core/protocol/run-state.js';
 import { parseRunState } from '../../../core/protocol/run-state.js';
-import type { topicNames } from '../../../core/protocol/envelope.js';
-import { PROTOCOL_VERSION } from '../../../core/protocol/envelope.js';
+import type { LiveRun } from '../../../core/run/live-run.js';
+import type { ProgramRegistry } from '../../../core/run/registry.js';
+import { restoreRunOrThrow } from '../../../core/run/restore-run.js';
 import type { StoredMessage, TopicMessage } from '../../../ports/transport.js';
 import { isoTime } from '../../messages.js';
-import type { ProgramRegistry } from '../../../core/run/registry.js';
-import type { LiveRun } from '../../../core/run/live-run.js';
-import { restoreRunOrThrow } from '../../../core/run/restore-run.js';
-
 
 /** What a run's state record says besides the live run itself. */
 export interface RunStateMeta {
@@ -29,19 +27,33 @@ export function runStateOf(run: LiveRun, meta: RunStateMeta, now: number): RunSt
   const status = final ? final.outcome : 'running';
   const current = final ? (final.outcome === 'succeeded' ? undefined : context.error?.taskId) : context.current?.taskId;
   return {
-    v: PROTOCOL_VERSION, type: 'run.state', runId: run.runId, time: isoTime(now),
-    sequence: run.program.sequence.name, version: run.program.sequence.version,
+    v: PROTOCOL_VERSION,
+    type: 'run.state',
+    runId: run.runId,
+    time: isoTime(now),
+    sequence: run.program.sequence.name,
+    version: run.program.sequence.version,
     ...(meta.definitionHash ? { definitionHash: meta.definitionHash } : {}),
-    status, ...(current ? { currentTask: current } : {}),
-    createdAt: run.startedAt, updatedAt: now,
+    status,
+    ...(current ? { currentTask: current } : {}),
+    createdAt: run.startedAt,
+    updatedAt: now,
     snapshot: { value: snapshot.value, context: context as unknown as Record<string, unknown>, status: snapshot.status },
-    timers: Object.fromEntries(run.timers), attemptStartedAt: run.attemptStartedAt, completions: [...run.completions],
-    ...(final ? { final: finalOf(final) } : {}), ...(meta.entries === undefined ? {} : { entries: meta.entries }),
+    timers: Object.fromEntries(run.timers),
+    attemptStartedAt: run.attemptStartedAt,
+    completions: [...run.completions],
+    ...(final ? { final: finalOf(final) } : {}),
+    ...(meta.entries === undefined ? {} : { entries: meta.entries }),
   };
 }
 
 function finalOf(entry: FinalEntry): RunFinal {
-  return { outcome: entry.outcome, durationMs: entry.durationMs, failedTasks: [...entry.failedTasks], ...(entry.reason ? { reason: entry.reason } : {}) };
+  return {
+    outcome: entry.outcome,
+    durationMs: entry.durationMs,
+    failedTasks: [...entry.failedTasks],
+    ...(entry.reason ? { reason: entry.reason } : {}),
+  };
 }
 
 /** The final entry a finished run's state record stands for. */
@@ -49,8 +61,13 @@ export function finalEntryOf(state: RunState): FinalEntry | undefined {
   const f = state.final;
   if (!f) return undefined;
   return {
-    type: `run.${f.outcome}`, runId: state.runId, at: state.updatedAt, outcome: f.outcome, durationMs: f.durationMs,
-    failedTasks: f.failedTasks, ...(f.reason ? { reason: f.reason } : {}),
+    type: `run.${f.outcome}`,
+    runId: state.runId,
+    at: state.updatedAt,
+    outcome: f.outcome,
+    durationMs: f.durationMs,
+    failedTasks: f.failedTasks,
+    ...(f.reason ? { reason: f.reason } : {}),
   };
 }
 
@@ -112,22 +129,50 @@ export function latestStates(records: readonly StoredMessage[]): LatestStates {
 /** The state of a run that could not start (an unknown sequence): failed at once, with the reason. */
 export function rejectedRunState(start: EnvelopeOf<'run.start'>, reason: string, now: number): RunState {
   return {
-    v: PROTOCOL_VERSION, type: 'run.state', runId: start.runId, time: isoTime(now), sequence: start.payload.sequence,
-    version: start.payload.version ?? 'unknown', status: 'failed', createdAt: now, updatedAt: now,
+    v: PROTOCOL_VERSION,
+    type: 'run.state',
+    runId: start.runId,
+    time: isoTime(now),
+    sequence: start.payload.sequence,
+    version: start.payload.version ?? 'unknown',
+    status: 'failed',
+    createdAt: now,
+    updatedAt: now,
     snapshot: { value: 'rejected', context: { runId: start.runId, input: start.payload.input ?? null }, status: 'done' },
-    timers: {}, attemptStartedAt: now, completions: [],
+    timers: {},
+    attemptStartedAt: now,
+    completions: [],
     final: { outcome: 'failed', reason: `not started: ${reason}`, durationMs: 0, failedTasks: [] },
   };
 }
 
 /** The record of how far a group applied `partition` of the events topic, for the same partition of the run-state topic. */
-export function offsetRecordOf(topics: ReturnType<typeof topicNames>, group: string, partition: number, offset: string, now: number): TopicMessage {
-  const value: PartitionOffset = { v: PROTOCOL_VERSION, type: 'partition.offset', group, topic: topics.events, partition, offset, time: isoTime(now) };
+export function offsetRecordOf(
+  topics: ReturnType<typeof topicNames>,
+  group: string,
+  partition: number,
+  offset: string,
+  now: number,
+): TopicMessage {
+  const value: PartitionOffset = {
+    v: PROTOCOL_VERSION,
+    type: 'partition.offset',
+    group,
+    topic: topics.events,
+    partition,
+    offset,
+    time: isoTime(now),
+  };
   return { topic: topics.runs, partition, key: partitionOffsetKey(group, partition), value };
 }
 
 /** Where a group's committed run states stand in each of `partitions` of `eventsTopic`, from their offset records. */
-export function positionsOf(offsets: LatestStates['offsets'], eventsTopic: string, group: string, partitions: readonly number[]): Map<number, string> {
+export function positionsOf(
+  offsets: LatestStates['offsets'],
+  eventsTopic: string,
+  group: string,
+  partitions: readonly number[],
+): Map<number, string> {
   const positions = new Map<number, string>();
   for (const p of partitions) {
     const record = offsets.get(partitionOffsetKey(group, p));
