@@ -87,7 +87,7 @@ describe('lockstep show --brokers', () => {
     expect(kafka.stdout).toContain(`run ${runId} of deliver v2: failed`);
     expect(kafka.stdout).toContain(`history (${played.entries.length} entries)`);
     expect(kafka.stdout).toMatch(/✖ charge failed in 40ms \(attempt 1\): card declined \[DECLINED\]; retrying in 2\.00s\n\s+output:\n\s+\| gateway said no\n\s+\| retry later/);
-    expect(kafka.stdout).toMatch(/\n  notify +failed +attempts 1 /);
+    expect(kafka.stdout).toMatch(/\n {2}notify +failed +attempts 1 /);
   }, 120_000);
 
   it('prints the same JSON as show --json from a store', async () => {

@@ -112,7 +112,12 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
         if (partitions === 0) throw new Error(`topic ${topic} does not exist yet (start an orchestrator)`);
         const ends = await transport.endOffsets(topic);
         const from = new Map([...Array(partitions).keys()].map((p) => [p, String(ends.get(p)?.low ?? 0n)]));
-        await transport.tailPartitions(topic, [...from.keys()], (m) => (onMessage(m), false), { from, signal: stop.signal });
+        // Followed until this service closes: no message ends the tail.
+        const never = (m: StoredMessage) => {
+          onMessage(m);
+          return false;
+        };
+        await transport.tailPartitions(topic, [...from.keys()], never, { from, signal: stop.signal });
       } catch (error) {
         if (stop.signal.aborted) return;
         log(`lockstep serve: following ${topic}: ${(error as Error).message}; retrying`);
