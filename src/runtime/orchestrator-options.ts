@@ -1,6 +1,5 @@
 import type { StateValue } from '../core/graph/model.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
-import type { Reuse } from '../core/run/live-run.js';
 import type { ProgramRegistry } from '../core/run/registry.js';
 import type { IgnoredReason } from '../core/step.js';
 import type { Clock } from '../ports/clock.js';
@@ -35,15 +34,7 @@ export interface OrchestratorOptions {
   readonly stopOrphans?: (runId: string) => Promise<void>;
 }
 
-/** What a client asks for when it starts a run. */
-export interface StartRequest {
-  readonly sequence: string;
-  readonly version?: string;
-  readonly input?: unknown;
-  readonly runId?: string;
-  readonly rerunOf?: string;
-  readonly reuse?: Reuse;
-}
+export type { StartRequest } from '../core/run/start-request.js';
 
 /** Counters an operator watches: events applied, ignored by reason, and dead-lettered messages. */
 export interface OrchestratorStats extends JournalStats {
