@@ -136,6 +136,27 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
   return { initial, states: { ...gate, running, backoff } };
 }
 
+/** The context of a run that has not done anything yet: the machine's first, and what a partial record lacks. */
+export function initialRunContext(runId: string, input: unknown): RunContext {
+  return {
+    runId,
+    input,
+    current: null,
+    stopping: null,
+    attempts: {},
+    failures: {},
+    completed: [],
+    continued: [],
+    results: {},
+    outcome: null,
+    reason: null,
+    error: null,
+    compensated: [],
+    compensationFailed: [],
+    finallyFailed: [],
+  };
+}
+
 /**
  * Compiles a validated sequence into an XState v5 machine whose actions are lockstep {@link Command}s.
  *
@@ -208,23 +229,7 @@ export function compile(sequence: Sequence) {
 
   return runSetup.createMachine({
     id: 'run',
-    context: ({ input }: { input: RunInput }): RunContext => ({
-      runId: input.runId,
-      input: input.input ?? null,
-      current: null,
-      stopping: null,
-      attempts: {},
-      failures: {},
-      completed: [],
-      continued: [],
-      results: {},
-      outcome: null,
-      reason: null,
-      error: null,
-      compensated: [],
-      compensationFailed: [],
-      finallyFailed: [],
-    }),
+    context: ({ input }: { input: RunInput }): RunContext => initialRunContext(input.runId, input.input ?? null),
     initial: 'main',
     on: stopEndings(),
     states: {

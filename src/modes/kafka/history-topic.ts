@@ -1,3 +1,4 @@
+import { initialRunContext } from '../../core/compile/machine.js';
 import type { RunContext } from '../../core/compile/types.js';
 import type { StateValue } from '../../core/graph/model.js';
 import type { HistoryRecord } from '../../core/protocol/history-record.js';
@@ -61,27 +62,9 @@ export class HistoryBuilder implements RunHistory {
   }
 }
 
-/** What a record without a whole context (a run refused at start, a state stored reduced) stands for. */
-const EMPTY_CONTEXT: Omit<RunContext, 'runId'> = {
-  input: null,
-  current: null,
-  stopping: null,
-  attempts: {},
-  failures: {},
-  completed: [],
-  continued: [],
-  results: {},
-  outcome: null,
-  reason: null,
-  error: null,
-  compensated: [],
-  compensationFailed: [],
-  finallyFailed: [],
-};
-
 /** The context of a run-state record, typed; the fields a partial record lacks are empty. */
 export const contextOf = (state: RunState): RunContext =>
-  ({ runId: state.runId, ...EMPTY_CONTEXT, ...state.snapshot.context }) as RunContext;
+  ({ ...initialRunContext(state.runId, null), ...state.snapshot.context }) as RunContext;
 
 /** A run's facts from the context of its latest run-state record: where its history is not whole, they stand for it. */
 export const factsOfState = (state: RunState): RunFacts => contextOf(state);
