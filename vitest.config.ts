@@ -4,10 +4,11 @@ import { defineConfig } from 'vitest/config';
  * Tags in a test file's name for what it needs beyond Node and `src/`; any of them puts the file in the
  * `integration` project, and every other test file is in `unit`. A file that needs several takes the first
  * that applies: `.kafka` (a broker: the global setup's, or one it starts), `.browser` (Debian's chromium),
- * `.e2e` (the built `lockstep` CLI as a process, so `npm run build` first). test/support/test-projects.test.ts
+ * `.e2e` (the built `lockstep` CLI as a process, so `npm run build` first), `.property` (fast-check suites: thousands
+ * of generated cases each, which take most of a minute together). test/support/test-projects.test.ts
  * fails for an untagged file that uses one of them.
  */
-export const INTEGRATION_TAGS = ['kafka', 'browser', 'e2e'] as const;
+export const INTEGRATION_TAGS = ['kafka', 'browser', 'e2e', 'property'] as const;
 const INTEGRATION = `test/**/*.{${INTEGRATION_TAGS.join(',')}}.test.ts`;
 
 export default defineConfig({

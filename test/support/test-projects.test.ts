@@ -1,4 +1,4 @@
-// The unit project must stay free of brokers, browsers and the built CLI: a test file that uses one of them
+// The unit project must stay free of brokers, browsers, the built CLI and long property suites: a test file that uses one of them
 // carries the tag in its name (vitest.config.ts) and so runs in the integration project instead.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -13,6 +13,7 @@ const NEEDS: Record<Tag, RegExp> = {
   kafka: /inject\(\s*'kafkaBrokers'\s*\)|\bstartBroker\b|process\.env\.KAFKA_BROKERS/,
   browser: /from 'playwright-core'|\/usr\/bin\/chromium/,
   e2e: /\b(lockstep|spawnCli|spawnServe|startService)\(|\bBIN\b|bin\/lockstep|\bdist\//,
+  property: /\bfc\.assert\(/,
 };
 
 const ROOT_DIR = fileURLToPath(new URL('../..', import.meta.url));
