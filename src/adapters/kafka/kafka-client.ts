@@ -5,6 +5,18 @@ import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { parseEnvelope } from '../../core/protocol/envelope.js';
 import type { ConsumedMessage, StoredMessage } from '../../ports/transport.js';
 
+/**
+ * kafkajs 2.2.4 arms its request queue's timer with a delay that can be negative; from Node 24 on, Node warns
+ * (`TimeoutNegativeWarning`) once per process, on the user's stderr. The delay is clamped to 1 ms either way, so
+ * the warning says nothing to a user of lockstep: it is dropped, and every other warning goes through.
+ */
+const emitWarning = process.emitWarning;
+process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]): void {
+  const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: unknown } | undefined)?.type;
+  if (type === 'TimeoutNegativeWarning' || (warning instanceof Error && warning.name === 'TimeoutNegativeWarning')) return;
+  return (emitWarning as (...args: unknown[]) => void).call(this, warning, ...rest);
+} as typeof process.emitWarning;
+
 const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs;
 
 /** Log levels of the Kafka client's own messages. */
