@@ -1,5 +1,6 @@
-import type { AnyActorScope, AnyStateMachine } from 'xstate';
-import { createActor, createMachine } from 'xstate';
+import type { AnyStateMachine } from 'xstate';
+import { createMachine } from 'xstate';
+import { inertScope } from '../../src/core/compile/inert-scope.js';
 import type { RunMachine } from '../../src/core/compile/machine.js';
 import { compile } from '../../src/core/compile/machine.js';
 import type { Command, Outcome, RunEvent } from '../../src/core/compile/types.js';
@@ -14,25 +15,10 @@ import type { Faults } from '../../src/testing/path-runner.js';
  * with one that gets a failure path wrong the way real bugs do. lockstep test must catch every one.
  */
 
-const COMMANDS = new Set(['dispatch', 'cancelTask', 'startTimer', 'cancelTimer', 'finish']);
-
 /** A program around any machine: the same stepping as `createProgram`, for faulty copies of the machine. */
 function programFrom(sequence: Sequence, machine: AnyStateMachine): Program {
   let sink: Command[] = [];
-  const self = createActor(machine, { input: { runId: '' } });
-  const scope = {
-    self,
-    defer: () => {},
-    id: '',
-    logger: () => {},
-    sessionId: '',
-    stopChild: () => {},
-    system: self.system,
-    emit: () => {},
-    actionExecutor: (action: { type: string; params?: unknown }) => {
-      if (COMMANDS.has(action.type)) sink.push({ type: action.type, ...(action.params as object) } as Command);
-    },
-  } as unknown as AnyActorScope;
+  const scope = inertScope(machine as unknown as RunMachine, (command) => sink.push(command));
   const collect = (run: () => unknown): [RunSnapshot, Command[]] => {
     sink = [];
     const snapshot = run() as unknown as RunSnapshot;
