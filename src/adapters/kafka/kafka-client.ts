@@ -14,7 +14,7 @@ const emitWarning = process.emitWarning;
 process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]): void {
   const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: unknown } | undefined)?.type;
   if (type === 'TimeoutNegativeWarning' || (warning instanceof Error && warning.name === 'TimeoutNegativeWarning')) return;
-  return (emitWarning as (...args: unknown[]) => void).call(this, warning, ...rest);
+  (emitWarning as (...args: unknown[]) => void).call(this, warning, ...rest);
 } as typeof process.emitWarning;
 
 const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs;
