@@ -20,12 +20,10 @@ import type { Pending, Work } from './pending-writes.js';
 import { newWork, pendingFor, refusedFinal } from './pending-writes.js';
 import { fitRun, RecordGuard } from './record-guard.js';
 import { boundedEvent, TopicLimits } from './record-limits.js';
+import { RunOutcomes } from './run-outcomes.js';
 import { TimerService } from './timers.js';
 
 export type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orchestrator-options.js';
-
-/** Finished runs whose final entry is kept, at most (for waiters, and to tell late events from unknown ones). */
-const MAX_FINISHED = 10_000;
 
 /**
  * Drives runs: consumes a batch of events, steps each run's machine, hands what changed to the journal, then
@@ -51,11 +49,8 @@ export class Orchestrator {
   readonly #timers: TimerService;
   readonly #runs = new Map<string, LiveRun>();
   readonly #releases = new Map<string, Release>();
-  readonly #finished = new Map<string, FinalEntry>();
-  readonly #waiters = new Map<string, Array<{ resolve: (entry: FinalEntry) => void; reject: (error: unknown) => void }>>();
-  /** Why this orchestrator stopped driving runs, once it has (see {@link Orchestrator.fail}). */
-  #failure: { readonly error: unknown } | undefined;
-  readonly #failureListeners: Array<(error: unknown) => void> = [];
+  /** Final entries of finished runs, waiters, and why this orchestrator stopped, once it has (see {@link Orchestrator.fail}). */
+  readonly #outcomes = new RunOutcomes();
   /** What the journal may do with the runs held here. */
   readonly #host: RunHost;
   #subscription: Subscription | undefined;
@@ -79,11 +74,11 @@ export class Orchestrator {
         this.#runs.set(run.runId, run);
         for (const [timerId, dueAt] of run.timers) this.#timers.arm({ runId: run.runId, timerId, dueAt });
       },
-      remember: (entry) => this.#remember(entry),
+      remember: (entry) => this.#outcomes.remember(entry),
       forget: (runIds) => {
         for (const runId of runIds) {
           this.#drop(runId);
-          this.#finished.delete(runId);
+          this.#outcomes.forget(runId);
         }
       },
       deadLetter: (source, reason) => this.#guard.deadLetter(source, reason, options.clock.now()),
@@ -115,14 +110,7 @@ export class Orchestrator {
 
   /** Resolves with the run's final entry; rejects with the error if this orchestrator fails first. */
   waitFor(runId: string): Promise<FinalEntry> {
-    const done = this.#finished.get(runId);
-    if (done) return Promise.resolve(done);
-    if (this.#failure) return Promise.reject(this.#failure.error);
-    return new Promise((resolve, reject) => {
-      const list = this.#waiters.get(runId) ?? [];
-      list.push({ resolve, reject });
-      this.#waiters.set(runId, list);
-    });
+    return this.#outcomes.waitFor(runId);
   }
 
   /**
@@ -132,18 +120,14 @@ export class Orchestrator {
    * recorded stays, and `resume` continues each run from there.
    */
   fail(error: unknown): void {
-    if (this.#failure) return;
-    this.#failure = { error };
+    if (this.#outcomes.failure) return;
     this.#timers.clear();
-    for (const list of this.#waiters.values()) for (const w of list) w.reject(error);
-    this.#waiters.clear();
-    for (const listener of this.#failureListeners.splice(0)) listener(error);
+    this.#outcomes.fail(error);
   }
 
   /** Resolves with the error once this orchestrator has failed (see {@link Orchestrator.fail}); never otherwise. */
   whenFailed(): Promise<unknown> {
-    if (this.#failure) return Promise.resolve(this.#failure.error);
-    return new Promise((resolve) => this.#failureListeners.push(resolve));
+    return this.#outcomes.whenFailed();
   }
 
   /** Runs this orchestrator drives right now. */
@@ -223,7 +207,8 @@ export class Orchestrator {
 
   /** One batch: step every message's run, fit what it produced, record it, then let the commands go out. */
   async #handle(batch: readonly ConsumedMessage[]): Promise<TopicMessage[]> {
-    if (this.#failure) throw this.#failure.error;
+    const failure = this.#outcomes.failure;
+    if (failure) throw failure.error;
     const work = newWork(this.#options.clock.now());
     for (const message of batch) {
       const env = message.value;
@@ -246,7 +231,7 @@ export class Orchestrator {
       }
       const run = this.#runs.get(env.runId);
       if (!run) {
-        if (this.#finished.has(env.runId)) this.stats.ignored.late++;
+        if (this.#outcomes.has(env.runId)) this.stats.ignored.late++;
         else this.#deadLetter(work, message, `runId: unknown run "${env.runId}"`);
         continue;
       }
@@ -275,7 +260,7 @@ export class Orchestrator {
 
   async #begin(env: EnvelopeOf<'run.start'>, work: Work, message: ConsumedMessage): Promise<void> {
     const { runId, payload } = env;
-    if (this.#runs.has(runId) || this.#finished.has(runId) || this.#journal.remembers(runId) || work.runs.has(runId)) {
+    if (this.#runs.has(runId) || this.#outcomes.has(runId) || this.#journal.remembers(runId) || work.runs.has(runId)) {
       this.stats.ignored.duplicate++;
       return;
     }
@@ -289,7 +274,7 @@ export class Orchestrator {
       this.#deadLetter(work, message, `${field}: ${reason}`);
       // The run failed at once: waiters learn why, and the journal keeps it on record if it can.
       const final = refusedFinal(runId, reason, work.at);
-      this.#remember(final);
+      this.#outcomes.remember(final);
       work.refused.push({ start: env, reason, final });
       return;
     }
@@ -424,9 +409,7 @@ export class Orchestrator {
 
   #finish(runId: string, entry: FinalEntry): void {
     this.#drop(runId);
-    this.#remember(entry);
-    for (const { resolve } of this.#waiters.get(runId) ?? []) resolve(entry);
-    this.#waiters.delete(runId);
+    this.#outcomes.ended(entry);
   }
 
   /** Stops driving a run here: its timers and its claim go. */
@@ -435,13 +418,6 @@ export class Orchestrator {
     this.#timers.disarmRun(runId);
     this.#releases.get(runId)?.();
     this.#releases.delete(runId);
-  }
-
-  /** Keeps a finished run's final entry (the latest {@link MAX_FINISHED}), for waiters and to tell late events from unknown ones. */
-  #remember(entry: FinalEntry): void {
-    this.#finished.delete(entry.runId);
-    this.#finished.set(entry.runId, entry);
-    if (this.#finished.size > MAX_FINISHED) this.#finished.delete(this.#finished.keys().next().value!);
   }
 
   /** Adds the dead letter of a message that could not be processed (bounded to fit its topic) and counts it. */
