@@ -87,6 +87,9 @@ export function createKafka(options: KafkaConnectionOptions): Kafka {
     logLevel: LEVELS[options.logLevel ?? 'error'],
     logCreator: () => (entry: LogEntry) => {
       const { message, timestamp: _t, logger: _l, ...extra } = entry.log;
+      // kafkajs logs every error response of the broker (a coordinator not elected yet, a leader moving) at error
+      // level, and then hands the error to its caller, which retries it or fails with it: said once, by the caller.
+      if (entry.namespace === 'Connection' && message.startsWith('Response ') && options.logLevel !== 'debug') return;
       log({ level: NAMES[entry.level] ?? 'info', message: `${entry.namespace}: ${message}`, extra });
     },
     retry: { initialRetryTime: 100, retries: 8 },
