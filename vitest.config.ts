@@ -10,6 +10,8 @@ import { defineConfig } from 'vitest/config';
  */
 export const INTEGRATION_TAGS = ['kafka', 'browser', 'e2e', 'property'] as const;
 const INTEGRATION = `test/**/*.{${INTEGRATION_TAGS.join(',')}}.test.ts`;
+/** The fault suite has its own config (vitest.faults.config.ts, `npm run test:faults`): neither project runs it. */
+export const FAULTS = 'test/faults/**/*.faults.test.ts';
 
 export default defineConfig({
   test: {
@@ -21,12 +23,12 @@ export default defineConfig({
       {
         extends: true,
         // In-process tests of src/: no broker, no browser, no build (`npm run test:unit`, well within 90 s).
-        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [INTEGRATION] },
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [INTEGRATION, FAULTS] },
       },
       {
         extends: true,
         // Only this project boots or reaches a Kafka broker.
-        test: { name: 'integration', include: [INTEGRATION], globalSetup: ['./test/support/kafka-global-setup.ts'] },
+        test: { name: 'integration', include: [INTEGRATION], exclude: [FAULTS], globalSetup: ['./test/support/kafka-global-setup.ts'] },
       },
     ],
   },

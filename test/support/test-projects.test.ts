@@ -20,7 +20,9 @@ const ROOT_DIR = fileURLToPath(new URL('../..', import.meta.url));
 const TEST_DIR = join(ROOT_DIR, 'test');
 /** This file names the patterns it looks for. */
 const SELF = relative(TEST_DIR, fileURLToPath(import.meta.url));
-const testFiles = (readdirSync(TEST_DIR, { recursive: true }) as string[]).filter((f) => f.endsWith('.test.ts')).sort();
+const testFiles = (readdirSync(TEST_DIR, { recursive: true }) as string[])
+  .filter((f) => f.endsWith('.test.ts') && !f.endsWith('.faults.test.ts')) // the fault suite: vitest.faults.config.ts
+  .sort();
 const tagOf = (file: string): Tag | undefined => INTEGRATION_TAGS.find((tag) => file.endsWith(`.${tag}.test.ts`));
 
 describe('test projects', () => {
