@@ -1,0 +1,261 @@
+// A Kafka-mode deployment for fault scenarios: fresh topics, orchestrators and workers as OS processes
+// (`node bin/lockstep.js orchestrator|worker`, so `npm run build` first), runs started through the public client,
+// and every record of the events, command, history and dead-letter topics kept for the checks.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSequenceFile } from '../../../src/adapters/fs/load-sequence.js';
+import type { Envelope } from '../../../src/core/protocol/envelope.js';
+import { topicNames } from '../../../src/core/protocol/envelope.js';
+import { parseHistoryRecord } from '../../../src/core/protocol/history-record.js';
+import type { RunEntry } from '../../../src/core/protocol/run-entry.js';
+import type { RunState } from '../../../src/core/protocol/run-state.js';
+import type { LockstepClient } from '../../../src/modes/kafka/index.js';
+import { createLockstepClient } from '../../../src/modes/kafka/index.js';
+import type { DispatchSeen, HistoryReport, RunHistory, TaskExecution } from '../../../src/testing/history-checker.js';
+import { checkHistory } from '../../../src/testing/history-checker.js';
+import { lockstep } from '../../support/cli.js';
+import type { LogRecord, Service } from '../../support/kafka-log.js';
+import { plainKafka, startService, TopicLog } from '../../support/kafka-log.js';
+import type { ScenarioReport } from './report.js';
+
+export interface DeploymentOptions {
+  readonly brokers: string;
+  /** Sequence files, `name.yaml` -> text; written to a fresh folder given to every process as `--sequences`. */
+  readonly sequences: Readonly<Record<string, string>>;
+  /** Partitions of every topic. Default 6. */
+  readonly partitions?: number;
+  /** Queues whose command topics are followed. Default `['default']`. */
+  readonly queues?: readonly string[];
+  /** Extra arguments of every orchestrator / worker. */
+  readonly orchestratorArgs?: readonly string[];
+  readonly workerArgs?: readonly string[];
+  /** Extra environment of every worker. */
+  readonly workerEnv?: NodeJS.ProcessEnv;
+}
+
+/**
+ * A shell line for a task that records its own execution (start, then end) in the deployment's side-effect log,
+ * so that the checker sees real executions, killed ones included (a start with no end).
+ */
+export const recordedTask = (command = ':'): string =>
+  `echo "start $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $(date +%s%3N)" >> "$LOCKSTEP_FAULTS_EXECUTIONS"; ${command}; echo "end $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $(date +%s%3N)" >> "$LOCKSTEP_FAULTS_EXECUTIONS"`;
+
+/** A sequence of `tasks` recorded shell tasks, each running `command`. */
+export function recordedSequence(name: string, tasks: number, command = ':'): string {
+  const lines = Array.from({ length: tasks }, (_, i) => `  - id: t${i + 1}\n    run: ${JSON.stringify(recordedTask(command))}\n`);
+  return `name: ${name}\nversion: 1\ntasks:\n${lines.join('')}`;
+}
+
+export class Deployment {
+  readonly prefix = `faults-${randomUUID().slice(0, 8)}`;
+  readonly topics = topicNames(this.prefix);
+  readonly dir = mkdtempSync(join(tmpdir(), 'lockstep-faults-'));
+  readonly sequencesDir = join(this.dir, 'sequences');
+  /** Side-effect log of recorded tasks (see {@link recordedTask}). */
+  readonly executionsFile = join(this.dir, 'executions.log');
+  readonly services: Service[] = [];
+  /** Each run's last state, from the runs topic. */
+  readonly states = new Map<string, RunState>();
+  client!: LockstepClient;
+  log!: TopicLog;
+  #count = 0;
+
+  constructor(readonly options: DeploymentOptions) {}
+
+  get brokers(): string {
+    return this.options.brokers;
+  }
+
+  get common(): string[] {
+    return ['--brokers', this.brokers, '--prefix', this.prefix, '--sequences', this.sequencesDir];
+  }
+
+  /** Creates the topics and follows them; starts no service. */
+  async setUp(): Promise<void> {
+    mkdirSync(this.sequencesDir, { recursive: true });
+    for (const [file, text] of Object.entries(this.options.sequences)) writeFileSync(join(this.sequencesDir, file), text);
+    writeFileSync(this.executionsFile, '');
+    const created = await lockstep(['topics', 'create', '--partitions', String(this.options.partitions ?? 6), ...this.common]);
+    if (created.code !== 0) throw new Error(`topics create exited ${created.code}: ${created.stderr}`);
+    const queues = this.options.queues ?? ['default'];
+    this.log = await TopicLog.start(
+      plainKafka(this.brokers),
+      [this.topics.events, this.topics.history, this.topics.deadLetter, this.topics.runs, ...queues.map((q) => this.topics.commands(q))],
+      (r) => {
+        if (r.topic === this.topics.runs && r.key && r.value && !r.key.startsWith('__lockstep.')) {
+          const state = JSON.parse(r.value) as RunState;
+          if (state.type === 'run.state') this.states.set(r.key, state);
+        }
+      },
+    );
+    this.client = createLockstepClient({ brokers: this.brokers, prefix: this.prefix, logLevel: 'nothing' });
+  }
+
+  /** Starts an orchestrator process and waits until it is ready. */
+  async addOrchestrator(args: readonly string[] = []): Promise<Service> {
+    const service = startService(`orchestrator-${++this.#count}`, [
+      'orchestrator',
+      ...this.common,
+      '--stats-interval',
+      '500',
+      ...(this.options.orchestratorArgs ?? []),
+      ...args,
+    ]);
+    this.services.push(service);
+    await service.ready;
+    return service;
+  }
+
+  /** Starts a worker process and waits until it is ready. */
+  async addWorker(args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Service> {
+    const service = startService(`worker-${++this.#count}`, ['worker', ...this.common, ...(this.options.workerArgs ?? []), ...args], {
+      LOCKSTEP_FAULTS_EXECUTIONS: this.executionsFile,
+      ...this.options.workerEnv,
+      ...env,
+    });
+    this.services.push(service);
+    await service.ready;
+    return service;
+  }
+
+  /** Running services whose name starts with `kind`. */
+  running(kind: 'orchestrator' | 'worker'): Service[] {
+    return this.services.filter((s) => s.name.startsWith(kind) && s.child.exitCode === null && s.child.signalCode === null);
+  }
+
+  /** Starts `n` runs through the public client, `concurrency` at a time. */
+  async startRuns(n: number, sequence: string, input: (i: number) => unknown = (i) => ({ i }), concurrency = 50): Promise<string[]> {
+    const ids: string[] = new Array(n);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, n) }, async () => {
+        while (next < n) {
+          const i = next++;
+          ids[i] = await this.client.start(sequence, { input: input(i) });
+        }
+      }),
+    );
+    return ids;
+  }
+
+  ended(runIds: readonly string[]): number {
+    return runIds.filter((id) => {
+      const s = this.states.get(id);
+      return s !== undefined && s.status !== 'running';
+    }).length;
+  }
+
+  /** Waits until every run has ended; throws with the services' stderr tails when they do not in time. */
+  async waitEnded(runIds: readonly string[], timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.ended(runIds) < runIds.length) {
+      if (Date.now() > until)
+        throw new Error(
+          `${this.ended(runIds)} of ${runIds.length} runs ended in ${timeoutMs} ms\n${this.services.map((s) => `--- ${s.name}\n${s.stderr().slice(-2000)}`).join('\n')}`,
+        );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Every `task.dispatch` read off the followed command topics, redeliveries included. */
+  dispatches(): DispatchSeen[] {
+    const queues = new Set((this.options.queues ?? ['default']).map((q) => this.topics.commands(q)));
+    const out: DispatchSeen[] = [];
+    for (const r of this.log.records) {
+      if (!queues.has(r.topic) || !r.value) continue;
+      const env = JSON.parse(r.value) as Envelope;
+      if (env.type === 'task.dispatch') out.push({ runId: env.runId, taskId: env.taskId, attempt: env.attempt, phase: env.payload.phase });
+    }
+    return out;
+  }
+
+  /** Every run's history, from the history topic (each record once, in `seq` order). */
+  histories(): RunHistory[] {
+    const byRun = new Map<string, Map<number, RunEntry>>();
+    for (const r of this.log.records) {
+      if (r.topic !== this.topics.history || !r.value) continue;
+      const parsed = parseHistoryRecord(r.value);
+      if (!parsed.success) continue;
+      const { runId, seq, entry } = parsed.record;
+      const entries = byRun.get(runId) ?? new Map<number, RunEntry>();
+      entries.set(seq, entry);
+      byRun.set(runId, entries);
+    }
+    return [...byRun].map(([runId, entries]) => ({
+      runId,
+      entries: [...entries].sort(([a], [b]) => a - b).map(([, e]) => e),
+    }));
+  }
+
+  /** What recorded tasks wrote to the side-effect log. */
+  executions(): TaskExecution[] {
+    const open = new Map<string, { runId: string; taskId: string; attempt: number; startedAt: number; endedAt?: number }>();
+    const all: Array<{ runId: string; taskId: string; attempt: number; startedAt: number; endedAt?: number }> = [];
+    for (const line of readFileSync(this.executionsFile, 'utf8').split('\n')) {
+      const [what, runId, taskId, attempt, at] = line.split(' ');
+      if (!runId || !taskId || !attempt || !at) continue;
+      const key = `${runId} ${taskId} ${attempt}`;
+      if (what === 'start') {
+        const e = { runId, taskId, attempt: Number(attempt), startedAt: Number(at) };
+        open.set(key, e);
+        all.push(e);
+      } else if (what === 'end') {
+        const e = open.get(key);
+        if (e) {
+          e.endedAt = Number(at);
+          open.delete(key);
+        }
+      }
+    }
+    return all;
+  }
+
+  /** Runs the history checker over everything the deployment saw. */
+  check(runIds: readonly string[]): HistoryReport {
+    const sequences = new Map(
+      Object.keys(this.options.sequences).map((file) => {
+        const s = loadSequenceFile(join(this.sequencesDir, file)).sequence;
+        return [`${s.name}@${s.version}`, s] as const;
+      }),
+    );
+    return checkHistory(this.histories(), {
+      sequenceOf: (name, version) => sequences.get(`${name}@${version}`),
+      expectedRunIds: runIds,
+      dispatches: this.dispatches(),
+      executions: this.executions(),
+    });
+  }
+
+  /** The scenario's row from a checker report. */
+  row(
+    scenario: string,
+    runIds: readonly string[],
+    report: HistoryReport,
+    extra: { recoveryMs: number | null; seconds: number; notes?: string },
+  ): ScenarioReport {
+    const c = report.counts;
+    return {
+      scenario,
+      runsStarted: runIds.length,
+      runsFinished: report.finished,
+      lostRuns: c['lost-run'] + c.unfinished,
+      orderViolations: c.order + c['overlapping-attempts'] + c.finally + c.compensation,
+      duplicateDispatches: report.duplicateDispatches,
+      duplicateAdvancements: c['duplicate-advancement'],
+      ...extra,
+    };
+  }
+
+  /** Records as read, for scenario-specific checks. */
+  of(topic: string): LogRecord[] {
+    return this.log.of(topic);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.services.map((s) => s.stop('SIGKILL')));
+    await this.log?.stop().catch(() => {});
+    await this.client?.close().catch(() => {});
+  }
+}
