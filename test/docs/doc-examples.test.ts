@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ROOT } from '../support/cli.js';
 import { CHECKS, checkOf, referenceParts } from './doc-example-checks.js';
 import { allExamples, extractExamples, stripComment } from './doc-examples.js';
+import { normalise, outputDiff } from './doc-output.js';
 
 describe('extractExamples', () => {
   const md = [
@@ -62,6 +63,25 @@ describe('extractExamples', () => {
       subcommand: ['rerun'],
       options: ['--from', '--dry-run'],
     });
+  });
+});
+
+describe('outputDiff', () => {
+  it('matches line for line, where `...` stands for any lines, none included', () => {
+    expect(outputDiff(['a', '...', 'd'], 'a\nb\nc\nd\n')).toBeUndefined();
+    expect(outputDiff(['a', '  ...', 'b'], 'a\nb')).toBeUndefined();
+    expect(outputDiff(['a', '...'], 'a\nb\nc')).toBeUndefined();
+    expect(outputDiff(['a', 'c'], 'a\nb\nc')).toMatch(/not the shown ones in order/);
+    expect(outputDiff(['a'], 'a\nb')).toMatch(/more are printed/);
+    expect(outputDiff(['a', 'x'], 'a\nb')).toMatch(/line 2 of the shown output is not printed/);
+  });
+
+  it('replaces only durations, UUIDs and timestamps', () => {
+    expect(normalise('17 paths: 17 passed, 0 failed (0.1s)  ')).toBe('17 paths: 17 passed, 0 failed (<duration>)');
+    expect(normalise('run 0b5c7c1e-2f5a-4c8e-9d3b-6a1f0e2d4c5b at 2026-01-01T00:00:00.123Z took 12ms')).toBe(
+      'run <uuid> at <time> took <duration>',
+    );
+    expect(normalise('5 sequences, 100% of 16/16')).toBe('5 sequences, 100% of 16/16');
   });
 });
 
