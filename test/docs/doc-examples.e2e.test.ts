@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLines, ROOT } from '../support/cli.js';
 import { type Check, checkOf, referenceParts } from './doc-example-checks.js';
-import { allExamples, type DocExample } from './doc-examples.js';
+import { allDefinitions, allExamples, type DocExample } from './doc-examples.js';
 import { outputDiff } from './doc-output.js';
 import { copyDir, helpTexts, SERVE_READY, sh, shimDir, startBackground, withFreePort } from './doc-shell.js';
 
@@ -204,3 +204,17 @@ describe.concurrent('doc examples that are part of a task', () => {
     }
   }, 60_000);
 });
+
+it('the sequence definitions the docs show (```yaml) are valid; a fragment is, with a name', async () => {
+  const definitions = allDefinitions(ROOT);
+  expect(definitions.length).toBeGreaterThanOrEqual(3);
+  const dir = fresh();
+  const files = definitions.map((d, i) => {
+    const file = `def-${i}.yaml`;
+    writeFileSync(join(dir, file), /^name:/m.test(d.text) ? d.text : `name: fragment\n${d.text}`);
+    return `${file} (${d.file}:${d.line})`;
+  });
+  const r = await sh('lockstep validate def-*.yaml', { cwd: dir, shims });
+  expect(r.code, `${files.join(', ')}\n${r.stdout}${r.stderr}`).toBe(0);
+  expect(r.stdout.trim().split('\n')).toHaveLength(definitions.length);
+}, 60_000);

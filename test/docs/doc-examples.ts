@@ -99,6 +99,23 @@ function inlineExamples(file: string, prose: string): DocExample[] {
   return out;
 }
 
+/** A ```yaml block: a sequence definition, whole or (without `name:`) a fragment of one. */
+export interface DocDefinition {
+  readonly file: string;
+  /** 1-based line of its first line. */
+  readonly line: number;
+  readonly text: string;
+}
+
+/** Every ```yaml / ```yml block of one Markdown text. */
+export function extractDefinitions(file: string, text: string): DocDefinition[] {
+  const out: DocDefinition[] = [];
+  for (const m of text.matchAll(/^```ya?ml\n([\s\S]*?)^```$/gm)) {
+    out.push({ file, line: text.slice(0, m.index).split('\n').length + 1, text: m[1]! });
+  }
+  return out;
+}
+
 /** The docs whose examples are checked: README.md and every Markdown file of docs/. */
 export function docFiles(root: string): string[] {
   const docs = readdirSync(join(root, 'docs'))
@@ -111,4 +128,9 @@ export function docFiles(root: string): string[] {
 /** Every shell example of the docs under `root`. */
 export function allExamples(root: string): DocExample[] {
   return docFiles(root).flatMap((f) => extractExamples(f, readFileSync(join(root, f), 'utf8')));
+}
+
+/** Every ```yaml block of the docs under `root`. */
+export function allDefinitions(root: string): DocDefinition[] {
+  return docFiles(root).flatMap((f) => extractDefinitions(f, readFileSync(join(root, f), 'utf8')));
 }
