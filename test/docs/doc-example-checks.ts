@@ -68,7 +68,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   'npx lockstep graph machines/compensation.yaml -f dot': run(),
   'LOCKSTEP_TOKEN=secret npx lockstep serve --machines machines': { check: 'serve' },
   'npx lockstep test machines/': run(),
-  'npx lockstep test machines/retry-backoff.yaml --max-paths 1000': run(),
+  'npx lockstep test machines/retry-backoff.yaml --max-paths 1000 --seed 42': run(),
   'npx lockstep test machines/compensation.yaml --path SSCESSS': run(),
   'npx lockstep test machines/continue-on-failure.yaml': run(),
   'npm run lint:deps': SUITE,
