@@ -36,7 +36,7 @@ const skip = (why: string): Check => ({ check: 'skip', why });
 const SUITE = skip('the test suite itself, this test among it');
 const BENCH = skip('a benchmark: minutes of load on a quiet machine, printing figures rather than passing or failing');
 const FULL_DISK = skip(
-  'needs a store on a full disk: test/cli/store-faults.e2e.test.ts fills a small file system and checks this message and exit 3',
+  'needs a store on a full disk: test/cli/store-faults.e2e.test.ts mounts a small tmpfs, fills it, and checks this message and exit 3',
 );
 
 /** The check of each listed example, by its command as written. */
@@ -90,7 +90,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   'jq \'{ reserved: true, order: $o }\' --arg o "$order_id" -n > "$LOCKSTEP_RESULT_FILE"': { check: 'task', name: 'jq' },
   // docs/kafka-record-limits.md
   'kafka-configs.sh --alter --entity-type topics --entity-name lockstep.runs --add-config max.message.bytes=4194304': skip(
-    "Kafka's own admin tool, not lockstep's: it changes a shared topic's limit; test/kafka/record-limits.kafka.test.ts sets the same config through the admin API",
+    "Kafka's own admin tool, not lockstep's: it changes a shared topic's limit; test/kafka/record-limits.kafka.test.ts sets max.message.bytes on its own topics through the admin API",
   ),
   // docs/serve.md
   'LOCKSTEP_TOKEN=$(openssl rand -hex 16) lockstep serve': { check: 'serve' },
