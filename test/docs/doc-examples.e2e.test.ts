@@ -2,7 +2,7 @@
 // says how each is checked; the Kafka ones are in doc-examples.kafka.test.ts). A transcript's output must be the
 // one printed, durations, UUIDs and timestamps aside (test/docs/doc-output.ts).
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLines, ROOT } from '../support/cli.js';
@@ -50,7 +50,8 @@ describe.concurrent('doc examples, run as written', () => {
     it(`${command} (${where(shown)})`, async () => {
       const cwd = check.cwd === 'copy' ? fresh() : ROOT;
       for (const before of check.before ?? []) expect((await sh(before, { cwd, shims })).code, before).toBe(0);
-      const r = await sh(check.as ?? command, { cwd, shims });
+      // As written in its first place (`npx lockstep` or `lockstep`), unless the check says otherwise and why.
+      const r = await sh(check.as ?? shown[0]!.command, { cwd, shims });
       expect(r.code, `exit code of \`${command}\`; stdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBe(check.exit ?? 0);
       for (const e of shown) {
         if (e.output) expect(outputDiff(e.output, r.stdout + r.stderr), `the output ${e.file}:${e.line} shows`).toBeUndefined();
@@ -95,7 +96,8 @@ describe.concurrent('doc examples that start a server', () => {
         const health = await fetch(`${base}/api/health`);
         expect(health.status).toBe(200);
         // Every served example sets LOCKSTEP_TOKEN, so mutating requests are allowed.
-        expect(await health.json()).toEqual({ ok: true, mode: 'embedded', sequences: 5, auth: true });
+        const sequences = readdirSync(join(ROOT, 'machines')).filter((f) => f.endsWith('.yaml')).length;
+        expect(await health.json()).toEqual({ ok: true, mode: 'embedded', sequences, auth: true });
         const page = await fetch(`${base}/`);
         expect(page.status).toBe(200);
         expect(page.headers.get('content-type')).toMatch(/^text\/html/);
