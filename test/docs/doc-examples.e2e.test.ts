@@ -51,7 +51,7 @@ describe.concurrent('doc examples, run as written', () => {
       const cwd = check.cwd === 'copy' ? fresh() : ROOT;
       for (const before of check.before ?? []) expect((await sh(before, { cwd, shims })).code, before).toBe(0);
       // As written in its first place (`npx lockstep` or `lockstep`), unless the check says otherwise and why.
-      const r = await sh(check.as ?? shown[0]!.command, { cwd, shims });
+      const r = await sh(check.as ?? shown[0]!.command, { cwd, shims, timeoutMs: 110_000 });
       expect(r.code, `exit code of \`${command}\`; stdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBe(check.exit ?? 0);
       for (const e of shown) {
         if (e.output) expect(outputDiff(e.output, r.stdout + r.stderr), `the output ${e.file}:${e.line} shows`).toBeUndefined();
@@ -105,7 +105,7 @@ describe.concurrent('doc examples that start a server', () => {
         expect(await server.stop()).toMatchObject({ forced: false });
       }
       expect(server.output()).toContain('lockstep serve: shutting down');
-    }, 60_000);
+    }, 90_000);
   }
 });
 
@@ -146,7 +146,7 @@ describe.concurrent('doc examples that are part of a task', () => {
       cwd: dir,
       shims,
       env: { PATH: `${bin}:${process.env.PATH}` },
-      timeoutMs: 30_000,
+      timeoutMs: 80_000,
     });
     expect(r.code, `${where(shown)}\n${r.stdout}${r.stderr}`).toBe(0);
     expect(jsonLines(r.stdout).at(-1)).toMatchObject({ type: 'run.succeeded' });
@@ -157,7 +157,7 @@ describe.concurrent('doc examples that are part of a task', () => {
     // The task's group was killed when it ended; the daemon, in a session of its own, was not.
     expect(() => process.kill(pid, 0)).not.toThrow();
     process.kill(pid, 'SIGKILL');
-  }, 60_000);
+  }, 90_000);
 
   it('jq: a task reads a result from LOCKSTEP_RESULTS_FILE and writes its own to LOCKSTEP_RESULT_FILE (docs/data-between-tasks.md)', async () => {
     const { script, shown } = taskScript('jq');
@@ -166,11 +166,11 @@ describe.concurrent('doc examples that are part of a task', () => {
       { id: 'create-order', run: `echo '{"id":"o-42"}'` },
       { id: 'reserve', run: script },
     ]);
-    const r = await sh('lockstep run jq.yaml --json', { cwd: dir, shims, timeoutMs: 30_000 });
+    const r = await sh('lockstep run jq.yaml --json', { cwd: dir, shims, timeoutMs: 80_000 });
     expect(r.code, `${where(shown)}\n${r.stdout}${r.stderr}`).toBe(0);
     const done = jsonLines(r.stdout).find((l) => l.type === 'task.succeeded' && l.task === 'reserve');
     expect(done?.result).toEqual({ reserved: true, order: 'o-42' });
-  }, 60_000);
+  }, 90_000);
 
   it("ingest: a remote task's service reports its outcome with curl (docs/serve.md)", async () => {
     const { script, shown } = taskScript('ingest');
@@ -204,7 +204,7 @@ describe.concurrent('doc examples that are part of a task', () => {
     } finally {
       expect(await server.stop()).toMatchObject({ forced: false });
     }
-  }, 60_000);
+  }, 90_000);
 });
 
 it('the sequence definitions the docs show (```yaml) are valid; a fragment is, with a name', async () => {
@@ -219,4 +219,4 @@ it('the sequence definitions the docs show (```yaml) are valid; a fragment is, w
   const r = await sh('lockstep validate def-*.yaml', { cwd: dir, shims });
   expect(r.code, `${files.join(', ')}\n${r.stdout}${r.stderr}`).toBe(0);
   expect(r.stdout.trim().split('\n')).toHaveLength(definitions.length);
-}, 60_000);
+}, 90_000);
