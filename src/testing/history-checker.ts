@@ -13,6 +13,8 @@ import { RunWalk } from './history/run-walk.js';
 export interface RunHistory {
   readonly runId: string;
   readonly entries: readonly RunEntry[];
+  /** The exact sequence the run started with, when the source keeps it (a store does); else `sequenceOf` tells. */
+  readonly sequence?: Sequence;
 }
 
 /** A `task.dispatch` seen on a command topic (redeliveries included): what workers were asked to run. */
@@ -149,7 +151,7 @@ export function checkHistory(histories: readonly RunHistory[], options: HistoryC
       violations.push({ kind: 'lost-run', runId, message: `run ${runId} has ${what} but no run.started` });
       continue;
     }
-    const sequence = options.sequenceOf(first.sequence, first.version);
+    const sequence = history.sequence ?? options.sequenceOf(first.sequence, first.version);
     if (!sequence) withoutSequence.push(runId);
     let walked: RunWalkResult;
     try {

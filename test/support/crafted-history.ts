@@ -11,7 +11,7 @@ const TIMEOUT: TaskError = { message: 'timed out after 10000ms', code: 'TASK_TIM
  * Writes a run's history by hand, entry by entry, the way lockstep records it (events included): for crafting
  * histories, good and bad, that the checker must judge.
  */
-export class HistoryBuilder {
+export class CraftedHistory {
   readonly entries: RunEntry[] = [];
   #at = 1_000;
 

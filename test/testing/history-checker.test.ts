@@ -7,8 +7,8 @@ import type { Sequence } from '../../src/core/sequence/types.js';
 import type { HistoryCheckOptions, HistoryReport, RunHistory, ViolationKind } from '../../src/testing/history-checker.js';
 import { checkHistory } from '../../src/testing/history-checker.js';
 import { testSequence } from '../../src/testing/test-sequence.js';
+import { CraftedHistory } from '../support/crafted-history.js';
 import { plantedBugs } from '../support/faults.js';
-import { HistoryBuilder } from '../support/history-builder.js';
 
 const MACHINES = fileURLToPath(new URL('../../machines/', import.meta.url));
 const machines = readdirSync(MACHINES).filter((f) => f.endsWith('.yaml'));
@@ -33,7 +33,7 @@ const check = (histories: RunHistory | RunHistory[], options: Partial<HistoryChe
 const found = (report: HistoryReport) => report.violations.map((v) => `${v.kind}: ${v.message}`);
 
 const helloOk = (runId = 'r1') =>
-  new HistoryBuilder(runId, 'hello').start('greet').ok('greet').start('count').ok('count').start('goodbye').ok('goodbye');
+  new CraftedHistory(runId, 'hello').start('greet').ok('greet').start('count').ok('count').start('goodbye').ok('goodbye');
 
 describe('checkHistory on the histories lockstep produces', () => {
   for (const file of machines) {
@@ -53,7 +53,7 @@ describe('checkHistory on the histories lockstep produces', () => {
   }
 
   it('an interrupted attempt followed by the next one, and a rerun that reuses earlier results, pass', () => {
-    const resumed = new HistoryBuilder('r1', 'hello')
+    const resumed = new CraftedHistory('r1', 'hello')
       .start('greet')
       .ok('greet')
       .start('count')
@@ -61,7 +61,7 @@ describe('checkHistory on the histories lockstep produces', () => {
       .start('count', 2)
       .ok('count', 2);
     resumed.start('goodbye').ok('goodbye').end('succeeded');
-    const rerun = new HistoryBuilder('r2', 'hello', { reused: ['greet', 'count'] }).ok('greet').ok('count').start('goodbye').ok('goodbye');
+    const rerun = new CraftedHistory('r2', 'hello', { reused: ['greet', 'count'] }).ok('greet').ok('count').start('goodbye').ok('goodbye');
     rerun.end('succeeded');
     const report = check([resumed.history, rerun.history]);
     expect(found(report)).toEqual([]);
@@ -71,7 +71,7 @@ describe('checkHistory on the histories lockstep produces', () => {
 
 describe('checkHistory catches each kind of broken promise', () => {
   it('order: a main task skipped', () => {
-    const h = new HistoryBuilder('r1', 'compensation').start('create-order').ok('create-order').start('charge');
+    const h = new CraftedHistory('r1', 'compensation').start('create-order').ok('create-order').start('charge');
     const report = check(h.history, { mayBeWaiting: () => true });
     expect(found(report)).toEqual([
       "order: charge#1 (main) started at entry 3: the next main task in the sequence's order is reserve-stock",
@@ -81,22 +81,22 @@ describe('checkHistory catches each kind of broken promise', () => {
   });
 
   it('order: a task started before its predecessor succeeded (onFailure: stop), but after one that failed under continue', () => {
-    const stop = new HistoryBuilder('r1', 'hello').start('greet').fail('greet').start('count');
+    const stop = new CraftedHistory('r1', 'hello').start('greet').fail('greet').start('count');
     expect(found(check(stop.history, { mayBeWaiting: () => true }))).toEqual([
       'order: count#1 (main) started at entry 3: the main phase had ended at entry 2 (greet failed)',
     ]);
-    const carry = new HistoryBuilder('r2', 'continue-on-failure').start('build').ok('build').start('notify').fail('notify');
+    const carry = new CraftedHistory('r2', 'continue-on-failure').start('build').ok('build').start('notify').fail('notify');
     carry.start('archive').ok('archive').end('succeeded', ['notify']);
     expect(found(check(carry.history))).toEqual([]);
   });
 
   it('order: an attempt number that goes backwards, a retry nobody scheduled, a start after the final entry', () => {
-    const back = new HistoryBuilder('r1', 'retry-backoff').start('fetch').fail('fetch', 1, 'main', true).retryTimer('fetch', 1);
+    const back = new CraftedHistory('r1', 'retry-backoff').start('fetch').fail('fetch', 1, 'main', true).retryTimer('fetch', 1);
     back.start('fetch', 2).fail('fetch', 2, 'main', true).retryTimer('fetch', 2).start('fetch', 1);
     expect(found(check(back.history, { mayBeWaiting: () => true }))).toEqual([
       'order: fetch#1 (main) started at entry 7: attempt 2 had already started at entry 4; attempts never go back',
     ]);
-    const unscheduled = new HistoryBuilder('r2', 'retry-backoff').start('fetch').fail('fetch').start('fetch', 2);
+    const unscheduled = new CraftedHistory('r2', 'retry-backoff').start('fetch').fail('fetch').start('fetch', 2);
     expect(found(check(unscheduled.history, { mayBeWaiting: () => true }))).toEqual([
       'order: fetch#2 (main) started at entry 3: fetch had already failed for good at entry 2',
     ]);
@@ -105,7 +105,7 @@ describe('checkHistory catches each kind of broken promise', () => {
   });
 
   it('overlapping-attempts: a retry started while the timed-out attempt had not ended', () => {
-    const h = new HistoryBuilder('r1', 'retry-backoff').start('fetch').timeout('fetch', 1, 'main', true).retryTimer('fetch', 1);
+    const h = new CraftedHistory('r1', 'retry-backoff').start('fetch').timeout('fetch', 1, 'main', true).retryTimer('fetch', 1);
     h.start('fetch', 2).ok('fetch', 2).start('store').ok('store').end('succeeded');
     const report = check(h.history);
     expect(found(report)).toEqual([
@@ -114,13 +114,13 @@ describe('checkHistory catches each kind of broken promise', () => {
       'overlapping-attempts: run.succeeded at entry 8: fetch#1, stopped but not ended (started at entry 1), was still running',
     ]);
     // With the stopped attempt's end recorded first, the same run is fine.
-    const fixed = new HistoryBuilder('r2', 'retry-backoff').start('fetch').timeout('fetch', 1, 'main', true).stopped('fetch');
+    const fixed = new CraftedHistory('r2', 'retry-backoff').start('fetch').timeout('fetch', 1, 'main', true).stopped('fetch');
     fixed.retryTimer('fetch', 1).start('fetch', 2).ok('fetch', 2).start('store').ok('store').end('succeeded');
     expect(found(check(fixed.history))).toEqual([]);
   });
 
   it('overlapping-attempts: two attempts in flight at once, and two executions that overlap in time', () => {
-    const h = new HistoryBuilder('r1', 'hello').start('greet').start('count');
+    const h = new CraftedHistory('r1', 'hello').start('greet').start('count');
     const report = check(h.history, {
       mayBeWaiting: () => true,
       executions: [
@@ -139,7 +139,7 @@ describe('checkHistory catches each kind of broken promise', () => {
   });
 
   it('duplicate-advancement: one completion applied twice; one timer fired twice; ignored duplicates are fine', () => {
-    const twice = new HistoryBuilder('r1', 'hello').start('greet').ok('greet').ok('greet').start('count').ok('count');
+    const twice = new CraftedHistory('r1', 'hello').start('greet').ok('greet').ok('greet').start('count').ok('count');
     twice.start('goodbye').ok('goodbye').end('succeeded');
     expect(found(check(twice.history))).toEqual([
       'duplicate-advancement: task.succeeded at entry 3: greet#1 (main) already had its outcome recorded at entry 2',
@@ -149,7 +149,7 @@ describe('checkHistory catches each kind of broken promise', () => {
     expect(found(check(bare))).toEqual([
       'duplicate-advancement: task.succeeded at entry 3: greet#1 (main) already had its outcome recorded at entry 2',
     ]);
-    const timer = new HistoryBuilder('r2', 'retry-backoff').start('fetch').fail('fetch', 1, 'main', true).retryTimer('fetch', 1);
+    const timer = new CraftedHistory('r2', 'retry-backoff').start('fetch').fail('fetch', 1, 'main', true).retryTimer('fetch', 1);
     timer.retryTimer('fetch', 1).start('fetch', 2).ok('fetch', 2).start('store').ok('store').end('succeeded');
     expect(found(check(timer.history))).toEqual([
       'duplicate-advancement: timer.fired at entry 4 applied timer retry:fetch:1, already applied at entry 3',
@@ -159,20 +159,20 @@ describe('checkHistory catches each kind of broken promise', () => {
   });
 
   it('finally: a finally task run twice, and one that never ran', () => {
-    const twice = new HistoryBuilder('r1', 'cleanup-always').start('lock').ok('lock').start('migrate').fail('migrate');
+    const twice = new CraftedHistory('r1', 'cleanup-always').start('lock').ok('lock').start('migrate').fail('migrate');
     twice.start('unlock', 1, 'finally').ok('unlock', 1, 'finally').start('unlock', 2, 'finally').ok('unlock', 2, 'finally');
     twice.start('cleanup-tmp', 1, 'finally').ok('cleanup-tmp', 1, 'finally').end('failed', ['migrate']);
     expect(found(check(twice.history))).toEqual([
       'finally: unlock#2 (finally) started at entry 7: unlock had already succeeded for good at entry 6',
     ]);
-    const never = new HistoryBuilder('r2', 'cleanup-always').start('lock').ok('lock').start('migrate').fail('migrate');
+    const never = new CraftedHistory('r2', 'cleanup-always').start('lock').ok('lock').start('migrate').fail('migrate');
     never.start('unlock', 1, 'finally').ok('unlock', 1, 'finally').end('failed', ['migrate']);
     expect(found(check(never.history))).toEqual(['finally: run.failed at entry 7: finally task cleanup-tmp never ran']);
   });
 
   it('compensation: one for a task that never completed, one out of order, one missing', () => {
     const base = (runId: string) =>
-      new HistoryBuilder(runId, 'compensation')
+      new CraftedHistory(runId, 'compensation')
         .start('create-order')
         .ok('create-order')
         .start('reserve-stock')
@@ -200,7 +200,7 @@ describe('checkHistory catches each kind of broken promise', () => {
   });
 
   it('unfinished: a run without a final entry, unless it may be waiting', () => {
-    const h = new HistoryBuilder('r1', 'hello').start('greet');
+    const h = new CraftedHistory('r1', 'hello').start('greet');
     expect(found(check(h.history))).toEqual(['unfinished: run r1 of hello v1 never ended: its last entry, 1, is task.started (greet#1)']);
     const waiting = check(h.history, { mayBeWaiting: (history) => history.entries.at(-1)?.type === 'task.started' });
     expect(waiting).toMatchObject({ runs: 1, finished: 0, waiting: 1, violations: [] });
@@ -235,7 +235,7 @@ describe('checkHistory catches each kind of broken promise', () => {
   });
 
   it('a run of an unknown sequence is checked for what needs no definition', () => {
-    const h = new HistoryBuilder('r1', 'elsewhere').start('a').start('b').ok('b').ok('b').end('succeeded');
+    const h = new CraftedHistory('r1', 'elsewhere').start('a').start('b').ok('b').ok('b').end('succeeded');
     const report = check(h.history);
     expect(report.withoutSequence).toEqual(['r1']);
     expect(found(report)).toEqual([
