@@ -75,7 +75,10 @@ export async function readHistoryLog(options: ReadHistoryLogOptions = {}): Promi
         `topic ${topics.history} does not exist: create the topics first (lockstep topics create)`,
       );
     }
-    const [runRecords, definitionTexts] = await Promise.all([all(topics.runs), new DefinitionsTopic(transport, resolved.prefix).all()]);
+    const definitionsExist = (await transport.partitionCounts([topics.definitions])).has(topics.definitions);
+    // One read at a time: each is a consumer of its own, and the machine running the check may be busy.
+    const runRecords = await all(topics.runs);
+    const definitionTexts = definitionsExist ? await new DefinitionsTopic(transport, resolved.prefix).all() : new Map<string, string>();
     const byHash = new Map<string, Sequence>();
     for (const [hash, text] of definitionTexts) {
       try {
