@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadSequenceFile } from '../../src/adapters/fs/load-sequence.js';
 import type { Sequence } from '../../src/core/sequence/types.js';
+import { loadSequenceText } from '../../src/core/sequence/validate.js';
 import type { HistoryCheckOptions, HistoryReport, RunHistory, ViolationKind } from '../../src/testing/history-checker.js';
 import { checkHistory } from '../../src/testing/history-checker.js';
 import { testSequence } from '../../src/testing/test-sequence.js';
@@ -51,6 +52,37 @@ describe('checkHistory on the histories lockstep produces', () => {
       expect(found(checkHistory(bare as unknown as RunHistory[], { sequenceOf: known(sequence) }))).toEqual([]);
     });
   }
+
+  it('a sequence with every rule at once (timeouts, continue, retries, compensations, run timeout, finally) passes', async () => {
+    const everything = loadSequenceText(
+      [
+        'name: everything',
+        'version: 1',
+        'timeout: 1m',
+        'tasks:',
+        '  - { id: a, run: echo a, timeout: 5s, onFailure: continue, compensate: { run: echo undo-a, timeout: 5s } }',
+        '  - id: b',
+        '    run: echo b',
+        '    timeout: 5s',
+        '    retry: { maxAttempts: 3, backoff: { initial: 1s } }',
+        '    compensate: { run: echo undo-b, timeout: 5s, retry: { maxAttempts: 2, backoff: { initial: 20s } } }',
+        '  - { id: c, run: echo c, compensate: { run: echo undo-c } }',
+        '  - { id: d, run: echo d, timeout: 5s }',
+        'finally:',
+        '  - { id: f1, run: echo f1, timeout: 5s }',
+        '  - { id: f2, run: echo f2, retry: { maxAttempts: 2, backoff: { initial: 1s } } }',
+        '',
+      ].join('\n'),
+    );
+    const report = await testSequence(everything, { maxPaths: 400, seed: 7 });
+    const histories = report.runs.map((r, i) => ({ runId: `${r.path.id}-${i}`, entries: r.entries }));
+    // A run the path runner gave up on (the runtime left the path's timing) is judged as far as it went.
+    const abandoned = new Set(report.runs.flatMap((r, i) => (r.abandoned ? [`${r.path.id}-${i}`] : [])));
+    const checked = checkHistory(histories, { sequenceOf: known(everything), mayBeWaiting: (h) => abandoned.has(h.runId) });
+    expect(found(checked)).toEqual([]);
+    expect(checked.finished + checked.waiting).toBe(report.runs.length);
+    expect(checked.finished).toBeGreaterThan(390);
+  }, 60_000);
 
   it('an interrupted attempt followed by the next one, and a rerun that reuses earlier results, pass', () => {
     const resumed = new CraftedHistory('r1', 'hello')
