@@ -1,9 +1,9 @@
-import type { RunEvent } from '../../core/compile/types.js';
-import { timerIds } from '../../core/compile/types.js';
 import type { TaskIndex } from '../../core/paths/expectation.js';
 import { indexTasks } from '../../core/paths/expectation.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
 import type { Phase, Sequence } from '../../core/sequence/types.js';
+import type { Applying } from './applied-event.js';
+import { appliedEvent, eventIdentity, isApplying } from './applied-event.js';
 
 /** A broken promise found in one run's history: its kind (see `ViolationKind`) and what happened, with positions. */
 export interface RunFinding {
@@ -45,62 +45,6 @@ const KIND_OF_PHASE = { main: 'order', compensate: 'compensation', finally: 'fin
 
 const name = (a: { task: string; attempt: number }) => `${a.task}#${a.attempt}`;
 const list = (ids: readonly string[]) => (ids.length === 0 ? 'none' : ids.join(', '));
-
-/** The identity of the machine event an entry applied: two applied entries with one identity advanced the run twice. */
-function eventIdentity(event: RunEvent): string {
-  switch (event.type) {
-    case 'TASK_SUCCEEDED':
-    case 'TASK_FAILED':
-    case 'TASK_INTERRUPTED':
-      return `the report of ${event.taskId}#${event.attempt}`;
-    case 'TIMER_FIRED':
-      return `timer ${event.timerId}`;
-    case 'CANCEL':
-      return 'the cancel';
-  }
-}
-
-type Applying = Exclude<Extract<RunEntry, { event: RunEvent }>, { type: 'event.ignored' }>;
-
-const APPLYING = new Set<string>([
-  'task.succeeded',
-  'task.failed',
-  'task.interrupted',
-  'task.stopped',
-  'timer.fired',
-  'run.cancelling',
-  'run.timed-out',
-]);
-/** Entries that record an event the machine applied (whether or not they carry it). */
-const isApplying = (e: RunEntry): e is Applying => APPLYING.has(e.type);
-
-/**
- * The machine event an entry applied. Histories printed without their events (`lockstep run --json`) get it back
- * from the entry itself: a timeout's failure carries the `TASK_TIMEOUT` code, a stop grace's end says so.
- */
-function appliedEvent(e: Applying): RunEvent {
-  if (e.event) return e.event;
-  switch (e.type) {
-    case 'task.succeeded':
-      return { type: 'TASK_SUCCEEDED', taskId: e.task, attempt: e.attempt };
-    case 'task.failed':
-      return e.error?.code === 'TASK_TIMEOUT'
-        ? { type: 'TIMER_FIRED', timerId: timerIds.timeout(e.task, e.attempt) }
-        : { type: 'TASK_FAILED', taskId: e.task, attempt: e.attempt, error: e.error };
-    case 'task.interrupted':
-      return { type: 'TASK_INTERRUPTED', taskId: e.task, attempt: e.attempt };
-    case 'task.stopped':
-      return e.how === 'grace-expired'
-        ? { type: 'TIMER_FIRED', timerId: timerIds.stop(e.task, e.attempt) }
-        : { type: 'TASK_INTERRUPTED', taskId: e.task, attempt: e.attempt };
-    case 'timer.fired':
-      return { type: 'TIMER_FIRED', timerId: e.timerId };
-    case 'run.timed-out':
-      return { type: 'TIMER_FIRED', timerId: timerIds.run };
-    case 'run.cancelling':
-      return { type: 'CANCEL', reason: e.reason };
-  }
-}
 
 /**
  * Walks one run's history in order, keeping what the history itself says (attempts in flight, stopped attempts,
