@@ -43,7 +43,11 @@ export interface HistoryCheckOptions {
   readonly expectedRunIds?: readonly string[];
   /** Dispatches read off the command topics, for the duplicate-dispatch count. */
   readonly dispatches?: readonly DispatchSeen[];
-  /** Executions the tasks recorded themselves: two of one run that overlap in time are a violation. */
+  /**
+   * Executions the tasks recorded themselves: two of one run that overlap in time are a violation. An attempt
+   * whose stop grace ran out (`task.stopped` with `how: grace-expired`) is the exception: the run went on without
+   * it, as lockstep promises, so later executions may overlap it.
+   */
   readonly executions?: readonly TaskExecution[];
   /** A run that has not ended is legitimately waiting (on a timer, a signal, a task that takes long) when this says so. */
   readonly mayBeWaiting?: (history: RunHistory) => boolean;
@@ -94,7 +98,7 @@ const KINDS: readonly ViolationKind[] = [
 ];
 
 /** Two executions of one run that overlap in time: each was still running when the next one began. */
-function overlappingExecutions(executions: readonly TaskExecution[]): HistoryViolation[] {
+function overlappingExecutions(executions: readonly TaskExecution[], abandoned: ReadonlySet<string>): HistoryViolation[] {
   const byRun = new Map<string, TaskExecution[]>();
   for (const x of executions) byRun.set(x.runId, [...(byRun.get(x.runId) ?? []), x]);
   const out: HistoryViolation[] = [];
@@ -112,7 +116,8 @@ function overlappingExecutions(executions: readonly TaskExecution[]): HistoryVio
             `(${longest.startedAt} to ${longest.endedAt}) was still running`,
         });
       }
-      if (x.endedAt !== undefined && (longest?.endedAt === undefined || x.endedAt > longest.endedAt)) longest = x;
+      const given = abandoned.has(`${runId}:${x.taskId}#${x.attempt}`);
+      if (!given && x.endedAt !== undefined && (longest?.endedAt === undefined || x.endedAt > longest.endedAt)) longest = x;
     }
   }
   return out;
@@ -177,7 +182,13 @@ export function checkHistory(histories: readonly RunHistory[], options: HistoryC
   for (const runId of options.expectedRunIds ?? []) {
     if (!seen.has(runId)) violations.push({ kind: 'lost-run', runId, message: `run ${runId} was started but has no history` });
   }
-  violations.push(...overlappingExecutions(options.executions ?? []));
+  // Attempts the runs stopped waiting for once their stop grace ran out.
+  const abandoned = new Set(
+    histories.flatMap((h) =>
+      h.entries.flatMap((e) => (e.type === 'task.stopped' && e.how === 'grace-expired' ? [`${h.runId}:${e.task}#${e.attempt}`] : [])),
+    ),
+  );
+  violations.push(...overlappingExecutions(options.executions ?? [], abandoned));
   const counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<ViolationKind, number>;
   for (const v of violations) counts[v.kind]++;
   return {

@@ -60,6 +60,12 @@ export class CraftedHistory {
     return this.#push({ type: 'task.stopped', task, attempt, phase, durationMs: 10, how: 'reported', error: event.error, event });
   }
 
+  /** The stopped attempt never reported: its stop grace ran out. */
+  graceExpired(task: string, attempt = 1, phase: Phase = 'main'): this {
+    const event: RunEvent = { type: 'TIMER_FIRED', timerId: timerIds.stop(task, attempt) };
+    return this.#push({ type: 'task.stopped', task, attempt, phase, durationMs: 15_000, how: 'grace-expired', event });
+  }
+
   interrupted(task: string, attempt = 1, phase: Phase = 'main'): this {
     return this.#push({ type: 'task.interrupted', task, attempt, phase, event: { type: 'TASK_INTERRUPTED', taskId: task, attempt } });
   }

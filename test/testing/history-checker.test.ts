@@ -168,6 +168,15 @@ describe('checkHistory catches each kind of broken promise', () => {
       'overlapping-attempts: execution of count#1 began at 150 while greet#1 (100 to 200) was still running',
     ]);
     expect(report.counts['overlapping-attempts']).toBe(2);
+
+    // An attempt whose stop grace ran out may go on running: the run went on without it.
+    const grace = new CraftedHistory('r3', 'retry-backoff').start('fetch').timeout('fetch', 1, 'main', true).graceExpired('fetch');
+    grace.retryTimer('fetch', 1).start('fetch', 2).ok('fetch', 2).start('store').ok('store').end('succeeded');
+    const executions = [
+      { runId: 'r3', taskId: 'fetch', attempt: 1, startedAt: 100, endedAt: 40_000 },
+      { runId: 'r3', taskId: 'fetch', attempt: 2, startedAt: 26_000, endedAt: 26_100 },
+    ];
+    expect(found(check(grace.history, { executions }))).toEqual([]);
   });
 
   it('duplicate-advancement: one completion applied twice; one timer fired twice; ignored duplicates are fine', () => {
