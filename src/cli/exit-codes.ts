@@ -8,7 +8,7 @@ import { DefinitionError, ErrorCode, LockstepError } from '../core/errors.js';
 export const ExitCode = {
   /** The command did what was asked; a run it drove or waited for succeeded. */
   ok: 0,
-  /** A run it drove or waited for failed (or an internal error: a bug, printed with its stack). */
+  /** A run it drove or waited for failed, `test` found a failing path, `check-history` a violation (or an internal error: a bug, printed with its stack). */
   failed: 1,
   /** Invalid usage, definition or input: unknown options, runs, sequences or tasks included. */
   invalid: 2,
