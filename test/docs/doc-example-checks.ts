@@ -35,6 +35,8 @@ const run = (options: Omit<Extract<Check, { check: 'run' }>, 'check'> = {}): Che
 const skip = (why: string): Check => ({ check: 'skip', why });
 const SUITE = skip('the test suite itself, this test among it');
 const BENCH = skip('a benchmark: minutes of load on a quiet machine, printing figures rather than passing or failing');
+/** The steps before the store's check-history example: run there, in order, as its `before`. */
+const STORE_CHECK_STEP = skip('run in order as the `before` of `lockstep check-history --store /tmp/lockstep-check/`, below');
 const FULL_DISK = skip(
   'needs a store on a full disk: test/cli/store-faults.e2e.test.ts mounts a small tmpfs, fills it, and checks this message and exit 3',
 );
@@ -88,6 +90,18 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   // docs/data-between-tasks.md
   'order_id=$(jq -r \'."create-order".id\' "$LOCKSTEP_RESULTS_FILE")': { check: 'task', name: 'jq' },
   'jq \'{ reserved: true, order: $o }\' --arg o "$order_id" -n > "$LOCKSTEP_RESULT_FILE"': { check: 'task', name: 'jq' },
+  // docs/history-checker.md
+  'rm -rf /tmp/lockstep-check': STORE_CHECK_STEP,
+  'lockstep run machines/hello.yaml --store /tmp/lockstep-check/ > /dev/null': STORE_CHECK_STEP,
+  'lockstep run machines/continue-on-failure.yaml --store /tmp/lockstep-check/ > /dev/null': STORE_CHECK_STEP,
+  'lockstep check-history --store /tmp/lockstep-check/': run({
+    before: [
+      'rm -rf /tmp/lockstep-check',
+      'lockstep run machines/hello.yaml --store /tmp/lockstep-check/ > /dev/null',
+      'lockstep run machines/continue-on-failure.yaml --store /tmp/lockstep-check/ > /dev/null',
+    ],
+  }),
+  'npx lockstep check-history --brokers "$KAFKA_BROKERS" --dispatches': { check: 'kafka' },
   // docs/kafka-record-limits.md
   'kafka-configs.sh --alter --entity-type topics --entity-name lockstep.runs --add-config max.message.bytes=4194304': skip(
     "Kafka's own admin tool, not lockstep's: it changes a shared topic's limit; test/kafka/record-limits.kafka.test.ts sets max.message.bytes on its own topics through the admin API",

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../support/cli.js';
 import { checkOf } from './doc-example-checks.js';
 import { allExamples } from './doc-examples.js';
+import { outputDiff } from './doc-output.js';
 import { type Background, copyDir, SERVE_READY, sh, shimDir, startBackground, withFreePort } from './doc-shell.js';
 
 const brokers = inject('kafkaBrokers');
@@ -64,9 +65,19 @@ describe('doc examples over Kafka, run as written', () => {
     expect(r.stdout).toMatch(/succeeded/);
   }, 60_000);
 
-  for (const e of kafkaExamples.filter((x) => x.file !== 'README.md')) {
+  // The other docs' sessions go on from the README's, with its orchestrator and worker still running.
+  for (const e of kafkaExamples.filter((x) => x.file !== 'README.md' && !x.command.startsWith('lockstep serve '))) {
+    it(`${e.command} (${e.file}:${e.line})`, async () => {
+      const r = await sh(rewrite(e.command), { cwd, shims, env, timeoutMs: 90_000 });
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      // The output names topics: the doc's prefix is this test's.
+      const output = e.output?.map((line) => line.replaceAll('lockstep.', `${prefix}.`));
+      if (output) expect(outputDiff(output, r.stdout + r.stderr), `the output ${e.file}:${e.line} shows`).toBeUndefined();
+    }, 120_000);
+  }
+
+  for (const e of kafkaExamples.filter((x) => x.file !== 'README.md' && x.command.startsWith('lockstep serve '))) {
     it(`${e.command} (${e.file}:${e.line}): serves the runs of the orchestrators`, async () => {
-      expect(e.command).toMatch(/^lockstep serve /);
       const server = await startBackground(withFreePort(rewrite(e.command)), SERVE_READY, { cwd, shims, env, timeoutMs: 90_000 });
       try {
         const base = server.ready[1]!;
