@@ -5,16 +5,42 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { KafkaTransport } from '../../src/adapters/kafka/index.js';
 import { ErrorCode } from '../../src/core/errors.js';
+import { topicNames } from '../../src/core/protocol/envelope.js';
 import { createTopics } from '../../src/modes/kafka/create-topics.js';
 import { createLockstepClient } from '../../src/modes/kafka/lockstep-client.js';
 
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
 const TRIALS = 8;
+const CREATORS = 4;
 
 describe('topics created a moment ago', () => {
   const transport = new KafkaTransport({ ...base, clientId: 'topics-race-test' });
   afterAll(() => transport.close());
+
+  it(`${CREATORS} concurrent creates of one layout all succeed, ${TRIALS} times, and every partition serves`, async () => {
+    const failures: string[] = [];
+    for (let trial = 0; trial < TRIALS; trial++) {
+      const prefix = `race-${randomUUID().slice(0, 8)}`;
+      const settled = await Promise.allSettled(
+        Array.from({ length: CREATORS }, () => createTopics({ ...base, prefix, partitions: 3, queues: ['payments'] })),
+      );
+      for (const s of settled) if (s.status === 'rejected') failures.push(`${prefix}: ${(s.reason as Error).message}`);
+      const reports = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      // Each topic was created by exactly one of them; the others found it.
+      const names = topicNames(prefix);
+      for (const topic of [names.events, names.runs, names.history, names.commands('payments')]) {
+        expect(reports.filter((r) => r.created.includes(topic)).length, topic).toBeLessThanOrEqual(1);
+        expect(
+          reports.every((r) => r.created.includes(topic) || r.existing.includes(topic)),
+          topic,
+        ).toBe(true);
+      }
+      const ends = await transport.endOffsets(names.events);
+      expect([...ends.keys()].sort()).toEqual([0, 1, 2]);
+    }
+    expect(failures).toEqual([]);
+  }, 240_000);
 
   it(`a client's first requests right after the topics are created succeed, ${TRIALS} times`, async () => {
     const failures: string[] = [];
