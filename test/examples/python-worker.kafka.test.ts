@@ -23,6 +23,25 @@ tasks:
     queue: payments
     retry: { maxAttempts: 2, backoff: { initial: 100ms } }
 `;
+/** For the README's loop, which has handlers for charge and its compensation only. */
+const PAY = `name: pay
+version: 1
+tasks:
+  - id: charge
+    queue: payments
+    compensate: { queue: payments }
+  - id: confirm
+    queue: payments
+`;
+
+/** The Python block of the README's "From any language", as a user pastes it. */
+function readmeLoop(): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const from = readme.indexOf('**From any language');
+  const block = /```python\n([\s\S]*?)```/.exec(readme.slice(from));
+  if (from < 0 || !block?.[1]) throw new Error('README.md: no Python block under "From any language"');
+  return block[1];
+}
 
 /** A virtualenv with the example's requirements, made once per requirements file and kept in ~/.cache/lockstep. */
 function pythonWithRequirements(): string {
@@ -58,8 +77,8 @@ describe('examples/python-worker', () => {
   let client: LockstepClient;
   let worker: { child: ChildProcess; stderr: () => string; exited: Promise<number | null> };
 
-  const spawnWorker = () => {
-    const child = spawn(python, [join(EXAMPLE, 'worker.py'), '--queue', 'payments'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const spawnWorker = (args = [join(EXAMPLE, 'worker.py'), '--queue', 'payments']) => {
+    const child = spawn(python, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(child);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -83,6 +102,7 @@ describe('examples/python-worker', () => {
   beforeAll(async () => {
     python = pythonWithRequirements();
     writeFileSync(join(dir, 'checkout.yaml'), SEQUENCE);
+    writeFileSync(join(dir, 'pay.yaml'), PAY);
     const created = await lockstep(['topics', 'create', '--partitions', '2', '--sequences', dir], { env });
     expect(created.code, created.stderr).toBe(0);
     const orchestrator = spawn(process.execPath, [BIN, 'orchestrator', '--sequences', dir], { env, stdio: 'ignore' });
@@ -165,5 +185,33 @@ describe('examples/python-worker', () => {
     process.stderr.write(`python worker restart: next task done ${stallMs} ms after the new worker started\n`);
     // librdkafka's default session timeout is 45 s, and the example's own is 10 s: neither is waited for.
     expect(stallMs).toBeLessThan(20_000);
+  }, 120_000);
+
+  it("the README's loop, as pasted: picks handlers by taskId and phase, fails on a ValueError, closes on SIGTERM", async () => {
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    const script = join(dir, 'readme_worker.py');
+    writeFileSync(script, readmeLoop());
+    worker = spawnWorker([script]);
+    const paid = await client.start('pay', { input: { card: '4242' } });
+    const compensated = await client.wait(paid, { timeoutMs: 60_000 });
+    // confirm has no handler in the loop: not retriable, so charge is compensated by refund.
+    expect(compensated.status, worker.stderr()).toBe('failed');
+    const results = compensated.snapshot.context.results as Record<string, unknown>;
+    expect(results.charge).toEqual({ chargeId: `ch-${paid}:charge:1` });
+    const entries = (await client.history(paid))?.entries ?? [];
+    expect(entries.find((e) => e.type === 'task.failed')).toMatchObject({
+      task: 'confirm',
+      error: { message: 'no handler for confirm (main)', retriable: false },
+    });
+    expect(entries.find((e) => e.type === 'task.succeeded' && e.phase === 'compensate')).toMatchObject({
+      task: 'charge.compensate',
+      result: { refunded: `ch-${paid}:charge:1` },
+    });
+    const declined = await client.start('pay', { input: { card: 'declined' } });
+    const failed = await client.wait(declined, { timeoutMs: 60_000 });
+    expect(failed.final?.failedTasks).toEqual(['charge']);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
   }, 120_000);
 });
