@@ -169,8 +169,42 @@ describe('examples/python-worker', () => {
     // The worker reported the stopped attempt itself: well before the orchestrator's 15 s stop grace.
     expect(Date.now() - cancelledAt).toBeLessThan(12_000);
     const stopped = (await client.history(runId))?.entries.find((e) => e.type === 'task.stopped');
-    expect(stopped).toMatchObject({ task: 'ship' });
+    expect(stopped).toMatchObject({
+      task: 'ship',
+      how: 'reported',
+      error: { code: 'TASK_CANCELLED', message: 'cancelled: run cancelled' },
+    });
     expect(effects(runId).map((e) => e.effect)).toEqual(['charge', 'ship-started', 'refund']);
+  }, 120_000);
+
+  it('does not run a dispatch whose attempt was cancelled while it waited behind a running task', async () => {
+    const long = await client.start('checkout', { input: { ...order, packingMs: 120_000 } });
+    const t0 = Date.now();
+    while (!effects(long).some((e) => e.effect === 'ship-started')) {
+      expect(Date.now() - t0, worker.stderr()).toBeLessThan(60_000);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Its charge is dispatched while the worker is busy: the dispatch waits behind the long ship.
+    const queued = await client.start('checkout', { input: order });
+    while ((await client.status(queued))?.currentTask !== 'charge') await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1_000));
+    await client.cancel(queued, 'not wanted');
+    await new Promise((r) => setTimeout(r, 1_000));
+    await client.cancel(long, 'not wanted either');
+    const [queuedFinal, longFinal] = await Promise.all([
+      client.wait(queued, { timeoutMs: 60_000 }),
+      client.wait(long, { timeoutMs: 60_000 }),
+    ]);
+    expect([queuedFinal.status, longFinal.status]).toEqual(['cancelled', 'cancelled']);
+    // Reported by the worker (cancelled before it started), and never charged.
+    const stopped = (await client.history(queued))?.entries.find((e) => e.type === 'task.stopped');
+    expect(stopped).toMatchObject({
+      task: 'charge',
+      how: 'reported',
+      error: { code: 'TASK_CANCELLED', message: 'cancelled: before it started: run cancelled', retriable: false },
+    });
+    expect(effects(queued)).toEqual([]);
+    expect(effects(long).map((e) => e.effect)).toEqual(['charge', 'ship-started', 'refund']);
   }, 120_000);
 
   it('closes its consumer on SIGTERM: a restarted worker takes the next task without a session-timeout stall', async () => {
