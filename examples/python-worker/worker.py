@@ -108,6 +108,20 @@ def error_of(exc: BaseException) -> Dict[str, Any]:
     return error
 
 
+def well_formed(envelope: Any) -> bool:
+    """True for a task.dispatch or task.cancel with the fields this worker reads (see schemas/ in lockstep)."""
+    if not isinstance(envelope, dict) or envelope.get("v") != 1 or envelope.get("type") not in ("task.dispatch", "task.cancel"):
+        return False
+    if not all(isinstance(envelope.get(k), str) for k in ("id", "runId", "taskId")) or not isinstance(envelope.get("attempt"), int):
+        return False
+    payload = envelope.get("payload")
+    if not isinstance(payload, dict):
+        return False
+    return envelope["type"] == "task.cancel" or (
+        payload.get("phase") in ("main", "compensate", "finally") and isinstance(payload.get("idempotencyKey"), str)
+    )
+
+
 def now_iso() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
@@ -179,9 +193,12 @@ class Worker:
             envelope = json.loads(msg.value())
         except (TypeError, ValueError):
             envelope = None
-        if isinstance(envelope, dict) and envelope.get("type") == "task.cancel":
+        if not well_formed(envelope):
+            log("not a lockstep command: skipped", partition=msg.partition(), offset=msg.offset())
+            envelope = None
+        elif envelope["type"] == "task.cancel":
             key = f"{envelope['runId']}:{envelope['taskId']}:{envelope['attempt']}"
-            reason = str(envelope.get("payload", {}).get("reason", "cancelled"))
+            reason = str(envelope["payload"].get("reason", "cancelled"))
             self.cancelled[key] = reason
             while len(self.cancelled) > self.COMPLETED_MEMORY:
                 self.cancelled.popitem(last=False)
@@ -217,7 +234,7 @@ class Worker:
                     raise TaskError(f"no handler for task {ctx.task_id!r} in phase {ctx.phase!r} here", retriable=False, code="NO_HANDLER")
                 result = handler(ctx)
                 outcome["message"] = self._outcome(task, "task.succeeded", {} if result is None else {"result": result})
-            except Exception as exc:  # every failure is reported; the run's failure policy decides what next
+            except BaseException as exc:  # every failure is reported (SystemExit too); the run's policy decides what next
                 outcome["message"] = self._outcome(task, "task.failed", {"error": error_of(exc)})
 
         thread = threading.Thread(target=work, name=f"task {ctx.idempotency_key}", daemon=True)

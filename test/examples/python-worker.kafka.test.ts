@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLockstepClient, type LockstepClient } from '../../src/modes/kafka/lockstep-client.js';
 import { BIN, lockstep, ROOT } from '../support/cli.js';
+import { rawKafka } from '../support/raw-kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const EXAMPLE = join(ROOT, 'examples', 'python-worker');
@@ -124,6 +125,27 @@ describe('examples/python-worker', () => {
     expect(results.ship?.tracking).toBe(`TR-${runId.slice(0, 8)}`);
     const charges = effects(runId).filter((e) => e.effect === 'charge');
     expect(charges).toEqual([expect.objectContaining({ taskId: 'charge', phase: 'main', idempotencyKey: `${runId}:charge:1` })]);
+  }, 90_000);
+
+  it('skips records that are not lockstep commands, and goes on', async () => {
+    const producer = rawKafka(brokers).producer();
+    await producer.connect();
+    const runId = randomUUID();
+    await producer.send({
+      topic: `${prefix}.commands.payments`,
+      messages: [
+        { key: runId, value: 'not json' },
+        { key: runId, value: JSON.stringify({ v: 1, type: 'task.dispatch', id: 'x', runId, taskId: 'charge', attempt: 1, payload: {} }) },
+      ],
+    });
+    await producer.disconnect();
+    const { final } = await run(order);
+    expect(final.status, worker.stderr()).toBe('succeeded');
+    const skipped = () => worker.stderr().match(/not a lockstep command: skipped/g)?.length ?? 0;
+    for (const t0 = Date.now(); skipped() < 2 && Date.now() - t0 < 30_000; ) await new Promise((r) => setTimeout(r, 100));
+    expect(skipped()).toBe(2);
+    expect(worker.child.exitCode).toBe(null);
+    expect(effects(runId)).toEqual([]);
   }, 90_000);
 
   it('reports an exception as task.failed: a retriable one is retried, a ValueError fails the run', async () => {
