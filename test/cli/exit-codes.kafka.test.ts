@@ -1,10 +1,11 @@
 // Each exit code of the `lockstep` command, through the real CLI: one meaning each (README, "Exit codes").
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { jsonLines, lockstep } from '../support/cli.js';
+import { BIN, jsonLines, lockstep } from '../support/cli.js';
 import { killOrphans, readLog, sleep, spawnCli, writeCrashSequence } from '../support/crash-sequence.js';
 
 const temp = (prefix: string) => mkdtempSync(join(tmpdir(), `lockstep-${prefix}-`));
@@ -67,6 +68,30 @@ describe('exit codes', () => {
       );
       expect(Date.now() - t0).toBeLessThan(20_000);
     }, 30_000);
+
+    it('6: start --wait --timeout runs out on a run that cannot finish (its queue has no worker), not 3 or 7', async () => {
+      const prefix = `exit-stuck-${randomUUID().slice(0, 8)}`;
+      const machines = temp('exit-stuck');
+      writeFileSync(join(machines, 'stuck.yaml'), 'name: stuck\nversion: 1\ntasks:\n  - id: wait-for-nobody\n    queue: nobody\n');
+      const env = { KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix };
+      const created = await lockstep(['topics', 'create', '--partitions', '1', '--sequences', machines], { env });
+      expect(created.code, created.stderr).toBe(0);
+      const orchestrator = spawn(process.execPath, [BIN, 'orchestrator', '--sequences', machines], {
+        env: { ...process.env, ...env },
+        stdio: 'ignore',
+      });
+      try {
+        for (const timeout of ['1', '3000']) {
+          const runId = randomUUID();
+          const waited = await lockstep(['start', 'stuck', '--wait', '--timeout', timeout, '--run-id', runId], { env });
+          expect(waited.code, waited.stderr).toBe(6);
+          expect(waited.stderr).toContain(`gave up waiting for run ${runId}: it did not end within ${timeout} ms`);
+          expect(waited.stderr).toContain('(WAIT_TIMEOUT)');
+        }
+      } finally {
+        orchestrator.kill('SIGKILL');
+      }
+    }, 90_000);
 
     it('7: the topics are missing (TRANSPORT_UNAVAILABLE)', async () => {
       const prefix = `exit-none-${randomUUID().slice(0, 8)}`;

@@ -176,17 +176,28 @@ export function isRecordRejection(error: unknown): boolean {
 const RETRIABLE_BACKOFF_MS = [50, 100, 200, 400, 800, 1_600, 3_200, 3_200];
 
 /**
- * Sends a request again while the broker answers with an error that Kafka marks retriable, as kafkajs' admin does
- * only for unknown topics: right after a topic is created (or a broker restarts), its partitions may be listed
- * with a leader that is not serving them yet, and ListOffsets answers NOT_LEADER_FOR_PARTITION.
+ * True for a broker error that Kafka marks retriable (NOT_LEADER_FOR_PARTITION, LEADER_NOT_AVAILABLE,
+ * UNKNOWN_TOPIC_OR_PARTITION, ...), as kafkajs reports it. Retries kafkajs already spent, requests it refused and
+ * anything else are not: asking again would fail the same way.
+ */
+export function isRetriable(error: unknown): boolean {
+  const protocol = error as { name?: unknown; retriable?: unknown } | undefined;
+  return protocol?.name === 'KafkaJSProtocolError' && protocol.retriable === true;
+}
+
+/**
+ * The client's one retry policy: sends a request again while the broker answers with an error that Kafka marks
+ * retriable ({@link isRetriable}), about 10 s in all. kafkajs' admin does so only for unknown topics: right after a
+ * topic is created (or a broker restarts), its partitions may be listed with a leader that is not serving them yet,
+ * and ListOffsets answers NOT_LEADER_FOR_PARTITION. Every request of the transport that reads or creates topics
+ * goes through it; the request must be safe to repeat.
  */
 export async function retryRetriable<T>(request: () => Promise<T>, backoffMs: readonly number[] = RETRIABLE_BACKOFF_MS): Promise<T> {
   for (const backoff of backoffMs) {
     try {
       return await request();
     } catch (error) {
-      const protocol = error as { name?: unknown; retriable?: unknown } | undefined;
-      if (protocol?.name !== 'KafkaJSProtocolError' || protocol.retriable !== true) throw error;
+      if (!isRetriable(error)) throw error;
       await sleep(backoff);
     }
   }

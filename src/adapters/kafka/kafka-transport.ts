@@ -11,7 +11,7 @@ import { AtLeastOnceSubscription } from './at-least-once-subscription.js';
 import { CHUNK_BYTES, topicMessageChunks } from './encoding.js';
 import { ExactlyOnceSubscription } from './exactly-once-subscription.js';
 import type { KafkaConnectionOptions } from './kafka-client.js';
-import { createKafka, isRecordRejection, producerConfig, transportError } from './kafka-client.js';
+import { createKafka, isRecordRejection, producerConfig, retryRetriable, transportError } from './kafka-client.js';
 import type { StartOffsets } from './partition-reader.js';
 import { endOffsets, readPartitions, tailPartitions } from './partition-reader.js';
 import type { TopicLayout, TopicReport } from './topic-admin.js';
@@ -48,7 +48,9 @@ interface Pending {
  * message's acknowledgement back (`defer`).
  *
  * The Kafka client stays inside: callers get lockstep's operations on topics (create them, count partitions, read
- * or follow partitions, end offsets), never the client or its admin.
+ * or follow partitions, end offsets), never the client or its admin. Each of those requests is sent again while the
+ * broker answers with an error Kafka marks retriable ({@link retryRetriable}); the producer's sends are retried by
+ * kafkajs on the same errors.
  */
 export class KafkaTransport implements DurableLog {
   readonly #kafka: Kafka;
@@ -193,9 +195,11 @@ export class KafkaTransport implements DurableLog {
   async partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
     const admin = await this.#connected(`read the partitions of ${topics.join(', ')}`);
     try {
-      const existing = new Set(await admin.listTopics());
-      const present = topics.filter((t) => existing.has(t));
-      return present.length === 0 ? new Map() : await partitionCounts(admin, present);
+      return await retryRetriable(async () => {
+        const existing = new Set(await admin.listTopics());
+        const present = topics.filter((t) => existing.has(t));
+        return present.length === 0 ? new Map<string, number>() : await partitionCounts(admin, present);
+      });
     } catch (error) {
       throw transportError(`cannot read the partitions of ${topics.join(', ')}`, error);
     }
@@ -235,7 +239,7 @@ export class KafkaTransport implements DurableLog {
   /** Settings of a topic by name (`retention.ms`, say), as the broker reports them; names it does not know are left out. */
   async topicConfig(topic: string, names: readonly string[]): Promise<Map<string, string>> {
     const admin = await this.#connected(`describe ${topic}`);
-    return topicConfig(admin, topic, names).catch((error: unknown) => {
+    return retryRetriable(() => topicConfig(admin, topic, names)).catch((error: unknown) => {
       throw transportError(`cannot describe ${topic}`, error);
     });
   }

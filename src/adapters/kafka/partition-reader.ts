@@ -61,9 +61,18 @@ async function consume(
       settle(() => fail(error));
     }
   });
-  consumer.on(consumer.events.CRASH, ({ payload }) => settle(() => fail(payload.error)));
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
+  // A retriable crash (a coordinator moving, a leader not serving yet) restarts the consumer by itself.
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) settle(() => fail(payload.error));
+  });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+  } catch (error) {
+    await consumer.disconnect().catch(() => {});
+    await admin.deleteGroups([groupId]).catch(() => {});
+    throw error;
+  }
   await consumer.run({
     eachBatch: async ({ batch }) => {
       if (!wanted.has(batch.partition)) return;
@@ -122,12 +131,14 @@ export async function readPartitions(
     }
     if (remaining.size === 0) return [];
     const out: StoredMessage[] = [];
-    const reader = await consume(kafka, admin, topic, [...remaining.keys()], undefined, (partition, messages, lastOffset) => {
-      for (const m of messages) if (BigInt(m.offset) <= (remaining.get(partition) ?? -1n)) out.push(m);
-      const target = remaining.get(partition);
-      if (target !== undefined && BigInt(lastOffset) >= target) remaining.delete(partition);
-      return remaining.size === 0;
-    });
+    const reader = await retryRetriable(() =>
+      consume(kafka, admin, topic, [...remaining.keys()], undefined, (partition, messages, lastOffset) => {
+        for (const m of messages) if (BigInt(m.offset) <= (remaining.get(partition) ?? -1n)) out.push(m);
+        const target = remaining.get(partition);
+        if (target !== undefined && BigInt(lastOffset) >= target) remaining.delete(partition);
+        return remaining.size === 0;
+      }),
+    );
     try {
       await withTimeout(reader.done, options.timeoutMs ?? 60_000, `reading ${topic}`);
     } finally {
@@ -156,7 +167,10 @@ export async function tailPartitions(
     const ends = await endOffsets(admin, topic);
     from = new Map(partitions.map((p) => [p, String(ends.get(p)?.high ?? 0n)]));
   }
-  const reader = await consume(kafka, admin, topic, partitions, from, (_partition, messages) => messages.some(onMessage));
+  const start = from;
+  const reader = await retryRetriable(() =>
+    consume(kafka, admin, topic, partitions, start, (_partition, messages) => messages.some(onMessage)),
+  );
   const aborted = new Promise<void>((resolve) => options.signal?.addEventListener('abort', () => resolve(), { once: true }));
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<void>((resolve) => {

@@ -1,7 +1,8 @@
 import type { Admin } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { topicNames } from '../../core/protocol/envelope.js';
-import { retryRetriable } from './kafka-client.js';
+import { kafkaErrorTypes, retryRetriable } from './kafka-client.js';
 
 /** What {@link ensureTopics} creates. */
 export interface TopicLayout {
@@ -96,7 +97,45 @@ function historySpec(topic: string, retentionMs = DEFAULT_HISTORY_RETENTION_MS, 
   };
 }
 
-/** Creates the topics of `specs` that `known` does not hold; one created meanwhile by another process is fine. */
+/** True when every topic the request named exists already: another process created them meanwhile. */
+function allExist(error: unknown): boolean {
+  const errors = (error as { errors?: unknown } | undefined)?.errors;
+  const each = Array.isArray(errors) && errors.length > 0 ? errors : [error];
+  return each.every((e) => kafkaErrorTypes(e).includes('TOPIC_ALREADY_EXISTS'));
+}
+
+/** A partition that is listed without a leader serving it yet, as a retriable broker error ({@link retryRetriable}). */
+function notServing(topic: string, partition: number): Error {
+  const cause = Object.assign(new Error(`${topic} partition ${partition} has no leader serving it yet`), {
+    type: 'LEADER_NOT_AVAILABLE',
+    code: 5,
+    retriable: true,
+  });
+  return new kafkajs.KafkaJSProtocolError(cause);
+}
+
+/**
+ * Resolves once every partition of `topics` has a leader that answers for it (metadata without an error, then
+ * ListOffsets), about 10 s at most: a topic that another process is creating at the same moment is listed before
+ * its partitions are, and `waitForLeaders` only sees leaders in the metadata.
+ */
+export async function awaitServing(admin: Admin, topics: readonly string[]): Promise<void> {
+  if (topics.length === 0) return;
+  await retryRetriable(async () => {
+    const { topics: meta } = await admin.fetchTopicMetadata({ topics: [...topics] });
+    for (const t of meta) {
+      if (t.partitions.length === 0) throw notServing(t.name, 0);
+      for (const p of t.partitions) if (p.partitionErrorCode !== 0 || p.leader < 0) throw notServing(t.name, p.partitionId);
+    }
+    await Promise.all(topics.map((topic) => admin.fetchTopicOffsets(topic)));
+  });
+}
+
+/**
+ * Creates the topics of `specs` that `known` does not hold, waits until they serve, and returns those it created.
+ * One created meanwhile by another process is fine (TOPIC_ALREADY_EXISTS), and so is a request the broker answers
+ * with a retriable error.
+ */
 async function createMissing(
   admin: Admin,
   specs: readonly TopicSpec[],
@@ -105,24 +144,36 @@ async function createMissing(
   replicationFactor: number,
 ): Promise<TopicSpec[]> {
   const missing = specs.filter((s) => !known.has(s.topic));
-  if (missing.length === 0) return missing;
-  await admin
-    .createTopics({
-      waitForLeaders: true,
-      topics: missing.map((s) => ({
-        topic: s.topic,
-        numPartitions: s.partitions ?? partitions,
-        replicationFactor,
-        ...(s.configEntries ? { configEntries: s.configEntries } : {}),
-      })),
-    })
-    .catch((error: unknown) => {
-      // Another process may have created them at the same moment.
-      if (!String((error as Error).message).includes('already exists')) throw error;
-    });
-  // waitForLeaders only sees leaders in the metadata; a partition is usable once its leader answers for it.
-  await Promise.all(missing.map((s) => retryRetriable(() => admin.fetchTopicOffsets(s.topic))));
-  return missing;
+  // One request per topic: kafkajs answers `false` for a request whose topics all existed, so only then is it
+  // known which of them this process created. Not `waitForLeaders`: kafkajs would send the request again when its
+  // wait fails, and take the topic it had just created for another process's; awaitServing waits instead.
+  const created = await Promise.all(
+    missing.map((s) =>
+      retryRetriable(() =>
+        admin
+          .createTopics({
+            waitForLeaders: false,
+            topics: [
+              {
+                topic: s.topic,
+                numPartitions: s.partitions ?? partitions,
+                replicationFactor,
+                ...(s.configEntries ? { configEntries: s.configEntries } : {}),
+              },
+            ],
+          })
+          .catch((error: unknown) => {
+            if (!allExist(error)) throw error;
+            return false;
+          }),
+      ),
+    ),
+  );
+  await awaitServing(
+    admin,
+    missing.map((s) => s.topic),
+  );
+  return missing.filter((_, i) => created[i]);
 }
 
 /**
@@ -183,7 +234,14 @@ export async function ensureTopics(admin: Admin, layout: TopicLayout): Promise<T
   const eventsPartitions =
     !known.has(names.history) && known.has(names.events) ? (await partitionCounts(admin, [names.events])).get(names.events) : undefined;
   const specs = topicSpecs(layout).map((s) => (s.topic === names.history && eventsPartitions ? { ...s, partitions: eventsPartitions } : s));
-  const missing = await createMissing(admin, specs, known, layout.partitions, layout.replicationFactor ?? -1);
+  const created = new Set(
+    (await createMissing(admin, specs, known, layout.partitions, layout.replicationFactor ?? -1)).map((s) => s.topic),
+  );
+  // Topics listed already may be another process's, created a moment ago: their partitions may not serve yet.
+  await awaitServing(
+    admin,
+    specs.filter((s) => known.has(s.topic)).map((s) => s.topic),
+  );
   const counts = await partitionCounts(admin, [names.events, names.runs]);
   const events = counts.get(names.events) ?? 0;
   const runs = counts.get(names.runs) ?? 0;
@@ -194,8 +252,9 @@ export async function ensureTopics(admin: Admin, layout: TopicLayout): Promise<T
     );
   }
   return {
-    created: missing.map((s) => s.topic),
-    existing: specs.filter((s) => known.has(s.topic)).map((s) => s.topic),
+    created: specs.filter((s) => created.has(s.topic)).map((s) => s.topic),
+    // Found, or created meanwhile by another process.
+    existing: specs.filter((s) => !created.has(s.topic)).map((s) => s.topic),
     partitions: events,
   };
 }
