@@ -64,6 +64,18 @@ export class SimulatedClock implements Clock {
     this.#now = target;
   }
 
+  /**
+   * Jumps to the next timer and fires it alone: others due at the same moment stay pending, each for a call of its
+   * own, so that what the first one sets off can be seen before the next fires. Returns false when none is pending.
+   */
+  fireOne(): boolean {
+    const next = this.#pending.shift();
+    if (!next) return false;
+    this.#now = Math.max(this.#now, next.due);
+    next.callback();
+    return true;
+  }
+
   /** Jumps to the next timer and fires it (and any due at the same time). Returns false when none is pending. */
   fireNext(): boolean {
     const next = this.#pending[0];

@@ -320,6 +320,14 @@ export class PathSession {
       this.#violations.push({ invariant: Invariant.ignored, message: `${what} changed the run: ${problems.join('; ')}` });
   }
 
+  /**
+   * Fires the one timer a step names: the next one due. Timers due at the same moment (the run timeout and a stop
+   * grace, say) are steps of their own in the path, with reports possibly in between, so they fire one by one.
+   */
+  #fireTimer(): string | undefined {
+    return this.#clock.fireOne() ? undefined : 'no timer was pending';
+  }
+
   #stoppedAttempt(step: PathStep): Executing | string {
     const key = `${step.taskId}#${step.attempt}`;
     const x = this.#executing.get(key);
@@ -343,7 +351,7 @@ export class PathSession {
         const x = this.#stoppedAttempt(step);
         if (typeof x === 'string') return x;
         this.#held.push(x.vanish());
-        return this.#clock.fireNext() ? undefined : 'no timer was pending';
+        return this.#fireTimer();
       }
       case StepToken.succeed:
       case StepToken.fail: {
@@ -357,7 +365,7 @@ export class PathSession {
       case StepToken.timeout:
       case StepToken.retry:
       case StepToken.runTimeout:
-        return this.#clock.fireNext() ? undefined : 'no timer was pending';
+        return this.#fireTimer();
       case StepToken.cancel:
         await this.#runtime.orchestrator.cancel(PATH_RUN_ID, 'cancelled by the path');
         return undefined;
