@@ -1,0 +1,190 @@
+// Pieces the Kafka-side fault scenarios share: seeded random timing of the fault, waiting for load to reach it,
+// the orchestrators' group (who owns which events partition), and the recovery figures read off the history topic.
+import kafkajs from 'kafkajs';
+import { parseHistoryRecord } from '../../../src/core/protocol/history-record.js';
+import type { HistoryReport, ViolationKind } from '../../../src/testing/history-checker.js';
+import { checkRunLog } from '../../acceptance/run-log-checker.js';
+import { rawAdmin } from '../../support/raw-kafka.js';
+import type { Deployment } from './deployment.js';
+
+/** A seeded pseudo-random source (mulberry32): `LOCKSTEP_FAULTS_SEED` replays a scenario's timing. */
+export function seededRandom(scenario: string): { seed: number; next: () => number } {
+  const seed = Number(process.env.LOCKSTEP_FAULTS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  console.log(`[${scenario}] seed ${seed} (LOCKSTEP_FAULTS_SEED=${seed} replays this timing)`);
+  let a = seed >>> 0;
+  return {
+    seed,
+    next() {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    },
+  };
+}
+
+/** A dispatch count between `from` and `to` (fractions of `total`), drawn from `random`. */
+export function faultMoment(random: () => number, total: number, from = 0.2, to = 0.6): number {
+  return Math.max(1, Math.round(total * (from + (to - from) * random())));
+}
+
+export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Task dispatches seen on the deployment's default command topic so far (redeliveries included). */
+export function dispatchCount(d: Deployment): number {
+  return d.of(d.topics.commands('default')).filter((r) => r.value?.includes('"task.dispatch"')).length;
+}
+
+/** Resolves once `n` dispatches have been seen; rejects after `timeoutMs`. */
+export async function dispatched(d: Deployment, n: number, timeoutMs = 120_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (dispatchCount(d) < n) {
+    if (Date.now() > until) throw new Error(`${dispatchCount(d)} of ${n} dispatches seen in ${timeoutMs} ms`);
+    await delay(20);
+  }
+}
+
+/** Of `runs` runs started, those not ended yet (running, or not started by an orchestrator yet): the runs a fault now crosses. */
+export function inFlight(d: Deployment, runs: number): number {
+  return runs - [...d.states.values()].filter((s) => s.status !== 'running').length;
+}
+
+export interface GroupMember {
+  readonly memberId: string;
+  readonly clientId: string;
+  /** Partitions of the events topic assigned to it. */
+  readonly partitions: readonly number[];
+}
+
+/** The orchestrators' group as the broker's coordinator sees it, when it is stable. */
+export async function orchestratorGroup(d: Deployment): Promise<{ state: string; members: GroupMember[] }> {
+  const admin = await rawAdmin(d.brokers);
+  try {
+    const { groups } = await admin.describeGroups([`${d.prefix}-orchestrators`]);
+    const group = groups[0]!;
+    return {
+      state: group.state,
+      members: group.members.map((m) => {
+        const assignment = kafkajs.AssignerProtocol.MemberAssignment.decode(m.memberAssignment);
+        return { memberId: m.memberId, clientId: m.clientId, partitions: assignment?.assignment[d.topics.events] ?? [] };
+      }),
+    };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Waits until the group is stable with `members` members, each assigned some partition, and returns them. */
+export async function stableGroup(d: Deployment, members: number, timeoutMs = 60_000): Promise<GroupMember[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const group = await orchestratorGroup(d).catch(() => undefined);
+    if (group?.state === 'Stable' && group.members.length === members && group.members.every((m) => m.partitions.length > 0))
+      return group.members;
+    if (Date.now() > until) throw new Error(`the orchestrators' group is ${JSON.stringify(group)}, not stable with ${members} members`);
+    await delay(200);
+  }
+}
+
+/**
+ * Recovery of `partitions` after a fault at `since` (epoch ms): for each partition on which a history entry was
+ * written after `since`, the time until the first such entry (the record's timestamp, set when the orchestrator
+ * that took the partition produced it); the largest of them. Null when no entry came after `since`.
+ */
+export function servedAgainMs(d: Deployment, partitions: readonly number[], since: number): number | null {
+  let worst: number | null = null;
+  for (const p of partitions) {
+    const first = d
+      .of(d.topics.history)
+      .filter((r) => r.partition === p && r.timestamp > since)
+      .reduce((min, r) => Math.min(min, r.timestamp), Number.POSITIVE_INFINITY);
+    if (Number.isFinite(first)) worst = Math.max(worst ?? 0, first - since);
+  }
+  return worst;
+}
+
+/**
+ * The longest time, from `since` on, during which no history entry at all was written while runs were still
+ * going (until the last entry): how long the whole group stood still, e.g. during a rebalance.
+ */
+export function longestPauseMs(d: Deployment, since: number, until = Number.POSITIVE_INFINITY): number {
+  const times = d
+    .of(d.topics.history)
+    .map((r) => r.timestamp)
+    .filter((t) => t >= since && t <= until)
+    .sort((a, b) => a - b);
+  let worst = 0;
+  let previous = since;
+  for (const t of times) {
+    worst = Math.max(worst, t - previous);
+    previous = t;
+  }
+  return worst;
+}
+
+/** Waits until no new record has been read for `quietMs`: what was committed has been seen before the checks. */
+export async function logSettled(d: Deployment, quietMs = 1_000, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = -1;
+  while (Date.now() < until) {
+    const n = d.log.records.length;
+    if (n === last) return;
+    last = n;
+    await delay(quietMs);
+  }
+}
+
+const KINDS: readonly ViolationKind[] = [
+  'lost-run',
+  'order',
+  'overlapping-attempts',
+  'duplicate-advancement',
+  'finally',
+  'compensation',
+  'unfinished',
+];
+
+/**
+ * The history checker's report; while the checker is not available, a narrower one built from the event log
+ * (each run's dispatches in order, each caused by its predecessor's success), the runs topic (every run ended)
+ * and the history topic (an entry written twice at the same place is an advancement applied twice).
+ */
+export function checkDeployment(d: Deployment, runIds: readonly string[], order: readonly string[]): HistoryReport {
+  try {
+    return d.check(runIds);
+  } catch (error) {
+    if (!String((error as Error).message).includes('not implemented')) throw error;
+  }
+  const counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<ViolationKind, number>;
+  const violations: Array<{ kind: ViolationKind; runId: string; message: string }> = [];
+  const add = (kind: ViolationKind, runId: string, message: string) => {
+    counts[kind]++;
+    violations.push({ kind, runId, message });
+  };
+  const log = checkRunLog(d.of(d.topics.events), d.of(d.topics.commands('default')), runIds, order);
+  for (const problem of log.problems) if (!problem.includes('dispatched twice')) add('order', problem.split(':')[0]!, problem);
+  let finished = 0;
+  for (const id of runIds) {
+    const state = d.states.get(id);
+    if (!state) add('lost-run', id, `${id}: no run state`);
+    else if (state.status === 'running') add('unfinished', id, `${id}: still running`);
+    else finished++;
+  }
+  const written = new Map<string, number>();
+  for (const r of d.of(d.topics.history)) {
+    const parsed = r.value ? parseHistoryRecord(r.value) : undefined;
+    if (!parsed?.success) continue;
+    const key = `${parsed.record.runId} ${parsed.record.seq}`;
+    written.set(key, (written.get(key) ?? 0) + 1);
+  }
+  for (const [key, n] of written) if (n > 1) add('duplicate-advancement', key.split(' ')[0]!, `${key}: history entry written ${n} times`);
+  const seen = new Set<string>();
+  let duplicateDispatches = 0;
+  for (const x of d.dispatches()) {
+    const key = `${x.runId} ${x.taskId} ${x.attempt} ${x.phase}`;
+    if (seen.has(key)) duplicateDispatches++;
+    seen.add(key);
+  }
+  return { runs: runIds.length, finished, waiting: 0, violations, counts, duplicateDispatches };
+}
