@@ -12,12 +12,16 @@ export type { CreateTopicsOptions } from './modes/kafka/create-topics.js';
 // Topics.
 export { createTopics } from './modes/kafka/create-topics.js';
 export type {
+  HistoryLog,
   KafkaModeOptions,
   KafkaOrchestrator,
   KafkaOrchestratorOptions,
   KafkaWorker,
   KafkaWorkerOptions,
   LockstepClient,
+  LoggedDispatch,
+  LoggedHistory,
+  ReadHistoryLogOptions,
   StartOptions,
   TaskAttempt,
   TaskOutcome,
@@ -32,6 +36,7 @@ export {
   createWorker,
   emitTaskEvent,
   loadSequences,
+  readHistoryLog,
   startKafkaOrchestrator,
   taskEventMessage,
 } from './modes/kafka/index.js';

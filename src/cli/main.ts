@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { DefinitionError, LockstepError } from '../core/errors.js';
 import { formatProblems } from '../core/sequence/problems.js';
 import { registerCancel } from './commands/cancel.js';
+import { registerCheckHistory } from './commands/check-history.js';
 import { registerGraph } from './commands/graph.js';
 import { registerOrchestrator } from './commands/orchestrator.js';
 import { registerRerun } from './commands/rerun.js';
@@ -52,6 +53,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerGraph(program, cli);
   registerServe(program, cli);
   registerTest(program, cli);
+  registerCheckHistory(program, cli);
   registerOrchestrator(program, cli);
   registerWorker(program, cli);
   registerStart(program, cli);

@@ -65,6 +65,11 @@ export class DefinitionsTopic {
     return found;
   };
 
+  /** Every definition text of the topic, by hash. */
+  all(): Promise<ReadonlyMap<string, string>> {
+    return this.#readAll();
+  }
+
   #readAll(): Promise<ReadonlyMap<string, string>> {
     this.#reading ??= this.#read().finally(() => (this.#reading = undefined));
     return this.#reading;

@@ -5,6 +5,8 @@ export { KafkaTransport } from '../../adapters/kafka/index.js';
 export type { KafkaModeOptions, ResolvedKafkaOptions } from './connection.js';
 export { DEFAULT_PREFIX, KAFKA_ENV, loadSequences, queuesOf, resolveKafka, topicPrefix } from './connection.js';
 export { DefinitionsTopic } from './definitions-topic.js';
+export type { HistoryLog, LoggedDispatch, LoggedHistory, ReadHistoryLogOptions } from './history-log.js';
+export { readHistoryLog } from './history-log.js';
 export type { RunHistory } from './history-topic.js';
 export { runRecordOf } from './history-topic.js';
 export type { KafkaOrchestrator, KafkaOrchestratorOptions } from './kafka-orchestrator.js';
