@@ -66,6 +66,7 @@ describe('fault: orchestrators scaled 1 -> 3 -> 1 under load', () => {
     recordScenario(row);
     console.log(JSON.stringify(row));
     expect(report.violations.slice(0, 10)).toEqual([]);
+    expect(report.problems.slice(0, 10)).toEqual([]);
     expect(row).toMatchObject({ runsFinished: RUNS, lostRuns: 0, orderViolations: 0, duplicateAdvancements: 0, duplicateDispatches: 0 });
   });
 });
