@@ -1,7 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { topicNames } from '../../core/protocol/envelope.js';
-import { retryRetriable } from './kafka-client.js';
+import { kafkaErrorTypes } from './kafka-client.js';
 
 /** What {@link ensureTopics} creates. */
 export interface TopicLayout {
@@ -108,7 +109,8 @@ async function createMissing(
   if (missing.length === 0) return missing;
   await admin
     .createTopics({
-      waitForLeaders: true,
+      // Waited for below: kafkajs' own wait fails when the controller's metadata lags the topic it just created.
+      waitForLeaders: false,
       topics: missing.map((s) => ({
         topic: s.topic,
         numPartitions: s.partitions ?? partitions,
@@ -120,9 +122,45 @@ async function createMissing(
       // Another process may have created them at the same moment.
       if (!String((error as Error).message).includes('already exists')) throw error;
     });
-  // waitForLeaders only sees leaders in the metadata; a partition is usable once its leader answers for it.
-  await Promise.all(missing.map((s) => retryRetriable(() => admin.fetchTopicOffsets(s.topic))));
+  await Promise.all(missing.map((s) => untilUsable(admin, s.topic, s.partitions ?? partitions)));
   return missing;
+}
+
+const USABLE_WITHIN_MS = 15_000;
+/** What brokers answer about a topic just created until its metadata has reached them. */
+const NOT_THERE_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION']);
+
+/**
+ * Waits until every partition of a topic just created answers at its leader (ListOffsets). In a cluster of several
+ * brokers the new topic's metadata reaches them one by one: one that has not got it yet says it does not host the
+ * topic (which kafkajs' own wait for leaders does not retry), or lists it with no partitions (kafkajs'
+ * `fetchTopicOffsets` then fails with a TypeError and keeps that listing). Each try reads the metadata afresh.
+ */
+async function untilUsable(admin: Admin, topic: string, partitions: number): Promise<void> {
+  const until = Date.now() + USABLE_WITHIN_MS;
+  for (;;) {
+    try {
+      // Refreshes the admin's metadata (kafkajs does so before every describeConfigs).
+      await topicConfig(admin, topic, ['cleanup.policy']);
+      const offsets = await admin.fetchTopicOffsets(topic);
+      if (offsets.length >= partitions) return;
+    } catch (error) {
+      const types = kafkaErrorTypes(error);
+      const notYet =
+        error instanceof TypeError ||
+        types.some((t) => NOT_THERE_YET.has(t)) ||
+        (error as { retriable?: unknown }).retriable === true ||
+        types.includes('KafkaJSNumberOfRetriesExceeded');
+      if (!notYet || Date.now() > until) throw error;
+    }
+    if (Date.now() > until)
+      throw new LockstepError(
+        ErrorCode.transportUnavailable,
+        `topic ${topic}: its ${partitions} partitions do not all answer ${USABLE_WITHIN_MS / 1000} s after it was created`,
+        { retriable: true },
+      );
+    await sleep(100);
+  }
 }
 
 /**
