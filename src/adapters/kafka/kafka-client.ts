@@ -52,6 +52,11 @@ export const CLIENT_SETTINGS = {
    * orchestrator SIGKILLed has its partitions served again within about 10 s (the fault suite measures it).
    */
   sessionTimeout: 6_000,
+  /**
+   * Workers keep a longer session: a worker whose session expires (a busy machine, a task hogging its event loop)
+   * has its uncommitted dispatches run again by another worker, at the same time as its own runs of them.
+   */
+  workerSessionTimeout: 10_000,
   /** How long a rebalance waits for a member to rejoin (one busy finishing a batch) before it goes on without it. */
   rebalanceTimeout: 10_000,
   heartbeatInterval: 1_000,
@@ -100,12 +105,15 @@ export function createKafka(options: KafkaConnectionOptions): Kafka {
   });
 }
 
-/** A consumer with lockstep's settings: read_committed, short fetch waits, quick failure detection. */
-export function consumerConfig(groupId: string): ConsumerConfig {
+/**
+ * A consumer with lockstep's settings: read_committed, short fetch waits, quick failure detection (`sessionTimeout`,
+ * default {@link CLIENT_SETTINGS}' `sessionTimeout`).
+ */
+export function consumerConfig(groupId: string, sessionTimeout: number = CLIENT_SETTINGS.sessionTimeout): ConsumerConfig {
   return {
     groupId,
     maxWaitTimeInMs: CLIENT_SETTINGS.maxWaitTimeInMs,
-    sessionTimeout: CLIENT_SETTINGS.sessionTimeout,
+    sessionTimeout,
     rebalanceTimeout: CLIENT_SETTINGS.rebalanceTimeout,
     heartbeatInterval: CLIENT_SETTINGS.heartbeatInterval,
     allowAutoTopicCreation: false,
