@@ -9,7 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KafkaBroker } from '../../scripts/kafka/broker.mjs';
 import { startBroker, tailFile } from '../../scripts/kafka/broker.mjs';
 import { Deployment, recordedSequence } from './support/deployment.js';
-import { checkDeployment, delay, dispatched, faultMoment, inFlight, logSettled, seededRandom } from './support/kafka-faults.js';
+import {
+  checkDeployment,
+  delay,
+  dispatched,
+  executionLines,
+  faultMoment,
+  inFlight,
+  logSettled,
+  seededRandom,
+} from './support/kafka-faults.js';
 import { RUNS, recordScenario } from './support/report.js';
 
 const ORDER = ['t1', 't2', 't3', 't4', 't5'];
@@ -70,7 +79,7 @@ describe('fault: the broker SIGKILLed under load, then restarted', () => {
     });
     recordScenario(row);
     console.log(JSON.stringify(row));
-    expect(report.violations.slice(0, 10)).toEqual([]);
+    expect(report.violations.slice(0, 10), executionLines(d, report)).toEqual([]);
     expect(report.problems.slice(0, 10)).toEqual([]);
     expect(row).toMatchObject({ runsFinished: RUNS, lostRuns: 0, orderViolations: 0, duplicateAdvancements: 0, duplicateDispatches: 0 });
     expect(recoveryMs).not.toBeNull();

@@ -12,6 +12,7 @@ import { Deployment, recordedSequence } from './support/deployment.js';
 import {
   checkDeployment,
   dispatched,
+  executionLines,
   faultMoment,
   inFlight,
   logSettled,
@@ -69,7 +70,7 @@ describe('fault: an orchestrator SIGKILLed mid-load, then restarted', () => {
     });
     recordScenario(row);
     console.log(JSON.stringify(row));
-    expect(report.violations.slice(0, 10)).toEqual([]);
+    expect(report.violations.slice(0, 10), executionLines(d, report)).toEqual([]);
     expect(report.problems.slice(0, 10)).toEqual([]);
     expect(row).toMatchObject({ runsFinished: RUNS, lostRuns: 0, orderViolations: 0, duplicateAdvancements: 0, duplicateDispatches: 0 });
     expect(recoveryMs).not.toBeNull();

@@ -26,6 +26,8 @@ export interface DeploymentOptions {
   readonly sequences: Readonly<Record<string, string>>;
   /** Partitions of every topic. Default 6. */
   readonly partitions?: number;
+  /** Replication factor of every topic (`topics create --replication-factor`). Default: the cluster's. */
+  readonly replicationFactor?: number;
   /** Queues whose command topics are followed. Default `['default']`. */
   readonly queues?: readonly string[];
   /** Extra arguments of every orchestrator / worker. */
@@ -77,7 +79,15 @@ export class Deployment {
     mkdirSync(this.sequencesDir, { recursive: true });
     for (const [file, text] of Object.entries(this.options.sequences)) writeFileSync(join(this.sequencesDir, file), text);
     writeFileSync(this.executionsFile, '');
-    const created = await lockstep(['topics', 'create', '--partitions', String(this.options.partitions ?? 6), ...this.common]);
+    const replication = this.options.replicationFactor ? ['--replication-factor', String(this.options.replicationFactor)] : [];
+    const created = await lockstep([
+      'topics',
+      'create',
+      '--partitions',
+      String(this.options.partitions ?? 6),
+      ...replication,
+      ...this.common,
+    ]);
     if (created.code !== 0) throw new Error(`topics create exited ${created.code}: ${created.stderr}`);
     const queues = this.options.queues ?? ['default'];
     this.log = await TopicLog.start(
@@ -155,7 +165,7 @@ export class Deployment {
     while (this.ended(runIds) < runIds.length) {
       if (Date.now() > until)
         throw new Error(
-          `${this.ended(runIds)} of ${runIds.length} runs ended in ${timeoutMs} ms\n${this.services.map((s) => `--- ${s.name}\n${s.stderr().slice(-2000)}`).join('\n')}`,
+          `${this.ended(runIds)} of ${runIds.length} runs ended in ${timeoutMs} ms\n${this.services.map((s) => `--- ${s.name}\n${s.stderr().slice(-(Number(process.env.LOCKSTEP_FAULTS_STDERR) || 2000))}`).join('\n')}`,
         );
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -1,5 +1,6 @@
 // Pieces the Kafka-side fault scenarios share: seeded random timing of the fault, waiting for load to reach it,
 // the orchestrators' group (who owns which events partition), and the recovery figures read off the history topic.
+import { readFileSync } from 'node:fs';
 import kafkajs from 'kafkajs';
 import type { HistoryReport } from '../../../src/testing/history-checker.js';
 import { checkRunLog } from '../../acceptance/run-log-checker.js';
@@ -36,7 +37,7 @@ export function dispatchCount(d: Deployment): number {
 }
 
 /** Resolves once `n` dispatches have been seen; rejects after `timeoutMs`. */
-export async function dispatched(d: Deployment, n: number, timeoutMs = 120_000): Promise<void> {
+export async function dispatched(d: Deployment, n: number, timeoutMs = 600_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (dispatchCount(d) < n) {
     if (Date.now() > until) throw new Error(`${dispatchCount(d)} of ${n} dispatches seen in ${timeoutMs} ms`);
@@ -175,4 +176,11 @@ export function stuckRuns(d: Deployment, runIds: readonly string[], max = 5): st
     );
   }
   return lines.join('\n');
+}
+
+/** For a failure message: the side-effect log's lines of the runs a report names (which worker ran what, when). */
+export function executionLines(d: Deployment, report: HistoryReport, max = 4): string {
+  const runs = [...new Set(report.violations.map((v) => v.runId))].slice(0, max);
+  const lines = readFileSync(d.executionsFile, 'utf8').split('\n');
+  return runs.map((id) => `${id}:\n${lines.filter((l) => l.includes(id)).join('\n')}`).join('\n');
 }
