@@ -8,10 +8,11 @@ export interface StartClusterOptions {
   heapMb?: number;
   /**
    * Extra or overriding server.properties entries of every node. By default topics and the internal topics
-   * (offsets, transaction state) are replicated to min(3, nodes) nodes, with min.insync.replicas 2 (1 for 2 nodes or fewer).
+   * (offsets, transaction state) are replicated to min(3, nodes) nodes, with min.insync.replicas 2 (1 for 2 nodes or
+   * fewer); the quorum's election and fetch timeouts are 3 s and 6 s.
    */
   properties?: Record<string, string | number | boolean>;
-  /** How long to wait for the nodes to be ready. Default 120 000. */
+  /** How long to wait for the nodes to be ready. Default 180 000. */
   readyTimeoutMs?: number;
   libsDir?: string;
   log?: KafkaLog;

@@ -12,7 +12,7 @@ import { freePort, kafkaUuid, startBroker, waitForKafka } from './broker.mjs';
 import { sleep } from './process-tools.mjs';
 
 const HOST = '127.0.0.1';
-const READY_TIMEOUT_MS = 120_000;
+const READY_TIMEOUT_MS = 180_000;
 
 /** `n` distinct free ports. */
 async function freePorts(n) {
@@ -51,6 +51,10 @@ export async function startCluster(options = {}) {
     'offsets.topic.replication.factor': replication,
     'transaction.state.log.replication.factor': replication,
     'transaction.state.log.min.isr': minIsr,
+    // Kafka's defaults (1 s, 2 s) elect a new quorum leader again and again on a busy machine (2 cores, several
+    // JVMs); a few seconds more still elect one well within a fault scenario.
+    'controller.quorum.election.timeout.ms': 3_000,
+    'controller.quorum.fetch.timeout.ms': 6_000,
     ...options.properties,
   };
   const started = await Promise.allSettled(
