@@ -53,6 +53,13 @@ export interface StartBrokerOptions {
   heapMb?: number;
   /** Default 1. */
   nodeId?: number;
+  /**
+   * `controller.quorum.voters`, for a node of a cluster (see ./cluster.mjs): `id@host:port,...`.
+   * Default: this node alone, `<nodeId>@127.0.0.1:<controllerPort>`.
+   */
+  voters?: string;
+  /** The cluster id the storage is formatted with (every node of a cluster shares one). Default: a fresh one. */
+  clusterId?: string;
   /** Extra or overriding server.properties entries. */
   properties?: Record<string, string | number | boolean>;
   /** Extra JVM flags, before the main class. */
@@ -117,3 +124,6 @@ export declare function stopPid(pid: number, options?: { signal?: NodeJS.Signals
 export declare function isAlive(pid: number): boolean;
 /** The last n (default 40) lines of a file; '' if it is missing. */
 export declare function tailFile(file: string, n?: number): string;
+
+/** A fresh Kafka cluster id (16 random bytes, URL-safe base64, never starting with '-'). */
+export declare function kafkaUuid(): string;

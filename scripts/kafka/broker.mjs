@@ -48,7 +48,7 @@ const READY_TIMEOUT_MS = 90_000;
 // ---------------------------------------------------------------------------------------------
 // Broker
 
-function kafkaUuid() {
+export function kafkaUuid() {
   // Like org.apache.kafka.common.Uuid.randomUuid(): 16 random bytes, URL-safe base64, no padding;
   // Kafka refuses ids starting with '-' (they look like command-line flags).
   for (;;) {
@@ -61,12 +61,12 @@ function propValue(value) {
   return String(value).replace(/\\/g, '\\\\');
 }
 
-function serverProperties({ nodeId, port, controllerPort, logDirs, extra }) {
+function serverProperties({ nodeId, port, controllerPort, voters, logDirs, extra }) {
   /** @type {Record<string, string | number | boolean>} */
   const props = {
     'process.roles': 'broker,controller',
     'node.id': nodeId,
-    'controller.quorum.voters': `${nodeId}@${HOST}:${controllerPort}`,
+    'controller.quorum.voters': voters ?? `${nodeId}@${HOST}:${controllerPort}`,
     listeners: `PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
     'advertised.listeners': `PLAINTEXT://${HOST}:${port}`,
     'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
@@ -209,7 +209,10 @@ export async function startBroker(options = {}) {
   const consoleFile = join(dataDir, 'broker.out');
   const serverProps = join(dataDir, 'server.properties');
   const log4jProps = join(dataDir, 'log4j.properties');
-  writeFileSync(serverProps, serverProperties({ nodeId, port, controllerPort, logDirs, extra: options.properties ?? {} }));
+  writeFileSync(
+    serverProps,
+    serverProperties({ nodeId, port, controllerPort, voters: options.voters, logDirs, extra: options.properties ?? {} }),
+  );
   writeFileSync(log4jProps, log4jProperties(logFile));
 
   const classpath = `${libsDir}/*`;
@@ -222,7 +225,7 @@ export async function startBroker(options = {}) {
   if (existsSync(metaFile)) {
     clusterId = /^cluster\.id=(.*)$/m.exec(readFileSync(metaFile, 'utf8'))?.[1]?.trim();
   } else {
-    clusterId = kafkaUuid();
+    clusterId = options.clusterId ?? kafkaUuid();
     const { code, output, error } = await run(java, [
       '-Xmx256m',
       '-cp',

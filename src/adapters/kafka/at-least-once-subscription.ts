@@ -2,7 +2,7 @@ import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { BatchContext, ConsumedMessage, Subscription } from '../../ports/transport.js';
 import { sleep } from './encoding.js';
 import type { SubscriptionDeps } from './exactly-once-subscription.js';
-import { consumerConfig, decodeMessage } from './kafka-client.js';
+import { CLIENT_SETTINGS, consumerConfig, decodeMessage } from './kafka-client.js';
 
 /** Offsets of one owned partition. */
 interface Track {
@@ -43,7 +43,7 @@ export class AtLeastOnceSubscription implements Subscription {
 
   constructor(deps: SubscriptionDeps) {
     this.#deps = deps;
-    this.#consumer = deps.kafka.consumer(consumerConfig(deps.options.group));
+    this.#consumer = deps.kafka.consumer(consumerConfig(deps.options.group, CLIENT_SETTINGS.workerSessionTimeout));
   }
 
   async start(): Promise<void> {

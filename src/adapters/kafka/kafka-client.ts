@@ -47,9 +47,18 @@ export interface KafkaConnectionOptions {
 export const CLIENT_SETTINGS = {
   /** The broker answers a fetch after this long when there is nothing to read (kafkajs defaults to 5 s). */
   maxWaitTimeInMs: 20,
-  /** A dead member is noticed after this long; the broker accepts 6 s and up by default. */
-  sessionTimeout: 10_000,
-  rebalanceTimeout: 20_000,
+  /**
+   * A dead member is noticed after this long: the broker's default minimum (`group.min.session.timeout.ms`), so an
+   * orchestrator SIGKILLed has its partitions served again within about 10 s (the fault suite measures it).
+   */
+  sessionTimeout: 6_000,
+  /**
+   * Workers keep a longer session: a worker whose session expires (a busy machine, a task hogging its event loop)
+   * has its uncommitted dispatches run again by another worker, at the same time as its own runs of them.
+   */
+  workerSessionTimeout: 10_000,
+  /** How long a rebalance waits for a member to rejoin (one busy finishing a batch) before it goes on without it. */
+  rebalanceTimeout: 10_000,
   heartbeatInterval: 1_000,
   /** Aborted by the broker if not ended in time (a crashed orchestrator's open transaction). */
   transactionTimeout: 30_000,
@@ -96,12 +105,15 @@ export function createKafka(options: KafkaConnectionOptions): Kafka {
   });
 }
 
-/** A consumer with lockstep's settings: read_committed, short fetch waits, quick failure detection. */
-export function consumerConfig(groupId: string): ConsumerConfig {
+/**
+ * A consumer with lockstep's settings: read_committed, short fetch waits, quick failure detection (`sessionTimeout`,
+ * default {@link CLIENT_SETTINGS}' `sessionTimeout`).
+ */
+export function consumerConfig(groupId: string, sessionTimeout: number = CLIENT_SETTINGS.sessionTimeout): ConsumerConfig {
   return {
     groupId,
     maxWaitTimeInMs: CLIENT_SETTINGS.maxWaitTimeInMs,
-    sessionTimeout: CLIENT_SETTINGS.sessionTimeout,
+    sessionTimeout,
     rebalanceTimeout: CLIENT_SETTINGS.rebalanceTimeout,
     heartbeatInterval: CLIENT_SETTINGS.heartbeatInterval,
     allowAutoTopicCreation: false,

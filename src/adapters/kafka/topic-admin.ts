@@ -127,7 +127,16 @@ export async function awaitServing(admin: Admin, topics: readonly string[]): Pro
       if (t.partitions.length === 0) throw notServing(t.name, 0);
       for (const p of t.partitions) if (p.partitionErrorCode !== 0 || p.leader < 0) throw notServing(t.name, p.partitionId);
     }
-    await Promise.all(topics.map((topic) => admin.fetchTopicOffsets(topic)));
+    await Promise.all(
+      topics.map((topic) =>
+        admin.fetchTopicOffsets(topic).catch((error: unknown) => {
+          // In a cluster, a broker the new topic's metadata has not reached lists it without partitions, and kafkajs
+          // then fails with a TypeError: not serving yet, like any other sign of it.
+          if (error instanceof TypeError) throw notServing(topic, 0);
+          throw error;
+        }),
+      ),
+    );
   });
 }
 

@@ -26,6 +26,8 @@ export interface DeploymentOptions {
   readonly sequences: Readonly<Record<string, string>>;
   /** Partitions of every topic. Default 6. */
   readonly partitions?: number;
+  /** Replication factor of every topic (`topics create --replication-factor`). Default: the cluster's. */
+  readonly replicationFactor?: number;
   /** Queues whose command topics are followed. Default `['default']`. */
   readonly queues?: readonly string[];
   /** Extra arguments of every orchestrator / worker. */
@@ -40,7 +42,7 @@ export interface DeploymentOptions {
  * so that the checker sees real executions, killed ones included (a start with no end).
  */
 export const recordedTask = (command = ':'): string =>
-  `echo "start $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $(date +%s%3N)" >> "$LOCKSTEP_FAULTS_EXECUTIONS"; ${command}; echo "end $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $(date +%s%3N)" >> "$LOCKSTEP_FAULTS_EXECUTIONS"`;
+  `echo "start $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $(date +%s%3N) $LOCKSTEP_FAULTS_WORKER" >> "$LOCKSTEP_FAULTS_EXECUTIONS"; ${command}; echo "end $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $(date +%s%3N) $LOCKSTEP_FAULTS_WORKER" >> "$LOCKSTEP_FAULTS_EXECUTIONS"`;
 
 /** A sequence of `tasks` recorded shell tasks, each running `command`. */
 export function recordedSequence(name: string, tasks: number, command = ':'): string {
@@ -77,7 +79,15 @@ export class Deployment {
     mkdirSync(this.sequencesDir, { recursive: true });
     for (const [file, text] of Object.entries(this.options.sequences)) writeFileSync(join(this.sequencesDir, file), text);
     writeFileSync(this.executionsFile, '');
-    const created = await lockstep(['topics', 'create', '--partitions', String(this.options.partitions ?? 6), ...this.common]);
+    const replication = this.options.replicationFactor ? ['--replication-factor', String(this.options.replicationFactor)] : [];
+    const created = await lockstep([
+      'topics',
+      'create',
+      '--partitions',
+      String(this.options.partitions ?? 6),
+      ...replication,
+      ...this.common,
+    ]);
     if (created.code !== 0) throw new Error(`topics create exited ${created.code}: ${created.stderr}`);
     const queues = this.options.queues ?? ['default'];
     this.log = await TopicLog.start(
@@ -110,8 +120,10 @@ export class Deployment {
 
   /** Starts a worker process and waits until it is ready. */
   async addWorker(args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Service> {
-    const service = startService(`worker-${++this.#count}`, ['worker', ...this.common, ...(this.options.workerArgs ?? []), ...args], {
+    const name = `worker-${++this.#count}`;
+    const service = startService(name, ['worker', ...this.common, ...(this.options.workerArgs ?? []), ...args], {
       LOCKSTEP_FAULTS_EXECUTIONS: this.executionsFile,
+      LOCKSTEP_FAULTS_WORKER: name,
       ...this.options.workerEnv,
       ...env,
     });
@@ -153,7 +165,7 @@ export class Deployment {
     while (this.ended(runIds) < runIds.length) {
       if (Date.now() > until)
         throw new Error(
-          `${this.ended(runIds)} of ${runIds.length} runs ended in ${timeoutMs} ms\n${this.services.map((s) => `--- ${s.name}\n${s.stderr().slice(-2000)}`).join('\n')}`,
+          `${this.ended(runIds)} of ${runIds.length} runs ended in ${timeoutMs} ms\n${this.services.map((s) => `--- ${s.name}\n${s.stderr().slice(-(Number(process.env.LOCKSTEP_FAULTS_STDERR) || 2000))}`).join('\n')}`,
         );
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -210,6 +222,18 @@ export class Deployment {
       }
     }
     return all;
+  }
+
+  /** Recorded tasks a worker (by service name) has started and not ended, from the side-effect log. */
+  inFlightOn(worker: string): number {
+    const open = new Set<string>();
+    for (const line of readFileSync(this.executionsFile, 'utf8').split('\n')) {
+      const [what, runId, taskId, attempt, , on] = line.split(' ');
+      if (on !== worker) continue;
+      if (what === 'start') open.add(`${runId} ${taskId} ${attempt}`);
+      else if (what === 'end') open.delete(`${runId} ${taskId} ${attempt}`);
+    }
+    return open.size;
   }
 
   /** Runs the history checker over everything the deployment saw. */
