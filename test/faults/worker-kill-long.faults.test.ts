@@ -1,4 +1,4 @@
-// SIGKILL a worker in the middle of long (3 s) shell tasks, then start another. The killed worker's attempts are
+// SIGKILL a worker in the middle of long (12 s) shell tasks, longer than the rebalance takes, then start another. The killed worker's attempts are
 // redelivered (at least once: same attempt, same idempotency key) once the group has rebalanced, and run again on
 // the new worker. Their first executions must have stopped by then: each recorded task beats every 0.5 s with its
 // shell's pid, and no beat of a killed execution may come after its redo started. (The checker alone cannot tell:
@@ -12,8 +12,8 @@ import { RUNS, recordScenario } from './support/report.js';
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const N = Math.min(RUNS, 40);
-/** 3 s of work, a beat every 0.5 s: `beat <run> <task> <attempt> <pid> <ms>`. */
-const WORK = `i=0; while [ $i -lt 6 ]; do echo "beat $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $$ $(date +%s%3N)" >> "$LOCKSTEP_FAULTS_EXECUTIONS"; sleep 0.5; i=$((i+1)); done`;
+/** 12 s of work, a beat every 0.5 s: `beat <run> <task> <attempt> <pid> <ms>`. */
+const WORK = `i=0; while [ $i -lt 24 ]; do echo "beat $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $$ $(date +%s%3N)" >> "$LOCKSTEP_FAULTS_EXECUTIONS"; sleep 0.5; i=$((i+1)); done`;
 
 interface Beat {
   readonly key: string;
@@ -74,7 +74,7 @@ describe('fault: a worker SIGKILLed in the middle of long tasks', () => {
     await d.addOrchestrator();
     const first = await d.addWorker();
     const runIds = await d.startRuns(N, 'long');
-    // Kill it at a random moment while tasks run: after the first beats, within the first 3 s task.
+    // Kill it at a random moment while tasks run: after the first beats, early in the first 12 s task.
     while (beats(d.executionsFile).length < 4) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 200 + Math.random() * 2_000));
     const killedAt = Date.now();
@@ -99,7 +99,7 @@ describe('fault: a worker SIGKILLed in the middle of long tasks', () => {
       d.row('worker-kill-long', runIds, report, {
         recoveryMs,
         seconds: Math.round((Date.now() - began) / 1000),
-        notes: `worker SIGKILLed mid 3 s tasks; ${redos.length} attempts redone after the rebalance (duplicate dispatches), their first executions stopped: ${late} late beats`,
+        notes: `worker SIGKILLed mid 12 s tasks; ${redos.length} attempts redone after the rebalance (duplicate dispatches), their first executions stopped: ${late} late beats`,
       }),
     );
     expect(report.counts['overlapping-attempts']).toBe(0);
