@@ -31,6 +31,11 @@ export interface LocalExecutorOptions {
   readonly cwd?: string;
   /** Told of each shell attempt's process group while it runs, so a crash leaves a record of it. */
   readonly attemptProcesses?: AttemptProcessTracker;
+  /**
+   * Whether shell attempts are stopped should this process die (see `ShellTaskRequest.lifeline`). false leaves an
+   * orphaned attempt to `attemptProcesses` and `resume`. @default true
+   */
+  readonly lifeline?: boolean;
 }
 
 /** The context handed to an in-process handler; `signal` may be given as a function, called when first read. */
@@ -93,6 +98,7 @@ export function createLocalExecutor(options: LocalExecutorOptions): LazySignalEx
           taskId: task.taskId,
           resultFile: files.result,
           resultBytes: (spec.limits ?? DEFAULT_LIMITS).resultBytes,
+          ...(options.lifeline === false ? { lifeline: false } : {}),
           ...tracking.request,
           ...(onOutput ? { onOutput: (stream, line) => onOutput(task, stream, line) } : {}),
         }),

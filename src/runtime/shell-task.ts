@@ -1,7 +1,6 @@
-import type { ChildProcessByStdio } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { ErrorCode, LockstepError, TaskFailure } from '../core/errors.js';
 import { DEFAULT_RESULT_BYTES, resultTooLargeMessage } from '../core/sequence/limits.js';
 import type { StdoutResult } from './stdout-result.js';
@@ -36,6 +35,13 @@ export interface ShellTaskRequest {
   readonly resultFile?: string;
   /** The task's `limits.resultBytes`: a longer result fails the attempt, non-retriably. @default 1 MiB */
   readonly resultBytes?: number;
+  /**
+   * Ties the attempt to this process: should this process die (SIGKILL, the OOM killer, a crash), the attempt's
+   * process group gets SIGTERM, then SIGKILL after the kill grace, so that the attempt never outlives the process
+   * that runs it (see {@link LIFELINE}). false: the group lives on unsupervised once this process is gone.
+   * @default true
+   */
+  readonly lifeline?: boolean;
 }
 
 export interface ShellTaskResult {
@@ -62,6 +68,18 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * The shell that starts a task with a lifeline: `$1` is the task's command, `$2` the kill grace in seconds, fd 3 the
+ * lifeline, a pipe whose other end only this process holds. It starts a watchdog, then execs the task's own shell
+ * (same pid, so the group leader and the exit status are the task's; same environment, fds 0-2 and `$0`; fd 3
+ * closed). The watchdog is forked twice, so it is no child of the task's shell (its `wait` and `jobs` never see
+ * it), but it stays in the task's process group; it holds none of the task's output, and ignores SIGTERM so that
+ * a cancel's SIGTERM leaves it in place. It blocks reading the lifeline: EOF means this process is gone (nothing is
+ * ever written to it), and it then sends the group SIGTERM, and SIGKILL after the grace. On a normal end this
+ * process SIGKILLs the group, the watchdog with it, before it lets go of the lifeline.
+ */
+const LIFELINE = `( ( trap '' TERM; read -r _ <&3; kill -s TERM 0; sleep "$2"; kill -s KILL 0 ) </dev/null >/dev/null 2>&1 & ); exec /bin/sh -c "$1" 3<&-`;
+
 /** How the command ended, before its result is read. */
 interface Ended {
   readonly stdout: StdoutResult;
@@ -78,7 +96,7 @@ interface Ended {
  * the attempt running until it exits; once the shell has exited and the output is closed, whatever is left of
  * the group gets SIGKILL, whether the task succeeded or failed. Work meant to outlive the task must leave the
  * group (`setsid cmd >log 2>&1 &`) before the task ends (README: Shell tasks); lockstep then no longer tracks or
- * stops it.
+ * stops it. With a lifeline (the default), the group is stopped should this process die while the task runs.
  *
  * @throws TaskFailure on a non-zero exit, a signal or cancellation, with the tail of the output; a non-retriable
  * LockstepError when the result is over `resultBytes` or the result file is not JSON.
@@ -135,12 +153,14 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
       reject(new TaskFailure(`cancelled before start: ${String(request.signal.reason ?? 'aborted')}`, { type: 'Cancelled' }));
       return;
     }
-    let child: ChildProcessByStdio<null, Readable, Readable>;
+    const lifeline = request.lifeline ?? true;
+    const graceMs = request.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    let child: ChildProcess;
     try {
-      child = spawn('/bin/sh', ['-c', request.run], {
+      child = spawn('/bin/sh', lifeline ? ['-c', LIFELINE, '/bin/sh', request.run, String(graceMs / 1000)] : ['-c', request.run], {
         cwd: request.cwd,
         env: { ...inheritedEnvironment(), ...request.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe', lifeline ? 'pipe' : 'ignore'],
         detached: true,
       });
     } catch (error) {
@@ -156,7 +176,7 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
       cancelled = true;
       if (child.pid === undefined) return;
       killGroup(child.pid, 'SIGTERM');
-      killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), request.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+      killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), graceMs);
       killTimer.unref();
     };
     request.signal.addEventListener('abort', onAbort, { once: true });
@@ -173,20 +193,22 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
         for (const line of parts) request.onOutput(stream, line);
       };
     };
-    // Decoded as a stream: a character split across chunks stays whole.
-    child.stdout.setEncoding('utf8').on('data', lines('stdout'));
-    child.stderr.setEncoding('utf8').on('data', lines('stderr'));
-    child.on('error', (error) => {
-      request.signal.removeEventListener('abort', onAbort);
-      reject(new TaskFailure(`could not start the command: ${error.message}`, { retriable: false, type: 'SpawnError' }));
-    });
-    child.on('close', (code, signal) => {
+    // The lifeline is held until the group is gone; its end alone would stop the group (see LIFELINE).
+    const lifelineEnd = child.stdio[3] ?? undefined;
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let openOutputs = 2;
+    // The shell has exited and its output is closed (the child's 'close' would also wait for the lifeline, which
+    // the watchdog holds until the group is killed here).
+    const ended = () => {
+      if (exit === undefined || openOutputs > 0) return;
       request.signal.removeEventListener('abort', onAbort);
       if (killTimer) clearTimeout(killTimer);
       // Background processes the task started (`cmd &`) belong to its group and end with it, whatever the
       // outcome: a task that succeeds never leaves a process behind (see runShellTask).
       if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+      lifelineEnd?.destroy();
       const output = combined.text;
+      const { code, signal } = exit;
       if (cancelled) {
         reject(withOutput(new TaskFailure(`cancelled: ${String(request.signal.reason ?? 'aborted')}`, { type: 'Cancelled' }), output));
       } else if (code === 0) {
@@ -195,6 +217,26 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         reject(withOutput(new TaskFailure(`command ${how}`, { type: 'ExitCode', details: { code, signal } }), output));
       }
+    };
+    // Decoded as a stream: a character split across chunks stays whole.
+    for (const [name, stream] of [
+      ['stdout', child.stdout!],
+      ['stderr', child.stderr!],
+    ] as const) {
+      stream.setEncoding('utf8').on('data', lines(name));
+      stream.on('close', () => {
+        openOutputs--;
+        ended();
+      });
+    }
+    child.on('error', (error) => {
+      request.signal.removeEventListener('abort', onAbort);
+      lifelineEnd?.destroy();
+      reject(new TaskFailure(`could not start the command: ${error.message}`, { retriable: false, type: 'SpawnError' }));
+    });
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      ended();
     });
   });
 }

@@ -105,6 +105,8 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
       ...(options.onOutput ? { onOutput: options.onOutput } : {}),
       ...(options.cwd ? { cwd: options.cwd } : {}),
       attemptProcesses: trackAttemptProcesses(store),
+      // Embedded: an orphan is left to `resume`, which stops it before the task runs again.
+      lifeline: false,
     });
   const workers = new Map<string, WorkerHandle>();
   const ensureWorkers = async (sequence: Sequence) => {

@@ -89,6 +89,8 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
   local = createLocalExecutor({
     registry,
     attemptProcesses: trackAttemptProcesses(store),
+    // Embedded: an orphan is left to `resume`, which stops it before the task runs again.
+    lifeline: false,
     ...(options.cwd ? { cwd: options.cwd } : {}),
     ...(options.onOutput ? { onOutput: options.onOutput } : {}),
   });

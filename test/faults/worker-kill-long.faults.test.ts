@@ -1,0 +1,108 @@
+// SIGKILL a worker in the middle of long (12 s) shell tasks, longer than the rebalance takes, then start another. The killed worker's attempts are
+// redelivered (at least once: same attempt, same idempotency key) once the group has rebalanced, and run again on
+// the new worker. Their first executions must have stopped by then: each recorded task beats every 0.5 s with its
+// shell's pid, and no beat of a killed execution may come after its redo started. (The checker alone cannot tell:
+// an execution with no end counts as unknown.)
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { groupMembers } from '../../src/adapters/process/process-identity.js';
+import type { HistoryReport } from '../../src/testing/history-checker.js';
+import { Deployment, recordedSequence } from './support/deployment.js';
+import { RUNS, recordScenario } from './support/report.js';
+
+const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
+const N = Math.min(RUNS, 40);
+/** 12 s of work, a beat every 0.5 s: `beat <run> <task> <attempt> <pid> <ms>`. */
+const WORK = `i=0; while [ $i -lt 24 ]; do echo "beat $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $$ $(date +%s%3N)" >> "$LOCKSTEP_FAULTS_EXECUTIONS"; sleep 0.5; i=$((i+1)); done`;
+
+interface Beat {
+  readonly key: string;
+  readonly pid: number;
+  readonly at: number;
+}
+
+function beats(file: string): Beat[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('beat '))
+    .map((l) => {
+      const [, run, task, attempt, pid, at] = l.split(' ');
+      return { key: `${run} ${task} ${attempt}`, pid: Number(pid), at: Number(at) };
+    });
+}
+
+/** Executions of one attempt, by shell pid, in the order they started; and the beats of each after the next began. */
+function redone(all: readonly Beat[]) {
+  const byKey = new Map<string, Map<number, number[]>>();
+  for (const b of all) {
+    const execs = byKey.get(b.key) ?? new Map<number, number[]>();
+    execs.set(b.pid, [...(execs.get(b.pid) ?? []), b.at]);
+    byKey.set(b.key, execs);
+  }
+  const out: Array<{ key: string; killedPid: number; lateBeats: number }> = [];
+  for (const [key, execs] of byKey) {
+    if (execs.size < 2) continue;
+    const ordered = [...execs].sort(([, a], [, b]) => Math.min(...a) - Math.min(...b));
+    for (let i = 0; i + 1 < ordered.length; i++) {
+      const [pid, times] = ordered[i]!;
+      const redoStart = Math.min(...ordered[i + 1]![1]);
+      out.push({ key, killedPid: pid, lateBeats: times.filter((t) => t >= redoStart).length });
+    }
+  }
+  return out;
+}
+
+/** The checker's report; undefined while src/testing/history-checker.ts is not implemented (it says so). */
+function checked(d: Deployment, runIds: readonly string[]): HistoryReport | undefined {
+  try {
+    return d.check(runIds);
+  } catch (error) {
+    if (/not implemented/.test(String(error))) return undefined;
+    throw error;
+  }
+}
+
+const live = (pgid: number) => groupMembers(pgid).filter((m) => m.stat.state !== 'Z' && m.stat.state !== 'X');
+
+describe('fault: a worker SIGKILLed in the middle of long tasks', () => {
+  const d = new Deployment({ brokers: BROKERS, partitions: 8, sequences: { 'long.yaml': recordedSequence('long', 2, WORK) } });
+  afterAll(() => d.stop());
+
+  it('stops the killed attempts: none overlaps its redo, and none is left running', async () => {
+    const began = Date.now();
+    await d.setUp();
+    await d.addOrchestrator();
+    const first = await d.addWorker();
+    const runIds = await d.startRuns(N, 'long');
+    // Kill it at a random moment while tasks run: after the first beats, early in the first 12 s task.
+    while (beats(d.executionsFile).length < 4) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 200 + Math.random() * 2_000));
+    const killedAt = Date.now();
+    await first.stop('SIGKILL');
+    await d.addWorker();
+    await d.waitEnded(runIds, 300_000);
+    const recoveryMs = Math.max(0, (beats(d.executionsFile).find((b) => b.at > killedAt + 1_000)?.at ?? killedAt) - killedAt);
+
+    const report = checked(d, runIds);
+    const redos = redone(beats(d.executionsFile));
+    const late = redos.reduce((n, r) => n + r.lateBeats, 0);
+    const leftRunning = redos.filter((r) => live(r.killedPid).length > 0).length;
+    console.log(
+      `[worker-kill-long] ${redos.length} killed executions redone; ${late} beats of them after their redo started; ${leftRunning} still running; overlapping-attempts ${report?.counts['overlapping-attempts'] ?? 'unchecked'}`,
+    );
+    expect(redos.length).toBeGreaterThan(0);
+    expect(late).toBe(0);
+    expect(leftRunning).toBe(0);
+    expect(d.ended(runIds)).toBe(runIds.length);
+    if (!report) return;
+    recordScenario(
+      d.row('worker-kill-long', runIds, report, {
+        recoveryMs,
+        seconds: Math.round((Date.now() - began) / 1000),
+        notes: `worker SIGKILLed mid 12 s tasks; ${redos.length} attempts redone after the rebalance (duplicate dispatches), their first executions stopped: ${late} late beats`,
+      }),
+    );
+    expect(report.counts['overlapping-attempts']).toBe(0);
+    expect(report.finished).toBe(runIds.length);
+  });
+});
