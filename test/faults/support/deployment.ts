@@ -40,7 +40,7 @@ export interface DeploymentOptions {
  * so that the checker sees real executions, killed ones included (a start with no end).
  */
 export const recordedTask = (command = ':'): string =>
-  `echo "start $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $(date +%s%3N)" >> "$LOCKSTEP_FAULTS_EXECUTIONS"; ${command}; echo "end $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $(date +%s%3N)" >> "$LOCKSTEP_FAULTS_EXECUTIONS"`;
+  `echo "start $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $(date +%s%3N) $LOCKSTEP_FAULTS_WORKER" >> "$LOCKSTEP_FAULTS_EXECUTIONS"; ${command}; echo "end $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $(date +%s%3N) $LOCKSTEP_FAULTS_WORKER" >> "$LOCKSTEP_FAULTS_EXECUTIONS"`;
 
 /** A sequence of `tasks` recorded shell tasks, each running `command`. */
 export function recordedSequence(name: string, tasks: number, command = ':'): string {
@@ -110,8 +110,10 @@ export class Deployment {
 
   /** Starts a worker process and waits until it is ready. */
   async addWorker(args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Service> {
-    const service = startService(`worker-${++this.#count}`, ['worker', ...this.common, ...(this.options.workerArgs ?? []), ...args], {
+    const name = `worker-${++this.#count}`;
+    const service = startService(name, ['worker', ...this.common, ...(this.options.workerArgs ?? []), ...args], {
       LOCKSTEP_FAULTS_EXECUTIONS: this.executionsFile,
+      LOCKSTEP_FAULTS_WORKER: name,
       ...this.options.workerEnv,
       ...env,
     });
@@ -210,6 +212,18 @@ export class Deployment {
       }
     }
     return all;
+  }
+
+  /** Recorded tasks a worker (by service name) has started and not ended, from the side-effect log. */
+  inFlightOn(worker: string): number {
+    const open = new Set<string>();
+    for (const line of readFileSync(this.executionsFile, 'utf8').split('\n')) {
+      const [what, runId, taskId, attempt, , on] = line.split(' ');
+      if (on !== worker) continue;
+      if (what === 'start') open.add(`${runId} ${taskId} ${attempt}`);
+      else if (what === 'end') open.delete(`${runId} ${taskId} ${attempt}`);
+    }
+    return open.size;
   }
 
   /** Runs the history checker over everything the deployment saw. */
