@@ -48,6 +48,26 @@ export function recordedSequence(name: string, tasks: number, command = ':'): st
   return `name: ${name}\nversion: 1\ntasks:\n${lines.join('')}`;
 }
 
+/** A scenario's row from a checker report (also for scenarios without a Kafka deployment). */
+export function scenarioRow(
+  scenario: string,
+  runIds: readonly string[],
+  report: HistoryReport,
+  extra: { recoveryMs: number | null; seconds: number; notes?: string },
+): ScenarioReport {
+  const c = report.counts;
+  return {
+    scenario,
+    runsStarted: runIds.length,
+    runsFinished: report.finished,
+    lostRuns: c['lost-run'] + c.unfinished,
+    orderViolations: c.order + c['overlapping-attempts'] + c.finally + c.compensation,
+    duplicateDispatches: report.duplicateDispatches,
+    duplicateAdvancements: c['duplicate-advancement'],
+    ...extra,
+  };
+}
+
 export class Deployment {
   readonly prefix = `faults-${randomUUID().slice(0, 8)}`;
   readonly topics = topicNames(this.prefix);
@@ -249,17 +269,7 @@ export class Deployment {
     report: HistoryReport,
     extra: { recoveryMs: number | null; seconds: number; notes?: string },
   ): ScenarioReport {
-    const c = report.counts;
-    return {
-      scenario,
-      runsStarted: runIds.length,
-      runsFinished: report.finished,
-      lostRuns: c['lost-run'] + c.unfinished,
-      orderViolations: c.order + c['overlapping-attempts'] + c.finally + c.compensation,
-      duplicateDispatches: report.duplicateDispatches,
-      duplicateAdvancements: c['duplicate-advancement'],
-      ...extra,
-    };
+    return scenarioRow(scenario, runIds, report, extra);
   }
 
   /** Records as read, for scenario-specific checks. */
