@@ -52,7 +52,9 @@ it(`stuck-task: ${RUNS} runs whose t2 never completes time out twice and go on`,
   expect(runIds.filter((id) => d.states.get(id)?.status !== 'succeeded')).toEqual([]);
 
   // Lateness of each timeout: the failure's time less the attempt's start plus the timeout.
-  await expect.poll(() => d.histories().filter((h) => h.entries.some((e) => e.type === 'run.succeeded')).length, { timeout: 20_000 }).toBe(RUNS);
+  await expect
+    .poll(() => d.histories().filter((h) => h.entries.some((e) => e.type === 'run.succeeded')).length, { timeout: 20_000 })
+    .toBe(RUNS);
   const lateness: number[] = [];
   for (const h of d.histories()) {
     const started = new Map<number, number>();
@@ -65,7 +67,10 @@ it(`stuck-task: ${RUNS} runs whose t2 never completes time out twice and go on`,
     }
     const failed = h.entries.filter((e) => e.type === 'task.failed').map((e) => (e as { attempt: number }).attempt);
     expect(failed, h.runId).toEqual([1, 2]);
-    expect(h.entries.some((e) => e.type === 'task.succeeded' && e.task === 't3'), h.runId).toBe(true);
+    expect(
+      h.entries.some((e) => e.type === 'task.succeeded' && e.task === 't3'),
+      h.runId,
+    ).toBe(true);
   }
   lateness.sort((a, b) => a - b);
   expect(lateness.length).toBe(2 * RUNS);

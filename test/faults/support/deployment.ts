@@ -13,7 +13,7 @@ import type { RunEntry } from '../../../src/core/protocol/run-entry.js';
 import type { RunState } from '../../../src/core/protocol/run-state.js';
 import type { LockstepClient } from '../../../src/modes/kafka/index.js';
 import { createLockstepClient } from '../../../src/modes/kafka/index.js';
-import type { DispatchSeen, HistoryReport, RunHistory, TaskExecution } from '../../../src/testing/history-checker.js';
+import type { DispatchSeen, HistoryCheckOptions, HistoryReport, RunHistory, TaskExecution } from '../../../src/testing/history-checker.js';
 import { checkHistory } from '../../../src/testing/history-checker.js';
 import { lockstep } from '../../support/cli.js';
 import type { LogRecord, Service } from '../../support/kafka-log.js';
@@ -65,6 +65,20 @@ export function scenarioRow(
     duplicateDispatches: report.duplicateDispatches,
     duplicateAdvancements: c['duplicate-advancement'],
     ...extra,
+  };
+}
+
+/** One report of several checks over disjoint groups of runs (see `check`'s `onlyRuns`). */
+export function mergeReports(reports: readonly HistoryReport[]): HistoryReport {
+  const counts = { ...reports[0]!.counts };
+  for (const r of reports.slice(1)) for (const k of Object.keys(counts) as Array<keyof typeof counts>) counts[k] += r.counts[k];
+  return {
+    runs: reports.reduce((n, r) => n + r.runs, 0),
+    finished: reports.reduce((n, r) => n + r.finished, 0),
+    waiting: reports.reduce((n, r) => n + r.waiting, 0),
+    violations: reports.flatMap((r) => r.violations),
+    counts,
+    duplicateDispatches: reports.reduce((n, r) => n + r.duplicateDispatches, 0),
   };
 }
 
@@ -246,19 +260,25 @@ export class Deployment {
     return open.size;
   }
 
-  /** Runs the history checker over everything the deployment saw. */
-  check(runIds: readonly string[]): HistoryReport {
+  /**
+   * Runs the history checker over everything the deployment saw. `sequenceOf` overrides how a run's sequence is
+   * found (the sequence files by name and version, by default); with `onlyRuns`, only the histories, dispatches and
+   * executions of `runIds` are checked (a scenario whose runs ran different definitions checks each group alone).
+   */
+  check(runIds: readonly string[], options: { sequenceOf?: HistoryCheckOptions['sequenceOf']; onlyRuns?: boolean } = {}): HistoryReport {
     const sequences = new Map(
       Object.keys(this.options.sequences).map((file) => {
         const s = loadSequenceFile(join(this.sequencesDir, file)).sequence;
         return [`${s.name}@${s.version}`, s] as const;
       }),
     );
-    return checkHistory(this.histories(), {
-      sequenceOf: (name, version) => sequences.get(`${name}@${version}`),
+    const only = options.onlyRuns ? new Set(runIds) : undefined;
+    const mine = <T extends { runId: string }>(items: T[]): T[] => (only ? items.filter((x) => only.has(x.runId)) : items);
+    return checkHistory(mine(this.histories()), {
+      sequenceOf: options.sequenceOf ?? ((name, version) => sequences.get(`${name}@${version}`)),
       expectedRunIds: runIds,
-      dispatches: this.dispatches(),
-      executions: this.executions(),
+      dispatches: mine(this.dispatches()),
+      executions: mine(this.executions()),
     });
   }
 
