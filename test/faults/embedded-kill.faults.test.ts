@@ -22,7 +22,7 @@ const MAX_KILLS = 3;
  * Each kill costs a process start (seconds on a busy 2-core machine), so this scenario runs fewer runs than the
  * Kafka ones: every one of them is killed at least once.
  */
-const EMBEDDED_RUNS = Math.min(RUNS, PROFILE === 'long' ? 100 : 16);
+const EMBEDDED_RUNS = Math.min(RUNS, PROFILE === 'long' ? 40 : 16);
 const dir = mkdtempSync(join(tmpdir(), 'lockstep-embedded-kill-'));
 const store = join(dir, 'lockstep.db');
 const log = join(dir, 'executions.log');

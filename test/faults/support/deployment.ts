@@ -56,6 +56,8 @@ export function scenarioRow(
   extra: { recoveryMs: number | null; seconds: number; notes?: string },
 ): ScenarioReport {
   const c = report.counts;
+  // The row says how many; the log says which, so that a violation can be looked into.
+  for (const v of report.violations.slice(0, 20)) console.error(`${scenario}: ${v.kind} in run ${v.runId}: ${v.message}`);
   return {
     scenario,
     runsStarted: runIds.length,
@@ -127,16 +129,13 @@ export class Deployment {
     this.client = createLockstepClient({ brokers: this.brokers, prefix: this.prefix, logLevel: 'nothing' });
   }
 
-  /** Starts an orchestrator process and waits until it is ready. */
-  async addOrchestrator(args: readonly string[] = []): Promise<Service> {
-    const service = startService(`orchestrator-${++this.#count}`, [
-      'orchestrator',
-      ...this.common,
-      '--stats-interval',
-      '500',
-      ...(this.options.orchestratorArgs ?? []),
-      ...args,
-    ]);
+  /** Starts an orchestrator process (with `env` added to its environment) and waits until it is ready. */
+  async addOrchestrator(args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Service> {
+    const service = startService(
+      `orchestrator-${++this.#count}`,
+      ['orchestrator', ...this.common, '--stats-interval', '500', ...(this.options.orchestratorArgs ?? []), ...args],
+      env,
+    );
     this.services.push(service);
     await service.ready;
     return service;
