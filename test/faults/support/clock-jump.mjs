@@ -24,5 +24,6 @@ const step = () => {
   offset += jump;
   process.stderr.write(`${JSON.stringify({ level: 'info', message: 'clock jumped', jumpMs: jump, at: realNow() })}\n`);
 };
-process.on('SIGUSR2', step);
+// Once per process, however many times the preload is loaded.
+if (!process.listeners('SIGUSR2').some((l) => l.name === 'step')) process.on('SIGUSR2', step);
 if (after !== undefined) setTimeout(step, Number(after)).unref();
