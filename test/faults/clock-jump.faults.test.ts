@@ -57,7 +57,7 @@ it(`clock-jump: worker clocks +1 h and -1 h, the orchestrator's -1 h, under ${RU
     runIds.push(...(await d.startRuns(Math.min(random.int(5, 20), RUNS - runIds.length), 'jump')));
     await sleep(random.int(0, 400));
     for (const j of jumps) {
-      if (jumped.includes(j.s.name) || runIds.length < j.afterRuns) continue;
+      if (jumped.some((x) => x.startsWith(`${j.s.name} `)) || runIds.length < j.afterRuns) continue;
       while (!d.executions().some((x) => x.taskId === 't2' && x.endedAt === undefined && Date.now() - x.startedAt < TIMEOUT_MS / 2))
         await sleep(20);
       j.s.child.kill('SIGUSR2');
@@ -81,10 +81,9 @@ it(`clock-jump: worker clocks +1 h and -1 h, the orchestrator's -1 h, under ${RU
     const failed = h.entries.find((e) => e.type === 'task.failed' && e.task === 't2');
     expect(failed && failed.type === 'task.failed' ? failed.error.code : undefined, h.runId).toBe('TASK_TIMEOUT');
     let late = failed!.at - (started!.at + TIMEOUT_MS);
-    if (late < -HOUR / 2) {
-      late += HOUR;
-      acrossJump++;
-    }
+    if (late < -HOUR / 2) acrossJump++;
+    // The preload may be loaded more than once (a worker thread inherits NODE_OPTIONS): steps of an hour each.
+    while (late < -HOUR / 2) late += HOUR;
     lateness.push(late);
   }
   lateness.sort((a, b) => a - b);
