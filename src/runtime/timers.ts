@@ -13,6 +13,12 @@ export interface DueTimer {
  */
 export const MAX_TIMER_HOP_MS = 2 ** 31 - 1;
 
+/**
+ * How far off its hop's own wait the clock may be on waking before a timer takes it as stepped: far more than a
+ * timer wakes early or late by on a busy machine, far less than a clock step worth correcting.
+ */
+export const CLOCK_STEP_MS = 1_000;
+
 /** Options of {@link TimerService}. */
 export interface TimerServiceOptions {
   /** Longest single delay handed to the clock; a timer due later is re-armed hop by hop. @default MAX_TIMER_HOP_MS */
@@ -22,7 +28,8 @@ export interface TimerServiceOptions {
 /**
  * Arms run timers on a clock and calls `fire` when one comes due. A timer fires only once the clock's `now()`
  * has reached its due time: each wake-up (a hop of a long timer, or a clock that wakes a little early) checks the
- * time again and re-arms for what is left.
+ * time again and re-arms for what is left. A step of the clock (forward or back) neither delays a timer nor makes it
+ * fire early: see `#hop`.
  */
 export class TimerService {
   readonly #clock: Clock;
@@ -39,23 +46,32 @@ export class TimerService {
   /** Arms a timer for its due time; a due time in the past fires on the next tick. */
   arm(timer: DueTimer): void {
     this.disarm(timer.runId, timer.timerId);
-    this.#hop(`${timer.runId}\u0000${timer.timerId}`, timer);
+    this.#hop(`${timer.runId}\u0000${timer.timerId}`, timer, timer.dueAt);
   }
 
-  #hop(key: string, timer: DueTimer): void {
-    const left = Math.max(0, timer.dueAt - this.#clock.now());
-    const handle = this.#clock.setTimeout(
-      () => {
-        if (this.#armed.get(key)?.handle !== handle) return; // disarmed or re-armed meanwhile
-        if (this.#clock.now() < timer.dueAt) {
-          this.#hop(key, timer);
-          return;
-        }
-        this.#armed.delete(key);
-        this.#fire(timer);
-      },
-      Math.min(left, this.#maxHopMs),
-    );
+  /**
+   * Waits for `target`, the timer's due time on this process's clock. A hop's own wait is monotonic; the clock is
+   * not: when, on waking, `now()` is off from where the hop's wait says it is by more than {@link CLOCK_STEP_MS},
+   * the clock was stepped (an NTP step, a VM restored) and the target moves with it, so that a timer waits the time
+   * it was armed for: a clock set back does not delay it by the step, one set forward does not make a long
+   * (chained) timer fire before its wait is over.
+   */
+  #hop(key: string, timer: DueTimer, target: number): void {
+    const armedAt = this.#clock.now();
+    const delay = Math.min(Math.max(0, target - armedAt), this.#maxHopMs);
+    const handle = this.#clock.setTimeout(() => {
+      if (this.#armed.get(key)?.handle !== handle) return; // disarmed or re-armed meanwhile
+      const now = this.#clock.now();
+      // How far the clock moved beyond the hop's own wait: a step, when it is more than a late or early wake-up.
+      const step = now - (armedAt + delay);
+      const due = Math.abs(step) > CLOCK_STEP_MS ? target + step : target;
+      if (now < due) {
+        this.#hop(key, timer, due);
+        return;
+      }
+      this.#armed.delete(key);
+      this.#fire(timer);
+    }, delay);
     this.#armed.set(key, { timer, handle });
   }
 

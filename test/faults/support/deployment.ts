@@ -13,7 +13,7 @@ import type { RunEntry } from '../../../src/core/protocol/run-entry.js';
 import type { RunState } from '../../../src/core/protocol/run-state.js';
 import type { LockstepClient } from '../../../src/modes/kafka/index.js';
 import { createLockstepClient } from '../../../src/modes/kafka/index.js';
-import type { DispatchSeen, HistoryReport, RunHistory, TaskExecution } from '../../../src/testing/history-checker.js';
+import type { DispatchSeen, HistoryCheckOptions, HistoryReport, RunHistory, TaskExecution } from '../../../src/testing/history-checker.js';
 import { checkHistory } from '../../../src/testing/history-checker.js';
 import { lockstep } from '../../support/cli.js';
 import type { LogRecord, Service } from '../../support/kafka-log.js';
@@ -48,6 +48,42 @@ export const recordedTask = (command = ':'): string =>
 export function recordedSequence(name: string, tasks: number, command = ':'): string {
   const lines = Array.from({ length: tasks }, (_, i) => `  - id: t${i + 1}\n    run: ${JSON.stringify(recordedTask(command))}\n`);
   return `name: ${name}\nversion: 1\ntasks:\n${lines.join('')}`;
+}
+
+/** A scenario's row from a checker report (also for scenarios without a Kafka deployment). */
+export function scenarioRow(
+  scenario: string,
+  runIds: readonly string[],
+  report: HistoryReport,
+  extra: { recoveryMs: number | null; seconds: number; notes?: string },
+): ScenarioReport {
+  const c = report.counts;
+  // The row says how many; the log says which, so that a violation can be looked into.
+  for (const v of report.violations.slice(0, 20)) console.error(`${scenario}: ${v.kind} in run ${v.runId}: ${v.message}`);
+  return {
+    scenario,
+    runsStarted: runIds.length,
+    runsFinished: report.finished,
+    lostRuns: c['lost-run'] + c.unfinished,
+    orderViolations: c.order + c['overlapping-attempts'] + c.finally + c.compensation,
+    duplicateDispatches: report.duplicateDispatches,
+    duplicateAdvancements: c['duplicate-advancement'],
+    ...extra,
+  };
+}
+
+/** One report of several checks over disjoint groups of runs (see `check`'s `onlyRuns`). */
+export function mergeReports(reports: readonly HistoryReport[]): HistoryReport {
+  const counts = { ...reports[0]!.counts };
+  for (const r of reports.slice(1)) for (const k of Object.keys(counts) as Array<keyof typeof counts>) counts[k] += r.counts[k];
+  return {
+    runs: reports.reduce((n, r) => n + r.runs, 0),
+    finished: reports.reduce((n, r) => n + r.finished, 0),
+    waiting: reports.reduce((n, r) => n + r.waiting, 0),
+    violations: reports.flatMap((r) => r.violations),
+    counts,
+    duplicateDispatches: reports.reduce((n, r) => n + r.duplicateDispatches, 0),
+  };
 }
 
 export class Deployment {
@@ -103,16 +139,13 @@ export class Deployment {
     this.client = createLockstepClient({ brokers: this.brokers, prefix: this.prefix, logLevel: 'nothing' });
   }
 
-  /** Starts an orchestrator process and waits until it is ready. */
-  async addOrchestrator(args: readonly string[] = []): Promise<Service> {
-    const service = startService(`orchestrator-${++this.#count}`, [
-      'orchestrator',
-      ...this.common,
-      '--stats-interval',
-      '500',
-      ...(this.options.orchestratorArgs ?? []),
-      ...args,
-    ]);
+  /** Starts an orchestrator process (with `env` added to its environment) and waits until it is ready. */
+  async addOrchestrator(args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Service> {
+    const service = startService(
+      `orchestrator-${++this.#count}`,
+      ['orchestrator', ...this.common, '--stats-interval', '500', ...(this.options.orchestratorArgs ?? []), ...args],
+      env,
+    );
     this.services.push(service);
     await service.ready;
     return service;
@@ -236,19 +269,25 @@ export class Deployment {
     return open.size;
   }
 
-  /** Runs the history checker over everything the deployment saw. */
-  check(runIds: readonly string[]): HistoryReport {
+  /**
+   * Runs the history checker over everything the deployment saw. `sequenceOf` overrides how a run's sequence is
+   * found (the sequence files by name and version, by default); with `onlyRuns`, only the histories, dispatches and
+   * executions of `runIds` are checked (a scenario whose runs ran different definitions checks each group alone).
+   */
+  check(runIds: readonly string[], options: { sequenceOf?: HistoryCheckOptions['sequenceOf']; onlyRuns?: boolean } = {}): HistoryReport {
     const sequences = new Map(
       Object.keys(this.options.sequences).map((file) => {
         const s = loadSequenceFile(join(this.sequencesDir, file)).sequence;
         return [`${s.name}@${s.version}`, s] as const;
       }),
     );
-    return checkHistory(this.histories(), {
-      sequenceOf: (name, version) => sequences.get(`${name}@${version}`),
+    const only = options.onlyRuns ? new Set(runIds) : undefined;
+    const mine = <T extends { runId: string }>(items: T[]): T[] => (only ? items.filter((x) => only.has(x.runId)) : items);
+    return checkHistory(mine(this.histories()), {
+      sequenceOf: options.sequenceOf ?? ((name, version) => sequences.get(`${name}@${version}`)),
       expectedRunIds: runIds,
-      dispatches: this.dispatches(),
-      executions: this.executions(),
+      dispatches: mine(this.dispatches()),
+      executions: mine(this.executions()),
     });
   }
 
@@ -259,17 +298,7 @@ export class Deployment {
     report: HistoryReport,
     extra: { recoveryMs: number | null; seconds: number; notes?: string },
   ): ScenarioReport {
-    const c = report.counts;
-    return {
-      scenario,
-      runsStarted: runIds.length,
-      runsFinished: report.finished,
-      lostRuns: c['lost-run'] + c.unfinished,
-      orderViolations: c.order + c['overlapping-attempts'] + c.finally + c.compensation,
-      duplicateDispatches: report.duplicateDispatches,
-      duplicateAdvancements: c['duplicate-advancement'],
-      ...extra,
-    };
+    return scenarioRow(scenario, runIds, report, extra);
   }
 
   /** Records as read, for scenario-specific checks. */
