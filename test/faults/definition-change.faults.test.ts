@@ -27,13 +27,14 @@ it(`definition-change: dc v1 gains a task while ${RUNS / 2} of its runs are in f
 
   // The new text, then the services restarted on it one by one: new ones first, then the old ones stopped.
   writeFileSync(file, AFTER);
+  // Counted as the file changes: starting the new services takes seconds, and short runs may all end meanwhile.
+  const inFlightAtChange = early.length - d.ended(early);
   const after = loadSequenceFile(file);
   expect(after.sequence.name).toBe(before.sequence.name);
   expect(after.sequence.version).toBe(before.sequence.version);
   expect(after.hash).not.toBe(before.hash);
   await d.addOrchestrator();
   await d.addWorker();
-  const inFlightAtChange = early.length - d.ended(early);
   for (const s of random.shuffle(old)) {
     await s.stop('SIGTERM');
     if (s.name.startsWith('orchestrator')) await d.addOrchestrator();

@@ -7,29 +7,15 @@ import { checkRunLog } from '../../acceptance/run-log-checker.js';
 import { rawAdmin } from '../../support/raw-kafka.js';
 import type { Deployment } from './deployment.js';
 
-/** A seeded pseudo-random source (mulberry32): `LOCKSTEP_FAULTS_SEED` replays a scenario's timing. */
-export function seededRandom(scenario: string): { seed: number; next: () => number } {
-  const seed = Number(process.env.LOCKSTEP_FAULTS_SEED ?? Math.floor(Math.random() * 2 ** 31));
-  console.log(`[${scenario}] seed ${seed} (LOCKSTEP_FAULTS_SEED=${seed} replays this timing)`);
-  let a = seed >>> 0;
-  return {
-    seed,
-    next() {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    },
-  };
-}
+import { sleep as delay } from './seeded-random.js';
+
+export { seededRandom } from './seeded-random.js';
+export { delay };
 
 /** A dispatch count between `from` and `to` (fractions of `total`), drawn from `random`. */
 export function faultMoment(random: () => number, total: number, from = 0.2, to = 0.6): number {
   return Math.max(1, Math.round(total * (from + (to - from) * random())));
 }
-
-export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Task dispatches seen on the deployment's default command topic so far (redeliveries included). */
 export function dispatchCount(d: Deployment): number {
