@@ -34,6 +34,7 @@ export type Check =
 const run = (options: Omit<Extract<Check, { check: 'run' }>, 'check'> = {}): Check => ({ check: 'run', ...options });
 const skip = (why: string): Check => ({ check: 'skip', why });
 const SUITE = skip('the test suite itself, this test among it');
+const FAULTS = skip('the fault suite: real brokers and processes through faults for minutes; CI runs its short profile after npm test');
 const BENCH = skip('a benchmark: minutes of load on a quiet machine, printing figures rather than passing or failing');
 /** The steps before the store's check-history example: run there, in order, as its `before`. */
 const STORE_CHECK_STEP = skip('run in order as the `before` of `lockstep check-history --store /tmp/lockstep-check/`, below');
@@ -52,6 +53,8 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   'npm ci && npm test': SUITE,
   'npm test': SUITE,
   'npm run test:unit': SUITE,
+  'npm run test:faults': FAULTS,
+  'LOCKSTEP_FAULTS_PROFILE=long npm run test:faults': FAULTS,
   '.ci/with-node 24': skip('downloads and runs another Node.js build (what CI does)'),
   '.ci/with-node 24 npm ci && .ci/with-node 24 npm test': skip(
     'downloads another Node.js build and runs the whole suite on it (what CI does)',
