@@ -130,6 +130,7 @@ describe('entry points', () => {
       'createWorker',
       'emitTaskEvent',
       'loadSequences',
+      'readHistoryLog',
       'startKafkaOrchestrator',
       'taskEventMessage',
       'topicNames',
@@ -150,7 +151,7 @@ describe('entry points', () => {
 
   it("'lockstep/testing' is model-based testing, and loads no Kafka client and no SQLite", async () => {
     const loaded = await load('lockstep/testing');
-    expect(loaded.exports).toEqual(['describeSequencePaths', 'testSequence']);
+    expect(loaded.exports).toEqual(['checkHistory', 'describeSequencePaths', 'testSequence']);
     expect(ownPackages(loaded)).toEqual(['@xstate/graph', 'vitest', 'xstate', 'yaml', 'zod']);
     for (const heavy of HEAVY.filter((p) => p !== '@xstate/graph')) expect(loaded.packages, heavy).not.toContain(heavy);
   });
