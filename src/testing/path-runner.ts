@@ -7,6 +7,7 @@ import type { ModelPath, PathStep } from '../core/paths/path-graph.js';
 import { PATH_RUN_ID, SCRIPTED_FAILURE, StepToken } from '../core/paths/run-model.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
+import { isFinalEntry } from '../core/protocol/run-entry.js';
 import type { LiveRun } from '../core/run/live-run.js';
 import type { Phase, Sequence } from '../core/sequence/types.js';
 import type { Program } from '../core/step.js';
@@ -16,6 +17,8 @@ import type { RunRecord } from '../ports/run-store.js';
 import { envelope } from '../runtime/messages.js';
 import { SimulatedClock } from '../runtime/simulated-clock.js';
 import type { DispatchedTask, Executor } from '../runtime/worker.js';
+import type { Executing } from './scripted-executor.js';
+import { scriptedExecutor } from './scripted-executor.js';
 
 /**
  * Faults to plant in the runtime a path runs on: how lockstep's own tests prove that `lockstep test` catches
@@ -58,72 +61,9 @@ export interface PathRun {
   readonly abandoned: boolean;
 }
 
-interface Executing {
-  /** The attempt's dispatch, to hand it to the worker of a branch of the run. */
-  readonly task: DispatchedTask;
-  readonly succeed: () => void;
-  readonly fail: () => void;
-  /** Set once the attempt is aborted (cancelled): it goes on until the path says how it ends. */
-  stopped: boolean;
-  /** Why it was aborted. */
-  reason: unknown;
-  /** The stopped attempt ends and reports its abort. */
-  readonly report: () => void;
-  /** The stopped attempt ends without a word, as on a dead worker; its report is held until `release` is called. */
-  readonly vanish: () => () => void;
-}
-
-const FINAL = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
 /** Steps that are an attempt's own report: each is sent again as a duplicate when duplicates are injected. */
 const REPORTS = new Set<StepToken>([StepToken.succeed, StepToken.fail, StepToken.stopped, StepToken.stoppedOk]);
 const topics = topicNames();
-
-/**
- * A scripted executor: each attempt waits until the path says how it ends. An aborted attempt goes on too, as a
- * process that traps SIGTERM would, until the path says it ended (its report) or that it never reports (its stop
- * grace runs out).
- */
-function scriptedExecutor(
-  executions: ExecutionEvent[],
-  executing: Map<string, Executing>,
-  result: RunPathOptions['result'],
-  inherited: Set<string>,
-): Executor {
-  return (task, signal) =>
-    new Promise((resolve, reject) => {
-      const x = { taskId: task.taskId, attempt: task.attempt, phase: task.payload.phase };
-      const key = `${task.taskId}#${task.attempt}`;
-      let done = false;
-      const end = (): boolean => {
-        if (done) return false;
-        done = true;
-        executing.delete(key);
-        executions.push({ kind: 'end', ...x });
-        return true;
-      };
-      const aborted = () => new Error(`aborted: ${String(signal.reason)}`);
-      // An attempt a branch inherits started in the prefix, where its start was seen already.
-      if (!inherited.delete(key)) executions.push({ kind: 'start', ...x });
-      const entry: Executing = {
-        task,
-        stopped: signal.aborted,
-        reason: signal.reason,
-        succeed: () => end() && resolve(result?.(task)),
-        fail: () => end() && reject(new Error(SCRIPTED_FAILURE.message)),
-        report: () => end() && reject(aborted()),
-        vanish: () => (end() ? () => reject(aborted()) : () => {}),
-      };
-      signal.addEventListener(
-        'abort',
-        () => {
-          entry.stopped = true;
-          entry.reason = signal.reason;
-        },
-        { once: true },
-      );
-      executing.set(key, entry);
-    });
-}
 
 /** Lets the runtime's message hops run until nothing moves. Every hop is a microtask, so a few turns suffice. */
 async function quiesce(mark: () => string): Promise<void> {
@@ -196,7 +136,7 @@ export class PathSession {
     this.#options = options;
     this.#clock = new SimulatedClock(from?.now ?? 0);
     this.#entries = [...(from?.entries ?? [])];
-    this.#ended = this.#entries.some((e) => FINAL.has(e.type));
+    this.#ended = this.#entries.some((e) => isFinalEntry(e));
     this.#executions = [...(from?.executions ?? [])];
     this.#violations = [...(from?.violations ?? [])];
     this.#injected = [...(from?.injected ?? [])];
@@ -228,7 +168,7 @@ export class PathSession {
       execute,
       onEntry: (e) => {
         this.#entries.push(e);
-        if (FINAL.has(e.type)) this.#ended = true;
+        if (isFinalEntry(e)) this.#ended = true;
       },
     });
     const runtime = this.#runtime;
@@ -466,7 +406,7 @@ export function judgePath(sequence: Sequence, path: ModelPath, seen: SessionResu
     if (v.invariant === Invariant.followsPath && abandoned) continue; // already reported, at the step that could not be taken
     violations.push(v);
   }
-  const final = entries.find((e) => FINAL.has(e.type)) as Extract<RunEntry, { outcome: Outcome }> | undefined;
+  const final = entries.find((e) => isFinalEntry(e)) as Extract<RunEntry, { outcome: Outcome }> | undefined;
   return {
     path,
     expected,
