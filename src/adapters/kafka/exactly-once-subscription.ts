@@ -2,7 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { BatchContext, BatchHandler, DurableSubscribeOptions, Subscription, TopicMessage } from '../../ports/transport.js';
 import type { Chunk } from './encoding.js';
-import { singleRecordChunks, sleep, topicMessageChunks } from './encoding.js';
+import { partitionChunks, sleep } from './encoding.js';
 import {
   consumerConfig,
   decodeMessage,
@@ -12,6 +12,7 @@ import {
   producerConfig,
   transportError,
 } from './kafka-client.js';
+import { partitionCounts } from './topic-admin.js';
 import { createTransactionalProducer } from './transactional-producer.js';
 
 /** What a subscription needs from its transport. */
@@ -108,6 +109,8 @@ export class ExactlyOnceSubscription implements Subscription {
   #assigned = new Set<number>();
   /** Partitions whose last transaction was refused by the broker: their next one sends each record alone, to tell which. */
   readonly #isolate = new Set<number>();
+  /** Partitions of each topic the output went to: to send each partition's records on their own. */
+  readonly #counts = new Map<string, number>();
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -288,6 +291,18 @@ export class ExactlyOnceSubscription implements Subscription {
     }
   }
 
+  /** Learns the partitions of the topics in `out` it does not know yet (topics keep their partitions while lockstep runs). */
+  async #countPartitions(out: readonly TopicMessage[]): Promise<void> {
+    const missing = [...new Set(out.filter((m) => m.partition === undefined && !this.#counts.has(m.topic)).map((m) => m.topic))];
+    if (missing.length === 0) return;
+    const counts = await partitionCounts(await this.#deps.admin(), missing);
+    for (const topic of missing) {
+      const count = counts.get(topic);
+      if (count === undefined || count < 1) throw new Error(`cannot read the partitions of ${topic}`);
+      this.#counts.set(topic, count);
+    }
+  }
+
   /** The group's committed offset of each partition, or the partition's earliest offset when there is none. */
   async #committedOffsets(pipes: readonly Pipe[]): Promise<Map<number, string>> {
     const { topic, group } = this.#deps.options;
@@ -428,8 +443,9 @@ export class ExactlyOnceSubscription implements Subscription {
       const offset = next(batches[batches.length - 1]!.lastOffset);
       const out = batches.flatMap((b) => b.out);
       if (offsetRecord) out.push(offsetRecord(pipe.partition, offset));
-      const chunks = this.#isolate.has(pipe.partition) ? singleRecordChunks(out) : topicMessageChunks(out, this.#deps.chunkBytes());
       try {
+        await this.#countPartitions(out);
+        const perPartition = partitionChunks(out, this.#counts, this.#deps.chunkBytes(), this.#isolate.has(pipe.partition));
         for (let attempt = 1; ; attempt++) {
           const txn = await pipe.producer.transaction();
           let committing = false;
@@ -437,22 +453,26 @@ export class ExactlyOnceSubscription implements Subscription {
           try {
             // The output (AddPartitionsToTxn, then Produce) and the offsets (AddOffsetsToTxn, then TxnOffsetCommit)
             // do not depend on each other: both are sent at once, and the commit waits for both.
+            // One partition per sendBatch (see partitionChunks), partitions at once; a partition's chunks in order.
+            // All settle before the transaction is aborted: no produce of it is still in flight then.
             const sent = await Promise.allSettled([
-              (async () => {
+              ...perPartition.map(async (chunks) => {
                 for (const chunk of chunks) {
                   try {
                     await txn.sendBatch({ topicMessages: chunk.topicMessages, acks: -1 });
                   } catch (error) {
-                    refused = chunk;
+                    if (isRecordRejection(error)) refused ??= chunk;
                     throw error;
                   }
                 }
-              })(),
+              }),
               offsetRecord
                 ? Promise.resolve()
                 : txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: pipe.partition, offset }] }] }),
             ]);
-            for (const r of sent) if (r.status === 'rejected') throw r.reason;
+            // A record refused for good is what decides, whatever else failed with it.
+            const failed = sent.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+            if (failed.length > 0) throw failed.find((e) => isRecordRejection(e)) ?? failed[0];
             committing = true;
             await txn.commit();
             this.#isolate.delete(pipe.partition);
@@ -465,7 +485,7 @@ export class ExactlyOnceSubscription implements Subscription {
             if (txn.isActive()) await txn.abort().catch(() => {});
             // Records the broker refused for good (too large, invalid) would be refused on every retry: find the one
             // record (a transaction of single-record chunks next time), have the handler drop it, and start over.
-            if (!committing && refused && isRecordRejection(error)) this.#rejected(pipe, refused, error);
+            if (!committing && refused) this.#rejected(pipe, refused, error);
             // The coordinator is still completing the previous transaction: nothing of this one was committed,
             // so it is safe to abort it and run it again. A failed commit, though, may have committed: restore.
             if (committing || attempt >= MAX_TXN_ATTEMPTS || !kafkaErrorTypes(error).some((t) => RETRIABLE_TXN.has(t))) throw error;
