@@ -1,7 +1,7 @@
-import type { PartitionMetadata, TopicMessages } from 'kafkajs';
-import kafkajs from 'kafkajs';
+import type { Admin, TopicMessages } from 'kafkajs';
 import type { TopicMessage } from '../../ports/transport.js';
-import { RECORD_OVERHEAD_BYTES } from './topic-admin.js';
+import { partitionOf as keyPartition } from './kafka-client.js';
+import { partitionCounts, RECORD_OVERHEAD_BYTES } from './topic-admin.js';
 
 /** Keeps each produce request well under the broker's default 1 MB record batch limit. */
 export const CHUNK_BYTES = 512 * 1024;
@@ -78,8 +78,6 @@ export function partitionChunks(
   maxBytes: number,
   single: boolean,
 ): Chunk[][] {
-  const pick = kafkajs.Partitioners.DefaultPartitioner();
-  const metadata = new Map<string, PartitionMetadata[]>();
   const groups = new Map<string, { partition: number; records: TopicMessage[] }>();
   const assigned = new Map<TopicMessage, number>();
   for (const m of messages) {
@@ -87,18 +85,7 @@ export function partitionChunks(
     if (partition === undefined) {
       const count = counts.get(m.topic);
       if (count === undefined) throw new Error(`no partition count for topic ${m.topic}`);
-      let partitionMetadata = metadata.get(m.topic);
-      if (!partitionMetadata) {
-        partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
-          partitionId,
-          leader: 0,
-          partitionErrorCode: 0,
-          replicas: [0],
-          isr: [0],
-        }));
-        metadata.set(m.topic, partitionMetadata);
-      }
-      partition = pick({ topic: m.topic, partitionMetadata, message: { key: m.key, value: null } });
+      partition = keyPartition(m.key, count);
     }
     assigned.set(m, partition);
     const id = `${partition}:${m.topic}`;
@@ -113,6 +100,27 @@ export function partitionChunks(
   return [...groups.values()].map((g) =>
     single ? singleRecordChunks(g.records, partitionOf) : topicMessageChunks(g.records, maxBytes, partitionOf),
   );
+}
+
+/**
+ * The partition counts of the topics messages go to, read once per topic (lockstep's topics keep their partitions
+ * while it runs): what `partitionChunks` needs.
+ */
+export function partitionCountCache(
+  admin: () => Promise<Admin>,
+): (messages: readonly TopicMessage[]) => Promise<ReadonlyMap<string, number>> {
+  const counts = new Map<string, number>();
+  return async (messages) => {
+    const missing = [...new Set(messages.filter((m) => m.partition === undefined && !counts.has(m.topic)).map((m) => m.topic))];
+    if (missing.length === 0) return counts;
+    const read = await partitionCounts(await admin(), missing);
+    for (const topic of missing) {
+      const count = read.get(topic);
+      if (count === undefined || count < 1) throw new Error(`cannot read the partitions of ${topic}: no such topic`);
+      counts.set(topic, count);
+    }
+    return counts;
+  };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -2,7 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { BatchContext, BatchHandler, DurableSubscribeOptions, Subscription, TopicMessage } from '../../ports/transport.js';
 import type { Chunk } from './encoding.js';
-import { partitionChunks, sleep } from './encoding.js';
+import { partitionChunks, partitionCountCache, sleep } from './encoding.js';
 import {
   consumerConfig,
   decodeMessage,
@@ -12,7 +12,6 @@ import {
   producerConfig,
   transportError,
 } from './kafka-client.js';
-import { partitionCounts } from './topic-admin.js';
 import { createTransactionalProducer } from './transactional-producer.js';
 
 /** What a subscription needs from its transport. */
@@ -109,8 +108,8 @@ export class ExactlyOnceSubscription implements Subscription {
   #assigned = new Set<number>();
   /** Partitions whose last transaction was refused by the broker: their next one sends each record alone, to tell which. */
   readonly #isolate = new Set<number>();
-  /** Partitions of each topic the output went to: to send each partition's records on their own. */
-  readonly #counts = new Map<string, number>();
+  /** Partitions of each topic the output goes to: to send each partition's records on their own. */
+  readonly #counts: ReturnType<typeof partitionCountCache>;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -118,6 +117,7 @@ export class ExactlyOnceSubscription implements Subscription {
   constructor(deps: SubscriptionDeps) {
     this.#deps = deps;
     this.#consumer = deps.kafka.consumer(consumerConfig(deps.options.group));
+    this.#counts = partitionCountCache(deps.admin);
   }
 
   async start(): Promise<void> {
@@ -291,18 +291,6 @@ export class ExactlyOnceSubscription implements Subscription {
     }
   }
 
-  /** Learns the partitions of the topics in `out` it does not know yet (topics keep their partitions while lockstep runs). */
-  async #countPartitions(out: readonly TopicMessage[]): Promise<void> {
-    const missing = [...new Set(out.filter((m) => m.partition === undefined && !this.#counts.has(m.topic)).map((m) => m.topic))];
-    if (missing.length === 0) return;
-    const counts = await partitionCounts(await this.#deps.admin(), missing);
-    for (const topic of missing) {
-      const count = counts.get(topic);
-      if (count === undefined || count < 1) throw new Error(`cannot read the partitions of ${topic}`);
-      this.#counts.set(topic, count);
-    }
-  }
-
   /** The group's committed offset of each partition, or the partition's earliest offset when there is none. */
   async #committedOffsets(pipes: readonly Pipe[]): Promise<Map<number, string>> {
     const { topic, group } = this.#deps.options;
@@ -444,8 +432,8 @@ export class ExactlyOnceSubscription implements Subscription {
       const out = batches.flatMap((b) => b.out);
       if (offsetRecord) out.push(offsetRecord(pipe.partition, offset));
       try {
-        await this.#countPartitions(out);
-        const perPartition = partitionChunks(out, this.#counts, this.#deps.chunkBytes(), this.#isolate.has(pipe.partition));
+        const counts = await this.#counts(out);
+        const perPartition = partitionChunks(out, counts, this.#deps.chunkBytes(), this.#isolate.has(pipe.partition));
         for (let attempt = 1; ; attempt++) {
           const txn = await pipe.producer.transaction();
           let committing = false;
