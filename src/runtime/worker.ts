@@ -45,7 +45,7 @@ export interface WorkerStats {
   started: number;
   succeeded: number;
   failed: number;
-  /** Dispatches of an attempt that was already running or done here. */
+  /** Dispatches of an attempt that was already running or done here, or followed by a later dispatch of its run in one batch. */
   duplicates: number;
   cancelled: number;
   /** Attempts stopped at shutdown without a report, for another worker to run. */
@@ -89,6 +89,16 @@ export function toTaskError(error: unknown): TaskError {
 }
 
 const COMPLETED_MEMORY = 10_000;
+
+/**
+ * The last dispatch of each run in a batch. A run has one attempt in flight at a time, and its commands keep
+ * their order (keyed by run id): a dispatch followed by another of its run was finished or given up on.
+ */
+function latestDispatches(batch: readonly ConsumedMessage[]): Map<string, ConsumedMessage> {
+  const latest = new Map<string, ConsumedMessage>();
+  for (const message of batch) if (message.value?.type === 'task.dispatch') latest.set(message.value.runId, message);
+  return latest;
+}
 /** Waits between attempts to publish an outcome the transport could not send. */
 const PUBLISH_RETRY_MIN_MS = 100;
 const PUBLISH_RETRY_MAX_MS = 1_000;
@@ -187,6 +197,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
 
   const handle = async (batch: readonly ConsumedMessage[], context?: BatchContext): Promise<TopicMessage[]> => {
     const replies: TopicMessage[] = [];
+    const latest = latestDispatches(batch);
     for (const message of batch) {
       const env = message.value;
       if (!env) continue;
@@ -194,7 +205,12 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         const key = env.payload.idempotencyKey;
         const earlier = completed.get(key);
         const current = running.get(key);
-        if (current) {
+        if (latest.get(env.runId) !== message && !current && !earlier) {
+          // A later dispatch of the run follows in this batch: the orchestrator was done with this attempt when it
+          // sent it, so this is a redelivery (an uncommitted position taken over after a rebalance). Running it
+          // now would overlap the next task of the run; it is acknowledged with the batch instead.
+          stats.duplicates++;
+        } else if (current) {
           // Acknowledged together with the attempt already running here.
           stats.duplicates++;
           const ack = context?.defer(message);

@@ -1,6 +1,7 @@
-import type { TopicMessages } from 'kafkajs';
+import type { Admin, TopicMessages } from 'kafkajs';
 import type { TopicMessage } from '../../ports/transport.js';
-import { RECORD_OVERHEAD_BYTES } from './topic-admin.js';
+import { partitionOf as keyPartition } from './kafka-client.js';
+import { partitionCounts, RECORD_OVERHEAD_BYTES } from './topic-admin.js';
 
 /** Keeps each produce request well under the broker's default 1 MB record batch limit. */
 export const CHUNK_BYTES = 512 * 1024;
@@ -16,7 +17,11 @@ export interface Chunk {
  * several chunks when the messages are large, each at most `maxBytes` (keys, values and record framing, in UTF-8
  * bytes) unless one record alone is larger, so that a batch to one partition never exceeds its topic's limit.
  */
-export function topicMessageChunks(messages: readonly TopicMessage[], maxBytes = CHUNK_BYTES): Chunk[] {
+export function topicMessageChunks(
+  messages: readonly TopicMessage[],
+  maxBytes = CHUNK_BYTES,
+  partitionOf: (m: TopicMessage) => number | undefined = (m) => m.partition,
+): Chunk[] {
   const chunks: Chunk[] = [];
   let byTopic = new Map<string, TopicMessages>();
   let records: TopicMessage[] = [];
@@ -38,15 +43,84 @@ export function topicMessageChunks(messages: readonly TopicMessage[], maxBytes =
       group = { topic: m.topic, messages: [] };
       byTopic.set(m.topic, group);
     }
-    group.messages.push({ key: m.key, value, ...(m.partition === undefined ? {} : { partition: m.partition }) });
+    const partition = partitionOf(m);
+    group.messages.push({ key: m.key, value, ...(partition === undefined ? {} : { partition }) });
   }
   close();
   return chunks;
 }
 
 /** One chunk per record: to find the record a broker refused in a chunk it refused. */
-export function singleRecordChunks(messages: readonly TopicMessage[]): Chunk[] {
-  return messages.flatMap((m) => topicMessageChunks([m]));
+export function singleRecordChunks(
+  messages: readonly TopicMessage[],
+  partitionOf: (m: TopicMessage) => number | undefined = (m) => m.partition,
+): Chunk[] {
+  return messages.flatMap((m) => topicMessageChunks([m], CHUNK_BYTES, partitionOf));
+}
+
+/**
+ * Splits messages by the partition each goes to (its own, else its key's, picked as kafkajs' default partitioner
+ * picks it from `counts`, the partitions of each topic), keeping their order; each partition's messages are in
+ * chunks as `topicMessageChunks` makes them (or one per record with `single`), each chunk naming its partition.
+ *
+ * A transaction sends each partition's chunks with `sendBatch` calls of their own: kafkajs 2.2.4 is not safe with
+ * a `sendBatch` that reaches several brokers. When the request to one broker fails (NOT_LEADER_FOR_PARTITION,
+ * NOT_ENOUGH_REPLICAS, a lost connection, as when a leader dies), it retries at once while the requests to the
+ * others may still be in flight, and remembers which brokers answered, not which partitions: a request still in
+ * flight is sent again with new sequence numbers (its records are written twice, both copies committed), and a
+ * partition whose leadership moved to a broker that had answered is never sent at all (its records are lost while
+ * the transaction commits). With one partition per call, each attempt reaches one broker: kafkajs' retries, with
+ * the same sequence numbers, are then ones the broker deduplicates.
+ */
+export function partitionChunks(
+  messages: readonly TopicMessage[],
+  counts: ReadonlyMap<string, number>,
+  maxBytes: number,
+  single: boolean,
+): Chunk[][] {
+  const groups = new Map<string, { partition: number; records: TopicMessage[] }>();
+  const assigned = new Map<TopicMessage, number>();
+  for (const m of messages) {
+    let partition = m.partition;
+    if (partition === undefined) {
+      const count = counts.get(m.topic);
+      if (count === undefined) throw new Error(`no partition count for topic ${m.topic}`);
+      partition = keyPartition(m.key, count);
+    }
+    assigned.set(m, partition);
+    const id = `${partition}:${m.topic}`;
+    let group = groups.get(id);
+    if (!group) {
+      group = { partition, records: [] };
+      groups.set(id, group);
+    }
+    group.records.push(m);
+  }
+  const partitionOf = (m: TopicMessage): number => assigned.get(m)!;
+  return [...groups.values()].map((g) =>
+    single ? singleRecordChunks(g.records, partitionOf) : topicMessageChunks(g.records, maxBytes, partitionOf),
+  );
+}
+
+/**
+ * The partition counts of the topics messages go to, read once per topic (lockstep's topics keep their partitions
+ * while it runs): what `partitionChunks` needs.
+ */
+export function partitionCountCache(
+  admin: () => Promise<Admin>,
+): (messages: readonly TopicMessage[]) => Promise<ReadonlyMap<string, number>> {
+  const counts = new Map<string, number>();
+  return async (messages) => {
+    const missing = [...new Set(messages.filter((m) => m.partition === undefined && !counts.has(m.topic)).map((m) => m.topic))];
+    if (missing.length === 0) return counts;
+    const read = await partitionCounts(await admin(), missing);
+    for (const topic of missing) {
+      const count = read.get(topic);
+      if (count === undefined || count < 1) throw new Error(`cannot read the partitions of ${topic}: no such topic`);
+      counts.set(topic, count);
+    }
+    return counts;
+  };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -2,7 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { BatchContext, BatchHandler, DurableSubscribeOptions, Subscription, TopicMessage } from '../../ports/transport.js';
 import type { Chunk } from './encoding.js';
-import { singleRecordChunks, sleep, topicMessageChunks } from './encoding.js';
+import { partitionChunks, partitionCountCache, sleep } from './encoding.js';
 import {
   consumerConfig,
   decodeMessage,
@@ -108,6 +108,8 @@ export class ExactlyOnceSubscription implements Subscription {
   #assigned = new Set<number>();
   /** Partitions whose last transaction was refused by the broker: their next one sends each record alone, to tell which. */
   readonly #isolate = new Set<number>();
+  /** Partitions of each topic the output goes to: to send each partition's records on their own. */
+  readonly #counts: ReturnType<typeof partitionCountCache>;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -115,6 +117,7 @@ export class ExactlyOnceSubscription implements Subscription {
   constructor(deps: SubscriptionDeps) {
     this.#deps = deps;
     this.#consumer = deps.kafka.consumer(consumerConfig(deps.options.group));
+    this.#counts = partitionCountCache(deps.admin);
   }
 
   async start(): Promise<void> {
@@ -428,8 +431,9 @@ export class ExactlyOnceSubscription implements Subscription {
       const offset = next(batches[batches.length - 1]!.lastOffset);
       const out = batches.flatMap((b) => b.out);
       if (offsetRecord) out.push(offsetRecord(pipe.partition, offset));
-      const chunks = this.#isolate.has(pipe.partition) ? singleRecordChunks(out) : topicMessageChunks(out, this.#deps.chunkBytes());
       try {
+        const counts = await this.#counts(out);
+        const perPartition = partitionChunks(out, counts, this.#deps.chunkBytes(), this.#isolate.has(pipe.partition));
         for (let attempt = 1; ; attempt++) {
           const txn = await pipe.producer.transaction();
           let committing = false;
@@ -437,22 +441,26 @@ export class ExactlyOnceSubscription implements Subscription {
           try {
             // The output (AddPartitionsToTxn, then Produce) and the offsets (AddOffsetsToTxn, then TxnOffsetCommit)
             // do not depend on each other: both are sent at once, and the commit waits for both.
+            // One partition per sendBatch (see partitionChunks), partitions at once; a partition's chunks in order.
+            // All settle before the transaction is aborted: no produce of it is still in flight then.
             const sent = await Promise.allSettled([
-              (async () => {
+              ...perPartition.map(async (chunks) => {
                 for (const chunk of chunks) {
                   try {
                     await txn.sendBatch({ topicMessages: chunk.topicMessages, acks: -1 });
                   } catch (error) {
-                    refused = chunk;
+                    if (isRecordRejection(error)) refused ??= chunk;
                     throw error;
                   }
                 }
-              })(),
+              }),
               offsetRecord
                 ? Promise.resolve()
                 : txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: pipe.partition, offset }] }] }),
             ]);
-            for (const r of sent) if (r.status === 'rejected') throw r.reason;
+            // A record refused for good is what decides, whatever else failed with it.
+            const failed = sent.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+            if (failed.length > 0) throw failed.find((e) => isRecordRejection(e)) ?? failed[0];
             committing = true;
             await txn.commit();
             this.#isolate.delete(pipe.partition);
@@ -465,7 +473,7 @@ export class ExactlyOnceSubscription implements Subscription {
             if (txn.isActive()) await txn.abort().catch(() => {});
             // Records the broker refused for good (too large, invalid) would be refused on every retry: find the one
             // record (a transaction of single-record chunks next time), have the handler drop it, and start over.
-            if (!committing && refused && isRecordRejection(error)) this.#rejected(pipe, refused, error);
+            if (!committing && refused) this.#rejected(pipe, refused, error);
             // The coordinator is still completing the previous transaction: nothing of this one was committed,
             // so it is safe to abort it and run it again. A failed commit, though, may have committed: restore.
             if (committing || attempt >= MAX_TXN_ATTEMPTS || !kafkaErrorTypes(error).some((t) => RETRIABLE_TXN.has(t))) throw error;

@@ -8,7 +8,7 @@ import type {
   TopicMessage,
 } from '../../ports/transport.js';
 import { AtLeastOnceSubscription } from './at-least-once-subscription.js';
-import { CHUNK_BYTES, topicMessageChunks } from './encoding.js';
+import { CHUNK_BYTES, partitionChunks, partitionCountCache } from './encoding.js';
 import { ExactlyOnceSubscription } from './exactly-once-subscription.js';
 import type { KafkaConnectionOptions } from './kafka-client.js';
 import { createKafka, isRecordRejection, producerConfig, retryRetriable, transportError } from './kafka-client.js';
@@ -63,6 +63,8 @@ export class KafkaTransport implements DurableLog {
   #closed = false;
   /** The largest produce chunk: the smallest record limit read so far, at most {@link CHUNK_BYTES}. */
   #chunkBytes = CHUNK_BYTES;
+  /** Partitions of each topic published to: each partition's records are sent on their own. */
+  readonly #counts = partitionCountCache(() => this.#adminReady());
 
   constructor(options: KafkaTransportOptions) {
     this.#options = options;
@@ -125,10 +127,17 @@ export class KafkaTransport implements DurableLog {
     this.#flushing = false;
   }
 
+  /** One partition per `sendBatch` (see `partitionChunks`: kafkajs may write twice or drop records of one that reaches several brokers), partitions at once. */
   async #send(messages: readonly TopicMessage[]): Promise<void> {
     const producer = await this.#producerReady();
-    for (const chunk of topicMessageChunks(messages, this.#chunkBytes))
-      await producer.sendBatch({ topicMessages: chunk.topicMessages, acks: -1 });
+    const perPartition = partitionChunks(messages, await this.#counts(messages), this.#chunkBytes, false);
+    const sent = await Promise.allSettled(
+      perPartition.map(async (chunks) => {
+        for (const chunk of chunks) await producer.sendBatch({ topicMessages: chunk.topicMessages, acks: -1 });
+      }),
+    );
+    const failed = sent.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    if (failed.length > 0) throw failed.find((e) => isRecordRejection(e)) ?? failed[0];
   }
 
   async subscribe(options: DurableSubscribeOptions, handler: BatchHandler): Promise<Subscription> {

@@ -1,0 +1,90 @@
+// A worker that takes over a queue's partition from an uncommitted position is delivered dispatches its runs are
+// past: a dispatch followed by a later one of its run in the same batch is acknowledged without running, so a
+// redelivered task never runs alongside the next task of its run.
+import { describe, expect, it } from 'vitest';
+import { MemoryTransport } from '../../src/adapters/memory/memory-transport.js';
+import { topicNames } from '../../src/core/protocol/envelope.js';
+import type { ConsumedMessage, TopicMessage } from '../../src/ports/transport.js';
+import { envelope } from '../../src/runtime/messages.js';
+import { systemClock } from '../../src/runtime/system-clock.js';
+import { type DispatchedTask, startWorker } from '../../src/runtime/worker.js';
+
+const topics = topicNames('superseded');
+
+const dispatch = (runId: string, taskId: string, attempt = 1): TopicMessage => ({
+  topic: topics.commands('default'),
+  key: runId,
+  value: envelope(
+    {
+      type: 'task.dispatch',
+      runId,
+      taskId,
+      attempt,
+      payload: {
+        sequence: 'five',
+        version: '1',
+        phase: 'main',
+        idempotencyKey: `${runId}:${taskId}:${attempt}`,
+        queue: 'default',
+        input: {},
+        results: {},
+      },
+    },
+    Date.now(),
+  ),
+});
+
+describe('worker: superseded dispatches', () => {
+  it('runs only the last dispatch of each run in a batch, and reports only its outcome', async () => {
+    const transport = new MemoryTransport();
+    // Published before the worker joins: the backlog reaches it as one batch, as a taken-over position does.
+    await transport.publish([dispatch('r1', 't2'), dispatch('r2', 't1'), dispatch('r1', 't3'), dispatch('r2', 't2', 2)]);
+    const events: ConsumedMessage[] = [];
+    await transport.subscribe({ topic: topics.events, group: 'observer' }, async (batch) => {
+      events.push(...batch);
+      return [];
+    });
+    const ran: string[] = [];
+    const worker = await startWorker({
+      transport,
+      queue: 'default',
+      clock: systemClock,
+      topicPrefix: 'superseded',
+      execute: async (task: DispatchedTask) => {
+        ran.push(`${task.runId}:${task.taskId}#${task.attempt}`);
+        return { ok: true };
+      },
+    });
+    await expect.poll(() => events.length).toBe(2);
+    expect(ran.sort()).toEqual(['r1:t3#1', 'r2:t2#2']);
+    expect(events.map((e) => `${e.value?.runId}:${(e.value as { taskId?: string } | null)?.taskId}:${e.value?.type}`).sort()).toEqual([
+      'r1:t3:task.succeeded',
+      'r2:t2:task.succeeded',
+    ]);
+    expect(worker.stats).toMatchObject({ started: 2, succeeded: 2, duplicates: 2 });
+    await worker.close();
+    await transport.close();
+  });
+
+  it('runs dispatches of one run that come in separate batches, each in turn', async () => {
+    const transport = new MemoryTransport();
+    const ran: string[] = [];
+    const worker = await startWorker({
+      transport,
+      queue: 'default',
+      clock: systemClock,
+      topicPrefix: 'superseded',
+      execute: async (task: DispatchedTask) => {
+        ran.push(`${task.runId}:${task.taskId}`);
+        return {};
+      },
+    });
+    await transport.publish([dispatch('r1', 't1')]);
+    await expect.poll(() => ran).toEqual(['r1:t1']);
+    await transport.publish([dispatch('r1', 't2')]);
+    await expect.poll(() => ran).toEqual(['r1:t1', 'r1:t2']);
+    expect(worker.stats.duplicates).toBe(0);
+    await worker.close();
+    await transport.close();
+  });
+});
