@@ -19,7 +19,7 @@ export interface TaskSummary {
   readonly compensate?: string;
 }
 
-/** A file of the machines directory that is not served, with every problem found in it. */
+/** A file of the sequences directory that is not served, with every problem found in it. */
 export interface RejectedDefinition {
   readonly source: string;
   readonly problems: readonly Problem[];

@@ -28,7 +28,7 @@ export interface HttpServerOptions {
    * its limit is answered with the input's own 400, not with a bare "body too large"
    */
   readonly bodyLimit?: number;
-  /** Files of the machines directory that were not loaded, listed by `GET /api/sequences` with their problems. */
+  /** Files of the sequences directory that were not loaded, listed by `GET /api/sequences` with their problems. */
   readonly rejected?: readonly RejectedDefinition[];
 }
 

@@ -406,7 +406,7 @@ export function judgePath(sequence: Sequence, path: ModelPath, seen: SessionResu
     if (v.invariant === Invariant.followsPath && abandoned) continue; // already reported, at the step that could not be taken
     violations.push(v);
   }
-  const final = entries.find((e) => isFinalEntry(e)) as Extract<RunEntry, { outcome: Outcome }> | undefined;
+  const final = entries.find(isFinalEntry);
   return {
     path,
     expected,

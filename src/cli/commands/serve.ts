@@ -14,12 +14,13 @@ import type { RunService } from '../../ports/run-service.js';
 import type { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { kafkaOptions, prefixHelp } from '../kafka-options.js';
+import type { SequencesCliOptions } from '../sequences-option.js';
+import { sequencesPath, withSequencesOption } from '../sequences-option.js';
 import { openStore } from '../store.js';
 
-interface ServeOptions {
+interface ServeOptions extends SequencesCliOptions {
   port: string;
   host: string;
-  machines?: string;
   store?: string;
   brokers?: string;
   prefix?: string;
@@ -33,7 +34,7 @@ export interface ServedFiles {
 
 /** Loads every sequence file of a directory (or one file); a bad file is reported and skipped, never fatal. */
 export function loadServedFiles(cli: CliContext, path: string): ServedFiles {
-  if (!existsSync(path)) throw new LockstepError(ErrorCode.invalidUsage, `--machines: ${path} does not exist`);
+  if (!existsSync(path)) throw new LockstepError(ErrorCode.invalidUsage, `--sequences: ${path} does not exist`);
   const sequences: ServedFiles['sequences'] = [];
   const rejected: RejectedDefinition[] = [];
   const names = new Map<string, string>();
@@ -77,12 +78,14 @@ const isLoopback = (host: string) => host === 'localhost' || host === '::1' || h
 
 /** `lockstep serve`: the HTTP API, live updates and the web page. */
 export function registerServe(program: Command, cli: CliContext): void {
-  program
-    .command('serve')
-    .description('serve the HTTP API and the web page: sequences, graphs, runs and live updates')
-    .option('--port <port>', 'port to listen on (0 picks a free one)', '7070')
-    .option('--host <host>', 'address to bind (keep 127.0.0.1 unless a proxy guards the server)', '127.0.0.1')
-    .option('--machines <dir>', 'directory (or file) of sequences to serve', 'machines')
+  withSequencesOption(
+    program
+      .command('serve')
+      .description('serve the HTTP API and the web page: sequences, graphs, runs and live updates')
+      .option('--port <port>', 'port to listen on (0 picks a free one)', '7070')
+      .option('--host <host>', 'address to bind (keep 127.0.0.1 unless a proxy guards the server)', '127.0.0.1'),
+    'directory (or file) of sequences to serve (default: "machines")',
+  )
     .option('--store <path>', 'run store location in embedded mode (default: .lockstep/ or LOCKSTEP_STORE)')
     .option('--brokers <list>', 'Kafka bootstrap servers (host:port,...): watch runs driven by separate orchestrators')
     .option('--prefix <prefix>', `Kafka ${prefixHelp}`)
@@ -94,8 +97,8 @@ export function registerServe(program: Command, cli: CliContext): void {
           '--store and --brokers exclude each other: over Kafka the runs are read from the history and run-state topics',
         );
       }
-      const machines = resolve(cli.cwd, opts.machines ?? 'machines');
-      const { sequences, rejected } = loadServedFiles(cli, machines);
+      const served = resolve(cli.cwd, sequencesPath(opts, false) ?? 'machines');
+      const { sequences, rejected } = loadServedFiles(cli, served);
       // --brokers chooses Kafka mode (a broker in the environment alone does not: serve is embedded unless told).
       const runs: RunService = opts.brokers
         ? await createKafkaRunService({ ...kafkaOptions(cli, opts), sequences, onLog: cli.err })
@@ -118,7 +121,7 @@ export function registerServe(program: Command, cli: CliContext): void {
       const bound = typeof address === 'object' && address ? address.port : port;
       const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
       cli.out(
-        `lockstep serve: listening on http://${host}:${bound} (${runs.mode} mode, ${sequences.length} sequence${sequences.length === 1 ? '' : 's'} from ${machines}${rejected.length > 0 ? `; ${rejected.length} invalid file${rejected.length === 1 ? '' : 's'} skipped` : ''})`,
+        `lockstep serve: listening on http://${host}:${bound} (${runs.mode} mode, ${sequences.length} sequence${sequences.length === 1 ? '' : 's'} from ${served}${rejected.length > 0 ? `; ${rejected.length} invalid file${rejected.length === 1 ? '' : 's'} skipped` : ''})`,
       );
       if (!token)
         cli.err(

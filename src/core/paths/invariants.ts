@@ -1,5 +1,6 @@
 import type { RunEvent } from '../compile/types.js';
 import type { RunEntry } from '../protocol/run-entry.js';
+import { isFinalEntry } from '../protocol/run-entry.js';
 import type { Phase, Sequence } from '../sequence/types.js';
 import type { Expectation } from './expectation.js';
 import { indexTasks } from './expectation.js';
@@ -45,7 +46,6 @@ export interface ExecutionEvent {
 
 type Started = Extract<RunEntry, { type: 'task.started' }>;
 type Failed = Extract<RunEntry, { type: 'task.failed' }>;
-const FINAL = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
 
 /** A run event in a few words, for messages. */
 export function describeEvent(event: RunEvent): string {
@@ -130,7 +130,7 @@ function noOverlap(entries: readonly RunEntry[], executions: readonly ExecutionE
     } else if (e.type === 'task.stopped') {
       if (!stopping.delete(name(e)))
         out.push({ invariant: Invariant.noOverlap, message: `${name(e)} was recorded as stopped, but it had not been stopped` });
-    } else if (FINAL.has(e.type)) {
+    } else if (isFinalEntry(e)) {
       for (const s of stopping.values())
         out.push({ invariant: Invariant.noOverlap, message: `the run ended while ${name(s)}, which had been stopped, had not ended yet` });
     }
@@ -268,7 +268,7 @@ function finallyOnce(
 }
 
 function outcome(expectation: Expectation, entries: readonly RunEntry[]): Violation[] {
-  const finals = entries.filter((e) => FINAL.has(e.type)) as Array<Extract<RunEntry, { outcome: unknown }>>;
+  const finals = entries.filter(isFinalEntry);
   if (finals.length === 0) {
     const last = entries[entries.length - 1];
     return [
