@@ -184,8 +184,11 @@ export function isRecordRejection(error: unknown): boolean {
   return kafkaErrorTypes(error).some((t) => REJECTED.has(t));
 }
 
-/** Waits between tries in {@link retryRetriable}: about 10 s in all. */
-const RETRIABLE_BACKOFF_MS = [50, 100, 200, 400, 800, 1_600, 3_200, 3_200];
+/**
+ * Waits between tries in {@link retryRetriable}, about 30 s in all: a partition's leader election on a loaded broker (a broker restarted, topics just created by
+ * several processes) can outlast 10 s.
+ */
+const RETRIABLE_BACKOFF_MS = [50, 100, 200, 400, 800, 1_600, ...Array<number>(8).fill(3_200)];
 
 /**
  * True for a broker error that Kafka marks retriable (NOT_LEADER_FOR_PARTITION, LEADER_NOT_AVAILABLE,
@@ -199,7 +202,7 @@ export function isRetriable(error: unknown): boolean {
 
 /**
  * The client's one retry policy: sends a request again while the broker answers with an error that Kafka marks
- * retriable ({@link isRetriable}), about 10 s in all. kafkajs' admin does so only for unknown topics: right after a
+ * retriable ({@link isRetriable}), about 30 s in all. kafkajs' admin does so only for unknown topics: right after a
  * topic is created (or a broker restarts), its partitions may be listed with a leader that is not serving them yet,
  * and ListOffsets answers NOT_LEADER_FOR_PARTITION. Every request of the transport that reads or creates topics
  * goes through it; the request must be safe to repeat.

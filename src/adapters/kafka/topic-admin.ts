@@ -116,7 +116,7 @@ function notServing(topic: string, partition: number): Error {
 
 /**
  * Resolves once every partition of `topics` has a leader that answers for it (metadata without an error, then
- * ListOffsets), about 10 s at most: a topic that another process is creating at the same moment is listed before
+ * ListOffsets), about 30 s at most: a topic that another process is creating at the same moment is listed before
  * its partitions are, and `waitForLeaders` only sees leaders in the metadata.
  */
 export async function awaitServing(admin: Admin, topics: readonly string[]): Promise<void> {
