@@ -10,6 +10,6 @@
  * @packageDocumentation
  */
 
-export type { SqliteStoreStats } from './adapters/sqlite/sqlite-run-store.js';
+export type { SqliteStoreStats } from './adapters/sqlite/group-commit.js';
 export { SqliteRunStore } from './adapters/sqlite/sqlite-run-store.js';
 export type { OpenStoreOptions } from './adapters/sqlite/store-file.js';

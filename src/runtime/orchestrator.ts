@@ -1,26 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import type { Command, RunEvent } from '../core/compile/types.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
-import type { StateValue } from '../core/graph/model.js';
 import type { Envelope, EnvelopeOf } from '../core/protocol/envelope.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import { assertRunId } from '../core/protocol/partition-offset.js';
-import type { FinalEntry, RunEntry } from '../core/protocol/run-entry.js';
-import { isFinalEntry } from '../core/protocol/run-entry.js';
+import type { FinalEntry } from '../core/protocol/run-entry.js';
 import { assertInputWithinLimits } from '../core/run/data-limits.js';
 import type { LiveRun } from '../core/run/live-run.js';
-import { advance, beginRun, replay, stateValueOf } from '../core/run/live-run.js';
+import { beginRun, replay } from '../core/run/live-run.js';
 import type { Journal, RunHost } from '../ports/journal.js';
 import type { Release } from '../ports/run-store.js';
 import type { ConsumedMessage, DeadLetterSource, Subscription, TopicMessage } from '../ports/transport.js';
-import { taskCommandMessage } from './command-messages.js';
 import { envelope, reuseFromWire, runStartMessage, toRunEvent } from './messages.js';
 import type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orchestrator-options.js';
-import type { Pending, Work } from './pending-writes.js';
+import type { Work } from './pending-writes.js';
 import { newWork, pendingFor, refusedFinal } from './pending-writes.js';
 import { fitRun, RecordGuard } from './record-guard.js';
 import { boundedEvent, TopicLimits } from './record-limits.js';
 import { RunOutcomes } from './run-outcomes.js';
+import { RunSteps } from './run-steps.js';
 import { TimerService } from './timers.js';
 
 export type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orchestrator-options.js';
@@ -47,6 +44,8 @@ export class Orchestrator {
   readonly #topics: ReturnType<typeof topicNames>;
   readonly #guard: RecordGuard;
   readonly #timers: TimerService;
+  /** Steps the runs of a batch: their entries go to its pending writes, their commands to its work. */
+  readonly #steps: RunSteps;
   readonly #runs = new Map<string, LiveRun>();
   readonly #releases = new Map<string, Release>();
   /** Final entries of finished runs, waiters, and why this orchestrator stopped, once it has (see {@link Orchestrator.fail}). */
@@ -67,6 +66,14 @@ export class Orchestrator {
         if (error instanceof LockstepError && !error.retriable) this.fail(error);
         else this.#timers.arm({ ...t, dueAt: options.clock.now() + 100 });
       });
+    });
+    this.#steps = new RunSteps({
+      stats: this.stats,
+      topics: this.#topics,
+      clock: options.clock,
+      defaultQueue: options.defaultQueue ?? 'default',
+      timers: this.#timers,
+      finish: (runId, entry) => this.#finish(runId, entry),
     });
     this.#host = {
       stats: this.stats,
@@ -164,7 +171,7 @@ export class Orchestrator {
     // The attempt in flight, or the stopped one the run was waiting for, died with the process that ran it.
     const lost = run.snapshot.context.current ?? run.snapshot.context.stopping;
     const p = pendingFor(work.runs, run);
-    if (lost) this.#apply(run, { type: 'TASK_INTERRUPTED', taskId: lost.taskId, attempt: lost.attempt }, work, p);
+    if (lost) this.#steps.apply(run, { type: 'TASK_INTERRUPTED', taskId: lost.taskId, attempt: lost.attempt }, work, p);
     for (const [timerId, dueAt] of run.timers) work.after.push(() => this.#timers.arm({ runId, timerId, dueAt }));
     const records = await this.#record(work, undefined);
     this.#settle(work);
@@ -237,13 +244,13 @@ export class Orchestrator {
       }
       const p = pendingFor(work.runs, run);
       p.cause = env.id;
-      this.#apply(run, boundedEvent(event), work, p);
+      this.#steps.apply(run, boundedEvent(event), work, p);
     }
     const dropped = new Set<TopicMessage>();
     for (const p of work.runs.values()) {
       fitRun(this.#guard, this.#journal, p.run, p, {
         fail: (taskId, attempt, message) =>
-          this.#apply(
+          this.#steps.apply(
             p.run,
             { type: 'TASK_FAILED', taskId, attempt, error: { message, code: ErrorCode.recordTooLarge, retriable: false } },
             work,
@@ -317,77 +324,7 @@ export class Orchestrator {
       updatedAt: at,
       ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}),
     };
-    this.#take(began.run, began.entries, began.states, began.commands, work, p);
-  }
-
-  #apply(run: LiveRun, event: RunEvent, work: Work, p: Pending): void {
-    const result = advance(run, event, work.at);
-    const state = stateValueOf(run);
-    if (result.ignored) {
-      this.stats.ignored[result.ignored]++;
-      for (const entry of result.entries) p.entries.push({ entry, state });
-      return;
-    }
-    this.stats.applied++;
-    this.#take(
-      run,
-      result.entries,
-      result.entries.map(() => state),
-      result.commands,
-      work,
-      p,
-    );
-  }
-
-  /** Adds a step's entries (each with the state after it) to the run's changes, and executes its commands. */
-  #take(
-    run: LiveRun,
-    entries: readonly RunEntry[],
-    states: readonly StateValue[],
-    commands: readonly Command[],
-    work: Work,
-    p: Pending,
-  ): void {
-    entries.forEach((e, i) => {
-      p.entries.push({ entry: e, state: states[i]! });
-      if (e.type === 'task.started') p.update.currentTask = e.task;
-      else if (isFinalEntry(e)) {
-        p.update.status = e.outcome;
-        if (e.reason) p.update.reason = e.reason;
-        // The record names the task that failed the run, not the last finally task that ran.
-        p.update.currentTask = e.outcome === 'succeeded' ? null : (run.snapshot.context.error?.taskId ?? null);
-        work.after.push(() => this.#finish(run.runId, e));
-      }
-    });
-    for (const c of commands) this.#execute(run, c, work, p);
-  }
-
-  #execute(run: LiveRun, c: Command, work: Work, p: Pending): void {
-    const runId = run.runId;
-    const { clock } = this.#options;
-    switch (c.type) {
-      case 'dispatch':
-      case 'cancelTask': {
-        const context = {
-          topics: this.#topics,
-          defaultQueue: this.#options.defaultQueue ?? 'default',
-          now: clock.now(),
-          ...(p.cause ? { cause: p.cause } : {}),
-        };
-        const m = taskCommandMessage(run, c, context);
-        work.out.push(m);
-        p.sent.push(m);
-        break;
-      }
-      case 'startTimer':
-        work.after.push(() => this.#timers.arm({ runId, timerId: c.timerId, dueAt: run.timers.get(c.timerId) ?? clock.now() + c.delayMs }));
-        break;
-      case 'cancelTimer':
-        work.after.push(() => this.#timers.disarm(runId, c.timerId));
-        break;
-      case 'finish':
-        break;
-    }
+    this.#steps.take(began.run, began.entries, began.states, began.commands, work, p);
   }
 
   /** Records a batch; a journal that cannot record it ends this orchestrator (see {@link Orchestrator.fail}). */

@@ -2,8 +2,9 @@ import { loadSequenceFile } from '../adapters/fs/load-sequence.js';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import type { ModelPath } from '../core/paths/path-graph.js';
 import type { Sequence } from '../core/sequence/types.js';
-import type { PathRun, RunPathOptions } from './path-runner.js';
+import type { PathRun } from './path-runner.js';
 import { runPath } from './path-runner.js';
+import type { RunPathOptions } from './path-session.js';
 import type { PlanOptions } from './test-sequence.js';
 import { planPaths } from './test-sequence.js';
 

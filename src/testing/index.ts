@@ -22,6 +22,7 @@ export type {
   ViolationKind,
 } from './history-checker.js';
 export { checkHistory } from './history-checker.js';
-export type { PathRun, RunPathOptions } from './path-runner.js';
+export type { PathRun } from './path-runner.js';
+export type { RunPathOptions } from './path-session.js';
 export type { PathPlan, PlanOptions, SequenceTestReport, TestSequenceOptions } from './test-sequence.js';
 export { testSequence } from './test-sequence.js';

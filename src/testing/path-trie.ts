@@ -2,8 +2,10 @@ import { sha256Hex } from '../core/hash.js';
 import type { ModelPath, PathStep } from '../core/paths/path-graph.js';
 import type { Sequence } from '../core/sequence/types.js';
 import { definitionText } from '../modes/embedded/index.js';
-import type { Checkpoint, PathRun, RunPathOptions } from './path-runner.js';
-import { judgePath, PathSession } from './path-runner.js';
+import type { PathRun } from './path-runner.js';
+import { judgePath } from './path-runner.js';
+import type { Checkpoint, RunPathOptions } from './path-session.js';
+import { PathSession } from './path-session.js';
 
 /** A node of the trie of paths: the paths through it share the steps up to here. */
 interface TrieNode {

@@ -5,7 +5,8 @@ import type { ModelPath, PathGraph } from '../core/paths/path-graph.js';
 import { buildPathGraph } from '../core/paths/path-graph.js';
 import { createRunModel } from '../core/paths/run-model.js';
 import type { Sequence } from '../core/sequence/types.js';
-import type { PathRun, RunPathOptions } from './path-runner.js';
+import type { PathRun } from './path-runner.js';
+import type { RunPathOptions } from './path-session.js';
 import { runPaths } from './path-trie.js';
 
 /**

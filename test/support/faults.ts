@@ -8,7 +8,7 @@ import { idempotencyKey } from '../../src/core/compile/types.js';
 import type { Sequence } from '../../src/core/sequence/types.js';
 import type { Program, RunSnapshot, StepResult } from '../../src/core/step.js';
 import { createProgram } from '../../src/core/step.js';
-import type { Faults } from '../../src/testing/path-runner.js';
+import type { Faults } from '../../src/testing/path-session.js';
 
 /**
  * Planted bugs: each wraps (or replaces) the program the orchestrator steps, or the executor the worker calls,

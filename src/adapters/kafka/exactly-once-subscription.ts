@@ -1,17 +1,10 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { BatchContext, BatchHandler, DurableSubscribeOptions, Subscription, TopicMessage } from '../../ports/transport.js';
-import type { Chunk } from './encoding.js';
-import { partitionChunks, partitionCountCache, sleep } from './encoding.js';
-import {
-  consumerConfig,
-  decodeMessage,
-  isFenced,
-  isRecordRejection,
-  kafkaErrorTypes,
-  producerConfig,
-  transportError,
-} from './kafka-client.js';
+import { sleep } from './encoding.js';
+import { consumerConfig, decodeMessage, producerConfig } from './kafka-client.js';
+import type { Pipe } from './transaction-pipeline.js';
+import { nextOffset, openPipe, TransactionPipeline } from './transaction-pipeline.js';
 import { createTransactionalProducer } from './transactional-producer.js';
 
 /** What a subscription needs from its transport. */
@@ -33,17 +26,6 @@ export interface SubscriptionDeps {
 /** How long a fenced partition waits for a rebalance before it tries to take its partition back. */
 const FENCED_RETRY_MS = 10_000;
 const ACQUIRE_RETRY_MS = 1_000;
-/** Handled messages waiting for their transaction, per partition, before consumption waits for a commit. */
-const MAX_PENDING = 20_000;
-/** Errors before the commit that leave nothing committed: the transaction is aborted and run again. */
-const RETRIABLE_TXN = new Set([
-  'CONCURRENT_TRANSACTIONS',
-  'COORDINATOR_LOAD_IN_PROGRESS',
-  'COORDINATOR_NOT_AVAILABLE',
-  'NOT_COORDINATOR',
-  'UNKNOWN_TOPIC_OR_PARTITION',
-]);
-const MAX_TXN_ATTEMPTS = 10;
 /** With offset records, how often the group offset is committed as a hint (lag monitoring). */
 const HINT_EVERY_MS = 1_000;
 /** How long closing waits for the last hint (kafkajs retries a failing commit for much longer). */
@@ -58,29 +40,6 @@ const noDefer: BatchContext = {
   },
 };
 
-/** One owned partition: its transactional producer, and batches handled but not committed yet. */
-interface Pipe {
-  readonly partition: number;
-  readonly producer: Producer;
-  pending: Array<{ readonly out: readonly TopicMessage[]; readonly lastOffset: string; readonly size: number }>;
-  pendingSize: number;
-  /** The commit loop, while it runs. */
-  committing: Promise<void> | undefined;
-  /** The handler call in flight (one at a time per partition). */
-  handling: Promise<unknown> | undefined;
-  /** Set when a handler or a commit failed: nothing more goes through this pipe. */
-  broken: boolean;
-  /** Next offset after the last batch handled. */
-  handled: string;
-  /** Offset records only: when the group offset was last committed as a hint, and the next hint, if one waits. */
-  hintedAt: number;
-  hint: string | undefined;
-  /** Offset records only: the offset the last committed transaction recorded. */
-  committed: string | undefined;
-}
-
-const next = (offset: string): string => (BigInt(offset) + 1n).toString();
-
 /**
  * Consume-transform-produce under Kafka transactions.
  *
@@ -93,8 +52,9 @@ const next = (offset: string): string => (BigInt(offset) + 1n).toString();
  * as one more message of the output: the group offset is then only a hint, committed after the transaction, and
  * a member that takes the partition over starts after the later of the two.
  *
- * Commits are pipelined: while a partition's transaction is in flight, its next batches are already
- * handled, and they commit together in the next transaction (group commit), never before the earlier one.
+ * Commits are pipelined (see {@link TransactionPipeline}): while a partition's transaction is in flight, its next
+ * batches are already handled, and they commit together in the next transaction (group commit), never before the
+ * earlier one.
  *
  * Failure: when a handler throws or a commit fails, the partition is revoked (`onRevoked`: the handler drops the
  * state it derived from it, which may be ahead of what was committed) and taken back through `onAssigned` (state
@@ -106,10 +66,7 @@ export class ExactlyOnceSubscription implements Subscription {
   readonly #owned = new Map<number, Pipe>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #assigned = new Set<number>();
-  /** Partitions whose last transaction was refused by the broker: their next one sends each record alone, to tell which. */
-  readonly #isolate = new Set<number>();
-  /** Partitions of each topic the output goes to: to send each partition's records on their own. */
-  readonly #counts: ReturnType<typeof partitionCountCache>;
+  readonly #pipeline: TransactionPipeline;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -117,7 +74,14 @@ export class ExactlyOnceSubscription implements Subscription {
   constructor(deps: SubscriptionDeps) {
     this.#deps = deps;
     this.#consumer = deps.kafka.consumer(consumerConfig(deps.options.group));
-    this.#counts = partitionCountCache(deps.admin);
+    this.#pipeline = new TransactionPipeline({
+      admin: deps.admin,
+      options: deps.options,
+      log: deps.log,
+      chunkBytes: deps.chunkBytes,
+      recorded: (pipe, offset) => this.#hint(pipe, offset),
+      failed: (pipe, fenced) => void this.#fail(pipe, fenced),
+    });
   }
 
   async start(): Promise<void> {
@@ -243,21 +207,8 @@ export class ExactlyOnceSubscription implements Subscription {
     );
     const taken: Pipe[] = [];
     for (const [i, r] of results.entries()) {
-      if (r.status === 'fulfilled') {
-        taken.push({
-          partition: r.value[0],
-          producer: r.value[1],
-          pending: [],
-          pendingSize: 0,
-          committing: undefined,
-          handling: undefined,
-          broken: false,
-          handled: '0',
-          hintedAt: 0,
-          hint: undefined,
-          committed: undefined,
-        });
-      } else {
+      if (r.status === 'fulfilled') taken.push(openPipe(r.value[0], r.value[1]));
+      else {
         this.#deps.log('cannot take over partition', { topic, partition: partitions[i], error: String(r.reason) });
         this.#retryAcquire(partitions[i]!, ACQUIRE_RETRY_MS);
       }
@@ -343,24 +294,6 @@ export class ExactlyOnceSubscription implements Subscription {
     });
   }
 
-  /** A chunk of the partition's output was refused for good: name its record to the handler, or isolate it next time. */
-  #rejected(pipe: Pipe, chunk: Chunk, error: unknown): void {
-    const { topic, onRejected } = this.#deps.options;
-    if (chunk.records.length > 1) {
-      this.#isolate.add(pipe.partition);
-      return;
-    }
-    const record = chunk.records[0]!;
-    this.#deps.log('the broker refused a record for good', {
-      topic,
-      partition: pipe.partition,
-      recordTopic: record.topic,
-      key: record.key,
-      error: String(error),
-    });
-    onRejected?.(record, transportError(`${record.topic} refused the record with key ${JSON.stringify(record.key)}`, error));
-  }
-
   /** The partition's state may be ahead of what was committed: revoke it, and take it back unless fenced. */
   async #fail(pipe: Pipe, fenced: boolean): Promise<void> {
     if (pipe.broken) return;
@@ -392,7 +325,7 @@ export class ExactlyOnceSubscription implements Subscription {
       await sleep(50);
       return;
     }
-    while (pipe.pendingSize > MAX_PENDING && pipe.committing && !pipe.broken) await pipe.committing;
+    await this.#pipeline.room(pipe);
     if (pipe.broken) return;
     const messages = batch.messages.map((m) => decodeMessage(topic, batch.partition, m));
     const handling = this.#deps.handler(messages, noDefer);
@@ -414,83 +347,8 @@ export class ExactlyOnceSubscription implements Subscription {
     pipe.handling = undefined;
     if (pipe.broken) return; // a commit failed meanwhile: this batch's results are void, and it comes again
     const lastOffset = batch.lastOffset();
-    pipe.pending.push({ out, lastOffset, size: messages.length });
-    pipe.pendingSize += messages.length;
-    pipe.handled = next(lastOffset);
+    pipe.handled = nextOffset(lastOffset);
     resolveOffset(lastOffset);
-    if (!pipe.committing) pipe.committing = this.#drain(pipe);
-  }
-
-  /** Commits the partition's handled batches, all that are waiting in one transaction, until none wait. */
-  async #drain(pipe: Pipe): Promise<void> {
-    const { topic, group, offsetRecord } = this.#deps.options;
-    while (pipe.pending.length > 0 && !pipe.broken) {
-      const batches = pipe.pending;
-      pipe.pending = [];
-      pipe.pendingSize = 0;
-      const offset = next(batches[batches.length - 1]!.lastOffset);
-      const out = batches.flatMap((b) => b.out);
-      if (offsetRecord) out.push(offsetRecord(pipe.partition, offset));
-      try {
-        const counts = await this.#counts(out);
-        const perPartition = partitionChunks(out, counts, this.#deps.chunkBytes(), this.#isolate.has(pipe.partition));
-        for (let attempt = 1; ; attempt++) {
-          const txn = await pipe.producer.transaction();
-          let committing = false;
-          let refused: Chunk | undefined;
-          try {
-            // The output (AddPartitionsToTxn, then Produce) and the offsets (AddOffsetsToTxn, then TxnOffsetCommit)
-            // do not depend on each other: both are sent at once, and the commit waits for both.
-            // One partition per sendBatch (see partitionChunks), partitions at once; a partition's chunks in order.
-            // All settle before the transaction is aborted: no produce of it is still in flight then.
-            const sent = await Promise.allSettled([
-              ...perPartition.map(async (chunks) => {
-                for (const chunk of chunks) {
-                  try {
-                    await txn.sendBatch({ topicMessages: chunk.topicMessages, acks: -1 });
-                  } catch (error) {
-                    if (isRecordRejection(error)) refused ??= chunk;
-                    throw error;
-                  }
-                }
-              }),
-              offsetRecord
-                ? Promise.resolve()
-                : txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: pipe.partition, offset }] }] }),
-            ]);
-            // A record refused for good is what decides, whatever else failed with it.
-            const failed = sent.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
-            if (failed.length > 0) throw failed.find((e) => isRecordRejection(e)) ?? failed[0];
-            committing = true;
-            await txn.commit();
-            this.#isolate.delete(pipe.partition);
-            if (offsetRecord) {
-              pipe.committed = offset;
-              this.#hint(pipe, offset);
-            }
-            break;
-          } catch (error) {
-            if (txn.isActive()) await txn.abort().catch(() => {});
-            // Records the broker refused for good (too large, invalid) would be refused on every retry: find the one
-            // record (a transaction of single-record chunks next time), have the handler drop it, and start over.
-            if (!committing && refused) this.#rejected(pipe, refused, error);
-            // The coordinator is still completing the previous transaction: nothing of this one was committed,
-            // so it is safe to abort it and run it again. A failed commit, though, may have committed: restore.
-            if (committing || attempt >= MAX_TXN_ATTEMPTS || !kafkaErrorTypes(error).some((t) => RETRIABLE_TXN.has(t))) throw error;
-            await sleep(Math.min(200, 5 * 2 ** attempt));
-          }
-        }
-      } catch (error) {
-        const fenced = isFenced(error);
-        this.#deps.log(
-          fenced ? 'fenced: another member took this partition over' : 'transaction failed; the batches will be delivered again',
-          { topic, partition: pipe.partition, error: String(error) },
-        );
-        pipe.committing = undefined;
-        void this.#fail(pipe, fenced);
-        return;
-      }
-    }
-    pipe.committing = undefined;
+    this.#pipeline.add(pipe, { out, lastOffset, size: messages.length });
   }
 }

@@ -4,6 +4,8 @@ import type { RunEntry } from '../../core/protocol/run-entry.js';
 import type { Phase, Sequence } from '../../core/sequence/types.js';
 import type { Applying } from './applied-event.js';
 import { appliedEvent, eventIdentity, isApplying } from './applied-event.js';
+import type { TaskEnded } from './phase-order.js';
+import { PhaseOrder } from './phase-order.js';
 
 /** A broken promise found in one run's history: its kind (see `ViolationKind`) and what happened, with positions. */
 export interface RunFinding {
@@ -37,19 +39,19 @@ interface TaskTrack {
   mayRetry: boolean;
   failures: number;
   /** Its last attempt's outcome when no other attempt may follow. */
-  ended?: { readonly how: 'succeeded' | 'failed'; readonly at: number };
+  ended?: TaskEnded;
 }
 
 const RANK: Record<Phase, number> = { main: 0, compensate: 1, finally: 2 };
 const KIND_OF_PHASE = { main: 'order', compensate: 'compensation', finally: 'finally' } as const;
 
 const name = (a: { task: string; attempt: number }) => `${a.task}#${a.attempt}`;
-const list = (ids: readonly string[]) => (ids.length === 0 ? 'none' : ids.join(', '));
 
 /**
  * Walks one run's history in order, keeping what the history itself says (attempts in flight, stopped attempts,
- * the phase, the completed tasks) and checking each entry against the sequence's rules. Without the sequence only
- * what needs no definition is checked: overlaps, duplicates, attempt numbers and what follows the final entry.
+ * the phase) and checking each entry against the sequence's rules; the order of phases and tasks is
+ * {@link PhaseOrder}'s. Without the sequence only what needs no definition is checked: overlaps, duplicates,
+ * attempt numbers and what follows the final entry.
  */
 export class RunWalk {
   readonly #findings: RunFinding[] = [];
@@ -61,19 +63,15 @@ export class RunWalk {
   #inFlight: Attempt | undefined;
   #stopping: Attempt | undefined;
   #phase: Phase = 'main';
-  /** Where the main phase ended and how: `unwind` when a failure, a cancel or the run timeout ended it. */
-  #mainEnded: { readonly at: number; readonly unwind: boolean; readonly why: string } | undefined;
-  /** Index in the sequence of the main task started (or reused) last. */
-  #mainPos = -1;
-  /** Main tasks that succeeded, in order, with where. */
-  readonly #completed: Array<{ readonly task: string; readonly at: number }> = [];
-  /** Main tasks whose compensation started, in the order they started. */
-  readonly #compensated: string[] = [];
-  #finallyPos = -1;
+  readonly #order: PhaseOrder;
   #finalAt: number | undefined;
 
-  constructor(private readonly sequence: Sequence | undefined) {
+  constructor(sequence: Sequence | undefined) {
     this.#index = sequence ? indexTasks(sequence) : undefined;
+    this.#order = new PhaseOrder(sequence, this.#index, {
+      report: (kind, message) => this.#report(kind, message),
+      track: (phase, task) => this.#track(phase, task),
+    });
   }
 
   /** Walks the whole history. */
@@ -173,9 +171,9 @@ export class RunWalk {
     if (track) this.#again(e, track, at);
     else {
       if (e.attempt !== 1) this.#report('order', `${at}: its first attempt is numbered ${e.attempt}, not 1`);
-      if (e.phase === 'main') this.#firstMain(e.task, at);
-      else if (e.phase === 'compensate') this.#firstCompensation(e.task, at);
-      else this.#firstFinally(e.task, at);
+      if (e.phase === 'main') this.#order.firstMain(e.task, at);
+      else if (e.phase === 'compensate') this.#order.firstCompensation(e.task, at);
+      else this.#order.firstFinally(e.task, at, this.#phase);
     }
     this.#tasks.set(`${e.phase}:${e.task}`, {
       lastAttempt: Math.max(e.attempt, track?.lastAttempt ?? 0),
@@ -202,123 +200,13 @@ export class RunWalk {
     }
   }
 
-  #firstMain(task: string, at: string): void {
-    if (this.#mainEnded) {
-      this.#report('order', `${at}: the main phase had ended at entry ${this.#mainEnded.at} (${this.#mainEnded.why})`);
-      return;
-    }
-    this.#advanceMain(task, at);
-  }
-
-  /** The main phase moves on to `task`: it must be the next one, after its predecessor succeeded (or failed under continue). */
-  #advanceMain(task: string, at: string): void {
-    const index = this.#index;
-    if (!index || !this.sequence) return;
-    const found = index.main.get(task);
-    if (!found) {
-      this.#report('order', `${at}: ${task} is not a main task of ${this.sequence.name} v${this.sequence.version}`);
-      return;
-    }
-    const expected = this.sequence.tasks[this.#mainPos + 1];
-    if (found.index !== this.#mainPos + 1) {
-      this.#report('order', `${at}: the next main task in the sequence's order is ${expected?.id ?? 'none'}`);
-    } else if (this.#mainPos >= 0) {
-      const prev = this.sequence.tasks[this.#mainPos]!;
-      const ended = this.#track('main', prev.id)?.ended;
-      const done = ended?.how === 'succeeded' || (ended?.how === 'failed' && prev.onFailure === 'continue');
-      if (!done) {
-        const how = prev.onFailure === 'continue' ? 'succeeded or failed all its attempts (onFailure: continue)' : 'succeeded';
-        this.#report('order', `${at}: its predecessor ${prev.id} had not ${how}`);
-      }
-    }
-    this.#mainPos = Math.max(this.#mainPos, found.index);
-  }
-
-  /** The main task whose compensation `task` is. */
-  #ownerOf(task: string): string | undefined {
-    if (this.#index) return this.#index.compensations.get(task)?.of;
-    return task.endsWith('.compensate') ? task.slice(0, -'.compensate'.length) : undefined;
-  }
-
-  /** The compensations an unwinding run owes, in the order it owes them: the completed tasks', in reverse. */
-  #owed(): string[] {
-    const index = this.#index;
-    const completed = this.#completed.map((c) => c.task).reverse();
-    return index ? completed.filter((t) => index.main.get(t)?.spec.compensate) : completed;
-  }
-
-  #firstCompensation(task: string, at: string): void {
-    const owner = this.#ownerOf(task);
-    if (this.#index && !this.#mainEnded) this.#report('compensation', `${at}: the main phase had not ended`);
-    else if (this.#mainEnded && !this.#mainEnded.unwind) {
-      this.#report('compensation', `${at}: the main phase ended without unwinding (${this.#mainEnded.why}, entry ${this.#mainEnded.at})`);
-    }
-    const completed = owner ? this.#completed.find((c) => c.task === owner) : undefined;
-    if (!owner || !completed) {
-      this.#report('compensation', `${at}: ${owner ?? task} never completed (completed: ${list(this.#completed.map((c) => c.task))})`);
-      this.#compensated.push(owner ?? task);
-      return;
-    }
-    const owed = this.#owed();
-    if (this.#index) {
-      const expected = owed[this.#compensated.length];
-      if (expected !== owner) {
-        this.#report(
-          'compensation',
-          `${at}: the next compensation due is ${expected ? `${expected}'s` : 'none'} (reverse order of completion: ${list(owed)})`,
-        );
-      }
-    } else {
-      const last = this.#compensated[this.#compensated.length - 1];
-      const rank = (t: string) => this.#completed.findIndex((c) => c.task === t);
-      if (last !== undefined && rank(owner) > rank(last)) {
-        this.#report(
-          'compensation',
-          `${at}: ${owner} completed after ${last}, whose compensation ran first (reverse order of completion: ${list(owed)})`,
-        );
-      }
-    }
-    this.#compensated.push(owner);
-  }
-
-  #firstFinally(task: string, at: string): void {
-    if (this.#phase !== 'finally') this.#owedCompensations(at);
-    const index = this.#index;
-    if (!index || !this.sequence) return;
-    if (!this.#mainEnded) this.#report('finally', `${at}: the main phase had not ended`);
-    const found = index.finally.get(task);
-    if (!found) {
-      this.#report('finally', `${at}: ${task} is not a finally task of ${this.sequence.name} v${this.sequence.version}`);
-      return;
-    }
-    const expected = this.sequence.finally[this.#finallyPos + 1];
-    if (found.index !== this.#finallyPos + 1) {
-      this.#report('finally', `${at}: the next finally task in the sequence's order is ${expected?.id ?? 'none'}`);
-    } else if (this.#finallyPos >= 0) {
-      const prev = this.sequence.finally[this.#finallyPos]!;
-      if (!this.#track('finally', prev.id)?.ended) this.#report('finally', `${at}: finally task ${prev.id} before it had not ended`);
-    }
-    this.#finallyPos = Math.max(this.#finallyPos, found.index);
-  }
-
-  /** Once the compensations are over (the finally phase begins, or the run ends): each one owed must have run to its end. */
-  #owedCompensations(at: string): void {
-    if (!this.#index || !this.#mainEnded?.unwind) return;
-    for (const owner of this.#owed()) {
-      const id = this.#index.main.get(owner)?.spec.compensate?.id ?? `${owner}.compensate`;
-      const track = this.#track('compensate', id);
-      if (!track) this.#report('compensation', `${at}: ${owner} completed, but its compensation ${id} never ran`);
-      else if (!track.ended) this.#report('compensation', `${at}: compensation ${id} (started at entry ${track.lastAt}) had not ended`);
-    }
-  }
-
   /** Whether `e` is the outcome of the attempt in flight; reports it if not. A task reused from an earlier run stands in. */
   #isInFlight(e: TaskEntry, i: number): boolean {
     const f = this.#inFlight;
     if (f && f.task === e.task && f.attempt === e.attempt) return true;
     const reused = this.#reused.has(e.task) && e.phase === 'main' && e.attempt === 1 && !this.#track('main', e.task);
-    if (reused && !this.#mainEnded) {
-      this.#advanceMain(e.task, `${name(e)} (reused) at entry ${i}`);
+    if (reused && !this.#order.mainEnded) {
+      this.#order.advanceMain(e.task, `${name(e)} (reused) at entry ${i}`);
       return true;
     }
     const now = f ? `${name(f)} was (started at entry ${f.at})` : 'none was';
@@ -337,10 +225,7 @@ export class RunWalk {
     const spec = this.#index?.spec(e.task);
     if (e.type === 'task.succeeded') {
       track.ended = { how: 'succeeded', at: i };
-      if (e.phase === 'main') {
-        this.#completed.push({ task: e.task, at: i });
-        if (this.#isLastMain(e.task)) this.#endMain(i, false, `${e.task}, the last main task, succeeded`);
-      }
+      if (e.phase === 'main') this.#order.mainSucceeded(e.task, i);
       return;
     }
     track.failures++;
@@ -363,18 +248,7 @@ export class RunWalk {
       return;
     }
     track.ended = { how: 'failed', at: i };
-    if (e.phase !== 'main' || !spec) return;
-    if (spec.onFailure === 'stop') this.#endMain(i, true, `${e.task} failed`);
-    else if (this.#isLastMain(e.task)) this.#endMain(i, false, `${e.task}, the last main task, failed under onFailure: continue`);
-  }
-
-  #isLastMain(task: string): boolean {
-    const tasks = this.sequence?.tasks;
-    return tasks !== undefined && tasks[tasks.length - 1]?.id === task;
-  }
-
-  #endMain(at: number, unwind: boolean, why: string): void {
-    this.#mainEnded ??= { at, unwind, why };
+    if (e.phase === 'main' && spec) this.#order.mainFailed(e.task, spec, i);
   }
 
   #interrupted(e: Extract<RunEntry, { type: 'task.interrupted' }>, i: number): void {
@@ -395,13 +269,14 @@ export class RunWalk {
   }
 
   #unwind(type: 'run.cancelling' | 'run.timed-out', i: number): void {
-    if (this.#mainEnded) {
-      this.#report('order', `${type} at entry ${i}: the main phase had ended at entry ${this.#mainEnded.at} (${this.#mainEnded.why})`);
+    const ended = this.#order.mainEnded;
+    if (ended) {
+      this.#report('order', `${type} at entry ${i}: the main phase had ended at entry ${ended.at} (${ended.why})`);
       return;
     }
     if (this.#inFlight) this.#stopping = this.#inFlight;
     this.#inFlight = undefined;
-    this.#endMain(i, true, type === 'run.cancelling' ? 'the run was cancelled' : 'the run timed out');
+    this.#order.endMain(i, true, type === 'run.cancelling' ? 'the run was cancelled' : 'the run timed out');
   }
 
   #final(type: string, i: number): void {
@@ -411,13 +286,6 @@ export class RunWalk {
     if (f) this.#report('overlapping-attempts', `${at}: ${name(f)} (started at entry ${f.at}) had not ended`);
     const s = this.#stopping;
     if (s) this.#report('overlapping-attempts', `${at}: ${name(s)}, stopped but not ended (started at entry ${s.at}), was still running`);
-    if (!this.sequence) return;
-    if (!this.#mainEnded) this.#report('order', `${at}: the main phase had not ended`);
-    if (this.#phase !== 'finally') this.#owedCompensations(at);
-    for (const spec of this.sequence.finally) {
-      const track = this.#track('finally', spec.id);
-      if (!track) this.#report('finally', `${at}: finally task ${spec.id} never ran`);
-      else if (!track.ended) this.#report('finally', `${at}: finally task ${spec.id} (started at entry ${track.lastAt}) had not ended`);
-    }
+    this.#order.ended(at, this.#phase);
   }
 }
