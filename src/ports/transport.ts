@@ -85,7 +85,9 @@ export interface SubscribeOptions {
   readonly onAssigned?: (partitions: readonly number[]) => Promise<void>;
   /**
    * Called with partitions this member no longer owns, or whose last batch could not be acknowledged after the
-   * handler ran: state derived from them must be dropped (their batches are delivered again).
+   * handler ran: state derived from them must be dropped (their batches are delivered again). At least once: the
+   * work of their deferred messages must stop, and the promise resolves once it has ended; until then the
+   * partitions' next owner does not receive those messages, so one message's work never runs on two members at once.
    */
   readonly onRevoked?: (partitions: readonly number[]) => Promise<void>;
   /** @default 'exactly-once' */

@@ -113,7 +113,10 @@ const PUBLISH_RETRY_MAX_MS = 1_000;
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const topics = topicNames(options.topicPrefix);
   const stats: WorkerStats = { started: 0, succeeded: 0, failed: 0, duplicates: 0, cancelled: 0, handedBack: 0 };
-  const running = new Map<string, { controller: Cancellation; done: Promise<void>; acks: CompleteDeferred[]; handedBack: boolean }>();
+  const running = new Map<
+    string,
+    { controller: Cancellation; done: Promise<void>; acks: CompleteDeferred[]; handedBack: boolean; partition: number | undefined }
+  >();
   const completed = new Map<string, TopicMessage>();
   let closing = false;
 
@@ -135,7 +138,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     }
   };
 
-  const run = (task: DispatchedTask, ack: CompleteDeferred | undefined) => {
+  const run = (task: DispatchedTask, ack: CompleteDeferred | undefined, partition: number | undefined) => {
     const key = task.payload.idempotencyKey;
     const controller = new Cancellation();
     const acks = ack ? [ack] : [];
@@ -192,7 +195,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         completed.delete(key);
       }
     })();
-    running.set(key, { controller, done, acks, handedBack: false });
+    running.set(key, { controller, done, acks, handedBack: false, partition });
   };
 
   const handle = async (batch: readonly ConsumedMessage[], context?: BatchContext): Promise<TopicMessage[]> => {
@@ -220,7 +223,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
           replies.push(earlier);
         } else if (closing)
           context?.defer(message); // never completed: handed back to the next worker
-        else run(env, context?.defer(message));
+        else run(env, context?.defer(message), message.partition);
       } else if (env.type === 'task.cancel') {
         const key = `${env.runId}:${env.taskId}:${env.attempt}`;
         const attempt = running.get(key);
@@ -233,8 +236,27 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     return replies;
   };
 
+  /**
+   * Partitions moved to another worker: their attempts stop here, unreported and unacknowledged, so the new owner
+   * runs them again; it waits until they have ended here (resolved), so the two never overlap.
+   */
+  const onRevoked = async (partitions: readonly number[]): Promise<void> => {
+    const moved = new Set(partitions);
+    const stopping = [...running.values()].filter((r) => r.partition !== undefined && moved.has(r.partition));
+    for (const r of stopping) {
+      r.handedBack = true;
+      r.controller.abort('its partition moved to another worker: attempt handed back');
+    }
+    await Promise.all(stopping.map((r) => r.done));
+  };
+
   const subscription: Subscription = await options.transport.subscribe(
-    { topic: topics.commands(options.queue), group: options.group ?? `lockstep-workers-${options.queue}`, delivery: 'at-least-once' },
+    {
+      topic: topics.commands(options.queue),
+      group: options.group ?? `lockstep-workers-${options.queue}`,
+      delivery: 'at-least-once',
+      onRevoked,
+    },
     handle,
   );
 

@@ -1,6 +1,8 @@
 // A worker SIGKILLed in the middle of a task, then replaced: workers are at least once, so the attempt it was
 // running is redone by the next worker with the same idempotency key. Those redone attempts are the only double
-// executions allowed, and the killed one never overlaps its redo.
+// executions allowed, and the killed one never overlaps its redo. The new worker's join also moves partitions
+// between the live workers: an attempt running on a partition that moves is stopped, and runs again on its new
+// owner only once it has ended.
 import { writeFileSync } from 'node:fs';
 import { afterAll, expect, it } from 'vitest';
 import type { Service } from '../support/kafka-log.js';
@@ -13,7 +15,7 @@ const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 /** A kill's rebalance lasts until the dead member's session times out (10 s), at most the rebalance timeout (20 s). */
 const REBALANCE_WINDOW_MS = 20_000;
 const KILLS = PROFILE === 'long' ? 4 : 1;
-const d = new Deployment({ brokers: BROKERS, sequences: { 'x.yaml': recordedSequence('x', 5, 'sleep 0.2') } });
+const d = new Deployment({ brokers: BROKERS, sequences: { 'x.yaml': recordedSequence('x', 5, 'sleep 0.2', { endOnStop: true }) } });
 afterAll(async () => {
   if (process.env.LOCKSTEP_FAULTS_DUMP)
     for (const s of d.services) writeFileSync(`${process.env.LOCKSTEP_FAULTS_DUMP}/${s.name}.err`, s.stderr());
@@ -63,8 +65,9 @@ it(`worker-kill: ${KILLS} workers SIGKILLed mid-task over ${RUNS} runs; only the
       firstRedo.set(kill!, Math.min(firstRedo.get(kill!) ?? Number.POSITIVE_INFINITY, second.startedAt - kill!));
     }
   }
-  // The killed attempt's process group lives on (it is its own group); its redo starts only once it has ended,
-  // and no two executions of a run overlap.
+  // A killed or handed-off attempt records its end when its process group is stopped (SIGTERM from the lifeline of
+  // the dead worker, or from the worker that gave its partition up); its redo starts only once it has ended, and no
+  // two executions of a run overlap.
   const overlapping = overlaps(d.executions());
   if (process.env.LOCKSTEP_FAULTS_DUMP)
     writeFileSync(`${process.env.LOCKSTEP_FAULTS_DUMP}/overlaps.json`, JSON.stringify({ kills, overlapping, repeated }, null, 1));

@@ -54,7 +54,9 @@ export const CLIENT_SETTINGS = {
   sessionTimeout: 6_000,
   /**
    * Workers keep a longer session: a worker whose session expires (a busy machine, a task hogging its event loop)
-   * has its uncommitted dispatches run again by another worker, at the same time as its own runs of them.
+   * has its uncommitted dispatches run again by another worker, at the same time as its own runs of them. It must
+   * stay above the shell tasks' kill grace (5 s) plus a heartbeat: a worker that died leaves the group only once
+   * the lifeline has stopped its shell tasks, so its partitions are taken over without waiting for a release.
    */
   workerSessionTimeout: 10_000,
   /** How long a rebalance waits for a member to rejoin (one busy finishing a batch) before it goes on without it. */

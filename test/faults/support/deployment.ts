@@ -39,14 +39,21 @@ export interface DeploymentOptions {
 
 /**
  * A shell line for a task that records its own execution (start, then end) in the deployment's side-effect log,
- * so that the checker sees real executions, killed ones included (a start with no end).
+ * so that the checker sees real executions, killed ones included (a start with no end). With `endOnStop`, a task
+ * stopped by SIGTERM (its worker died, or gave its partition up) records its end too, once its command has stopped.
  */
-export const recordedTask = (command = ':'): string =>
-  `echo "start $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $(date +%s%3N) $LOCKSTEP_FAULTS_WORKER" >> "$LOCKSTEP_FAULTS_EXECUTIONS"; ${command}; echo "end $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $(date +%s%3N) $LOCKSTEP_FAULTS_WORKER" >> "$LOCKSTEP_FAULTS_EXECUTIONS"`;
+export const recordedTask = (command = ':', options: { readonly endOnStop?: boolean } = {}): string => {
+  const line = (what: string) =>
+    `echo "${what} $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID $LOCKSTEP_ATTEMPT $(date +%s%3N) $LOCKSTEP_FAULTS_WORKER" >> "$LOCKSTEP_FAULTS_EXECUTIONS"`;
+  // PIPE ignored: once a dead worker's pipes are closed, the shell's own report of the stopped command ("Terminated"
+  // on stderr) would kill it with SIGPIPE before its TERM trap runs.
+  const trap = options.endOnStop ? `trap '' PIPE; trap '${line('end')}; exit 143' TERM; ` : '';
+  return `${trap}${line('start')}; ${command}; ${line('end')}`;
+};
 
 /** A sequence of `tasks` recorded shell tasks, each running `command`. */
-export function recordedSequence(name: string, tasks: number, command = ':'): string {
-  const lines = Array.from({ length: tasks }, (_, i) => `  - id: t${i + 1}\n    run: ${JSON.stringify(recordedTask(command))}\n`);
+export function recordedSequence(name: string, tasks: number, command = ':', options: { readonly endOnStop?: boolean } = {}): string {
+  const lines = Array.from({ length: tasks }, (_, i) => `  - id: t${i + 1}\n    run: ${JSON.stringify(recordedTask(command, options))}\n`);
   return `name: ${name}\nversion: 1\ntasks:\n${lines.join('')}`;
 }
 
