@@ -90,6 +90,19 @@ export function toTaskError(error: unknown): TaskError {
 
 const COMPLETED_MEMORY = 10_000;
 
+/** An attempt running on this worker. */
+interface RunningAttempt {
+  readonly runId: string;
+  readonly controller: Cancellation;
+  readonly done: Promise<void>;
+  readonly acks: CompleteDeferred[];
+  /** Stopped for another worker to run: neither reported nor acknowledged. */
+  handedBack: boolean;
+  /** Stopped because a later dispatch of its run arrived: acknowledged, not reported (the run is past it). */
+  superseded: boolean;
+  readonly partition: number | undefined;
+}
+
 /**
  * The last dispatch of each run in a batch. A run has one attempt in flight at a time, and its commands keep
  * their order (keyed by run id): a dispatch followed by another of its run was finished or given up on.
@@ -113,10 +126,7 @@ const PUBLISH_RETRY_MAX_MS = 1_000;
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const topics = topicNames(options.topicPrefix);
   const stats: WorkerStats = { started: 0, succeeded: 0, failed: 0, duplicates: 0, cancelled: 0, handedBack: 0 };
-  const running = new Map<
-    string,
-    { controller: Cancellation; done: Promise<void>; acks: CompleteDeferred[]; handedBack: boolean; partition: number | undefined }
-  >();
+  const running = new Map<string, RunningAttempt>();
   const completed = new Map<string, TopicMessage>();
   let closing = false;
 
@@ -138,7 +148,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     }
   };
 
-  const run = (task: DispatchedTask, ack: CompleteDeferred | undefined, partition: number | undefined) => {
+  /** Runs an attempt once `after` (the end of the attempts of its run it supersedes) has settled. */
+  const run = (task: DispatchedTask, ack: CompleteDeferred | undefined, partition: number | undefined, after?: Promise<unknown>) => {
     const key = task.payload.idempotencyKey;
     const controller = new Cancellation();
     const acks = ack ? [ack] : [];
@@ -146,6 +157,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     const base = { runId: task.runId, taskId: task.taskId, attempt: task.attempt };
     const done = (async () => {
       let message: TopicMessage;
+      await after;
       try {
         const execute = options.execute;
         const result = await (LAZY_SIGNAL in execute ? execute(task, controller.signal) : execute(task, controller.signal()));
@@ -166,6 +178,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       // Handed back: not reported and not acknowledged, so the dispatch is delivered again elsewhere.
       if (entry?.handedBack) {
         stats.handedBack++;
+        return;
+      }
+      if (entry?.superseded) {
+        await Promise.all(acks.map((a) => a([]).catch(() => {})));
         return;
       }
       if (message.value?.type === 'task.succeeded') stats.succeeded++;
@@ -195,7 +211,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         completed.delete(key);
       }
     })();
-    running.set(key, { controller, done, acks, handedBack: false, partition });
+    running.set(key, { runId: task.runId, controller, done, acks, handedBack: false, superseded: false, partition });
   };
 
   const handle = async (batch: readonly ConsumedMessage[], context?: BatchContext): Promise<TopicMessage[]> => {
@@ -223,7 +239,18 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
           replies.push(earlier);
         } else if (closing)
           context?.defer(message); // never completed: handed back to the next worker
-        else run(env, context?.defer(message), message.partition);
+        else {
+          // An earlier attempt of the run still running here is stale: the orchestrator dispatches a run's next
+          // attempt only once it is past the last one (a redelivery after a rebalance ran it again here). It is
+          // stopped, and this one starts once it has ended, so the two never overlap.
+          const stale = [...running.values()].filter((r) => r.runId === env.runId && !r.handedBack);
+          for (const r of stale) {
+            stats.duplicates++;
+            r.superseded = true;
+            r.controller.abort(`a later dispatch of run ${env.runId} arrived: this attempt is stale`);
+          }
+          run(env, context?.defer(message), message.partition, stale.length > 0 ? Promise.all(stale.map((r) => r.done)) : undefined);
+        }
       } else if (env.type === 'task.cancel') {
         const key = `${env.runId}:${env.taskId}:${env.attempt}`;
         const attempt = running.get(key);

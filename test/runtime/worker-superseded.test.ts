@@ -1,6 +1,7 @@
 // A worker that takes over a queue's partition from an uncommitted position is delivered dispatches its runs are
 // past: a dispatch followed by a later one of its run in the same batch is acknowledged without running, so a
-// redelivered task never runs alongside the next task of its run.
+// redelivered task never runs alongside the next task of its run. One that is already running when a later dispatch
+// of its run arrives is stopped, and the later one starts once it has ended.
 import { describe, expect, it } from 'vitest';
 import { MemoryTransport } from '../../src/adapters/memory/memory-transport.js';
 import { topicNames } from '../../src/core/protocol/envelope.js';
@@ -84,6 +85,45 @@ describe('worker: superseded dispatches', () => {
     await transport.publish([dispatch('r1', 't2')]);
     await expect.poll(() => ran).toEqual(['r1:t1', 'r1:t2']);
     expect(worker.stats.duplicates).toBe(0);
+    await worker.close();
+    await transport.close();
+  });
+
+  it('stops a stale attempt still running when a later dispatch of its run arrives, then runs the later one', async () => {
+    const transport = new MemoryTransport();
+    const events: ConsumedMessage[] = [];
+    await transport.subscribe({ topic: topics.events, group: 'observer' }, async (batch) => {
+      events.push(...batch);
+      return [];
+    });
+    const log: string[] = [];
+    const worker = await startWorker({
+      transport,
+      queue: 'default',
+      clock: systemClock,
+      topicPrefix: 'superseded',
+      execute: async (task: DispatchedTask, signal) => {
+        const name = `${task.runId}:${task.taskId}`;
+        log.push(`start ${name}`);
+        if (task.taskId === 't3') {
+          // A redelivered attempt that runs until it is stopped, and takes a moment to end after that.
+          await new Promise<void>((resolve) => signal?.addEventListener('abort', () => setTimeout(resolve, 50)));
+          log.push(`end ${name}`);
+          throw new Error('stopped');
+        }
+        log.push(`end ${name}`);
+        return {};
+      },
+    });
+    await transport.publish([dispatch('r1', 't3')]);
+    await expect.poll(() => log).toEqual(['start r1:t3']);
+    await transport.publish([dispatch('r1', 't4')]);
+    await expect.poll(() => log).toEqual(['start r1:t3', 'end r1:t3', 'start r1:t4', 'end r1:t4']);
+    // Only the current attempt's outcome is reported.
+    await expect
+      .poll(() => events.map((e) => `${(e.value as { taskId?: string } | null)?.taskId}:${e.value?.type}`))
+      .toEqual(['t4:task.succeeded']);
+    expect(worker.stats).toMatchObject({ started: 2, succeeded: 1, duplicates: 1 });
     await worker.close();
     await transport.close();
   });
