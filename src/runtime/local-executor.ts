@@ -99,7 +99,11 @@ export function createLocalExecutor(options: LocalExecutorOptions): LazySignalEx
           resultFile: files.result,
           resultBytes: (spec.limits ?? DEFAULT_LIMITS).resultBytes,
           ...(options.lifeline === false ? { lifeline: false } : {}),
-          ...tracking.request,
+          onStart: (group) => {
+            // A sweep after this process died keeps the directory while the group runs.
+            files.started(group.pgid);
+            tracking.request.onStart?.(group);
+          },
           ...(onOutput ? { onOutput: (stream, line) => onOutput(task, stream, line) } : {}),
         }),
       );
