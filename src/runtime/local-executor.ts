@@ -97,6 +97,7 @@ export function createLocalExecutor(options: LocalExecutorOptions): LazySignalEx
           ...(cwd ? { cwd } : {}),
           taskId: task.taskId,
           resultFile: files.result,
+          attemptDir: files.dir,
           resultBytes: (spec.limits ?? DEFAULT_LIMITS).resultBytes,
           ...(options.lifeline === false ? { lifeline: false } : {}),
           onStart: (group) => {
