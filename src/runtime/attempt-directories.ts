@@ -11,10 +11,11 @@ import { join } from 'node:path';
  * - `pid`, `start`: the owner's pid and start time (Linux: clock ticks since boot, `/proc/<pid>/stat` field 22, as
  *   recorded for attempt process groups), `x` where it cannot be read.
  *
- * Its attempt directories are `attempt-XXXXXX` inside it, each removed when its attempt ends. A process that dies
- * without doing so (SIGKILL, the OOM killer) leaves them to the next lockstep process that makes its own parent: it
- * removes every parent whose owner is gone, but for an attempt whose process group still runs (`.group`, written
- * once the attempt's shell has started): an attempt left running without a lifeline keeps its data until it ends.
+ * Its attempt directories are `attempt-XXXXXX` inside it, each removed when its attempt ends, and the parent with
+ * the last (or on exit). A process that dies without doing so (SIGKILL, the OOM killer) leaves them to the next
+ * lockstep process to run a shell task: it first removes every parent whose owner is gone, but for an attempt whose
+ * process group still runs (`.group`, written once the attempt's shell has started): an attempt left running
+ * without a lifeline keeps its data until it ends.
  */
 export const PARENT_PREFIX = 'lockstep-attempts-';
 
@@ -86,25 +87,67 @@ function groupRuns(attemptDir: string): boolean {
   return Number.isSafeInteger(pgid) && pgid > 1 && exists(-pgid);
 }
 
-/** The parents of attempt directories under one temp directory, this process's own made on first use. */
+/** Whether an operation succeeded; its error is dropped. */
+const succeeds = (operation: Promise<unknown>): Promise<boolean> =>
+  operation.then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * The parents of attempt directories under one temp directory. This process's own is made when an attempt needs
+ * it and removed once no attempt of this process has a directory, so an idle process leaves nothing behind.
+ */
 export class AttemptDirectories {
   readonly #root: string;
   #own: Promise<string> | undefined;
+  /** Attempt directories made or being made, and not yet released. */
+  #live = 0;
+  #swept = false;
+  #exitHook = false;
+  /** Parents this process made and has not removed yet: removed on exit. */
+  readonly #made = new Set<string>();
 
   constructor(root: string) {
     this.#root = root;
   }
 
-  /** Makes a new attempt directory (0700) in this process's parent, made (and others' swept) on first use. */
+  /**
+   * Makes a new attempt directory (0700) in this process's parent; the first one sweeps the parents of owners that
+   * are gone. Give it back with {@link release}.
+   */
   async make(): Promise<string> {
-    const parent = await this.#parent();
+    this.#live++;
     try {
-      return await mkdtemp(join(parent, 'attempt-'));
+      const parent = await this.#parent();
+      try {
+        return await mkdtemp(join(parent, 'attempt-'));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        // The parent was removed under this process (a temp cleaner): make a new one.
+        if (this.#own && (await this.#own.catch(() => undefined)) === parent) this.#own = undefined;
+        return await mkdtemp(join(await this.#parent(), 'attempt-'));
+      }
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      // The parent was removed under this process (a temp cleaner): make a new one.
-      if (this.#own && (await this.#own.catch(() => undefined)) === parent) this.#own = undefined;
-      return mkdtemp(join(await this.#parent(), 'attempt-'));
+      this.#live--;
+      throw error;
+    }
+  }
+
+  /** Removes an attempt directory {@link make} gave, and this process's parent once no attempt has one. */
+  async release(dir: string): Promise<void> {
+    try {
+      await rm(dir, { recursive: true, force: true });
+    } finally {
+      this.#live--;
+      if (this.#live === 0 && this.#own) {
+        const parent = await this.#own.catch(() => undefined);
+        // An attempt that started meanwhile keeps it; one that starts now makes a new one.
+        if (parent && this.#live === 0) {
+          this.#own = undefined;
+          if (await succeeds(rmdir(parent))) this.#made.delete(parent);
+        }
+      }
     }
   }
 
@@ -123,45 +166,33 @@ export class AttemptDirectories {
       const info = await lstat(parent).catch(() => undefined);
       // Only a real directory of this user: never a link, never someone else's.
       if (!info?.isDirectory() || (uid !== undefined && info.uid !== uid)) continue;
-      const left = await this.#clearParent(parent);
-      removed.push(...left.removed);
-      if (
-        left.kept === 0 &&
-        (await rmdir(parent).then(
-          () => true,
-          () => false,
-        ))
-      )
-        removed.push(parent);
+      let kept = 0;
+      for (const entry of await readdir(parent).catch(() => [] as string[])) {
+        const path = join(parent, entry);
+        if (!groupRuns(path) && (await succeeds(rm(path, { recursive: true, force: true })))) removed.push(path);
+        else kept++;
+      }
+      if (kept === 0 && (await succeeds(rmdir(parent)))) removed.push(parent);
     }
     return removed;
-  }
-
-  async #clearParent(parent: string): Promise<{ removed: string[]; kept: number }> {
-    const removed: string[] = [];
-    let kept = 0;
-    for (const entry of await readdir(parent).catch(() => [] as string[])) {
-      const path = join(parent, entry);
-      if (groupRuns(path)) kept++;
-      else if (
-        await rm(path, { recursive: true, force: true }).then(
-          () => true,
-          () => false,
-        )
-      )
-        removed.push(path);
-      else kept++;
-    }
-    return { removed, kept };
   }
 
   #parent(): Promise<string> {
     if (this.#own) return this.#own;
     const own = (async () => {
-      await this.sweep();
+      if (!this.#swept) {
+        this.#swept = true;
+        await this.sweep();
+      }
       const start = processStart(process.pid) ?? 'x';
       const parent = await mkdtemp(join(this.#root, `${PARENT_PREFIX}${pidScope() ?? 'x'}-${process.pid}-${start}-`));
-      process.once('exit', () => clearOwnOnExit(parent));
+      this.#made.add(parent);
+      if (!this.#exitHook) {
+        this.#exitHook = true;
+        process.once('exit', () => {
+          for (const made of this.#made) clearOwnOnExit(made);
+        });
+      }
       return parent;
     })();
     this.#own = own;

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ENV_VALUE_MAX_BYTES } from '../core/sequence/limits.js';
 import { RESULT_FILE_VARIABLE, resultVariable } from '../core/sequence/result-variable.js';
@@ -53,7 +53,8 @@ export async function writeAttemptFiles(
   directories: AttemptDirectories = attemptDirectories(),
 ): Promise<AttemptFiles> {
   const dir = await directories.make();
-  const remove = () => rm(dir, { recursive: true, force: true });
+  let removed: Promise<void> | undefined;
+  const remove = () => (removed ??= directories.release(dir));
   try {
     const files = { input: join(dir, 'input.json'), results: join(dir, 'results.json'), result: join(dir, 'result.json') };
     await writeFile(files.input, JSON.stringify(data.input ?? null), { mode: 0o600, flag: 'wx' });

@@ -2,11 +2,14 @@
 // the attempt's directory, and the task lives on (embedded mode has no lifeline). The next lockstep process keeps
 // that directory while the task's group runs, removes it once the group is gone, and leaves nothing of its own.
 // Each lockstep process gets a temp directory of the test's own (TMPDIR), so what is left there is all there is.
+// A process that exits (process.exit, with attempts in flight) removes its own, but for an attempt that runs on.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lockstep } from '../support/cli.js';
+import { lockstep, ROOT } from '../support/cli.js';
 import { sleep, spawnCli } from '../support/crash-sequence.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'lockstep-attempt-dirs-e2e-'));
@@ -63,5 +66,31 @@ describe('attempt directories of a killed lockstep run', () => {
     expect(after.code).toBe(0);
     expect(existsSync(parent)).toBe(false);
     expect(readdirSync(temp)).toEqual([]);
+  });
+});
+
+describe('attempt directories of a process that exits', () => {
+  const root = mkdtempSync(join(scratch, 'exit-'));
+  it('are removed, with the parent, when this process exits, but for an attempt whose process group runs', async () => {
+    const script = `import { AttemptDirectories, recordGroup } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist/runtime/attempt-directories.js')).href)};
+import { execFileSync, spawn } from 'node:child_process';
+const dirs = new AttemptDirectories(${JSON.stringify(root)});
+const done = await dirs.make();
+const running = await dirs.make();
+const group = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
+recordGroup(running, group.pid);
+group.unref();
+console.log(JSON.stringify({ done, running, pgid: group.pid }));
+process.exit(0);`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const { done, running, pgid } = JSON.parse(out) as { done: string; running: string; pgid: number };
+    try {
+      expect(existsSync(done)).toBe(false);
+      expect(existsSync(running)).toBe(true);
+      expect(readdirSync(dirname(running))).toEqual([basename(running)]);
+    } finally {
+      process.kill(-pgid, 'SIGKILL');
+      rmSync(dirname(running), { recursive: true, force: true });
+    }
   });
 });

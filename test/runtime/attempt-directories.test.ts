@@ -48,7 +48,7 @@ function parentOf(scope: string, pid: number, start: string, suffix: string): { 
 }
 
 describe('attempt directories', () => {
-  it('are made in one parent per process, named after its pid and start time; removing one leaves the parent empty', async () => {
+  it('are made in one parent per process, named after its pid and start time, removed with the last attempt', async () => {
     const dirs = new AttemptDirectories(root);
     const files = await writeAttemptFiles({ input: { a: 1 }, results: {} }, dirs);
     const other = await writeAttemptFiles({ input: null, results: {} }, dirs);
@@ -58,9 +58,14 @@ describe('attempt directories', () => {
     expect(statSync(parent).mode & 0o777).toBe(0o700);
     expect(statSync(files.dir).mode & 0o777).toBe(0o700);
     await files.remove();
+    expect(readdirSync(parent)).toEqual([basename(other.dir)]);
     await other.remove();
-    expect(readdirSync(parent)).toEqual([]);
-    rmSync(parent, { recursive: true });
+    expect(existsSync(parent)).toBe(false);
+    // The next attempt gets a parent of its own.
+    const next = await writeAttemptFiles({ input: null, results: {} }, dirs);
+    expect(dirname(next.dir)).not.toBe(parent);
+    await next.remove();
+    expect(existsSync(dirname(next.dir))).toBe(false);
   });
 
   it('sweep the parent of an owner that has exited, and leave a running owner alone', async () => {
