@@ -97,9 +97,14 @@ export function createLocalExecutor(options: LocalExecutorOptions): LazySignalEx
           ...(cwd ? { cwd } : {}),
           taskId: task.taskId,
           resultFile: files.result,
+          attemptDir: files.dir,
           resultBytes: (spec.limits ?? DEFAULT_LIMITS).resultBytes,
           ...(options.lifeline === false ? { lifeline: false } : {}),
-          ...tracking.request,
+          onStart: (group) => {
+            // A sweep after this process died keeps the directory while the group runs.
+            files.started(group.pgid);
+            tracking.request.onStart?.(group);
+          },
           ...(onOutput ? { onOutput: (stream, line) => onOutput(task, stream, line) } : {}),
         }),
       );

@@ -1,9 +1,10 @@
 import { Buffer } from 'node:buffer';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ENV_VALUE_MAX_BYTES } from '../core/sequence/limits.js';
 import { RESULT_FILE_VARIABLE, resultVariable } from '../core/sequence/result-variable.js';
+import type { AttemptDirectories } from './attempt-directories.js';
+import { attemptDirectories, recordGroup } from './attempt-directories.js';
 
 export { ENV_VALUE_MAX_BYTES } from '../core/sequence/limits.js';
 
@@ -36,22 +37,29 @@ export interface ShellFiles {
 /** An attempt's private directory of data files. */
 export interface AttemptFiles extends ShellFiles {
   readonly dir: string;
+  /** Records the process group of the attempt's shell, so that no sweep removes the directory while it runs. */
+  started(pgid: number): void;
   /** Deletes the directory and everything in it. */
   remove(): Promise<void>;
 }
 
 /**
  * Writes an attempt's input and results as JSON files in a new private directory (mode 0700, files 0600), so a
- * task reads data of any size. Remove it once the attempt has ended.
+ * task reads data of any size. Remove it once the attempt has ended; should this process die first, a later
+ * lockstep process removes it (see {@link AttemptDirectories}).
  */
-export async function writeAttemptFiles(data: Pick<ShellData, 'input' | 'results'>): Promise<AttemptFiles> {
-  const dir = await mkdtemp(join(tmpdir(), 'lockstep-attempt-'));
-  const remove = () => rm(dir, { recursive: true, force: true });
+export async function writeAttemptFiles(
+  data: Pick<ShellData, 'input' | 'results'>,
+  directories: AttemptDirectories = attemptDirectories(),
+): Promise<AttemptFiles> {
+  const dir = await directories.make();
+  let removed: Promise<void> | undefined;
+  const remove = () => (removed ??= directories.release(dir));
   try {
     const files = { input: join(dir, 'input.json'), results: join(dir, 'results.json'), result: join(dir, 'result.json') };
     await writeFile(files.input, JSON.stringify(data.input ?? null), { mode: 0o600, flag: 'wx' });
     await writeFile(files.results, JSON.stringify(data.results), { mode: 0o600, flag: 'wx' });
-    return { dir, ...files, remove };
+    return { dir, ...files, started: (pgid) => recordGroup(dir, pgid), remove };
   } catch (error) {
     await remove();
     throw error;

@@ -42,6 +42,12 @@ export interface ShellTaskRequest {
    * @default true
    */
   readonly lifeline?: boolean;
+  /**
+   * The attempt's private directory (its data files): should this process die, the lifeline removes it, and its
+   * parent directory once that is empty, after the kill grace, before the group's SIGKILL. Without a lifeline it
+   * is left to whoever made it.
+   */
+  readonly attemptDir?: string;
 }
 
 export interface ShellTaskResult {
@@ -69,16 +75,17 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * The shell that starts a task with a lifeline: `$1` is the task's command, `$2` the kill grace in seconds, fd 3 the
- * lifeline, a pipe whose other end only this process holds. It starts a watchdog, then execs the task's own shell
- * (same pid, so the group leader and the exit status are the task's; same environment, fds 0-2 and `$0`; fd 3
- * closed). The watchdog is forked twice, so it is no child of the task's shell (its `wait` and `jobs` never see
- * it), but it stays in the task's process group; it holds none of the task's output, and ignores SIGTERM so that
- * a cancel's SIGTERM leaves it in place. It blocks reading the lifeline: EOF means this process is gone (nothing is
- * ever written to it), and it then sends the group SIGTERM, and SIGKILL after the grace. On a normal end this
- * process SIGKILLs the group, the watchdog with it, before it lets go of the lifeline.
+ * The shell that starts a task with a lifeline: `$1` is the task's command, `$2` the kill grace in seconds, `$3`
+ * the attempt's directory or empty, fd 3 the lifeline, a pipe whose other end only this process holds. It starts a
+ * watchdog, then execs the task's own shell (same pid, so the group leader and the exit status are the task's; same
+ * environment, fds 0-2 and `$0`; fd 3 closed). The watchdog is forked twice, so it is no child of the task's shell
+ * (its `wait` and `jobs` never see it), but it stays in the task's process group; it holds none of the task's
+ * output, and ignores SIGTERM so that a cancel's SIGTERM leaves it in place. It blocks reading the lifeline: EOF
+ * means this process is gone (nothing is ever written to it), and it then sends the group SIGTERM, removes the
+ * attempt's directory after the grace (and its parent, if that is empty now), and sends SIGKILL, itself included.
+ * On a normal end this process SIGKILLs the group, the watchdog with it, before it lets go of the lifeline.
  */
-const LIFELINE = `( ( trap '' TERM; read -r _ <&3; kill -s TERM 0; sleep "$2"; kill -s KILL 0 ) </dev/null >/dev/null 2>&1 & ); exec /bin/sh -c "$1" 3<&-`;
+const LIFELINE = `( ( trap '' TERM; read -r _ <&3; kill -s TERM 0; sleep "$2"; [ -n "$3" ] && rm -rf "$3" && rmdir "\${3%/*}"; kill -s KILL 0 ) </dev/null >/dev/null 2>&1 & ); exec /bin/sh -c "$1" 3<&-`;
 
 /** How the command ended, before its result is read. */
 interface Ended {
@@ -157,7 +164,10 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
     const graceMs = request.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     let child: ChildProcess;
     try {
-      child = spawn('/bin/sh', lifeline ? ['-c', LIFELINE, '/bin/sh', request.run, String(graceMs / 1000)] : ['-c', request.run], {
+      const args = lifeline
+        ? ['-c', LIFELINE, '/bin/sh', request.run, String(graceMs / 1000), request.attemptDir ?? '']
+        : ['-c', request.run];
+      child = spawn('/bin/sh', args, {
         cwd: request.cwd,
         env: { ...inheritedEnvironment(), ...request.env },
         stdio: ['ignore', 'pipe', 'pipe', lifeline ? 'pipe' : 'ignore'],

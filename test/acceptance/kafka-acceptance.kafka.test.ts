@@ -2,7 +2,7 @@
 // (`node bin/lockstep.js orchestrator|worker`, so `npm run build` first): ordering under load, an orchestrator
 // SIGKILLed halfway, duplicate and malformed input, and a task completed by a message built from the JSON Schema.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
@@ -18,12 +18,16 @@ import type { LogRecord, Service } from '../support/kafka-log.js';
 import { plainKafka, startService, TopicLog } from '../support/kafka-log.js';
 import { checkRunLog } from './run-log-checker.js';
 
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-kafka-acceptance-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 const brokers = inject('kafkaBrokers');
 const RUNS = 200;
 const ORDER = ['t1', 't2', 't3', 't4', 't5'];
 const PARTITIONS = 6;
 
-const machines = mkdtempSync(join(tmpdir(), 'lockstep-acceptance-'));
+const machines = mkdtempSync(join(scratch, 'acceptance-'));
 writeFileSync(join(machines, 'five.yaml'), `name: five\nversion: 1\ntasks:\n${ORDER.map((t) => `  - id: ${t}\n    run: ":"\n`).join('')}`);
 writeFileSync(
   join(machines, 'slow.yaml'),

@@ -9,7 +9,7 @@
 // services must recover from requests that failed, not only from slow ones.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,10 @@ import type { Service } from '../support/kafka-log.js';
 import { plainKafka, startService, TopicLog } from '../support/kafka-log.js';
 import { checkRunLog } from './run-log-checker.js';
 
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-kafka-broker-restart-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 const RUNS = 30;
 const ORDER = ['t1', 't2', 't3', 't4', 't5'];
 /** Dispatches seen before the broker is killed: every run started, a third of all tasks dispatched. */
@@ -35,7 +39,7 @@ const CLIENT_ANSWER_LIMIT_MS = 15_000;
 const HEAP_MB = 512;
 const ENV = { NODE_ENV: 'test' };
 
-const machines = mkdtempSync(join(tmpdir(), 'lockstep-broker-restart-'));
+const machines = mkdtempSync(join(scratch, 'broker-restart-'));
 writeFileSync(
   join(machines, 'steady.yaml'),
   `name: steady\nversion: 1\ntasks:\n${ORDER.map((t) => `  - id: ${t}\n    run: sleep 0.2\n`).join('')}`,

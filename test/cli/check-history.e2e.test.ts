@@ -1,17 +1,21 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteRunStore } from '../../src/adapters/sqlite/sqlite-run-store.js';
 import { sha256Hex } from '../../src/core/hash.js';
 import { jsonLines, lockstep, ROOT } from '../support/cli.js';
 import { CraftedHistory } from '../support/crafted-history.js';
 import { killOrphans, readLog, sleep, spawnCli, writeCrashSequence } from '../support/crash-sequence.js';
 
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-check-history-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 // `lockstep check-history --store`: real runs of every example (and one killed and resumed) check clean; a run
 // whose history applied one completion twice fails the check with exit code 1 and a message that names it.
 
-const dir = mkdtempSync(join(tmpdir(), 'lockstep-check-history-'));
+const dir = mkdtempSync(join(scratch, 'check-history-'));
 const store = join(dir, 'runs.db');
 const machine = (name: string) => join(ROOT, 'machines', `${name}.yaml`);
 

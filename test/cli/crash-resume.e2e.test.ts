@@ -1,7 +1,7 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { jsonLines } from '../support/cli.js';
 import {
   checkCrashInvariants,
@@ -16,6 +16,10 @@ import {
   writeCrashSequence,
 } from '../support/crash-sequence.js';
 
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-crash-resume-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 // Crash test: SIGKILL `lockstep run` while a task runs, then `lockstep resume` must finish the run with
 // nothing before the killed task executed twice, the killed attempt recorded as interrupted, and the finally
 // task run once. Kills run several at a time; every process is the real CLI.
@@ -24,7 +28,7 @@ const PARALLEL = 4;
 const ROUNDS_PER_TASK = 6;
 const RANDOM_KILLS = 16;
 
-const dir = mkdtempSync(join(tmpdir(), 'lockstep-crash-'));
+const dir = mkdtempSync(join(scratch, 'crash-'));
 const sequenceFile = writeCrashSequence(dir);
 
 async function waitFor(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {

@@ -1,16 +1,20 @@
 // Data between tasks through the real CLI: results and inputs of any size reach shell tasks through files, the
 // environment never makes a spawn fail with E2BIG, and the declared limits fail an attempt, naming the limit.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { jsonLines, lockstep } from '../support/cli.js';
+
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-data-between-tasks-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 type Line = Record<string, unknown>;
 
 /** Writes `yaml` as a sequence file in a new temp dir and runs it with `--json`, in that dir. */
 async function run(yaml: string, args: string[] = [], timeoutMs = 60_000, env: NodeJS.ProcessEnv = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'lockstep-data-'));
+  const dir = mkdtempSync(join(scratch, 'data-'));
   writeFileSync(join(dir, 'seq.yaml'), yaml);
   const r = await lockstep(['run', 'seq.yaml', '--json', '--store', join(dir, 'store.db'), ...args], { cwd: dir, timeoutMs, env });
   return { ...r, dir, lines: jsonLines(r.stdout) };
@@ -70,7 +74,7 @@ finally:
   }, 150_000);
 
   it('a 140 KB --input reaches every task through LOCKSTEP_INPUT_FILE (a variable of that name lockstep inherited is absent too)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-data-input-'));
+    const dir = mkdtempSync(join(scratch, 'data-input-'));
     const input = { blob: 'y'.repeat(140_000) };
     writeFileSync(join(dir, 'input.json'), JSON.stringify(input));
     const task = `[ -z "\${LOCKSTEP_INPUT+set}" ] || exit 7; printf '{"ys":%s}\\n' "$(tr -cd y < "$LOCKSTEP_INPUT_FILE" | wc -c)"`;
@@ -268,7 +272,7 @@ finally:
 
 describe('lockstep validate: limits, needs and result variables', () => {
   const validate = async (yaml: string) => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-data-validate-'));
+    const dir = mkdtempSync(join(scratch, 'data-validate-'));
     writeFileSync(join(dir, 'seq.yaml'), yaml);
     return lockstep(['validate', join(dir, 'seq.yaml')]);
   };

@@ -14,11 +14,15 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { jsonLines, lockstep, ROOT } from '../support/cli.js';
 import { killOrphans, readLog, sleep, spawnCli, storedRuns, writeCrashSequence } from '../support/crash-sequence.js';
 
-const temp = (prefix: string) => mkdtempSync(join(tmpdir(), `lockstep-${prefix}-`));
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-durable-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const temp = (prefix: string) => mkdtempSync(join(scratch, `${prefix}-`));
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const runIdOf = (stdout: string) => jsonLines(stdout)[0]?.runId as string;
 

@@ -1,14 +1,18 @@
 // Each exit code of the `lockstep` command, through the real CLI: one meaning each (README, "Exit codes").
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { BIN, jsonLines, lockstep } from '../support/cli.js';
 import { killOrphans, readLog, sleep, spawnCli, writeCrashSequence } from '../support/crash-sequence.js';
 
-const temp = (prefix: string) => mkdtempSync(join(tmpdir(), `lockstep-${prefix}-`));
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-exit-codes-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const temp = (prefix: string) => mkdtempSync(join(scratch, `${prefix}-`));
 
 describe('exit codes', () => {
   it('2: invalid usage, an unknown run; 3: a missing store', async () => {

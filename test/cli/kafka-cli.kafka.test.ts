@@ -1,6 +1,6 @@
 // The Kafka commands as a user runs them: topics create, orchestrator, worker, start [--wait], status, show, cancel.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -8,9 +8,13 @@ import { lockstep } from '../support/cli.js';
 import type { Service } from '../support/kafka-log.js';
 import { startService } from '../support/kafka-log.js';
 
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-kafka-cli-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 const brokers = inject('kafkaBrokers');
 const prefix = `cli-${randomUUID().slice(0, 8)}`;
-const machines = mkdtempSync(join(tmpdir(), 'lockstep-kafka-cli-'));
+const machines = mkdtempSync(join(scratch, 'kafka-cli-'));
 writeFileSync(
   join(machines, 'greet.yaml'),
   'name: greet\nversion: 1\ntasks:\n  - id: hello\n    run: echo "{\\"hi\\":$(echo $LOCKSTEP_INPUT)}"\n  - id: bye\n    run: ":"\n',
@@ -62,7 +66,7 @@ describe('lockstep Kafka commands', () => {
     const kafka = JSON.parse(shown.stdout) as { run: Record<string, unknown>; history: Array<Record<string, unknown>> };
     expect(kafka.run).toMatchObject({ runId, sequence: 'greet', version: '1', status: 'succeeded', input: { x: 1 } });
 
-    const store = join(mkdtempSync(join(tmpdir(), 'lockstep-kafka-cli-store-')), 'lockstep.db');
+    const store = join(mkdtempSync(join(scratch, 'kafka-cli-store-')), 'lockstep.db');
     const local = await lockstep(['run', join(machines, 'greet.yaml'), '--input', '{"x":1}', '--store', store, '--json'], {
       env: { LOCKSTEP_STORE: '' },
     });

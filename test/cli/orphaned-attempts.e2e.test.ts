@@ -3,15 +3,19 @@
 // starts. Each attempt writes its own timestamps (ns since the epoch) to a log; they show the attempts never
 // overlap. A recorded pid that now belongs to an unrelated process is never signalled.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { groupMembers, procStat } from '../../src/adapters/process/process-identity.js';
 import { SqliteRunStore } from '../../src/adapters/sqlite/sqlite-run-store.js';
 import type { AttemptProcess } from '../../src/ports/attempt-processes.js';
 import { jsonLines } from '../support/cli.js';
 import { sleep, spawnCli } from '../support/crash-sequence.js';
+
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-orphaned-attempts-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /**
  * One task, `build`, that logs `start <attempt> <pid> <ns>`, works 4 s, then logs `end <attempt> <ns>`. On SIGTERM
@@ -115,7 +119,7 @@ async function killDuringBuild(dir: string, env: Record<string, string>, log: st
 
 describe('an attempt orphaned by a killed lockstep run', () => {
   it('killed during a 4 s task and resumed at once: the two attempts never overlap', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-orphan-'));
+    const dir = mkdtempSync(join(scratch, 'orphan-'));
     const log = join(dir, 'log');
     const { runId, pgid, storeFile, recorded, resumed: resuming } = await killDuringBuild(dir, { ORPHAN_LOG: log }, log, ['--json']);
     expect(recorded).toMatchObject([{ runId, task: 'build', attempt: 1, pgid, startTime: procStat(pgid)!.start }]);
@@ -149,7 +153,7 @@ describe('an attempt orphaned by a killed lockstep run', () => {
   });
 
   it('resume stops it with SIGTERM, waits out its cleanup, and only then runs attempt 2', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-orphan-term-'));
+    const dir = mkdtempSync(join(scratch, 'orphan-term-'));
     const log = join(dir, 'log');
     const env = { ORPHAN_LOG: log, ORPHAN_UNTIL_STOPPED: '1' };
     const { runId, pgid, storeFile, resumed: resuming } = await killDuringBuild(dir, env, log, ['--json']);
@@ -179,7 +183,7 @@ describe('an attempt orphaned by a killed lockstep run', () => {
   });
 
   it('resume kills one that ignores SIGTERM once the kill grace is over, and says so', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-orphan-stubborn-'));
+    const dir = mkdtempSync(join(scratch, 'orphan-stubborn-'));
     const log = join(dir, 'log');
     const env = { ORPHAN_LOG: log, ORPHAN_STUBBORN: '1' };
     const { runId, pgid, storeFile } = await killDuringBuild(dir, env, log);
@@ -205,7 +209,7 @@ describe('an attempt orphaned by a killed lockstep run', () => {
   });
 
   it('resume leaves alone a process that now has the recorded pid but started at another time', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-orphan-reused-'));
+    const dir = mkdtempSync(join(scratch, 'orphan-reused-'));
     const log = join(dir, 'log');
     const { runId, pgid, storeFile } = await killDuringBuild(dir, { ORPHAN_LOG: log }, log);
     expect(groupMembers(pgid).length).toBeGreaterThan(0);

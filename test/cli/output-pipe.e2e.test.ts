@@ -1,13 +1,17 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, jsonLines, lockstep, ROOT } from '../support/cli.js';
+
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-output-pipe-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('lockstep run: a reader that goes away', () => {
   it('`run --json | head -1`: the run still finishes and is recorded, and the CLI exits by its outcome', async () => {
-    const store = mkdtempSync(join(tmpdir(), 'lockstep-pipe-'));
+    const store = mkdtempSync(join(scratch, 'pipe-'));
     // The reader takes one line, then closes the pipe while the run is still going.
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(process.execPath, [BIN, 'run', 'machines/hello.yaml', '--json', '--store', store], {

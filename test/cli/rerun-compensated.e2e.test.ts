@@ -2,10 +2,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { jsonLines, lockstep } from '../support/cli.js';
 
-const temp = (prefix: string) => mkdtempSync(join(tmpdir(), `lockstep-${prefix}-`));
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-rerun-compensated-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const temp = (prefix: string) => mkdtempSync(join(scratch, `${prefix}-`));
 const runIdOf = (stdout: string) => jsonLines(stdout)[0]?.runId as string;
 
 describe('rerun after compensation', () => {

@@ -1,8 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { jsonLines, lockstep } from '../support/cli.js';
+
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-run-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const tasksOf = (lines: Array<Record<string, unknown>>, type: string) =>
   lines.filter((l) => l.type === type).map((l) => `${l.task}#${l.attempt}`);
@@ -69,7 +73,7 @@ describe('lockstep run: the examples', () => {
 
 describe('lockstep run: input and errors', () => {
   it('passes --input full of shell metacharacters unchanged and executes nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-input-'));
+    const dir = mkdtempSync(join(scratch, 'input-'));
     const canary = join(dir, 'pwned');
     const input = { cmd: `$(touch ${canary}); rm -rf ${dir}/*; \`touch ${canary}\` && echo "'; touch ${canary} #` };
     writeFileSync(join(dir, 'echo.yaml'), 'name: echo\ntasks:\n  - id: echo\n    run: printf \'%s\\n\' "$LOCKSTEP_INPUT"\n');
@@ -82,7 +86,7 @@ describe('lockstep run: input and errors', () => {
   });
 
   it('reads --input from a file with @', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-input-'));
+    const dir = mkdtempSync(join(scratch, 'input-'));
     writeFileSync(join(dir, 'in.json'), '{"n": 42}');
     const r = await lockstep(['run', 'machines/hello.yaml', '--json', '--input', `@${join(dir, 'in.json')}`]);
     expect(jsonLines(r.stdout)[0]).toMatchObject({ input: { n: 42 } });
@@ -100,7 +104,7 @@ describe('lockstep run: input and errors', () => {
 
 describe('lockstep run: timeouts and Ctrl-C', () => {
   it('a timeout kills a hung shell task and its children', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-timeout-'));
+    const dir = mkdtempSync(join(scratch, 'timeout-'));
     const marker = `sleep 47.${process.pid}`;
     writeFileSync(
       join(dir, 'hang.yaml'),
@@ -125,7 +129,7 @@ describe('lockstep run: timeouts and Ctrl-C', () => {
   });
 
   it('on SIGINT cancels the running task, runs compensations and finally tasks once, and exits 130', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-sigint-'));
+    const dir = mkdtempSync(join(scratch, 'sigint-'));
     const log = join(dir, 'log');
     writeFileSync(
       join(dir, 'long.yaml'),

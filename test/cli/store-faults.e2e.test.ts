@@ -7,7 +7,11 @@ import { BIN, jsonLines, lockstep } from '../support/cli.js';
 import type { SmallDisk } from '../support/small-disk.js';
 import { smallDisk } from '../support/small-disk.js';
 
-const temp = (prefix: string) => mkdtempSync(join(tmpdir(), `lockstep-${prefix}-`));
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-store-faults-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const temp = (prefix: string) => mkdtempSync(join(scratch, `${prefix}-`));
 
 /**
  * A sequence whose middle task fills the disk the store is on (while `flag` exists), so the store's next write

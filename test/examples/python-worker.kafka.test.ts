@@ -4,13 +4,17 @@
 // stall the next task for the consumer session timeout.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLockstepClient, type LockstepClient } from '../../src/modes/kafka/lockstep-client.js';
 import { BIN, lockstep, ROOT } from '../support/cli.js';
 import { rawKafka } from '../support/raw-kafka.js';
+
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-python-worker-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const brokers = inject('kafkaBrokers');
 const EXAMPLE = join(ROOT, 'examples', 'python-worker');
@@ -70,7 +74,7 @@ interface Effect {
 
 describe('examples/python-worker', () => {
   const prefix = `pyworker-${randomUUID().slice(0, 8)}`;
-  const dir = mkdtempSync(join(tmpdir(), 'lockstep-python-worker-'));
+  const dir = mkdtempSync(join(scratch, 'python-worker-'));
   const ledger = join(dir, 'ledger.jsonl');
   const env = { ...process.env, KAFKA_BROKERS: brokers, LOCKSTEP_TOPIC_PREFIX: prefix, PAYMENTS_LEDGER: ledger };
   const children: ChildProcess[] = [];

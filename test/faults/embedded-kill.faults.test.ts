@@ -2,10 +2,10 @@
 // the resume killed again, at random), until each run has ended. No task that had finished runs again, finally
 // tasks run once, and attempts never overlap: resume stops the killed process's orphaned attempt first. The checker
 // reads the SQLite store.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { loadSequenceFile } from '../../src/adapters/fs/load-sequence.js';
 import type { TaskExecution } from '../../src/testing/history-checker.js';
 import { checkHistory } from '../../src/testing/history-checker.js';
@@ -16,6 +16,10 @@ import { PROFILE, RUNS, recordScenario } from './support/report.js';
 import { seededRandom } from './support/seeded-random.js';
 import { overlaps } from './support/side-effects.js';
 
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-embedded-kill-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 const PARALLEL = 4;
 const MAX_KILLS = 3;
 /**
@@ -23,7 +27,7 @@ const MAX_KILLS = 3;
  * Kafka ones: every one of them is killed at least once.
  */
 const EMBEDDED_RUNS = Math.min(RUNS, PROFILE === 'long' ? 40 : 16);
-const dir = mkdtempSync(join(tmpdir(), 'lockstep-embedded-kill-'));
+const dir = mkdtempSync(join(scratch, 'embedded-kill-'));
 const store = join(dir, 'lockstep.db');
 const log = join(dir, 'executions.log');
 

@@ -1,6 +1,6 @@
 // `interrupted` through the real CLI and the real server: a SIGKILLed `lockstep run` is listed as interrupted by
 // `lockstep runs` and the API, and POST /api/runs/:id/resume drives it to completion in the server.
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,8 +9,12 @@ import { killOrphans, readLog, sleep, spawnCli, writeCrashSequence } from '../su
 import type { ServeProcess } from './serve-process.js';
 import { spawnServe } from './serve-process.js';
 
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-api-resume-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 const TOKEN = 'resume-test-token';
-const dir = mkdtempSync(join(tmpdir(), 'lockstep-api-resume-'));
+const dir = mkdtempSync(join(scratch, 'api-resume-'));
 const machines = join(dir, 'machines');
 mkdirSync(machines);
 const sequence = writeCrashSequence(machines);

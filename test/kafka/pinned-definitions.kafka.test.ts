@@ -1,7 +1,7 @@
 // Pinned definitions against the real broker: a run in flight finishes under the exact definition it started
 // with, after its file changed under the same version and every orchestrator and worker restarted.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -18,6 +18,10 @@ import { kafkaExecutor } from '../../src/modes/kafka/worker-executors.js';
 import type { DispatchedTask } from '../../src/runtime/worker.js';
 import { rawAdmin } from '../support/raw-kafka.js';
 
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-pinned-definitions-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
 
@@ -29,7 +33,7 @@ const results = (state: RunState) => (state.snapshot.context as { results: Recor
 
 describe('pinned definitions in Kafka mode', () => {
   const prefix = `pin-${randomUUID().slice(0, 8)}`;
-  const dir = mkdtempSync(join(tmpdir(), 'lockstep-pinned-'));
+  const dir = mkdtempSync(join(scratch, 'pinned-'));
   const file = join(dir, 'pinned.yaml');
   const open: Array<KafkaOrchestrator | KafkaWorker | LockstepClient> = [];
   const track = <T extends KafkaOrchestrator | KafkaWorker | LockstepClient>(c: T): T => (open.push(c), c);

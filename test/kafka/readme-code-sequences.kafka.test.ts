@@ -1,11 +1,15 @@
 // The README's example of sequences made in code in Kafka mode, exactly as written there: it typechecks as
 // TypeScript against the built package, and runs against the real broker.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../support/cli.js';
+
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-readme-code-sequences-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const brokers = inject('kafkaBrokers');
 
@@ -22,7 +26,7 @@ function exampleAfter(heading: string): string {
 describe('README: sequences made in code, in Kafka mode', () => {
   const code = exampleAfter('**Sequences made in code** run in Kafka mode too.');
   // A project of its own that depends on lockstep (this checkout, built).
-  const dir = mkdtempSync(join(tmpdir(), 'lockstep-readme-'));
+  const dir = mkdtempSync(join(scratch, 'readme-'));
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(ROOT, join(dir, 'node_modules', 'lockstep'), 'dir');
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));

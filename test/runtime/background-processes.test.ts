@@ -1,14 +1,18 @@
 // What happens to a shell task's background processes: they belong to its attempt. One that keeps the task's
 // output open keeps the attempt running; whatever is left of the group when the shell has exited is killed, also
 // when the task succeeds. Real shell tasks through the embedded runtime.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { exited, procStat } from '../../src/adapters/process/process-identity.js';
 import type { RunEntry } from '../../src/core/protocol/run-entry.js';
 import { loadSequenceText } from '../../src/core/sequence/validate.js';
 import { createEmbeddedRuntime } from '../../src/modes/embedded/embedded-runtime.js';
+
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-background-processes-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 async function runTask(run: string): Promise<Extract<RunEntry, { type: 'task.succeeded' }>> {
   const entries: RunEntry[] = [];
@@ -24,7 +28,7 @@ async function runTask(run: string): Promise<Extract<RunEntry, { type: 'task.suc
 
 describe("a shell task's background processes", () => {
   it('are killed with its process group when the task succeeds', async () => {
-    const pidFile = join(mkdtempSync(join(tmpdir(), 'lockstep-bg-')), 'pid');
+    const pidFile = join(mkdtempSync(join(scratch, 'bg-')), 'pid');
     const done = await runTask(`sleep 30 >/dev/null 2>&1 & echo $! > ${pidFile}; echo '{"ok":true}'`);
     expect(done.result).toEqual({ ok: true });
     expect(done.durationMs).toBeLessThan(10_000);

@@ -3,14 +3,17 @@
 // node process running the built runner (dist/, so `npm run build` first).
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { groupMembers } from '../../src/adapters/process/process-identity.js';
 import { runShellTask } from '../../src/runtime/shell-task.js';
 import { ROOT } from '../support/cli.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-lifeline-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const RUNNER = pathToFileURL(join(ROOT, 'dist/runtime/shell-task.js')).href;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -18,12 +21,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A node process that runs `run` through the built runner and prints the group id once it has started. */
 function parent(
   run: string,
-  options: { lifeline?: boolean; killGraceMs: number },
+  options: { lifeline?: boolean; killGraceMs: number; attemptDir?: string },
   env: Record<string, string>,
 ): { child: ChildProcess; pgid: Promise<number> } {
   const script = `import { runShellTask } from ${JSON.stringify(RUNNER)};
 await runShellTask({ run: ${JSON.stringify(run)}, env: {}, signal: new AbortController().signal, killGraceMs: ${options.killGraceMs},
-  ${options.lifeline === false ? 'lifeline: false,' : ''} onStart: ({ pgid }) => console.log(pgid) });`;
+  ${options.lifeline === false ? 'lifeline: false,' : ''} ${options.attemptDir ? `attemptDir: ${JSON.stringify(options.attemptDir)},` : ''}
+  onStart: ({ pgid }) => console.log(pgid) });`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -53,8 +57,8 @@ const BEATING = `exec 2>/dev/null; [ -n "$STUBBORN" ] && trap '' TERM
 beat() { while :; do echo "$1 $(date +%s%N)" >> "$BEATS"; sleep 0.1; done; }
 beat background & beat shell`;
 
-async function killParent(options: { lifeline?: boolean; stubborn?: boolean }) {
-  const dir = mkdtempSync(join(tmpdir(), 'lockstep-lifeline-'));
+async function killParent(options: { lifeline?: boolean; stubborn?: boolean; attemptDir?: string }) {
+  const dir = mkdtempSync(join(scratch, 'lifeline-'));
   const beats = join(dir, 'beats');
   const { child, pgid: started } = parent(
     BEATING,
@@ -79,6 +83,34 @@ describe('the lifeline of a shell attempt', () => {
     expect(lines(beats)).toHaveLength(count);
     // ... and after it, the whole group is gone, its watchdog included.
     await until(() => live(pgid).length === 0, 'the group to be gone', 10_000);
+  });
+
+  it("removes the attempt's directory, and its parent once empty, after the grace", async () => {
+    const parentDir = mkdtempSync(join(scratch, 'lockstep-attempts-'));
+    const attemptDir = mkdtempSync(join(parentDir, 'attempt-'));
+    const sibling = mkdtempSync(join(parentDir, 'attempt-'));
+    writeFileSync(join(attemptDir, 'input.json'), 'null');
+    const { pgid } = await killParent({ stubborn: true, attemptDir });
+    // Within the grace the group still runs, and may still read its files.
+    await sleep(300);
+    expect(existsSync(join(attemptDir, 'input.json'))).toBe(true);
+    await until(() => live(pgid).length === 0, 'the group to be gone', 10_000);
+    expect(existsSync(attemptDir)).toBe(false);
+    // The parent holds another attempt's directory: it stays, until that attempt's lifeline removes it in turn.
+    expect(readdirSync(parentDir)).toEqual([basename(sibling)]);
+    rmSync(sibling, { recursive: true });
+    const second = await killParent({ attemptDir: sibling });
+    await until(() => live(second.pgid).length === 0, 'the second group to be gone', 10_000);
+    expect(existsSync(parentDir)).toBe(false);
+  });
+
+  it("leaves the attempt's directory to the caller when the task ends normally", async () => {
+    const attemptDir = mkdtempSync(join(scratch, 'attempt-'));
+    const { child } = parent('echo done', { killGraceMs: 200, attemptDir }, {});
+    await new Promise((r) => child.once('exit', r));
+    expect(child.exitCode).toBe(0);
+    await sleep(600);
+    expect(existsSync(attemptDir)).toBe(true);
   });
 
   it('SIGKILLs a group that ignores SIGTERM once the kill grace is over', async () => {
@@ -109,7 +141,7 @@ describe('the lifeline of a shell attempt', () => {
   });
 
   it('leaves alone what left the group with setsid before the process died', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-lifeline-setsid-'));
+    const dir = mkdtempSync(join(scratch, 'setsid-'));
     const pidFile = join(dir, 'daemon.pid');
     // The README's recipe, then the task goes on working.
     const run = `setsid sh -c 'echo $$ > "$PID_FILE"; exec sleep 30' >/dev/null 2>&1 </dev/null &
@@ -157,7 +189,7 @@ describe('a shell task with a lifeline, as the task sees it', () => {
   });
 
   it('keeps background semantics: one holding the output keeps the attempt running, the rest is killed at the end', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-lifeline-bg-'));
+    const dir = mkdtempSync(join(scratch, 'bg-'));
     const marker = join(dir, 'late');
     const t = Date.now();
     // The first holds stdout for 0.5 s, so the attempt lasts that long; the second holds nothing and is killed.

@@ -1,12 +1,16 @@
 // Real shell tasks that trap SIGTERM and take a second to exit: after a timeout or a cancel, nothing else of the
 // run starts before the stopped process has exited. Each process writes its own timestamps (ms since the epoch).
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { RunEntry } from '../../src/core/protocol/run-entry.js';
 import { loadSequenceText } from '../../src/core/sequence/validate.js';
 import { createEmbeddedRuntime } from '../../src/modes/embedded/embedded-runtime.js';
+
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-stopped-shell-task-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** A shell snippet that appends `<what> <ms since the epoch>` to the log. */
 const stamp = (log: string, what: string) => `echo "${what} $(date +%s%3N)" >> ${log}`;
@@ -47,7 +51,7 @@ async function runOnce(yaml: string, onEntry?: (e: RunEntry, cancel: () => void)
 
 describe('a stopped shell task that takes a second to exit', () => {
   it('after its timeout, the next attempt starts only once it has exited', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-stop-retry-'));
+    const dir = mkdtempSync(join(scratch, 'stop-retry-'));
     const log = join(dir, 'log');
     const yaml = [
       'name: stop-retry',
@@ -75,7 +79,7 @@ describe('a stopped shell task that takes a second to exit', () => {
   });
 
   it('after a cancel, the compensation and the finally task start only once it has exited, and then the run ends', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lockstep-stop-cancel-'));
+    const dir = mkdtempSync(join(scratch, 'stop-cancel-'));
     const log = join(dir, 'log');
     const yaml = [
       'name: stop-cancel',

@@ -7,6 +7,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   truncateSync,
   writeFileSync,
@@ -14,15 +15,19 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { processStart } from '../../../src/adapters/sqlite/process-liveness.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from '../../../src/adapters/sqlite/schema.js';
 import { SqliteRunStore } from '../../../src/adapters/sqlite/sqlite-run-store.js';
 import { record, started, taskStarted, taskSucceeded } from '../../contract/run-store.contract.js';
 
+/** The temp directories this file makes are all in this one, removed once its tests are done. */
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-sqlite-run-store-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 const dirs: string[] = [];
 const tempStorePath = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lockstep-sqlite-'));
+  const dir = mkdtempSync(join(scratch, 'sqlite-'));
   dirs.push(dir);
   return join(dir, 'lockstep.db');
 };

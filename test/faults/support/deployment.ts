@@ -2,7 +2,7 @@
 // (`node bin/lockstep.js orchestrator|worker`, so `npm run build` first), runs started through the public client,
 // and every record of the events, command, history and dead-letter topics kept for the checks.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSequenceFile } from '../../../src/adapters/fs/load-sequence.js';
@@ -317,5 +317,6 @@ export class Deployment {
     await Promise.all(this.services.map((s) => s.stop('SIGKILL')));
     await this.log?.stop().catch(() => {});
     await this.client?.close().catch(() => {});
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
