@@ -102,12 +102,12 @@ describe('worker: superseded dispatches', () => {
       queue: 'default',
       clock: systemClock,
       topicPrefix: 'superseded',
-      execute: async (task: DispatchedTask, signal) => {
+      execute: async (task: DispatchedTask, signal: AbortSignal) => {
         const name = `${task.runId}:${task.taskId}`;
         log.push(`start ${name}`);
         if (task.taskId === 't3') {
           // A redelivered attempt that runs until it is stopped, and takes a moment to end after that.
-          await new Promise<void>((resolve) => signal?.addEventListener('abort', () => setTimeout(resolve, 50)));
+          await new Promise<void>((resolve) => signal.addEventListener('abort', () => setTimeout(resolve, 50)));
           log.push(`end ${name}`);
           throw new Error('stopped');
         }
