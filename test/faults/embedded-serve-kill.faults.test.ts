@@ -22,8 +22,9 @@ const IN_FLIGHT = 50;
 /** Time from the resumes' answers to the kill: about what a run takes, so that most runs cross a kill. */
 const KILL_AFTER_MS: readonly [number, number] = [3_000, 8_000];
 /**
- * In every tenth run, t2's first attempt works 30 s, longer than a restart and its resumes take, so that a kill leaves it running
- * and the resume must stop it; later attempts are short, so that the run gets past t2 between kills.
+ * In every tenth run, t2's first attempt works 30 s, longer than a restart and its resumes take, so that a kill
+ * leaves it running and the resume must stop it; later attempts are short, so that the run gets past t2 between
+ * kills.
  */
 const SLOW_EVERY = 10;
 const TOKEN = 'embedded-serve-kill';
@@ -187,7 +188,7 @@ it(`embedded-serve-kill: ${RUNS} runs in one lockstep serve, SIGKILLed at random
   const row = scenarioRow('embedded-serve-kill', runIds, report, {
     recoveryMs: null,
     seconds: Math.round((Date.now() - t0) / 1000),
-    notes: `${crossedAt.length} SIGKILLs of one lockstep serve (${KILL_AFTER_MS.join('-')} ms after each start, seed ${random.seed}), up to ${IN_FLIGHT} runs in flight; runs crossing a kill: ${crossings} (${crossed.size} distinct runs of ${RUNS}; in flight at each kill: ${crossedAt.join(' ')}); ${resumed} resumes over HTTP (a restart listened after ${mean(restarts.map((r) => r.readyMs))} s and answered its resumes ${mean(restarts.map((r) => r.resumedMs))} s later, on average); ${unrecorded} starts killed before they were recorded were started again; ${stopped} orphaned attempts stopped by a resume (logged by their SIGTERM trap) before their task ran again, ${unended} executions that logged no end; half the runs fail at t5 and compensate`,
+    notes: `${crossedAt.length} SIGKILLs of one lockstep serve (${KILL_AFTER_MS.join('-')} ms after its resumes were answered, seed ${random.seed}), up to ${IN_FLIGHT} runs in flight; runs crossing a kill: ${crossings} (${crossed.size} distinct runs of ${RUNS}; in flight at each kill: ${crossedAt.join(' ')}); ${resumed} resumes over HTTP (a restart listened after ${mean(restarts.map((r) => r.readyMs))} s and answered its resumes ${mean(restarts.map((r) => r.resumedMs))} s later, on average); ${unrecorded} starts killed before they were recorded were started again; ${stopped} orphaned attempts stopped by a resume (logged by their SIGTERM trap) before their task ran again, ${unended} executions that logged no end; half the runs fail at t5 and compensate`,
   });
   recordScenario(row);
   console.log(row.notes);
