@@ -9,8 +9,12 @@ import type { TaskExecution } from '../../../src/testing/history-checker.js';
 export const attemptLine = (what: string): string =>
   `echo "${what} $LOCKSTEP_IDEMPOTENCY_KEY $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID.$LOCKSTEP_PHASE $LOCKSTEP_ATTEMPT $(date +%s%N)" >> "$EXEC_LOG"`;
 
-/** A trap that logs `stopped` and exits when the attempt's process group gets SIGTERM. */
-export const stoppedTrap = `trap '${attemptLine('stopped').replaceAll("'", "'\\''")}; exit 143' TERM`;
+/**
+ * A trap that logs `stopped` and exits when the attempt's process group gets SIGTERM. The attempt's output goes to
+ * /dev/null first: once the process that ran it has died, its stdout and stderr are pipes nobody reads, and the
+ * shell would die of SIGPIPE before its trap could log.
+ */
+export const stoppedTrap = `exec >/dev/null 2>&1; trap '${attemptLine('stopped').replaceAll("'", "'\\''")}; exit 143' TERM`;
 
 /** One execution as the attempt logged it; `how` is `end` or `stopped`, absent when its shell died unlogged. */
 export interface LoggedExecution extends TaskExecution {
