@@ -2,15 +2,15 @@
 // the resume killed again, at random), until each run has ended. No task that had finished runs again, finally
 // tasks run once, and attempts never overlap: resume stops the killed process's orphaned attempt first. The checker
 // reads the SQLite store.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { loadSequenceFile } from '../../src/adapters/fs/load-sequence.js';
-import type { TaskExecution } from '../../src/testing/history-checker.js';
 import { checkHistory } from '../../src/testing/history-checker.js';
 import { jsonLines } from '../support/cli.js';
 import { pool, spawnCli, storedRuns } from '../support/crash-sequence.js';
+import { attemptLine, loggedExecutions, resumeBreaks, stoppedTrap } from './support/attempt-log.js';
 import { scenarioRow } from './support/deployment.js';
 import { PROFILE, RUNS, recordScenario } from './support/report.js';
 import { seededRandom } from './support/seeded-random.js';
@@ -31,17 +31,14 @@ const dir = mkdtempSync(join(scratch, 'embedded-kill-'));
 const store = join(dir, 'lockstep.db');
 const log = join(dir, 'executions.log');
 
-// Each attempt logs its start and its end; one stopped by SIGTERM (resume stopping an orphan) logs `stopped`.
-// With $FAIL set, t4 fails, so the compensations of t1..t3 run.
-const line = (what: string) =>
-  `echo "${what} $LOCKSTEP_RUN_ID $LOCKSTEP_TASK_ID.$LOCKSTEP_PHASE $LOCKSTEP_ATTEMPT $(date +%s%3N)" >> "$EXEC_LOG"`;
+// Each attempt logs its start and its end (or `stopped`); with $FAIL set, t4 fails, so the compensations of t1..t3 run.
 const body = [
-  line('start'),
-  `trap '${line('stopped').replaceAll("'", "'\\''")}; exit 143' TERM`,
+  attemptLine('start'),
+  stoppedTrap,
   // t2 works long enough for a kill to leave it running, for resume to stop.
   'if [ "$LOCKSTEP_TASK_ID" = t2 ]; then sleep 3; else sleep 0.05; fi',
-  `if [ "$LOCKSTEP_TASK_ID" = t4 ] && [ "$LOCKSTEP_PHASE" = main ] && [ -n "$FAIL" ]; then ${line('end')}; exit 1; fi`,
-  line('end'),
+  `if [ "$LOCKSTEP_TASK_ID" = t4 ] && [ "$LOCKSTEP_PHASE" = main ] && [ -n "$FAIL" ]; then ${attemptLine('end')}; exit 1; fi`,
+  attemptLine('end'),
 ].join('; ');
 const task = (id: string, compensate: boolean) =>
   `  - id: ${id}\n    run: ${JSON.stringify(body)}\n${compensate ? `    compensate:\n      run: ${JSON.stringify(body)}\n` : ''}`;
@@ -50,31 +47,6 @@ writeFileSync(
   file,
   `name: crashy\nversion: 1\ntasks:\n${['t1', 't2', 't3', 't4'].map((t) => task(t, t !== 't4')).join('')}finally:\n${task('fin', false)}`,
 );
-
-function executions(): TaskExecution[] {
-  if (!existsSync(log)) return [];
-  const open = new Map<string, TaskExecution & { endedAt?: number }>();
-  const all: Array<TaskExecution & { endedAt?: number; how?: string }> = [];
-  for (const l of readFileSync(log, 'utf8').split('\n')) {
-    const [what, runId, task, attempt, at] = l.split(' ');
-    if (!runId || !task || !attempt || !at) continue;
-    const [taskId, phase] = task.split('.') as [string, string];
-    const key = `${runId} ${task} ${attempt}`;
-    if (what === 'start') {
-      const e = { runId, taskId: phase === 'main' ? taskId : `${taskId}.${phase}`, attempt: Number(attempt), startedAt: Number(at) };
-      open.set(key, e);
-      all.push(e);
-    } else {
-      const e = open.get(key);
-      if (e) {
-        (e as { endedAt?: number }).endedAt = Number(at);
-        (e as { how?: string }).how = what;
-        open.delete(key);
-      }
-    }
-  }
-  return all;
-}
 
 /** Starts a `run` (or `resume`) and SIGKILLs it `killAfterMs` after its first output, unless undefined. */
 async function killable(args: string[], env: NodeJS.ProcessEnv, killAfterMs: number | undefined) {
@@ -130,24 +102,14 @@ it(`embedded-kill: ${EMBEDDED_RUNS} runs SIGKILLed at random moments (up to ${MA
   expect(failing.size).toBe(Math.floor(EMBEDDED_RUNS / 2));
 
   // No task that had finished (its success recorded) runs again; finally tasks succeed once.
-  const xs = executions();
-  for (const r of runs) {
-    for (const e of r.history) {
-      if (e.type !== 'task.succeeded') continue;
-      const again = xs.filter((x) => x.runId === r.record.runId && x.taskId === e.task && x.startedAt > e.at);
-      expect(again, `${r.record.runId}: ${e.task} ran again after its success was recorded`).toEqual([]);
-    }
-    expect(
-      r.history.filter((e) => e.type === 'task.succeeded' && e.task === 'fin'),
-      r.record.runId,
-    ).toHaveLength(1);
-  }
+  const xs = loggedExecutions(log);
+  expect(resumeBreaks(runs, xs, 'fin')).toEqual([]);
   // Attempts never overlap: every orphan was stopped (SIGTERM, logged as `stopped`) before the next attempt began.
   // An execution with no end (its shell died before its trap could log) tells nothing of when it stopped; those
   // are counted, and the ones that ended must not overlap.
   const unended = xs.filter((x) => x.endedAt === undefined).length;
   expect(overlaps(xs.filter((x) => x.endedAt !== undefined))).toEqual([]);
-  const stopped = xs.filter((x) => (x as { how?: string }).how === 'stopped').length;
+  const stopped = xs.filter((x) => x.how === 'stopped').length;
 
   const sequence = loadSequenceFile(file).sequence;
   const report = checkHistory(
