@@ -31,7 +31,14 @@ export function attemptTracking(tracker: AttemptProcessTracker | undefined, atte
       },
     );
   return {
-    request: { onStart: ({ pgid }) => void (recorded = record(pgid)) },
+    // The command starts once its group is recorded (a crash before then leaves nothing running).
+    request: {
+      onStart: async ({ pgid }) => {
+        recorded = record(pgid);
+        const failure = await recorded;
+        if (failure !== undefined) throw failure;
+      },
+    },
     signal: (outer) => AbortSignal.any([outer, untracked.signal]),
     async settle(outcome) {
       try {

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 import { ErrorCode, LockstepError, TaskFailure } from '../core/errors.js';
 import { DEFAULT_RESULT_BYTES, resultTooLargeMessage } from '../core/sequence/limits.js';
 import type { StdoutResult } from './stdout-result.js';
@@ -24,9 +25,11 @@ export interface ShellTaskRequest {
   readonly killGraceMs?: number;
   /**
    * Called once the shell has started, with its process group id (the shell's pid: it leads its own group), so
-   * the group can be recorded while it runs. The group is gone once {@link runShellTask}'s promise settles.
+   * the group can be recorded while it runs. The group is gone once {@link runShellTask}'s promise settles. When
+   * it returns a promise, the task's command starts only once that has resolved (the group is recorded): should
+   * this process die before then, the command never starts (see {@link GATE}).
    */
-  readonly onStart?: (group: { readonly pgid: number }) => void;
+  readonly onStart?: (group: { readonly pgid: number }) => void | Promise<void>;
   /** Called with each line of output, for live display. */
   readonly onOutput?: (stream: 'stdout' | 'stderr', line: string) => void;
   /** The task's id, for messages. */
@@ -86,6 +89,12 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
  * On a normal end this process SIGKILLs the group, the watchdog with it, before it lets go of the lifeline.
  */
 const LIFELINE = `( ( trap '' TERM; read -r _ <&3; kill -s TERM 0; sleep "$2"; [ -n "$3" ] && rm -rf "$3" && rmdir "\${3%/*}"; kill -s KILL 0 ) </dev/null >/dev/null 2>&1 & ); exec /bin/sh -c "$1" 3<&-`;
+
+/**
+ * What a gated attempt's shell does first: it waits for this process's go-ahead, a line on fd 4, and runs nothing
+ * without it (EOF: this process died before its group was recorded, so no one could have found and stopped it).
+ */
+const GATE = 'read -r _ <&4 || exit 125; exec 4<&-; ';
 
 /** How the command ended, before its result is read. */
 interface Ended {
@@ -161,16 +170,21 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
       return;
     }
     const lifeline = request.lifeline ?? true;
+    // Without an onStart there is nothing to wait for; with one, it says when (see GATE).
+    const gated = request.onStart !== undefined;
     const graceMs = request.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     let child: ChildProcess;
     try {
+      const gate = gated ? GATE : '';
       const args = lifeline
-        ? ['-c', LIFELINE, '/bin/sh', request.run, String(graceMs / 1000), request.attemptDir ?? '']
-        : ['-c', request.run];
+        ? ['-c', gate + LIFELINE, '/bin/sh', request.run, String(graceMs / 1000), request.attemptDir ?? '']
+        : gated
+          ? ['-c', `${gate}exec /bin/sh -c "$1"`, '/bin/sh', request.run]
+          : ['-c', request.run];
       child = spawn('/bin/sh', args, {
         cwd: request.cwd,
         env: { ...inheritedEnvironment(), ...request.env },
-        stdio: ['ignore', 'pipe', 'pipe', lifeline ? 'pipe' : 'ignore'],
+        stdio: ['ignore', 'pipe', 'pipe', lifeline ? 'pipe' : 'ignore', gated ? 'pipe' : 'ignore'],
         detached: true,
       });
     } catch (error) {
@@ -190,7 +204,16 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
       killTimer.unref();
     };
     request.signal.addEventListener('abort', onAbort, { once: true });
-    if (child.pid !== undefined) request.onStart?.({ pgid: child.pid });
+    const goAhead = (child.stdio[4] ?? undefined) as Writable | undefined;
+    if (child.pid !== undefined) {
+      // The go-ahead goes once the group is recorded; a failed record aborts the attempt instead (its caller's
+      // signal), which stops the group while it waits.
+      void Promise.resolve(request.onStart?.({ pgid: child.pid })).then(
+        () => goAhead?.end('go\n'),
+        () => goAhead?.destroy(),
+      );
+    } else goAhead?.destroy();
+    goAhead?.on('error', () => {}); // the shell gone before the go-ahead: its exit is what counts
     const lines = (stream: 'stdout' | 'stderr') => {
       let pending = '';
       return (text: string) => {
@@ -217,6 +240,7 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
       // outcome: a task that succeeds never leaves a process behind (see runShellTask).
       if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
       lifelineEnd?.destroy();
+      goAhead?.destroy();
       const output = combined.text;
       const { code, signal } = exit;
       if (cancelled) {
@@ -242,6 +266,7 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
     child.on('error', (error) => {
       request.signal.removeEventListener('abort', onAbort);
       lifelineEnd?.destroy();
+      goAhead?.destroy();
       reject(new TaskFailure(`could not start the command: ${error.message}`, { retriable: false, type: 'SpawnError' }));
     });
     child.on('exit', (code, signal) => {

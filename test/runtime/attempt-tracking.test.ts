@@ -55,4 +55,28 @@ describe('attempt tracking', () => {
     expect(result.result).toEqual({ ok: 1 });
     expect(ended).toBe(true);
   });
+
+  it('starts the command only once its group is recorded', async () => {
+    let recordedAt = 0;
+    const tracking = attemptTracking(
+      {
+        started: async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          recordedAt = Date.now();
+        },
+        ended: async () => {},
+      },
+      { runId: 'r', taskId: 't', attempt: 1 },
+    );
+    const outcome = await tracking.settle(
+      runShellTask({
+        run: 'echo "{\\"at\\": $(date +%s%3N)}"',
+        env: {},
+        signal: tracking.signal(new AbortController().signal),
+        ...tracking.request,
+      }),
+    );
+    expect(recordedAt).toBeGreaterThan(0);
+    expect((outcome.result as { at: number }).at).toBeGreaterThanOrEqual(recordedAt);
+  });
 });

@@ -21,13 +21,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A node process that runs `run` through the built runner and prints the group id once it has started. */
 function parent(
   run: string,
-  options: { lifeline?: boolean; killGraceMs: number; attemptDir?: string },
+  options: { lifeline?: boolean; killGraceMs: number; attemptDir?: string; neverRecorded?: boolean },
   env: Record<string, string>,
 ): { child: ChildProcess; pgid: Promise<number> } {
   const script = `import { runShellTask } from ${JSON.stringify(RUNNER)};
 await runShellTask({ run: ${JSON.stringify(run)}, env: {}, signal: new AbortController().signal, killGraceMs: ${options.killGraceMs},
   ${options.lifeline === false ? 'lifeline: false,' : ''} ${options.attemptDir ? `attemptDir: ${JSON.stringify(options.attemptDir)},` : ''}
-  onStart: ({ pgid }) => console.log(pgid) });`;
+  onStart: ({ pgid }) => { console.log(pgid); ${options.neverRecorded ? 'return new Promise(() => {});' : ''} } });`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -198,4 +198,27 @@ describe('a shell task with a lifeline, as the task sees it', () => {
     await sleep(2_500);
     expect(existsSync(marker)).toBe(false);
   });
+});
+
+describe('the go-ahead of a recorded attempt', () => {
+  for (const lifeline of [false, true])
+    it(`runs nothing when the process dies before the group is recorded (lifeline ${lifeline})`, async () => {
+      const dir = mkdtempSync(join(scratch, 'gate-'));
+      const mark = join(dir, 'ran');
+      // onStart never settles: the process is SIGKILLed between the spawn and the record of the group.
+      const { child, pgid: started } = parent(
+        `touch "$MARK"; sleep 5`,
+        { lifeline, killGraceMs: 1_000, neverRecorded: true },
+        { MARK: mark },
+      );
+      const pgid = await started;
+      await sleep(300);
+      expect(existsSync(mark)).toBe(false);
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+      // The shell sees the go-ahead's pipe close without a line and exits, never starting the command.
+      await until(() => live(pgid).length === 0, 'the waiting shell to exit', 5_000);
+      expect(existsSync(mark)).toBe(false);
+    });
 });
