@@ -19,8 +19,8 @@ import { seededRandom } from './support/seeded-random.js';
 import { overlaps } from './support/side-effects.js';
 
 const IN_FLIGHT = 50;
-/** Time from the resumes' answers to the kill: about what a run takes, so that most runs cross a kill. */
-const KILL_AFTER_MS: readonly [number, number] = [3_000, 8_000];
+/** Time from the resumes' answers to the kill: less than a run takes on a quiet machine, so that most runs cross a kill. */
+const KILL_AFTER_MS: readonly [number, number] = [1_000, 4_000];
 /**
  * In every tenth run, t2's first attempt works 30 s, longer than a restart and its resumes take, so that a kill
  * leaves it running and the resume must stop it; later attempts are short, so that the run gets past t2 between
