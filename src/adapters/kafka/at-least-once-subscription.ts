@@ -5,7 +5,7 @@ import { sleep } from './encoding.js';
 import type { SubscriptionDeps } from './exactly-once-subscription.js';
 import type { Hold } from './handoff-assigner.js';
 import { handoffAssigner, joinToken, RELEASE_HEADER, readGroup } from './handoff-assigner.js';
-import { CLIENT_SETTINGS, consumerConfig, decodeMessage, producerConfig } from './kafka-client.js';
+import { CLIENT_SETTINGS, consumeBatches, consumerConfig, decodeMessage, producerConfig } from './kafka-client.js';
 
 const { PartitionAssigners } = kafkajs;
 
@@ -110,14 +110,7 @@ export class AtLeastOnceSubscription implements Subscription {
         .then(() => this.#reassign(assigned, joined))
         .catch((error: unknown) => this.#deps.log('partition assignment failed', { error: String(error) }));
     });
-    await this.#consumer.connect();
-    await this.#consumer.subscribe({ topic, fromBeginning: true });
-    await this.#consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: Math.max(1, Math.min(this.#deps.partitions, 64)),
-      eachBatch: (payload) => this.#eachBatch(payload),
-    });
+    await consumeBatches(this.#consumer, topic, this.#deps.partitions, (payload) => this.#eachBatch(payload));
   }
 
   /** Commits what is safe to commit (never past a deferred message still running), then leaves the group. */

@@ -2,7 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { BatchContext, BatchHandler, DurableSubscribeOptions, Subscription, TopicMessage } from '../../ports/transport.js';
 import { sleep } from './encoding.js';
-import { consumerConfig, decodeMessage, producerConfig } from './kafka-client.js';
+import { consumeBatches, consumerConfig, decodeMessage, producerConfig } from './kafka-client.js';
 import type { Pipe } from './transaction-pipeline.js';
 import { nextOffset, openPipe, TransactionPipeline } from './transaction-pipeline.js';
 import { createTransactionalProducer } from './transactional-producer.js';
@@ -96,14 +96,7 @@ export class ExactlyOnceSubscription implements Subscription {
       }
       this.#enqueue(() => this.#reassign());
     });
-    await this.#consumer.connect();
-    await this.#consumer.subscribe({ topic, fromBeginning: true });
-    await this.#consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: Math.max(1, Math.min(this.#deps.partitions, 64)),
-      eachBatch: (payload) => this.#eachBatch(payload),
-    });
+    await consumeBatches(this.#consumer, topic, this.#deps.partitions, (payload) => this.#eachBatch(payload));
   }
 
   /** Stops consuming, commits what was handled, and leaves the group. Closing again waits for the first close. */

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ConsumerConfig, Kafka, KafkaConfig, KafkaMessage, LogEntry, ProducerConfig } from 'kafkajs';
+import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaConfig, KafkaMessage, LogEntry, ProducerConfig } from 'kafkajs';
 import kafkajs from 'kafkajs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { parseEnvelope } from '../../core/protocol/envelope.js';
@@ -245,4 +245,25 @@ export function partitionOf(key: string, partitions: number): number {
     partitionErrorCode: 0,
   }));
   return Partitioners.DefaultPartitioner()({ topic: '', partitionMetadata, message: { key, value: null } });
+}
+
+/**
+ * Joins `consumer`'s group on `topic`, from its beginning when the group has no position, and hands each batch to
+ * `eachBatch`, which resolves offsets and commits them itself: both subscriptions decide what is acknowledged.
+ * Up to 64 of the topic's `partitions` are consumed at once.
+ */
+export async function consumeBatches(
+  consumer: Consumer,
+  topic: string,
+  partitions: number,
+  eachBatch: (payload: EachBatchPayload) => Promise<void>,
+): Promise<void> {
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: Math.max(1, Math.min(partitions, 64)),
+    eachBatch,
+  });
 }
