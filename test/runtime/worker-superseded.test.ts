@@ -35,26 +35,29 @@ const dispatch = (runId: string, taskId: string, attempt = 1): TopicMessage => (
   ),
 });
 
+/** The events the workers report, as an observer of the events topic sees them. */
+async function observeEvents(transport: MemoryTransport): Promise<ConsumedMessage[]> {
+  const events: ConsumedMessage[] = [];
+  await transport.subscribe({ topic: topics.events, group: 'observer' }, async (batch) => {
+    events.push(...batch);
+    return [];
+  });
+  return events;
+}
+
+const worker = (transport: MemoryTransport, execute: (task: DispatchedTask, signal: AbortSignal) => Promise<unknown>) =>
+  startWorker({ transport, queue: 'default', clock: systemClock, topicPrefix: 'superseded', execute });
+
 describe('worker: superseded dispatches', () => {
   it('runs only the last dispatch of each run in a batch, and reports only its outcome', async () => {
     const transport = new MemoryTransport();
     // Published before the worker joins: the backlog reaches it as one batch, as a taken-over position does.
     await transport.publish([dispatch('r1', 't2'), dispatch('r2', 't1'), dispatch('r1', 't3'), dispatch('r2', 't2', 2)]);
-    const events: ConsumedMessage[] = [];
-    await transport.subscribe({ topic: topics.events, group: 'observer' }, async (batch) => {
-      events.push(...batch);
-      return [];
-    });
+    const events = await observeEvents(transport);
     const ran: string[] = [];
-    const worker = await startWorker({
-      transport,
-      queue: 'default',
-      clock: systemClock,
-      topicPrefix: 'superseded',
-      execute: async (task: DispatchedTask) => {
-        ran.push(`${task.runId}:${task.taskId}#${task.attempt}`);
-        return { ok: true };
-      },
+    const running = await worker(transport, async (task: DispatchedTask) => {
+      ran.push(`${task.runId}:${task.taskId}#${task.attempt}`);
+      return { ok: true };
     });
     await expect.poll(() => events.length).toBe(2);
     expect(ran.sort()).toEqual(['r1:t3#1', 'r2:t2#2']);
@@ -62,58 +65,42 @@ describe('worker: superseded dispatches', () => {
       'r1:t3:task.succeeded',
       'r2:t2:task.succeeded',
     ]);
-    expect(worker.stats).toMatchObject({ started: 2, succeeded: 2, duplicates: 2 });
-    await worker.close();
+    expect(running.stats).toMatchObject({ started: 2, succeeded: 2, duplicates: 2 });
+    await running.close();
     await transport.close();
   });
 
   it('runs dispatches of one run that come in separate batches, each in turn', async () => {
     const transport = new MemoryTransport();
     const ran: string[] = [];
-    const worker = await startWorker({
-      transport,
-      queue: 'default',
-      clock: systemClock,
-      topicPrefix: 'superseded',
-      execute: async (task: DispatchedTask) => {
-        ran.push(`${task.runId}:${task.taskId}`);
-        return {};
-      },
+    const running = await worker(transport, async (task: DispatchedTask) => {
+      ran.push(`${task.runId}:${task.taskId}`);
+      return {};
     });
     await transport.publish([dispatch('r1', 't1')]);
     await expect.poll(() => ran).toEqual(['r1:t1']);
     await transport.publish([dispatch('r1', 't2')]);
     await expect.poll(() => ran).toEqual(['r1:t1', 'r1:t2']);
-    expect(worker.stats.duplicates).toBe(0);
-    await worker.close();
+    expect(running.stats.duplicates).toBe(0);
+    await running.close();
     await transport.close();
   });
 
   it('stops a stale attempt still running when a later dispatch of its run arrives, then runs the later one', async () => {
     const transport = new MemoryTransport();
-    const events: ConsumedMessage[] = [];
-    await transport.subscribe({ topic: topics.events, group: 'observer' }, async (batch) => {
-      events.push(...batch);
-      return [];
-    });
+    const events = await observeEvents(transport);
     const log: string[] = [];
-    const worker = await startWorker({
-      transport,
-      queue: 'default',
-      clock: systemClock,
-      topicPrefix: 'superseded',
-      execute: async (task: DispatchedTask, signal: AbortSignal) => {
-        const name = `${task.runId}:${task.taskId}`;
-        log.push(`start ${name}`);
-        if (task.taskId === 't3') {
-          // A redelivered attempt that runs until it is stopped, and takes a moment to end after that.
-          await new Promise<void>((resolve) => signal.addEventListener('abort', () => setTimeout(resolve, 50)));
-          log.push(`end ${name}`);
-          throw new Error('stopped');
-        }
+    const running = await worker(transport, async (task: DispatchedTask, signal: AbortSignal) => {
+      const name = `${task.runId}:${task.taskId}`;
+      log.push(`start ${name}`);
+      if (task.taskId === 't3') {
+        // A redelivered attempt that runs until it is stopped, and takes a moment to end after that.
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => setTimeout(resolve, 50)));
         log.push(`end ${name}`);
-        return {};
-      },
+        throw new Error('stopped');
+      }
+      log.push(`end ${name}`);
+      return {};
     });
     await transport.publish([dispatch('r1', 't3')]);
     await expect.poll(() => log).toEqual(['start r1:t3']);
@@ -123,8 +110,8 @@ describe('worker: superseded dispatches', () => {
     await expect
       .poll(() => events.map((e) => `${(e.value as { taskId?: string } | null)?.taskId}:${e.value?.type}`))
       .toEqual(['t4:task.succeeded']);
-    expect(worker.stats).toMatchObject({ started: 2, succeeded: 1, duplicates: 1 });
-    await worker.close();
+    expect(running.stats).toMatchObject({ started: 2, succeeded: 1, duplicates: 1 });
+    await running.close();
     await transport.close();
   });
 });
