@@ -6,15 +6,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { loadSequenceFile } from '../../src/adapters/fs/load-sequence.js';
-import { checkHistory } from '../../src/testing/history-checker.js';
 import { jsonLines } from '../support/cli.js';
 import { pool, spawnCli, storedRuns } from '../support/crash-sequence.js';
-import { attemptLine, loggedExecutions, resumeBreaks, stoppedTrap } from './support/attempt-log.js';
+import { attemptLine, checkEmbedded, loggedExecutions, resumeBreaks, stoppedTrap } from './support/attempt-log.js';
 import { scenarioRow } from './support/deployment.js';
 import { PROFILE, RUNS, recordScenario } from './support/report.js';
 import { seededRandom } from './support/seeded-random.js';
-import { overlaps } from './support/side-effects.js';
 
 /** The temp directories this file makes are all in this one, removed once its tests are done. */
 const scratch = mkdtempSync(join(tmpdir(), 'lockstep-embedded-kill-'));
@@ -105,21 +102,9 @@ it(`embedded-kill: ${EMBEDDED_RUNS} runs SIGKILLed at random moments (up to ${MA
   const xs = loggedExecutions(log);
   expect(resumeBreaks(runs, xs, 'fin')).toEqual([]);
   // Attempts never overlap: every orphan was stopped (SIGTERM, logged as `stopped`) before the next attempt began.
-  // An execution with no end (its shell died before its trap could log) tells nothing of when it stopped; those
-  // are counted, and the ones that ended must not overlap.
-  const unended = xs.filter((x) => x.endedAt === undefined).length;
-  expect(overlaps(xs.filter((x) => x.endedAt !== undefined))).toEqual([]);
-  const stopped = xs.filter((x) => x.how === 'stopped').length;
-
-  const sequence = loadSequenceFile(file).sequence;
-  const report = checkHistory(
-    runs.map((r) => ({ runId: r.record.runId, entries: r.history })),
-    {
-      sequenceOf: (name, version) => (name === sequence.name && version === sequence.version ? sequence : undefined),
-      expectedRunIds: runIds,
-      executions: xs,
-    },
-  );
+  // Executions with no end are counted; the ones that ended must not overlap.
+  const { report, unended, overlapping, stopped } = checkEmbedded(runs, runIds, file, xs);
+  expect(overlapping).toEqual([]);
   const row = scenarioRow('embedded-kill', runIds, report, {
     recoveryMs: null,
     seconds: Math.round((Date.now() - t0) / 1000),

@@ -7,16 +7,13 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { loadSequenceFile } from '../../src/adapters/fs/load-sequence.js';
-import { checkHistory } from '../../src/testing/history-checker.js';
 import type { ServeProcess } from '../http/serve-process.js';
 import { spawnServe } from '../http/serve-process.js';
 import { pool, sleep, storedRuns } from '../support/crash-sequence.js';
-import { attemptLine, loggedExecutions, resumeBreaks, stoppedTrap } from './support/attempt-log.js';
+import { attemptLine, checkEmbedded, loggedExecutions, resumeBreaks, stoppedTrap } from './support/attempt-log.js';
 import { scenarioRow } from './support/deployment.js';
 import { PROFILE, RUNS, recordScenario } from './support/report.js';
 import { seededRandom } from './support/seeded-random.js';
-import { overlaps } from './support/side-effects.js';
 
 const IN_FLIGHT = 50;
 /** Time from the resumes' answers to the kill: less than a run takes on a quiet machine, so that most runs cross a kill. */
@@ -168,20 +165,8 @@ it(`embedded-serve-kill: ${RUNS} runs in one lockstep serve, SIGKILLed at random
     expect(r.record.status, r.record.runId).toBe(plans[(r.record.input as { i: number }).i]!.fail ? 'failed' : 'succeeded');
 
   const xs = loggedExecutions(log);
-  // An execution with no end (its shell died before its trap could log) tells nothing of when it stopped.
-  const unended = xs.filter((x) => x.endedAt === undefined).length;
-  const overlapping = overlaps(xs.filter((x) => x.endedAt !== undefined));
-  const stopped = xs.filter((x) => x.how === 'stopped').length;
-
-  const sequence = loadSequenceFile(file).sequence;
-  const report = checkHistory(
-    runs.map((r) => ({ runId: r.record.runId, entries: r.history })),
-    {
-      sequenceOf: (name, version) => (name === sequence.name && version === sequence.version ? sequence : undefined),
-      expectedRunIds: runIds,
-      executions: xs,
-    },
-  );
+  // Executions with no end are counted; the ones that ended must not overlap.
+  const { report, unended, overlapping, stopped } = checkEmbedded(runs, runIds, file, xs);
   const crossings = crossedAt.reduce((a, b) => a + b, 0);
   const mean = (xs: number[]) => (xs.length === 0 ? 0 : (xs.reduce((a, b) => a + b, 0) / xs.length / 1000).toFixed(1));
   const row = scenarioRow('embedded-serve-kill', runIds, report, {

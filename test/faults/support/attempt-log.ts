@@ -2,8 +2,11 @@
 // `stopped`, from its SIGTERM trap, when a resume stops it as an orphan) to $EXEC_LOG, with its idempotency key and
 // a nanosecond time. The checks over it: no task that had finished ran again, finally tasks once.
 import { existsSync, readFileSync } from 'node:fs';
+import { loadSequenceFile } from '../../../src/adapters/fs/load-sequence.js';
 import type { RunEntry } from '../../../src/core/protocol/run-entry.js';
-import type { TaskExecution } from '../../../src/testing/history-checker.js';
+import type { HistoryReport, TaskExecution } from '../../../src/testing/history-checker.js';
+import { checkHistory } from '../../../src/testing/history-checker.js';
+import { overlaps } from './side-effects.js';
 
 /** A shell line that appends `<what> <key> <run> <task>.<phase> <attempt> <ns>` to $EXEC_LOG. */
 export const attemptLine = (what: string): string =>
@@ -74,4 +77,40 @@ export function resumeBreaks(
     if (fin !== 1) out.push(`${r.record.runId}: finally task ${finallyTask} succeeded ${fin} times`);
   }
   return out;
+}
+
+/** What the store and the log of an embedded scenario say, checked together. */
+export interface EmbeddedCheck {
+  /** The history checker over the store's runs of `file`'s sequence, with the logged executions. */
+  readonly report: HistoryReport;
+  /** Executions with no end: their shell died before its trap could log, so they tell nothing of when they stopped. */
+  readonly unended: number;
+  /** Executions that ended and overlapped another execution of their run. */
+  readonly overlapping: ReturnType<typeof overlaps>;
+  /** Orphaned attempts a resume stopped (logged as `stopped` by their SIGTERM trap). */
+  readonly stopped: number;
+}
+
+/** Checks the runs of `file`'s sequence in a store, `expectedRunIds` among them, with the logged executions. */
+export function checkEmbedded(
+  runs: ReadonlyArray<{ record: { runId: string }; history: readonly RunEntry[] }>,
+  expectedRunIds: readonly string[],
+  file: string,
+  executions: readonly LoggedExecution[],
+): EmbeddedCheck {
+  const sequence = loadSequenceFile(file).sequence;
+  const report = checkHistory(
+    runs.map((r) => ({ runId: r.record.runId, entries: r.history })),
+    {
+      sequenceOf: (name, version) => (name === sequence.name && version === sequence.version ? sequence : undefined),
+      expectedRunIds,
+      executions,
+    },
+  );
+  return {
+    report,
+    unended: executions.filter((x) => x.endedAt === undefined).length,
+    overlapping: overlaps(executions.filter((x) => x.endedAt !== undefined)),
+    stopped: executions.filter((x) => x.how === 'stopped').length,
+  };
 }
