@@ -39,6 +39,13 @@ export interface WorkerOptions {
   readonly topicPrefix?: string;
   /** @default `lockstep-workers-<queue>` */
   readonly group?: string;
+  /**
+   * Stop an attempt of a run still running here when a later dispatch of that run arrives, and start the later one
+   * once it has ended. For a transport that can deliver a run's old dispatch again after a rebalance (Kafka); an
+   * in-process transport never does, and its runs' attempts are left as the orchestrator orders them.
+   * @default false
+   */
+  readonly stopStaleAttempts?: boolean;
 }
 
 export interface WorkerStats {
@@ -100,6 +107,11 @@ interface RunningAttempt {
   handedBack: boolean;
   /** Stopped because a later dispatch of its run arrived: acknowledged, not reported (the run is past it). */
   superseded: boolean;
+  /**
+   * Stopped by a `task.cancel` (a timeout, a cancel): the run waits for its end, at most the stop grace, and may
+   * then go on while it still runs. Its run's next dispatch does not wait for it either.
+   */
+  cancelled: boolean;
   readonly partition: number | undefined;
 }
 
@@ -211,7 +223,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         completed.delete(key);
       }
     })();
-    running.set(key, { runId: task.runId, controller, done, acks, handedBack: false, superseded: false, partition });
+    running.set(key, { runId: task.runId, controller, done, acks, handedBack: false, superseded: false, cancelled: false, partition });
   };
 
   const handle = async (batch: readonly ConsumedMessage[], context?: BatchContext): Promise<TopicMessage[]> => {
@@ -242,8 +254,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         else {
           // An earlier attempt of the run still running here is stale: the orchestrator dispatches a run's next
           // attempt only once it is past the last one (a redelivery after a rebalance ran it again here). It is
-          // stopped, and this one starts once it has ended, so the two never overlap.
-          const stale = [...running.values()].filter((r) => r.runId === env.runId && !r.handedBack);
+          // stopped, and this one starts once it has ended, so the two never overlap. One the orchestrator stopped
+          // itself (cancelled) is its decision: it went on once that attempt ended or its stop grace ran out.
+          const stale = options.stopStaleAttempts
+            ? [...running.values()].filter((r) => r.runId === env.runId && !r.handedBack && !r.cancelled)
+            : [];
           for (const r of stale) {
             stats.duplicates++;
             r.superseded = true;
@@ -256,6 +271,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         const attempt = running.get(key);
         if (attempt) {
           stats.cancelled++;
+          attempt.cancelled = true;
           attempt.controller.abort(env.payload.reason);
         }
       }

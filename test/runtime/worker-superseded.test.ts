@@ -46,7 +46,7 @@ async function observeEvents(transport: MemoryTransport): Promise<ConsumedMessag
 }
 
 const worker = (transport: MemoryTransport, execute: (task: DispatchedTask, signal: AbortSignal) => Promise<unknown>) =>
-  startWorker({ transport, queue: 'default', clock: systemClock, topicPrefix: 'superseded', execute });
+  startWorker({ transport, queue: 'default', clock: systemClock, topicPrefix: 'superseded', execute, stopStaleAttempts: true });
 
 describe('worker: superseded dispatches', () => {
   it('runs only the last dispatch of each run in a batch, and reports only its outcome', async () => {

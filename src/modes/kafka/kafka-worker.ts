@@ -154,6 +154,8 @@ async function startKafkaWorker(
           topicPrefix: prefix,
           // A group given for one queue is that queue's; several queues each have their own.
           group: options.group && queues.length === 1 ? options.group : `${prefix}-workers-${queue}`,
+          // After a rebalance a partition's new owner may be handed a run's old dispatch again.
+          stopStaleAttempts: true,
         }),
       );
     }
