@@ -1,12 +1,14 @@
 // Installs what the test suite needs beyond npm packages, so `npm test` works on a fresh machine:
-// Debian's chromium for the browser tests (never a downloaded browser build), and java + mvn for the
-// Kafka broker assembled from Maven Central jars. Skips whatever is already there.
+// Debian's chromium for the browser tests (never a downloaded browser build), promtool (Debian's prometheus)
+// that checks the /metrics output, and java + mvn for the Kafka broker assembled from Maven Central jars.
+// Skips whatever is already there.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const missing = [];
 if (!existsSync('/usr/bin/chromium')) missing.push('chromium');
+if (!has('promtool')) missing.push('prometheus');
 if (!has('java') && !process.env.KAFKA_BROKERS) missing.push('openjdk-17-jre-headless');
 if (!has('mvn') && !process.env.KAFKA_BROKERS) missing.push('maven');
 
