@@ -32,6 +32,8 @@ export interface AttemptLogOptions {
    * dropped, and the attempt itself goes on and ends as it would have.
    */
   readonly onError?: (error: unknown) => void;
+  /** How long {@link AttemptLogWriter.close} waits for the sink before it gives the log up. @default 10 s */
+  readonly closeTimeoutMs?: number;
 }
 
 /**
@@ -72,7 +74,7 @@ export class AttemptLogWriter {
     this.write('log', format(...args));
   }
 
-  /** Adds the truncation marker when the cap cut the log, flushes, and waits for the sink (at most 10 s). */
+  /** Adds the truncation marker when the cap cut the log, flushes, and waits for the sink (at most `closeTimeoutMs`). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -81,11 +83,12 @@ export class AttemptLogWriter {
     this.#flush(truncated);
     if (!this.#sent) return;
     let timer: NodeJS.Timeout | undefined;
+    const waitMs = this.#options.closeTimeoutMs ?? CLOSE_TIMEOUT_MS;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        this.#fail(new Error(`the log of ${this.#name()} was not stored within ${CLOSE_TIMEOUT_MS} ms`));
+        this.#fail(new Error(`the log of ${this.#name()} was not stored within ${waitMs} ms`));
         resolve();
-      }, CLOSE_TIMEOUT_MS);
+      }, waitMs);
     });
     await Promise.race([this.#flushed, timeout]);
     clearTimeout(timer);
