@@ -115,4 +115,36 @@ describe('attempt logs over Kafka', () => {
       await service.close();
     }
   });
+  it('logs -f --brokers follows a run that workers are running, and exits 0 once it ends', async () => {
+    const own = `logs-${randomUUID().slice(0, 8)}`;
+    let open_: (() => void) | undefined;
+    const gate = new Promise<void>((resolve) => (open_ = resolve));
+    const waiting = sequence('waiting')
+      .then('hold', async (ctx) => {
+        ctx.log('holding');
+        await gate;
+        ctx.log('released');
+      })
+      .then('after', { run: 'echo done' })
+      .build();
+    track(await startKafkaOrchestrator({ ...base, prefix: own, sequences: [waiting], partitions: 1 }));
+    track(await createWorker({ ...base, prefix: own, sequences: [waiting], queue: 'default' }));
+    const client = track(createLockstepClient({ ...base, prefix: own }));
+    const runId = await client.start('waiting');
+    await expect.poll(() => client.status(runId).then((s) => s?.currentTask), { timeout: 30_000 }).toBe('hold');
+    let opened = false;
+    const follow = await lockstep(['logs', runId, '-f', '--brokers', brokers, '--prefix', own], {
+      env,
+      timeoutMs: 90_000,
+      onStdout: (text) => {
+        if (!opened && text.includes('hold#1 log    | holding')) {
+          opened = true;
+          open_!();
+        }
+      },
+    });
+    expect(opened).toBe(true);
+    expect(follow.code).toBe(0);
+    expect(follow.stdout.trimEnd().split('\n')).toEqual(['hold#1 log    | holding', 'hold#1 log    | released', 'after#1 stdout | done']);
+  });
 });
