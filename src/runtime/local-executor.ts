@@ -85,27 +85,34 @@ export type AttemptLogOptions = Pick<LocalExecutorOptions, 'logs' | 'logBytes' |
 export async function loggedAttempt<T>(
   task: DispatchedTask,
   options: AttemptLogOptions,
-  run: (log: AttemptLogWriter | undefined) => Promise<T>,
+  run: (log: AttemptLines | undefined) => Promise<T>,
 ): Promise<T> {
   const { logs, onLogError } = options;
   if (!logs) return run(undefined);
-  const attemptOfRun = { runId: task.runId, task: task.taskId, attempt: task.attempt, phase: task.payload.phase };
-  const log = new AttemptLogWriter(attemptOfRun, {
-    sink: logs,
-    clock: options.clock ?? systemClock,
-    ...(options.logBytes === undefined ? {} : { capBytes: options.logBytes }),
-    ...(onLogError ? { onError: (error: unknown) => onLogError(task, error) } : {}),
-  });
+  // Made on the first line: an attempt that logs nothing (most function tasks) costs no writer.
+  let writer: AttemptLogWriter | undefined;
+  const open = () =>
+    (writer ??= new AttemptLogWriter(
+      { runId: task.runId, task: task.taskId, attempt: task.attempt, phase: task.payload.phase },
+      {
+        sink: logs,
+        clock: options.clock ?? systemClock,
+        ...(options.logBytes === undefined ? {} : { capBytes: options.logBytes }),
+        ...(onLogError ? { onError: (error: unknown) => onLogError(task, error) } : {}),
+      },
+    ));
   try {
-    return await run(log);
+    return await run({ write: (stream, text) => open().write(stream, text), log: (...args) => open().log(...args) });
   } finally {
-    await log.close();
+    if (writer) await writer.close();
   }
 }
 
+/** What an attempt writes its log with. */
+export type AttemptLines = Pick<AttemptLogWriter, 'write' | 'log'>;
+
 /** The `ctx.log` of an attempt. */
-export const logOf = (log: AttemptLogWriter | undefined): ((...args: unknown[]) => void) =>
-  log ? (...args: unknown[]) => log.log(...args) : noLog;
+export const logOf = (log: AttemptLines | undefined): ((...args: unknown[]) => void) => log?.log ?? noLog;
 
 /**
  * The registered program of a dispatched task: the definition it names by hash when the registry knows it (the
@@ -122,7 +129,7 @@ export function createLocalExecutor(options: LocalExecutorOptions): LazySignalEx
   const programOf = options.programOf ?? ((task: DispatchedTask) => registeredProgram(options.registry, task));
   const execute = (task: DispatchedTask, signal: () => AbortSignal): Promise<unknown> =>
     loggedAttempt(task, options, (log) => attempt(task, signal, log));
-  const attempt = async (task: DispatchedTask, signal: () => AbortSignal, log: AttemptLogWriter | undefined): Promise<unknown> => {
+  const attempt = async (task: DispatchedTask, signal: () => AbortSignal, log: AttemptLines | undefined): Promise<unknown> => {
     const writeLog = logOf(log);
     const program = await programOf(task);
     const spec = findSpec(program, task.taskId);
