@@ -112,4 +112,30 @@ describe('lockstep logs', () => {
     ]);
     expect((await run).code).toBe(0);
   });
+  it('-f stops following a run whose process died, saying so, with exit 5', async () => {
+    const dir = mkdtempSync(join(scratch, 'died-'));
+    const store = join(dir, 'store/');
+    const gate = join(dir, 'gate');
+    const file = sequenceFile(dir, 'stuck', [
+      'tasks:',
+      '  - id: wait',
+      `    run: echo "waiting"; while [ ! -f "${gate}" ]; do sleep 0.05; done`,
+    ]);
+    try {
+      const run = await lockstep(['run', file, '--store', store, '--json'], {
+        timeoutMs: 60_000,
+        // Killed once the task runs: its shell outlives it (embedded attempts have no lifeline), the run is interrupted.
+        onStdout: (text, child) => {
+          if (text.includes('"type":"task.started"')) child.kill('SIGKILL');
+        },
+      });
+      expect(run.signal).toBe('SIGKILL');
+      const runId = runIdOf(run.stdout);
+      const follow = await lockstep(['logs', runId, '-f', '--store', store], { timeoutMs: 60_000 });
+      expect(follow.code).toBe(5);
+      expect(follow.stderr).toContain(`run ${runId} is interrupted (no live process drives it): stopped following`);
+    } finally {
+      writeFileSync(gate, ''); // the orphaned shell ends
+    }
+  });
 });
