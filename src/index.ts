@@ -35,6 +35,7 @@ export { loadSequenceText, validateSequence } from './core/sequence/validate.js'
 export type { EmbeddedOptions, EmbeddedRuntime } from './modes/embedded/embedded-runtime.js';
 // The embedded runtime, and what it reports.
 export { createEmbeddedRuntime } from './modes/embedded/embedded-runtime.js';
+export type { AttemptLog, AttemptLogChunk, AttemptLogFilter, AttemptLogs, LogLine, LogStream } from './ports/attempt-logs.js';
 export type { Clock } from './ports/clock.js';
 export type { RunRecord, RunStatus, RunStore } from './ports/run-store.js';
 export type { StartRequest } from './runtime/orchestrator-options.js';

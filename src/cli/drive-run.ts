@@ -6,6 +6,7 @@ import { createEmbeddedRuntime } from '../modes/embedded/embedded-runtime.js';
 import type { RunStore } from '../ports/run-store.js';
 import type { CliContext } from './context.js';
 import { ExitCode, exitCodeOfOutcome } from './exit-codes.js';
+import { logBytesOf, logErrorLine } from './log-bytes.js';
 import { HumanReporter } from './report/human-reporter.js';
 
 /** Output options shared by the commands that drive a run. */
@@ -32,6 +33,8 @@ export interface DriveRequest extends DriveOutput {
    * once the run is really ours (its lock taken), so a refused resume prints nothing.
    */
   readonly earlier?: { readonly heading: string; readonly entries: readonly RunEntry[] };
+  /** The cap of each attempt's log (`--log-bytes`). @default LOCKSTEP_LOG_BYTES, else 1 MiB */
+  readonly logBytes?: number;
   /** Starts (`run`, `rerun`) or resumes (`resume`) the run on the runtime; resolves to its id. */
   readonly begin: (runtime: EmbeddedRuntime) => Promise<string>;
 }
@@ -48,6 +51,7 @@ export async function driveRun(cli: CliContext, request: DriveRequest): Promise<
   // What a resume did about attempts the dead process left running: in human output before the resumed entries;
   // with --json on stderr, as stdout carries only entries.
   const orphanLines: string[] = [];
+  const logBytes = request.logBytes ?? logBytesOf(cli, undefined);
   const runtime = await createEmbeddedRuntime({
     store: request.store,
     onEntry: (e) => (held ? held.push(e) : print(e)),
@@ -57,6 +61,8 @@ export async function driveRun(cli: CliContext, request: DriveRequest): Promise<
       if (human) orphanLines.push(`  ■ ${line}`);
       else cli.err(`lockstep: ${line}`);
     },
+    onLogError: logErrorLine(cli),
+    ...(logBytes === undefined ? {} : { logBytes }),
     ...(human && !request.quiet ? { onOutput: (task, stream, line) => human.output(task.taskId, stream, line) } : {}),
   });
   let runId: string | undefined;

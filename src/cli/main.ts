@@ -4,6 +4,7 @@ import { formatProblems } from '../core/sequence/problems.js';
 import { registerCancel } from './commands/cancel.js';
 import { registerCheckHistory } from './commands/check-history.js';
 import { registerGraph } from './commands/graph.js';
+import { registerLogs } from './commands/logs.js';
 import { registerOrchestrator } from './commands/orchestrator.js';
 import { registerRerun } from './commands/rerun.js';
 import { registerResume } from './commands/resume.js';
@@ -48,6 +49,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerValidate(program, cli);
   registerRuns(program, cli);
   registerShow(program, cli);
+  registerLogs(program, cli);
   registerResume(program, cli);
   registerRerun(program, cli);
   registerGraph(program, cli);

@@ -5,6 +5,7 @@ import { MAX_INPUT_BYTES } from '../core/input-limits.js';
 import type { RunService } from '../ports/run-service.js';
 import { checkBearer } from './auth.js';
 import { GraphCache } from './graphs.js';
+import { logRoutes } from './log-routes.js';
 import { runRoutes, START_WAIT_MS } from './run-routes.js';
 import type { RejectedDefinition } from './sequence-routes.js';
 import { sequenceRoutes } from './sequence-routes.js';
@@ -126,6 +127,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   }));
   sequenceRoutes(app, options.runs, graphs, options.rejected ?? []);
   runRoutes(app, options.runs, graphs, auth, options.startWaitMs ?? START_WAIT_MS);
+  logRoutes(app, options.runs);
   uiRoutes(app);
   return app;
 }

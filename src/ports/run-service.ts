@@ -6,6 +6,7 @@ import type { RunFacts } from '../core/run/run-facts.js';
 import type { StartRequest } from '../core/run/start-request.js';
 import type { RunStateView } from '../core/run/state-view.js';
 import type { Program } from '../core/step.js';
+import type { AttemptLog, AttemptLogFilter } from './attempt-logs.js';
 import type { RunRecord, RunStatusView } from './run-store.js';
 
 /** A sequence runs can be started of, with the text it was loaded from. */
@@ -76,6 +77,8 @@ export interface RunService {
   /** The status lockstep shows for a run: `interrupted` when it is marked running and no live process drives it. */
   statusOf(record: RunRecord): RunStatusView;
   getRun(runId: string): Promise<RunDetail | undefined>;
+  /** The run's attempt logs, in the order the attempts started; `undefined` for an unknown run. */
+  runLogs(runId: string, filter?: AttemptLogFilter): Promise<AttemptLog[] | undefined>;
   /** Asks for a new run; resolves to its id once the request is sent. */
   startRun(request: StartRequest): Promise<string>;
   cancelRun(runId: string, reason: string): Promise<void>;

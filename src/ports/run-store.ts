@@ -1,6 +1,7 @@
 import type { Outcome } from '../core/compile/types.js';
 import type { StateValue } from '../core/graph/model.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { AttemptLogs } from './attempt-logs.js';
 import type { AttemptProcess } from './attempt-processes.js';
 
 /** A run's status as recorded: running until it ends with an outcome. */
@@ -72,9 +73,10 @@ export type Release = () => void;
 
 /**
  * Durable run history. `append` resolves only once the entries are durable; implementations may group
- * appends from many runs into one commit, but never drop one.
+ * appends from many runs into one commit, but never drop one. The store also keeps each attempt's log (see
+ * {@link AttemptLogs}): `appendLogs` throws an `UNKNOWN_RUN` LockstepError for an unknown run.
  */
-export interface RunStore {
+export interface RunStore extends AttemptLogs {
   /** `states[i]`, when given, is the run's state value right after `entries[i]` (see {@link StoredRun.states}). */
   create(record: RunRecord, entries: readonly RunEntry[], states?: readonly EntryState[]): Promise<void>;
   append(runId: string, entries: readonly RunEntry[], update?: RunUpdate, states?: readonly EntryState[]): Promise<void>;

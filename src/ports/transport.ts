@@ -2,6 +2,7 @@ import type { LockstepError } from '../core/errors.js';
 import type { DefinitionRecord } from '../core/protocol/definition-record.js';
 import type { DeadLetter, Envelope } from '../core/protocol/envelope.js';
 import type { HistoryRecord } from '../core/protocol/history-record.js';
+import type { LogRecord } from '../core/protocol/log-record.js';
 import type { PartitionOffset } from '../core/protocol/partition-offset.js';
 import type { RunState } from '../core/protocol/run-state.js';
 
@@ -12,9 +13,9 @@ export interface TopicMessage {
   /**
    * An envelope, a dead letter, a run's state or a partition's offset (both on the compacted run-state topic), a
    * history entry (on the history topic), a definition (on the compacted definitions topic), or `null`: a
-   * tombstone, which deletes the key from a compacted topic.
+   * tombstone, which deletes the key from a compacted topic; or an attempt's log lines (on the log topic).
    */
-  readonly value: Envelope | DeadLetter | RunState | PartitionOffset | HistoryRecord | DefinitionRecord | null;
+  readonly value: Envelope | DeadLetter | RunState | PartitionOffset | HistoryRecord | DefinitionRecord | LogRecord | null;
   /** Sends to this partition instead of the key's. */
   readonly partition?: number;
 }

@@ -11,6 +11,8 @@ export { resultVariable } from '../core/sequence/result-variable.js';
 export { shellEnvironment } from './shell-data.js';
 
 const TAIL_BYTES = 4_096;
+/** Characters of a line without a newline yet after which it is handed to `onOutput` as it is. */
+const MAX_PENDING_LINE = 65_536;
 
 /** Grace period between SIGTERM and SIGKILL when a shell task's process group is stopped. */
 export const DEFAULT_KILL_GRACE_MS = 5_000;
@@ -30,7 +32,7 @@ export interface ShellTaskRequest {
    * this process die before then, the command never starts (see {@link GATE}).
    */
   readonly onStart?: (group: { readonly pgid: number }) => void | Promise<void>;
-  /** Called with each line of output, for live display. */
+  /** Called with each line of output (the last one also without a newline), for live display and the attempt's log. */
   readonly onOutput?: (stream: 'stdout' | 'stderr', line: string) => void;
   /** The task's id, for messages. */
   readonly taskId?: string;
@@ -216,7 +218,7 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
     goAhead?.on('error', () => {}); // the shell gone before the go-ahead: its exit is what counts
     const lines = (stream: 'stdout' | 'stderr') => {
       let pending = '';
-      return (text: string) => {
+      const data = (text: string) => {
         combined.push(text);
         if (stream === 'stdout') stdoutResult.push(text);
         if (!request.onOutput) return;
@@ -224,7 +226,18 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
         const parts = pending.split('\n');
         pending = parts.pop() ?? '';
         for (const line of parts) request.onOutput(stream, line);
+        // A line without end is handed on in pieces, so it never fills memory.
+        if (pending.length >= MAX_PENDING_LINE) {
+          request.onOutput(stream, pending);
+          pending = '';
+        }
       };
+      // The last line, when the output does not end with a newline.
+      const end = () => {
+        if (pending !== '') request.onOutput?.(stream, pending);
+        pending = '';
+      };
+      return { data, end };
     };
     // The lifeline is held until the group is gone; its end alone would stop the group (see LIFELINE).
     const lifelineEnd = child.stdio[3] ?? undefined;
@@ -257,8 +270,10 @@ function runCommand(request: ShellTaskRequest, resultBytes: number): Promise<End
       ['stdout', child.stdout!],
       ['stderr', child.stderr!],
     ] as const) {
-      stream.setEncoding('utf8').on('data', lines(name));
+      const output = lines(name);
+      stream.setEncoding('utf8').on('data', output.data);
       stream.on('close', () => {
+        output.end();
         openOutputs--;
         ended();
       });

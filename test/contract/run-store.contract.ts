@@ -352,5 +352,67 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       expect(await codeOf(store.recordAttemptProcess(process))).toBe('UNKNOWN_RUN');
       expect(await store.attemptProcesses('no-such-run')).toEqual([]);
     });
+
+    it('keeps attempt logs line by line, attempts in the order they started, across chunks', async () => {
+      const r = record();
+      await store.create(r, []);
+      const at = r.createdAt;
+      const build = { runId: r.runId, task: 'build', phase: 'main' as const };
+      await store.appendLogs([
+        { ...build, attempt: 1, lines: [{ at, stream: 'stdout', text: 'compiling' }] },
+        { ...build, attempt: 1, lines: [{ at: at + 1, stream: 'stderr', text: 'warning: é' }] },
+      ]);
+      await store.appendLogs([
+        { ...build, attempt: 2, lines: [{ at: at + 3, stream: 'log', text: '' }] },
+        { ...build, attempt: 1, lines: [{ at: at + 2, stream: 'stdout', text: 'cut' }], truncated: true },
+        {
+          runId: r.runId,
+          task: 'build.compensate',
+          attempt: 1,
+          phase: 'compensate',
+          lines: [{ at: at + 4, stream: 'stdout', text: 'undo' }],
+        },
+      ]);
+      const logs = await store.attemptLogs(r.runId);
+      expect(logs).toEqual([
+        {
+          task: 'build',
+          attempt: 1,
+          phase: 'main',
+          lines: [
+            { at, stream: 'stdout', text: 'compiling' },
+            { at: at + 1, stream: 'stderr', text: 'warning: é' },
+            { at: at + 2, stream: 'stdout', text: 'cut' },
+          ],
+          bytes: 9 + 11 + 3,
+          truncated: true,
+        },
+        { task: 'build', attempt: 2, phase: 'main', lines: [{ at: at + 3, stream: 'log', text: '' }], bytes: 0, truncated: false },
+        {
+          task: 'build.compensate',
+          attempt: 1,
+          phase: 'compensate',
+          lines: [{ at: at + 4, stream: 'stdout', text: 'undo' }],
+          bytes: 4,
+          truncated: false,
+        },
+      ]);
+      expect((await store.attemptLogs(r.runId, { task: 'build' })).map((l) => l.attempt)).toEqual([1, 2]);
+      expect((await store.attemptLogs(r.runId, { task: 'build', attempt: 2 })).map((l) => l.lines.length)).toEqual([1]);
+      expect(await store.attemptLogs(r.runId, { attempt: 3 })).toEqual([]);
+      expect(await store.attemptLogs('no-such-run')).toEqual([]);
+    });
+
+    it('refuses logs of an unknown run, whole chunks and all', async () => {
+      const r = record();
+      await store.create(r, []);
+      const line = { at: r.createdAt, stream: 'stdout' as const, text: 'x' };
+      const chunks = [
+        { runId: r.runId, task: 'a', attempt: 1, phase: 'main' as const, lines: [line] },
+        { runId: 'no-such-run', task: 'a', attempt: 1, phase: 'main' as const, lines: [line] },
+      ];
+      expect(await codeOf(store.appendLogs(chunks))).toBe('UNKNOWN_RUN');
+      expect(await store.attemptLogs(r.runId)).toEqual([]);
+    });
   });
 }

@@ -109,6 +109,12 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   'kafka-configs.sh --alter --entity-type topics --entity-name lockstep.runs --add-config max.message.bytes=4194304': skip(
     "Kafka's own admin tool, not lockstep's: it changes a shared topic's limit; test/kafka/record-limits.kafka.test.ts sets max.message.bytes on its own topics through the admin API",
   ),
+  // docs/logs.md
+  'lockstep run machines/retry-backoff.yaml --quiet > /dev/null': run({ cwd: 'copy' }),
+  'lockstep logs "$(lockstep runs --limit 1 | awk \'NR == 2 { print $1 }\')"': run({
+    cwd: 'copy',
+    before: ['lockstep run machines/retry-backoff.yaml --quiet > /dev/null'],
+  }),
   // docs/serve.md
   'LOCKSTEP_TOKEN=$(openssl rand -hex 16) lockstep serve': { check: 'serve' },
   'lockstep serve --brokers 127.0.0.1:19092 --prefix lockstep': { check: 'kafka' },

@@ -17,7 +17,7 @@ describe('createTopics', () => {
   it('creates the missing topics with the partition count, and leaves existing ones as they are', async () => {
     const prefix = `topics-${randomUUID().slice(0, 8)}`;
     const names = topicNames(prefix);
-    const all = [names.events, names.runs, names.deadLetter, names.commands('default'), names.commands('payments')];
+    const all = [names.events, names.runs, names.deadLetter, names.logs, names.commands('default'), names.commands('payments')];
     const first = await createTopics({ ...base, prefix, partitions: 2, queues: ['payments'] });
     expect(first.partitions).toBe(2);
     expect(first.existing).toEqual([]);

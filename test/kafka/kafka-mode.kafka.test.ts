@@ -173,6 +173,7 @@ describe('Kafka mode', () => {
         `${p}.definitions`,
         `${p}.events`,
         `${p}.history`,
+        `${p}.logs`,
         `${p}.runs`,
       ]);
       expect(report.partitions).toBe(3);

@@ -76,6 +76,8 @@ export function topicSpecs(layout: TopicLayout): TopicSpec[] {
     { topic: names.deadLetter },
     ...queues.map((q) => ({ topic: names.commands(q) })),
     historySpec(names.history, layout.historyRetentionMs),
+    // Attempts' log lines, kept as long as the history.
+    historySpec(names.logs, layout.historyRetentionMs),
   ];
 }
 

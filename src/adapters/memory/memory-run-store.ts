@@ -1,5 +1,7 @@
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
+import type { AttemptLog, AttemptLogChunk, AttemptLogFilter } from '../../ports/attempt-logs.js';
+import { foldChunks } from '../../ports/attempt-logs.js';
 import type { AttemptProcess } from '../../ports/attempt-processes.js';
 import type { EntryState, Release, RunFilter, RunRecord, RunStore, RunUpdate, StoredRun } from '../../ports/run-store.js';
 
@@ -9,6 +11,8 @@ export class MemoryRunStore implements RunStore {
   readonly #locks = new Map<string, string>();
   /** Attempt process groups by run, then by `<task>#<attempt>`, in the order they were recorded. */
   readonly #processes = new Map<string, Map<string, AttemptProcess>>();
+  /** Attempt log chunks by run, as they came. */
+  readonly #logs = new Map<string, AttemptLogChunk[]>();
 
   async create(record: RunRecord, entries: readonly RunEntry[], states?: readonly EntryState[]): Promise<void> {
     if (this.#runs.has(record.runId)) throw new LockstepError(ErrorCode.invalidUsage, `run ${record.runId} already exists`);
@@ -72,6 +76,20 @@ export class MemoryRunStore implements RunStore {
 
   async attemptProcesses(runId: string): Promise<AttemptProcess[]> {
     return [...(this.#processes.get(runId)?.values() ?? [])].map((p) => ({ ...p }));
+  }
+
+  async appendLogs(chunks: readonly AttemptLogChunk[]): Promise<void> {
+    const unknown = chunks.find((c) => !this.#runs.has(c.runId));
+    if (unknown) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${unknown.runId}`);
+    for (const chunk of chunks) {
+      const kept = this.#logs.get(chunk.runId) ?? [];
+      kept.push({ ...chunk, lines: chunk.lines.map((l) => ({ ...l })) });
+      this.#logs.set(chunk.runId, kept);
+    }
+  }
+
+  async attemptLogs(runId: string, filter?: AttemptLogFilter): Promise<AttemptLog[]> {
+    return foldChunks(this.#logs.get(runId) ?? [], filter);
   }
 
   /** Its runs live in this process: a locked run is driven by it. */

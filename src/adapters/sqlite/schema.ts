@@ -204,6 +204,31 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE entries ADD COLUMN state TEXT;
     `,
   },
+  {
+    version: 6,
+    description: "each attempt's log: its stdout, stderr and handler lines, up to the attempt's log cap",
+    sql: `
+      -- One row per attempt that logged, in the order the attempts started (id).
+      CREATE TABLE attempt_logs (
+        id        INTEGER PRIMARY KEY,
+        run       INTEGER NOT NULL,
+        task      TEXT NOT NULL,
+        attempt   INTEGER NOT NULL,
+        phase     TEXT NOT NULL,
+        bytes     INTEGER NOT NULL DEFAULT 0,
+        truncated INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (run, task, attempt)
+      );
+      -- Lines in the order they were written (rowid).
+      CREATE TABLE log_lines (
+        log    INTEGER NOT NULL,
+        at     INTEGER NOT NULL,
+        stream TEXT NOT NULL,
+        text   TEXT NOT NULL
+      );
+      CREATE INDEX log_lines_by_log ON log_lines (log);
+    `,
+  },
 ];
 
 /** The schema version this build of lockstep writes. */

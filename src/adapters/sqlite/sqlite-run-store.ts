@@ -1,13 +1,15 @@
 import type Database from 'better-sqlite3';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
+import type { AttemptLog, AttemptLogChunk, AttemptLogFilter, LogLine } from '../../ports/attempt-logs.js';
+import { utf8Bytes } from '../../ports/attempt-logs.js';
 import type { AttemptProcess } from '../../ports/attempt-processes.js';
 import type { EntryState, Release, RunFilter, RunRecord, RunStore, RunUpdate, StoredRun } from '../../ports/run-store.js';
 import type { SqliteStoreStats, Write } from './group-commit.js';
 import { GroupCommit } from './group-commit.js';
 import type { LockHolder } from './process-liveness.js';
 import { currentProcess, holderAlive } from './process-liveness.js';
-import type { AttemptProcessRow, LockRow, RunKey, RunRow, Statements } from './statements.js';
+import type { AttemptLogRow, AttemptProcessRow, LockRow, RunKey, RunRow, Statements } from './statements.js';
 import { prepareStatements, toAttemptProcess, toHolder, toRecord } from './statements.js';
 import type { OpenStoreOptions } from './store-file.js';
 import { openStoreDatabase, storeError } from './store-file.js';
@@ -38,6 +40,7 @@ export class SqliteRunStore implements RunStore {
   readonly #writes: GroupCommit;
   readonly #takeLock: Database.Transaction<(runId: string, owner: string) => void>;
   readonly #snapshot: <T>(read: () => T) => T;
+  readonly #writeLogs: Database.Transaction<(chunks: readonly AttemptLogChunk[]) => void>;
 
   /** Prefer {@link SqliteRunStore.open}. */
   constructor(db: Database.Database, path: string) {
@@ -48,6 +51,20 @@ export class SqliteRunStore implements RunStore {
     this.stats = this.#writes.stats;
     const readTransaction = db.transaction((read: () => unknown) => read());
     this.#snapshot = <T>(read: () => T) => readTransaction.deferred(read) as T;
+    this.#writeLogs = db.transaction((chunks: readonly AttemptLogChunk[]) => {
+      for (const chunk of chunks) {
+        const key = this.#sql.getKey.get(chunk.runId) as RunKey | undefined;
+        if (!key) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${chunk.runId}`);
+        this.#sql.putAttemptLog.run(key.id, chunk.task, chunk.attempt, chunk.phase);
+        const { id } = this.#sql.attemptLogId.get(key.id, chunk.task, chunk.attempt) as { id: number };
+        let bytes = 0;
+        for (const line of chunk.lines) {
+          this.#sql.insertLogLine.run(id, line.at, line.stream, line.text);
+          bytes += utf8Bytes(line.text);
+        }
+        this.#sql.growAttemptLog.run(bytes, chunk.truncated ? 1 : 0, id);
+      }
+    });
     this.#takeLock = db.transaction((runId: string, owner: string) => {
       const row = this.#sql.getLock.get(runId) as LockRow | undefined;
       if (row && row.owner !== owner && holderAlive(toHolder(row))) {
@@ -173,6 +190,40 @@ export class SqliteRunStore implements RunStore {
     this.#open();
     return this.#read('reading attempt processes', () =>
       (this.#sql.attemptProcesses.all(runId) as AttemptProcessRow[]).map(toAttemptProcess),
+    );
+  }
+
+  /**
+   * Appends log chunks in one transaction of their own, outside the group commit of history, and like lock rows
+   * without syncing the WAL: the next history commit (an attempt's completion comes after its log) syncs them.
+   */
+  async appendLogs(chunks: readonly AttemptLogChunk[]): Promise<void> {
+    this.#open();
+    this.#writes.flush();
+    this.#unsynced(() => this.#writeLogs.immediate(chunks), 'writing attempt logs');
+  }
+
+  async attemptLogs(runId: string, filter: AttemptLogFilter = {}): Promise<AttemptLog[]> {
+    this.#open();
+    this.#writes.flush();
+    return this.#read('reading attempt logs', () =>
+      this.#snapshot(() =>
+        (this.#sql.attemptLogs.all(runId) as AttemptLogRow[])
+          .filter(
+            (row) =>
+              (filter.task === undefined || row.task === filter.task) && (filter.attempt === undefined || row.attempt === filter.attempt),
+          )
+          .map(
+            (row): AttemptLog => ({
+              task: row.task,
+              attempt: row.attempt,
+              phase: row.phase as AttemptLog['phase'],
+              lines: this.#sql.logLines.all(row.id) as LogLine[],
+              bytes: row.bytes,
+              truncated: row.truncated === 1,
+            }),
+          ),
+      ),
     );
   }
 

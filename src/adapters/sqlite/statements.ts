@@ -84,6 +84,16 @@ export const toHolder = (row: LockRow): LockHolder => ({
   acquiredAt: row.acquired_at,
 });
 
+/** A row of `attempt_logs`. */
+export interface AttemptLogRow {
+  id: number;
+  task: string;
+  attempt: number;
+  phase: string;
+  bytes: number;
+  truncated: number;
+}
+
 /** The SQL of every statement the store runs, by name. */
 const SQL = {
   getRun: 'SELECT * FROM run_records WHERE run_id = ?',
@@ -113,6 +123,14 @@ const SQL = {
   deleteAttemptProcess: 'DELETE FROM attempt_processes WHERE run = (SELECT id FROM runs WHERE run_id = ?) AND task = ? AND attempt = ?',
   attemptProcesses: `SELECT r.run_id, p.task, p.attempt, p.pgid, p.start_time, p.boot_id, p.host, p.started_at
     FROM attempt_processes p JOIN runs r ON r.id = p.run WHERE r.run_id = ? ORDER BY p.rowid`,
+  putAttemptLog: `INSERT INTO attempt_logs (run, task, attempt, phase) VALUES (?, ?, ?, ?)
+    ON CONFLICT (run, task, attempt) DO NOTHING`,
+  attemptLogId: 'SELECT id FROM attempt_logs WHERE run = ? AND task = ? AND attempt = ?',
+  growAttemptLog: 'UPDATE attempt_logs SET bytes = bytes + ?, truncated = MAX(truncated, ?) WHERE id = ?',
+  insertLogLine: 'INSERT INTO log_lines (log, at, stream, text) VALUES (?, ?, ?, ?)',
+  attemptLogs: `SELECT l.id, l.task, l.attempt, l.phase, l.bytes, l.truncated
+    FROM attempt_logs l JOIN runs r ON r.id = l.run WHERE r.run_id = ? ORDER BY l.id`,
+  logLines: 'SELECT at, stream, text FROM log_lines WHERE log = ? ORDER BY rowid',
   // Lock and attempt process rows need no sync of their own (see SqliteRunStore.lock); NORMAL still syncs around checkpoints, so the file stays safe.
   syncNormal: 'PRAGMA synchronous = NORMAL',
   syncFull: 'PRAGMA synchronous = FULL',

@@ -4,6 +4,7 @@ import { loadSequenceFile } from '../../adapters/fs/load-sequence.js';
 import type { CliContext } from '../context.js';
 import { driveRun } from '../drive-run.js';
 import { parseInputOption } from '../input.js';
+import { logBytesHelp, logBytesOf } from '../log-bytes.js';
 import { openStore } from '../store.js';
 
 interface RunOptions {
@@ -11,6 +12,7 @@ interface RunOptions {
   json?: boolean;
   store?: string;
   quiet?: boolean;
+  logBytes?: string;
 }
 
 /** `lockstep run <file>`: runs a sequence in this process (embedded mode) and records it in the store. */
@@ -23,11 +25,14 @@ export function registerRun(program: Command, cli: CliContext): void {
     .option('--json', 'print one JSON object per line for each event')
     .option('--store <path>', 'run store location (default: .lockstep/ or LOCKSTEP_STORE)')
     .option('-q, --quiet', 'do not print task output')
+    .option('--log-bytes <n>', logBytesHelp)
     .action(async (file: string, opts: RunOptions) => {
       const loaded = loadSequenceFile(file);
       const input = parseInputOption(opts.input, cli.cwd);
+      const logBytes = logBytesOf(cli, opts.logBytes);
       const store = await openStore(cli, opts.store);
       await driveRun(cli, {
+        ...(logBytes === undefined ? {} : { logBytes }),
         // An absolute source, so that `rerun` finds the file from any directory.
         store,
         sequence: loaded.sequence,

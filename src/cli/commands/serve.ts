@@ -14,6 +14,7 @@ import type { RunService } from '../../ports/run-service.js';
 import type { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { kafkaOptions, prefixHelp } from '../kafka-options.js';
+import { logCap } from '../log-bytes.js';
 import type { SequencesCliOptions } from '../sequences-option.js';
 import { sequencesPath, withSequencesOption } from '../sequences-option.js';
 import { openStore } from '../store.js';
@@ -102,7 +103,7 @@ export function registerServe(program: Command, cli: CliContext): void {
       // --brokers chooses Kafka mode (a broker in the environment alone does not: serve is embedded unless told).
       const runs: RunService = opts.brokers
         ? await createKafkaRunService({ ...kafkaOptions(cli, opts), sequences, onLog: cli.err })
-        : await createEmbeddedRunService({ store: await openStore(cli, opts.store), sequences, cwd: cli.cwd });
+        : await createEmbeddedRunService({ store: await openStore(cli, opts.store), sequences, cwd: cli.cwd, ...logCap(cli) });
       const token = cli.env[TOKEN_ENV] || undefined;
       const loopbackHosts = ['localhost', '127.0.0.1', '[::1]', opts.host.includes(':') ? `[${opts.host}]` : opts.host];
       const app = createHttpServer({

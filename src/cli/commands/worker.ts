@@ -3,6 +3,7 @@ import { createShellWorker, loadSequences } from '../../modes/kafka/index.js';
 import type { CliContext } from '../context.js';
 import type { KafkaCliOptions } from '../kafka-options.js';
 import { everyInterval, kafkaOptions, positiveInt, untilSignal, withKafkaOptions } from '../kafka-options.js';
+import { logBytesHelp, logBytesOf } from '../log-bytes.js';
 import type { SequencesCliOptions } from '../sequences-option.js';
 import { sequencesPath, withSequencesOption } from '../sequences-option.js';
 
@@ -11,6 +12,7 @@ interface WorkerCliOptions extends KafkaCliOptions, SequencesCliOptions {
   group?: string;
   grace?: string;
   statsInterval?: string;
+  logBytes?: string;
 }
 
 /**
@@ -27,15 +29,18 @@ export function registerWorker(program: Command, cli: CliContext): void {
     .option('--group <id>', "consumer group of the queue's workers (default: <prefix>-workers-<queue>)")
     .option('--grace <ms>', 'on SIGTERM, wait this long for running tasks before handing them back', '10000')
     .option('--stats-interval <ms>', 'print a JSON stats line this often')
+    .option('--log-bytes <n>', logBytesHelp)
     .action(async (opts: WorkerCliOptions) => {
       const registry = loadSequences(sequencesPath(opts, true));
       const connection = kafkaOptions(cli, opts);
+      const logBytes = logBytesOf(cli, opts.logBytes);
       const worker = await createShellWorker({
         ...connection,
         registry,
         queue: opts.queue,
         cwd: cli.cwd,
         ...(opts.group ? { group: opts.group } : {}),
+        ...(logBytes === undefined ? {} : { logBytes }),
         onLog: (message, extra) => cli.err(JSON.stringify({ level: 'warn', message, ...extra })),
       });
       const stats = () => cli.out(JSON.stringify({ event: 'stats', pid: process.pid, inFlight: worker.inFlight(), ...worker.stats }));

@@ -160,5 +160,7 @@ export function topicNames(prefix = 'lockstep') {
     /** Compacted: the exact definition text of each sequence a run started with, keyed by its sha256. */
     definitions: `${prefix}.definitions`,
     deadLetter: `${prefix}.dead-letter`,
+    /** Attempts' log lines (shell output, handlers' `ctx.log`), keyed by run id. */
+    logs: `${prefix}.logs`,
   } as const;
 }

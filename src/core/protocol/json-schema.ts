@@ -12,6 +12,7 @@ import {
   TimerFiredSchema,
 } from './envelope.js';
 import { HistoryRecordSchema } from './history-record.js';
+import { LogRecordSchema } from './log-record.js';
 import { PartitionOffsetSchema } from './partition-offset.js';
 import { RunStateSchema } from './run-state.js';
 
@@ -88,6 +89,12 @@ const WIRE = {
     title: 'run.entry',
     description:
       "One entry of a run's history, with its place in it and the run's state after it. Topic: <prefix>.history, key: the run id.",
+  },
+  'attempt.log': {
+    schema: LogRecordSchema,
+    title: 'attempt.log',
+    description:
+      "Lines of one attempt's log (stdout, stderr, a handler's ctx.log), in order, shipped by the worker before the attempt's outcome. Topic: <prefix>.logs, key: the run id.",
   },
   'sequence.definition': {
     schema: DefinitionRecordSchema,

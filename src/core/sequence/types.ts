@@ -78,6 +78,11 @@ export interface TaskContext {
   readonly results: Readonly<Record<string, unknown>>;
   /** Aborted when the attempt is cancelled or times out. */
   readonly signal: AbortSignal;
+  /**
+   * Writes a line to the attempt's log (stream `log`), its arguments formatted like `console.log`: kept with the
+   * run (embedded) or shipped on the log topic (Kafka), and shown by `lockstep logs`.
+   */
+  readonly log: (...args: unknown[]) => void;
 }
 
 /** An in-process task. Its return value is the task's result; a throw is a failure. */

@@ -41,6 +41,33 @@ export interface EmbeddedOptions {
    * records each group while its attempt runs; a resume stops a surviving one before the run goes on).
    */
   readonly onOrphan?: (notice: OrphanNotice) => void;
+  /** The cap of each attempt's stored log, in bytes of line text. @default 1 MiB ({@link DEFAULT_LOG_BYTES}) */
+  readonly logBytes?: number;
+  /**
+   * Told when an attempt's log cannot be stored (a full disk): the rest of that log is dropped, and the run goes
+   * on. @default a process warning (`process.emitWarning`)
+   */
+  readonly onLogError?: LocalExecutorOptions['onLogError'];
+}
+
+/** The local executor's log options of an embedded runtime: logs go to its store. */
+export function storeLogs(
+  store: RunStore,
+  clock: Clock,
+  options: Pick<EmbeddedOptions, 'logBytes' | 'onLogError'>,
+): Pick<LocalExecutorOptions, 'logs' | 'logBytes' | 'onLogError' | 'clock'> {
+  return {
+    logs: store,
+    clock,
+    ...(options.logBytes === undefined ? {} : { logBytes: options.logBytes }),
+    onLogError: options.onLogError ?? logErrorWarning,
+  };
+}
+
+/** The default when an attempt's log cannot be stored. */
+export function logErrorWarning(task: { runId: string; taskId: string; attempt: number }, error: unknown): void {
+  const why = error instanceof Error ? error.message : String(error);
+  process.emitWarning(`the log of run ${task.runId} task "${task.taskId}" attempt ${task.attempt} is incomplete: ${why}`);
 }
 
 /** An orchestrator and its workers in one process, over the in-memory transport. */
@@ -107,6 +134,7 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
       attemptProcesses: trackAttemptProcesses(store),
       // Embedded: an orphan is left to `resume`, which stops it before the task runs again.
       lifeline: false,
+      ...storeLogs(store, clock, options),
     });
   const workers = new Map<string, WorkerHandle>();
   const ensureWorkers = async (sequence: Sequence) => {

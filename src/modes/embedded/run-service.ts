@@ -18,10 +18,11 @@ import { runStatusView } from '../../ports/run-store.js';
 import type { LocalExecutorOptions } from '../../runtime/local-executor.js';
 import { createLocalExecutor } from '../../runtime/local-executor.js';
 import { listRuns } from '../../runtime/run-listing.js';
+import { systemClock } from '../../runtime/system-clock.js';
 import type { DispatchedTask, LazySignalExecutor } from '../../runtime/worker.js';
 import { LAZY_SIGNAL } from '../../runtime/worker.js';
 import type { EmbeddedRuntime } from './embedded-runtime.js';
-import { createEmbeddedRuntime } from './embedded-runtime.js';
+import { createEmbeddedRuntime, storeLogs } from './embedded-runtime.js';
 import { RemoteAttempts } from './remote-attempts.js';
 
 /** Options of {@link createEmbeddedRunService}. */
@@ -31,6 +32,8 @@ export interface EmbeddedRunServiceOptions {
   readonly sequences: ReadonlyArray<{ readonly sequence: Sequence; readonly definition: string; readonly source?: string }>;
   readonly cwd?: string;
   readonly onOutput?: LocalExecutorOptions['onOutput'];
+  /** The cap of each attempt's stored log, in bytes of line text. @default 1 MiB */
+  readonly logBytes?: number;
 }
 
 /** A run this process drives: what its entries so far say, for the live updates of the next ones. */
@@ -93,6 +96,7 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
     lifeline: false,
     ...(options.cwd ? { cwd: options.cwd } : {}),
     ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+    ...storeLogs(store, systemClock, options),
   });
   for (const s of options.sequences) rt.register(s.sequence, { definition: s.definition, ...(s.source ? { source: s.source } : {}) });
   const programOf = programResolver(registry);
@@ -122,6 +126,10 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
       const { record, history } = stored;
       const value = stored.states?.[history.length - 1] ?? lastState(stored, program);
       return { record, history, ...(value === undefined ? {} : { position: { value, facts: runFacts(history, onFailureIn(program)) } }) };
+    },
+    async runLogs(runId, filter) {
+      if (!(await store.get(runId))) return undefined;
+      return store.attemptLogs(runId, filter);
     },
     startRun: (request) => rt.start(request),
     async resumeRun(runId) {

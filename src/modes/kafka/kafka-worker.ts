@@ -7,13 +7,15 @@ import { ProgramRegistry } from '../../core/run/registry.js';
 import type { Sequence, TaskHandler } from '../../core/sequence/types.js';
 import type { Clock } from '../../ports/clock.js';
 import type { TopicMessage, Transport } from '../../ports/transport.js';
-import { taskContext } from '../../runtime/local-executor.js';
+import type { AttemptLogOptions } from '../../runtime/local-executor.js';
+import { loggedAttempt, logOf, taskContext } from '../../runtime/local-executor.js';
 import { envelope } from '../../runtime/messages.js';
 import { systemClock } from '../../runtime/system-clock.js';
 import type { Executor, LazySignalExecutor, WorkerHandle, WorkerStats } from '../../runtime/worker.js';
 import { startWorker } from '../../runtime/worker.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveKafka, topicPrefix } from './connection.js';
+import { LogTopic } from './log-topic.js';
 import { codeQueues, kafkaExecutor, namedHandler } from './worker-executors.js';
 
 /**
@@ -46,6 +48,11 @@ export interface KafkaWorkerOptions extends KafkaModeOptions {
   /** @default the system clock */
   readonly clock?: Clock;
   readonly onLog?: (message: string, extra?: Record<string, unknown>) => void;
+  /**
+   * The cap of each attempt's log on the log topic (`<prefix>.logs`: shell output and `ctx.log` lines), in bytes of
+   * line text. @default 1 MiB
+   */
+  readonly logBytes?: number;
 }
 
 /** A running Kafka worker. `close()` waits for the attempts in flight; see {@link WorkerHandle.close}. */
@@ -56,7 +63,7 @@ export interface KafkaWorker extends WorkerHandle {
 }
 
 /** An executor that calls the handler registered for a task. */
-export function handlerExecutor(handlers: WorkerHandlers): Executor {
+export function handlerExecutor(handlers: WorkerHandlers, logs: AttemptLogOptions = {}): Executor {
   return async (task, signal) => {
     const handler = namedHandler(handlers, task);
     if (!handler)
@@ -64,7 +71,7 @@ export function handlerExecutor(handlers: WorkerHandlers): Executor {
         retriable: false,
         type: 'NoHandler',
       });
-    return handler(taskContext(task, signal));
+    return loggedAttempt(task, logs, async (log) => handler(taskContext(task, signal, logOf(log))));
   };
 }
 
@@ -91,10 +98,11 @@ export async function createWorker(options: KafkaWorkerOptions): Promise<KafkaWo
         'createWorker: the sequences have no function or shell task to run: give `queue` and `handlers` for their queue tasks',
         { retriable: false },
       );
-    return startKafkaWorker(options, queues, (transport, prefix) =>
+    return startKafkaWorker(options, queues, (transport, prefix, logs) =>
       kafkaExecutor({
         transport,
         prefix,
+        logs,
         registry,
         ...(options.handlers ? { handlers: options.handlers } : {}),
         ...(options.cwd ? { cwd: options.cwd } : {}),
@@ -102,11 +110,11 @@ export async function createWorker(options: KafkaWorkerOptions): Promise<KafkaWo
       }),
     );
   }
-  const execute = options.execute ?? (options.handlers ? handlerExecutor(options.handlers) : undefined);
-  if (!execute) throw new TaskFailure('createWorker needs sequences, handlers or execute', { retriable: false });
+  const { execute, handlers } = options;
+  if (!execute && !handlers) throw new TaskFailure('createWorker needs sequences, handlers or execute', { retriable: false });
   if (!options.queue)
     throw new TaskFailure('createWorker needs the queue to take tasks from (or sequences, whose queues it takes)', { retriable: false });
-  return startKafkaWorker(options, [options.queue], () => execute);
+  return startKafkaWorker(options, [options.queue], (_transport, _prefix, logs) => execute ?? handlerExecutor(handlers!, logs));
 }
 
 /**
@@ -117,10 +125,11 @@ export async function createWorker(options: KafkaWorkerOptions): Promise<KafkaWo
 export function createShellWorker(
   options: Omit<KafkaWorkerOptions, 'handlers' | 'execute' | 'sequences'> & { registry: ProgramRegistry; queue: string },
 ): Promise<KafkaWorker> {
-  return startKafkaWorker(options, [options.queue], (transport, prefix) =>
+  return startKafkaWorker(options, [options.queue], (transport, prefix, logs) =>
     kafkaExecutor({
       transport,
       prefix,
+      logs,
       registry: options.registry,
       ...(options.cwd ? { cwd: options.cwd } : {}),
       ...(options.onLog ? { onLog: options.onLog } : {}),
@@ -132,7 +141,7 @@ export function createShellWorker(
 async function startKafkaWorker(
   options: KafkaWorkerOptions,
   queues: readonly string[],
-  executorFor: (transport: KafkaTransport, prefix: string) => Executor | LazySignalExecutor,
+  executorFor: (transport: KafkaTransport, prefix: string, logs: AttemptLogOptions) => Executor | LazySignalExecutor,
 ): Promise<KafkaWorker> {
   const resolved = resolveKafka(options);
   const prefix = resolved.prefix;
@@ -143,7 +152,19 @@ async function startKafkaWorker(
   });
   const handles: WorkerHandle[] = [];
   try {
-    const execute = executorFor(transport, prefix);
+    const onLog = options.onLog;
+    const logs: AttemptLogOptions = {
+      logs: new LogTopic(transport, prefix),
+      ...(options.logBytes === undefined ? {} : { logBytes: options.logBytes }),
+      ...(options.clock ? { clock: options.clock } : {}),
+      // A log that cannot be shipped is dropped; the attempt and its outcome go on.
+      onLogError: (task, error) => {
+        const why = `the log of run ${task.runId} task "${task.taskId}" attempt ${task.attempt} is incomplete: ${(error as Error).message}`;
+        if (onLog) onLog(why, { runId: task.runId });
+        else process.emitWarning(why);
+      },
+    };
+    const execute = executorFor(transport, prefix, logs);
     for (const queue of queues) {
       handles.push(
         await startWorker({

@@ -7,12 +7,14 @@ import { parseHistoryRecord } from '../../core/protocol/history-record.js';
 import { assertRunId } from '../../core/protocol/partition-offset.js';
 import type { RunState } from '../../core/protocol/run-state.js';
 import { parseRunState } from '../../core/protocol/run-state.js';
+import type { AttemptLog, AttemptLogFilter } from '../../ports/attempt-logs.js';
 import { latestStates } from '../../runtime/journals/kafka/run-state-topic.js';
 import { envelope, runStartMessage } from '../../runtime/messages.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveKafka } from './connection.js';
 import type { RunHistory } from './history-topic.js';
 import { HistoryBuilder } from './history-topic.js';
+import { readRunLogs } from './log-topic.js';
 
 /** What to start. */
 export interface StartOptions {
@@ -42,6 +44,8 @@ export interface LockstepClient {
   history(runId: string): Promise<RunHistory | undefined>;
   /** How long the history topic keeps entries (its `retention.ms`); `undefined` when it keeps them for ever. */
   historyRetentionMs(): Promise<number | undefined>;
+  /** The run's attempt logs off the log topic (`<prefix>.logs`), in the order the attempts started. */
+  logs(runId: string, filter?: AttemptLogFilter): Promise<AttemptLog[]>;
   close(): Promise<void>;
 }
 
@@ -137,6 +141,7 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
       const ms = Number((await transport.topicConfig(topics.history, ['retention.ms'])).get('retention.ms'));
       return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
     },
+    logs: (runId, filter) => readRunLogs(transport, resolved.prefix, runId, filter),
     close: () => transport.close(),
   };
 }

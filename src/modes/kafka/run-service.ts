@@ -23,6 +23,7 @@ import { systemClock } from '../../runtime/system-clock.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveKafka } from './connection.js';
 import { factsOfState, HistoryBuilder, runRecordOf } from './history-topic.js';
+import { readRunLogs } from './log-topic.js';
 
 /** Options of {@link createKafkaRunService}. */
 export interface KafkaRunServiceOptions extends KafkaModeOptions {
@@ -193,6 +194,10 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
       );
     },
     getRun: async (runId) => detail(runId),
+    async runLogs(runId, filter) {
+      if (!recordOf(runId)) return undefined;
+      return readRunLogs(transport, resolved.prefix, runId, filter);
+    },
     async startRun(request: StartRequest) {
       const runId = request.runId ?? randomUUID();
       registry.resolve(request.sequence, request.version);

@@ -4,6 +4,7 @@ import type { ProgramRegistry } from '../../core/run/registry.js';
 import { DEFAULT_QUEUE } from '../../core/sequence/queues.js';
 import type { Sequence, TaskHandler } from '../../core/sequence/types.js';
 import type { DurableLog } from '../../ports/transport.js';
+import type { AttemptLogOptions } from '../../runtime/local-executor.js';
 import { createLocalExecutor } from '../../runtime/local-executor.js';
 import type { DispatchedTask, LazySignalExecutor } from '../../runtime/worker.js';
 import { DefinitionsTopic } from './definitions-topic.js';
@@ -44,6 +45,8 @@ export interface KafkaExecutorOptions {
   readonly handlers?: Handlers;
   readonly cwd?: string;
   readonly onLog?: (message: string, extra?: Record<string, unknown>) => void;
+  /** Where attempts' logs go (the log topic), with their cap. */
+  readonly logs?: AttemptLogOptions;
 }
 
 /**
@@ -71,6 +74,7 @@ export function kafkaExecutor(options: KafkaExecutorOptions): LazySignalExecutor
     registry,
     programOf: pinnedProgramOf(registry, definitions),
     ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...options.logs,
     handlerOf: (task, queue) => {
       const handler = codeOf(task) ?? namedHandler(handlers, task);
       if (handler) return handler;
