@@ -4,7 +4,7 @@ export type OtlpProtocol = 'http/json' | 'http/protobuf';
 /** Whether runs are traced, as the standard `OTEL_*` variables say: the protocol, or why not. */
 export type TracingChoice =
   | { readonly on: true; readonly protocol: OtlpProtocol }
-  | { readonly on: false; /** Set when tracing was asked for but cannot be done as asked. */ readonly warning?: string };
+  | { readonly on: false /** Set when tracing was asked for but cannot be done as asked. */; readonly warning?: string };
 
 const value = (env: Readonly<Record<string, string | undefined>>, name: string) => env[name]?.trim() || undefined;
 
@@ -30,7 +30,9 @@ export function tracingChoice(env: Readonly<Record<string, string | undefined>>)
     };
   }
   if (endpoint === undefined && !exporters?.includes('otlp')) return { on: false };
-  const protocolVariable = value(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocolVariable = value(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL')
+    ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
+    : 'OTEL_EXPORTER_OTLP_PROTOCOL';
   const protocol = value(env, protocolVariable) ?? 'http/protobuf';
   if (protocol !== 'http/json' && protocol !== 'http/protobuf') {
     return {

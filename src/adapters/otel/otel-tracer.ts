@@ -116,3 +116,17 @@ function readableSpan(span: SpanDescription, resource: ReadableSpan['resource'],
     droppedLinksCount: 0,
   };
 }
+
+const warned = new Set<string>();
+
+/**
+ * The tracer of this process's environment, for the composition roots: each warning is given once per process,
+ * as a Node warning (`LOCKSTEP_TRACING`), however many runtimes start.
+ */
+export function processTracer(): Promise<RunTracer | undefined> {
+  return otelTracerFromEnv(process.env, (message) => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    process.emitWarning(message, { code: 'LOCKSTEP_TRACING' });
+  });
+}

@@ -169,7 +169,11 @@ export class RunSpans {
     ];
   }
 
-  #root(entry: Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>, run: TracedRun, open: OpenRun): SpanDescription {
+  #root(
+    entry: Extract<RunEntry, { type: 'run.succeeded' | 'run.failed' | 'run.cancelled' }>,
+    run: TracedRun,
+    open: OpenRun,
+  ): SpanDescription {
     this.#open.delete(entry.runId);
     const trace = runTrace(entry.runId, run.traceparent);
     const attributes: Record<string, SpanValue> = {

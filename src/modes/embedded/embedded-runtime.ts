@@ -1,5 +1,6 @@
 import { MemoryRunStore } from '../../adapters/memory/memory-run-store.js';
 import { MemoryTransport } from '../../adapters/memory/memory-transport.js';
+import { processTracer } from '../../adapters/otel/index.js';
 import type { OrphanNotice } from '../../adapters/process/orphaned-attempts.js';
 import { stopOrphanedAttempts, trackAttemptProcesses } from '../../adapters/process/orphaned-attempts.js';
 import type { StateValue } from '../../core/graph/model.js';
@@ -11,6 +12,7 @@ import { sequenceQueues } from '../../core/sequence/queues.js';
 import type { Sequence, TaskHandler } from '../../core/sequence/types.js';
 import type { Clock } from '../../ports/clock.js';
 import type { RunRecord, RunStore } from '../../ports/run-store.js';
+import type { RunTracer } from '../../ports/run-tracer.js';
 import type { Transport } from '../../ports/transport.js';
 import { HistoryJournal } from '../../runtime/journals/history-journal.js';
 import type { LocalExecutorOptions } from '../../runtime/local-executor.js';
@@ -41,6 +43,11 @@ export interface EmbeddedOptions {
    * records each group while its attempt runs; a resume stops a surviving one before the run goes on).
    */
   readonly onOrphan?: (notice: OrphanNotice) => void;
+  /**
+   * Where runs' traces go. @default the OTLP exporter the standard `OTEL_*` variables ask for, if any (the
+   * OpenTelemetry packages are loaded only then); `false` traces nothing
+   */
+  readonly tracer?: RunTracer | false;
 }
 
 /** An orchestrator and its workers in one process, over the in-memory transport. */
@@ -88,6 +95,7 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
   const stopOrphans = (runId: string) =>
     stopOrphanedAttempts(store, runId, { graceMs: DEFAULT_KILL_GRACE_MS, ...(onOrphan ? { onNotice: onOrphan } : {}) });
   const journal = new HistoryJournal({ store, transport });
+  const tracer = options.tracer === undefined ? await processTracer() : options.tracer || undefined;
   const orchestrator: Orchestrator = new Orchestrator({
     transport,
     journal,
@@ -95,6 +103,7 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
     registry,
     stopOrphans,
     ...(options.onEntry ? { onEntry: options.onEntry } : {}),
+    ...(tracer ? { tracer } : {}),
   });
   await orchestrator.start();
   const execute =
@@ -144,6 +153,7 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
       await orchestrator.close();
       for (const w of workers.values()) await w.close({ cancelInFlight: true });
       await transport.close();
+      await tracer?.close();
       await store.close();
     },
   };
