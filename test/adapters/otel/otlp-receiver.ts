@@ -63,6 +63,16 @@ const jsonValue = (v: JsonAnyValue): Value =>
 const jsonAttributes = (list: Array<{ key: string; value: JsonAnyValue }> = []) =>
   Object.fromEntries(list.map((a) => [a.key, jsonValue(a.value)]));
 
+interface JsonSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes: Array<{ key: string; value: JsonAnyValue }>;
+  events: Array<{ name: string; attributes: Array<{ key: string; value: JsonAnyValue }> }>;
+  status: { code?: number };
+}
+
 /** The spans of OTLP/JSON export requests. */
 export function jsonSpans(bodies: readonly Buffer[]): ReceivedSpan[] {
   const spans: ReceivedSpan[] = [];
@@ -70,21 +80,13 @@ export function jsonSpans(bodies: readonly Buffer[]): ReceivedSpan[] {
     const request = JSON.parse(body.toString('utf8')) as {
       resourceSpans: Array<{
         resource: { attributes: Array<{ key: string; value: JsonAnyValue }> };
-        scopeSpans: Array<{ spans: Array<Record<string, never>> }>;
+        scopeSpans: Array<{ spans: JsonSpan[] }>;
       }>;
     };
     for (const rs of request.resourceSpans) {
       const resource = jsonAttributes(rs.resource.attributes);
       for (const ss of rs.scopeSpans) {
-        for (const s of ss.spans as Array<{
-          traceId: string;
-          spanId: string;
-          parentSpanId?: string;
-          name: string;
-          attributes: Array<{ key: string; value: JsonAnyValue }>;
-          events: Array<{ name: string; attributes: Array<{ key: string; value: JsonAnyValue }> }>;
-          status: { code?: number };
-        }>) {
+        for (const s of ss.spans) {
           spans.push({
             traceId: s.traceId,
             spanId: s.spanId,
