@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { traceparentProblem } from '../trace/traceparent.js';
+import { TRACEPARENT_PATTERN, traceparentProblem } from '../trace/traceparent.js';
 import { DERIVED_MAX_DEPTH, MAX_RECORD_DEPTH, nestingBeyond, parseRecord, tooDeep } from './parse-record.js';
 
 /** Protocol version carried by every message. */
@@ -11,10 +11,13 @@ export const RESERVED_KEY_PREFIX = '__lockstep.';
 const runId = id.regex(/^(?!__lockstep\.)/, 'run ids starting with "__lockstep." are reserved');
 const attempt = z.number().int().min(1);
 /** A W3C Trace Context `traceparent`. */
-export const TraceparentSchema = z.string().superRefine((value, ctx) => {
-  const problem = traceparentProblem(value);
-  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-});
+export const TraceparentSchema = z
+  .string()
+  .regex(TRACEPARENT_PATTERN, { error: (issue) => traceparentProblem(String(issue.input)), abort: true })
+  .superRefine((value, ctx) => {
+    const problem = traceparentProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** A task's failure as events carry it. */
 export const TaskErrorSchema = z.object({

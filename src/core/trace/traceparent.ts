@@ -10,6 +10,8 @@ export interface TraceParent {
 
 const FORM = '"00-<32 hex digits trace id>-<16 hex digits parent id>-<2 hex digits flags>" (W3C Trace Context)';
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+/** The form of a `traceparent`, for schemas; {@link traceparentProblem} checks the rest (zero ids, versions). */
+export const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 
