@@ -63,7 +63,7 @@ export async function otelTracerFromEnv(
     .merge(r.resourceFromAttributes({ 'service.name': 'lockstep' }))
     .merge(r.detectResources({ detectors: [r.envDetector] }));
   const processor = new s.BatchSpanProcessor({ exporter: exporter as SpanExporter });
-  return new OtelTracer(processor, (span) => readableSpan(span, resource, c.millisToHrTime));
+  return new OtelTracer(processor, (span) => readableSpan(span, resource, c.millisToHrTime), warn);
 }
 
 async function loadExporter(protocol: OtlpProtocol) {
@@ -77,18 +77,25 @@ class OtelTracer implements RunTracer {
   readonly #spans = new RunSpans();
   readonly #processor: SpanProcessor;
   readonly #toSpan: (span: SpanDescription) => ReadableSpan;
+  readonly #warn: (message: string) => void;
 
-  constructor(processor: SpanProcessor, toSpan: (span: SpanDescription) => ReadableSpan) {
+  constructor(processor: SpanProcessor, toSpan: (span: SpanDescription) => ReadableSpan, warn: (message: string) => void) {
     this.#processor = processor;
     this.#toSpan = toSpan;
+    this.#warn = warn;
   }
 
   entry(entry: RunEntry, run: TracedRun): void {
     for (const span of this.#spans.take(entry, run)) this.#processor.onEnd(this.#toSpan(span));
   }
 
-  close(): Promise<void> {
-    return this.#processor.shutdown();
+  /** Exports what is buffered (within the exporter's timeout, `OTEL_EXPORTER_OTLP_TIMEOUT`); a failed export is a warning. */
+  async close(): Promise<void> {
+    try {
+      await this.#processor.shutdown();
+    } catch (error) {
+      this.#warn(`spans could not be exported to the OTLP endpoint: ${(error as Error).message}`);
+    }
   }
 }
 
