@@ -12,6 +12,8 @@ const PARENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_SPAN = '00f067aa0ba902b7';
 const TRACEPARENT = `00-${PARENT_TRACE}-${PARENT_SPAN}-01`;
 
+const OTEL_VARIABLES = Object.keys(process.env).filter((v) => v.startsWith('OTEL_'));
+
 const scratch = mkdtempSync(join(tmpdir(), 'lockstep-traces-'));
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 beforeAll(async () => {
@@ -146,7 +148,13 @@ async function recordedRun(env: Record<string, string>) {
   const log = join(scratch, `loads-${Math.random().toString(36).slice(2)}.log`);
   writeFileSync(log, '');
   const r = await lockstep(['run', 'machines/hello.yaml', '--store', mkdtempSync(join(scratch, 'store-'))], {
-    env: { NODE_OPTIONS: `--import ${RECORDER}`, LOCKSTEP_LOAD_LOG: log, ...env },
+    // Whatever the environment of the tests says of OpenTelemetry, only `env` counts here.
+    env: {
+      ...Object.fromEntries(OTEL_VARIABLES.map((v) => [v, undefined])),
+      NODE_OPTIONS: `--import ${RECORDER}`,
+      LOCKSTEP_LOAD_LOG: log,
+      ...env,
+    },
   });
   const otel = readFileSync(log, 'utf8')
     .split('\n')
