@@ -152,7 +152,8 @@ export class RunSpans {
       attributes[SpanAttribute.stopHow] = entry.how;
       status = { code: 'error', message: entry.error?.message ?? `stopped (${entry.how})` };
     }
-    const name = entry.phase === 'main' ? `task ${entry.task}` : `${entry.phase} ${entry.task}`;
+    // `compensate reserve-stock`, not `compensate reserve-stock.compensate`: the attribute keeps the task's id.
+    const name = entry.phase === 'main' ? `task ${entry.task}` : `${entry.phase} ${entry.task.replace(/\.compensate$/, '')}`;
     return [
       {
         traceId: trace.traceId,

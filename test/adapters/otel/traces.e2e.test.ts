@@ -91,7 +91,10 @@ function checkCompensationTree(entries: Array<Record<string, unknown>>, spans: r
   expect(charge).toMatchObject({ name: 'task charge', status: 2, attributes: { 'lockstep.outcome': 'failed', 'lockstep.run.id': runId } });
   for (const s of children.filter((c) => c !== charge))
     expect(s).toMatchObject({ status: 0, attributes: { 'lockstep.outcome': 'succeeded' } });
-  expect(children.filter((s) => s.name.startsWith('compensate '))).toHaveLength(2);
+  expect(children.filter((s) => s.name.startsWith('compensate ')).map((s) => s.name)).toEqual(
+    expect.arrayContaining(['compensate reserve-stock', 'compensate create-order']),
+  );
+  expect(children.find((s) => s.name === 'compensate create-order')?.attributes['lockstep.task']).toBe('create-order.compensate');
   expect(children.filter((s) => s.name === 'finally audit')).toHaveLength(1);
 }
 
