@@ -144,6 +144,12 @@ describe('traces over OTLP/HTTP', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('--traceparent: the trace id must not be all zeros');
   });
+
+  it('lockstep start checks --traceparent before it reaches for a broker', async () => {
+    const r = await lockstep(['start', 'hello', '--brokers', '127.0.0.1:1', '--traceparent', '00-abc']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('--traceparent: expected "00-<32 hex digits trace id>-<16 hex digits parent id>-<2 hex digits flags>"');
+  });
 });
 
 /** Runs the CLI with the load recorder: the packages it resolved, and the result. */
