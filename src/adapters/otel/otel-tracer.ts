@@ -61,7 +61,7 @@ export async function otelTracerFromEnv(
   const resource = r
     .defaultResource()
     .merge(r.resourceFromAttributes({ 'service.name': 'lockstep' }))
-    .merge(r.detectResources({ detectors: [r.envDetector] }));
+    .merge(r.detectResources({ detectors: [r.resourceAttributesEnvDetector, r.serviceNameEnvDetector] }));
   const processor = new s.BatchSpanProcessor({ exporter: exporter as SpanExporter });
   return new OtelTracer(processor, (span) => readableSpan(span, resource, c.millisToHrTime), warn);
 }
