@@ -106,6 +106,32 @@ describe('run traces from the orchestrator', () => {
     await runtime.close();
   });
 
+  it("a run's timeout and a cancel are events of the root, and the attempt they stop ends as stopped", async () => {
+    const tracer = new CollectingTracer();
+    const runtime = await createEmbeddedRuntime({ tracer });
+    const hang = (ctx: { signal: AbortSignal }) =>
+      new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('stopped'))));
+    runtime.register(sequence('late', { version: 1, timeout: '100ms' }).then('hang', hang).build());
+    runtime.register(sequence('halted', { version: 1 }).then('hang', hang).build());
+    const late = await runtime.run({ sequence: 'late' });
+    const halted = await runtime.start({ sequence: 'halted' });
+    await expect.poll(() => tracer.entries.some(({ entry }) => entry.runId === halted && entry.type === 'task.started')).toBe(true);
+    await runtime.orchestrator.cancel(halted, 'operator said so');
+    await runtime.orchestrator.waitFor(halted);
+    await runtime.close();
+    const of = (runId: string) => tracer.spans.filter((s) => s.attributes['lockstep.run.id'] === runId);
+    const [lateTask, lateRoot] = of(late.runId);
+    expect(lateRoot).toMatchObject({ name: 'run late', attributes: { 'lockstep.outcome': 'failed' }, status: { code: 'error' } });
+    expect(lateRoot!.events.map((e) => e.name)).toEqual(['timeout']);
+    expect(lateTask).toMatchObject({ name: 'task hang', attributes: { 'lockstep.outcome': 'stopped' }, status: { code: 'error' } });
+    const [haltedTask, haltedRoot] = of(halted);
+    expect(haltedRoot).toMatchObject({ attributes: { 'lockstep.outcome': 'cancelled' }, status: { code: 'unset' } });
+    expect(haltedRoot!.events).toEqual([
+      { name: 'cancel requested', atMs: expect.any(Number), attributes: { 'lockstep.reason': 'operator said so' } },
+    ]);
+    expect(haltedTask).toMatchObject({ attributes: { 'lockstep.outcome': 'stopped', 'lockstep.stop.how': 'reported' } });
+  });
+
   it('the run state and the replayed history keep the traceparent', () => {
     const registry = new ProgramRegistry();
     const { program } = registry.register(saga(new Map()), { definition: '', hash: 'h' });
