@@ -99,6 +99,13 @@ module.exports = {
       to: { path: 'node_modules/@hpcc-js/' },
     },
     {
+      name: 'only-otel-adapter-imports-opentelemetry',
+      comment: 'OpenTelemetry is an optional dependency: only the otel adapter names it, and imports it only when tracing is on.',
+      severity: 'error',
+      from: { pathNot: '^src/adapters/otel/' },
+      to: { path: 'node_modules/@opentelemetry/' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

@@ -32,10 +32,12 @@ export type {
 export type { ValidationResult } from './core/sequence/validate.js';
 // Validation.
 export { loadSequenceText, validateSequence } from './core/sequence/validate.js';
+export type { TracedRun } from './core/trace/run-spans.js';
 export type { EmbeddedOptions, EmbeddedRuntime } from './modes/embedded/embedded-runtime.js';
 // The embedded runtime, and what it reports.
 export { createEmbeddedRuntime } from './modes/embedded/embedded-runtime.js';
 export type { AttemptLog, AttemptLogChunk, AttemptLogFilter, AttemptLogs, LogLine, LogStream } from './ports/attempt-logs.js';
 export type { Clock } from './ports/clock.js';
 export type { RunRecord, RunStatus, RunStore } from './ports/run-store.js';
+export type { RunTracer } from './ports/run-tracer.js';
 export type { StartRequest } from './runtime/orchestrator-options.js';

@@ -40,4 +40,5 @@ export {
   startKafkaOrchestrator,
   taskEventMessage,
 } from './modes/kafka/index.js';
+export type { RunTracer } from './ports/run-tracer.js';
 export type { TopicMessage } from './ports/transport.js';

@@ -63,6 +63,9 @@ class TaskContext:
     results: Dict[str, Any]
     idempotency_key: str
     timeout_ms: Optional[int]
+    # W3C traceparent of the attempt's span (payload.traceparent), when the run is traced: send it on as the
+    # traceparent header of the calls the handler makes, so their spans join the run's trace.
+    traceparent: Optional[str] = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     cancel_reason: str = ""
 
@@ -224,6 +227,7 @@ class Worker:
             results=payload.get("results", {}),
             idempotency_key=payload["idempotencyKey"],
             timeout_ms=payload.get("timeoutMs"),
+            traceparent=payload.get("traceparent"),
         )
         outcome: Dict[str, Any] = {}
 

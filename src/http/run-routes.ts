@@ -4,6 +4,7 @@ import { ErrorCode, LockstepError } from '../core/errors.js';
 import { defaultRerunFrom, planRerun } from '../core/run/rerun-plan.js';
 import type { StartRequest } from '../core/run/start-request.js';
 import type { Problem } from '../core/sequence/problems.js';
+import { acceptTraceparent } from '../core/trace/traceparent.js';
 import type { EntryUpdate, RunDetail, RunService } from '../ports/run-service.js';
 import type { GraphCache } from './graphs.js';
 import type { RunView } from './run-view.js';
@@ -22,6 +23,12 @@ function valid<T>(reply: FastifyReply, parsed: Parsed<T>, where: string): T | un
   const message = `invalid ${where}: ${parsed.problems.map((p: Problem) => `${p.path}: ${p.message}`).join('; ')}`;
   void reply.status(400).send({ error: { code: ErrorCode.invalidRequest, message, problems: parsed.problems } });
   return undefined;
+}
+
+/** The W3C `traceparent` header of a start, checked (a bad one is a 400 naming the header). */
+function traceparentHeader(header: string | string[] | undefined): string | undefined {
+  if (Array.isArray(header)) throw new LockstepError(ErrorCode.invalidRequest, 'header traceparent: expected one, got several');
+  return header === undefined ? undefined : acceptTraceparent(header, 'header traceparent');
 }
 
 async function findRun(runs: RunService, runId: string): Promise<RunDetail> {
@@ -95,12 +102,14 @@ export function runRoutes(
     const body = valid(reply, parseRequest(StartRunBody, request.body ?? {}), 'request body');
     if (!body) return reply;
     const served = findSequence(runs, body.sequence);
+    const traceparent = traceparentHeader(request.headers.traceparent);
     const { runId, recorded } = await startRecorded(
       runs,
       {
         sequence: served.program.sequence.name,
         ...(body.version ? { version: body.version } : {}),
         input: body.input ?? null,
+        ...(traceparent ? { traceparent } : {}),
       },
       startWaitMs,
     );

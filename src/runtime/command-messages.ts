@@ -3,6 +3,7 @@ import type { topicNames } from '../core/protocol/envelope.js';
 import type { LiveRun } from '../core/run/live-run.js';
 import { findSpec } from '../core/run/live-run.js';
 import { actionQueue } from '../core/sequence/queues.js';
+import { attemptTraceparent } from '../core/trace/traceparent.js';
 import type { TopicMessage } from '../ports/transport.js';
 import { envelope } from './messages.js';
 
@@ -14,6 +15,8 @@ export interface CommandContext {
   readonly now: number;
   /** Id of the message whose step produced the command. */
   readonly cause?: string;
+  /** Whether runs are traced here: dispatches then carry their attempt's own `traceparent`. */
+  readonly traced?: boolean;
 }
 
 /** The queue a task's commands go to. */
@@ -49,6 +52,11 @@ export function taskCommandMessage(
     input: c.input,
     results: c.results,
     ...(spec?.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
+    ...(ctx.traced
+      ? { traceparent: attemptTraceparent(runId, run.traceparent, c.phase, c.taskId, c.attempt) }
+      : run.traceparent
+        ? { traceparent: run.traceparent }
+        : {}),
   };
   return {
     topic: ctx.topics.commands(queue),

@@ -70,6 +70,7 @@ export function taskContext(
     phase: task.payload.phase,
     input: task.payload.input,
     results: task.payload.results,
+    ...(task.payload.traceparent ? { traceparent: task.payload.traceparent } : {}),
   };
   if (typeof signal !== 'function') return { ...base, signal };
   return Object.defineProperty(base, 'signal', { get: signal, enumerable: true }) as TaskContext;

@@ -61,6 +61,8 @@ export interface RunStartRequest {
   readonly input?: unknown;
   readonly rerunOf?: string;
   readonly reuse?: Reuse;
+  /** A valid W3C `traceparent` (version 00 form). */
+  readonly traceparent?: string;
 }
 
 /** The one builder of `run.start`: the message that asks the orchestrators to start a run. */
@@ -71,6 +73,7 @@ export function runStartMessage(request: RunStartRequest, now: number): Envelope
     input: request.input ?? null,
     ...(request.rerunOf ? { rerunOf: request.rerunOf } : {}),
     ...(request.reuse ? { reuse: reuseToWire(request.reuse) } : {}),
+    ...(request.traceparent ? { traceparent: request.traceparent } : {}),
   };
   return envelope({ type: 'run.start', runId: request.runId, payload }, now) as EnvelopeOf<'run.start'>;
 }

@@ -4,6 +4,7 @@ import type { ProgramRegistry } from '../core/run/registry.js';
 import type { IgnoredReason } from '../core/step.js';
 import type { Clock } from '../ports/clock.js';
 import type { Journal, JournalStats } from '../ports/journal.js';
+import type { RunTracer } from '../ports/run-tracer.js';
 import type { Transport } from '../ports/transport.js';
 
 /** Options of an {@link Orchestrator}. */
@@ -27,6 +28,11 @@ export interface OrchestratorOptions {
   readonly recordLimits?: ReadonlyMap<string, number>;
   /** Called with every history entry once it is durable, and the run's state value (`snapshot.value`) right after it. */
   readonly onEntry?: (entry: RunEntry, state: StateValue) => void;
+  /**
+   * Receives every history entry once it is durable, for the runs' traces; with one, each dispatch carries its
+   * attempt's `traceparent`. @default none (dispatches carry the `traceparent` a run started with, if any)
+   */
+  readonly tracer?: RunTracer;
   /**
    * Called by `resume` under the run's lock, before any of its tasks runs again: stops what the dead process's
    * attempts left running (their process groups), and resolves once it is gone.

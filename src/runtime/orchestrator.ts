@@ -7,6 +7,7 @@ import type { FinalEntry } from '../core/protocol/run-entry.js';
 import { assertInputWithinLimits } from '../core/run/data-limits.js';
 import type { LiveRun } from '../core/run/live-run.js';
 import { beginRun, replay } from '../core/run/live-run.js';
+import { acceptTraceparent } from '../core/trace/traceparent.js';
 import type { Journal, RunHost } from '../ports/journal.js';
 import type { Release } from '../ports/run-store.js';
 import type { ConsumedMessage, DeadLetterSource, Subscription, TopicMessage } from '../ports/transport.js';
@@ -19,6 +20,7 @@ import { boundedEvent, TopicLimits } from './record-limits.js';
 import { RunOutcomes } from './run-outcomes.js';
 import { RunSteps } from './run-steps.js';
 import { TimerService } from './timers.js';
+import { traceEntries } from './trace-entries.js';
 
 export type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orchestrator-options.js';
 
@@ -72,6 +74,7 @@ export class Orchestrator {
       topics: this.#topics,
       clock: options.clock,
       defaultQueue: options.defaultQueue ?? 'default',
+      traced: options.tracer !== undefined,
       timers: this.#timers,
       finish: (runId, entry) => this.#finish(runId, entry),
     });
@@ -104,7 +107,8 @@ export class Orchestrator {
     const runId = request.runId ?? randomUUID();
     assertRunId(runId);
     assertInputWithinLimits(this.#options.registry.resolve(request.sequence, request.version).program.sequence, request.input);
-    const value = runStartMessage({ ...request, runId }, this.#options.clock.now());
+    const traceparent = request.traceparent === undefined ? {} : { traceparent: acceptTraceparent(request.traceparent, 'traceparent') };
+    const value = runStartMessage({ ...request, runId, ...traceparent }, this.#options.clock.now());
     await this.#options.transport.publish([{ topic: this.#topics.events, key: runId, value }]);
     return runId;
   }
@@ -307,6 +311,7 @@ export class Orchestrator {
       definitionHash: registered.hash,
       ...(payload.rerunOf ? { rerunOf: payload.rerunOf } : {}),
       ...(payload.reuse ? { reuse: reuseFromWire(payload.reuse) } : {}),
+      ...(payload.traceparent ? { traceparent: payload.traceparent } : {}),
     });
     this.#runs.set(runId, began.run);
     const p = pendingFor(work.runs, began.run);
@@ -340,8 +345,9 @@ export class Orchestrator {
   /** Once a batch is recorded: arms its timers, finishes its runs and reports its entries. */
   #settle(work: Work): void {
     for (const f of work.after) f();
-    const { onEntry } = this.#options;
+    const { onEntry, tracer } = this.#options;
     if (onEntry) for (const p of work.runs.values()) for (const e of p.entries) onEntry(e.entry, e.state);
+    if (tracer) for (const p of work.runs.values()) traceEntries(tracer, p.run, p.entries);
   }
 
   #finish(runId: string, entry: FinalEntry): void {

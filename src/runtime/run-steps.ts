@@ -18,6 +18,8 @@ export interface RunStepsDeps {
   readonly clock: Clock;
   /** Queue of shell and handler tasks. */
   readonly defaultQueue: string;
+  /** Runs are traced: dispatches carry their attempt's `traceparent`. */
+  readonly traced?: boolean;
   readonly timers: TimerService;
   /** Once the batch holding a run's final entry is recorded: the run is driven here no more. */
   readonly finish: (runId: string, entry: FinalEntry) => void;
@@ -90,6 +92,7 @@ export class RunSteps {
           defaultQueue: this.#deps.defaultQueue,
           now: clock.now(),
           ...(p.cause ? { cause: p.cause } : {}),
+          ...(this.#deps.traced ? { traced: true } : {}),
         };
         const m = taskCommandMessage(run, c, context);
         work.out.push(m);

@@ -24,6 +24,8 @@ export interface ShellData {
   readonly phase: string;
   readonly input: unknown;
   readonly results: Readonly<Record<string, unknown>>;
+  /** The attempt's W3C `traceparent`, when its dispatch carried one: the task gets it as `TRACEPARENT`. */
+  readonly traceparent?: string;
 }
 
 /** Where an attempt's data files are: `LOCKSTEP_INPUT_FILE`, `LOCKSTEP_RESULTS_FILE`, `LOCKSTEP_RESULT_FILE`. */
@@ -83,6 +85,7 @@ export function shellEnvironment(
     LOCKSTEP_ATTEMPT: String(data.attempt),
     LOCKSTEP_IDEMPOTENCY_KEY: data.idempotencyKey,
     LOCKSTEP_PHASE: data.phase,
+    ...(data.traceparent ? { TRACEPARENT: data.traceparent } : {}),
     ...(files ? { LOCKSTEP_INPUT_FILE: files.input, LOCKSTEP_RESULTS_FILE: files.results, [RESULT_FILE_VARIABLE]: files.result } : {}),
   };
   const values: Array<{ name: string; value: string; bytes: number }> = [];

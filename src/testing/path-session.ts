@@ -143,6 +143,8 @@ export class PathSession {
     this.#runtime = await createEmbeddedRuntime({
       clock: this.#clock,
       execute,
+      // Paths are simulated runs on a simulated clock: no trace of them goes to a collector.
+      tracer: false,
       onEntry: (e) => {
         this.#entries.push(e);
         if (isFinalEntry(e)) this.#ended = true;

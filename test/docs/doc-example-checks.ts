@@ -123,6 +123,9 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   // docs/store-faults.md
   'lockstep run deploy.yaml': FULL_DISK,
   'echo $?': FULL_DISK,
+  // docs/traces.md
+  'OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 lockstep run machines/compensation.yaml --traceparent 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01':
+    run({ cwd: 'copy', exit: 1 }),
   // docs/testing-sequences.md
   'lockstep test machines/compensation.yaml': run(),
   'lockstep test machines/': run(),

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadSequenceFile } from '../../adapters/fs/load-sequence.js';
+import { acceptTraceparent } from '../../core/trace/traceparent.js';
 import type { CliContext } from '../context.js';
 import { driveRun } from '../drive-run.js';
 import { parseInputOption } from '../input.js';
@@ -13,6 +14,7 @@ interface RunOptions {
   store?: string;
   quiet?: boolean;
   logBytes?: string;
+  traceparent?: string;
 }
 
 /** `lockstep run <file>`: runs a sequence in this process (embedded mode) and records it in the store. */
@@ -26,7 +28,9 @@ export function registerRun(program: Command, cli: CliContext): void {
     .option('--store <path>', 'run store location (default: .lockstep/ or LOCKSTEP_STORE)')
     .option('-q, --quiet', 'do not print task output')
     .option('--log-bytes <n>', logBytesHelp)
+    .option('--traceparent <value>', "W3C traceparent: the run's trace becomes a child of that span")
     .action(async (file: string, opts: RunOptions) => {
+      const traceparent = opts.traceparent === undefined ? {} : { traceparent: acceptTraceparent(opts.traceparent, '--traceparent') };
       const loaded = loadSequenceFile(file);
       const input = parseInputOption(opts.input, cli.cwd);
       const logBytes = logBytesOf(cli, opts.logBytes);
@@ -40,7 +44,7 @@ export function registerRun(program: Command, cli: CliContext): void {
         source: resolve(cli.cwd, loaded.path),
         json: opts.json ?? false,
         quiet: opts.quiet ?? false,
-        begin: (runtime) => runtime.start({ sequence: loaded.sequence.name, input }),
+        begin: (runtime) => runtime.start({ sequence: loaded.sequence.name, input, ...traceparent }),
       });
     });
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { RunState } from '../../core/protocol/run-state.js';
 import { formatDuration } from '../../core/sequence/duration.js';
+import { acceptTraceparent } from '../../core/trace/traceparent.js';
 import { createLockstepClient } from '../../modes/kafka/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, exitCodeOfOutcome } from '../exit-codes.js';
@@ -15,6 +16,7 @@ interface StartCliOptions extends KafkaCliOptions {
   version?: string;
   timeout?: string;
   json?: boolean;
+  traceparent?: string;
 }
 
 /** Exit code for a run's state: 0 succeeded, 1 failed, 130 cancelled. */
@@ -56,16 +58,19 @@ export function registerStart(program: Command, cli: CliContext): void {
     .option('--version <v>', 'sequence version (default: the latest the orchestrators know)')
     .option('--timeout <ms>', 'with --wait, give up after this long')
     .option('--json', 'print the run state as JSON')
+    .option('--traceparent <value>', "W3C traceparent: the run's trace becomes a child of that span")
     .action(async (name: string, opts: StartCliOptions) => {
       const input = parseInputOption(opts.input, cli.cwd);
       // Every option is checked before the run is started: a usage error never leaves a run behind.
       const timeoutMs = positiveInt('--timeout', opts.timeout);
+      const traceparent = opts.traceparent === undefined ? {} : { traceparent: acceptTraceparent(opts.traceparent, '--traceparent') };
       const client = createLockstepClient(kafkaOptions(cli, opts));
       try {
         const runId = await client.start(name, {
           input,
           ...(opts.runId ? { runId: opts.runId } : {}),
           ...(opts.version ? { version: opts.version } : {}),
+          ...traceparent,
         });
         if (!opts.wait) {
           cli.out(opts.json ? JSON.stringify({ runId }) : runId);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TRACEPARENT_PATTERN, traceparentProblem } from '../trace/traceparent.js';
 import { DERIVED_MAX_DEPTH, MAX_RECORD_DEPTH, nestingBeyond, parseRecord, tooDeep } from './parse-record.js';
 
 /** Protocol version carried by every message. */
@@ -9,6 +10,14 @@ const id = z.string().min(1).max(200);
 export const RESERVED_KEY_PREFIX = '__lockstep.';
 const runId = id.regex(/^(?!__lockstep\.)/, 'run ids starting with "__lockstep." are reserved');
 const attempt = z.number().int().min(1);
+/** A W3C Trace Context `traceparent`. */
+export const TraceparentSchema = z
+  .string()
+  .regex(TRACEPARENT_PATTERN, { error: (issue) => traceparentProblem(String(issue.input)), abort: true })
+  .superRefine((value, ctx) => {
+    const problem = traceparentProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** A task's failure as events carry it. */
 export const TaskErrorSchema = z.object({
@@ -49,6 +58,8 @@ export const RunStartSchema = z.object({
         continued: z.array(id).optional(),
       })
       .optional(),
+    /** A W3C `traceparent`: the run's trace is a child of that span. */
+    traceparent: TraceparentSchema.optional(),
   }),
 });
 
@@ -76,6 +87,11 @@ export const TaskDispatchSchema = z.object({
     results: z.record(z.string(), z.unknown()),
     /** Milliseconds the attempt may take before the orchestrator times it out. */
     timeoutMs: z.number().int().positive().optional(),
+    /**
+     * W3C `traceparent` of the attempt: its own span when the orchestrator traces runs, else the one the run was
+     * started with. Absent when neither. Workers pass it on (shell tasks get it as `TRACEPARENT`).
+     */
+    traceparent: TraceparentSchema.optional(),
   }),
 });
 

@@ -20,6 +20,8 @@ export type RunEntry =
       readonly input: unknown;
       readonly rerunOf?: string;
       readonly reused?: readonly string[];
+      /** The W3C `traceparent` the run was started with (version 00 form): the parent of the run's trace. */
+      readonly traceparent?: string;
     })
   | (Base & {
       readonly type: 'task.started';

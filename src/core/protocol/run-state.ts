@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { RunContext } from '../compile/types.js';
 import type { PersistedRun } from '../step.js';
-import { PROTOCOL_VERSION } from './envelope.js';
+import { PROTOCOL_VERSION, TraceparentSchema } from './envelope.js';
 import { check, DERIVED_MAX_DEPTH, parseRecord } from './parse-record.js';
 import { CompletionSchema, keyedBy, RunContextSchema, StateValueSchema, TIMER_ID_EXPECTED, TimerIdSchema } from './run-context.js';
 
@@ -46,6 +46,8 @@ export const RunStateSchema = z
     version: z.string(),
     /** sha256 of the definition the run started with. */
     definitionHash: z.string().optional(),
+    /** The W3C `traceparent` the run started with, so that its trace goes on wherever it is restored. */
+    traceparent: TraceparentSchema.optional(),
     status: z.enum(['running', 'succeeded', 'failed', 'cancelled']),
     /** The task in flight, if any. */
     currentTask: z.string().optional(),

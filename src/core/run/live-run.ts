@@ -17,6 +17,8 @@ export interface LiveRun {
    * after the file changed under the same version. Unknown for runs recorded without one.
    */
   readonly definitionHash?: string;
+  /** The W3C `traceparent` the run started with: the parent of its trace (see `core/trace`). */
+  readonly traceparent?: string;
   snapshot: RunSnapshot;
   /** Pending timers: id -> due time in ms since the epoch. */
   readonly timers: Map<string, number>;
@@ -49,6 +51,8 @@ export interface BeginOptions {
   readonly reuse?: Reuse;
   /** sha256 of the definition `program` was compiled from. */
   readonly definitionHash?: string;
+  /** A valid W3C `traceparent`, in version 00 form: the parent of the run's trace. */
+  readonly traceparent?: string;
 }
 
 const specIndex = new WeakMap<Program, Map<string, TaskSpec>>();
@@ -232,6 +236,7 @@ export function beginRun(program: Program, options: BeginOptions): { run: LiveRu
     runId,
     program,
     ...(options.definitionHash ? { definitionHash: options.definitionHash } : {}),
+    ...(options.traceparent ? { traceparent: options.traceparent } : {}),
     snapshot: started.snapshot,
     timers: new Map(),
     startedAt: at,
@@ -249,6 +254,7 @@ export function beginRun(program: Program, options: BeginOptions): { run: LiveRu
       input: options.input ?? null,
       ...(options.rerunOf ? { rerunOf: options.rerunOf } : {}),
       ...(reused.length > 0 ? { reused } : {}),
+      ...(options.traceparent ? { traceparent: options.traceparent } : {}),
     },
   ];
   const states: StateValue[] = [stateValueOf(run)];
@@ -295,6 +301,7 @@ export function replay(program: Program, history: readonly RunEntry[], definitio
     runId: first.runId,
     program,
     ...(definitionHash ? { definitionHash } : {}),
+    ...(first.traceparent ? { traceparent: first.traceparent } : {}),
     snapshot: started.snapshot,
     timers: new Map(),
     startedAt: first.at,

@@ -59,6 +59,7 @@ export function tryRestoreRun(registry: ProgramRegistry, state: RunState): Resto
       runId: state.runId,
       program,
       ...(state.definitionHash ? { definitionHash: state.definitionHash } : {}),
+      ...(state.traceparent ? { traceparent: state.traceparent } : {}),
       snapshot,
       timers: new Map(Object.entries(state.timers)),
       startedAt: state.createdAt,

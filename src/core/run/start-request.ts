@@ -12,4 +12,6 @@ export interface StartRequest {
   readonly rerunOf?: string;
   /** Results of the earlier run that stand in for its first tasks. */
   readonly reuse?: Reuse;
+  /** A W3C `traceparent`: the run's trace becomes a child of that span. Checked: see `acceptTraceparent`. */
+  readonly traceparent?: string;
 }

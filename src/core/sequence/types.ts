@@ -76,6 +76,11 @@ export interface TaskContext {
   readonly input: unknown;
   /** Results of the tasks that succeeded so far, by task id. */
   readonly results: Readonly<Record<string, unknown>>;
+  /**
+   * The attempt's W3C `traceparent`, when the run is traced or was started with one: pass it on to what the task
+   * calls, so its spans join the run's trace.
+   */
+  readonly traceparent?: string;
   /** Aborted when the attempt is cancelled or times out. */
   readonly signal: AbortSignal;
   /**

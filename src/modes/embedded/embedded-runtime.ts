@@ -1,5 +1,6 @@
 import { MemoryRunStore } from '../../adapters/memory/memory-run-store.js';
 import { MemoryTransport } from '../../adapters/memory/memory-transport.js';
+import { processTracer } from '../../adapters/otel/index.js';
 import type { OrphanNotice } from '../../adapters/process/orphaned-attempts.js';
 import { stopOrphanedAttempts, trackAttemptProcesses } from '../../adapters/process/orphaned-attempts.js';
 import type { StateValue } from '../../core/graph/model.js';
@@ -11,6 +12,7 @@ import { sequenceQueues } from '../../core/sequence/queues.js';
 import type { Sequence, TaskHandler } from '../../core/sequence/types.js';
 import type { Clock } from '../../ports/clock.js';
 import type { RunRecord, RunStore } from '../../ports/run-store.js';
+import type { RunTracer } from '../../ports/run-tracer.js';
 import type { Transport } from '../../ports/transport.js';
 import { HistoryJournal } from '../../runtime/journals/history-journal.js';
 import type { LocalExecutorOptions } from '../../runtime/local-executor.js';
@@ -48,6 +50,11 @@ export interface EmbeddedOptions {
    * on. @default a process warning (`process.emitWarning`)
    */
   readonly onLogError?: LocalExecutorOptions['onLogError'];
+  /**
+   * Where runs' traces go. @default the OTLP exporter the standard `OTEL_*` variables ask for, if any (the
+   * OpenTelemetry packages are loaded only then); `false` traces nothing
+   */
+  readonly tracer?: RunTracer | false;
 }
 
 /** The local executor's log options of an embedded runtime: logs go to its store. */
@@ -115,6 +122,7 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
   const stopOrphans = (runId: string) =>
     stopOrphanedAttempts(store, runId, { graceMs: DEFAULT_KILL_GRACE_MS, ...(onOrphan ? { onNotice: onOrphan } : {}) });
   const journal = new HistoryJournal({ store, transport });
+  const tracer = options.tracer === undefined ? await processTracer() : options.tracer || undefined;
   const orchestrator: Orchestrator = new Orchestrator({
     transport,
     journal,
@@ -122,6 +130,7 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
     registry,
     stopOrphans,
     ...(options.onEntry ? { onEntry: options.onEntry } : {}),
+    ...(tracer ? { tracer } : {}),
   });
   await orchestrator.start();
   const execute =
@@ -172,6 +181,7 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
       await orchestrator.close();
       for (const w of workers.values()) await w.close({ cancelInFlight: true });
       await transport.close();
+      await tracer?.close();
       await store.close();
     },
   };

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { TopicReport } from '../../adapters/kafka/index.js';
 import { KafkaTransport } from '../../adapters/kafka/index.js';
+import { processTracer } from '../../adapters/otel/index.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { topicNames } from '../../core/protocol/envelope.js';
 import { ProgramRegistry } from '../../core/run/registry.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import type { Clock } from '../../ports/clock.js';
+import type { RunTracer } from '../../ports/run-tracer.js';
 import { KafkaJournal } from '../../runtime/journals/kafka/kafka-journal.js';
 import { Orchestrator } from '../../runtime/orchestrator.js';
 import { outputTopics } from '../../runtime/record-guard.js';
@@ -41,6 +43,11 @@ export interface KafkaOrchestratorOptions extends KafkaModeOptions {
   readonly historyRetentionMs?: number;
   /** Receives the transport's diagnostics (fencing, redeliveries). */
   readonly onLog?: (message: string, extra?: Record<string, unknown>) => void;
+  /**
+   * Where runs' traces go. @default the OTLP exporter the standard `OTEL_*` variables ask for, if any (the
+   * OpenTelemetry packages are loaded only then); `false` traces nothing
+   */
+  readonly tracer?: RunTracer | false;
 }
 
 /** A running Kafka-mode orchestrator. */
@@ -69,6 +76,7 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
   const resolved = resolveKafka(options);
   const prefix = resolved.prefix;
   const registry = registryOf(options);
+  let tracer: RunTracer | undefined;
   const transport = new KafkaTransport({
     ...resolved,
     clientId: options.clientId ?? `lockstep-orchestrator-${randomUUID().slice(0, 8)}`,
@@ -91,6 +99,7 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
       limits: recordLimits,
       ...(options.keepFinishedMs === undefined ? {} : { keepFinishedMs: options.keepFinishedMs }),
     });
+    tracer = options.tracer === undefined ? await processTracer() : options.tracer || undefined;
     const orchestrator = new Orchestrator({
       transport,
       journal,
@@ -99,6 +108,7 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
       topicPrefix: prefix,
       group: options.group ?? `${prefix}-orchestrators`,
       recordLimits,
+      ...(tracer ? { tracer } : {}),
     });
     await orchestrator.start();
     return {
@@ -108,10 +118,12 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
       async close() {
         await orchestrator.close();
         await transport.close();
+        await tracer?.close();
       },
     };
   } catch (error) {
     await transport.close().catch(() => {});
+    await tracer?.close().catch(() => {});
     throw error;
   }
 }

@@ -7,6 +7,7 @@ import { parseHistoryRecord } from '../../core/protocol/history-record.js';
 import { assertRunId } from '../../core/protocol/partition-offset.js';
 import type { RunState } from '../../core/protocol/run-state.js';
 import { parseRunState } from '../../core/protocol/run-state.js';
+import { acceptTraceparent } from '../../core/trace/traceparent.js';
 import type { AttemptLog, AttemptLogFilter } from '../../ports/attempt-logs.js';
 import { latestStates } from '../../runtime/journals/kafka/run-state-topic.js';
 import { envelope, runStartMessage } from '../../runtime/messages.js';
@@ -23,6 +24,8 @@ export interface StartOptions {
   readonly version?: string;
   /** @default a random UUID */
   readonly runId?: string;
+  /** A W3C `traceparent`: the run's trace becomes a child of that span (checked before anything is sent). */
+  readonly traceparent?: string;
 }
 
 /** Talks to the orchestrators of a Kafka deployment: starts, inspects and cancels runs. */
@@ -96,8 +99,9 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
       const runId = start.runId ?? randomUUID();
       assertRunId(runId);
       assertInput(start.input ?? null);
+      const traceparent = start.traceparent === undefined ? {} : { traceparent: acceptTraceparent(start.traceparent, 'traceparent') };
       const value = runStartMessage(
-        { runId, sequence, ...(start.version ? { version: start.version } : {}), input: start.input ?? null },
+        { runId, sequence, ...(start.version ? { version: start.version } : {}), input: start.input ?? null, ...traceparent },
         Date.now(),
       );
       await transport.publish([{ topic: topics.events, key: runId, value }]);

@@ -15,6 +15,7 @@ import { NO_FACTS, nextFacts, onFailureIn } from '../../core/run/run-facts.js';
 import type { StartRequest } from '../../core/run/start-request.js';
 import { stateView } from '../../core/run/state-view.js';
 import type { Sequence } from '../../core/sequence/types.js';
+import { acceptTraceparent } from '../../core/trace/traceparent.js';
 import type { EntryUpdate, RunDetail, RunPosition, RunService } from '../../ports/run-service.js';
 import { offeredSequences } from '../../ports/run-service.js';
 import type { StoredMessage } from '../../ports/transport.js';
@@ -201,7 +202,8 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
     async startRun(request: StartRequest) {
       const runId = request.runId ?? randomUUID();
       registry.resolve(request.sequence, request.version);
-      await toEvents(runId, runStartMessage({ ...request, runId }, systemClock.now()));
+      const traceparent = request.traceparent === undefined ? {} : { traceparent: acceptTraceparent(request.traceparent, 'traceparent') };
+      await toEvents(runId, runStartMessage({ ...request, runId, ...traceparent }, systemClock.now()));
       return runId;
     },
     cancelRun: (runId, reason) => toEvents(runId, envelope({ type: 'run.cancel', runId, payload: { reason } }, systemClock.now())),

@@ -34,6 +34,7 @@ export function runStateOf(run: LiveRun, meta: RunStateMeta, now: number): RunSt
     sequence: run.program.sequence.name,
     version: run.program.sequence.version,
     ...(meta.definitionHash ? { definitionHash: meta.definitionHash } : {}),
+    ...(run.traceparent ? { traceparent: run.traceparent } : {}),
     status,
     ...(current ? { currentTask: current } : {}),
     createdAt: run.startedAt,
