@@ -46,7 +46,13 @@ describe('POST /api/runs', () => {
       activeNodes: ['main', 'main.prepare', 'main.prepare.running'],
     });
     expect(view.tasks).toEqual([
-      { id: 'prepare', status: 'running', attempts: 1, reused: false, compensation: { id: 'prepare.compensate', status: 'pending' } },
+      {
+        id: 'prepare',
+        status: 'running',
+        attempts: 1,
+        reused: false,
+        compensation: { id: 'prepare.compensate', status: 'pending', attempts: 0 },
+      },
       { id: 'build', status: 'pending', attempts: 0, reused: false },
       { id: 'publish', status: 'pending', attempts: 0, reused: false },
     ]);
@@ -152,7 +158,7 @@ describe('GET /api/runs and /api/runs/:runId', () => {
 
   it("draws a run's own graph", async () => {
     const id = (await post('/api/runs', { sequence: 'remote' })).json().runId as string;
-    const res = await h.app.inject({ method: 'GET', url: `/api/runs/${id}/graph.svg` });
+    const res = await h.app.inject({ method: 'GET', url: `/api/runs/${id}/graph.svg?view=machine` });
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('id="main.bill.running"');
     await post(`/api/runs/${id}/cancel`, {});
