@@ -123,7 +123,7 @@ function markTask(taskId, status, attempts) {
   const shape = g.querySelector('path, polygon');
   if (!text || !shape) return;
   const box = shape.getBBox();
-  const label = document.createElementNS('http://www.w3.org/2000/svg', 'text');
+  const label = document.createElementNS(g.namespaceURI, 'text');
   label.setAttribute('class', 'graph-attempts');
   label.setAttribute('x', String(box.x + box.width));
   label.setAttribute('y', String(box.y - 3));
