@@ -23,14 +23,14 @@ const FILL: Readonly<Record<TaskNodeKind, string>> = {
   start: '#24292f',
   task: '#ffffff',
   compensation: '#fff1e5',
-  finally: '#ddf4ff',
+  finally: '#f5f0ff',
   end: '#eaeef2',
 };
 const STROKE: Readonly<Record<TaskNodeKind, string>> = {
   start: '#24292f',
   task: '#57606a',
   compensation: '#bc4c00',
-  finally: '#0969da',
+  finally: '#8250df',
   end: '#57606a',
 };
 const END_FILL: Readonly<Record<string, string>> = { succeeded: '#dafbe1', failed: '#ffebe9', cancelled: '#eaeef2' };

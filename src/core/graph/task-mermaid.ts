@@ -33,7 +33,7 @@ function shape(node: TaskGraphNode): string {
 const ARROW: Readonly<Record<TaskEdgeKind, string>> = { next: '-->', failure: '-->', outcome: '-.->' };
 const CLASS_DEFS = [
   'classDef compensation fill:#fff1e5,stroke:#bc4c00',
-  'classDef finally fill:#ddf4ff,stroke:#0969da',
+  'classDef finally fill:#f5f0ff,stroke:#8250df',
   'classDef run_succeeded fill:#dafbe1,stroke:#1a7f37',
   'classDef run_failed fill:#ffebe9,stroke:#cf222e',
   'classDef run_cancelled fill:#eaeef2,stroke:#57606a',

@@ -112,7 +112,7 @@ function attemptsText(status, attempts) {
   return attempts > 1 ? `${attempts} attempts` : '';
 }
 
-/** Colours one task's node by its status and writes its attempt count above its top right corner. */
+/** Colours one task's node by its status and writes its attempt count beside its top right corner. */
 function markTask(taskId, status, attempts) {
   const g = graphNode(`task:${taskId}`);
   if (!g) return;
@@ -125,9 +125,10 @@ function markTask(taskId, status, attempts) {
   const box = shape.getBBox();
   const label = document.createElementNS(g.namespaceURI, 'text');
   label.setAttribute('class', 'graph-attempts');
-  label.setAttribute('x', String(box.x + box.width));
-  label.setAttribute('y', String(box.y - 3));
-  label.setAttribute('text-anchor', 'end');
+  // Right of the box's top corner: above it, the text would cross the arrow coming in.
+  label.setAttribute('x', String(box.x + box.width + 4));
+  label.setAttribute('y', String(box.y + 10));
+  label.setAttribute('text-anchor', 'start');
   label.textContent = text;
   g.append(label);
 }
