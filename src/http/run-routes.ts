@@ -126,7 +126,7 @@ export function runRoutes(
         ErrorCode.unknownSequence,
         `the definition of run "${record.runId}" (${record.sequence} v${record.version}) cannot be compiled here`,
       );
-    const svg = await sendSvg(graphs, program);
+    const svg = await sendSvg(graphs, program, request.query);
     return reply.type(svg.type).send(svg.body);
   });
 

@@ -16,39 +16,78 @@ export function publicEntry(entry: RunEntry): PublicEntry {
   return rest as PublicEntry;
 }
 
-/** How each main task of a run fared so far. */
-export type TaskStatus = 'pending' | 'running' | 'retrying' | 'succeeded' | 'continued' | 'failed' | 'skipped';
+/**
+ * How a task of a run fared so far. `compensated`: a main task that succeeded and whose compensation then
+ * succeeded. `continued`: a main task that failed under `onFailure: continue`. `skipped`: the run ended without it.
+ */
+export type TaskStatus = 'pending' | 'running' | 'retrying' | 'succeeded' | 'continued' | 'failed' | 'compensated' | 'skipped';
 
+/** How a compensation or a finally task fared so far. */
+export type StepStatus = 'pending' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'skipped';
+
+/** A compensation or a finally task of a run. */
+export interface StepView {
+  readonly id: string;
+  readonly status: StepStatus;
+  /** Its attempts dispatched so far. */
+  readonly attempts: number;
+}
+
+/** A main task of a run. */
 export interface TaskView {
   readonly id: string;
   readonly status: TaskStatus;
   readonly attempts: number;
-  readonly compensation?: { readonly id: string; readonly status: 'pending' | 'running' | 'succeeded' | 'failed' };
+  /** Its compensation, when it has one. */
+  readonly compensation?: StepView;
   /** Reused from the run this one reruns. */
   readonly reused: boolean;
 }
 
-/** The main tasks of a run with their status, in sequence order. */
+/** `running` or `retrying` when the run is at `taskId` in `phase` (in the backoff state for `retrying`). */
+function inFlight(state: RunStateView, taskId: string, phase: RunStateView['phase']): 'running' | 'retrying' | undefined {
+  if (state.phase !== phase || state.task !== taskId || FINAL_KINDS.has(state.kind)) return undefined;
+  return state.kind === StateKind.retrying || state.node.endsWith('.backoff') ? 'retrying' : 'running';
+}
+
+const FINAL_KINDS = new Set<string>([StateKind.succeeded, StateKind.failed, StateKind.cancelled]);
+
+/** A compensation's status: its own outcome, else whether the run is at it, else pending or (run ended) skipped. */
+function compensationView(id: string, facts: RunFacts, state: RunStateView, ended: boolean): StepView {
+  let status: StepStatus = inFlight(state, id, 'compensate') ?? (ended ? 'skipped' : 'pending');
+  if (facts.compensated.includes(id)) status = 'succeeded';
+  else if (facts.compensationFailed.includes(id)) status = 'failed';
+  return { id, status, attempts: facts.attempts[id] ?? 0 };
+}
+
+/** The main tasks of a run with their status (and their compensation's), in sequence order. */
 export function taskViews(program: Program, facts: RunFacts, state: RunStateView, reused: readonly string[], ended: boolean): TaskView[] {
   return program.sequence.tasks.map((spec) => {
     const attempts = facts.attempts[spec.id] ?? 0;
+    const compensation = spec.compensate && compensationView(spec.compensate.id, facts, state, ended);
     let status: TaskStatus = ended ? 'skipped' : 'pending';
-    if (facts.completed.includes(spec.id)) status = 'succeeded';
+    if (compensation?.status === 'succeeded') status = 'compensated';
+    else if (facts.completed.includes(spec.id)) status = 'succeeded';
     else if (facts.continued.includes(spec.id)) status = 'continued';
     else if (facts.error?.taskId === spec.id) status = 'failed';
-    else if (state.phase === 'main' && state.task === spec.id) status = state.kind === StateKind.retrying ? 'retrying' : 'running';
-    const comp = spec.compensate;
-    const compensation = comp && {
-      id: comp.id,
-      status: facts.compensated.includes(comp.id)
-        ? ('succeeded' as const)
-        : facts.compensationFailed.includes(comp.id)
-          ? ('failed' as const)
-          : state.task === comp.id
-            ? ('running' as const)
-            : ('pending' as const),
-    };
+    else status = inFlight(state, spec.id, 'main') ?? status;
     return { id: spec.id, status, attempts, reused: reused.includes(spec.id), ...(compensation ? { compensation } : {}) };
+  });
+}
+
+/**
+ * The finally tasks of a run with their status, in order. They run one after the other whatever happens, so one
+ * that was dispatched, has not failed and is not the one the run is at has succeeded.
+ */
+export function finallyViews(program: Program, facts: RunFacts, state: RunStateView, ended: boolean): StepView[] {
+  return program.sequence.finally.map((spec) => {
+    const attempts = facts.attempts[spec.id] ?? 0;
+    let status: StepStatus = ended ? 'skipped' : 'pending';
+    const at = inFlight(state, spec.id, 'finally');
+    if (facts.finallyFailed.includes(spec.id)) status = 'failed';
+    else if (at) status = at;
+    else if (attempts > 0) status = 'succeeded';
+    return { id: spec.id, status, attempts };
   });
 }
 
@@ -59,8 +98,12 @@ export type RunSummary = Omit<RunRecord, 'definition' | 'status'> & { readonly s
 export interface RunView {
   readonly run: RunSummary;
   readonly state: RunStateView | null;
+  /** The main tasks, with their compensations. */
   readonly tasks: readonly TaskView[];
+  /** Ids of the finally tasks. */
   readonly finally: readonly string[];
+  /** The finally tasks with their status. */
+  readonly finallyTasks: readonly StepView[];
   readonly history: readonly PublicEntry[];
 }
 
@@ -84,12 +127,15 @@ export function runView(
   const started = history[0];
   const reused = started?.type === 'run.started' ? (started.reused ?? []) : [];
   const state = position ? stateView(position.value, position.facts) : null;
-  const tasks = position && state && program ? taskViews(program, position.facts, state, reused, record.status !== 'running') : [];
+  const ended = record.status !== 'running';
+  const tasks = position && state && program ? taskViews(program, position.facts, state, reused, ended) : [];
+  const finallyTasks = position && state && program ? finallyViews(program, position.facts, state, ended) : [];
   return {
     run: recordSummary(record, status),
     state,
     tasks,
     finally: program?.sequence.finally.map((t) => t.id) ?? [],
+    finallyTasks,
     history: history.map(publicEntry),
   };
 }

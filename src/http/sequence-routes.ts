@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode, LockstepError } from '../core/errors.js';
+import { parseGraphView } from '../core/graph/views.js';
 import type { Problem } from '../core/sequence/problems.js';
 import type { TaskSpec } from '../core/sequence/types.js';
 import type { Program } from '../core/step.js';
@@ -80,13 +81,18 @@ export function findSequence(runs: RunService, name: string): OfferedSequence {
   return found;
 }
 
-/** Sends a program's graph as SVG. */
-export async function sendSvg(graphs: GraphCache, program: Program): Promise<{ type: string; body: string }> {
-  return { type: 'image/svg+xml; charset=utf-8', body: await graphs.svg(program) };
+/**
+ * Sends a program's graph as SVG, in the view its request's `?view=tasks|machine` asks for (default `tasks`).
+ *
+ * @throws LockstepError (`INVALID_REQUEST`, 400) for any other view.
+ */
+export async function sendSvg(graphs: GraphCache, program: Program, query: unknown): Promise<{ type: string; body: string }> {
+  const view = parseGraphView((query as { view?: unknown } | undefined)?.view, 'query: view');
+  return { type: 'image/svg+xml; charset=utf-8', body: await graphs.svg(program, view) };
 }
 
 /**
- * `GET /api/sequences[/:name[/graph.svg|graph.json|stately.json]]`. The list also names the files that were not
+ * `GET /api/sequences[/:name[/graph.svg|graph.json|stately.json]]` (`graph.svg` and `graph.json` take `?view=tasks|machine`, default `tasks`). The list also names the files that were not
  * loaded (`invalid`), with their problems, so a bad file is visible without the server's log.
  */
 export function sequenceRoutes(
@@ -103,13 +109,15 @@ export function sequenceRoutes(
   });
 
   app.get<{ Params: { name: string } }>('/api/sequences/:name/graph.svg', async (request, reply) => {
-    const svg = await sendSvg(graphs, findSequence(runs, request.params.name).program);
+    const svg = await sendSvg(graphs, findSequence(runs, request.params.name).program, request.query);
     return reply.type(svg.type).send(svg.body);
   });
 
-  app.get<{ Params: { name: string } }>('/api/sequences/:name/graph.json', async (request) =>
-    graphs.graph(findSequence(runs, request.params.name).program),
-  );
+  app.get<{ Params: { name: string } }>('/api/sequences/:name/graph.json', async (request) => {
+    const program = findSequence(runs, request.params.name).program;
+    const view = parseGraphView((request.query as { view?: unknown } | undefined)?.view, 'query: view');
+    return view === 'tasks' ? graphs.taskGraph(program) : graphs.graph(program);
+  });
 
   app.get<{ Params: { name: string } }>('/api/sequences/:name/stately.json', async (request) =>
     graphs.stately(findSequence(runs, request.params.name).program),

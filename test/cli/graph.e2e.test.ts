@@ -15,6 +15,8 @@ import { loadSequenceFile } from '../../src/adapters/fs/load-sequence.js';
 import { compile } from '../../src/core/compile/machine.js';
 import { buildGraph } from '../../src/core/graph/build-graph.js';
 import { mermaidId } from '../../src/core/graph/mermaid.js';
+import { buildTaskGraph } from '../../src/core/graph/task-graph.js';
+import { taskMermaidId } from '../../src/core/graph/task-mermaid.js';
 
 const ROOT = join(fileURLToPath(import.meta.url), '../../..');
 
@@ -64,15 +66,65 @@ function svgGroupIds(svg: string): Set<string> {
   return ids;
 }
 
-describe.each(files)('lockstep graph machines/%s', (file) => {
+describe.each(files)('lockstep graph machines/%s --view tasks (the default)', (file) => {
+  const path = join(MACHINES, file);
+  const graph = buildTaskGraph(loadSequenceFile(path).sequence);
+  const ids = graph.nodes.map((n) => n.id);
+  const machineIds = buildGraph(compile(loadSequenceFile(path).sequence)).nodes.map((n) => n.id);
+
+  it('--format mermaid (the default) prints a flowchart with one vertex per task and no machine state', async () => {
+    const r = await lockstep(['graph', path]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe((await lockstep(['graph', path, '--view', 'tasks', '--format', 'mermaid'])).stdout);
+    await mermaid.parse(r.stdout);
+    const diagram = await mermaid.mermaidAPI.getDiagramFromText(r.stdout);
+    const db = diagram.db as unknown as { getVertices(): Map<string, unknown>; getSubGraphs(): unknown[] };
+    expect([...db.getVertices().keys()].sort()).toEqual(ids.map(taskMermaidId).sort());
+    expect(db.getSubGraphs()).toEqual([]);
+    expect(r.stdout).not.toMatch(/\b(running|settling|draining|check)\b|\(\["backoff"\]\)|redispatch/);
+  });
+
+  it('--format dot prints DOT that Graphviz lays out, one node per task', async () => {
+    const r = await lockstep(['graph', path, '--format', 'dot']);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(graphviz.layout(r.stdout, 'json', 'dot')) as { objects: Array<{ id?: string; nodes?: unknown }> };
+    expect(
+      json.objects
+        .filter((o) => !o.nodes)
+        .map((o) => o.id)
+        .sort(),
+    ).toEqual([...ids].sort());
+  });
+
+  it('--format json prints the task graph model', async () => {
+    const r = await lockstep(['graph', path, '-f', 'json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(graph);
+  });
+
+  it('--format svg --output FILE writes SVG with a group per task (task:<id>) and no machine state', async () => {
+    const out = join(scratch, `${file}.tasks.svg`);
+    const r = await lockstep(['graph', path, '--format', 'svg', '--output', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`wrote svg graph to ${out} (tasks view)`);
+    const svg = readFileSync(out, 'utf8');
+    expect(XMLValidator.validate(svg)).toBe(true);
+    const groups = svgGroupIds(svg);
+    for (const id of ids) expect(groups, id).toContain(id);
+    for (const id of machineIds) expect(groups, id).not.toContain(id);
+  });
+});
+
+describe.each(files)('lockstep graph machines/%s --view machine', (file) => {
   const path = join(MACHINES, file);
   const ids = buildGraph(compile(loadSequenceFile(path).sequence)).nodes.map((n) => n.id);
 
   it('--format mermaid (the default) prints a flowchart Mermaid parses, with every state', async () => {
-    const r = await lockstep(['graph', path]);
+    const r = await lockstep(['graph', path, '--view', 'machine']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe((await lockstep(['graph', path, '--format', 'mermaid'])).stdout);
+    expect(r.stdout).toBe((await lockstep(['graph', path, '--view', 'machine', '--format', 'mermaid'])).stdout);
     await mermaid.parse(r.stdout);
     const diagram = await mermaid.mermaidAPI.getDiagramFromText(r.stdout);
     const db = diagram.db as unknown as { getVertices(): Map<string, unknown>; getSubGraphs(): Array<{ id: string }> };
@@ -81,7 +133,7 @@ describe.each(files)('lockstep graph machines/%s', (file) => {
   });
 
   it('--format dot prints DOT that Graphviz lays out, with every state', async () => {
-    const r = await lockstep(['graph', path, '--format', 'dot']);
+    const r = await lockstep(['graph', path, '--view', 'machine', '--format', 'dot']);
     expect(r.code).toBe(0);
     const json = JSON.parse(graphviz.layout(r.stdout, 'json', 'dot')) as { objects: Array<{ id?: string }> };
     const present = new Set(json.objects.map((o) => o.id));
@@ -89,7 +141,7 @@ describe.each(files)('lockstep graph machines/%s', (file) => {
   });
 
   it('--format json prints a Stately machine config with every state', async () => {
-    const r = await lockstep(['graph', path, '-f', 'json']);
+    const r = await lockstep(['graph', path, '--view', 'machine', '-f', 'json']);
     expect(r.code).toBe(0);
     const config = JSON.parse(r.stdout) as { id: string; states: Record<string, unknown> };
     expect(config.id).toBe('run');
@@ -106,10 +158,10 @@ describe.each(files)('lockstep graph machines/%s', (file) => {
 
   it('--format svg --output FILE writes well-formed SVG with an id per state', async () => {
     const out = join(scratch, `${file}.svg`);
-    const r = await lockstep(['graph', path, '--format', 'svg', '--output', out]);
+    const r = await lockstep(['graph', path, '--view', 'machine', '--format', 'svg', '--output', out]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(`wrote svg graph to ${out}`);
+    expect(r.stderr).toContain(`wrote svg graph to ${out} (machine view)`);
     const svg = readFileSync(out, 'utf8');
     expect(XMLValidator.validate(svg)).toBe(true);
     const groups = svgGroupIds(svg);
@@ -123,6 +175,13 @@ describe('lockstep graph errors', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain("argument 'png' is invalid. Allowed choices are mermaid, dot, json, svg.");
+  });
+
+  it('exits 2 on an unknown view and lists the views', async () => {
+    const r = await lockstep(['graph', join(MACHINES, 'hello.yaml'), '--view', 'states']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain("argument 'states' is invalid. Allowed choices are tasks, machine.");
   });
 
   it('exits 2 on an invalid sequence and names each problem', async () => {

@@ -72,14 +72,22 @@ describe('lockstep at scale', () => {
 
   it('refuses graph -f svg of a 1,000-task sequence with exit 2, the number of states and the limit; dot still works', async () => {
     const file = writeScaleSequence(dir, 1000);
-    const r = await lockstep(['graph', file, '-f', 'svg'], { timeoutMs: 60_000 });
+    const r = await lockstep(['graph', file, '-f', 'svg', '--view', 'machine'], { timeoutMs: 60_000 });
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(
       'lockstep: the graph of scale v1 has 2009 states; SVG layout takes at most 120 (Graphviz takes far longer than the graph grows): use --format dot, mermaid or json (INVALID_USAGE)',
     );
     expect(r.stdout).toBe('');
-    const dot = await lockstep(['graph', file, '-f', 'dot'], { timeoutMs: 60_000 });
+    const tasks = await lockstep(['graph', file, '-f', 'svg'], { timeoutMs: 60_000 });
+    expect(tasks.code).toBe(2);
+    expect(tasks.stderr.trim()).toBe(
+      'lockstep: the task view of scale v1 has 1005 nodes; SVG layout takes at most 400: use --format dot, mermaid or json (INVALID_USAGE)',
+    );
+    const dot = await lockstep(['graph', file, '-f', 'dot', '--view', 'machine'], { timeoutMs: 60_000 });
     expect(dot.code).toBe(0);
     expect(dot.stdout).toContain('"main.step-999"');
+    const taskDot = await lockstep(['graph', file, '-f', 'dot'], { timeoutMs: 60_000 });
+    expect(taskDot.code).toBe(0);
+    expect(taskDot.stdout).toContain('"task:step-999"');
   }, 150_000);
 });

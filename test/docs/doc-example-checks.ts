@@ -71,6 +71,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   // README.md: graph, serve, test
   'npx lockstep graph machines/compensation.yaml': run(),
   'npx lockstep graph machines/compensation.yaml -f dot': run(),
+  'npx lockstep graph machines/compensation.yaml --view machine': run(),
   'LOCKSTEP_TOKEN=secret npx lockstep serve --sequences machines': { check: 'serve' },
   'npx lockstep test machines/': run(),
   'npx lockstep test machines/retry-backoff.yaml --max-paths 1000 --seed 42': run(),

@@ -46,7 +46,13 @@ describe('POST /api/runs', () => {
       activeNodes: ['main', 'main.prepare', 'main.prepare.running'],
     });
     expect(view.tasks).toEqual([
-      { id: 'prepare', status: 'running', attempts: 1, reused: false, compensation: { id: 'prepare.compensate', status: 'pending' } },
+      {
+        id: 'prepare',
+        status: 'running',
+        attempts: 1,
+        reused: false,
+        compensation: { id: 'prepare.compensate', status: 'pending', attempts: 0 },
+      },
       { id: 'build', status: 'pending', attempts: 0, reused: false },
       { id: 'publish', status: 'pending', attempts: 0, reused: false },
     ]);
@@ -150,11 +156,20 @@ describe('GET /api/runs and /api/runs/:runId', () => {
     }
   });
 
-  it("draws a run's own graph", async () => {
+  it("draws a run's own graph, in the task view by default", async () => {
     const id = (await post('/api/runs', { sequence: 'remote' })).json().runId as string;
-    const res = await h.app.inject({ method: 'GET', url: `/api/runs/${id}/graph.svg` });
+    const res = await h.app.inject({ method: 'GET', url: `/api/runs/${id}/graph.svg?view=machine` });
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('id="main.bill.running"');
+    const tasks = await h.app.inject({ method: 'GET', url: `/api/runs/${id}/graph.svg` });
+    expect(tasks.statusCode).toBe(200);
+    expect(tasks.body).toContain('<g id="task:bill" class="node');
+    expect(tasks.body).not.toContain('main.bill.running');
+    const bad = await h.app.inject({ method: 'GET', url: `/api/runs/${id}/graph.svg?view=Tasks` });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toEqual({
+      error: { code: 'INVALID_REQUEST', message: 'invalid query: view: expected "tasks" or "machine", got "Tasks"' },
+    });
     await post(`/api/runs/${id}/cancel`, {});
   });
 });

@@ -84,8 +84,8 @@ describe('GET /api/sequences', () => {
     }
   });
 
-  it('draws the graph as SVG whose groups carry state-path ids', async () => {
-    const res = await h.app.inject({ method: 'GET', url: '/api/sequences/gated/graph.svg' });
+  it('draws the machine view as SVG whose groups carry state-path ids', async () => {
+    const res = await h.app.inject({ method: 'GET', url: '/api/sequences/gated/graph.svg?view=machine' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('image/svg+xml; charset=utf-8');
     for (const id of [
@@ -102,8 +102,61 @@ describe('GET /api/sequences', () => {
     }
   });
 
-  it('gives the graph model and the Stately config as JSON', async () => {
+  it('draws the task view by default: one group per task, with task ids, and no machine states', async () => {
+    for (const url of ['/api/sequences/gated/graph.svg', '/api/sequences/gated/graph.svg?view=tasks']) {
+      const res = await h.app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(200);
+      expect(res.headers['content-type']).toBe('image/svg+xml; charset=utf-8');
+      const ids = [...res.body.matchAll(/<g id="([^"]+)" class="node[^"]*"/g)].map((m) => m[1]);
+      expect(ids.sort(), url).toEqual([
+        'end:cancelled',
+        'end:failed',
+        'end:succeeded',
+        'start',
+        'task:build',
+        'task:cleanup',
+        'task:prepare',
+        'task:prepare.compensate',
+        'task:publish',
+      ]);
+      expect(res.body).not.toContain('running');
+    }
+  });
+
+  it('refuses an unknown view with 400, naming the views there are', async () => {
+    for (const url of [
+      '/api/sequences/gated/graph.svg?view=states',
+      '/api/sequences/gated/graph.json?view=states',
+      '/api/sequences/gated/graph.svg?view=',
+    ]) {
+      const res = await h.app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(400);
+      const got = url.endsWith('=') ? '""' : '"states"';
+      expect(res.json(), url).toEqual({
+        error: { code: 'INVALID_REQUEST', message: `invalid query: view: expected "tasks" or "machine", got ${got}` },
+      });
+    }
+  });
+
+  it('gives the task graph model as JSON by default', async () => {
     const graph = (await h.app.inject({ method: 'GET', url: '/api/sequences/gated/graph.json' })).json() as {
+      nodes: Array<{ id: string; kind: string }>;
+      edges: Array<{ source: string; target: string; label?: string }>;
+    };
+    expect(graph.nodes.filter((n) => n.kind !== 'start' && n.kind !== 'end').map((n) => n.id)).toEqual([
+      'task:prepare',
+      'task:build',
+      'task:publish',
+      'task:prepare.compensate',
+      'task:cleanup',
+    ]);
+    expect(graph.edges).toContainEqual(
+      expect.objectContaining({ source: 'task:publish', target: 'task:prepare.compensate', label: 'failed' }),
+    );
+  });
+
+  it('gives the machine graph model and the Stately config as JSON', async () => {
+    const graph = (await h.app.inject({ method: 'GET', url: '/api/sequences/gated/graph.json?view=machine' })).json() as {
       nodes: Array<{ id: string }>;
       edges: unknown[];
     };

@@ -34,7 +34,7 @@ async function timed(url: string): Promise<{ ms: number; status: number }> {
 describe('serve renders graphs off the event loop', () => {
   it('answers other requests within 200 ms while a large graph is laid out, refuses a huge one, and renders a small one right after', async () => {
     const t0 = performance.now();
-    const slow = fetch(`${serve.base}/api/sequences/slow/graph.svg`).then(async (r) => ({
+    const slow = fetch(`${serve.base}/api/sequences/slow/graph.svg?view=machine`).then(async (r) => ({
       status: r.status,
       body: await r.text(),
       at: performance.now(),
@@ -59,10 +59,15 @@ describe('serve renders graphs off the event loop', () => {
     expect(sorted[Math.floor(sorted.length / 2)], seen).toBeLessThan(200);
     expect(sorted.at(-1), seen).toBeLessThan(1000);
 
-    const huge = await fetch(`${serve.base}/api/sequences/huge/graph.svg`);
+    const huge = await fetch(`${serve.base}/api/sequences/huge/graph.svg?view=machine`);
     expect(huge.status).toBe(400);
     expect(((await huge.json()) as { error: { message: string } }).error.message).toBe(
       'the graph of huge v1 has 2009 states; SVG layout takes at most 120 (Graphviz takes far longer than the graph grows): use --format dot, mermaid or json',
+    );
+    const hugeTasks = await fetch(`${serve.base}/api/sequences/huge/graph.svg`);
+    expect(hugeTasks.status).toBe(400);
+    expect(((await hugeTasks.json()) as { error: { message: string } }).error.message).toBe(
+      'the task view of huge v1 has 1005 nodes; SVG layout takes at most 400: use --format dot, mermaid or json',
     );
 
     const done = await slow;
@@ -73,11 +78,15 @@ describe('serve renders graphs off the event loop', () => {
     expect(done.body).toContain('<svg');
     expect(done.body).toContain('id="main.step&#45;54"');
 
-    const hello = await fetch(`${serve.base}/api/sequences/hello/graph.svg`);
+    const hello = await fetch(`${serve.base}/api/sequences/hello/graph.svg?view=machine`);
     expect(hello.status).toBe(200);
     const svg = await hello.text();
     expect(svg).toMatch(/^<\?xml|^<svg|<svg/);
     expect(svg).toContain('id="main.greet"');
     expect(svg).toContain('</svg>');
+    // The task view of the slow one is flat: Graphviz lays it out in a moment.
+    const slowTasks = await timed(`${serve.base}/api/sequences/slow/graph.svg`);
+    expect(slowTasks.status).toBe(200);
+    expect(slowTasks.ms).toBeLessThan(10_000);
   }, 180_000);
 });

@@ -125,7 +125,8 @@ describe('the serve page in chromium', () => {
     const { runId } = await api('/api/runs', { sequence: 'deploy', input: { release: 7 } });
     expect(runId).toEqual(expect.any(String));
 
-    await page.goto(`${base}/#token=${TOKEN}`);
+    // The machine view: this test follows XState's states (serve-tasks.browser.test.ts covers the task view).
+    await page.goto(`${base}/?graph=machine#token=${TOKEN}`);
     await page.click('#sequence-list li[data-sequence="deploy"]');
     await page.click(`#run-list li[data-run-id="${runId}"]`);
 

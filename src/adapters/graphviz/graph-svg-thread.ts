@@ -4,7 +4,10 @@ import { Worker } from 'node:worker_threads';
 import type { DotOptions } from '../../core/graph/dot.js';
 import { toDot } from '../../core/graph/dot.js';
 import type { MachineGraph } from '../../core/graph/model.js';
-import { checkSvgSize, layoutDot } from './graph-svg.js';
+import type { TaskDotOptions } from '../../core/graph/task-dot.js';
+import { taskGraphToDot } from '../../core/graph/task-dot.js';
+import type { TaskGraph } from '../../core/graph/task-graph.js';
+import { checkSvgSize, checkTaskSvgSize, layoutDot } from './graph-svg.js';
 
 /** Bounds of one layout off the event loop. */
 export interface SvgThreadOptions {
@@ -47,7 +50,20 @@ function layoutInWorker(dot: string, timeoutMs: number, maxHeapMb: number): Prom
  */
 export function renderGraphSvgOffThread(graph: MachineGraph, options: DotOptions & SvgThreadOptions = {}): Promise<string> {
   checkSvgSize(graph, options.title);
-  const dot = toDot(graph, options);
+  return layoutOffThread(toDot(graph, options), options);
+}
+
+/**
+ * Renders a task view as SVG like `renderTaskGraphSvg`, off the event loop as {@link renderGraphSvgOffThread} does.
+ *
+ * @throws LockstepError (`INVALID_USAGE`) for a graph too large for SVG; Error when the layout fails or times out.
+ */
+export function renderTaskGraphSvgOffThread(graph: TaskGraph, options: TaskDotOptions & SvgThreadOptions = {}): Promise<string> {
+  checkTaskSvgSize(graph);
+  return layoutOffThread(taskGraphToDot(graph, options), options);
+}
+
+function layoutOffThread(dot: string, options: SvgThreadOptions): Promise<string> {
   const inWorker = existsSync(fileURLToPath(WORKER));
   const run = () => (inWorker ? layoutInWorker(dot, options.timeoutMs ?? 60_000, options.maxHeapMb ?? 256) : layoutDot(dot, 'svg'));
   const result = queue.then(run, run);

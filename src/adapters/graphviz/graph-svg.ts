@@ -3,6 +3,9 @@ import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { DotOptions } from '../../core/graph/dot.js';
 import { toDot } from '../../core/graph/dot.js';
 import type { MachineGraph } from '../../core/graph/model.js';
+import type { TaskDotOptions } from '../../core/graph/task-dot.js';
+import { taskGraphToDot } from '../../core/graph/task-dot.js';
+import type { TaskGraph } from '../../core/graph/task-graph.js';
 
 /**
  * Most states (graph nodes, compound ones included) an SVG graph is laid out for. Graphviz's `dot` layout of a
@@ -11,6 +14,12 @@ import type { MachineGraph } from '../../core/graph/model.js';
  * refused; `-f dot`, `mermaid` and `json` have no such limit.
  */
 export const MAX_SVG_STATES = 120;
+
+/**
+ * Most nodes a task view is laid out for as SVG. Its graph is flat (no clusters), so Graphviz lays out a
+ * 50-task sequence in well under a second; the limit only keeps a huge sequence from taking minutes.
+ */
+export const MAX_SVG_TASK_NODES = 400;
 
 let loading: Promise<Graphviz> | undefined;
 
@@ -65,4 +74,31 @@ export function checkSvgSize(graph: MachineGraph, title?: string): void {
 export async function renderGraphSvg(graph: MachineGraph, options: DotOptions = {}): Promise<string> {
   checkSvgSize(graph, options.title);
   return layoutDot(toDot(graph, options), 'svg');
+}
+
+/**
+ * Refuses a task view too large to lay out as SVG (more than {@link MAX_SVG_TASK_NODES} nodes).
+ *
+ * @throws LockstepError (`INVALID_USAGE`) naming the number of nodes and the limit.
+ */
+export function checkTaskSvgSize(graph: TaskGraph): void {
+  if (graph.nodes.length <= MAX_SVG_TASK_NODES) return;
+  throw new LockstepError(
+    ErrorCode.invalidUsage,
+    `the task view of ${graph.title} has ${graph.nodes.length} nodes; SVG layout takes at most ${MAX_SVG_TASK_NODES}: ` +
+      'use --format dot, mermaid or json',
+  );
+}
+
+/**
+ * Renders the task view as SVG: {@link taskGraphToDot}, then Graphviz's `dot` layout. Each task is a
+ * `<g id="task:<task id>" class="node">` (`task:build`, `task:build.compensate`, `task:cleanup`), the start
+ * `<g id="start">` and the ends `<g id="end:succeeded">` (`end:failed`, `end:cancelled`), so a page can colour
+ * each task's node by id.
+ *
+ * @throws LockstepError (`INVALID_USAGE`) for more than {@link MAX_SVG_TASK_NODES} nodes.
+ */
+export async function renderTaskGraphSvg(graph: TaskGraph, options: TaskDotOptions = {}): Promise<string> {
+  checkTaskSvgSize(graph);
+  return layoutDot(taskGraphToDot(graph, options), 'svg');
 }

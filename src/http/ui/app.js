@@ -178,7 +178,8 @@ function selectRun(runId) {
     $('timeline-empty').hidden = true;
     if (u.state) state.view.state = u.state;
     const final = u.entry.type === 'run.succeeded' || u.entry.type === 'run.failed' || u.entry.type === 'run.cancelled';
-    if (final || u.entry.type === 'task.started') {
+    // Every task entry changes a task's status (graph.js colours the task view by them): fetch the run's view again.
+    if (final || u.entry.type.startsWith('task.')) {
       api(`/api/runs/${encodeURIComponent(runId)}`)
         .then((v) => state.runId === runId && applyView(v))
         .catch(reportError);
