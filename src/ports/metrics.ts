@@ -9,8 +9,6 @@ export interface WatchedOrchestrator {
   readonly stats: { readonly ignored: Readonly<Record<IgnoredReason, number>>; readonly deadLettered: number };
   /** Runs driven here right now: started here, resumed, or restored when their partition was assigned. */
   readonly activeRuns: number;
-  /** A run driven here, for the sequence of a run whose start this process did not see (restored, resumed). */
-  liveRun(runId: string): { readonly program: { readonly sequence: { readonly name: string } } } | undefined;
 }
 
 /** The lag of a consumer group on one partition: the log end offset minus the group's committed offset. */
@@ -28,7 +26,7 @@ export interface PartitionLag {
 export interface RunMetrics {
   /**
    * Counts one history entry that became durable. Call it once per entry (the orchestrator's `onEntry`). `sequence`
-   * names the run's sequence when the caller knows it; otherwise it is taken from the run's start or its orchestrator.
+   * names the run's sequence (the orchestrator says it); without it, the run's start seen here names it.
    */
   observe(entry: RunEntry, sequence?: string): void;
   /** Reads this orchestrator's ignored events, dead letters and runs in flight at each scrape. */

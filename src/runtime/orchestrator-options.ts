@@ -25,8 +25,11 @@ export interface OrchestratorOptions {
    * dispatch or dead letter over its topic's limit is never sent. @default none
    */
   readonly recordLimits?: ReadonlyMap<string, number>;
-  /** Called with every history entry once it is durable, and the run's state value (`snapshot.value`) right after it. */
-  readonly onEntry?: (entry: RunEntry, state: StateValue) => void;
+  /**
+   * Called with every history entry once it is durable, the run's state value (`snapshot.value`) right after it,
+   * and the name of the run's sequence (which only `run.started` carries).
+   */
+  readonly onEntry?: (entry: RunEntry, state: StateValue, sequence: string) => void;
   /**
    * Called by `resume` under the run's lock, before any of its tasks runs again: stops what the dead process's
    * attempts left running (their process groups), and resolves once it is gone.

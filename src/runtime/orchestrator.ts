@@ -341,7 +341,8 @@ export class Orchestrator {
   #settle(work: Work): void {
     for (const f of work.after) f();
     const { onEntry } = this.#options;
-    if (onEntry) for (const p of work.runs.values()) for (const e of p.entries) onEntry(e.entry, e.state);
+    if (!onEntry) return;
+    for (const p of work.runs.values()) for (const e of p.entries) onEntry(e.entry, e.state, p.run.program.sequence.name);
   }
 
   #finish(runId: string, entry: FinalEntry): void {

@@ -134,15 +134,8 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     },
   });
 
-  const sequenceOf = (runId: string): string => {
-    const known = sequences.get(runId);
-    if (known) return known;
-    for (const o of watched) {
-      const name = o.liveRun(runId)?.program.sequence.name;
-      if (name) return remember(runId, name);
-    }
-    return 'unknown';
-  };
+  // Runs whose start was seen here, for callers that cannot name a run's sequence (serve following the history).
+  const sequenceOf = (runId: string): string => sequences.get(runId) ?? 'unknown';
   const remember = (runId: string, sequence: string) => {
     sequences.set(runId, sequence);
     if (sequences.size > MAX_REMEMBERED_RUNS) sequences.delete(sequences.keys().next().value!);

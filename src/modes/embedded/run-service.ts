@@ -79,8 +79,8 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
     if (isFinalEntry(entry)) driven.delete(entry.runId);
     return { entry, seq: run.seq, state: stateView(state, run.facts) };
   };
-  const onEntry = (entry: RunEntry, state: StateValue) => {
-    options.metrics?.observe(entry);
+  const onEntry = (entry: RunEntry, state: StateValue, sequence: string) => {
+    options.metrics?.observe(entry, sequence);
     const update = follow(entry, state);
     for (const listener of listeners) listener(update);
     if (isFinalEntry(entry)) remote.release(entry.runId);

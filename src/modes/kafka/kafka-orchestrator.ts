@@ -107,7 +107,7 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
       topicPrefix: prefix,
       group,
       recordLimits,
-      ...(metrics ? { onEntry: (entry) => metrics.observe(entry) } : {}),
+      ...(metrics ? { onEntry: (entry, _state, sequence) => metrics.observe(entry, sequence) } : {}),
     });
     if (metrics) {
       metrics.watch(orchestrator);

@@ -19,11 +19,10 @@ const failed = (runId: string, code?: string): RunEntry => ({
   event,
 });
 
-/** An orchestrator as the metrics read it: counters that only grow, runs in flight, runs it drives. */
-const orchestrator = (runs: Record<string, string> = {}) => ({
+/** An orchestrator as the metrics read it: counters that only grow, and its runs in flight. */
+const orchestrator = () => ({
   stats: { ignored: { duplicate: 0, stale: 0, late: 0, unexpected: 0 }, deadLettered: 0 },
   activeRuns: 0,
-  liveRun: (runId: string) => (runs[runId] ? { program: { sequence: { name: runs[runId] } } } : undefined),
 });
 
 describe('createPrometheusMetrics', () => {
@@ -35,13 +34,15 @@ describe('createPrometheusMetrics', () => {
     expect(sampleValue(parseSamples(await b.text()), 'lockstep_runs_started_total', { sequence: 'orders' })).toBeUndefined();
   });
 
-  it('names the sequence of a run whose start it did not see from the orchestrator that drives it, and tells timeouts', async () => {
+  it('labels an entry with the sequence its caller names, or the one its run started with here, and tells timeouts', async () => {
     const metrics = createPrometheusMetrics();
-    metrics.watch(orchestrator({ restored: 'billing' }));
-    metrics.observe(failed('restored', 'TASK_TIMEOUT'));
+    metrics.observe(failed('restored', 'TASK_TIMEOUT'), 'billing');
+    metrics.observe(started('seen'));
+    metrics.observe(failed('seen'));
     metrics.observe(failed('nobody'));
     const samples = parseSamples(await metrics.text());
     expect(sampleValue(samples, 'lockstep_task_attempts_total', { sequence: 'billing', result: 'timed_out' })).toBe(1);
+    expect(sampleValue(samples, 'lockstep_task_attempts_total', { sequence: 'orders', result: 'failed' })).toBe(1);
     expect(sampleValue(samples, 'lockstep_task_attempts_total', { sequence: 'unknown', result: 'failed' })).toBe(1);
     expect(sampleValue(samples, 'lockstep_task_duration_seconds_sum', { sequence: 'billing', result: 'timed_out' })).toBe(1.5);
   });
