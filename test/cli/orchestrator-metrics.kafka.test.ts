@@ -62,6 +62,16 @@ describe('lockstep orchestrator --metrics-port', () => {
     expect((await fetch(url.replace(/\/metrics$/, '/other'))).status).toBe(404);
   });
 
+  it('refuses a metrics port in use, or not a port, before it joins the group', async () => {
+    const port = new URL(url).port;
+    const taken = await run(['orchestrator', '--sequences', scratch, '--metrics-port', port]);
+    expect(taken.code).toBe(2);
+    expect(taken.stderr).toContain(`lockstep: --metrics-port: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE`);
+    const bad = await run(['orchestrator', '--sequences', scratch, '--metrics-port', '65536']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('lockstep: --metrics-port: expected an integer from 0 to 65535, got "65536" (INVALID_USAGE)');
+  });
+
   it('counts runs, attempts (a failure before a successful retry too), duplicates and the lag per partition', async () => {
     const ok = await run(['start', 'flaky', '--run-id', `${prefix}-flaky`, '--wait']);
     expect(ok.code, ok.stderr).toBe(0);
