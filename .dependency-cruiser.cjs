@@ -106,6 +106,12 @@ module.exports = {
       to: { path: 'node_modules/@opentelemetry/' },
     },
     {
+      name: 'only-prometheus-adapter-imports-prom-client',
+      severity: 'error',
+      from: { pathNot: '^src/adapters/prometheus/' },
+      to: { path: 'node_modules/prom-client/' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

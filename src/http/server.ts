@@ -6,12 +6,13 @@ import type { RunService } from '../ports/run-service.js';
 import { checkBearer } from './auth.js';
 import { GraphCache } from './graphs.js';
 import { logRoutes } from './log-routes.js';
+import { type MetricsRouteOptions, metricsRoute } from './metrics-route.js';
 import { runRoutes, START_WAIT_MS } from './run-routes.js';
 import type { RejectedDefinition } from './sequence-routes.js';
 import { sequenceRoutes } from './sequence-routes.js';
 import { uiRoutes } from './ui-assets.js';
 
-export interface HttpServerOptions {
+export interface HttpServerOptions extends MetricsRouteOptions {
   /** The runs of the mode the server runs over: embedded or Kafka (each mode has a run service). */
   readonly runs: RunService;
   /** Bearer token of mutating requests; when unset they are refused with 503. */
@@ -128,6 +129,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   sequenceRoutes(app, options.runs, graphs, options.rejected ?? []);
   runRoutes(app, options.runs, graphs, auth, options.startWaitMs ?? START_WAIT_MS);
   logRoutes(app, options.runs);
+  metricsRoute(app, options);
   uiRoutes(app);
   return app;
 }

@@ -26,8 +26,11 @@ export interface OrchestratorOptions {
    * dispatch or dead letter over its topic's limit is never sent. @default none
    */
   readonly recordLimits?: ReadonlyMap<string, number>;
-  /** Called with every history entry once it is durable, and the run's state value (`snapshot.value`) right after it. */
-  readonly onEntry?: (entry: RunEntry, state: StateValue) => void;
+  /**
+   * Called with every history entry once it is durable, the run's state value (`snapshot.value`) right after it,
+   * and the name of the run's sequence (which only `run.started` carries).
+   */
+  readonly onEntry?: (entry: RunEntry, state: StateValue, sequence: string) => void;
   /**
    * Receives every history entry once it is durable, for the runs' traces; with one, each dispatch carries its
    * attempt's `traceparent`. @default none (dispatches carry the `traceparent` a run started with, if any)

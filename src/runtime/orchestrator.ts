@@ -346,7 +346,7 @@ export class Orchestrator {
   #settle(work: Work): void {
     for (const f of work.after) f();
     const { onEntry, tracer } = this.#options;
-    if (onEntry) for (const p of work.runs.values()) for (const e of p.entries) onEntry(e.entry, e.state);
+    if (onEntry) for (const p of work.runs.values()) for (const e of p.entries) onEntry(e.entry, e.state, p.run.program.sequence.name);
     if (tracer) for (const p of work.runs.values()) traceEntries(tracer, p.run, p.entries);
   }
 

@@ -40,12 +40,19 @@ async function abandonedRun(store: RunStore, ran: string[]): Promise<string> {
 }
 
 describe('orchestrator: resume', () => {
-  it('reports the interrupted attempt and the new one through onEntry, and finishes the run', async () => {
+  it('reports the interrupted attempt and the new one through onEntry, with its sequence, and finishes the run', async () => {
     const store = new MemoryRunStore();
     const ran: string[] = [];
     const runId = await abandonedRun(store, ran);
     const seen: RunEntry[] = [];
-    const runtime = await createEmbeddedRuntime({ store, onEntry: (e) => seen.push(e) });
+    const sequences = new Set<string>();
+    const runtime = await createEmbeddedRuntime({
+      store,
+      onEntry: (e, _state, sequence) => {
+        seen.push(e);
+        sequences.add(sequence);
+      },
+    });
     runtime.register(flaky(ran));
     await runtime.orchestrator.resume(runId);
     const final = await runtime.orchestrator.waitFor(runId);
@@ -56,6 +63,8 @@ describe('orchestrator: resume', () => {
       { type: 'task.started', task: 'b', attempt: 2 },
     ]);
     expect(ran).toEqual(['a#1', 'b#1', 'b#2', 'c#1', 'f#1']);
+    // A resumed run's entries name its sequence, though its run.started was recorded by another process.
+    expect([...sequences]).toEqual(['flaky']);
   });
 
   it('re-reads the run under its lock: a run that ended meanwhile is not driven again, and the lock is released', async () => {

@@ -1,4 +1,5 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { PartitionLag } from '../../ports/metrics.js';
 import type {
   BatchHandler,
   DurableLog,
@@ -8,6 +9,7 @@ import type {
   TopicMessage,
 } from '../../ports/transport.js';
 import { AtLeastOnceSubscription } from './at-least-once-subscription.js';
+import { consumerLag } from './consumer-lag.js';
 import { CHUNK_BYTES, partitionChunks, partitionCountCache } from './encoding.js';
 import { ExactlyOnceSubscription } from './exactly-once-subscription.js';
 import type { KafkaConnectionOptions } from './kafka-client.js';
@@ -197,6 +199,14 @@ export class KafkaTransport implements DurableLog {
     const admin = await this.#connected(`read the offsets of ${topic}`);
     return endOffsets(admin, topic).catch((error: unknown) => {
       throw transportError(`cannot read the offsets of ${topic}`, error);
+    });
+  }
+
+  /** How far a consumer group is behind on each partition of a topic (see `consumerLag`), for the metrics. */
+  async consumerLag(topic: string, group: string): Promise<PartitionLag[]> {
+    const admin = await this.#connected(`read the lag of ${group} on ${topic}`);
+    return consumerLag(admin, topic, group).catch((error: unknown) => {
+      throw transportError(`cannot read the lag of ${group} on ${topic}`, error);
     });
   }
 

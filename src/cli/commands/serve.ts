@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { listSequenceFiles, loadSequenceFile } from '../../adapters/fs/load-sequence.js';
+import { createPrometheusMetrics } from '../../adapters/prometheus/index.js';
 import { DefinitionError, ErrorCode, LockstepError } from '../../core/errors.js';
 import { formatProblems } from '../../core/sequence/problems.js';
 import type { Sequence } from '../../core/sequence/types.js';
@@ -100,15 +101,18 @@ export function registerServe(program: Command, cli: CliContext): void {
       }
       const served = resolve(cli.cwd, sequencesPath(opts, false) ?? 'machines');
       const { sequences, rejected } = loadServedFiles(cli, served);
+      // Served at GET /metrics: this process's runs (embedded), or what it follows of the orchestrators' (Kafka).
+      const metrics = createPrometheusMetrics();
       // --brokers chooses Kafka mode (a broker in the environment alone does not: serve is embedded unless told).
       const runs: RunService = opts.brokers
-        ? await createKafkaRunService({ ...kafkaOptions(cli, opts), sequences, onLog: cli.err })
-        : await createEmbeddedRunService({ store: await openStore(cli, opts.store), sequences, cwd: cli.cwd, ...logCap(cli) });
+        ? await createKafkaRunService({ ...kafkaOptions(cli, opts), sequences, onLog: cli.err, metrics })
+        : await createEmbeddedRunService({ store: await openStore(cli, opts.store), sequences, cwd: cli.cwd, ...logCap(cli), metrics });
       const token = cli.env[TOKEN_ENV] || undefined;
       const loopbackHosts = ['localhost', '127.0.0.1', '[::1]', opts.host.includes(':') ? `[${opts.host}]` : opts.host];
       const app = createHttpServer({
         runs,
         rejected,
+        metrics,
         ...(token ? { token } : {}),
         ...(isLoopback(opts.host) ? { allowedHosts: [...new Set(loopbackHosts)] } : {}),
       });

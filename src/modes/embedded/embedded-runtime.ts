@@ -30,8 +30,8 @@ export interface EmbeddedOptions {
   readonly store?: RunStore;
   /** @default the system clock */
   readonly clock?: Clock;
-  /** Called with every history entry once it is recorded, and the run's state value right after it. */
-  readonly onEntry?: (entry: RunEntry, state: StateValue) => void;
+  /** Called with every history entry once it is recorded, the run's state value right after it, and its sequence. */
+  readonly onEntry?: (entry: RunEntry, state: StateValue, sequence: string) => void;
   readonly onOutput?: LocalExecutorOptions['onOutput'];
   /** Handlers for queue tasks, by queue name. */
   readonly queueHandlers?: Readonly<Record<string, TaskHandler>>;

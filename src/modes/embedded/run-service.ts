@@ -11,6 +11,7 @@ import { NO_FACTS, nextFacts, onFailureIn, runFacts } from '../../core/run/run-f
 import { stateView } from '../../core/run/state-view.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import type { Program } from '../../core/step.js';
+import type { RunMetrics } from '../../ports/metrics.js';
 import type { EntryUpdate, RunDetail, RunService, TaskReport } from '../../ports/run-service.js';
 import { offeredSequences } from '../../ports/run-service.js';
 import type { RunStore, StoredRun } from '../../ports/run-store.js';
@@ -34,6 +35,8 @@ export interface EmbeddedRunServiceOptions {
   readonly onOutput?: LocalExecutorOptions['onOutput'];
   /** The cap of each attempt's stored log, in bytes of line text. @default 1 MiB */
   readonly logBytes?: number;
+  /** Counts this process's runs: every entry the orchestrator records, its ignored events and runs in flight. */
+  readonly metrics?: RunMetrics;
 }
 
 /** A run this process drives: what its entries so far say, for the live updates of the next ones. */
@@ -79,7 +82,8 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
     if (isFinalEntry(entry)) driven.delete(entry.runId);
     return { entry, seq: run.seq, state: stateView(state, run.facts) };
   };
-  const onEntry = (entry: RunEntry, state: StateValue) => {
+  const onEntry = (entry: RunEntry, state: StateValue, sequence: string) => {
+    options.metrics?.observe(entry, sequence);
     const update = follow(entry, state);
     for (const listener of listeners) listener(update);
     if (isFinalEntry(entry)) remote.release(entry.runId);
@@ -87,6 +91,7 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
 
   runtime = await createEmbeddedRuntime({ store, onEntry, execute, ...(options.cwd ? { cwd: options.cwd } : {}) });
   const rt = runtime;
+  options.metrics?.watch(rt.orchestrator);
   const registry = rt.registry;
   // Shell attempts record their process groups, so a resume after this process died stops what they left running.
   local = createLocalExecutor({

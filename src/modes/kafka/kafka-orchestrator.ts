@@ -7,6 +7,7 @@ import { topicNames } from '../../core/protocol/envelope.js';
 import { ProgramRegistry } from '../../core/run/registry.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import type { Clock } from '../../ports/clock.js';
+import type { RunMetrics } from '../../ports/metrics.js';
 import type { RunTracer } from '../../ports/run-tracer.js';
 import { KafkaJournal } from '../../runtime/journals/kafka/kafka-journal.js';
 import { Orchestrator } from '../../runtime/orchestrator.js';
@@ -41,6 +42,11 @@ export interface KafkaOrchestratorOptions extends KafkaModeOptions {
    * is always created, with the events topic's partition count; existing topics are left as they are). @default 7 days
    */
   readonly historyRetentionMs?: number;
+  /**
+   * Counts the runs of this orchestrator: every entry it records, its ignored events, dead letters and runs in
+   * flight, and its group's lag on the events topic (read at scrape time).
+   */
+  readonly metrics?: RunMetrics;
   /** Receives the transport's diagnostics (fencing, redeliveries). */
   readonly onLog?: (message: string, extra?: Record<string, unknown>) => void;
   /**
@@ -99,6 +105,8 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
       limits: recordLimits,
       ...(options.keepFinishedMs === undefined ? {} : { keepFinishedMs: options.keepFinishedMs }),
     });
+    const group = options.group ?? `${prefix}-orchestrators`;
+    const { metrics } = options;
     tracer = options.tracer === undefined ? await processTracer() : options.tracer || undefined;
     const orchestrator = new Orchestrator({
       transport,
@@ -106,10 +114,15 @@ export async function startKafkaOrchestrator(options: KafkaOrchestratorOptions):
       clock,
       registry,
       topicPrefix: prefix,
-      group: options.group ?? `${prefix}-orchestrators`,
+      group,
       recordLimits,
       ...(tracer ? { tracer } : {}),
+      ...(metrics ? { onEntry: (entry, _state, sequence) => metrics.observe(entry, sequence) } : {}),
     });
+    if (metrics) {
+      metrics.watch(orchestrator);
+      metrics.watchLag(() => transport.consumerLag(names.events, group));
+    }
     await orchestrator.start();
     return {
       orchestrator,

@@ -16,6 +16,7 @@ import type { StartRequest } from '../../core/run/start-request.js';
 import { stateView } from '../../core/run/state-view.js';
 import type { Sequence } from '../../core/sequence/types.js';
 import { acceptTraceparent } from '../../core/trace/traceparent.js';
+import type { RunMetrics } from '../../ports/metrics.js';
 import type { EntryUpdate, RunDetail, RunPosition, RunService } from '../../ports/run-service.js';
 import { offeredSequences } from '../../ports/run-service.js';
 import type { StoredMessage } from '../../ports/transport.js';
@@ -33,6 +34,11 @@ export interface KafkaRunServiceOptions extends KafkaModeOptions {
   /** How long to wait before following a topic again that does not exist yet or failed. @default 1000 */
   readonly retryMs?: number;
   readonly onLog?: (line: string) => void;
+  /**
+   * Counts what the orchestrators record from now on (history entries written after this process started
+   * following), the runs in flight on the run-state topic, and the lag of the group `<prefix>-orchestrators`.
+   */
+  readonly metrics?: RunMetrics;
 }
 
 /** A run's history as read so far, and what it says the run has done (while the history is whole). */
@@ -86,6 +92,8 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
     if (!known || parsed.state.updatedAt >= known.updatedAt) states.set(parsed.state.runId, parsed.state);
   };
 
+  // The history topic is read from its beginning; only entries written since this process started count as news.
+  const liveFrom = new Map<number, bigint>();
   const onHistory = (m: StoredMessage) => {
     if (m.value === null) return;
     const parsed = parseHistoryRecord(m.value);
@@ -119,6 +127,9 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
       run.facts = undefined;
     }
     if (run.facts) run.facts = nextFacts(run.facts, record.entry, run.onFailureOf);
+    const from = liveFrom.get(m.partition);
+    if (options.metrics && from !== undefined && BigInt(m.offset) >= from)
+      options.metrics.observe(record.entry, states.get(record.runId)?.sequence);
     const update: EntryUpdate = {
       entry: record.entry,
       seq: run.history.entries.length - 1,
@@ -133,6 +144,7 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
         const partitions = (await transport.partitionCounts([topic])).get(topic) ?? 0;
         if (partitions === 0) throw new Error(`topic ${topic} does not exist yet (start an orchestrator)`);
         const ends = await transport.endOffsets(topic);
+        if (topic === topics.history) for (const [p, end] of ends) if (!liveFrom.has(p)) liveFrom.set(p, end.high);
         const from = new Map([...Array(partitions).keys()].map((p) => [p, String(ends.get(p)?.low ?? 0n)]));
         await transport.tailPartitions(
           topic,
@@ -150,6 +162,10 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
       }
     }
   };
+  if (options.metrics) {
+    options.metrics.watchRunsInFlight(() => [...states.values()].filter((s) => s.status === 'running').length);
+    options.metrics.watchLag(() => transport.consumerLag(topics.events, `${resolved.prefix}-orchestrators`));
+  }
   const following = Promise.all([follow(topics.runs, onState), follow(topics.history, onHistory)]);
 
   const recordOf = (runId: string) => {
