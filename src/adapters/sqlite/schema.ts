@@ -204,6 +204,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE entries ADD COLUMN state TEXT;
     `,
   },
+  {
+    version: 6,
+    description: 'indexes for listing runs newest first by sequence, status and time, a page at a time',
+    sql: `
+      CREATE INDEX runs_by_created_id ON runs (created_at, run_id);
+      CREATE INDEX runs_by_sequence ON runs (sequence, created_at, run_id);
+      CREATE INDEX runs_by_status_id ON runs (status, created_at, run_id);
+    `,
+  },
 ];
 
 /** The schema version this build of lockstep writes. */
