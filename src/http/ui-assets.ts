@@ -5,6 +5,10 @@ import type { FastifyInstance } from 'fastify';
 const ASSETS = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
+  'actions.js': 'text/javascript; charset=utf-8',
+  'attempts.js': 'text/javascript; charset=utf-8',
+  'run-data.js': 'text/javascript; charset=utf-8',
+  'runs.js': 'text/javascript; charset=utf-8',
   'api.js': 'text/javascript; charset=utf-8',
   'dom.js': 'text/javascript; charset=utf-8',
   'graph.js': 'text/javascript; charset=utf-8',
