@@ -32,6 +32,7 @@ function confirm(kind, text, label, run) {
   $('confirm-panel').dataset.action = kind;
   $('confirm-text').textContent = text;
   $('confirm-go').textContent = label;
+  $('confirm-go').classList.toggle('danger', kind === 'cancel');
   $('confirm-panel').hidden = false;
   pending = async () => {
     try {
