@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // What the serve page's browser tests share: Debian's chromium through playwright-core (never a downloaded
 // browser), a real `lockstep serve` process over temporary sequences, gate files that decide when a shell task
 // ends, and checks that the page loaded nothing from other origins and raised no script error.
@@ -53,7 +54,14 @@ export async function pageHarness(
   const base = serve.base;
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   const page = await browser.newPage({ viewport });
   page.setDefaultTimeout(30_000);
@@ -115,6 +123,9 @@ export async function outsideViewport(page: Page, selector: string): Promise<str
         if (r.width === 0 && r.height === 0) return false;
         return r.left < 0 || r.right > width + 0.5;
       })
-      .map((e) => `${e.tagName.toLowerCase()}#${e.id || (e as HTMLElement).className} [${Math.round(e.getBoundingClientRect().left)}, ${Math.round(e.getBoundingClientRect().right)}] of ${width}`);
+      .map(
+        (e) =>
+          `${e.tagName.toLowerCase()}#${e.id || (e as HTMLElement).className} [${Math.round(e.getBoundingClientRect().left)}, ${Math.round(e.getBoundingClientRect().right)}] of ${width}`,
+      );
   });
 }

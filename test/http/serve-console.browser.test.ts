@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The console as an operator meets it, in chromium against a real `lockstep serve`: the run list across all
 // sequences with its search, filters and pages; one run's attempt bars, errors, logs and data; and the layout
 // of both at 800 px wide.
@@ -14,14 +15,28 @@ let gated: string;
 
 beforeAll(async () => {
   h = await pageHarness((machines, wait, gates) => {
-    writeFileSync(join(machines, 'quick.yaml'), ['name: quick', 'version: 1', 'tasks:', '  - id: echo', `    run: echo '{"ok":1}'`, ''].join('\n'));
+    writeFileSync(
+      join(machines, 'quick.yaml'),
+      ['name: quick', 'version: 1', 'tasks:', '  - id: echo', `    run: echo '{"ok":1}'`, ''].join('\n'),
+    );
     // Fails its first attempt with output on both streams, then succeeds after a backoff.
     const fetch = `if [ ! -f "${gates}/fetched" ]; then touch "${gates}/fetched"; echo trying; echo 'connection refused' >&2; exit 3; fi; echo '{"rows":42}'`;
     writeFileSync(
       join(machines, 'flaky.yaml'),
-      ['name: flaky', 'version: 1', 'tasks:', '  - id: fetch', `    run: ${JSON.stringify(fetch)}`, '    retry: { maxAttempts: 2, backoff: { initial: 700ms } }', ''].join('\n'),
+      [
+        'name: flaky',
+        'version: 1',
+        'tasks:',
+        '  - id: fetch',
+        `    run: ${JSON.stringify(fetch)}`,
+        '    retry: { maxAttempts: 2, backoff: { initial: 700ms } }',
+        '',
+      ].join('\n'),
     );
-    writeFileSync(join(machines, 'gated.yaml'), ['name: gated', 'version: 1', 'tasks:', '  - id: wait', `    run: ${JSON.stringify(wait('gated'))}`, ''].join('\n'));
+    writeFileSync(
+      join(machines, 'gated.yaml'),
+      ['name: gated', 'version: 1', 'tasks:', '  - id: wait', `    run: ${JSON.stringify(wait('gated'))}`, ''].join('\n'),
+    );
   });
   flaky = (await h.api('/api/runs', { sequence: 'flaky', input: { source: 'db-1' } })).runId;
   await until(async () => (await h.api(`/api/runs/${flaky}`)).run.status === 'succeeded', 'the flaky run to succeed');
@@ -72,8 +87,8 @@ describe('the console in chromium', () => {
     const { page } = h;
     await page.fill('#run-search', flaky.slice(0, 6));
     await page.waitForFunction((id) => {
-      const lis = [...document.querySelectorAll('#run-list li[data-run-id]')];
-      return lis.length === 1 && lis[0].getAttribute('data-run-id') === id;
+      const lis = Array.from(document.querySelectorAll('#run-list li[data-run-id]'));
+      return lis.length === 1 && lis[0]?.getAttribute('data-run-id') === id;
     }, flaky);
     await page.screenshot({ path: join(ARTIFACTS, 'search.png') });
     await page.press('#run-search', 'Enter');
@@ -113,7 +128,11 @@ describe('the console in chromium', () => {
     await page.goto(`${h.base}/#run=${flaky}`);
     await page.waitForSelector('#bars li.bar-row:nth-child(2)');
     const bars = await page.$$eval('#bars li.bar-row', (lis) =>
-      lis.map((li) => ({ label: li.querySelector('.bar-label')!.textContent, outcome: li.getAttribute('data-outcome'), text: li.textContent })),
+      lis.map((li) => ({
+        label: li.querySelector('.bar-label')!.textContent,
+        outcome: li.getAttribute('data-outcome'),
+        text: li.textContent,
+      })),
     );
     expect(bars.map((b) => [b.label, b.outcome])).toEqual([
       ['fetch #1', 'failed'],

@@ -56,7 +56,11 @@ function previewCancel() {
   ];
   const runId = view.run.runId;
   confirm('cancel', parts.join(' '), 'Cancel the run', async () => {
-    await api(`/api/runs/${encodeURIComponent(runId)}/cancel`, { method: 'POST', auth: true, body: { reason: 'cancelled from the web page' } });
+    await api(`/api/runs/${encodeURIComponent(runId)}/cancel`, {
+      method: 'POST',
+      auth: true,
+      body: { reason: 'cancelled from the web page' },
+    });
     closePanels();
     toast('cancelling: the task in flight stops, then compensations and finally tasks run');
   });
@@ -103,7 +107,12 @@ export async function showPlan(from) {
     $('rerun-confirm').textContent = `Rerun from ${plan.from}`;
     const why = new Map(plan.steps.map((s) => [s.taskId, s.reason]));
     const step = (taskId, text) =>
-      el('span', { class: 'step', dataset: { task: taskId }, title: why.get(taskId) ?? '' }, text, el('span', { class: 'why' }, ` (${why.get(taskId)})`));
+      el(
+        'span',
+        { class: 'step', dataset: { task: taskId }, title: why.get(taskId) ?? '' },
+        text,
+        el('span', { class: 'why' }, ` (${why.get(taskId)})`),
+      );
     box.replaceChildren(
       ...(plan.requested
         ? [

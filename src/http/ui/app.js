@@ -79,7 +79,11 @@ function renderHeader() {
   $('resume-run').disabled = run?.status !== 'interrupted';
   $('rerun-open').disabled = !run || run.status === 'running' || run.status === 'interrupted' || !state.view.tasks.length;
   $('rerun-open').title =
-    run && run.status === 'running' ? 'the run is still running' : run && run.status === 'interrupted' ? 'the run has not ended: resume it' : '';
+    run && run.status === 'running'
+      ? 'the run is still running'
+      : run && run.status === 'interrupted'
+        ? 'the run has not ended: resume it'
+        : '';
 }
 
 function renderRun() {
@@ -105,13 +109,14 @@ function closeRunStream() {
 function showRuns() {
   closeRunStream();
   closePanels();
+  // The run just left stays marked in the list.
+  if (state.runId) markSelected(state.runId);
   state.runId = null;
   state.view = null;
   state.sequence = null;
   setHash(null);
   showView('runs');
   renderSequences();
-  markSelected(null);
   loadRuns().catch(reportError);
 }
 
