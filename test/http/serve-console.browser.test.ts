@@ -4,6 +4,7 @@
 // of both at 800 px wide.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PageHarness } from './browser-harness.js';
 import { ARTIFACTS, outsideViewport, pageHarness, TOKEN, until } from './browser-harness.js';
@@ -55,7 +56,7 @@ afterAll(async () => {
   await h?.close();
 }, 30_000);
 
-const rows = () => h.page.$$eval('#run-list li[data-run-id]', (lis) => lis.map((li) => li.getAttribute('data-run-id')));
+const rows = (page: Page = h.page) => page.$$eval('#run-list li[data-run-id]', (lis) => lis.map((li) => li.getAttribute('data-run-id')));
 
 describe('the console in chromium', () => {
   it('opens on the runs of every sequence, newest first, with date, duration, status and task, a page at a time', async () => {
