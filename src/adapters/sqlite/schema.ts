@@ -211,6 +211,9 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_by_created_id ON runs (created_at, run_id);
       CREATE INDEX runs_by_sequence ON runs (sequence, created_at, run_id);
       CREATE INDEX runs_by_status_id ON runs (status, created_at, run_id);
+      -- The new indexes lead with the same columns: the old ones would only cost writes.
+      DROP INDEX runs_by_created;
+      DROP INDEX runs_by_status;
     `,
   },
 ];
