@@ -157,6 +157,12 @@ describe('the console in chromium', () => {
     await page.waitForSelector('#attempt-log :is(.no-logs, .log-lines)');
     const log = await page.textContent('#attempt-log');
     if (!log!.includes('no logs recorded')) expect(log).toContain('connection refused');
+    // Rerun from the picked attempt's task: the preview opens from there.
+    expect(await page.textContent('#attempt-rerun')).toBe('Rerun from fetch…');
+    await page.click('#attempt-rerun');
+    await page.waitForSelector('#rerun-confirm:has-text("Rerun from fetch")');
+    expect(await page.textContent('#rerun-plan')).toContain('Run againfetch (the rerun starts here)');
+    await page.click('#rerun-close');
 
     expect(JSON.parse((await page.textContent('#tab-input'))!)).toEqual({ source: 'db-1' });
     await page.click('.tab[data-tab="results"]');

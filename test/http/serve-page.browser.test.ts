@@ -237,6 +237,11 @@ describe('the serve page in chromium', () => {
     expect(await page.isEnabled('#resume-run')).toBe(true);
     expect(await page.isDisabled('#cancel-run')).toBe(true);
     expect(await page.isDisabled('#rerun-open')).toBe(true);
+    // Its clock stopped with its process: the attempt's bar ends at the last entry, lost, and does not grow.
+    expect(await page.getAttribute('#bars li.bar-row[data-task="wait"]', 'data-outcome')).toBe('lost');
+    const shownFor = await page.textContent('#run-when');
+    await page.waitForTimeout(1_200);
+    expect(await page.textContent('#run-when')).toBe(shownFor);
     await page.screenshot({ path: join(ARTIFACTS, 'serve-page-interrupted.png') });
 
     // Resume shows what it will do first; nothing happens until it is confirmed.

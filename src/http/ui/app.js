@@ -1,13 +1,13 @@
 // lockstep's page: the run list across all sequences (search, filters, pages), and one run or sequence at a time:
 // its machine graph with the current state, its attempts as bars with their logs, its data and its actions.
 // Plain browser JavaScript modules, no dependencies, nothing from other origins.
-import { closePanels, initActions } from './actions.js';
+import { closePanels, initActions, openRerun } from './actions.js';
 import { api, reportError, TOKEN_KEY, token } from './api.js';
 import { renderBars, showAttempt } from './attempts.js';
 import { $, dateTime, duration, el, FINAL, kindLabel, selectTab, shortId, toast } from './dom.js';
 import { showGraph as drawGraph, highlight as drawState } from './graph.js';
 import { loadDefinition, renderRunData } from './run-data.js';
-import { initRuns, loadRuns, markSelected, noteEntry, runDuration } from './runs.js';
+import { initRuns, loadRuns, markSelected, noteEntry, runDuration, ticking } from './runs.js';
 import { renderTimeline as drawTimeline, timelineItem } from './timeline.js';
 
 const state = {
@@ -89,16 +89,26 @@ function renderHeader() {
 function renderRun() {
   const history = state.view?.history ?? [];
   drawTimeline(history);
-  renderBars(history, Date.now(), pickAttempt, state.picked);
+  drawBars();
   renderRunData(state.view);
   renderHeader();
   highlight();
 }
 
+/** Draws the attempt bars of the selected run. */
+const drawBars = () =>
+  renderBars(state.view?.history ?? [], Date.now(), pickAttempt, state.picked, state.view?.run.status === 'interrupted');
+
 function pickAttempt(a) {
   state.picked = a ? `${a.phase}|${a.task}|${a.attempt}` : null;
-  renderBars(state.view?.history ?? [], Date.now(), pickAttempt, state.picked);
+  drawBars();
   showAttempt(state.runId, a);
+  // A main task of an ended run can be rerun from: the preview opens from that task.
+  const run = state.view?.run;
+  const rerunnable = a && run && FINAL.has(run.status) && a.phase === 'main' && state.view.tasks.some((t) => t.id === a.task);
+  $('attempt-rerun').hidden = !rerunnable;
+  $('attempt-rerun').textContent = a ? `Rerun from ${a.task}…` : '';
+  $('attempt-rerun').onclick = () => openRerun(a.task);
 }
 
 function closeRunStream() {
@@ -184,7 +194,7 @@ function selectRun(runId) {
     if (u.state) state.view.state = u.state;
     const final = u.entry.type === 'run.succeeded' || u.entry.type === 'run.failed' || u.entry.type === 'run.cancelled';
     if (final || u.entry.type === 'task.started') reload(runId).catch(reportError);
-    renderBars(history, Date.now(), pickAttempt, state.picked);
+    drawBars();
     renderRunData(state.view);
     renderHeader();
     highlight();
@@ -278,9 +288,9 @@ async function main() {
   });
   initActions({ runId: () => state.runId, view: () => state.view, reload, open: selectRun });
   setInterval(() => {
-    if (state.view && !FINAL.has(state.view.run.status)) {
+    if (state.view && ticking(state.view.run)) {
       renderHeader();
-      renderBars(state.view.history, Date.now(), pickAttempt, state.picked);
+      drawBars();
     }
   }, 1000);
 

@@ -39,9 +39,16 @@ export function attemptsOf(history) {
 
 const label = (a) => `${a.task}${PHASE_LABEL[a.phase] ? ` (${PHASE_LABEL[a.phase]})` : ''} #${a.attempt}`;
 
-/** Draws the bars of a run's attempts; `onPick(attempt)` opens one. `now` ends the bars still running. */
-export function renderBars(history, now, onPick, picked) {
+/**
+ * Draws the bars of a run's attempts; `onPick(attempt)` opens one. `now` ends the bars still running; for an
+ * interrupted run (`stalled`) they end at its last entry, lost with the process that ran them.
+ */
+export function renderBars(history, now, onPick, picked, stalled = false) {
   const attempts = attemptsOf(history);
+  if (stalled && history.length) {
+    now = history[history.length - 1].at;
+    for (const a of attempts) if (a.outcome === 'running') a.outcome = 'lost';
+  }
   $('bars-empty').hidden = attempts.length > 0;
   $('bars-empty').textContent = history.length ? 'No attempt started yet.' : 'Select a run to see its attempts.';
   if (!attempts.length) return $('bars').replaceChildren();

@@ -5,8 +5,11 @@ import { $, dateTime, duration, el, FINAL, shortId } from './dom.js';
 const PAGE = 50;
 const list = { runs: [], next: null, selected: null };
 
-/** A run's duration: start to its last entry once ended, start to now while it is not. */
-export const runDuration = (r) => (FINAL.has(r.status) ? r.updatedAt : Date.now()) - r.createdAt;
+/** Whether a run's clock still runs: an ended run's stopped, and so did an interrupted one's when its process died. */
+export const ticking = (r) => !FINAL.has(r.status) && r.status !== 'interrupted';
+
+/** A run's duration: start to its last entry once ended or interrupted, start to now while it runs. */
+export const runDuration = (r) => (ticking(r) ? Date.now() : r.updatedAt) - r.createdAt;
 
 /** The query of the current filters, as `GET /api/runs` takes it. */
 function query() {
@@ -114,7 +117,7 @@ export function initRuns(sequences, onSelect) {
   // Durations of running runs grow.
   setInterval(() => {
     for (const r of list.runs) {
-      if (FINAL.has(r.status)) continue;
+      if (!ticking(r)) continue;
       const cell = $('run-list').querySelector(`li[data-run-id="${CSS.escape(r.runId)}"] .run-duration`);
       if (cell) cell.textContent = duration(runDuration(r));
     }
