@@ -68,7 +68,7 @@ export function renderBars(history, now, onPick, picked, stalled = false) {
         dataset: { task: a.task, attempt: a.attempt, phase: a.phase, outcome: a.outcome, key },
         title: `${label(a)}: ${a.outcome}, started ${time(a.start)}`,
       },
-      el('span', { class: 'bar-label' }, label(a)),
+      el('span', { class: 'bar-label', title: label(a) }, label(a)),
       el(
         'span',
         { class: 'bar-track' },
