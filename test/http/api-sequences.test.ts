@@ -22,7 +22,7 @@ describe('GET /api/health and the page', () => {
     expect(page.headers['content-security-policy']).toContain("default-src 'self'");
     expect(page.body).toContain('<script type="module" src="/ui/app.js">');
     expect(page.body).not.toMatch(/https?:\/\//);
-    for (const name of ['app.js', 'api.js', 'dom.js', 'graph.js', 'timeline.js']) {
+    for (const name of ['app.js', 'actions.js', 'api.js', 'attempts.js', 'dom.js', 'graph.js', 'run-data.js', 'runs.js', 'timeline.js']) {
       const js = await h.app.inject({ method: 'GET', url: `/ui/${name}` });
       expect(js.statusCode, name).toBe(200);
       expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
