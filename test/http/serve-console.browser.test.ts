@@ -95,6 +95,12 @@ describe('the console in chromium', () => {
     await page.press('#run-search', 'Enter');
     await page.waitForSelector('#run-status[data-kind="succeeded"]');
     expect(await page.textContent('#view-title')).toBe(`flaky · run ${flaky.slice(0, 8)}`);
+    // The browser's Back returns to the list, filtered as it was.
+    await page.goBack();
+    await page.waitForSelector('#runs-view:not([hidden])');
+    expect(await rows()).toEqual([flaky]);
+    await page.goForward();
+    await page.waitForSelector('#detail-view:not([hidden]) #run-status[data-kind="succeeded"]');
     await page.click('#back-to-runs');
     await page.click('#run-filters-clear');
     await page.waitForSelector('#run-list li[data-run-id]:nth-child(50)');

@@ -32,9 +32,10 @@ function showView(name) {
   document.body.dataset.view = name;
 }
 
+/** Records where the page is as a history entry, so the browser's Back returns to the list or the run before. */
 function setHash(params) {
   const next = params ? `#${new URLSearchParams(params)}` : '';
-  if (location.hash !== next) history.replaceState(null, '', `${location.pathname}${location.search}${next}`);
+  if (location.hash !== next) history.pushState(null, '', `${location.pathname}${location.search}${next}`);
 }
 
 function renderSequences() {
@@ -257,7 +258,7 @@ function route() {
     if (run !== state.runId) selectRun(run);
   } else if (sequence) {
     if (sequence !== state.sequence || state.runId) selectSequence(sequence);
-  } else showRuns();
+  } else if (document.body.dataset.view !== 'runs') showRuns();
 }
 
 async function main() {
@@ -303,6 +304,7 @@ async function main() {
     initRuns(sequences, selectRun);
     connectAll();
     window.addEventListener('hashchange', route);
+    window.addEventListener('popstate', route);
     route();
     if (state.runId || state.sequence) loadRuns().catch(reportError);
   } catch (error) {
