@@ -176,6 +176,9 @@ describe('the console in chromium', () => {
     await page.click('.tab[data-tab="definition"]');
     await page.waitForFunction(() => document.getElementById('tab-definition')!.textContent!.startsWith('name: flaky'));
     expect(await page.textContent('#tab-definition')).toBe(readFileSync(join(h.machines, 'flaky.yaml'), 'utf8'));
+    // The events tab: the failed entry carries the output next to its error.
+    await page.click('.tab[data-tab="events"]');
+    expect(await page.textContent('#timeline li[data-type="task.failed"] .failure-output')).toContain('connection refused');
     await page.click('.tab[data-tab="results"]');
     await page.screenshot({ path: join(ARTIFACTS, 'run-detail-timeline.png') });
   });
