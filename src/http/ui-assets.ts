@@ -14,6 +14,8 @@ const ASSETS = {
   'graph.js': 'text/javascript; charset=utf-8',
   'timeline.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
+  'runs.css': 'text/css; charset=utf-8',
+  'run.css': 'text/css; charset=utf-8',
 } as const;
 
 /** Directory of the page's files. */

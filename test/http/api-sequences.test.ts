@@ -28,8 +28,11 @@ describe('GET /api/health and the page', () => {
       expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
       expect(js.body, name).not.toMatch(/https?:\/\//);
     }
-    const css = await h.app.inject({ method: 'GET', url: '/ui/style.css' });
-    expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
+    for (const name of ['style.css', 'runs.css', 'run.css']) {
+      const css = await h.app.inject({ method: 'GET', url: `/ui/${name}` });
+      expect(css.statusCode, name).toBe(200);
+      expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
+    }
   });
 
   it('answers an unknown endpoint with 404 and says which', async () => {
