@@ -32,6 +32,11 @@ export interface HttpServerOptions extends MetricsRouteOptions {
   readonly bodyLimit?: number;
   /** Files of the sequences directory that were not loaded, listed by `GET /api/sequences` with their problems. */
   readonly rejected?: readonly RejectedDefinition[];
+  /**
+   * Lay out the task view of every served sequence once the server is ready, in the background, so that the
+   * page's first graph is answered from the cache instead of waiting for Graphviz. @default false
+   */
+  readonly prerenderGraphs?: boolean;
 }
 
 /** HTTP status of each error code the API can answer with. */
@@ -131,5 +136,11 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   logRoutes(app, options.runs);
   metricsRoute(app, options);
   uiRoutes(app);
+  if (options.prerenderGraphs) {
+    app.addHook('onReady', async () => {
+      // A sequence too large for SVG is refused again, with its message, when the page asks for it.
+      for (const offered of options.runs.sequences()) void graphs.svg(offered.program, 'tasks').catch(() => {});
+    });
+  }
   return app;
 }

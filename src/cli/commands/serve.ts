@@ -113,6 +113,7 @@ export function registerServe(program: Command, cli: CliContext): void {
         runs,
         rejected,
         metrics,
+        prerenderGraphs: true,
         ...(token ? { token } : {}),
         ...(isLoopback(opts.host) ? { allowedHosts: [...new Set(loopbackHosts)] } : {}),
       });
