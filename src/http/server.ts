@@ -139,7 +139,13 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   if (options.prerenderGraphs) {
     app.addHook('onReady', async () => {
       // A sequence too large for SVG is refused again, with its message, when the page asks for it.
-      for (const offered of options.runs.sequences()) void graphs.svg(offered.program, 'tasks').catch(() => {});
+      for (const offered of options.runs.sequences()) {
+        try {
+          void graphs.svg(offered.program, 'tasks').catch(() => {});
+        } catch {
+          // too large for SVG: the page shows the limit's message
+        }
+      }
     });
   }
   return app;
