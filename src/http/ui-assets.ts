@@ -16,6 +16,7 @@ const ASSETS = {
   'style.css': 'text/css; charset=utf-8',
   'runs.css': 'text/css; charset=utf-8',
   'run.css': 'text/css; charset=utf-8',
+  'graph.css': 'text/css; charset=utf-8',
 } as const;
 
 /** Directory of the page's files. */
