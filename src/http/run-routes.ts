@@ -10,7 +10,17 @@ import type { GraphCache } from './graphs.js';
 import type { RunView } from './run-view.js';
 import { publicEntry, recordSummary, runView } from './run-view.js';
 import type { Parsed } from './schemas.js';
-import { CancelBody, parseIngest, parseRequest, RerunBody, RerunPlanQuery, ResumeBody, RunListQuery, StartRunBody } from './schemas.js';
+import {
+  CancelBody,
+  encodeCursor,
+  parseIngest,
+  parseRequest,
+  RerunBody,
+  RerunPlanQuery,
+  ResumeBody,
+  RunListQuery,
+  StartRunBody,
+} from './schemas.js';
 import { findSequence, sendSvg } from './sequence-routes.js';
 import { openEventStream } from './sse.js';
 
@@ -43,6 +53,7 @@ const runLinks = (runId: string) => {
     self,
     events: `${self}/events`,
     graphSvg: `${self}/graph.svg`,
+    definition: `${self}/definition`,
     cancel: `${self}/cancel`,
     resume: `${self}/resume`,
     rerun: `${self}/rerun`,
@@ -94,8 +105,15 @@ export function runRoutes(
   app.get('/api/runs', async (request, reply) => {
     const query = valid(reply, parseRequest(RunListQuery, request.query), 'query');
     if (!query) return reply;
-    const listed = await runs.listRuns(query);
-    return { runs: listed.map((r) => ({ ...recordSummary(r.record, r.status), links: runLinks(r.record.runId) })) };
+    const { cursor, limit = 50, ...filter } = query;
+    // One run more than asked tells whether a next page exists.
+    const listed = await runs.listRuns({ ...filter, ...(cursor ? { after: cursor } : {}), limit: limit + 1 });
+    const page = listed.slice(0, limit);
+    const last = page.at(-1)?.record;
+    return {
+      runs: page.map((r) => ({ ...recordSummary(r.record, r.status), links: runLinks(r.record.runId) })),
+      ...(listed.length > limit && last ? { next: encodeCursor({ createdAt: last.createdAt, runId: last.runId }) } : {}),
+    };
   });
 
   app.post('/api/runs', { onRequest: auth }, async (request, reply) => {
@@ -117,6 +135,18 @@ export function runRoutes(
   });
 
   app.get<{ Params: { runId: string } }>('/api/runs/:runId', async (request) => viewOf(runs, request.params.runId));
+
+  app.get<{ Params: { runId: string } }>('/api/runs/:runId/definition', async (request) => {
+    const { record } = await findRun(runs, request.params.runId);
+    return {
+      runId: record.runId,
+      sequence: record.sequence,
+      version: record.version,
+      definition: record.definition,
+      definitionHash: record.definitionHash,
+      ...(record.source ? { source: record.source } : {}),
+    };
+  });
 
   app.get<{ Params: { runId: string } }>('/api/runs/:runId/graph.svg', async (request, reply) => {
     const { record } = await findRun(runs, request.params.runId);

@@ -4,6 +4,7 @@ import { MAX_NESTING_DEPTH, nestingProblem } from '../core/nesting.js';
 import { TaskFailedSchema, TaskSucceededSchema } from '../core/protocol/envelope.js';
 import type { Problem } from '../core/sequence/problems.js';
 import { describeValue, problemsFromIssues } from '../core/sequence/problems.js';
+import type { RunCursor } from '../ports/run-store.js';
 
 /** A run's input: any JSON that can be stored and passed to every task (see {@link inputProblems}). */
 const runInput = z.unknown().superRefine((value, ctx) => {
@@ -38,8 +39,49 @@ export const RerunBody = z.strictObject({
 
 const statuses = ['running', 'interrupted', 'succeeded', 'failed', 'cancelled'] as const;
 
+/** A time in a query: ms since the epoch, or an ISO 8601 date (`2026-12-02T08:00:00Z`). */
+const instant = z
+  .string()
+  .transform((value, ctx) => {
+    const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+    if (Number.isFinite(ms)) return ms;
+    ctx.addIssue({ code: 'custom', message: `expected ms since the epoch or an ISO 8601 date, got ${describeValue(value)}` });
+    return z.NEVER;
+  })
+  .optional();
+
+/** A page cursor as `GET /api/runs` hands it out in `next`: opaque to clients. */
+export function encodeCursor(cursor: RunCursor): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.runId])).toString('base64url');
+}
+
+function decodeCursor(text: string): RunCursor | undefined {
+  try {
+    const [createdAt, runId] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
+    return typeof createdAt === 'number' && typeof runId === 'string' ? { createdAt, runId } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `GET /api/runs` query. */
 export const RunListQuery = z.strictObject({
+  /** Runs whose id starts with this text. */
+  idPrefix: z.string().min(1).max(200).optional(),
+  /** Runs started at or after this time. */
+  since: instant,
+  /** Runs started before this time. */
+  until: instant,
+  /** The `next` of the previous page. */
+  cursor: z
+    .string()
+    .transform((value, ctx) => {
+      const cursor = decodeCursor(value);
+      if (cursor) return cursor;
+      ctx.addIssue({ code: 'custom', message: `expected the "next" of an earlier answer, got ${describeValue(value)}` });
+      return z.NEVER;
+    })
+    .optional(),
   status: z
     .enum(statuses, { error: (iss) => `expected one of ${statuses.map((s) => `"${s}"`).join(', ')}, got ${describeValue(iss.input)}` })
     .optional(),

@@ -5,11 +5,18 @@ import type { FastifyInstance } from 'fastify';
 const ASSETS = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
+  'actions.js': 'text/javascript; charset=utf-8',
+  'attempts.js': 'text/javascript; charset=utf-8',
+  'run-data.js': 'text/javascript; charset=utf-8',
+  'runs.js': 'text/javascript; charset=utf-8',
   'api.js': 'text/javascript; charset=utf-8',
   'dom.js': 'text/javascript; charset=utf-8',
   'graph.js': 'text/javascript; charset=utf-8',
   'timeline.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
+  'runs.css': 'text/css; charset=utf-8',
+  'run.css': 'text/css; charset=utf-8',
+  'graph.css': 'text/css; charset=utf-8',
 } as const;
 
 /** Directory of the page's files. */

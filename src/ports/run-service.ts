@@ -7,7 +7,7 @@ import type { StartRequest } from '../core/run/start-request.js';
 import type { RunStateView } from '../core/run/state-view.js';
 import type { Program } from '../core/step.js';
 import type { AttemptLog, AttemptLogFilter } from './attempt-logs.js';
-import type { RunRecord, RunStatusView } from './run-store.js';
+import type { RunCursor, RunRecord, RunStatusView } from './run-store.js';
 
 /** A sequence runs can be started of, with the text it was loaded from. */
 export interface OfferedSequence {
@@ -45,6 +45,14 @@ export interface RunQuery {
   /** `interrupted` lists runs marked running that no live process drives. */
   readonly status?: RunStatusView;
   readonly sequence?: string;
+  /** Runs whose id starts with this text. */
+  readonly idPrefix?: string;
+  /** Runs started at or after this time (ms since the epoch). */
+  readonly since?: number;
+  /** Runs started before this time (ms since the epoch). */
+  readonly until?: number;
+  /** The next page: runs after this one, newest first. */
+  readonly after?: RunCursor;
   /** @default 50 */
   readonly limit?: number;
 }

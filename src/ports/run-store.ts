@@ -63,9 +63,41 @@ export interface RunUpdate {
   readonly reason?: string;
 }
 
+/** Where a page of a listing ends: the newest-first order is by `createdAt`, then by `runId`, both descending. */
+export interface RunCursor {
+  readonly createdAt: number;
+  readonly runId: string;
+}
+
 export interface RunFilter {
   readonly status?: RunStatus;
+  readonly sequence?: string;
+  /** Runs whose id starts with this text (case-sensitive). */
+  readonly idPrefix?: string;
+  /** Runs started at or after this time (ms since the epoch). */
+  readonly since?: number;
+  /** Runs started before this time (ms since the epoch). */
+  readonly until?: number;
+  /** Runs after this one in the newest-first order: the next page. */
+  readonly after?: RunCursor;
   readonly limit?: number;
+}
+
+/** Whether a record passes a filter (all but `limit`). The one definition the stores and the Kafka listing share. */
+export function recordMatches(record: RunRecord, filter: RunFilter): boolean {
+  if (filter.status !== undefined && record.status !== filter.status) return false;
+  if (filter.sequence !== undefined && record.sequence !== filter.sequence) return false;
+  if (filter.idPrefix !== undefined && !record.runId.startsWith(filter.idPrefix)) return false;
+  if (filter.since !== undefined && record.createdAt < filter.since) return false;
+  if (filter.until !== undefined && record.createdAt >= filter.until) return false;
+  const after = filter.after;
+  if (after && !(record.createdAt < after.createdAt || (record.createdAt === after.createdAt && record.runId < after.runId))) return false;
+  return true;
+}
+
+/** The newest-first order of listings: `createdAt`, then `runId`, both descending. */
+export function newestFirst(a: RunRecord, b: RunRecord): number {
+  return b.createdAt - a.createdAt || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0);
 }
 
 /** Releases a run lock. */

@@ -268,6 +268,30 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       expect(await store.list({ status: 'cancelled' })).toEqual([]);
     });
 
+    it('filters the list by sequence, id prefix and start time, and pages through it newest first', async () => {
+      const runs = [
+        record({ runId: 'aa-1', sequence: 'deploy', createdAt: 1_000 }),
+        record({ runId: 'ab-2', sequence: 'deploy', createdAt: 2_000 }),
+        record({ runId: 'ab-3', sequence: 'hold', createdAt: 2_000 }),
+        record({ runId: 'b-4', sequence: 'hold', createdAt: 3_000 }),
+      ];
+      for (const r of runs) await store.create(r, []);
+      const ids = async (filter: Parameters<RunStore['list']>[0]) => (await store.list(filter)).map((r) => r.runId);
+      // Same start time: the greater id comes first, so a page boundary between them is exact.
+      expect(await ids({})).toEqual(['b-4', 'ab-3', 'ab-2', 'aa-1']);
+      expect(await ids({ sequence: 'deploy' })).toEqual(['ab-2', 'aa-1']);
+      expect(await ids({ idPrefix: 'ab' })).toEqual(['ab-3', 'ab-2']);
+      expect(await ids({ idPrefix: 'a', sequence: 'hold' })).toEqual(['ab-3']);
+      expect(await ids({ idPrefix: 'c' })).toEqual([]);
+      expect(await ids({ since: 2_000 })).toEqual(['b-4', 'ab-3', 'ab-2']);
+      expect(await ids({ until: 2_000 })).toEqual(['aa-1']);
+      expect(await ids({ since: 2_000, until: 3_000 })).toEqual(['ab-3', 'ab-2']);
+      expect(await ids({ limit: 2 })).toEqual(['b-4', 'ab-3']);
+      expect(await ids({ limit: 2, after: { createdAt: 2_000, runId: 'ab-3' } })).toEqual(['ab-2', 'aa-1']);
+      expect(await ids({ after: { createdAt: 1_000, runId: 'aa-1' } })).toEqual([]);
+      expect(await ids({ sequence: 'hold', after: { createdAt: 3_000, runId: 'b-4' } })).toEqual(['ab-3']);
+    });
+
     it('hands out copies: changing what get or list returned changes nothing stored', async () => {
       const r = record();
       await store.create(r, [started(r.runId, r.createdAt)]);

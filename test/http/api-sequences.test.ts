@@ -22,14 +22,17 @@ describe('GET /api/health and the page', () => {
     expect(page.headers['content-security-policy']).toContain("default-src 'self'");
     expect(page.body).toContain('<script type="module" src="/ui/app.js">');
     expect(page.body).not.toMatch(/https?:\/\//);
-    for (const name of ['app.js', 'api.js', 'dom.js', 'graph.js', 'timeline.js']) {
+    for (const name of ['app.js', 'actions.js', 'api.js', 'attempts.js', 'dom.js', 'graph.js', 'run-data.js', 'runs.js', 'timeline.js']) {
       const js = await h.app.inject({ method: 'GET', url: `/ui/${name}` });
       expect(js.statusCode, name).toBe(200);
       expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
       expect(js.body, name).not.toMatch(/https?:\/\//);
     }
-    const css = await h.app.inject({ method: 'GET', url: '/ui/style.css' });
-    expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
+    for (const name of ['style.css', 'runs.css', 'run.css']) {
+      const css = await h.app.inject({ method: 'GET', url: `/ui/${name}` });
+      expect(css.statusCode, name).toBe(200);
+      expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
+    }
   });
 
   it('answers an unknown endpoint with 404 and says which', async () => {

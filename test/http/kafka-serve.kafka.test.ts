@@ -131,6 +131,18 @@ describe('lockstep serve over Kafka', () => {
 
     const listed = await get('/api/runs?sequence=ship&status=succeeded');
     expect(listed.runs.map((r: any) => r.runId)).toContain(runId);
+    // The Kafka listing takes the same filters as the store's: an id prefix, a start time, a page.
+    expect((await get(`/api/runs?idPrefix=${runId.slice(0, 12)}`)).runs.map((r: any) => r.runId)).toEqual([runId]);
+    expect((await get(`/api/runs?idPrefix=${runId}&since=${Date.now() + 60_000}`)).runs).toEqual([]);
+    expect((await get('/api/runs?status=interrupted')).runs).toEqual([]);
+    const all = (await get('/api/runs')).runs.map((r: any) => r.runId);
+    const pages: string[] = [];
+    for (let cursor: string | undefined, n = 0; n === 0 || cursor; n++) {
+      const page = await get(`/api/runs?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      pages.push(...page.runs.map((r: any) => r.runId));
+      cursor = page.next;
+    }
+    expect(pages).toEqual(all);
     const plan = await get(`/api/runs/${runId}/rerun-plan?from=send`);
     expect(plan).toMatchObject({ reused: [{ taskId: 'pack' }, { taskId: 'label' }], rerun: ['send'], finally: ['tidy'] });
   }, 60_000);

@@ -1,35 +1,26 @@
+/// <reference lib="dom" />
 // The page of `lockstep serve` in Debian's headless chromium (driven by playwright-core, never a downloaded
 // browser), against a real `lockstep serve` process with real runs in progress. Gate files decide when each
 // shell task ends, so the test sees every state it waits for.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonLines, ROOT } from '../support/cli.js';
+import { jsonLines } from '../support/cli.js';
 import { sleep, spawnCli } from '../support/crash-sequence.js';
-import type { ServeProcess } from './serve-process.js';
-import { spawnServe } from './serve-process.js';
+import type { PageHarness } from './browser-harness.js';
+import { ARTIFACTS, pageHarness, TOKEN } from './browser-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const TOKEN = 'browser-test-token';
-const ARTIFACTS = join(ROOT, 'test-artifacts');
-
+let h: PageHarness;
+let page: Page;
 let dir: string;
 let gates: string;
-let serve: ServeProcess;
 let base: string;
-let browser: Browser;
-let page: Page;
-const external: string[] = [];
-const pageErrors: string[] = [];
-
-const open = (gate: string) => writeFileSync(join(gates, gate), '');
+const open = (gate: string) => h.open(gate);
+const api = (path: string, body?: unknown) => h.api(path, body);
 const node = (id: string, ...classes: string[]) => `#graph g[id="${id}"]${classes.map((c) => `.${c}`).join('')}`;
 
-function writeDeploy(machines: string): void {
-  const wait = (gate: string) => `while [ ! -f "${gates}/${gate}" ]; do sleep 0.02; done`;
+function writeDeploy(machines: string, wait: (gate: string) => string, gates: string): void {
   writeFileSync(
     join(machines, 'deploy.yaml'),
     [
@@ -54,7 +45,7 @@ function writeDeploy(machines: string): void {
 }
 
 /** One task that waits for the `hold` gate, after writing its shell's pid (its process group) to `hold.pid`. */
-function writeHold(machines: string): void {
+function writeHold(machines: string, gates: string): void {
   writeFileSync(
     join(machines, 'hold.yaml'),
     [
@@ -68,56 +59,20 @@ function writeHold(machines: string): void {
   );
 }
 
-async function api(path: string, body?: unknown): Promise<Record<string, any>> {
-  const res = await fetch(
-    `${base}${path}`,
-    body === undefined
-      ? {}
-      : {
-          method: 'POST',
-          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        },
-  );
-  return (await res.json()) as Record<string, any>;
-}
-
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/http/ui/index.html'))) throw new Error('dist/ is missing the serve page: run `npm run build` first');
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  dir = mkdtempSync(join(tmpdir(), 'lockstep-browser-'));
-  gates = join(dir, 'gates');
-  const machines = join(dir, 'machines');
-  mkdirSync(gates);
-  mkdirSync(machines);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  writeDeploy(machines);
-  writeHold(machines);
-  serve = await spawnServe(['--machines', machines], { cwd: dir, env: { LOCKSTEP_TOKEN: TOKEN } });
-  base = serve.base;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+  h = await pageHarness((machines, wait, g) => {
+    writeDeploy(machines, wait, g);
+    writeHold(machines, g);
+    writeFileSync(
+      join(machines, 'slow.yaml'),
+      ['name: slow', 'version: 1', 'tasks:', '  - id: wait', `    run: ${JSON.stringify(wait('slow'))}`, ''].join('\n'),
+    );
   });
-  page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
-  page.setDefaultTimeout(15_000);
-  page.on('request', (r) => {
-    if (!r.url().startsWith(base) && !r.url().startsWith('data:')) external.push(r.url());
-  });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-}, 60_000);
+  ({ page, dir, gates, base } = h);
+}, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await serve?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await h?.close();
 }, 30_000);
 
 describe('the serve page in chromium', () => {
@@ -125,10 +80,11 @@ describe('the serve page in chromium', () => {
     const { runId } = await api('/api/runs', { sequence: 'deploy', input: { release: 7 } });
     expect(runId).toEqual(expect.any(String));
 
-    // The machine view: this test follows XState's states (serve-tasks.browser.test.ts covers the task view).
+    // The page opens on the run list; the run's events are one of its tabs. The machine view: this test follows
+    // XState's states (serve-tasks.browser.test.ts covers the task view).
     await page.goto(`${base}/?graph=machine#token=${TOKEN}`);
-    await page.click('#sequence-list li[data-sequence="deploy"]');
     await page.click(`#run-list li[data-run-id="${runId}"]`);
+    await page.click('.tab[data-tab="events"]');
 
     // The first task runs.
     await page.waitForSelector(node('main.prepare.running', 'ls-current', 'k-running'));
@@ -186,18 +142,27 @@ describe('the serve page in chromium', () => {
     expect(plan).toContain('prepare.compensate (of a reused task)');
     expect(plan).toContain('Cleanups (finally, always run)cleanup');
     expect((await api('/api/runs?sequence=deploy')).runs).toHaveLength(1);
+    await page.screenshot({ path: join(ARTIFACTS, 'rerun-preview.png') });
 
     await page.click('#rerun-confirm');
-    await page.waitForSelector('#run-list li[data-run-id]:nth-child(2)');
+    await page.waitForFunction((id) => location.hash.startsWith('#run=') && location.hash !== `#run=${id}`, runId);
     const rerun = (await api('/api/runs?sequence=deploy')).runs.find((r: { rerunOf?: string }) => r.rerunOf === runId);
     expect(rerun).toBeDefined();
-    await page.waitForSelector(`#run-list li.selected[data-run-id="${rerun.runId}"]`);
-    expect(await page.textContent(`#run-list li[data-run-id="${rerun.runId}"]`)).toContain(`rerun of ${runId.slice(0, 8)}`);
+    expect(await page.evaluate(() => location.hash)).toBe(`#run=${rerun.runId}`);
     // Its gates are open already, so it runs to the end: prepare reused, build and publish run again.
     await page.waitForSelector(node('succeeded', 'ls-current', 'k-succeeded'));
     await page.waitForSelector('#timeline li[data-type="run.succeeded"]');
     expect(await page.textContent('#timeline li[data-type="run.started"]')).toContain('reusing prepare');
+    expect(await page.$$eval('#bars li.bar-row', (lis) => lis.map((li) => li.getAttribute('data-outcome')))).toEqual([
+      'reused',
+      'succeeded',
+      'succeeded',
+      'succeeded',
+    ]);
     await page.screenshot({ path: join(ARTIFACTS, 'serve-page.png') });
+    await page.click('#back-to-runs');
+    await page.waitForSelector(`#run-list li.selected[data-run-id="${rerun.runId}"]`);
+    expect(await page.textContent(`#run-list li[data-run-id="${rerun.runId}"]`)).toContain(`rerun of ${runId.slice(0, 8)}`);
   });
 
   it('shows a failing run compensating, then failed, after starting it from the page', async () => {
@@ -213,10 +178,25 @@ describe('the serve page in chromium', () => {
     await page.waitForSelector('#run-status[data-kind="failed"]');
     expect(await page.textContent('#current-state')).toContain('task publish failed');
     expect((await api('/api/runs?sequence=deploy')).runs).toHaveLength(3);
+    // Every attempt is a bar, the compensation and the finally task included; the failed one shows its error.
+    await page.waitForFunction(() => document.querySelectorAll('#bars li.bar-row').length === 5);
+    const bars = await page.$$eval('#bars li.bar-row', (lis) =>
+      lis.map((li) => [li.querySelector('.bar-label')!.textContent, li.getAttribute('data-outcome')]),
+    );
+    expect(bars).toEqual([
+      ['prepare #1', 'succeeded'],
+      ['build #1', 'succeeded'],
+      ['publish #1', 'failed'],
+      ['prepare.compensate (compensation) #1', 'succeeded'],
+      ['cleanup (finally) #1', 'succeeded'],
+    ]);
+    await page.click('#bars li.bar-row[data-task="publish"]');
+    expect(await page.textContent('#attempt-error .error-message')).toContain('command exited with code 1');
   });
 
   it('previews a rerun of the compensated run: prepare runs again, since its compensation ran', async () => {
     const failed = (await api('/api/runs?sequence=deploy&status=failed')).runs[0] as { runId: string };
+    await page.click('#nav-runs');
     await page.click(`#run-list li[data-run-id="${failed.runId}"]`);
     await page.waitForSelector('#run-status[data-kind="failed"]');
     await page.click('#rerun-open');
@@ -244,7 +224,8 @@ describe('the serve page in chromium', () => {
     process.kill(-Number(readFileSync(join(gates, 'hold.pid'), 'utf8').trim()), 'SIGKILL');
     const runId = jsonLines(killed.stdout)[0]!.runId as string;
 
-    await page.click('#sequence-list li[data-sequence="hold"]');
+    await page.click('#nav-runs');
+    await page.selectOption('#run-sequence', 'hold');
     await page.selectOption('#run-filter', 'interrupted');
     await page.waitForSelector(`#run-list li[data-run-id="${runId}"][data-status="interrupted"]`);
     expect(await page.$$eval('#run-list li', (lis) => lis.map((li) => li.getAttribute('data-status')))).toEqual(['interrupted']);
@@ -257,13 +238,27 @@ describe('the serve page in chromium', () => {
     expect(await page.isEnabled('#resume-run')).toBe(true);
     expect(await page.isDisabled('#cancel-run')).toBe(true);
     expect(await page.isDisabled('#rerun-open')).toBe(true);
+    // Its clock stopped with its process: the attempt's bar ends at the last entry, lost, and does not grow.
+    expect(await page.getAttribute('#bars li.bar-row[data-task="wait"]', 'data-outcome')).toBe('lost');
+    const shownFor = await page.textContent('#run-when');
+    await page.waitForTimeout(1_200);
+    expect(await page.textContent('#run-when')).toBe(shownFor);
     await page.screenshot({ path: join(ARTIFACTS, 'serve-page-interrupted.png') });
 
+    // Resume shows what it will do first; nothing happens until it is confirmed.
     open('hold');
     await page.click('#resume-run');
+    await page.waitForSelector('#confirm-panel[data-action="resume"]:not([hidden])');
+    expect(await page.textContent('#confirm-text')).toBe(
+      `Resume run ${runId.slice(0, 8)} in this process: its process died, so the interrupted attempt is stopped if anything of it is left, and wait runs again as attempt 2.`,
+    );
+    expect((await api(`/api/runs/${runId}`)).run.status).toBe('interrupted');
+    await page.screenshot({ path: join(ARTIFACTS, 'resume.png') });
+    await page.click('#confirm-go');
     await page.waitForSelector('#run-status[data-kind="succeeded"]');
-    await page.waitForSelector('#timeline li[data-type="task.interrupted"]');
+    await page.waitForSelector('#timeline li[data-type="task.interrupted"]', { state: 'attached' });
     expect(await page.isDisabled('#resume-run')).toBe(true);
+    await page.click('#nav-runs');
     await page.selectOption('#run-filter', 'succeeded');
     await page.waitForSelector(`#run-list li[data-run-id="${runId}"][data-status="succeeded"]`);
     const shown = await api(`/api/runs/${runId}`);
@@ -273,8 +268,24 @@ describe('the serve page in chromium', () => {
     ]);
   });
 
+  it('cancels a running run from the page after its preview', async () => {
+    const { runId } = await api('/api/runs', { sequence: 'slow' });
+    await page.goto(`${base}/#run=${runId}`);
+    await page.waitForSelector('#run-status[data-kind="running"]');
+    await page.waitForFunction(() => document.getElementById('current-state')!.textContent!.includes('wait — running'));
+    await page.click('#cancel-run');
+    await page.waitForSelector('#confirm-panel[data-action="cancel"]:not([hidden])');
+    expect(await page.textContent('#confirm-text')).toBe(
+      `Cancel run ${runId.slice(0, 8)}: the attempt of wait in flight stops; no compensation is owed; no finally task runs.`,
+    );
+    await page.click('#confirm-go');
+    await page.waitForSelector('#run-status[data-kind="cancelled"]');
+    await page.waitForSelector('#confirm-panel', { state: 'hidden' });
+    expect((await api(`/api/runs/${runId}`)).run.status).toBe('cancelled');
+  });
+
   it('loaded nothing from any other origin and raised no script error', () => {
-    expect(external).toEqual([]);
-    expect(pageErrors).toEqual([]);
+    expect(h.external).toEqual([]);
+    expect(h.pageErrors).toEqual([]);
   });
 });

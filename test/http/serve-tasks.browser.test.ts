@@ -1,29 +1,15 @@
+/// <reference lib="dom" />
 // The task view of the `lockstep serve` page in Debian's headless chromium (playwright-core, never a downloaded
 // browser), against a real `lockstep serve` process: each task's node coloured live by its status, the toggle to
 // the machine view and back, and a 50-task sequence whose labels stay readable at the page's default size.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../support/cli.js';
-import type { ServeProcess } from './serve-process.js';
-import { spawnServe } from './serve-process.js';
+import type { PageHarness } from './browser-harness.js';
+import { ARTIFACTS, pageHarness, TOKEN } from './browser-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const TOKEN = 'tasks-browser-token';
-const ARTIFACTS = join(ROOT, 'test-artifacts');
+let h: PageHarness;
 
-let dir: string;
-let gates: string;
-let serve: ServeProcess;
-let base: string;
-let browser: Browser;
-let page: Page;
-const pageErrors: string[] = [];
-
-const open = (gate: string) => writeFileSync(join(gates, gate), '');
 const task = (id: string, status?: string) => `#graph g[id="task:${id}"]${status ? `[data-status="${status}"]` : ''}`;
 
 /**
@@ -31,8 +17,7 @@ const task = (id: string, status?: string) => `#graph g[id="task:${id}"]${status
  * `ship` fails when the `fail-ship` gate exists; `email` never runs then. `audit` always runs. Gates decide when
  * each task ends.
  */
-function writeSaga(machines: string): void {
-  const wait = (gate: string) => `while [ ! -f "${gates}/${gate}" ]; do sleep 0.02; done`;
+function writeSaga(machines: string, wait: (gate: string) => string, gates: string): void {
   const shell = (text: string, indent = 4) => `${' '.repeat(indent)}run: ${JSON.stringify(text)}`;
   writeFileSync(
     join(machines, 'saga.yaml'),
@@ -76,43 +61,19 @@ function writeFifty(machines: string): void {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/http/ui/index.html'))) throw new Error('dist/ is missing the serve page: run `npm run build` first');
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  dir = mkdtempSync(join(tmpdir(), 'lockstep-tasks-browser-'));
-  gates = join(dir, 'gates');
-  const machines = join(dir, 'machines');
-  mkdirSync(gates);
-  mkdirSync(machines);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  writeSaga(machines);
-  writeFifty(machines);
-  serve = await spawnServe(['--machines', machines], { cwd: dir, env: { LOCKSTEP_TOKEN: TOKEN } });
-  base = serve.base;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+  h = await pageHarness((machines, wait, gates) => {
+    writeSaga(machines, wait, gates);
+    writeFifty(machines);
   });
-  page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
-  page.setDefaultTimeout(20_000);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await serve?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await h?.close();
 }, 30_000);
 
 /** Status and attempt text of every task node, by task id. */
 async function taskStatuses(): Promise<Record<string, string>> {
-  return page.$$eval('#graph g.node[id^="task:"]', (gs) =>
+  return h.page.$$eval('#graph g.node[id^="task:"]', (gs) =>
     Object.fromEntries(
       gs.map((g) => [
         g.id.slice(5),
@@ -124,7 +85,7 @@ async function taskStatuses(): Promise<Record<string, string>> {
 
 /** Each label of the graph's nodes (and clusters) as a rectangle on the page, with its text. */
 async function labelBoxes(selector: string): Promise<Array<{ text: string; x: number; y: number; w: number; h: number }>> {
-  return page.$$eval(selector, (texts) =>
+  return h.page.$$eval(selector, (texts) =>
     texts.map((t) => {
       const r = t.getBoundingClientRect();
       return { text: t.textContent ?? '', x: r.x, y: r.y, w: r.width, h: r.height };
@@ -148,21 +109,15 @@ function unreadable(boxes: Array<{ text: string; x: number; y: number; w: number
 
 describe('the task view of the serve page', () => {
   it('colours each task by its status live, with attempt counts, through a retry, a failure and the compensations', async () => {
-    open('fail-ship');
-    const { runId } = (await (
-      await fetch(`${base}/api/runs`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ sequence: 'saga' }),
-      })
-    ).json()) as { runId: string };
+    h.open('fail-ship');
+    const { runId } = await h.api('/api/runs', { sequence: 'saga' });
 
-    await page.goto(`${base}/#token=${TOKEN}`);
-    await page.click('#sequence-list li[data-sequence="saga"]');
-    await page.click(`#run-list li[data-run-id="${runId}"]`);
-    expect(await page.textContent('#graph-view')).toBe('Machine view');
+    // The page opens on the runs of every sequence; the run's row opens its task view.
+    await h.page.goto(`${h.base}/#token=${TOKEN}`);
+    await h.page.click(`#run-list li[data-run-id="${runId}"]`);
+    expect(await h.page.textContent('#graph-view')).toBe('Machine view');
 
-    await page.waitForSelector(task('reserve', 'running'));
+    await h.page.waitForSelector(task('reserve', 'running'));
     expect(await taskStatuses()).toEqual({
       reserve: 'running (attempt 1)',
       'reserve.compensate': 'pending',
@@ -174,23 +129,23 @@ describe('the task view of the serve page', () => {
       audit: 'pending',
     });
 
-    open('reserve');
-    await page.waitForSelector(task('charge', 'retrying'));
+    h.open('reserve');
+    await h.page.waitForSelector(task('charge', 'retrying'));
     expect((await taskStatuses()).charge).toBe('retrying (attempt 1)');
-    await page.waitForSelector(`${task('charge', 'running')} text.graph-attempts:text("attempt 2")`);
+    await h.page.waitForSelector(`${task('charge', 'running')} text.graph-attempts:text("attempt 2")`);
     expect(await taskStatuses()).toMatchObject({ reserve: 'succeeded', charge: 'running (attempt 2)', pack: 'pending' });
-    await page.screenshot({ path: join(ARTIFACTS, 'serve-tasks-running.png') });
+    await h.page.screenshot({ path: join(ARTIFACTS, 'serve-tasks-running.png') });
 
-    open('charge');
-    await page.waitForSelector(task('ship', 'running'));
-    open('ship');
-    await page.waitForSelector(task('charge.compensate', 'running'));
+    h.open('charge');
+    await h.page.waitForSelector(task('ship', 'running'));
+    h.open('ship');
+    await h.page.waitForSelector(task('charge.compensate', 'running'));
     expect(await taskStatuses()).toMatchObject({ pack: 'succeeded', ship: 'failed', email: 'pending', charge: 'succeeded (2 attempts)' });
-    await page.screenshot({ path: join(ARTIFACTS, 'serve-tasks-compensating.png') });
+    await h.page.screenshot({ path: join(ARTIFACTS, 'serve-tasks-compensating.png') });
 
-    open('refund');
-    await page.waitForSelector('#run-status[data-kind="failed"]');
-    await page.waitForSelector('#graph g[id="end:failed"].graph-end');
+    h.open('refund');
+    await h.page.waitForSelector('#run-status[data-kind="failed"]');
+    await h.page.waitForSelector('#graph g[id="end:failed"].graph-end');
     expect(await taskStatuses()).toEqual({
       reserve: 'compensated',
       'reserve.compensate': 'succeeded',
@@ -203,7 +158,7 @@ describe('the task view of the serve page', () => {
     });
     // Different statuses look different: the node's shape is filled by its status.
     // (The test's TypeScript has no DOM library: the browser's getComputedStyle is reached through globalThis.)
-    const fills = await page.$$eval('#graph g.node[id^="task:"] path', (paths) => {
+    const fills = await h.page.$$eval('#graph g.node[id^="task:"] path', (paths) => {
       const style = globalThis as unknown as { getComputedStyle(e: unknown): { fill: string } };
       return [...new Set(paths.map((p) => style.getComputedStyle(p).fill))];
     });
@@ -211,38 +166,38 @@ describe('the task view of the serve page', () => {
   }, 90_000);
 
   it('switches to the machine view and its state highlighting, and back', async () => {
-    await page.click('#graph-view');
-    await page.waitForSelector('#graph g[id="failed"].ls-current.k-failed');
-    await page.waitForSelector('#graph g[id="main.ship.running"].ls-failed');
-    expect(await page.textContent('#graph-view')).toBe('Task view');
-    expect(await page.$$('#graph g[id^="task:"]')).toHaveLength(0);
-    expect(await page.isHidden('.graph-legend')).toBe(true);
+    await h.page.click('#graph-view');
+    await h.page.waitForSelector('#graph g[id="failed"].ls-current.k-failed');
+    await h.page.waitForSelector('#graph g[id="main.ship.running"].ls-failed');
+    expect(await h.page.textContent('#graph-view')).toBe('Task view');
+    expect(await h.page.$$('#graph g[id^="task:"]')).toHaveLength(0);
+    expect(await h.page.isHidden('.graph-legend')).toBe(true);
 
-    await page.click('#graph-view');
-    await page.waitForSelector(task('ship', 'failed'));
-    expect(await page.$$('#graph g[id="main.ship.running"]')).toHaveLength(0);
-    expect(await page.isVisible('.graph-legend')).toBe(true);
+    await h.page.click('#graph-view');
+    await h.page.waitForSelector(task('ship', 'failed'));
+    expect(await h.page.$$('#graph g[id="main.ship.running"]')).toHaveLength(0);
+    expect(await h.page.isVisible('.graph-legend')).toBe(true);
   });
 
   it('keeps every label of a 50-task sequence at least 10 px tall and apart, in both views', async () => {
-    await page.click('#sequence-list li[data-sequence="fifty"]');
-    await page.waitForSelector('#graph g[id="task:step-50"]');
+    await h.page.click('#sequence-list li[data-sequence="fifty"]');
+    await h.page.waitForSelector('#graph g[id="task:step-50"]');
     const tasks = await labelBoxes('#graph g.node text');
     expect(tasks.filter((b) => b.text.startsWith('step-'))).toHaveLength(52); // 50 tasks and 2 compensations
     expect(unreadable(tasks, 10)).toEqual({ small: [], overlapping: [] });
-    await page.screenshot({ path: join(ARTIFACTS, 'serve-tasks-fifty.png') });
+    await h.page.screenshot({ path: join(ARTIFACTS, 'serve-tasks-fifty.png') });
 
-    await page.click('#graph-view');
-    await page.waitForSelector('#graph g[id="main.step-50.running"]', { timeout: 90_000 });
+    await h.page.click('#graph-view');
+    await h.page.waitForSelector('#graph g[id="main.step-50.running"]', { timeout: 90_000 });
     const states = await labelBoxes('#graph :is(g.node, g.cluster) > text, #graph :is(g.node, g.cluster) > g > a > text');
     expect(states.filter((b) => /^step-\d\d$/.test(b.text))).toHaveLength(50);
     expect(unreadable(states, 10)).toEqual({ small: [], overlapping: [] });
-    await page.screenshot({ path: join(ARTIFACTS, 'serve-machine-fifty.png') });
-    await page.click('#graph-view');
-    await page.waitForSelector('#graph g[id="task:step-01"]');
+    await h.page.screenshot({ path: join(ARTIFACTS, 'serve-machine-fifty.png') });
+    await h.page.click('#graph-view');
+    await h.page.waitForSelector('#graph g[id="task:step-01"]');
   }, 150_000);
 
   it('raised no script error', () => {
-    expect(pageErrors).toEqual([]);
+    expect(h.pageErrors).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@ import type { AttemptLog, AttemptLogChunk, AttemptLogFilter } from '../../ports/
 import { foldChunks } from '../../ports/attempt-logs.js';
 import type { AttemptProcess } from '../../ports/attempt-processes.js';
 import type { EntryState, Release, RunFilter, RunRecord, RunStore, RunUpdate, StoredRun } from '../../ports/run-store.js';
+import { newestFirst, recordMatches } from '../../ports/run-store.js';
 
 /** A run store that lives in memory: the embedded default for library use and benchmarks. */
 export class MemoryRunStore implements RunStore {
@@ -43,8 +44,8 @@ export class MemoryRunStore implements RunStore {
   }
 
   async list(filter: RunFilter = {}): Promise<RunRecord[]> {
-    const all = [...this.#runs.values()].map((r) => ({ ...r.record })).filter((r) => !filter.status || r.status === filter.status);
-    all.sort((a, b) => b.createdAt - a.createdAt);
+    const all = [...this.#runs.values()].filter((r) => recordMatches(r.record, filter)).map((r) => ({ ...r.record }));
+    all.sort(newestFirst);
     return filter.limit ? all.slice(0, filter.limit) : all;
   }
 

@@ -10,7 +10,7 @@ import { GroupCommit } from './group-commit.js';
 import type { LockHolder } from './process-liveness.js';
 import { currentProcess, holderAlive } from './process-liveness.js';
 import type { AttemptLogRow, AttemptProcessRow, LockRow, RunKey, RunRow, Statements } from './statements.js';
-import { prepareStatements, toAttemptProcess, toHolder, toRecord } from './statements.js';
+import { listParams, listSql, prepareStatements, toAttemptProcess, toHolder, toRecord } from './statements.js';
 import type { OpenStoreOptions } from './store-file.js';
 import { openStoreDatabase, storeError } from './store-file.js';
 
@@ -37,6 +37,8 @@ export class SqliteRunStore implements RunStore {
   readonly #process = currentProcess();
   #closed = false;
   readonly #sql: Statements;
+  /** Listing statements by their SQL: at most one per combination of filters. */
+  readonly #listings = new Map<string, Database.Statement>();
   readonly #writes: GroupCommit;
   readonly #takeLock: Database.Transaction<(runId: string, owner: string) => void>;
   readonly #snapshot: <T>(read: () => T) => T;
@@ -115,10 +117,14 @@ export class SqliteRunStore implements RunStore {
   async list(filter: RunFilter = {}): Promise<RunRecord[]> {
     this.#open();
     this.#writes.flush();
-    const limit = filter.limit ? filter.limit : -1;
     return this.#read('listing runs', () => {
-      const rows = (filter.status ? this.#sql.listByStatus.all(filter.status, limit) : this.#sql.list.all(limit)) as RunRow[];
-      return rows.map(toRecord);
+      const sql = listSql(filter);
+      let statement = this.#listings.get(sql);
+      if (!statement) {
+        statement = this.#db.prepare(sql);
+        this.#listings.set(sql, statement);
+      }
+      return (statement.all(listParams(filter)) as RunRow[]).map(toRecord);
     });
   }
 

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { AttemptProcess } from '../../ports/attempt-processes.js';
-import type { RunRecord, RunStatus } from '../../ports/run-store.js';
+import type { RunFilter, RunRecord, RunStatus } from '../../ports/run-store.js';
 import type { LockHolder } from './process-liveness.js';
 
 /** A row of the `run_records` view. */
@@ -99,8 +99,6 @@ const SQL = {
   getRun: 'SELECT * FROM run_records WHERE run_id = ?',
   getKey: 'SELECT id, entry_count AS count FROM runs WHERE run_id = ?',
   history: 'SELECT e.body, e.state FROM entries e JOIN runs r ON r.id = e.run WHERE r.run_id = ? ORDER BY e.seq',
-  list: 'SELECT * FROM run_records ORDER BY created_at DESC, id DESC LIMIT ?',
-  listByStatus: 'SELECT * FROM run_records WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?',
   definitionsByHash: 'SELECT id, text FROM definitions WHERE hash = ?',
   insertDefinition: 'INSERT INTO definitions (hash, text) VALUES (?, ?)',
   insertInput: 'INSERT INTO run_inputs (run, input) VALUES (?, ?)',
@@ -135,6 +133,36 @@ const SQL = {
   syncNormal: 'PRAGMA synchronous = NORMAL',
   syncFull: 'PRAGMA synchronous = FULL',
 } as const;
+
+/**
+ * The listing query for a filter: only the conditions the filter sets, so SQLite picks the index that fits
+ * (`runs_by_sequence`, `runs_by_status_id`, `runs_by_created_id`, or `run_id`'s for a prefix). Parameters are named
+ * as in {@link listParams}; an id prefix is a range on `run_id`, which an index serves.
+ */
+export function listSql(filter: RunFilter): string {
+  const where: string[] = [];
+  if (filter.status !== undefined) where.push('status = @status');
+  if (filter.sequence !== undefined) where.push('sequence = @sequence');
+  if (filter.idPrefix !== undefined) where.push('run_id >= @prefix_low AND run_id < @prefix_high');
+  if (filter.since !== undefined) where.push('created_at >= @since');
+  if (filter.until !== undefined) where.push('created_at < @until');
+  if (filter.after) where.push('(created_at < @after_at OR (created_at = @after_at AND run_id < @after_id))');
+  return `SELECT * FROM run_records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, run_id DESC LIMIT @limit`;
+}
+
+/** The named parameters of {@link listSql}. */
+export function listParams(filter: RunFilter): Record<string, string | number> {
+  return {
+    limit: filter.limit ? filter.limit : -1,
+    ...(filter.status !== undefined ? { status: filter.status } : {}),
+    ...(filter.sequence !== undefined ? { sequence: filter.sequence } : {}),
+    // Every id with the prefix sorts at or after it and before the prefix followed by the highest code point.
+    ...(filter.idPrefix !== undefined ? { prefix_low: filter.idPrefix, prefix_high: `${filter.idPrefix}\u{10FFFF}` } : {}),
+    ...(filter.since !== undefined ? { since: filter.since } : {}),
+    ...(filter.until !== undefined ? { until: filter.until } : {}),
+    ...(filter.after ? { after_at: filter.after.createdAt, after_id: filter.after.runId } : {}),
+  };
+}
 
 /** The store's prepared statements, by name. */
 export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };

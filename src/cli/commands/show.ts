@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
+import { resolveRunId } from '../../runtime/run-listing.js';
 import type { CliContext } from '../context.js';
 import { prefixHelp } from '../kafka-options.js';
 import { printRun, printRunJson } from '../report/run-report.js';
@@ -19,7 +20,7 @@ export function registerShow(program: Command, cli: CliContext): void {
   program
     .command('show')
     .description("print a run's full event history: timings, attempts, errors and results")
-    .argument('<runId>', 'id of a recorded run (see `lockstep runs`)')
+    .argument('<runId>', 'id of a recorded run, or a unique prefix of it (see `lockstep runs`)')
     .option('--json', 'print the run and its history as one JSON object')
     .option('--store <path>', 'run store location (default: .lockstep/ or LOCKSTEP_STORE)')
     .option('--brokers <list>', 'read the run from Kafka (its history and run-state topics) instead of a store')
@@ -39,9 +40,9 @@ export function registerShow(program: Command, cli: CliContext): void {
         });
       const store = await openStore(cli, opts.store, { mustExist: true, readOnly: true });
       try {
-        const stored = await store.get(runId);
-        if (!stored)
-          throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId} in ${store.path} (list runs with \`lockstep runs\`)`);
+        const resolved = await resolveRunId(store, runId, store.path);
+        const stored = await store.get(resolved);
+        if (!stored) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${resolved} in ${store.path}`);
         const { record, history } = stored;
         const { status } = runSummary(record, store);
         if (opts.json) printRunJson(cli, record, history, status);

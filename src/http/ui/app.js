@@ -1,32 +1,49 @@
-// lockstep's page: sequences, runs, the machine graph with the run's current state, its timeline, and the
-// cancel and rerun actions. Plain browser JavaScript modules, no dependencies, nothing from other origins.
+// lockstep's page: the run list across all sequences (search, filters, pages), and one run or sequence at a time:
+// its machine graph with the current state, its attempts as bars with their logs, its data and its actions.
+// Plain browser JavaScript modules, no dependencies, nothing from other origins.
+import { closePanels, initActions, openRerun } from './actions.js';
 import { api, reportError, TOKEN_KEY, token } from './api.js';
-import { $, el, FINAL, kindLabel, shortId, time, toast } from './dom.js';
+import { renderBars, showAttempt } from './attempts.js';
+import { $, dateTime, duration, el, FINAL, kindLabel, selectTab, shortId, toast } from './dom.js';
 import { showGraph as drawGraph, highlight as drawState } from './graph.js';
+import { loadDefinition, renderRunData } from './run-data.js';
+import { initRuns, loadRuns, markSelected, noteEntry, runDuration, ticking } from './runs.js';
 import { renderTimeline as drawTimeline, timelineItem } from './timeline.js';
 
 const state = {
   sequences: [],
-  runs: [],
   sequence: null,
   runId: null,
   view: null,
   runStream: null,
+  /** The attempt whose pane is open, as `phase|task|attempt`. */
+  picked: null,
 };
 
 const highlight = () => drawState(state.view);
 const showGraph = (url, key) => drawGraph(url, key, () => state.view);
-const renderTimeline = () => drawTimeline(state.view?.history ?? []);
 
-// ---------- sequences and runs ----------
+// ---------- views ----------
+
+/** Shows the run list or the detail view, and says so in the address (`#run=…`, `#sequence=…`, or nothing). */
+function showView(name) {
+  $('runs-view').hidden = name !== 'runs';
+  $('detail-view').hidden = name !== 'detail';
+  document.body.dataset.view = name;
+}
+
+/** Records where the page is as a history entry, so the browser's Back returns to the list or the run before. */
+function setHash(params) {
+  const next = params ? `#${new URLSearchParams(params)}` : '';
+  if (location.hash !== next) history.pushState(null, '', `${location.pathname}${location.search}${next}`);
+}
 
 function renderSequences() {
-  const list = $('sequence-list');
-  list.replaceChildren(
+  $('sequence-list').replaceChildren(
     ...state.sequences.map((s) =>
       el(
         'li',
-        { class: s.name === state.sequence ? 'selected' : '', dataset: { sequence: s.name } },
+        { class: s.name === state.sequence && !state.runId ? 'selected' : '', dataset: { sequence: s.name } },
         el('div', { class: 'title' }, s.name),
         el(
           'div',
@@ -41,70 +58,22 @@ function renderSequences() {
   );
 }
 
-function renderRuns() {
-  const list = $('run-list');
-  list.replaceChildren(
-    ...state.runs.map((r) =>
-      el(
-        'li',
-        { class: r.runId === state.runId ? 'selected' : '', dataset: { runId: r.runId, status: r.status } },
-        el(
-          'div',
-          { class: 'title' },
-          el('code', {}, shortId(r.runId)),
-          ' ',
-          el('span', { class: 'badge', dataset: { kind: r.status } }, r.status),
-        ),
-        el(
-          'div',
-          { class: 'meta' },
-          r.sequence,
-          '·',
-          time(r.createdAt),
-          r.currentTask && r.status !== 'succeeded' ? `· ${r.currentTask}` : null,
-          r.rerunOf ? el('span', { class: 'rerun-of' }, `· rerun of ${shortId(r.rerunOf)}`) : null,
-        ),
-      ),
-    ),
-  );
-  $('run-list-empty').hidden = state.runs.length > 0;
-}
-
-async function loadSequences() {
-  const { sequences } = await api('/api/sequences');
-  state.sequences = sequences;
-  renderSequences();
-}
-
-let runsTimer;
-function refreshRunsSoon() {
-  clearTimeout(runsTimer);
-  runsTimer = setTimeout(() => loadRuns().catch(reportError), 120);
-}
-
-async function loadRuns() {
-  const params = new URLSearchParams({ limit: '50' });
-  if (state.sequence) params.set('sequence', state.sequence);
-  const status = $('run-filter').value;
-  if (status) params.set('status', status);
-  const { runs } = await api(`/api/runs?${params}`);
-  state.runs = runs;
-  renderRuns();
-}
-
-// ---------- selection ----------
-
 function renderHeader() {
   const badge = $('run-status');
   const run = state.view?.run;
   const seq = state.sequences.find((s) => s.name === state.sequence);
   $('view-title').textContent = run ? `${run.sequence} · run ${shortId(run.runId)}` : seq ? seq.name : 'Select a sequence';
+  $('view-title').title = run?.runId ?? '';
   badge.hidden = !run;
+  $('run-when').textContent = run ? `started ${dateTime(run.createdAt)} · ${duration(runDuration(run))}` : '';
   if (run) {
     const kind = run.status === 'running' ? (state.view.state?.kind ?? 'running') : run.status;
     badge.textContent = kindLabel(kind);
     badge.dataset.kind = kind;
   }
+  // Starting is offered on a sequence; the run actions on a run.
+  for (const id of ['run-input', 'start-run']) $(id).hidden = Boolean(run);
+  for (const id of ['cancel-run', 'resume-run', 'rerun-open']) $(id).hidden = !run;
   $('start-run').disabled = !seq;
   $('cancel-run').disabled = run?.status !== 'running';
   // Interrupted: marked running, but no live process drives it (it died); resuming continues it here.
@@ -118,19 +87,29 @@ function renderHeader() {
         : '';
 }
 
-function selectSequence(name) {
-  if (state.sequence !== name) closeRunStream();
-  state.sequence = name;
-  state.runId = null;
-  state.view = null;
-  renderSequences();
+function renderRun() {
+  const history = state.view?.history ?? [];
+  drawTimeline(history);
+  drawBars();
+  renderRunData(state.view);
   renderHeader();
-  renderTimeline();
-  closeRerun();
   highlight();
-  const seq = state.sequences.find((s) => s.name === name);
-  if (seq) void showGraph(seq.links.graphSvg, `seq:${seq.name}:${seq.hash}`);
-  loadRuns().catch(reportError);
+}
+
+/** Draws the attempt bars of the selected run. */
+const drawBars = () =>
+  renderBars(state.view?.history ?? [], Date.now(), pickAttempt, state.picked, state.view?.run.status === 'interrupted');
+
+function pickAttempt(a) {
+  state.picked = a ? `${a.phase}|${a.task}|${a.attempt}` : null;
+  drawBars();
+  showAttempt(state.runId, a);
+  // A main task of an ended run can be rerun from: the preview opens from that task.
+  const run = state.view?.run;
+  const rerunnable = a && run && FINAL.has(run.status) && a.phase === 'main' && state.view.tasks.some((t) => t.id === a.task);
+  $('attempt-rerun').hidden = !rerunnable;
+  $('attempt-rerun').textContent = a ? `Rerun from ${a.task}…` : '';
+  $('attempt-rerun').onclick = () => openRerun(a.task);
 }
 
 function closeRunStream() {
@@ -138,27 +117,69 @@ function closeRunStream() {
   state.runStream = null;
 }
 
+function showRuns() {
+  closeRunStream();
+  closePanels();
+  // The run just left stays marked in the list.
+  if (state.runId) markSelected(state.runId);
+  state.runId = null;
+  state.view = null;
+  state.sequence = null;
+  setHash(null);
+  showView('runs');
+  renderSequences();
+  loadRuns().catch(reportError);
+}
+
+function selectSequence(name) {
+  closeRunStream();
+  closePanels();
+  state.sequence = name;
+  state.runId = null;
+  state.view = null;
+  state.picked = null;
+  setHash({ sequence: name });
+  showView('detail');
+  renderSequences();
+  renderRun();
+  showAttempt(null, null);
+  const seq = state.sequences.find((s) => s.name === name);
+  if (!seq) return;
+  void showGraph(seq.links.graphSvg, `seq:${seq.name}:${seq.hash}`);
+  api(seq.links.self)
+    .then((d) => state.sequence === name && !state.runId && ($('tab-definition').textContent = d.definition))
+    .catch(reportError);
+}
+
 function applyView(view) {
   state.view = view;
-  renderHeader();
-  renderTimeline();
-  highlight();
+  renderRun();
+}
+
+async function reload(runId) {
+  const view = await api(`/api/runs/${encodeURIComponent(runId)}`);
+  if (state.runId === runId) applyView(view);
 }
 
 function selectRun(runId) {
   closeRunStream();
-  closeRerun();
+  closePanels();
   state.runId = runId;
-  renderRuns();
+  state.view = null;
+  state.picked = null;
+  setHash({ run: runId });
+  showView('detail');
+  markSelected(runId);
+  showAttempt(null, null);
+  renderRun();
+  void loadDefinition(runId);
   const source = new EventSource(`/api/runs/${encodeURIComponent(runId)}/events`);
   state.runStream = source;
   source.addEventListener('snapshot', (ev) => {
     if (state.runId !== runId) return;
     const view = JSON.parse(ev.data);
-    if (view.run.sequence !== state.sequence) {
-      state.sequence = view.run.sequence;
-      renderSequences();
-    }
+    state.sequence = view.run.sequence;
+    renderSequences();
     applyView(view);
     void showGraph(view.links.graphSvg, `run:${view.run.definitionHash}`);
   });
@@ -167,29 +188,26 @@ function selectRun(runId) {
     const u = JSON.parse(ev.data);
     const history = state.view.history;
     if (u.seq >= 0 && u.seq < history.length) return;
-    if (u.seq > history.length || u.seq < 0) {
-      api(`/api/runs/${encodeURIComponent(runId)}`)
-        .then((v) => state.runId === runId && applyView(v))
-        .catch(reportError);
-      return;
-    }
+    if (u.seq > history.length || u.seq < 0) return void reload(runId).catch(reportError);
     history.push(u.entry);
     $('timeline').append(timelineItem(u.entry, history));
     $('timeline-empty').hidden = true;
     if (u.state) state.view.state = u.state;
     const final = u.entry.type === 'run.succeeded' || u.entry.type === 'run.failed' || u.entry.type === 'run.cancelled';
     // Every task entry changes a task's status (graph.js colours the task view by them): fetch the run's view again.
-    if (final || u.entry.type.startsWith('task.')) {
-      api(`/api/runs/${encodeURIComponent(runId)}`)
-        .then((v) => state.runId === runId && applyView(v))
-        .catch(reportError);
-    }
+    if (final || u.entry.type.startsWith('task.')) reload(runId).catch(reportError);
+    drawBars();
+    renderRunData(state.view);
     renderHeader();
     highlight();
   });
+  source.addEventListener('error', () => {
+    // An unknown run: the stream answers 404 and closes.
+    if (source.readyState === EventSource.CLOSED && state.runId === runId && !state.view) {
+      $('view-title').textContent = `unknown run ${runId}`;
+    }
+  });
 }
-
-// ---------- actions ----------
 
 async function startRun() {
   let input;
@@ -209,142 +227,25 @@ async function startRun() {
       body: { sequence: state.sequence, ...(input === undefined ? {} : { input }) },
     });
     toast(`run ${shortId(res.runId)} started`);
-    await loadRuns();
     selectRun(res.runId);
   } catch (error) {
     reportError(error);
   }
 }
 
-async function cancelRun() {
-  if (!state.runId) return;
-  try {
-    await api(`/api/runs/${encodeURIComponent(state.runId)}/cancel`, {
-      method: 'POST',
-      auth: true,
-      body: { reason: 'cancelled from the web page' },
-    });
-    toast('cancelling: the task in flight stops, then compensations and finally tasks run');
-  } catch (error) {
-    reportError(error);
-  }
-}
-
-async function resumeRun() {
-  const runId = state.runId;
-  if (!runId) return;
-  try {
-    await api(`/api/runs/${encodeURIComponent(runId)}/resume`, { method: 'POST', auth: true, body: {} });
-    toast(`run ${shortId(runId)} resumed: the interrupted attempt runs again`);
-    await loadRuns();
-    const view = await api(`/api/runs/${encodeURIComponent(runId)}`);
-    if (state.runId === runId) applyView(view);
-  } catch (error) {
-    reportError(error);
-  }
-}
-
-function closeRerun() {
-  $('rerun-panel').hidden = true;
-  $('rerun-plan').replaceChildren();
-}
-
-function planColumn(title, items, render = (x) => x) {
-  return el(
-    'div',
-    {},
-    el('h3', {}, title),
-    items.length ? el('ul', {}, ...items.map((i) => el('li', {}, render(i)))) : el('p', { class: 'none' }, 'none'),
-  );
-}
-
-async function showPlan(from) {
-  const runId = state.runId;
-  const q = from ? `?from=${encodeURIComponent(from)}` : '';
-  const box = $('rerun-plan');
-  try {
-    const plan = await api(`/api/runs/${encodeURIComponent(runId)}/rerun-plan${q}`);
-    if (state.runId !== runId) return;
-    $('rerun-from').value = plan.from;
-    $('rerun-confirm').disabled = false;
-    $('rerun-confirm').textContent = `Rerun from ${plan.from}`;
-    const why = new Map(plan.steps.map((s) => [s.taskId, s.reason]));
-    const step = (taskId, text) =>
-      el(
-        'span',
-        { class: 'step', dataset: { task: taskId }, title: why.get(taskId) ?? '' },
-        text,
-        el('span', { class: 'why' }, ` (${why.get(taskId)})`),
-      );
-    box.replaceChildren(
-      ...(plan.requested
-        ? [
-            el(
-              'p',
-              { class: 'note moved', id: 'rerun-moved' },
-              `Starts at ${plan.from}, not ${plan.requested}: a task before ${plan.requested} was undone by its compensation in that run, so it runs again.`,
-            ),
-          ]
-        : []),
-      planColumn('Reused (not run again)', plan.reused, (r) => step(r.taskId, r.taskId)),
-      planColumn('Run again', plan.rerun, (t) => step(t, t)),
-      planColumn('Compensations that would fire', plan.compensations, (c) => `${c.id}${c.reused ? ' (of a reused task)' : ''}`),
-      planColumn('Cleanups (finally, always run)', plan.finally),
-      el('p', { class: 'note' }, 'Compensations fire, in this order, only if a later task fails or the run is cancelled or times out.'),
-    );
-  } catch (error) {
-    $('rerun-confirm').disabled = true;
-    box.replaceChildren(el('p', { class: 'none' }, error.message));
-  }
-}
-
-function openRerun() {
-  if (!state.view) return;
-  const select = $('rerun-from');
-  select.replaceChildren(...state.view.tasks.map((t) => el('option', { value: t.id }, t.id)));
-  $('rerun-panel').hidden = false;
-  void showPlan(undefined);
-}
-
-async function confirmRerun() {
-  const from = $('rerun-from').value;
-  try {
-    const res = await api(`/api/runs/${encodeURIComponent(state.runId)}/rerun`, { method: 'POST', auth: true, body: { from } });
-    toast(`run ${shortId(res.runId)} reruns ${shortId(res.rerunOf)} from ${from}`);
-    closeRerun();
-    await loadRuns();
-    selectRun(res.runId);
-  } catch (error) {
-    reportError(error);
-  }
-}
-
-// ---------- live updates for the run list ----------
+// ---------- live updates ----------
 
 function connectAll() {
   const source = new EventSource('/api/events');
   const conn = $('connection');
   source.addEventListener('open', () => (conn.dataset.state = 'open'));
   source.addEventListener('error', () => (conn.dataset.state = source.readyState === EventSource.CLOSED ? 'error' : 'connecting'));
-  source.addEventListener('entry', (ev) => {
-    const u = JSON.parse(ev.data);
-    const known = state.runs.find((r) => r.runId === u.runId);
-    if (!known) {
-      if (u.entry.type === 'run.started') refreshRunsSoon();
-      return;
-    }
-    // Keep the list current at once; the refresh that follows brings the stored record.
-    if (u.entry.type === 'task.started') known.currentTask = u.entry.task;
-    if (u.entry.type === 'task.started' && known.status === 'interrupted') known.status = 'running';
-    if (FINAL.has(u.entry.outcome)) known.status = u.entry.outcome;
-    renderRuns();
-    if (u.entry.type.startsWith('run.')) refreshRunsSoon();
-  });
+  source.addEventListener('entry', (ev) => noteEntry(JSON.parse(ev.data)));
 }
 
 // ---------- start ----------
 
-function readHash() {
+function route() {
   const params = new URLSearchParams(location.hash.slice(1));
   const t = params.get('token');
   if (t) {
@@ -352,11 +253,16 @@ function readHash() {
     params.delete('token');
     history.replaceState(null, '', `${location.pathname}${location.search}${params.size ? `#${params}` : ''}`);
   }
-  return { run: params.get('run'), sequence: params.get('sequence') };
+  const run = params.get('run');
+  const sequence = params.get('sequence');
+  if (run) {
+    if (run !== state.runId) selectRun(run);
+  } else if (sequence) {
+    if (sequence !== state.sequence || state.runId) selectSequence(sequence);
+  } else if (document.body.dataset.view !== 'runs') showRuns();
 }
 
 async function main() {
-  const wanted = readHash();
   $('token-input').value = token();
   $('token-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -367,32 +273,41 @@ async function main() {
     const li = ev.target.closest('li[data-sequence]');
     if (li) selectSequence(li.dataset.sequence);
   });
-  $('run-list').addEventListener('click', (ev) => {
-    const li = ev.target.closest('li[data-run-id]');
-    if (li) selectRun(li.dataset.runId);
-  });
-  $('run-filter').addEventListener('change', () => loadRuns().catch(reportError));
+  for (const id of ['nav-runs', 'home-link', 'back-to-runs'])
+    $(id).addEventListener('click', (ev) => {
+      ev.preventDefault();
+      showRuns();
+    });
   $('start-run').addEventListener('click', startRun);
-  $('cancel-run').addEventListener('click', cancelRun);
-  $('resume-run').addEventListener('click', resumeRun);
-  $('rerun-open').addEventListener('click', openRerun);
-  $('rerun-close').addEventListener('click', closeRerun);
-  $('rerun-confirm').addEventListener('click', confirmRerun);
-  $('rerun-from').addEventListener('change', (ev) => showPlan(ev.target.value));
   $('graph-fit').addEventListener('click', () => {
     const fit = $('graph').classList.toggle('fit');
     $('graph-fit').textContent = fit ? 'Actual size' : 'Fit';
   });
+  const tabs = $('run-col');
+  tabs.querySelector('.tabs').addEventListener('click', (ev) => {
+    const b = ev.target.closest('[data-tab]');
+    if (b) selectTab(tabs, b.dataset.tab);
+  });
+  initActions({ runId: () => state.runId, view: () => state.view, reload, open: selectRun });
+  setInterval(() => {
+    if (state.view && ticking(state.view.run)) {
+      renderHeader();
+      drawBars();
+    }
+  }, 1000);
 
   try {
     const health = await api('/api/health');
     $('mode').textContent = `${health.mode} mode${health.auth ? '' : ' · read-only (LOCKSTEP_TOKEN is not set)'}`;
-    await loadSequences();
+    const { sequences } = await api('/api/sequences');
+    state.sequences = sequences;
+    renderSequences();
+    initRuns(sequences, selectRun);
     connectAll();
-    const first = wanted.sequence ?? state.sequences[0]?.name;
-    if (first) selectSequence(first);
-    else await loadRuns();
-    if (wanted.run) selectRun(wanted.run);
+    window.addEventListener('hashchange', route);
+    window.addEventListener('popstate', route);
+    route();
+    if (state.runId || state.sequence) loadRuns().catch(reportError);
   } catch (error) {
     reportError(error);
   }

@@ -37,6 +37,7 @@ function describe(e, history) {
         tone: e.willRetry ? 'retry' : 'bad',
         what: `${e.task}${phase} failed`,
         detail: `${e.error.message}${e.willRetry ? ` · retry in ${e.retryInMs}ms` : ''}`,
+        output: e.error.output,
       };
     case 'task.interrupted':
       return { tone: 'retry', what: `${e.task}${phase} interrupted`, detail: `attempt ${e.attempt} runs again` };
@@ -77,6 +78,8 @@ export function timelineItem(e, history) {
     el('div', { class: 'when' }, time(e.at)),
     el('div', { class: 'what' }, d.what),
     d.detail ? el('div', { class: 'detail' }, d.detail) : null,
+    // A failed shell attempt's output tail, next to its error.
+    d.output ? el('pre', { class: 'failure-output' }, d.output) : null,
   );
 }
 

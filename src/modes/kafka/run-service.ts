@@ -19,6 +19,8 @@ import { acceptTraceparent } from '../../core/trace/traceparent.js';
 import type { RunMetrics } from '../../ports/metrics.js';
 import type { EntryUpdate, RunDetail, RunPosition, RunService } from '../../ports/run-service.js';
 import { offeredSequences } from '../../ports/run-service.js';
+import type { RunRecord } from '../../ports/run-store.js';
+import { newestFirst, recordMatches } from '../../ports/run-store.js';
 import type { StoredMessage } from '../../ports/transport.js';
 import { envelope, runStartMessage } from '../../runtime/messages.js';
 import { systemClock } from '../../runtime/system-clock.js';
@@ -193,14 +195,13 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
     programOf,
     async listRuns(query) {
       // Over Kafka no run is interrupted: the orchestrator that takes a partition over drives its runs on.
+      if (query.status === 'interrupted') return [];
+      const { status, limit, ...filter } = query;
       return [...new Set([...states.keys(), ...histories.keys()])]
         .map(recordOf)
-        .filter(
-          (r) => r !== undefined && (!query.status || r.status === query.status) && (!query.sequence || r.sequence === query.sequence),
-        )
-        .map((r) => r!)
-        .sort((a, b) => b.createdAt - a.createdAt)
-        .slice(0, query.limit ?? 50)
+        .filter((r): r is RunRecord => r !== undefined && recordMatches(r, { ...filter, ...(status ? { status } : {}) }))
+        .sort(newestFirst)
+        .slice(0, limit ?? 50)
         .map((record) => ({ record, status: record.status }));
     },
     statusOf: (record) => record.status,
