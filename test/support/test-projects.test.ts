@@ -11,7 +11,7 @@ type Tag = (typeof INTEGRATION_TAGS)[number];
 /** What in a test file's text shows that it needs what a tag stands for. */
 const NEEDS: Record<Tag, RegExp> = {
   kafka: /inject\(\s*'kafkaBrokers'\s*\)|\bstartBroker\b|process\.env\.KAFKA_BROKERS/,
-  browser: /from 'playwright-core'|\/usr\/bin\/chromium/,
+  browser: /from 'playwright-core'|\/usr\/bin\/chromium|from '\.\/browser-harness\.js'/,
   e2e: /\b(lockstep|spawnCli|spawnServe|startService)\(|\bBIN\b|bin\/lockstep|\bdist\//,
   property: /\bfc\.assert\(/,
 };
