@@ -143,14 +143,14 @@ describe('lockstep show --brokers', () => {
     expect(live.history).toHaveLength(running.entries.length);
   }, 120_000);
 
-  it('says a run is unknown, naming the retention of the history topic, and exits 2', async () => {
+  it('says a run is unknown, naming the retention of the history topic and that a prefix is not looked up, and exits 2', async () => {
     const runId = randomUUID();
     const result = await showKafka([runId]);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(
       new RegExp(
-        `^lockstep: unknown run ${runId}: ${prefix}\\.history holds no entry of it and ${prefix}\\.runs no state; ${prefix}\\.history keeps entries for \\S+ \\(retention\\.ms=\\d+\\) \\(UNKNOWN_RUN\\)\\n$`,
+        `^lockstep: unknown run ${runId}: ${prefix}\\.history holds no entry of it and ${prefix}\\.runs no state; ${prefix}\\.history keeps entries for \\S+ \\(retention\\.ms=\\d+\\)\\. Over Kafka a run is found by its whole id only \\(a prefix would mean reading every partition\\): search by prefix on the page of \`lockstep serve --brokers\` \\(UNKNOWN_RUN\\)\\n$`,
       ),
     );
   }, 60_000);

@@ -47,7 +47,7 @@ export async function showFromKafka(cli: CliContext, runId: string, opts: KafkaS
       if (!state) {
         throw new LockstepError(
           ErrorCode.unknownRun,
-          `unknown run ${runId}: ${topics.history} holds no entry of it and ${topics.runs} no state; ${topics.history} keeps entries ${kept}`,
+          `unknown run ${runId}: ${topics.history} holds no entry of it and ${topics.runs} no state; ${topics.history} keeps entries ${kept}. Over Kafka a run is found by its whole id only (a prefix would mean reading every partition): search by prefix on the page of \`lockstep serve --brokers\``,
         );
       }
       const where = state.status === 'running' ? 'it is still running' : `it ended ${state.status}`;

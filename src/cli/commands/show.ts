@@ -20,7 +20,7 @@ export function registerShow(program: Command, cli: CliContext): void {
   program
     .command('show')
     .description("print a run's full event history: timings, attempts, errors and results")
-    .argument('<runId>', 'id of a recorded run, or a unique prefix of it (see `lockstep runs`)')
+    .argument('<runId>', 'id of a recorded run, or a unique prefix of it in a store (see `lockstep runs`); over Kafka, the whole id')
     .option('--json', 'print the run and its history as one JSON object')
     .option('--store <path>', 'run store location (default: .lockstep/ or LOCKSTEP_STORE)')
     .option('--brokers <list>', 'read the run from Kafka (its history and run-state topics) instead of a store')
