@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { PartitionLag } from '../../ports/metrics.js';
 import type {
@@ -6,6 +7,8 @@ import type {
   DurableSubscribeOptions,
   StoredMessage,
   Subscription,
+  TopicFeed,
+  TopicFeedOptions,
   TopicMessage,
 } from '../../ports/transport.js';
 import { AtLeastOnceSubscription } from './at-least-once-subscription.js';
@@ -14,6 +17,7 @@ import { CHUNK_BYTES, partitionChunks, partitionCountCache } from './encoding.js
 import { ExactlyOnceSubscription } from './exactly-once-subscription.js';
 import type { KafkaConnectionOptions } from './kafka-client.js';
 import { createKafka, isRecordRejection, producerConfig, retryRetriable, transportError } from './kafka-client.js';
+import { KafkaFeed } from './kafka-feed.js';
 import type { StartOffsets } from './partition-reader.js';
 import { endOffsets, readPartitions, tailPartitions } from './partition-reader.js';
 import type { TopicLayout, TopicReport } from './topic-admin.js';
@@ -192,6 +196,17 @@ export class KafkaTransport implements DurableLog {
     } catch (error) {
       throw transportError(`cannot follow ${topic}`, error);
     }
+  }
+
+  /**
+   * Opens a {@link TopicFeed} on whole topics: one consumer group of its own (`<clientId>-feed-<uuid>`) for as many
+   * readers as follow runs through it. Resolves once it is assigned and positioned at the topics' end.
+   */
+  async openFeed(options: TopicFeedOptions): Promise<TopicFeed> {
+    const admin = await this.#connected(`follow ${options.topics.join(', ')}`);
+    const feed = new KafkaFeed(this.#kafka, admin, `${this.#options.clientId ?? 'lockstep'}-feed-${randomUUID()}`, options);
+    await feed.start();
+    return feed;
   }
 
   /** The first (`low`) and next-to-be-written (`high`) offsets of each partition of a topic. */

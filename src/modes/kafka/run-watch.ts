@@ -1,0 +1,300 @@
+import { ErrorCode, LockstepError } from '../../core/errors.js';
+import type { HistoryRecord } from '../../core/protocol/history-record.js';
+import { parseHistoryRecord } from '../../core/protocol/history-record.js';
+import { isFinalEntry } from '../../core/protocol/run-entry.js';
+import type { RunState } from '../../core/protocol/run-state.js';
+import { parseRunState } from '../../core/protocol/run-state.js';
+import type { FeedRecord, TopicFeed, TopicFeedOptions } from '../../ports/transport.js';
+
+/** How long a wait or a watch may take, and a signal that stops it. */
+export interface WaitOptions {
+  /** Gives up after this long. @default no limit */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** What {@link RunWatch} needs of Kafka: a feed, and which partition holds a run. */
+export interface RunWatchDeps {
+  readonly runsTopic: string;
+  readonly historyTopic: string;
+  readonly openFeed: (options: TopicFeedOptions) => Promise<TopicFeed>;
+  readonly partitionOf: (topic: string, runId: string) => Promise<number>;
+}
+
+/** Final states kept for runs waited on already: a second wait answers at once. */
+const FINALS_KEPT = 10_000;
+/** Runs started through this client while its feed was following: waiting for them reads nothing again. */
+const STARTED_KEPT = 100_000;
+
+interface Lookup {
+  state: RunState | undefined;
+  offset: bigint;
+}
+
+/** A watch's entries in `seq` order, whatever order a partition read again delivers them in. */
+class WatchQueue {
+  readonly #pending = new Map<number, HistoryRecord>();
+  readonly #ready: HistoryRecord[] = [];
+  #next = 0;
+  #wake?: () => void;
+  ended = false;
+
+  add(record: HistoryRecord): void {
+    if (record.seq < this.#next || this.ended) return;
+    this.#pending.set(record.seq, record);
+    this.#drain();
+  }
+
+  /** The partition was read from its start: a history the topic's retention cut begins at its first record kept. */
+  rewound(): void {
+    if (this.#pending.size > 0 && !this.#pending.has(this.#next)) this.#next = Math.min(...this.#pending.keys());
+    this.#drain();
+  }
+
+  #drain(): void {
+    for (let r = this.#pending.get(this.#next); r && !this.ended; r = this.#pending.get(this.#next)) {
+      this.#pending.delete(this.#next);
+      this.#next += 1;
+      this.#ready.push(r);
+      if (isFinalEntry(r.entry)) this.ended = true;
+    }
+    this.#wake?.();
+  }
+
+  take(): HistoryRecord | undefined {
+    return this.#ready.shift();
+  }
+
+  get done(): boolean {
+    return this.ended && this.#ready.length === 0;
+  }
+
+  next(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+}
+
+/** Rejects with lockstep's wait error once the time is up or the signal aborts; `clear` stops it. */
+function deadline(runId: string, options: WaitOptions): { promise: Promise<never>; clear: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    const giveUp = (waited: string) =>
+      reject(
+        new LockstepError(
+          ErrorCode.waitTimeout,
+          `gave up waiting for run ${runId}: ${waited}; the run goes on (see it with \`lockstep status ${runId}\`)`,
+          { retriable: true },
+        ),
+      );
+    if (options.timeoutMs !== undefined)
+      timer = setTimeout(() => giveUp(`it did not end within ${options.timeoutMs} ms`), options.timeoutMs);
+    if (options.signal) {
+      onAbort = () => giveUp('waiting was stopped');
+      if (options.signal.aborted) onAbort();
+      else options.signal.addEventListener('abort', onAbort, { once: true });
+    }
+  });
+  promise.catch(() => {});
+  return {
+    promise,
+    clear: () => {
+      clearTimeout(timer);
+      if (onAbort) options.signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+/**
+ * Waits, watches and point lookups of runs, all through one {@link TopicFeed} opened on first use: the run-state
+ * topic followed from its end, the history topic read only in the partitions a watch needs. A run this client
+ * started while following is awaited from the feed alone; any other run's partition is read again from its start
+ * (rewinds of one partition asked for together share one read), so a run that ended long ago is found too.
+ */
+export class RunWatch {
+  readonly #deps: RunWatchDeps;
+  #feed?: Promise<TopicFeed>;
+  #following = false;
+  readonly #finals = new Map<string, RunState>();
+  readonly #started = new Set<string>();
+  readonly #waiters = new Map<string, Set<(state: RunState) => void>>();
+  readonly #lookups = new Map<string, Set<Lookup>>();
+  readonly #watches = new Map<string, Set<WatchQueue>>();
+  /** Watches per partition of the history topic: a partition no watch needs is paused. */
+  readonly #watchedPartitions = new Map<number, number>();
+  readonly #failures = new Set<(error: Error) => void>();
+
+  constructor(deps: RunWatchDeps) {
+    this.#deps = deps;
+  }
+
+  /** Call before publishing a run's start: once the feed follows, its records cannot precede what it reads. */
+  noteStart(runId: string): void {
+    if (!this.#following) return;
+    if (this.#started.size >= STARTED_KEPT) this.#started.delete(this.#started.values().next().value as string);
+    this.#started.add(runId);
+  }
+
+  async wait(runId: string, options: WaitOptions = {}): Promise<RunState> {
+    const known = this.#finals.get(runId);
+    if (known) return known;
+    const limit = deadline(runId, options);
+    let settle!: (state: RunState) => void;
+    const ended = new Promise<RunState>((resolve) => {
+      settle = resolve;
+    });
+    const waiters = this.#waiters.get(runId) ?? new Set();
+    this.#waiters.set(runId, waiters);
+    waiters.add(settle);
+    let onFail: ((error: Error) => void) | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      onFail = reject;
+    });
+    this.#failures.add(onFail!);
+    try {
+      const read = (async () => {
+        const feed = await this.#open();
+        if (this.#started.delete(runId)) return;
+        await feed.rewind(this.#deps.runsTopic, await this.#deps.partitionOf(this.#deps.runsTopic, runId));
+      })();
+      read.catch(() => {});
+      return await Promise.race([ended, limit.promise, failed, read.then(() => ended)]);
+    } finally {
+      limit.clear();
+      this.#failures.delete(onFail!);
+      waiters.delete(settle);
+      if (waiters.size === 0 && this.#waiters.get(runId) === waiters) this.#waiters.delete(runId);
+    }
+  }
+
+  /** The run's latest state record, read through the feed: `undefined` for a run no orchestrator has started. */
+  async status(runId: string): Promise<RunState | undefined> {
+    const feed = await this.#open();
+    const lookup: Lookup = { state: undefined, offset: -1n };
+    const lookups = this.#lookups.get(runId) ?? new Set();
+    this.#lookups.set(runId, lookups);
+    lookups.add(lookup);
+    try {
+      await feed.rewind(this.#deps.runsTopic, await this.#deps.partitionOf(this.#deps.runsTopic, runId));
+      return lookup.state;
+    } finally {
+      lookups.delete(lookup);
+      if (lookups.size === 0) this.#lookups.delete(runId);
+    }
+  }
+
+  /** The run's history records as they are written, from its first, ending after its final entry. */
+  async *watch(runId: string, options: WaitOptions = {}): AsyncGenerator<HistoryRecord> {
+    const feed = await this.#open();
+    const partition = await this.#deps.partitionOf(this.#deps.historyTopic, runId);
+    const queue = new WatchQueue();
+    const queues = this.#watches.get(runId) ?? new Set();
+    this.#watches.set(runId, queues);
+    queues.add(queue);
+    this.#watchedPartitions.set(partition, (this.#watchedPartitions.get(partition) ?? 0) + 1);
+    const limit = deadline(runId, options);
+    let onFail: ((error: Error) => void) | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      onFail = reject;
+    });
+    failed.catch(() => {});
+    this.#failures.add(onFail!);
+    try {
+      const read = feed.rewind(this.#deps.historyTopic, partition).then(() => queue.rewound());
+      read.catch(() => {});
+      while (!queue.done) {
+        const record = queue.take();
+        if (record) {
+          yield record;
+          continue;
+        }
+        await Promise.race([queue.next(), limit.promise, failed, read.then(() => new Promise<void>(() => {}))]);
+      }
+    } finally {
+      limit.clear();
+      this.#failures.delete(onFail!);
+      queues.delete(queue);
+      if (queues.size === 0) this.#watches.delete(runId);
+      const left = (this.#watchedPartitions.get(partition) ?? 1) - 1;
+      if (left > 0) this.#watchedPartitions.set(partition, left);
+      else {
+        this.#watchedPartitions.delete(partition);
+        feed.pause(this.#deps.historyTopic, partition);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    const feed = this.#feed;
+    this.#feed = undefined;
+    this.#following = false;
+    if (feed) await (await feed.catch(() => undefined))?.close();
+  }
+
+  #open(): Promise<TopicFeed> {
+    if (!this.#feed) {
+      const opening = this.#deps.openFeed({
+        topics: [this.#deps.runsTopic, this.#deps.historyTopic],
+        onDemand: [this.#deps.historyTopic],
+        onRecord: (record) => this.#onRecord(record),
+        onFail: (error) => this.#onFail(error),
+      });
+      this.#feed = opening;
+      opening.then(
+        () => {
+          if (this.#feed === opening) this.#following = true;
+        },
+        () => {
+          // The next call tries again.
+          if (this.#feed === opening) this.#feed = undefined;
+        },
+      );
+    }
+    return this.#feed;
+  }
+
+  #onFail(error: Error): void {
+    this.#feed = undefined;
+    this.#following = false;
+    this.#started.clear();
+    const failure =
+      error instanceof LockstepError
+        ? error
+        : new LockstepError(ErrorCode.transportUnavailable, `the client stopped following runs: ${error.message}`, {
+            retriable: true,
+            cause: error,
+          });
+    for (const fail of [...this.#failures]) fail(failure);
+  }
+
+  #onRecord(record: FeedRecord): void {
+    if (record.key === null) return;
+    if (record.topic === this.#deps.runsTopic) this.#onState(record.key, record);
+    else if (record.value !== null && this.#watches.has(record.key)) {
+      const parsed = parseHistoryRecord(record.value);
+      if (parsed.success && parsed.record.runId === record.key) for (const q of this.#watches.get(record.key) ?? []) q.add(parsed.record);
+    }
+  }
+
+  #onState(runId: string, record: FeedRecord): void {
+    const lookups = this.#lookups.get(runId);
+    const waiters = this.#waiters.get(runId);
+    if (!lookups && !waiters) return;
+    const parsed = record.value === null ? undefined : parseRunState(record.value);
+    if (parsed && !parsed.success) return;
+    const state = parsed?.state;
+    const offset = BigInt(record.offset);
+    // A partition read again delivers older records after newer ones: the latest offset wins.
+    for (const lookup of lookups ?? []) {
+      if (offset < lookup.offset) continue;
+      lookup.offset = offset;
+      lookup.state = state;
+    }
+    if (!state || state.status === 'running' || !waiters) return;
+    if (this.#finals.size >= FINALS_KEPT) this.#finals.delete(this.#finals.keys().next().value as string);
+    this.#finals.set(runId, state);
+    for (const settle of [...waiters]) settle(state);
+  }
+}
