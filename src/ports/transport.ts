@@ -164,6 +164,8 @@ export interface FeedRecord extends StoredMessage {
 /** Options of a {@link TopicFeed}. */
 export interface TopicFeedOptions {
   readonly topics: readonly string[];
+  /** Topics read from their first record rather than from their end. */
+  readonly fromStart?: readonly string[];
   /** Topics whose partitions are read only from a {@link TopicFeed.rewind} until {@link TopicFeed.pause}. */
   readonly onDemand?: readonly string[];
   /** Called with each record, in offset order per partition; a partition read again delivers its records again. */
@@ -173,7 +175,7 @@ export interface TopicFeedOptions {
 }
 
 /**
- * One long-lived subscription to whole topics, from their end at the start of the feed: a reader follows any number
+ * One long-lived subscription to whole topics, from their end at the start of the feed (or their beginning): a reader follows any number
  * of runs through it, and reads one partition again from its beginning (a point lookup) without a new subscription.
  */
 export interface TopicFeed {

@@ -67,13 +67,14 @@ export class KafkaFeed implements TopicFeed {
     this.#onDemand = new Set(options.onDemand ?? []);
   }
 
-  /** Connects and resolves once the group has assigned the partitions, at their end as of this call. */
+  /** Connects and resolves once the group has assigned the partitions, at their end as of this call (or their start). */
   async start(): Promise<void> {
     for (const topic of this.#options.topics) {
       if (this.#onDemand.has(topic)) continue;
-      for (const [p, end] of await endOffsets(this.#admin, topic)) this.#position.set(keyOf(topic, p), end.high);
+      const fromStart = this.#options.fromStart?.includes(topic) ?? false;
+      for (const [p, end] of await endOffsets(this.#admin, topic)) this.#position.set(keyOf(topic, p), fromStart ? end.low : end.high);
     }
-    const consumer = this.#kafka.consumer({ ...consumerConfig(this.#groupId), maxWaitTimeInMs: 100 });
+    const consumer = this.#kafka.consumer(consumerConfig(this.#groupId));
     this.#consumer = consumer;
     let joined!: () => void;
     const ready = new Promise<void>((resolve) => {

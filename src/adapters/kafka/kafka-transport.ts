@@ -18,18 +18,9 @@ import { ExactlyOnceSubscription } from './exactly-once-subscription.js';
 import type { KafkaConnectionOptions } from './kafka-client.js';
 import { createKafka, isRecordRejection, producerConfig, retryRetriable, transportError } from './kafka-client.js';
 import { KafkaFeed } from './kafka-feed.js';
-import type { StartOffsets } from './partition-reader.js';
-import { endOffsets, readPartitions, tailPartitions } from './partition-reader.js';
+import { endOffsets, readPartitions } from './partition-reader.js';
 import type { TopicLayout, TopicReport } from './topic-admin.js';
 import { ensureDefinitionsTopic, ensureHistoryTopic, ensureTopics, partitionCounts, recordLimits, topicConfig } from './topic-admin.js';
-
-/** Options of {@link KafkaTransport.tailPartitions}. */
-export interface TailOptions {
-  /** Where to start in each partition. @default each partition's current end */
-  readonly from?: StartOffsets;
-  readonly signal?: AbortSignal;
-  readonly timeoutMs?: number;
-}
 
 /** Options of {@link KafkaTransport}. */
 export interface KafkaTransportOptions extends KafkaConnectionOptions {
@@ -54,7 +45,7 @@ interface Pending {
  * message's acknowledgement back (`defer`).
  *
  * The Kafka client stays inside: callers get lockstep's operations on topics (create them, count partitions, read
- * or follow partitions, end offsets), never the client or its admin. Each of those requests is sent again while the
+ * or follow topics, end offsets), never the client or its admin. Each of those requests is sent again while the
  * broker answers with an error Kafka marks retriable ({@link retryRetriable}); the producer's sends are retried by
  * kafkajs on the same errors.
  */
@@ -178,24 +169,6 @@ export class KafkaTransport implements DurableLog {
 
   async readPartitions(topic: string, partitions: readonly number[]): Promise<StoredMessage[]> {
     return readPartitions(this.#kafka, await this.#connected(`read ${topic}`), topic, partitions);
-  }
-
-  /**
-   * Follows partitions of a topic from `options.from` (else their current end) and calls `onMessage` with each new
-   * committed message, until it returns true (resolves true) or the signal aborts or the time runs out (false).
-   */
-  async tailPartitions(
-    topic: string,
-    partitions: readonly number[],
-    onMessage: (message: StoredMessage) => boolean,
-    options: TailOptions = {},
-  ): Promise<boolean> {
-    const admin = await this.#connected(`follow ${topic}`);
-    try {
-      return await tailPartitions(this.#kafka, admin, topic, partitions, onMessage, options);
-    } catch (error) {
-      throw transportError(`cannot follow ${topic}`, error);
-    }
   }
 
   /**

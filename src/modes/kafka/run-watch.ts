@@ -155,9 +155,11 @@ export class RunWatch {
     this.#failures.add(onFail!);
     try {
       const read = (async () => {
+        // The partition first: it says plainly when the topics do not exist.
+        const partition = await this.#deps.partitionOf(this.#deps.runsTopic, runId);
         const feed = await this.#open();
         if (this.#started.delete(runId)) return;
-        await feed.rewind(this.#deps.runsTopic, await this.#deps.partitionOf(this.#deps.runsTopic, runId));
+        await feed.rewind(this.#deps.runsTopic, partition);
       })();
       read.catch(() => {});
       return await Promise.race([ended, limit.promise, failed, read.then(() => ended)]);
@@ -171,13 +173,14 @@ export class RunWatch {
 
   /** The run's latest state record, read through the feed: `undefined` for a run no orchestrator has started. */
   async status(runId: string): Promise<RunState | undefined> {
+    const partition = await this.#deps.partitionOf(this.#deps.runsTopic, runId);
     const feed = await this.#open();
     const lookup: Lookup = { state: undefined, offset: -1n };
     const lookups = this.#lookups.get(runId) ?? new Set();
     this.#lookups.set(runId, lookups);
     lookups.add(lookup);
     try {
-      await feed.rewind(this.#deps.runsTopic, await this.#deps.partitionOf(this.#deps.runsTopic, runId));
+      await feed.rewind(this.#deps.runsTopic, partition);
       return lookup.state;
     } finally {
       lookups.delete(lookup);
@@ -187,8 +190,8 @@ export class RunWatch {
 
   /** The run's history records as they are written, from its first, ending after its final entry. */
   async *watch(runId: string, options: WaitOptions = {}): AsyncGenerator<HistoryRecord> {
-    const feed = await this.#open();
     const partition = await this.#deps.partitionOf(this.#deps.historyTopic, runId);
+    const feed = await this.#open();
     const queue = new WatchQueue();
     const queues = this.#watches.get(runId) ?? new Set();
     this.#watches.set(runId, queues);
