@@ -25,6 +25,11 @@ export interface RunWatchDeps {
 const FINALS_KEPT = 10_000;
 /** Runs started through this client while its feed was following: waiting for them reads nothing again. */
 const STARTED_KEPT = 100_000;
+/** Waits between tries to open the feed again after a retriable failure; waits keep their own deadlines meanwhile. */
+const REOPEN_BACKOFF_MS = [100, 250, 500, 1_000, 2_000];
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const isRetriable = (error: unknown) => error instanceof LockstepError && error.retriable;
 
 interface Lookup {
   state: RunState | undefined;
@@ -33,11 +38,16 @@ interface Lookup {
 
 /** A watch's entries in `seq` order, whatever order a partition read again delivers them in. */
 class WatchQueue {
+  readonly partition: number;
   readonly #pending = new Map<number, HistoryRecord>();
   readonly #ready: HistoryRecord[] = [];
   #next = 0;
   #wake?: () => void;
   ended = false;
+
+  constructor(partition: number) {
+    this.partition = partition;
+  }
 
   add(record: HistoryRecord): void {
     if (record.seq < this.#next || this.ended) return;
@@ -120,6 +130,10 @@ export class RunWatch {
   readonly #finals = new Map<string, RunState>();
   readonly #started = new Set<string>();
   readonly #waiters = new Map<string, Set<(state: RunState) => void>>();
+  /** The run-state partition of each run waited for: read again when a feed is opened again. */
+  readonly #waitedPartitions = new Map<string, number>();
+  #closed = false;
+  #reopening = false;
   readonly #lookups = new Map<string, Set<Lookup>>();
   readonly #watches = new Map<string, Set<WatchQueue>>();
   /** Watches per partition of the history topic: a partition no watch needs is paused. */
@@ -153,21 +167,27 @@ export class RunWatch {
       onFail = reject;
     });
     this.#failures.add(onFail!);
+    let done = false;
     try {
       const read = (async () => {
         // The partition first: it says plainly when the topics do not exist.
         const partition = await this.#deps.partitionOf(this.#deps.runsTopic, runId);
-        const feed = await this.#open();
+        this.#waitedPartitions.set(runId, partition);
+        // Started while following (and the feed has not stopped since: that clears the set), so nothing to read again.
         if (this.#started.delete(runId)) return;
-        await feed.rewind(this.#deps.runsTopic, partition);
+        await this.#rewind(this.#deps.runsTopic, partition, () => done);
       })();
       read.catch(() => {});
       return await Promise.race([ended, limit.promise, failed, read.then(() => ended)]);
     } finally {
+      done = true;
       limit.clear();
       this.#failures.delete(onFail!);
       waiters.delete(settle);
-      if (waiters.size === 0 && this.#waiters.get(runId) === waiters) this.#waiters.delete(runId);
+      if (waiters.size === 0 && this.#waiters.get(runId) === waiters) {
+        this.#waiters.delete(runId);
+        this.#waitedPartitions.delete(runId);
+      }
     }
   }
 
@@ -191,8 +211,7 @@ export class RunWatch {
   /** The run's history records as they are written, from its first, ending after its final entry. */
   async *watch(runId: string, options: WaitOptions = {}): AsyncGenerator<HistoryRecord> {
     const partition = await this.#deps.partitionOf(this.#deps.historyTopic, runId);
-    const feed = await this.#open();
-    const queue = new WatchQueue();
+    const queue = new WatchQueue(partition);
     const queues = this.#watches.get(runId) ?? new Set();
     this.#watches.set(runId, queues);
     queues.add(queue);
@@ -204,18 +223,21 @@ export class RunWatch {
     });
     failed.catch(() => {});
     this.#failures.add(onFail!);
+    let done = false;
     try {
-      const read = feed.rewind(this.#deps.historyTopic, partition).then(() => queue.rewound());
+      const read = this.#rewind(this.#deps.historyTopic, partition, () => done).then(() => queue.rewound());
       read.catch(() => {});
+      const readFailed = read.then(() => new Promise<void>(() => {}));
       while (!queue.done) {
         const record = queue.take();
         if (record) {
           yield record;
           continue;
         }
-        await Promise.race([queue.next(), limit.promise, failed, read.then(() => new Promise<void>(() => {}))]);
+        await Promise.race([queue.next(), limit.promise, failed, readFailed]);
       }
     } finally {
+      done = true;
       limit.clear();
       this.#failures.delete(onFail!);
       queues.delete(queue);
@@ -224,12 +246,13 @@ export class RunWatch {
       if (left > 0) this.#watchedPartitions.set(partition, left);
       else {
         this.#watchedPartitions.delete(partition);
-        feed.pause(this.#deps.historyTopic, partition);
+        (await this.#feed?.catch(() => undefined))?.pause(this.#deps.historyTopic, partition);
       }
     }
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     const feed = this.#feed;
     this.#feed = undefined;
     this.#following = false;
@@ -258,6 +281,22 @@ export class RunWatch {
     return this.#feed;
   }
 
+  /**
+   * Reads a partition again through the feed; while that fails on a retriable error (the feed stopped, the broker is
+   * away), opens the feed again and tries on, until `gone()` (the wait or watch ended).
+   */
+  async #rewind(topic: string, partition: number, gone: () => boolean): Promise<void> {
+    for (let attempt = 0; !gone(); attempt++) {
+      try {
+        await (await this.#open()).rewind(topic, partition);
+        return;
+      } catch (error) {
+        if (this.#closed || !isRetriable(error)) throw error;
+        await sleep(REOPEN_BACKOFF_MS[Math.min(attempt, REOPEN_BACKOFF_MS.length - 1)]!);
+      }
+    }
+  }
+
   #onFail(error: Error): void {
     this.#feed = undefined;
     this.#following = false;
@@ -269,7 +308,35 @@ export class RunWatch {
             retriable: true,
             cause: error,
           });
-    for (const fail of [...this.#failures]) fail(failure);
+    if (failure.retriable && !this.#closed) void this.#reopen();
+    else for (const fail of [...this.#failures]) fail(failure);
+  }
+
+  /**
+   * After a retriable failure: a new feed starts at the topics' end, so every partition a wait or a watch needs is
+   * read again from its start (what the waits saw already is seen again, and a watch drops what it yielded).
+   */
+  async #reopen(): Promise<void> {
+    if (this.#reopening) return;
+    this.#reopening = true;
+    try {
+      const ends = () => this.#closed || (this.#waiters.size === 0 && this.#watches.size === 0);
+      const runs = new Set(this.#waitedPartitions.values());
+      const watched = [...this.#watches.values()].flatMap((queues) => [...queues]);
+      await Promise.all([
+        ...[...runs].map((p) => this.#rewind(this.#deps.runsTopic, p, ends)),
+        ...[...new Set(watched.map((q) => q.partition))].map((p) =>
+          this.#rewind(this.#deps.historyTopic, p, ends).then(() => {
+            for (const q of watched) if (q.partition === p) q.rewound();
+          }),
+        ),
+      ]);
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      for (const fail of [...this.#failures]) fail(failure);
+    } finally {
+      this.#reopening = false;
+    }
   }
 
   #onRecord(record: FeedRecord): void {
