@@ -134,6 +134,8 @@ export class RunWatch {
   readonly #waitedPartitions = new Map<string, number>();
   #closed = false;
   #reopening = false;
+  /** Reads under way: `close` lets them end first, so none opens a connection once the client is closed. */
+  readonly #reads = new Set<Promise<unknown>>();
   readonly #lookups = new Map<string, Set<Lookup>>();
   readonly #watches = new Map<string, Set<WatchQueue>>();
   /** Watches per partition of the history topic: a partition no watch needs is paused. */
@@ -177,7 +179,7 @@ export class RunWatch {
         if (this.#started.delete(runId)) return;
         await this.#rewind(this.#deps.runsTopic, partition, () => done);
       })();
-      read.catch(() => {});
+      this.#track(read);
       return await Promise.race([ended, limit.promise, failed, read.then(() => ended)]);
     } finally {
       done = true;
@@ -226,7 +228,7 @@ export class RunWatch {
     let done = false;
     try {
       const read = this.#rewind(this.#deps.historyTopic, partition, () => done).then(() => queue.rewound());
-      read.catch(() => {});
+      this.#track(read);
       const readFailed = read.then(() => new Promise<void>(() => {}));
       while (!queue.done) {
         const record = queue.take();
@@ -253,6 +255,9 @@ export class RunWatch {
 
   async close(): Promise<void> {
     this.#closed = true;
+    const closed = new LockstepError(ErrorCode.transportUnavailable, 'the client was closed while waiting', { retriable: false });
+    for (const fail of [...this.#failures]) fail(closed);
+    await Promise.allSettled([...this.#reads]);
     const feed = this.#feed;
     this.#feed = undefined;
     this.#following = false;
@@ -260,6 +265,8 @@ export class RunWatch {
   }
 
   #open(): Promise<TopicFeed> {
+    if (this.#closed)
+      return Promise.reject(new LockstepError(ErrorCode.transportUnavailable, 'the client is closed', { retriable: false }));
     if (!this.#feed) {
       const opening = this.#deps.openFeed({
         topics: [this.#deps.runsTopic, this.#deps.historyTopic],
@@ -281,12 +288,18 @@ export class RunWatch {
     return this.#feed;
   }
 
+  #track(read: Promise<unknown>): void {
+    read.catch(() => {});
+    this.#reads.add(read);
+    void read.finally(() => this.#reads.delete(read)).catch(() => {});
+  }
+
   /**
    * Reads a partition again through the feed; while that fails on a retriable error (the feed stopped, the broker is
    * away), opens the feed again and tries on, until `gone()` (the wait or watch ended).
    */
   async #rewind(topic: string, partition: number, gone: () => boolean): Promise<void> {
-    for (let attempt = 0; !gone(); attempt++) {
+    for (let attempt = 0; !gone() && !this.#closed; attempt++) {
       try {
         await (await this.#open()).rewind(topic, partition);
         return;
