@@ -90,6 +90,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   'npm run build && npm run bench:embedded': BENCH,
   'npm run build && npm run bench:durable': BENCH,
   'npm run build && npm run bench:kafka': BENCH,
+  'npm run build && npm run bench:client': BENCH,
   'npm run build && npm run bench:scale': BENCH,
   // docs/data-between-tasks.md
   'order_id=$(jq -r \'."create-order".id\' "$LOCKSTEP_RESULTS_FILE")': { check: 'task', name: 'jq' },
