@@ -1,4 +1,4 @@
-// npm run bench:scale -- [--tasks 1000,10000] [--max-paths 500] [--svg-tasks 1000]
+// npm run bench:size -- [--tasks 1000,10000] [--max-paths 500] [--svg-tasks 1000]
 // Time and peak memory of the tools on large sequences, through the real CLI (bin/lockstep.js, which runs
 // dist/: npm run build first): `lockstep test` at 1,000 and 10,000 tasks with --max-paths 500 and
 // `graph -f svg` at 1,000 tasks, with baselines measured in the same run (the same commands at 10 tasks,
@@ -23,7 +23,7 @@ const sizes = values.tasks.split(',').map(Number);
 const maxPaths = values['max-paths'];
 const svgTasks = Number(values['svg-tasks']);
 const bin = fileURLToPath(new URL('../bin/lockstep.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'lockstep-bench-scale-'));
+const dir = mkdtempSync(join(tmpdir(), 'lockstep-bench-size-'));
 
 /** A sequence of `n` shell tasks and one finally task. */
 function sequenceFile(n) {
