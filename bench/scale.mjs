@@ -1,13 +1,14 @@
-// npm run bench:scale -- [--orchestrators 1,2,3] [--workers 1] [--runs 500] [--tasks 5] [--partitions 12]
+// npm run bench:scale -- [--orchestrators 1,2,3] [--workers 1] [--runs 500] [--tasks 5] [--partitions 12] [--rounds 2]
 //                        [--seconds 20] [--warmup 8]
 // Kafka mode across orchestrator processes: for each count, that many orchestrator processes (the public
 // startKafkaOrchestrator, one consumer group) and --workers worker processes over a --partitions-partition events
 // topic (topics of their own per count), with --runs runs of --tasks no-op tasks kept in flight by a client in this
-// process (a new run starts when one ends). Prints, for each count, steps/s (task outcomes recorded per second,
-// summed over the orchestrators) and the ratio to the first count in the same run, per-partition figures (steps,
-// runs finished, the orchestrator that recorded them, the group's lag on it at the end of the window), and the CPU
-// each kind of process used: orchestrators, workers, this client, the broker, and the machine as a whole, which tell
-// whether the curve flattens because the cores are full (the broker shares them) or inside lockstep.
+// process (a new run starts when one ends), in --rounds rounds of alternating order. Prints, for each count (its
+// best round), steps/s (task outcomes recorded per second, summed over the orchestrators) and the ratio to the first
+// count in the same run, per-partition figures (steps, runs finished, the orchestrator that recorded them, the
+// group's lag on it at the end of the window), events per transaction, and the CPU each kind of process used, in
+// all and per step: orchestrators, workers, this client, the broker, other processes and the machine as a whole,
+// which tell whether the curve flattens because the cores are full (the broker shares them) or inside lockstep.
 // Needs a build (npm run build) and a broker: KAFKA_BROKERS, else one started from scripts/kafka/broker.mjs.
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -17,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { sequence } from 'lockstep';
 import { createLockstepClient, createTopics, createWorker, startKafkaOrchestrator } from 'lockstep/kafka';
 import { createKafka, partitionOf } from '../dist/adapters/kafka/kafka-client.js';
+import { KafkaJournal } from '../dist/runtime/journals/kafka/kafka-journal.js';
 import { startBroker } from '../scripts/kafka/broker.mjs';
 import { brokerPids, cpuMeter, formatCpu } from './proc-stats.mjs';
 
@@ -30,6 +32,8 @@ const { values } = parseArgs({
     tasks: { type: 'string', default: '5' },
     partitions: { type: 'string', default: '12' },
     seconds: { type: 'string', default: '20' },
+    /** Each round measures every count, in alternating order (1,2,3 then 3,2,1): the best of each count is printed. */
+    rounds: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '8' },
   },
 });
@@ -53,6 +57,14 @@ else await main();
  * the parent which runs finished, as they do.
  */
 async function orchestratorProcess() {
+  // The journal writes one offset record per transaction: counting them counts the transactions.
+  let transactions = 0;
+  const offsetRecord = KafkaJournal.prototype.offsetRecord;
+  KafkaJournal.prototype.offsetRecord = function (...args) {
+    transactions++;
+    return offsetRecord.apply(this, args);
+  };
+  let applied0 = 0;
   let counts = new Map();
   let ended = [];
   const count = (p) => {
@@ -79,8 +91,12 @@ async function orchestratorProcess() {
     ended = [];
   }, 10);
   process.on('message', async (m) => {
-    if (m.type === 'reset') counts = new Map();
-    else if (m.type === 'counts') process.send({ type: 'counts', counts: [...counts] });
+    if (m.type === 'reset') {
+      counts = new Map();
+      transactions = 0;
+      applied0 = service.orchestrator.stats.applied;
+    } else if (m.type === 'counts')
+      process.send({ type: 'counts', counts: [...counts], transactions, applied: service.orchestrator.stats.applied - applied0 });
     else if (m.type === 'stop') {
       clearInterval(flush);
       await service.close().catch(() => {});
@@ -208,7 +224,18 @@ async function measure(orchestrators, workers, runs, seconds, warmup, admin) {
     });
     const steps = [...perPartition.values()].reduce((s, r) => s + r.steps, 0);
     const ended = [...perPartition.values()].reduce((s, r) => s + r.runs, 0);
-    return { orchestrators, stepsPerSecond: steps / cpu.seconds, runsPerSecond: ended / cpu.seconds, perPartition, lag, cpu };
+    const transactions = answers.reduce((s, a) => s + a.transactions, 0);
+    const applied = answers.reduce((s, a) => s + a.applied, 0);
+    return {
+      orchestrators,
+      steps,
+      stepsPerSecond: steps / cpu.seconds,
+      runsPerSecond: ended / cpu.seconds,
+      eventsPerTransaction: applied / Math.max(1, transactions),
+      perPartition,
+      lag,
+      cpu,
+    };
   } finally {
     running = false;
     await Promise.all([...orchestratorProcs, ...workerProcs].map(stopChild));
@@ -232,22 +259,36 @@ async function main() {
   const seconds = Number(values.seconds);
   const admin = createKafka({ clientId: 'bench-scale', brokers: process.env.KAFKA_BROKERS, logLevel: 'nothing' }).admin();
   await admin.connect();
-  const results = [];
+  const best = new Map();
   try {
-    for (const count of counts) {
-      log(`${count} orchestrator process(es), ${workers} worker process(es), ${P} partitions, ${runs} runs in flight x ${N} tasks`);
-      results.push(await measure(count, workers, runs, seconds, Number(values.warmup), admin));
+    for (let round = 0; round < Number(values.rounds); round++) {
+      for (const count of round % 2 === 0 ? counts : [...counts].reverse()) {
+        log(
+          `round ${round + 1}: ${count} orchestrator process(es), ${workers} worker process(es), ${P} partitions, ${runs} runs in flight x ${N} tasks`,
+        );
+        const r = await measure(count, workers, runs, seconds, Number(values.warmup), admin);
+        log(`  ${Math.round(r.stepsPerSecond)} steps/s; ${formatCpu(r.cpu)}`);
+        if (!best.has(count) || best.get(count).stepsPerSecond < r.stepsPerSecond) best.set(count, r);
+      }
     }
   } finally {
     await admin.disconnect().catch(() => {});
     await broker?.stop();
   }
+  const results = counts.map((c) => best.get(c));
   const base = results[0];
   for (const r of results) {
     console.log(
       `\n${r.orchestrators} orchestrator(s): ${Math.round(r.stepsPerSecond)} steps/s, ${Math.round(r.runsPerSecond)} runs/s, ${(r.stepsPerSecond / base.stepsPerSecond).toFixed(2)}x ${base.orchestrators} orchestrator(s)`,
     );
-    console.log(`  ${formatCpu(r.cpu)}; per orchestrator ${(r.cpu.cores.orchestrators / r.orchestrators).toFixed(2)}`);
+    const ours = Object.values(r.cpu.cores).reduce((a, b) => a + b, 0);
+    const perStep = (cores) => `${Math.round((cores * 1e6) / r.stepsPerSecond)} µs`;
+    console.log(
+      `  ${formatCpu(r.cpu)}; other processes ${(r.cpu.machine - ours).toFixed(2)}; per orchestrator ${(r.cpu.cores.orchestrators / r.orchestrators).toFixed(2)}`,
+    );
+    console.log(
+      `  CPU per step: orchestrators ${perStep(r.cpu.cores.orchestrators)}, workers ${perStep(r.cpu.cores.workers)}, broker ${perStep(r.cpu.cores.broker)}; ${r.eventsPerTransaction.toFixed(1)} events per transaction`,
+    );
     console.log('  partition  owner   steps/s  runs/s  lag');
     for (const p of [...r.perPartition.keys()].sort((a, b) => a - b)) {
       const row = r.perPartition.get(p);
