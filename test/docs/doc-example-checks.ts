@@ -92,6 +92,9 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   'npm run build && npm run bench:kafka': BENCH,
   'npm run build && npm run bench:size': BENCH,
   'npm run build && npm run bench:scale': BENCH,
+  'npm run build && npm run bench:restore': BENCH,
+  // docs/capacity.md
+  'npm run build && npm run bench:scale -- --orchestrators 1 --partitions 1 --rounds 1': BENCH,
   // docs/data-between-tasks.md
   'order_id=$(jq -r \'."create-order".id\' "$LOCKSTEP_RESULTS_FILE")': { check: 'task', name: 'jq' },
   'jq \'{ reserved: true, order: $o }\' --arg o "$order_id" -n > "$LOCKSTEP_RESULT_FILE"': { check: 'task', name: 'jq' },
