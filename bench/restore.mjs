@@ -225,10 +225,10 @@ async function main() {
       `orchestrator memory after GC: ${mib(empty.memory.rss)} RSS (${mib(empty.memory.heapUsed)} heap) with 0 runs, ${mib(full.memory.rss)} (${mib(full.memory.heapUsed)}) with ${R}: ${((full.memory.rss - empty.memory.rss) / R / 1024).toFixed(1)} KiB RSS, ${((full.memory.heapUsed - empty.memory.heapUsed) / R / 1024).toFixed(1)} KiB heap per live run`,
     );
     console.log(`survivor after the takeover: ${mib(after.memory.rss)} RSS, ${after.active} runs active`);
-    if (joinRestores.length > 0)
-      console.log(
-        `(the join moved the partition: that handoff restored in ${secs(joinRestores.at(-1).restoredAt - joinRestores.at(-1).assignedAt)})`,
-      );
+    // A join that moved the partition had the joiner restore it (the killed process then took it back).
+    const handoff = joinRestores.find((r) => r.runs > 0);
+    if (handoff)
+      console.log(`(the join moved the partition: ${handoff.runs} runs restored in ${secs(handoff.restoredAt - handoff.assignedAt)})`);
     console.log(
       `kill -> restore begins:      ${secs(takeover.assignedAt - killedAt)} (the group's session timeout, a rebalance, fencing the old owner)`,
     );
