@@ -3,23 +3,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { sha256Hex } from '../../src/core/hash.js';
-import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { sequence } from '../../src/core/sequence/builder.js';
-import type { Sequence } from '../../src/core/sequence/types.js';
-import { definitionText } from '../../src/modes/embedded/embedded-runtime.js';
 import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
 import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
+import { registryOf } from '../support/code-registry.js';
 import { rawAdmin } from '../support/raw-kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
-
-function registryOf(...sequences: Sequence[]): ProgramRegistry {
-  const registry = new ProgramRegistry();
-  for (const s of sequences) registry.register(s, { definition: definitionText(s), hash: sha256Hex(definitionText(s)) });
-  return registry;
-}
 
 const quick = sequence('quick').then('a', { queue: 'q' }).then('b', { queue: 'q' }).build();
 const gated = sequence('gated').then('first', { queue: 'q' }).then('hold', { queue: 'q' }).then('last', { queue: 'q' }).build();

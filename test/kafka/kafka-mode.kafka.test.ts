@@ -2,22 +2,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { KafkaTransport } from '../../src/adapters/kafka/index.js';
-import { sha256Hex } from '../../src/core/hash.js';
-import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { sequence } from '../../src/core/sequence/builder.js';
-import type { Sequence } from '../../src/core/sequence/types.js';
-import { definitionText } from '../../src/modes/embedded/embedded-runtime.js';
 import type { KafkaOrchestrator, KafkaWorker, LockstepClient } from '../../src/modes/kafka/index.js';
 import { createLockstepClient, createWorker, emitTaskEvent, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
+import { registryOf } from '../support/code-registry.js';
 
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
-
-function registryOf(...sequences: Sequence[]): ProgramRegistry {
-  const registry = new ProgramRegistry();
-  for (const s of sequences) registry.register(s, { definition: definitionText(s), hash: sha256Hex(definitionText(s)) });
-  return registry;
-}
 
 const three = sequence('three').then('a', { queue: 'q' }).then('b', { queue: 'q' }).then('c', { queue: 'q' }).build();
 const slow = sequence('slow').then('wait', { queue: 'q' }).then('after', { queue: 'q' }).build();

@@ -5,28 +5,19 @@ import { createHash, randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KafkaTransport } from '../../src/adapters/kafka/index.js';
-import { sha256Hex } from '../../src/core/hash.js';
 import type { DeadLetter } from '../../src/core/protocol/envelope.js';
 import { topicNames } from '../../src/core/protocol/envelope.js';
-import { ProgramRegistry } from '../../src/core/run/registry.js';
 import { sequence } from '../../src/core/sequence/builder.js';
-import type { Sequence } from '../../src/core/sequence/types.js';
-import { definitionText } from '../../src/modes/embedded/embedded-runtime.js';
 import type { KafkaOrchestrator, LockstepClient } from '../../src/modes/kafka/index.js';
 import { createLockstepClient, createWorker, startKafkaOrchestrator } from '../../src/modes/kafka/index.js';
 import { lockstep } from '../support/cli.js';
+import { registryOf } from '../support/code-registry.js';
 import { rawAdmin } from '../support/raw-kafka.js';
 
 const { Kafka, Partitioners, logLevel } = kafkajs;
 const brokers = inject('kafkaBrokers');
 const base = { brokers, logLevel: 'nothing' as const };
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-function registryOf(...sequences: Sequence[]): ProgramRegistry {
-  const registry = new ProgramRegistry();
-  for (const s of sequences) registry.register(s, { definition: definitionText(s), hash: sha256Hex(definitionText(s)) });
-  return registry;
-}
 
 const quick = sequence('quick').then('one', { queue: 'q' }).then('two', { queue: 'q' }).build();
 const big = sequence('big').then('t1', { queue: 'q' }).then('t2', { queue: 'q' }).then('t3', { queue: 'q' }).build();
