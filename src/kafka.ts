@@ -6,6 +6,7 @@
 
 export type { TopicLayout, TopicReport } from './adapters/kafka/index.js';
 export { topicNames } from './core/protocol/envelope.js';
+export type { HistoryRecord } from './core/protocol/history-record.js';
 export type { RunState } from './core/protocol/run-state.js';
 export type { ProgramRegistry } from './core/run/registry.js';
 export type { CreateTopicsOptions } from './modes/kafka/create-topics.js';
@@ -25,6 +26,7 @@ export type {
   StartOptions,
   TaskAttempt,
   TaskOutcome,
+  WaitOptions,
   WorkerHandlers,
 } from './modes/kafka/index.js';
 // Orchestrators, and the sequences they run.

@@ -155,3 +155,36 @@ export interface DeadLetterSource {
   /** The whole text as received. */
   readonly raw: string;
 }
+
+/** What {@link TopicFeed} delivers: a committed record of one of its topics. */
+export interface FeedRecord extends StoredMessage {
+  readonly topic: string;
+}
+
+/** Options of a {@link TopicFeed}. */
+export interface TopicFeedOptions {
+  readonly topics: readonly string[];
+  /** Topics read from their first record rather than from their end. */
+  readonly fromStart?: readonly string[];
+  /** Topics whose partitions are read only from a {@link TopicFeed.rewind} until {@link TopicFeed.pause}. */
+  readonly onDemand?: readonly string[];
+  /** Called with each record, in offset order per partition; a partition read again delivers its records again. */
+  readonly onRecord: (record: FeedRecord) => void;
+  /** Called once when the feed stops for good (an error that retrying cannot mend). */
+  readonly onFail: (error: Error) => void;
+}
+
+/**
+ * One long-lived subscription to whole topics, from their end at the start of the feed (or their beginning): a reader follows any number
+ * of runs through it, and reads one partition again from its beginning (a point lookup) without a new subscription.
+ */
+export interface TopicFeed {
+  /**
+   * Reads `partition` of `topic` again from its first record (and then on, as before); resolves once every record
+   * committed before the call has been delivered. Rewinds asked for together share one read.
+   */
+  rewind(topic: string, partition: number): Promise<void>;
+  /** Stops delivering a partition of an on-demand topic, until the next rewind of it. */
+  pause(topic: string, partition: number): void;
+  close(): Promise<void>;
+}

@@ -18,6 +18,7 @@ import { startBroker, tailFile } from '../../scripts/kafka/broker.mjs';
 import type { Envelope } from '../../src/core/protocol/envelope.js';
 import { topicNames } from '../../src/core/protocol/envelope.js';
 import type { RunState } from '../../src/core/protocol/run-state.js';
+import type { LockstepClient } from '../../src/modes/kafka/index.js';
 import { createLockstepClient } from '../../src/modes/kafka/index.js';
 import { BIN, lockstep, ROOT } from '../support/cli.js';
 import type { Service } from '../support/kafka-log.js';
@@ -83,6 +84,9 @@ describe('Kafka mode: a broker SIGKILLed and restarted while runs are in flight'
   let runsLog: TopicLog | undefined;
   let outage: { dispatchedBefore: number; endedBefore: number; downAt: number; restartAt: number; upAt: number };
   let duringOutage: Answer | undefined;
+  /** A client awaiting every run across the crash, through its one subscription. */
+  let waiter: LockstepClient | undefined;
+  let awaited: Promise<RunState[]> | undefined;
 
   const ended = (ids: readonly string[]) =>
     ids.filter((id) => {
@@ -131,6 +135,12 @@ describe('Kafka mode: a broker SIGKILLed and restarted while runs are in flight'
     const endedBefore = ended(runIds);
     states.clear();
 
+    waiter = createLockstepClient({ brokers, prefix, logLevel: 'nothing' });
+    awaited = waiter.waitAll(runIds, { timeoutMs: 120_000 });
+    awaited.catch(() => {});
+    // Its subscription follows before the crash.
+    await waiter.status(runIds[0]!);
+
     // The crash: SIGKILL; a client asks for a run while the broker is down; back on the same data.
     await broker.kill('SIGKILL');
     const downAt = Date.now();
@@ -160,6 +170,7 @@ describe('Kafka mode: a broker SIGKILLed and restarted while runs are in flight'
   }, 90_000);
 
   afterAll(async () => {
+    await waiter?.close().catch(() => {});
     await Promise.all(services.map((s) => s.stop('SIGKILL')));
     await log?.stop().catch(() => {});
     await runsLog?.stop().catch(() => {});
@@ -197,6 +208,12 @@ describe('Kafka mode: a broker SIGKILLed and restarted while runs are in flight'
         `${outage.dispatchedBefore} of ${RUNS * ORDER.length} dispatches before it; ${repeated} attempt(s) reported more than once`,
     );
   }, 60_000);
+
+  it('a client waiting for every run across the crash gets each final state: its subscription recovers and reads again', async () => {
+    const finals = await awaited!;
+    expect(finals.map((f) => f.runId)).toEqual(runIds);
+    expect(finals.map((f) => f.status).filter((s) => s !== 'succeeded')).toEqual([]);
+  }, 120_000);
 
   it('the orchestrator and the worker reconnected: both processes are still running', () => {
     const exits = services.map((s) => ({ name: s.name, code: s.child.exitCode, signal: s.child.signalCode }));

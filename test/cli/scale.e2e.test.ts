@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLines, lockstep } from '../support/cli.js';
 import { writeScaleSequence } from '../support/scale-sequence.js';
 
-// The 1,000- and 10,000-task figures (time, peak memory) come from `npm run bench:scale`; these tests keep to
+// The 1,000- and 10,000-task figures (time, peak memory) come from `npm run bench:size`; these tests keep to
 // sizes that run in seconds (60 tasks: 482 paths, 200 of them sampled), and to the limits' messages.
 let dir: string;
 beforeAll(() => {

@@ -90,7 +90,12 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   'npm run build && npm run bench:embedded': BENCH,
   'npm run build && npm run bench:durable': BENCH,
   'npm run build && npm run bench:kafka': BENCH,
+  'npm run build && npm run bench:client': BENCH,
+  'npm run build && npm run bench:size': BENCH,
   'npm run build && npm run bench:scale': BENCH,
+  'npm run build && npm run bench:restore': BENCH,
+  // docs/capacity.md
+  'npm run build && npm run bench:scale -- --orchestrators 1 --partitions 1 --rounds 1': BENCH,
   // docs/data-between-tasks.md
   'order_id=$(jq -r \'."create-order".id\' "$LOCKSTEP_RESULTS_FILE")': { check: 'task', name: 'jq' },
   'jq \'{ reserved: true, order: $o }\' --arg o "$order_id" -n > "$LOCKSTEP_RESULT_FILE"': { check: 'task', name: 'jq' },
@@ -133,7 +138,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   'lockstep test machines/continue-on-failure.yaml': run(),
   'lockstep test machines/retry-backoff.yaml --max-paths 1000 --seed 42': run(),
   'npm run bench:paths': BENCH,
-  'npm run bench:scale': BENCH,
+  'npm run bench:size': BENCH,
 };
 
 /** A `lockstep …` or `npx lockstep …` command, after any `NAME=value` assignments. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { PartitionLag } from '../../ports/metrics.js';
 import type {
@@ -6,6 +7,8 @@ import type {
   DurableSubscribeOptions,
   StoredMessage,
   Subscription,
+  TopicFeed,
+  TopicFeedOptions,
   TopicMessage,
 } from '../../ports/transport.js';
 import { AtLeastOnceSubscription } from './at-least-once-subscription.js';
@@ -14,18 +17,10 @@ import { CHUNK_BYTES, partitionChunks, partitionCountCache } from './encoding.js
 import { ExactlyOnceSubscription } from './exactly-once-subscription.js';
 import type { KafkaConnectionOptions } from './kafka-client.js';
 import { createKafka, isRecordRejection, producerConfig, retryRetriable, transportError } from './kafka-client.js';
-import type { StartOffsets } from './partition-reader.js';
-import { endOffsets, readPartitions, tailPartitions } from './partition-reader.js';
+import { KafkaFeed } from './kafka-feed.js';
+import { endOffsets, readPartitions } from './partition-reader.js';
 import type { TopicLayout, TopicReport } from './topic-admin.js';
 import { ensureDefinitionsTopic, ensureHistoryTopic, ensureTopics, partitionCounts, recordLimits, topicConfig } from './topic-admin.js';
-
-/** Options of {@link KafkaTransport.tailPartitions}. */
-export interface TailOptions {
-  /** Where to start in each partition. @default each partition's current end */
-  readonly from?: StartOffsets;
-  readonly signal?: AbortSignal;
-  readonly timeoutMs?: number;
-}
 
 /** Options of {@link KafkaTransport}. */
 export interface KafkaTransportOptions extends KafkaConnectionOptions {
@@ -50,7 +45,7 @@ interface Pending {
  * message's acknowledgement back (`defer`).
  *
  * The Kafka client stays inside: callers get lockstep's operations on topics (create them, count partitions, read
- * or follow partitions, end offsets), never the client or its admin. Each of those requests is sent again while the
+ * or follow topics, end offsets), never the client or its admin. Each of those requests is sent again while the
  * broker answers with an error Kafka marks retriable ({@link retryRetriable}); the producer's sends are retried by
  * kafkajs on the same errors.
  */
@@ -177,21 +172,14 @@ export class KafkaTransport implements DurableLog {
   }
 
   /**
-   * Follows partitions of a topic from `options.from` (else their current end) and calls `onMessage` with each new
-   * committed message, until it returns true (resolves true) or the signal aborts or the time runs out (false).
+   * Opens a {@link TopicFeed} on whole topics: one consumer group of its own (`<clientId>-feed-<uuid>`) for as many
+   * readers as follow runs through it. Resolves once it is assigned and positioned at the topics' end.
    */
-  async tailPartitions(
-    topic: string,
-    partitions: readonly number[],
-    onMessage: (message: StoredMessage) => boolean,
-    options: TailOptions = {},
-  ): Promise<boolean> {
-    const admin = await this.#connected(`follow ${topic}`);
-    try {
-      return await tailPartitions(this.#kafka, admin, topic, partitions, onMessage, options);
-    } catch (error) {
-      throw transportError(`cannot follow ${topic}`, error);
-    }
+  async openFeed(options: TopicFeedOptions): Promise<TopicFeed> {
+    const admin = await this.#connected(`follow ${options.topics.join(', ')}`);
+    const feed = new KafkaFeed(this.#kafka, admin, `${this.#options.clientId ?? 'lockstep'}-feed-${randomUUID()}`, options);
+    await feed.start();
+    return feed;
   }
 
   /** The first (`low`) and next-to-be-written (`high`) offsets of each partition of a topic. */

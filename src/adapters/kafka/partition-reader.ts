@@ -3,14 +3,11 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { StoredMessage } from '../../ports/transport.js';
 import { consumerConfig, retryRetriable, storedMessage, transportError } from './kafka-client.js';
 
-/** Options of {@link readPartitions} and {@link tailPartitions}. */
+/** Options of {@link readPartitions}. */
 export interface ReadOptions {
   /** Gives up after this long. @default 60000 */
   readonly timeoutMs?: number;
 }
-
-/** Where to start reading each partition. */
-export type StartOffsets = ReadonlyMap<number, string>;
 
 interface ReaderRun {
   readonly stop: () => Promise<void>;
@@ -18,7 +15,7 @@ interface ReaderRun {
 
 /**
  * Consumes `partitions` of `topic` with a throw-away consumer group (kafkajs cannot assign partitions by hand):
- * the other partitions are paused, the wanted ones start at `start` (else at their beginning). Committed messages
+ * the other partitions are paused, the wanted ones are read from their beginning. Committed messages
  * only. `onBatch` returns true once reading can stop.
  */
 async function consume(
@@ -26,7 +23,6 @@ async function consume(
   admin: Admin,
   topic: string,
   partitions: readonly number[],
-  start: StartOffsets | undefined,
   onBatch: (partition: number, messages: StoredMessage[], lastOffset: string) => boolean,
 ): Promise<{ run: ReaderRun; done: Promise<void> }> {
   const wanted = new Set(partitions);
@@ -48,10 +44,6 @@ async function consume(
     const assigned = payload.memberAssignment[topic] ?? [];
     const others = assigned.filter((p) => !wanted.has(p));
     if (others.length > 0) consumer.pause([{ topic, partitions: others }]);
-    for (const p of assigned) {
-      const offset = start?.get(p);
-      if (wanted.has(p) && offset !== undefined) consumer.seek({ topic, partition: p, offset });
-    }
   });
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (payload.topic !== topic || !wanted.has(payload.partition)) return;
@@ -132,7 +124,7 @@ export async function readPartitions(
     if (remaining.size === 0) return [];
     const out: StoredMessage[] = [];
     const reader = await retryRetriable(() =>
-      consume(kafka, admin, topic, [...remaining.keys()], undefined, (partition, messages, lastOffset) => {
+      consume(kafka, admin, topic, [...remaining.keys()], (partition, messages, lastOffset) => {
         for (const m of messages) if (BigInt(m.offset) <= (remaining.get(partition) ?? -1n)) out.push(m);
         const target = remaining.get(partition);
         if (target !== undefined && BigInt(lastOffset) >= target) remaining.delete(partition);
@@ -147,40 +139,5 @@ export async function readPartitions(
     return out;
   } catch (error) {
     throw transportError(`cannot read ${topic}`, error);
-  }
-}
-
-/**
- * Follows partitions of a topic from the given offsets (else their current end) and calls `onMessage` with each new
- * committed message until it returns true or the signal aborts.
- */
-export async function tailPartitions(
-  kafka: Kafka,
-  admin: Admin,
-  topic: string,
-  partitions: readonly number[],
-  onMessage: (message: StoredMessage) => boolean,
-  options: { from?: StartOffsets; signal?: AbortSignal; timeoutMs?: number } = {},
-): Promise<boolean> {
-  let from = options.from;
-  if (!from) {
-    const ends = await endOffsets(admin, topic);
-    from = new Map(partitions.map((p) => [p, String(ends.get(p)?.high ?? 0n)]));
-  }
-  const start = from;
-  const reader = await retryRetriable(() =>
-    consume(kafka, admin, topic, partitions, start, (_partition, messages) => messages.some(onMessage)),
-  );
-  const aborted = new Promise<void>((resolve) => options.signal?.addEventListener('abort', () => resolve(), { once: true }));
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<void>((resolve) => {
-    if (options.timeoutMs !== undefined) timer = setTimeout(resolve, options.timeoutMs);
-  });
-  try {
-    const found = await Promise.race([reader.done.then(() => true), aborted.then(() => false), timedOut.then(() => false)]);
-    return found;
-  } finally {
-    clearTimeout(timer);
-    await reader.run.stop();
   }
 }

@@ -17,3 +17,4 @@ export type { LockstepClient, StartOptions } from './lockstep-client.js';
 export { createLockstepClient } from './lockstep-client.js';
 export type { KafkaRunServiceOptions } from './run-service.js';
 export { createKafkaRunService } from './run-service.js';
+export type { WaitOptions } from './run-watch.js';

@@ -3,19 +3,20 @@ import { KafkaTransport, partitionOf } from '../../adapters/kafka/index.js';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { assertInput } from '../../core/input-limits.js';
 import { topicNames } from '../../core/protocol/envelope.js';
+import type { HistoryRecord } from '../../core/protocol/history-record.js';
 import { parseHistoryRecord } from '../../core/protocol/history-record.js';
 import { assertRunId } from '../../core/protocol/partition-offset.js';
 import type { RunState } from '../../core/protocol/run-state.js';
-import { parseRunState } from '../../core/protocol/run-state.js';
 import { acceptTraceparent } from '../../core/trace/traceparent.js';
 import type { AttemptLog, AttemptLogFilter } from '../../ports/attempt-logs.js';
-import { latestStates } from '../../runtime/journals/kafka/run-state-topic.js';
 import { envelope, runStartMessage } from '../../runtime/messages.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveKafka } from './connection.js';
 import type { RunHistory } from './history-topic.js';
 import { HistoryBuilder } from './history-topic.js';
 import { readRunLogs } from './log-topic.js';
+import type { WaitOptions } from './run-watch.js';
+import { RunWatch } from './run-watch.js';
 
 /** What to start. */
 export interface StartOptions {
@@ -32,10 +33,27 @@ export interface StartOptions {
 export interface LockstepClient {
   /** Publishes a `run.start` and resolves to the run's id. */
   start(sequence: string, options?: StartOptions): Promise<string>;
-  /** The run's last committed state, or `undefined` for a run no orchestrator has started (yet). */
+  /**
+   * The run's last committed state, or `undefined` for a run no orchestrator has started (yet). Read through the
+   * client's one subscription: its partition of the run-state topic is read again, without a new consumer group.
+   */
   status(runId: string): Promise<RunState | undefined>;
-  /** Resolves with the run's state once it has ended (`status` is then its outcome). */
-  wait(runId: string, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<RunState>;
+  /**
+   * Resolves with the run's state once it has ended (`status` is then its outcome). Every wait of a client shares one
+   * subscription, opened on first use and closed by {@link close}; a run that ended already is answered from what the
+   * client read, or by reading its partition again. Rejects with `WAIT_TIMEOUT` when `timeoutMs` passes or `signal`
+   * aborts (the run goes on), and with `TRANSPORT_UNAVAILABLE` when the subscription stops for a reason retrying
+   * cannot mend.
+   */
+  wait(runId: string, options?: WaitOptions): Promise<RunState>;
+  /** Waits for every run (through the one subscription); resolves to their final states in the order given. */
+  waitAll(runIds: readonly string[], options?: WaitOptions): Promise<RunState[]>;
+  /**
+   * The run's history records as the orchestrators write them, from its first entry (or the first one the history
+   * topic still keeps), each once and in order, ending after its final entry. `break` stops it; `timeoutMs` and
+   * `signal` end it with `WAIT_TIMEOUT`.
+   */
+  watch(runId: string, options?: WaitOptions): AsyncGenerator<HistoryRecord>;
   /** Asks the run to cancel: the task in flight is cancelled, then compensations and finally tasks run. */
   cancel(runId: string, reason?: string): Promise<void>;
   /**
@@ -80,10 +98,12 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
     }
     return partitionOf(runId, await count);
   };
-  const status = async (runId: string) => {
-    const records = await transport.readPartitions(topics.runs, [await partitionOfRun(topics.runs, runId)]);
-    return latestStates(records.filter((r) => r.key === runId)).states.get(runId)?.state;
-  };
+  const watch = new RunWatch({
+    runsTopic: topics.runs,
+    historyTopic: topics.history,
+    openFeed: (feed) => transport.openFeed(feed),
+    partitionOf: partitionOfRun,
+  });
   const history = async (runId: string): Promise<RunHistory | undefined> => {
     const records = await transport.readPartitions(topics.history, [await partitionOfRun(topics.history, runId)]);
     const built = new HistoryBuilder(runId);
@@ -98,6 +118,8 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
     async start(sequence, start = {}) {
       const runId = start.runId ?? randomUUID();
       assertRunId(runId);
+      // A run id of this client's own making is new: its records cannot precede what the client follows.
+      if (start.runId === undefined) watch.noteStart(runId);
       assertInput(start.input ?? null);
       const traceparent = start.traceparent === undefined ? {} : { traceparent: acceptTraceparent(start.traceparent, 'traceparent') };
       const value = runStartMessage(
@@ -107,34 +129,19 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
       await transport.publish([{ topic: topics.events, key: runId, value }]);
       return runId;
     },
-    status,
-    async wait(runId, waitOptions = {}) {
-      const partition = await partitionOfRun(topics.runs, runId);
-      const ends = await transport.endOffsets(topics.runs);
-      const now = await status(runId);
-      if (now && now.status !== 'running') return now;
-      let final: RunState | undefined;
-      const found = await transport.tailPartitions(
-        topics.runs,
-        [partition],
-        (m) => {
-          if (m.key !== runId || m.value === null) return false;
-          const parsed = parseRunState(m.value);
-          if (parsed.success && parsed.state.status !== 'running') final = parsed.state;
-          return final !== undefined;
-        },
-        { from: new Map([[partition, String(ends.get(partition)?.high ?? 0n)]]), ...waitOptions },
-      );
-      if (!found || !final) {
-        const waited = waitOptions.timeoutMs === undefined ? 'waiting was stopped' : `it did not end within ${waitOptions.timeoutMs} ms`;
-        throw new LockstepError(
-          ErrorCode.waitTimeout,
-          `gave up waiting for run ${runId}: ${waited}; the run goes on (see it with \`lockstep status ${runId}\`)`,
-          { retriable: true },
-        );
+    status: (runId) => watch.status(runId),
+    wait: (runId, waitOptions) => watch.wait(runId, waitOptions),
+    async waitAll(runIds, waitOptions = {}) {
+      // The first failure stops the other waits rather than leaving them to their own deadlines.
+      const stop = new AbortController();
+      const signal = waitOptions.signal ? AbortSignal.any([waitOptions.signal, stop.signal]) : stop.signal;
+      try {
+        return await Promise.all(runIds.map((runId) => watch.wait(runId, { ...waitOptions, signal })));
+      } finally {
+        stop.abort();
       }
-      return final;
     },
+    watch: (runId, waitOptions) => watch.watch(runId, waitOptions),
     async cancel(runId, reason = 'cancelled by a client') {
       await transport.publish([
         { topic: topics.events, key: runId, value: envelope({ type: 'run.cancel', runId, payload: { reason } }, Date.now()) },
@@ -146,6 +153,9 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
       return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
     },
     logs: (runId, filter) => readRunLogs(transport, resolved.prefix, runId, filter),
-    close: () => transport.close(),
+    async close() {
+      await watch.close();
+      await transport.close();
+    },
   };
 }

@@ -140,26 +140,34 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
     for (const listener of listeners) listener(update);
   };
 
-  const follow = async (topic: string, onMessage: (m: StoredMessage) => void) => {
+  // One feed reads both topics from their beginning, then follows them; a feed that stops for good is opened again.
+  const follow = async () => {
     while (!stop.signal.aborted) {
       try {
-        const partitions = (await transport.partitionCounts([topic])).get(topic) ?? 0;
-        if (partitions === 0) throw new Error(`topic ${topic} does not exist yet (start an orchestrator)`);
-        const ends = await transport.endOffsets(topic);
-        if (topic === topics.history) for (const [p, end] of ends) if (!liveFrom.has(p)) liveFrom.set(p, end.high);
-        const from = new Map([...Array(partitions).keys()].map((p) => [p, String(ends.get(p)?.low ?? 0n)]));
-        await transport.tailPartitions(
-          topic,
-          [...from.keys()],
-          (m) => {
-            onMessage(m);
-            return false;
-          },
-          { from, signal: stop.signal },
-        );
+        const counts = await transport.partitionCounts([topics.runs, topics.history]);
+        for (const topic of [topics.runs, topics.history])
+          if (!counts.get(topic)) throw new Error(`topic ${topic} does not exist yet (start an orchestrator)`);
+        for (const [p, end] of await transport.endOffsets(topics.history)) if (!liveFrom.has(p)) liveFrom.set(p, end.high);
+        let failed!: (error: Error) => void;
+        const stopped = new Promise<void>((resolve, reject) => {
+          failed = reject;
+          if (stop.signal.aborted) resolve();
+          else stop.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        const feed = await transport.openFeed({
+          topics: [topics.runs, topics.history],
+          fromStart: [topics.runs, topics.history],
+          onRecord: (record) => (record.topic === topics.runs ? onState(record) : onHistory(record)),
+          onFail: (error) => failed(error),
+        });
+        try {
+          await stopped;
+        } finally {
+          await feed.close();
+        }
       } catch (error) {
         if (stop.signal.aborted) return;
-        log(`lockstep serve: following ${topic}: ${(error as Error).message}; retrying`);
+        log(`lockstep serve: following ${topics.runs} and ${topics.history}: ${(error as Error).message}; retrying`);
         await new Promise((r) => setTimeout(r, options.retryMs ?? 1000));
       }
     }
@@ -168,7 +176,7 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
     options.metrics.watchRunsInFlight(() => [...states.values()].filter((s) => s.status === 'running').length);
     options.metrics.watchLag(() => transport.consumerLag(topics.events, `${resolved.prefix}-orchestrators`));
   }
-  const following = Promise.all([follow(topics.runs, onState), follow(topics.history, onHistory)]);
+  const following = follow();
 
   const recordOf = (runId: string) => {
     const run = histories.get(runId);

@@ -99,11 +99,16 @@ export interface LatestStates {
   readonly malformed: UnreadableRecord[];
 }
 
-/** Keeps the last record of each key (a compacted topic may still hold older ones); tombstones remove a run. */
+/**
+ * Keeps the last record of each key (a compacted topic may still hold older ones); tombstones remove a run. A run's
+ * earlier states are skipped unparsed: a partition not compacted yet holds one record per batch that touched a run,
+ * and only its latest counts.
+ */
 export function latestStates(records: readonly StoredMessage[]): LatestStates {
   const states = new Map<string, { state: RunState; partition: number; offset: string }>();
   const offsets = new Map<string, PartitionOffset>();
   const malformed = new Map<string, UnreadableRecord>();
+  const latest = new Map<string, StoredMessage>();
   for (const r of records) {
     if (r.key === null) continue;
     if (isReservedKey(r.key)) {
@@ -112,17 +117,15 @@ export function latestStates(records: readonly StoredMessage[]): LatestStates {
       else if (offset) malformed.set(r.key, { record: r, reason: `partition.offset record: ${offset.reason}` });
       continue;
     }
-    malformed.delete(r.key);
-    if (r.value === null) {
-      states.delete(r.key);
-      continue;
-    }
+    // Deleted first: the map keeps the order of each key's last record.
+    latest.delete(r.key);
+    latest.set(r.key, r);
+  }
+  for (const [key, r] of latest) {
+    if (r.value === null) continue;
     const parsed = parseRunState(r.value);
-    if (parsed.success) states.set(r.key, { state: parsed.state, partition: r.partition, offset: r.offset });
-    else {
-      states.delete(r.key);
-      malformed.set(r.key, { record: r, reason: `run.state record: ${parsed.reason}` });
-    }
+    if (parsed.success) states.set(key, { state: parsed.state, partition: r.partition, offset: r.offset });
+    else malformed.set(key, { record: r, reason: `run.state record: ${parsed.reason}` });
   }
   return { states, offsets, malformed: [...malformed.values()] };
 }
