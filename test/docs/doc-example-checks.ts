@@ -94,6 +94,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   'npm run build && npm run bench:size': BENCH,
   'npm run build && npm run bench:scale': BENCH,
   'npm run build && npm run bench:restore': BENCH,
+  'npm run build && KAFKA_BROKERS=127.0.0.1:19092 npm run bench:peers -- --rounds 3': BENCH,
   // docs/capacity.md
   'npm run build && npm run bench:scale -- --orchestrators 1 --partitions 1 --rounds 1': BENCH,
   // docs/data-between-tasks.md
