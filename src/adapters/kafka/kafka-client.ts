@@ -235,16 +235,25 @@ export function transportError(what: string, error: unknown): LockstepError {
   return new LockstepError(ErrorCode.transportUnavailable, message, { retriable: true, cause: error });
 }
 
+/** kafkajs' default partitioner and the partition list it picks from, one per partition count: made once, not per record. */
+const partitioners = new Map<number, (key: string) => number>();
+
 /** The partition a key lands in among `partitions`: kafkajs' default partitioner (murmur2, as Java clients do). */
 export function partitionOf(key: string, partitions: number): number {
-  const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({
-    partitionId: i,
-    leader: 0,
-    replicas: [0],
-    isr: [0],
-    partitionErrorCode: 0,
-  }));
-  return Partitioners.DefaultPartitioner()({ topic: '', partitionMetadata, message: { key, value: null } });
+  let pick = partitioners.get(partitions);
+  if (!pick) {
+    const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({
+      partitionId: i,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+      partitionErrorCode: 0,
+    }));
+    const partitioner = Partitioners.DefaultPartitioner();
+    pick = (k) => partitioner({ topic: '', partitionMetadata, message: { key: k, value: null } });
+    partitioners.set(partitions, pick);
+  }
+  return pick(key);
 }
 
 /**

@@ -43,8 +43,20 @@ function infinityAt(value: unknown): string | undefined {
   return undefined;
 }
 
+/** True when `text` has more than `limit` opening brackets (`{` or `[`), wherever they are. */
+function moreOpenersThan(text: string, limit: number): boolean {
+  let count = 0;
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i !== -1; i = text.indexOf(bracket, i + 1)) if (++count > limit) return true;
+  }
+  return false;
+}
+
 /** Where a JSON text first nests deeper than `limit` (the offset of the bracket), if it does. Scans without parsing. */
 export function nestingBeyond(text: string, limit: number): number | undefined {
+  // The depth never exceeds the number of opening brackets: most records have few, counted natively, so the
+  // character-by-character scan below runs only for a text that could nest too deep.
+  if (!moreOpenersThan(text, limit)) return undefined;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

@@ -177,6 +177,10 @@ describe('wire decoders (property)', () => {
     };
     expect(parseEnvelope(JSON.stringify(dispatch).replace('"@"', result)).success).toBe(true);
     expect(parseEnvelope(input(100_000))).toMatchObject({ success: false, reason: expect.stringContaining('nested deeper than') });
+    // Both kinds of bracket count together: neither alone is over the limit here.
+    const half = Math.ceil(MAX_RECORD_DEPTH / 2);
+    const mixed = `${'{"a":['.repeat(half)}1${']}'.repeat(half)}`;
+    expect(parseEnvelope(`${prefix}${mixed}}}`)).toMatchObject({ success: false, reason: expect.stringContaining('nested deeper than') });
     // Brackets within strings (escaped quotes included) do not count.
     const inString = `{"v":1,"id":"m","runId":"r","time":"t","type":"run.start","payload":{"sequence":"s","input":"\\"${'['.repeat(5_000)}"}}`;
     expect(parseEnvelope(inString).success).toBe(true);
