@@ -17,6 +17,7 @@ import { createLockstepClient, createWorker, startKafkaOrchestrator } from 'lock
 import { KafkaTransport, partitionOf } from '../dist/adapters/kafka/index.js';
 import { ProgramRegistry } from '../dist/core/run/registry.js';
 import { startBroker } from '../scripts/kafka/broker.mjs';
+import { percentile } from './percentile.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -31,10 +32,6 @@ const R = Number(values.runs);
 const N = Number(values.tasks);
 const F = Number(values.finished);
 const log = (line) => process.stderr.write(`[bench:client] ${line}\n`);
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 if (values.child) {
@@ -139,10 +136,13 @@ const rows = [
   ['steps/s inside the orchestrator (before, after)', `${engineBefore.toFixed(0)}, ${engineAfter.toFixed(0)}`],
   ['client / orchestrator', `${((R * N) / seconds / ((engineBefore + engineAfter) / 2)).toFixed(2)}x`],
   ['client RSS before / peak', `${mib(rssBefore)} / ${mib(peakRss)}`],
-  [`wait, run ended before the client (p50 of ${F})`, `${pct(first, 50).toFixed(2)} ms (p99 ${pct(first, 99).toFixed(2)} ms)`],
-  [`wait again, same run (p50 of ${F})`, `${pct(again, 50).toFixed(3)} ms`],
-  ['floor: one throw-away group read (p50)', `${pct(floor, 50).toFixed(2)} ms`],
-  ['wait / floor', `${(pct(first, 50) / pct(floor, 50)).toFixed(2)}x`],
+  [
+    `wait, run ended before the client (p50 of ${F})`,
+    `${percentile(first, 50).toFixed(2)} ms (p99 ${percentile(first, 99).toFixed(2)} ms)`,
+  ],
+  [`wait again, same run (p50 of ${F})`, `${percentile(again, 50).toFixed(3)} ms`],
+  ['floor: one throw-away group read (p50)', `${percentile(floor, 50).toFixed(2)} ms`],
+  ['wait / floor', `${(percentile(first, 50) / percentile(floor, 50)).toFixed(2)}x`],
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
 for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);

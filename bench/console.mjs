@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createEmbeddedRuntime, loadSequenceFile, TaskFailure } from '../dist/index.js';
 import { SqliteRunStore } from '../dist/sqlite.js';
+import { percentile } from './percentile.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -105,8 +106,6 @@ async function time(base, path) {
   return { ms, bytes: body.byteLength };
 }
 
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-
 async function measure(base, path) {
   const cold = await time(base, path);
   const samples = [];
@@ -117,7 +116,7 @@ async function measure(base, path) {
     bytes = s.bytes;
   }
   samples.sort((a, b) => a - b);
-  return { path, cold: cold.ms, p50: pct(samples, 50), p95: pct(samples, 95), max: Math.max(cold.ms, samples.at(-1)), bytes };
+  return { path, cold: cold.ms, p50: percentile(samples, 50), p95: percentile(samples, 95), max: Math.max(cold.ms, samples.at(-1)), bytes };
 }
 
 const file = writeSequence();

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { createEmbeddedRuntime, sequence } from 'lockstep';
 import { MemoryRunStore } from '../dist/adapters/memory/memory-run-store.js';
 import { measureDurable } from './durable.mjs';
+import { percentile } from './percentile.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -17,7 +18,6 @@ const { values } = parseArgs({
 const R = Number(values.runs);
 const N = Number(values.tasks);
 
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const us = (ms) => (ms * 1000).toFixed(1);
 const gc = () => globalThis.gc?.();
 

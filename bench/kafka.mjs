@@ -17,6 +17,7 @@ import { CLIENT_SETTINGS, consumerConfig, createKafka, producerConfig } from '..
 import { createTransactionalProducer } from '../dist/adapters/kafka/transactional-producer.js';
 import { ProgramRegistry } from '../dist/core/run/registry.js';
 import { startBroker } from '../scripts/kafka/broker.mjs';
+import { percentile } from './percentile.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -34,10 +35,6 @@ const N = Number(values.tasks);
 const P = Number(values.partitions);
 
 const log = (line) => process.stderr.write(`[bench:kafka] ${line}\n`);
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 const ms = (x) => `${x.toFixed(2)} ms`;
 
 let broker;
@@ -229,7 +226,7 @@ await Promise.all(Object.values(floors).map((f) => f.close()));
 const { plain, kafkajs: tx, lockstep: txLockstep } = floorSamples;
 if (broker) await broker.stop();
 
-const p50 = pct(idle, 50);
+const p50 = percentile(idle, 50);
 console.log(
   `lockstep Kafka mode, exactly-once: ${R} concurrent runs x ${N} no-op tasks, ${P} partitions, one orchestrator + one worker (this process)`,
 );
@@ -238,18 +235,20 @@ console.log(
 );
 console.log(`  broker: ${broker ? 'started by the bench' : `KAFKA_BROKERS=${brokers}`}, warmed up for ${warmupSeconds} s first`);
 console.log(`  throughput:                 ${Math.round(stepsPerSecond)} steps/s (${R * N} steps in ${(elapsed / 1000).toFixed(2)} s)`);
-console.log(`  per-step latency, ${R} runs: p50 ${ms(pct(loaded, 50))}  p99 ${ms(pct(loaded, 99))}  (${loaded.length} steps)`);
-console.log(`  per-step latency, 1 run:    p50 ${ms(p50)}  p99 ${ms(pct(idle, 99))}  (${idle.length} steps)`);
+console.log(
+  `  per-step latency, ${R} runs: p50 ${ms(percentile(loaded, 50))}  p99 ${ms(percentile(loaded, 99))}  (${loaded.length} steps)`,
+);
+console.log(`  per-step latency, 1 run:    p50 ${ms(p50)}  p99 ${ms(percentile(idle, 99))}  (${idle.length} steps)`);
 console.log(`  floor, raw kafkajs two hops (produce, consume, produce, consume):`);
-console.log(`    plain idempotent relay:     p50 ${ms(pct(plain, 50))}  p99 ${ms(pct(plain, 99))}`);
+console.log(`    plain idempotent relay:     p50 ${ms(percentile(plain, 50))}  p99 ${ms(percentile(plain, 99))}`);
 console.log(`    transactional relay, output + position in one transaction:`);
-console.log(`      group offsets, as kafkajs sends them (9 round trips):     p50 ${ms(pct(tx, 50))}  p99 ${ms(pct(tx, 99))}`);
+console.log(`      group offsets, as kafkajs sends them (9 round trips):     p50 ${ms(percentile(tx, 50))}  p99 ${ms(percentile(tx, 99))}`);
 console.log(
-  `      offset record, as lockstep's orchestrator (3 round trips): p50 ${ms(pct(txLockstep, 50))}  p99 ${ms(pct(txLockstep, 99))}`,
+  `      offset record, as lockstep's orchestrator (3 round trips): p50 ${ms(percentile(txLockstep, 50))}  p99 ${ms(percentile(txLockstep, 99))}`,
 );
 console.log(
-  `  ratio of lockstep's 1-run p50 to the floor: ${(p50 / pct(plain, 50)).toFixed(2)}x (plain), ${(p50 / pct(tx, 50)).toFixed(2)}x (transactional, kafkajs), ${(p50 / pct(txLockstep, 50)).toFixed(2)}x (transactional, as lockstep)`,
+  `  ratio of lockstep's 1-run p50 to the floor: ${(p50 / percentile(plain, 50)).toFixed(2)}x (plain), ${(p50 / percentile(tx, 50)).toFixed(2)}x (transactional, kafkajs), ${(p50 / percentile(txLockstep, 50)).toFixed(2)}x (transactional, as lockstep)`,
 );
-console.log(`  ratio of lockstep's ${R}-run p50 to the floor: ${(pct(loaded, 50) / pct(plain, 50)).toFixed(2)}x (plain)`);
+console.log(`  ratio of lockstep's ${R}-run p50 to the floor: ${(percentile(loaded, 50) / percentile(plain, 50)).toFixed(2)}x (plain)`);
 console.log(`  orchestrator: applied ${stats.applied}, ignored ${JSON.stringify(stats.ignored)}, dead-lettered ${stats.deadLettered}`);
 console.log(`  targets: >= 1000 steps/s with 500 concurrent runs; per-step p50 <= 3x the floor`);

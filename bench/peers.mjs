@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { peakRssMib } from './peers/redis.mjs';
 import { bullmqFlows, lockstepEmbedded, lockstepKafka, memoryStore, sqliteStore } from './peers/systems.mjs';
+import { percentile } from './percentile.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -26,7 +27,6 @@ const K = Number(values.rounds);
 const C = Number(values['bullmq-concurrency']);
 const wanted = new Set(values.systems.split(','));
 const say = (line) => console.log(line);
-const pct = (s, p) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 
 /** Per-round step recorder: a gap is a task's start minus the previous task's end in the same run. */
 const newTrack = () => {
@@ -123,7 +123,7 @@ for (const r of rows) {
         : '-'
       : `${r.otherRss.toFixed(0)} (${r.name.includes('kafka') ? 'broker' : 'redis'})`;
   say(
-    `${r.name.padEnd(16)}${r.rate.toFixed(0).padStart(8)}  ${ratio.padStart(8)}  ${pct(r.gaps, 50).toFixed(3).padStart(11)}  ${pct(r.gaps, 99).toFixed(3).padStart(11)}  ${pct(r.runMs, 50).toFixed(1).padStart(10)}  ${other}`,
+    `${r.name.padEnd(16)}${r.rate.toFixed(0).padStart(8)}  ${ratio.padStart(8)}  ${percentile(r.gaps, 50).toFixed(3).padStart(11)}  ${percentile(r.gaps, 99).toFixed(3).padStart(11)}  ${percentile(r.runMs, 50).toFixed(1).padStart(10)}  ${other}`,
   );
 }
 say(`peak RSS of this process (all in-process systems together): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
