@@ -64,7 +64,9 @@ export class TimerService {
       const now = this.#clock.now();
       // How far the clock moved beyond the hop's own wait: a step, when it is more than a late or early wake-up.
       const step = now - (armedAt + delay);
-      const due = Math.abs(step) > CLOCK_STEP_MS ? target + step : target;
+      // The step as measured also holds how early this hop woke (up to a millisecond: setTimeout keeps whole
+      // milliseconds of a clock read once per loop turn); one more millisecond keeps the timer from firing early.
+      const due = Math.abs(step) > CLOCK_STEP_MS ? target + step + 1 : target;
       if (now < due) {
         this.#hop(key, timer, due);
         return;
