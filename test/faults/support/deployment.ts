@@ -123,15 +123,14 @@ export class Deployment {
     for (const [file, text] of Object.entries(this.options.sequences)) writeFileSync(join(this.sequencesDir, file), text);
     writeFileSync(this.executionsFile, '');
     const replication = this.options.replicationFactor ? ['--replication-factor', String(this.options.replicationFactor)] : [];
-    const created = await lockstep([
-      'topics',
-      'create',
-      '--partitions',
-      String(this.options.partitions ?? 6),
-      ...replication,
-      ...this.common,
-    ]);
-    if (created.code !== 0) throw new Error(`topics create exited ${created.code}: ${created.stderr}`);
+    const created = await lockstep(
+      ['topics', 'create', '--partitions', String(this.options.partitions ?? 6), ...replication, ...this.common],
+      // A fresh three-node cluster on a loaded machine can take longer than this helper's 30 s default to elect leaders for
+      // every replica; the CLI's own wait (about 30 s per step) must be what ends it, with its message.
+      { timeoutMs: 180_000 },
+    );
+    if (created.code !== 0)
+      throw new Error(`topics create exited ${created.code ?? `on ${created.signal}`}: ${created.stderr}${created.stdout}`);
     const queues = this.options.queues ?? ['default'];
     this.log = await TopicLog.start(
       plainKafka(this.brokers),
