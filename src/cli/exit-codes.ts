@@ -62,6 +62,10 @@ const EXIT_OF_ERROR: { readonly [K in ErrorCode]: ExitCode } = {
   [ErrorCode.resultTooLarge]: ExitCode.failed,
   [ErrorCode.runDataTooLarge]: ExitCode.failed,
   [ErrorCode.invalidResult]: ExitCode.failed,
+  [ErrorCode.signalRejected]: ExitCode.failed,
+  [ErrorCode.invalidSignal]: ExitCode.invalid,
+  // The run is elsewhere than the wait the signal names: the run's state, like a resume of an ended run.
+  [ErrorCode.notWaiting]: ExitCode.runState,
 };
 
 /** The exit code of a run that ended: 0 succeeded, 1 failed, 130 cancelled. */

@@ -48,6 +48,12 @@ export const ErrorCode = {
   waitTimeout: 'WAIT_TIMEOUT',
   /** A record (a run's state, a dispatch) is larger than its topic accepts: the run it belongs to fails. */
   recordTooLarge: 'RECORD_TOO_LARGE',
+  /** A signal wait's task failed because its signal was a rejection. */
+  signalRejected: 'SIGNAL_REJECTED',
+  /** A signal whose data does not match its task's schema, or that names no signal wait: nothing is recorded. */
+  invalidSignal: 'INVALID_SIGNAL',
+  /** A signal for a task the run is not waiting on (yet): nothing is recorded. */
+  notWaiting: 'NOT_WAITING',
   /** The broker rejected a record for a reason that retrying cannot change (an invalid record, say). */
   recordRejected: 'RECORD_REJECTED',
 } as const;

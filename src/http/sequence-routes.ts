@@ -10,7 +10,7 @@ import type { GraphCache } from './graphs.js';
 /** A task as the API describes it. */
 export interface TaskSummary {
   readonly id: string;
-  readonly kind: 'shell' | 'handler' | 'queue';
+  readonly kind: 'shell' | 'handler' | 'queue' | 'wait';
   readonly queue?: string;
   readonly description?: string;
   readonly maxAttempts: number;

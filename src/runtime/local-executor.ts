@@ -136,6 +136,8 @@ export function createLocalExecutor(options: LocalExecutorOptions): LazySignalEx
     const spec = findSpec(program, task.taskId);
     if (!spec) throw new LockstepError(ErrorCode.noHandler, `sequence ${program.sequence.name} has no task "${task.taskId}"`);
     const action = spec.action;
+    // The orchestrator never dispatches a wait: reaching here is a bug, never a wait skipped.
+    if (action.kind === 'wait') throw new LockstepError(ErrorCode.noHandler, `task "${task.taskId}" is a wait: nothing runs it`);
     if (action.kind === 'handler') return action.handler(taskContext(task, signal, writeLog));
     if (action.kind === 'queue') {
       const handler = options.handlerOf?.(task, action.queue) ?? options.queueHandlers?.[action.queue];

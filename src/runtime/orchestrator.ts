@@ -6,7 +6,8 @@ import { assertRunId } from '../core/protocol/partition-offset.js';
 import type { FinalEntry } from '../core/protocol/run-entry.js';
 import { assertInputWithinLimits } from '../core/run/data-limits.js';
 import type { LiveRun } from '../core/run/live-run.js';
-import { beginRun, replay } from '../core/run/live-run.js';
+import { beginRun, findSpec, replay } from '../core/run/live-run.js';
+import { signalEvent, signalProblems } from '../core/run/signal.js';
 import { acceptTraceparent } from '../core/trace/traceparent.js';
 import type { Journal, RunHost } from '../ports/journal.js';
 import type { Release } from '../ports/run-store.js';
@@ -173,7 +174,10 @@ export class Orchestrator {
     this.#releases.set(runId, release);
     const work = newWork(this.#options.clock.now());
     // The attempt in flight, or the stopped one the run was waiting for, died with the process that ran it.
-    const lost = run.snapshot.context.current ?? run.snapshot.context.stopping;
+    // A wait runs nothing, so nothing of it died: it goes on waiting, its timers due when they were.
+    const current = run.snapshot.context.current;
+    const waiting = current !== null && findSpec(run.program, current.taskId)?.action.kind === 'wait';
+    const lost = waiting ? run.snapshot.context.stopping : (current ?? run.snapshot.context.stopping);
     const p = pendingFor(work.runs, run);
     if (lost) this.#steps.apply(run, { type: 'TASK_INTERRUPTED', taskId: lost.taskId, attempt: lost.attempt }, work, p);
     for (const [timerId, dueAt] of run.timers) work.after.push(() => this.#timers.arm({ runId, timerId, dueAt }));
@@ -232,11 +236,11 @@ export class Orchestrator {
         continue;
       }
       const event = toRunEvent(env);
-      if (!event) {
+      if (!event && env.type !== 'task.signal') {
         this.#deadLetter(
           work,
           message,
-          `type: expected an event (run.start, run.cancel, task.succeeded, task.failed, timer.fired), got "${env.type}"`,
+          `type: expected an event (run.start, run.cancel, task.succeeded, task.failed, task.signal, timer.fired), got "${env.type}"`,
         );
         continue;
       }
@@ -246,9 +250,20 @@ export class Orchestrator {
         else this.#deadLetter(work, message, `runId: unknown run "${env.runId}"`);
         continue;
       }
+      let applied = event;
+      if (env.type === 'task.signal') {
+        const signal = { taskId: env.taskId, ...env.payload };
+        // A signal with problems is refused whole, as the CLI and the API refuse it: nothing reaches the run.
+        const problems = signalProblems(run.program, signal);
+        if (problems.length > 0) {
+          this.#deadLetter(work, message, problems.map((q) => `payload.${q.path}: ${q.message}`).join('; '));
+          continue;
+        }
+        applied = signalEvent(run.snapshot.context, signal);
+      }
       const p = pendingFor(work.runs, run);
       p.cause = env.id;
-      this.#steps.apply(run, boundedEvent(event), work, p);
+      this.#steps.apply(run, boundedEvent(applied!), work, p);
     }
     const dropped = new Set<TopicMessage>();
     for (const p of work.runs.values()) {

@@ -23,6 +23,8 @@ export function describeEntry(e: RunEntry): string {
       return `run started: ${e.sequence} v${e.version}, input ${json(e.input)}${e.rerunOf ? `; rerun of ${e.rerunOf}, reusing ${e.reused?.join(', ') || 'nothing'}` : ''}`;
     case 'task.started':
       return `→ ${e.task}${PHASE[e.phase]} started (attempt ${e.attempt}, key ${e.idempotencyKey})`;
+    case 'task.waiting':
+      return `… ${e.task}${PHASE[e.phase]} waiting for ${e.for === 'signal' ? 'a signal' : 'its time'}${e.until === undefined ? '' : `${e.for === 'signal' ? ', expires' : ', due'} ${new Date(e.until).toISOString()}`}`;
     case 'task.succeeded':
       return `✔ ${e.task}${PHASE[e.phase]} succeeded in ${formatDuration(e.durationMs)} (attempt ${e.attempt})${e.result === undefined ? '' : `\n    result ${json(e.result)}`}`;
     case 'task.failed': {

@@ -3,7 +3,7 @@ import { createActor } from 'xstate';
 import type { RunMachine } from './machine.js';
 import type { Command } from './types.js';
 
-const COMMANDS = new Set(['dispatch', 'cancelTask', 'startTimer', 'cancelTimer', 'finish']);
+const COMMANDS = new Set(['dispatch', 'wait', 'cancelTask', 'startTimer', 'cancelTimer', 'finish']);
 
 /** An actor scope that runs nothing: it hands the machine's command actions to `onCommand`. */
 

@@ -1,6 +1,7 @@
-import type { Phase, Sequence, TaskSpec } from '../sequence/types.js';
+import type { Phase, Sequence, TaskSpec, WaitSpec } from '../sequence/types.js';
+import { untilDueAt } from '../sequence/wait.js';
 import { backoffDelay } from './backoff.js';
-import { dispatchCommand, runSetup, stopCurrent, stopEndings, timerCommand } from './run-setup.js';
+import { dispatchCommand, runSetup, stopCurrent, stopEndings, timerCommand, waitCommand } from './run-setup.js';
 import type { Outcome, RunContext, RunInput } from './types.js';
 import { idempotencyKey, STOP_GRACE_MS, timerIds } from './types.js';
 
@@ -86,6 +87,21 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
         { guard: { type: 'isTimeout', params: { taskId } }, target: exhaustedTarget, actions: [...stopCurrent('timed out'), ...exhausted] },
       ]
     : [];
+  if (spec.action.kind === 'wait') {
+    const running = waitRunning(spec, spec.action.wait, {
+      p,
+      targets,
+      exhaustedTarget,
+      onSuccess,
+      exhausted,
+      fail,
+      retryParams,
+      // Nothing runs, so nothing is stopped: the run leaves the wait at once.
+      runTimeout: runTimeout(false),
+      cancel: main ? { CANCEL: cancel(false) } : {},
+    });
+    return withRetry(spec, p, targets, running, false, runTimeout, cancel);
+  }
   const timerEvents = [...timeouts, ...runTimeout(true)];
   const running = {
     entry: [
@@ -105,7 +121,28 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
       ...(main ? { CANCEL: cancel(true) } : {}),
     },
   };
-  const gateRetry = retries && retryMayStop(spec);
+  return withRetry(spec, p, targets, running, retries && retryMayStop(spec), runTimeout, cancel);
+}
+
+type RunTimeout = (inFlight: boolean) => Array<{ guard: { type: 'isRunTimeout' }; target: string; actions: unknown[] }>;
+type Cancel = (inFlight: boolean) => { target: string; actions: unknown[] };
+
+/**
+ * A task's states around its `running` state: the `waiting` gate when an attempt can be due while a stopped one is
+ * still ending, and `backoff` when it may retry.
+ */
+function withRetry(
+  spec: TaskSpec,
+  p: { taskId: string; phase: Phase },
+  targets: Targets,
+  running: object,
+  gateRetry: boolean,
+  runTimeout: RunTimeout,
+  cancel: Cancel,
+) {
+  const { id: taskId, retry } = spec;
+  const retries = retry.maxAttempts > 1;
+  const main = p.phase === 'main';
   // Entered only while a stopped attempt may still be ending; leaves for `running` as soon as nothing is.
   const waiting = {
     always: [{ guard: { type: 'notStopping' as const }, target: 'running' }],
@@ -134,6 +171,82 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
     },
   };
   return { initial, states: { ...gate, running, backoff } };
+}
+
+interface WaitParts {
+  readonly p: { taskId: string; phase: Phase };
+  readonly targets: Targets;
+  readonly exhaustedTarget: string;
+  readonly onSuccess: unknown[];
+  readonly exhausted: unknown[];
+  readonly fail: (exhausted: boolean) => { type: 'recordFailure'; params: object };
+  readonly retryParams: { taskId: string; maxAttempts: number };
+  readonly runTimeout: unknown[];
+  readonly cancel: object;
+}
+
+/**
+ * The `running` state of a wait task: nothing is dispatched and nothing can be stopped. A signal wait ends with
+ * its signal (`TASK_SUCCEEDED` of the attempt, its data the result), a rejection (`TASK_FAILED`, never retried) or
+ * its timeout, which under `onTimeout: continue` lets the run go on past it and otherwise fails the task (a retry
+ * then asks again). A delay ends, successfully, when its timer fires.
+ */
+function waitRunning(spec: TaskSpec, wait: WaitSpec, parts: WaitParts) {
+  const { p, targets, exhaustedTarget, onSuccess, exhausted, fail, retryParams, runTimeout, cancel } = parts;
+  const { id: taskId, timeoutMs } = spec;
+  const main = p.phase === 'main';
+  if (wait.for !== 'signal') {
+    const waitId = (c: RunContext) => timerIds.wait(taskId, c.attempts[taskId] ?? 0);
+    const due =
+      wait.for === 'delay'
+        ? timerCommand('startTimer', waitId, () => wait.delayMs)
+        : timerCommand(
+            'startTimer',
+            waitId,
+            () => 0,
+            (c) => untilDueAt(wait, c.input) ?? 0,
+          );
+    return {
+      entry: [{ type: 'startAttempt', params: p }, waitCommand(p, 'time', waitId), due],
+      exit: [timerCommand('cancelTimer', waitId)],
+      on: {
+        TIMER_FIRED: [{ guard: { type: 'isWaitTimer', params: { taskId } }, target: targets.next, actions: onSuccess }, ...runTimeout],
+        ...cancel,
+      },
+    };
+  }
+  const timeoutId = (c: RunContext) => timerIds.timeout(taskId, c.attempts[taskId] ?? 0);
+  // `continue`: the run goes on as after a failure under `onFailure: continue`, whatever the task's onFailure.
+  const goOn = [
+    { type: 'recordFailure' as const, params: { ...p, exhausted: true, onFailure: 'continue', ...(timeoutMs ? { timeoutMs } : {}) } },
+    ...(main && targets.last ? [{ type: 'markSucceeded' as const }] : []),
+  ];
+  const timedOut =
+    wait.onTimeout === 'continue' ? { target: targets.next, actions: goOn } : { target: exhaustedTarget, actions: exhausted };
+  const timeouts = timeoutMs
+    ? [
+        ...(spec.retry.maxAttempts > 1
+          ? [{ guard: { type: 'timeoutCanRetry', params: retryParams }, target: 'backoff', actions: [fail(false)] }]
+          : []),
+        { guard: { type: 'isTimeout', params: { taskId } }, ...timedOut },
+      ]
+    : [];
+  const timerEvents = [...timeouts, ...runTimeout];
+  return {
+    entry: [
+      { type: 'startAttempt', params: p },
+      waitCommand(p, 'signal', timeoutMs ? timeoutId : undefined),
+      ...(timeoutMs ? [timerCommand('startTimer', timeoutId, () => timeoutMs)] : []),
+    ],
+    exit: timeoutMs ? [timerCommand('cancelTimer', timeoutId)] : [],
+    on: {
+      TASK_SUCCEEDED: { guard: { type: 'isAttempt' }, target: targets.next, actions: onSuccess },
+      // A rejection: the task fails for good (compensations run under onFailure: stop).
+      TASK_FAILED: { guard: { type: 'isAttempt' }, target: exhaustedTarget, actions: exhausted },
+      ...(timerEvents.length > 0 ? { TIMER_FIRED: timerEvents } : {}),
+      ...cancel,
+    },
+  };
 }
 
 /** The context of a run that has not done anything yet: the machine's first, and what a partial record lacks. */

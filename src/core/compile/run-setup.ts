@@ -43,6 +43,8 @@ export const runSetup = setup({
     isTimeout: ({ context, event }: Args, p: { taskId: string }) => isTimeoutOf(context, event, p.taskId),
     timeoutCanRetry: ({ context, event }: Args, p: { taskId: string; maxAttempts: number }) =>
       isTimeoutOf(context, event, p.taskId) && retryBudgetLeft(context, event, p.taskId, p.maxAttempts),
+    isWaitTimer: ({ context, event }: Args, p: { taskId: string }) =>
+      event.type === 'TIMER_FIRED' && event.timerId === timerIds.wait(p.taskId, context.attempts[p.taskId] ?? 0),
     isRetryTimer: ({ context, event }: Args, p: { taskId: string }) =>
       event.type === 'TIMER_FIRED' && event.timerId === timerIds.retry(p.taskId, context.attempts[p.taskId] ?? 0),
     isRunTimeout: ({ event }: Args) => event.type === 'TIMER_FIRED' && event.timerId === timerIds.run,
@@ -102,6 +104,7 @@ export const runSetup = setup({
     markStopping: assign(({ context }: Args) => ({ stopping: context.current })),
     clearStopping: assign({ stopping: null }),
     dispatch: () => {},
+    wait: () => {},
     cancelTask: () => {},
     startTimer: () => {},
     cancelTimer: () => {},
@@ -134,10 +137,37 @@ export const dispatchCommand = (p: TaskParams, needs?: readonly string[]) => ({
   },
 });
 
-/** Starts or cancels a timer whose id (and delay) derive from the context. */
-export const timerCommand = (type: 'startTimer' | 'cancelTimer', id: (c: RunContext) => string, delay?: (c: RunContext) => number) => ({
+/** Starts or cancels a timer whose id (and delay, or due time) derive from the context. */
+export const timerCommand = (
+  type: 'startTimer' | 'cancelTimer',
+  id: (c: RunContext) => string,
+  delay?: (c: RunContext) => number,
+  at?: (c: RunContext) => number,
+) => ({
   type,
-  params: ({ context }: Args) => ({ runId: context.runId, timerId: id(context), ...(delay ? { delayMs: delay(context) } : {}) }),
+  params: ({ context }: Args) => ({
+    runId: context.runId,
+    timerId: id(context),
+    ...(delay ? { delayMs: delay(context) } : {}),
+    ...(at ? { atMs: at(context) } : {}),
+  }),
+});
+
+/** Begins a wait task's attempt (`startAttempt` counted it): nothing runs; `timer` names what ends the wait. */
+export const waitCommand = (p: TaskParams, waitFor: 'signal' | 'time', timer?: (c: RunContext) => string) => ({
+  type: 'wait' as const,
+  params: ({ context }: Args) => {
+    const attempt = context.attempts[p.taskId] ?? 1;
+    return {
+      runId: context.runId,
+      taskId: p.taskId,
+      attempt,
+      phase: p.phase,
+      idempotencyKey: idempotencyKey(context.runId, p.taskId, attempt),
+      for: waitFor,
+      ...(timer ? { timerId: timer(context) } : {}),
+    };
+  },
 });
 
 /**

@@ -36,7 +36,26 @@ export type Command =
       readonly results: Readonly<Record<string, unknown>>;
     }
   | { readonly type: 'cancelTask'; readonly runId: string; readonly taskId: string; readonly attempt: number; readonly reason: string }
-  | { readonly type: 'startTimer'; readonly runId: string; readonly timerId: string; readonly delayMs: number }
+  | {
+      readonly type: 'startTimer';
+      readonly runId: string;
+      readonly timerId: string;
+      readonly delayMs: number;
+      /** The due time in ms since the epoch, for a timer due at a time rather than after a delay (`wait.until`). */
+      readonly atMs?: number;
+    }
+  | {
+      /** A wait task's attempt began: nothing is dispatched; the run waits for a signal, or for `timerId` to fire. */
+      readonly type: 'wait';
+      readonly runId: string;
+      readonly taskId: string;
+      readonly attempt: number;
+      readonly phase: Phase;
+      readonly idempotencyKey: string;
+      readonly for: 'signal' | 'time';
+      /** The timer that ends the wait: a signal wait's timeout (none under `timeout: never`), a delay's due time. */
+      readonly timerId?: string;
+    }
   | { readonly type: 'cancelTimer'; readonly runId: string; readonly timerId: string }
   | { readonly type: 'finish'; readonly runId: string; readonly outcome: Outcome; readonly reason?: string };
 
@@ -97,22 +116,24 @@ export const timerIds = {
   retry: (taskId: string, attempt: number) => `retry:${taskId}:${attempt}`,
   /** The stop grace of a stopped attempt: when it fires, the run stops waiting for the attempt's report. */
   stop: (taskId: string, attempt: number) => `stop:${taskId}:${attempt}`,
+  /** A delay's due time (`wait.duration`, `wait.until`): when it fires, the wait task succeeds. */
+  wait: (taskId: string, attempt: number) => `wait:${taskId}:${attempt}`,
   run: 'timeout:run',
 } as const;
 
-/** What a timer id names: the run's timeout, or one attempt's timeout, retry backoff or stop grace. */
+/** What a timer id names: the run's timeout, or one attempt's timeout, retry backoff, stop grace or delay. */
 export type TimerOf =
   | { readonly kind: 'run' }
-  | { readonly kind: 'timeout' | 'retry' | 'stop'; readonly taskId: string; readonly attempt: number };
+  | { readonly kind: 'timeout' | 'retry' | 'stop' | 'wait'; readonly taskId: string; readonly attempt: number };
 
-const ATTEMPT_TIMER = /^(timeout|retry|stop):(.+):([1-9]\d*)$/;
+const ATTEMPT_TIMER = /^(timeout|retry|stop|wait):(.+):([1-9]\d*)$/;
 
 /** Reads a timer id made by {@link timerIds}; `undefined` for any other text. */
 export function timerOf(timerId: string): TimerOf | undefined {
   if (timerId === timerIds.run) return { kind: 'run' };
   const m = ATTEMPT_TIMER.exec(timerId);
   if (!m || !Number.isSafeInteger(Number(m[3]))) return undefined;
-  return { kind: m[1] as 'timeout' | 'retry' | 'stop', taskId: m[2]!, attempt: Number(m[3]) };
+  return { kind: m[1] as 'timeout' | 'retry' | 'stop' | 'wait', taskId: m[2]!, attempt: Number(m[3]) };
 }
 
 export const idempotencyKey = (runId: string, taskId: string, attempt: number): string => `${runId}:${taskId}:${attempt}`;

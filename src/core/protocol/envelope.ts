@@ -115,6 +115,22 @@ export const TimerFiredSchema = z.object({
   payload: z.object({ timerId: z.string().min(1), dueAt: z.number() }),
 });
 
+/**
+ * `task.signal`: a signal for a run's wait task (`wait: { signal: true }`), from anyone who may send one: its data
+ * becomes the task's result, or `reject` fails the task for good. No attempt: it is for the wait in progress.
+ */
+export const TaskSignalSchema = z.object({
+  ...header,
+  type: z.literal('task.signal'),
+  taskId: id,
+  payload: z.object({
+    /** The task's result; checked against the task's `wait.schema`. */
+    data: z.unknown().optional(),
+    /** A rejection and its reason, instead of data. */
+    reject: z.string().min(1).optional(),
+  }),
+});
+
 /** Every message lockstep reads or writes. */
 export const EnvelopeSchema = z.discriminatedUnion('type', [
   RunStartSchema,
@@ -124,6 +140,7 @@ export const EnvelopeSchema = z.discriminatedUnion('type', [
   TaskSucceededSchema,
   TaskFailedSchema,
   TimerFiredSchema,
+  TaskSignalSchema,
 ]);
 
 /**

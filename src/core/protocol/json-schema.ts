@@ -8,6 +8,7 @@ import {
   TaskCancelSchema,
   TaskDispatchSchema,
   TaskFailedSchema,
+  TaskSignalSchema,
   TaskSucceededSchema,
   TimerFiredSchema,
 } from './envelope.js';
@@ -67,6 +68,12 @@ const WIRE = {
     schema: TaskFailedSchema,
     title: 'task.failed',
     description: 'A worker reports that an attempt failed. Topic: <prefix>.events, key: the run id.',
+  },
+  'task.signal': {
+    schema: TaskSignalSchema,
+    title: 'task.signal',
+    description:
+      "A signal for a run's wait task (wait: { signal: true }): its data is the task's result, or reject fails it. Topic: <prefix>.events, key: the run id.",
   },
   'timer.fired': {
     schema: TimerFiredSchema,

@@ -31,6 +31,17 @@ export type RunEntry =
       readonly idempotencyKey: string;
     })
   | (Base & {
+      /** A wait task's attempt began (right after its `task.started`): what it waits for, and until when. */
+      readonly type: 'task.waiting';
+      readonly task: string;
+      readonly attempt: number;
+      readonly phase: Phase;
+      /** `signal`: a signal or rejection (`lockstep signal`); `time`: a delay, due at `until`. */
+      readonly for: 'signal' | 'time';
+      /** When the wait ends by itself, in ms since the epoch: a signal wait's timeout, a delay's due time. Absent: never. */
+      readonly until?: number;
+    })
+  | (Base & {
       readonly type: 'task.succeeded';
       readonly task: string;
       readonly attempt: number;

@@ -4,7 +4,9 @@ import { assertInput } from '../input-limits.js';
 import { MAX_NESTING_DEPTH, nestingProblem } from '../nesting.js';
 import type { DataLimits } from '../sequence/limits.js';
 import { DEFAULT_RUN_BYTES, formatBytes, resultTooLargeMessage, runTooLargeMessage, utf8Bytes } from '../sequence/limits.js';
+import { formatProblems } from '../sequence/problems.js';
 import type { Sequence } from '../sequence/types.js';
+import { waitInputProblems } from '../sequence/wait.js';
 
 /** UTF-8 bytes of a value's JSON text; undefined when it has none (undefined, a function). @throws on BigInt, cycles */
 export function jsonBytes(value: unknown): number | undefined {
@@ -82,12 +84,16 @@ export function admitResult(run: object, context: RunContext, event: RunEvent, l
 
 /**
  * Refuses a run input that could not be stored or passed ({@link assertInput}: too deep, over the input cap), or
- * that is alone over its sequence's `limits.runBytes`, so that no task of it could report a result.
+ * that is alone over its sequence's `limits.runBytes`, so that no task of it could report a result, or that lacks
+ * the time of a `wait.until: input.<field>`.
  *
  * @throws LockstepError `INVALID_USAGE` naming the problem, the size and the limit.
  */
 export function assertInputWithinLimits(sequence: Sequence, input: unknown): void {
   assertInput(input ?? null);
+  // A delay until an input field needs the field: a run without it could never know when to go on.
+  const waits = waitInputProblems([...sequence.tasks, ...sequence.finally], input);
+  if (waits.length > 0) throw new LockstepError(ErrorCode.invalidUsage, formatProblems(waits));
   const limit = sequence.limits?.runBytes ?? DEFAULT_RUN_BYTES;
   let bytes: number;
   try {

@@ -73,7 +73,7 @@ export function findSpec(program: Program, taskId: string): TaskSpec | undefined
 
 function trackTimers(run: LiveRun, commands: readonly Command[], at: number): void {
   for (const c of commands) {
-    if (c.type === 'startTimer') run.timers.set(c.timerId, at + c.delayMs);
+    if (c.type === 'startTimer') run.timers.set(c.timerId, c.atMs ?? at + c.delayMs);
     else if (c.type === 'cancelTimer') run.timers.delete(c.timerId);
   }
 }
@@ -93,6 +93,14 @@ function commandEntries(run: LiveRun, commands: readonly Command[], at: number):
         phase: c.phase,
         idempotencyKey: c.idempotencyKey,
       });
+    } else if (c.type === 'wait') {
+      run.attemptStartedAt = at;
+      const base = { runId: run.runId, at, task: c.taskId, attempt: c.attempt, phase: c.phase };
+      const until = c.timerId === undefined ? undefined : run.timers.get(c.timerId);
+      entries.push(
+        { type: 'task.started', ...base, idempotencyKey: c.idempotencyKey },
+        { type: 'task.waiting', ...base, for: c.for, ...(until === undefined ? {} : { until }) },
+      );
     } else if (c.type === 'finish') {
       finished = c.outcome;
       const ctx = run.snapshot.context;
@@ -169,9 +177,15 @@ function eventEntry(run: LiveRun, before: RunSnapshot, event: RunEvent, commands
     case 'TIMER_FIRED': {
       if (event.timerId === timerIds.run) return { type: 'run.timed-out', runId, at, event };
       const current = before.context.current;
+      // A delay came due: the wait task succeeded.
+      if (event.timerId.startsWith('wait:') && current) {
+        return { type: 'task.succeeded', runId, at, task: current.taskId, attempt: current.attempt, phase, durationMs, event };
+      }
       if (event.timerId.startsWith('timeout:') && current) {
-        const timeoutMs = findSpec(run.program, current.taskId)?.timeoutMs ?? 0;
-        const error: TaskError = { message: `timed out after ${timeoutMs}ms`, code: 'TASK_TIMEOUT', retriable: true };
+        const spec = findSpec(run.program, current.taskId);
+        const timeoutMs = spec?.timeoutMs ?? 0;
+        const message = spec?.action.kind === 'wait' ? `no signal within ${timeoutMs}ms` : `timed out after ${timeoutMs}ms`;
+        const error: TaskError = { message, code: 'TASK_TIMEOUT', retriable: true };
         return {
           type: 'task.failed',
           runId,

@@ -27,6 +27,21 @@ export interface RunFacts {
   readonly compensationFailed: readonly string[];
   readonly finallyFailed: readonly string[];
   readonly reason: string | null;
+  /**
+   * The wait in progress: its task (the attempt in flight), what it waits for, since when and until when. Only the
+   * history has it: a machine context standing in for the facts lacks it.
+   */
+  readonly waiting?: WaitingFact | null;
+}
+
+/** A wait in progress, as its `task.waiting` entry says. */
+export interface WaitingFact {
+  readonly taskId: string;
+  readonly for: 'signal' | 'time';
+  /** When the wait began, in ms since the epoch. */
+  readonly since: number;
+  /** When it ends by itself (a signal wait's timeout, a delay's due time); absent: never. */
+  readonly until?: number;
 }
 
 /** The facts of a run that has only started. */
@@ -41,16 +56,23 @@ export const NO_FACTS: RunFacts = {
   compensationFailed: [],
   finallyFailed: [],
   reason: null,
+  waiting: null,
 };
 
-/** How a main task's last failure goes on (its sequence's `onFailure`); `undefined` when the task is not known. */
-export type OnFailureOf = (taskId: string) => OnFailure | undefined;
+/**
+ * How a main task's last failure goes on (its sequence's `onFailure`, or for a signal wait that timed out its
+ * `onTimeout: continue`); `undefined` when the task is not known.
+ */
+export type OnFailureOf = (taskId: string, timedOut?: boolean) => OnFailure | undefined;
 
 /** The `onFailure` of a program's tasks; with no program, every task stops the run. */
 export const onFailureIn =
   (program: Program | undefined): OnFailureOf =>
-  (taskId) =>
-    program ? findSpec(program, taskId)?.onFailure : undefined;
+  (taskId, timedOut) => {
+    const spec = program ? findSpec(program, taskId) : undefined;
+    const wait = spec?.action.kind === 'wait' ? spec.action.wait : undefined;
+    return timedOut && wait?.for === 'signal' && wait.onTimeout === 'continue' ? 'continue' : spec?.onFailure;
+  };
 
 const attemptOf = (entry: { task: string; attempt: number; phase: CurrentTask['phase'] }): CurrentTask => ({
   taskId: entry.task,
@@ -58,10 +80,14 @@ const attemptOf = (entry: { task: string; attempt: number; phase: CurrentTask['p
   phase: entry.phase,
 });
 
-/** The attempt in flight becomes the one the run waits for, as the machine's `stopCurrent` does. */
-const stopCurrent = (facts: RunFacts): Pick<RunFacts, 'current' | 'stopping'> => ({
+/**
+ * The attempt in flight becomes the one the run waits for, as the machine's `stopCurrent` does. A wait runs nothing,
+ * so ending one stops nothing.
+ */
+const stopCurrent = (facts: RunFacts): Pick<RunFacts, 'current' | 'stopping' | 'waiting'> => ({
   current: null,
-  stopping: facts.current ?? facts.stopping,
+  stopping: facts.waiting ? facts.stopping : (facts.current ?? facts.stopping),
+  waiting: null,
 });
 
 /**
@@ -74,12 +100,18 @@ export function nextFacts(facts: RunFacts, entry: RunEntry, onFailureOf: OnFailu
       return NO_FACTS;
     case 'task.started':
       return { ...facts, current: attemptOf(entry), attempts: { ...facts.attempts, [entry.task]: entry.attempt } };
+    case 'task.waiting':
+      return {
+        ...facts,
+        waiting: { taskId: entry.task, for: entry.for, since: entry.at, ...(entry.until === undefined ? {} : { until: entry.until }) },
+      };
     case 'task.succeeded': {
       // A rerun's reused tasks succeed without a recorded dispatch: their attempt counts all the same.
       const attempts = { ...facts.attempts, [entry.task]: Math.max(facts.attempts[entry.task] ?? 0, entry.attempt) };
       return {
         ...facts,
         current: null,
+        waiting: null,
         attempts,
         ...(entry.phase === 'main' ? { completed: [...facts.completed, entry.task] } : {}),
         ...(entry.phase === 'compensate' ? { compensated: [...facts.compensated, entry.task] } : {}),
@@ -89,16 +121,16 @@ export function nextFacts(facts: RunFacts, entry: RunEntry, onFailureOf: OnFailu
       const attempts = { ...facts.attempts, [entry.task]: Math.max(facts.attempts[entry.task] ?? 0, entry.attempt) };
       // A timeout stops the attempt; a report ends it.
       const timedOut = 'event' in entry && entry.event ? entry.event.type === 'TIMER_FIRED' : entry.error.code === 'TASK_TIMEOUT';
-      const next: RunFacts = { ...facts, ...(timedOut ? stopCurrent(facts) : { current: null }), attempts };
+      const next: RunFacts = { ...facts, ...(timedOut ? stopCurrent(facts) : { current: null, waiting: null }), attempts };
       if (entry.willRetry) return next;
       if (entry.phase === 'compensate') return { ...next, compensationFailed: [...facts.compensationFailed, entry.task] };
       if (entry.phase === 'finally')
         return { ...next, finallyFailed: [...facts.finallyFailed, entry.task], error: facts.error ?? { taskId: entry.task } };
-      if (onFailureOf(entry.task) === 'continue') return { ...next, continued: [...facts.continued, entry.task] };
+      if (onFailureOf(entry.task, timedOut) === 'continue') return { ...next, continued: [...facts.continued, entry.task] };
       return { ...next, error: { taskId: entry.task }, reason: `task ${entry.task} failed: ${entry.error.message}` };
     }
     case 'task.interrupted':
-      return { ...facts, current: null };
+      return { ...facts, current: null, waiting: null };
     case 'task.stopped':
       return { ...facts, stopping: null };
     case 'run.cancelling':
@@ -112,7 +144,7 @@ export function nextFacts(facts: RunFacts, entry: RunEntry, onFailureOf: OnFailu
     case 'run.failed':
     case 'run.cancelled':
       // Nothing is waited for once the run has ended.
-      return { ...facts, current: null, stopping: null };
+      return { ...facts, current: null, stopping: null, waiting: null };
   }
 }
 

@@ -8,7 +8,7 @@ export const DEFAULT_QUEUE = 'default';
  * `defaultQueue` (shell tasks, and function tasks that name no queue).
  */
 export function actionQueue(action: TaskAction, defaultQueue: string = DEFAULT_QUEUE): string {
-  return action.kind === 'shell' ? defaultQueue : (action.queue ?? defaultQueue);
+  return action.kind === 'shell' || action.kind === 'wait' ? defaultQueue : (action.queue ?? defaultQueue);
 }
 
 /** Every queue the tasks of `sequences` dispatch to, `defaultQueue` always included, sorted. */
@@ -16,7 +16,8 @@ export function sequenceQueues(sequences: Iterable<Sequence>, defaultQueue: stri
   const queues = new Set([defaultQueue]);
   for (const sequence of sequences) {
     for (const task of [...sequence.tasks, ...sequence.finally]) {
-      for (const spec of [task, task.compensate]) if (spec) queues.add(actionQueue(spec.action, defaultQueue));
+      for (const spec of [task, task.compensate])
+        if (spec && spec.action.kind !== 'wait') queues.add(actionQueue(spec.action, defaultQueue));
     }
   }
   return [...queues].sort();

@@ -12,6 +12,7 @@ import {
 } from './limits.js';
 import { describeValue } from './problems.js';
 import type { Sequence, TaskAction, TaskHandler, TaskSpec } from './types.js';
+import { NEVER, normaliseWait, waitSchema } from './wait.js';
 
 const ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
@@ -36,6 +37,25 @@ const envBytes = (env: Readonly<Record<string, string>>): number =>
   Object.entries(env).reduce((sum, [name, value]) => sum + utf8Bytes(name) + utf8Bytes(value) + 2, 0);
 
 const positiveDuration = duration.refine((ms) => ms > 0, { message: 'expected a duration greater than 0' });
+
+/** A main or finally task's timeout: a duration, or `never` (a signal wait that may wait for ever). */
+const taskTimeout = z.unknown().transform((value, ctx): number | typeof NEVER => {
+  if (value === NEVER) return NEVER;
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0 || ms > MAX_DURATION_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        ms === undefined
+          ? `expected a duration like "500ms", "30s" or "5m", got ${describeValue(value)}`
+          : ms <= 0
+            ? 'expected a duration greater than 0'
+            : `expected a duration up to ${MAX_DURATION_TEXT}, got ${describeValue(value)}`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 function integerAtLeast(min: number) {
   const message = (iss: { input?: unknown }) => `expected an integer >= ${min}, got ${describeValue(iss.input)}`;
@@ -137,6 +157,9 @@ const compensateSchema = z.strictObject(bodyShape);
 const taskSchema = z.strictObject({
   id: taskId,
   ...bodyShape,
+  timeout: taskTimeout.optional(),
+  wait: waitSchema.optional(),
+  onTimeout: z.enum(['fail', 'continue'], { error: (iss) => `expected "fail" or "continue", got ${describeValue(iss.input)}` }).optional(),
   onFailure: onFailureSchema.optional(),
   compensate: compensateSchema.optional(),
 });
@@ -162,7 +185,8 @@ type ParsedSequence = z.output<typeof sequenceSchema>;
 type ParsedTask = ParsedSequence['tasks'][number];
 type ParsedBody = z.output<typeof compensateSchema>;
 
-function actionOf(body: ParsedBody): TaskAction {
+function actionOf(body: ParsedBody | ParsedTask): TaskAction {
+  if ('wait' in body && body.wait) return { kind: 'wait', wait: normaliseWait(body.wait, body.onTimeout) };
   if (body.handler) return { kind: 'handler', handler: body.handler, ...(body.queue !== undefined ? { queue: body.queue } : {}) };
   if (body.queue !== undefined) return { kind: 'queue', queue: body.queue };
   return { kind: 'shell', run: body.run ?? '', ...(body.env ? { env: body.env } : {}), ...(body.cwd ? { cwd: body.cwd } : {}) };
@@ -173,14 +197,20 @@ function limitsOf(own: ParsedBody['limits'], inherited: DataLimits): DataLimits 
   return { resultBytes: own?.resultBytes ?? inherited.resultBytes, runBytes: own?.runBytes ?? inherited.runBytes };
 }
 
-function toSpec(id: string, body: ParsedBody, onFailure: TaskSpec['onFailure'], inherited: DataLimits, compensate?: ParsedBody): TaskSpec {
+function toSpec(
+  id: string,
+  body: ParsedBody | ParsedTask,
+  onFailure: TaskSpec['onFailure'],
+  inherited: DataLimits,
+  compensate?: ParsedBody,
+): TaskSpec {
   const backoff = body.retry?.backoff;
   const limits = limitsOf(body.limits, inherited);
   return {
     id,
     action: actionOf(body),
     ...(body.description ? { description: body.description } : {}),
-    ...(body.timeout !== undefined ? { timeoutMs: body.timeout } : {}),
+    ...(typeof body.timeout === 'number' ? { timeoutMs: body.timeout } : {}),
     retry: {
       maxAttempts: body.retry?.maxAttempts ?? 1,
       backoff: {

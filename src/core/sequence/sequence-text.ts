@@ -1,9 +1,22 @@
 import type { DataLimits } from './limits.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { DEFAULT_QUEUE } from './queues.js';
-import type { Sequence, TaskSpec } from './types.js';
+import type { Sequence, TaskSpec, WaitSpec } from './types.js';
+import { NEVER } from './wait.js';
 
 type Json = Record<string, unknown>;
+
+/** A wait in the file format: what it waits for (times as ISO text, input fields as `input.<path>`). */
+function waitOf(wait: WaitSpec): Json {
+  switch (wait.for) {
+    case 'signal':
+      return { signal: true, ...(wait.schema ? { schema: wait.schema } : {}) };
+    case 'delay':
+      return { duration: wait.delayMs };
+    case 'until':
+      return { until: 'field' in wait ? `input.${wait.field}` : new Date(wait.at).toISOString() };
+  }
+}
 
 const DEFAULT_BACKOFF = { initialMs: 1_000, factor: 2, maxMs: 300_000, jitter: 0 };
 
@@ -18,12 +31,15 @@ function bodyOf(spec: TaskSpec, inherited: DataLimits): Json {
     body.run = action.run;
     if (action.env) body.env = { ...action.env };
     if (action.cwd) body.cwd = action.cwd;
+  } else if (action.kind === 'wait') {
+    body.wait = waitOf(action.wait);
   } else {
     // A function is code: what it leaves in the structure is where it runs, a queue whose workers have the code.
     body.queue = action.queue ?? DEFAULT_QUEUE;
   }
   if (spec.description) body.description = spec.description;
   if (spec.timeoutMs !== undefined) body.timeout = spec.timeoutMs;
+  else if (action.kind === 'wait' && action.wait.for === 'signal') body.timeout = NEVER;
   const b = retry.backoff;
   const defaultBackoff =
     b.initialMs === DEFAULT_BACKOFF.initialMs &&
@@ -44,6 +60,9 @@ function bodyOf(spec: TaskSpec, inherited: DataLimits): Json {
 function taskOf(spec: TaskSpec, limits: DataLimits, onFailureDefault: TaskSpec['onFailure'] | undefined): Json {
   const task: Json = { id: spec.id, ...bodyOf(spec, limits) };
   if (onFailureDefault !== undefined && spec.onFailure !== onFailureDefault) task.onFailure = spec.onFailure;
+  if (spec.action.kind === 'wait' && spec.action.wait.for === 'signal' && spec.action.wait.onTimeout !== 'fail') {
+    task.onTimeout = spec.action.wait.onTimeout;
+  }
   if (spec.compensate) task.compensate = bodyOf(spec.compensate, spec.limits ?? limits);
   return task;
 }

@@ -1,5 +1,6 @@
 import type { Problem } from './problems.js';
 import { RESULT_FILE_VARIABLE, resultVariable } from './result-variable.js';
+import { waitProblems } from './wait.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -120,7 +121,8 @@ export function structuralProblems(raw: unknown): Problem[] {
     tasks.forEach((task: unknown, index) => {
       const path = `${list}[${index}]`;
       if (!isObj(task)) return;
-      checkBody(task, path, problems);
+      if (task.wait === undefined) checkBody(task, path, problems);
+      waitProblems(task, path, problems);
       if (isObj(task.compensate)) checkBody(task.compensate, `${path}.compensate`, problems);
       if (typeof task.id === 'string') {
         const first = seen.get(task.id);

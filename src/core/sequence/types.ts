@@ -1,14 +1,20 @@
 import type { DataLimits } from './limits.js';
+import type { WaitSpec } from './wait.js';
+
+export type { WaitSpec } from './wait.js';
 
 /**
  * What a task does: a shell command, a function (a handler), or a remote queue's work. A function task runs in
  * the orchestrator's process in embedded mode; in Kafka mode it runs on the workers of its `queue` that have the
- * sequence's code (`default` unless it names one).
+ * sequence's code (`default` unless it names one). A wait task runs nothing: the orchestrator holds the run until
+ * its signal, rejection, timeout or due time.
  */
 export type TaskAction =
   | { readonly kind: 'shell'; readonly run: string; readonly env?: Readonly<Record<string, string>>; readonly cwd?: string }
   | { readonly kind: 'handler'; readonly handler: TaskHandler; readonly queue?: string }
-  | { readonly kind: 'queue'; readonly queue: string };
+  | { readonly kind: 'queue'; readonly queue: string }
+  /** Nothing runs: the task waits for a signal, or for a delay to pass (see {@link WaitSpec}). */
+  | { readonly kind: 'wait'; readonly wait: WaitSpec };
 
 /** Retry policy of one task. `maxAttempts` counts failed attempts, the first included. */
 export interface RetryPolicy {

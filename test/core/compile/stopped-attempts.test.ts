@@ -18,6 +18,8 @@ const brief = (commands: readonly Command[]) =>
     switch (c.type) {
       case 'dispatch':
         return `dispatch ${c.taskId}#${c.attempt}`;
+      case 'wait':
+        return `wait ${c.taskId}#${c.attempt}`;
       case 'cancelTask':
         return `cancel ${c.taskId}#${c.attempt}`;
       case 'startTimer':

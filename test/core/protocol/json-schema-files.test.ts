@@ -33,6 +33,7 @@ describe('schemas/*.json', () => {
       'task.cancel',
       'task.dispatch',
       'task.failed',
+      'task.signal',
       'task.succeeded',
       'timer.fired',
     ]);
