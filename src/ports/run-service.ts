@@ -3,9 +3,10 @@ import type { EnvelopeOf } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { ProgramRegistry } from '../core/run/registry.js';
 import type { RunFacts } from '../core/run/run-facts.js';
+import type { Signal } from '../core/run/signal.js';
 import type { StartRequest } from '../core/run/start-request.js';
 import type { RunStateView } from '../core/run/state-view.js';
-import type { Program } from '../core/step.js';
+import type { IgnoredReason, Program } from '../core/step.js';
 import type { AttemptLog, AttemptLogFilter } from './attempt-logs.js';
 import type { RunCursor, RunRecord, RunStatusView } from './run-store.js';
 
@@ -57,6 +58,16 @@ export interface RunQuery {
   readonly limit?: number;
 }
 
+/**
+ * What became of a recorded signal: `applied` (the wait ended with it), `ignored` (the wait had already ended: a
+ * duplicate, counted), or `recorded` (durable, for the process that drives the run, or for `lockstep resume`, to
+ * apply; Kafka mode: published on the events topic).
+ */
+export type SignalOutcome =
+  | { readonly status: 'applied' }
+  | { readonly status: 'ignored'; readonly reason: IgnoredReason }
+  | { readonly status: 'recorded'; readonly driven: boolean };
+
 /** A completion a remote service reports for a task on its queue. */
 export type TaskReport = EnvelopeOf<'task.succeeded'> | EnvelopeOf<'task.failed'>;
 
@@ -97,6 +108,14 @@ export interface RunService {
    * when a live process drives it.
    */
   resumeRun(runId: string): Promise<void>;
+  /**
+   * Records a signal for a run's wait task (`lockstep signal`, `POST /api/runs/:id/tasks/:task/signal`). Checked
+   * first with `signalRefusal`: nothing is recorded when it throws.
+   *
+   * @throws LockstepError `UNKNOWN_RUN`; `INVALID_SIGNAL` (an `InvalidSignalError` with every problem);
+   * `RUN_ENDED`; `NOT_WAITING` when the run has not reached the wait.
+   */
+  signalRun?(runId: string, signal: Signal): Promise<SignalOutcome>;
   /** Hands a remote task's completion to the run, as if its worker had reported it. */
   reportTask(report: TaskReport): Promise<void>;
   /** Calls `listener` with every entry of every run as it becomes durable; returns the unsubscribe function. */

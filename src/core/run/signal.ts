@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import type { RunContext, RunEvent } from '../compile/types.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, LockstepError } from '../errors.js';
 import type { Problem } from '../sequence/problems.js';
-import { problemsFromIssues } from '../sequence/problems.js';
+import { formatProblems, problemsFromIssues } from '../sequence/problems.js';
 import type { WaitSpec } from '../sequence/types.js';
 import { signalSchemaOf } from '../sequence/wait.js';
 import type { Program } from '../step.js';
@@ -66,8 +66,13 @@ export type SignalStanding =
   /** The run has not reached the task yet (or is in its backoff before asking again). */
   | { readonly kind: 'not-yet' };
 
+/** What tells where a run stands with a wait: its machine context, or the facts of its history. */
+export type SignalView = Pick<RunContext, 'current' | 'attempts' | 'completed' | 'continued'> & {
+  readonly error: { readonly taskId: string } | null;
+};
+
 /** Where the run of `context` stands with the signal wait `taskId`. */
-export function signalStanding(context: RunContext, taskId: string): SignalStanding {
+export function signalStanding(context: SignalView, taskId: string): SignalStanding {
   const current = context.current;
   if (current?.taskId === taskId) return { kind: 'waiting', attempt: current.attempt };
   const attempts = context.attempts[taskId] ?? 0;
@@ -81,7 +86,7 @@ export function signalStanding(context: RunContext, taskId: string): SignalStand
  * same completion of that attempt, which the run ignores as a duplicate; one for a wait not reached yet names the
  * next attempt, which the run ignores as unexpected.
  */
-export function signalEvent(context: RunContext, signal: Signal): RunEvent {
+export function signalEvent(context: SignalView, signal: Signal): RunEvent {
   const standing = signalStanding(context, signal.taskId);
   const attempt = standing.kind === 'not-yet' ? (context.attempts[signal.taskId] ?? 0) + 1 : standing.attempt;
   if (signal.reject !== undefined) {
@@ -93,4 +98,38 @@ export function signalEvent(context: RunContext, signal: Signal): RunEvent {
     };
   }
   return { type: 'TASK_SUCCEEDED', taskId: signal.taskId, attempt, ...(signal.data === undefined ? {} : { result: signal.data }) };
+}
+
+/**
+ * Why a surface (the CLI, the API, the client) refuses a signal before recording anything, or `undefined` when it
+ * may record it: the signal's problems (`INVALID_SIGNAL`), a run that has ended (`RUN_ENDED`), a wait the run has
+ * not reached (`NOT_WAITING`). A signal for a wait that has already ended is accepted: the run ignores it as a
+ * duplicate, and counts it.
+ */
+export function signalRefusal(
+  program: Program,
+  run: { readonly runId: string; readonly status: string; readonly view: SignalView },
+  signal: Signal,
+): LockstepError | undefined {
+  const problems = signalProblems(program, signal);
+  if (problems.length > 0) return new InvalidSignalError(problems);
+  if (run.status !== 'running') return new LockstepError(ErrorCode.runEnded, `run ${run.runId} already ended: ${run.status}`);
+  if (signalStanding(run.view, signal.taskId).kind === 'not-yet') {
+    const at = run.view.current ? `it is at ${run.view.current.taskId}` : 'it is between tasks';
+    return new LockstepError(
+      ErrorCode.notWaiting,
+      `run ${run.runId} is not waiting for ${signal.taskId} yet (${at}): nothing was recorded`,
+    );
+  }
+  return undefined;
+}
+
+/** A signal refused for its problems, every one with its path (`data.approver: required`). */
+export class InvalidSignalError extends LockstepError {
+  readonly problems: readonly Problem[];
+  constructor(problems: readonly Problem[]) {
+    super(ErrorCode.invalidSignal, `invalid signal: nothing was recorded\n${formatProblems(problems)}`);
+    this.name = 'InvalidSignalError';
+    this.problems = problems;
+  }
 }
