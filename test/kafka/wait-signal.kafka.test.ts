@@ -286,9 +286,10 @@ describe('RunService.signalRun (lockstep serve over Kafka)', () => {
 
 describe('an orchestrator SIGKILLed while runs wait, then started again', () => {
   it('before the due time the runs still wait; after it a delay proceeds and a signal wait times out at once', async () => {
-    const [longDelay, longApproval, shortDelay, shortApproval] = await Promise.all(
-      ['long-delay', 'long-approval', 'short-delay', 'short-approval'].map(start),
+    const [longDelay, longApproval, shortDelay, shortApproval, outage] = await Promise.all(
+      ['long-delay', 'long-approval', 'short-delay', 'short-approval', 'long-approval'].map(start),
     );
+    await waiting(outage!, 'approve');
     const due = {
       longDelay: (await waiting(longDelay!, 'hold')).until!,
       longApproval: (await waiting(longApproval!, 'approve')).until!,
@@ -299,6 +300,8 @@ describe('an orchestrator SIGKILLed while runs wait, then started again', () => 
     expect(states.get(shortApproval!)!.timers).toEqual({ 'timeout:approve:1': due.shortApproval });
     orchestrator.child.kill('SIGKILL');
     expect(await orchestrator.exited).toBeNull();
+    // Kept on the events topic while no orchestrator runs: the one that takes the run over applies it.
+    await signal(outage!, 'approve', { data: { approver: 'flo', ticket: 5 } });
     // Started again once the short waits are due, and well before the long ones are.
     const late = Math.max(due.shortDelay, due.shortApproval) + 500;
     await new Promise((r) => setTimeout(r, Math.max(0, late - Date.now())));
@@ -328,6 +331,7 @@ describe('an orchestrator SIGKILLed while runs wait, then started again', () => 
     const approved = await ended(longApproval!);
     expect(approved.status).toBe('succeeded');
     expect(resultsOf(approved).deploy).toEqual({ deployed: { approver: 'dee', ticket: 3 } });
+    expect(resultsOf(await ended(outage!)).deploy).toEqual({ deployed: { approver: 'flo', ticket: 5 } });
     const held = await ended(longDelay!, due.longDelay - Date.now() + 30_000);
     expect(held.status).toBe('succeeded');
     // Due when it first was, not a whole delay after the takeover.
