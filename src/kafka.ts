@@ -23,6 +23,7 @@ export type {
   LoggedDispatch,
   LoggedHistory,
   ReadHistoryLogOptions,
+  SignalBody,
   StartOptions,
   TaskAttempt,
   TaskOutcome,
@@ -42,5 +43,6 @@ export {
   startKafkaOrchestrator,
   taskEventMessage,
 } from './modes/kafka/index.js';
+export type { SignalOutcome } from './ports/run-service.js';
 export type { RunTracer } from './ports/run-tracer.js';
 export type { TopicMessage } from './ports/transport.js';

@@ -98,7 +98,9 @@ describe('restoring a run from its state record', () => {
           (s as { timers: Record<string, number> }).timers = { later: 5 };
         }),
       ),
-    ).toBe('timers.later: expected a timer id (timeout:run, or timeout:, retry: or stop: then <task>:<attempt>) as the key, got "later"');
+    ).toBe(
+      'timers.later: expected a timer id (timeout:run, or timeout:, retry:, stop: or wait: then <task>:<attempt>) as the key, got "later"',
+    );
     expect(
       reasonOf(
         changed((s) => {

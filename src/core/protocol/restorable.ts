@@ -101,6 +101,12 @@ function stateProblems(program: Program, state: RunState, context: RunContext, o
         message: `expected ${describeAttempt(want)} in state "${name}", got ${describeAttempt(current)}`,
       });
     }
+    // A delay ends only when its timer fires: without it, the restored run would wait for ever.
+    if (spec.action.kind === 'wait' && spec.action.wait.for !== 'signal') {
+      const due = timerIds.wait(spec.id, want.attempt);
+      if (state.timers[due] === undefined)
+        out.push({ path: 'timers', message: `expected the wait timer "${due}" in state "${name}", got none` });
+    }
     return;
   }
   if (context.current) {
@@ -157,7 +163,7 @@ function idProblems(program: Program, state: RunState, context: RunContext, out:
 /**
  * What keeps a run-state record from restoring into `program` and stepping, beyond what its schema checks: its
  * state must be one the sequence's machine rests in, with the attempt in flight, the stopped attempt and the
- * retry timer that state implies, and every task id it names must be one of the sequence's. Empty when the
+ * retry or delay timer that state implies, and every task id it names must be one of the sequence's. Empty when the
  * record restores. The record must have passed `RunStateSchema`.
  */
 export function restoreProblems(program: Program, state: RunState): Problem[] {

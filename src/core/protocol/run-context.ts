@@ -88,14 +88,14 @@ export const StateValueSchema = z.union(
   { error: (iss) => `expected a state value (a state's name, or { state: child }), got ${got(iss)}` },
 );
 
-/** A pending timer's id: `timeout:run`, or `timeout:`, `retry:` or `stop:` followed by `<task>:<attempt>`. */
+/** A pending timer's id: `timeout:run`, or `timeout:`, `retry:`, `stop:` or `wait:` followed by `<task>:<attempt>`. */
 export const TimerIdSchema = z.string().refine((id) => {
   const timer = timerOf(id);
   return timer !== undefined && (timer.kind === 'run' || TASK_ID_PATTERN.test(timer.taskId));
 });
 
 /** What {@link TimerIdSchema} expects, for messages. */
-export const TIMER_ID_EXPECTED = 'a timer id (timeout:run, or timeout:, retry: or stop: then <task>:<attempt>)';
+export const TIMER_ID_EXPECTED = 'a timer id (timeout:run, or timeout:, retry:, stop: or wait: then <task>:<attempt>)';
 
 /** An applied attempt's completion: `<task>:<attempt>`. */
 export const CompletionSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*(\.compensate)?:[1-9]\d*$/, {

@@ -13,7 +13,7 @@ export type { KafkaOrchestrator, KafkaOrchestratorOptions } from './kafka-orches
 export { startKafkaOrchestrator } from './kafka-orchestrator.js';
 export type { KafkaWorker, KafkaWorkerOptions, TaskAttempt, TaskOutcome, WorkerHandlers } from './kafka-worker.js';
 export { createShellWorker, createWorker, emitTaskEvent, handlerExecutor, taskEventMessage } from './kafka-worker.js';
-export type { LockstepClient, StartOptions } from './lockstep-client.js';
+export type { LockstepClient, SignalBody, StartOptions } from './lockstep-client.js';
 export { createLockstepClient } from './lockstep-client.js';
 export type { KafkaRunServiceOptions } from './run-service.js';
 export { createKafkaRunService } from './run-service.js';

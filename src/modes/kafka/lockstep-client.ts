@@ -7,16 +7,22 @@ import type { HistoryRecord } from '../../core/protocol/history-record.js';
 import { parseHistoryRecord } from '../../core/protocol/history-record.js';
 import { assertRunId } from '../../core/protocol/partition-offset.js';
 import type { RunState } from '../../core/protocol/run-state.js';
+import { ProgramRegistry } from '../../core/run/registry.js';
+import type { SignalView } from '../../core/run/signal.js';
+import type { Program } from '../../core/step.js';
 import { acceptTraceparent } from '../../core/trace/traceparent.js';
 import type { AttemptLog, AttemptLogFilter } from '../../ports/attempt-logs.js';
+import type { SignalOutcome } from '../../ports/run-service.js';
 import { envelope, runStartMessage } from '../../runtime/messages.js';
 import type { KafkaModeOptions } from './connection.js';
 import { resolveKafka } from './connection.js';
+import { DefinitionsTopic } from './definitions-topic.js';
 import type { RunHistory } from './history-topic.js';
 import { HistoryBuilder } from './history-topic.js';
 import { readRunLogs } from './log-topic.js';
 import type { WaitOptions } from './run-watch.js';
 import { RunWatch } from './run-watch.js';
+import { assertSignalable, PUBLISHED, signalMessage, unknownRunError } from './signal-message.js';
 
 /** What to start. */
 export interface StartOptions {
@@ -28,6 +34,9 @@ export interface StartOptions {
   /** A W3C `traceparent`: the run's trace becomes a child of that span (checked before anything is sent). */
   readonly traceparent?: string;
 }
+
+/** What a signal carries: the wait's data (its task's result), or a rejection with its reason. */
+export type SignalBody = { readonly data?: unknown; readonly reject?: undefined } | { readonly reject: string; readonly data?: undefined };
 
 /** Talks to the orchestrators of a Kafka deployment: starts, inspects and cancels runs. */
 export interface LockstepClient {
@@ -54,6 +63,20 @@ export interface LockstepClient {
    * `signal` end it with `WAIT_TIMEOUT`.
    */
   watch(runId: string, options?: WaitOptions): AsyncGenerator<HistoryRecord>;
+  /**
+   * Signals a run's wait task (`wait: { signal: true }`): `{ data }` ends the wait with `data` as the task's result,
+   * `{ reject: reason }` fails the task for good (compensations run). Checked first against the run's latest state
+   * and its definition (found on the definitions topic): nothing is published when it throws. Then published as a
+   * `task.signal` on the events topic, keyed by the run id (schemas/task.signal.json); the orchestrator that owns
+   * the run applies it, checking the data again. A signal for a wait that has already ended is published all the
+   * same: the run ignores it as a duplicate, and counts it.
+   *
+   * @returns `{ status: 'recorded', driven: true }` once the signal is on the events topic.
+   * @throws LockstepError `UNKNOWN_RUN` (no state of the run on the run-state topic); `INVALID_SIGNAL` (an
+   * `InvalidSignalError` whose `problems` name every problem with its path, `data.approver: ...`); `RUN_ENDED`;
+   * `NOT_WAITING` when the run has not reached the wait.
+   */
+  signal(runId: string, taskId: string, body?: SignalBody): Promise<SignalOutcome>;
   /** Asks the run to cancel: the task in flight is cancelled, then compensations and finally tasks run. */
   cancel(runId: string, reason?: string): Promise<void>;
   /**
@@ -104,6 +127,14 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
     openFeed: (feed) => transport.openFeed(feed),
     partitionOf: partitionOfRun,
   });
+  // Definitions of the runs signalled, found on the definitions topic by the hash their state names.
+  const definitions = new DefinitionsTopic(transport, resolved.prefix);
+  const programs = new ProgramRegistry();
+  const programOf = async (state: RunState): Promise<Program | undefined> => {
+    if (state.definitionHash === undefined) return undefined;
+    await programs.fetch([state.definitionHash], definitions.lookup);
+    return programs.byHash(state.definitionHash)?.program;
+  };
   const history = async (runId: string): Promise<RunHistory | undefined> => {
     const records = await transport.readPartitions(topics.history, [await partitionOfRun(topics.history, runId)]);
     const built = new HistoryBuilder(runId);
@@ -142,6 +173,21 @@ export function createLockstepClient(options: KafkaModeOptions = {}): LockstepCl
       }
     },
     watch: (runId, waitOptions) => watch.watch(runId, waitOptions),
+    async signal(runId, taskId, body = {}) {
+      // Both kept: a rejection that carries data too is refused with the path, not sent without it.
+      const signal = {
+        taskId,
+        ...(body.data === undefined ? {} : { data: body.data }),
+        ...(body.reject === undefined ? {} : { reject: body.reject }),
+      };
+      const value = signalMessage(runId, signal, Date.now());
+      const state = await watch.status(runId);
+      if (!state) throw unknownRunError(runId, topics.runs);
+      const view = state.snapshot.context as unknown as SignalView;
+      assertSignalable({ runId, status: state.status, view, program: await programOf(state) }, signal);
+      await transport.publish([{ topic: topics.events, key: runId, value }]);
+      return PUBLISHED;
+    },
     async cancel(runId, reason = 'cancelled by a client') {
       await transport.publish([
         { topic: topics.events, key: runId, value: envelope({ type: 'run.cancel', runId, payload: { reason } }, Date.now()) },

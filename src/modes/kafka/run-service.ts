@@ -28,6 +28,7 @@ import type { KafkaModeOptions } from './connection.js';
 import { resolveKafka } from './connection.js';
 import { factsOfState, HistoryBuilder, runRecordOf } from './history-topic.js';
 import { readRunLogs } from './log-topic.js';
+import { assertSignalable, PUBLISHED, signalMessage, unknownRunError } from './signal-message.js';
 
 /** Options of {@link createKafkaRunService}. */
 export interface KafkaRunServiceOptions extends KafkaModeOptions {
@@ -232,6 +233,17 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
       return runId;
     },
     cancelRun: (runId, reason) => toEvents(runId, envelope({ type: 'run.cancel', runId, payload: { reason } }, systemClock.now())),
+    async signalRun(runId, signal) {
+      const value = signalMessage(runId, signal, systemClock.now());
+      const record = recordOf(runId);
+      const position = detail(runId)?.position;
+      if (!record || !position) throw unknownRunError(runId, `${topics.runs} and ${topics.history}`);
+      const { current, attempts, completed, continued, error } = position.facts;
+      const view = { current, attempts: { ...attempts }, completed: [...completed], continued: [...continued], error };
+      assertSignalable({ runId, status: record.status, view, program: programOf(record) }, signal);
+      await toEvents(runId, value);
+      return PUBLISHED;
+    },
     reportTask: (report) => toEvents(report.runId, report),
     subscribe(listener) {
       listeners.add(listener);
