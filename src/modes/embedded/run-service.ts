@@ -172,7 +172,7 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
       const onFailureOf = onFailureIn(served.program);
       driven.set(runId, { facts: runFacts(history, onFailureOf), seq: history.length - 1, onFailureOf });
       try {
-        await rt.orchestrator.resume(runId);
+        await rt.resume(runId);
       } catch (error) {
         driven.delete(runId);
         throw error;
