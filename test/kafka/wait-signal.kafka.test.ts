@@ -253,6 +253,23 @@ describe('client.signal', () => {
   });
 });
 
+describe('lockstep signal --brokers', () => {
+  it('refuses a bad payload with every problem (exit 2), then publishes a good one the run applies', async () => {
+    const runId = await start('approval');
+    await waiting(runId, 'approve');
+    const kafka = ['--brokers', brokers, '--prefix', prefix];
+    const bad = await lockstep(['signal', runId, 'approve', '--data', '{"ticket":1.5}', ...kafka], { timeoutMs: 60_000 });
+    expect(bad.code, bad.stderr).toBe(2);
+    expect(bad.stderr).toContain('data.approver');
+    expect(bad.stderr).toContain('data.ticket');
+    const good = await lockstep(['signal', runId, 'approve', '--data', '{"approver":"dee","ticket":3}', ...kafka], { timeoutMs: 60_000 });
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toContain(`the orchestrator that owns run ${runId} applies it`);
+    const final = await ended(runId);
+    expect(resultsOf(final).approve).toEqual({ approver: 'dee', ticket: 3 });
+  }, 120_000);
+});
+
 describe('RunService.signalRun (lockstep serve over Kafka)', () => {
   it('checks the signal against what the service has followed, then publishes it', async () => {
     const file = loadSequenceFile(join(machines, 'approval.yaml'));

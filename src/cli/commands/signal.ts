@@ -10,9 +10,11 @@ import type { Signal } from '../../core/run/signal.js';
 import { signalRefusal, signalStanding } from '../../core/run/signal.js';
 import { loadSequenceText } from '../../core/sequence/validate.js';
 import { createProgram } from '../../core/step.js';
+import { createLockstepClient } from '../../modes/kafka/index.js';
 import type { SignalOutcome } from '../../ports/run-service.js';
 import { resolveRunId } from '../../runtime/run-listing.js';
 import type { CliContext } from '../context.js';
+import { kafkaOptions, prefixHelp } from '../kafka-options.js';
 import { openStore, storedRun } from '../store.js';
 
 interface SignalOptions {
@@ -20,6 +22,8 @@ interface SignalOptions {
   reject?: string;
   json?: boolean;
   store?: string;
+  brokers?: string;
+  prefix?: string;
 }
 
 /** How long `lockstep signal` waits for the process that drives the run to apply the signal. */
@@ -43,6 +47,8 @@ export function registerSignal(program: Command, cli: CliContext): void {
     .option('--reject <reason>', 'reject instead: the task fails for good, and compensations run')
     .option('--json', 'print what became of the signal as one JSON object')
     .option('--store <path>', 'run store location (default: .lockstep/ or LOCKSTEP_STORE)')
+    .option('--brokers <list>', 'signal a run on the Kafka orchestrators (a task.signal on the events topic) instead of a store')
+    .option('--prefix <prefix>', `with --brokers: ${prefixHelp}`)
     .action(async (runIdOrPrefix: string, taskId: string, opts: SignalOptions) => {
       const data = opts.data === undefined ? undefined : parseData(opts.data, cli.cwd);
       const signal: Signal = {
@@ -50,6 +56,13 @@ export function registerSignal(program: Command, cli: CliContext): void {
         ...(data === undefined ? {} : { data }),
         ...(opts.reject === undefined ? {} : { reject: opts.reject }),
       };
+      if (opts.brokers && opts.store)
+        throw new LockstepError(
+          ErrorCode.invalidUsage,
+          '--store and --brokers exclude each other: over Kafka the signal goes on the events topic',
+        );
+      if (opts.prefix && !opts.brokers) throw new LockstepError(ErrorCode.invalidUsage, '--prefix names Kafka topics: it needs --brokers');
+      if (opts.brokers) return signalOverKafka(cli, runIdOrPrefix, signal, opts);
       const store = await openStore(cli, opts.store, { mustExist: true });
       try {
         const runId = await resolveRunId(store, runIdOrPrefix, store.path);
@@ -69,6 +82,22 @@ export function registerSignal(program: Command, cli: CliContext): void {
         await store.close();
       }
     });
+}
+
+/** Over Kafka: checked against the run's state and definition, then published for the orchestrator that owns the run. */
+async function signalOverKafka(cli: CliContext, runId: string, signal: Signal, opts: SignalOptions): Promise<void> {
+  const client = createLockstepClient(kafkaOptions(cli, opts));
+  try {
+    const body = signal.reject === undefined ? { data: signal.data } : { reject: signal.reject };
+    const outcome = await client.signal(runId, signal.taskId, body);
+    if (opts.json) cli.out(JSON.stringify({ runId, taskId: signal.taskId, ...outcome }));
+    else
+      cli.out(
+        `${signal.reject === undefined ? 'signal' : 'rejection'} for ${signal.taskId} published on the events topic: the orchestrator that owns run ${runId} applies it (\`lockstep status ${runId}\` shows where it stands)`,
+      );
+  } finally {
+    await client.close();
+  }
 }
 
 /** What the run did with the signal: what the driving process recorded once it took it from the inbox. */
