@@ -96,16 +96,16 @@ describe('lockstep runs with waiting runs', () => {
 
     const table = await runs();
     const stamp = '\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d';
-    expect(table).toMatch(new RegExp(`${approval.runId}\\s+approval v1\\s+waiting\\s+.*waiting for approve since ${stamp}, expires ${stamp}`));
+    expect(table).toMatch(
+      new RegExp(`${approval.runId}\\s+approval v1\\s+waiting\\s+.*waiting for approve since ${stamp}, expires ${stamp}`),
+    );
     expect(table).toMatch(new RegExp(`${remind.runId}\\s+remind v1\\s+waiting\\s+.*waiting for pause since ${stamp}, due ${stamp}`));
     expect(table).toMatch(new RegExp(`${forever.runId}\\s+forever v1\\s+waiting\\s+.*waiting for approve since ${stamp}, no expiry`));
     expect(table).toMatch(new RegExp(`${busy.runId}\\s+busy v1\\s+running\\s+.*at work`));
   });
 
   it('filters by waiting and by running, each listing exactly the runs shown with it', async () => {
-    expect((await rows('--status', 'waiting')).map((r) => r.runId).sort()).toEqual(
-      [approval.runId, remind.runId, forever.runId].sort(),
-    );
+    expect((await rows('--status', 'waiting')).map((r) => r.runId).sort()).toEqual([approval.runId, remind.runId, forever.runId].sort());
     expect((await rows('--status', 'waiting', '--limit', '2')).map((r) => r.runId)).toEqual([forever.runId, remind.runId]);
     expect((await rows('--status', 'running')).map((r) => r.runId)).toEqual([busy.runId]);
     const help = await lockstep(['runs', '--status', 'paused', '--store', store]);
