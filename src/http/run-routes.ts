@@ -258,17 +258,17 @@ export function runRoutes(
     async (request, reply) => {
       const body = valid(reply, parseRequest(SignalBody, request.body ?? {}), 'request body');
       if (!body) return reply;
-      const { record } = await findRun(runs, request.params.runId);
       if (!runs.signalRun)
         throw new LockstepError(ErrorCode.invalidUsage, `this ${runs.mode} server cannot record signals; use \`lockstep signal\``);
-      const taskId = request.params.task;
-      // The run service refuses a signal with problems, for an ended run or a wait not reached, recording nothing.
-      const outcome = await runs.signalRun(record.runId, {
+      const { runId, task: taskId } = request.params;
+      // The run service refuses an unknown run, a signal with problems, an ended run or a wait not reached, recording
+      // nothing.
+      const outcome = await runs.signalRun(runId, {
         taskId,
         ...(body.data === undefined ? {} : { data: body.data }),
         ...(body.reject === undefined ? {} : { reject: body.reject }),
       });
-      return reply.status(200).send({ runId: record.runId, taskId, ...outcome, links: runLinks(record.runId) });
+      return reply.status(200).send({ runId, taskId, ...outcome, links: runLinks(runId) });
     },
   );
 
