@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PageHarness } from './browser-harness.js';
-import { ARTIFACTS, pageHarness, TOKEN, until } from './browser-harness.js';
+import { ARTIFACTS, outsideViewport, pageHarness, TOKEN, until } from './browser-harness.js';
 
 let h: PageHarness;
 
@@ -39,8 +39,21 @@ function writeApproval(machines: string): void {
   );
 }
 
+/** A two-hour delay before a reminder. */
+function writeRemind(machines: string): void {
+  writeFileSync(
+    join(machines, 'remind.yaml'),
+    ['name: remind', 'version: 1', 'tasks:', '  - id: pause', '    wait: { duration: 2h }', '  - id: ping', '    run: echo ping', ''].join(
+      '\n',
+    ),
+  );
+}
+
 beforeAll(async () => {
-  h = await pageHarness((machines) => writeApproval(machines));
+  h = await pageHarness((machines) => {
+    writeApproval(machines);
+    writeRemind(machines);
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -142,6 +155,26 @@ describe('waits on the serve page', () => {
       code: 'SIGNAL_REJECTED',
       message: 'rejected: not this week',
     });
+  }, 90_000);
+
+  it('shows a delay with its due time and no signal form, and keeps the wait inside an 800 px window', async () => {
+    const { runId } = await h.api('/api/runs', { sequence: 'remind' });
+    await until(async () => (await h.api(`/api/runs/${runId}`)).run?.status === 'waiting', 'the delay to wait');
+    await h.page.goto(`${h.base}/#token=${TOKEN}&run=${runId}`);
+    await h.page.waitForSelector('#wait-panel:not([hidden])');
+    expect(await h.page.textContent('#wait-text')).toMatch(/^waiting for pause since .+, due .+$/);
+    expect(await h.page.isHidden('#signal-form')).toBe(true);
+    await h.api(`/api/runs/${runId}/cancel`, {});
+    await h.page.waitForSelector('#run-status[data-kind="cancelled"]');
+    expect(await h.page.isHidden('#wait-panel')).toBe(true);
+
+    const approval = await waitingRun();
+    await h.page.setViewportSize({ width: 800, height: 900 });
+    await h.page.goto(`${h.base}/#token=${TOKEN}&run=${approval}`);
+    await h.page.waitForSelector('#signal-form:not([hidden])');
+    expect(await outsideViewport(h.page, '#wait-panel, #wait-panel *')).toEqual([]);
+    await h.page.screenshot({ path: join(ARTIFACTS, 'serve-wait-narrow.png') });
+    await h.api(`/api/runs/${approval}/cancel`, {});
   }, 90_000);
 
   it('loaded nothing from other origins and raised no script error', () => {

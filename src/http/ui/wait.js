@@ -101,7 +101,9 @@ async function send(body, where) {
     const verb = body.reject === undefined ? 'approved' : 'rejected';
     const how =
       res.status === 'applied'
-        ? 'the run goes on'
+        ? body.reject === undefined
+          ? 'the run goes on'
+          : 'the task fails for good'
         : res.status === 'ignored'
           ? `ignored: ${res.reason}`
           : res.driven
