@@ -164,7 +164,10 @@ describe('waits on the serve page', () => {
     await h.page.waitForSelector('#wait-panel:not([hidden])');
     expect(await h.page.textContent('#wait-text')).toMatch(/^waiting for pause since .+, due .+$/);
     expect(await h.page.isHidden('#signal-form')).toBe(true);
-    await h.api(`/api/runs/${runId}/cancel`, {});
+    // Cancelling a wait stops nothing: the preview says so.
+    await h.page.click('#cancel-run');
+    expect(await h.page.textContent('#confirm-text')).toContain('the wait of pause ends (nothing runs to stop);');
+    await h.page.click('#confirm-go');
     await h.page.waitForSelector('#run-status[data-kind="cancelled"]');
     expect(await h.page.isHidden('#wait-panel')).toBe(true);
 
