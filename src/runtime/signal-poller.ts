@@ -3,10 +3,13 @@ import type { Signal } from '../core/run/signal.js';
 import { InvalidSignalError } from '../core/run/signal.js';
 import type { Clock, TimerHandle } from '../ports/clock.js';
 import type { SignalOutcome } from '../ports/run-service.js';
-import type { SignalInbox } from '../ports/signal-inbox.js';
+import type { SignalInbox, StoredSignal } from '../ports/signal-inbox.js';
 
 /** How often a runtime looks for signals other processes added: a signal is picked up well within a second. */
 export const SIGNAL_POLL_MS = 250;
+
+/** Most runs a pass names to the store; with more, it reads every pending signal. */
+const NAMED_RUNS_MAX = 256;
 
 /** Options of {@link SignalPoller}. */
 export interface SignalPollerOptions {
@@ -97,7 +100,7 @@ export class SignalPoller {
     try {
       const runs = this.#options.driven();
       if (this.#closed || runs.length === 0) return;
-      const pending = await this.#options.inbox.pendingSignals(runs);
+      const pending = await this.#pending(runs);
       for (const stored of pending) {
         if (this.#closed) return;
         let outcome: SignalOutcome;
@@ -121,6 +124,16 @@ export class SignalPoller {
     } finally {
       for (const id of waiting) this.#settle(id, undefined);
     }
+  }
+
+  /**
+   * The pending signals of the runs driven here. Signals are few, and runs in flight may be many: past a few
+   * hundred runs, reading every signal and keeping theirs costs less than naming every run to the store.
+   */
+  async #pending(runs: readonly string[]): Promise<StoredSignal[]> {
+    if (runs.length <= NAMED_RUNS_MAX) return this.#options.inbox.pendingSignals(runs);
+    const driven = new Set(runs);
+    return (await this.#options.inbox.pendingSignals()).filter((s) => driven.has(s.runId));
   }
 
   #settle(id: number, outcome: SignalOutcome | undefined): void {

@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryRunStore } from '../../src/adapters/memory/memory-run-store.js';
 import { SqliteRunStore } from '../../src/adapters/sqlite/sqlite-run-store.js';
 import type { RunEntry } from '../../src/core/protocol/run-entry.js';
 import { loadSequenceText } from '../../src/core/sequence/validate.js';
-import { createEmbeddedRunService } from '../../src/modes/embedded/index.js';
+import { createEmbeddedRunService, createEmbeddedRuntime } from '../../src/modes/embedded/index.js';
 import type { RunService } from '../../src/ports/run-service.js';
 
 /** The temp directories this file makes are all in this one, removed once its tests are done. */
@@ -113,6 +114,55 @@ describe('embedded RunService.signalRun', () => {
     } finally {
       await other.close();
       await runs.close();
+    }
+  }, 20_000);
+});
+
+describe('the signal inbox of an embedded runtime', () => {
+  it('applies a signal again after a crash between applying and removing it: the run ignores it as a duplicate', async () => {
+    const store = new MemoryRunStore();
+    const runtime = await createEmbeddedRuntime({ store, tracer: false });
+    try {
+      runtime.register(loadSequenceText(DEFINITION));
+      const runId = await runtime.start({ sequence: 'approval' });
+      await until(async () => ((await store.get(runId))?.history.some((e) => e.type === 'task.waiting') ? true : undefined), 'the wait');
+      const signal = { taskId: 'approve', data: { approver: 'ana' } };
+      const added = await store.addSignal(runId, signal, Date.now());
+      // Applied, and the process dies before it removes it: the next pass finds it still there.
+      expect(await runtime.orchestrator.signal(runId, signal)).toEqual({ status: 'applied' });
+      expect(await runtime.applySignals(added.id)).toEqual({ status: 'ignored', reason: 'duplicate' });
+      expect(await store.pendingSignals()).toEqual([]);
+      expect(runtime.orchestrator.stats.ignored.duplicate).toBe(1);
+      const final = await runtime.orchestrator.waitFor(runId);
+      expect(final.outcome).toBe('succeeded');
+      const history = (await store.get(runId))!.history;
+      expect(history.filter((e) => e.type === 'task.succeeded' && e.task === 'approve')).toHaveLength(1);
+      expect(history.filter((e) => e.type === 'event.ignored')).toMatchObject([{ reason: 'duplicate' }]);
+    } finally {
+      await runtime.close();
+    }
+  }, 20_000);
+
+  it('leaves a signal for a run driven elsewhere, and refuses one with problems without recording it', async () => {
+    const store = new MemoryRunStore();
+    const runtime = await createEmbeddedRuntime({ store, tracer: false });
+    try {
+      runtime.register(loadSequenceText(DEFINITION));
+      const runId = await runtime.start({ sequence: 'approval' });
+      await until(async () => ((await store.get(runId))?.history.some((e) => e.type === 'task.waiting') ? true : undefined), 'the wait');
+      const before = (await store.get(runId))!.history.length;
+      const refused = await runtime.orchestrator.signal(runId, { taskId: 'approve', data: {} }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'INVALID_SIGNAL', problems: [{ path: 'data.approver' }] });
+      expect((await store.get(runId))!.history).toHaveLength(before);
+      const elsewhere = await runtime.orchestrator.signal('not-here', { taskId: 'approve' }).catch((e: unknown) => e);
+      expect(elsewhere).toMatchObject({ code: 'UNKNOWN_RUN' });
+
+      await store.create({ ...(await store.get(runId))!.record, runId: 'driven-elsewhere' }, []);
+      const other = await store.addSignal('driven-elsewhere', { taskId: 'approve', data: { approver: 'x' } }, Date.now());
+      expect(await runtime.applySignals(other.id)).toBeUndefined();
+      expect(await store.pendingSignals()).toEqual([other]);
+    } finally {
+      await runtime.close();
     }
   }, 20_000);
 });
