@@ -19,10 +19,12 @@ import {
   RerunPlanQuery,
   ResumeBody,
   RunListQuery,
+  SignalBody,
   StartRunBody,
 } from './schemas.js';
 import { findSequence, sendSvg } from './sequence-routes.js';
 import { openEventStream } from './sse.js';
+import { listShownRuns, waitingOf } from './waiting.js';
 
 /** How long a start request waits for the run to be recorded before answering 202 instead of 201. */
 export const START_WAIT_MS = 5_000;
@@ -89,10 +91,19 @@ async function startRecorded(runs: RunService, request: StartRequest, waitMs: nu
   }
 }
 
-async function viewOf(runs: RunService, runId: string): Promise<RunView & { links: ReturnType<typeof runLinks> }> {
+/** A run's links; a run waiting for a signal adds the endpoint that signals it. */
+type ViewLinks = ReturnType<typeof runLinks> & { readonly signal?: string };
+
+async function viewOf(runs: RunService, runId: string): Promise<RunView & { links: ViewLinks }> {
   const { record, history, position } = await findRun(runs, runId);
-  return { ...runView(record, runs.statusOf(record), history, runs.programOf(record), position), links: runLinks(runId) };
+  const view = runView(record, runs.statusOf(record), history, runs.programOf(record), position);
+  const links: ViewLinks = runLinks(runId);
+  const signal = view.waiting?.for === 'signal' ? `${links.self}/tasks/${encodeURIComponent(view.waiting.task)}/signal` : undefined;
+  return { ...view, links: signal ? { ...links, signal } : links };
 }
+
+/** A running run's wait, read from its history's facts. */
+const waitOfRun = (runs: RunService) => async (record: { runId: string }) => (await runs.getRun(record.runId))?.position?.facts.waiting;
 
 /** The run endpoints, the live event streams and the ingest endpoint. `auth` guards every mutating route. */
 export function runRoutes(
@@ -107,11 +118,18 @@ export function runRoutes(
     if (!query) return reply;
     const { cursor, limit = 50, ...filter } = query;
     // One run more than asked tells whether a next page exists.
-    const listed = await runs.listRuns({ ...filter, ...(cursor ? { after: cursor } : {}), limit: limit + 1 });
+    const listed = await listShownRuns((q) => runs.listRuns(q), waitOfRun(runs), {
+      ...filter,
+      ...(cursor ? { after: cursor } : {}),
+      limit: limit + 1,
+    });
     const page = listed.slice(0, limit);
     const last = page.at(-1)?.record;
     return {
-      runs: page.map((r) => ({ ...recordSummary(r.record, r.status), links: runLinks(r.record.runId) })),
+      runs: page.map((r) => ({
+        ...recordSummary(r.record, r.status, r.waiting && waitingOf(r.waiting)),
+        links: runLinks(r.record.runId),
+      })),
       ...(listed.length > limit && last ? { next: encodeCursor({ createdAt: last.createdAt, runId: last.runId }) } : {}),
     };
   });
@@ -178,7 +196,7 @@ export function runRoutes(
     if (!body) return reply;
     const { record } = await findRun(runs, request.params.runId);
     const status = runs.statusOf(record);
-    if (status === 'running') {
+    if (status === 'running' || status === 'waiting') {
       throw new LockstepError(
         ErrorCode.runLocked,
         `run "${record.runId}" is not interrupted: a live process drives it; nothing was changed`,
@@ -233,6 +251,26 @@ export function runRoutes(
     );
     return reply.status(recorded ? 201 : 202).send({ runId, recorded, rerunOf: record.runId, plan: planned.plan, links: runLinks(runId) });
   });
+
+  app.post<{ Params: { runId: string; task: string } }>(
+    '/api/runs/:runId/tasks/:task/signal',
+    { onRequest: auth },
+    async (request, reply) => {
+      const body = valid(reply, parseRequest(SignalBody, request.body ?? {}), 'request body');
+      if (!body) return reply;
+      if (!runs.signalRun)
+        throw new LockstepError(ErrorCode.invalidUsage, `this ${runs.mode} server cannot record signals; use \`lockstep signal\``);
+      const { runId, task: taskId } = request.params;
+      // The run service refuses an unknown run, a signal with problems, an ended run or a wait not reached, recording
+      // nothing.
+      const outcome = await runs.signalRun(runId, {
+        taskId,
+        ...(body.data === undefined ? {} : { data: body.data }),
+        ...(body.reject === undefined ? {} : { reject: body.reject }),
+      });
+      return reply.status(200).send({ runId, taskId, ...outcome, links: runLinks(runId) });
+    },
+  );
 
   app.post('/api/ingest', { onRequest: auth }, async (request, reply) => {
     const envelope = valid(reply, parseIngest(request.body), 'envelope');

@@ -5,6 +5,9 @@ import { StateKind, stateView } from '../core/run/state-view.js';
 import type { Program } from '../core/step.js';
 import type { RunPosition } from '../ports/run-service.js';
 import type { RunRecord, RunStatusView } from '../ports/run-store.js';
+import { waitingView } from '../ports/run-store.js';
+import type { WaitingView } from './waiting.js';
+import { waitingOf } from './waiting.js';
 
 /** A history entry as the API shows it: without the machine event it carries for replay. */
 export type PublicEntry = Omit<RunEntry, 'event'> & { readonly type: RunEntry['type'] };
@@ -91,8 +94,14 @@ export function finallyViews(program: Program, facts: RunFacts, state: RunStateV
   });
 }
 
-/** A run's record as the API shows it: without its definition text, with the status lockstep shows. */
-export type RunSummary = Omit<RunRecord, 'definition' | 'status'> & { readonly status: RunStatusView };
+/**
+ * A run's record as the API shows it: without its definition text, with the status lockstep shows, and the wait
+ * it is in (its history says so; an interrupted run keeps it, to be resumed into).
+ */
+export type RunSummary = Omit<RunRecord, 'definition' | 'status'> & {
+  readonly status: RunStatusView;
+  readonly waiting?: WaitingView;
+};
 
 /** Everything the API tells about one run. */
 export interface RunView {
@@ -105,12 +114,14 @@ export interface RunView {
   /** The finally tasks with their status. */
   readonly finallyTasks: readonly StepView[];
   readonly history: readonly PublicEntry[];
+  /** The wait in progress, with its signal schema; `null` when the run waits for nothing. */
+  readonly waiting: WaitingView | null;
 }
 
 /** The record without its (possibly long) definition text, with its shown status (`interrupted` included). */
-export function recordSummary(record: RunRecord, status: RunStatusView): RunSummary {
+export function recordSummary(record: RunRecord, status: RunStatusView, waiting?: WaitingView | null): RunSummary {
   const { definition: _definition, ...rest } = record;
-  return { ...rest, status };
+  return { ...rest, status, ...(waiting ? { waiting } : {}) };
 }
 
 /**
@@ -130,12 +141,15 @@ export function runView(
   const ended = record.status !== 'running';
   const tasks = position && state && program ? taskViews(program, position.facts, state, reused, ended) : [];
   const finallyTasks = position && state && program ? finallyViews(program, position.facts, state, ended) : [];
+  const fact = ended ? undefined : position?.facts.waiting;
+  const waiting = fact ? waitingOf(fact, program) : null;
   return {
-    run: recordSummary(record, status),
+    run: recordSummary(record, waitingView(status, fact), waiting),
     state,
     tasks,
     finally: program?.sequence.finally.map((t) => t.id) ?? [],
     finallyTasks,
     history: history.map(publicEntry),
+    waiting,
   };
 }

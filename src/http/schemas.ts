@@ -12,6 +12,15 @@ const runInput = z.unknown().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: p.path === 'input' ? p.message : `at ${p.path}: ${p.message}` });
 });
 
+/** A signal's data: any JSON within the same limits, since it becomes the task's result. */
+const signalData = z.unknown().superRefine((value, ctx) => {
+  for (const p of inputProblems(value, ['data']))
+    ctx.addIssue({
+      code: 'custom',
+      message: p.path === 'data' ? p.message.replace('an input', 'signal data') : `at ${p.path}: ${p.message}`,
+    });
+});
+
 const name = z
   .string({ error: (iss) => `expected a string, got ${describeValue(iss.input)}` })
   .min(1, { error: 'expected a non-empty string' })
@@ -37,7 +46,7 @@ export const RerunBody = z.strictObject({
   input: runInput.optional(),
 });
 
-const statuses = ['running', 'interrupted', 'succeeded', 'failed', 'cancelled'] as const;
+const statuses = ['running', 'waiting', 'interrupted', 'succeeded', 'failed', 'cancelled'] as const;
 
 /** A time in a query: ms since the epoch, or an ISO 8601 date (`2026-12-02T08:00:00Z`). */
 const instant = z
@@ -96,6 +105,18 @@ export const RunListQuery = z.strictObject({
       ctx.addIssue({ code: 'custom', message: `expected an integer from 1 to 1000, got ${describeValue(value)}` });
       return z.NEVER;
     })
+    .optional(),
+});
+
+/**
+ * `POST /api/runs/:runId/tasks/:task/signal`: the data that ends the wait (the task's result; checked against the
+ * task's schema by the run service), or a rejection with its reason. Within the input limits, like a run's input.
+ */
+export const SignalBody = z.strictObject({
+  data: signalData.optional(),
+  reject: z
+    .string({ error: (iss) => `expected a reason: a non-empty string, got ${describeValue(iss.input)}` })
+    .max(2000, { error: 'expected a reason of at most 2000 characters' })
     .optional(),
 });
 

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, onRequestHookHandler } from 'fastif
 import Fastify from 'fastify';
 import { ErrorCode, LockstepError } from '../core/errors.js';
 import { MAX_INPUT_BYTES } from '../core/input-limits.js';
+import { InvalidSignalError } from '../core/run/signal.js';
 import type { RunService } from '../ports/run-service.js';
 import { checkBearer } from './auth.js';
 import { GraphCache } from './graphs.js';
@@ -53,6 +54,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.runActive]: 409,
   [ErrorCode.runLocked]: 409,
   [ErrorCode.runNotResumable]: 409,
+  [ErrorCode.invalidSignal]: 400,
+  [ErrorCode.notWaiting]: 409,
   [ErrorCode.authNotConfigured]: 503,
   [ErrorCode.transportUnavailable]: 503,
   [ErrorCode.storeMissing]: 503,
@@ -99,7 +102,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     if (error instanceof LockstepError) {
       const status = statusOf(error.code);
       if (status === 401) void reply.header('www-authenticate', 'Bearer realm="lockstep"');
-      return reply.status(status).send({ error: { code: error.code, message: error.message } });
+      // A refused signal names every problem with its path, as a bad request body does.
+      const problems = error instanceof InvalidSignalError ? { problems: error.problems } : {};
+      return reply.status(status).send({ error: { code: error.code, message: error.message, ...problems } });
     }
     const status = error.statusCode ?? 500;
     if (status < 500) return reply.status(status).send({ error: { code: ErrorCode.invalidRequest, message: requestErrorMessage(error) } });

@@ -1,6 +1,7 @@
 import type { Outcome } from '../core/compile/types.js';
 import type { StateValue } from '../core/graph/model.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
+import type { WaitingFact } from '../core/run/run-facts.js';
 import type { AttemptLogs } from './attempt-logs.js';
 import type { AttemptProcess } from './attempt-processes.js';
 import type { SignalInbox } from './signal-inbox.js';
@@ -10,17 +11,26 @@ export type RunStatus = 'running' | Outcome;
 
 /**
  * A run's status as lockstep shows it (`lockstep runs`, `show`, the HTTP API, the page): the stored status, except
- * that a run still marked running that no live process drives is `interrupted`. Its process died (SIGKILL, a
- * crash, a reboot); `lockstep resume` or `POST /api/runs/:id/resume` continues it.
+ * that a run still marked running that no live process drives is `interrupted` (its process died: a SIGKILL, a
+ * crash, a reboot; `lockstep resume` or `POST /api/runs/:id/resume` continues it), and a driven one whose history
+ * says a wait task is in progress is `waiting` (for a signal, or for its time).
  */
-export type RunStatusView = RunStatus | 'interrupted';
+export type RunStatusView = RunStatus | 'interrupted' | 'waiting';
 
 /** Every status a run can be shown with, in the order listings document them. */
-export const RUN_STATUS_VIEWS: readonly RunStatusView[] = ['running', 'interrupted', 'succeeded', 'failed', 'cancelled'];
+export const RUN_STATUS_VIEWS: readonly RunStatusView[] = ['running', 'waiting', 'interrupted', 'succeeded', 'failed', 'cancelled'];
 
 /** The one definition of `interrupted`: marked running, and no live process holds the run's lock. */
 export function runStatusView(status: RunStatus, driven: boolean): RunStatusView {
   return status === 'running' && !driven ? 'interrupted' : status;
+}
+
+/**
+ * The one definition of `waiting`: a run shown `running` whose history's facts (`RunFacts.waiting`) have a
+ * wait in progress. An interrupted run stays `interrupted`: nothing waits until it is resumed.
+ */
+export function waitingView(shown: RunStatusView, waiting: WaitingFact | null | undefined): RunStatusView {
+  return shown === 'running' && waiting ? 'waiting' : shown;
 }
 
 /** What a store keeps about a run besides its history. */

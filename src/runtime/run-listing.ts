@@ -23,7 +23,8 @@ const BATCH = 200;
  */
 export async function listRuns(store: RunStore, listing: RunListing = {}): Promise<ListedRun[]> {
   const { status: shown, ...rest } = listing;
-  const stored = shown === 'interrupted' ? 'running' : shown;
+  // A waiting run is stored running too; its wait is told from its history (see listShownRuns in src/http).
+  const stored = shown === 'interrupted' || shown === 'waiting' ? 'running' : shown;
   const filter: RunFilter = { ...rest, ...(stored ? { status: stored } : {}) };
   const viewOf = (record: RunRecord): ListedRun => ({
     record,

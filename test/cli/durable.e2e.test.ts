@@ -81,7 +81,7 @@ describe('lockstep runs and show', () => {
       expect(r.stderr).toContain('unknown run nope');
     }
     expect((await lockstep(['runs', '--status', 'sleeping', '--store', store])).stderr).toContain(
-      '--status: expected one of running, interrupted, succeeded, failed, cancelled, got "sleeping"',
+      '--status: expected one of running, waiting, interrupted, succeeded, failed, cancelled, got "sleeping"',
     );
     expect((await lockstep(['runs', '--limit', '0', '--store', store])).code).toBe(2);
     const missing = join(dir, 'nowhere', 'lockstep.db');

@@ -6,6 +6,7 @@ const MUTATING = [
   { url: '/api/runs', body: { sequence: 'gated' } },
   { url: '/api/runs/some-run/cancel', body: {} },
   { url: '/api/runs/some-run/rerun', body: {} },
+  { url: '/api/runs/some-run/tasks/approve/signal', body: { data: { approver: 'ann' } } },
   { url: '/api/ingest', body: { type: 'task.succeeded' } },
 ] as const;
 

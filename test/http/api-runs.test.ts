@@ -130,7 +130,10 @@ describe('GET /api/runs and /api/runs/:runId', () => {
 
   it('rejects bad filters precisely', async () => {
     const cases: Array<[string, string]> = [
-      ['status=done', 'invalid query: status: expected one of "running", "interrupted", "succeeded", "failed", "cancelled", got "done"'],
+      [
+        'status=done',
+        'invalid query: status: expected one of "running", "waiting", "interrupted", "succeeded", "failed", "cancelled", got "done"',
+      ],
       ['limit=0', 'invalid query: limit: expected an integer from 1 to 1000, got "0"'],
       ['limit=abc', 'invalid query: limit: expected an integer from 1 to 1000, got "abc"'],
       ['limit=2.5', 'invalid query: limit: expected an integer from 1 to 1000, got "2.5"'],

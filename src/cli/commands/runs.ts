@@ -1,10 +1,14 @@
 import type { Command } from 'commander';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
+import type { WaitingFact } from '../../core/run/run-facts.js';
 import { formatDuration } from '../../core/sequence/duration.js';
+import { listShownRuns } from '../../http/waiting.js';
 import type { RunRecord, RunStatusView, RunStore } from '../../ports/run-store.js';
-import { RUN_STATUS_VIEWS, runStatusView } from '../../ports/run-store.js';
+import { RUN_STATUS_VIEWS, runStatusView, waitingView } from '../../ports/run-store.js';
 import { listRuns } from '../../runtime/run-listing.js';
 import type { CliContext } from '../context.js';
+import type { WaitingJson } from '../report/waiting.js';
+import { waitingIn, waitingJson, waitingWords } from '../report/waiting.js';
 import { openStore } from '../store.js';
 
 interface RunsOptions {
@@ -21,7 +25,10 @@ export interface RunSummary {
   readonly runId: string;
   readonly sequence: string;
   readonly version: string;
-  /** `interrupted`: marked running, but no live process drives it; `lockstep resume` continues it. */
+  /**
+   * `interrupted`: marked running, but no live process drives it; `lockstep resume` continues it. `waiting`: a wait
+   * task is in progress (see `waiting`).
+   */
   readonly status: RunStatusView;
   readonly createdAt: number;
   readonly updatedAt: number;
@@ -33,15 +40,21 @@ export interface RunSummary {
   readonly rerunOf?: string;
   readonly source?: string;
   readonly definitionHash: string;
+  /** The wait in progress: its task, what it waits for (`signal` or `time`), since and until when (ms). */
+  readonly waiting?: WaitingJson;
 }
 
-/** Summarises a run for listings; `status`, when known, is its shown status (else it is derived from the store). */
-export function runSummary(record: RunRecord, store: RunStore, status?: RunStatusView): RunSummary {
+/**
+ * Summarises a run for listings; `status`, when known, is its shown status (else it is derived from the store, where
+ * `waiting` needs the run's wait: `waiting`).
+ */
+export function runSummary(record: RunRecord, store: RunStore, status?: RunStatusView, waiting?: WaitingFact): RunSummary {
+  const shown = status ?? waitingView(runStatusView(record.status, record.status === 'running' && store.isDriven(record.runId)), waiting);
   return {
     runId: record.runId,
     sequence: record.sequence,
     version: record.version,
-    status: status ?? runStatusView(record.status, record.status === 'running' && store.isDriven(record.runId)),
+    status: shown,
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
     durationMs: record.updatedAt - record.createdAt,
@@ -50,7 +63,14 @@ export function runSummary(record: RunRecord, store: RunStore, status?: RunStatu
     ...(record.rerunOf ? { rerunOf: record.rerunOf } : {}),
     ...(record.source ? { source: record.source } : {}),
     definitionHash: record.definitionHash,
+    ...(waiting && record.status === 'running' ? { waiting: waitingJson(waiting) } : {}),
   };
+}
+
+/** The wait a stored run has in progress, from its history. */
+export async function storedWaiting(store: RunStore, runId: string): Promise<WaitingFact | undefined> {
+  const stored = await store.get(runId);
+  return stored ? waitingIn(stored.history) : undefined;
 }
 
 /** `2024-05-01 14:03:07`, local time. */
@@ -60,9 +80,10 @@ export function formatTime(ms: number): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-function detail(s: RunSummary): string {
+function detail(s: RunSummary, waiting: WaitingFact | undefined): string {
   const parts: string[] = [];
   if (s.status === 'running') parts.push(`at ${s.task ?? '(starting)'}`);
+  else if (s.status === 'waiting' && waiting) parts.push(waitingWords(waiting, formatTime));
   else if (s.status === 'interrupted') parts.push(`stopped at ${s.task ?? '(start)'}: lockstep resume ${s.runId}`);
   else if (s.status !== 'succeeded' && s.task) parts.push(`failed at ${s.task}`);
   if (s.status !== 'succeeded' && s.status !== 'running' && s.status !== 'interrupted' && s.reason) parts.push(s.reason);
@@ -83,7 +104,10 @@ export function registerRuns(program: Command, cli: CliContext): void {
   program
     .command('runs')
     .description('list recorded runs, newest first')
-    .option('--status <status>', `only runs with this status (${RUN_STATUS_VIEWS.join(', ')}; interrupted: no live process drives it)`)
+    .option(
+      '--status <status>',
+      `only runs with this status (${RUN_STATUS_VIEWS.join(', ')}; waiting: at a wait task; interrupted: no live process drives it)`,
+    )
     .option('--limit <n>', `at most this many runs (default ${DEFAULT_LIMIT})`)
     .option('--json', 'print one JSON object per run')
     .option('--store <path>', 'run store location (default: .lockstep/ or LOCKSTEP_STORE)')
@@ -94,8 +118,12 @@ export function registerRuns(program: Command, cli: CliContext): void {
       const limit = parseLimit(opts.limit);
       const store = await openStore(cli, opts.store, { mustExist: true, readOnly: true });
       try {
-        const listed = await listRuns(store, { ...(opts.status ? { status: opts.status as RunStatusView } : {}), limit });
-        const summaries = listed.map((r) => runSummary(r.record, store, r.status));
+        const listed = await listShownRuns(
+          (q) => listRuns(store, q),
+          (record) => storedWaiting(store, record.runId),
+          { ...(opts.status ? { status: opts.status as RunStatusView } : {}), limit },
+        );
+        const summaries = listed.map((r) => runSummary(r.record, store, r.status, r.waiting));
         if (opts.json) {
           for (const s of summaries) cli.out(JSON.stringify(s));
           return;
@@ -104,13 +132,13 @@ export function registerRuns(program: Command, cli: CliContext): void {
           cli.out(opts.status ? `no ${opts.status} runs in ${store.path}` : `no runs in ${store.path}`);
           return;
         }
-        const rows = summaries.map((s) => [
+        const rows = summaries.map((s, i) => [
           s.runId,
           `${s.sequence} v${s.version}`,
           s.status,
           formatTime(s.createdAt),
           formatDuration(s.durationMs),
-          detail(s),
+          detail(s, listed[i]!.waiting),
         ]);
         const header = ['RUN', 'SEQUENCE', 'STATUS', 'STARTED', 'DURATION', 'TASK'];
         const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -2,9 +2,11 @@
 import type { RunEntry } from '../../core/protocol/run-entry.js';
 import { formatDuration } from '../../core/sequence/duration.js';
 import type { RunRecord, RunStatusView } from '../../ports/run-store.js';
+import { waitingView } from '../../ports/run-store.js';
 import { formatTime } from '../commands/runs.js';
 import type { CliContext } from '../context.js';
 import { stopWords } from './entry-words.js';
+import { waitingIn, waitingJson, waitingWords } from './waiting.js';
 
 const PHASE = { main: '', compensate: ' (compensation)', finally: ' (finally)' } as const;
 
@@ -106,13 +108,20 @@ export function printRun(
   shown: RunStatusView,
   definitionFrom = '(not from a file)',
 ): void {
+  const waiting = record.status === 'running' ? waitingIn(history) : undefined;
+  const view = waitingView(shown, waiting);
   const status =
-    shown === 'interrupted' ? `interrupted (no live process drives it: \`lockstep resume ${record.runId}\` continues it)` : shown;
+    view === 'interrupted'
+      ? `interrupted (no live process drives it: \`lockstep resume ${record.runId}\` continues it)`
+      : view === 'waiting' && waiting
+        ? `waiting (${waitingWords(waiting, formatTime).slice('waiting '.length)})`
+        : view;
   cli.out(`run ${record.runId} of ${record.sequence} v${record.version}: ${status}`);
   cli.out(`  started     ${formatTime(record.createdAt)}, last event ${formatDuration(record.updatedAt - record.createdAt)} later`);
   cli.out(`  definition  ${record.source ?? definitionFrom}, sha256 ${record.definitionHash || 'unknown'}`);
   cli.out(`  input       ${json(record.input)}`);
   if (record.rerunOf) cli.out(`  rerun of    ${record.rerunOf}`);
+  if (waiting && view !== 'waiting') cli.out(`  wait        ${waitingWords(waiting, formatTime)}`);
   if (record.currentTask && record.status !== 'succeeded')
     cli.out(`  ${record.status === 'running' ? 'task       ' : 'failed task'} ${record.currentTask}`);
   if (record.reason) cli.out(`  reason      ${record.reason}`);
@@ -143,5 +152,7 @@ export function printRunJson(cli: CliContext, record: RunRecord, history: readon
     const { event: _event, ...rest } = e as RunEntry & { event?: unknown };
     return rest;
   });
-  cli.out(json({ run: { ...record, status }, history: entries }));
+  const waiting = record.status === 'running' ? waitingIn(history) : undefined;
+  const wait = waiting ? { waiting: waitingJson(waiting) } : {};
+  cli.out(json({ run: { ...record, status: waitingView(status, waiting), ...wait }, history: entries }));
 }

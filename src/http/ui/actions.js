@@ -50,7 +50,11 @@ function previewCancel() {
   const undo = view.tasks.filter((t) => t.status === 'succeeded' && t.compensation).map((t) => t.compensation.id);
   const parts = [
     `Cancel run ${shortId(view.run.runId)}:`,
-    task ? `the attempt of ${task} in flight stops;` : 'nothing is in flight;',
+    view.waiting
+      ? `the wait of ${view.waiting.task} ends (nothing runs to stop);`
+      : task
+        ? `the attempt of ${task} in flight stops;`
+        : 'nothing is in flight;',
     undo.length ? `then the compensations ${undo.slice().reverse().join(', ')} run;` : 'no compensation is owed;',
     view.finally.length ? `then the finally tasks ${view.finally.join(', ')} run.` : 'no finally task runs.',
   ];

@@ -27,6 +27,8 @@ export async function api(path, options = {}) {
     const message = data?.error ? data.error.message : `${res.status} ${res.statusText}`;
     const error = new Error(message);
     error.status = res.status;
+    // Every problem with its path (a bad body, a signal that does not match its schema), to show by its field.
+    if (Array.isArray(data?.error?.problems)) error.problems = data.error.problems;
     throw error;
   }
   return data;

@@ -9,6 +9,7 @@ import { showGraph as drawGraph, highlight as drawState } from './graph.js';
 import { loadDefinition, renderRunData } from './run-data.js';
 import { initRuns, loadRuns, markSelected, noteEntry, runDuration, ticking } from './runs.js';
 import { renderTimeline as drawTimeline, timelineItem } from './timeline.js';
+import { initWait, renderWait } from './wait.js';
 
 const state = {
   sequences: [],
@@ -75,16 +76,13 @@ function renderHeader() {
   for (const id of ['run-input', 'start-run']) $(id).hidden = Boolean(run);
   for (const id of ['cancel-run', 'resume-run', 'rerun-open']) $(id).hidden = !run;
   $('start-run').disabled = !seq;
-  $('cancel-run').disabled = run?.status !== 'running';
+  $('cancel-run').disabled = run?.status !== 'running' && run?.status !== 'waiting';
   // Interrupted: marked running, but no live process drives it (it died); resuming continues it here.
   $('resume-run').disabled = run?.status !== 'interrupted';
-  $('rerun-open').disabled = !run || run.status === 'running' || run.status === 'interrupted' || !state.view.tasks.length;
+  const inFlight = run?.status === 'running' || run?.status === 'waiting';
+  $('rerun-open').disabled = !run || inFlight || run.status === 'interrupted' || !state.view.tasks.length;
   $('rerun-open').title =
-    run && run.status === 'running'
-      ? 'the run is still running'
-      : run && run.status === 'interrupted'
-        ? 'the run has not ended: resume it'
-        : '';
+    run && inFlight ? 'the run is still running' : run && run.status === 'interrupted' ? 'the run has not ended: resume it' : '';
 }
 
 function renderRun() {
@@ -92,6 +90,7 @@ function renderRun() {
   drawTimeline(history);
   drawBars();
   renderRunData(state.view);
+  renderWait(state.view);
   renderHeader();
   highlight();
 }
@@ -289,6 +288,7 @@ async function main() {
     if (b) selectTab(tabs, b.dataset.tab);
   });
   initActions({ runId: () => state.runId, view: () => state.view, reload, open: selectRun });
+  initWait({ view: () => state.view, reload });
   setInterval(() => {
     if (state.view && ticking(state.view.run)) {
       renderHeader();

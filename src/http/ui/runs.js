@@ -1,6 +1,7 @@
 // The run list across all sequences: newest first, with search by id prefix, filters, and pages by cursor.
 import { api, reportError } from './api.js';
 import { $, dateTime, duration, el, FINAL, shortId } from './dom.js';
+import { waitingText } from './wait.js';
 
 const PAGE = 50;
 const list = { runs: [], next: null, selected: null };
@@ -30,7 +31,8 @@ function query() {
 }
 
 function row(r) {
-  const task = r.currentTask && r.status !== 'succeeded' ? r.currentTask : '';
+  const task =
+    r.status === 'waiting' && r.waiting ? waitingText(r.waiting) : r.currentTask && r.status !== 'succeeded' ? r.currentTask : '';
   return el(
     'li',
     { class: `run-row${r.runId === list.selected ? ' selected' : ''}`, dataset: { runId: r.runId, status: r.status } },
@@ -84,6 +86,8 @@ export function noteEntry(u) {
   }
   if (u.entry.type === 'task.started') known.currentTask = u.entry.task;
   if (u.entry.type === 'task.started' && known.status === 'interrupted') known.status = 'running';
+  // A wait that begins or ends changes the row's status and text: the server tells them.
+  if (u.entry.type === 'task.waiting' || known.status === 'waiting') refreshRunsSoon();
   if (FINAL.has(u.entry.outcome)) {
     known.status = u.entry.outcome;
     known.updatedAt = u.entry.at;

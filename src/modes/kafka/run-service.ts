@@ -19,8 +19,8 @@ import { acceptTraceparent } from '../../core/trace/traceparent.js';
 import type { RunMetrics } from '../../ports/metrics.js';
 import type { EntryUpdate, RunDetail, RunPosition, RunService } from '../../ports/run-service.js';
 import { offeredSequences } from '../../ports/run-service.js';
-import type { RunRecord } from '../../ports/run-store.js';
-import { newestFirst, recordMatches } from '../../ports/run-store.js';
+import type { RunRecord, RunStatusView } from '../../ports/run-store.js';
+import { newestFirst, recordMatches, waitingView } from '../../ports/run-store.js';
 import type { StoredMessage } from '../../ports/transport.js';
 import { envelope, runStartMessage } from '../../runtime/messages.js';
 import { systemClock } from '../../runtime/system-clock.js';
@@ -196,6 +196,9 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
     return { record, history: [...history], ...(position ? { position } : {}) };
   };
 
+  // A run in flight whose history has a wait in progress is shown waiting (the run-state record does not tell it).
+  const statusOf = (record: RunRecord): RunStatusView => waitingView(record.status, histories.get(record.runId)?.facts?.waiting);
+
   const toEvents = (runId: string, value: Envelope) => transport.publish([{ topic: topics.events, key: runId, value }]);
 
   return {
@@ -206,14 +209,17 @@ export async function createKafkaRunService(options: KafkaRunServiceOptions): Pr
       // Over Kafka no run is interrupted: the orchestrator that takes a partition over drives its runs on.
       if (query.status === 'interrupted') return [];
       const { status, limit, ...filter } = query;
+      // `running` lists every run in flight, the waiting ones shown `waiting`; `waiting` only those.
+      const stored = status === 'waiting' ? 'running' : status;
       return [...new Set([...states.keys(), ...histories.keys()])]
         .map(recordOf)
-        .filter((r): r is RunRecord => r !== undefined && recordMatches(r, { ...filter, ...(status ? { status } : {}) }))
-        .sort(newestFirst)
-        .slice(0, limit ?? 50)
-        .map((record) => ({ record, status: record.status }));
+        .filter((r): r is RunRecord => r !== undefined && recordMatches(r, { ...filter, ...(stored ? { status: stored } : {}) }))
+        .map((record) => ({ record, status: statusOf(record) }))
+        .filter((r) => status !== 'waiting' || r.status === 'waiting')
+        .sort((a, b) => newestFirst(a.record, b.record))
+        .slice(0, limit ?? 50);
     },
-    statusOf: (record) => record.status,
+    statusOf,
     async resumeRun(runId) {
       throw new LockstepError(
         ErrorCode.runNotResumable,
