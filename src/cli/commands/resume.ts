@@ -59,7 +59,7 @@ export function registerResume(program: Command, cli: CliContext): void {
           json: opts.json ?? false,
           quiet: opts.quiet ?? false,
           begin: async (runtime) => {
-            await runtime.orchestrator.resume(runId);
+            await runtime.resume(runId);
             return runId;
           },
         });
