@@ -128,13 +128,19 @@ export class TransactionPipeline {
           const txn = await pipe.producer.transaction();
           let committing = false;
           let refused: Chunk | undefined;
+          let partial = false;
           try {
             // The output (AddPartitionsToTxn, then Produce) and the offsets (AddOffsetsToTxn, then TxnOffsetCommit)
             // do not depend on each other: both are sent at once, and the commit waits for both.
             // Records to isolate go one per sendBatch, each partition on its own (see sendOutput).
             const sent = await Promise.allSettled([
-              sendOutput(txn, perPartition, isolating ? undefined : brokerSends(pipe.producer), (chunk) => {
-                refused ??= chunk;
+              sendOutput(txn, perPartition, isolating ? undefined : brokerSends(pipe.producer), {
+                refused: (chunk) => {
+                  refused ??= chunk;
+                },
+                partial: () => {
+                  partial = true;
+                },
               }),
               offsetRecord
                 ? Promise.resolve()
@@ -158,7 +164,9 @@ export class TransactionPipeline {
             if (!committing && refused) this.#rejected(pipe, refused, error);
             // The coordinator is still completing the previous transaction: nothing of this one was committed,
             // so it is safe to abort it and run it again. A failed commit, though, may have committed: restore.
-            if (committing || attempt >= MAX_TXN_ATTEMPTS || !kafkaErrorTypes(error).some((t) => RETRIABLE_TXN.has(t))) throw error;
+            // So does a failed request to several partitions: the producer's sequence numbers are behind the broker's.
+            if (committing || partial || attempt >= MAX_TXN_ATTEMPTS || !kafkaErrorTypes(error).some((t) => RETRIABLE_TXN.has(t)))
+              throw error;
             await sleep(Math.min(200, 5 * 2 ** attempt));
           }
         }

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CHUNK_BYTES, partitionChunks } from '../../../src/adapters/kafka/encoding.js';
-import { createKafka, partitionOf, producerConfig } from '../../../src/adapters/kafka/kafka-client.js';
+import { createKafka, isRecordRejection, partitionOf, producerConfig } from '../../../src/adapters/kafka/kafka-client.js';
 import { sendOutput } from '../../../src/adapters/kafka/transaction-output.js';
 import type { BrokerSends } from '../../../src/adapters/kafka/transactional-producer.js';
 import { brokerSends, createTransactionalProducer, isLeaderMoved } from '../../../src/adapters/kafka/transactional-producer.js';
@@ -18,9 +18,12 @@ describe('sendOutput', () => {
   let admin: Admin;
   const a = `transaction-output-a-${randomUUID()}`;
   const b = `transaction-output-b-${randomUUID()}`;
+  /** One partition that takes records of up to 2,000 bytes. */
+  const small = `transaction-output-small-${randomUUID()}`;
   const counts = new Map([
     [a, 4],
     [b, 3],
+    [small, 1],
   ]);
 
   beforeAll(async () => {
@@ -29,11 +32,16 @@ describe('sendOutput', () => {
     await admin.connect();
     await admin.createTopics({
       waitForLeaders: true,
-      topics: [...counts].map(([topic, numPartitions]) => ({ topic, numPartitions, replicationFactor: 1 })),
+      topics: [...counts].map(([topic, numPartitions]) => ({
+        topic,
+        numPartitions,
+        replicationFactor: 1,
+        ...(topic === small ? { configEntries: [{ name: 'max.message.bytes', value: '2000' }] } : {}),
+      })),
     });
   });
   afterAll(async () => {
-    await admin.deleteTopics({ topics: [a, b] }).catch(() => {});
+    await admin.deleteTopics({ topics: [a, b, small] }).catch(() => {});
     await admin.disconnect();
   });
 
@@ -52,7 +60,7 @@ describe('sendOutput', () => {
     });
     const txn = await producer.transaction();
     try {
-      await sendOutput(txn, partitionChunks(records, counts, CHUNK_BYTES, false), sends, () => {});
+      await sendOutput(txn, partitionChunks(records, counts, CHUNK_BYTES, false), sends, { refused: () => {}, partial: () => {} });
       await txn.commit();
     } finally {
       off();
@@ -104,9 +112,9 @@ describe('sendOutput', () => {
       expect(sends).toBeDefined();
       const first = output('first');
       const second = output('second');
-      // Both topics' 7 partitions, one request each time.
+      // Both topics' 7 partitions: one request per partition while the producer has no metadata of them, then one.
       expect(partitions(first)).toBe(7);
-      expect(await commit(producer, first, sends)).toBe(1);
+      expect(await commit(producer, first, sends)).toBeLessThanOrEqual(7);
       expect(await commit(producer, second, sends)).toBe(1);
       expect(await committed(80)).toEqual(where([...first, ...second]));
     } finally {
@@ -119,7 +127,7 @@ describe('sendOutput', () => {
     await producer.connect();
     try {
       const sends = brokerSends(producer)!;
-      expect(await commit(producer, output('warm-up'), sends)).toBe(1);
+      await commit(producer, output('warm-up'), sends); // loads the metadata
       // A stale leader: the pinned request stops before it sends anything, and the partitions go on their own.
       const stale: BrokerSends = { leader: () => 999, pinned: sends.pinned };
       const txn = await producer.transaction();
@@ -129,9 +137,33 @@ describe('sendOutput', () => {
       await txn.abort();
       const moved = output('moved');
       expect(await commit(producer, moved, stale)).toBe(partitions(moved));
-      const all = await committed(120);
+      const all = await committed(160); // this test's 80 and the first test's
       expect(all.filter((r) => r.includes('/moved/'))).toEqual(where(moved));
       expect(all.filter((r) => r.includes('/warm-up/'))).toHaveLength(40);
+    } finally {
+      await producer.disconnect();
+    }
+  });
+
+  it('names the partition whose record a broker refused, and says the request to several partitions failed', async () => {
+    const producer = createTransactionalProducer(kafka, producerConfig(`transaction-output-${randomUUID()}`));
+    await producer.connect();
+    try {
+      const sends = brokerSends(producer)!;
+      const tiny: TopicMessage = { topic: small, key: 'tiny', value: { tag: 'tiny', i: 0 } as unknown as TopicMessage['value'] };
+      await commit(producer, [...output('warm-up'), tiny], sends); // loads the metadata of the three topics
+      const big: TopicMessage = { topic: small, key: 'big', value: { blob: 'z'.repeat(5_000) } as unknown as TopicMessage['value'] };
+      const refused: string[][] = [];
+      let partial = 0;
+      const txn = await producer.transaction();
+      const sent = sendOutput(txn, partitionChunks([...output('refused'), big], counts, CHUNK_BYTES, false), sends, {
+        refused: (chunk) => refused.push(chunk.records.map((r) => r.key)),
+        partial: () => partial++,
+      });
+      await expect(sent).rejects.toSatisfy(isRecordRejection);
+      await txn.abort();
+      expect(refused).toEqual([['big']]);
+      expect(partial).toBe(1);
     } finally {
       await producer.disconnect();
     }
