@@ -115,11 +115,14 @@ export function mergeChunks(chunks: readonly Chunk[]): Chunk {
   let bytes = 0;
   for (const chunk of chunks) {
     for (const { topic, messages } of chunk.topicMessages) {
-      const group = byTopic.get(topic);
-      if (group) group.messages.push(...messages);
-      else byTopic.set(topic, { topic, messages: [...messages] });
+      let group = byTopic.get(topic);
+      if (!group) {
+        group = { topic, messages: [] };
+        byTopic.set(topic, group);
+      }
+      for (const m of messages) group.messages.push(m); // no spread: a chunk may hold more records than a call takes arguments
     }
-    records.push(...chunk.records);
+    for (const r of chunk.records) records.push(r);
     bytes += chunk.bytes;
   }
   return { topicMessages: [...byTopic.values()], records, bytes };
