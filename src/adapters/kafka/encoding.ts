@@ -10,6 +10,8 @@ export const CHUNK_BYTES = 512 * 1024;
 export interface Chunk {
   readonly topicMessages: TopicMessages[];
   readonly records: readonly TopicMessage[];
+  /** Keys, values and record framing, in UTF-8 bytes. */
+  readonly bytes: number;
 }
 
 /**
@@ -27,7 +29,7 @@ export function topicMessageChunks(
   let records: TopicMessage[] = [];
   let bytes = 0;
   const close = () => {
-    if (records.length > 0) chunks.push({ topicMessages: [...byTopic.values()], records });
+    if (records.length > 0) chunks.push({ topicMessages: [...byTopic.values()], records, bytes });
     byTopic = new Map();
     records = [];
     bytes = 0;
@@ -63,14 +65,14 @@ export function singleRecordChunks(
  * picks it from `counts`, the partitions of each topic), keeping their order; each partition's messages are in
  * chunks as `topicMessageChunks` makes them (or one per record with `single`), each chunk naming its partition.
  *
- * A transaction sends each partition's chunks with `sendBatch` calls of their own: kafkajs 2.2.4 is not safe with
- * a `sendBatch` that reaches several brokers. When the request to one broker fails (NOT_LEADER_FOR_PARTITION,
+ * No `sendBatch` of a transaction reaches several brokers (see `sendOutput`): kafkajs 2.2.4 is not safe with one
+ * that does. When the request to one broker fails (NOT_LEADER_FOR_PARTITION,
  * NOT_ENOUGH_REPLICAS, a lost connection, as when a leader dies), it retries at once while the requests to the
  * others may still be in flight, and remembers which brokers answered, not which partitions: a request still in
  * flight is sent again with new sequence numbers (its records are written twice, both copies committed), and a
  * partition whose leadership moved to a broker that had answered is never sent at all (its records are lost while
- * the transaction commits). With one partition per call, each attempt reaches one broker: kafkajs' retries, with
- * the same sequence numbers, are then ones the broker deduplicates.
+ * the transaction commits). With one broker per call, each attempt is one request: kafkajs' retries, with the
+ * same sequence numbers, are then ones the broker deduplicates.
  */
 export function partitionChunks(
   messages: readonly TopicMessage[],
@@ -100,6 +102,30 @@ export function partitionChunks(
   return [...groups.values()].map((g) =>
     single ? singleRecordChunks(g.records, partitionOf) : topicMessageChunks(g.records, maxBytes, partitionOf),
   );
+}
+
+/**
+ * One `sendBatch` of several chunks, each to a partition of its own: a Produce request holding one record batch
+ * per partition. Each chunk's messages keep their order.
+ */
+export function mergeChunks(chunks: readonly Chunk[]): Chunk {
+  if (chunks.length === 1) return chunks[0]!;
+  const byTopic = new Map<string, TopicMessages>();
+  const records: TopicMessage[] = [];
+  let bytes = 0;
+  for (const chunk of chunks) {
+    for (const { topic, messages } of chunk.topicMessages) {
+      let group = byTopic.get(topic);
+      if (!group) {
+        group = { topic, messages: [] };
+        byTopic.set(topic, group);
+      }
+      for (const m of messages) group.messages.push(m); // no spread: a chunk may hold more records than a call takes arguments
+    }
+    for (const r of chunk.records) records.push(r);
+    bytes += chunk.bytes;
+  }
+  return { topicMessages: [...byTopic.values()], records, bytes };
 }
 
 /**

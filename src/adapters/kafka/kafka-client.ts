@@ -1,9 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaConfig, KafkaMessage, LogEntry, ProducerConfig } from 'kafkajs';
+import type {
+  Consumer,
+  ConsumerConfig,
+  EachBatchPayload,
+  ICustomPartitioner,
+  Kafka,
+  KafkaConfig,
+  KafkaMessage,
+  LogEntry,
+  ProducerConfig,
+} from 'kafkajs';
 import kafkajs from 'kafkajs';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { parseEnvelope } from '../../core/protocol/envelope.js';
 import type { ConsumedMessage, StoredMessage } from '../../ports/transport.js';
+import { keyPartition } from './murmur2.js';
 
 /**
  * kafkajs 2.2.4 arms its request queue's timer with a delay that can be negative; from Node 24 on, Node warns
@@ -129,7 +140,7 @@ export function producerConfig(transactionalId?: string): ProducerConfig {
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: keyedPartitioner,
     ...(transactionalId ? { transactionalId, transactionTimeout: CLIENT_SETTINGS.transactionTimeout } : {}),
   };
 }
@@ -235,26 +246,24 @@ export function transportError(what: string, error: unknown): LockstepError {
   return new LockstepError(ErrorCode.transportUnavailable, message, { retriable: true, cause: error });
 }
 
-/** kafkajs' default partitioner and the partition list it picks from, one per partition count: made once, not per record. */
-const partitioners = new Map<number, (key: string) => number>();
-
 /** The partition a key lands in among `partitions`: kafkajs' default partitioner (murmur2, as Java clients do). */
 export function partitionOf(key: string, partitions: number): number {
-  let pick = partitioners.get(partitions);
-  if (!pick) {
-    const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({
-      partitionId: i,
-      leader: 0,
-      replicas: [0],
-      isr: [0],
-      partitionErrorCode: 0,
-    }));
-    const partitioner = Partitioners.DefaultPartitioner();
-    pick = (k) => partitioner({ topic: '', partitionMetadata, message: { key: k, value: null } });
-    partitioners.set(partitions, pick);
-  }
-  return pick(key);
+  return keyPartition(key, partitions);
 }
+
+/**
+ * kafkajs' DefaultPartitioner, keyed records hashed by lockstep's murmur2 (the same partitions, without kafkajs'
+ * 64-bit `Long` arithmetic); records without a key go round robin, as kafkajs sends them.
+ */
+const keyedPartitioner: ICustomPartitioner = () => {
+  const unkeyed = Partitioners.DefaultPartitioner();
+  return (args) => {
+    const { message, partitionMetadata } = args;
+    if (message.partition !== null && message.partition !== undefined) return message.partition;
+    if (message.key !== null && message.key !== undefined) return keyPartition(message.key, partitionMetadata.length);
+    return unkeyed(args);
+  };
+};
 
 /**
  * Joins `consumer`'s group on `topic`, from its beginning when the group has no position, and hands each batch to

@@ -3,6 +3,8 @@ import type { DurableSubscribeOptions, TopicMessage } from '../../ports/transpor
 import type { Chunk } from './encoding.js';
 import { partitionChunks, partitionCountCache, sleep } from './encoding.js';
 import { isFenced, isRecordRejection, kafkaErrorTypes, transportError } from './kafka-client.js';
+import { sendOutput } from './transaction-output.js';
+import { brokerSends } from './transactional-producer.js';
 
 /** Handled messages waiting for their transaction, per partition, before consumption waits for a commit. */
 const MAX_PENDING = 20_000;
@@ -120,26 +122,25 @@ export class TransactionPipeline {
       if (offsetRecord) out.push(offsetRecord(pipe.partition, offset));
       try {
         const counts = await this.#counts(out);
-        const perPartition = partitionChunks(out, counts, this.#deps.chunkBytes(), this.#isolate.has(pipe.partition));
+        const isolating = this.#isolate.has(pipe.partition);
+        const perPartition = partitionChunks(out, counts, this.#deps.chunkBytes(), isolating);
         for (let attempt = 1; ; attempt++) {
           const txn = await pipe.producer.transaction();
           let committing = false;
           let refused: Chunk | undefined;
+          let partial = false;
           try {
             // The output (AddPartitionsToTxn, then Produce) and the offsets (AddOffsetsToTxn, then TxnOffsetCommit)
             // do not depend on each other: both are sent at once, and the commit waits for both.
-            // One partition per sendBatch (see partitionChunks), partitions at once; a partition's chunks in order.
-            // All settle before the transaction is aborted: no produce of it is still in flight then.
+            // Records to isolate go one per sendBatch, each partition on its own (see sendOutput).
             const sent = await Promise.allSettled([
-              ...perPartition.map(async (chunks) => {
-                for (const chunk of chunks) {
-                  try {
-                    await txn.sendBatch({ topicMessages: chunk.topicMessages, acks: -1 });
-                  } catch (error) {
-                    if (isRecordRejection(error)) refused ??= chunk;
-                    throw error;
-                  }
-                }
+              sendOutput(txn, perPartition, isolating ? undefined : brokerSends(pipe.producer), {
+                refused: (chunk) => {
+                  refused ??= chunk;
+                },
+                partial: () => {
+                  partial = true;
+                },
               }),
               offsetRecord
                 ? Promise.resolve()
@@ -163,7 +164,9 @@ export class TransactionPipeline {
             if (!committing && refused) this.#rejected(pipe, refused, error);
             // The coordinator is still completing the previous transaction: nothing of this one was committed,
             // so it is safe to abort it and run it again. A failed commit, though, may have committed: restore.
-            if (committing || attempt >= MAX_TXN_ATTEMPTS || !kafkaErrorTypes(error).some((t) => RETRIABLE_TXN.has(t))) throw error;
+            // So does a failed request to several partitions: the producer's sequence numbers are behind the broker's.
+            if (committing || partial || attempt >= MAX_TXN_ATTEMPTS || !kafkaErrorTypes(error).some((t) => RETRIABLE_TXN.has(t)))
+              throw error;
             await sleep(Math.min(200, 5 * 2 ** attempt));
           }
         }

@@ -1,4 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Kafka, Producer, ProducerConfig } from 'kafkajs';
+import { ErrorCode, LockstepError } from '../../core/errors.js';
 import { sleep } from './encoding.js';
 import { kafkaErrorTypes } from './kafka-client.js';
 
@@ -7,6 +9,46 @@ interface CoordinatorLookup {
   findGroupCoordinator(request: { groupId: string; coordinatorType?: number }): Promise<object>;
   findBroker(request: { nodeId: number | string }): Promise<object>;
 }
+
+/** The parts of kafkajs' (internal) cluster that tell which broker leads a partition, from its metadata. */
+interface LeaderLookup {
+  findTopicPartitionMetadata(topic: string): ReadonlyArray<{ partitionId: number; leader?: number | null }>;
+  findLeaderForPartitions(topic: string, partitions: ReadonlyArray<number | string>): Record<string, number[]>;
+}
+
+/**
+ * Sends of a transactional producer that reach one broker, whatever kafkajs' retries do: see {@link brokerSends}.
+ */
+export interface BrokerSends {
+  /** The broker leading the partition in the producer's metadata; undefined while that metadata is not loaded. */
+  leader(topic: string, partition: number): number | undefined;
+  /**
+   * Runs `send` (`sendBatch` calls of the producer's open transaction) pinned to broker `leader`: an attempt that
+   * would reach another broker (a partition's leader moved) fails before it sends anything, and is not retried.
+   */
+  pinned<T>(leader: number, send: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * A pinned send's attempt would reach another broker. Not retriable for kafkajs, which stops at once (nothing of
+ * that attempt was sent); the caller sends what is left by other means.
+ */
+class LeaderMovedError extends LockstepError {
+  constructor(message: string) {
+    super(ErrorCode.transportUnavailable, message, { retriable: false });
+    this.name = 'LeaderMovedError';
+  }
+}
+
+/** True when a pinned send stopped because a partition's leader is no longer its broker. */
+export const isLeaderMoved = (error: unknown): boolean => kafkaErrorTypes(error).includes('LeaderMovedError');
+
+/** The broker each pinned send may reach, through kafkajs' calls and its retry timers. */
+const pinnedLeader = new AsyncLocalStorage<number>();
+const brokerSendsOf = new WeakMap<Producer, BrokerSends>();
+
+/** The pinned sends of a producer made by {@link createTransactionalProducer}; undefined for any other producer. */
+export const brokerSends = (producer: Producer): BrokerSends | undefined => brokerSendsOf.get(producer);
 
 /** kafkajs 2.x keeps the factory of its clients' clusters under this (private) symbol. */
 const CREATE_CLUSTER = 'private:Kafka:createCluster';
@@ -18,7 +60,8 @@ const REGISTER_BACKOFF_MS = [1, 2, 4, 8, 16, 32, 64];
 
 /**
  * Makes a transactional producer that spends fewer broker round trips per transaction than kafkajs alone. What
- * is sent, to which coordinator and in which order is unchanged; so are the guarantees.
+ * is sent, to which coordinator and in which order is unchanged; so are the guarantees. Its sends can also be
+ * pinned to one broker ({@link brokerSends}).
  *
  * - Coordinators are remembered. kafkajs asks a broker where the coordinator is (FindCoordinator) before every
  *   AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit and EndTxn: four extra round trips per transaction, on
@@ -47,7 +90,47 @@ export function createTransactionalProducer(kafka: Kafka, config: ProducerConfig
   const lookup = cluster as Partial<CoordinatorLookup> | undefined;
   if (typeof lookup?.findGroupCoordinator === 'function' && typeof lookup.findBroker === 'function')
     cacheCoordinators(lookup as CoordinatorLookup);
+  const leaders = cluster as Partial<LeaderLookup> | undefined;
+  if (typeof leaders?.findTopicPartitionMetadata === 'function' && typeof leaders.findLeaderForPartitions === 'function')
+    brokerSendsOf.set(producer, pinLeaders(leaders as LeaderLookup));
   return producer;
+}
+
+/**
+ * Pins sends to one broker. kafkajs groups each attempt of a `sendBatch` by the leaders it finds then
+ * (`findLeaderForPartitions`, after a metadata refresh on retries); a pinned send refuses an attempt whose
+ * partitions are not all led by its broker, before that attempt sends anything. A `sendBatch` to several
+ * partitions of one broker is then as safe as one to a single partition: each attempt is one request to one
+ * broker, sent again with the same sequence numbers, which the broker deduplicates.
+ */
+function pinLeaders(cluster: LeaderLookup): BrokerSends {
+  const find = cluster.findLeaderForPartitions.bind(cluster);
+  cluster.findLeaderForPartitions = (topic, partitions) => {
+    const found = find(topic, partitions);
+    const pinned = pinnedLeader.getStore();
+    if (pinned === undefined) return found;
+    const nodes = Object.keys(found);
+    const count = nodes.reduce((n, node) => n + (found[node]?.length ?? 0), 0);
+    if (nodes.some((node) => node !== String(pinned)) || count !== partitions.length) {
+      throw new LeaderMovedError(
+        `partitions ${partitions.join(', ')} of ${topic} are no longer all led by broker ${pinned} (now ${JSON.stringify(found)})`,
+      );
+    }
+    return found;
+  };
+  return {
+    leader(topic, partition) {
+      let metadata: ReturnType<LeaderLookup['findTopicPartitionMetadata']>;
+      try {
+        metadata = cluster.findTopicPartitionMetadata(topic);
+      } catch {
+        return undefined; // no metadata loaded yet
+      }
+      const leader = metadata.find((p) => p.partitionId === partition)?.leader;
+      return typeof leader === 'number' && leader >= 0 ? leader : undefined;
+    },
+    pinned: (leader, send) => pinnedLeader.run(leader, send),
+  };
 }
 
 /**

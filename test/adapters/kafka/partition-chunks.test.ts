@@ -2,7 +2,7 @@
 // producer would have sent it (its own partition, else its key's), in order, and chunks keep the records they hold.
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { partitionChunks } from '../../../src/adapters/kafka/encoding.js';
+import { mergeChunks, partitionChunks } from '../../../src/adapters/kafka/encoding.js';
 import type { TopicMessage } from '../../../src/ports/transport.js';
 
 const COUNTS = new Map([
@@ -87,5 +87,21 @@ describe('partitionChunks', () => {
 
   it('names a topic whose partitions it does not know', () => {
     expect(() => partitionChunks([{ topic: 'unknown', key: 'k', value: null }], COUNTS, 1024, false)).toThrow(/unknown/);
+  });
+
+  it("merges the first chunk of each partition into one request: each partition's messages in order, each once", () => {
+    const parts = partitionChunks(records(), COUNTS, 512 * 1024, false);
+    const merged = mergeChunks(parts.map((chunks) => chunks[0]!));
+    expect(merged.records).toHaveLength(60);
+    expect(merged.bytes).toBe(parts.reduce((n, chunks) => n + chunks[0]!.bytes, 0));
+    expect(merged.topicMessages.map((t) => t.topic).sort()).toEqual(['commands', 'events', 'history']);
+    for (const { topic, messages } of merged.topicMessages) {
+      const byPartition = new Map<number, Array<{ key?: unknown }>>();
+      for (const m of messages) byPartition.set(m.partition!, [...(byPartition.get(m.partition!) ?? []), m]);
+      for (const [partition, held] of byPartition) {
+        const expected = records().filter((r) => r.topic === topic && kafkajsPartition(topic, r.key, COUNTS.get(topic)!) === partition);
+        expect(held.map((m) => m.key)).toEqual(expected.map((r) => r.key));
+      }
+    }
   });
 });
