@@ -12,6 +12,7 @@ import { registerRun } from './commands/run.js';
 import { registerRuns } from './commands/runs.js';
 import { registerServe } from './commands/serve.js';
 import { registerShow } from './commands/show.js';
+import { registerSignal } from './commands/signal.js';
 import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
 import { registerTest } from './commands/test.js';
@@ -51,6 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerShow(program, cli);
   registerLogs(program, cli);
   registerResume(program, cli);
+  registerSignal(program, cli);
   registerRerun(program, cli);
   registerGraph(program, cli);
   registerServe(program, cli);

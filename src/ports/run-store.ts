@@ -3,6 +3,7 @@ import type { StateValue } from '../core/graph/model.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import type { AttemptLogs } from './attempt-logs.js';
 import type { AttemptProcess } from './attempt-processes.js';
+import type { SignalInbox } from './signal-inbox.js';
 
 /** A run's status as recorded: running until it ends with an outcome. */
 export type RunStatus = 'running' | Outcome;
@@ -106,9 +107,10 @@ export type Release = () => void;
 /**
  * Durable run history. `append` resolves only once the entries are durable; implementations may group
  * appends from many runs into one commit, but never drop one. The store also keeps each attempt's log (see
- * {@link AttemptLogs}): `appendLogs` throws an `UNKNOWN_RUN` LockstepError for an unknown run.
+ * {@link AttemptLogs}): `appendLogs` throws an `UNKNOWN_RUN` LockstepError for an unknown run. Signals for runs' wait
+ * tasks wait in it until they are applied (see {@link SignalInbox}).
  */
-export interface RunStore extends AttemptLogs {
+export interface RunStore extends AttemptLogs, SignalInbox {
   /** `states[i]`, when given, is the run's state value right after `entries[i]` (see {@link StoredRun.states}). */
   create(record: RunRecord, entries: readonly RunEntry[], states?: readonly EntryState[]): Promise<void>;
   append(runId: string, entries: readonly RunEntry[], update?: RunUpdate, states?: readonly EntryState[]): Promise<void>;

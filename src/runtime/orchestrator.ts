@@ -7,9 +7,11 @@ import type { FinalEntry } from '../core/protocol/run-entry.js';
 import { assertInputWithinLimits } from '../core/run/data-limits.js';
 import type { LiveRun } from '../core/run/live-run.js';
 import { beginRun, findSpec, replay } from '../core/run/live-run.js';
-import { signalEvent, signalProblems } from '../core/run/signal.js';
+import type { Signal } from '../core/run/signal.js';
+import { InvalidSignalError, signalEvent, signalProblems } from '../core/run/signal.js';
 import { acceptTraceparent } from '../core/trace/traceparent.js';
 import type { Journal, RunHost } from '../ports/journal.js';
+import type { SignalOutcome } from '../ports/run-service.js';
 import type { Release } from '../ports/run-store.js';
 import type { ConsumedMessage, DeadLetterSource, Subscription, TopicMessage } from '../ports/transport.js';
 import { envelope, reuseFromWire, runStartMessage, toRunEvent } from './messages.js';
@@ -56,6 +58,11 @@ export class Orchestrator {
   /** What the journal may do with the runs held here. */
   readonly #host: RunHost;
   #subscription: Subscription | undefined;
+  /**
+   * Batches between their first step and their write, with who waits for them: a signal applied outside a batch
+   * waits for the one that has stepped its run, so the run's entries are written in the order they were made.
+   */
+  readonly #unwritten = new Map<Work, Array<() => void>>();
 
   constructor(options: OrchestratorOptions) {
     this.#options = options;
@@ -142,9 +149,53 @@ export class Orchestrator {
     return this.#outcomes.whenFailed();
   }
 
+  /** Whether this orchestrator has failed (see {@link Orchestrator.fail}). */
+  get failed(): boolean {
+    return this.#outcomes.failure !== undefined;
+  }
+
   /** Runs this orchestrator drives right now. */
   get activeRuns(): number {
     return this.#runs.size;
+  }
+
+  /** The ids of the runs this orchestrator drives right now. */
+  drivenRuns(): string[] {
+    return [...this.#runs.keys()];
+  }
+
+  /** Whether this orchestrator drives the run right now. */
+  drives(runId: string): boolean {
+    return this.#runs.has(runId);
+  }
+
+  /**
+   * Applies a signal to a run this orchestrator drives, as a `task.signal` event would be: the waiting attempt
+   * ends with its data, or fails for good with its rejection. Resolves once what it did is recorded: `applied`, or
+   * `ignored` with the reason (a wait that has already ended: a duplicate, counted and recorded as ignored).
+   *
+   * @throws InvalidSignalError with every problem of the signal (nothing is recorded); LockstepError `UNKNOWN_RUN`
+   * when the run is not driven here.
+   */
+  async signal(runId: string, signal: Signal): Promise<SignalOutcome> {
+    const failure = this.#outcomes.failure;
+    if (failure) throw failure.error;
+    // A batch that has stepped the run writes first: what this step adds comes after it.
+    for (let busy = this.#stepping(runId); busy; busy = this.#stepping(runId)) await busy;
+    const run = this.#runs.get(runId);
+    if (!run) throw new LockstepError(ErrorCode.unknownRun, `run ${runId} is not driven here`);
+    const problems = signalProblems(run.program, signal);
+    if (problems.length > 0) throw new InvalidSignalError(problems);
+    const work = newWork(this.#options.clock.now());
+    const p = pendingFor(work.runs, run);
+    this.#steps.apply(run, boundedEvent(signalEvent(run.snapshot.context, signal)), work, p);
+    const dropped = this.#fit(work);
+    const first = p.entries[0]?.entry;
+    const records = await this.#record(work, undefined);
+    this.#settle(work);
+    const out = [...(dropped.size > 0 ? work.out.filter((m) => !dropped.has(m)) : work.out), ...records];
+    if (out.length > 0) await this.#options.transport.publish(out);
+    return first?.type === 'event.ignored' ? { status: 'ignored', reason: first.reason } : { status: 'applied' };
   }
 
   /**
@@ -222,9 +273,20 @@ export class Orchestrator {
 
   /** One batch: step every message's run, fit what it produced, record it, then let the commands go out. */
   async #handle(batch: readonly ConsumedMessage[]): Promise<TopicMessage[]> {
+    const work = newWork(this.#options.clock.now());
+    this.#unwritten.set(work, []);
+    try {
+      return await this.#handleBatch(batch, work);
+    } finally {
+      const waiters = this.#unwritten.get(work)!;
+      this.#unwritten.delete(work);
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  async #handleBatch(batch: readonly ConsumedMessage[], work: Work): Promise<TopicMessage[]> {
     const failure = this.#outcomes.failure;
     if (failure) throw failure.error;
-    const work = newWork(this.#options.clock.now());
     for (const message of batch) {
       const env = message.value;
       if (!env) {
@@ -265,6 +327,15 @@ export class Orchestrator {
       p.cause = env.id;
       this.#steps.apply(run, boundedEvent(applied!), work, p);
     }
+    const dropped = this.#fit(work);
+    const records = await this.#record(work, batch[0]?.partition);
+    this.#settle(work);
+    const out = dropped.size > 0 ? work.out.filter((m) => !dropped.has(m)) : work.out;
+    return records.length > 0 ? [...out, ...records] : out;
+  }
+
+  /** Fits what each run of a batch produced to what the journal and topics take; returns the messages dropped. */
+  #fit(work: Work): Set<TopicMessage> {
     const dropped = new Set<TopicMessage>();
     for (const p of work.runs.values()) {
       fitRun(this.#guard, this.#journal, p.run, p, {
@@ -278,10 +349,15 @@ export class Orchestrator {
         drop: (m) => dropped.add(m),
       });
     }
-    const records = await this.#record(work, batch[0]?.partition);
-    this.#settle(work);
-    const out = dropped.size > 0 ? work.out.filter((m) => !dropped.has(m)) : work.out;
-    return records.length > 0 ? [...out, ...records] : out;
+    return dropped;
+  }
+
+  /** Resolves once the batch that has stepped the run (and not written it yet) is written; `undefined` when none has. */
+  #stepping(runId: string): Promise<void> | undefined {
+    for (const [work, waiters] of this.#unwritten) {
+      if (work.runs.has(runId)) return new Promise((resolve) => waiters.push(resolve));
+    }
+    return undefined;
   }
 
   async #begin(env: EnvelopeOf<'run.start'>, work: Work, message: ConsumedMessage): Promise<void> {

@@ -438,5 +438,56 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       expect(await codeOf(store.appendLogs(chunks))).toBe('UNKNOWN_RUN');
       expect(await store.attemptLogs(r.runId)).toEqual([]);
     });
+
+    it('keeps signals until they are removed, in the order they were added, with ids never given twice', async () => {
+      const [a, b] = [record(), record()];
+      await store.create(a, [started(a.runId, a.createdAt)]);
+      await store.create(b, [started(b.runId, b.createdAt)]);
+      const first = await store.addSignal(a.runId, { taskId: 'approve', data: { approver: 'ana', n: [1, null] } }, a.createdAt + 1);
+      const second = await store.addSignal(b.runId, { taskId: 'approve', reject: 'too risky' }, a.createdAt + 2);
+      const third = await store.addSignal(a.runId, { taskId: 'approve' }, a.createdAt + 3);
+      expect(first).toEqual({
+        id: first.id,
+        runId: a.runId,
+        signal: { taskId: 'approve', data: { approver: 'ana', n: [1, null] } },
+        at: a.createdAt + 1,
+      });
+      expect(new Set([first.id, second.id, third.id]).size).toBe(3);
+      expect(second.id).toBeGreaterThan(first.id);
+      expect(third.id).toBeGreaterThan(second.id);
+      expect(await store.pendingSignals()).toEqual([first, second, third]);
+      expect(await store.pendingSignals([a.runId])).toEqual([first, third]);
+      expect(await store.pendingSignals([b.runId, 'no-such-run'])).toEqual([second]);
+      expect(await store.pendingSignals([])).toEqual([]);
+
+      await store.removeSignal(first.id);
+      await store.removeSignal(first.id);
+      expect(await store.pendingSignals()).toEqual([second, third]);
+      await store.removeSignal(third.id);
+      const fourth = await store.addSignal(a.runId, { taskId: 'later', data: 'x' }, a.createdAt + 4);
+      expect(fourth.id).toBeGreaterThan(third.id);
+      expect(await store.pendingSignals([a.runId])).toEqual([fourth]);
+    });
+
+    it('refuses a signal for an unknown run, and keeps a signal for a run created in the same tick', async () => {
+      expect(await codeOf(store.addSignal('no-such-run', { taskId: 'approve' }, 1))).toBe('UNKNOWN_RUN');
+      expect(await store.pendingSignals()).toEqual([]);
+      const r = record();
+      const created = store.create(r, [started(r.runId, r.createdAt)]);
+      const added = await store.addSignal(r.runId, { taskId: 'approve' }, r.createdAt);
+      await created;
+      expect(await store.pendingSignals([r.runId])).toEqual([added]);
+    });
+
+    it('hands out copies of signals: changing one changes nothing stored', async () => {
+      const r = record();
+      await store.create(r, []);
+      const data = { approver: 'ana' };
+      const added = await store.addSignal(r.runId, { taskId: 'approve', data }, r.createdAt);
+      data.approver = 'changed';
+      (added.signal.data as { approver: string }).approver = 'changed too';
+      const [pending] = await store.pendingSignals();
+      expect(pending!.signal).toEqual({ taskId: 'approve', data: { approver: 'ana' } });
+    });
   });
 }

@@ -1,10 +1,12 @@
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
+import type { Signal } from '../../core/run/signal.js';
 import type { AttemptLog, AttemptLogChunk, AttemptLogFilter } from '../../ports/attempt-logs.js';
 import { foldChunks } from '../../ports/attempt-logs.js';
 import type { AttemptProcess } from '../../ports/attempt-processes.js';
 import type { EntryState, Release, RunFilter, RunRecord, RunStore, RunUpdate, StoredRun } from '../../ports/run-store.js';
 import { newestFirst, recordMatches } from '../../ports/run-store.js';
+import type { StoredSignal } from '../../ports/signal-inbox.js';
 
 /** A run store that lives in memory: the embedded default for library use and benchmarks. */
 export class MemoryRunStore implements RunStore {
@@ -14,6 +16,11 @@ export class MemoryRunStore implements RunStore {
   readonly #processes = new Map<string, Map<string, AttemptProcess>>();
   /** Attempt log chunks by run, as they came. */
   readonly #logs = new Map<string, AttemptLogChunk[]>();
+  /** Signals not yet applied, by id: a map keeps the order they were added in. */
+  readonly #signals = new Map<number, StoredSignal>();
+  #lastSignalId = 0;
+  /** Only this process holds the store: its signals are applied as they are added, with nothing to poll. */
+  readonly sharedInbox = false;
 
   async create(record: RunRecord, entries: readonly RunEntry[], states?: readonly EntryState[]): Promise<void> {
     if (this.#runs.has(record.runId)) throw new LockstepError(ErrorCode.invalidUsage, `run ${record.runId} already exists`);
@@ -91,6 +98,22 @@ export class MemoryRunStore implements RunStore {
 
   async attemptLogs(runId: string, filter?: AttemptLogFilter): Promise<AttemptLog[]> {
     return foldChunks(this.#logs.get(runId) ?? [], filter);
+  }
+
+  async addSignal(runId: string, signal: Signal, at: number): Promise<StoredSignal> {
+    if (!this.#runs.has(runId)) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
+    const stored: StoredSignal = { id: ++this.#lastSignalId, runId, signal: structuredClone(signal), at };
+    this.#signals.set(stored.id, stored);
+    return structuredClone(stored);
+  }
+
+  async pendingSignals(runIds?: readonly string[]): Promise<StoredSignal[]> {
+    const wanted = runIds && new Set(runIds);
+    return [...this.#signals.values()].filter((s) => !wanted || wanted.has(s.runId)).map((s) => structuredClone(s));
+  }
+
+  async removeSignal(id: number): Promise<void> {
+    this.#signals.delete(id);
   }
 
   /** Its runs live in this process: a locked run is driven by it. */

@@ -241,6 +241,20 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP INDEX runs_by_status;
     `,
   },
+  {
+    version: 8,
+    description: "signals for runs' wait tasks, kept until the process that drives the run has applied them",
+    sql: `
+      -- AUTOINCREMENT: an id is never given twice, so removing an applied signal never removes a later one.
+      CREATE TABLE signals (
+        id   INTEGER PRIMARY KEY AUTOINCREMENT,
+        run  INTEGER NOT NULL,
+        at   INTEGER NOT NULL,
+        body TEXT NOT NULL
+      );
+      CREATE INDEX signals_by_run ON signals (run, id);
+    `,
+  },
 ];
 
 /** The schema version this build of lockstep writes. */

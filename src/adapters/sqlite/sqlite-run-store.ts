@@ -1,16 +1,18 @@
 import type Database from 'better-sqlite3';
 import { ErrorCode, LockstepError } from '../../core/errors.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
+import type { Signal } from '../../core/run/signal.js';
 import type { AttemptLog, AttemptLogChunk, AttemptLogFilter, LogLine } from '../../ports/attempt-logs.js';
 import { utf8Bytes } from '../../ports/attempt-logs.js';
 import type { AttemptProcess } from '../../ports/attempt-processes.js';
 import type { EntryState, Release, RunFilter, RunRecord, RunStore, RunUpdate, StoredRun } from '../../ports/run-store.js';
+import type { StoredSignal } from '../../ports/signal-inbox.js';
 import type { SqliteStoreStats, Write } from './group-commit.js';
 import { GroupCommit } from './group-commit.js';
 import type { LockHolder } from './process-liveness.js';
 import { currentProcess, holderAlive } from './process-liveness.js';
-import type { AttemptLogRow, AttemptProcessRow, LockRow, RunKey, RunRow, Statements } from './statements.js';
-import { listParams, listSql, prepareStatements, toAttemptProcess, toHolder, toRecord } from './statements.js';
+import type { AttemptLogRow, AttemptProcessRow, LockRow, RunKey, RunRow, SignalRow, Statements } from './statements.js';
+import { listParams, listSql, prepareStatements, toAttemptProcess, toHolder, toRecord, toStoredSignal } from './statements.js';
 import type { OpenStoreOptions } from './store-file.js';
 import { openStoreDatabase, storeError } from './store-file.js';
 
@@ -30,6 +32,8 @@ import { openStoreDatabase, storeError } from './store-file.js';
  */
 export class SqliteRunStore implements RunStore {
   readonly path: string;
+  /** Other processes open the same file: `lockstep signal` in another terminal adds signals to it. */
+  readonly sharedInbox = true;
   /** Counters of the group commit. */
   readonly stats: SqliteStoreStats;
   readonly #db: Database.Database;
@@ -43,6 +47,7 @@ export class SqliteRunStore implements RunStore {
   readonly #takeLock: Database.Transaction<(runId: string, owner: string) => void>;
   readonly #snapshot: <T>(read: () => T) => T;
   readonly #writeLogs: Database.Transaction<(chunks: readonly AttemptLogChunk[]) => void>;
+  readonly #addSignal: Database.Transaction<(runId: string, at: number, body: string) => number>;
 
   /** Prefer {@link SqliteRunStore.open}. */
   constructor(db: Database.Database, path: string) {
@@ -66,6 +71,11 @@ export class SqliteRunStore implements RunStore {
         }
         this.#sql.growAttemptLog.run(bytes, chunk.truncated ? 1 : 0, id);
       }
+    });
+    this.#addSignal = db.transaction((runId: string, at: number, body: string) => {
+      const key = this.#sql.getKey.get(runId) as RunKey | undefined;
+      if (!key) throw new LockstepError(ErrorCode.unknownRun, `unknown run ${runId}`);
+      return Number(this.#sql.insertSignal.run(key.id, at, body).lastInsertRowid);
     });
     this.#takeLock = db.transaction((runId: string, owner: string) => {
       const row = this.#sql.getLock.get(runId) as LockRow | undefined;
@@ -231,6 +241,41 @@ export class SqliteRunStore implements RunStore {
           ),
       ),
     );
+  }
+
+  /**
+   * Adds a signal in a transaction of its own, synced (`synchronous = FULL`) before it resolves: the surface that
+   * added it reports it recorded, and it must survive any crash from then on.
+   */
+  async addSignal(runId: string, signal: Signal, at: number): Promise<StoredSignal> {
+    this.#open();
+    // A run created in the pending group commit is known once it is committed.
+    this.#writes.flush();
+    const body = JSON.stringify(signal);
+    try {
+      const id = this.#addSignal.immediate(runId, at, body);
+      return { id, runId, signal: JSON.parse(body) as Signal, at };
+    } catch (error) {
+      throw error instanceof LockstepError ? error : storeError(error, this.path, 'recording a signal');
+    }
+  }
+
+  async pendingSignals(runIds?: readonly string[]): Promise<StoredSignal[]> {
+    this.#open();
+    if (runIds?.length === 0) return [];
+    return this.#read('reading signals', () => {
+      const rows = (runIds ? this.#sql.signalsOf.all(JSON.stringify(runIds)) : this.#sql.allSignals.all()) as SignalRow[];
+      return rows.map(toStoredSignal);
+    });
+  }
+
+  /**
+   * Removes an applied signal, without syncing the WAL: a removal lost to a power loss only has the signal applied
+   * again, and the run ignores it as a duplicate.
+   */
+  async removeSignal(id: number): Promise<void> {
+    this.#open();
+    this.#unsynced(() => this.#sql.deleteSignal.run(id), 'removing a signal');
   }
 
   /** Whether a live process holds the run's lock. A holder on another host is assumed alive. */

@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
+import type { Signal } from '../../core/run/signal.js';
 import type { AttemptProcess } from '../../ports/attempt-processes.js';
 import type { RunFilter, RunRecord, RunStatus } from '../../ports/run-store.js';
+import type { StoredSignal } from '../../ports/signal-inbox.js';
 import type { LockHolder } from './process-liveness.js';
 
 /** A row of the `run_records` view. */
@@ -84,6 +86,21 @@ export const toHolder = (row: LockRow): LockHolder => ({
   acquiredAt: row.acquired_at,
 });
 
+/** A row of `signals`, with its run's id. */
+export interface SignalRow {
+  id: number;
+  run_id: string;
+  at: number;
+  body: string;
+}
+
+export const toStoredSignal = (row: SignalRow): StoredSignal => ({
+  id: row.id,
+  runId: row.run_id,
+  signal: JSON.parse(row.body) as Signal,
+  at: row.at,
+});
+
 /** A row of `attempt_logs`. */
 export interface AttemptLogRow {
   id: number;
@@ -129,6 +146,12 @@ const SQL = {
   attemptLogs: `SELECT l.id, l.task, l.attempt, l.phase, l.bytes, l.truncated
     FROM attempt_logs l JOIN runs r ON r.id = l.run WHERE r.run_id = ? ORDER BY l.id`,
   logLines: 'SELECT at, stream, text FROM log_lines WHERE log = ? ORDER BY rowid',
+  insertSignal: 'INSERT INTO signals (run, at, body) VALUES (?, ?, ?)',
+  allSignals: 'SELECT s.id, r.run_id, s.at, s.body FROM signals s JOIN runs r ON r.id = s.run ORDER BY s.id',
+  // The runs as a JSON array: one statement for any number of them.
+  signalsOf: `SELECT s.id, r.run_id, s.at, s.body FROM signals s JOIN runs r ON r.id = s.run
+    WHERE r.run_id IN (SELECT value FROM json_each(?)) ORDER BY s.id`,
+  deleteSignal: 'DELETE FROM signals WHERE id = ?',
   // Lock and attempt process rows need no sync of their own (see SqliteRunStore.lock); NORMAL still syncs around checkpoints, so the file stays safe.
   syncNormal: 'PRAGMA synchronous = NORMAL',
   syncFull: 'PRAGMA synchronous = FULL',

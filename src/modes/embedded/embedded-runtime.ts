@@ -11,6 +11,7 @@ import { ProgramRegistry } from '../../core/run/registry.js';
 import { sequenceQueues } from '../../core/sequence/queues.js';
 import type { Sequence, TaskHandler } from '../../core/sequence/types.js';
 import type { Clock } from '../../ports/clock.js';
+import type { SignalOutcome } from '../../ports/run-service.js';
 import type { RunRecord, RunStore } from '../../ports/run-store.js';
 import type { RunTracer } from '../../ports/run-tracer.js';
 import type { Transport } from '../../ports/transport.js';
@@ -20,6 +21,7 @@ import { createLocalExecutor } from '../../runtime/local-executor.js';
 import type { StartRequest } from '../../runtime/orchestrator.js';
 import { Orchestrator } from '../../runtime/orchestrator.js';
 import { DEFAULT_KILL_GRACE_MS } from '../../runtime/shell-task.js';
+import { SIGNAL_POLL_MS, SignalPoller } from '../../runtime/signal-poller.js';
 import { systemClock } from '../../runtime/system-clock.js';
 import type { Executor, LazySignalExecutor, WorkerHandle } from '../../runtime/worker.js';
 import { startWorker } from '../../runtime/worker.js';
@@ -55,6 +57,13 @@ export interface EmbeddedOptions {
    * OpenTelemetry packages are loaded only then); `false` traces nothing
    */
   readonly tracer?: RunTracer | false;
+  /**
+   * How often to look for signals other processes added to the store (`lockstep signal` in another terminal) for
+   * the runs driven here; `false`: only when asked ({@link EmbeddedRuntime.applySignals}).
+   * @default 250 ms for a store other processes open (SQLite); never for the memory store, whose signals come
+   * from this process
+   */
+  readonly signalPollMs?: number | false;
 }
 
 /** The local executor's log options of an embedded runtime: logs go to its store. */
@@ -95,6 +104,13 @@ export interface EmbeddedRuntime {
    * from where the copy stands. For tools that branch a run, such as `lockstep test`.
    */
   adopt(run: LiveRun, record: RunRecord, history: readonly RunEntry[]): Promise<void>;
+  /** Continues a run whose process died (`Orchestrator.resume`), then applies the signals that wait for it. */
+  resume(runId: string): Promise<void>;
+  /**
+   * Applies the signals in the store for the runs driven here, now. With the id of one just added, resolves with
+   * what it did, or `undefined` when it was not applied here (its run is not driven by this process).
+   */
+  applySignals(id?: number): Promise<SignalOutcome | undefined>;
   close(): Promise<void>;
 }
 
@@ -133,6 +149,19 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
     ...(tracer ? { tracer } : {}),
   });
   await orchestrator.start();
+  const signals = new SignalPoller({
+    inbox: store,
+    clock,
+    driven: () => orchestrator.drivenRuns(),
+    apply: (runId, signal) => orchestrator.signal(runId, signal),
+    intervalMs: options.signalPollMs ?? (store.sharedInbox ? SIGNAL_POLL_MS : false),
+    onError: (error) => {
+      // A store that cannot record ends the orchestrator, which says so; a failed read is tried again.
+      if (orchestrator.failed) return;
+      process.emitWarning(`signals for runs driven here could not be read: ${(error as Error).message}; trying again`);
+    },
+    onRefused: (runId, error) => process.emitWarning(`a signal for run ${runId} was dropped: ${error.message}`),
+  });
   const execute =
     options.execute ??
     createLocalExecutor({
@@ -177,7 +206,14 @@ export async function createEmbeddedRuntime(options: EmbeddedOptions = {}): Prom
       await store.create(record, history);
       await orchestrator.adopt(run);
     },
+    async resume(runId) {
+      await Promise.all(pendingWorkers);
+      await orchestrator.resume(runId);
+      void signals.poke();
+    },
+    applySignals: (id) => signals.poke(id),
     async close() {
+      await signals.close();
       await orchestrator.close();
       for (const w of workers.values()) await w.close({ cancelInFlight: true });
       await transport.close();

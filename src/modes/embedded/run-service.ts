@@ -8,11 +8,14 @@ import { findSpec, replay } from '../../core/run/live-run.js';
 import { programResolver } from '../../core/run/program-resolver.js';
 import type { OnFailureOf, RunFacts } from '../../core/run/run-facts.js';
 import { NO_FACTS, nextFacts, onFailureIn, runFacts } from '../../core/run/run-facts.js';
+import { signalRefusal } from '../../core/run/signal.js';
 import { stateView } from '../../core/run/state-view.js';
 import type { Sequence } from '../../core/sequence/types.js';
+import { loadSequenceText } from '../../core/sequence/validate.js';
 import type { Program } from '../../core/step.js';
+import { createProgram } from '../../core/step.js';
 import type { RunMetrics } from '../../ports/metrics.js';
-import type { EntryUpdate, RunDetail, RunService, TaskReport } from '../../ports/run-service.js';
+import type { EntryUpdate, RunDetail, RunService, SignalOutcome, TaskReport } from '../../ports/run-service.js';
 import { offeredSequences } from '../../ports/run-service.js';
 import type { RunStore, StoredRun } from '../../ports/run-store.js';
 import { runStatusView } from '../../ports/run-store.js';
@@ -169,11 +172,28 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
       const onFailureOf = onFailureIn(served.program);
       driven.set(runId, { facts: runFacts(history, onFailureOf), seq: history.length - 1, onFailureOf });
       try {
-        await rt.orchestrator.resume(runId);
+        await rt.resume(runId);
       } catch (error) {
         driven.delete(runId);
         throw error;
       }
+    },
+    async signalRun(runId, signal): Promise<SignalOutcome> {
+      const stored = await store.get(runId);
+      if (!stored) throw new LockstepError(ErrorCode.unknownRun, `unknown run "${runId}"`);
+      const { record, history } = stored;
+      const program = programOf(record) ?? recordedProgram(record.definition, runId);
+      const facts = runFacts(history, onFailureIn(program));
+      const view = { ...facts, completed: [...facts.completed], continued: [...facts.continued] };
+      const refusal = signalRefusal(program, { runId, status: record.status, view }, signal);
+      if (refusal) throw refusal;
+      const added = await store.addSignal(runId, signal, Date.now());
+      if (rt.orchestrator.drives(runId)) {
+        const outcome = await rt.applySignals(added.id);
+        if (outcome) return outcome;
+      }
+      // Another process drives it (and picks it up within a second), or none does: `lockstep resume` applies it.
+      return { status: 'recorded', driven: drivenHere(runId) || store.isDriven(runId) };
     },
     async cancelRun(runId, reason) {
       mustDrive(runId);
@@ -193,6 +213,22 @@ export async function createEmbeddedRunService(options: EmbeddedRunServiceOption
       await rt.close();
     },
   };
+}
+
+/**
+ * The program of a run's recorded definition, for a run of a sequence this process does not serve.
+ *
+ * @throws LockstepError `RUN_NOT_RESUMABLE` when the recorded definition cannot be compiled here.
+ */
+function recordedProgram(definition: string, runId: string): Program {
+  try {
+    return createProgram(loadSequenceText(definition, `run ${runId}`));
+  } catch (error) {
+    throw new LockstepError(
+      ErrorCode.runNotResumable,
+      `run "${runId}" started with a definition this lockstep cannot compile (${(error as Error).message}); nothing was recorded`,
+    );
+  }
 }
 
 /**
