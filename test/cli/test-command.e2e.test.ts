@@ -78,7 +78,11 @@ describe('lockstep test', () => {
     expect(lines).toContain('  STS      failed     ok      build ok > approve: timed out > notify ok');
     expect(lines).toContain('  SCS      cancelled  ok      build ok > approve: cancelled while waiting > notify ok');
     expect(lines.find((l) => l.startsWith('  SSSSS '))).toContain('build ok > approve: signal > deploy ok > smoke-test ok > notify ok');
-    expect(lines.at(-2)).toMatch(/^coverage: states (\d+)\/\1 \(100%\), transitions (\d+)\/\2 \(100%\)/);
+    expect(lines.at(-4)).toMatch(/^coverage: states (\d+)\/\1 \(100%\), transitions (\d+)\/\2 \(100%\)/);
+    expect(lines.slice(-3, -1)).toEqual([
+      'waits:',
+      '  approve: signal (26 paths), rejected (2), timed out (2), cancelled while waiting (2); signals ignored as they must be: 26 duplicate, 6 late, 40 early',
+    ]);
   });
 
   it('rejects a path that the sequence cannot take, naming the possible steps', async () => {

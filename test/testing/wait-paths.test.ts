@@ -67,6 +67,15 @@ describe('lockstep test on a sequence with waits', () => {
     expect(run('SFS').injected).toContain('a late signal for approve after its rejection (step 2)');
     expect(run('STS').injected).toContain('a late signal for approve after it timed out (step 2)');
     expect(run('SCS').injected).toContain('a late signal for approve after the cancel (step 2)');
+    // The report counts each way the wait ended, and the signals it had to ignore.
+    expect(report.waits).toEqual([
+      {
+        taskId: 'approve',
+        for: 'signal',
+        ended: { signal: 26, rejected: 2, 'timed out': 2, 'cancelled while waiting': 2 },
+        ignored: { duplicate: 26, late: 6, early: 40 },
+      },
+    ]);
     // What the run records while it waits: what for, and until when (48h after the wait began).
     const waiting = run('SSSSS').entries.find((e) => e.type === 'task.waiting');
     const started = run('SSSSS').entries.find((e) => e.type === 'task.started' && e.task === 'approve');
