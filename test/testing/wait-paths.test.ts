@@ -5,6 +5,7 @@ import { loadSequenceFile } from '../../src/adapters/fs/load-sequence.js';
 import { expectOutcome } from '../../src/core/paths/expectation.js';
 import { checkRun } from '../../src/core/paths/invariants.js';
 import { loadSequenceText } from '../../src/core/sequence/validate.js';
+import { checkHistory } from '../../src/testing/history-checker.js';
 import { testSequence } from '../../src/testing/test-sequence.js';
 
 const MACHINES = fileURLToPath(new URL('../../machines/', import.meta.url));
@@ -87,6 +88,13 @@ describe('lockstep test on a sequence with waits', () => {
     expect(report.failed.map((r) => [r.path.id, r.violations])).toEqual([]);
     expect(report.coverage.transitions.covered).toBe(report.coverage.transitions.total);
     expect(report.coverage.states.covered).toBe(report.coverage.states.total);
+    // The history checker finds nothing wrong with these runs either: a wait's timeout stops nothing, and
+    // onTimeout: continue goes on.
+    const sequence = report.sequence;
+    const histories = report.runs.map((r, i) => ({ runId: `${r.path.id}-${i}`, entries: r.entries }));
+    const checked = checkHistory(histories, { sequenceOf: () => sequence });
+    expect(checked.violations).toEqual([]);
+    expect(checked.finished).toBe(report.runs.length);
     const ids = new Set(report.runs.map((r) => r.path.id));
     // approve times out, asks again, times out again, and the run goes on (onTimeout: continue).
     const goesOn = report.runs.find(
