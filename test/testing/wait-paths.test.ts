@@ -112,6 +112,29 @@ describe('lockstep test on a sequence with waits', () => {
     expect(remind).toMatchObject({ for: 'time', until: Date.parse('1970-01-01T01:00:00Z') });
   });
 
+  it("signals with the data given, or the schema's example; says so when it cannot build data the schema accepts", async () => {
+    const sequence = loadSequenceFile(join(MACHINES, 'approval.yaml')).sequence;
+    const given = await testSequence(sequence, { paths: ['SSSSS'], signal: () => ({ approver: 'ana' }) });
+    const approved = given.runs[0]!.entries.find((e) => e.type === 'task.succeeded' && e.task === 'approve');
+    expect(approved).toMatchObject({ result: { approver: 'ana' } });
+
+    const example = loadSequenceText(
+      'name: e\ntasks:\n  - id: a\n    wait: { signal: true, schema: { type: object, examples: [{ ok: yes }] } }\n    timeout: 1h\n',
+    );
+    const run = (await testSequence(example, { paths: ['S'] })).runs[0]!;
+    expect(run.entries.find((e) => e.type === 'task.succeeded')).toMatchObject({ result: { ok: 'yes' } });
+
+    const impossible = loadSequenceText(
+      'name: i\ntasks:\n  - id: a\n    wait: { signal: true, schema: { type: string, pattern: "^[0-9]+$" } }\n    timeout: 1h\n',
+    );
+    const failed = await testSequence(impossible, { paths: ['S'] });
+    expect(failed.failed[0]?.violations[0]).toMatchObject({
+      invariant: 'follows-path',
+      message: expect.stringContaining('no signal for a matches its schema (tried "x": data: '),
+    });
+    expect(failed.failed[0]?.violations[0]?.message).toContain('give the schema an "examples" entry');
+  });
+
   it('reports a task that starts while a wait still waits', async () => {
     const sequence = loadSequenceFile(join(MACHINES, 'approval.yaml')).sequence;
     const report = await testSequence(sequence, { paths: ['SSSSS'] });
