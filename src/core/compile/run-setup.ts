@@ -33,6 +33,9 @@ const failureOf = (event: RunEvent, timeoutMs: number | undefined, waits = false
     ? event.error
     : { message: `${waits ? 'no signal within' : 'timed out after'} ${timeoutMs ?? 0}ms`, code: 'TASK_TIMEOUT', retriable: true };
 
+/** What `recordFailure` is told: the task, whether it is out of attempts, its policy and timeout, whether it waits. */
+type FailureParams = TaskParams & { exhausted: boolean; onFailure: string; timeoutMs?: number; waits?: boolean };
+
 const retryBudgetLeft = (context: RunContext, event: RunEvent, taskId: string, maxAttempts: number): boolean =>
   (context.failures[taskId] ?? 0) + 1 < maxAttempts && !(event.type === 'TASK_FAILED' && event.error.retriable === false);
 
@@ -75,29 +78,27 @@ export const runSetup = setup({
         ...(p.phase === 'compensate' ? { compensated: [...context.compensated, p.taskId] } : {}),
       };
     }),
-    recordFailure: assign(
-      ({ context, event }: Args, p: TaskParams & { exhausted: boolean; onFailure: string; timeoutMs?: number; waits?: boolean }) => {
-        const failures = { ...context.failures, [p.taskId]: (context.failures[p.taskId] ?? 0) + 1 };
-        const base = { current: null, failures };
-        if (!p.exhausted) return base;
-        const error = failureOf(event, p.timeoutMs, p.waits);
-        if (p.phase === 'compensate') return { ...base, compensationFailed: [...context.compensationFailed, p.taskId] };
-        if (p.phase === 'finally') {
-          return {
-            ...base,
-            finallyFailed: [...context.finallyFailed, p.taskId],
-            ...(context.error ? {} : { error: { ...error, taskId: p.taskId } }),
-          };
-        }
-        if (p.onFailure === 'continue') return { ...base, continued: [...context.continued, p.taskId] };
+    recordFailure: assign(({ context, event }: Args, p: FailureParams) => {
+      const failures = { ...context.failures, [p.taskId]: (context.failures[p.taskId] ?? 0) + 1 };
+      const base = { current: null, failures };
+      if (!p.exhausted) return base;
+      const error = failureOf(event, p.timeoutMs, p.waits);
+      if (p.phase === 'compensate') return { ...base, compensationFailed: [...context.compensationFailed, p.taskId] };
+      if (p.phase === 'finally') {
         return {
           ...base,
-          outcome: 'failed' as const,
-          reason: `task ${p.taskId} failed: ${error.message}`,
-          error: { ...error, taskId: p.taskId },
+          finallyFailed: [...context.finallyFailed, p.taskId],
+          ...(context.error ? {} : { error: { ...error, taskId: p.taskId } }),
         };
-      },
-    ),
+      }
+      if (p.onFailure === 'continue') return { ...base, continued: [...context.continued, p.taskId] };
+      return {
+        ...base,
+        outcome: 'failed' as const,
+        reason: `task ${p.taskId} failed: ${error.message}`,
+        error: { ...error, taskId: p.taskId },
+      };
+    }),
     markSucceeded: assign({ outcome: 'succeeded' as const }),
     markCancelled: assign(({ event }: Args) => ({
       outcome: 'cancelled' as const,
