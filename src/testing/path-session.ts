@@ -1,7 +1,9 @@
+import { indexTasks } from '../core/paths/expectation.js';
 import type { ExecutionEvent, Violation } from '../core/paths/invariants.js';
 import { Invariant } from '../core/paths/invariants.js';
 import type { PathStep } from '../core/paths/path-graph.js';
-import { PATH_RUN_ID, SCRIPTED_FAILURE, StepToken } from '../core/paths/run-model.js';
+import { PATH_RUN_ID, pathInput, SCRIPTED_FAILURE, SCRIPTED_REJECTION, StepToken, waitOf } from '../core/paths/run-model.js';
+import { signalSample } from '../core/paths/signal-sample.js';
 import { topicNames } from '../core/protocol/envelope.js';
 import type { RunEntry } from '../core/protocol/run-entry.js';
 import { isFinalEntry } from '../core/protocol/run-entry.js';
@@ -32,6 +34,11 @@ export interface Faults {
 export interface RunPathOptions {
   /** What a succeeding attempt returns (its task result). @default undefined */
   readonly result?: (task: DispatchedTask) => unknown;
+  /**
+   * The data a signal wait is signalled with. @default the first of its schema's `examples`, else a value built from
+   * the schema
+   */
+  readonly signal?: (taskId: string, attempt: number) => unknown;
   /** Inject duplicate and late events along the path and check that they change nothing. @default true */
   readonly inject?: boolean;
   /** Plants bugs in the runtime, for tests of lockstep itself: not for testing sequences. */
@@ -159,7 +166,13 @@ export class PathSession {
     if (from) registered.program = from.run.program;
     else if (plant) registered.program = plant(registered.program);
     if (!from) {
-      await runtime.start({ sequence: this.#sequence.name, version: this.#sequence.version, runId: PATH_RUN_ID });
+      const input = pathInput(this.#sequence);
+      await runtime.start({
+        sequence: this.#sequence.name,
+        version: this.#sequence.version,
+        runId: PATH_RUN_ID,
+        ...(input === undefined ? {} : { input }),
+      });
       await this.#settle();
       return;
     }
@@ -215,6 +228,33 @@ export class PathSession {
     ]);
   }
 
+  /** Signals a wait of the run through the events topic, as `lockstep signal` and a `task.signal` producer do. */
+  #publishSignal(taskId: string, attempt: number, reject?: string): Promise<void> | string {
+    let payload: { data?: unknown; reject?: string };
+    if (reject !== undefined) payload = { reject };
+    else {
+      const own = this.#options.signal;
+      const sample = own ? { data: own(taskId, attempt) } : signalSample(this.#program(), indexTasks(this.#sequence).spec(taskId)!);
+      if ('problem' in sample) return sample.problem;
+      payload = sample.data === undefined ? {} : { data: sample.data };
+    }
+    const value = envelope({ type: 'task.signal', runId: PATH_RUN_ID, taskId, payload }, this.#clock.now());
+    return this.#runtime.transport.publish([{ topic: topics.events, key: PATH_RUN_ID, value }]);
+  }
+
+  #program(): Program {
+    return (this.#runtime.registry.resolve(this.#sequence.name, this.#sequence.version) as { program: Program }).program;
+  }
+
+  /** A signal sent as a probe: one the schema accepts, so that only where the run stands can make it ignored. */
+  async #signalProbe(what: string, taskId: string, attempt: number): Promise<void> {
+    // No data the schema accepts: the signal step itself reports it.
+    if (this.#options.signal === undefined && 'problem' in signalSample(this.#program(), indexTasks(this.#sequence).spec(taskId)!)) return;
+    await this.#probe(what, async () => {
+      await this.#publishSignal(taskId, attempt);
+    });
+  }
+
   /** Injects one event into a quiet runtime; it must be counted as ignored once and change nothing else. */
   async #probe(what: string, send: () => Promise<void>): Promise<void> {
     const stats = this.#runtime.orchestrator.stats;
@@ -244,7 +284,14 @@ export class PathSession {
    * grace, say) are steps of their own in the path, with reports possibly in between, so they fire one by one.
    */
   #fireTimer(): string | undefined {
-    return this.#clock.fireOne() ? undefined : 'no timer was pending';
+    // A timer due further off than one setTimeout takes (a wait until a date) is armed hop by hop: a hop re-arms
+    // at once, so the clock's pending count stays; the timer itself leaves it.
+    for (let hops = 0; hops < 100_000; hops++) {
+      const before = this.#clock.pendingTimers;
+      if (!this.#clock.fireOne()) return 'no timer was pending';
+      if (this.#clock.pendingTimers < before) return undefined;
+    }
+    return 'a timer never came due';
   }
 
   #stoppedAttempt(step: PathStep): Executing | string {
@@ -274,6 +321,12 @@ export class PathSession {
       }
       case StepToken.succeed:
       case StepToken.fail: {
+        if (step.wait === 'signal') {
+          const sent = this.#publishSignal(step.taskId!, step.attempt!, step.token === StepToken.fail ? SCRIPTED_REJECTION : undefined);
+          if (typeof sent === 'string') return sent;
+          await sent;
+          return undefined;
+        }
         const x = this.#executing.get(`${step.taskId}#${step.attempt}`);
         if (!x)
           return `${step.taskId}#${step.attempt} is not executing (executing: ${[...this.#executing.keys()].join(', ') || 'nothing'})`;
@@ -284,6 +337,7 @@ export class PathSession {
       case StepToken.timeout:
       case StepToken.retry:
       case StepToken.runTimeout:
+      case StepToken.due:
         return this.#fireTimer();
       case StepToken.cancel:
         await this.#runtime.orchestrator.cancel(PATH_RUN_ID, 'cancelled by the path');
@@ -299,6 +353,7 @@ export class PathSession {
       return;
     }
     const inject = this.#options.inject !== false;
+    if (inject && i === 0) await this.#earlySignals();
     if (inject && !this.#probedCancel && step.phase !== undefined && step.phase !== 'main') {
       this.#probedCancel = true;
       await this.#probe(`a cancel during the ${step.phase} phase (before step ${i + 1})`, () =>
@@ -318,7 +373,9 @@ export class PathSession {
       await this.#settle();
       return;
     }
-    if (REPORTS.has(step.token)) {
+    const late = lateSignal(step, this.#sequence);
+    if (late) await this.#signalProbe(`${late.what} (step ${i + 1})`, late.taskId, late.attempt);
+    else if (REPORTS.has(step.token)) {
       const type = step.token === StepToken.succeed || step.token === StepToken.stoppedOk ? 'task.succeeded' : 'task.failed';
       await this.#probe(`a duplicate of step ${i + 1} (${step.label})`, () => this.#publishCompletion(type, step.taskId!, step.attempt!));
     } else if (step.token === StepToken.grace) {
@@ -326,6 +383,15 @@ export class PathSession {
       await this.#probe(`a late report of ${step.taskId}#${step.attempt} after its stop grace (step ${i + 1})`, async () =>
         this.#held.shift()?.(),
       );
+    }
+  }
+
+  /** Before the first step: a signal for each signal wait the run has not reached yet, which it must ignore. */
+  async #earlySignals(): Promise<void> {
+    const started = new Set(this.#entries.flatMap((e) => (e.type === 'task.started' ? [e.task] : [])));
+    for (const t of [...this.#sequence.tasks, ...this.#sequence.finally]) {
+      if (waitOf(t)?.for !== 'signal' || started.has(t.id)) continue;
+      await this.#signalProbe(`a signal for ${t.id} before the run reaches it`, t.id, 1);
     }
   }
 
@@ -354,7 +420,9 @@ export class PathSession {
     let judged: { entries: RunEntry[]; executions: ExecutionEvent[] } = { entries: this.#entries, executions: this.#executions };
     try {
       const last = this.#last;
-      if (this.#options.inject !== false && this.#ended && last?.taskId && REPORTS.has(last.token)) {
+      if (this.#options.inject !== false && this.#ended && last?.wait === 'signal' && last.token === StepToken.succeed) {
+        await this.#signalProbe(`a duplicate signal for ${last.taskId} after the run ended`, last.taskId!, last.attempt!);
+      } else if (this.#options.inject !== false && this.#ended && last?.taskId && REPORTS.has(last.token)) {
         await this.#probe(`a duplicate of the last step (${last.label}) after the run ended`, () =>
           this.#publishCompletion('task.succeeded', last.taskId!, last.attempt!),
         );
@@ -375,3 +443,26 @@ export class PathSession {
 }
 
 const sequence = (s: Sequence) => `${s.name} v${s.version}`;
+
+/** The signal a step of a signal wait is followed by, which the run must ignore: a duplicate, or one too late. */
+function lateSignal(
+  step: PathStep,
+  of: Sequence,
+): { readonly what: string; readonly taskId: string; readonly attempt: number } | undefined {
+  if (step.waiting !== undefined && step.token === StepToken.cancel) {
+    if (waitOf(indexTasks(of).spec(step.waiting))?.for !== 'signal') return undefined;
+    return { what: `a late signal for ${step.waiting} after the cancel`, taskId: step.waiting, attempt: 1 };
+  }
+  if (step.wait !== 'signal' || step.taskId === undefined || step.attempt === undefined) return undefined;
+  const at = { taskId: step.taskId, attempt: step.attempt };
+  switch (step.token) {
+    case StepToken.succeed:
+      return { what: `a duplicate signal for ${step.taskId}`, ...at };
+    case StepToken.fail:
+      return { what: `a late signal for ${step.taskId} after its rejection`, ...at };
+    case StepToken.timeout:
+      return { what: `a late signal for ${step.taskId} after it timed out`, ...at };
+    default:
+      return undefined;
+  }
+}

@@ -8,6 +8,8 @@ import type { Sequence } from '../core/sequence/types.js';
 import type { PathRun } from './path-runner.js';
 import type { RunPathOptions } from './path-session.js';
 import { runPaths } from './path-trie.js';
+import type { WaitCases } from './wait-cases.js';
+import { waitCases } from './wait-cases.js';
 
 /**
  * Most main tasks, and most finally tasks, of a sequence that path testing takes on. The paths needed to take every
@@ -59,6 +61,8 @@ export interface SequenceTestReport {
   readonly runs: readonly PathRun[];
   readonly failed: readonly PathRun[];
   readonly coverage: Coverage;
+  /** For each wait task: how it ended on the paths run, and the signals injected that the run had to ignore. */
+  readonly waits: readonly WaitCases[];
   /** Wall time of planning and running, in milliseconds. */
   readonly durationMs: number;
 }
@@ -98,6 +102,7 @@ export async function testSequence(sequence: Sequence, options: TestSequenceOpti
     runs,
     failed: runs.filter((r) => !r.passed),
     coverage: coverageOf(plan.graph, plan.paths),
+    waits: waitCases(sequence, runs),
     durationMs: performance.now() - t0,
   };
 }

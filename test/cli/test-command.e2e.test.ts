@@ -70,6 +70,21 @@ describe('lockstep test', () => {
     );
   });
 
+  it("names each wait's paths in its words: signal, rejected, timed out, cancelled while waiting", async () => {
+    const r = await lockstep(['test', `${MACHINES}/approval.yaml`]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toContain('  SFS      failed     ok      build ok > approve: rejected > notify ok');
+    expect(lines).toContain('  STS      failed     ok      build ok > approve: timed out > notify ok');
+    expect(lines).toContain('  SCS      cancelled  ok      build ok > approve: cancelled while waiting > notify ok');
+    expect(lines.find((l) => l.startsWith('  SSSSS '))).toContain('build ok > approve: signal > deploy ok > smoke-test ok > notify ok');
+    expect(lines.at(-4)).toMatch(/^coverage: states (\d+)\/\1 \(100%\), transitions (\d+)\/\2 \(100%\)/);
+    expect(lines.slice(-3, -1)).toEqual([
+      'waits:',
+      '  approve: signal (26 paths), rejected (2), timed out (2), cancelled while waiting (2); signals ignored as they must be: 26 duplicate, 6 late, 40 early',
+    ]);
+  });
+
   it('rejects a path that the sequence cannot take, naming the possible steps', async () => {
     const r = await lockstep(['test', `${MACHINES}/hello.yaml`, '--path', 'SX']);
     expect(r.code).toBe(2);
@@ -79,7 +94,8 @@ describe('lockstep test', () => {
   it('rejects --path with more than one file, and a --max-paths below 1', async () => {
     const many = await lockstep(['test', MACHINES, '--path', 'S']);
     expect(many.code).toBe(2);
-    expect(many.stderr).toContain('--path replays a path of one sequence: give one file, got 5');
+    const examples = readdirSync(MACHINES).filter((f) => /\.(ya?ml|json)$/.test(f)).length;
+    expect(many.stderr).toContain(`--path replays a path of one sequence: give one file, got ${examples}`);
     const zero = await lockstep(['test', `${MACHINES}/hello.yaml`, '--max-paths', '0']);
     expect(zero.code).toBe(2);
     expect(zero.stderr).toContain('--max-paths: expected an integer from 1 and up, got "0"');

@@ -133,6 +133,30 @@ const executeFinallyTwice: NonNullable<Faults['executor']> = (execute) => (task,
   return execute(task, signal);
 };
 
+/** Bug: a wait task's attempt also dispatches the task after it, as if waiting meant "in the background". */
+function runPastWaits(program: Program): Program {
+  const tasks = program.sequence.tasks;
+  return wrapStep(program, (result) => {
+    const extra = result.commands.flatMap((c): Command[] => {
+      if (c.type !== 'wait' || c.phase !== 'main') return [];
+      const next = tasks[tasks.findIndex((t) => t.id === c.taskId) + 1];
+      if (!next) return [];
+      const { runId } = c;
+      const key = idempotencyKey(runId, next.id, 1);
+      return [{ type: 'dispatch', runId, taskId: next.id, attempt: 1, phase: 'main', idempotencyKey: key, input: undefined, results: {} }];
+    });
+    return extra.length === 0 ? result : { ...result, commands: [...result.commands, ...extra] };
+  });
+}
+
+/** Bug: a signal wait's attempt records that it waits, but not until when (its expiry lost on the way). */
+function loseWaitExpiry(program: Program): Program {
+  return wrapStep(program, (result) => ({
+    ...result,
+    commands: result.commands.map((c) => (c.type === 'wait' && c.for === 'signal' ? { ...c, timerId: undefined } : c)),
+  }));
+}
+
 /** The planted bugs, by name. */
 export const plantedBugs = {
   'finally skipped on cancel': { program: skipFinallyWhen('cancelled') },
@@ -144,4 +168,6 @@ export const plantedBugs = {
   "a retry's timeout lost": { program: loseRetryTimeouts },
   'finally task executed twice': { executor: executeFinallyTwice },
   'next attempt dispatched while the stopped one still runs': { program: forgetStoppedAttempts },
+  'the task after a wait started while it waits': { program: runPastWaits },
+  "a signal wait's expiry not recorded": { program: loseWaitExpiry },
 } as const satisfies Record<string, Faults>;

@@ -25,6 +25,7 @@ const compensation = load('compensation.yaml');
 const retry = load('retry-backoff.yaml');
 const cleanup = load('cleanup-always.yaml');
 const carryOn = load('continue-on-failure.yaml');
+const approval = load('approval.yaml');
 const all = known(hello, compensation, retry, cleanup, carryOn);
 
 const check = (histories: RunHistory | RunHistory[], options: Partial<HistoryCheckOptions> = {}): HistoryReport =>
@@ -296,6 +297,7 @@ describe('checkHistory catches the bugs planted in the runtime', () => {
     ['task dispatched before its predecessor finished', hello, 'order'],
     ["a retry's timeout lost", retry, 'unfinished'],
     ['next attempt dispatched while the stopped one still runs', retry, 'overlapping-attempts'],
+    ['the task after a wait started while it waits', approval, 'overlapping-attempts'],
   ];
   for (const [bug, sequence, kind] of cases) {
     it(`${bug}: every failing path's history has a violation, of kind ${kind} among them`, async () => {

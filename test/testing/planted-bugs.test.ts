@@ -20,6 +20,8 @@ const cases: Record<keyof typeof plantedBugs, { file: string; invariant: Invaria
   "a retry's timeout lost": { file: 'retry-backoff.yaml', invariant: 'follows-path' },
   'finally task executed twice': { file: 'cleanup-always.yaml', invariant: 'finally' },
   'next attempt dispatched while the stopped one still runs': { file: 'retry-backoff.yaml', invariant: 'no-overlap' },
+  'the task after a wait started while it waits': { file: 'approval.yaml', invariant: 'waits' },
+  "a signal wait's expiry not recorded": { file: 'approval.yaml', invariant: 'waits' },
 };
 
 describe('lockstep test catches planted bugs', () => {

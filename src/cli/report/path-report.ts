@@ -1,6 +1,7 @@
 import { formatRatio } from '../../core/paths/coverage.js';
 import type { PathRun } from '../../testing/path-runner.js';
 import type { SequenceTestReport } from '../../testing/test-sequence.js';
+import { formatWaitCases } from '../../testing/wait-cases.js';
 
 /** Failing paths printed in full; the rest are counted. */
 const SHOWN_FAILURES = 5;
@@ -53,6 +54,7 @@ export function formatReport(file: string, report: SequenceTestReport): string[]
   for (const r of rows) lines.push(row(r));
   lines.push(coverageLine(report));
   if (!report.plan.given && report.coverage.uncovered.length > 0) lines.push(`  not covered: ${report.coverage.uncovered.join('; ')}`);
+  if (report.waits.length > 0) lines.push('waits:', ...report.waits.map((w) => `  ${formatWaitCases(w)}`));
   const failed = [...report.failed].sort((a, b) => a.path.steps.length - b.path.steps.length || a.path.id.localeCompare(b.path.id));
   for (const run of failed.slice(0, SHOWN_FAILURES)) {
     lines.push(`FAIL path ${run.path.id}: ${events(run)}`);
@@ -82,6 +84,7 @@ export function reportJson(file: string, report: SequenceTestReport): Record<str
       maxPaths: plan.maxPaths,
     },
     coverage: report.coverage,
+    waits: report.waits,
     passed: report.runs.length - report.failed.length,
     failed: report.failed.length,
     durationMs: Math.round(report.durationMs),

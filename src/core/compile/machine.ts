@@ -50,7 +50,13 @@ function taskStates(spec: TaskSpec, phase: Phase, targets: Targets) {
   const retryParams = { taskId, maxAttempts: retry.maxAttempts };
   const fail = (exhausted: boolean) => ({
     type: 'recordFailure' as const,
-    params: { ...p, exhausted, onFailure: spec.onFailure, ...(timeoutMs ? { timeoutMs } : {}) },
+    params: {
+      ...p,
+      exhausted,
+      onFailure: spec.onFailure,
+      ...(timeoutMs ? { timeoutMs } : {}),
+      ...(spec.action.kind === 'wait' ? { waits: true } : {}),
+    },
   });
   // The last main task failing under `continue` ends the main phase like a success does.
   const exhausted = [

@@ -27,8 +27,14 @@ const isTimeoutOf = (context: RunContext, event: RunEvent, taskId: string): bool
   context.current.taskId === taskId &&
   event.timerId === timerIds.timeout(taskId, context.current.attempt);
 
-const failureOf = (event: RunEvent, timeoutMs: number | undefined): TaskError =>
-  event.type === 'TASK_FAILED' ? event.error : { message: `timed out after ${timeoutMs ?? 0}ms`, code: 'TASK_TIMEOUT', retriable: true };
+/** An attempt's failure: its report's error, or its timeout's, in the words its history records (a wait's: no signal). */
+const failureOf = (event: RunEvent, timeoutMs: number | undefined, waits = false): TaskError =>
+  event.type === 'TASK_FAILED'
+    ? event.error
+    : { message: `${waits ? 'no signal within' : 'timed out after'} ${timeoutMs ?? 0}ms`, code: 'TASK_TIMEOUT', retriable: true };
+
+/** What `recordFailure` is told: the task, whether it is out of attempts, its policy and timeout, whether it waits. */
+type FailureParams = TaskParams & { exhausted: boolean; onFailure: string; timeoutMs?: number; waits?: boolean };
 
 const retryBudgetLeft = (context: RunContext, event: RunEvent, taskId: string, maxAttempts: number): boolean =>
   (context.failures[taskId] ?? 0) + 1 < maxAttempts && !(event.type === 'TASK_FAILED' && event.error.retriable === false);
@@ -72,11 +78,11 @@ export const runSetup = setup({
         ...(p.phase === 'compensate' ? { compensated: [...context.compensated, p.taskId] } : {}),
       };
     }),
-    recordFailure: assign(({ context, event }: Args, p: TaskParams & { exhausted: boolean; onFailure: string; timeoutMs?: number }) => {
+    recordFailure: assign(({ context, event }: Args, p: FailureParams) => {
       const failures = { ...context.failures, [p.taskId]: (context.failures[p.taskId] ?? 0) + 1 };
       const base = { current: null, failures };
       if (!p.exhausted) return base;
-      const error = failureOf(event, p.timeoutMs);
+      const error = failureOf(event, p.timeoutMs, p.waits);
       if (p.phase === 'compensate') return { ...base, compensationFailed: [...context.compensationFailed, p.taskId] };
       if (p.phase === 'finally') {
         return {

@@ -43,7 +43,7 @@ function eventless(facts: TransitionFacts): TransitionDescription {
  * Labels a transition of a compiled run machine from its event, guard and actions:
  * `succeeded`, `failed (retry)`, `failed (stop)`, `failed (continue)`, `timed out (retry)`,
  * `timed out (stop)`, `timed out (continue)`, `retry timer`, `interrupted (redispatch)`, `cancel`,
- * `run timeout`, `was completed`, `skip (not completed)`, `stopped attempt ended` (from `waiting` or `draining`,
+ * `run timeout`, `due` (a wait's delay came due), `was completed`, `skip (not completed)`, `stopped attempt ended` (from `waiting` or `draining`,
  * once an attempt stopped by a timeout or cancel has ended), `outcome: <outcome>`, `otherwise`.
  * Unknown transitions are labelled `EVENT [guard]`.
  */
@@ -65,6 +65,7 @@ export function describeTransition(facts: TransitionFacts): TransitionDescriptio
       if (guard?.type === 'timeoutCanRetry') return { label: 'timed out (retry)', kind: 'retry' };
       if (guard?.type === 'isTimeout') return { label: `timed out${outcome}`, kind: 'failure' };
       if (guard?.type === 'isRetryTimer') return { label: 'retry timer', kind: 'retry' };
+      if (guard?.type === 'isWaitTimer') return { label: 'due', kind: 'progress' };
       if (guard?.type === 'isRunTimeout') return { label: 'run timeout', kind: 'abort' };
       break;
     default:

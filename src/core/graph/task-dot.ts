@@ -51,8 +51,9 @@ function nodeStatement(node: TaskGraphNode): string {
     id: node.id,
     class: `task-${node.kind}`,
     label: label(node),
-    shape: end ? 'ellipse' : 'box',
-    style: end ? 'filled' : 'rounded,filled',
+    // A wait runs nothing: drawn as a hexagon, apart from the tasks that run.
+    shape: end ? 'ellipse' : node.wait ? 'hexagon' : 'box',
+    style: end || node.wait ? 'filled' : 'rounded,filled',
     fillcolor: end ? (END_FILL[node.label] ?? FILL.end) : FILL[node.kind],
     color: STROKE[node.kind],
     penwidth: end ? '1' : '1.5',

@@ -1,5 +1,5 @@
 import { formatDuration } from '../sequence/duration.js';
-import type { Sequence, TaskSpec } from '../sequence/types.js';
+import type { Sequence, TaskSpec, WaitSpec } from '../sequence/types.js';
 
 /**
  * The task view of a sequence: one node per task (main tasks, each compensation, each finally task), a start
@@ -45,8 +45,13 @@ export interface TaskGraphNode {
   readonly taskId?: string;
   /** The task id, or `start`, `succeeded`, `failed`, `cancelled`. */
   readonly label: string;
-  /** What runs it differently from one plain attempt, e.g. `up to 3 attempts · timeout 30.0s`. */
+  /**
+   * What runs it differently from one plain attempt, e.g. `up to 3 attempts · timeout 30.0s`; for a wait, what it
+   * waits for and until when, e.g. `waits for a signal · expires after 48h`.
+   */
   readonly badge?: string;
+  /** Set for a wait task (nothing runs it): it waits for a signal, or for its time (a delay). */
+  readonly wait?: 'signal' | 'time';
   /** The sequence's task description, if any. */
   readonly description?: string;
 }
@@ -58,7 +63,10 @@ export interface TaskGraphEdge {
   readonly source: string;
   readonly target: string;
   readonly kind: TaskEdgeKind;
-  /** Only failure and outcome edges have one, e.g. `failed`, `failed (continue)`, `if cancelled`. */
+  /**
+   * Failure and outcome edges have one, e.g. `failed`, `failed (continue)`, `if cancelled`; so do a signal wait's:
+   * `signal`, `rejected`, `timed out`, `rejected or timed out`, `timed out (continue)`.
+   */
   readonly label?: string;
 }
 
@@ -82,8 +90,30 @@ export const taskNodeId = (taskId: string): string => `task:${taskId}`;
 /** The node id of a run's end in the task view: `end:succeeded`, `end:failed`, `end:cancelled`. */
 export const endNodeId = (end: RunEnd): string => `end:${end}`;
 
-/** `up to 3 attempts · timeout 30.0s`, or `undefined` for one attempt with no timeout. */
+/** A duration as a sequence file would say it: `48h`, `2h 30m`, `45s`, `500ms`. */
+function span(ms: number): string {
+  if (ms < 60_000 || ms % 60_000 !== 0) return formatDuration(ms);
+  const hours = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  return [hours > 0 ? `${hours}h` : '', m > 0 ? `${m}m` : ''].filter(Boolean).join(' ');
+}
+
+/** What a wait waits for and until when: `waits for a signal · expires after 48h`, `waits 2h`, `waits until input.remindAt`. */
+function waitBadge(spec: TaskSpec, wait: WaitSpec): string {
+  if (wait.for === 'delay') return `waits ${span(wait.delayMs)}`;
+  if (wait.for === 'until') return `waits until ${'field' in wait ? `input.${wait.field}` : new Date(wait.at).toISOString()}`;
+  const expiry = spec.timeoutMs === undefined ? 'never expires' : `expires after ${span(spec.timeoutMs)}`;
+  const onTimeout = spec.timeoutMs !== undefined && wait.onTimeout === 'continue' ? ' (then goes on)' : '';
+  const retries = spec.retry.maxAttempts > 1 ? ` · asks up to ${spec.retry.maxAttempts} times` : '';
+  return `waits for a signal · ${expiry}${onTimeout}${retries}`;
+}
+
+/**
+ * `up to 3 attempts · timeout 30.0s`, or `undefined` for one attempt with no timeout. A wait's badge says what it
+ * waits for and until when.
+ */
 export function taskBadge(spec: TaskSpec): string | undefined {
+  if (spec.action.kind === 'wait') return waitBadge(spec, spec.action.wait);
   const parts = [
     ...(spec.retry.maxAttempts > 1 ? [`up to ${spec.retry.maxAttempts} attempts`] : []),
     ...(spec.timeoutMs !== undefined ? [`timeout ${formatDuration(spec.timeoutMs)}`] : []),
@@ -99,8 +129,32 @@ function taskNode(spec: TaskSpec, kind: TaskNodeKind): TaskGraphNode {
     taskId: spec.id,
     label: spec.id,
     ...(badge ? { badge } : {}),
+    ...(spec.action.kind === 'wait' ? { wait: spec.action.wait.for === 'signal' ? ('signal' as const) : ('time' as const) } : {}),
     ...(spec.description ? { description: spec.description } : {}),
   };
+}
+
+/**
+ * A signal wait's edges: its signal to the next task; a rejection and (unless onTimeout: continue) its timeout as
+ * a failure of the task, by its onFailure; under onTimeout: continue, its timeout to the next task too.
+ */
+function signalEdges(
+  spec: TaskSpec,
+  onTimeout: 'fail' | 'continue',
+  id: string,
+  next: string,
+  unwind: string,
+  edge: (source: string, target: string, kind: TaskEdgeKind, label?: string) => void,
+): void {
+  edge(id, next, 'next', 'signal');
+  const expires = spec.timeoutMs !== undefined;
+  const goesOn = expires && onTimeout === 'continue';
+  const fails = expires && !goesOn ? 'rejected or timed out' : 'rejected';
+  if (spec.onFailure === 'continue') edge(id, next, 'failure', expires ? 'rejected or timed out (continue)' : 'rejected (continue)');
+  else {
+    edge(id, unwind, 'failure', fails);
+    if (goesOn) edge(id, next, 'failure', 'timed out (continue)');
+  }
 }
 
 /**
@@ -140,7 +194,14 @@ export function buildTaskGraph(sequence: Sequence): TaskGraph {
   tasks.forEach((spec, i) => {
     const next = i + 1 < tasks.length ? taskNodeId(tasks[i + 1]!.id) : afterMain;
     const id = taskNodeId(spec.id);
+    const wait = spec.action.kind === 'wait' ? spec.action.wait : undefined;
+    if (wait?.for === 'signal') {
+      signalEdges(spec, wait.onTimeout, id, next, unwindFrom(i), edge);
+      return;
+    }
     edge(id, next, 'next');
+    // A delay cannot fail: it ends when its time comes (a cancel or the run timeout is drawn from no task).
+    if (wait) return;
     if (spec.onFailure === 'continue') edge(id, next, 'failure', 'failed (continue)');
     else edge(id, unwindFrom(i), 'failure', 'failed');
   });

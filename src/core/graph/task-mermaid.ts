@@ -27,7 +27,9 @@ const text = (label: string) => `"${label.replaceAll('"', '#quot;')}"`;
 function shape(node: TaskGraphNode): string {
   if (node.kind === 'start') return '(("start"))';
   if (node.kind === 'end') return `([${text(node.label)}])`;
-  return `(${text(node.badge ? `${node.label}<br/>${node.badge}` : node.label)})`;
+  const label = text(node.badge ? `${node.label}<br/>${node.badge}` : node.label);
+  // A wait runs nothing: drawn as a hexagon, apart from the tasks that run.
+  return node.wait ? `{{${label}}}` : `(${label})`;
 }
 
 const ARROW: Readonly<Record<TaskEdgeKind, string>> = { next: '-->', failure: '-->', outcome: '-.->' };

@@ -1,7 +1,11 @@
 import type { Outcome } from '../compile/types.js';
-import type { Sequence, TaskSpec } from '../sequence/types.js';
+import type { Sequence } from '../sequence/types.js';
 import type { PathStep } from './path-graph.js';
 import { StepToken } from './run-model.js';
+import { indexTasks } from './task-index.js';
+
+export type { TaskIndex } from './task-index.js';
+export { indexTasks } from './task-index.js';
 
 /**
  * What the sequence's policy says a path must lead to. Derived from the definition and the path's outcomes
@@ -13,40 +17,6 @@ export interface Expectation {
   readonly because: string;
   /** Whether the main phase was cut short (stop failure, cancel, run timeout): completed tasks are then compensated. */
   readonly unwinds: boolean;
-}
-
-/** Where a task id belongs in a sequence, and its spec. */
-export interface TaskIndex {
-  readonly main: ReadonlyMap<string, { readonly spec: TaskSpec; readonly index: number }>;
-  readonly compensations: ReadonlyMap<string, { readonly spec: TaskSpec; readonly of: string }>;
-  readonly finally: ReadonlyMap<string, { readonly spec: TaskSpec; readonly index: number }>;
-  spec(taskId: string): TaskSpec | undefined;
-}
-
-const indexes = new WeakMap<Sequence, TaskIndex>();
-
-/** Indexes a sequence's tasks by id. A validated sequence never changes: each is indexed once. */
-export function indexTasks(sequence: Sequence): TaskIndex {
-  let index = indexes.get(sequence);
-  if (!index) {
-    index = buildIndex(sequence);
-    indexes.set(sequence, index);
-  }
-  return index;
-}
-
-function buildIndex(sequence: Sequence): TaskIndex {
-  const main = new Map(sequence.tasks.map((spec, index) => [spec.id, { spec, index }]));
-  const compensations = new Map(
-    sequence.tasks.flatMap((t) => (t.compensate ? [[t.compensate.id, { spec: t.compensate, of: t.id }] as const] : [])),
-  );
-  const fin = new Map(sequence.finally.map((spec, index) => [spec.id, { spec, index }]));
-  return {
-    main,
-    compensations,
-    finally: fin,
-    spec: (id) => main.get(id)?.spec ?? compensations.get(id)?.spec ?? fin.get(id)?.spec,
-  };
 }
 
 /** The outcome the policy prescribes for a path. */
@@ -64,24 +34,34 @@ export function expectOutcome(sequence: Sequence, steps: readonly PathStep[]): E
     const id = step.taskId;
     switch (step.token) {
       case StepToken.succeed:
+      case StepToken.due:
         if (id === last && tasks.main.has(id)) mainOver = true;
         break;
       case StepToken.fail:
       case StepToken.timeout: {
         if (!id) break;
         const spec = tasks.spec(id)!;
+        const wait = spec.action.kind === 'wait' ? spec.action.wait : undefined;
+        // A rejection fails a signal wait for good: it is never retried.
+        const rejected = wait !== undefined && step.token === StepToken.fail;
         const n = (failures.get(id) ?? 0) + 1;
         failures.set(id, n);
-        if (n < spec.retry.maxAttempts) break;
+        if (n < spec.retry.maxAttempts && !rejected) break;
         if (tasks.finally.has(id)) finallyFailed.push(id);
         if (!tasks.main.has(id)) break;
-        if (spec.onFailure === 'continue') {
-          continued.push(id);
+        // A signal wait's timeout under onTimeout: continue lets the run go on, whatever its onFailure.
+        const timedOutOn = wait?.for === 'signal' && step.token === StepToken.timeout && wait.onTimeout === 'continue';
+        if (spec.onFailure === 'continue' || timedOutOn) {
+          continued.push(timedOutOn && spec.onFailure !== 'continue' ? `${id} timed out under onTimeout: continue` : id);
           if (id === last) mainOver = true;
           break;
         }
         outcome = 'failed';
-        because = `${id} failed ${n} of ${spec.retry.maxAttempts} attempt${n === 1 ? '' : 's'} (onFailure: stop)`;
+        because = rejected
+          ? `${id} was rejected (onFailure: stop)`
+          : wait
+            ? `${id} timed out ${n} of ${spec.retry.maxAttempts} attempt${n === 1 ? '' : 's'} (onTimeout: fail)`
+            : `${id} failed ${n} of ${spec.retry.maxAttempts} attempt${n === 1 ? '' : 's'} (onFailure: stop)`;
         mainOver = unwinds = true;
         break;
       }

@@ -1,7 +1,8 @@
 import type { RunEvent } from '../compile/types.js';
 import type { RunEntry } from '../protocol/run-entry.js';
 import { isFinalEntry } from '../protocol/run-entry.js';
-import type { Phase, Sequence } from '../sequence/types.js';
+import type { Phase, Sequence, TaskSpec, WaitSpec } from '../sequence/types.js';
+import { untilDueAt } from '../sequence/wait.js';
 import type { Expectation } from './expectation.js';
 import { indexTasks } from './expectation.js';
 import type { ModelPath } from './path-graph.js';
@@ -27,6 +28,12 @@ export const Invariant = {
   outcome: 'outcome',
   /** A duplicate or late event changes nothing and is counted as ignored. */
   ignored: 'ignored',
+  /**
+   * A wait task runs nothing and holds the run: each attempt records what it waits for and until when, nothing is
+   * executed for it, and nothing after it starts before it resolves (a signal, a rejection, its timeout or due time,
+   * a cancel or the run timeout).
+   */
+  waits: 'waits',
 } as const;
 export type Invariant = (typeof Invariant)[keyof typeof Invariant];
 
@@ -73,6 +80,85 @@ const sameEvent = (a: RunEvent, b: RunEvent): boolean => {
 
 const list = (ids: readonly string[]) => (ids.length === 0 ? 'none' : ids.join(', '));
 
+/** Whether a task's last failure lets the run go on: onFailure: continue, or a signal wait's timeout under onTimeout: continue. */
+export function goesOn(spec: TaskSpec | undefined, timedOut: boolean): boolean {
+  if (!spec) return false;
+  const wait = spec.action.kind === 'wait' ? spec.action.wait : undefined;
+  return spec.onFailure === 'continue' || (timedOut && wait?.for === 'signal' && wait.onTimeout === 'continue');
+}
+
+/** When a wait attempt that began at `at` ends by itself (ms), as its `task.waiting` must say; `undefined`: never. */
+function waitUntil(spec: TaskSpec, wait: WaitSpec, at: number, input: unknown): number | undefined {
+  if (wait.for === 'signal') return spec.timeoutMs === undefined ? undefined : at + spec.timeoutMs;
+  return wait.for === 'delay' ? at + wait.delayMs : untilDueAt(wait, input);
+}
+
+function waits(sequence: Sequence, entries: readonly RunEntry[], executions: readonly ExecutionEvent[]): Violation[] {
+  const tasks = indexTasks(sequence);
+  const out: Violation[] = [];
+  const input = entries.find((e) => e.type === 'run.started')?.input;
+  const name = (e: { task: string; attempt: number }) => `${e.task}#${e.attempt}`;
+  // The wait attempt in progress, from its task.started until it resolves.
+  let holding: { readonly started: Started; readonly wait: WaitSpec; waiting: boolean } | undefined;
+  const what = (w: WaitSpec) => (w.for === 'signal' ? 'a signal' : 'its time');
+  for (const [i, e] of entries.entries()) {
+    if (holding && !holding.waiting && e.type !== 'task.waiting') {
+      out.push({
+        invariant: Invariant.waits,
+        message: `${name(holding.started)} began without recording what it waits for (task.waiting)`,
+      });
+      holding.waiting = true;
+    }
+    if (e.type === 'task.started') {
+      if (holding)
+        out.push({
+          invariant: Invariant.waits,
+          message: `${name(e)} started while ${name(holding.started)} was still waiting for ${what(holding.wait)}`,
+        });
+      const spec = tasks.spec(e.task);
+      const wait = spec?.action.kind === 'wait' ? spec.action.wait : undefined;
+      holding = wait ? { started: e, wait, waiting: false } : undefined;
+      continue;
+    }
+    if (e.type === 'task.waiting') {
+      if (!holding || holding.started.task !== e.task || holding.started.attempt !== e.attempt) {
+        out.push({ invariant: Invariant.waits, message: `entry ${i}: ${name(e)} recorded task.waiting, but it is not a wait in progress` });
+        continue;
+      }
+      holding.waiting = true;
+      const spec = tasks.spec(e.task)!;
+      const expected = waitUntil(spec, holding.wait, holding.started.at, input);
+      const wants = holding.wait.for === 'signal' ? 'signal' : 'time';
+      if (e.for !== wants || e.until !== expected) {
+        const show = (f: string, u: number | undefined) => `${f} until ${u === undefined ? 'never' : new Date(u).toISOString()}`;
+        out.push({
+          invariant: Invariant.waits,
+          message: `${name(e)} recorded that it waits for ${show(e.for, e.until)}; its definition says ${show(wants, expected)}`,
+        });
+      }
+      continue;
+    }
+    const resolves =
+      ((e.type === 'task.succeeded' || e.type === 'task.failed') &&
+        holding &&
+        e.task === holding.started.task &&
+        e.attempt === holding.started.attempt) ||
+      e.type === 'run.cancelling' ||
+      e.type === 'run.timed-out' ||
+      isFinalEntry(e);
+    if (resolves) holding = undefined;
+  }
+  for (const x of executions) {
+    const spec = x.kind === 'start' ? tasks.spec(x.taskId) : undefined;
+    if (spec?.action.kind === 'wait')
+      out.push({
+        invariant: Invariant.waits,
+        message: `the executor was asked to run ${x.taskId}#${x.attempt}, a wait: nothing runs a wait`,
+      });
+  }
+  return out;
+}
+
 function followsPath(path: ModelPath, entries: readonly RunEntry[]): Violation[] {
   const applied = entries.flatMap((e) => ('event' in e && e.type !== 'event.ignored' ? [e.event] : []));
   for (const [i, step] of path.steps.entries()) {
@@ -102,6 +188,8 @@ function followsPath(path: ModelPath, entries: readonly RunEntry[]): Violation[]
 function noOverlap(entries: readonly RunEntry[], executions: readonly ExecutionEvent[]): Violation[] {
   const out: Violation[] = [];
   let inFlight: Started | undefined;
+  // The attempt in flight is a wait (its task.waiting came): ending it stops nothing.
+  let waits = false;
   // Attempts stopped by a timeout, a cancel or the run timeout, until their task.stopped entry.
   const stopping = new Map<string, Started>();
   const name = (e: { task: string; attempt: number }) => `${e.task}#${e.attempt}`;
@@ -115,6 +203,9 @@ function noOverlap(entries: readonly RunEntry[], executions: readonly ExecutionE
         });
       }
       inFlight = e;
+      waits = false;
+    } else if (e.type === 'task.waiting' && inFlight && e.task === inFlight.task && e.attempt === inFlight.attempt) {
+      waits = true;
     } else if (
       (e.type === 'task.succeeded' || e.type === 'task.failed') &&
       inFlight &&
@@ -122,10 +213,10 @@ function noOverlap(entries: readonly RunEntry[], executions: readonly ExecutionE
       e.attempt === inFlight.attempt
     ) {
       // A task timeout stops the attempt: it still runs until it ends.
-      if (e.type === 'task.failed' && e.event.type === 'TIMER_FIRED') stopping.set(name(e), inFlight);
+      if (e.type === 'task.failed' && e.event.type === 'TIMER_FIRED' && !waits) stopping.set(name(e), inFlight);
       inFlight = undefined;
     } else if (e.type === 'run.cancelling' || e.type === 'run.timed-out') {
-      if (inFlight) stopping.set(name(inFlight), inFlight);
+      if (inFlight && !waits) stopping.set(name(inFlight), inFlight);
       inFlight = undefined;
     } else if (e.type === 'task.stopped') {
       if (!stopping.delete(name(e)))
@@ -157,7 +248,8 @@ function order(sequence: Sequence, entries: readonly RunEntry[]): Violation[] {
   const tasks = indexTasks(sequence);
   const out: Violation[] = [];
   const succeeded = new Set<string>();
-  const exhausted = new Set<string>();
+  // Main tasks that failed for good and let the run go on: onFailure: continue, or a signal wait's onTimeout: continue.
+  const continued = new Set<string>();
   const retrying = new Set<string>();
   let furthest = -1;
   let phase: Phase = 'main';
@@ -167,7 +259,7 @@ function order(sequence: Sequence, entries: readonly RunEntry[]): Violation[] {
     if (e.type === 'task.succeeded' && e.phase === 'main') succeeded.add(e.task);
     else if (e.type === 'task.failed') {
       if (e.willRetry) retrying.add(`${e.task}#${e.attempt + 1}`);
-      else exhausted.add(e.task);
+      else if (goesOn(tasks.spec(e.task), e.event.type === 'TIMER_FIRED')) continued.add(e.task);
     } else if (e.type === 'run.cancelling' || e.type === 'run.timed-out') stopped = true;
     if (e.type !== 'task.started') continue;
     const name = `${e.task}#${e.attempt}`;
@@ -187,9 +279,14 @@ function order(sequence: Sequence, entries: readonly RunEntry[]): Violation[] {
     furthest = Math.max(furthest, at.index);
     if (e.attempt > 1 || at.index === 0) continue;
     const prev = sequence.tasks[at.index - 1]!;
-    const done = succeeded.has(prev.id) || (prev.onFailure === 'continue' && exhausted.has(prev.id));
+    const done = succeeded.has(prev.id) || continued.has(prev.id);
     if (!done) {
-      const how = prev.onFailure === 'continue' ? 'succeeded or failed all its attempts (onFailure: continue)' : 'succeeded';
+      const how =
+        prev.onFailure === 'continue'
+          ? 'succeeded or failed all its attempts (onFailure: continue)'
+          : goesOn(prev, true)
+            ? 'succeeded or timed out (onTimeout: continue)'
+            : 'succeeded';
       out.push({ invariant: Invariant.order, message: `${e.task} started before its predecessor ${prev.id} ${how}` });
     }
   }
@@ -247,13 +344,16 @@ function finallyOnce(
   const out: Violation[] = [];
   const firsts = entries.flatMap((e) => (e.type === 'task.started' && e.phase === 'finally' && e.attempt === 1 ? [e.task] : []));
   const expected = sequence.finally.map((t) => t.id);
+  // A wait runs nothing: it is never executed.
+  const waitTasks = new Set(sequence.finally.flatMap((t) => (t.action.kind === 'wait' ? [t.id] : [])));
   for (const id of expected) {
     const n = firsts.filter((f) => f === id).length;
     const executed = executions.filter((x) => x.kind === 'start' && x.taskId === id && x.attempt === 1).length;
     if (n === 0 && abandoned) continue;
     if (n !== 1)
       out.push({ invariant: Invariant.finally, message: n === 0 ? `finally task ${id} never ran` : `finally task ${id} ran ${n} times` });
-    else if (executed !== 1) out.push({ invariant: Invariant.finally, message: `finally task ${id} was executed ${executed} times` });
+    else if (executed !== (waitTasks.has(id) ? 0 : 1))
+      out.push({ invariant: Invariant.finally, message: `finally task ${id} was executed ${executed} times` });
     const ends = entries.filter(
       (e) =>
         (e.type === 'task.succeeded' || (e.type === 'task.failed' && !(e as Failed).willRetry)) && e.phase === 'finally' && e.task === id,
@@ -310,6 +410,7 @@ export function checkRun(sequence: Sequence, path: ModelPath, expectation: Expec
     ...attempts(sequence, entries, executions),
     ...compensation(sequence, expectation, entries, abandoned),
     ...finallyOnce(sequence, entries, executions, abandoned),
+    ...waits(sequence, entries, executions),
     ...(abandoned ? [] : outcome(expectation, entries)),
   ];
 }

@@ -5,7 +5,8 @@ import { formatDuration } from '../sequence/duration.js';
 import type { Phase } from '../sequence/types.js';
 import { createRandom } from './random.js';
 import type { ModelState, RunModel, StepToken } from './run-model.js';
-import { StepToken as Token, tokenOf } from './run-model.js';
+import { StepToken as Token, tokenOf, waitOf } from './run-model.js';
+import { indexTasks } from './task-index.js';
 
 /** One step of a path: an outcome event and what it is about. */
 export interface PathStep {
@@ -15,7 +16,11 @@ export interface PathStep {
   readonly taskId?: string;
   readonly attempt?: number;
   readonly phase?: Phase;
-  /** Readable form, e.g. `charge#2 timeout`. */
+  /** What the step's task waits for, when it is a wait task: a signal (`wait.signal`) or its time (a delay). */
+  readonly wait?: 'signal' | 'time';
+  /** The wait task in progress when the run was cancelled or timed out: it ended at once, nothing to stop. */
+  readonly waiting?: string;
+  /** Readable form, e.g. `charge#2 timeout`, or for a wait `approve: signal`. */
   readonly label: string;
 }
 
@@ -69,8 +74,31 @@ export interface PathGraph {
   path(id: string): ModelPath;
 }
 
+/** A wait's step in its user's words: `approve: signal`, `approve#2: timed out`, `cool-off: due`. */
+function waitLabel(step: Omit<PathStep, 'label'>, task: string): string | undefined {
+  if (step.waiting !== undefined)
+    return step.token === Token.cancel ? `${step.waiting}: cancelled while waiting` : `${step.waiting}: run timed out while waiting`;
+  if (step.wait === undefined) return undefined;
+  switch (step.token) {
+    case Token.succeed:
+      return `${task}: signal`;
+    case Token.fail:
+      return `${task}: rejected`;
+    case Token.timeout:
+      return `${task}: timed out`;
+    case Token.retry:
+      return `${step.taskId}: asks again`;
+    case Token.due:
+      return `${task}: due`;
+    default:
+      return undefined;
+  }
+}
+
 function label(step: Omit<PathStep, 'label'>): string {
   const task = step.taskId ? `${step.taskId}${(step.attempt ?? 1) > 1 ? `#${step.attempt}` : ''}` : '';
+  const wait = waitLabel(step, task);
+  if (wait !== undefined) return wait;
   switch (step.token) {
     case Token.succeed:
       return `${task} ok`;
@@ -90,12 +118,15 @@ function label(step: Omit<PathStep, 'label'>): string {
       return `${task} succeeded anyway (stopped)`;
     case Token.grace:
       return `${task} stop grace expired`;
+    case Token.due:
+      return `${task} due`;
   }
 }
 
 /** Orders path ids the way a full enumeration lists them: success first, then failure, timers, cancellation. */
 const RANK: Record<string, number> = {
   [Token.succeed]: 0,
+  [Token.due]: 0,
   [Token.fail]: 1,
   [Token.stopped]: 1,
   [Token.stoppedOk]: 1,
@@ -126,6 +157,17 @@ function toPath(edges: readonly Edge[]): ModelPath {
     transitions: [...transitions],
     states: [...states],
   };
+}
+
+/** What a step has to do with a wait: its task is one, or it ended the one in progress (a cancel, the run timeout). */
+function waitFacts(model: RunModel, state: ModelState, token: StepToken, taskId: string | undefined): Pick<PathStep, 'wait' | 'waiting'> {
+  const tasks = indexTasks(model.sequence);
+  if (token === Token.cancel || token === Token.runTimeout) {
+    const current = state.run.context.current;
+    return current && waitOf(tasks.spec(current.taskId)) ? { waiting: current.taskId } : {};
+  }
+  const wait = taskId === undefined ? undefined : waitOf(tasks.spec(taskId));
+  return wait ? { wait: wait.for === 'signal' ? 'signal' : 'time' } : {};
 }
 
 /** Most transitions explored before giving up. A sequence of 10 tasks with 3 attempts needs about 300. */
@@ -189,7 +231,8 @@ export function buildPathGraph(model: RunModel, options: { readonly limit?: numb
       const to = nodes.get(model.key(state))!;
       if (to === from) continue; // the event was ignored
       const task = model.taskOf(from.state, event);
-      const partial = { token: tokenOf(event, from.state.run.context.stopping), event, ...(task ?? {}) };
+      const token = tokenOf(event, from.state.run.context.stopping);
+      const partial = { token, event, ...(task ?? {}), ...waitFacts(model, from.state, token, task?.taskId) };
       const edge: Edge = { from, to, step: { ...partial, label: label(partial) }, via: state.via, entered: state.entered };
       from.out.push(edge);
       to.in.push(edge);

@@ -5,8 +5,11 @@ import type { RunMachine } from '../compile/machine.js';
 import { compile } from '../compile/machine.js';
 import type { Command, CurrentTask, RunEvent } from '../compile/types.js';
 import { STOP_GRACE_MS, timerIds } from '../compile/types.js';
-import type { Phase, Sequence } from '../sequence/types.js';
+import { ErrorCode } from '../errors.js';
+import type { Phase, Sequence, TaskSpec, WaitSpec } from '../sequence/types.js';
+import { untilDueAt } from '../sequence/wait.js';
 import type { RunSnapshot } from '../step.js';
+import { indexTasks } from './task-index.js';
 
 /** What one step of a path does, as a one-letter token. A path id is its tokens in order. */
 export const StepToken = {
@@ -28,6 +31,8 @@ export const StepToken = {
   stoppedOk: 'D',
   /** The stopped attempt never reports: its stop grace runs out and the run goes on without it. */
   grace: 'G',
+  /** A wait's delay comes due (`wait.duration`, `wait.until`): the wait task succeeds. */
+  due: 'W',
 } as const;
 export type StepToken = (typeof StepToken)[keyof typeof StepToken];
 
@@ -101,6 +106,7 @@ export function tokenOf(event: RunEvent, stopping: CurrentTask | null = null): S
     case 'TIMER_FIRED':
       if (event.timerId === timerIds.run) return StepToken.runTimeout;
       if (event.timerId.startsWith('stop:')) return StepToken.grace;
+      if (event.timerId.startsWith('wait:')) return StepToken.due;
       return event.timerId.startsWith('retry:') ? StepToken.retry : StepToken.timeout;
   }
 }
@@ -112,6 +118,34 @@ export const PATH_RUN_ID = 'path-run';
 
 /** The failure a scripted attempt reports. */
 export const SCRIPTED_FAILURE = { message: 'scripted failure', code: 'TASK_FAILED', retriable: true } as const;
+
+/** The reason a path's rejections give. */
+export const SCRIPTED_REJECTION = 'rejected by the path';
+
+/** The wait a task is, if it is one. */
+export function waitOf(spec: TaskSpec | undefined): WaitSpec | undefined {
+  return spec?.action.kind === 'wait' ? spec.action.wait : undefined;
+}
+
+/**
+ * The input a path's run starts with: none, unless a wait waits until an input field (`until: input.remindAt`);
+ * then each such field holds a time an hour apart, from an hour after the simulated clock's start.
+ */
+export function pathInput(sequence: Sequence): unknown {
+  const fields = [...sequence.tasks, ...sequence.finally].flatMap((t) => {
+    const wait = waitOf(t);
+    return wait?.for === 'until' && 'field' in wait ? [wait.field] : [];
+  });
+  if (fields.length === 0) return undefined;
+  const input: Record<string, unknown> = {};
+  fields.forEach((field, i) => {
+    const keys = field.split('.');
+    let at = input;
+    for (const k of keys.slice(0, -1)) at = (at[k] ??= {}) as Record<string, unknown>;
+    at[keys[keys.length - 1]!] = new Date((i + 1) * 3_600_000).toISOString();
+  });
+  return input;
+}
 
 function allNodes(node: AnyStateNode): AnyStateNode[] {
   return [node, ...Object.values(node.states as Record<string, AnyStateNode>).flatMap(allNodes)];
@@ -153,6 +187,7 @@ function leafPath(value: unknown): string[] {
 export function createRunModel(sequence: Sequence): RunModel {
   const machine = compile(sequence);
   const { nodes, transitions } = catalog(machine);
+  const index = indexTasks(sequence);
 
   // Which task spec a region of the machine runs: `main.<id>`, `compensating.<id>` (its compensation), `finalizing.<id>`.
   const specOfRegion = new Map<string, { taskId: string; phase: Phase }>();
@@ -189,7 +224,7 @@ export function createRunModel(sequence: Sequence): RunModel {
     for (const c of cs) {
       if (c.type === 'cancelTimer' || c.type === 'startTimer') next = next.filter(([id]) => id !== c.timerId);
       if (c.type === 'startTimer') {
-        const due = now + c.delayMs;
+        const due = c.atMs ?? now + c.delayMs;
         const at = next.findIndex(([, d]) => d > due);
         next.splice(at === -1 ? next.length : at, 0, [c.timerId, due]);
       }
@@ -213,7 +248,10 @@ export function createRunModel(sequence: Sequence): RunModel {
     entered: e,
   });
 
-  const started = record(() => machine.getInitialSnapshot(scope, { runId: PATH_RUN_ID }) as RunSnapshot);
+  const input = pathInput(sequence);
+  const started = record(
+    () => machine.getInitialSnapshot(scope, { runId: PATH_RUN_ID, ...(input === undefined ? {} : { input }) }) as RunSnapshot,
+  );
   const initial = stateOf(started.result, 0, withTimers([], started.commands, 0), started.via, started.entered);
 
   const transition = (state: ModelState, event: RunEvent): ModelState => {
@@ -222,7 +260,7 @@ export function createRunModel(sequence: Sequence): RunModel {
     if (event.type === 'TIMER_FIRED') {
       const due = timers.find(([id]) => id === event.timerId)?.[1];
       if (due === undefined) return state;
-      now = due;
+      now = Math.max(now, due); // a wait until a time already past is due at once
       timers = timers.filter(([id]) => id !== event.timerId);
     }
     const stepped = record(() => machine.transition(state.run, event, scope) as RunSnapshot);
@@ -237,7 +275,13 @@ export function createRunModel(sequence: Sequence): RunModel {
     const inMain = leafPath(state.run.value)[0] === 'main';
     if (current) {
       const { taskId, attempt } = current;
-      out.push({ type: 'TASK_SUCCEEDED', taskId, attempt }, { type: 'TASK_FAILED', taskId, attempt, error: SCRIPTED_FAILURE });
+      const wait = waitOf(index.spec(taskId));
+      // A signal wait ends with a signal or a rejection; a delay only when its timer comes due.
+      if (!wait) out.push({ type: 'TASK_SUCCEEDED', taskId, attempt }, { type: 'TASK_FAILED', taskId, attempt, error: SCRIPTED_FAILURE });
+      else if (wait.for === 'signal') {
+        const error = { message: `rejected: ${SCRIPTED_REJECTION}`, code: ErrorCode.signalRejected, retriable: false };
+        out.push({ type: 'TASK_SUCCEEDED', taskId, attempt }, { type: 'TASK_FAILED', taskId, attempt, error });
+      }
     }
     // A stopped attempt reports its abort, or ignores it and succeeds, unless its stop grace (a timer, below) runs
     // out first.
@@ -258,9 +302,13 @@ export function createRunModel(sequence: Sequence): RunModel {
   let worst = 0;
   for (const t of [...sequence.tasks].reverse()) {
     const { maxAttempts, backoff } = t.retry;
-    const grace = t.timeoutMs === undefined ? 0 : STOP_GRACE_MS;
+    const wait = waitOf(t);
+    // A wait stops nothing, but a delay takes its time: a wait until a time, at most that time since the start.
+    const grace = t.timeoutMs === undefined || wait ? 0 : STOP_GRACE_MS;
     for (let k = 1; k < maxAttempts; k++) worst += Math.max(backoffDelay({ ...backoff, jitter: 0 }, k, ''), grace);
     worst += maxAttempts * (t.timeoutMs ?? 0) + (t.onFailure === 'continue' ? grace : 0);
+    if (wait?.for === 'delay') worst += wait.delayMs;
+    else if (wait?.for === 'until') worst += Math.max(0, untilDueAt(wait, input) ?? 0);
     worstFrom.set(t.id, worst);
   }
   const worstRemaining = (mainTask: string | undefined) => (mainTask === undefined ? 0 : (worstFrom.get(mainTask) ?? 0));

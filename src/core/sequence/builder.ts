@@ -46,6 +46,47 @@ export interface TaskOptions {
   readonly description?: string;
 }
 
+const bodyFields = (body: TaskBody): Record<string, unknown> => (typeof body === 'function' ? { handler: body } : { ...body });
+
+/** What a wait task and a main task have in common: everything but what runs it and its timeout. */
+type WaitCommon = Pick<TaskOptions, 'description' | 'onFailure' | 'compensate' | 'limits' | 'needs'>;
+
+/**
+ * What a wait task waits for, as written in files: a signal (`lockstep signal`, the API, `client.signal`) that must
+ * say how long it waits, or a durable delay (`duration`, or `until` a time or an input field like `input.remindAt`).
+ */
+export type WaitOptions =
+  | (WaitCommon & {
+      readonly signal: true;
+      /** JSON Schema the signal's data must match; the data becomes the task's result. */
+      readonly schema?: Record<string, unknown>;
+      /** How long the wait lasts, or `'never'` to wait for ever: required, so that no wait hangs unnoticed. */
+      readonly timeout: Duration | 'never';
+      /** What the timeout means: the task fails (the default), or the run goes on past it. */
+      readonly onTimeout?: 'fail' | 'continue';
+      /** A timed-out attempt asks again; a rejection is never retried. */
+      readonly retry?: RetryOptions;
+    })
+  | (WaitCommon & { readonly duration: Duration })
+  | (WaitCommon & { readonly until: string | Date });
+
+/** Splits a wait's options into its `wait:` field and the task's other fields, as a file has them. */
+function waitFields(options: WaitOptions): Record<string, unknown> {
+  const { signal, schema, duration, until, compensate, ...rest } = options as WaitOptions & {
+    signal?: true;
+    schema?: Record<string, unknown>;
+    duration?: Duration;
+    until?: string | Date;
+  };
+  const wait = {
+    ...(signal !== undefined ? { signal } : {}),
+    ...(schema !== undefined ? { schema } : {}),
+    ...(duration !== undefined ? { duration } : {}),
+    ...(until !== undefined ? { until } : {}),
+  };
+  return { wait, ...rest, ...(compensate ? { compensate: bodyFields(compensate) } : {}) };
+}
+
 /** Options of a whole sequence. */
 export interface SequenceOptions {
   readonly version?: string | number;
@@ -55,8 +96,6 @@ export interface SequenceOptions {
   readonly limits?: LimitOptions;
 }
 
-const bodyFields = (body: TaskBody): Record<string, unknown> => (typeof body === 'function' ? { handler: body } : { ...body });
-
 /**
  * Builds a sequence in code. Each `then` adds the next task; the chain reads in run order, like `a >> b >> c`.
  * `build()` validates with the same schema as sequence files.
@@ -65,6 +104,7 @@ const bodyFields = (body: TaskBody): Record<string, unknown> => (typeof body ===
  * const deploy = sequence('deploy', { timeout: '10m' })
  *   .then('build', async () => ({ artifact: 'app.tgz' }))
  *   .then('push', { run: './push.sh' }, { retry: { maxAttempts: 3, backoff: { initial: '1s' } } })
+ *   .wait('approve', { signal: true, schema: { type: 'object', required: ['approver'] }, timeout: '48h' })
  *   .finally('cleanup', async () => {})
  *   .build();
  */
@@ -87,6 +127,21 @@ export class SequenceBuilder {
   then(id: string, body: TaskBody, options: TaskOptions = {}): this {
     const { compensate, ...rest } = options;
     this.#raw.tasks.push({ id, ...bodyFields(body), ...rest, ...(compensate ? { compensate: bodyFields(compensate) } : {}) });
+    return this;
+  }
+
+  /**
+   * Adds the next task of the main sequence as a wait: nothing runs; the run waits for a signal (its data the
+   * task's result, or a rejection), or for a delay to pass. Checked as a file's `wait:` is, with the same problems
+   * at the same paths (`tasks[1].timeout`).
+   *
+   * @example
+   * .wait('approve', { signal: true, schema, timeout: '48h', onTimeout: 'fail' })
+   * .wait('cool-off', { duration: '2h' })
+   * .wait('remind', { until: 'input.remindAt' })
+   */
+  wait(id: string, options: WaitOptions): this {
+    this.#raw.tasks.push({ id, ...waitFields(options) });
     return this;
   }
 

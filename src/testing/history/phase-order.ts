@@ -1,10 +1,13 @@
 import type { TaskIndex } from '../../core/paths/expectation.js';
+import { goesOn } from '../../core/paths/invariants.js';
 import type { Phase, Sequence, TaskSpec } from '../../core/sequence/types.js';
 
 /** How a task's last attempt ended, when no other attempt may follow. */
 export interface TaskEnded {
   readonly how: 'succeeded' | 'failed';
   readonly at: number;
+  /** A failure that lets the run go on: onFailure: continue, or a signal wait's timeout under onTimeout: continue. */
+  readonly goesOn?: boolean;
 }
 
 /** What the phase rules read of a task's attempts so far. */
@@ -78,7 +81,7 @@ export class PhaseOrder {
     } else if (this.#mainPos >= 0) {
       const prev = sequence.tasks[this.#mainPos]!;
       const ended = this.#deps.track('main', prev.id)?.ended;
-      const done = ended?.how === 'succeeded' || (ended?.how === 'failed' && prev.onFailure === 'continue');
+      const done = ended?.how === 'succeeded' || (ended?.how === 'failed' && ended.goesOn === true);
       if (!done) {
         const how = prev.onFailure === 'continue' ? 'succeeded or failed all its attempts (onFailure: continue)' : 'succeeded';
         this.#deps.report('order', `${at}: its predecessor ${prev.id} had not ${how}`);
@@ -94,9 +97,12 @@ export class PhaseOrder {
   }
 
   /** Main task `task` failed for good at entry `i`. */
-  mainFailed(task: string, spec: TaskSpec, i: number): void {
-    if (spec.onFailure === 'stop') this.endMain(i, true, `${task} failed`);
-    else if (this.#isLastMain(task)) this.endMain(i, false, `${task}, the last main task, failed under onFailure: continue`);
+  mainFailed(task: string, spec: TaskSpec, i: number, timedOut = false): void {
+    if (!goesOn(spec, timedOut)) this.endMain(i, true, `${task} failed`);
+    else if (this.#isLastMain(task)) {
+      const how = spec.onFailure === 'continue' ? 'failed under onFailure: continue' : 'timed out under onTimeout: continue';
+      this.endMain(i, false, `${task}, the last main task, ${how}`);
+    }
   }
 
   /** The main phase ends at entry `at` (only its first end counts); `unwind` when compensations are owed. */

@@ -1,5 +1,6 @@
 import type { TaskIndex } from '../../core/paths/expectation.js';
 import { indexTasks } from '../../core/paths/expectation.js';
+import { goesOn } from '../../core/paths/invariants.js';
 import type { RunEntry } from '../../core/protocol/run-entry.js';
 import type { Phase, Sequence } from '../../core/sequence/types.js';
 import type { Applying } from './applied-event.js';
@@ -29,6 +30,8 @@ interface Attempt {
   readonly attempt: number;
   readonly phase: Phase;
   readonly at: number;
+  /** A wait's attempt (its `task.waiting` came): what it waits for. It runs nothing, so ending it stops nothing. */
+  readonly waits?: 'signal' | 'time';
 }
 
 /** What the history says of one task of the run so far. */
@@ -106,6 +109,9 @@ export class RunWalk {
       case 'task.started':
         this.#started(e, i);
         break;
+      case 'task.waiting':
+        this.#waiting(e, i);
+        break;
       case 'task.succeeded':
       case 'task.failed':
         this.#outcome(e, i);
@@ -157,8 +163,12 @@ export class RunWalk {
 
   #started(e: Started, i: number): void {
     const at = `${name(e)} (${e.phase}) started at entry ${i}`;
-    if (this.#inFlight) {
-      this.#report('overlapping-attempts', `${at} while ${name(this.#inFlight)} (started at entry ${this.#inFlight.at}) had not ended`);
+    const f = this.#inFlight;
+    if (f?.waits) {
+      const what = f.waits === 'signal' ? 'a signal' : 'its time';
+      this.#report('overlapping-attempts', `${at} while ${name(f)} (started at entry ${f.at}) was still waiting for ${what}`);
+    } else if (f) {
+      this.#report('overlapping-attempts', `${at} while ${name(f)} (started at entry ${f.at}) had not ended`);
     }
     if (this.#stopping) {
       this.#report(
@@ -200,6 +210,17 @@ export class RunWalk {
     }
   }
 
+  /** A wait's attempt began: it must be the attempt in flight, and the next entry after its `task.started`. */
+  #waiting(e: Extract<RunEntry, { type: 'task.waiting' }>, i: number): void {
+    const f = this.#inFlight;
+    if (!f || f.task !== e.task || f.attempt !== e.attempt || f.waits) {
+      const now = f ? `${name(f)} was (started at entry ${f.at})` : 'none was';
+      this.#report('order', `task.waiting at entry ${i}: ${name(e)} (${e.phase}) was not an attempt just started; ${now}`);
+      return;
+    }
+    this.#inFlight = { ...f, waits: e.for };
+  }
+
   /** Whether `e` is the outcome of the attempt in flight; reports it if not. A task reused from an earlier run stands in. */
   #isInFlight(e: TaskEntry, i: number): boolean {
     const f = this.#inFlight;
@@ -218,10 +239,11 @@ export class RunWalk {
     if (!this.#isInFlight(e, i)) return;
     const track: TaskTrack = this.#track(e.phase, e.task) ?? { lastAttempt: e.attempt, lastAt: i, mayRetry: false, failures: 0 };
     this.#tasks.set(`${e.phase}:${e.task}`, track);
+    const waited = this.#inFlight?.waits !== undefined;
     this.#inFlight = undefined;
-    // A timeout stops the attempt: it still runs until its task.stopped entry.
-    if (e.type === 'task.failed' && appliedEvent(e).type === 'TIMER_FIRED')
-      this.#stopping = { task: e.task, attempt: e.attempt, phase: e.phase, at: track.lastAt };
+    // A timeout stops the attempt: it still runs until its task.stopped entry. A wait runs nothing: nothing to stop.
+    const timedOut = e.type === 'task.failed' && appliedEvent(e).type === 'TIMER_FIRED';
+    if (timedOut && !waited) this.#stopping = { task: e.task, attempt: e.attempt, phase: e.phase, at: track.lastAt };
     const spec = this.#index?.spec(e.task);
     if (e.type === 'task.succeeded') {
       track.ended = { how: 'succeeded', at: i };
@@ -247,8 +269,8 @@ export class RunWalk {
       track.mayRetry = true;
       return;
     }
-    track.ended = { how: 'failed', at: i };
-    if (e.phase === 'main' && spec) this.#order.mainFailed(e.task, spec, i);
+    track.ended = { how: 'failed', at: i, goesOn: goesOn(spec, timedOut) };
+    if (e.phase === 'main' && spec) this.#order.mainFailed(e.task, spec, i, timedOut);
   }
 
   #interrupted(e: Extract<RunEntry, { type: 'task.interrupted' }>, i: number): void {
@@ -274,7 +296,8 @@ export class RunWalk {
       this.#report('order', `${type} at entry ${i}: the main phase had ended at entry ${ended.at} (${ended.why})`);
       return;
     }
-    if (this.#inFlight) this.#stopping = this.#inFlight;
+    // A wait is left at once: nothing runs, so nothing is stopped.
+    if (this.#inFlight && !this.#inFlight.waits) this.#stopping = this.#inFlight;
     this.#inFlight = undefined;
     this.#order.endMain(i, true, type === 'run.cancelling' ? 'the run was cancelled' : 'the run timed out');
   }

@@ -185,7 +185,9 @@ describe.each(files)('graph of machines/%s', (file) => {
       const retries = spec.retry.maxAttempts > 1;
       if (retries) retrying += 1;
       expect(edge(graph, node.id, 'succeeded'), node.id).toHaveLength(1);
-      expect(edge(graph, node.id, 'interrupted (redispatch)').map((e) => e.target)).toEqual([node.id]);
+      // A wait runs nothing: no attempt of it can be interrupted.
+      const waits = spec.action.kind === 'wait';
+      expect(edge(graph, node.id, 'interrupted (redispatch)').map((e) => e.target)).toEqual(waits ? [] : [node.id]);
       expect(ids.includes(backoff), backoff).toBe(retries);
       expect(
         edge(graph, node.id, 'failed (retry)').map((e) => e.target),
@@ -230,7 +232,9 @@ describe.each(files)('graph of machines/%s', (file) => {
     expect(cancels.map((e) => e.source)).toEqual(mainStates(graph));
     expect(runTimeouts.map((e) => e.source)).toEqual(sequence.timeoutMs !== undefined ? mainStates(graph) : []);
     // Nothing is in flight in `backoff`: leaving it cancels no task.
-    for (const e of [...cancels, ...runTimeouts]) expect(e.actions.includes('cancelTask'), e.id).toBe(e.source.endsWith('.running'));
+    // Nor in a wait: leaving it stops nothing.
+    const inFlight = (source: string) => source.endsWith('.running') && specOf(sequence, source.split('.'))?.action.kind !== 'wait';
+    for (const e of [...cancels, ...runTimeouts]) expect(e.actions.includes('cancelTask'), e.id).toBe(inFlight(e.source));
     // Hoisted, each is drawn once, from `main`, for every state of the main phase; no other edge is hoisted.
     expect(graph.edges.filter((e) => e.hoistedFrom).every((e) => e.kind === 'abort')).toBe(true);
     const aborts = graph.edges.filter((e) => e.kind === 'abort');

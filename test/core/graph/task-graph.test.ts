@@ -209,3 +209,63 @@ describe('taskGraphToMermaid', () => {
     expect(taskMermaidId('start')).toBe('start');
   });
 });
+
+describe('the task view of waits', () => {
+  const WAITS = loadSequenceText(
+    [
+      'name: waits',
+      'tasks:',
+      '  - { id: build, run: "true", compensate: { run: "true" } }',
+      '  - { id: approve, wait: { signal: true }, timeout: 48h }',
+      '  - { id: review, wait: { signal: true }, timeout: 90m, onTimeout: continue, retry: { maxAttempts: 2 } }',
+      '  - { id: hold, wait: { signal: true }, timeout: never, onFailure: continue }',
+      '  - { id: cool-off, wait: { duration: 2h } }',
+      '  - { id: remind, wait: { until: input.remindAt } }',
+      '  - { id: launch, wait: { until: "2026-12-24T09:00:00Z" } }',
+      '',
+    ].join('\n'),
+  );
+
+  it('draws each wait as a wait: what it waits for and until when', () => {
+    const graph = buildTaskGraph(WAITS);
+    const node = (id: string) => graph.nodes.find((n) => n.id === `task:${id}`);
+    expect(node('build')?.wait).toBeUndefined();
+    expect(node('approve')).toMatchObject({ wait: 'signal', badge: 'waits for a signal · expires after 48h' });
+    expect(node('review')).toMatchObject({
+      wait: 'signal',
+      badge: 'waits for a signal · expires after 1h 30m (then goes on) · asks up to 2 times',
+    });
+    expect(node('hold')?.badge).toBe('waits for a signal · never expires');
+    expect(node('cool-off')).toMatchObject({ wait: 'time', badge: 'waits 2h' });
+    expect(node('remind')?.badge).toBe('waits until input.remindAt');
+    expect(node('launch')?.badge).toBe('waits until 2026-12-24T09:00:00.000Z');
+  });
+
+  it("labels a signal wait's edges: its signal, its rejection and timeout by their policies", () => {
+    expect(edgesOf(buildTaskGraph(WAITS))).toEqual([
+      'start task:build ',
+      'task:build task:approve ',
+      'task:build end:failed failed',
+      'task:approve task:review signal',
+      'task:approve task:build.compensate rejected or timed out',
+      'task:review task:hold signal',
+      'task:review task:build.compensate rejected',
+      'task:review task:hold timed out (continue)',
+      'task:hold task:cool-off signal',
+      'task:hold task:cool-off rejected (continue)',
+      // A delay ends when its time comes: it has no failure.
+      'task:cool-off task:remind ',
+      'task:remind task:launch ',
+      'task:launch end:succeeded ',
+      'task:build.compensate end:failed ',
+      'task:build.compensate end:cancelled if cancelled',
+    ]);
+  });
+
+  it('renders a wait as a hexagon in DOT and Mermaid', () => {
+    const graph = buildTaskGraph(WAITS);
+    expect(taskGraphToDot(graph)).toMatch(/"task:approve" \[id="task:approve", class="task-task", label=<approve<BR\/>.*shape="hexagon"/);
+    expect(taskGraphToMermaid(graph)).toContain('  t_approve{{"approve<br/>waits for a signal · expires after 48h"}}');
+    expect(taskGraphToMermaid(graph)).toContain('  t_approve -->|"signal"| t_review');
+  });
+});
