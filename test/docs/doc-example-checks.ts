@@ -72,12 +72,12 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   'lockstep run machines/approval.yaml': skip(
     'waits for a signal from a second terminal: run in the background by the check of the `lockstep signal` example below',
   ),
-  'lockstep signal "$(lockstep runs --limit 1 | awk \'NR == 2 { print $1 }\')" approve --data \'{"approver":"ana"}\'': run({
+  'lockstep signal "$(lockstep runs --status waiting --limit 1 | awk \'NR == 2 { print $1 }\')" approve --data \'{"approver":"ana"}\'': run({
     cwd: 'copy',
     as: [
       'lockstep run machines/approval.yaml > run.log 2>&1 &',
-      "until lockstep runs --limit 1 2>/dev/null | grep -q 'at approve'; do sleep 0.2; done;",
-      'lockstep signal "$(lockstep runs --limit 1 | awk \'NR == 2 { print $1 }\')" approve --data \'{"approver":"ana"}\' &&',
+      "until lockstep runs --status waiting 2>/dev/null | grep -q 'waiting for approve'; do sleep 0.2; done;",
+      'lockstep signal "$(lockstep runs --status waiting --limit 1 | awk \'NR == 2 { print $1 }\')" approve --data \'{"approver":"ana"}\' &&',
       'wait $! &&',
       'grep -q \'approved by {"approver":"ana"}\' run.log',
     ].join(' '),
