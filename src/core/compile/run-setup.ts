@@ -126,21 +126,22 @@ export function resultsFor(results: Readonly<Record<string, unknown>>, needs: re
   return picked;
 }
 
+/** The attempt `startAttempt` just counted, as a dispatch or a wait names it. */
+const attemptNamed = (context: RunContext, p: TaskParams) => {
+  const attempt = context.attempts[p.taskId] ?? 1;
+  return {
+    runId: context.runId,
+    taskId: p.taskId,
+    attempt,
+    phase: p.phase,
+    idempotencyKey: idempotencyKey(context.runId, p.taskId, attempt),
+  };
+};
+
 /** Dispatches the attempt `startAttempt` just counted, with the input and the results the task needs. */
 export const dispatchCommand = (p: TaskParams, needs?: readonly string[]) => ({
   type: 'dispatch' as const,
-  params: ({ context }: Args) => {
-    const attempt = context.attempts[p.taskId] ?? 1;
-    return {
-      runId: context.runId,
-      taskId: p.taskId,
-      attempt,
-      phase: p.phase,
-      idempotencyKey: idempotencyKey(context.runId, p.taskId, attempt),
-      input: context.input,
-      results: resultsFor(context.results, needs),
-    };
-  },
+  params: ({ context }: Args) => ({ ...attemptNamed(context, p), input: context.input, results: resultsFor(context.results, needs) }),
 });
 
 /** Starts or cancels a timer whose id (and delay, or due time) derive from the context. */
@@ -162,18 +163,7 @@ export const timerCommand = (
 /** Begins a wait task's attempt (`startAttempt` counted it): nothing runs; `timer` names what ends the wait. */
 export const waitCommand = (p: TaskParams, waitFor: 'signal' | 'time', timer?: (c: RunContext) => string) => ({
   type: 'wait' as const,
-  params: ({ context }: Args) => {
-    const attempt = context.attempts[p.taskId] ?? 1;
-    return {
-      runId: context.runId,
-      taskId: p.taskId,
-      attempt,
-      phase: p.phase,
-      idempotencyKey: idempotencyKey(context.runId, p.taskId, attempt),
-      for: waitFor,
-      ...(timer ? { timerId: timer(context) } : {}),
-    };
-  },
+  params: ({ context }: Args) => ({ ...attemptNamed(context, p), for: waitFor, ...(timer ? { timerId: timer(context) } : {}) }),
 });
 
 /**
