@@ -40,10 +40,30 @@ export function parseIsoTime(value: unknown): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+/** Keywords whose values are data, not schemas: left as they are. */
+const DATA_KEYWORDS = new Set(['const', 'enum', 'default', 'examples', 'example']);
+
+/**
+ * The schema with every `required` key also listed under `properties` (as `{}` when it was not): zod's JSON
+ * Schema reader checks only the required keys it finds there, and JSON Schema requires the others all the same.
+ */
+function declareRequired(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(declareRequired);
+  if (!isObj(schema)) return schema;
+  const out: Obj = {};
+  for (const [key, value] of Object.entries(schema)) out[key] = DATA_KEYWORDS.has(key) ? value : declareRequired(value);
+  if (Array.isArray(out.required)) {
+    const properties: Obj = isObj(out.properties) ? { ...out.properties } : {};
+    for (const key of out.required) if (typeof key === 'string' && !Object.hasOwn(properties, key)) properties[key] = {};
+    out.properties = properties;
+  }
+  return out;
+}
+
 /** The checker of a signal schema, or the reason it cannot be one. */
 export function signalSchemaOf(schema: unknown): { readonly check: z.ZodType } | { readonly problem: string } {
   try {
-    return { check: z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]) };
+    return { check: z.fromJSONSchema(declareRequired(schema) as Parameters<typeof z.fromJSONSchema>[0]) };
   } catch (error) {
     return { problem: `expected a JSON Schema lockstep can check: ${(error as Error).message}` };
   }

@@ -87,6 +87,17 @@ describe('a signal wait', () => {
     ]);
   });
 
+  it('requires the keys a schema requires, listed under properties or not', () => {
+    const { program } = begin(
+      APPROVAL.replace(
+        'properties: { approver: { type: string, minLength: 1 } }\n        required: [approver]',
+        'required: [approver, ticket]',
+      ),
+    );
+    expect(signalProblems(program, { taskId: 'approve', data: { approver: 'x' } }).map((p) => p.path)).toEqual(['data.ticket']);
+    expect(signalProblems(program, { taskId: 'approve', data: { approver: 'x', ticket: null } })).toEqual([]);
+  });
+
   it('fails for good on a rejection, and the compensations run', () => {
     const { run, step } = begin(APPROVAL.replace('    timeout: 48h', '    timeout: 48h\n    retry: { maxAttempts: 3 }'));
     step({ type: 'TASK_SUCCEEDED', taskId: 'build', attempt: 1 }, T0);
