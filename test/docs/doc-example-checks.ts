@@ -72,17 +72,19 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   'lockstep run machines/approval.yaml': skip(
     'waits for a signal from a second terminal: run in the background by the check of the `lockstep signal` example below',
   ),
-  'lockstep signal "$(lockstep runs --status waiting --limit 1 | awk \'NR == 2 { print $1 }\')" approve --data \'{"approver":"ana"}\'': run({
-    cwd: 'copy',
-    as: [
-      'lockstep run machines/approval.yaml > run.log 2>&1 &',
-      "until lockstep runs --status waiting 2>/dev/null | grep -q 'waiting for approve'; do sleep 0.2; done;",
-      'lockstep signal "$(lockstep runs --status waiting --limit 1 | awk \'NR == 2 { print $1 }\')" approve --data \'{"approver":"ana"}\' &&',
-      'wait $! &&',
-      'grep -q \'approved by {"approver":"ana"}\' run.log',
-    ].join(' '),
-    because: 'the doc runs it in a second terminal, beside the run: here the run goes in the background, and must succeed with the data',
-  }),
+  'lockstep signal "$(lockstep runs --status waiting --limit 1 | awk \'NR == 2 { print $1 }\')" approve --data \'{"approver":"ana"}\'': run(
+    {
+      cwd: 'copy',
+      as: [
+        'lockstep run machines/approval.yaml > run.log 2>&1 &',
+        "until lockstep runs --status waiting 2>/dev/null | grep -q 'waiting for approve'; do sleep 0.2; done;",
+        'lockstep signal "$(lockstep runs --status waiting --limit 1 | awk \'NR == 2 { print $1 }\')" approve --data \'{"approver":"ana"}\' &&',
+        'wait $! &&',
+        'grep -q \'approved by {"approver":"ana"}\' run.log',
+      ].join(' '),
+      because: 'the doc runs it in a second terminal, beside the run: here the run goes in the background, and must succeed with the data',
+    },
+  ),
   // README.md: graph, serve, test
   'npx lockstep graph machines/compensation.yaml': run(),
   'npx lockstep graph machines/compensation.yaml -f dot': run(),
