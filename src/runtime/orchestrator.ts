@@ -24,6 +24,7 @@ import { RunOutcomes } from './run-outcomes.js';
 import { RunSteps } from './run-steps.js';
 import { TimerService } from './timers.js';
 import { traceEntries } from './trace-entries.js';
+import { UnwrittenBatches } from './unwritten-batches.js';
 
 export type { OrchestratorOptions, OrchestratorStats, StartRequest } from './orchestrator-options.js';
 
@@ -58,11 +59,8 @@ export class Orchestrator {
   /** What the journal may do with the runs held here. */
   readonly #host: RunHost;
   #subscription: Subscription | undefined;
-  /**
-   * Batches between their first step and their write, with who waits for them: a signal applied outside a batch
-   * waits for the one that has stepped its run, so the run's entries are written in the order they were made.
-   */
-  readonly #unwritten = new Map<Work, Array<() => void>>();
+  /** Batches not written yet: a signal waits for the one that has stepped its run. */
+  readonly #unwritten = new UnwrittenBatches();
 
   constructor(options: OrchestratorOptions) {
     this.#options = options;
@@ -181,7 +179,7 @@ export class Orchestrator {
     const failure = this.#outcomes.failure;
     if (failure) throw failure.error;
     // A batch that has stepped the run writes first: what this step adds comes after it.
-    for (let busy = this.#stepping(runId); busy; busy = this.#stepping(runId)) await busy;
+    await this.#unwritten.settled(runId);
     const run = this.#runs.get(runId);
     if (!run) throw new LockstepError(ErrorCode.unknownRun, `run ${runId} is not driven here`);
     const problems = signalProblems(run.program, signal);
@@ -274,14 +272,7 @@ export class Orchestrator {
   /** One batch: step every message's run, fit what it produced, record it, then let the commands go out. */
   async #handle(batch: readonly ConsumedMessage[]): Promise<TopicMessage[]> {
     const work = newWork(this.#options.clock.now());
-    this.#unwritten.set(work, []);
-    try {
-      return await this.#handleBatch(batch, work);
-    } finally {
-      const waiters = this.#unwritten.get(work)!;
-      this.#unwritten.delete(work);
-      for (const resolve of waiters) resolve();
-    }
+    return this.#unwritten.track(work, () => this.#handleBatch(batch, work));
   }
 
   async #handleBatch(batch: readonly ConsumedMessage[], work: Work): Promise<TopicMessage[]> {
@@ -350,14 +341,6 @@ export class Orchestrator {
       });
     }
     return dropped;
-  }
-
-  /** Resolves once the batch that has stepped the run (and not written it yet) is written; `undefined` when none has. */
-  #stepping(runId: string): Promise<void> | undefined {
-    for (const [work, waiters] of this.#unwritten) {
-      if (work.runs.has(runId)) return new Promise((resolve) => waiters.push(resolve));
-    }
-    return undefined;
   }
 
   async #begin(env: EnvelopeOf<'run.start'>, work: Work, message: ConsumedMessage): Promise<void> {
