@@ -18,6 +18,7 @@ import { SimulatedClock } from '../runtime/simulated-clock.js';
 import type { DispatchedTask, Executor } from '../runtime/worker.js';
 import type { Executing } from './scripted-executor.js';
 import { scriptedExecutor } from './scripted-executor.js';
+import { ignoredProbeProblems, lateSignal, sum } from './signal-probes.js';
 
 /**
  * Faults to plant in the runtime a path runs on: how lockstep's own tests prove that `lockstep test` catches
@@ -59,8 +60,6 @@ async function quiesce(mark: () => string): Promise<void> {
     last = now;
   }
 }
-
-const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
 /**
  * Where a run of a path stands between two steps, for paths that share the prefix to go on from there: the
@@ -264,17 +263,7 @@ export class PathSession {
     const before = { entries: entries.length, executions: executions.length, applied: stats.applied, ignored: sum(stats.ignored) };
     await send();
     await this.#settle();
-    const problems: string[] = [];
-    const added = entries.slice(before.entries).filter((e) => e.type !== 'event.ignored');
-    if (added.length > 0)
-      problems.push(
-        `the orchestrator recorded ${added.map((e) => ('task' in e ? `${e.type} ${e.task}#${e.attempt}` : e.type)).join(', ')}`,
-      );
-    if (stats.applied !== before.applied) problems.push(`${stats.applied - before.applied} event(s) were applied`);
-    const started = executions.slice(before.executions).filter((x) => x.kind === 'start');
-    if (started.length > 0) problems.push(`the executor started ${started.map((x) => `${x.taskId}#${x.attempt}`).join(', ')}`);
-    const counted = sum(stats.ignored) - before.ignored;
-    if (counted !== 1) problems.push(`it was counted as ignored ${counted} times instead of once`);
+    const problems = ignoredProbeProblems({ entries, executions, stats }, before);
     if (problems.length > 0)
       this.#violations.push({ invariant: Invariant.ignored, message: `${what} changed the run: ${problems.join('; ')}` });
   }
@@ -443,26 +432,3 @@ export class PathSession {
 }
 
 const sequence = (s: Sequence) => `${s.name} v${s.version}`;
-
-/** The signal a step of a signal wait is followed by, which the run must ignore: a duplicate, or one too late. */
-function lateSignal(
-  step: PathStep,
-  of: Sequence,
-): { readonly what: string; readonly taskId: string; readonly attempt: number } | undefined {
-  if (step.waiting !== undefined && step.token === StepToken.cancel) {
-    if (waitOf(indexTasks(of).spec(step.waiting))?.for !== 'signal') return undefined;
-    return { what: `a late signal for ${step.waiting} after the cancel`, taskId: step.waiting, attempt: 1 };
-  }
-  if (step.wait !== 'signal' || step.taskId === undefined || step.attempt === undefined) return undefined;
-  const at = { taskId: step.taskId, attempt: step.attempt };
-  switch (step.token) {
-    case StepToken.succeed:
-      return { what: `a duplicate signal for ${step.taskId}`, ...at };
-    case StepToken.fail:
-      return { what: `a late signal for ${step.taskId} after its rejection`, ...at };
-    case StepToken.timeout:
-      return { what: `a late signal for ${step.taskId} after it timed out`, ...at };
-    default:
-      return undefined;
-  }
-}
