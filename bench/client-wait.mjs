@@ -16,7 +16,7 @@ import { sequence } from 'lockstep';
 import { createLockstepClient, createWorker, startKafkaOrchestrator } from 'lockstep/kafka';
 import { KafkaTransport, partitionOf } from '../dist/adapters/kafka/index.js';
 import { ProgramRegistry } from '../dist/core/run/registry.js';
-import { startBroker } from '../scripts/kafka/broker.mjs';
+import { brokerForBench } from '../scripts/kafka/broker.mjs';
 import { percentile } from './percentile.mjs';
 
 const { values } = parseArgs({
@@ -73,13 +73,8 @@ if (values.child) {
 }
 
 // ---- the orchestrator and the worker ------------------------------------------------------------------------
-let broker;
-let brokers = process.env.KAFKA_BROKERS;
-if (!brokers) {
-  log('KAFKA_BROKERS not set: starting a broker for the bench');
-  broker = await startBroker({ log: false });
-  brokers = broker.brokers;
-}
+const broker = await brokerForBench(log);
+const brokers = process.env.KAFKA_BROKERS;
 const prefix = `bench-client-${randomUUID().slice(0, 8)}`;
 const quiet = { brokers, prefix, logLevel: 'nothing' };
 let b = sequence('noop');

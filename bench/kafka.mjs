@@ -16,7 +16,7 @@ import { createWorker, startKafkaOrchestrator } from 'lockstep/kafka';
 import { CLIENT_SETTINGS, consumerConfig, createKafka, producerConfig } from '../dist/adapters/kafka/kafka-client.js';
 import { createTransactionalProducer } from '../dist/adapters/kafka/transactional-producer.js';
 import { ProgramRegistry } from '../dist/core/run/registry.js';
-import { startBroker } from '../scripts/kafka/broker.mjs';
+import { brokerForBench } from '../scripts/kafka/broker.mjs';
 import { percentile } from './percentile.mjs';
 
 const { values } = parseArgs({
@@ -37,13 +37,8 @@ const P = Number(values.partitions);
 const log = (line) => process.stderr.write(`[bench:kafka] ${line}\n`);
 const ms = (x) => `${x.toFixed(2)} ms`;
 
-let broker;
-let brokers = process.env.KAFKA_BROKERS;
-if (!brokers) {
-  log('KAFKA_BROKERS not set: starting a broker for the bench');
-  broker = await startBroker({ log: false });
-  brokers = broker.brokers;
-}
+const broker = await brokerForBench(log);
+const brokers = process.env.KAFKA_BROKERS;
 const quiet = { brokers, logLevel: 'nothing' };
 
 // ---- lockstep: orchestrator + worker over Kafka -------------------------------------------------------------

@@ -19,7 +19,7 @@ import { createKafka } from '../dist/adapters/kafka/kafka-client.js';
 import { KafkaTransport } from '../dist/adapters/kafka/kafka-transport.js';
 import { KafkaJournal } from '../dist/runtime/journals/kafka/kafka-journal.js';
 import { latestStates } from '../dist/runtime/journals/kafka/run-state-topic.js';
-import { startBroker } from '../scripts/kafka/broker.mjs';
+import { brokerForBench } from '../scripts/kafka/broker.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -172,12 +172,7 @@ async function recordSizes(prefix, parkedRun) {
 }
 
 async function main() {
-  let broker;
-  if (!process.env.KAFKA_BROKERS) {
-    log('KAFKA_BROKERS not set: starting a broker for the bench');
-    broker = await startBroker({ log: false });
-    process.env.KAFKA_BROKERS = broker.brokers;
-  }
+  const broker = await brokerForBench(log);
   const prefix = `bench-restore-${randomUUID().slice(0, 8)}`;
   await createTopics({ ...quiet(), prefix, partitions: 1, queues: ['bench', 'parked', 'probe'] });
   const client = createLockstepClient({ ...quiet(), prefix });

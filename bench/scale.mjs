@@ -19,7 +19,7 @@ import { sequence } from 'lockstep';
 import { createLockstepClient, createTopics, createWorker, startKafkaOrchestrator } from 'lockstep/kafka';
 import { createKafka, partitionOf } from '../dist/adapters/kafka/kafka-client.js';
 import { KafkaJournal } from '../dist/runtime/journals/kafka/kafka-journal.js';
-import { startBroker } from '../scripts/kafka/broker.mjs';
+import { brokerForBench } from '../scripts/kafka/broker.mjs';
 import { brokerPids, cpuMeter, formatCpu } from './proc-stats.mjs';
 
 const { values } = parseArgs({
@@ -247,12 +247,7 @@ async function measure(orchestrators, workers, runs, seconds, warmup, admin) {
 
 async function main() {
   const log = (line) => process.stderr.write(`[bench:scale] ${line}\n`);
-  let broker;
-  if (!process.env.KAFKA_BROKERS) {
-    log('KAFKA_BROKERS not set: starting a broker for the bench');
-    broker = await startBroker({ log: false });
-    process.env.KAFKA_BROKERS = broker.brokers;
-  }
+  const broker = await brokerForBench(log);
   const counts = values.orchestrators.split(',').map(Number);
   const workers = Number(values.workers);
   const runs = Number(values.runs);

@@ -394,3 +394,15 @@ export async function startBroker(options = {}) {
   }
   return handle;
 }
+
+/**
+ * The broker a bench uses: `KAFKA_BROKERS` when it is set, else one started for the bench, which it must stop
+ * (the returned handle; `undefined` when none was started). Sets `KAFKA_BROKERS` either way.
+ */
+export async function brokerForBench(log) {
+  if (process.env.KAFKA_BROKERS) return undefined;
+  log('KAFKA_BROKERS not set: starting a broker for the bench');
+  const broker = await startBroker({ log: false });
+  process.env.KAFKA_BROKERS = broker.brokers;
+  return broker;
+}
